@@ -1,0 +1,43 @@
+"""ignite_fast: read Apache Ignite caches into numpy and TensorFlow, fast.
+
+- :class:`Client` scans caches into columnar numpy batches (no Python object per row).
+- :class:`IgniteDataset` (needs TensorFlow, ``pip install ignite_fast[tf]``) is a drop-in for the
+  original ``tf.contrib.ignite.IgniteDataset``.
+- :mod:`ignite_fast.server` runs real Ignite nodes on loopback for tests, demos and development.
+"""
+
+from __future__ import annotations
+
+from . import errors
+from .client import Client
+from .columns import Ragged
+from .errors import (
+    AuthenticationError,
+    CacheNotFoundError,
+    IgniteConnectionError,
+    IgniteError,
+    IgniteTimeoutError,
+    InvalidArgumentError,
+    ProtocolError,
+    SchemaError,
+    ServerError,
+    TlsError,
+    UnsupportedTypeError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Client", "IgniteDataset", "Ragged", "errors", "IgniteError", "IgniteConnectionError",
+    "IgniteTimeoutError", "AuthenticationError", "TlsError", "ProtocolError", "ServerError",
+    "CacheNotFoundError", "SchemaError", "UnsupportedTypeError", "InvalidArgumentError",
+]
+
+
+def __getattr__(name: str):
+    # TensorFlow is optional and slow to import: load the tf.data adaptor only when asked for.
+    if name == "IgniteDataset":
+        from .tf import IgniteDataset
+
+        return IgniteDataset
+    raise AttributeError(f"module 'ignite_fast' has no attribute {name!r}")

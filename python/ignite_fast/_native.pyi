@@ -1,0 +1,43 @@
+"""Type stubs for the Rust extension module (rust/ignite-py)."""
+
+from typing import Any
+
+import numpy as np
+
+ALIGNMENT: int
+
+# A column is a tagged tuple; see ignite_fast.columns.from_native:
+#   ("null", len) | ("prim", values, valid | None) | ("fixed", values_2d, valid | None)
+#   | ("var", values, offsets, valid | None) | ("str", bytes_2d, valid | None)
+#   | ("struct", type_name, {name: column}, len)
+NativeColumn = tuple[Any, ...]
+
+class ColumnBuffer:
+    """Owner of a 64-byte-aligned column buffer; the base object of the numpy arrays over it."""
+
+    @property
+    def address(self) -> int: ...
+    def __len__(self) -> int: ...
+
+class NativeScan:
+    def next_batch(self, max_rows: int) -> tuple[int, NativeColumn, NativeColumn] | None: ...
+    def next_raw_page(self) -> tuple[int, int] | None: ...
+    @property
+    def wire_bytes(self) -> int: ...
+    def close(self) -> None: ...
+
+class NativeClient:
+    def __init__(
+        self,
+        addresses: list[str],
+        username: str | None = None,
+        password: str | None = None,
+        connect_timeout: float = 10.0,
+        read_timeout: float | None = 60.0,
+    ) -> None: ...
+    def cache_names(self) -> list[str]: ...
+    def scan(self, cache_name: str, page_size: int = 1024, part: int = -1, local: bool = False) -> NativeScan: ...
+    @property
+    def idle_connections(self) -> int: ...
+
+def cache_id(name: str) -> int: ...

@@ -1,0 +1,22 @@
+"""The ``ignite-fast`` command: ``ignite-fast server start|stop|status|install``."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: ignite-fast server {install,start,stop,status} [options]")
+        return 0 if argv else 2
+    if argv[0] == "server":
+        from . import server
+
+        return server.main(argv[1:])
+    print(f"ignite-fast: unknown command {argv[0]!r} (try: ignite-fast server --help)", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

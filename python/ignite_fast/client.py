@@ -1,0 +1,135 @@
+"""The numpy face of ignite_fast: a client that scans caches into columnar batches."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Sequence
+
+from . import _native
+from .columns import describe, from_native
+from .errors import InvalidArgumentError
+
+
+def _addresses(host: str | Sequence[str], port: int) -> list[str]:
+    hosts = [host] if isinstance(host, str) else list(host)
+    if not hosts:
+        raise InvalidArgumentError("no server address given")
+    out = []
+    for h in hosts:
+        if not isinstance(h, str) or not h:
+            raise InvalidArgumentError(f"a server address must be a non-empty string, got {h!r}")
+        # "host:port" keeps its port; a bare host (or an IPv6 address in brackets) takes `port`.
+        if h.startswith("[") and "]:" in h or (h.count(":") == 1):
+            out.append(h)
+        elif h.startswith("["):
+            out.append(f"{h}:{port}")
+        elif ":" in h:
+            out.append(f"[{h}]:{port}")
+        else:
+            out.append(f"{h}:{port}")
+    return out
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgumentError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise InvalidArgumentError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+class Client:
+    """A connection to an Ignite cluster.
+
+    ``host`` is a host name, a ``"host:port"`` string, or a list of them (tried in order).
+
+    >>> client = Client("127.0.0.1", 10800)                       # doctest: +SKIP
+    >>> for batch in client.scan("digits", batch_size=4096):     # doctest: +SKIP
+    ...     pixels, labels = batch["val"]["pixels"], batch["val"]["label"]
+    """
+
+    def __init__(
+        self,
+        host: str | Sequence[str] = "127.0.0.1",
+        port: int = 10800,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        connect_timeout: float = 10.0,
+        read_timeout: float | None = 60.0,
+    ):
+        _check_int("port", port, 1)
+        self._addresses = _addresses(host, port)
+        self._username = username
+        self._native = _native.NativeClient(
+            self._addresses, username, password, float(connect_timeout),
+            None if read_timeout is None else float(read_timeout),
+        )
+
+    def __repr__(self) -> str:
+        user = f", username={self._username!r}" if self._username else ""
+        return f"Client({self._addresses!r}{user})"
+
+    @property
+    def addresses(self) -> list[str]:
+        return list(self._addresses)
+
+    def cache_names(self) -> list[str]:
+        """Names of all caches in the cluster."""
+        return self._native.cache_names()
+
+    def scan(
+        self,
+        cache: str,
+        batch_size: int = 1024,
+        *,
+        page_size: int | None = None,
+        part: int = -1,
+        local: bool = False,
+    ) -> Iterator[dict]:
+        """Scans ``cache`` and yields batches ``{"key": column, "val": column}`` of up to
+        ``batch_size`` rows (see :mod:`ignite_fast.columns` for how columns look).
+
+        ``page_size`` is the number of entries per network page (default: ``batch_size``);
+        ``part`` reads one partition (``-1``: all); ``local`` reads only the entries of the node
+        this client is connected to. Leaving the loop early closes the server-side cursor.
+        """
+        for raw in self.scan_native(cache, batch_size, page_size=page_size, part=part, local=local):
+            _, key, val = raw
+            yield {"key": from_native(key), "val": from_native(val)}
+
+    def scan_native(self, cache: str, batch_size: int = 1024, *, page_size: int | None = None,
+                    part: int = -1, local: bool = False) -> Iterator[tuple]:
+        """Like :meth:`scan` but yields ``(rows, key, val)`` with columns as native tagged tuples."""
+        if not isinstance(cache, str) or not cache:
+            raise InvalidArgumentError(f"cache must be a non-empty string, got {cache!r}")
+        _check_int("batch_size", batch_size, 1)
+        page_size = batch_size if page_size is None else _check_int("page_size", page_size, 1)
+        _check_int("part", part, -1)
+        scan = self._native.scan(cache, page_size=min(page_size, 2**31 - 1), part=part, local=bool(local))
+        return _iterate(scan, batch_size)
+
+    def schema(self, cache: str) -> dict:
+        """The structure of the cache's entries, from its first entry and the type metadata:
+        ``{"key": "long", "val": {"NAME": "string", ...}}``; ``{}`` for an empty cache."""
+        for _, key, val in self.scan_native(cache, batch_size=1):
+            return {"key": describe(key), "val": describe(val)}
+        return {}
+
+    def raw_pages(self, cache: str, page_size: int = 1024) -> Iterator[tuple[int, int]]:
+        """Fetches every page of a scan and discards it undecoded, yielding ``(entries, bytes)``:
+        the server-and-wire limit that benchmarks compare decoding against."""
+        scan = self._native.scan(cache, page_size=_check_int("page_size", page_size, 1))
+        try:
+            while (page := scan.next_raw_page()) is not None:
+                yield page
+        finally:
+            scan.close()
+
+
+def _iterate(scan: "_native.NativeScan", batch_size: int) -> Iterator[tuple]:
+    # A generator so that leaving the loop early (or dropping the iterator) closes the cursor.
+    try:
+        while (batch := scan.next_batch(batch_size)) is not None:
+            yield batch
+    finally:
+        scan.close()

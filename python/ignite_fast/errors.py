@@ -1,0 +1,65 @@
+"""The exceptions ignite_fast raises. Every one is an :class:`IgniteError`; the connection ones are
+also Python's own ``ConnectionError`` / ``TimeoutError`` so generic handlers catch them too."""
+
+from __future__ import annotations
+
+
+class IgniteError(Exception):
+    """Base class of every ignite_fast error."""
+
+
+class IgniteConnectionError(IgniteError, ConnectionError):
+    """No node could be reached, or a connection broke."""
+
+
+class IgniteTimeoutError(IgniteConnectionError, TimeoutError):
+    """A connect or a read did not finish within its timeout."""
+
+
+class AuthenticationError(IgniteError):
+    """The cluster refused the credentials. The message names the user, never the password."""
+
+
+class TlsError(IgniteConnectionError):
+    """A TLS handshake or certificate check failed."""
+
+
+class ProtocolError(IgniteError):
+    """The server sent bytes that do not follow the thin-client protocol."""
+
+
+class ServerError(IgniteError):
+    """The server answered with an error status (``.status`` holds it)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class CacheNotFoundError(ServerError, KeyError):
+    """The named cache does not exist."""
+
+    def __init__(self, message: str, status: int | None = 1000):
+        super().__init__(message, status)
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class SchemaError(IgniteError):
+    """Data whose structure cannot be mapped to columns (e.g. two value types in one column)."""
+
+
+class UnsupportedTypeError(SchemaError):
+    """A binary type this version does not decode yet."""
+
+
+class InvalidArgumentError(IgniteError, ValueError):
+    """A bad argument, caught before anything is sent."""
+
+
+__all__ = [
+    "IgniteError", "IgniteConnectionError", "IgniteTimeoutError", "AuthenticationError", "TlsError",
+    "ProtocolError", "ServerError", "CacheNotFoundError", "SchemaError", "UnsupportedTypeError",
+    "InvalidArgumentError",
+]

@@ -1,0 +1,441 @@
+"""Run real Apache Ignite 2.x nodes on loopback, from jars that Maven fetches.
+
+    python -m ignite_fast.server install          # fetch the jars (idempotent)
+    python -m ignite_fast.server start [--nodes 2] [--port 10800] [--region-mb 512]
+    python -m ignite_fast.server status
+    python -m ignite_fast.server stop
+
+The same from Python (this is what the test suite and the demo use)::
+
+    from ignite_fast.server import IgniteCluster
+    with IgniteCluster(nodes=1, port=10800) as cluster:
+        ...  # cluster.addresses == ["127.0.0.1:10800"]
+
+Every node binds to 127.0.0.1. A cluster of several nodes finds itself through a static IP finder
+over its own discovery ports, so two clusters with different ports do not merge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+# The one place the Ignite version is pinned: the newest 2.x whose ignite-core, ignite-spring and
+# ignite-indexing are all on Maven Central (2.18.0 ships ignite-core only).
+IGNITE_VERSION = "2.17.0"
+
+MAIN_CLASS = "org.apache.ignite.startup.cmdline.CommandLineStartup"
+
+# Java 15+ module flags that Ignite 2.x needs (PROTOCOL.md, "Server-side facts").
+_OPENS = [
+    "java.base/jdk.internal.access", "java.base/jdk.internal.misc", "java.base/sun.nio.ch",
+    "java.base/sun.util.calendar", "java.base/sun.reflect.generics.reflectiveObjects",
+    "java.base/java.io", "java.base/java.nio", "java.base/java.net", "java.base/java.util",
+    "java.base/java.util.concurrent", "java.base/java.util.concurrent.locks",
+    "java.base/java.util.concurrent.atomic", "java.base/java.lang", "java.base/java.lang.invoke",
+    "java.base/java.math", "java.base/java.lang.reflect", "java.base/java.time", "java.base/java.text",
+    "java.management/com.sun.jmx.mbeanserver", "jdk.internal.jvmstat/sun.jvmstat.monitor",
+    "jdk.management/com.sun.management.internal", "java.sql/java.sql",
+    "java.management/sun.management", "java.desktop/java.awt.font",
+]
+JAVA_MODULE_FLAGS = [f"--add-opens={o}=ALL-UNNAMED" for o in _OPENS]
+
+
+class ServerError(RuntimeError):
+    """A node could not be installed, started or stopped; the message carries its log."""
+
+
+def home_dir() -> Path:
+    """Where jars and node work directories live (``IGNITE_FAST_HOME``, default ~/.cache/ignite_fast)."""
+    return Path(os.environ.get("IGNITE_FAST_HOME", Path.home() / ".cache" / "ignite_fast"))
+
+
+def libs_dir(version: str = IGNITE_VERSION) -> Path:
+    return home_dir() / f"ignite-{version}" / "libs"
+
+
+def install(version: str = IGNITE_VERSION, quiet: bool = False) -> Path:
+    """Fetches ignite-core, ignite-spring and ignite-indexing with their dependencies (idempotent)."""
+    libs = libs_dir(version)
+    marker = libs / ".complete"
+    if marker.exists():
+        return libs
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ServerError("Maven (mvn) is needed to fetch the Ignite jars and is not on PATH")
+    pom = Path(__file__).with_name("ignite-jars.pom.xml")
+    tmp = libs.with_name("libs.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    if not quiet:
+        print(f"fetching Apache Ignite {version} jars with Maven into {libs} ...", flush=True)
+    cmd = [mvn, "-B", "-q", "-f", str(pom), f"-Dignite.version={version}",
+           "dependency:copy-dependencies", f"-DoutputDirectory={tmp}", "-DincludeScope=runtime"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(pom.parent))
+    if proc.returncode != 0:
+        raise ServerError(f"Maven could not fetch Ignite {version}:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    shutil.rmtree(libs, ignore_errors=True)
+    tmp.rename(libs)
+    marker.write_text(version)
+    return libs
+
+
+def _bean_property(name: str, value) -> str:
+    return f'<property name="{name}" value="{escape(str(value))}"/>'
+
+
+@dataclass
+class NodeSpec:
+    index: int
+    client_port: int
+    discovery_port: int
+    communication_port: int
+    work_dir: Path
+
+
+@dataclass
+class IgniteCluster:
+    """One or more Ignite server nodes on 127.0.0.1, forming one cluster.
+
+    Client ports are ``port``, ``port + 1``, ...; discovery and communication ports likewise from
+    their bases. ``name`` keeps the work directories (logs, configs, pid files) of clusters apart.
+    """
+
+    nodes: int = 1
+    port: int = 10800
+    region_mb: int = 512
+    heap_mb: int = 1024
+    discovery_port: int = 47500
+    communication_port: int = 47100
+    name: str = "default"
+    version: str = IGNITE_VERSION
+    max_open_cursors: int = 128
+    start_timeout: float = 180.0
+    _procs: list = field(default_factory=list, repr=False)
+
+    @property
+    def cluster_dir(self) -> Path:
+        return home_dir() / "clusters" / self.name
+
+    @property
+    def addresses(self) -> list[str]:
+        return [f"127.0.0.1:{self.port + i}" for i in range(self.nodes)]
+
+    def node_specs(self) -> list[NodeSpec]:
+        return [
+            NodeSpec(i, self.port + i, self.discovery_port + i, self.communication_port + i,
+                     self.cluster_dir / f"node{i}")
+            for i in range(self.nodes)
+        ]
+
+    def log_path(self, index: int = 0) -> Path:
+        return self.cluster_dir / f"node{index}" / "node.log"
+
+    def config_xml(self, node: NodeSpec) -> str:
+        finder = "".join(
+            f"<value>127.0.0.1:{self.discovery_port + i}</value>" for i in range(self.nodes)
+        )
+        region_bytes = self.region_mb * 1024 * 1024
+        return f"""<?xml version="1.0" encoding="UTF-8"?>
+<beans xmlns="http://www.springframework.org/schema/beans"
+       xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+       xsi:schemaLocation="http://www.springframework.org/schema/beans
+                           http://www.springframework.org/schema/beans/spring-beans.xsd">
+  <bean class="org.apache.ignite.configuration.IgniteConfiguration">
+    {_bean_property("igniteInstanceName", f"{self.name}-node{node.index}")}
+    {_bean_property("localHost", "127.0.0.1")}
+    {_bean_property("workDirectory", node.work_dir / "work")}
+    {_bean_property("metricsLogFrequency", 0)}
+    {_bean_property("peerClassLoadingEnabled", "false")}
+    <property name="clientConnectorConfiguration">
+      <bean class="org.apache.ignite.configuration.ClientConnectorConfiguration">
+        {_bean_property("host", "127.0.0.1")}
+        {_bean_property("port", node.client_port)}
+        {_bean_property("portRange", 0)}
+        {_bean_property("maxOpenCursorsPerConnection", self.max_open_cursors)}
+        {_bean_property("socketSendBufferSize", 4 * 1024 * 1024)}
+        {_bean_property("socketReceiveBufferSize", 1024 * 1024)}
+        {_bean_property("tcpNoDelay", "true")}
+      </bean>
+    </property>
+    <property name="dataStorageConfiguration">
+      <bean class="org.apache.ignite.configuration.DataStorageConfiguration">
+        <property name="defaultDataRegionConfiguration">
+          <bean class="org.apache.ignite.configuration.DataRegionConfiguration">
+            {_bean_property("name", "default")}
+            {_bean_property("initialSize", min(region_bytes, 256 * 1024 * 1024))}
+            {_bean_property("maxSize", region_bytes)}
+          </bean>
+        </property>
+      </bean>
+    </property>
+    <property name="discoverySpi">
+      <bean class="org.apache.ignite.spi.discovery.tcp.TcpDiscoverySpi">
+        {_bean_property("localAddress", "127.0.0.1")}
+        {_bean_property("localPort", node.discovery_port)}
+        {_bean_property("localPortRange", 0)}
+        <property name="ipFinder">
+          <bean class="org.apache.ignite.spi.discovery.tcp.ipfinder.vm.TcpDiscoveryVmIpFinder">
+            <property name="addresses"><list>{finder}</list></property>
+          </bean>
+        </property>
+      </bean>
+    </property>
+    <property name="communicationSpi">
+      <bean class="org.apache.ignite.spi.communication.tcp.TcpCommunicationSpi">
+        {_bean_property("localAddress", "127.0.0.1")}
+        {_bean_property("localPort", node.communication_port)}
+        {_bean_property("localPortRange", 0)}
+      </bean>
+    </property>
+  </bean>
+</beans>
+"""
+
+    def java_command(self, node: NodeSpec, libs: Path) -> list[str]:
+        java = os.environ.get("JAVA", shutil.which("java") or "java")
+        return [
+            java, f"-Xms{self.heap_mb}m", f"-Xmx{self.heap_mb}m", "-XX:+UseG1GC",
+            "-Djava.net.preferIPv4Stack=true", "-DIGNITE_UPDATE_NOTIFIER=false",
+            "-DIGNITE_NO_ASCII=true", "-DIGNITE_QUIET=true", "-DIGNITE_PERFORMANCE_SUGGESTIONS_DISABLED=true",
+            *JAVA_MODULE_FLAGS,
+            "-cp", f"{libs}/*", MAIN_CLASS, str(node.work_dir / "config.xml"),
+        ]
+
+    # ---- lifecycle ----
+
+    def start(self, quiet: bool = True) -> "IgniteCluster":
+        """Starts every node and waits until each client port answers a handshake."""
+        libs = install(self.version, quiet=quiet)
+        running = [i for i, alive in enumerate(self._pids_alive()) if alive]
+        if running:
+            raise ServerError(f"cluster '{self.name}' already has running nodes {running}; stop it first")
+        for spec in self.node_specs():
+            for p in (spec.client_port, spec.discovery_port, spec.communication_port):
+                if _port_open(p):
+                    raise ServerError(f"port {p} on 127.0.0.1 is already in use; pick other ports")
+        shutil.rmtree(self.cluster_dir, ignore_errors=True)
+        for spec in self.node_specs():
+            spec.work_dir.mkdir(parents=True, exist_ok=True)
+            (spec.work_dir / "config.xml").write_text(self.config_xml(spec))
+            log = open(spec.work_dir / "node.log", "wb")
+            proc = subprocess.Popen(
+                self.java_command(spec, libs), stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, cwd=str(spec.work_dir), start_new_session=True,
+            )
+            log.close()
+            self._procs.append(proc)
+            (spec.work_dir / "pid").write_text(str(proc.pid))
+            if not quiet:
+                print(f"started Ignite node {spec.index} (pid {proc.pid}), client port {spec.client_port}", flush=True)
+        (self.cluster_dir / "cluster.json").write_text(json.dumps(self._describe()))
+        try:
+            for spec in self.node_specs():
+                self._wait_ready(spec)
+            self._wait_topology()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _describe(self) -> dict:
+        return {"nodes": self.nodes, "port": self.port, "discovery_port": self.discovery_port,
+                "communication_port": self.communication_port, "name": self.name,
+                "version": self.version, "region_mb": self.region_mb, "heap_mb": self.heap_mb}
+
+    def _wait_ready(self, spec: NodeSpec) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        pid = self._pid(spec)
+        while time.monotonic() < deadline:
+            if pid is None or not _pid_alive(pid):
+                raise ServerError(f"Ignite node {spec.index} exited during start-up.\n{self.log_tail(spec.index)}")
+            if handshake_ok("127.0.0.1", spec.client_port):
+                return
+            time.sleep(0.25)
+        raise ServerError(
+            f"Ignite node {spec.index} did not answer a handshake on port {spec.client_port} "
+            f"within {self.start_timeout:.0f}s.\n{self.log_tail(spec.index)}"
+        )
+
+    def _wait_topology(self) -> None:
+        """With several nodes: waits until the first node's log shows all of them joined."""
+        if self.nodes == 1:
+            return
+        deadline = time.monotonic() + self.start_timeout
+        wanted = f"servers={self.nodes},"
+        while time.monotonic() < deadline:
+            logs = [self.log_path(i).read_text(errors="replace") for i in range(self.nodes)]
+            if all(wanted in text for text in logs):
+                return
+            time.sleep(0.25)
+        raise ServerError(f"the {self.nodes} nodes did not form one cluster.\n{self.log_tail(0)}")
+
+    def log_tail(self, index: int = 0, lines: int = 60) -> str:
+        path = self.log_path(index)
+        try:
+            text = path.read_text(errors="replace").splitlines()
+        except OSError:
+            return f"(no log at {path})"
+        return f"--- last {lines} lines of {path} ---\n" + "\n".join(text[-lines:])
+
+    def _pid(self, spec: NodeSpec) -> int | None:
+        try:
+            return int((spec.work_dir / "pid").read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _pids_alive(self) -> list[bool]:
+        return [(pid := self._pid(s)) is not None and _pid_alive(pid) for s in self.node_specs()]
+
+    def status(self) -> list[dict]:
+        out = []
+        for spec in self.node_specs():
+            pid = self._pid(spec)
+            alive = pid is not None and _pid_alive(pid)
+            out.append({"node": spec.index, "pid": pid, "alive": alive, "port": spec.client_port,
+                        "answers": alive and handshake_ok("127.0.0.1", spec.client_port),
+                        "log": str(spec.work_dir / "node.log")})
+        return out
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stops every node: SIGTERM, then SIGKILL after `timeout` seconds."""
+        pids = [p for s in self.node_specs() if (p := self._pid(s)) is not None and _pid_alive(p)]
+        for pid in pids:
+            _signal(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for pid in pids:
+            while _pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _pid_alive(pid):
+                _signal(pid, signal.SIGKILL)
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        self._procs.clear()
+        for spec in self.node_specs():
+            (spec.work_dir / "pid").unlink(missing_ok=True)
+
+    def kill_node(self, index: int) -> None:
+        """Kills one node at once (SIGKILL), as a crash would."""
+        pid = self._pid(self.node_specs()[index])
+        if pid is not None:
+            _signal(pid, signal.SIGKILL)
+
+    def __enter__(self) -> "IgniteCluster":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @classmethod
+    def load(cls, name: str = "default") -> "IgniteCluster":
+        """The cluster that `start` recorded under `name` (for `status` and `stop` from the CLI)."""
+        path = home_dir() / "clusters" / name / "cluster.json"
+        try:
+            return cls(**json.loads(path.read_text()))
+        except OSError:
+            return cls(name=name)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie counts as dead.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return True
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def handshake_ok(host: str, port: int, timeout: float = 2.0) -> bool:
+    """True when a thin-client handshake at 1.7.0 on host:port succeeds (no credentials)."""
+    body = struct.pack("<BhhhB", 1, 1, 7, 0, 2) + struct.pack("<Bi", 12, 0)
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.sendall(struct.pack("<i", len(body)) + body)
+            head = s.recv(5)
+            return len(head) == 5 and head[4] == 1
+    except OSError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ignite-fast server", description="Run local Apache Ignite nodes.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("install", help="fetch the Ignite jars with Maven")
+    start = sub.add_parser("start", help="start a cluster and wait until it answers")
+    start.add_argument("--nodes", type=int, default=1)
+    start.add_argument("--port", type=int, default=10800, help="client port of the first node")
+    start.add_argument("--region-mb", type=int, default=512, help="data region size per node")
+    start.add_argument("--heap-mb", type=int, default=1024, help="JVM heap per node")
+    start.add_argument("--discovery-port", type=int, default=47500)
+    start.add_argument("--communication-port", type=int, default=47100)
+    for name in ("start", "stop", "status"):
+        p = start if name == "start" else sub.add_parser(name, help=f"{name} the cluster")
+        p.add_argument("--name", default="default", help="cluster name (keeps work directories apart)")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "install":
+            print(install())
+        elif args.command == "start":
+            cluster = IgniteCluster(nodes=args.nodes, port=args.port, region_mb=args.region_mb,
+                                    heap_mb=args.heap_mb, discovery_port=args.discovery_port,
+                                    communication_port=args.communication_port, name=args.name)
+            cluster.start(quiet=False)
+            print(f"Ignite {cluster.version} is up: {', '.join(cluster.addresses)} (logs in {cluster.cluster_dir})")
+        elif args.command == "stop":
+            IgniteCluster.load(args.name).stop()
+            print("stopped")
+        elif args.command == "status":
+            rows = IgniteCluster.load(args.name).status()
+            for row in rows:
+                print(f"node {row['node']}: pid={row['pid']} alive={row['alive']} port={row['port']} "
+                      f"answers={row['answers']} log={row['log']}")
+            return 0 if rows and all(r["answers"] for r in rows) else 1
+    except ServerError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+//! The binary object format: headers, footers, and the size of any value. Only layout knowledge
+//! lives here; turning values into columns is `columns`' job.
+
+use crate::error::{Error, Result};
+use crate::protocol::type_code as tc;
+use crate::wire::Reader;
+
+pub const HEADER_LEN: usize = 24;
+
+pub mod flag {
+    pub const USER_TYPE: u16 = 0x01;
+    pub const HAS_SCHEMA: u16 = 0x02;
+    pub const HAS_RAW_DATA: u16 = 0x04;
+    pub const OFFSET_ONE_BYTE: u16 = 0x08;
+    pub const OFFSET_TWO_BYTES: u16 = 0x10;
+    pub const COMPACT_FOOTER: u16 = 0x20;
+}
+
+/// A parsed object header with its footer located and checked against the object's bounds.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectLayout {
+    /// Position of the 103 byte in the buffer.
+    pub start: usize,
+    pub flags: u16,
+    pub type_id: i32,
+    pub total_len: usize,
+    pub schema_id: i32,
+    footer_start: usize,
+    footer_end: usize,
+    offset_size: usize,
+}
+
+impl ObjectLayout {
+    pub fn parse(buf: &[u8], start: usize) -> Result<ObjectLayout> {
+        let mut r = Reader::at(buf, start)?;
+        let code = r.u8()?;
+        if code != tc::OBJECT {
+            return Err(Error::protocol(format!("expected an object (103) at offset {start}, got type code {code}")));
+        }
+        let _version = r.u8()?;
+        let flags = r.u16()?;
+        let type_id = r.i32()?;
+        let _hash = r.i32()?;
+        let total_len = r.i32()?;
+        let schema_id = r.i32()?;
+        let schema_offset = r.i32()?;
+        if total_len < HEADER_LEN as i32 || start + total_len as usize > buf.len() {
+            return Err(Error::protocol(format!(
+                "object at offset {start} claims length {total_len}, outside the {} bytes available",
+                buf.len() - start
+            )));
+        }
+        let total_len = total_len as usize;
+        let offset_size = if flags & flag::OFFSET_ONE_BYTE != 0 {
+            1
+        } else if flags & flag::OFFSET_TWO_BYTES != 0 {
+            2
+        } else {
+            4
+        };
+        let (footer_start, footer_end) = if flags & flag::HAS_SCHEMA != 0 {
+            let footer_end = if flags & flag::HAS_RAW_DATA != 0 { total_len - 4 } else { total_len };
+            if schema_offset < HEADER_LEN as i32 || schema_offset as usize > footer_end {
+                return Err(Error::protocol(format!(
+                    "object at offset {start}: schema offset {schema_offset} outside the object (length {total_len})"
+                )));
+            }
+            (schema_offset as usize, footer_end)
+        } else {
+            (total_len, total_len)
+        };
+        let entry = if flags & flag::COMPACT_FOOTER != 0 { offset_size } else { 4 + offset_size };
+        if (footer_end - footer_start) % entry != 0 {
+            return Err(Error::protocol(format!(
+                "object at offset {start}: footer of {} bytes is not a whole number of {entry}-byte entries",
+                footer_end - footer_start
+            )));
+        }
+        Ok(ObjectLayout {
+            start,
+            flags,
+            type_id,
+            total_len,
+            schema_id,
+            footer_start: start + footer_start,
+            footer_end: start + footer_end,
+            offset_size,
+        })
+    }
+
+    pub fn end(&self) -> usize {
+        self.start + self.total_len
+    }
+
+    pub fn is_compact(&self) -> bool {
+        self.flags & flag::COMPACT_FOOTER != 0
+    }
+
+    fn entry_size(&self) -> usize {
+        if self.is_compact() { self.offset_size } else { 4 + self.offset_size }
+    }
+
+    pub fn field_count(&self) -> usize {
+        (self.footer_end - self.footer_start) / self.entry_size()
+    }
+
+    /// The id of field `i` (full footers only; compact footers take ids from the schema).
+    pub fn footer_field_id(&self, buf: &[u8], i: usize) -> Result<i32> {
+        let p = self.footer_start + i * self.entry_size();
+        Reader::at(buf, p)?.i32()
+    }
+
+    /// The absolute position of field `i`'s value, checked to lie inside the object's data.
+    #[inline]
+    pub fn field_position(&self, buf: &[u8], i: usize) -> Result<usize> {
+        let mut p = self.footer_start + i * self.entry_size();
+        if !self.is_compact() {
+            p += 4;
+        }
+        let mut r = Reader::at(buf, p)?;
+        let offset = match self.offset_size {
+            1 => r.u8()? as usize,
+            2 => r.u16()? as usize,
+            _ => {
+                let v = r.i32()?;
+                if v < 0 {
+                    return Err(Error::protocol(format!("negative field offset {v}")));
+                }
+                v as usize
+            }
+        };
+        if offset < HEADER_LEN || self.start + offset >= self.footer_start {
+            return Err(Error::protocol(format!(
+                "object at offset {}: field {i} offset {offset} lies outside its data (header {HEADER_LEN}, footer at {})",
+                self.start,
+                self.footer_start - self.start
+            )));
+        }
+        Ok(self.start + offset)
+    }
+}
+
+/// Size in bytes of a fixed-size primitive type code, or None.
+pub fn primitive_size(code: u8) -> Option<usize> {
+    Some(match code {
+        tc::BYTE | tc::BOOL => 1,
+        tc::SHORT | tc::CHAR => 2,
+        tc::INT | tc::FLOAT => 4,
+        tc::LONG | tc::DOUBLE => 8,
+        _ => return None,
+    })
+}
+
+/// Element size of a primitive-array type code (12..19), or None.
+pub fn primitive_array_elem_size(code: u8) -> Option<usize> {
+    Some(match code {
+        tc::BYTE_ARR | tc::BOOL_ARR => 1,
+        tc::SHORT_ARR | tc::CHAR_ARR => 2,
+        tc::INT_ARR | tc::FLOAT_ARR => 4,
+        tc::LONG_ARR | tc::DOUBLE_ARR => 8,
+        _ => return None,
+    })
+}
+
+/// The position just past the value that starts at `pos`, for every type code; used to step
+/// from a key to its value in a page. `depth` bounds nesting against hostile input.
+pub fn value_end(buf: &[u8], pos: usize, depth: u32) -> Result<usize> {
+    if depth > MAX_DEPTH {
+        return Err(Error::protocol(format!("values nested deeper than {MAX_DEPTH} levels")));
+    }
+    let mut r = Reader::at(buf, pos)?;
+    let code = r.u8()?;
+    if let Some(n) = primitive_size(code) {
+        r.skip(n)?;
+        return Ok(r.pos());
+    }
+    if let Some(n) = primitive_array_elem_size(code) {
+        let len = r.len(n)?;
+        r.skip(len * n)?;
+        return Ok(r.pos());
+    }
+    match code {
+        tc::NULL => {}
+        tc::STRING => {
+            let len = r.len(1)?;
+            r.skip(len)?;
+        }
+        tc::UUID => r.skip(16)?,
+        tc::DATE | tc::TIME => r.skip(8)?,
+        tc::TIMESTAMP => r.skip(12)?,
+        tc::ENUM | tc::BINARY_ENUM => r.skip(8)?,
+        tc::HANDLE => r.skip(4)?,
+        tc::DECIMAL => {
+            r.skip(4)?;
+            let len = r.len(1)?;
+            r.skip(len)?;
+        }
+        tc::OBJECT => return Ok(ObjectLayout::parse(buf, pos)?.end()),
+        tc::WRAPPED => {
+            let len = r.len(1)?;
+            r.skip(len + 4)?;
+        }
+        tc::UUID_ARR | tc::DATE_ARR | tc::TIME_ARR | tc::TIMESTAMP_ARR | tc::STRING_ARR | tc::DECIMAL_ARR => {
+            let n = r.len(1)?;
+            return skip_values(buf, r.pos(), n, depth);
+        }
+        tc::OBJ_ARR | tc::ENUM_ARR => {
+            r.i32()?; // element type id
+            let n = r.len(1)?;
+            return skip_values(buf, r.pos(), n, depth);
+        }
+        tc::COLLECTION => {
+            let n = r.len(1)?;
+            r.u8()?;
+            return skip_values(buf, r.pos(), n, depth);
+        }
+        tc::MAP => {
+            let n = r.len(2)?;
+            r.u8()?;
+            return skip_values(buf, r.pos(), 2 * n, depth);
+        }
+        other => {
+            return Err(Error::protocol(format!("unknown type code {other} at offset {pos}")));
+        }
+    }
+    Ok(r.pos())
+}
+
+fn skip_values(buf: &[u8], mut pos: usize, n: usize, depth: u32) -> Result<usize> {
+    for _ in 0..n {
+        pos = value_end(buf, pos, depth + 1)?;
+    }
+    Ok(pos)
+}
+
+/// How deep values may nest (objects in objects, handles to handles) before we call it hostile.
+pub const MAX_DEPTH: u32 = 64;
+
+/// Resolves a handle at `pos` to the position of the value it points back to.
+pub fn handle_target(buf: &[u8], pos: usize) -> Result<usize> {
+    let mut r = Reader::at(buf, pos + 1)?;
+    let back = r.i32()?;
+    if back <= 0 || back as usize > pos {
+        return Err(Error::protocol(format!("handle at offset {pos} points {back} bytes back, outside the data")));
+    }
+    Ok(pos - back as usize)
+}
+
+/// For a wrapped object (27) at `pos`: the position of the object inside it.
+pub fn wrapped_target(buf: &[u8], pos: usize) -> Result<usize> {
+    let mut r = Reader::at(buf, pos + 1)?;
+    let len = r.len(1)?;
+    let data_start = r.pos();
+    r.skip(len)?;
+    let offset = r.i32()?;
+    if offset < 0 || offset as usize >= len {
+        return Err(Error::protocol(format!("wrapped object at offset {pos}: inner offset {offset} outside its {len} bytes")));
+    }
+    Ok(data_start + offset as usize)
+}

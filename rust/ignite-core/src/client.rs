@@ -1,0 +1,42 @@
+//! The client: a connection pool and a metadata cache shared by everything it opens.
+
+use std::sync::Arc;
+
+use crate::connection::ConnectionConfig;
+use crate::error::Result;
+use crate::metadata::MetadataCache;
+use crate::pool::ConnectionPool;
+use crate::scan::{Scan, ScanOptions};
+
+#[derive(Clone)]
+pub struct Client {
+    pool: Arc<ConnectionPool>,
+    metadata: Arc<MetadataCache>,
+}
+
+impl Client {
+    /// Connects once at once, so that a wrong address or wrong credentials fail here.
+    pub fn connect(config: ConnectionConfig) -> Result<Client> {
+        let pool = Arc::new(ConnectionPool::new(config));
+        let conn = pool.take()?;
+        pool.give_back(conn);
+        Ok(Client { pool, metadata: Arc::new(MetadataCache::default()) })
+    }
+
+    pub fn config(&self) -> &ConnectionConfig {
+        self.pool.config()
+    }
+
+    pub fn cache_names(&self) -> Result<Vec<String>> {
+        self.pool.with_connection(|c| c.cache_names())
+    }
+
+    pub fn scan(&self, cache_name: &str, options: &ScanOptions) -> Result<Scan> {
+        Scan::open(self.pool.clone(), self.metadata.clone(), cache_name, options)
+    }
+
+    /// Idle pooled connections (for tests of connection reuse).
+    pub fn idle_connections(&self) -> usize {
+        self.pool.idle_count()
+    }
+}

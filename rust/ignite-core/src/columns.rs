@@ -1,0 +1,549 @@
+//! Decoding values straight into typed column buffers. A column's kind is fixed by the first value
+//! it sees (or by the type metadata when it sees only nulls); objects become struct columns whose
+//! fields are found through the footer and the schema, never by position.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::binary::{self, ObjectLayout, MAX_DEPTH};
+use crate::buffer::AlignedBuf;
+use crate::error::{Error, Result};
+use crate::metadata::{BinaryType, TypeResolver};
+use crate::protocol::{type_code as tc, type_code_name};
+use crate::wire::Reader;
+
+/// Fixed-size element types (Ignite primitives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrimKind {
+    I8,
+    I16,
+    I32,
+    I64,
+    F32,
+    F64,
+    /// A UTF-16 code unit (Java char), as uint16.
+    Char,
+    Bool,
+}
+
+impl PrimKind {
+    pub fn from_code(code: u8) -> Option<PrimKind> {
+        Some(match code {
+            tc::BYTE => PrimKind::I8,
+            tc::SHORT => PrimKind::I16,
+            tc::INT => PrimKind::I32,
+            tc::LONG => PrimKind::I64,
+            tc::FLOAT => PrimKind::F32,
+            tc::DOUBLE => PrimKind::F64,
+            tc::CHAR => PrimKind::Char,
+            tc::BOOL => PrimKind::Bool,
+            _ => return None,
+        })
+    }
+
+    pub fn from_array_code(code: u8) -> Option<PrimKind> {
+        match code {
+            tc::BYTE_ARR..=tc::BOOL_ARR => PrimKind::from_code(code - tc::BYTE_ARR + tc::BYTE),
+            _ => None,
+        }
+    }
+
+    pub fn size(self) -> usize {
+        match self {
+            PrimKind::I8 | PrimKind::Bool => 1,
+            PrimKind::I16 | PrimKind::Char => 2,
+            PrimKind::I32 | PrimKind::F32 => 4,
+            PrimKind::I64 | PrimKind::F64 => 8,
+        }
+    }
+
+    pub fn code(self) -> u8 {
+        match self {
+            PrimKind::I8 => tc::BYTE,
+            PrimKind::I16 => tc::SHORT,
+            PrimKind::I32 => tc::INT,
+            PrimKind::I64 => tc::LONG,
+            PrimKind::F32 => tc::FLOAT,
+            PrimKind::F64 => tc::DOUBLE,
+            PrimKind::Char => tc::CHAR,
+            PrimKind::Bool => tc::BOOL,
+        }
+    }
+
+    pub fn array_code(self) -> u8 {
+        self.code() - tc::BYTE + tc::BYTE_ARR
+    }
+}
+
+/// Copies `n` primitive elements into `out`, turning any non-zero bool byte into 1 so that the
+/// buffer is a valid numpy bool array.
+#[inline]
+fn copy_elements(out: &mut AlignedBuf, kind: PrimKind, bytes: &[u8]) {
+    if kind == PrimKind::Bool {
+        out.reserve(bytes.len());
+        for &b in bytes {
+            out.push_u8((b != 0) as u8);
+        }
+    } else {
+        out.extend_from_slice(bytes);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finished columns: what a batch hands to the bindings.
+
+/// A decoded column. `validity` (one byte per row, 1 = present) is `None` when nothing is null.
+#[derive(Debug)]
+pub enum Column {
+    /// Only nulls were seen and no type is known.
+    Null { len: usize },
+    Primitive { kind: PrimKind, values: AlignedBuf, len: usize, validity: Option<AlignedBuf> },
+    /// Primitive arrays that all have `width` elements: a row-major 2-D buffer.
+    FixedArray { kind: PrimKind, values: AlignedBuf, len: usize, width: usize, validity: Option<AlignedBuf> },
+    /// Primitive arrays of varying length: values plus `len + 1` i64 offsets (in elements).
+    VarArray { kind: PrimKind, values: AlignedBuf, offsets: AlignedBuf, len: usize, validity: Option<AlignedBuf> },
+    /// UTF-8 strings padded with zero bytes to a common `width` (numpy `S<width>`), at least 1.
+    Strings { values: AlignedBuf, width: usize, len: usize, validity: Option<AlignedBuf> },
+    /// An object: its fields sorted by name. A null object makes every field null in that row.
+    Struct { type_name: String, fields: Vec<(String, Column)>, len: usize },
+}
+
+impl Column {
+    pub fn len(&self) -> usize {
+        match self {
+            Column::Null { len }
+            | Column::Primitive { len, .. }
+            | Column::FixedArray { len, .. }
+            | Column::VarArray { len, .. }
+            | Column::Strings { len, .. }
+            | Column::Struct { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A short type description: `long`, `byte[]`, `string`, or a nested map for objects.
+    pub fn type_name(&self) -> String {
+        match self {
+            Column::Null { .. } => "null".into(),
+            Column::Primitive { kind, .. } => type_code_name(kind.code()).into(),
+            Column::FixedArray { kind, .. } | Column::VarArray { kind, .. } => {
+                type_code_name(kind.array_code()).into()
+            }
+            Column::Strings { .. } => "string".into(),
+            Column::Struct { type_name, .. } => type_name.clone(),
+        }
+    }
+
+    /// Bytes of decoded data held by this column (for throughput reporting).
+    pub fn data_bytes(&self) -> usize {
+        match self {
+            Column::Null { .. } => 0,
+            Column::Primitive { values, .. }
+            | Column::FixedArray { values, .. }
+            | Column::Strings { values, .. } => values.len(),
+            Column::VarArray { values, offsets, .. } => values.len() + offsets.len(),
+            Column::Struct { fields, .. } => fields.iter().map(|(_, c)| c.data_bytes()).sum(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Builders.
+
+enum Data {
+    /// No value seen yet: only nulls so far.
+    Unknown,
+    Prim { kind: PrimKind, values: AlignedBuf },
+    Str { bytes: Vec<u8>, offsets: Vec<usize> },
+    Array { kind: PrimKind, values: AlignedBuf, offsets: AlignedBuf },
+    Struct(Box<StructBuilder>),
+}
+
+pub struct ColumnBuilder {
+    path: String,
+    len: usize,
+    validity: AlignedBuf,
+    null_count: usize,
+    /// Type code from binary metadata, used to type a column that holds only nulls.
+    declared: Option<u8>,
+    data: Data,
+}
+
+impl ColumnBuilder {
+    pub fn new(path: impl Into<String>) -> Self {
+        ColumnBuilder {
+            path: path.into(),
+            len: 0,
+            validity: AlignedBuf::new(),
+            null_count: 0,
+            declared: None,
+            data: Data::Unknown,
+        }
+    }
+
+    fn with_nulls(path: String, declared: Option<u8>, nulls: usize) -> Self {
+        let mut c = ColumnBuilder::new(path);
+        c.declared = declared;
+        for _ in 0..nulls {
+            c.push_null();
+        }
+        c
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn push_null(&mut self) {
+        self.len += 1;
+        self.null_count += 1;
+        self.validity.push_u8(0);
+        match &mut self.data {
+            Data::Unknown => {}
+            Data::Prim { kind, values } => values.extend_zeros(kind.size()),
+            Data::Str { bytes, offsets } => offsets.push(bytes.len()),
+            Data::Array { kind, values, offsets } => offsets.push_i64((values.len() / kind.size()) as i64),
+            Data::Struct(s) => s.push_null(),
+        }
+    }
+
+    /// Gives an `Unknown` column the kind of `code`, back-filling the nulls seen so far.
+    fn start_kind(&mut self, code: u8) -> Result<()> {
+        let rows = self.len;
+        self.data = if let Some(kind) = PrimKind::from_code(code) {
+            let mut values = AlignedBuf::with_capacity(kind.size() * (rows + 64));
+            values.extend_zeros(kind.size() * rows);
+            Data::Prim { kind, values }
+        } else if let Some(kind) = PrimKind::from_array_code(code) {
+            let mut offsets = AlignedBuf::with_capacity(8 * (rows + 65));
+            for _ in 0..=rows {
+                offsets.push_i64(0);
+            }
+            Data::Array { kind, values: AlignedBuf::new(), offsets }
+        } else if code == tc::STRING {
+            Data::Str { bytes: Vec::new(), offsets: vec![0; rows + 1] }
+        } else if code == tc::OBJECT {
+            Data::Struct(Box::new(StructBuilder::new(self.path.clone(), rows)))
+        } else {
+            return Err(self.unsupported(code));
+        };
+        Ok(())
+    }
+
+    fn unsupported(&self, code: u8) -> Error {
+        Error::UnsupportedType(format!(
+            "column '{}' holds {} values (type code {code}), which this version of ignite_fast does not decode yet",
+            self.path,
+            type_code_name(code)
+        ))
+    }
+
+    fn conflict(&self, expected: u8, got: u8) -> Error {
+        Error::Schema(format!(
+            "column '{}' holds both {} and {} values; read one type at a time",
+            self.path,
+            type_code_name(expected),
+            type_code_name(got)
+        ))
+    }
+
+    /// Decodes the value at `pos` into this column and returns the position just past it.
+    pub fn push_value(
+        &mut self,
+        buf: &[u8],
+        pos: usize,
+        types: &mut dyn TypeResolver,
+        depth: u32,
+    ) -> Result<usize> {
+        if depth > MAX_DEPTH {
+            return Err(Error::protocol(format!("values nested deeper than {MAX_DEPTH} levels")));
+        }
+        let mut r = Reader::at(buf, pos)?;
+        let code = r.u8()?;
+        match code {
+            tc::NULL => {
+                self.push_null();
+                return Ok(pos + 1);
+            }
+            tc::HANDLE => {
+                let target = binary::handle_target(buf, pos)?;
+                self.push_value(buf, target, types, depth + 1)?;
+                return Ok(pos + 5);
+            }
+            tc::WRAPPED => {
+                let inner = binary::wrapped_target(buf, pos)?;
+                self.push_value(buf, inner, types, depth + 1)?;
+                return binary::value_end(buf, pos, depth);
+            }
+            _ => {}
+        }
+        if matches!(self.data, Data::Unknown) {
+            self.start_kind(code)?;
+        }
+        let end = match &mut self.data {
+            Data::Prim { kind, values } => {
+                if code != kind.code() {
+                    let expected = kind.code();
+                    return Err(self.conflict(expected, code));
+                }
+                let bytes = r.take(kind.size())?;
+                copy_elements(values, *kind, bytes);
+                r.pos()
+            }
+            Data::Array { kind, values, offsets } => {
+                if code != kind.array_code() {
+                    let expected = kind.array_code();
+                    return Err(self.conflict(expected, code));
+                }
+                let n = r.len(kind.size())?;
+                copy_elements(values, *kind, r.take(n * kind.size())?);
+                offsets.push_i64((values.len() / kind.size()) as i64);
+                r.pos()
+            }
+            Data::Str { bytes, offsets } => {
+                if code != tc::STRING {
+                    return Err(self.conflict(tc::STRING, code));
+                }
+                let n = r.len(1)?;
+                let s = r.take(n)?;
+                if std::str::from_utf8(s).is_err() {
+                    return Err(Error::protocol(format!("column '{}': a string is not valid UTF-8", self.path)));
+                }
+                bytes.extend_from_slice(s);
+                offsets.push(bytes.len());
+                r.pos()
+            }
+            Data::Struct(s) => {
+                if code != tc::OBJECT {
+                    return Err(self.conflict(tc::OBJECT, code));
+                }
+                s.push_object(buf, pos, types, depth)?
+            }
+            Data::Unknown => unreachable!("start_kind set the kind"),
+        };
+        self.validity.push_u8(1);
+        self.len += 1;
+        Ok(end)
+    }
+
+    /// Turns the builder into a column. `parent_validity` makes rows of a null parent object null.
+    pub fn finish(self, parent_validity: Option<&[u8]>) -> Column {
+        let len = self.len;
+        let mut validity = self.validity;
+        let mut null_count = self.null_count;
+        if let Some(parent) = parent_validity {
+            for (v, &p) in validity.as_mut_slice().iter_mut().zip(parent) {
+                if *v == 1 && p == 0 {
+                    *v = 0;
+                    null_count += 1;
+                }
+            }
+        }
+        let validity_opt = if null_count > 0 { Some(validity) } else { None };
+        let data = match self.data {
+            Data::Unknown => match self.declared {
+                Some(code) if PrimKind::from_code(code).is_some() || PrimKind::from_array_code(code).is_some() || code == tc::STRING => {
+                    let mut typed = ColumnBuilder::with_nulls(self.path, None, 0);
+                    typed.start_kind(code).expect("declared kinds are supported");
+                    for _ in 0..len {
+                        typed.push_null();
+                    }
+                    return typed.finish(None);
+                }
+                _ => return Column::Null { len },
+            },
+            data => data,
+        };
+        match data {
+            Data::Prim { kind, values } => Column::Primitive { kind, values, len, validity: validity_opt },
+            Data::Array { kind, values, offsets } => finish_array(kind, values, offsets, len, validity_opt),
+            Data::Str { bytes, offsets } => finish_strings(&bytes, &offsets, len, validity_opt),
+            Data::Struct(s) => s.finish(validity_opt.as_ref().map(|v| v.as_slice())),
+            Data::Unknown => unreachable!(),
+        }
+    }
+}
+
+fn finish_array(kind: PrimKind, values: AlignedBuf, offsets: AlignedBuf, len: usize, validity: Option<AlignedBuf>) -> Column {
+    // Null rows have no elements, so they would break a 2-D layout unless every row is empty.
+    let width = if len > 0 { offsets.i64_at(1) - offsets.i64_at(0) } else { 0 };
+    let uniform = (0..len).all(|i| offsets.i64_at(i + 1) - offsets.i64_at(i) == width);
+    let null_rows_filled = validity.is_none() || width == 0;
+    if uniform && null_rows_filled && len > 0 {
+        return Column::FixedArray { kind, values, len, width: width as usize, validity };
+    }
+    Column::VarArray { kind, values, offsets, len, validity }
+}
+
+fn finish_strings(bytes: &[u8], offsets: &[usize], len: usize, validity: Option<AlignedBuf>) -> Column {
+    let width = offsets.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0).max(1);
+    let mut values = AlignedBuf::with_capacity(width * len);
+    for w in offsets.windows(2) {
+        values.extend_from_slice(&bytes[w[0]..w[1]]);
+        values.extend_zeros(width - (w[1] - w[0]));
+    }
+    Column::Strings { values, width, len, validity }
+}
+
+struct FieldColumn {
+    id: i32,
+    name: String,
+    column: ColumnBuilder,
+}
+
+/// Builds the columns of one object type.
+pub struct StructBuilder {
+    path: String,
+    len: usize,
+    binary_type: Option<Arc<BinaryType>>,
+    fields: Vec<FieldColumn>,
+    /// schema id -> index into `fields` for each footer entry
+    layouts: HashMap<i32, Vec<usize>>,
+}
+
+impl StructBuilder {
+    fn new(path: String, nulls: usize) -> Self {
+        StructBuilder {
+            path,
+            len: nulls,
+            binary_type: None,
+            fields: Vec::new(),
+            layouts: HashMap::new(),
+        }
+    }
+
+    fn push_null(&mut self) {
+        self.len += 1;
+        for f in &mut self.fields {
+            f.column.push_null();
+        }
+    }
+
+    fn field_index(&mut self, field_id: i32, types: &mut dyn TypeResolver) -> Result<usize> {
+        if let Some(i) = self.fields.iter().position(|f| f.id == field_id) {
+            return Ok(i);
+        }
+        let mut t = self.binary_type.clone().expect("type set before fields");
+        if t.field(field_id).is_none() {
+            // A field added after we cached the type.
+            t = types.refresh(t.type_id)?;
+            self.binary_type = Some(t.clone());
+        }
+        let meta = match t.field(field_id) {
+            Some(m) => m.clone(),
+            None => {
+                return Err(Error::Schema(format!(
+                    "object '{}' of type {} has field id {field_id}, which its metadata does not name",
+                    self.path, t.name
+                )))
+            }
+        };
+        self.add_field(meta.field_id, &meta.name, Some(meta.type_code));
+        Ok(self.fields.len() - 1)
+    }
+
+    fn add_field(&mut self, id: i32, name: &str, declared: Option<u8>) {
+        let path = format!("{}.{}", self.path, name);
+        self.fields.push(FieldColumn {
+            id,
+            name: name.to_string(),
+            column: ColumnBuilder::with_nulls(path, declared, self.len),
+        });
+    }
+
+    fn schema_layout(&mut self, layout: &ObjectLayout, buf: &[u8], types: &mut dyn TypeResolver) -> Result<Vec<usize>> {
+        let ids: Vec<i32> = if layout.is_compact() {
+            let mut t = self.binary_type.clone().expect("type set");
+            if !t.schemas.contains_key(&layout.schema_id) {
+                // A schema registered after we cached the type: ask once more.
+                t = types.refresh(t.type_id)?;
+                self.binary_type = Some(t.clone());
+            }
+            t.schemas.get(&layout.schema_id).cloned().ok_or_else(|| {
+                Error::Schema(format!(
+                    "object '{}' of type {} uses schema {}, which the server's metadata does not list",
+                    self.path, t.name, layout.schema_id
+                ))
+            })?
+        } else {
+            (0..layout.field_count()).map(|i| layout.footer_field_id(buf, i)).collect::<Result<_>>()?
+        };
+        if ids.len() != layout.field_count() {
+            return Err(Error::protocol(format!(
+                "object '{}': schema {} names {} fields but the footer has {}",
+                self.path,
+                layout.schema_id,
+                ids.len(),
+                layout.field_count()
+            )));
+        }
+        ids.into_iter().map(|id| self.field_index(id, types)).collect()
+    }
+
+    fn push_object(&mut self, buf: &[u8], pos: usize, types: &mut dyn TypeResolver, depth: u32) -> Result<usize> {
+        let layout = ObjectLayout::parse(buf, pos)?;
+        match &self.binary_type {
+            None => {
+                let t = types.binary_type(layout.type_id)?;
+                self.binary_type = Some(t.clone());
+                // Every field the metadata knows, so that batches keep one structure.
+                for f in &t.fields {
+                    self.add_field(f.field_id, &f.name, Some(f.type_code));
+                }
+            }
+            Some(t) if t.type_id != layout.type_id => {
+                let other = types.binary_type(layout.type_id).map(|o| o.name.clone()).unwrap_or_else(|_| layout.type_id.to_string());
+                return Err(Error::Schema(format!(
+                    "column '{}' holds objects of two types, {} and {}; read one type at a time",
+                    self.path, t.name, other
+                )));
+            }
+            Some(_) => {}
+        }
+        if !self.layouts.contains_key(&layout.schema_id) {
+            let indices = self.schema_layout(&layout, buf, types)?;
+            self.layouts.insert(layout.schema_id, indices);
+        }
+        let indices = &self.layouts[&layout.schema_id];
+        if indices.len() != layout.field_count() {
+            return Err(Error::protocol(format!(
+                "object '{}': {} footer entries where schema {} has {}",
+                self.path,
+                layout.field_count(),
+                layout.schema_id,
+                indices.len()
+            )));
+        }
+        for (i, &idx) in indices.iter().enumerate() {
+            let p = layout.field_position(buf, i)?;
+            self.fields[idx].column.push_value(buf, p, types, depth + 1)?;
+        }
+        self.len += 1;
+        for f in &mut self.fields {
+            if f.column.len < self.len {
+                f.column.push_null();
+            }
+        }
+        Ok(layout.end())
+    }
+
+    fn finish(self, own_validity: Option<&[u8]>) -> Column {
+        let len = self.len;
+        let type_name = self.binary_type.as_ref().map(|t| t.name.clone()).unwrap_or_default();
+        let mut fields: Vec<(String, Column)> = self
+            .fields
+            .into_iter()
+            .map(|f| (f.name, f.column.finish(own_validity)))
+            .collect();
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        Column::Struct { type_name, fields, len }
+    }
+}
+

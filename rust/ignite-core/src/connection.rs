@@ -1,0 +1,336 @@
+//! One TCP connection to one node: connect, handshake (with version fallback), request framing,
+//! request ids, and response headers mapped to typed errors.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::error::{Error, Result};
+use crate::protocol::{
+    self, op, response_flag, ProtocolVersion, HANDSHAKE_CODE, THIN_CLIENT_CODE,
+    VERSION_1_1_0, VERSION_1_4_0, VERSION_1_7_0,
+};
+use crate::wire::{Reader, Writer};
+
+/// Largest frame we accept from a server: a guard against a corrupt length field making us
+/// allocate without bound. Pages are far smaller than this in practice.
+pub const MAX_FRAME_LEN: usize = i32::MAX as usize;
+
+#[derive(Clone)]
+pub struct ConnectionConfig {
+    /// `host:port` strings, tried in order.
+    pub addresses: Vec<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub connect_timeout: Duration,
+    /// `None` waits forever.
+    pub read_timeout: Option<Duration>,
+    /// SO_RCVBUF / SO_SNDBUF; large buffers let the next page stream in while we decode.
+    pub socket_buffer_bytes: usize,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            addresses: vec!["127.0.0.1:10800".to_string()],
+            username: None,
+            password: None,
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Some(Duration::from_secs(60)),
+            socket_buffer_bytes: 4 << 20,
+        }
+    }
+}
+
+// Credentials must never reach a log line or an error message through Debug.
+impl std::fmt::Debug for ConnectionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionConfig")
+            .field("addresses", &self.addresses)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("connect_timeout", &self.connect_timeout)
+            .field("read_timeout", &self.read_timeout)
+            .finish()
+    }
+}
+
+pub struct Connection {
+    stream: TcpStream,
+    address: String,
+    version: ProtocolVersion,
+    next_request_id: i64,
+    /// Responses that arrived while we waited for another request id.
+    stashed: HashMap<i64, Vec<u8>>,
+    /// Set after any I/O or framing failure: the stream position is unknown, so it must not be reused.
+    broken: bool,
+}
+
+impl Connection {
+    /// Connects to the first address that answers and completes the handshake.
+    pub fn open(config: &ConnectionConfig) -> Result<Connection> {
+        if config.addresses.is_empty() {
+            return Err(Error::InvalidArgument("no server address given".into()));
+        }
+        let mut failures = Vec::new();
+        for address in &config.addresses {
+            match Connection::open_one(address, config) {
+                Ok(conn) => return Ok(conn),
+                // Wrong credentials are final: another node of the same cluster says the same.
+                Err(e @ Error::Authentication(_)) => return Err(e),
+                Err(e) => failures.push(format!("{address}: {e}")),
+            }
+        }
+        Err(Error::Connection(format!(
+            "could not connect to any Ignite node ({})",
+            failures.join("; ")
+        )))
+    }
+
+    fn open_one(address: &str, config: &ConnectionConfig) -> Result<Connection> {
+        let mut version = VERSION_1_7_0;
+        loop {
+            let stream = connect_socket(address, config)?;
+            let mut conn = Connection {
+                stream,
+                address: address.to_string(),
+                version,
+                next_request_id: 1,
+                stashed: HashMap::new(),
+                broken: false,
+            };
+            match conn.handshake(config)? {
+                None => return Ok(conn),
+                Some(server_version) => {
+                    if server_version >= version || server_version < protocol::OLDEST_SUPPORTED {
+                        return Err(Error::Connection(format!(
+                            "the server at {address} rejected protocol {version} and offers {server_version}, which this client does not speak"
+                        )));
+                    }
+                    version = server_version;
+                }
+            }
+        }
+    }
+
+    /// Returns `Ok(None)` on success, `Ok(Some(v))` when the server asks for version `v`.
+    fn handshake(&mut self, config: &ConnectionConfig) -> Result<Option<ProtocolVersion>> {
+        let v = self.version;
+        let mut w = Writer::new();
+        w.u8(HANDSHAKE_CODE).i16(v.0).i16(v.1).i16(v.2).u8(THIN_CLIENT_CODE);
+        if v >= VERSION_1_7_0 {
+            // No optional features: some of them change message layouts we do not implement.
+            w.byte_array_object(&[]);
+        }
+        if v >= VERSION_1_1_0 {
+            if let Some(user) = &config.username {
+                w.string_object(Some(user));
+                w.string_object(config.password.as_deref());
+            }
+        }
+        self.write_frame(&w.buf)?;
+        let mut buf = Vec::new();
+        self.read_frame(&mut buf)?;
+        let mut r = Reader::new(&buf);
+        if r.u8()? == 1 {
+            return Ok(None); // features and node id follow; we use neither yet
+        }
+        let server_version = ProtocolVersion(r.i16()?, r.i16()?, r.i16()?);
+        let message = r.string_object()?.unwrap_or_default();
+        let status = if r.remaining() >= 4 { r.i32()? } else { 0 };
+        if status == crate::error::status::AUTH_FAILED
+            || message.to_lowercase().contains("authentic")
+        {
+            let user = config.username.as_deref().unwrap_or("<none>");
+            return Err(Error::Authentication(format!(
+                "the server at {} refused user '{user}': {message}",
+                self.address
+            )));
+        }
+        if server_version != v {
+            return Ok(Some(server_version));
+        }
+        Err(Error::Connection(format!(
+            "handshake with {} failed: {message}",
+            self.address
+        )))
+    }
+
+    pub fn version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// Sends a request and returns its id; the response is collected with [`Connection::receive`].
+    pub fn send(&mut self, op_code: i16, body: &[u8]) -> Result<i64> {
+        let id = self.next_request_id;
+        self.next_request_id += 1;
+        let mut msg = Vec::with_capacity(14 + body.len());
+        msg.extend_from_slice(&((10 + body.len()) as i32).to_le_bytes());
+        msg.extend_from_slice(&op_code.to_le_bytes());
+        msg.extend_from_slice(&id.to_le_bytes());
+        msg.extend_from_slice(body);
+        if let Err(e) = self.stream.write_all(&msg) {
+            self.broken = true;
+            return Err(e.into());
+        }
+        Ok(id)
+    }
+
+    /// Reads the response to request `id` into `buf` and returns where its payload starts.
+    /// Responses to other requests that arrive first are kept for their own `receive`.
+    pub fn receive(&mut self, id: i64, buf: &mut Vec<u8>) -> Result<usize> {
+        if let Some(stashed) = self.stashed.remove(&id) {
+            *buf = stashed;
+        } else {
+            loop {
+                self.read_frame(buf)?;
+                let frame_id = Reader::new(buf).i64()?;
+                if frame_id == id {
+                    break;
+                }
+                if frame_id <= 0 || frame_id >= self.next_request_id || self.stashed.contains_key(&frame_id) {
+                    self.broken = true;
+                    return Err(Error::protocol(format!(
+                        "response for request id {frame_id}, which this connection never sent or already received"
+                    )));
+                }
+                self.stashed.insert(frame_id, std::mem::take(buf));
+            }
+        }
+        self.parse_response_header(buf)
+    }
+
+    /// Sends a request and waits for its payload.
+    pub fn request(&mut self, op_code: i16, body: &[u8]) -> Result<Vec<u8>> {
+        let id = self.send(op_code, body)?;
+        let mut buf = Vec::new();
+        let start = self.receive(id, &mut buf)?;
+        buf.drain(..start);
+        Ok(buf)
+    }
+
+    fn parse_response_header(&mut self, buf: &[u8]) -> Result<usize> {
+        let mut r = Reader::new(buf);
+        r.i64()?; // request id, already matched
+        if self.version >= VERSION_1_4_0 {
+            let flags = r.i16()?;
+            if flags & response_flag::AFFINITY_TOPOLOGY_CHANGED != 0 {
+                r.skip(12)?; // long major | int minor
+            }
+            if flags & response_flag::ERROR != 0 {
+                let status = r.i32()?;
+                let message = r.string_object()?.unwrap_or_default();
+                return Err(Error::from_status(status, message));
+            }
+        } else {
+            let status = r.i32()?;
+            if status != 0 {
+                let message = r.string_object()?.unwrap_or_default();
+                return Err(Error::from_status(status, message));
+            }
+        }
+        Ok(r.pos())
+    }
+
+    fn write_frame(&mut self, body: &[u8]) -> Result<()> {
+        let mut msg = Vec::with_capacity(4 + body.len());
+        msg.extend_from_slice(&(body.len() as i32).to_le_bytes());
+        msg.extend_from_slice(body);
+        self.stream.write_all(&msg).map_err(|e| {
+            self.broken = true;
+            Error::from(e)
+        })
+    }
+
+    /// Reads one length-prefixed frame into `buf` (replacing its contents, keeping its capacity).
+    fn read_frame(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        let result = self.read_frame_inner(buf);
+        if result.is_err() {
+            self.broken = true;
+        }
+        result
+    }
+
+    fn read_frame_inner(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        let mut len_bytes = [0u8; 4];
+        self.stream.read_exact(&mut len_bytes)?;
+        let len = i32::from_le_bytes(len_bytes);
+        if len < 0 || len as usize > MAX_FRAME_LEN {
+            return Err(Error::protocol(format!("invalid frame length {len}")));
+        }
+        let len = len as usize;
+        buf.clear();
+        buf.reserve(len);
+        // read_to_end fills the spare capacity without zeroing it first.
+        let got = (&mut self.stream).take(len as u64).read_to_end(buf)?;
+        if got != len {
+            return Err(Error::Connection(format!(
+                "the server closed the connection in the middle of a {len}-byte message"
+            )));
+        }
+        Ok(())
+    }
+
+    // ---- small operations used by the client ----
+
+    /// Closes a server-side resource such as a cursor (op 0).
+    pub fn close_resource(&mut self, resource_id: i64) -> Result<()> {
+        let mut w = Writer::new();
+        w.i64(resource_id);
+        self.request(op::RESOURCE_CLOSE, &w.buf).map(|_| ())
+    }
+
+    /// Names of all caches (op 1050).
+    pub fn cache_names(&mut self) -> Result<Vec<String>> {
+        let payload = self.request(op::CACHE_GET_NAMES, &[])?;
+        let mut r = Reader::new(&payload);
+        let n = r.len(1)?;
+        (0..n)
+            .map(|_| r.string_object().map(|s| s.unwrap_or_default()))
+            .collect()
+    }
+}
+
+fn connect_socket(address: &str, config: &ConnectionConfig) -> Result<TcpStream> {
+    let addrs: Vec<_> = address
+        .to_socket_addrs()
+        .map_err(|e| Error::Connection(format!("cannot resolve '{address}': {e}")))?
+        .collect();
+    let mut last_error = None;
+    for addr in addrs {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        // Set before connecting so that the TCP window scale is negotiated for them.
+        let _ = socket.set_recv_buffer_size(config.socket_buffer_bytes);
+        let _ = socket.set_send_buffer_size(config.socket_buffer_bytes);
+        match socket.connect_timeout(&addr.into(), config.connect_timeout) {
+            Ok(()) => {
+                socket.set_tcp_nodelay(true)?;
+                let stream: TcpStream = socket.into();
+                stream.set_read_timeout(config.read_timeout)?;
+                stream.set_write_timeout(config.read_timeout)?;
+                return Ok(stream);
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    match last_error {
+        Some(e) if e.kind() == std::io::ErrorKind::TimedOut => Err(Error::Timeout(format!(
+            "connecting to {address} timed out after {:?}",
+            config.connect_timeout
+        ))),
+        Some(e) => Err(Error::Connection(format!("cannot connect to {address}: {e}"))),
+        None => Err(Error::Connection(format!("'{address}' resolves to no address"))),
+    }
+}
+

@@ -1,0 +1,88 @@
+//! One error type for the whole core; the bindings map each variant to a Python exception class.
+
+use std::fmt;
+use std::io;
+
+#[derive(Debug)]
+pub enum Error {
+    /// Could not reach a node, or the connection broke.
+    Connection(String),
+    /// A connect or read timed out.
+    Timeout(String),
+    /// The server refused the credentials (status 2000) or the handshake for security reasons.
+    Authentication(String),
+    /// Bytes from the network that do not follow the protocol.
+    Protocol(String),
+    /// The server answered a request with an error status.
+    Server { status: i32, message: String },
+    /// The named cache does not exist (status 1000).
+    CacheNotFound(String),
+    /// Data whose structure we cannot map (type conflicts, missing metadata).
+    Schema(String),
+    /// A type code that this version does not decode yet.
+    UnsupportedType(String),
+    /// A bad argument from the caller, caught before anything is sent.
+    InvalidArgument(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+pub mod status {
+    pub const SUCCESS: i32 = 0;
+    pub const FAILED: i32 = 1;
+    pub const INVALID_OP_CODE: i32 = 2;
+    pub const FUNCTIONALITY_DISABLED: i32 = 100;
+    pub const CACHE_DOES_NOT_EXIST: i32 = 1000;
+    pub const CACHE_EXISTS: i32 = 1001;
+    pub const TOO_MANY_CURSORS: i32 = 1010;
+    pub const RESOURCE_DOES_NOT_EXIST: i32 = 1011;
+    pub const SECURITY_VIOLATION: i32 = 1012;
+    pub const AUTH_FAILED: i32 = 2000;
+}
+
+impl Error {
+    /// Builds the typed error for a server status code.
+    pub fn from_status(status: i32, message: String) -> Error {
+        match status {
+            status::CACHE_DOES_NOT_EXIST => Error::CacheNotFound(message),
+            status::AUTH_FAILED | status::SECURITY_VIOLATION => Error::Authentication(message),
+            _ => Error::Server { status, message },
+        }
+    }
+
+    pub fn protocol(msg: impl Into<String>) -> Error {
+        Error::Protocol(msg.into())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Connection(m) => write!(f, "{m}"),
+            Error::Timeout(m) => write!(f, "{m}"),
+            Error::Authentication(m) => write!(f, "authentication failed: {m}"),
+            Error::Protocol(m) => write!(f, "protocol error: {m}"),
+            Error::Server { status, message } => write!(f, "server error (status {status}): {message}"),
+            Error::CacheNotFound(m) => write!(f, "{m}"),
+            Error::Schema(m) => write!(f, "{m}"),
+            Error::UnsupportedType(m) => write!(f, "{m}"),
+            Error::InvalidArgument(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        match e.kind() {
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
+                Error::Timeout(format!("timed out waiting for the server: {e}"))
+            }
+            io::ErrorKind::UnexpectedEof => {
+                Error::Connection("the server closed the connection".to_string())
+            }
+            _ => Error::Connection(format!("connection error: {e}")),
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! `ignite-core`: the Apache Ignite thin-client read path, with no Python in it.
+//!
+//! Rooms, one job each:
+//! - [`protocol`]: constants and the Java-compatible hashes;
+//! - [`wire`]: bounds-checked little-endian reading and writing;
+//! - [`connection`]: sockets, handshake, framing, request ids, error statuses;
+//! - [`pool`]: reuse of open connections;
+//! - [`binary`]: the binary object layout (header, footer, value sizes);
+//! - [`metadata`]: binary type metadata and schemas;
+//! - [`buffer`] and [`columns`]: 64-byte-aligned column buffers and decoding into them;
+//! - [`scan`]: scan cursors with page prefetch;
+//! - [`client`]: what the bindings use.
+
+pub mod binary;
+pub mod buffer;
+pub mod client;
+pub mod columns;
+pub mod connection;
+pub mod error;
+pub mod metadata;
+pub mod pool;
+pub mod protocol;
+pub mod scan;
+pub mod wire;
+
+pub use client::Client;
+pub use columns::{Column, PrimKind};
+pub use connection::ConnectionConfig;
+pub use error::{Error, Result};
+pub use scan::{Batch, Scan, ScanOptions};

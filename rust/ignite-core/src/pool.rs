@@ -1,0 +1,56 @@
+//! A small pool of open connections to the cluster, so that repeated scans and metadata
+//! requests reuse sockets instead of paying a handshake each time.
+
+use std::sync::Mutex;
+
+use crate::connection::{Connection, ConnectionConfig};
+use crate::error::Result;
+
+/// Idle connections kept for reuse; more are opened on demand and closed when returned.
+const MAX_IDLE: usize = 8;
+
+pub struct ConnectionPool {
+    config: ConnectionConfig,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ConnectionPool {
+    pub fn new(config: ConnectionConfig) -> Self {
+        ConnectionPool { config, idle: Mutex::new(Vec::new()) }
+    }
+
+    pub fn config(&self) -> &ConnectionConfig {
+        &self.config
+    }
+
+    /// An idle connection, or a new one.
+    pub fn take(&self) -> Result<Connection> {
+        if let Some(conn) = self.idle.lock().unwrap().pop() {
+            return Ok(conn);
+        }
+        Connection::open(&self.config)
+    }
+
+    /// Returns a healthy connection for reuse; a broken one is dropped (closing its socket).
+    pub fn give_back(&self, conn: Connection) {
+        if conn.is_broken() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap();
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+    }
+
+    /// Runs `f` on a pooled connection and returns the connection afterwards.
+    pub fn with_connection<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut conn = self.take()?;
+        let result = f(&mut conn);
+        self.give_back(conn);
+        result
+    }
+
+    pub fn idle_count(&self) -> usize {
+        self.idle.lock().unwrap().len()
+    }
+}

@@ -1,0 +1,191 @@
+//! Protocol constants and the Java-compatible hashes that name caches, types, fields and schemas.
+//! Everything here is checked against Ignite's sources (see PROTOCOL.md in the shared docs).
+
+/// Protocol versions we speak, newest first.
+pub const VERSION_1_7_0: ProtocolVersion = ProtocolVersion(1, 7, 0);
+pub const VERSION_1_4_0: ProtocolVersion = ProtocolVersion(1, 4, 0);
+pub const VERSION_1_1_0: ProtocolVersion = ProtocolVersion(1, 1, 0);
+/// The oldest version we accept when the server asks us to fall back.
+pub const OLDEST_SUPPORTED: ProtocolVersion = ProtocolVersion(1, 1, 0);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ProtocolVersion(pub i16, pub i16, pub i16);
+
+impl std::fmt::Display for ProtocolVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.0, self.1, self.2)
+    }
+}
+
+pub mod op {
+    pub const RESOURCE_CLOSE: i16 = 0;
+    pub const CACHE_GET_NAMES: i16 = 1050;
+    pub const QUERY_SCAN: i16 = 2000;
+    pub const QUERY_SCAN_CURSOR_GET_PAGE: i16 = 2001;
+    pub const GET_BINARY_TYPE: i16 = 3002;
+}
+
+/// Handshake codes.
+pub const HANDSHAKE_CODE: u8 = 1;
+pub const THIN_CLIENT_CODE: u8 = 2;
+
+/// Response flags (protocol >= 1.4.0).
+pub mod response_flag {
+    pub const ERROR: i16 = 1;
+    pub const AFFINITY_TOPOLOGY_CHANGED: i16 = 2;
+    pub const NOTIFICATION: i16 = 4;
+}
+
+/// Scan request flags.
+pub const SCAN_FLAG_KEEP_BINARY: u8 = 0x01;
+
+/// Binary type codes (PROTOCOL.md, "Type codes").
+pub mod type_code {
+    pub const BYTE: u8 = 1;
+    pub const SHORT: u8 = 2;
+    pub const INT: u8 = 3;
+    pub const LONG: u8 = 4;
+    pub const FLOAT: u8 = 5;
+    pub const DOUBLE: u8 = 6;
+    pub const CHAR: u8 = 7;
+    pub const BOOL: u8 = 8;
+    pub const STRING: u8 = 9;
+    pub const UUID: u8 = 10;
+    pub const DATE: u8 = 11;
+    pub const BYTE_ARR: u8 = 12;
+    pub const SHORT_ARR: u8 = 13;
+    pub const INT_ARR: u8 = 14;
+    pub const LONG_ARR: u8 = 15;
+    pub const FLOAT_ARR: u8 = 16;
+    pub const DOUBLE_ARR: u8 = 17;
+    pub const CHAR_ARR: u8 = 18;
+    pub const BOOL_ARR: u8 = 19;
+    pub const STRING_ARR: u8 = 20;
+    pub const UUID_ARR: u8 = 21;
+    pub const DATE_ARR: u8 = 22;
+    pub const OBJ_ARR: u8 = 23;
+    pub const COLLECTION: u8 = 24;
+    pub const MAP: u8 = 25;
+    pub const WRAPPED: u8 = 27;
+    pub const ENUM: u8 = 28;
+    pub const ENUM_ARR: u8 = 29;
+    pub const DECIMAL: u8 = 30;
+    pub const DECIMAL_ARR: u8 = 31;
+    pub const TIMESTAMP: u8 = 33;
+    pub const TIMESTAMP_ARR: u8 = 34;
+    pub const TIME: u8 = 36;
+    pub const TIME_ARR: u8 = 37;
+    pub const BINARY_ENUM: u8 = 38;
+    pub const NULL: u8 = 101;
+    pub const HANDLE: u8 = 102;
+    pub const OBJECT: u8 = 103;
+}
+
+/// Human names of type codes, for schemas and error messages.
+pub fn type_code_name(code: u8) -> &'static str {
+    use type_code::*;
+    match code {
+        BYTE => "byte",
+        SHORT => "short",
+        INT => "int",
+        LONG => "long",
+        FLOAT => "float",
+        DOUBLE => "double",
+        CHAR => "char",
+        BOOL => "bool",
+        STRING => "string",
+        UUID => "uuid",
+        DATE => "date",
+        BYTE_ARR => "byte[]",
+        SHORT_ARR => "short[]",
+        INT_ARR => "int[]",
+        LONG_ARR => "long[]",
+        FLOAT_ARR => "float[]",
+        DOUBLE_ARR => "double[]",
+        CHAR_ARR => "char[]",
+        BOOL_ARR => "bool[]",
+        STRING_ARR => "string[]",
+        UUID_ARR => "uuid[]",
+        DATE_ARR => "date[]",
+        OBJ_ARR => "object[]",
+        COLLECTION => "collection",
+        MAP => "map",
+        WRAPPED => "wrapped object",
+        ENUM => "enum",
+        ENUM_ARR => "enum[]",
+        DECIMAL => "decimal",
+        DECIMAL_ARR => "decimal[]",
+        TIMESTAMP => "timestamp",
+        TIMESTAMP_ARR => "timestamp[]",
+        TIME => "time",
+        TIME_ARR => "time[]",
+        BINARY_ENUM => "binary enum",
+        NULL => "null",
+        HANDLE => "handle",
+        OBJECT => "object",
+        _ => "unknown",
+    }
+}
+
+/// Java's `String.hashCode()` over UTF-16 code units: the cache id of a cache name.
+pub fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(unit as i32))
+}
+
+/// Type and field ids: Java string hash of the lower-cased name (Ignite's default id mapper).
+pub fn name_id(name: &str) -> i32 {
+    name.chars()
+        .flat_map(char::to_lowercase)
+        .collect::<String>()
+        .encode_utf16()
+        .fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(unit as i32))
+}
+
+/// Schema id: FNV-1 over the field ids' little-endian bytes; no fields gives 0.
+pub fn schema_id(field_ids: &[i32]) -> i32 {
+    if field_ids.is_empty() {
+        return 0;
+    }
+    let mut h: u32 = 0x811C_9DC5;
+    for id in field_ids {
+        for b in id.to_le_bytes() {
+            h ^= b as u32;
+            h = h.wrapping_mul(0x0100_0193);
+        }
+    }
+    h as i32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_id_matches_java() {
+        // Values of "x".hashCode() computed by the JVM.
+        assert_eq!(java_string_hash(""), 0);
+        assert_eq!(java_string_hash("a"), 97);
+        assert_eq!(java_string_hash("SQL_PUBLIC_KITTEN_CACHE"), "SQL_PUBLIC_KITTEN_CACHE".encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32)));
+        assert_eq!(java_string_hash("hello"), 99162322);
+        // A name outside the BMP hashes over its surrogate pair, as Java does.
+        assert_eq!(java_string_hash("\u{1F600}"), 0xD83D * 31 + 0xDE00);
+    }
+
+    #[test]
+    fn ids_are_lower_case_hashes() {
+        assert_eq!(name_id("Pixels"), java_string_hash("pixels"));
+        assert_eq!(name_id("NAME"), java_string_hash("name"));
+    }
+
+    #[test]
+    fn schema_id_fnv1() {
+        assert_eq!(schema_id(&[]), 0);
+        // One field id of 0: four zero bytes through FNV-1.
+        let mut h: u32 = 0x811C_9DC5;
+        for _ in 0..4 {
+            h = h.wrapping_mul(0x0100_0193);
+        }
+        assert_eq!(schema_id(&[0]), h as i32);
+    }
+}

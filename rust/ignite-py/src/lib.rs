@@ -1,0 +1,264 @@
+//! `ignite_fast._native`: Python bindings for `ignite-core`. This crate only converts types, maps
+//! errors to the exception classes of `ignite_fast.errors`, and releases the GIL around all network
+//! and decode work. Column buffers become numpy arrays without a copy: each array's base object
+//! owns the 64-byte-aligned buffer it views.
+
+use std::time::Duration;
+
+use ignite_core::buffer::AlignedBuf;
+use ignite_core::{Batch, Client, Column, ConnectionConfig, Error, PrimKind, Scan, ScanOptions};
+use numpy::ndarray::{ArrayViewD, IxDyn};
+use numpy::{Element, PyArrayDyn};
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+/// Maps a core error to the matching class in `ignite_fast.errors`.
+fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
+    let class = match &err {
+        Error::Connection(_) => "IgniteConnectionError",
+        Error::Timeout(_) => "IgniteTimeoutError",
+        Error::Authentication(_) => "AuthenticationError",
+        Error::Protocol(_) => "ProtocolError",
+        Error::Server { .. } => "ServerError",
+        Error::CacheNotFound(_) => "CacheNotFoundError",
+        Error::Schema(_) => "SchemaError",
+        Error::UnsupportedType(_) => "UnsupportedTypeError",
+        Error::InvalidArgument(_) => "InvalidArgumentError",
+    };
+    let status = match &err {
+        Error::Server { status, .. } => Some(*status),
+        _ => None,
+    };
+    let message = err.to_string();
+    match py
+        .import("ignite_fast.errors")
+        .and_then(|m| m.getattr(class))
+        .and_then(|cls| match status {
+            Some(s) => cls.call1((message.clone(), s)),
+            None => cls.call1((message.clone(),)),
+        }) {
+        Ok(exc) => PyErr::from_value(exc),
+        Err(_) => PyException::new_err(message),
+    }
+}
+
+trait IntoPyResult<T> {
+    fn py_err(self, py: Python<'_>) -> PyResult<T>;
+}
+
+impl<T> IntoPyResult<T> for Result<T, Error> {
+    fn py_err(self, py: Python<'_>) -> PyResult<T> {
+        self.map_err(|e| to_py_err(py, e))
+    }
+}
+
+/// Owns a column buffer; numpy arrays made from it hold it as their base object.
+#[pyclass(frozen, module = "ignite_fast._native")]
+struct ColumnBuffer {
+    buf: AlignedBuf,
+}
+
+#[pymethods]
+impl ColumnBuffer {
+    fn __len__(&self) -> usize {
+        self.buf.len()
+    }
+    /// Address of the data, for alignment checks.
+    #[getter]
+    fn address(&self) -> usize {
+        self.buf.as_ptr() as usize
+    }
+}
+
+fn zero_copy_array<'py, T: Element>(py: Python<'py>, buf: AlignedBuf, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
+    let n: usize = shape.iter().product();
+    assert!(n * std::mem::size_of::<T>() <= buf.len(), "column buffer smaller than its shape");
+    let owner = Bound::new(py, ColumnBuffer { buf })?;
+    let ptr = owner.get().buf.as_ptr() as *const T;
+    // SAFETY: the buffer is 64-byte aligned, holds `n` initialised elements of T (booleans are
+    // written as 0/1 only), and is owned by `owner`, which becomes the array's base object and is
+    // never mutated or reallocated.
+    let array = unsafe {
+        let view = ArrayViewD::from_shape_ptr(IxDyn(shape), ptr);
+        PyArrayDyn::<T>::borrow_from_array(&view, owner.into_any())
+    };
+    Ok(array.into_any())
+}
+
+fn primitive_array<'py>(py: Python<'py>, kind: PrimKind, buf: AlignedBuf, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
+    match kind {
+        PrimKind::I8 => zero_copy_array::<i8>(py, buf, shape),
+        PrimKind::I16 => zero_copy_array::<i16>(py, buf, shape),
+        PrimKind::I32 => zero_copy_array::<i32>(py, buf, shape),
+        PrimKind::I64 => zero_copy_array::<i64>(py, buf, shape),
+        PrimKind::F32 => zero_copy_array::<f32>(py, buf, shape),
+        PrimKind::F64 => zero_copy_array::<f64>(py, buf, shape),
+        PrimKind::Char => zero_copy_array::<u16>(py, buf, shape),
+        PrimKind::Bool => zero_copy_array::<bool>(py, buf, shape),
+    }
+}
+
+fn validity_array<'py>(py: Python<'py>, validity: Option<AlignedBuf>, len: usize) -> PyResult<Bound<'py, PyAny>> {
+    match validity {
+        Some(v) => zero_copy_array::<bool>(py, v, &[len]),
+        None => Ok(py.None().into_bound(py)),
+    }
+}
+
+/// A column as a tagged tuple; `ignite_fast._columns` turns these into numpy objects:
+/// ("null", len) | ("prim", values, valid) | ("fixed", values_2d, valid)
+/// | ("var", values, offsets, valid) | ("str", bytes_2d, valid) | ("struct", type_name, {name: column}, len)
+fn column_to_py<'py>(py: Python<'py>, column: Column) -> PyResult<Bound<'py, PyTuple>> {
+    Ok(match column {
+        Column::Null { len } => ("null", len).into_pyobject(py)?,
+        Column::Primitive { kind, values, len, validity } => {
+            ("prim", primitive_array(py, kind, values, &[len])?, validity_array(py, validity, len)?).into_pyobject(py)?
+        }
+        Column::FixedArray { kind, values, len, width, validity } => {
+            ("fixed", primitive_array(py, kind, values, &[len, width])?, validity_array(py, validity, len)?).into_pyobject(py)?
+        }
+        Column::VarArray { kind, values, offsets, len, validity } => {
+            let n = values.len() / kind.size();
+            (
+                "var",
+                primitive_array(py, kind, values, &[n])?,
+                zero_copy_array::<i64>(py, offsets, &[len + 1])?,
+                validity_array(py, validity, len)?,
+            )
+                .into_pyobject(py)?
+        }
+        Column::Strings { values, width, len, validity } => {
+            ("str", zero_copy_array::<u8>(py, values, &[len, width])?, validity_array(py, validity, len)?).into_pyobject(py)?
+        }
+        Column::Struct { type_name, fields, len } => {
+            let dict = PyDict::new(py);
+            for (name, col) in fields {
+                dict.set_item(name, column_to_py(py, col)?)?;
+            }
+            ("struct", type_name, dict, len).into_pyobject(py)?
+        }
+    })
+}
+
+fn batch_to_py<'py>(py: Python<'py>, batch: Batch) -> PyResult<Bound<'py, PyTuple>> {
+    (batch.len, column_to_py(py, batch.key)?, column_to_py(py, batch.val)?).into_pyobject(py)
+}
+
+fn seconds(value: f64, name: &str) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("{name} must be a non-negative number of seconds, got {value}")))
+}
+
+/// A connection pool and metadata cache for one cluster.
+#[pyclass(module = "ignite_fast._native")]
+struct NativeClient {
+    inner: Client,
+}
+
+#[pymethods]
+impl NativeClient {
+    #[new]
+    #[pyo3(signature = (addresses, username=None, password=None, connect_timeout=10.0, read_timeout=Some(60.0)))]
+    fn new(
+        py: Python<'_>,
+        addresses: Vec<String>,
+        username: Option<String>,
+        password: Option<String>,
+        connect_timeout: f64,
+        read_timeout: Option<f64>,
+    ) -> PyResult<Self> {
+        let config = ConnectionConfig {
+            addresses,
+            username,
+            password,
+            connect_timeout: seconds(connect_timeout, "connect_timeout")?,
+            read_timeout: read_timeout.map(|t| seconds(t, "read_timeout")).transpose()?,
+            ..ConnectionConfig::default()
+        };
+        let inner = py.detach(|| Client::connect(config)).py_err(py)?;
+        Ok(NativeClient { inner })
+    }
+
+    fn cache_names(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let client = &self.inner;
+        py.detach(|| client.cache_names()).py_err(py)
+    }
+
+    #[pyo3(signature = (cache_name, page_size=1024, part=-1, local=false))]
+    fn scan(&self, py: Python<'_>, cache_name: &str, page_size: i32, part: i32, local: bool) -> PyResult<NativeScan> {
+        let options = ScanOptions { page_size, partition: part, local };
+        let client = &self.inner;
+        let scan = py.detach(|| client.scan(cache_name, &options)).py_err(py)?;
+        Ok(NativeScan { inner: Some(scan) })
+    }
+
+    #[getter]
+    fn idle_connections(&self) -> usize {
+        self.inner.idle_connections()
+    }
+}
+
+/// An open scan cursor.
+#[pyclass(module = "ignite_fast._native")]
+struct NativeScan {
+    inner: Option<Scan>,
+}
+
+#[pymethods]
+impl NativeScan {
+    /// Decodes up to `max_rows` entries: `(rows, key_column, val_column)`, or None at the end.
+    fn next_batch<'py>(&mut self, py: Python<'py>, max_rows: usize) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let Some(scan) = self.inner.as_mut() else { return Ok(None) };
+        let batch = py.detach(|| scan.next_batch(max_rows));
+        match batch {
+            Ok(Some(b)) => Ok(Some(batch_to_py(py, b)?)),
+            Ok(None) => {
+                self.inner = None;
+                Ok(None)
+            }
+            Err(e) => {
+                self.inner = None;
+                Err(to_py_err(py, e))
+            }
+        }
+    }
+
+    /// Fetches one page and discards it: `(entries, bytes)`, or None at the end.
+    fn next_raw_page(&mut self, py: Python<'_>) -> PyResult<Option<(usize, usize)>> {
+        let Some(scan) = self.inner.as_mut() else { return Ok(None) };
+        let page = py.detach(|| scan.next_raw_page()).py_err(py)?;
+        if page.is_none() {
+            self.inner = None;
+        }
+        Ok(page)
+    }
+
+    /// Bytes of page payload received so far.
+    #[getter]
+    fn wire_bytes(&self) -> u64 {
+        self.inner.as_ref().map_or(0, |s| s.wire_bytes())
+    }
+
+    /// Closes the cursor on the server if it is still open; idempotent.
+    fn close(&mut self, py: Python<'_>) {
+        if let Some(scan) = self.inner.take() {
+            py.detach(move || drop(scan));
+        }
+    }
+}
+
+#[pyfunction]
+fn cache_id(name: &str) -> i32 {
+    ignite_core::protocol::java_string_hash(name)
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<NativeClient>()?;
+    m.add_class::<NativeScan>()?;
+    m.add_class::<ColumnBuffer>()?;
+    m.add_function(wrap_pyfunction!(cache_id, m)?)?;
+    m.add("ALIGNMENT", ignite_core::buffer::ALIGNMENT)?;
+    Ok(())
+}
