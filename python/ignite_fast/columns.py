@@ -2,7 +2,7 @@
 
 A batch is a dict ``{"key": column, "val": column}`` where a column is
 
-- a 1-D numpy array for primitives (``int32``, ``int64``, ``float64``, ``bool``, ``uint16`` for chars,
+- a 1-D numpy array for primitives (``uint8`` for Java bytes, ``int32``, ``int64``, ``float64``, ``bool``, ``uint16`` for chars,
   ...), a ``numpy.ma.MaskedArray`` when some rows are null;
 - a 2-D array ``(rows, n)`` for primitive arrays that all have ``n`` elements (MNIST pixels, say);
 - a :class:`Ragged` (values + offsets) for primitive arrays of varying length;
@@ -99,6 +99,6 @@ def describe(column: tuple) -> Any:
     if tag == "str":
         return "string"
     values = column[1]
-    name = {"int8": "byte", "int16": "short", "int32": "int", "int64": "long", "float32": "float",
+    name = {"uint8": "byte", "int16": "short", "int32": "int", "int64": "long", "float32": "float",
             "float64": "double", "uint16": "char", "bool": "bool"}[values.dtype.name]
     return name if tag == "prim" else name + "[]"

@@ -214,12 +214,28 @@ class IgniteCluster:
 
     # ---- lifecycle ----
 
-    def start(self, quiet: bool = True) -> "IgniteCluster":
-        """Starts every node and waits until each client port answers a handshake."""
+    def start(self, quiet: bool = True, attempts: int = 3) -> "IgniteCluster":
+        """Starts every node and waits until each has logged a successful start and answers a
+        handshake. Ignite 2.17 sometimes dies in its very first partition exchange
+        ("Failed to execute affinity operation on cache groups", apache/ignite#12621); such a
+        start is retried from scratch, up to `attempts` times."""
         libs = install(self.version, quiet=quiet)
         running = [i for i, alive in enumerate(self._pids_alive()) if alive]
         if running:
             raise ServerError(f"cluster '{self.name}' already has running nodes {running}; stop it first")
+        for attempt in range(1, attempts + 1):
+            try:
+                self._start_once(libs, quiet)
+                return self
+            except ServerError as e:
+                self.stop()
+                if attempt == attempts or "exited during start-up" not in str(e):
+                    raise
+                if not quiet:
+                    print(f"an Ignite node died during start-up; retrying ({attempt}/{attempts - 1})", flush=True)
+        return self
+
+    def _start_once(self, libs: Path, quiet: bool) -> None:
         for spec in self.node_specs():
             for p in (spec.client_port, spec.discovery_port, spec.communication_port):
                 if _port_open(p):
@@ -239,14 +255,9 @@ class IgniteCluster:
             if not quiet:
                 print(f"started Ignite node {spec.index} (pid {proc.pid}), client port {spec.client_port}", flush=True)
         (self.cluster_dir / "cluster.json").write_text(json.dumps(self._describe()))
-        try:
-            for spec in self.node_specs():
-                self._wait_ready(spec)
-            self._wait_topology()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        for spec in self.node_specs():
+            self._wait_ready(spec)
+        self._wait_topology()
 
     def _describe(self) -> dict:
         return {"nodes": self.nodes, "port": self.port, "discovery_port": self.discovery_port,
@@ -256,14 +267,16 @@ class IgniteCluster:
     def _wait_ready(self, spec: NodeSpec) -> None:
         deadline = time.monotonic() + self.start_timeout
         pid = self._pid(spec)
+        log = spec.work_dir / "node.log"
         while time.monotonic() < deadline:
             if pid is None or not _pid_alive(pid):
                 raise ServerError(f"Ignite node {spec.index} exited during start-up.\n{self.log_tail(spec.index)}")
-            if handshake_ok("127.0.0.1", spec.client_port):
+            started = "Ignite node started OK" in log.read_text(errors="replace")
+            if started and handshake_ok("127.0.0.1", spec.client_port):
                 return
             time.sleep(0.25)
         raise ServerError(
-            f"Ignite node {spec.index} did not answer a handshake on port {spec.client_port} "
+            f"Ignite node {spec.index} did not start and answer a handshake on port {spec.client_port} "
             f"within {self.start_timeout:.0f}s.\n{self.log_tail(spec.index)}"
         )
 

@@ -20,7 +20,7 @@ from .columns import Ragged, from_native
 from .errors import InvalidArgumentError
 
 _DTYPES = {
-    "int8": tf.int8, "int16": tf.int16, "int32": tf.int32, "int64": tf.int64,
+    "uint8": tf.uint8, "int16": tf.int16, "int32": tf.int32, "int64": tf.int64,
     "float32": tf.float32, "float64": tf.float64, "uint16": tf.uint16, "bool": tf.bool,
 }
 

@@ -15,6 +15,7 @@ use crate::wire::Reader;
 /// Fixed-size element types (Ignite primitives).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PrimKind {
+    /// Java byte; handed to Python as uint8, as the original IgniteDataset did (pixels, raw bytes).
     I8,
     I16,
     I32,

@@ -88,7 +88,7 @@ fn zero_copy_array<'py, T: Element>(py: Python<'py>, buf: AlignedBuf, shape: &[u
 
 fn primitive_array<'py>(py: Python<'py>, kind: PrimKind, buf: AlignedBuf, shape: &[usize]) -> PyResult<Bound<'py, PyAny>> {
     match kind {
-        PrimKind::I8 => zero_copy_array::<i8>(py, buf, shape),
+        PrimKind::I8 => zero_copy_array::<u8>(py, buf, shape),
         PrimKind::I16 => zero_copy_array::<i16>(py, buf, shape),
         PrimKind::I32 => zero_copy_array::<i32>(py, buf, shape),
         PrimKind::I64 => zero_copy_array::<i64>(py, buf, shape),

@@ -1,0 +1,59 @@
+# One-command set-up and runs. Everything installs into the project: a virtual environment
+# (.venv), the Rust extension (built in release mode into it), and the Ignite jars (build/ignite).
+#   make demo    set up, start a local Ignite node, load digits, train from IgniteDataset, stop
+#   make test    set up, cargo test, then the pytest suite against real Ignite nodes
+#   make bench   set up, run the benchmark smoke (benches/)
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export IGNITE_FAST_HOME ?= $(CURDIR)/build/ignite
+export VIRTUAL_ENV := $(abspath $(VENV))
+export PATH := $(VIRTUAL_ENV)/bin:$(PATH)
+# TensorFlow's start-up chatter about CPUs and GPUs hides the output that matters.
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+RUST_SOURCES := $(shell find rust -name '*.rs' -o -name Cargo.toml) Cargo.toml
+DEPS_STAMP := $(VENV)/.deps-installed
+BUILD_STAMP := $(VENV)/.extension-built
+JARS_STAMP := $(IGNITE_FAST_HOME)/.jars-installed
+
+.PHONY: setup demo test test-rust test-python bench clean
+
+setup: $(BUILD_STAMP) $(JARS_STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Python packages: the build tool, then the run-time, TensorFlow and test dependencies.
+$(DEPS_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "maturin>=1.7,<2" "numpy>=1.26" "tensorflow>=2.16" \
+		"pytest>=8" "pytest-benchmark>=4" "pytest-timeout>=2" "pyignite==0.6.1" "scikit-learn>=1.3"
+	touch $@
+
+# The extension module, in release mode (lto, one codegen unit), installed editable.
+$(BUILD_STAMP): $(DEPS_STAMP) $(RUST_SOURCES) pyproject.toml
+	$(VENV)/bin/maturin develop --release --quiet
+	touch $@
+
+$(JARS_STAMP): python/ignite_fast/server.py python/ignite_fast/ignite-jars.pom.xml | $(BUILD_STAMP)
+	$(PY) -m ignite_fast.server install
+	mkdir -p $(dir $@) && touch $@
+
+demo: setup
+	$(PY) -m ignite_fast.demo
+
+test: setup test-rust test-python
+
+test-rust:
+	cargo test --quiet -p ignite-core
+
+test-python: setup
+	$(PY) -m pytest tests -v --durations=15
+
+bench: setup
+	$(PY) -m pytest benches --benchmark-only --benchmark-columns=min,median,max,rounds -v
+
+clean:
+	rm -rf $(VENV) build target

@@ -1,0 +1,71 @@
+"""Test fixtures: one real Ignite node for the whole session, started by the project's launcher.
+
+If the node cannot start, every test that needs it fails with the node's log: nothing skips.
+The session node uses its own ports (client 10850) so that it never meets a node of `make demo`.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from ignite_fast.server import IgniteCluster  # noqa: E402
+
+SESSION_PORT = 10850
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    node = IgniteCluster(nodes=1, port=SESSION_PORT, discovery_port=47550, communication_port=47150,
+                         name="pytest", region_mb=768, heap_mb=1024)
+    try:
+        node.start()
+    except Exception as e:  # fail loudly, with the log, never skip
+        pytest.fail(f"could not start the Ignite test node: {e}", pytrace=False)
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def address(cluster) -> str:
+    return cluster.addresses[0]
+
+
+@pytest.fixture
+def client(cluster):
+    import ignite_fast
+
+    return ignite_fast.Client("127.0.0.1", SESSION_PORT)
+
+
+def _pyignite(compact_footer: bool):
+    from pyignite import Client as PyIgniteClient
+
+    c = PyIgniteClient(compact_footer=compact_footer)
+    c.connect("127.0.0.1", SESSION_PORT)
+    return c
+
+
+@pytest.fixture(scope="session")
+def pyignite_client(cluster):
+    """pyignite 0.6.1: an independent writer, the oracle for what we decode."""
+    c = _pyignite(compact_footer=True)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def pyignite_full_footer(cluster):
+    c = _pyignite(compact_footer=False)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def cache_name() -> str:
+    """A fresh cache name per test."""
+    return f"t_{uuid.uuid4().hex[:12]}"
