@@ -1,0 +1,334 @@
+//! Decoding hand-built binary objects into columns: both footer kinds, every offset width,
+//! handles, wrapped objects, nulls and schema evolution, and hostile bytes that must end in an
+//! error rather than a panic, a hang or a wrong value.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ignite_core::columns::{Column, ColumnBuilder};
+use ignite_core::metadata::{BinaryType, FieldMeta, TypeResolver};
+use ignite_core::protocol::{name_id, schema_id, type_code as tc};
+use ignite_core::{Error, PrimKind, Result};
+
+const USER_TYPE: u16 = 0x01;
+const HAS_SCHEMA: u16 = 0x02;
+const OFFSET_ONE: u16 = 0x08;
+const OFFSET_TWO: u16 = 0x10;
+const COMPACT: u16 = 0x20;
+
+struct Types(HashMap<i32, Arc<BinaryType>>);
+
+impl TypeResolver for Types {
+    fn binary_type(&mut self, type_id: i32) -> Result<Arc<BinaryType>> {
+        self.0.get(&type_id).cloned().ok_or_else(|| Error::Schema(format!("no type {type_id}")))
+    }
+    fn refresh(&mut self, type_id: i32) -> Result<Arc<BinaryType>> {
+        self.binary_type(type_id)
+    }
+}
+
+fn types(defs: &[(&str, &[(&str, u8)], &[&[&str]])]) -> Types {
+    let mut map = HashMap::new();
+    for (name, fields, schemas) in defs {
+        let type_id = name_id(name);
+        let fields: Vec<FieldMeta> = fields
+            .iter()
+            .map(|(n, code)| FieldMeta { name: n.to_string(), type_code: *code, field_id: name_id(n) })
+            .collect();
+        let schemas = schemas
+            .iter()
+            .map(|names| {
+                let ids: Vec<i32> = names.iter().map(|n| name_id(n)).collect();
+                (schema_id(&ids), ids)
+            })
+            .collect();
+        map.insert(type_id, Arc::new(BinaryType { type_id, name: name.to_string(), fields, is_enum: false, schemas }));
+    }
+    Types(map)
+}
+
+fn int(v: i32) -> Vec<u8> {
+    let mut b = vec![tc::INT];
+    b.extend_from_slice(&v.to_le_bytes());
+    b
+}
+
+fn string(s: &str) -> Vec<u8> {
+    let mut b = vec![tc::STRING];
+    b.extend_from_slice(&(s.len() as i32).to_le_bytes());
+    b.extend_from_slice(s.as_bytes());
+    b
+}
+
+fn bytes_array(v: &[u8]) -> Vec<u8> {
+    let mut b = vec![tc::BYTE_ARR];
+    b.extend_from_slice(&(v.len() as i32).to_le_bytes());
+    b.extend_from_slice(v);
+    b
+}
+
+/// A binary object of type `type_name` with `fields` (name, encoded value) in that order.
+fn object(type_name: &str, fields: &[(&str, Vec<u8>)], compact: bool, offset_size: usize) -> Vec<u8> {
+    let mut data = Vec::new();
+    let mut offsets = Vec::new();
+    for (_, value) in fields {
+        offsets.push(24 + data.len());
+        data.extend_from_slice(value);
+    }
+    let mut footer = Vec::new();
+    for ((name, _), off) in fields.iter().zip(&offsets) {
+        if !compact {
+            footer.extend_from_slice(&name_id(name).to_le_bytes());
+        }
+        match offset_size {
+            1 => footer.push(*off as u8),
+            2 => footer.extend_from_slice(&(*off as u16).to_le_bytes()),
+            _ => footer.extend_from_slice(&(*off as i32).to_le_bytes()),
+        }
+    }
+    let mut flags = USER_TYPE | HAS_SCHEMA;
+    flags |= match offset_size {
+        1 => OFFSET_ONE,
+        2 => OFFSET_TWO,
+        _ => 0,
+    };
+    if compact {
+        flags |= COMPACT;
+    }
+    let ids: Vec<i32> = fields.iter().map(|(n, _)| name_id(n)).collect();
+    let total = 24 + data.len() + footer.len();
+    let mut out = vec![tc::OBJECT, 1];
+    out.extend_from_slice(&flags.to_le_bytes());
+    out.extend_from_slice(&name_id(type_name).to_le_bytes());
+    out.extend_from_slice(&0i32.to_le_bytes());
+    out.extend_from_slice(&(total as i32).to_le_bytes());
+    out.extend_from_slice(&schema_id(&ids).to_le_bytes());
+    out.extend_from_slice(&((24 + data.len()) as i32).to_le_bytes());
+    out.extend_from_slice(&data);
+    out.extend_from_slice(&footer);
+    out
+}
+
+fn decode_all(values: &[Vec<u8>], types: &mut Types) -> Result<Column> {
+    let buf: Vec<u8> = values.concat();
+    let mut col = ColumnBuilder::new("val");
+    let mut pos = 0;
+    while pos < buf.len() {
+        pos = col.push_value(&buf, pos, types, 0)?;
+    }
+    Ok(col.finish(None))
+}
+
+fn field<'a>(col: &'a Column, name: &str) -> &'a Column {
+    match col {
+        Column::Struct { fields, .. } => &fields.iter().find(|(n, _)| n == name).expect("field").1,
+        other => panic!("not a struct: {other:?}"),
+    }
+}
+
+fn i32s(col: &Column) -> Vec<i32> {
+    match col {
+        Column::Primitive { kind: PrimKind::I32, values, .. } => {
+            values.as_slice().chunks(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect()
+        }
+        other => panic!("not an int column: {other:?}"),
+    }
+}
+
+fn strings(col: &Column) -> Vec<String> {
+    match col {
+        Column::Strings { values, width, .. } => values
+            .as_slice()
+            .chunks(*width)
+            .map(|c| String::from_utf8(c.iter().copied().take_while(|&b| b != 0).collect()).unwrap())
+            .collect(),
+        other => panic!("not a string column: {other:?}"),
+    }
+}
+
+fn validity(col: &Column) -> Option<Vec<u8>> {
+    match col {
+        Column::Primitive { validity, .. } | Column::Strings { validity, .. } => {
+            validity.as_ref().map(|v| v.as_slice().to_vec())
+        }
+        other => panic!("no validity: {other:?}"),
+    }
+}
+
+fn person_types() -> Types {
+    types(&[("Person", &[("age", tc::INT), ("name", tc::STRING)], &[&["age", "name"], &["name", "age"], &["name"]])])
+}
+
+#[test]
+fn compact_and_full_footers_with_every_offset_width() {
+    for compact in [true, false] {
+        for offset_size in [1, 2, 4] {
+            let rows: Vec<Vec<u8>> = (0..3)
+                .map(|i| object("Person", &[("age", int(30 + i)), ("name", string(&format!("p{i}")))], compact, offset_size))
+                .collect();
+            let col = decode_all(&rows, &mut person_types()).unwrap();
+            assert_eq!(i32s(field(&col, "age")), vec![30, 31, 32], "compact={compact} offset={offset_size}");
+            assert_eq!(strings(field(&col, "name")), vec!["p0", "p1", "p2"]);
+        }
+    }
+}
+
+#[test]
+fn fields_are_found_by_schema_not_position_and_missing_ones_are_null() {
+    let rows = vec![
+        object("Person", &[("age", int(1)), ("name", string("a"))], true, 1),
+        object("Person", &[("name", string("b")), ("age", int(2))], true, 1),
+        object("Person", &[("name", string("c"))], true, 1),
+        object("Person", &[("name", string("d")), ("age", int(4))], false, 4),
+    ];
+    let col = decode_all(&rows, &mut person_types()).unwrap();
+    assert_eq!(i32s(field(&col, "age")), vec![1, 2, 0, 4]);
+    assert_eq!(validity(field(&col, "age")), Some(vec![1, 1, 0, 1]));
+    assert_eq!(strings(field(&col, "name")), vec!["a", "b", "c", "d"]);
+    assert_eq!(validity(field(&col, "name")), None);
+}
+
+#[test]
+fn null_values_and_null_objects_are_masked() {
+    let rows = vec![
+        object("Person", &[("age", vec![tc::NULL]), ("name", string("x"))], true, 1),
+        vec![tc::NULL],
+        object("Person", &[("age", int(7)), ("name", string("y"))], true, 1),
+    ];
+    let col = decode_all(&rows, &mut person_types()).unwrap();
+    assert_eq!(validity(field(&col, "age")), Some(vec![0, 0, 1]));
+    assert_eq!(validity(field(&col, "name")), Some(vec![1, 0, 1]));
+    assert_eq!(col.len(), 3);
+}
+
+#[test]
+fn handles_and_wrapped_objects_resolve_to_their_targets() {
+    let mut t = types(&[
+        ("Pair", &[("first", tc::OBJECT), ("second", tc::OBJECT)], &[&["first", "second"]]),
+        ("Person", &[("age", tc::INT), ("name", tc::STRING)], &[&["age", "name"]]),
+    ]);
+    let inner = object("Person", &[("age", int(5)), ("name", string("shared"))], true, 1);
+    // `second` is a handle pointing back to `first` (which starts at offset 24 of the pair).
+    let handle_pos = 24 + inner.len();
+    let mut handle = vec![tc::HANDLE];
+    handle.extend_from_slice(&((handle_pos - 24) as i32).to_le_bytes());
+    let pair = object("Pair", &[("first", inner.clone()), ("second", handle)], true, 4);
+    // The pair again, wrapped in a type-27 envelope as keep-binary scans deliver it.
+    let mut wrapped = vec![tc::WRAPPED];
+    wrapped.extend_from_slice(&(pair.len() as i32).to_le_bytes());
+    wrapped.extend_from_slice(&pair);
+    wrapped.extend_from_slice(&0i32.to_le_bytes());
+    let col = decode_all(&[pair, wrapped], &mut t).unwrap();
+    for side in ["first", "second"] {
+        assert_eq!(i32s(field(field(&col, side), "age")), vec![5, 5]);
+        assert_eq!(strings(field(field(&col, side), "name")), vec!["shared", "shared"]);
+    }
+}
+
+#[test]
+fn primitive_arrays_are_two_dimensional_when_uniform() {
+    let mut t = types(&[("Img", &[("px", tc::BYTE_ARR)], &[&["px"]])]);
+    let fixed: Vec<Vec<u8>> = (0..4).map(|i| object("Img", &[("px", bytes_array(&[i; 3]))], true, 1)).collect();
+    match field(&decode_all(&fixed, &mut t).unwrap(), "px") {
+        Column::FixedArray { width, len, values, .. } => {
+            assert_eq!((*width, *len), (3, 4));
+            assert_eq!(values.as_slice(), &[0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let ragged: Vec<Vec<u8>> = (0..3).map(|i| object("Img", &[("px", bytes_array(&vec![9; i]))], true, 1)).collect();
+    match field(&decode_all(&ragged, &mut t).unwrap(), "px") {
+        Column::VarArray { offsets, len, .. } => {
+            assert_eq!(*len, 3);
+            let offs: Vec<i64> = (0..4).map(|i| offsets.i64_at(i)).collect();
+            assert_eq!(offs, vec![0, 0, 1, 3]);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn two_types_in_one_column_is_a_schema_error() {
+    let err = decode_all(&[int(1), string("x")], &mut person_types()).unwrap_err();
+    assert!(matches!(err, Error::Schema(ref m) if m.contains("both int and string")), "{err}");
+}
+
+fn expect_protocol_error(bytes: Vec<u8>, mut t: Types) {
+    match decode_all(&[bytes], &mut t) {
+        Err(Error::Protocol(_)) => {}
+        other => panic!("expected a protocol error, got {other:?}"),
+    }
+}
+
+#[test]
+fn hostile_bytes_end_in_protocol_errors() {
+    let good = object("Person", &[("age", int(1)), ("name", string("a"))], true, 1);
+    // Every truncation of a valid object.
+    for cut in 1..good.len() {
+        let mut t = person_types();
+        let buf = &good[..cut];
+        let mut col = ColumnBuilder::new("val");
+        assert!(col.push_value(buf, 0, &mut t, 0).is_err(), "truncated at {cut}");
+    }
+    // Total length larger than the data.
+    let mut long = good.clone();
+    long[12..16].copy_from_slice(&1000i32.to_le_bytes());
+    expect_protocol_error(long, person_types());
+    // A field offset pointing into the header.
+    let mut into_header = good.clone();
+    let footer_at = good.len() - 2;
+    into_header[footer_at] = 3;
+    expect_protocol_error(into_header, person_types());
+    // A field offset pointing into the footer.
+    let mut into_footer = good.clone();
+    into_footer[footer_at] = (good.len() - 1) as u8;
+    expect_protocol_error(into_footer, person_types());
+    // Schema offset outside the object.
+    let mut bad_schema = good.clone();
+    bad_schema[20..24].copy_from_slice(&(-5i32).to_le_bytes());
+    expect_protocol_error(bad_schema, person_types());
+    // Negative string length.
+    let mut neg = vec![tc::STRING];
+    neg.extend_from_slice(&(-1i32).to_le_bytes());
+    expect_protocol_error(neg, person_types());
+    // A huge array length must not allocate.
+    let mut huge = vec![tc::LONG_ARR];
+    huge.extend_from_slice(&i32::MAX.to_le_bytes());
+    expect_protocol_error(huge, person_types());
+    // A handle pointing at itself, and one pointing before the buffer.
+    expect_protocol_error(vec![tc::HANDLE, 0, 0, 0, 0], person_types());
+    expect_protocol_error(vec![tc::HANDLE, 9, 0, 0, 0], person_types());
+    // Invalid UTF-8 in a string.
+    expect_protocol_error(vec![tc::STRING, 2, 0, 0, 0, 0xff, 0xfe], person_types());
+    // A wrapped object whose inner offset lies outside it.
+    let mut wrapped = vec![tc::WRAPPED, 1, 0, 0, 0, tc::NULL];
+    wrapped.extend_from_slice(&7i32.to_le_bytes());
+    expect_protocol_error(wrapped, person_types());
+}
+
+#[test]
+fn unknown_type_codes_are_errors_not_guesses() {
+    let mut t = person_types();
+    let mut col = ColumnBuilder::new("val");
+    let err = col.push_value(&[200, 0, 0, 0], 0, &mut t, 0).unwrap_err();
+    assert!(matches!(err, Error::UnsupportedType(_)), "{err}");
+}
+
+#[test]
+fn handle_chains_and_deep_nesting_are_bounded() {
+    // A chain of handles each pointing to the previous one, ending at an int: fine when short,
+    // an error (not a stack overflow) when longer than the nesting limit.
+    for (n, ok) in [(10usize, true), (500, false)] {
+        let mut buf = int(42);
+        for _ in 0..n {
+            // Each handle points 5 bytes back: at the previous handle (or the int).
+            buf.push(tc::HANDLE);
+            buf.extend_from_slice(&5i32.to_le_bytes());
+        }
+        let mut t = person_types();
+        let mut col = ColumnBuilder::new("val");
+        let last = buf.len() - 5;
+        let result = col.push_value(&buf, last, &mut t, 0);
+        assert_eq!(result.is_ok(), ok, "chain of {n}");
+    }
+}
