@@ -165,6 +165,9 @@ enum Data {
 
 pub struct ColumnBuilder {
     path: String,
+    /// Rows this batch is expected to hold: buffers are sized from it when the first value shows
+    /// the element size, instead of growing by doubling (an aligned realloc copies).
+    rows_hint: usize,
     len: usize,
     validity: AlignedBuf,
     null_count: usize,
@@ -175,8 +178,13 @@ pub struct ColumnBuilder {
 
 impl ColumnBuilder {
     pub fn new(path: impl Into<String>) -> Self {
+        Self::with_rows_hint(path, 0)
+    }
+
+    pub fn with_rows_hint(path: impl Into<String>, rows_hint: usize) -> Self {
         ColumnBuilder {
             path: path.into(),
+            rows_hint,
             len: 0,
             validity: AlignedBuf::new(),
             null_count: 0,
@@ -185,8 +193,9 @@ impl ColumnBuilder {
         }
     }
 
-    fn with_nulls(path: String, declared: Option<u8>, nulls: usize) -> Self {
-        let mut c = ColumnBuilder::new(path);
+    fn with_nulls(path: String, declared: Option<u8>, nulls: usize, rows_hint: usize) -> Self {
+        let mut c = ColumnBuilder::with_rows_hint(path, rows_hint);
+        c.validity.reserve(rows_hint);
         c.declared = declared;
         for _ in 0..nulls {
             c.push_null();
@@ -218,12 +227,13 @@ impl ColumnBuilder {
     /// Gives an `Unknown` column the kind of `code`, back-filling the nulls seen so far.
     fn start_kind(&mut self, code: u8) -> Result<()> {
         let rows = self.len;
+        let expected_rows = self.rows_hint.max(rows + 64);
         self.data = if let Some(kind) = PrimKind::from_code(code) {
-            let mut values = AlignedBuf::with_capacity(kind.size() * (rows + 64));
+            let mut values = AlignedBuf::with_capacity(kind.size() * expected_rows);
             values.extend_zeros(kind.size() * rows);
             Data::Prim { kind, values }
         } else if let Some(kind) = PrimKind::from_array_code(code) {
-            let mut offsets = AlignedBuf::with_capacity(8 * (rows + 65));
+            let mut offsets = AlignedBuf::with_capacity(8 * (expected_rows + 1));
             for _ in 0..=rows {
                 offsets.push_i64(0);
             }
@@ -231,7 +241,7 @@ impl ColumnBuilder {
         } else if code == tc::STRING {
             Data::Str { bytes: Vec::new(), offsets: vec![0; rows + 1] }
         } else if code == tc::OBJECT {
-            Data::Struct(Box::new(StructBuilder::new(self.path.clone(), rows)))
+            Data::Struct(Box::new(StructBuilder::new(self.path.clone(), rows, self.rows_hint)))
         } else {
             return Err(self.unsupported(code));
         };
@@ -304,6 +314,10 @@ impl ColumnBuilder {
                     return Err(self.conflict(expected, code));
                 }
                 let n = r.len(kind.size())?;
+                if values.is_empty() {
+                    // Most array columns hold arrays of one length: size for the whole batch.
+                    values.reserve(batch_reservation(n * kind.size(), self.rows_hint, self.len));
+                }
                 copy_elements(values, *kind, r.take(n * kind.size())?);
                 offsets.push_i64((values.len() / kind.size()) as i64);
                 r.pos()
@@ -314,6 +328,9 @@ impl ColumnBuilder {
                 }
                 let n = r.len(1)?;
                 let s = r.take(n)?;
+                if bytes.is_empty() {
+                    bytes.reserve(batch_reservation(n, self.rows_hint, self.len));
+                }
                 if std::str::from_utf8(s).is_err() {
                     return Err(Error::protocol(format!("column '{}': a string is not valid UTF-8", self.path)));
                 }
@@ -351,7 +368,7 @@ impl ColumnBuilder {
         let data = match self.data {
             Data::Unknown => match self.declared {
                 Some(code) if PrimKind::from_code(code).is_some() || PrimKind::from_array_code(code).is_some() || code == tc::STRING => {
-                    let mut typed = ColumnBuilder::with_nulls(self.path, None, 0);
+                    let mut typed = ColumnBuilder::with_nulls(self.path, None, 0, 0);
                     typed.start_kind(code).expect("declared kinds are supported");
                     for _ in 0..len {
                         typed.push_null();
@@ -370,6 +387,15 @@ impl ColumnBuilder {
             Data::Unknown => unreachable!(),
         }
     }
+}
+
+/// Bytes to reserve for a variable-size column on its first value: that value's size for every
+/// row still expected, capped so that an odd first value cannot reserve without bound.
+fn batch_reservation(first_value_bytes: usize, rows_hint: usize, rows_so_far: usize) -> usize {
+    const MAX_RESERVATION: usize = 256 << 20;
+    first_value_bytes
+        .saturating_mul(rows_hint.saturating_sub(rows_so_far).max(1))
+        .min(MAX_RESERVATION)
 }
 
 fn finish_array(kind: PrimKind, values: AlignedBuf, offsets: AlignedBuf, len: usize, validity: Option<AlignedBuf>) -> Column {
@@ -402,6 +428,7 @@ struct FieldColumn {
 /// Builds the columns of one object type.
 pub struct StructBuilder {
     path: String,
+    rows_hint: usize,
     len: usize,
     binary_type: Option<Arc<BinaryType>>,
     fields: Vec<FieldColumn>,
@@ -410,9 +437,10 @@ pub struct StructBuilder {
 }
 
 impl StructBuilder {
-    fn new(path: String, nulls: usize) -> Self {
+    fn new(path: String, nulls: usize, rows_hint: usize) -> Self {
         StructBuilder {
             path,
+            rows_hint,
             len: nulls,
             binary_type: None,
             fields: Vec::new(),
@@ -455,7 +483,7 @@ impl StructBuilder {
         self.fields.push(FieldColumn {
             id,
             name: name.to_string(),
-            column: ColumnBuilder::with_nulls(path, declared, self.len),
+            column: ColumnBuilder::with_nulls(path, declared, self.len, self.rows_hint),
         });
     }
 

@@ -57,6 +57,8 @@ pub struct Scan {
     /// `None` once the scan has finished (connection returned) or failed (connection dropped).
     conn: Option<Connection>,
     cursor_id: i64,
+    /// Entries per page, as asked of the server.
+    page_size: usize,
     page: Vec<u8>,
     /// Read position of the next entry in `page`.
     pos: usize,
@@ -107,6 +109,7 @@ impl Scan {
             cache_name: cache_name.to_string(),
             conn: Some(conn),
             cursor_id,
+            page_size: options.page_size as usize,
             page,
             pos: 0,
             rows_left_in_page: 0,
@@ -199,8 +202,10 @@ impl Scan {
         if max_rows == 0 {
             return Err(Error::InvalidArgument("batch_size must be positive".into()));
         }
-        let mut key = ColumnBuilder::new("key");
-        let mut val = ColumnBuilder::new("val");
+        // Size buffers for the rows this batch will most likely hold.
+        let rows_hint = max_rows.min(self.rows_left_in_page.max(self.page_size)).min(1 << 20);
+        let mut key = ColumnBuilder::with_rows_hint("key", rows_hint);
+        let mut val = ColumnBuilder::with_rows_hint("val", rows_hint);
         let mut rows = 0;
         while rows < max_rows && self.conn.is_some() {
             if self.rows_left_in_page == 0 {

@@ -1,0 +1,97 @@
+"""Benchmark fixtures: one real Ignite node, caches loaded once per session, and a summary table
+of MB/s and rows/s with ratios to the peers measured in the same run (pyignite and the raw page
+reader). Absolute numbers drift on a shared machine; the ratios are what to compare."""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict, defaultdict
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from ignite_fast.server import IgniteCluster  # noqa: E402
+
+PORT = 10860
+ONE_MB_ROWS = int(os.environ.get("BENCH_1MB_ROWS", "256"))
+MNIST_ROWS = int(os.environ.get("BENCH_MNIST_ROWS", "20000"))
+
+RESULTS: dict[str, dict[str, dict]] = defaultdict(dict)
+
+
+@pytest.fixture(scope="session")
+def bench_cluster():
+    node = IgniteCluster(nodes=1, port=PORT, discovery_port=47560, communication_port=47160,
+                         name="bench", region_mb=1536, heap_mb=1536)
+    try:
+        node.start()
+    except Exception as e:
+        pytest.fail(f"could not start the Ignite benchmark node: {e}", pytrace=False)
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def writer(bench_cluster):
+    from pyignite import Client
+
+    c = Client()
+    c.connect("127.0.0.1", PORT)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def one_mb_cache(writer):
+    """ONE_MB_ROWS values of 1 MB each (byte[]), the published IgniteDataset scenario."""
+    from pyignite.datatypes import ByteArrayObject
+
+    cache = writer.get_or_create_cache("bench_1mb")
+    rng = np.random.default_rng(1)
+    for i in range(ONE_MB_ROWS):
+        cache.put(i, rng.integers(0, 256, 1 << 20, dtype=np.uint8).tobytes(), value_hint=ByteArrayObject)
+    return {"name": "bench_1mb", "rows": ONE_MB_ROWS, "value_bytes": 1 << 20}
+
+
+@pytest.fixture(scope="session")
+def mnist_cache(writer):
+    """MNIST-shaped objects: 784 pixel bytes and an int label."""
+    from pyignite import GenericObjectMeta
+    from pyignite.datatypes import ByteArrayObject, IntObject
+
+    class MnistDigit(metaclass=GenericObjectMeta, type_name="MnistDigit",
+                     schema=OrderedDict([("pixels", ByteArrayObject), ("label", IntObject)])):
+        pass
+
+    cache = writer.get_or_create_cache("bench_mnist")
+    rng = np.random.default_rng(2)
+    pixels = rng.integers(0, 256, (MNIST_ROWS, 784), dtype=np.uint8)
+    for start in range(0, MNIST_ROWS, 2000):
+        cache.put_all({i: MnistDigit(pixels=pixels[i].tobytes(), label=int(i % 10))
+                       for i in range(start, min(start + 2000, MNIST_ROWS))})
+    return {"name": "bench_mnist", "rows": MNIST_ROWS, "value_bytes": 784 + 4}
+
+
+def record(benchmark, scenario: str, reader: str, rows: int, nbytes: int) -> None:
+    """Puts MB/s and rows/s (from the median round) into extra_info and the summary table."""
+    median = benchmark.stats.stats.median
+    info = {"rows": rows, "bytes": nbytes, "MB/s": nbytes / median / 1e6, "rows/s": rows / median}
+    benchmark.extra_info.update(info)
+    RESULTS[scenario][reader] = info
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not RESULTS:
+        return
+    tr = terminalreporter
+    tr.section("throughput (median round; ratios within this run)")
+    tr.write_line(f"{'scenario':<12} {'reader':<28} {'MB/s':>10} {'rows/s':>14} {'vs pyignite':>12} {'vs raw pages':>13}")
+    for scenario, readers in RESULTS.items():
+        base = readers.get("pyignite", {}).get("rows/s")
+        raw = readers.get("raw pages", {}).get("rows/s")
+        for reader, info in readers.items():
+            vs_py = f"{info['rows/s'] / base:.1f}x" if base else "-"
+            vs_raw = f"{info['rows/s'] / raw:.2f}" if raw else "-"
+            tr.write_line(f"{scenario:<12} {reader:<28} {info['MB/s']:>10.1f} {info['rows/s']:>14,.0f} {vs_py:>12} {vs_raw:>13}")

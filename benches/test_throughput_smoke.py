@@ -1,0 +1,96 @@
+"""Benchmark smoke: ignite_fast next to its peers in the same run.
+
+Scenarios: 1 MB byte-array values, and MNIST-shaped objects. Readers: ignite_fast's numpy
+iterator, the tf.data adaptor (batched), the raw page reader (pages fetched and thrown away: the
+server-and-wire limit) and a pyignite 0.6.1 scan. MB/s counts value payload bytes.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import ignite_fast
+
+from conftest import PORT, record
+
+ROUNDS = 5
+# The server's JIT needs a few passes over a cache before its page rate settles.
+WARMUP_ROUNDS = 2
+
+
+def _client():
+    return ignite_fast.Client("127.0.0.1", PORT)
+
+
+def _numpy_reader(cache, batch_size):
+    client = _client()
+
+    def run():
+        rows = 0
+        for batch in client.scan(cache["name"], batch_size=batch_size):
+            rows += len(batch["key"])
+        assert rows == cache["rows"]
+        return rows
+
+    return run
+
+
+def _raw_reader(cache, page_size):
+    client = _client()
+
+    def run():
+        rows = sum(entries for entries, _ in client.raw_pages(cache["name"], page_size=page_size))
+        assert rows == cache["rows"]
+        return rows
+
+    return run
+
+
+def _pyignite_reader(writer, cache, page_size):
+    def run():
+        rows = 0
+        for _key, _value in writer.get_cache(cache["name"]).scan(page_size=page_size):
+            rows += 1
+        assert rows == cache["rows"]
+        return rows
+
+    return run
+
+
+def _tf_reader(cache, batch_size):
+    import tensorflow as tf
+
+    dataset = ignite_fast.IgniteDataset(cache["name"], port=PORT, batch_size=batch_size, page_size=batch_size)
+
+    def run():
+        rows = 0
+        for batch in dataset:
+            rows += int(tf.shape(batch["key"])[0])
+        assert rows == cache["rows"]
+        return rows
+
+    return run
+
+
+SCENARIOS = {
+    # (batch/page size for ignite_fast, page size for pyignite)
+    "1mb": ("one_mb_cache", 16, 16),
+    "mnist": ("mnist_cache", 4096, 1024),
+}
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+@pytest.mark.parametrize("reader", ["numpy batches", "tf.data batched", "raw pages", "pyignite"])
+def test_scan_throughput(benchmark, request, writer, scenario, reader):
+    fixture, batch, py_page = SCENARIOS[scenario]
+    cache = request.getfixturevalue(fixture)
+    run = {
+        "numpy batches": lambda: _numpy_reader(cache, batch),
+        "tf.data batched": lambda: _tf_reader(cache, batch),
+        "raw pages": lambda: _raw_reader(cache, batch),
+        "pyignite": lambda: _pyignite_reader(writer, cache, py_page),
+    }[reader]()
+    # pyignite is slow enough that one warm round says all; the others get the full treatment.
+    rounds, warmup = (1, 1) if reader == "pyignite" else (ROUNDS, WARMUP_ROUNDS)
+    rows = benchmark.pedantic(run, rounds=rounds, iterations=1, warmup_rounds=warmup)
+    record(benchmark, scenario, reader, rows, rows * cache["value_bytes"])
