@@ -76,18 +76,20 @@ impl Connection {
             return Err(Error::InvalidArgument("no server address given".into()));
         }
         let mut failures = Vec::new();
+        let mut all_timed_out = true;
         for address in &config.addresses {
             match Connection::open_one(address, config) {
                 Ok(conn) => return Ok(conn),
                 // Wrong credentials are final: another node of the same cluster says the same.
                 Err(e @ Error::Authentication(_)) => return Err(e),
-                Err(e) => failures.push(format!("{address}: {e}")),
+                Err(e) => {
+                    all_timed_out &= matches!(e, Error::Timeout(_));
+                    failures.push(format!("{address}: {e}"));
+                }
             }
         }
-        Err(Error::Connection(format!(
-            "could not connect to any Ignite node ({})",
-            failures.join("; ")
-        )))
+        let message = format!("could not connect to any Ignite node ({})", failures.join("; "));
+        Err(if all_timed_out { Error::Timeout(message) } else { Error::Connection(message) })
     }
 
     fn open_one(address: &str, config: &ConnectionConfig) -> Result<Connection> {

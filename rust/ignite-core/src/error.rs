@@ -77,7 +77,7 @@ impl From<io::Error> for Error {
     fn from(e: io::Error) -> Error {
         match e.kind() {
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-                Error::Timeout(format!("timed out waiting for the server: {e}"))
+                Error::Timeout("no answer from the server within the read timeout".to_string())
             }
             io::ErrorKind::UnexpectedEof => {
                 Error::Connection("the server closed the connection".to_string())

@@ -1,0 +1,32 @@
+"""The README's Python examples run as written (against the test node's port)."""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_examples_run(cluster, pyignite_client, capsys):
+    from pyignite import GenericObjectMeta
+    from pyignite.datatypes import ByteArrayObject, IntObject
+
+    class Digit(metaclass=GenericObjectMeta, type_name="ReadmeDigit",
+                schema=OrderedDict([("pixels", ByteArrayObject), ("label", IntObject)])):
+        pass
+
+    cache = pyignite_client.get_or_create_cache("digits")
+    cache.clear()
+    cache.put_all({i: Digit(pixels=np.full(64, i, np.uint8).tobytes(), label=i % 10) for i in range(100)})
+
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert len(blocks) >= 3
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block.replace("10800", str(cluster.port)), str(README), "exec"), namespace)
+    out = capsys.readouterr().out
+    assert "'pixels': 'byte[]'" in out and "does not exist" in out
