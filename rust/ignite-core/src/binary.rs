@@ -140,26 +140,68 @@ impl ObjectLayout {
     }
 }
 
-/// Size in bytes of a fixed-size primitive type code, or None.
-pub fn primitive_size(code: u8) -> Option<usize> {
-    Some(match code {
-        tc::BYTE | tc::BOOL => 1,
-        tc::SHORT | tc::CHAR => 2,
-        tc::INT | tc::FLOAT => 4,
-        tc::LONG | tc::DOUBLE => 8,
-        _ => return None,
-    })
+/// Fixed-size element types (Ignite primitives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrimKind {
+    /// Java byte; handed to Python as uint8, as the original IgniteDataset did (pixels, raw bytes).
+    I8,
+    I16,
+    I32,
+    I64,
+    F32,
+    F64,
+    /// A UTF-16 code unit (Java char), as uint16.
+    Char,
+    Bool,
 }
 
-/// Element size of a primitive-array type code (12..19), or None.
-pub fn primitive_array_elem_size(code: u8) -> Option<usize> {
-    Some(match code {
-        tc::BYTE_ARR | tc::BOOL_ARR => 1,
-        tc::SHORT_ARR | tc::CHAR_ARR => 2,
-        tc::INT_ARR | tc::FLOAT_ARR => 4,
-        tc::LONG_ARR | tc::DOUBLE_ARR => 8,
-        _ => return None,
-    })
+impl PrimKind {
+    pub fn from_code(code: u8) -> Option<PrimKind> {
+        Some(match code {
+            tc::BYTE => PrimKind::I8,
+            tc::SHORT => PrimKind::I16,
+            tc::INT => PrimKind::I32,
+            tc::LONG => PrimKind::I64,
+            tc::FLOAT => PrimKind::F32,
+            tc::DOUBLE => PrimKind::F64,
+            tc::CHAR => PrimKind::Char,
+            tc::BOOL => PrimKind::Bool,
+            _ => return None,
+        })
+    }
+
+    pub fn from_array_code(code: u8) -> Option<PrimKind> {
+        match code {
+            tc::BYTE_ARR..=tc::BOOL_ARR => PrimKind::from_code(code - tc::BYTE_ARR + tc::BYTE),
+            _ => None,
+        }
+    }
+
+    pub fn size(self) -> usize {
+        match self {
+            PrimKind::I8 | PrimKind::Bool => 1,
+            PrimKind::I16 | PrimKind::Char => 2,
+            PrimKind::I32 | PrimKind::F32 => 4,
+            PrimKind::I64 | PrimKind::F64 => 8,
+        }
+    }
+
+    pub fn code(self) -> u8 {
+        match self {
+            PrimKind::I8 => tc::BYTE,
+            PrimKind::I16 => tc::SHORT,
+            PrimKind::I32 => tc::INT,
+            PrimKind::I64 => tc::LONG,
+            PrimKind::F32 => tc::FLOAT,
+            PrimKind::F64 => tc::DOUBLE,
+            PrimKind::Char => tc::CHAR,
+            PrimKind::Bool => tc::BOOL,
+        }
+    }
+
+    pub fn array_code(self) -> u8 {
+        self.code() - tc::BYTE + tc::BYTE_ARR
+    }
 }
 
 /// The position just past the value that starts at `pos`, for every type code; used to step
@@ -170,13 +212,13 @@ pub fn value_end(buf: &[u8], pos: usize, depth: u32) -> Result<usize> {
     }
     let mut r = Reader::at(buf, pos)?;
     let code = r.u8()?;
-    if let Some(n) = primitive_size(code) {
-        r.skip(n)?;
+    if let Some(kind) = PrimKind::from_code(code) {
+        r.skip(kind.size())?;
         return Ok(r.pos());
     }
-    if let Some(n) = primitive_array_elem_size(code) {
-        let len = r.len(n)?;
-        r.skip(len * n)?;
+    if let Some(kind) = PrimKind::from_array_code(code) {
+        let len = r.len(kind.size())?;
+        r.skip(len * kind.size())?;
         return Ok(r.pos());
     }
     match code {
@@ -257,4 +299,64 @@ pub fn wrapped_target(buf: &[u8], pos: usize) -> Result<usize> {
         return Err(Error::protocol(format!("wrapped object at offset {pos}: inner offset {offset} outside its {len} bytes")));
     }
     Ok(data_start + offset as usize)
+}
+
+/// Writes a binary object (type code 103) of `type_id` whose fields are given as
+/// `(field_id, encoded value)` in footer order. `compact` drops field ids from the footer (readers
+/// take them from the schema in the type's metadata); offsets are 1, 2 or 4 bytes as the object's
+/// size allows. Used by the tests and benchmarks; the start of the writer.
+pub fn write_object(type_id: i32, fields: &[(i32, &[u8])], compact: bool) -> Vec<u8> {
+    let data_len: usize = fields.iter().map(|(_, v)| v.len()).sum();
+    let offset_size = if HEADER_LEN + data_len < 0x100 {
+        1
+    } else if HEADER_LEN + data_len < 0x1_0000 {
+        2
+    } else {
+        4
+    };
+    let entry = if compact { offset_size } else { 4 + offset_size };
+    let total = HEADER_LEN + data_len + entry * fields.len();
+    let ids: Vec<i32> = fields.iter().map(|(id, _)| *id).collect();
+    let mut flags = flag::USER_TYPE | flag::HAS_SCHEMA;
+    flags |= match offset_size {
+        1 => flag::OFFSET_ONE_BYTE,
+        2 => flag::OFFSET_TWO_BYTES,
+        _ => 0,
+    };
+    if compact {
+        flags |= flag::COMPACT_FOOTER;
+    }
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&[tc::OBJECT, 1]);
+    out.extend_from_slice(&flags.to_le_bytes());
+    out.extend_from_slice(&type_id.to_le_bytes());
+    out.extend_from_slice(&0i32.to_le_bytes()); // hash code: unused by readers of scans
+    out.extend_from_slice(&(total as i32).to_le_bytes());
+    out.extend_from_slice(&crate::protocol::schema_id(&ids).to_le_bytes());
+    out.extend_from_slice(&((HEADER_LEN + data_len) as i32).to_le_bytes());
+    for (_, value) in fields {
+        out.extend_from_slice(value);
+    }
+    let mut offset = HEADER_LEN;
+    for (id, value) in fields {
+        if !compact {
+            out.extend_from_slice(&id.to_le_bytes());
+        }
+        match offset_size {
+            1 => out.push(offset as u8),
+            2 => out.extend_from_slice(&(offset as u16).to_le_bytes()),
+            _ => out.extend_from_slice(&(offset as i32).to_le_bytes()),
+        }
+        offset += value.len();
+    }
+    out
+}
+
+/// Writes a primitive array value (type codes 12-19) from its little-endian element bytes.
+pub fn write_primitive_array(kind: PrimKind, element_bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 + element_bytes.len());
+    out.push(kind.array_code());
+    out.extend_from_slice(&((element_bytes.len() / kind.size()) as i32).to_le_bytes());
+    out.extend_from_slice(element_bytes);
+    out
 }

@@ -5,76 +5,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub use crate::binary::PrimKind;
 use crate::binary::{self, ObjectLayout, MAX_DEPTH};
 use crate::buffer::AlignedBuf;
 use crate::error::{Error, Result};
 use crate::metadata::{BinaryType, TypeResolver};
 use crate::protocol::{type_code as tc, type_code_name};
 use crate::wire::Reader;
-
-/// Fixed-size element types (Ignite primitives).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PrimKind {
-    /// Java byte; handed to Python as uint8, as the original IgniteDataset did (pixels, raw bytes).
-    I8,
-    I16,
-    I32,
-    I64,
-    F32,
-    F64,
-    /// A UTF-16 code unit (Java char), as uint16.
-    Char,
-    Bool,
-}
-
-impl PrimKind {
-    pub fn from_code(code: u8) -> Option<PrimKind> {
-        Some(match code {
-            tc::BYTE => PrimKind::I8,
-            tc::SHORT => PrimKind::I16,
-            tc::INT => PrimKind::I32,
-            tc::LONG => PrimKind::I64,
-            tc::FLOAT => PrimKind::F32,
-            tc::DOUBLE => PrimKind::F64,
-            tc::CHAR => PrimKind::Char,
-            tc::BOOL => PrimKind::Bool,
-            _ => return None,
-        })
-    }
-
-    pub fn from_array_code(code: u8) -> Option<PrimKind> {
-        match code {
-            tc::BYTE_ARR..=tc::BOOL_ARR => PrimKind::from_code(code - tc::BYTE_ARR + tc::BYTE),
-            _ => None,
-        }
-    }
-
-    pub fn size(self) -> usize {
-        match self {
-            PrimKind::I8 | PrimKind::Bool => 1,
-            PrimKind::I16 | PrimKind::Char => 2,
-            PrimKind::I32 | PrimKind::F32 => 4,
-            PrimKind::I64 | PrimKind::F64 => 8,
-        }
-    }
-
-    pub fn code(self) -> u8 {
-        match self {
-            PrimKind::I8 => tc::BYTE,
-            PrimKind::I16 => tc::SHORT,
-            PrimKind::I32 => tc::INT,
-            PrimKind::I64 => tc::LONG,
-            PrimKind::F32 => tc::FLOAT,
-            PrimKind::F64 => tc::DOUBLE,
-            PrimKind::Char => tc::CHAR,
-            PrimKind::Bool => tc::BOOL,
-        }
-    }
-
-    pub fn array_code(self) -> u8 {
-        self.code() - tc::BYTE + tc::BYTE_ARR
-    }
-}
 
 /// Copies `n` primitive elements into `out`, turning any non-zero bool byte into 1 so that the
 /// buffer is a valid numpy bool array.

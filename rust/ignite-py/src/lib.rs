@@ -190,7 +190,7 @@ impl NativeClient {
         let options = ScanOptions { page_size, partition: part, local };
         let client = &self.inner;
         let scan = py.detach(|| client.scan(cache_name, &options)).py_err(py)?;
-        Ok(NativeScan { inner: Some(scan) })
+        Ok(NativeScan { inner: Some(scan), wire_bytes: 0 })
     }
 
     #[getter]
@@ -203,6 +203,23 @@ impl NativeClient {
 #[pyclass(module = "ignite_fast._native")]
 struct NativeScan {
     inner: Option<Scan>,
+    /// Page bytes received, kept after the scan ends.
+    wire_bytes: u64,
+}
+
+impl NativeScan {
+    /// Records the byte count and lets go of a finished or failed scan.
+    fn finish(&mut self) {
+        if let Some(scan) = self.inner.take() {
+            self.wire_bytes = scan.wire_bytes();
+        }
+    }
+
+    fn note_progress(&mut self) {
+        if let Some(scan) = &self.inner {
+            self.wire_bytes = scan.wire_bytes();
+        }
+    }
 }
 
 #[pymethods]
@@ -212,13 +229,16 @@ impl NativeScan {
         let Some(scan) = self.inner.as_mut() else { return Ok(None) };
         let batch = py.detach(|| scan.next_batch(max_rows));
         match batch {
-            Ok(Some(b)) => Ok(Some(batch_to_py(py, b)?)),
+            Ok(Some(b)) => {
+                self.note_progress();
+                Ok(Some(batch_to_py(py, b)?))
+            }
             Ok(None) => {
-                self.inner = None;
+                self.finish();
                 Ok(None)
             }
             Err(e) => {
-                self.inner = None;
+                self.finish();
                 Err(to_py_err(py, e))
             }
         }
@@ -227,21 +247,32 @@ impl NativeScan {
     /// Fetches one page and discards it: `(entries, bytes)`, or None at the end.
     fn next_raw_page(&mut self, py: Python<'_>) -> PyResult<Option<(usize, usize)>> {
         let Some(scan) = self.inner.as_mut() else { return Ok(None) };
-        let page = py.detach(|| scan.next_raw_page()).py_err(py)?;
-        if page.is_none() {
-            self.inner = None;
+        let page = py.detach(|| scan.next_raw_page());
+        match page {
+            Ok(Some(p)) => {
+                self.note_progress();
+                Ok(Some(p))
+            }
+            Ok(None) => {
+                self.finish();
+                Ok(None)
+            }
+            Err(e) => {
+                self.finish();
+                Err(to_py_err(py, e))
+            }
         }
-        Ok(page)
     }
 
     /// Bytes of page payload received so far.
     #[getter]
     fn wire_bytes(&self) -> u64 {
-        self.inner.as_ref().map_or(0, |s| s.wire_bytes())
+        self.wire_bytes
     }
 
     /// Closes the cursor on the server if it is still open; idempotent.
     fn close(&mut self, py: Python<'_>) {
+        self.note_progress();
         if let Some(scan) = self.inner.take() {
             py.detach(move || drop(scan));
         }
