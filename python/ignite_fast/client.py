@@ -56,13 +56,16 @@ class Client:
         password: str | None = None,
         connect_timeout: float = 10.0,
         read_timeout: float | None = 60.0,
+        protocol_version: tuple[int, int, int] = (1, 7, 0),
     ):
+        """``protocol_version`` is where the handshake starts; an older server names its own
+        version and the client falls back to it (down to 1.1.0)."""
         _check_int("port", port, 1)
         self._addresses = _addresses(host, port)
         self._username = username
         self._native = _native.NativeClient(
             self._addresses, username, password, float(connect_timeout),
-            None if read_timeout is None else float(read_timeout),
+            None if read_timeout is None else float(read_timeout), tuple(protocol_version),
         )
 
     def __repr__(self) -> str:
@@ -72,6 +75,11 @@ class Client:
     @property
     def addresses(self) -> list[str]:
         return list(self._addresses)
+
+    @property
+    def protocol_version(self) -> tuple[int, int, int]:
+        """The thin-client protocol version agreed with the server."""
+        return self._native.protocol_version()
 
     def cache_names(self) -> list[str]:
         """Names of all caches in the cluster."""

@@ -16,7 +16,7 @@ mod recycler {
     /// Blocks smaller than this come and go through malloc's own free lists cheaply.
     pub const MIN_BLOCK: usize = 64 << 10;
     /// At most this much memory is held back for reuse.
-    const MAX_HELD: usize = 256 << 20;
+    const MAX_HELD: usize = 64 << 20;
 
     struct Block(NonNull<u8>, usize);
     // Blocks are plain owned allocations.

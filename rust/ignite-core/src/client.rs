@@ -35,6 +35,11 @@ impl Client {
         Scan::open(self.pool.clone(), self.metadata.clone(), cache_name, options)
     }
 
+    /// The protocol version a connection of this client settles on.
+    pub fn protocol_version(&self) -> Result<crate::protocol::ProtocolVersion> {
+        self.pool.with_connection(|c| Ok(c.version()))
+    }
+
     /// Idle pooled connections (for tests of connection reuse).
     pub fn idle_connections(&self) -> usize {
         self.pool.idle_count()

@@ -30,6 +30,9 @@ pub struct ConnectionConfig {
     pub read_timeout: Option<Duration>,
     /// SO_RCVBUF / SO_SNDBUF; large buffers let the next page stream in while we decode.
     pub socket_buffer_bytes: usize,
+    /// The protocol version the handshake starts with; a server that speaks an older one says so
+    /// and we fall back to it (down to 1.1.0).
+    pub protocol_version: ProtocolVersion,
 }
 
 impl Default for ConnectionConfig {
@@ -41,6 +44,7 @@ impl Default for ConnectionConfig {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Some(Duration::from_secs(60)),
             socket_buffer_bytes: 4 << 20,
+            protocol_version: VERSION_1_7_0,
         }
     }
 }
@@ -75,6 +79,13 @@ impl Connection {
         if config.addresses.is_empty() {
             return Err(Error::InvalidArgument("no server address given".into()));
         }
+        if config.protocol_version < protocol::OLDEST_SUPPORTED {
+            return Err(Error::InvalidArgument(format!(
+                "protocol version {} is older than the oldest supported, {}",
+                config.protocol_version,
+                protocol::OLDEST_SUPPORTED
+            )));
+        }
         let mut failures = Vec::new();
         let mut all_timed_out = true;
         for address in &config.addresses {
@@ -93,7 +104,7 @@ impl Connection {
     }
 
     fn open_one(address: &str, config: &ConnectionConfig) -> Result<Connection> {
-        let mut version = VERSION_1_7_0;
+        let mut version = config.protocol_version;
         loop {
             let stream = connect_socket(address, config)?;
             let mut conn = Connection {

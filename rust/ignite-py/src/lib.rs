@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use ignite_core::buffer::AlignedBuf;
+use ignite_core::protocol::ProtocolVersion;
 use ignite_core::{Batch, Client, Column, ConnectionConfig, Error, PrimKind, Scan, ScanOptions};
 use numpy::ndarray::{ArrayViewD, IxDyn};
 use numpy::{Element, PyArrayDyn};
@@ -159,7 +160,7 @@ struct NativeClient {
 #[pymethods]
 impl NativeClient {
     #[new]
-    #[pyo3(signature = (addresses, username=None, password=None, connect_timeout=10.0, read_timeout=Some(60.0)))]
+    #[pyo3(signature = (addresses, username=None, password=None, connect_timeout=10.0, read_timeout=Some(60.0), protocol_version=(1, 7, 0)))]
     fn new(
         py: Python<'_>,
         addresses: Vec<String>,
@@ -167,6 +168,7 @@ impl NativeClient {
         password: Option<String>,
         connect_timeout: f64,
         read_timeout: Option<f64>,
+        protocol_version: (i16, i16, i16),
     ) -> PyResult<Self> {
         let config = ConnectionConfig {
             addresses,
@@ -174,6 +176,7 @@ impl NativeClient {
             password,
             connect_timeout: seconds(connect_timeout, "connect_timeout")?,
             read_timeout: read_timeout.map(|t| seconds(t, "read_timeout")).transpose()?,
+            protocol_version: ProtocolVersion(protocol_version.0, protocol_version.1, protocol_version.2),
             ..ConnectionConfig::default()
         };
         let inner = py.detach(|| Client::connect(config)).py_err(py)?;
@@ -196,6 +199,13 @@ impl NativeClient {
     #[getter]
     fn idle_connections(&self) -> usize {
         self.inner.idle_connections()
+    }
+
+    /// The protocol version the handshake settled on.
+    fn protocol_version(&self, py: Python<'_>) -> PyResult<(i16, i16, i16)> {
+        let client = &self.inner;
+        let v = py.detach(|| client.protocol_version()).py_err(py)?;
+        Ok((v.0, v.1, v.2))
     }
 }
 
@@ -220,18 +230,15 @@ impl NativeScan {
             self.wire_bytes = scan.wire_bytes();
         }
     }
-}
 
-#[pymethods]
-impl NativeScan {
-    /// Decodes up to `max_rows` entries: `(rows, key_column, val_column)`, or None at the end.
-    fn next_batch<'py>(&mut self, py: Python<'py>, max_rows: usize) -> PyResult<Option<Bound<'py, PyTuple>>> {
+    /// Runs one step of the scan with the GIL released; the end of the scan or an error lets go
+    /// of the scan (and so of its connection).
+    fn step<T: Send>(&mut self, py: Python<'_>, f: impl FnOnce(&mut Scan) -> Result<Option<T>, Error> + Send) -> PyResult<Option<T>> {
         let Some(scan) = self.inner.as_mut() else { return Ok(None) };
-        let batch = py.detach(|| scan.next_batch(max_rows));
-        match batch {
-            Ok(Some(b)) => {
+        match py.detach(|| f(scan)) {
+            Ok(Some(item)) => {
                 self.note_progress();
-                Ok(Some(batch_to_py(py, b)?))
+                Ok(Some(item))
             }
             Ok(None) => {
                 self.finish();
@@ -243,25 +250,21 @@ impl NativeScan {
             }
         }
     }
+}
+
+#[pymethods]
+impl NativeScan {
+    /// Decodes up to `max_rows` entries: `(rows, key_column, val_column)`, or None at the end.
+    fn next_batch<'py>(&mut self, py: Python<'py>, max_rows: usize) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        match self.step(py, |scan| scan.next_batch(max_rows))? {
+            Some(batch) => Ok(Some(batch_to_py(py, batch)?)),
+            None => Ok(None),
+        }
+    }
 
     /// Fetches one page and discards it: `(entries, bytes)`, or None at the end.
     fn next_raw_page(&mut self, py: Python<'_>) -> PyResult<Option<(usize, usize)>> {
-        let Some(scan) = self.inner.as_mut() else { return Ok(None) };
-        let page = py.detach(|| scan.next_raw_page());
-        match page {
-            Ok(Some(p)) => {
-                self.note_progress();
-                Ok(Some(p))
-            }
-            Ok(None) => {
-                self.finish();
-                Ok(None)
-            }
-            Err(e) => {
-                self.finish();
-                Err(to_py_err(py, e))
-            }
-        }
+        self.step(py, |scan| scan.next_raw_page())
     }
 
     /// Bytes of page payload received so far.
