@@ -69,3 +69,34 @@ def pyignite_full_footer(cluster):
 def cache_name() -> str:
     """A fresh cache name per test."""
     return f"t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def java_fixture(cluster, tmp_path_factory):
+    """Compiles tests/java/AllTypesFixture.java against the node's own Ignite jars and returns a
+    function that runs it: it puts `rows` objects with a field of every type into `cache` through
+    Ignite's Java thin client (Ignite's marshaller writes them) and returns what it wrote, per key."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    from ignite_fast.server import JAVA_MODULE_FLAGS, libs_dir
+
+    source = Path(__file__).parent / "java" / "AllTypesFixture.java"
+    classes = tmp_path_factory.mktemp("java-fixture")
+    classpath = f"{libs_dir(cluster.version)}/*"
+    compiled = subprocess.run(["javac", "-cp", classpath, "-d", str(classes), str(source)],
+                              capture_output=True, text=True, timeout=300)
+    assert compiled.returncode == 0, f"javac failed:\n{compiled.stderr}"
+
+    def run(cache: str, rows: int) -> dict[int, dict]:
+        proc = subprocess.run(
+            ["java", *JAVA_MODULE_FLAGS, "-cp", f"{classes}:{classpath}", "AllTypesFixture",
+             cluster.addresses[0], cache, str(rows)],
+            capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, f"the Java fixture failed:\n{proc.stderr[-4000:]}"
+        records = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+        assert len(records) == rows
+        return {r["key"]: r for r in records}
+
+    return run

@@ -93,35 +93,50 @@ class Client:
         page_size: int | None = None,
         part: int = -1,
         local: bool = False,
+        decimal_as_string: bool = False,
     ) -> Iterator[dict]:
         """Scans ``cache`` and yields batches ``{"key": column, "val": column}`` of up to
         ``batch_size`` rows (see :mod:`ignite_fast.columns` for how columns look).
 
         ``page_size`` is the number of entries per network page (default: ``batch_size``);
         ``part`` reads one partition (``-1``: all); ``local`` reads only the entries of the node
-        this client is connected to. Leaving the loop early closes the server-side cursor.
+        this client is connected to; ``decimal_as_string`` gives decimals as exact strings instead
+        of float64. Leaving the loop early closes the server-side cursor.
         """
-        for raw in self.scan_native(cache, batch_size, page_size=page_size, part=part, local=local):
+        for raw in self.scan_native(cache, batch_size, page_size=page_size, part=part, local=local,
+                                    decimal_as_string=decimal_as_string):
             _, key, val = raw
             yield {"key": from_native(key), "val": from_native(val)}
 
     def scan_native(self, cache: str, batch_size: int = 1024, *, page_size: int | None = None,
-                    part: int = -1, local: bool = False) -> Iterator[tuple]:
+                    part: int = -1, local: bool = False, decimal_as_string: bool = False) -> Iterator[tuple]:
         """Like :meth:`scan` but yields ``(rows, key, val)`` with columns as native tagged tuples."""
         if not isinstance(cache, str) or not cache:
             raise InvalidArgumentError(f"cache must be a non-empty string, got {cache!r}")
         _check_int("batch_size", batch_size, 1)
         page_size = batch_size if page_size is None else _check_int("page_size", page_size, 1)
         _check_int("part", part, -1)
-        scan = self._native.scan(cache, page_size=min(page_size, 2**31 - 1), part=part, local=bool(local))
+        scan = self._native.scan(cache, page_size=min(page_size, 2**31 - 1), part=part, local=bool(local),
+                                 decimal_as_string=bool(decimal_as_string))
         return _iterate(scan, batch_size)
 
     def schema(self, cache: str) -> dict:
         """The structure of the cache's entries, from its first entry and the type metadata:
         ``{"key": "long", "val": {"NAME": "string", ...}}``; ``{}`` for an empty cache."""
         for _, key, val in self.scan_native(cache, batch_size=1):
-            return {"key": describe(key), "val": describe(val)}
+            return {"key": describe(key, self._type_name), "val": describe(val, self._type_name)}
         return {}
+
+    def _type_name(self, type_id: int) -> str:
+        return self._native.binary_type(type_id)[0]
+
+    def enum_values(self, enum_type: str | int) -> dict[int, str]:
+        """``{ordinal: name}`` of an enum type, by type name (e.g. ``"com.example.Color"``) or id."""
+        type_id = enum_type if isinstance(enum_type, int) else _native.type_id(enum_type)
+        name, _fields, values = self._native.binary_type(type_id)
+        if not values:
+            raise InvalidArgumentError(f"binary type {name!r} is not an enum")
+        return {ordinal: constant for constant, ordinal in values}
 
     def raw_pages(self, cache: str, page_size: int = 1024) -> Iterator[tuple[int, int]]:
         """Fetches every page of a scan and discards it undecoded, yielding ``(entries, bytes)``:

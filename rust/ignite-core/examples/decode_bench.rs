@@ -35,6 +35,7 @@ fn main() {
             FieldMeta { name: "label".into(), type_code: tc::INT, field_id: label_id },
         ],
         is_enum: false,
+        enum_values: vec![],
         schemas: HashMap::from([(schema_id(&ids), ids)]),
     }));
     let mut page = Vec::new();

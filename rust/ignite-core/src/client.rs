@@ -35,6 +35,12 @@ impl Client {
         Scan::open(self.pool.clone(), self.metadata.clone(), cache_name, options)
     }
 
+    /// Binary type metadata for `type_id` (cached).
+    pub fn binary_type(&self, type_id: i32) -> Result<Arc<crate::metadata::BinaryType>> {
+        let metadata = self.metadata.clone();
+        self.pool.with_connection(|c| metadata.fetch(type_id, c))
+    }
+
     /// The protocol version a connection of this client settles on.
     pub fn protocol_version(&self) -> Result<crate::protocol::ProtocolVersion> {
         self.pool.with_connection(|c| Ok(c.version()))

@@ -1,6 +1,7 @@
 //! Decoding values straight into typed column buffers. A column's kind is fixed by the first value
 //! it sees (or by the type metadata when it sees only nulls); objects become struct columns whose
-//! fields are found through the footer and the schema, never by position.
+//! fields are found through the footer and the schema, never by position; arrays, collections and
+//! maps become list columns (offsets plus a child column of any kind).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,7 +14,92 @@ use crate::metadata::{BinaryType, TypeResolver};
 use crate::protocol::{type_code as tc, type_code_name};
 use crate::wire::Reader;
 
-/// Copies `n` primitive elements into `out`, turning any non-zero bool byte into 1 so that the
+/// How values that have more than one sensible form are decoded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DecodeOptions {
+    /// Decimals as exact strings instead of the nearest float64.
+    pub decimal_as_string: bool,
+}
+
+/// What a fixed-width scalar column holds, and how its bytes are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScalarKind {
+    Prim(PrimKind),
+    /// 16 bytes, canonical (big-endian) order.
+    Uuid,
+    /// int64 milliseconds since the epoch.
+    Date,
+    /// int64 nanoseconds since the epoch.
+    Timestamp,
+    /// int64 milliseconds since midnight.
+    Time,
+    /// int32 ordinal of an enum of the given type.
+    Enum { type_id: i32 },
+    /// float64, the nearest to the exact decimal.
+    Decimal,
+}
+
+impl ScalarKind {
+    fn for_code(code: u8) -> Option<ScalarKind> {
+        if let Some(k) = PrimKind::from_code(code) {
+            return Some(ScalarKind::Prim(k));
+        }
+        Some(match code {
+            tc::UUID => ScalarKind::Uuid,
+            tc::DATE => ScalarKind::Date,
+            tc::TIMESTAMP => ScalarKind::Timestamp,
+            tc::TIME => ScalarKind::Time,
+            tc::ENUM | tc::BINARY_ENUM => ScalarKind::Enum { type_id: 0 },
+            tc::DECIMAL => ScalarKind::Decimal,
+            _ => return None,
+        })
+    }
+
+    pub fn size(self) -> usize {
+        match self {
+            ScalarKind::Prim(k) => k.size(),
+            ScalarKind::Uuid => 16,
+            ScalarKind::Date | ScalarKind::Timestamp | ScalarKind::Time | ScalarKind::Decimal => 8,
+            ScalarKind::Enum { .. } => 4,
+        }
+    }
+
+    fn accepts(self, code: u8) -> bool {
+        match self {
+            ScalarKind::Prim(k) => code == k.code(),
+            ScalarKind::Enum { .. } => code == tc::ENUM || code == tc::BINARY_ENUM,
+            _ => ScalarKind::for_code(code) == Some(self),
+        }
+    }
+
+    /// The type code that names this kind in messages.
+    fn code(self) -> u8 {
+        match self {
+            ScalarKind::Prim(k) => k.code(),
+            ScalarKind::Uuid => tc::UUID,
+            ScalarKind::Date => tc::DATE,
+            ScalarKind::Timestamp => tc::TIMESTAMP,
+            ScalarKind::Time => tc::TIME,
+            ScalarKind::Enum { .. } => tc::ENUM,
+            ScalarKind::Decimal => tc::DECIMAL,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        type_code_name(self.code())
+    }
+}
+
+/// Type codes whose values are a count of full values: lists of any element kind.
+fn is_list_code(code: u8) -> bool {
+    matches!(
+        code,
+        tc::STRING_ARR | tc::UUID_ARR | tc::DATE_ARR | tc::DECIMAL_ARR | tc::TIMESTAMP_ARR | tc::TIME_ARR
+            | tc::OBJ_ARR | tc::ENUM_ARR | tc::COLLECTION
+    )
+}
+
+/// Copies primitive elements into `out`, turning any non-zero bool byte into 1 so that the
 /// buffer is a valid numpy bool array.
 #[inline]
 fn copy_elements(out: &mut AlignedBuf, kind: PrimKind, bytes: &[u8]) {
@@ -35,13 +121,18 @@ fn copy_elements(out: &mut AlignedBuf, kind: PrimKind, bytes: &[u8]) {
 pub enum Column {
     /// Only nulls were seen and no type is known.
     Null { len: usize },
-    Primitive { kind: PrimKind, values: AlignedBuf, len: usize, validity: Option<AlignedBuf> },
+    Scalar { kind: ScalarKind, values: AlignedBuf, len: usize, validity: Option<AlignedBuf> },
     /// Primitive arrays that all have `width` elements: a row-major 2-D buffer.
     FixedArray { kind: PrimKind, values: AlignedBuf, len: usize, width: usize, validity: Option<AlignedBuf> },
     /// Primitive arrays of varying length: values plus `len + 1` i64 offsets (in elements).
     VarArray { kind: PrimKind, values: AlignedBuf, offsets: AlignedBuf, len: usize, validity: Option<AlignedBuf> },
-    /// UTF-8 strings padded with zero bytes to a common `width` (numpy `S<width>`), at least 1.
+    /// UTF-8 strings (or exact decimals) padded with zero bytes to a common `width` (numpy
+    /// `S<width>`), at least 1.
     Strings { values: AlignedBuf, width: usize, len: usize, validity: Option<AlignedBuf> },
+    /// Arrays of objects or strings, collections: `len + 1` i64 offsets into the child column.
+    List { offsets: AlignedBuf, child: Box<Column>, len: usize, validity: Option<AlignedBuf> },
+    /// Maps: `len + 1` i64 offsets into the key and value columns.
+    Map { offsets: AlignedBuf, keys: Box<Column>, values: Box<Column>, len: usize, validity: Option<AlignedBuf> },
     /// An object: its fields sorted by name. A null object makes every field null in that row.
     Struct { type_name: String, fields: Vec<(String, Column)>, len: usize },
 }
@@ -50,10 +141,12 @@ impl Column {
     pub fn len(&self) -> usize {
         match self {
             Column::Null { len }
-            | Column::Primitive { len, .. }
+            | Column::Scalar { len, .. }
             | Column::FixedArray { len, .. }
             | Column::VarArray { len, .. }
             | Column::Strings { len, .. }
+            | Column::List { len, .. }
+            | Column::Map { len, .. }
             | Column::Struct { len, .. } => *len,
         }
     }
@@ -62,28 +155,16 @@ impl Column {
         self.len() == 0
     }
 
-    /// A short type description: `long`, `byte[]`, `string`, or a nested map for objects.
+    /// A short type description: `long`, `byte[]`, `string`, `list<...>`, or the object's type.
     pub fn type_name(&self) -> String {
         match self {
             Column::Null { .. } => "null".into(),
-            Column::Primitive { kind, .. } => type_code_name(kind.code()).into(),
-            Column::FixedArray { kind, .. } | Column::VarArray { kind, .. } => {
-                type_code_name(kind.array_code()).into()
-            }
+            Column::Scalar { kind, .. } => kind.name().into(),
+            Column::FixedArray { kind, .. } | Column::VarArray { kind, .. } => type_code_name(kind.array_code()).into(),
             Column::Strings { .. } => "string".into(),
+            Column::List { child, .. } => format!("list<{}>", child.type_name()),
+            Column::Map { keys, values, .. } => format!("map<{}, {}>", keys.type_name(), values.type_name()),
             Column::Struct { type_name, .. } => type_name.clone(),
-        }
-    }
-
-    /// Bytes of decoded data held by this column (for throughput reporting).
-    pub fn data_bytes(&self) -> usize {
-        match self {
-            Column::Null { .. } => 0,
-            Column::Primitive { values, .. }
-            | Column::FixedArray { values, .. }
-            | Column::Strings { values, .. } => values.len(),
-            Column::VarArray { values, offsets, .. } => values.len() + offsets.len(),
-            Column::Struct { fields, .. } => fields.iter().map(|(_, c)| c.data_bytes()).sum(),
         }
     }
 }
@@ -94,9 +175,12 @@ impl Column {
 enum Data {
     /// No value seen yet: only nulls so far.
     Unknown,
-    Prim { kind: PrimKind, values: AlignedBuf },
-    Str { bytes: Vec<u8>, offsets: Vec<usize> },
+    Scalar { kind: ScalarKind, values: AlignedBuf },
+    /// `code` is STRING, or DECIMAL when decimals are read as exact strings.
+    Str { code: u8, bytes: Vec<u8>, offsets: Vec<usize> },
     Array { kind: PrimKind, values: AlignedBuf, offsets: AlignedBuf },
+    List { code: u8, offsets: AlignedBuf, child: Box<ColumnBuilder> },
+    Map { offsets: AlignedBuf, keys: Box<ColumnBuilder>, values: Box<ColumnBuilder> },
     Struct(Box<StructBuilder>),
 }
 
@@ -105,6 +189,7 @@ pub struct ColumnBuilder {
     /// Rows this batch is expected to hold: buffers are sized from it when the first value shows
     /// the element size, instead of growing by doubling (an aligned realloc copies).
     rows_hint: usize,
+    options: DecodeOptions,
     len: usize,
     validity: AlignedBuf,
     null_count: usize,
@@ -113,15 +198,30 @@ pub struct ColumnBuilder {
     data: Data,
 }
 
+fn zero_offsets(rows: usize, capacity_rows: usize) -> AlignedBuf {
+    let mut offsets = AlignedBuf::with_capacity(8 * (capacity_rows + 1));
+    offsets.extend_zeros(8 * (rows + 1));
+    offsets
+}
+
+fn last_offset(offsets: &AlignedBuf) -> i64 {
+    offsets.i64_at(offsets.len() / 8 - 1)
+}
+
 impl ColumnBuilder {
     pub fn new(path: impl Into<String>) -> Self {
-        Self::with_rows_hint(path, 0)
+        Self::with_options(path, 0, DecodeOptions::default())
     }
 
     pub fn with_rows_hint(path: impl Into<String>, rows_hint: usize) -> Self {
+        Self::with_options(path, rows_hint, DecodeOptions::default())
+    }
+
+    pub fn with_options(path: impl Into<String>, rows_hint: usize, options: DecodeOptions) -> Self {
         ColumnBuilder {
             path: path.into(),
             rows_hint,
+            options,
             len: 0,
             validity: AlignedBuf::new(),
             null_count: 0,
@@ -130,8 +230,12 @@ impl ColumnBuilder {
         }
     }
 
-    fn with_nulls(path: String, declared: Option<u8>, nulls: usize, rows_hint: usize) -> Self {
-        let mut c = ColumnBuilder::with_rows_hint(path, rows_hint);
+    fn child(&self, suffix: &str) -> Box<ColumnBuilder> {
+        Box::new(ColumnBuilder::with_options(format!("{}{suffix}", self.path), self.rows_hint, self.options))
+    }
+
+    fn with_nulls(path: String, declared: Option<u8>, nulls: usize, rows_hint: usize, options: DecodeOptions) -> Self {
+        let mut c = ColumnBuilder::with_options(path, rows_hint, options);
         c.validity.reserve(rows_hint);
         c.declared = declared;
         for _ in 0..nulls {
@@ -154,9 +258,13 @@ impl ColumnBuilder {
         self.validity.push_u8(0);
         match &mut self.data {
             Data::Unknown => {}
-            Data::Prim { kind, values } => values.extend_zeros(kind.size()),
-            Data::Str { bytes, offsets } => offsets.push(bytes.len()),
+            Data::Scalar { kind, values } => values.extend_zeros(kind.size()),
+            Data::Str { bytes, offsets, .. } => offsets.push(bytes.len()),
             Data::Array { kind, values, offsets } => offsets.push_i64((values.len() / kind.size()) as i64),
+            Data::List { offsets, .. } | Data::Map { offsets, .. } => {
+                let last = last_offset(offsets);
+                offsets.push_i64(last);
+            }
             Data::Struct(s) => s.push_null(),
         }
     }
@@ -165,20 +273,20 @@ impl ColumnBuilder {
     fn start_kind(&mut self, code: u8) -> Result<()> {
         let rows = self.len;
         let expected_rows = self.rows_hint.max(rows + 64);
-        self.data = if let Some(kind) = PrimKind::from_code(code) {
+        self.data = if let Some(kind) = ScalarKind::for_code(code).filter(|_| !(code == tc::DECIMAL && self.options.decimal_as_string)) {
             let mut values = AlignedBuf::with_capacity(kind.size() * expected_rows);
             values.extend_zeros(kind.size() * rows);
-            Data::Prim { kind, values }
+            Data::Scalar { kind, values }
         } else if let Some(kind) = PrimKind::from_array_code(code) {
-            let mut offsets = AlignedBuf::with_capacity(8 * (expected_rows + 1));
-            for _ in 0..=rows {
-                offsets.push_i64(0);
-            }
-            Data::Array { kind, values: AlignedBuf::new(), offsets }
-        } else if code == tc::STRING {
-            Data::Str { bytes: Vec::new(), offsets: vec![0; rows + 1] }
+            Data::Array { kind, values: AlignedBuf::new(), offsets: zero_offsets(rows, expected_rows) }
+        } else if code == tc::STRING || code == tc::DECIMAL {
+            Data::Str { code, bytes: Vec::new(), offsets: vec![0; rows + 1] }
+        } else if is_list_code(code) {
+            Data::List { code, offsets: zero_offsets(rows, expected_rows), child: self.child("[]") }
+        } else if code == tc::MAP {
+            Data::Map { offsets: zero_offsets(rows, expected_rows), keys: self.child(".key"), values: self.child(".value") }
         } else if code == tc::OBJECT {
-            Data::Struct(Box::new(StructBuilder::new(self.path.clone(), rows, self.rows_hint)))
+            Data::Struct(Box::new(StructBuilder::new(self.path.clone(), rows, self.rows_hint, self.options)))
         } else {
             return Err(self.unsupported(code));
         };
@@ -187,17 +295,16 @@ impl ColumnBuilder {
 
     fn unsupported(&self, code: u8) -> Error {
         Error::UnsupportedType(format!(
-            "column '{}' holds {} values (type code {code}), which this version of ignite_fast does not decode yet",
+            "column '{}' holds {} values (type code {code}), which ignite_fast does not decode",
             self.path,
             type_code_name(code)
         ))
     }
 
-    fn conflict(&self, expected: u8, got: u8) -> Error {
+    fn conflict(&self, expected: &str, got: u8) -> Error {
         Error::Schema(format!(
-            "column '{}' holds both {} and {} values; read one type at a time",
+            "column '{}' holds both {expected} and {} values; read one type at a time",
             self.path,
-            type_code_name(expected),
             type_code_name(got)
         ))
     }
@@ -235,49 +342,88 @@ impl ColumnBuilder {
         if matches!(self.data, Data::Unknown) {
             self.start_kind(code)?;
         }
+        let rows_hint = self.rows_hint;
+        let rows = self.len;
         let end = match &mut self.data {
-            Data::Prim { kind, values } => {
-                if code != kind.code() {
-                    let expected = kind.code();
+            Data::Scalar { kind, values } => {
+                if !kind.accepts(code) {
+                    let expected = kind.name();
                     return Err(self.conflict(expected, code));
                 }
-                let bytes = r.take(kind.size())?;
-                copy_elements(values, *kind, bytes);
+                push_scalar(kind, values, &mut r, &self.path)?;
                 r.pos()
             }
             Data::Array { kind, values, offsets } => {
                 if code != kind.array_code() {
-                    let expected = kind.array_code();
+                    let expected = type_code_name(kind.array_code());
                     return Err(self.conflict(expected, code));
                 }
                 let n = r.len(kind.size())?;
                 if values.is_empty() {
                     // Most array columns hold arrays of one length: size for the whole batch.
-                    values.reserve(batch_reservation(n * kind.size(), self.rows_hint, self.len));
+                    values.reserve(batch_reservation(n * kind.size(), rows_hint, rows));
                 }
                 copy_elements(values, *kind, r.take(n * kind.size())?);
                 offsets.push_i64((values.len() / kind.size()) as i64);
                 r.pos()
             }
-            Data::Str { bytes, offsets } => {
-                if code != tc::STRING {
-                    return Err(self.conflict(tc::STRING, code));
+            Data::Str { code: str_code, bytes, offsets } => {
+                if code != *str_code {
+                    let expected = type_code_name(*str_code);
+                    return Err(self.conflict(expected, code));
                 }
-                let n = r.len(1)?;
-                let s = r.take(n)?;
-                if bytes.is_empty() {
-                    bytes.reserve(batch_reservation(n, self.rows_hint, self.len));
+                if code == tc::DECIMAL {
+                    bytes.extend_from_slice(binary::read_decimal(&mut r)?.to_decimal_string().as_bytes());
+                } else {
+                    let n = r.len(1)?;
+                    let s = r.take(n)?;
+                    if bytes.is_empty() {
+                        bytes.reserve(batch_reservation(n, rows_hint, rows));
+                    }
+                    if std::str::from_utf8(s).is_err() {
+                        return Err(Error::protocol(format!("column '{}': a string is not valid UTF-8", self.path)));
+                    }
+                    bytes.extend_from_slice(s);
                 }
-                if std::str::from_utf8(s).is_err() {
-                    return Err(Error::protocol(format!("column '{}': a string is not valid UTF-8", self.path)));
-                }
-                bytes.extend_from_slice(s);
                 offsets.push(bytes.len());
                 r.pos()
             }
+            Data::List { code: list_code, offsets, child } => {
+                if code != *list_code {
+                    let expected = type_code_name(*list_code);
+                    return Err(self.conflict(expected, code));
+                }
+                if code == tc::OBJ_ARR || code == tc::ENUM_ARR {
+                    r.i32()?; // element type id; each element carries its own
+                }
+                let n = r.len(1)?;
+                if code == tc::COLLECTION {
+                    r.u8()?; // collection kind: ArrayList, HashSet, ... all become lists
+                }
+                let mut p = r.pos();
+                for _ in 0..n {
+                    p = child.push_value(buf, p, types, depth + 1)?;
+                }
+                offsets.push_i64(child.len() as i64);
+                p
+            }
+            Data::Map { offsets, keys, values } => {
+                if code != tc::MAP {
+                    return Err(self.conflict("map", code));
+                }
+                let n = r.len(2)?;
+                r.u8()?; // map kind: HashMap or LinkedHashMap
+                let mut p = r.pos();
+                for _ in 0..n {
+                    p = keys.push_value(buf, p, types, depth + 1)?;
+                    p = values.push_value(buf, p, types, depth + 1)?;
+                }
+                offsets.push_i64(keys.len() as i64);
+                p
+            }
             Data::Struct(s) => {
                 if code != tc::OBJECT {
-                    return Err(self.conflict(tc::OBJECT, code));
+                    return Err(self.conflict("object", code));
                 }
                 s.push_object(buf, pos, types, depth)?
             }
@@ -301,29 +447,61 @@ impl ColumnBuilder {
                 }
             }
         }
-        let validity_opt = if null_count > 0 { Some(validity) } else { None };
-        let data = match self.data {
+        let validity = if null_count > 0 { Some(validity) } else { None };
+        match self.data {
             Data::Unknown => match self.declared {
-                Some(code) if PrimKind::from_code(code).is_some() || PrimKind::from_array_code(code).is_some() || code == tc::STRING => {
-                    let mut typed = ColumnBuilder::with_nulls(self.path, None, 0, 0);
-                    typed.start_kind(code).expect("declared kinds are supported");
+                // Only nulls, but the metadata says what the field holds: a typed, all-null column.
+                Some(code) if code != tc::OBJECT && code != tc::NULL => {
+                    let mut typed = ColumnBuilder::with_options(self.path, 0, self.options);
+                    if typed.start_kind(code).is_err() {
+                        return Column::Null { len };
+                    }
                     for _ in 0..len {
                         typed.push_null();
                     }
-                    return typed.finish(None);
+                    typed.finish(None)
                 }
-                _ => return Column::Null { len },
+                _ => Column::Null { len },
             },
-            data => data,
-        };
-        match data {
-            Data::Prim { kind, values } => Column::Primitive { kind, values, len, validity: validity_opt },
-            Data::Array { kind, values, offsets } => finish_array(kind, values, offsets, len, validity_opt),
-            Data::Str { bytes, offsets } => finish_strings(&bytes, &offsets, len, validity_opt),
-            Data::Struct(s) => s.finish(validity_opt.as_ref().map(|v| v.as_slice())),
-            Data::Unknown => unreachable!(),
+            Data::Scalar { kind, values } => Column::Scalar { kind, values, len, validity },
+            Data::Array { kind, values, offsets } => finish_array(kind, values, offsets, len, validity),
+            Data::Str { bytes, offsets, .. } => finish_strings(&bytes, &offsets, len, validity),
+            Data::List { offsets, child, .. } => Column::List { offsets, child: Box::new(child.finish(None)), len, validity },
+            Data::Map { offsets, keys, values } => Column::Map {
+                offsets,
+                keys: Box::new(keys.finish(None)),
+                values: Box::new(values.finish(None)),
+                len,
+                validity,
+            },
+            Data::Struct(s) => s.finish(validity.as_ref().map(|v| v.as_slice())),
         }
     }
+}
+
+/// Decodes one scalar (after its type code) into the column's buffer.
+#[inline]
+fn push_scalar(kind: &mut ScalarKind, values: &mut AlignedBuf, r: &mut Reader<'_>, path: &str) -> Result<()> {
+    match kind {
+        ScalarKind::Prim(k) => copy_elements(values, *k, r.take(k.size())?),
+        ScalarKind::Uuid => values.extend_from_slice(&binary::read_uuid(r)?),
+        ScalarKind::Date | ScalarKind::Time => values.extend_from_slice(&r.i64()?.to_le_bytes()),
+        ScalarKind::Timestamp => values.extend_from_slice(&binary::read_timestamp_nanos(r)?.to_le_bytes()),
+        ScalarKind::Decimal => values.extend_from_slice(&binary::read_decimal(r)?.to_f64().to_le_bytes()),
+        ScalarKind::Enum { type_id } => {
+            let value_type = r.i32()?;
+            let ordinal = r.i32()?;
+            if *type_id == 0 {
+                *type_id = value_type;
+            } else if *type_id != value_type {
+                return Err(Error::Schema(format!(
+                    "column '{path}' holds values of two enum types ({type_id} and {value_type})"
+                )));
+            }
+            values.extend_from_slice(&ordinal.to_le_bytes());
+        }
+    }
+    Ok(())
 }
 
 /// Bytes to reserve for a variable-size column on its first value: that value's size for every
@@ -366,6 +544,7 @@ struct FieldColumn {
 pub struct StructBuilder {
     path: String,
     rows_hint: usize,
+    options: DecodeOptions,
     len: usize,
     binary_type: Option<Arc<BinaryType>>,
     fields: Vec<FieldColumn>,
@@ -374,10 +553,11 @@ pub struct StructBuilder {
 }
 
 impl StructBuilder {
-    fn new(path: String, nulls: usize, rows_hint: usize) -> Self {
+    fn new(path: String, nulls: usize, rows_hint: usize, options: DecodeOptions) -> Self {
         StructBuilder {
             path,
             rows_hint,
+            options,
             len: nulls,
             binary_type: None,
             fields: Vec::new(),
@@ -420,7 +600,7 @@ impl StructBuilder {
         self.fields.push(FieldColumn {
             id,
             name: name.to_string(),
-            column: ColumnBuilder::with_nulls(path, declared, self.len, self.rows_hint),
+            column: ColumnBuilder::with_nulls(path, declared, self.len, self.rows_hint, self.options),
         });
     }
 

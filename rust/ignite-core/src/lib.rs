@@ -24,7 +24,7 @@ pub mod scan;
 pub mod wire;
 
 pub use client::Client;
-pub use columns::{Column, PrimKind};
+pub use columns::{Column, DecodeOptions, PrimKind, ScalarKind};
 pub use connection::ConnectionConfig;
 pub use error::{Error, Result};
 pub use scan::{Batch, Scan, ScanOptions};

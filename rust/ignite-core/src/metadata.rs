@@ -22,6 +22,8 @@ pub struct BinaryType {
     pub name: String,
     pub fields: Vec<FieldMeta>,
     pub is_enum: bool,
+    /// (name, ordinal) of each constant, for enum types
+    pub enum_values: Vec<(String, i32)>,
     /// schema id -> field ids in footer order
     pub schemas: HashMap<i32, Vec<i32>>,
 }
@@ -49,11 +51,12 @@ impl BinaryType {
             fields.push(FieldMeta { name, type_code: type_code as u8, field_id });
         }
         let is_enum = r.bool()?;
+        let mut enum_values = Vec::new();
         if is_enum {
             let n = r.len(5)?;
             for _ in 0..n {
-                r.string_object()?;
-                r.i32()?;
+                let name = r.string_object()?.unwrap_or_default();
+                enum_values.push((name, r.i32()?));
             }
         }
         let n_schemas = r.len(8)?;
@@ -64,7 +67,7 @@ impl BinaryType {
             let ids = (0..n).map(|_| r.i32()).collect::<Result<Vec<_>>>()?;
             schemas.insert(schema_id, ids);
         }
-        Ok(Some(BinaryType { type_id, name, fields, is_enum, schemas }))
+        Ok(Some(BinaryType { type_id, name, fields, is_enum, enum_values, schemas }))
     }
 }
 

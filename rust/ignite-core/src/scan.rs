@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::columns::{Column, ColumnBuilder};
+use crate::columns::{Column, ColumnBuilder, DecodeOptions};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::metadata::{ConnectionResolver, MetadataCache};
@@ -19,11 +19,12 @@ pub struct ScanOptions {
     pub partition: i32,
     /// Only entries held by the node we are connected to.
     pub local: bool,
+    pub decode: DecodeOptions,
 }
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { page_size: 1024, partition: -1, local: false }
+        ScanOptions { page_size: 1024, partition: -1, local: false, decode: DecodeOptions::default() }
     }
 }
 
@@ -59,6 +60,7 @@ pub struct Scan {
     cursor_id: i64,
     /// Entries per page, as asked of the server.
     page_size: usize,
+    decode: DecodeOptions,
     page: Vec<u8>,
     /// Read position of the next entry in `page`.
     pos: usize,
@@ -110,6 +112,7 @@ impl Scan {
             conn: Some(conn),
             cursor_id,
             page_size: options.page_size as usize,
+            decode: options.decode,
             page,
             pos: 0,
             rows_left_in_page: 0,
@@ -204,8 +207,8 @@ impl Scan {
         }
         // Size buffers for the rows this batch will most likely hold.
         let rows_hint = max_rows.min(self.rows_left_in_page.max(self.page_size)).min(1 << 20);
-        let mut key = ColumnBuilder::with_rows_hint("key", rows_hint);
-        let mut val = ColumnBuilder::with_rows_hint("val", rows_hint);
+        let mut key = ColumnBuilder::with_options("key", rows_hint, self.decode);
+        let mut val = ColumnBuilder::with_options("val", rows_hint, self.decode);
         let mut rows = 0;
         while rows < max_rows && self.conn.is_some() {
             if self.rows_left_in_page == 0 {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use ignite_core::columns::{Column, ColumnBuilder};
+use ignite_core::columns::{Column, ColumnBuilder, ScalarKind};
 use ignite_core::metadata::{BinaryType, FieldMeta, TypeResolver};
 use ignite_core::protocol::{name_id, schema_id, type_code as tc};
 use ignite_core::{Error, PrimKind, Result};
@@ -42,7 +42,7 @@ fn types(defs: &[(&str, &[(&str, u8)], &[&[&str]])]) -> Types {
                 (schema_id(&ids), ids)
             })
             .collect();
-        map.insert(type_id, Arc::new(BinaryType { type_id, name: name.to_string(), fields, is_enum: false, schemas }));
+        map.insert(type_id, Arc::new(BinaryType { type_id, name: name.to_string(), fields, is_enum: false, enum_values: vec![], schemas }));
     }
     Types(map)
 }
@@ -128,7 +128,7 @@ fn field<'a>(col: &'a Column, name: &str) -> &'a Column {
 
 fn i32s(col: &Column) -> Vec<i32> {
     match col {
-        Column::Primitive { kind: PrimKind::I32, values, .. } => {
+        Column::Scalar { kind: ScalarKind::Prim(PrimKind::I32), values, .. } => {
             values.as_slice().chunks(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect()
         }
         other => panic!("not an int column: {other:?}"),
@@ -148,7 +148,7 @@ fn strings(col: &Column) -> Vec<String> {
 
 fn validity(col: &Column) -> Option<Vec<u8>> {
     match col {
-        Column::Primitive { validity, .. } | Column::Strings { validity, .. } => {
+        Column::Scalar { validity, .. } | Column::Strings { validity, .. } => {
             validity.as_ref().map(|v| v.as_slice().to_vec())
         }
         other => panic!("no validity: {other:?}"),

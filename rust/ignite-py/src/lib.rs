@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ignite_core::buffer::AlignedBuf;
 use ignite_core::protocol::ProtocolVersion;
-use ignite_core::{Batch, Client, Column, ConnectionConfig, Error, PrimKind, Scan, ScanOptions};
+use ignite_core::{Batch, Client, Column, ConnectionConfig, DecodeOptions, Error, PrimKind, ScalarKind, Scan, ScanOptions};
 use numpy::ndarray::{ArrayViewD, IxDyn};
 use numpy::{Element, PyArrayDyn};
 use pyo3::exceptions::PyException;
@@ -107,14 +107,29 @@ fn validity_array<'py>(py: Python<'py>, validity: Option<AlignedBuf>, len: usize
     }
 }
 
-/// A column as a tagged tuple; `ignite_fast._columns` turns these into numpy objects:
-/// ("null", len) | ("prim", values, valid) | ("fixed", values_2d, valid)
-/// | ("var", values, offsets, valid) | ("str", bytes_2d, valid) | ("struct", type_name, {name: column}, len)
+/// A column as a tagged tuple; `ignite_fast.columns` turns these into numpy objects:
+/// ("null", len) | ("prim", values, valid, logical) | ("fixed", values_2d, valid)
+/// | ("var", values, offsets, valid) | ("str", bytes_2d, valid) | ("list", offsets, child, valid)
+/// | ("map", offsets, keys, values, valid) | ("struct", type_name, {name: column}, len)
+/// `logical` is None for plain primitives, else "uuid", "date", "timestamp", "time",
+/// "decimal" or ("enum", type_id).
 fn column_to_py<'py>(py: Python<'py>, column: Column) -> PyResult<Bound<'py, PyTuple>> {
     Ok(match column {
         Column::Null { len } => ("null", len).into_pyobject(py)?,
-        Column::Primitive { kind, values, len, validity } => {
-            ("prim", primitive_array(py, kind, values, &[len])?, validity_array(py, validity, len)?).into_pyobject(py)?
+        Column::Scalar { kind, values, len, validity } => {
+            let valid = validity_array(py, validity, len)?;
+            let (array, logical) = match kind {
+                ScalarKind::Prim(k) => (primitive_array(py, k, values, &[len])?, py.None().into_bound(py)),
+                ScalarKind::Uuid => (zero_copy_array::<u8>(py, values, &[len, 16])?, "uuid".into_pyobject(py)?.into_any()),
+                ScalarKind::Date => (zero_copy_array::<i64>(py, values, &[len])?, "date".into_pyobject(py)?.into_any()),
+                ScalarKind::Timestamp => (zero_copy_array::<i64>(py, values, &[len])?, "timestamp".into_pyobject(py)?.into_any()),
+                ScalarKind::Time => (zero_copy_array::<i64>(py, values, &[len])?, "time".into_pyobject(py)?.into_any()),
+                ScalarKind::Decimal => (zero_copy_array::<f64>(py, values, &[len])?, "decimal".into_pyobject(py)?.into_any()),
+                ScalarKind::Enum { type_id } => {
+                    (zero_copy_array::<i32>(py, values, &[len])?, ("enum", type_id).into_pyobject(py)?.into_any())
+                }
+            };
+            ("prim", array, valid, logical).into_pyobject(py)?
         }
         Column::FixedArray { kind, values, len, width, validity } => {
             ("fixed", primitive_array(py, kind, values, &[len, width])?, validity_array(py, validity, len)?).into_pyobject(py)?
@@ -132,6 +147,21 @@ fn column_to_py<'py>(py: Python<'py>, column: Column) -> PyResult<Bound<'py, PyT
         Column::Strings { values, width, len, validity } => {
             ("str", zero_copy_array::<u8>(py, values, &[len, width])?, validity_array(py, validity, len)?).into_pyobject(py)?
         }
+        Column::List { offsets, child, len, validity } => (
+            "list",
+            zero_copy_array::<i64>(py, offsets, &[len + 1])?,
+            column_to_py(py, *child)?,
+            validity_array(py, validity, len)?,
+        )
+            .into_pyobject(py)?,
+        Column::Map { offsets, keys, values, len, validity } => (
+            "map",
+            zero_copy_array::<i64>(py, offsets, &[len + 1])?,
+            column_to_py(py, *keys)?,
+            column_to_py(py, *values)?,
+            validity_array(py, validity, len)?,
+        )
+            .into_pyobject(py)?,
         Column::Struct { type_name, fields, len } => {
             let dict = PyDict::new(py);
             for (name, col) in fields {
@@ -188,9 +218,9 @@ impl NativeClient {
         py.detach(|| client.cache_names()).py_err(py)
     }
 
-    #[pyo3(signature = (cache_name, page_size=1024, part=-1, local=false))]
-    fn scan(&self, py: Python<'_>, cache_name: &str, page_size: i32, part: i32, local: bool) -> PyResult<NativeScan> {
-        let options = ScanOptions { page_size, partition: part, local };
+    #[pyo3(signature = (cache_name, page_size=1024, part=-1, local=false, decimal_as_string=false))]
+    fn scan(&self, py: Python<'_>, cache_name: &str, page_size: i32, part: i32, local: bool, decimal_as_string: bool) -> PyResult<NativeScan> {
+        let options = ScanOptions { page_size, partition: part, local, decode: DecodeOptions { decimal_as_string } };
         let client = &self.inner;
         let scan = py.detach(|| client.scan(cache_name, &options)).py_err(py)?;
         Ok(NativeScan { inner: Some(scan), wire_bytes: 0 })
@@ -199,6 +229,17 @@ impl NativeClient {
     #[getter]
     fn idle_connections(&self) -> usize {
         self.inner.idle_connections()
+    }
+
+    /// Binary type metadata: `(name, [(field, type_code)], [(enum constant, ordinal)])`.
+    fn binary_type(&self, py: Python<'_>, type_id: i32) -> PyResult<(String, Vec<(String, u8)>, Vec<(String, i32)>)> {
+        let client = &self.inner;
+        let t = py.detach(|| client.binary_type(type_id)).py_err(py)?;
+        Ok((
+            t.name.clone(),
+            t.fields.iter().map(|f| (f.name.clone(), f.type_code)).collect(),
+            t.enum_values.clone(),
+        ))
     }
 
     /// The protocol version the handshake settled on.
@@ -287,12 +328,19 @@ fn cache_id(name: &str) -> i32 {
     ignite_core::protocol::java_string_hash(name)
 }
 
+/// The binary type id of a type name (Ignite's default id mapper: hash of the lower-cased name).
+#[pyfunction]
+fn type_id(name: &str) -> i32 {
+    ignite_core::protocol::name_id(name)
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeClient>()?;
     m.add_class::<NativeScan>()?;
     m.add_class::<ColumnBuffer>()?;
     m.add_function(wrap_pyfunction!(cache_id, m)?)?;
+    m.add_function(wrap_pyfunction!(type_id, m)?)?;
     m.add("ALIGNMENT", ignite_core::buffer::ALIGNMENT)?;
     Ok(())
 }
