@@ -115,3 +115,41 @@ def test_uuid_strings_are_canonical(client, written):
     cache, expected = written
     keys, val = _batch(client, cache)
     assert [s.decode() for s in uuid_strings(val["uuid"])] == [expected[k]["uuid"] for k in keys]
+
+
+def test_every_type_through_the_tf_adaptor(written):
+    """The documented TensorFlow mapping: UUID as canonical text, Date/Time as int64 ms,
+    Timestamp as int64 ns (unit in the spec name), Decimal as float64, Enum as int32 ordinal,
+    lists and maps as ragged tensors, lists of objects as one ragged tensor per field."""
+    import tensorflow as tf
+
+    from ignite_fast import IgniteDataset
+
+    cache, expected = written
+    batched = IgniteDataset(cache, port=10850, batch_size=ROWS)
+    spec = batched.element_spec["val"]
+    assert spec["uuid"] == tf.TensorSpec([None], tf.string, name="uuid")
+    assert spec["ts"] == tf.TensorSpec([None], tf.int64, name="timestamp_ns")
+    assert spec["date"].dtype == tf.int64 and spec["date"].name == "date_ms"
+    assert spec["dec"].dtype == tf.float64 and spec["color"].dtype == tf.int32
+    assert isinstance(spec["strs"], tf.RaggedTensorSpec) and spec["strs"].dtype == tf.string
+    assert set(spec["objs"]) == {"label", "x"} and isinstance(spec["objs"]["x"], tf.RaggedTensorSpec)
+    assert set(spec["map"]) == {"key", "value"}
+    [batch] = list(batched)
+    keys = batch["key"].numpy().tolist()
+    val = batch["val"]
+    for r, k in enumerate(keys):
+        e = expected[k]
+        assert val["uuid"][r].numpy().decode() == e["uuid"]
+        assert int(val["ts"][r]) == e["ts"][0] * 1_000_000 + e["ts"][1]
+        assert int(val["date"][r]) == e["date"] and int(val["time"][r]) == e["time"]
+        assert val["ints"][r].numpy().tolist() == e["ints"]
+        assert val["objs"]["x"][r].numpy().tolist() == [o["x"] for o in e["objs"]]
+        assert [s.decode() for s in val["map"]["key"][r].numpy()] == list(e["map"])
+        assert val["map"]["value"][r].numpy().tolist() == list(e["map"].values())
+        assert val["inner"]["label"][r].numpy().decode() == e["inner"]["label"]
+    # The same, element by element (the drop-in form).
+    elements = {int(el["key"]): el for el in IgniteDataset(cache, port=10850).as_numpy_iterator()}
+    assert sorted(elements) == list(range(ROWS))
+    assert elements[5]["val"]["strs"].tolist() == [b"a5", b"", "ü".encode()]
+    assert elements[5]["val"]["uuid"].decode() == expected[5]["uuid"]

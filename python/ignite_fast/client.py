@@ -103,14 +103,14 @@ class Client:
         this client is connected to; ``decimal_as_string`` gives decimals as exact strings instead
         of float64. Leaving the loop early closes the server-side cursor.
         """
-        for raw in self.scan_native(cache, batch_size, page_size=page_size, part=part, local=local,
-                                    decimal_as_string=decimal_as_string):
-            _, key, val = raw
-            yield {"key": from_native(key), "val": from_native(val)}
+        for _, columns in self.scan_native(cache, batch_size, page_size=page_size, part=part, local=local,
+                                           decimal_as_string=decimal_as_string):
+            yield {name: from_native(col) for name, col in columns.items()}
 
     def scan_native(self, cache: str, batch_size: int = 1024, *, page_size: int | None = None,
                     part: int = -1, local: bool = False, decimal_as_string: bool = False) -> Iterator[tuple]:
-        """Like :meth:`scan` but yields ``(rows, key, val)`` with columns as native tagged tuples."""
+        """Like :meth:`scan` but yields ``(rows, {"key": ..., "val": ...})`` with columns as native
+        tagged tuples (see ``_native.pyi``)."""
         if not isinstance(cache, str) or not cache:
             raise InvalidArgumentError(f"cache must be a non-empty string, got {cache!r}")
         _check_int("batch_size", batch_size, 1)
@@ -123,8 +123,8 @@ class Client:
     def schema(self, cache: str) -> dict:
         """The structure of the cache's entries, from its first entry and the type metadata:
         ``{"key": "long", "val": {"NAME": "string", ...}}``; ``{}`` for an empty cache."""
-        for _, key, val in self.scan_native(cache, batch_size=1):
-            return {"key": describe(key, self._type_name), "val": describe(val, self._type_name)}
+        for _, columns in self.scan_native(cache, batch_size=1):
+            return {name: describe(col, self._type_name) for name, col in columns.items()}
         return {}
 
     def _type_name(self, type_id: int) -> str:
@@ -138,6 +138,51 @@ class Client:
             raise InvalidArgumentError(f"binary type {name!r} is not an enum")
         return {ordinal: constant for constant, ordinal in values}
 
+    def sql(
+        self,
+        query: str,
+        args: Sequence[Any] = (),
+        *,
+        batch_size: int = 1024,
+        page_size: int | None = None,
+        schema: str = "PUBLIC",
+        max_rows: int = 0,
+        distributed_joins: bool = False,
+        local: bool = False,
+        lazy: bool = False,
+        timeout: float = 0.0,
+        decimal_as_string: bool = False,
+    ) -> Iterator[dict]:
+        """Runs an SQL fields query and yields batches ``{column name: column}`` of up to
+        ``batch_size`` rows, columns as in :meth:`scan`.
+
+        ``args`` fill the query's ``?`` placeholders (None, bool, int, float, str or bytes);
+        filtering and projecting on the server sends only what you need over the wire.
+
+        >>> for batch in client.sql("SELECT ID, NAME FROM KITTEN_CACHE WHERE ID > ?", [1]):  # doctest: +SKIP
+        ...     print(batch["ID"], batch["NAME"])
+        """
+        for _, columns in self.sql_native(query, args, batch_size=batch_size, page_size=page_size, schema=schema,
+                                          max_rows=max_rows, distributed_joins=distributed_joins, local=local,
+                                          lazy=lazy, timeout=timeout, decimal_as_string=decimal_as_string):
+            yield {name: from_native(col) for name, col in columns.items()}
+
+    def sql_native(self, query: str, args: Sequence[Any] = (), *, batch_size: int = 1024,
+                   page_size: int | None = None, schema: str = "PUBLIC", max_rows: int = 0,
+                   distributed_joins: bool = False, local: bool = False, lazy: bool = False,
+                   timeout: float = 0.0, decimal_as_string: bool = False) -> Iterator[tuple]:
+        """Like :meth:`sql` but yields ``(rows, {name: native column})``."""
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidArgumentError(f"query must be a non-empty string, got {query!r}")
+        _check_int("batch_size", batch_size, 1)
+        page_size = batch_size if page_size is None else _check_int("page_size", page_size, 1)
+        _check_int("max_rows", max_rows, 0)
+        cursor = self._native.sql(query, list(args), schema=schema, page_size=min(page_size, 2**31 - 1),
+                                  max_rows=max_rows, distributed_joins=bool(distributed_joins), local=bool(local),
+                                  lazy=bool(lazy), timeout_ms=int(timeout * 1000),
+                                  decimal_as_string=bool(decimal_as_string))
+        return _iterate(cursor, batch_size)
+
     def raw_pages(self, cache: str, page_size: int = 1024) -> Iterator[tuple[int, int]]:
         """Fetches every page of a scan and discards it undecoded, yielding ``(entries, bytes)``:
         the server-and-wire limit that benchmarks compare decoding against."""
@@ -149,7 +194,7 @@ class Client:
             scan.close()
 
 
-def _iterate(scan: "_native.NativeScan", batch_size: int) -> Iterator[tuple]:
+def _iterate(scan: "_native.NativeCursor", batch_size: int) -> Iterator[tuple]:
     # A generator so that leaving the loop early (or dropping the iterator) closes the cursor.
     try:
         while (batch := scan.next_batch(batch_size)) is not None:

@@ -16,8 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 from .client import Client
-from .columns import Ragged, from_native
-from .errors import InvalidArgumentError
+from .columns import Ragged, from_native, uuid_strings
+from .errors import InvalidArgumentError, UnsupportedTypeError
 
 _DTYPES = {
     "uint8": tf.uint8, "int16": tf.int16, "int32": tf.int32, "int64": tf.int64,
@@ -26,6 +26,8 @@ _DTYPES = {
 
 # Batches decoded per generator step when the caller asks for single elements.
 _ELEMENT_MODE_BATCH = 1024
+# Rows read up front to find the element structure.
+_SAMPLE_ROWS = 1024
 
 
 def _env(name: str, value: Any, convert: Callable[[str], Any] = str) -> Any:
@@ -48,32 +50,71 @@ def _bool(raw: str) -> bool:
     raise ValueError("expected true or false")
 
 
-def _spec(column: tuple, batched_arrays_dense: bool) -> Any:
-    """A batched TypeSpec (leading batch dimension) for a native column."""
+_UNITS = {"date": "ms", "time": "ms", "timestamp": "ns"}
+
+
+def _flat_spec(column: tuple, batched_arrays_dense: bool, path: str) -> tf.TypeSpec:
+    """A batched spec (leading batch dimension) for a column whose rows are single values."""
     tag = column[0]
-    if tag == "struct":
-        return {name: _spec(col, batched_arrays_dense) for name, col in column[2].items()}
     if tag == "str":
         return tf.TensorSpec([None], tf.string)
     if tag == "null":
         return tf.TensorSpec([None], tf.float64)
-    dtype = _DTYPES[column[1].dtype.name]
     if tag == "prim":
-        return tf.TensorSpec([None], dtype)
+        logical = column[3]
+        if logical is None:
+            return tf.TensorSpec([None], _DTYPES[column[1].dtype.name])
+        if logical == "uuid":
+            return tf.TensorSpec([None], tf.string, name="uuid")
+        if logical in _UNITS:  # int64 with the unit in the spec's name
+            return tf.TensorSpec([None], tf.int64, name=f"{logical}_{_UNITS[logical]}")
+        if logical == "decimal":
+            return tf.TensorSpec([None], tf.float64)
+        return tf.TensorSpec([None], tf.int32, name="enum_ordinal")
     if tag == "fixed" and batched_arrays_dense:
-        return tf.TensorSpec([None, column[1].shape[1]], dtype)
-    return tf.RaggedTensorSpec([None, None], dtype, ragged_rank=1, row_splits_dtype=tf.int64)
+        return tf.TensorSpec([None, column[1].shape[1]], _DTYPES[column[1].dtype.name])
+    if tag in ("fixed", "var"):
+        return tf.RaggedTensorSpec([None, None], _DTYPES[column[1].dtype.name], ragged_rank=1, row_splits_dtype=tf.int64)
+    raise UnsupportedTypeError(f"column '{path}' ({tag}) has no flat TensorFlow form")
+
+
+def _ragged_of(spec: tf.TensorSpec) -> tf.RaggedTensorSpec:
+    return tf.RaggedTensorSpec([None, None], spec.dtype, ragged_rank=1, row_splits_dtype=tf.int64)
+
+
+def _spec(column: tuple, batched_arrays_dense: bool, path: str) -> Any:
+    """A batched TypeSpec structure for a native column."""
+    tag = column[0]
+    if tag == "struct":
+        return {name: _spec(col, batched_arrays_dense, f"{path}.{name}") for name, col in column[2].items()}
+    if tag in ("list", "map"):
+        children = {"": column[2]} if tag == "list" else {"key": column[2], "value": column[3]}
+        out = {}
+        for name, child in children.items():
+            if child[0] == "struct":
+                # A list of objects: one ragged tensor per field, sharing row splits.
+                out[name] = {f: _ragged_of(_flat_spec(c, False, f"{path}[].{f}")) for f, c in child[2].items()}
+            elif child[0] in ("prim", "str", "null"):
+                out[name] = _ragged_of(_flat_spec(child, False, f"{path}[]"))
+            else:
+                raise UnsupportedTypeError(
+                    f"column '{path}' nests lists in lists, which IgniteDataset does not map to "
+                    "TensorFlow; read it with Client.scan")
+        return out[""] if tag == "list" else out
+    return _flat_spec(column, batched_arrays_dense, path)
 
 
 def _to_tf(value: Any, spec: Any, path: str) -> Any:
     """Fits one decoded column to its spec (no per-row Python work)."""
     if isinstance(spec, dict):
+        if isinstance(value, Ragged):  # a list of objects (one ragged tensor per field), or a map
+            return {name: _to_tf(Ragged(value.values[name], value.offsets, value.valid), s, f"{path}.{name}")
+                    for name, s in spec.items()}
         return {name: _to_tf(value[name], s, f"{path}.{name}") for name, s in spec.items()}
     if isinstance(spec, tf.RaggedTensorSpec):
         if isinstance(value, Ragged):
-            return tf.RaggedTensor.from_row_splits(value.values, value.offsets, validate=False)
-        dense = np.ma.getdata(value)
-        return tf.RaggedTensor.from_tensor(dense, row_splits_dtype=tf.int64)
+            return tf.RaggedTensor.from_row_splits(_leaf(value.values, spec.dtype), value.offsets, validate=False)
+        return tf.RaggedTensor.from_tensor(np.ma.getdata(value), row_splits_dtype=tf.int64)
     if isinstance(value, Ragged):
         width = spec.shape[1]
         if not np.all(value.lengths == width):
@@ -82,7 +123,16 @@ def _to_tf(value: Any, spec: Any, path: str) -> Any:
                 "lengths later; pass ragged=True to read it as tf.RaggedTensor"
             )
         return value.values.reshape(len(value), width)
-    return np.ma.getdata(value)
+    return _leaf(value, spec.dtype)
+
+
+def _leaf(value: Any, dtype: tf.DType) -> np.ndarray:
+    data = np.ma.getdata(value)
+    if dtype == tf.string and data.ndim == 2:  # UUIDs: (rows, 16) bytes -> canonical text
+        return uuid_strings(data)
+    if data.dtype.kind in "mM":  # datetime64 / timedelta64 -> int64 in the column's unit
+        return data.view(np.int64)
+    return data
 
 
 class IgniteDataset(tf.data.Dataset):
@@ -134,9 +184,6 @@ class IgniteDataset(tf.data.Dataset):
                 "TLS (certfile/keyfile/cert_password) is not implemented in this version of "
                 "ignite_fast; refusing to connect without it"
             )
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-            raise InvalidArgumentError(f"batch_size must be a positive int or None, got {batch_size!r}")
-
         addresses = hosts if hosts is not None else [host]
         client_args = dict(host=addresses, port=port, username=username, password=password,
                            connect_timeout=timeout, read_timeout=timeout)
@@ -144,23 +191,69 @@ class IgniteDataset(tf.data.Dataset):
         self.cache_name = cache_name
         self.batch_size = batch_size
 
-        client = Client(**client_args)
-        first = next(iter(client.scan_native(cache_name, batch_size=1, **scan_args)), None)
+        def open_scan(rows: int):
+            return Client(**client_args).scan_native(cache_name, batch_size=rows, **scan_args)
+
+        self._build(open_scan, batch_size, ragged, page_size)
+
+    @classmethod
+    def from_sql(
+        cls,
+        query: str,
+        args: list | tuple = (),
+        host: str = "localhost",
+        port: int = 10800,
+        *,
+        schema: str = "PUBLIC",
+        page_size: int = 1024,
+        batch_size: int | None = None,
+        ragged: bool = False,
+        username: str | None = None,
+        password: str | None = None,
+        hosts: list[str] | None = None,
+        timeout: float = 60.0,
+        distributed_joins: bool = False,
+        lazy: bool = False,
+    ) -> "IgniteDataset":
+        """A dataset over the rows of an SQL fields query: elements ``{column name: value}``.
+        Filtering and projecting on the server sends only what training needs.
+
+        >>> ds = IgniteDataset.from_sql("SELECT NAME FROM KITTEN_CACHE WHERE ID > ?", [1])  # doctest: +SKIP
+        """
+        self = cls.__new__(cls)
+        client_args = dict(host=hosts if hosts is not None else [host], port=port, username=username,
+                           password=password, connect_timeout=timeout, read_timeout=timeout)
+        self.cache_name = None
+        self.batch_size = batch_size
+
+        def open_query(rows: int):
+            return Client(**client_args).sql_native(query, args, batch_size=rows, page_size=page_size, schema=schema,
+                                                    distributed_joins=distributed_joins, lazy=lazy)
+
+        self._build(open_query, batch_size, ragged, page_size)
+        return self
+
+    def _build(self, open_source: Callable[[int], Any], batch_size: int | None, ragged: bool, page_size: int) -> None:
+        """Makes the dataset: the element structure from the first row, then a generator of
+        whole decoded batches, unbatched unless the caller asked for batches."""
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+            raise InvalidArgumentError(f"batch_size must be a positive int or None, got {batch_size!r}")
+        rows_per_step = batch_size or max(page_size, _ELEMENT_MODE_BATCH)
+        # The element structure comes from a sample of the first rows: enough to tell arrays of
+        # one length (dense) from arrays of varying length (ragged).
+        first = next(iter(open_source(min(rows_per_step, _SAMPLE_ROWS))), None)
         dense_arrays = batch_size is not None and not ragged
         if first is None:
-            # An empty cache yields nothing; its element structure cannot be known from data.
+            # No rows: nothing to yield, and no data to take the element structure from.
             spec = {"key": tf.TensorSpec([None], tf.int64), "val": tf.TensorSpec([None], tf.int64)}
         else:
-            spec = {"key": _spec(first[1], dense_arrays), "val": _spec(first[2], dense_arrays)}
-        rows_per_step = batch_size or max(page_size, _ELEMENT_MODE_BATCH)
+            spec = {name: _spec(col, dense_arrays, name) for name, col in first[1].items()}
 
         def batches():
             if first is None:
                 return
-            gen_client = Client(**client_args)
-            for _, key, val in gen_client.scan_native(cache_name, batch_size=rows_per_step, **scan_args):
-                yield {"key": _to_tf(from_native(key), spec["key"], "key"),
-                       "val": _to_tf(from_native(val), spec["val"], "val")}
+            for _, columns in open_source(rows_per_step):
+                yield {name: _to_tf(from_native(columns[name]), s, name) for name, s in spec.items()}
 
         dataset = tf.data.Dataset.from_generator(batches, output_signature=spec)
         if batch_size is None:

@@ -6,7 +6,7 @@ use crate::connection::ConnectionConfig;
 use crate::error::Result;
 use crate::metadata::MetadataCache;
 use crate::pool::ConnectionPool;
-use crate::scan::{Scan, ScanOptions};
+use crate::cursor::{Cursor, ScanOptions, SqlArg, SqlOptions};
 
 #[derive(Clone)]
 pub struct Client {
@@ -31,8 +31,12 @@ impl Client {
         self.pool.with_connection(|c| c.cache_names())
     }
 
-    pub fn scan(&self, cache_name: &str, options: &ScanOptions) -> Result<Scan> {
-        Scan::open(self.pool.clone(), self.metadata.clone(), cache_name, options)
+    pub fn scan(&self, cache_name: &str, options: &ScanOptions) -> Result<Cursor> {
+        Cursor::scan(self.pool.clone(), self.metadata.clone(), cache_name, options)
+    }
+
+    pub fn sql(&self, query: &str, args: &[SqlArg], options: &SqlOptions) -> Result<Cursor> {
+        Cursor::sql(self.pool.clone(), self.metadata.clone(), query, args, options)
     }
 
     /// Binary type metadata for `type_id` (cached).

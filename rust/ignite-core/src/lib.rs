@@ -8,7 +8,7 @@
 //! - [`binary`]: the binary object layout (header, footer, value sizes);
 //! - [`metadata`]: binary type metadata and schemas;
 //! - [`buffer`] and [`columns`]: 64-byte-aligned column buffers and decoding into them;
-//! - [`scan`]: scan cursors with page prefetch;
+//! - [`cursor`]: scan and SQL query cursors with page prefetch;
 //! - [`client`]: what the bindings use.
 
 pub mod binary;
@@ -16,15 +16,15 @@ pub mod buffer;
 pub mod client;
 pub mod columns;
 pub mod connection;
+pub mod cursor;
 pub mod error;
 pub mod metadata;
 pub mod pool;
 pub mod protocol;
-pub mod scan;
 pub mod wire;
 
 pub use client::Client;
 pub use columns::{Column, DecodeOptions, PrimKind, ScalarKind};
 pub use connection::ConnectionConfig;
 pub use error::{Error, Result};
-pub use scan::{Batch, Scan, ScanOptions};
+pub use cursor::{Batch, Cursor, ScanOptions, SqlArg, SqlOptions};

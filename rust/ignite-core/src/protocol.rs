@@ -22,6 +22,8 @@ pub mod op {
     pub const CACHE_GET_NAMES: i16 = 1050;
     pub const QUERY_SCAN: i16 = 2000;
     pub const QUERY_SCAN_CURSOR_GET_PAGE: i16 = 2001;
+    pub const QUERY_SQL_FIELDS: i16 = 2004;
+    pub const QUERY_SQL_FIELDS_CURSOR_GET_PAGE: i16 = 2005;
     pub const GET_BINARY_TYPE: i16 = 3002;
 }
 

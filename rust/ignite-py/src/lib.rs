@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ignite_core::buffer::AlignedBuf;
 use ignite_core::protocol::ProtocolVersion;
-use ignite_core::{Batch, Client, Column, ConnectionConfig, DecodeOptions, Error, PrimKind, ScalarKind, Scan, ScanOptions};
+use ignite_core::{Batch, Client, Column, ConnectionConfig, Cursor, DecodeOptions, Error, PrimKind, ScalarKind, ScanOptions, SqlArg, SqlOptions};
 use numpy::ndarray::{ArrayViewD, IxDyn};
 use numpy::{Element, PyArrayDyn};
 use pyo3::exceptions::PyException;
@@ -172,8 +172,38 @@ fn column_to_py<'py>(py: Python<'py>, column: Column) -> PyResult<Bound<'py, PyT
     })
 }
 
+/// `(rows, {name: column})`, columns in the cursor's order (key, val for scans).
 fn batch_to_py<'py>(py: Python<'py>, batch: Batch) -> PyResult<Bound<'py, PyTuple>> {
-    (batch.len, column_to_py(py, batch.key)?, column_to_py(py, batch.val)?).into_pyobject(py)
+    let columns = PyDict::new(py);
+    for (name, column) in batch.columns {
+        columns.set_item(name, column_to_py(py, column)?)?;
+    }
+    (batch.len, columns).into_pyobject(py)
+}
+
+fn sql_arg(value: &Bound<'_, PyAny>) -> PyResult<SqlArg> {
+    use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString};
+    Ok(if value.is_none() {
+        SqlArg::Null
+    } else if value.is_instance_of::<PyBool>() {
+        SqlArg::Bool(value.extract()?)
+    } else if value.is_instance_of::<PyInt>() {
+        SqlArg::Long(value.extract()?)
+    } else if value.is_instance_of::<PyFloat>() {
+        SqlArg::Double(value.extract()?)
+    } else if value.is_instance_of::<PyString>() {
+        SqlArg::String(value.extract()?)
+    } else if value.is_instance_of::<PyBytes>() {
+        SqlArg::Bytes(value.extract()?)
+    } else {
+        return Err(to_py_err(
+            value.py(),
+            Error::InvalidArgument(format!(
+                "SQL arguments must be None, bool, int, float, str or bytes, got {}",
+                value.get_type().name()?
+            )),
+        ));
+    })
 }
 
 fn seconds(value: f64, name: &str) -> PyResult<Duration> {
@@ -219,11 +249,52 @@ impl NativeClient {
     }
 
     #[pyo3(signature = (cache_name, page_size=1024, part=-1, local=false, decimal_as_string=false))]
-    fn scan(&self, py: Python<'_>, cache_name: &str, page_size: i32, part: i32, local: bool, decimal_as_string: bool) -> PyResult<NativeScan> {
+    fn scan(&self, py: Python<'_>, cache_name: &str, page_size: i32, part: i32, local: bool, decimal_as_string: bool) -> PyResult<NativeCursor> {
         let options = ScanOptions { page_size, partition: part, local, decode: DecodeOptions { decimal_as_string } };
         let client = &self.inner;
-        let scan = py.detach(|| client.scan(cache_name, &options)).py_err(py)?;
-        Ok(NativeScan { inner: Some(scan), wire_bytes: 0 })
+        let cursor = py.detach(|| client.scan(cache_name, &options)).py_err(py)?;
+        Ok(NativeCursor { inner: Some(cursor), wire_bytes: 0 })
+    }
+
+    /// Runs an SQL fields query.
+    #[pyo3(signature = (query, args=Vec::new(), schema="PUBLIC".to_string(), page_size=1024, max_rows=0,
+                        distributed_joins=false, local=false, replicated_only=false, enforce_join_order=false,
+                        collocated=false, lazy=false, timeout_ms=0, decimal_as_string=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn sql(
+        &self,
+        py: Python<'_>,
+        query: &str,
+        args: Vec<Bound<'_, PyAny>>,
+        schema: String,
+        page_size: i32,
+        max_rows: i32,
+        distributed_joins: bool,
+        local: bool,
+        replicated_only: bool,
+        enforce_join_order: bool,
+        collocated: bool,
+        lazy: bool,
+        timeout_ms: i64,
+        decimal_as_string: bool,
+    ) -> PyResult<NativeCursor> {
+        let args = args.iter().map(sql_arg).collect::<PyResult<Vec<_>>>()?;
+        let options = SqlOptions {
+            schema,
+            page_size,
+            max_rows,
+            distributed_joins,
+            local,
+            replicated_only,
+            enforce_join_order,
+            collocated,
+            lazy,
+            timeout_ms,
+            decode: DecodeOptions { decimal_as_string },
+        };
+        let client = &self.inner;
+        let cursor = py.detach(|| client.sql(query, &args, &options)).py_err(py)?;
+        Ok(NativeCursor { inner: Some(cursor), wire_bytes: 0 })
     }
 
     #[getter]
@@ -250,15 +321,15 @@ impl NativeClient {
     }
 }
 
-/// An open scan cursor.
+/// An open scan or query cursor.
 #[pyclass(module = "ignite_fast._native")]
-struct NativeScan {
-    inner: Option<Scan>,
+struct NativeCursor {
+    inner: Option<Cursor>,
     /// Page bytes received, kept after the scan ends.
     wire_bytes: u64,
 }
 
-impl NativeScan {
+impl NativeCursor {
     /// Records the byte count and lets go of a finished or failed scan.
     fn finish(&mut self) {
         if let Some(scan) = self.inner.take() {
@@ -274,7 +345,7 @@ impl NativeScan {
 
     /// Runs one step of the scan with the GIL released; the end of the scan or an error lets go
     /// of the scan (and so of its connection).
-    fn step<T: Send>(&mut self, py: Python<'_>, f: impl FnOnce(&mut Scan) -> Result<Option<T>, Error> + Send) -> PyResult<Option<T>> {
+    fn step<T: Send>(&mut self, py: Python<'_>, f: impl FnOnce(&mut Cursor) -> Result<Option<T>, Error> + Send) -> PyResult<Option<T>> {
         let Some(scan) = self.inner.as_mut() else { return Ok(None) };
         match py.detach(|| f(scan)) {
             Ok(Some(item)) => {
@@ -294,8 +365,14 @@ impl NativeScan {
 }
 
 #[pymethods]
-impl NativeScan {
-    /// Decodes up to `max_rows` entries: `(rows, key_column, val_column)`, or None at the end.
+impl NativeCursor {
+    /// Names of a row's columns: `key`, `val` for scans, the result columns for queries.
+    #[getter]
+    fn column_names(&self) -> Vec<String> {
+        self.inner.as_ref().map_or_else(Vec::new, |c| c.column_names().to_vec())
+    }
+
+    /// Decodes up to `max_rows` rows: `(rows, {name: column})`, or None at the end.
     fn next_batch<'py>(&mut self, py: Python<'py>, max_rows: usize) -> PyResult<Option<Bound<'py, PyTuple>>> {
         match self.step(py, |scan| scan.next_batch(max_rows))? {
             Some(batch) => Ok(Some(batch_to_py(py, batch)?)),
@@ -337,7 +414,7 @@ fn type_id(name: &str) -> i32 {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeClient>()?;
-    m.add_class::<NativeScan>()?;
+    m.add_class::<NativeCursor>()?;
     m.add_class::<ColumnBuffer>()?;
     m.add_function(wrap_pyfunction!(cache_id, m)?)?;
     m.add_function(wrap_pyfunction!(type_id, m)?)?;

@@ -1,0 +1,417 @@
+//! Query cursors: scan queries (op 2000 / 2001) and SQL fields queries (op 2004 / 2005). Pages
+//! are prefetched one ahead and decoded into columnar batches; an abandoned cursor is closed on
+//! the server (op 0). A scan row is two values (key, val); a query row is one value per column.
+
+use std::sync::Arc;
+
+use crate::columns::{Column, ColumnBuilder, DecodeOptions};
+use crate::connection::Connection;
+use crate::error::{Error, Result};
+use crate::metadata::{ConnectionResolver, MetadataCache};
+use crate::pool::ConnectionPool;
+use crate::protocol::{java_string_hash, op, type_code, SCAN_FLAG_KEEP_BINARY};
+use crate::wire::{Reader, Writer};
+
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Entries per server page.
+    pub page_size: i32,
+    /// One partition, or -1 for all.
+    pub partition: i32,
+    /// Only entries held by the node we are connected to.
+    pub local: bool,
+    pub decode: DecodeOptions,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions { page_size: 1024, partition: -1, local: false, decode: DecodeOptions::default() }
+    }
+}
+
+impl ScanOptions {
+    pub fn validate(&self) -> Result<()> {
+        validate_page_size(self.page_size)?;
+        if self.partition < -1 {
+            return Err(Error::InvalidArgument(format!(
+                "part must be a partition number or -1 for all partitions, got {}",
+                self.partition
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn validate_page_size(page_size: i32) -> Result<()> {
+    if page_size <= 0 {
+        return Err(Error::InvalidArgument(format!("page_size must be positive, got {page_size}")));
+    }
+    Ok(())
+}
+
+/// An SQL query argument.
+#[derive(Debug, Clone)]
+pub enum SqlArg {
+    Null,
+    Bool(bool),
+    Long(i64),
+    Double(f64),
+    String(String),
+    Bytes(Vec<u8>),
+}
+
+#[derive(Debug, Clone)]
+pub struct SqlOptions {
+    /// SQL schema the query runs in.
+    pub schema: String,
+    pub page_size: i32,
+    /// 0: no limit.
+    pub max_rows: i32,
+    pub distributed_joins: bool,
+    pub local: bool,
+    pub replicated_only: bool,
+    pub enforce_join_order: bool,
+    pub collocated: bool,
+    pub lazy: bool,
+    /// 0: no timeout.
+    pub timeout_ms: i64,
+    pub decode: DecodeOptions,
+}
+
+impl Default for SqlOptions {
+    fn default() -> Self {
+        SqlOptions {
+            schema: "PUBLIC".into(),
+            page_size: 1024,
+            max_rows: 0,
+            distributed_joins: false,
+            local: false,
+            replicated_only: false,
+            enforce_join_order: false,
+            collocated: false,
+            lazy: false,
+            timeout_ms: 0,
+            decode: DecodeOptions::default(),
+        }
+    }
+}
+
+/// Decoded rows: one column per name (`key` and `val` for scans), `len` rows each.
+#[derive(Debug)]
+pub struct Batch {
+    pub columns: Vec<(String, Column)>,
+    pub len: usize,
+}
+
+impl Batch {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|(n, _)| n == name).map(|(_, c)| c)
+    }
+}
+
+pub struct Cursor {
+    pool: Arc<ConnectionPool>,
+    metadata: Arc<MetadataCache>,
+    /// `None` once the cursor has finished (connection returned) or failed (connection dropped).
+    conn: Option<Connection>,
+    cursor_id: i64,
+    /// The op that fetches the next page.
+    page_op: i16,
+    /// Names of the values of one row.
+    column_names: Vec<String>,
+    /// Rows per page, as asked of the server.
+    page_size: usize,
+    decode: DecodeOptions,
+    page: Vec<u8>,
+    /// Read position of the next row in `page`.
+    pos: usize,
+    rows_left_in_page: usize,
+    /// The request id of the next page, already asked for.
+    next_page_request: Option<i64>,
+    wire_bytes: u64,
+}
+
+/// Sends the request that opens a cursor and returns the connection and the first page.
+fn open_request(pool: &ConnectionPool, op_code: i16, body: &[u8], what: &str) -> Result<(Connection, Vec<u8>, usize)> {
+    let mut conn = pool.take()?;
+    let mut page = Vec::new();
+    match conn.send(op_code, body).and_then(|id| conn.receive(id, &mut page)) {
+        Ok(start) => Ok((conn, page, start)),
+        Err(e) => {
+            pool.give_back(conn);
+            Err(match e {
+                Error::Server { status, message } => Error::Server { status, message: format!("{what} failed: {message}") },
+                other => other,
+            })
+        }
+    }
+}
+
+impl Cursor {
+    /// Opens a scan query over `cache_name`; rows are (key, val).
+    pub fn scan(pool: Arc<ConnectionPool>, metadata: Arc<MetadataCache>, cache_name: &str, options: &ScanOptions) -> Result<Cursor> {
+        options.validate()?;
+        let mut w = Writer::new();
+        w.i32(java_string_hash(cache_name))
+            .u8(SCAN_FLAG_KEEP_BINARY)
+            .u8(type_code::NULL) // no filter
+            .i32(options.page_size)
+            .i32(options.partition)
+            .bool(options.local);
+        let (conn, page, start) = open_request(&pool, op::QUERY_SCAN, &w.buf, &format!("scan of cache '{cache_name}'"))
+            .map_err(|e| match e {
+                Error::CacheNotFound(_) => Error::CacheNotFound(format!("cache '{cache_name}' does not exist")),
+                other => other,
+            })?;
+        // cursor id, then the rows as in every page
+        let cursor_id = Reader::at(&page, start)?.i64()?;
+        let names = vec!["key".to_string(), "val".to_string()];
+        let mut cursor = Cursor::new(pool, metadata, conn, page, cursor_id, names, op::QUERY_SCAN_CURSOR_GET_PAGE, options.page_size, options.decode);
+        cursor.start_page(start + 8).inspect_err(|_| cursor.fail())?;
+        Ok(cursor)
+    }
+
+    /// Runs an SQL fields query; rows have one value per result column.
+    pub fn sql(pool: Arc<ConnectionPool>, metadata: Arc<MetadataCache>, query: &str, args: &[SqlArg], options: &SqlOptions) -> Result<Cursor> {
+        validate_page_size(options.page_size)?;
+        if query.trim().is_empty() {
+            return Err(Error::InvalidArgument("the SQL query is empty".into()));
+        }
+        let mut w = Writer::new();
+        w.i32(0) // no cache: the schema says where the query runs
+            .u8(0)
+            .string_object(Some(&options.schema))
+            .i32(options.page_size)
+            .i32(options.max_rows)
+            .string_object(Some(query))
+            .i32(args.len() as i32);
+        for arg in args {
+            match arg {
+                SqlArg::Null => w.u8(type_code::NULL),
+                SqlArg::Bool(v) => w.u8(type_code::BOOL).bool(*v),
+                SqlArg::Long(v) => w.u8(type_code::LONG).i64(*v),
+                SqlArg::Double(v) => w.u8(type_code::DOUBLE).bytes(&v.to_le_bytes()),
+                SqlArg::String(v) => w.string_object(Some(v)),
+                SqlArg::Bytes(v) => w.byte_array_object(v),
+            };
+        }
+        w.u8(0) // statement type: any
+            .bool(options.distributed_joins)
+            .bool(options.local)
+            .bool(options.replicated_only)
+            .bool(options.enforce_join_order)
+            .bool(options.collocated)
+            .bool(options.lazy)
+            .i64(options.timeout_ms)
+            .bool(true); // include field names
+        let (conn, page, start) = open_request(&pool, op::QUERY_SQL_FIELDS, &w.buf, "SQL query")?;
+        // cursor id | column count | column names, then the rows as in every page
+        let mut r = Reader::at(&page, start)?;
+        let cursor_id = r.i64()?;
+        let n = r.len(1)?;
+        let names = (0..n).map(|_| r.string_object().map(|s| s.unwrap_or_default())).collect::<Result<Vec<_>>>()?;
+        let rows_at = r.pos();
+        let mut cursor = Cursor::new(pool, metadata, conn, page, cursor_id, names, op::QUERY_SQL_FIELDS_CURSOR_GET_PAGE, options.page_size, options.decode);
+        cursor.start_page(rows_at).inspect_err(|_| cursor.fail())?;
+        Ok(cursor)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        pool: Arc<ConnectionPool>,
+        metadata: Arc<MetadataCache>,
+        conn: Connection,
+        page: Vec<u8>,
+        cursor_id: i64,
+        column_names: Vec<String>,
+        page_op: i16,
+        page_size: i32,
+        decode: DecodeOptions,
+    ) -> Cursor {
+        Cursor {
+            pool,
+            metadata,
+            conn: Some(conn),
+            cursor_id,
+            page_op,
+            column_names,
+            page_size: page_size as usize,
+            decode,
+            page,
+            pos: 0,
+            rows_left_in_page: 0,
+            next_page_request: None,
+            wire_bytes: 0,
+        }
+    }
+
+    /// Names of the values of a row: `key`, `val` for scans, the result columns for queries.
+    pub fn column_names(&self) -> &[String] {
+        &self.column_names
+    }
+
+    /// Bytes of page payload received so far.
+    pub fn wire_bytes(&self) -> u64 {
+        self.wire_bytes
+    }
+
+    /// Takes a received page whose row count starts at `count_pos`, and asks for the next page
+    /// at once, before this one is decoded, so that the server works while we decode.
+    fn start_page(&mut self, count_pos: usize) -> Result<()> {
+        let mut r = Reader::at(&self.page, count_pos)?;
+        let count = r.i32()?;
+        if count < 0 {
+            return Err(Error::protocol(format!("page with negative row count {count}")));
+        }
+        // Every value is at least one byte (a null), plus the trailing `more` flag.
+        let min_row = self.column_names.len().max(1);
+        if (count as usize).saturating_mul(min_row) + 1 > r.remaining() {
+            return Err(Error::protocol(format!("page claims {count} rows in {} bytes", r.remaining())));
+        }
+        let more = *self.page.last().expect("checked non-empty") != 0;
+        self.pos = r.pos();
+        self.rows_left_in_page = count as usize;
+        self.wire_bytes += self.page.len() as u64;
+        self.next_page_request = None;
+        if more {
+            let mut w = Writer::new();
+            w.i64(self.cursor_id);
+            let conn = self.conn.as_mut().expect("open cursor has a connection");
+            self.next_page_request = Some(conn.send(self.page_op, &w.buf)?);
+        }
+        Ok(())
+    }
+
+    /// Moves to the next page. Returns false when the cursor is exhausted (and gives the
+    /// connection back to the pool).
+    fn advance_page(&mut self) -> Result<bool> {
+        if self.pos + 1 != self.page.len() {
+            return Err(Error::protocol(format!(
+                "page has {} unexpected bytes after its last row",
+                self.page.len().saturating_sub(self.pos + 1)
+            )));
+        }
+        let Some(request) = self.next_page_request else {
+            // The server freed the cursor after the last page.
+            if let Some(conn) = self.conn.take() {
+                self.pool.give_back(conn);
+            }
+            return Ok(false);
+        };
+        let conn = self.conn.as_mut().expect("open cursor has a connection");
+        let start = conn.receive(request, &mut self.page)?;
+        self.next_page_request = None;
+        self.start_page(start)?;
+        Ok(true)
+    }
+
+    /// Drops the connection after an error: its stream position is no longer known.
+    fn fail(&mut self) {
+        self.conn = None;
+        self.next_page_request = None;
+        self.rows_left_in_page = 0;
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.conn.is_none()
+    }
+
+    /// Decodes up to `max_rows` rows into a batch; `None` when the cursor is exhausted.
+    pub fn next_batch(&mut self, max_rows: usize) -> Result<Option<Batch>> {
+        let result = self.next_batch_inner(max_rows);
+        if result.is_err() {
+            self.fail();
+        }
+        result
+    }
+
+    fn next_batch_inner(&mut self, max_rows: usize) -> Result<Option<Batch>> {
+        if max_rows == 0 {
+            return Err(Error::InvalidArgument("batch_size must be positive".into()));
+        }
+        // Size buffers for the rows this batch will most likely hold.
+        let rows_hint = max_rows.min(self.rows_left_in_page.max(self.page_size)).min(1 << 20);
+        let mut builders: Vec<ColumnBuilder> = self
+            .column_names
+            .iter()
+            .map(|name| ColumnBuilder::with_options(name.clone(), rows_hint, self.decode))
+            .collect();
+        let mut rows = 0;
+        while rows < max_rows && self.conn.is_some() {
+            if self.rows_left_in_page == 0 {
+                if !self.advance_page()? {
+                    break;
+                }
+                continue;
+            }
+            let conn = self.conn.as_mut().expect("checked above");
+            let mut types = ConnectionResolver { cache: &self.metadata, conn };
+            let take = self.rows_left_in_page.min(max_rows - rows);
+            let mut pos = self.pos;
+            for _ in 0..take {
+                for builder in builders.iter_mut() {
+                    pos = builder.push_value(&self.page, pos, &mut types, 0)?;
+                }
+            }
+            self.pos = pos;
+            self.rows_left_in_page -= take;
+            rows += take;
+        }
+        if rows == 0 && self.conn.is_none() {
+            return Ok(None);
+        }
+        let columns = self
+            .column_names
+            .iter()
+            .cloned()
+            .zip(builders.into_iter().map(|b| b.finish(None)))
+            .collect();
+        Ok(Some(Batch { columns, len: rows }))
+    }
+
+    /// Fetches the next page and throws it away undecoded: the server-and-wire limit that the
+    /// benchmarks compare the decoder against. Returns (rows, bytes) or `None` at the end.
+    pub fn next_raw_page(&mut self) -> Result<Option<(usize, usize)>> {
+        if self.conn.is_none() {
+            return Ok(None);
+        }
+        let rows = self.rows_left_in_page;
+        let bytes = self.page.len();
+        let Some(request) = self.next_page_request else {
+            self.rows_left_in_page = 0;
+            if let Some(conn) = self.conn.take() {
+                self.pool.give_back(conn);
+            }
+            return Ok(Some((rows, bytes)));
+        };
+        let conn = self.conn.as_mut().expect("open cursor has a connection");
+        let result = conn.receive(request, &mut self.page).and_then(|start| self.start_page(start));
+        if let Err(e) = result {
+            self.fail();
+            return Err(e);
+        }
+        Ok(Some((rows, bytes)))
+    }
+}
+
+impl Drop for Cursor {
+    /// An abandoned cursor collects its prefetched page and closes itself on the server, so that
+    /// the connection goes back to the pool clean and the server does not keep the cursor.
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else { return };
+        let Some(request) = self.next_page_request.take() else {
+            // Last page already received: the server has freed the cursor.
+            self.pool.give_back(conn);
+            return;
+        };
+        let mut scratch = Vec::new();
+        let cursor_still_open = match conn.receive(request, &mut scratch) {
+            Ok(start) => scratch.last().copied().unwrap_or(0) != 0 && start < scratch.len(),
+            Err(_) => return, // broken connection: dropping it frees the cursor
+        };
+        if cursor_still_open && conn.close_resource(self.cursor_id).is_err() {
+            return;
+        }
+        self.pool.give_back(conn);
+    }
+}
