@@ -1,0 +1,95 @@
+"""The seed's structured IMAGES example, and property-based round trips of primitive values and
+arrays written by pyignite through a real node."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pyignite import GenericObjectMeta
+from pyignite.datatypes import (
+    BoolObject, ByteObject, DoubleArrayObject, DoubleObject, FloatObject, IntArrayObject, IntObject,
+    LongArrayObject, LongObject, ShortObject, String,
+)
+from pyignite.datatypes.complex import BinaryObject
+
+import ignite_fast
+from ignite_fast.columns import to_pylist
+
+PORT = 10850
+
+
+def test_images_example(pyignite_client):
+    """The seed's printed element: a string key, a nested metadata object and int[] pixels."""
+    from ignite_fast import IgniteDataset
+
+    class ImageMetadata(metaclass=GenericObjectMeta, type_name="ImageMetadata", schema=OrderedDict([
+            ("file_name", String), ("label", String), ("width", IntObject), ("height", IntObject)])):
+        pass
+
+    class Image(metaclass=GenericObjectMeta, type_name="Image",
+                schema=OrderedDict([("metadata", BinaryObject), ("pixels", IntArrayObject)])):
+        pass
+
+    cache = pyignite_client.get_or_create_cache("IMAGES")
+    cache.clear()
+    cache.put("kitten.png", Image(metadata=ImageMetadata(file_name="kitten.png", label="little ball of fur",
+                                                         width=800, height=600), pixels=[0] * 64),
+              key_hint=String)
+    [element] = list(IgniteDataset(cache_name="IMAGES", port=PORT).as_numpy_iterator())
+    assert element["key"] == b"kitten.png"
+    assert element["val"]["metadata"] == {"file_name": b"kitten.png", "height": 600,
+                                          "label": b"little ball of fur", "width": 800}
+    assert element["val"]["pixels"].tolist() == [0] * 64
+    assert list(element["val"]) == ["metadata", "pixels"]
+
+
+SCALARS = {
+    "b": (ByteObject, st.integers(-128, 127)),
+    "s": (ShortObject, st.integers(-2**15, 2**15 - 1)),
+    "i": (IntObject, st.integers(-2**31, 2**31 - 1)),
+    "l": (LongObject, st.integers(-2**63, 2**63 - 1)),
+    "f": (FloatObject, st.floats(width=32, allow_nan=False)),
+    "d": (DoubleObject, st.floats(allow_nan=False)),
+    "flag": (BoolObject, st.booleans()),
+    "text": (String, st.text(max_size=40)),
+    "ints": (IntArrayObject, st.lists(st.integers(-2**31, 2**31 - 1), max_size=12)),
+    "longs": (LongArrayObject, st.lists(st.integers(-2**63, 2**63 - 1), max_size=12)),
+    "doubles": (DoubleArrayObject, st.lists(st.floats(allow_nan=False), max_size=12)),
+}
+
+
+class Mixed(metaclass=GenericObjectMeta, type_name="PropertyMixed",
+            schema=OrderedDict((name, kind) for name, (kind, _) in SCALARS.items())):
+    pass
+
+
+rows = st.lists(st.fixed_dictionaries({name: strategy for name, (_, strategy) in SCALARS.items()}),
+                min_size=1, max_size=25)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=rows)
+def test_primitive_and_array_values_round_trip(pyignite_client, rows):
+    cache = pyignite_client.get_or_create_cache("property_round_trip")
+    cache.clear()
+    cache.put_all({i: Mixed(**row) for i, row in enumerate(rows)})
+    batch = next(ignite_fast.Client("127.0.0.1", PORT).scan("property_round_trip", batch_size=100, page_size=7))
+    order = np.argsort(batch["key"])
+    val = batch["val"]
+    for name in SCALARS:
+        got = [to_pylist(val[name])[i] for i in order]
+        want = [row[name] for row in rows]
+        if name == "b":
+            want = [v & 0xFF for v in want]
+        if name == "f":
+            want = [float(np.float32(v)) for v in want]
+        if name == "text":
+            got = [g.decode("utf-8") for g in got]
+            # numpy's S dtype cannot keep trailing NUL characters
+            want = [w.rstrip("\x00") for w in want]
+        if name in ("ints", "longs", "doubles") and got and not isinstance(got[0], list):
+            got = [list(g) for g in got]
+        assert got == want, name
