@@ -54,7 +54,9 @@ SCALARS = {
     "f": (FloatObject, st.floats(width=32, allow_nan=False)),
     "d": (DoubleObject, st.floats(allow_nan=False)),
     "flag": (BoolObject, st.booleans()),
-    "text": (String, st.text(max_size=40)),
+    # pyignite 0.6.1 cuts strings at the first NUL when it writes them (its own reads agree), so
+    # the oracle cannot express NUL characters.
+    "text": (String, st.text(st.characters(blacklist_characters="\x00"), max_size=40)),
     "ints": (IntArrayObject, st.lists(st.integers(-2**31, 2**31 - 1), max_size=12)),
     "longs": (LongArrayObject, st.lists(st.integers(-2**63, 2**63 - 1), max_size=12)),
     "doubles": (DoubleArrayObject, st.lists(st.floats(allow_nan=False), max_size=12)),
@@ -88,8 +90,6 @@ def test_primitive_and_array_values_round_trip(pyignite_client, rows):
             want = [float(np.float32(v)) for v in want]
         if name == "text":
             got = [g.decode("utf-8") for g in got]
-            # numpy's S dtype cannot keep trailing NUL characters
-            want = [w.rstrip("\x00") for w in want]
         if name in ("ints", "longs", "doubles") and got and not isinstance(got[0], list):
             got = [list(g) for g in got]
         assert got == want, name

@@ -174,3 +174,49 @@ def test_raw_pages_count_every_entry(client, filled):
     pages = list(client.raw_pages(filled, page_size=64))
     assert sum(entries for entries, _ in pages) == 1000
     assert all(nbytes > 0 for _, nbytes in pages)
+
+
+@pytest.fixture
+def people(pyignite_client, cache_name):
+    from collections import OrderedDict
+
+    from pyignite import GenericObjectMeta
+    from pyignite.datatypes import IntObject, String
+    from pyignite.datatypes.complex import BinaryObject
+
+    class Address(metaclass=GenericObjectMeta, type_name="SelAddress",
+                  schema=OrderedDict([("city", String), ("zip", IntObject)])):
+        pass
+
+    class Person(metaclass=GenericObjectMeta, type_name="SelPerson",
+                 schema=OrderedDict([("name", String), ("age", IntObject), ("address", BinaryObject)])):
+        pass
+
+    class Pet(metaclass=GenericObjectMeta, type_name="SelPet", schema=OrderedDict([("species", String)])):
+        pass
+
+    cache = pyignite_client.get_or_create_cache(cache_name)
+    cache.put_all({i: Person(name=f"p{i}", age=20 + i, address=Address(city=f"c{i}", zip=1000 + i)) for i in range(10)})
+    cache.put_all({100 + i: Pet(species="cat") for i in range(3)})
+    return cache_name
+
+
+def test_columns_select_fields_and_nested_fields(client, people):
+    batch = next(client.scan(people, value_type="SelPerson", columns=["age", "address.zip"]))
+    assert set(batch["val"]) == {"age", "address"} and set(batch["val"]["address"]) == {"zip"}
+    order = np.argsort(batch["key"])
+    assert batch["val"]["age"][order].tolist() == [20 + i for i in range(10)]
+    assert batch["val"]["address"]["zip"][order].tolist() == [1000 + i for i in range(10)]
+
+
+def test_unknown_column_names_the_fields_that_exist(client, people):
+    with pytest.raises(ignite_fast.InvalidArgumentError, match="no field 'height'.*address, age, name"):
+        next(client.scan(people, value_type="SelPerson", columns=["height"]))
+
+
+def test_mixed_value_types_need_a_choice(client, people):
+    with pytest.raises(ignite_fast.SchemaError, match="SelPerson and SelPet|SelPet and SelPerson"):
+        list(client.scan(people, batch_size=100))
+    pets = next(client.scan(people, value_type="SelPet", batch_size=100))
+    assert sorted(pets["key"].tolist()) == [100, 101, 102]
+    assert pets["val"]["species"].tolist() == [b"cat"] * 3

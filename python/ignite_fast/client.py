@@ -94,6 +94,8 @@ class Client:
         part: int = -1,
         local: bool = False,
         decimal_as_string: bool = False,
+        columns: Sequence[str] | None = None,
+        value_type: str | int | None = None,
     ) -> Iterator[dict]:
         """Scans ``cache`` and yields batches ``{"key": column, "val": column}`` of up to
         ``batch_size`` rows (see :mod:`ignite_fast.columns` for how columns look).
@@ -101,14 +103,18 @@ class Client:
         ``page_size`` is the number of entries per network page (default: ``batch_size``);
         ``part`` reads one partition (``-1``: all); ``local`` reads only the entries of the node
         this client is connected to; ``decimal_as_string`` gives decimals as exact strings instead
-        of float64. Leaving the loop early closes the server-side cursor.
+        of float64. ``columns`` names the value fields to decode (dotted paths reach nested
+        fields: ``["label", "metadata.width"]``); the others are skipped undecoded.
+        ``value_type`` (a type name or id) keeps only entries whose value is of that type, for
+        caches that hold several. Leaving the loop early closes the server-side cursor.
         """
-        for _, columns in self.scan_native(cache, batch_size, page_size=page_size, part=part, local=local,
-                                           decimal_as_string=decimal_as_string):
-            yield {name: from_native(col) for name, col in columns.items()}
+        for _, cols in self.scan_native(cache, batch_size, page_size=page_size, part=part, local=local,
+                                        decimal_as_string=decimal_as_string, columns=columns, value_type=value_type):
+            yield {name: from_native(col) for name, col in cols.items()}
 
     def scan_native(self, cache: str, batch_size: int = 1024, *, page_size: int | None = None,
-                    part: int = -1, local: bool = False, decimal_as_string: bool = False) -> Iterator[tuple]:
+                    part: int = -1, local: bool = False, decimal_as_string: bool = False,
+                    columns: Sequence[str] | None = None, value_type: str | int | None = None) -> Iterator[tuple]:
         """Like :meth:`scan` but yields ``(rows, {"key": ..., "val": ...})`` with columns as native
         tagged tuples (see ``_native.pyi``)."""
         if not isinstance(cache, str) or not cache:
@@ -116,8 +122,14 @@ class Client:
         _check_int("batch_size", batch_size, 1)
         page_size = batch_size if page_size is None else _check_int("page_size", page_size, 1)
         _check_int("part", part, -1)
+        if isinstance(columns, str):
+            raise InvalidArgumentError("columns must be a list of field names, not a string")
+        if value_type is not None and not isinstance(value_type, (str, int)):
+            raise InvalidArgumentError(f"value_type must be a type name or id, got {value_type!r}")
+        type_id = _native.type_id(value_type) if isinstance(value_type, str) else value_type
         scan = self._native.scan(cache, page_size=min(page_size, 2**31 - 1), part=part, local=bool(local),
-                                 decimal_as_string=bool(decimal_as_string))
+                                 decimal_as_string=bool(decimal_as_string),
+                                 fields=None if columns is None else list(columns), value_type=type_id)
         return _iterate(scan, batch_size)
 
     def schema(self, cache: str) -> dict:

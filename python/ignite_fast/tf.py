@@ -144,7 +144,9 @@ class IgniteDataset(tf.data.Dataset):
 
     Arguments as in the original; in addition ``batch_size`` (elements are then whole batches,
     the fast path), ``ragged`` (arrays of varying length as ``tf.RaggedTensor`` in batched mode),
-    ``hosts`` (a list of ``host:port`` to try) and ``timeout`` (seconds for connect and read).
+    ``hosts`` (a list of ``host:port`` to try), ``timeout`` (seconds for connect and read),
+    ``columns`` (value fields to read; the rest is skipped undecoded) and ``value_type`` (the one
+    value type to read from a cache that holds several).
     TLS arguments are accepted for compatibility but TLS is not implemented yet: passing them
     raises rather than silently connecting in the clear.
     """
@@ -167,6 +169,8 @@ class IgniteDataset(tf.data.Dataset):
         ragged: bool = False,
         hosts: list[str] | None = None,
         timeout: float = 60.0,
+        columns: list[str] | None = None,
+        value_type: str | int | None = None,
     ):
         cache_name = _env("CACHE_NAME", cache_name)
         host = _env("HOST", host)
@@ -187,7 +191,7 @@ class IgniteDataset(tf.data.Dataset):
         addresses = hosts if hosts is not None else [host]
         client_args = dict(host=addresses, port=port, username=username, password=password,
                            connect_timeout=timeout, read_timeout=timeout)
-        scan_args = dict(page_size=page_size, part=part, local=local)
+        scan_args = dict(page_size=page_size, part=part, local=local, columns=columns, value_type=value_type)
         self.cache_name = cache_name
         self.batch_size = batch_size
 

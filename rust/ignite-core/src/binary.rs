@@ -288,6 +288,21 @@ pub fn handle_target(buf: &[u8], pos: usize) -> Result<usize> {
     Ok(pos - back as usize)
 }
 
+/// The type id of the object at `pos` (through wrappers and handles), or `None` for a value
+/// that is not an object.
+pub fn object_type_id(buf: &[u8], pos: usize) -> Result<Option<i32>> {
+    let mut pos = pos;
+    for _ in 0..MAX_DEPTH {
+        match Reader::at(buf, pos)?.u8()? {
+            tc::OBJECT => return Ok(Some(Reader::at(buf, pos + 4)?.i32()?)),
+            tc::WRAPPED => pos = wrapped_target(buf, pos)?,
+            tc::HANDLE => pos = handle_target(buf, pos)?,
+            _ => return Ok(None),
+        }
+    }
+    Err(Error::protocol(format!("values nested deeper than {MAX_DEPTH} levels")))
+}
+
 /// For a wrapped object (27) at `pos`: the position of the object inside it.
 pub fn wrapped_target(buf: &[u8], pos: usize) -> Result<usize> {
     let mut r = Reader::at(buf, pos + 1)?;

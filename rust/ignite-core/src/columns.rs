@@ -21,6 +21,52 @@ pub struct DecodeOptions {
     pub decimal_as_string: bool,
 }
 
+/// Which fields of an object column to decode: each selected name with the selection of its own
+/// fields (`None`: all of them). Unselected fields are skipped without being decoded.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    fields: HashMap<String, Option<Arc<Selection>>>,
+}
+
+impl Selection {
+    /// From dotted paths: `["label", "metadata.width"]`.
+    pub fn from_paths<S: AsRef<str>>(paths: &[S]) -> Result<Selection> {
+        let mut root = Selection::default();
+        for path in paths {
+            let path = path.as_ref();
+            if path.is_empty() || path.split('.').any(str::is_empty) {
+                return Err(Error::InvalidArgument(format!("'{path}' is not a field path (names joined by '.')")));
+            }
+            root.insert(path.split('.').collect::<Vec<_>>().as_slice());
+        }
+        Ok(root)
+    }
+
+    fn insert(&mut self, parts: &[&str]) {
+        let (first, rest) = parts.split_first().expect("non-empty path");
+        if rest.is_empty() {
+            self.fields.insert(first.to_string(), None); // the whole field
+            return;
+        }
+        let entry = self.fields.entry(first.to_string()).or_insert_with(|| Some(Arc::new(Selection::default())));
+        if let Some(sub) = entry {
+            Arc::make_mut(sub).insert(rest);
+        }
+    }
+
+    /// `Some(sub-selection)` when `name` is selected (exactly, or else ignoring case).
+    fn lookup(&self, name: &str) -> Option<Option<Arc<Selection>>> {
+        if let Some(sub) = self.fields.get(name) {
+            return Some(sub.clone());
+        }
+        self.fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+    }
+
+    fn names(&self) -> impl Iterator<Item = &String> {
+        self.fields.keys()
+    }
+}
+
 /// What a fixed-width scalar column holds, and how its bytes are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScalarKind {
@@ -195,6 +241,8 @@ pub struct ColumnBuilder {
     null_count: usize,
     /// Type code from binary metadata, used to type a column that holds only nulls.
     declared: Option<u8>,
+    /// For object columns: the fields to decode.
+    selection: Option<Arc<Selection>>,
     data: Data,
 }
 
@@ -226,8 +274,15 @@ impl ColumnBuilder {
             validity: AlignedBuf::new(),
             null_count: 0,
             declared: None,
+            selection: None,
             data: Data::Unknown,
         }
+    }
+
+    /// Decode only the selected fields of the objects in this column.
+    pub fn select(mut self, selection: Option<Arc<Selection>>) -> Self {
+        self.selection = selection;
+        self
     }
 
     fn child(&self, suffix: &str) -> Box<ColumnBuilder> {
@@ -271,6 +326,13 @@ impl ColumnBuilder {
 
     /// Gives an `Unknown` column the kind of `code`, back-filling the nulls seen so far.
     fn start_kind(&mut self, code: u8) -> Result<()> {
+        if self.selection.is_some() && code != tc::OBJECT {
+            return Err(Error::InvalidArgument(format!(
+                "fields can only be selected from objects, and column '{}' holds {} values",
+                self.path,
+                type_code_name(code)
+            )));
+        }
         let rows = self.len;
         let expected_rows = self.rows_hint.max(rows + 64);
         self.data = if let Some(kind) = ScalarKind::for_code(code).filter(|_| !(code == tc::DECIMAL && self.options.decimal_as_string)) {
@@ -286,7 +348,9 @@ impl ColumnBuilder {
         } else if code == tc::MAP {
             Data::Map { offsets: zero_offsets(rows, expected_rows), keys: self.child(".key"), values: self.child(".value") }
         } else if code == tc::OBJECT {
-            Data::Struct(Box::new(StructBuilder::new(self.path.clone(), rows, self.rows_hint, self.options)))
+            let mut s = StructBuilder::new(self.path.clone(), rows, self.rows_hint, self.options);
+            s.selection = self.selection.clone();
+            Data::Struct(Box::new(s))
         } else {
             return Err(self.unsupported(code));
         };
@@ -534,6 +598,9 @@ fn finish_strings(bytes: &[u8], offsets: &[usize], len: usize, validity: Option<
     Column::Strings { values, width, len, validity }
 }
 
+/// Marks a footer entry whose field is not selected.
+const SKIP: usize = usize::MAX;
+
 struct FieldColumn {
     id: i32,
     name: String,
@@ -545,6 +612,7 @@ pub struct StructBuilder {
     path: String,
     rows_hint: usize,
     options: DecodeOptions,
+    selection: Option<Arc<Selection>>,
     len: usize,
     binary_type: Option<Arc<BinaryType>>,
     fields: Vec<FieldColumn>,
@@ -558,6 +626,7 @@ impl StructBuilder {
             path,
             rows_hint,
             options,
+            selection: None,
             len: nulls,
             binary_type: None,
             fields: Vec::new(),
@@ -572,6 +641,7 @@ impl StructBuilder {
         }
     }
 
+    /// The column of field `field_id`, or [`SKIP`] when the field is not selected.
     fn field_index(&mut self, field_id: i32, types: &mut dyn TypeResolver) -> Result<usize> {
         if let Some(i) = self.fields.iter().position(|f| f.id == field_id) {
             return Ok(i);
@@ -591,17 +661,46 @@ impl StructBuilder {
                 )))
             }
         };
-        self.add_field(meta.field_id, &meta.name, Some(meta.type_code));
+        if !self.add_field(meta.field_id, &meta.name, Some(meta.type_code)) {
+            return Ok(SKIP);
+        }
         Ok(self.fields.len() - 1)
     }
 
-    fn add_field(&mut self, id: i32, name: &str, declared: Option<u8>) {
+    /// Adds a column for a field if it is selected; returns whether it did.
+    fn add_field(&mut self, id: i32, name: &str, declared: Option<u8>) -> bool {
+        let sub_selection = match &self.selection {
+            None => None,
+            Some(selection) => match selection.lookup(name) {
+                Some(sub) => sub,
+                None => return false,
+            },
+        };
         let path = format!("{}.{}", self.path, name);
         self.fields.push(FieldColumn {
             id,
             name: name.to_string(),
-            column: ColumnBuilder::with_nulls(path, declared, self.len, self.rows_hint, self.options),
+            column: ColumnBuilder::with_nulls(path, declared, self.len, self.rows_hint, self.options).select(sub_selection),
         });
+        true
+    }
+
+    /// Every selected name must be a field of the type (checked once, on the first object).
+    fn check_selection(&self, t: &BinaryType) -> Result<()> {
+        let Some(selection) = &self.selection else { return Ok(()) };
+        for name in selection.names() {
+            if !t.fields.iter().any(|f| f.name == *name || f.name.eq_ignore_ascii_case(name)) {
+                let mut known: Vec<&str> = t.fields.iter().map(|f| f.name.as_str()).collect();
+                known.sort_unstable();
+                return Err(Error::InvalidArgument(format!(
+                    "objects in '{}' (type {}) have no field '{name}'; their fields are: {}",
+                    self.path,
+                    t.name,
+                    known.join(", ")
+                )));
+            }
+        }
+        Ok(())
     }
 
     fn schema_layout(&mut self, layout: &ObjectLayout, buf: &[u8], types: &mut dyn TypeResolver) -> Result<Vec<usize>> {
@@ -640,6 +739,7 @@ impl StructBuilder {
                 let t = types.binary_type(layout.type_id)?;
                 self.binary_type = Some(t.clone());
                 // Every field the metadata knows, so that batches keep one structure.
+                self.check_selection(&t)?;
                 for f in &t.fields {
                     self.add_field(f.field_id, &f.name, Some(f.type_code));
                 }
@@ -647,7 +747,7 @@ impl StructBuilder {
             Some(t) if t.type_id != layout.type_id => {
                 let other = types.binary_type(layout.type_id).map(|o| o.name.clone()).unwrap_or_else(|_| layout.type_id.to_string());
                 return Err(Error::Schema(format!(
-                    "column '{}' holds objects of two types, {} and {}; read one type at a time",
+                    "column '{}' holds objects of two types, {} and {}; select one with value_type=",
                     self.path, t.name, other
                 )));
             }
@@ -668,6 +768,9 @@ impl StructBuilder {
             )));
         }
         for (i, &idx) in indices.iter().enumerate() {
+            if idx == SKIP {
+                continue; // not selected: never decoded
+            }
             let p = layout.field_position(buf, i)?;
             self.fields[idx].column.push_value(buf, p, types, depth + 1)?;
         }

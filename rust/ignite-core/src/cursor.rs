@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use crate::columns::{Column, ColumnBuilder, DecodeOptions};
+use crate::binary;
+use crate::columns::{Column, ColumnBuilder, DecodeOptions, Selection};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::metadata::{ConnectionResolver, MetadataCache};
@@ -21,11 +22,15 @@ pub struct ScanOptions {
     /// Only entries held by the node we are connected to.
     pub local: bool,
     pub decode: DecodeOptions,
+    /// Decode only these fields of the value objects (dotted paths for nested fields).
+    pub fields: Option<Arc<Selection>>,
+    /// Read only entries whose value is an object of this type id; others are skipped.
+    pub value_type: Option<i32>,
 }
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { page_size: 1024, partition: -1, local: false, decode: DecodeOptions::default() }
+        ScanOptions { page_size: 1024, partition: -1, local: false, decode: DecodeOptions::default(), fields: None, value_type: None }
     }
 }
 
@@ -122,6 +127,9 @@ pub struct Cursor {
     /// Rows per page, as asked of the server.
     page_size: usize,
     decode: DecodeOptions,
+    /// Scans: the value fields to decode, and the value type to keep.
+    fields: Option<Arc<Selection>>,
+    value_type: Option<i32>,
     page: Vec<u8>,
     /// Read position of the next row in `page`.
     pos: usize,
@@ -167,6 +175,8 @@ impl Cursor {
         let cursor_id = Reader::at(&page, start)?.i64()?;
         let names = vec!["key".to_string(), "val".to_string()];
         let mut cursor = Cursor::new(pool, metadata, conn, page, cursor_id, names, op::QUERY_SCAN_CURSOR_GET_PAGE, options.page_size, options.decode);
+        cursor.fields = options.fields.clone();
+        cursor.value_type = options.value_type;
         cursor.start_page(start + 8).inspect_err(|_| cursor.fail())?;
         Ok(cursor)
     }
@@ -237,6 +247,8 @@ impl Cursor {
             column_names,
             page_size: page_size as usize,
             decode,
+            fields: None,
+            value_type: None,
             page,
             pos: 0,
             rows_left_in_page: 0,
@@ -334,7 +346,10 @@ impl Cursor {
         let mut builders: Vec<ColumnBuilder> = self
             .column_names
             .iter()
-            .map(|name| ColumnBuilder::with_options(name.clone(), rows_hint, self.decode))
+            .map(|name| {
+                let builder = ColumnBuilder::with_options(name.clone(), rows_hint, self.decode);
+                if name == "val" { builder.select(self.fields.clone()) } else { builder }
+            })
             .collect();
         let mut rows = 0;
         while rows < max_rows && self.conn.is_some() {
@@ -346,16 +361,23 @@ impl Cursor {
             }
             let conn = self.conn.as_mut().expect("checked above");
             let mut types = ConnectionResolver { cache: &self.metadata, conn };
-            let take = self.rows_left_in_page.min(max_rows - rows);
             let mut pos = self.pos;
-            for _ in 0..take {
+            while self.rows_left_in_page > 0 && rows < max_rows {
+                self.rows_left_in_page -= 1;
+                if let Some(wanted) = self.value_type {
+                    // Skip entries whose value is not an object of the wanted type, undecoded.
+                    let val_at = binary::value_end(&self.page, pos, 0)?;
+                    if binary::object_type_id(&self.page, val_at)? != Some(wanted) {
+                        pos = binary::value_end(&self.page, val_at, 0)?;
+                        continue;
+                    }
+                }
                 for builder in builders.iter_mut() {
                     pos = builder.push_value(&self.page, pos, &mut types, 0)?;
                 }
+                rows += 1;
             }
             self.pos = pos;
-            self.rows_left_in_page -= take;
-            rows += take;
         }
         if rows == 0 && self.conn.is_none() {
             return Ok(None);

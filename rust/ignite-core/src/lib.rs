@@ -24,7 +24,7 @@ pub mod protocol;
 pub mod wire;
 
 pub use client::Client;
-pub use columns::{Column, DecodeOptions, PrimKind, ScalarKind};
+pub use columns::{Column, DecodeOptions, PrimKind, ScalarKind, Selection};
 pub use connection::ConnectionConfig;
 pub use error::{Error, Result};
 pub use cursor::{Batch, Cursor, ScanOptions, SqlArg, SqlOptions};

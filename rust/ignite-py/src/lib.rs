@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ignite_core::buffer::AlignedBuf;
 use ignite_core::protocol::ProtocolVersion;
-use ignite_core::{Batch, Client, Column, ConnectionConfig, Cursor, DecodeOptions, Error, PrimKind, ScalarKind, ScanOptions, SqlArg, SqlOptions};
+use ignite_core::{Batch, Client, Column, ConnectionConfig, Cursor, DecodeOptions, Error, PrimKind, ScalarKind, ScanOptions, Selection, SqlArg, SqlOptions};
 use numpy::ndarray::{ArrayViewD, IxDyn};
 use numpy::{Element, PyArrayDyn};
 use pyo3::exceptions::PyException;
@@ -248,9 +248,28 @@ impl NativeClient {
         py.detach(|| client.cache_names()).py_err(py)
     }
 
-    #[pyo3(signature = (cache_name, page_size=1024, part=-1, local=false, decimal_as_string=false))]
-    fn scan(&self, py: Python<'_>, cache_name: &str, page_size: i32, part: i32, local: bool, decimal_as_string: bool) -> PyResult<NativeCursor> {
-        let options = ScanOptions { page_size, partition: part, local, decode: DecodeOptions { decimal_as_string } };
+    #[pyo3(signature = (cache_name, page_size=1024, part=-1, local=false, decimal_as_string=false, fields=None, value_type=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn scan(
+        &self,
+        py: Python<'_>,
+        cache_name: &str,
+        page_size: i32,
+        part: i32,
+        local: bool,
+        decimal_as_string: bool,
+        fields: Option<Vec<String>>,
+        value_type: Option<i32>,
+    ) -> PyResult<NativeCursor> {
+        let fields = fields.map(|f| Selection::from_paths(&f).map(std::sync::Arc::new)).transpose().py_err(py)?;
+        let options = ScanOptions {
+            page_size,
+            partition: part,
+            local,
+            decode: DecodeOptions { decimal_as_string },
+            fields,
+            value_type,
+        };
         let client = &self.inner;
         let cursor = py.detach(|| client.scan(cache_name, &options)).py_err(py)?;
         Ok(NativeCursor { inner: Some(cursor), wire_bytes: 0 })
