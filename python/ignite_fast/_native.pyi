@@ -8,7 +8,7 @@ ALIGNMENT: int
 
 # A column is a tagged tuple; see ignite_fast.columns.from_native:
 #   ("null", len) | ("prim", values, valid | None, logical) | ("fixed", values_2d, valid | None)
-#   | ("var", values, offsets, valid | None) | ("str", bytes_2d, valid | None)
+#   | ("var", values, offsets, valid | None) | ("str", bytes_2d, valid | None, None | "decimal")
 #   | ("list", offsets, child, valid | None) | ("map", offsets, keys, values, valid | None)
 #   | ("struct", type_name, {name: column}, len)
 # logical: None | "uuid" | "date" | "timestamp" | "time" | "decimal" | ("enum", type_id)

@@ -93,10 +93,11 @@ class Client:
         page_size: int | None = None,
         part: int = -1,
         local: bool = False,
-        decimal_as_string: bool = False,
+        decimal_as_string: bool | None = None,
         columns: Sequence[str] | None = None,
         value_type: str | int | None = None,
-    ) -> Iterator[dict]:
+        format: str = "numpy",
+    ) -> Iterator[Any]:
         """Scans ``cache`` and yields batches ``{"key": column, "val": column}`` of up to
         ``batch_size`` rows (see :mod:`ignite_fast.columns` for how columns look).
 
@@ -106,11 +107,24 @@ class Client:
         of float64. ``columns`` names the value fields to decode (dotted paths reach nested
         fields: ``["label", "metadata.width"]``); the others are skipped undecoded.
         ``value_type`` (a type name or id) keeps only entries whose value is of that type, for
-        caches that hold several. Leaving the loop early closes the server-side cursor.
+        caches that hold several. ``format="arrow"`` yields ``pyarrow.RecordBatch`` es instead
+        (see :mod:`ignite_fast.arrow`). Leaving the loop early closes the server-side cursor.
         """
+        convert = _converter(format)
+        exact = format == "arrow" if decimal_as_string is None else decimal_as_string
         for _, cols in self.scan_native(cache, batch_size, page_size=page_size, part=part, local=local,
-                                        decimal_as_string=decimal_as_string, columns=columns, value_type=value_type):
-            yield {name: from_native(col) for name, col in cols.items()}
+                                        decimal_as_string=exact, columns=columns, value_type=value_type):
+            yield convert(cols)
+
+    def to_arrow(self, cache: str, **scan_args) -> Any:
+        """The whole cache as a ``pyarrow.Table`` (arguments as in :meth:`scan`)."""
+        from . import arrow
+
+        return arrow.table(list(self.scan(cache, format="arrow", **scan_args)))
+
+    def to_pandas(self, cache: str, **scan_args) -> Any:
+        """The whole cache as a ``pandas.DataFrame``, value fields as columns (by way of Arrow)."""
+        return self.to_arrow(cache, **scan_args).to_pandas()
 
     def scan_native(self, cache: str, batch_size: int = 1024, *, page_size: int | None = None,
                     part: int = -1, local: bool = False, decimal_as_string: bool = False,
@@ -163,8 +177,9 @@ class Client:
         local: bool = False,
         lazy: bool = False,
         timeout: float = 0.0,
-        decimal_as_string: bool = False,
-    ) -> Iterator[dict]:
+        decimal_as_string: bool | None = None,
+        format: str = "numpy",
+    ) -> Iterator[Any]:
         """Runs an SQL fields query and yields batches ``{column name: column}`` of up to
         ``batch_size`` rows, columns as in :meth:`scan`.
 
@@ -174,10 +189,12 @@ class Client:
         >>> for batch in client.sql("SELECT ID, NAME FROM KITTEN_CACHE WHERE ID > ?", [1]):  # doctest: +SKIP
         ...     print(batch["ID"], batch["NAME"])
         """
+        convert = _converter(format)
+        exact = format == "arrow" if decimal_as_string is None else decimal_as_string
         for _, columns in self.sql_native(query, args, batch_size=batch_size, page_size=page_size, schema=schema,
                                           max_rows=max_rows, distributed_joins=distributed_joins, local=local,
-                                          lazy=lazy, timeout=timeout, decimal_as_string=decimal_as_string):
-            yield {name: from_native(col) for name, col in columns.items()}
+                                          lazy=lazy, timeout=timeout, decimal_as_string=exact):
+            yield convert(columns)
 
     def sql_native(self, query: str, args: Sequence[Any] = (), *, batch_size: int = 1024,
                    page_size: int | None = None, schema: str = "PUBLIC", max_rows: int = 0,
@@ -204,6 +221,20 @@ class Client:
                 yield page
         finally:
             scan.close()
+
+
+def _numpy_batch(columns: dict) -> dict:
+    return {name: from_native(col) for name, col in columns.items()}
+
+
+def _converter(format: str):
+    if format == "numpy":
+        return _numpy_batch
+    if format == "arrow":
+        from . import arrow
+
+        return arrow.record_batch
+    raise InvalidArgumentError(f"format must be 'numpy' or 'arrow', got {format!r}")
 
 
 def _iterate(scan: "_native.NativeCursor", batch_size: int) -> Iterator[tuple]:

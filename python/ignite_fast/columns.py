@@ -177,7 +177,7 @@ def describe(column: tuple, enum_name=lambda type_id: str(type_id)) -> Any:
     if tag == "null":
         return "null"
     if tag == "str":
-        return "string"
+        return "decimal" if column[3] == "decimal" else "string"
     if tag == "list":
         return ("list", describe(column[2], enum_name))
     if tag == "map":

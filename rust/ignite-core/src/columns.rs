@@ -174,7 +174,7 @@ pub enum Column {
     VarArray { kind: PrimKind, values: AlignedBuf, offsets: AlignedBuf, len: usize, validity: Option<AlignedBuf> },
     /// UTF-8 strings (or exact decimals) padded with zero bytes to a common `width` (numpy
     /// `S<width>`), at least 1.
-    Strings { values: AlignedBuf, width: usize, len: usize, validity: Option<AlignedBuf> },
+    Strings { values: AlignedBuf, width: usize, len: usize, validity: Option<AlignedBuf>, decimal: bool },
     /// Arrays of objects or strings, collections: `len + 1` i64 offsets into the child column.
     List { offsets: AlignedBuf, child: Box<Column>, len: usize, validity: Option<AlignedBuf> },
     /// Maps: `len + 1` i64 offsets into the key and value columns.
@@ -529,7 +529,7 @@ impl ColumnBuilder {
             },
             Data::Scalar { kind, values } => Column::Scalar { kind, values, len, validity },
             Data::Array { kind, values, offsets } => finish_array(kind, values, offsets, len, validity),
-            Data::Str { bytes, offsets, .. } => finish_strings(&bytes, &offsets, len, validity),
+            Data::Str { code, bytes, offsets } => finish_strings(&bytes, &offsets, len, validity, code == tc::DECIMAL),
             Data::List { offsets, child, .. } => Column::List { offsets, child: Box::new(child.finish(None)), len, validity },
             Data::Map { offsets, keys, values } => Column::Map {
                 offsets,
@@ -588,14 +588,14 @@ fn finish_array(kind: PrimKind, values: AlignedBuf, offsets: AlignedBuf, len: us
     Column::VarArray { kind, values, offsets, len, validity }
 }
 
-fn finish_strings(bytes: &[u8], offsets: &[usize], len: usize, validity: Option<AlignedBuf>) -> Column {
+fn finish_strings(bytes: &[u8], offsets: &[usize], len: usize, validity: Option<AlignedBuf>, decimal: bool) -> Column {
     let width = offsets.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0).max(1);
     let mut values = AlignedBuf::with_capacity(width * len);
     for w in offsets.windows(2) {
         values.extend_from_slice(&bytes[w[0]..w[1]]);
         values.extend_zeros(width - (w[1] - w[0]));
     }
-    Column::Strings { values, width, len, validity }
+    Column::Strings { values, width, len, validity, decimal }
 }
 
 /// Marks a footer entry whose field is not selected.

@@ -109,7 +109,7 @@ fn validity_array<'py>(py: Python<'py>, validity: Option<AlignedBuf>, len: usize
 
 /// A column as a tagged tuple; `ignite_fast.columns` turns these into numpy objects:
 /// ("null", len) | ("prim", values, valid, logical) | ("fixed", values_2d, valid)
-/// | ("var", values, offsets, valid) | ("str", bytes_2d, valid) | ("list", offsets, child, valid)
+/// | ("var", values, offsets, valid) | ("str", bytes_2d, valid, logical) | ("list", offsets, child, valid)
 /// | ("map", offsets, keys, values, valid) | ("struct", type_name, {name: column}, len)
 /// `logical` is None for plain primitives, else "uuid", "date", "timestamp", "time",
 /// "decimal" or ("enum", type_id).
@@ -144,8 +144,9 @@ fn column_to_py<'py>(py: Python<'py>, column: Column) -> PyResult<Bound<'py, PyT
             )
                 .into_pyobject(py)?
         }
-        Column::Strings { values, width, len, validity } => {
-            ("str", zero_copy_array::<u8>(py, values, &[len, width])?, validity_array(py, validity, len)?).into_pyobject(py)?
+        Column::Strings { values, width, len, validity, decimal } => {
+            let logical = if decimal { Some("decimal") } else { None };
+            ("str", zero_copy_array::<u8>(py, values, &[len, width])?, validity_array(py, validity, len)?, logical).into_pyobject(py)?
         }
         Column::List { offsets, child, len, validity } => (
             "list",

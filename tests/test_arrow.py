@@ -1,0 +1,61 @@
+"""Arrow and pandas output with native Arrow types, checked on the Java-written cache."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+import ignite_fast
+
+
+@pytest.fixture(scope="module")
+def written(java_fixture):
+    return "java_all_types_arrow", java_fixture("java_all_types_arrow", 9)
+
+
+def test_record_batches_have_native_types(client, written):
+    cache, expected = written
+    table = client.to_arrow(cache, batch_size=4, page_size=3)
+    assert table.num_rows == 9
+    schema = table.schema
+    assert schema.field("key").type == pa.int32()
+    assert schema.field("b").type == pa.uint8() and schema.field("c").type == pa.uint16()
+    assert schema.field("str").type == pa.string()
+    assert schema.field("uuid").type == pa.binary(16)
+    assert schema.field("date").type == pa.timestamp("ms") and schema.field("ts").type == pa.timestamp("ns")
+    assert schema.field("time").type == pa.time32("ms")
+    assert pa.types.is_decimal(schema.field("dec").type)
+    assert schema.field("doubles").type == pa.list_(pa.float64(), 3)
+    assert schema.field("ints").type == pa.large_list(pa.int32())
+    assert schema.field("strs").type == pa.large_list(pa.string())
+    assert pa.types.is_struct(schema.field("inner").type)
+    assert pa.types.is_map(schema.field("map").type)
+    rows = {r["key"]: r for r in table.to_pylist()}
+    for k, e in expected.items():
+        r = rows[k]
+        assert r["str"] == e["str"] and uuid.UUID(bytes=r["uuid"]) == uuid.UUID(e["uuid"])
+        assert r["dec"] == Decimal(e["dec"])
+        assert r["strs"] == e["strs"] and r["list"] == e["list"]
+        assert dict(r["map"]) == e["map"]
+        assert r["inner"] == e["inner"] and r["maybeInt"] == e["maybeInt"]
+        assert r["objs"] == e["objs"]
+
+
+def test_to_pandas(client, written):
+    cache, expected = written
+    frame = client.to_pandas(cache, columns=["i", "str", "ts"])
+    assert list(frame.columns) == ["key", "i", "str", "ts"]
+    assert sorted(frame["i"].tolist()) == sorted(e["i"] for e in expected.values())
+    assert str(frame["ts"].dtype) == "datetime64[ns]"
+
+
+def test_sql_as_arrow(client, pyignite_client):
+    pyignite_client.sql("CREATE TABLE IF NOT EXISTS PRICES (ID INT PRIMARY KEY, P DECIMAL(10, 2))")
+    pyignite_client.sql("MERGE INTO PRICES (ID, P) VALUES (1, 12.50), (2, NULL)")
+    [batch] = list(client.sql("SELECT ID, P FROM PRICES ORDER BY ID", format="arrow"))
+    assert batch.to_pylist() == [{"ID": 1, "P": Decimal("12.50")}, {"ID": 2, "P": None}]
+    with pytest.raises(ignite_fast.InvalidArgumentError, match="format"):
+        next(client.sql("SELECT 1", format="excel"))
