@@ -153,3 +153,20 @@ def test_every_type_through_the_tf_adaptor(written):
     assert sorted(elements) == list(range(ROWS))
     assert elements[5]["val"]["strs"].tolist() == [b"a5", b"", "ü".encode()]
     assert elements[5]["val"]["uuid"].decode() == expected[5]["uuid"]
+
+
+def test_tf_null_masks(written):
+    """Nulls become defaults in TensorFlow, with a mask beside them when asked for."""
+    from ignite_fast import IgniteDataset
+
+    cache, expected = written
+    [batch] = list(IgniteDataset(cache, port=10850, batch_size=ROWS, with_masks=True))
+    keys = batch["key"].numpy().tolist()
+    mask = batch["mask"]["val"]
+    assert mask["maybeInt"].numpy().tolist() == [expected[k]["maybeInt"] is not None for k in keys]
+    assert batch["val"]["maybeInt"].numpy().tolist() == [expected[k]["maybeInt"] or 0 for k in keys]
+    assert mask["maybeInner"]["x"].numpy().tolist() == [expected[k]["maybeInner"] is not None for k in keys]
+    assert mask["nullStr"].numpy().tolist() == [False] * ROWS
+    assert mask["i"].numpy().all() and mask["strs"].numpy().all()
+    element = next(iter(IgniteDataset(cache, port=10850, with_masks=True)))
+    assert element["mask"]["val"]["i"].dtype.name == "bool"

@@ -220,3 +220,12 @@ def test_mixed_value_types_need_a_choice(client, people):
     pets = next(client.scan(people, value_type="SelPet", batch_size=100))
     assert sorted(pets["key"].tolist()) == [100, 101, 102]
     assert pets["val"]["species"].tolist() == [b"cat"] * 3
+
+
+def test_schema_of_an_empty_cache_from_metadata(client, people, pyignite_client, cache_name):
+    empty = cache_name + "_empty"
+    pyignite_client.get_or_create_cache(empty)
+    assert client.schema(empty) == {}
+    assert client.schema(empty, value_type="SelPerson") == {
+        "key": "unknown", "val": {"address": "object", "age": "int", "name": "string"}}
+    assert client.schema(people, value_type="SelPerson")["val"]["address"] == {"city": "string", "zip": "int"}

@@ -146,12 +146,21 @@ class Client:
                                  fields=None if columns is None else list(columns), value_type=type_id)
         return _iterate(scan, batch_size)
 
-    def schema(self, cache: str) -> dict:
-        """The structure of the cache's entries, from its first entry and the type metadata:
-        ``{"key": "long", "val": {"NAME": "string", ...}}``; ``{}`` for an empty cache."""
-        for _, columns in self.scan_native(cache, batch_size=1):
+    def schema(self, cache: str, value_type: str | int | None = None) -> dict:
+        """The structure of the cache's entries: ``{"key": "long", "val": {"NAME": "string", ...}}``.
+
+        It comes from the first entry and the binary type metadata (every field the type has ever
+        had, also those the first object leaves out). For an empty cache, name the value type and
+        the structure comes from the metadata alone (nested objects show as ``"object"``, the key
+        as ``"unknown"``); without it an empty cache gives ``{}``.
+        """
+        for _, columns in self.scan_native(cache, batch_size=1, value_type=value_type):
             return {name: describe(col, self._type_name) for name, col in columns.items()}
-        return {}
+        if value_type is None:
+            return {}
+        type_id = _native.type_id(value_type) if isinstance(value_type, str) else value_type
+        _name, fields, _enum = self._native.binary_type(type_id)
+        return {"key": "unknown", "val": {name: _native.type_code_name(code) for name, code in sorted(fields)}}
 
     def _type_name(self, type_id: int) -> str:
         return self._native.binary_type(type_id)[0]

@@ -126,6 +126,38 @@ def _to_tf(value: Any, spec: Any, path: str) -> Any:
     return _leaf(value, spec.dtype)
 
 
+def _mask_spec(spec: Any) -> Any:
+    """The spec of a column's validity: the same structure with one bool per row at each leaf."""
+    if isinstance(spec, dict):
+        return {name: _mask_spec(s) for name, s in spec.items()}
+    return tf.TensorSpec([None], tf.bool)
+
+
+def _mask_value(value: Any, spec: Any) -> Any:
+    """True where a row has a value, False where it is null (vectorized)."""
+    if isinstance(spec, dict):
+        if isinstance(value, Ragged):  # a list of objects or a map: one validity for the row
+            valid = _ragged_valid(value)
+            return {name: _mask_value_like(valid, s) for name, s in spec.items()}
+        return {name: _mask_value(value[name], s) for name, s in spec.items()}
+    if isinstance(value, Ragged):
+        return _ragged_valid(value)
+    mask = np.ma.getmaskarray(value)
+    if mask.ndim > 1:
+        mask = mask.reshape(len(mask), -1).any(axis=1)
+    return ~mask
+
+
+def _ragged_valid(value: Ragged) -> np.ndarray:
+    return np.ones(len(value), bool) if value.valid is None else np.asarray(value.valid)
+
+
+def _mask_value_like(valid: np.ndarray, spec: Any) -> Any:
+    if isinstance(spec, dict):
+        return {name: _mask_value_like(valid, s) for name, s in spec.items()}
+    return valid
+
+
 def _leaf(value: Any, dtype: tf.DType) -> np.ndarray:
     data = np.ma.getdata(value)
     if dtype == tf.string and data.ndim == 2:  # UUIDs: (rows, 16) bytes -> canonical text
@@ -171,6 +203,7 @@ class IgniteDataset(tf.data.Dataset):
         timeout: float = 60.0,
         columns: list[str] | None = None,
         value_type: str | int | None = None,
+        with_masks: bool = False,
     ):
         cache_name = _env("CACHE_NAME", cache_name)
         host = _env("HOST", host)
@@ -198,7 +231,7 @@ class IgniteDataset(tf.data.Dataset):
         def open_scan(rows: int):
             return Client(**client_args).scan_native(cache_name, batch_size=rows, **scan_args)
 
-        self._build(open_scan, batch_size, ragged, page_size)
+        self._build(open_scan, batch_size, ragged, page_size, with_masks)
 
     @classmethod
     def from_sql(
@@ -218,6 +251,7 @@ class IgniteDataset(tf.data.Dataset):
         timeout: float = 60.0,
         distributed_joins: bool = False,
         lazy: bool = False,
+        with_masks: bool = False,
     ) -> "IgniteDataset":
         """A dataset over the rows of an SQL fields query: elements ``{column name: value}``.
         Filtering and projecting on the server sends only what training needs.
@@ -234,12 +268,15 @@ class IgniteDataset(tf.data.Dataset):
             return Client(**client_args).sql_native(query, args, batch_size=rows, page_size=page_size, schema=schema,
                                                     distributed_joins=distributed_joins, lazy=lazy)
 
-        self._build(open_query, batch_size, ragged, page_size)
+        self._build(open_query, batch_size, ragged, page_size, with_masks)
         return self
 
-    def _build(self, open_source: Callable[[int], Any], batch_size: int | None, ragged: bool, page_size: int) -> None:
-        """Makes the dataset: the element structure from the first row, then a generator of
-        whole decoded batches, unbatched unless the caller asked for batches."""
+    def _build(self, open_source: Callable[[int], Any], batch_size: int | None, ragged: bool, page_size: int,
+               with_masks: bool = False) -> None:
+        """Makes the dataset: the element structure from the first rows, then a generator of
+        whole decoded batches, unbatched unless the caller asked for batches. Nulls become 0,
+        empty strings or empty lists; ``with_masks`` adds ``element["mask"]``, the same structure
+        with True where a value is present."""
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
             raise InvalidArgumentError(f"batch_size must be a positive int or None, got {batch_size!r}")
         rows_per_step = batch_size or max(page_size, _ELEMENT_MODE_BATCH)
@@ -252,12 +289,19 @@ class IgniteDataset(tf.data.Dataset):
             spec = {"key": tf.TensorSpec([None], tf.int64), "val": tf.TensorSpec([None], tf.int64)}
         else:
             spec = {name: _spec(col, dense_arrays, name) for name, col in first[1].items()}
+        data_spec = spec
+        if with_masks and first is not None:
+            spec = {**data_spec, "mask": {name: _mask_spec(s) for name, s in data_spec.items() if name != "key"}}
 
         def batches():
             if first is None:
                 return
             for _, columns in open_source(rows_per_step):
-                yield {name: _to_tf(from_native(columns[name]), s, name) for name, s in spec.items()}
+                values = {name: from_native(columns[name]) for name in data_spec}
+                element = {name: _to_tf(values[name], s, name) for name, s in data_spec.items()}
+                if "mask" in spec:
+                    element["mask"] = {name: _mask_value(values[name], s) for name, s in data_spec.items() if name != "key"}
+                yield element
 
         dataset = tf.data.Dataset.from_generator(batches, output_signature=spec)
         if batch_size is None:

@@ -425,6 +425,12 @@ fn cache_id(name: &str) -> i32 {
     ignite_core::protocol::java_string_hash(name)
 }
 
+/// The name of a binary type code (`long`, `string`, `int[]`, `object`, ...).
+#[pyfunction]
+fn type_code_name(code: u8) -> &'static str {
+    ignite_core::protocol::type_code_name(code)
+}
+
 /// The binary type id of a type name (Ignite's default id mapper: hash of the lower-cased name).
 #[pyfunction]
 fn type_id(name: &str) -> i32 {
@@ -438,6 +444,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<ColumnBuffer>()?;
     m.add_function(wrap_pyfunction!(cache_id, m)?)?;
     m.add_function(wrap_pyfunction!(type_id, m)?)?;
+    m.add_function(wrap_pyfunction!(type_code_name, m)?)?;
     m.add("ALIGNMENT", ignite_core::buffer::ALIGNMENT)?;
     Ok(())
 }
