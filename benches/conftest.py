@@ -17,6 +17,7 @@ from ignite_fast.server import IgniteCluster  # noqa: E402
 PORT = 10860
 ONE_MB_ROWS = int(os.environ.get("BENCH_1MB_ROWS", "256"))
 MNIST_ROWS = int(os.environ.get("BENCH_MNIST_ROWS", "20000"))
+OBJECT_ROWS = int(os.environ.get("BENCH_OBJECT_ROWS", "20000"))
 
 RESULTS: dict[str, dict[str, dict]] = defaultdict(dict)
 
@@ -72,6 +73,60 @@ def mnist_cache(writer):
         cache.put_all({i: MnistDigit(pixels=pixels[i].tobytes(), label=int(i % 10))
                        for i in range(start, min(start + 2000, MNIST_ROWS))})
     return {"name": "bench_mnist", "rows": MNIST_ROWS, "value_bytes": 784 + 4}
+
+
+@pytest.fixture(scope="session")
+def strings_cache(writer):
+    """String-heavy objects: five text fields of 10-80 characters, some of them non-ASCII."""
+    from pyignite import GenericObjectMeta
+    from pyignite.datatypes import String
+
+    names = ["title", "author", "body", "tag", "lang"]
+
+    class Doc(metaclass=GenericObjectMeta, type_name="BenchDoc", schema=OrderedDict((n, String) for n in names)):
+        pass
+
+    cache = writer.get_or_create_cache("bench_strings")
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(10, 80, (OBJECT_ROWS, len(names)))
+    nbytes = 0
+    for start in range(0, OBJECT_ROWS, 2000):
+        batch = {}
+        for i in range(start, min(start + 2000, OBJECT_ROWS)):
+            texts = [("ü" if j == 4 else "x") * int(lengths[i, j]) for j in range(len(names))]
+            nbytes += sum(len(t.encode()) for t in texts)
+            batch[i] = Doc(**dict(zip(names, texts)))
+        cache.put_all(batch)
+    return {"name": "bench_strings", "rows": OBJECT_ROWS, "value_bytes": nbytes / OBJECT_ROWS}
+
+
+@pytest.fixture(scope="session")
+def mixed_cache(writer):
+    """Objects mixing types: int, long, double, string, UUID, timestamp, decimal, int[]."""
+    import datetime
+    import uuid
+    from decimal import Decimal
+
+    from pyignite import GenericObjectMeta
+    from pyignite.datatypes import (
+        DecimalObject, DoubleObject, IntArrayObject, IntObject, LongObject, String, TimestampObject,
+        UUIDObject,
+    )
+
+    class Mixed(metaclass=GenericObjectMeta, type_name="BenchMixed", schema=OrderedDict([
+            ("id", IntObject), ("count", LongObject), ("score", DoubleObject), ("name", String),
+            ("uid", UUIDObject), ("at", TimestampObject), ("price", DecimalObject), ("tags", IntArrayObject)])):
+        pass
+
+    cache = writer.get_or_create_cache("bench_mixed")
+    base = datetime.datetime(2024, 1, 1)
+    for start in range(0, OBJECT_ROWS, 2000):
+        cache.put_all({i: Mixed(id=i, count=i * 7, score=i / 3, name=f"item-{i}", uid=uuid.UUID(int=i),
+                                at=(base + datetime.timedelta(seconds=i), 0), price=Decimal(i) / 100,
+                                tags=[i, i + 1, i + 2])
+                       for i in range(start, min(start + 2000, OBJECT_ROWS))})
+    # int, long, double, ~9-char string, uuid, timestamp, decimal (~8), 3 ints: about 90 bytes
+    return {"name": "bench_mixed", "rows": OBJECT_ROWS, "value_bytes": 4 + 8 + 8 + 9 + 16 + 12 + 8 + 12}
 
 
 def record(benchmark, scenario: str, reader: str, rows: int, nbytes: int) -> None:

@@ -1,6 +1,7 @@
 """Benchmark smoke: ignite_fast next to its peers in the same run.
 
-Scenarios: 1 MB byte-array values, and MNIST-shaped objects. Readers: ignite_fast's numpy
+Scenarios: 1 MB byte-array values, MNIST-shaped objects, string-heavy objects and objects of
+mixed types (UUID, timestamp, decimal, arrays). Readers: ignite_fast's numpy
 iterator, the tf.data adaptor (batched), the raw page reader (pages fetched and thrown away: the
 server-and-wire limit) and a pyignite 0.6.1 scan. MB/s counts value payload bytes.
 """
@@ -76,6 +77,8 @@ SCENARIOS = {
     # (batch/page size for ignite_fast, page size for pyignite)
     "1mb": ("one_mb_cache", 16, 16),
     "mnist": ("mnist_cache", 4096, 1024),
+    "strings": ("strings_cache", 4096, 1024),
+    "mixed": ("mixed_cache", 4096, 1024),
 }
 
 
