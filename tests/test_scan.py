@@ -229,3 +229,13 @@ def test_schema_of_an_empty_cache_from_metadata(client, people, pyignite_client,
     assert client.schema(empty, value_type="SelPerson") == {
         "key": "unknown", "val": {"address": "object", "age": "int", "name": "string"}}
     assert client.schema(people, value_type="SelPerson")["val"]["address"] == {"city": "string", "zip": "int"}
+
+
+def test_union_of_value_types(client, people):
+    batch = next(client.scan(people, value_type="*", batch_size=100))
+    val = batch["val"]
+    assert set(val) == {"name", "age", "address", "species", "_type"}
+    kinds = dict(zip(batch["key"].tolist(), [t.decode() for t in val["_type"]]))
+    assert {kinds[k] for k in range(10)} == {"SelPerson"} and {kinds[k] for k in (100, 101, 102)} == {"SelPet"}
+    species = dict(zip(batch["key"].tolist(), np.ma.getmaskarray(val["species"]).tolist()))
+    assert all(species[k] for k in range(10)) and not any(species[k] for k in (100, 101, 102))

@@ -107,7 +107,8 @@ class Client:
         of float64. ``columns`` names the value fields to decode (dotted paths reach nested
         fields: ``["label", "metadata.width"]``); the others are skipped undecoded.
         ``value_type`` (a type name or id) keeps only entries whose value is of that type, for
-        caches that hold several. ``format="arrow"`` yields ``pyarrow.RecordBatch`` es instead
+        caches that hold several; ``value_type="*"`` reads them all as one union: fields merge
+        by name (null where a type lacks them) and a ``_type`` column names each row's type. ``format="arrow"`` yields ``pyarrow.RecordBatch`` es instead
         (see :mod:`ignite_fast.arrow`). Leaving the loop early closes the server-side cursor.
         """
         convert = _converter(format)
@@ -140,10 +141,12 @@ class Client:
             raise InvalidArgumentError("columns must be a list of field names, not a string")
         if value_type is not None and not isinstance(value_type, (str, int)):
             raise InvalidArgumentError(f"value_type must be a type name or id, got {value_type!r}")
-        type_id = _native.type_id(value_type) if isinstance(value_type, str) else value_type
+        union = value_type == "*"
+        type_id = None if union else _native.type_id(value_type) if isinstance(value_type, str) else value_type
         scan = self._native.scan(cache, page_size=min(page_size, 2**31 - 1), part=part, local=bool(local),
                                  decimal_as_string=bool(decimal_as_string),
-                                 fields=None if columns is None else list(columns), value_type=type_id)
+                                 fields=None if columns is None else list(columns), value_type=type_id,
+                                 union_types=union)
         return _iterate(scan, batch_size)
 
     def schema(self, cache: str, value_type: str | int | None = None) -> dict:

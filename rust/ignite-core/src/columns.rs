@@ -243,6 +243,8 @@ pub struct ColumnBuilder {
     declared: Option<u8>,
     /// For object columns: the fields to decode.
     selection: Option<Arc<Selection>>,
+    /// For object columns: accept objects of several types.
+    union: bool,
     data: Data,
 }
 
@@ -275,8 +277,28 @@ impl ColumnBuilder {
             null_count: 0,
             declared: None,
             selection: None,
+            union: false,
             data: Data::Unknown,
         }
+    }
+
+    /// Appends a string that did not come from the wire (such as a type name).
+    fn push_text(&mut self, text: &[u8]) {
+        if matches!(self.data, Data::Unknown) {
+            self.start_kind(tc::STRING).expect("strings are supported");
+        }
+        if let Data::Str { bytes, offsets, .. } = &mut self.data {
+            bytes.extend_from_slice(text);
+            offsets.push(bytes.len());
+            self.validity.push_u8(1);
+            self.len += 1;
+        }
+    }
+
+    /// Read objects of every type into this column, merging their fields (see [`StructBuilder`]).
+    pub fn union_of_types(mut self, union: bool) -> Self {
+        self.union = union;
+        self
     }
 
     /// Decode only the selected fields of the objects in this column.
@@ -350,6 +372,7 @@ impl ColumnBuilder {
         } else if code == tc::OBJECT {
             let mut s = StructBuilder::new(self.path.clone(), rows, self.rows_hint, self.options);
             s.selection = self.selection.clone();
+            s.union = self.union;
             Data::Struct(Box::new(s))
         } else {
             return Err(self.unsupported(code));
@@ -607,17 +630,22 @@ struct FieldColumn {
     column: ColumnBuilder,
 }
 
-/// Builds the columns of one object type.
+/// Builds the columns of one object type (or, as a union, of every type it meets).
 pub struct StructBuilder {
     path: String,
     rows_hint: usize,
     options: DecodeOptions,
     selection: Option<Arc<Selection>>,
+    /// Accept objects of several types: their fields merge by name (a field id is the hash of
+    /// its name), and a `_type` column names each row's type.
+    union: bool,
     len: usize,
-    binary_type: Option<Arc<BinaryType>>,
+    /// The types met so far, by id, in the order met.
+    types_seen: Vec<Arc<BinaryType>>,
     fields: Vec<FieldColumn>,
-    /// schema id -> index into `fields` for each footer entry
-    layouts: HashMap<i32, Vec<usize>>,
+    /// (type id, schema id) -> index into `fields` for each footer entry
+    layouts: HashMap<(i32, i32), Vec<usize>>,
+    type_column: Option<ColumnBuilder>,
 }
 
 impl StructBuilder {
@@ -627,30 +655,33 @@ impl StructBuilder {
             rows_hint,
             options,
             selection: None,
+            union: false,
             len: nulls,
-            binary_type: None,
+            types_seen: Vec::new(),
             fields: Vec::new(),
             layouts: HashMap::new(),
+            type_column: None,
         }
     }
 
     fn push_null(&mut self) {
         self.len += 1;
+        if let Some(c) = &mut self.type_column {
+            c.push_null();
+        }
         for f in &mut self.fields {
             f.column.push_null();
         }
     }
 
     /// The column of field `field_id`, or [`SKIP`] when the field is not selected.
-    fn field_index(&mut self, field_id: i32, types: &mut dyn TypeResolver) -> Result<usize> {
+    fn field_index(&mut self, t: &mut Arc<BinaryType>, field_id: i32, types: &mut dyn TypeResolver) -> Result<usize> {
         if let Some(i) = self.fields.iter().position(|f| f.id == field_id) {
             return Ok(i);
         }
-        let mut t = self.binary_type.clone().expect("type set before fields");
         if t.field(field_id).is_none() {
             // A field added after we cached the type.
-            t = types.refresh(t.type_id)?;
-            self.binary_type = Some(t.clone());
+            *t = self.refresh(t.type_id, types)?;
         }
         let meta = match t.field(field_id) {
             Some(m) => m.clone(),
@@ -703,13 +734,19 @@ impl StructBuilder {
         Ok(())
     }
 
-    fn schema_layout(&mut self, layout: &ObjectLayout, buf: &[u8], types: &mut dyn TypeResolver) -> Result<Vec<usize>> {
+    fn refresh(&mut self, type_id: i32, types: &mut dyn TypeResolver) -> Result<Arc<BinaryType>> {
+        let t = types.refresh(type_id)?;
+        if let Some(slot) = self.types_seen.iter_mut().find(|s| s.type_id == type_id) {
+            *slot = t.clone();
+        }
+        Ok(t)
+    }
+
+    fn schema_layout(&mut self, mut t: Arc<BinaryType>, layout: &ObjectLayout, buf: &[u8], types: &mut dyn TypeResolver) -> Result<Vec<usize>> {
         let ids: Vec<i32> = if layout.is_compact() {
-            let mut t = self.binary_type.clone().expect("type set");
             if !t.schemas.contains_key(&layout.schema_id) {
                 // A schema registered after we cached the type: ask once more.
-                t = types.refresh(t.type_id)?;
-                self.binary_type = Some(t.clone());
+                t = self.refresh(t.type_id, types)?;
             }
             t.schemas.get(&layout.schema_id).cloned().ok_or_else(|| {
                 Error::Schema(format!(
@@ -729,35 +766,51 @@ impl StructBuilder {
                 layout.field_count()
             )));
         }
-        ids.into_iter().map(|id| self.field_index(id, types)).collect()
+        ids.into_iter().map(|id| self.field_index(&mut t, id, types)).collect()
+    }
+
+    /// The type of an object, met before or new: a new type adds its fields (all of them, so
+    /// that batches keep one structure), or is an error outside union mode.
+    fn object_type(&mut self, type_id: i32, types: &mut dyn TypeResolver) -> Result<Arc<BinaryType>> {
+        if let Some(t) = self.types_seen.iter().find(|t| t.type_id == type_id) {
+            return Ok(t.clone());
+        }
+        if let (Some(first), false) = (self.types_seen.first(), self.union) {
+            let other = types.binary_type(type_id).map(|o| o.name.clone()).unwrap_or_else(|_| type_id.to_string());
+            return Err(Error::Schema(format!(
+                "column '{}' holds objects of two types, {} and {}; select one with value_type=, or read them all with value_type=\"*\"",
+                self.path, first.name, other
+            )));
+        }
+        let t = types.binary_type(type_id)?;
+        if !self.union {
+            self.check_selection(&t)?;
+        }
+        for f in &t.fields {
+            if !self.fields.iter().any(|c| c.id == f.field_id) {
+                self.add_field(f.field_id, &f.name, Some(f.type_code));
+            }
+        }
+        self.types_seen.push(t.clone());
+        Ok(t)
     }
 
     fn push_object(&mut self, buf: &[u8], pos: usize, types: &mut dyn TypeResolver, depth: u32) -> Result<usize> {
         let layout = ObjectLayout::parse(buf, pos)?;
-        match &self.binary_type {
-            None => {
-                let t = types.binary_type(layout.type_id)?;
-                self.binary_type = Some(t.clone());
-                // Every field the metadata knows, so that batches keep one structure.
-                self.check_selection(&t)?;
-                for f in &t.fields {
-                    self.add_field(f.field_id, &f.name, Some(f.type_code));
-                }
-            }
-            Some(t) if t.type_id != layout.type_id => {
-                let other = types.binary_type(layout.type_id).map(|o| o.name.clone()).unwrap_or_else(|_| layout.type_id.to_string());
-                return Err(Error::Schema(format!(
-                    "column '{}' holds objects of two types, {} and {}; select one with value_type=",
-                    self.path, t.name, other
-                )));
-            }
-            Some(_) => {}
+        let t = self.object_type(layout.type_id, types)?;
+        let layout_key = (layout.type_id, layout.schema_id);
+        if !self.layouts.contains_key(&layout_key) {
+            let indices = self.schema_layout(t.clone(), &layout, buf, types)?;
+            self.layouts.insert(layout_key, indices);
         }
-        if !self.layouts.contains_key(&layout.schema_id) {
-            let indices = self.schema_layout(&layout, buf, types)?;
-            self.layouts.insert(layout.schema_id, indices);
+        if self.union {
+            let len = self.len;
+            let column = self.type_column.get_or_insert_with(|| {
+                ColumnBuilder::with_nulls(format!("{}._type", self.path), None, len, 0, DecodeOptions::default())
+            });
+            column.push_text(t.name.as_bytes());
         }
-        let indices = &self.layouts[&layout.schema_id];
+        let indices = &self.layouts[&layout_key];
         if indices.len() != layout.field_count() {
             return Err(Error::protocol(format!(
                 "object '{}': {} footer entries where schema {} has {}",
@@ -785,12 +838,15 @@ impl StructBuilder {
 
     fn finish(self, own_validity: Option<&[u8]>) -> Column {
         let len = self.len;
-        let type_name = self.binary_type.as_ref().map(|t| t.name.clone()).unwrap_or_default();
+        let type_name = self.types_seen.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(" | ");
         let mut fields: Vec<(String, Column)> = self
             .fields
             .into_iter()
             .map(|f| (f.name, f.column.finish(own_validity)))
             .collect();
+        if let Some(c) = self.type_column {
+            fields.push(("_type".to_string(), c.finish(own_validity)));
+        }
         fields.sort_by(|a, b| a.0.cmp(&b.0));
         Column::Struct { type_name, fields, len }
     }

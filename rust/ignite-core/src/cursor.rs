@@ -26,11 +26,13 @@ pub struct ScanOptions {
     pub fields: Option<Arc<Selection>>,
     /// Read only entries whose value is an object of this type id; others are skipped.
     pub value_type: Option<i32>,
+    /// Read value objects of every type into one column set (fields merged by name, plus `_type`).
+    pub union_types: bool,
 }
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { page_size: 1024, partition: -1, local: false, decode: DecodeOptions::default(), fields: None, value_type: None }
+        ScanOptions { page_size: 1024, partition: -1, local: false, decode: DecodeOptions::default(), fields: None, value_type: None, union_types: false }
     }
 }
 
@@ -130,6 +132,7 @@ pub struct Cursor {
     /// Scans: the value fields to decode, and the value type to keep.
     fields: Option<Arc<Selection>>,
     value_type: Option<i32>,
+    union_types: bool,
     page: Vec<u8>,
     /// Read position of the next row in `page`.
     pos: usize,
@@ -177,6 +180,7 @@ impl Cursor {
         let mut cursor = Cursor::new(pool, metadata, conn, page, cursor_id, names, op::QUERY_SCAN_CURSOR_GET_PAGE, options.page_size, options.decode);
         cursor.fields = options.fields.clone();
         cursor.value_type = options.value_type;
+        cursor.union_types = options.union_types;
         cursor.start_page(start + 8).inspect_err(|_| cursor.fail())?;
         Ok(cursor)
     }
@@ -249,6 +253,7 @@ impl Cursor {
             decode,
             fields: None,
             value_type: None,
+            union_types: false,
             page,
             pos: 0,
             rows_left_in_page: 0,
@@ -348,7 +353,11 @@ impl Cursor {
             .iter()
             .map(|name| {
                 let builder = ColumnBuilder::with_options(name.clone(), rows_hint, self.decode);
-                if name == "val" { builder.select(self.fields.clone()) } else { builder }
+                if name == "val" {
+                    builder.select(self.fields.clone()).union_of_types(self.union_types)
+                } else {
+                    builder
+                }
             })
             .collect();
         let mut rows = 0;

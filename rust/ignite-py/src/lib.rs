@@ -249,7 +249,7 @@ impl NativeClient {
         py.detach(|| client.cache_names()).py_err(py)
     }
 
-    #[pyo3(signature = (cache_name, page_size=1024, part=-1, local=false, decimal_as_string=false, fields=None, value_type=None))]
+    #[pyo3(signature = (cache_name, page_size=1024, part=-1, local=false, decimal_as_string=false, fields=None, value_type=None, union_types=false))]
     #[allow(clippy::too_many_arguments)]
     fn scan(
         &self,
@@ -261,6 +261,7 @@ impl NativeClient {
         decimal_as_string: bool,
         fields: Option<Vec<String>>,
         value_type: Option<i32>,
+        union_types: bool,
     ) -> PyResult<NativeCursor> {
         let fields = fields.map(|f| Selection::from_paths(&f).map(std::sync::Arc::new)).transpose().py_err(py)?;
         let options = ScanOptions {
@@ -270,6 +271,7 @@ impl NativeClient {
             decode: DecodeOptions { decimal_as_string },
             fields,
             value_type,
+            union_types,
         };
         let client = &self.inner;
         let cursor = py.detach(|| client.scan(cache_name, &options)).py_err(py)?;
