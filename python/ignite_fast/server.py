@@ -121,6 +121,10 @@ class IgniteCluster:
     version: str = IGNITE_VERSION
     max_open_cursors: int = 128
     start_timeout: float = 180.0
+    # Native persistence (data survives restarts); the cluster starts active.
+    persistence: bool = False
+    # Username/password authentication (needs persistence; default user ignite/ignite).
+    authentication: bool = False
     _procs: list = field(default_factory=list, repr=False)
 
     @property
@@ -142,10 +146,15 @@ class IgniteCluster:
         return self.cluster_dir / f"node{index}" / "node.log"
 
     def config_xml(self, node: NodeSpec) -> str:
+        if self.authentication and not self.persistence:
+            raise ServerError("Ignite authentication needs native persistence: pass persistence=True")
         finder = "".join(
             f"<value>127.0.0.1:{self.discovery_port + i}</value>" for i in range(self.nodes)
         )
         region_bytes = self.region_mb * 1024 * 1024
+        persistence = "true" if self.persistence else "false"
+        security = (_bean_property("authenticationEnabled", "true") if self.authentication else "")
+        state = _bean_property("clusterStateOnStart", "ACTIVE") if self.persistence else ""
         return f"""<?xml version="1.0" encoding="UTF-8"?>
 <beans xmlns="http://www.springframework.org/schema/beans"
        xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
@@ -157,6 +166,8 @@ class IgniteCluster:
     {_bean_property("workDirectory", node.work_dir / "work")}
     {_bean_property("metricsLogFrequency", 0)}
     {_bean_property("peerClassLoadingEnabled", "false")}
+    {security}
+    {state}
     <property name="clientConnectorConfiguration">
       <bean class="org.apache.ignite.configuration.ClientConnectorConfiguration">
         {_bean_property("host", "127.0.0.1")}
@@ -175,6 +186,7 @@ class IgniteCluster:
             {_bean_property("name", "default")}
             {_bean_property("initialSize", min(region_bytes, 256 * 1024 * 1024))}
             {_bean_property("maxSize", region_bytes)}
+            {_bean_property("persistenceEnabled", persistence)}
           </bean>
         </property>
       </bean>
@@ -258,11 +270,14 @@ class IgniteCluster:
         for spec in self.node_specs():
             self._wait_ready(spec)
         self._wait_topology()
+        if self.persistence:
+            activate("127.0.0.1", self.port, *(("ignite", "ignite") if self.authentication else (None, None)))
 
     def _describe(self) -> dict:
         return {"nodes": self.nodes, "port": self.port, "discovery_port": self.discovery_port,
                 "communication_port": self.communication_port, "name": self.name,
-                "version": self.version, "region_mb": self.region_mb, "heap_mb": self.heap_mb}
+                "version": self.version, "region_mb": self.region_mb, "heap_mb": self.heap_mb,
+                "persistence": self.persistence, "authentication": self.authentication}
 
     def _wait_ready(self, spec: NodeSpec) -> None:
         deadline = time.monotonic() + self.start_timeout
@@ -272,7 +287,7 @@ class IgniteCluster:
             if pid is None or not _pid_alive(pid):
                 raise ServerError(f"Ignite node {spec.index} exited during start-up.\n{self.log_tail(spec.index)}")
             started = "Ignite node started OK" in log.read_text(errors="replace")
-            if started and handshake_ok("127.0.0.1", spec.client_port):
+            if started and handshake_ok("127.0.0.1", spec.client_port, any_answer=self.authentication):
                 return
             time.sleep(0.25)
         raise ServerError(
@@ -316,7 +331,7 @@ class IgniteCluster:
             pid = self._pid(spec)
             alive = pid is not None and _pid_alive(pid)
             out.append({"node": spec.index, "pid": pid, "alive": alive, "port": spec.client_port,
-                        "answers": alive and handshake_ok("127.0.0.1", spec.client_port),
+                        "answers": alive and handshake_ok("127.0.0.1", spec.client_port, any_answer=self.authentication),
                         "log": str(spec.work_dir / "node.log")})
         return out
 
@@ -399,16 +414,57 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def handshake_ok(host: str, port: int, timeout: float = 2.0) -> bool:
-    """True when a thin-client handshake at 1.7.0 on host:port succeeds (no credentials)."""
+def handshake_ok(host: str, port: int, timeout: float = 2.0, *, any_answer: bool = False) -> bool:
+    """True when a thin-client handshake at 1.7.0 (no credentials) on host:port succeeds, or with
+    `any_answer`, when the node answers it at all (a node with authentication refuses it)."""
     body = struct.pack("<BhhhB", 1, 1, 7, 0, 2) + struct.pack("<Bi", 12, 0)
     try:
         with socket.create_connection((host, port), timeout=timeout) as s:
             s.sendall(struct.pack("<i", len(body)) + body)
             head = s.recv(5)
-            return len(head) == 5 and head[4] == 1
+            return len(head) == 5 and (any_answer or head[4] == 1)
     except OSError:
         return False
+
+
+def _string(value: str) -> bytes:
+    data = value.encode("utf-8")
+    return struct.pack("<Bi", 9, len(data)) + data
+
+
+def _frame(sock: socket.socket) -> bytes:
+    head = _recv_exactly(sock, 4)
+    return _recv_exactly(sock, struct.unpack("<i", head)[0])
+
+
+def _recv_exactly(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ServerError("the node closed the connection")
+        data += chunk
+    return data
+
+
+def activate(host: str, port: int, username: str | None = None, password: str | None = None,
+             timeout: float = 60.0) -> None:
+    """Activates a persistent cluster (a new one starts inactive) with the thin client's cluster
+    API: a 1.7.0 handshake that announces feature 2 (cluster states), then op 5001 with ACTIVE."""
+    features = struct.pack("<Bi", 12, 1) + bytes([1 << 2])
+    body = struct.pack("<BhhhB", 1, 1, 7, 0, 2) + features
+    if username is not None:
+        body += _string(username) + _string(password or "")
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.sendall(struct.pack("<i", len(body)) + body)
+        if _frame(sock)[:1] != b"\x01":
+            raise ServerError(f"the node at {host}:{port} refused the handshake for activation")
+        request = struct.pack("<hqB", 5001, 1, 1)  # op, request id, state ACTIVE
+        sock.sendall(struct.pack("<i", len(request)) + request)
+        response = _frame(sock)
+        flags = struct.unpack_from("<h", response, 8)[0]
+        if flags & 1:
+            raise ServerError(f"activating the cluster at {host}:{port} failed (status {struct.unpack_from('<i', response, 10)[0]})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -422,6 +478,9 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--heap-mb", type=int, default=1024, help="JVM heap per node")
     start.add_argument("--discovery-port", type=int, default=47500)
     start.add_argument("--communication-port", type=int, default=47100)
+    start.add_argument("--persistence", action="store_true", help="native persistence (the cluster starts active)")
+    start.add_argument("--authentication", action="store_true",
+                       help="require a username and password (implies --persistence; user ignite/ignite)")
     for name in ("start", "stop", "status"):
         p = start if name == "start" else sub.add_parser(name, help=f"{name} the cluster")
         p.add_argument("--name", default="default", help="cluster name (keeps work directories apart)")
@@ -432,7 +491,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "start":
             cluster = IgniteCluster(nodes=args.nodes, port=args.port, region_mb=args.region_mb,
                                     heap_mb=args.heap_mb, discovery_port=args.discovery_port,
-                                    communication_port=args.communication_port, name=args.name)
+                                    communication_port=args.communication_port, name=args.name,
+                                    persistence=args.persistence or args.authentication,
+                                    authentication=args.authentication)
             cluster.start(quiet=False)
             print(f"Ignite {cluster.version} is up: {', '.join(cluster.addresses)} (logs in {cluster.cluster_dir})")
         elif args.command == "stop":
