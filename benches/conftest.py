@@ -24,7 +24,7 @@ RESULTS: dict[str, dict[str, dict]] = defaultdict(dict)
 
 @pytest.fixture(scope="session")
 def bench_cluster():
-    node = IgniteCluster(nodes=1, port=PORT, discovery_port=47560, communication_port=47160,
+    node = IgniteCluster(nodes=1, port=PORT, discovery_port=27560, communication_port=27160,
                          name="bench", region_mb=1536, heap_mb=1536)
     try:
         node.start()

@@ -20,7 +20,7 @@ SESSION_PORT = 10850
 
 @pytest.fixture(scope="session")
 def cluster():
-    node = IgniteCluster(nodes=1, port=SESSION_PORT, discovery_port=47550, communication_port=47150,
+    node = IgniteCluster(nodes=1, port=SESSION_PORT, discovery_port=27550, communication_port=27150,
                          name="pytest", region_mb=768, heap_mb=1024)
     try:
         node.start()

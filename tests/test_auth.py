@@ -13,7 +13,7 @@ SECRET = "s3cr3t-Pa55"
 
 @pytest.fixture(scope="module")
 def secured():
-    node = IgniteCluster(nodes=1, port=10880, discovery_port=47580, communication_port=47180,
+    node = IgniteCluster(nodes=1, port=10880, discovery_port=27580, communication_port=27180,
                          name="pytest-auth", region_mb=256, heap_mb=512, persistence=True, authentication=True)
     try:
         node.start()

@@ -33,7 +33,7 @@ def test_cli_entry_point_dispatches_to_server():
 
 def test_config_binds_loopback_only():
     xml = IgniteCluster(nodes=2).config_xml(IgniteCluster(nodes=2).node_specs()[1])
-    assert "127.0.0.1:47500" in xml and "127.0.0.1:47501" in xml
+    assert "127.0.0.1:27500" in xml and "127.0.0.1:27501" in xml
     assert '"localHost" value="127.0.0.1"' in xml
     assert '"port" value="10801"' in xml
 
@@ -43,7 +43,7 @@ def test_two_node_cluster_serves_every_entry_from_either_node(cluster):
     through the other, and the partitions of a scan add up to the whole."""
     from pyignite import Client as PyIgniteClient
 
-    pair = IgniteCluster(nodes=2, port=10870, discovery_port=47570, communication_port=47170,
+    pair = IgniteCluster(nodes=2, port=10870, discovery_port=27570, communication_port=27170,
                          name="pytest-pair", region_mb=256, heap_mb=512)
     with pair:
         assert all(row["answers"] for row in pair.status())

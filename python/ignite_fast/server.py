@@ -12,7 +12,8 @@ The same from Python (this is what the test suite and the demo use)::
         ...  # cluster.addresses == ["127.0.0.1:10800"]
 
 Every node binds to 127.0.0.1. A cluster of several nodes finds itself through a static IP finder
-over its own discovery ports, so two clusters with different ports do not merge.
+over its own discovery ports (27500, 27501, ...; communication 27100, ...: below the ephemeral
+port range, unlike Ignite's defaults), so two clusters with different ports do not merge.
 """
 
 from __future__ import annotations
@@ -115,8 +116,11 @@ class IgniteCluster:
     port: int = 10800
     region_mb: int = 512
     heap_mb: int = 1024
-    discovery_port: int = 47500
-    communication_port: int = 47100
+    # Below Linux's ephemeral port range (32768-60999): Ignite's own defaults (47500, 47100) lie
+    # inside it, and a local port left in TIME-WAIT by any outgoing connection then stops a node
+    # from binding there.
+    discovery_port: int = 27500
+    communication_port: int = 27100
     name: str = "default"
     version: str = IGNITE_VERSION
     max_open_cursors: int = 128
@@ -476,8 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--port", type=int, default=10800, help="client port of the first node")
     start.add_argument("--region-mb", type=int, default=512, help="data region size per node")
     start.add_argument("--heap-mb", type=int, default=1024, help="JVM heap per node")
-    start.add_argument("--discovery-port", type=int, default=47500)
-    start.add_argument("--communication-port", type=int, default=47100)
+    start.add_argument("--discovery-port", type=int, default=27500)
+    start.add_argument("--communication-port", type=int, default=27100)
     start.add_argument("--persistence", action="store_true", help="native persistence (the cluster starts active)")
     start.add_argument("--authentication", action="store_true",
                        help="require a username and password (implies --persistence; user ignite/ignite)")
