@@ -428,17 +428,24 @@ impl DecimalParts<'_> {
             }
         };
         let sign = if self.negative && digits != "0" { "-" } else { "" };
-        if self.scale > 0 {
-            let scale = self.scale as usize;
-            if digits.len() <= scale {
-                digits = format!("{}{}", "0".repeat(scale - digits.len() + 1), digits);
-            }
-            let point = digits.len() - scale;
-            format!("{sign}{}.{}", &digits[..point], &digits[point..])
-        } else if self.scale < 0 {
-            format!("{sign}{digits}E+{}", -(self.scale as i64))
-        } else {
+        // Plain notation while it stays short; scientific beyond that, so that a hostile scale
+        // (any i32) cannot make us write billions of zeros.
+        const MAX_PLAIN_ZEROS: i64 = 64;
+        let scale = self.scale as i64;
+        let n = digits.len() as i64;
+        if scale == 0 {
             format!("{sign}{digits}")
+        } else if scale > 0 && scale - n <= MAX_PLAIN_ZEROS {
+            if n <= scale {
+                digits = format!("{}{}", "0".repeat((scale - n + 1) as usize), digits);
+            }
+            let point = digits.len() - scale as usize;
+            format!("{sign}{}.{}", &digits[..point], &digits[point..])
+        } else {
+            let exponent = n - 1 - scale;
+            let (first, rest) = digits.split_at(1);
+            let fraction = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+            format!("{sign}{first}{fraction}E{}{exponent}", if exponent >= 0 { "+" } else { "" })
         }
     }
 
@@ -487,7 +494,10 @@ mod decimal_tests {
         assert_eq!(decimal(2, &[0x84, 0xD2]), "-12.34");
         assert_eq!(decimal(4, &[0x01]), "0.0001");
         assert_eq!(decimal(0, &[]), "0");
-        assert_eq!(decimal(-2, &[0x0F]), "15E+2");
+        assert_eq!(decimal(-2, &[0x0F]), "1.5E+3");
+        // A hostile scale gives scientific notation, not billions of zeros.
+        assert_eq!(decimal(i32::MAX, &[0x01]), "1E-2147483647");
+        assert_eq!(decimal(i32::MIN, &[0x0F]), "1.5E+2147483649");
         // 2^64 = 18446744073709551616, more than one limb.
         assert_eq!(decimal(0, &[0x01, 0, 0, 0, 0, 0, 0, 0, 0]), "18446744073709551616");
         assert_eq!(decimal(3, &[0x01, 0, 0, 0, 0, 0, 0, 0, 0]), "18446744073709551.616");

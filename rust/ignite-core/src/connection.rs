@@ -19,6 +19,9 @@ use crate::wire::{Reader, Writer};
 /// allocate without bound. Pages are far smaller than this in practice.
 pub const MAX_FRAME_LEN: usize = i32::MAX as usize;
 
+/// How much a frame's length field may make us allocate before its bytes arrive.
+const UNTRUSTED_RESERVE: usize = 64 << 20;
+
 #[derive(Clone)]
 pub struct ConnectionConfig {
     /// `host:port` strings, tried in order.
@@ -284,7 +287,9 @@ impl Connection {
         }
         let len = len as usize;
         buf.clear();
-        buf.reserve(len);
+        // Trust the length field only as far as the data that actually arrives: reserve at most
+        // a chunk up front, and let the buffer grow with the bytes read.
+        buf.reserve(len.min(UNTRUSTED_RESERVE));
         // read_to_end fills the spare capacity without zeroing it first.
         let got = (&mut self.stream).take(len as u64).read_to_end(buf)?;
         if got != len {

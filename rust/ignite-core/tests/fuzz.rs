@@ -1,0 +1,197 @@
+//! A deterministic fuzz harness that runs with `cargo test`: valid pages of many value types are
+//! mutated (bytes flipped, lengths and offsets overwritten with extreme values, truncated,
+//! spliced) and decoded. Every input must end in `Ok` or an `Err`: no panic, no unbounded
+//! allocation, no endless loop. ITERATIONS (env `FUZZ_ITERATIONS`) bounds the run.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ignite_core::binary::{value_end, write_object, write_primitive_array};
+use ignite_core::columns::ColumnBuilder;
+use ignite_core::metadata::{BinaryType, FieldMeta, TypeResolver};
+use ignite_core::protocol::{name_id, schema_id, type_code as tc};
+use ignite_core::{Error, PrimKind, Result};
+
+/// xorshift64*: small, deterministic, good enough to drive mutations.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+struct Types(HashMap<i32, Arc<BinaryType>>);
+
+impl TypeResolver for Types {
+    fn binary_type(&mut self, type_id: i32) -> Result<Arc<BinaryType>> {
+        self.0.get(&type_id).cloned().ok_or_else(|| Error::Schema(format!("no type {type_id}")))
+    }
+    fn refresh(&mut self, type_id: i32) -> Result<Arc<BinaryType>> {
+        self.binary_type(type_id)
+    }
+}
+
+fn field(name: &str, code: u8) -> FieldMeta {
+    FieldMeta { name: name.into(), type_code: code, field_id: name_id(name) }
+}
+
+fn seed_types() -> Types {
+    let fields = vec![
+        field("n", tc::INT), field("s", tc::STRING), field("px", tc::BYTE_ARR), field("inner", tc::OBJECT),
+        field("list", tc::COLLECTION), field("map", tc::MAP), field("ts", tc::TIMESTAMP), field("dec", tc::DECIMAL),
+        field("uid", tc::UUID), field("again", tc::OBJECT),
+    ];
+    let ids: Vec<i32> = fields.iter().map(|f| f.field_id).collect();
+    let inner_ids = vec![name_id("n"), name_id("s")];
+    let mut map = HashMap::new();
+    let rec = BinaryType { type_id: name_id("Rec"), name: "Rec".into(), fields, is_enum: false, enum_values: vec![],
+                           schemas: HashMap::from([(schema_id(&ids), ids)]) };
+    let inner = BinaryType { type_id: name_id("Inner"), name: "Inner".into(), fields: vec![field("n", tc::INT), field("s", tc::STRING)],
+                             is_enum: false, enum_values: vec![], schemas: HashMap::from([(schema_id(&inner_ids), inner_ids)]) };
+    map.insert(rec.type_id, Arc::new(rec));
+    map.insert(inner.type_id, Arc::new(inner));
+    Types(map)
+}
+
+fn int(v: i32) -> Vec<u8> {
+    let mut b = vec![tc::INT];
+    b.extend_from_slice(&v.to_le_bytes());
+    b
+}
+
+fn string(s: &str) -> Vec<u8> {
+    let mut b = vec![tc::STRING];
+    b.extend_from_slice(&(s.len() as i32).to_le_bytes());
+    b.extend_from_slice(s.as_bytes());
+    b
+}
+
+/// A page body: (key, value) pairs of long keys and rich objects, keep-binary wrapped.
+fn seed_page(rows: usize, compact: bool) -> Vec<u8> {
+    let mut page = Vec::new();
+    for i in 0..rows {
+        page.push(tc::LONG);
+        page.extend_from_slice(&(i as i64).to_le_bytes());
+        let inner = write_object(name_id("Inner"), &[(name_id("n"), &int(i as i32)), (name_id("s"), &string("in"))], compact);
+        let mut list = vec![tc::COLLECTION, 2, 0, 0, 0, 0];
+        list.extend(int(1));
+        list.extend(int(2));
+        let mut map = vec![tc::MAP, 1, 0, 0, 0, 1];
+        map.extend(string("k"));
+        map.extend(int(7));
+        let mut ts = vec![tc::TIMESTAMP];
+        ts.extend_from_slice(&1_600_000_000_000i64.to_le_bytes());
+        ts.extend_from_slice(&123i32.to_le_bytes());
+        let dec = vec![tc::DECIMAL, 2, 0, 0, 0, 2, 0, 0, 0, 0x84, 0xD2];
+        let mut uid = vec![tc::UUID];
+        uid.extend_from_slice(&[7u8; 16]);
+        let px = write_primitive_array(PrimKind::I8, &[i as u8; 10]);
+        // `again` is a handle back to `inner` (which starts right after the header).
+        let inner_offset = 24 + int(0).len() + string("row").len() + px.len();
+        let handle_pos = inner_offset + inner.len() + list.len() + map.len() + ts.len() + dec.len() + uid.len();
+        let mut again = vec![tc::HANDLE];
+        again.extend_from_slice(&((handle_pos - inner_offset) as i32).to_le_bytes());
+        let object = write_object(name_id("Rec"), &[
+            (name_id("n"), &int(i as i32)), (name_id("s"), &string("row")), (name_id("px"), &px),
+            (name_id("inner"), &inner), (name_id("list"), &list), (name_id("map"), &map), (name_id("ts"), &ts),
+            (name_id("dec"), &dec), (name_id("uid"), &uid), (name_id("again"), &again),
+        ], compact);
+        page.push(tc::WRAPPED);
+        page.extend_from_slice(&(object.len() as i32).to_le_bytes());
+        page.extend_from_slice(&object);
+        page.extend_from_slice(&0i32.to_le_bytes());
+    }
+    page
+}
+
+fn decode(page: &[u8], types: &mut Types) -> Result<usize> {
+    let mut key = ColumnBuilder::with_rows_hint("key", 8);
+    let mut val = ColumnBuilder::with_rows_hint("val", 8);
+    let mut pos = 0;
+    let mut rows = 0;
+    while pos < page.len() && rows < 64 {
+        pos = key.push_value(page, pos, types, 0)?;
+        pos = val.push_value(page, pos, types, 0)?;
+        rows += 1;
+    }
+    let _ = (key.finish(None), val.finish(None));
+    Ok(rows)
+}
+
+const EXTREMES: [i32; 8] = [0, 1, -1, 23, 24, i32::MAX, i32::MIN, 0x7fff_fff0];
+
+fn mutate(rng: &mut Rng, page: &mut Vec<u8>) {
+    match rng.below(5) {
+        0 => {
+            let i = rng.below(page.len());
+            page[i] ^= 1 << rng.below(8);
+        }
+        1 if page.len() >= 4 => {
+            // an extreme value over a length, an offset or a type id
+            let i = rng.below(page.len() - 3);
+            let v = EXTREMES[rng.below(EXTREMES.len())];
+            page[i..i + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        2 => {
+            let cut = rng.below(page.len());
+            page.truncate(cut);
+        }
+        3 => {
+            let i = rng.below(page.len());
+            page[i] = [tc::HANDLE, tc::WRAPPED, tc::OBJECT, tc::MAP, tc::COLLECTION, tc::NULL, 0, 255][rng.below(8)];
+        }
+        _ => {
+            // splice a copy of one region over another
+            let a = rng.below(page.len());
+            let b = rng.below(page.len());
+            let n = rng.below(32).min(page.len() - a.max(b));
+            let chunk = page[a..a + n].to_vec();
+            page[b..b + n].copy_from_slice(&chunk);
+        }
+    }
+}
+
+#[test]
+fn seeds_decode_cleanly() {
+    for compact in [true, false] {
+        let page = seed_page(5, compact);
+        assert_eq!(decode(&page, &mut seed_types()).unwrap(), 5);
+    }
+}
+
+#[test]
+fn mutated_pages_never_panic() {
+    let iterations: usize = std::env::var("FUZZ_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let seeds = [seed_page(3, true), seed_page(3, false), seed_page(1, true)];
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let (mut ok, mut errors) = (0usize, 0usize);
+    for iteration in 0..iterations {
+        let mut page = seeds[iteration % seeds.len()].clone();
+        for _ in 0..1 + rng.below(4) {
+            if page.is_empty() {
+                break;
+            }
+            mutate(&mut rng, &mut page);
+        }
+        let mut types = seed_types();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let decoded = decode(&page, &mut types);
+            let _ = value_end(&page, 0, 0);
+            decoded
+        }));
+        match outcome {
+            Ok(Ok(_)) => ok += 1,
+            Ok(Err(_)) => errors += 1,
+            Err(_) => panic!("iteration {iteration}: decoding panicked on {page:?}"),
+        }
+    }
+    eprintln!("fuzz: {iterations} inputs, {ok} decoded, {errors} rejected with an error");
+    assert!(errors > iterations / 10, "the mutations should break most inputs");
+}
