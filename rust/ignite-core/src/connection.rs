@@ -89,6 +89,10 @@ impl Connection {
                 protocol::OLDEST_SUPPORTED
             )));
         }
+        if let [address] = config.addresses.as_slice() {
+            // One address: its error as it is (a protocol error stays one).
+            return Connection::open_one(address, config);
+        }
         let mut failures = Vec::new();
         let mut all_timed_out = true;
         for address in &config.addresses {
@@ -347,7 +351,7 @@ fn connect_socket(address: &str, config: &ConnectionConfig) -> Result<TcpStream>
             "connecting to {address} timed out after {:?}",
             config.connect_timeout
         ))),
-        Some(e) => Err(Error::Connection(format!("cannot connect to {address}: {e}"))),
+        Some(e) => Err(Error::Connection(format!("could not connect to an Ignite node at {address}: {e}"))),
         None => Err(Error::Connection(format!("'{address}' resolves to no address"))),
     }
 }
