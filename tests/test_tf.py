@@ -137,8 +137,10 @@ def test_bad_environment_value_is_clear(kittens, monkeypatch):
         IgniteDataset(kittens)
 
 
-def test_tls_arguments_are_refused_not_ignored(kittens):
-    with pytest.raises(NotImplementedError, match="TLS"):
+def test_tls_arguments_are_used_not_ignored(kittens):
+    import ignite_fast
+
+    with pytest.raises(ignite_fast.TlsError, match="client.pem"):
         IgniteDataset(kittens, port=PORT, certfile="client.pem")
 
 

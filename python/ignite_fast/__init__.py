@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from . import errors
-from .client import Client
+from .client import Client, TlsOptions
 from .columns import Ragged
 from .errors import (
     AuthenticationError,
@@ -28,7 +28,7 @@ from .errors import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Client", "IgniteDataset", "Ragged", "errors", "IgniteError", "IgniteConnectionError",
+    "Client", "TlsOptions", "IgniteDataset", "Ragged", "errors", "IgniteError", "IgniteConnectionError",
     "IgniteTimeoutError", "AuthenticationError", "TlsError", "ProtocolError", "ServerError",
     "CacheNotFoundError", "SchemaError", "UnsupportedTypeError", "InvalidArgumentError",
 ]

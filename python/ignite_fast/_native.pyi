@@ -39,6 +39,12 @@ class NativeClient:
         connect_timeout: float = 10.0,
         read_timeout: float | None = 60.0,
         protocol_version: tuple[int, int, int] = (1, 7, 0),
+        tls: bool = False,
+        ca_file: str | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
+        key_password: str | None = None,
+        verify_hostname: bool = True,
     ) -> None: ...
     def protocol_version(self) -> tuple[int, int, int]: ...
     def cache_names(self) -> list[str]: ...

@@ -2,11 +2,35 @@
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 from . import _native
 from .columns import describe, from_native
 from .errors import InvalidArgumentError
+
+
+@dataclass(frozen=True)
+class TlsOptions:
+    """TLS settings for every connection of a client (TLS 1.2 or 1.3).
+
+    The server's certificate is verified against ``ca_file`` (PEM), or the system's trusted roots
+    when it is None, and must name the host connected to unless ``check_hostname=False``.
+    ``cert_file`` (PEM chain) and ``key_file`` (PEM key; PKCS#8 encrypted with ``key_password``
+    works too) present a client certificate to clusters that require one.
+    """
+
+    ca_file: str | os.PathLike | None = None
+    cert_file: str | os.PathLike | None = None
+    key_file: str | os.PathLike | None = None
+    key_password: str | None = None
+    check_hostname: bool = True
+
+    def __repr__(self) -> str:
+        password = ", key_password='***'" if self.key_password else ""
+        return (f"TlsOptions(ca_file={self.ca_file!r}, cert_file={self.cert_file!r}, key_file={self.key_file!r}"
+                f"{password}, check_hostname={self.check_hostname})")
 
 
 def _addresses(host: str | Sequence[str], port: int) -> list[str]:
@@ -57,20 +81,36 @@ class Client:
         connect_timeout: float = 10.0,
         read_timeout: float | None = 60.0,
         protocol_version: tuple[int, int, int] = (1, 7, 0),
+        tls: bool | TlsOptions | None = None,
     ):
         """``protocol_version`` is where the handshake starts; an older server names its own
-        version and the client falls back to it (down to 1.1.0)."""
+        version and the client falls back to it (down to 1.1.0). ``tls=True`` connects with TLS,
+        verified against the system's roots; pass :class:`TlsOptions` for a CA file, client
+        certificates or to turn the host-name check off."""
         _check_int("port", port, 1)
         self._addresses = _addresses(host, port)
         self._username = username
+        if tls is True:
+            tls = TlsOptions()
+        if tls not in (None, False) and not isinstance(tls, TlsOptions):
+            raise InvalidArgumentError(f"tls must be True, False, None or TlsOptions, got {tls!r}")
+        options = tls or None
+        self._tls = options
         self._native = _native.NativeClient(
             self._addresses, username, password, float(connect_timeout),
             None if read_timeout is None else float(read_timeout), tuple(protocol_version),
+            tls=options is not None,
+            ca_file=None if options is None or options.ca_file is None else os.fspath(options.ca_file),
+            cert_file=None if options is None or options.cert_file is None else os.fspath(options.cert_file),
+            key_file=None if options is None or options.key_file is None else os.fspath(options.key_file),
+            key_password=None if options is None else options.key_password,
+            verify_hostname=True if options is None else bool(options.check_hostname),
         )
 
     def __repr__(self) -> str:
         user = f", username={self._username!r}" if self._username else ""
-        return f"Client({self._addresses!r}{user})"
+        tls = f", tls={self._tls!r}" if self._tls else ""
+        return f"Client({self._addresses!r}{user}{tls})"
 
     @property
     def addresses(self) -> list[str]:

@@ -129,6 +129,9 @@ class IgniteCluster:
     persistence: bool = False
     # Username/password authentication (needs persistence; default user ignite/ignite).
     authentication: bool = False
+    # TLS on the client port: {"keystore", "keystore_password", "truststore",
+    # "truststore_password" (PKCS12 files), "client_auth": require client certificates}.
+    ssl: dict | None = None
     _procs: list = field(default_factory=list, repr=False)
 
     @property
@@ -158,6 +161,7 @@ class IgniteCluster:
         region_bytes = self.region_mb * 1024 * 1024
         persistence = "true" if self.persistence else "false"
         security = (_bean_property("authenticationEnabled", "true") if self.authentication else "")
+        ssl = self._ssl_xml()
         state = _bean_property("clusterStateOnStart", "ACTIVE") if self.persistence else ""
         return f"""<?xml version="1.0" encoding="UTF-8"?>
 <beans xmlns="http://www.springframework.org/schema/beans"
@@ -181,6 +185,7 @@ class IgniteCluster:
         {_bean_property("socketSendBufferSize", 4 * 1024 * 1024)}
         {_bean_property("socketReceiveBufferSize", 1024 * 1024)}
         {_bean_property("tcpNoDelay", "true")}
+        {ssl}
       </bean>
     </property>
     <property name="dataStorageConfiguration">
@@ -217,6 +222,30 @@ class IgniteCluster:
   </bean>
 </beans>
 """
+
+    def _ssl_xml(self) -> str:
+        if not self.ssl:
+            return ""
+        # Ignite's factory wants a trust store even when it asks clients for no certificate.
+        trust = (_bean_property("trustStoreFilePath", self.ssl["truststore"])
+                 + _bean_property("trustStorePassword", self.ssl["truststore_password"])
+                 + _bean_property("trustStoreType", "PKCS12"))
+        return f"""{_bean_property("sslEnabled", "true")}
+        {_bean_property("useIgniteSslContextFactory", "false")}
+        {_bean_property("sslClientAuth", "true" if self.ssl.get("client_auth") else "false")}
+        <property name="sslContextFactory">
+          <bean class="org.apache.ignite.ssl.SslContextFactory">
+            {_bean_property("keyStoreFilePath", self.ssl["keystore"])}
+            {_bean_property("keyStorePassword", self.ssl["keystore_password"])}
+            {_bean_property("keyStoreType", "PKCS12")}
+            {trust}
+          </bean>
+        </property>"""
+
+    def _answers(self, port: int) -> bool:
+        if self.ssl:  # a plaintext handshake cannot succeed; the port accepting is enough
+            return _port_open(port)
+        return handshake_ok("127.0.0.1", port, any_answer=self.authentication)
 
     def java_command(self, node: NodeSpec, libs: Path) -> list[str]:
         java = os.environ.get("JAVA", shutil.which("java") or "java")
@@ -281,7 +310,7 @@ class IgniteCluster:
         return {"nodes": self.nodes, "port": self.port, "discovery_port": self.discovery_port,
                 "communication_port": self.communication_port, "name": self.name,
                 "version": self.version, "region_mb": self.region_mb, "heap_mb": self.heap_mb,
-                "persistence": self.persistence, "authentication": self.authentication}
+                "persistence": self.persistence, "authentication": self.authentication, "ssl": self.ssl}
 
     def _wait_ready(self, spec: NodeSpec) -> None:
         deadline = time.monotonic() + self.start_timeout
@@ -291,7 +320,7 @@ class IgniteCluster:
             if pid is None or not _pid_alive(pid):
                 raise ServerError(f"Ignite node {spec.index} exited during start-up.\n{self.log_tail(spec.index)}")
             started = "Ignite node started OK" in log.read_text(errors="replace")
-            if started and handshake_ok("127.0.0.1", spec.client_port, any_answer=self.authentication):
+            if started and self._answers(spec.client_port):
                 return
             time.sleep(0.25)
         raise ServerError(
@@ -335,7 +364,7 @@ class IgniteCluster:
             pid = self._pid(spec)
             alive = pid is not None and _pid_alive(pid)
             out.append({"node": spec.index, "pid": pid, "alive": alive, "port": spec.client_port,
-                        "answers": alive and handshake_ok("127.0.0.1", spec.client_port, any_answer=self.authentication),
+                        "answers": alive and self._answers(spec.client_port),
                         "log": str(spec.work_dir / "node.log")})
         return out
 

@@ -82,6 +82,15 @@ def _ragged_of(spec: tf.TensorSpec) -> tf.RaggedTensorSpec:
     return tf.RaggedTensorSpec([None, None], spec.dtype, ragged_rank=1, row_splits_dtype=tf.int64)
 
 
+def _tls_options(certfile, keyfile, cert_password, ca_file, check_hostname):
+    from .client import TlsOptions
+
+    if not (certfile or keyfile or cert_password or ca_file):
+        return None
+    return TlsOptions(ca_file=ca_file, cert_file=certfile, key_file=keyfile, key_password=cert_password,
+                      check_hostname=check_hostname)
+
+
 def _spec(column: tuple, batched_arrays_dense: bool, path: str) -> Any:
     """A batched TypeSpec structure for a native column."""
     tag = column[0]
@@ -179,8 +188,11 @@ class IgniteDataset(tf.data.Dataset):
     ``hosts`` (a list of ``host:port`` to try), ``timeout`` (seconds for connect and read),
     ``columns`` (value fields to read; the rest is skipped undecoded) and ``value_type`` (the one
     value type to read from a cache that holds several).
-    TLS arguments are accepted for compatibility but TLS is not implemented yet: passing them
-    raises rather than silently connecting in the clear.
+    TLS: ``certfile`` (PEM, the client certificate and its chain), ``keyfile`` and
+    ``cert_password`` (for an encrypted key) as in the original, which however never used them;
+    here any of them, or ``ca_file``, turns TLS on, and the server's certificate is verified
+    against ``ca_file`` (or the system's roots) with its host name checked unless
+    ``check_hostname=False``.
     """
 
     def __init__(
@@ -204,6 +216,8 @@ class IgniteDataset(tf.data.Dataset):
         columns: list[str] | None = None,
         value_type: str | int | None = None,
         with_masks: bool = False,
+        ca_file: str | None = None,
+        check_hostname: bool = True,
     ):
         cache_name = _env("CACHE_NAME", cache_name)
         host = _env("HOST", host)
@@ -216,14 +230,11 @@ class IgniteDataset(tf.data.Dataset):
         certfile = _env("CERTFILE", certfile)
         keyfile = _env("KEYFILE", keyfile)
         cert_password = _env("CERT_PASSWORD", cert_password)
-        if certfile or keyfile or cert_password:
-            raise NotImplementedError(
-                "TLS (certfile/keyfile/cert_password) is not implemented in this version of "
-                "ignite_fast; refusing to connect without it"
-            )
+        ca_file = _env("CA_FILE", ca_file)
+        tls = _tls_options(certfile, keyfile, cert_password, ca_file, check_hostname)
         addresses = hosts if hosts is not None else [host]
         client_args = dict(host=addresses, port=port, username=username, password=password,
-                           connect_timeout=timeout, read_timeout=timeout)
+                           connect_timeout=timeout, read_timeout=timeout, tls=tls)
         scan_args = dict(page_size=page_size, part=part, local=local, columns=columns, value_type=value_type)
         self.cache_name = cache_name
         self.batch_size = batch_size

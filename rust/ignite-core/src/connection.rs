@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -36,6 +37,8 @@ pub struct ConnectionConfig {
     /// The protocol version the handshake starts with; a server that speaks an older one says so
     /// and we fall back to it (down to 1.1.0).
     pub protocol_version: ProtocolVersion,
+    /// TLS for every connection (see [`crate::tls::client_config`]); `None`: plain TCP.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Default for ConnectionConfig {
@@ -48,6 +51,7 @@ impl Default for ConnectionConfig {
             read_timeout: Some(Duration::from_secs(60)),
             socket_buffer_bytes: 4 << 20,
             protocol_version: VERSION_1_7_0,
+            tls: None,
         }
     }
 }
@@ -61,12 +65,43 @@ impl std::fmt::Debug for ConnectionConfig {
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("connect_timeout", &self.connect_timeout)
             .field("read_timeout", &self.read_timeout)
+            .field("tls", &self.tls.is_some())
             .finish()
     }
 }
 
+/// The byte stream of a connection: plain TCP, or TLS over it.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
 pub struct Connection {
-    stream: TcpStream,
+    stream: Stream,
     address: String,
     version: ProtocolVersion,
     next_request_id: i64,
@@ -113,7 +148,15 @@ impl Connection {
     fn open_one(address: &str, config: &ConnectionConfig) -> Result<Connection> {
         let mut version = config.protocol_version;
         loop {
-            let stream = connect_socket(address, config)?;
+            let tcp = connect_socket(address, config)?;
+            let stream = match &config.tls {
+                None => Stream::Plain(tcp),
+                Some(tls) => {
+                    let session = rustls::ClientConnection::new(tls.clone(), crate::tls::server_name(address)?)
+                        .map_err(|e| Error::Tls(e.to_string()))?;
+                    Stream::Tls(Box::new(rustls::StreamOwned::new(session, tcp)))
+                }
+            };
             let mut conn = Connection {
                 stream,
                 address: address.to_string(),
@@ -295,7 +338,7 @@ impl Connection {
         // a chunk up front, and let the buffer grow with the bytes read.
         buf.reserve(len.min(UNTRUSTED_RESERVE));
         // read_to_end fills the spare capacity without zeroing it first.
-        let got = (&mut self.stream).take(len as u64).read_to_end(buf)?;
+        let got = Read::by_ref(&mut self.stream).take(len as u64).read_to_end(buf)?;
         if got != len {
             return Err(Error::Connection(format!(
                 "the server closed the connection in the middle of a {len}-byte message"

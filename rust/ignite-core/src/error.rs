@@ -9,6 +9,8 @@ pub enum Error {
     Connection(String),
     /// A connect or read timed out.
     Timeout(String),
+    /// A TLS handshake or certificate check failed, or the TLS settings are unusable.
+    Tls(String),
     /// The server refused the credentials (status 2000) or the handshake for security reasons.
     Authentication(String),
     /// Bytes from the network that do not follow the protocol.
@@ -60,6 +62,7 @@ impl fmt::Display for Error {
         match self {
             Error::Connection(m) => write!(f, "{m}"),
             Error::Timeout(m) => write!(f, "{m}"),
+            Error::Tls(m) => write!(f, "TLS error: {m}"),
             Error::Authentication(m) => write!(f, "authentication failed: {m}"),
             Error::Protocol(m) => write!(f, "protocol error: {m}"),
             Error::Server { status, message } => write!(f, "server error (status {status}): {message}"),
@@ -75,6 +78,10 @@ impl std::error::Error for Error {}
 
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Error {
+        // rustls reports handshake and certificate failures through io errors.
+        if let Some(tls) = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+            return Error::Tls(tls.to_string());
+        }
         match e.kind() {
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
                 Error::Timeout("no answer from the server within the read timeout".to_string())

@@ -4,6 +4,7 @@
 //! - [`protocol`]: constants and the Java-compatible hashes;
 //! - [`wire`]: bounds-checked little-endian reading and writing;
 //! - [`connection`]: sockets, handshake, framing, request ids, error statuses;
+//! - [`tls`]: TLS client configuration (verification, client certificates);
 //! - [`pool`]: reuse of open connections;
 //! - [`binary`]: the binary object layout (header, footer, value sizes);
 //! - [`metadata`]: binary type metadata and schemas;
@@ -21,6 +22,7 @@ pub mod error;
 pub mod metadata;
 pub mod pool;
 pub mod protocol;
+pub mod tls;
 pub mod wire;
 
 pub use client::Client;

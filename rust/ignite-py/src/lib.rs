@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use ignite_core::buffer::AlignedBuf;
 use ignite_core::protocol::ProtocolVersion;
+use ignite_core::tls::TlsOptions;
 use ignite_core::{Batch, Client, Column, ConnectionConfig, Cursor, DecodeOptions, Error, PrimKind, ScalarKind, ScanOptions, Selection, SqlArg, SqlOptions};
 use numpy::ndarray::{ArrayViewD, IxDyn};
 use numpy::{Element, PyArrayDyn};
@@ -20,6 +21,7 @@ fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
         Error::Connection(_) => "IgniteConnectionError",
         Error::Timeout(_) => "IgniteTimeoutError",
         Error::Authentication(_) => "AuthenticationError",
+        Error::Tls(_) => "TlsError",
         Error::Protocol(_) => "ProtocolError",
         Error::Server { .. } => "ServerError",
         Error::CacheNotFound(_) => "CacheNotFoundError",
@@ -221,7 +223,10 @@ struct NativeClient {
 #[pymethods]
 impl NativeClient {
     #[new]
-    #[pyo3(signature = (addresses, username=None, password=None, connect_timeout=10.0, read_timeout=Some(60.0), protocol_version=(1, 7, 0)))]
+    #[pyo3(signature = (addresses, username=None, password=None, connect_timeout=10.0, read_timeout=Some(60.0),
+                        protocol_version=(1, 7, 0), tls=false, ca_file=None, cert_file=None, key_file=None,
+                        key_password=None, verify_hostname=true))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         addresses: Vec<String>,
@@ -230,7 +235,19 @@ impl NativeClient {
         connect_timeout: f64,
         read_timeout: Option<f64>,
         protocol_version: (i16, i16, i16),
+        tls: bool,
+        ca_file: Option<std::path::PathBuf>,
+        cert_file: Option<std::path::PathBuf>,
+        key_file: Option<std::path::PathBuf>,
+        key_password: Option<String>,
+        verify_hostname: bool,
     ) -> PyResult<Self> {
+        let tls = if tls {
+            let options = TlsOptions { ca_file, cert_file, key_file, key_password, verify_hostname };
+            Some(py.detach(|| ignite_core::tls::client_config(&options)).py_err(py)?)
+        } else {
+            None
+        };
         let config = ConnectionConfig {
             addresses,
             username,
@@ -238,6 +255,7 @@ impl NativeClient {
             connect_timeout: seconds(connect_timeout, "connect_timeout")?,
             read_timeout: read_timeout.map(|t| seconds(t, "read_timeout")).transpose()?,
             protocol_version: ProtocolVersion(protocol_version.0, protocol_version.1, protocol_version.2),
+            tls,
             ..ConnectionConfig::default()
         };
         let inner = py.detach(|| Client::connect(config)).py_err(py)?;
