@@ -195,3 +195,32 @@ fn mutated_pages_never_panic() {
     eprintln!("fuzz: {iterations} inputs, {ok} decoded, {errors} rejected with an error");
     assert!(errors > iterations / 10, "the mutations should break most inputs");
 }
+
+/// The corpus: hostile inputs, kept as files (tests/corpus), replayed on every run. The one the
+/// harness found (a decimal scale of i32::MAX, which once asked for a 2 GB string) is among them.
+#[test]
+fn corpus_inputs_end_in_errors_not_panics() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("corpus directory").map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert!(files.len() >= 15, "corpus at {}", dir.display());
+    for path in files {
+        let bytes = std::fs::read(&path).unwrap();
+        let mut types = seed_types();
+        let mut column = ColumnBuilder::with_rows_hint("val", 4);
+        let mut options_exact = ColumnBuilder::with_options("val", 4, ignite_core::DecodeOptions { decimal_as_string: true });
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let a = column.push_value(&bytes, 0, &mut types, 0).map(|_| ());
+            let b = options_exact.push_value(&bytes, 0, &mut types, 0).map(|_| ());
+            let c = value_end(&bytes, 0, 0).map(|_| ());
+            (a, b, c)
+        }));
+        let (a, b, c) = outcome.unwrap_or_else(|_| panic!("{} panicked", path.display()));
+        // Decimals with extreme scales are valid values; everything else here is hostile.
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !name.starts_with("decimal-") {
+            assert!(a.is_err() && b.is_err(), "{name}: decoded as valid");
+        }
+        let _ = c;
+    }
+}
