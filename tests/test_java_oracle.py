@@ -70,6 +70,8 @@ def test_every_type_reads_back_as_java_wrote_it(client, written):
             assert {"x": got[name]["x"], "label": got[name]["label"].decode()} == e[name]
         assert got["nullStr"] is None
         assert got["maybeInt"] == e["maybeInt"]
+        # An object with raw data: its named fields decode, the raw part is skipped.
+        assert got["raw"] == {"id": e["raw_id"]}
         if e["maybeInner"] is None:
             assert got["maybeInner"] == {"x": None, "label": None}
         else:

@@ -20,6 +20,10 @@ import java.util.Set;
 import java.util.UUID;
 
 import org.apache.ignite.Ignition;
+import org.apache.ignite.binary.BinaryObjectException;
+import org.apache.ignite.binary.BinaryReader;
+import org.apache.ignite.binary.BinaryWriter;
+import org.apache.ignite.binary.Binarylizable;
 import org.apache.ignite.client.ClientCache;
 import org.apache.ignite.client.IgniteClient;
 import org.apache.ignite.configuration.ClientConfiguration;
@@ -34,6 +38,25 @@ public class AllTypesFixture {
         Inner(int x, String label) { this.x = x; this.label = label; }
     }
 
+    /** Writes one named field and then raw (unnamed) data: an object with the raw-data flag. */
+    public static class WithRaw implements Binarylizable {
+        public int id;
+        public String hidden;
+
+        WithRaw(int id, String hidden) { this.id = id; this.hidden = hidden; }
+
+        @Override public void writeBinary(BinaryWriter writer) throws BinaryObjectException {
+            writer.writeInt("id", id);
+            writer.rawWriter().writeString(hidden);
+            writer.rawWriter().writeLong(42L);
+        }
+
+        @Override public void readBinary(BinaryReader reader) throws BinaryObjectException {
+            id = reader.readInt("id");
+            hidden = reader.rawReader().readString();
+        }
+    }
+
     public static class AllTypes {
         public byte b; public short s; public int i; public long l;
         public float f; public double d; public char c; public boolean bool;
@@ -46,6 +69,7 @@ public class AllTypesFixture {
         public List<Integer> list; public Set<String> set; public Map<String, Integer> map;
         public Inner inner; public Inner sameInner;
         public String nullStr; public Integer maybeInt; public Inner maybeInner;
+        public WithRaw raw;
     }
 
     static AllTypes make(int k) {
@@ -88,6 +112,7 @@ public class AllTypesFixture {
         t.nullStr = null;
         t.maybeInt = k % 2 == 0 ? null : k;
         t.maybeInner = k % 2 == 0 ? null : new Inner(k * 10, "maybe");
+        t.raw = new WithRaw(k + 500, "raw-" + k);
         return t;
     }
 
@@ -148,6 +173,7 @@ public class AllTypesFixture {
         o.append(",\"inner\":").append(inner(t.inner)).append(",\"sameInner\":").append(inner(t.sameInner));
         o.append(",\"nullStr\":null,\"maybeInt\":").append(t.maybeInt);
         o.append(",\"maybeInner\":").append(inner(t.maybeInner));
+        o.append(",\"raw_id\":").append(t.raw.id);
         return o.append("}").toString();
     }
 
