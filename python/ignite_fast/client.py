@@ -96,6 +96,8 @@ class Client:
             raise InvalidArgumentError(f"tls must be True, False, None or TlsOptions, got {tls!r}")
         options = tls or None
         self._tls = options
+        self._connect_args = dict(username=username, password=password, connect_timeout=connect_timeout,
+                                  read_timeout=read_timeout, protocol_version=protocol_version, tls=options)
         self._native = _native.NativeClient(
             self._addresses, username, password, float(connect_timeout),
             None if read_timeout is None else float(read_timeout), tuple(protocol_version),
@@ -115,6 +117,16 @@ class Client:
     @property
     def addresses(self) -> list[str]:
         return list(self._addresses)
+
+    def _sibling(self, address: str) -> "Client":
+        """A client of the same settings for one of this client's addresses only."""
+        return Client(address, **self._connect_args)
+
+    def partition_map(self, cache: str) -> list[bytes] | None:
+        """The primary node id (16 bytes) of every partition of ``cache``, by partition number,
+        or None where partition awareness does not apply (replicated caches, custom affinity)."""
+        partition_map = self._native.partition_map(cache)
+        return None if partition_map is None else [bytes(node) for node in partition_map[2]]
 
     @property
     def protocol_version(self) -> tuple[int, int, int]:
@@ -137,6 +149,9 @@ class Client:
         columns: Sequence[str] | None = None,
         value_type: str | int | None = None,
         format: str = "numpy",
+        parallel: int | None = None,
+        ordered: bool = False,
+        failover_timeout: float = 60.0,
     ) -> Iterator[Any]:
         """Scans ``cache`` and yields batches ``{"key": column, "val": column}`` of up to
         ``batch_size`` rows (see :mod:`ignite_fast.columns` for how columns look).
@@ -149,12 +164,31 @@ class Client:
         ``value_type`` (a type name or id) keeps only entries whose value is of that type, for
         caches that hold several; ``value_type="*"`` reads them all as one union: fields merge
         by name (null where a type lacks them) and a ``_type`` column names each row's type. ``format="arrow"`` yields ``pyarrow.RecordBatch`` es instead
-        (see :mod:`ignite_fast.arrow`). Leaving the loop early closes the server-side cursor.
+        (see :mod:`ignite_fast.arrow`).
+
+        ``parallel=N`` reads the partitions N at a time, each from its primary node (give the
+        client the addresses of all nodes), in no particular order, or in partition order with
+        ``ordered=True``. If a node dies, its partitions are read again from the backups that take
+        over (within ``failover_timeout`` seconds), with no duplicates and no gaps.
+        Leaving the loop early closes the server-side cursors.
         """
         convert = _converter(format)
         exact = format == "arrow" if decimal_as_string is None else decimal_as_string
-        for _, cols in self.scan_native(cache, batch_size, page_size=page_size, part=part, local=local,
-                                        decimal_as_string=exact, columns=columns, value_type=value_type):
+        if parallel is None:
+            source = self.scan_native(cache, batch_size, page_size=page_size, part=part, local=local,
+                                      decimal_as_string=exact, columns=columns, value_type=value_type)
+        else:
+            from .parallel import parallel_scan
+
+            _check_int("parallel", parallel, 1)
+            if part != -1 or local:
+                raise InvalidArgumentError("parallel= reads all partitions: it does not combine with part= or local=")
+            _check_int("batch_size", batch_size, 1)
+            source = parallel_scan(self, cache, workers=parallel, batch_size=batch_size,
+                                   page_size=batch_size if page_size is None else page_size, ordered=ordered,
+                                   failover_timeout=failover_timeout,
+                                   scan_args=dict(decimal_as_string=exact, columns=columns, value_type=value_type))
+        for _, cols in source:
             yield convert(cols)
 
     def to_arrow(self, cache: str, **scan_args) -> Any:

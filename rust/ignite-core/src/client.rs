@@ -50,6 +50,17 @@ impl Client {
         self.pool.with_connection(|c| Ok(c.version()))
     }
 
+    /// The id of the node this client's connections talk to.
+    pub fn node_id(&self) -> Result<Option<[u8; 16]>> {
+        self.pool.with_connection(|c| Ok(c.node_id()))
+    }
+
+    /// The primary node of every partition of a cache; `None` where partition awareness does not
+    /// apply (replicated caches, custom affinity).
+    pub fn partition_map(&self, cache_name: &str) -> Result<Option<crate::partitions::PartitionMap>> {
+        self.pool.with_connection(|c| crate::partitions::partition_map(c, cache_name))
+    }
+
     /// Idle pooled connections (for tests of connection reuse).
     pub fn idle_connections(&self) -> usize {
         self.pool.idle_count()

@@ -109,6 +109,8 @@ pub struct Connection {
     stashed: HashMap<i64, Vec<u8>>,
     /// Set after any I/O or framing failure: the stream position is unknown, so it must not be reused.
     broken: bool,
+    /// The node's id, from the handshake (protocol 1.4.0 and later).
+    node_id: Option<[u8; 16]>,
 }
 
 impl Connection {
@@ -164,6 +166,7 @@ impl Connection {
                 next_request_id: 1,
                 stashed: HashMap::new(),
                 broken: false,
+                node_id: None,
             };
             match conn.handshake(config)? {
                 None => return Ok(conn),
@@ -199,7 +202,16 @@ impl Connection {
         self.read_frame(&mut buf)?;
         let mut r = Reader::new(&buf);
         if r.u8()? == 1 {
-            return Ok(None); // features and node id follow; we use neither yet
+            if v >= VERSION_1_7_0 && r.remaining() > 0 {
+                // the server's features: a byte-array object; we use none of them
+                r.u8()?;
+                let n = r.len(1)?;
+                r.skip(n)?;
+            }
+            if v >= VERSION_1_4_0 && r.remaining() > 0 && r.u8()? == crate::protocol::type_code::UUID {
+                self.node_id = Some(crate::binary::read_uuid(&mut r)?);
+            }
+            return Ok(None);
         }
         let server_version = ProtocolVersion(r.i16()?, r.i16()?, r.i16()?);
         let message = r.string_object()?.unwrap_or_default();
@@ -232,6 +244,11 @@ impl Connection {
 
     pub fn is_broken(&self) -> bool {
         self.broken
+    }
+
+    /// The id of the node this connection talks to (canonical UUID bytes), if the server said.
+    pub fn node_id(&self) -> Option<[u8; 16]> {
+        self.node_id
     }
 
     /// Sends a request and returns its id; the response is collected with [`Connection::receive`].

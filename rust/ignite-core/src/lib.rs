@@ -6,6 +6,7 @@
 //! - [`connection`]: sockets, handshake, framing, request ids, error statuses;
 //! - [`tls`]: TLS client configuration (verification, client certificates);
 //! - [`pool`]: reuse of open connections;
+//! - [`partitions`]: partition maps (op 1101);
 //! - [`binary`]: the binary object layout (header, footer, value sizes);
 //! - [`metadata`]: binary type metadata and schemas;
 //! - [`buffer`] and [`columns`]: 64-byte-aligned column buffers and decoding into them;
@@ -20,6 +21,7 @@ pub mod connection;
 pub mod cursor;
 pub mod error;
 pub mod metadata;
+pub mod partitions;
 pub mod pool;
 pub mod protocol;
 pub mod tls;

@@ -20,6 +20,7 @@ impl std::fmt::Display for ProtocolVersion {
 pub mod op {
     pub const RESOURCE_CLOSE: i16 = 0;
     pub const CACHE_GET_NAMES: i16 = 1050;
+    pub const CACHE_PARTITIONS: i16 = 1101;
     pub const QUERY_SCAN: i16 = 2000;
     pub const QUERY_SCAN_CURSOR_GET_PAGE: i16 = 2001;
     pub const QUERY_SQL_FIELDS: i16 = 2004;

@@ -353,6 +353,20 @@ impl NativeClient {
         ))
     }
 
+    /// The id of the node this client talks to, as 16 canonical bytes (None before 1.4.0).
+    fn node_id(&self, py: Python<'_>) -> PyResult<Option<Vec<u8>>> {
+        let client = &self.inner;
+        Ok(py.detach(|| client.node_id()).py_err(py)?.map(|id| id.to_vec()))
+    }
+
+    /// `(topology_major, topology_minor, [primary node id per partition])`, or None where partition
+    /// awareness does not apply to the cache.
+    fn partition_map(&self, py: Python<'_>, cache_name: &str) -> PyResult<Option<(i64, i32, Vec<Vec<u8>>)>> {
+        let client = &self.inner;
+        let map = py.detach(|| client.partition_map(cache_name)).py_err(py)?;
+        Ok(map.map(|m| (m.topology.0, m.topology.1, m.primaries.iter().map(|id| id.to_vec()).collect())))
+    }
+
     /// The protocol version the handshake settled on.
     fn protocol_version(&self, py: Python<'_>) -> PyResult<(i16, i16, i16)> {
         let client = &self.inner;

@@ -1,0 +1,73 @@
+//! The partition map of a cache (op 1101): which node is primary for each partition, so that a
+//! scan of one partition can go to the node that holds it.
+
+use std::collections::HashMap;
+
+use crate::binary::read_uuid;
+use crate::connection::Connection;
+use crate::error::{Error, Result};
+use crate::protocol::{java_string_hash, op, type_code};
+use crate::wire::{Reader, Writer};
+
+#[derive(Debug, Clone)]
+pub struct PartitionMap {
+    /// Affinity topology version (major, minor) the map belongs to.
+    pub topology: (i64, i32),
+    /// Primary node of each partition, by partition number.
+    pub primaries: Vec<[u8; 16]>,
+}
+
+/// Fetches the map of one cache; `Ok(None)` when partition awareness does not apply to it
+/// (a replicated cache, a custom affinity function).
+pub fn partition_map(conn: &mut Connection, cache_name: &str) -> Result<Option<PartitionMap>> {
+    let cache_id = java_string_hash(cache_name);
+    let mut w = Writer::new();
+    w.i32(1).i32(cache_id);
+    let payload = conn.request(op::CACHE_PARTITIONS, &w.buf)?;
+    parse(&payload, cache_id)
+}
+
+fn parse(payload: &[u8], cache_id: i32) -> Result<Option<PartitionMap>> {
+    let mut r = Reader::new(payload);
+    let topology = (r.i64()?, r.i32()?);
+    let groups = r.len(5)?;
+    for _ in 0..groups {
+        let applicable = r.bool()?;
+        let caches = r.len(4)?;
+        let mut ours = false;
+        if !applicable {
+            for _ in 0..caches {
+                ours |= r.i32()? == cache_id;
+            }
+            if ours {
+                return Ok(None);
+            }
+            continue;
+        }
+        for _ in 0..caches {
+            ours |= r.i32()? == cache_id;
+            let key_configs = r.len(8)?;
+            r.skip(key_configs * 8)?;
+        }
+        let nodes = r.len(5)?;
+        let mut owners: HashMap<i32, [u8; 16]> = HashMap::new();
+        for _ in 0..nodes {
+            if r.u8()? != type_code::UUID {
+                return Err(Error::protocol("partition map: a node id is not a UUID"));
+            }
+            let node = read_uuid(&mut r)?;
+            let count = r.len(4)?;
+            for _ in 0..count {
+                owners.insert(r.i32()?, node);
+            }
+        }
+        if ours {
+            let n = owners.len();
+            let primaries = (0..n as i32)
+                .map(|p| owners.get(&p).copied().ok_or_else(|| Error::protocol(format!("partition map misses partition {p}"))))
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(Some(PartitionMap { topology, primaries }));
+        }
+    }
+    Err(Error::protocol(format!("the partition map does not mention cache id {cache_id}")))
+}
