@@ -49,9 +49,10 @@ def test_one_partition_and_the_union_of_all_partitions(client, filled):
     assert _keys(client.scan(filled, part=some_part)) == its_keys
 
 
-def test_partition_out_of_range_is_a_clear_error(client, filled):
-    with pytest.raises(ignite_fast.ServerError, match="Invalid partition number"):
-        list(client.scan(filled, part=5000))
+def test_partition_out_of_range_is_refused_before_the_scan(client, filled):
+    with pytest.raises(ignite_fast.InvalidArgumentError, match="part=5000 is out of range.*1024 partitions"):
+        next(client.scan(filled, part=5000))
+    assert len(list(client.scan(filled, part=1023))) <= 1
 
 
 def test_abandoned_iterators_close_their_cursors(cluster, filled):

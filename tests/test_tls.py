@@ -131,6 +131,12 @@ def test_verified_tls_reads_data(pki, tls_node):
     assert _keys(ignite_fast.Client("localhost", 10900, tls=TlsOptions(ca_file=pki["ca"]))) == [1, 2]
 
 
+def test_tls_settings_reach_the_parallel_connections(pki, tls_node):
+    client = ignite_fast.Client(["localhost:10900"], tls=TlsOptions(ca_file=pki["ca"]))
+    keys = sorted(k for b in client.scan("SQL_PUBLIC_SEALED", parallel=3) for k in b["key"].tolist())
+    assert keys == [1, 2]
+
+
 def test_unknown_ca_is_refused(pki, tls_node):
     with pytest.raises(ignite_fast.TlsError, match="(?i)unknown|issuer|certificate"):
         ignite_fast.Client("localhost", 10900, tls=TlsOptions(ca_file=pki["other_ca"]))

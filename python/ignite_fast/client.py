@@ -8,7 +8,7 @@ from typing import Any, Iterator, Sequence
 
 from . import _native
 from .columns import describe, from_native
-from .errors import InvalidArgumentError
+from .errors import IgniteError, InvalidArgumentError
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,7 @@ class Client:
             raise InvalidArgumentError(f"tls must be True, False, None or TlsOptions, got {tls!r}")
         options = tls or None
         self._tls = options
+        self._partition_counts: dict[str, int | None] = {}
         self._connect_args = dict(username=username, password=password, connect_timeout=connect_timeout,
                                   read_timeout=read_timeout, protocol_version=protocol_version, tls=options)
         self._native = _native.NativeClient(
@@ -117,6 +118,16 @@ class Client:
     @property
     def addresses(self) -> list[str]:
         return list(self._addresses)
+
+    def _partition_count(self, cache: str) -> int | None:
+        """Partitions of a cache (cached: it never changes), or None when the map does not say."""
+        if cache not in self._partition_counts:
+            try:
+                primaries = self.partition_map(cache)
+            except IgniteError:
+                return None  # an unknown cache: the scan itself says so
+            self._partition_counts[cache] = None if primaries is None else len(primaries)
+        return self._partition_counts[cache]
 
     def _sibling(self, address: str) -> "Client":
         """A client of the same settings for one of this client's addresses only."""
@@ -217,6 +228,10 @@ class Client:
             raise InvalidArgumentError(f"value_type must be a type name or id, got {value_type!r}")
         union = value_type == "*"
         type_id = None if union else _native.type_id(value_type) if isinstance(value_type, str) else value_type
+        if part >= 0:
+            count = self._partition_count(cache)
+            if count is not None and part >= count:
+                raise InvalidArgumentError(f"part={part} is out of range: cache {cache!r} has {count} partitions (0-{count - 1})")
         scan = self._native.scan(cache, page_size=min(page_size, 2**31 - 1), part=part, local=bool(local),
                                  decimal_as_string=bool(decimal_as_string),
                                  fields=None if columns is None else list(columns), value_type=type_id,
