@@ -45,33 +45,29 @@ def writer(bench_cluster):
 
 
 @pytest.fixture(scope="session")
-def one_mb_cache(writer):
+def one_mb_cache(bench_cluster):
     """ONE_MB_ROWS values of 1 MB each (byte[]), the published IgniteDataset scenario."""
-    from pyignite.datatypes import ByteArrayObject
+    import ignite_fast
 
-    cache = writer.get_or_create_cache("bench_1mb")
+    client = ignite_fast.Client("127.0.0.1", PORT)
     rng = np.random.default_rng(1)
-    for i in range(ONE_MB_ROWS):
-        cache.put(i, rng.integers(0, 256, 1 << 20, dtype=np.uint8).tobytes(), value_hint=ByteArrayObject)
+    for start in range(0, ONE_MB_ROWS, 32):
+        rows = min(32, ONE_MB_ROWS - start)
+        client.put_batches("bench_1mb", {"key": np.arange(start, start + rows),
+                                         "val": rng.integers(0, 256, (rows, 1 << 20), dtype=np.uint8)})
     return {"name": "bench_1mb", "rows": ONE_MB_ROWS, "value_bytes": 1 << 20}
 
 
 @pytest.fixture(scope="session")
-def mnist_cache(writer):
+def mnist_cache(bench_cluster):
     """MNIST-shaped objects: 784 pixel bytes and an int label."""
-    from pyignite import GenericObjectMeta
-    from pyignite.datatypes import ByteArrayObject, IntObject
+    import ignite_fast
 
-    class MnistDigit(metaclass=GenericObjectMeta, type_name="MnistDigit",
-                     schema=OrderedDict([("pixels", ByteArrayObject), ("label", IntObject)])):
-        pass
-
-    cache = writer.get_or_create_cache("bench_mnist")
     rng = np.random.default_rng(2)
     pixels = rng.integers(0, 256, (MNIST_ROWS, 784), dtype=np.uint8)
-    for start in range(0, MNIST_ROWS, 2000):
-        cache.put_all({i: MnistDigit(pixels=pixels[i].tobytes(), label=int(i % 10))
-                       for i in range(start, min(start + 2000, MNIST_ROWS))})
+    ignite_fast.Client("127.0.0.1", PORT).put_batches(
+        "bench_mnist", {"key": np.arange(MNIST_ROWS), "val": {"pixels": pixels, "label": np.arange(MNIST_ROWS, dtype=np.int32) % 10}},
+        type_name="MnistDigit")
     return {"name": "bench_mnist", "rows": MNIST_ROWS, "value_bytes": 784 + 4}
 
 

@@ -97,3 +97,25 @@ def test_scan_throughput(benchmark, request, writer, scenario, reader):
     rounds, warmup = (1, 1) if reader == "pyignite" else (ROUNDS, WARMUP_ROUNDS)
     rows = benchmark.pedantic(run, rounds=rounds, iterations=1, warmup_rounds=warmup)
     record(benchmark, scenario, reader, rows, rows * cache["value_bytes"])
+
+
+@pytest.mark.parametrize("scenario", ["1mb", "mnist"])
+def test_write_throughput(benchmark, scenario):
+    """The bulk writer, next to the scans of the same shapes above (target: at least half as
+    fast as scanning)."""
+    import numpy as np
+
+    client = _client()
+    rng = np.random.default_rng(9)
+    if scenario == "1mb":
+        rows, value_bytes = 64, 1 << 20
+        batch = {"key": np.arange(rows), "val": rng.integers(0, 256, (rows, 1 << 20), dtype=np.uint8)}
+    else:
+        rows, value_bytes = 20_000, 784 + 4
+        batch = {"key": np.arange(rows), "val": {"pixels": rng.integers(0, 256, (rows, 784), dtype=np.uint8),
+                                                  "label": np.arange(rows, dtype=np.int32) % 10}}
+    cache = f"bench_write_{scenario}"
+    written = benchmark.pedantic(lambda: client.put_batches(cache, batch, type_name="MnistDigit"),
+                                 rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    assert written == rows
+    record(benchmark, scenario, "writer (put_batches)", rows, rows * value_bytes)

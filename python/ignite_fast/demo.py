@@ -15,7 +15,6 @@ import argparse
 import os
 import sys
 import time
-from collections import OrderedDict
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -25,31 +24,18 @@ def step(message: str) -> None:
 
 
 def load_digits_into(port: int, cache_name: str) -> int:
-    """Writes the digits with pyignite (an independent client) as binary objects."""
+    """Writes the digits with ignite_fast's bulk writer as binary objects {pixels: byte[64], label: int}."""
     import numpy as np
-    from pyignite import Client as PyIgniteClient, GenericObjectMeta
-    from pyignite.datatypes import ByteArrayObject, IntObject
     from sklearn.datasets import load_digits
+
+    from ignite_fast import Client
 
     digits = load_digits()
     pixels = np.clip(np.rint(digits.images.reshape(len(digits.images), 64) * 255 / 16), 0, 255).astype(np.uint8)
-
-    class Digit(metaclass=GenericObjectMeta, type_name="Digit",
-                schema=OrderedDict([("pixels", ByteArrayObject), ("label", IntObject)])):
-        pass
-
-    writer = PyIgniteClient()
-    writer.connect("127.0.0.1", port)
-    try:
-        cache = writer.get_or_create_cache(cache_name)
-        cache.clear()
-        entries = {i: Digit(pixels=pixels[i].tobytes(), label=int(digits.target[i])) for i in range(len(pixels))}
-        keys = list(entries)
-        for start in range(0, len(keys), 500):
-            cache.put_all({k: entries[k] for k in keys[start:start + 500]})
-    finally:
-        writer.close()
-    return len(pixels)
+    labels = digits.target.astype(np.int32)
+    return Client("127.0.0.1", port).put_batches(
+        cache_name, {"key": np.arange(len(pixels), dtype=np.int64), "val": {"pixels": pixels, "label": labels}},
+        type_name="Digit")
 
 
 def train(port: int, cache_name: str, epochs: int) -> float:

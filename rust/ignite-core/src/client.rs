@@ -61,6 +61,21 @@ impl Client {
         self.pool.with_connection(|c| crate::partitions::partition_map(c, cache_name))
     }
 
+    /// Writes rows (see [`crate::writer::put_all`]), creating the cache if asked.
+    pub fn put_all(&self, cache_name: &str, keys: &crate::writer::WriteColumn, values: &crate::writer::WriteValues, create: bool) -> Result<usize> {
+        let metadata = self.metadata.clone();
+        let written = self.pool.with_connection(|c| {
+            if create {
+                crate::writer::get_or_create_cache(c, cache_name)?;
+            }
+            crate::writer::put_all(c, cache_name, keys, values)
+        })?;
+        if let crate::writer::WriteValues::Object { type_name, .. } = values {
+            metadata.invalidate(crate::protocol::name_id(type_name)); // its schemas may have grown
+        }
+        Ok(written)
+    }
+
     /// Idle pooled connections (for tests of connection reuse).
     pub fn idle_connections(&self) -> usize {
         self.pool.idle_count()

@@ -11,6 +11,7 @@
 //! - [`metadata`]: binary type metadata and schemas;
 //! - [`buffer`] and [`columns`]: 64-byte-aligned column buffers and decoding into them;
 //! - [`cursor`]: scan and SQL query cursors with page prefetch;
+//! - [`writer`]: the bulk writer (columns -> binary objects -> put-all);
 //! - [`client`]: what the bindings use.
 
 pub mod binary;
@@ -26,6 +27,7 @@ pub mod pool;
 pub mod protocol;
 pub mod tls;
 pub mod wire;
+pub mod writer;
 
 pub use client::Client;
 pub use columns::{Column, DecodeOptions, PrimKind, ScalarKind, Selection};

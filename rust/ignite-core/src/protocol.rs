@@ -19,13 +19,17 @@ impl std::fmt::Display for ProtocolVersion {
 
 pub mod op {
     pub const RESOURCE_CLOSE: i16 = 0;
+    pub const CACHE_PUT_ALL: i16 = 1004;
     pub const CACHE_GET_NAMES: i16 = 1050;
+    pub const CACHE_GET_OR_CREATE_WITH_NAME: i16 = 1052;
     pub const CACHE_PARTITIONS: i16 = 1101;
     pub const QUERY_SCAN: i16 = 2000;
     pub const QUERY_SCAN_CURSOR_GET_PAGE: i16 = 2001;
     pub const QUERY_SQL_FIELDS: i16 = 2004;
     pub const QUERY_SQL_FIELDS_CURSOR_GET_PAGE: i16 = 2005;
+    pub const REGISTER_TYPE_NAME: i16 = 3001;
     pub const GET_BINARY_TYPE: i16 = 3002;
+    pub const PUT_BINARY_TYPE: i16 = 3003;
 }
 
 /// Handshake codes.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use ignite_core::buffer::AlignedBuf;
 use ignite_core::protocol::ProtocolVersion;
 use ignite_core::tls::TlsOptions;
+use ignite_core::writer::{WriteColumn, WriteValues};
 use ignite_core::{Batch, Client, Column, ConnectionConfig, Cursor, DecodeOptions, Error, PrimKind, ScalarKind, ScanOptions, Selection, SqlArg, SqlOptions};
 use numpy::ndarray::{ArrayViewD, IxDyn};
 use numpy::{Element, PyArrayDyn};
@@ -214,6 +215,38 @@ fn seconds(value: f64, name: &str) -> PyResult<Duration> {
         .map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("{name} must be a non-negative number of seconds, got {value}")))
 }
 
+/// A column to write, from Python: `(kind, uint8 view of the data, width)`; kind is a primitive
+/// name (`"int"`), a primitive array (`"byte[]"`, width = elements per row) or `"string"` (width =
+/// bytes per padded cell).
+type ColumnSpec<'py> = (String, numpy::PyReadonlyArray1<'py, u8>, usize);
+
+fn write_column<'a>(py: Python<'_>, kind: &str, data: &'a [u8], width: usize) -> PyResult<WriteColumn<'a>> {
+    let prim = |name: &str| -> Option<PrimKind> {
+        Some(match name {
+            "byte" => PrimKind::I8,
+            "short" => PrimKind::I16,
+            "int" => PrimKind::I32,
+            "long" => PrimKind::I64,
+            "float" => PrimKind::F32,
+            "double" => PrimKind::F64,
+            "char" => PrimKind::Char,
+            "bool" => PrimKind::Bool,
+            _ => return None,
+        })
+    };
+    if kind == "string" {
+        return Ok(WriteColumn::Strings { data, width });
+    }
+    if let Some(element) = kind.strip_suffix("[]") {
+        if let Some(k) = prim(element) {
+            return Ok(WriteColumn::FixedArray { kind: k, data, width });
+        }
+    } else if let Some(k) = prim(kind) {
+        return Ok(WriteColumn::Scalar { kind: k, data });
+    }
+    Err(to_py_err(py, Error::InvalidArgument(format!("cannot write a column of kind '{kind}'"))))
+}
+
 /// A connection pool and metadata cache for one cluster.
 #[pyclass(module = "ignite_fast._native")]
 struct NativeClient {
@@ -335,6 +368,32 @@ impl NativeClient {
         let client = &self.inner;
         let cursor = py.detach(|| client.sql(query, &args, &options)).py_err(py)?;
         Ok(NativeCursor { inner: Some(cursor), wire_bytes: 0 })
+    }
+
+    /// Writes rows: `keys` a column spec, `values` either `("plain", spec)` or
+    /// `("object", type_name, [(field, spec), ...])`. Returns the rows written.
+    #[pyo3(signature = (cache_name, keys, values, create=true))]
+    fn put_all(&self, py: Python<'_>, cache_name: &str, keys: ColumnSpec<'_>, values: Bound<'_, PyTuple>, create: bool) -> PyResult<usize> {
+        let key_data = keys.1.as_slice()?;
+        let key_column = write_column(py, &keys.0, key_data, keys.2)?;
+        let tag: String = values.get_item(0)?.extract()?;
+        // The borrowed views must outlive the columns that point into them.
+        let holders: Vec<(String, ColumnSpec<'_>)> = match tag.as_str() {
+            "plain" => vec![(String::new(), values.get_item(1)?.extract()?)],
+            "object" => values.get_item(2)?.extract()?,
+            other => return Err(to_py_err(py, Error::InvalidArgument(format!("unknown value form '{other}'")))),
+        };
+        let mut columns = Vec::with_capacity(holders.len());
+        for (name, spec) in &holders {
+            columns.push((name.clone(), write_column(py, &spec.0, spec.1.as_slice()?, spec.2)?));
+        }
+        let write_values = if tag == "plain" {
+            WriteValues::Plain(columns.pop().expect("one column").1)
+        } else {
+            WriteValues::Object { type_name: values.get_item(1)?.extract()?, fields: columns }
+        };
+        let client = &self.inner;
+        py.detach(|| client.put_all(cache_name, &key_column, &write_values, create)).py_err(py)
     }
 
     #[getter]
