@@ -2,11 +2,14 @@
 //! handles, wrapped objects, nulls and schema evolution, and hostile bytes that must end in an
 //! error rather than a panic, a hang or a wrong value.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use ignite_core::columns::{Column, ColumnBuilder, ScalarKind};
-use ignite_core::metadata::{BinaryType, FieldMeta, TypeResolver};
+use common::{int, string, Types};
+use ignite_core::metadata::{BinaryType, FieldMeta};
 use ignite_core::protocol::{name_id, schema_id, type_code as tc};
 use ignite_core::{Error, PrimKind, Result};
 
@@ -15,17 +18,6 @@ const HAS_SCHEMA: u16 = 0x02;
 const OFFSET_ONE: u16 = 0x08;
 const OFFSET_TWO: u16 = 0x10;
 const COMPACT: u16 = 0x20;
-
-struct Types(HashMap<i32, Arc<BinaryType>>);
-
-impl TypeResolver for Types {
-    fn binary_type(&mut self, type_id: i32) -> Result<Arc<BinaryType>> {
-        self.0.get(&type_id).cloned().ok_or_else(|| Error::Schema(format!("no type {type_id}")))
-    }
-    fn refresh(&mut self, type_id: i32) -> Result<Arc<BinaryType>> {
-        self.binary_type(type_id)
-    }
-}
 
 fn types(defs: &[(&str, &[(&str, u8)], &[&[&str]])]) -> Types {
     let mut map = HashMap::new();
@@ -45,19 +37,6 @@ fn types(defs: &[(&str, &[(&str, u8)], &[&[&str]])]) -> Types {
         map.insert(type_id, Arc::new(BinaryType { type_id, name: name.to_string(), fields, is_enum: false, enum_values: vec![], schemas }));
     }
     Types(map)
-}
-
-fn int(v: i32) -> Vec<u8> {
-    let mut b = vec![tc::INT];
-    b.extend_from_slice(&v.to_le_bytes());
-    b
-}
-
-fn string(s: &str) -> Vec<u8> {
-    let mut b = vec![tc::STRING];
-    b.extend_from_slice(&(s.len() as i32).to_le_bytes());
-    b.extend_from_slice(s.as_bytes());
-    b
 }
 
 fn bytes_array(v: &[u8]) -> Vec<u8> {

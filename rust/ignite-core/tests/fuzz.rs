@@ -3,14 +3,17 @@
 //! spliced) and decoded. Every input must end in `Ok` or an `Err`: no panic, no unbounded
 //! allocation, no endless loop. ITERATIONS (env `FUZZ_ITERATIONS`) bounds the run.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use ignite_core::binary::{value_end, write_object, write_primitive_array};
 use ignite_core::columns::ColumnBuilder;
-use ignite_core::metadata::{BinaryType, FieldMeta, TypeResolver};
+use common::{int, string, Types};
+use ignite_core::metadata::{BinaryType, FieldMeta};
 use ignite_core::protocol::{name_id, schema_id, type_code as tc};
-use ignite_core::{Error, PrimKind, Result};
+use ignite_core::{PrimKind, Result};
 
 /// xorshift64*: small, deterministic, good enough to drive mutations.
 struct Rng(u64);
@@ -24,17 +27,6 @@ impl Rng {
     }
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-struct Types(HashMap<i32, Arc<BinaryType>>);
-
-impl TypeResolver for Types {
-    fn binary_type(&mut self, type_id: i32) -> Result<Arc<BinaryType>> {
-        self.0.get(&type_id).cloned().ok_or_else(|| Error::Schema(format!("no type {type_id}")))
-    }
-    fn refresh(&mut self, type_id: i32) -> Result<Arc<BinaryType>> {
-        self.binary_type(type_id)
     }
 }
 
@@ -58,19 +50,6 @@ fn seed_types() -> Types {
     map.insert(rec.type_id, Arc::new(rec));
     map.insert(inner.type_id, Arc::new(inner));
     Types(map)
-}
-
-fn int(v: i32) -> Vec<u8> {
-    let mut b = vec![tc::INT];
-    b.extend_from_slice(&v.to_le_bytes());
-    b
-}
-
-fn string(s: &str) -> Vec<u8> {
-    let mut b = vec![tc::STRING];
-    b.extend_from_slice(&(s.len() as i32).to_le_bytes());
-    b.extend_from_slice(s.as_bytes());
-    b
 }
 
 /// A page body: (key, value) pairs of long keys and rich objects, keep-binary wrapped.
