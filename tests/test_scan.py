@@ -240,3 +240,19 @@ def test_union_of_value_types(client, people):
     assert {kinds[k] for k in range(10)} == {"SelPerson"} and {kinds[k] for k in (100, 101, 102)} == {"SelPet"}
     species = dict(zip(batch["key"].tolist(), np.ma.getmaskarray(val["species"]).tolist()))
     assert all(species[k] for k in range(10)) and not any(species[k] for k in (100, 101, 102))
+
+
+def test_batches_are_sized_in_bytes_by_default(pyignite_client, client, cache_name):
+    """Without batch_size, a 1 MB-value cache and a tiny-value cache both get batches of about
+    16 MB: few rows of the one, many of the other."""
+    from pyignite.datatypes import ByteArrayObject
+
+    big = pyignite_client.get_or_create_cache(cache_name + "_big")
+    for i in range(40):
+        big.put(i, bytes(1 << 20), value_hint=ByteArrayObject)
+    small = pyignite_client.get_or_create_cache(cache_name + "_small")
+    small.put_all({i: i for i in range(20_000)})
+    big_rows = [len(b["key"]) for b in client.scan(cache_name + "_big")]
+    small_rows = [len(b["key"]) for b in client.scan(cache_name + "_small")]
+    assert sum(big_rows) == 40 and 8 <= max(big_rows) <= 20
+    assert sum(small_rows) == 20_000 and max(small_rows) == 20_000

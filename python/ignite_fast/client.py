@@ -13,6 +13,13 @@ from .columns import describe, from_native
 from .errors import IgniteError, InvalidArgumentError
 
 
+# Batches and pages are sized in bytes unless the caller gives a row count.
+TARGET_BATCH_BYTES = 16 << 20
+PROBE_ROWS = 16
+DEFAULT_BATCH_ROWS = 1024
+MAX_BATCH_ROWS = 1 << 16
+
+
 @dataclass(frozen=True)
 class TlsOptions:
     """TLS settings for every connection of a client (TLS 1.2 or 1.3).
@@ -99,6 +106,7 @@ class Client:
         options = tls or None
         self._tls = options
         self._partition_counts: dict[str, int | None] = {}
+        self._entry_bytes: dict[str, int] = {}
         self._connect_args = dict(username=username, password=password, connect_timeout=connect_timeout,
                                   read_timeout=read_timeout, protocol_version=protocol_version, tls=options)
         self._native = _native.NativeClient(
@@ -120,6 +128,20 @@ class Client:
     @property
     def addresses(self) -> list[str]:
         return list(self._addresses)
+
+    def _rows_for_bytes(self, cache: str, target_bytes: int, part: int = -1) -> int:
+        """How many entries of ``cache`` make about ``target_bytes``, from one small page (the
+        entry size is measured once per cache and kept)."""
+        if cache not in self._entry_bytes:
+            probe = self._native.scan(cache, page_size=PROBE_ROWS, part=part)
+            try:
+                page = probe.next_raw_page()
+            finally:
+                probe.close()
+            if page is None or page[0] == 0:
+                return DEFAULT_BATCH_ROWS  # nothing to measure (yet)
+            self._entry_bytes[cache] = max(1, page[1] // page[0])
+        return int(min(MAX_BATCH_ROWS, max(1, target_bytes // self._entry_bytes[cache])))
 
     def _partition_count(self, cache: str) -> int | None:
         """Partitions of a cache (cached: it never changes), or None when the map does not say."""
@@ -153,7 +175,7 @@ class Client:
     def scan(
         self,
         cache: str,
-        batch_size: int = 1024,
+        batch_size: int | None = None,
         *,
         page_size: int | None = None,
         part: int = -1,
@@ -167,7 +189,9 @@ class Client:
         failover_timeout: float = 60.0,
     ) -> Iterator[Any]:
         """Scans ``cache`` and yields batches ``{"key": column, "val": column}`` of up to
-        ``batch_size`` rows (see :mod:`ignite_fast.columns` for how columns look).
+        ``batch_size`` rows (see :mod:`ignite_fast.columns` for how columns look). Without
+        ``batch_size``, batches and pages hold about 16 MB, whatever the size of an entry: a first
+        small page measures it.
 
         ``page_size`` is the number of entries per network page (default: ``batch_size``);
         ``part`` reads one partition (``-1``: all); ``local`` reads only the entries of the node
@@ -196,6 +220,8 @@ class Client:
             _check_int("parallel", parallel, 1)
             if part != -1 or local:
                 raise InvalidArgumentError("parallel= reads all partitions: it does not combine with part= or local=")
+            if batch_size is None:
+                batch_size = self._rows_for_bytes(cache, TARGET_BATCH_BYTES)
             _check_int("batch_size", batch_size, 1)
             source = parallel_scan(self, cache, workers=parallel, batch_size=batch_size,
                                    page_size=batch_size if page_size is None else page_size, ordered=ordered,
@@ -214,26 +240,28 @@ class Client:
         """The whole cache as a ``pandas.DataFrame``, value fields as columns (by way of Arrow)."""
         return self.to_arrow(cache, **scan_args).to_pandas()
 
-    def scan_native(self, cache: str, batch_size: int = 1024, *, page_size: int | None = None,
+    def scan_native(self, cache: str, batch_size: int | None = None, *, page_size: int | None = None,
                     part: int = -1, local: bool = False, decimal_as_string: bool = False,
                     columns: Sequence[str] | None = None, value_type: str | int | None = None) -> Iterator[tuple]:
         """Like :meth:`scan` but yields ``(rows, {"key": ..., "val": ...})`` with columns as native
         tagged tuples (see ``_native.pyi``)."""
         if not isinstance(cache, str) or not cache:
             raise InvalidArgumentError(f"cache must be a non-empty string, got {cache!r}")
+        _check_int("part", part, -1)
+        if part >= 0:
+            count = self._partition_count(cache)
+            if count is not None and part >= count:
+                raise InvalidArgumentError(f"part={part} is out of range: cache {cache!r} has {count} partitions (0-{count - 1})")
+        if batch_size is None:
+            batch_size = self._rows_for_bytes(cache, TARGET_BATCH_BYTES, part)
         _check_int("batch_size", batch_size, 1)
         page_size = batch_size if page_size is None else _check_int("page_size", page_size, 1)
-        _check_int("part", part, -1)
         if isinstance(columns, str):
             raise InvalidArgumentError("columns must be a list of field names, not a string")
         if value_type is not None and not isinstance(value_type, (str, int)):
             raise InvalidArgumentError(f"value_type must be a type name or id, got {value_type!r}")
         union = value_type == "*"
         type_id = None if union else _native.type_id(value_type) if isinstance(value_type, str) else value_type
-        if part >= 0:
-            count = self._partition_count(cache)
-            if count is not None and part >= count:
-                raise InvalidArgumentError(f"part={part} is out of range: cache {cache!r} has {count} partitions (0-{count - 1})")
         scan = self._native.scan(cache, page_size=min(page_size, 2**31 - 1), part=part, local=bool(local),
                                  decimal_as_string=bool(decimal_as_string),
                                  fields=None if columns is None else list(columns), value_type=type_id,
