@@ -18,7 +18,7 @@ DEPS_STAMP := $(VENV)/.deps-installed
 BUILD_STAMP := $(VENV)/.extension-built
 JARS_STAMP := $(IGNITE_FAST_HOME)/.jars-installed
 
-.PHONY: setup demo test test-rust test-python bench clean
+.PHONY: setup demo test test-rust test-python bench bench-baseline bench-compare clean
 
 setup: $(BUILD_STAMP) $(JARS_STAMP)
 
@@ -30,7 +30,7 @@ $(DEPS_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "maturin>=1.7,<2" "numpy>=1.26" "tensorflow>=2.16" \
 		"pytest>=8" "pytest-benchmark>=4" "pytest-timeout>=2" "pyignite==0.6.1" "scikit-learn>=1.3" \
-		"hypothesis>=6" "pyarrow>=15" "pandas>=2" "cryptography>=42"
+		"hypothesis>=6" "pyarrow>=15" "pandas>=2" "cryptography>=42" "matplotlib>=3.8"
 	touch $@
 
 # The extension module, in release mode (lto, one codegen unit), installed editable.
@@ -53,8 +53,18 @@ test-rust:
 test-python: setup
 	$(PY) -m pytest tests -v --durations=15
 
+# Benchmarks: JSON in benches/results, a table on the terminal, a PNG chart beside the JSON.
+BENCH_ARGS := benches --benchmark-only --benchmark-columns=min,median,max,rounds -q
 bench: setup
-	$(PY) -m pytest benches --benchmark-only --benchmark-columns=min,median,max,rounds -v
+	mkdir -p benches/results
+	$(PY) -m pytest $(BENCH_ARGS) --benchmark-json=benches/results/latest.json
+	$(PY) benches/report.py benches/results/latest.json benches/results/throughput.png
+
+# Regression mode: save a baseline once, then compare; a median slower by more than 25% fails.
+bench-baseline: setup
+	$(PY) -m pytest $(BENCH_ARGS) --benchmark-save=baseline
+bench-compare: setup
+	$(PY) -m pytest $(BENCH_ARGS) --benchmark-compare --benchmark-compare-fail=median:25%
 
 clean:
 	rm -rf $(VENV) build target

@@ -1,0 +1,81 @@
+"""Turns a pytest-benchmark JSON file into a throughput table (stdout, Markdown) and a PNG chart:
+MB/s per scenario and reader, with the ratios to pyignite and to the raw page reader.
+
+    python benches/report.py benches/results/latest.json benches/results/throughput.png
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import defaultdict
+
+
+def load(path: str) -> tuple[dict[str, dict[str, dict]], str]:
+    data = json.load(open(path))
+    results: dict[str, dict[str, dict]] = defaultdict(dict)
+    for bench in data["benchmarks"]:
+        info = bench.get("extra_info", {})
+        if "MB/s" not in info:
+            continue
+        write = re.fullmatch(r"test_write_throughput\[(.+)\]", bench["name"])
+        scan = re.fullmatch(r"test_scan_throughput\[(.+)-([^-]+)\]", bench["name"])
+        if write:
+            results[write.group(1)]["writer (put_batches)"] = info
+        elif scan:
+            reader, scenario = scan.groups()
+            results[scenario][reader] = info
+    machine = data.get("machine_info", {})
+    cpu = machine.get("cpu", {}).get("brand_raw", "unknown CPU")
+    where = f"{machine.get('node', '?')}: {cpu}, {machine.get('cpu', {}).get('count', '?')} cores, {data.get('datetime', '')[:10]}"
+    return results, where
+
+
+def table(results: dict[str, dict[str, dict]]) -> str:
+    lines = ["| scenario | reader | MB/s | rows/s | vs pyignite | vs raw pages |", "|---|---|---:|---:|---:|---:|"]
+    for scenario, readers in results.items():
+        base = readers.get("pyignite", {}).get("rows/s")
+        raw = readers.get("raw pages", {}).get("rows/s")
+        for reader, info in readers.items():
+            vs_py = f"{info['rows/s'] / base:.1f}x" if base and "writer" not in reader else ""
+            vs_raw = f"{info['rows/s'] / raw:.2f}" if raw and "writer" not in reader else ""
+            lines.append(f"| {scenario} | {reader} | {info['MB/s']:.1f} | {info['rows/s']:,.0f} | {vs_py} | {vs_raw} |")
+    return "\n".join(lines)
+
+
+def chart(results: dict[str, dict[str, dict]], where: str, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scenarios = list(results)
+    readers = sorted({r for rs in results.values() for r in rs})
+    width = 0.8 / max(1, len(readers))
+    fig, ax = plt.subplots(figsize=(11, 5))
+    for i, reader in enumerate(readers):
+        xs = [s_i + i * width for s_i, s in enumerate(scenarios) if reader in results[s]]
+        ys = [results[s][reader]["MB/s"] for s in scenarios if reader in results[s]]
+        ax.bar(xs, ys, width, label=reader)
+    ax.set_yscale("log")
+    ax.set_ylabel("MB/s (log scale)")
+    ax.set_xticks([s_i + 0.4 - width / 2 for s_i in range(len(scenarios))], scenarios)
+    ax.set_title(f"ignite_fast throughput\n{where}", fontsize=10)
+    ax.legend(fontsize=8, ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> int:
+    results, where = load(sys.argv[1])
+    print(f"Throughput ({where})\n")
+    print(table(results))
+    if len(sys.argv) > 2:
+        chart(results, where, sys.argv[2])
+        print(f"\nchart: {sys.argv[2]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
