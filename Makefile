@@ -60,11 +60,12 @@ bench: setup
 	$(PY) -m pytest $(BENCH_ARGS) --benchmark-json=benches/results/latest.json
 	$(PY) benches/report.py benches/results/latest.json benches/results/throughput.png
 
-# Regression mode: save a baseline once, then compare; a median slower by more than 25% fails.
+# Regression mode: save a baseline once, then compare; a best round slower by more than 30% fails
+# (the minimum: this shared 2-core machine moves medians of short runs by 40% between runs).
 bench-baseline: setup
 	$(PY) -m pytest $(BENCH_ARGS) --benchmark-save=baseline
 bench-compare: setup
-	$(PY) -m pytest $(BENCH_ARGS) --benchmark-compare --benchmark-compare-fail=median:25%
+	$(PY) -m pytest $(BENCH_ARGS) --benchmark-compare --benchmark-compare-fail=min:30%
 
 clean:
 	rm -rf $(VENV) build target
