@@ -72,7 +72,8 @@ rows = st.lists(st.fixed_dictionaries({name: strategy for name, (_, strategy) in
                 min_size=1, max_size=25)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=rows)
 def test_primitive_and_array_values_round_trip(pyignite_client, rows):
     cache = pyignite_client.get_or_create_cache("property_round_trip")
