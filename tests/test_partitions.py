@@ -74,3 +74,11 @@ def test_a_node_killed_mid_scan_loses_and_duplicates_nothing(trio):
     duplicates = [k for k, n in collections.Counter(seen).items() if n > 1]
     assert not duplicates, f"{len(duplicates)} keys read twice"
     assert set(seen) == set(range(ROWS)), f"{ROWS - len(set(seen))} keys missing"
+
+
+def test_tf_dataset_reads_partitions_in_parallel(trio):
+    from ignite_fast import IgniteDataset
+
+    dataset = IgniteDataset("spread3", hosts=trio.addresses, batch_size=1000, parallel=3)
+    keys = [k for batch in dataset.as_numpy_iterator() for k in batch["key"].tolist()]
+    assert len(keys) == ROWS and set(keys) == set(range(ROWS))

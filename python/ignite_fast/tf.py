@@ -186,8 +186,9 @@ class IgniteDataset(tf.data.Dataset):
     Arguments as in the original; in addition ``batch_size`` (elements are then whole batches,
     the fast path), ``ragged`` (arrays of varying length as ``tf.RaggedTensor`` in batched mode),
     ``hosts`` (a list of ``host:port`` to try), ``timeout`` (seconds for connect and read),
-    ``columns`` (value fields to read; the rest is skipped undecoded) and ``value_type`` (the one
-    value type to read from a cache that holds several).
+    ``columns`` (value fields to read; the rest is skipped undecoded), ``value_type`` (the one
+    value type to read from a cache that holds several) and ``parallel`` (read N partitions at a
+    time, each from its primary node, with failover; pass every node in ``hosts``).
     TLS: ``certfile`` (PEM, the client certificate and its chain), ``keyfile`` and
     ``cert_password`` (for an encrypted key) as in the original, which however never used them;
     here any of them, or ``ca_file``, turns TLS on, and the server's certificate is verified
@@ -218,6 +219,7 @@ class IgniteDataset(tf.data.Dataset):
         with_masks: bool = False,
         ca_file: str | None = None,
         check_hostname: bool = True,
+        parallel: int | None = None,
     ):
         cache_name = _env("CACHE_NAME", cache_name)
         host = _env("HOST", host)
@@ -239,8 +241,18 @@ class IgniteDataset(tf.data.Dataset):
         self.cache_name = cache_name
         self.batch_size = batch_size
 
+        if parallel is not None and (part != -1 or local):
+            raise InvalidArgumentError("parallel= reads all partitions: it does not combine with part= or local=")
+
         def open_scan(rows: int):
-            return Client(**client_args).scan_native(cache_name, batch_size=rows, **scan_args)
+            client = Client(**client_args)
+            if parallel is None:
+                return client.scan_native(cache_name, batch_size=rows, **scan_args)
+            from .parallel import parallel_scan
+
+            return parallel_scan(client, cache_name, workers=parallel, batch_size=rows, page_size=page_size,
+                                 ordered=False, failover_timeout=timeout,
+                                 scan_args=dict(columns=columns, value_type=value_type))
 
         self._build(open_scan, batch_size, ragged, page_size, with_masks)
 
