@@ -15,8 +15,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from ignite_fast.server import IgniteCluster  # noqa: E402
 
 PORT = 10860
-ONE_MB_ROWS = int(os.environ.get("BENCH_1MB_ROWS", "256"))
-MNIST_ROWS = int(os.environ.get("BENCH_MNIST_ROWS", "20000"))
+ONE_MB_ROWS = int(os.environ.get("BENCH_1MB_ROWS", "1024"))          # 1 GB
+MNIST_ROWS = int(os.environ.get("BENCH_MNIST_ROWS", "70000"))
+TABULAR_ROWS = int(os.environ.get("BENCH_TABULAR_ROWS", "1000000"))
 OBJECT_ROWS = int(os.environ.get("BENCH_OBJECT_ROWS", "20000"))
 
 RESULTS: dict[str, dict[str, dict]] = defaultdict(dict)
@@ -25,7 +26,7 @@ RESULTS: dict[str, dict[str, dict]] = defaultdict(dict)
 @pytest.fixture(scope="session")
 def bench_cluster():
     node = IgniteCluster(nodes=1, port=PORT, discovery_port=27560, communication_port=27160,
-                         name="bench", region_mb=1536, heap_mb=1536)
+                         name="bench", region_mb=2048, heap_mb=1536)
     try:
         node.start()
     except Exception as e:
@@ -69,6 +70,22 @@ def mnist_cache(bench_cluster):
         "bench_mnist", {"key": np.arange(MNIST_ROWS), "val": {"pixels": pixels, "label": np.arange(MNIST_ROWS, dtype=np.int32) % 10}},
         type_name="MnistDigit")
     return {"name": "bench_mnist", "rows": MNIST_ROWS, "value_bytes": 784 + 4}
+
+
+@pytest.fixture(scope="session")
+def tabular_cache(bench_cluster):
+    """Tabular objects: ten numeric fields (5 double, 3 long, 2 int)."""
+    import ignite_fast
+
+    rng = np.random.default_rng(4)
+    client = ignite_fast.Client("127.0.0.1", PORT)
+    for start in range(0, TABULAR_ROWS, 250_000):
+        rows = min(250_000, TABULAR_ROWS - start)
+        val = {f"f{i}": rng.random(rows) for i in range(5)}
+        val.update({f"l{i}": rng.integers(0, 1 << 40, rows) for i in range(3)})
+        val.update({f"i{i}": rng.integers(0, 1 << 20, rows).astype(np.int32) for i in range(2)})
+        client.put_batches("bench_tabular", {"key": np.arange(start, start + rows), "val": val}, type_name="BenchRow")
+    return {"name": "bench_tabular", "rows": TABULAR_ROWS, "value_bytes": 5 * 9 + 3 * 9 + 2 * 5}
 
 
 @pytest.fixture(scope="session")
