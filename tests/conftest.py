@@ -18,14 +18,19 @@ from ignite_fast.server import IgniteCluster  # noqa: E402
 SESSION_PORT = 10850
 
 
+def started(cluster: IgniteCluster) -> IgniteCluster:
+    """Starts a cluster for a fixture; if it cannot start, the test fails with the node's log
+    (never skips)."""
+    try:
+        return cluster.start()
+    except Exception as e:
+        pytest.fail(f"could not start Ignite cluster '{cluster.name}': {e}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def cluster():
-    node = IgniteCluster(nodes=1, port=SESSION_PORT, discovery_port=27550, communication_port=27150,
-                         name="pytest", region_mb=768, heap_mb=1024)
-    try:
-        node.start()
-    except Exception as e:  # fail loudly, with the log, never skip
-        pytest.fail(f"could not start the Ignite test node: {e}", pytrace=False)
+    node = started(IgniteCluster(nodes=1, port=SESSION_PORT, discovery_port=27550, communication_port=27150,
+                                 name="pytest", region_mb=768, heap_mb=1024))
     yield node
     node.stop()
 

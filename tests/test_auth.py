@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import ignite_fast
+from conftest import started
 from ignite_fast.server import IgniteCluster
 
 SECRET = "s3cr3t-Pa55"
@@ -13,12 +14,8 @@ SECRET = "s3cr3t-Pa55"
 
 @pytest.fixture(scope="module")
 def secured():
-    node = IgniteCluster(nodes=1, port=10880, discovery_port=27580, communication_port=27180,
-                         name="pytest-auth", region_mb=256, heap_mb=512, persistence=True, authentication=True)
-    try:
-        node.start()
-    except Exception as e:
-        pytest.fail(f"could not start the authenticated Ignite node: {e}", pytrace=False)
+    node = started(IgniteCluster(nodes=1, port=10880, discovery_port=27580, communication_port=27180,
+                                 name="pytest-auth", region_mb=256, heap_mb=512, persistence=True, authentication=True))
     yield node
     node.stop()
 

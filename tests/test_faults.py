@@ -59,11 +59,11 @@ def test_node_killed_in_the_middle_of_a_scan(pyignite_client):
     timeout instead of hanging or returning a short result as if complete."""
     from pyignite import Client as PyIgniteClient
 
+    from conftest import started
     from ignite_fast.server import IgniteCluster
 
-    victim = IgniteCluster(nodes=1, port=10890, discovery_port=27590, communication_port=27190,
-                           name="pytest-victim", region_mb=256, heap_mb=512)
-    victim.start()
+    victim = started(IgniteCluster(nodes=1, port=10890, discovery_port=27590, communication_port=27190,
+                                   name="pytest-victim", region_mb=256, heap_mb=512))
     try:
         writer = PyIgniteClient()
         writer.connect("127.0.0.1", 10890)

@@ -11,6 +11,7 @@ from pyignite import Client as PyIgniteClient
 from pyignite.datatypes.prop_codes import PROP_BACKUPS_NUMBER, PROP_NAME
 
 import ignite_fast
+from conftest import started
 from ignite_fast.server import IgniteCluster
 
 ROWS = 20_000
@@ -18,12 +19,8 @@ ROWS = 20_000
 
 @pytest.fixture(scope="module")
 def trio():
-    cluster = IgniteCluster(nodes=3, port=10910, discovery_port=27610, communication_port=27210,
-                            name="pytest-trio", region_mb=256, heap_mb=512)
-    try:
-        cluster.start()
-    except Exception as e:
-        pytest.fail(f"could not start the three-node cluster: {e}", pytrace=False)
+    cluster = started(IgniteCluster(nodes=3, port=10910, discovery_port=27610, communication_port=27210,
+                                    name="pytest-trio", region_mb=256, heap_mb=512))
     writer = PyIgniteClient()
     writer.connect("127.0.0.1", 10910)
     cache = writer.get_or_create_cache({PROP_NAME: "spread3", PROP_BACKUPS_NUMBER: 1})

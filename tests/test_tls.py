@@ -17,6 +17,7 @@ from cryptography.x509.oid import NameOID
 
 import ignite_fast
 from ignite_fast import TlsOptions
+from conftest import started
 from ignite_fast.server import IgniteCluster
 
 STORE_PASSWORD = "changeit"
@@ -106,8 +107,7 @@ def _node(name, port, offset, store, truststore, client_auth=False):
 
 @pytest.fixture(scope="module")
 def tls_node(pki):
-    node = _node("pytest-tls", 10900, 0, pki["server_store"], pki["truststore"])
-    node.start()
+    node = started(_node("pytest-tls", 10900, 0, pki["server_store"], pki["truststore"]))
     client = ignite_fast.Client("localhost", 10900, tls=TlsOptions(ca_file=pki["ca"]))
     list(client.sql("CREATE TABLE IF NOT EXISTS SEALED (ID INT PRIMARY KEY, V VARCHAR)"))
     list(client.sql("MERGE INTO SEALED (ID, V) VALUES (1, 'a'), (2, 'b')"))
@@ -117,8 +117,7 @@ def tls_node(pki):
 
 @pytest.fixture(scope="module")
 def mtls_node(pki):
-    node = _node("pytest-mtls", 10902, 2, pki["server_store"], pki["truststore"], client_auth=True)
-    node.start()
+    node = started(_node("pytest-mtls", 10902, 2, pki["server_store"], pki["truststore"], client_auth=True))
     yield node
     node.stop()
 
@@ -160,8 +159,7 @@ def test_plaintext_client_against_a_tls_node_fails_cleanly(tls_node):
 
 
 def test_expired_certificate_is_refused(pki):
-    node = _node("pytest-expired", 10904, 4, pki["expired_store"], pki["truststore"])
-    node.start()
+    node = started(_node("pytest-expired", 10904, 4, pki["expired_store"], pki["truststore"]))
     try:
         with pytest.raises(ignite_fast.TlsError, match="(?i)expired"):
             ignite_fast.Client("localhost", 10904, tls=TlsOptions(ca_file=pki["ca"]))
