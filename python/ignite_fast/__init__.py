@@ -37,7 +37,11 @@ __all__ = [
 def __getattr__(name: str):
     # TensorFlow is optional and slow to import: load the tf.data adaptor only when asked for.
     if name == "IgniteDataset":
-        from .tf import IgniteDataset
-
+        try:
+            from .tf import IgniteDataset
+        except ModuleNotFoundError as e:
+            if e.name != "tensorflow":
+                raise
+            raise ImportError("IgniteDataset needs TensorFlow: pip install 'ignite_fast[tf]'") from e
         return IgniteDataset
     raise AttributeError(f"module 'ignite_fast' has no attribute {name!r}")
