@@ -79,3 +79,27 @@ def test_tf_dataset_reads_partitions_in_parallel(trio):
     dataset = IgniteDataset("spread3", hosts=trio.addresses, batch_size=1000, parallel=3)
     keys = [k for batch in dataset.as_numpy_iterator() for k in batch["key"].tolist()]
     assert len(keys) == ROWS and set(keys) == set(range(ROWS))
+
+
+def test_shards_are_disjoint_and_cover_the_cache(trio):
+    client = ignite_fast.Client(trio.addresses)
+    shards = [_keys(client.scan("spread3", shard=(i, 3), parallel=2)) for i in range(3)]
+    assert sum(len(s) for s in shards) == ROWS
+    assert set().union(*map(set, shards)) == set(range(ROWS))
+    assert all(abs(len(s) - ROWS / 3) < ROWS * 0.1 for s in shards), [len(s) for s in shards]
+    with pytest.raises(ignite_fast.InvalidArgumentError, match="shard"):
+        next(client.scan("spread3", shard=(3, 3)))
+
+
+def test_tf_input_pipelines_read_every_key_once(trio):
+    import tensorflow as tf
+
+    from ignite_fast import IgniteDataset
+
+    keys = []
+    for pipeline in range(2):
+        context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline)
+        dataset = IgniteDataset.for_input_context(context, "spread3", hosts=trio.addresses, batch_size=1000)
+        keys.append([k for batch in dataset.as_numpy_iterator() for k in batch["key"].tolist()])
+    assert not set(keys[0]) & set(keys[1])
+    assert sorted(keys[0] + keys[1]) == list(range(ROWS))

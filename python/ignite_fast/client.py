@@ -187,6 +187,7 @@ class Client:
         parallel: int | None = None,
         ordered: bool = False,
         failover_timeout: float = 60.0,
+        shard: tuple[int, int] | None = None,
     ) -> Iterator[Any]:
         """Scans ``cache`` and yields batches ``{"key": column, "val": column}`` of up to
         ``batch_size`` rows (see :mod:`ignite_fast.columns` for how columns look). Without
@@ -207,10 +208,18 @@ class Client:
         client the addresses of all nodes), in no particular order, or in partition order with
         ``ordered=True``. If a node dies, its partitions are read again from the backups that take
         over (within ``failover_timeout`` seconds), with no duplicates and no gaps.
+        ``shard=(i, n)`` reads only worker ``i``'s share of ``n``: disjoint, balanced sets of
+        partitions that together cover the cache, the same on every worker (see
+        :func:`ignite_fast.parallel.shard_partitions`).
         Leaving the loop early closes the server-side cursors.
         """
         convert = _converter(format)
         exact = format == "arrow" if decimal_as_string is None else decimal_as_string
+        if shard is not None:
+            if (not isinstance(shard, tuple) or len(shard) != 2 or not all(isinstance(v, int) for v in shard)
+                    or not 0 <= shard[0] < shard[1]):
+                raise InvalidArgumentError(f"shard must be (index, count) with 0 <= index < count, got {shard!r}")
+            parallel = parallel or 1
         if parallel is None:
             source = self.scan_native(cache, batch_size, page_size=page_size, part=part, local=local,
                                       decimal_as_string=exact, columns=columns, value_type=value_type)
@@ -219,13 +228,14 @@ class Client:
 
             _check_int("parallel", parallel, 1)
             if part != -1 or local:
-                raise InvalidArgumentError("parallel= reads all partitions: it does not combine with part= or local=")
+                raise InvalidArgumentError("parallel= and shard= choose the partitions themselves: "
+                                           "they do not combine with part= or local=")
             if batch_size is None:
                 batch_size = self._rows_for_bytes(cache, TARGET_BATCH_BYTES)
             _check_int("batch_size", batch_size, 1)
             source = parallel_scan(self, cache, workers=parallel, batch_size=batch_size,
                                    page_size=batch_size if page_size is None else page_size, ordered=ordered,
-                                   failover_timeout=failover_timeout,
+                                   failover_timeout=failover_timeout, shard=shard,
                                    scan_args=dict(decimal_as_string=exact, columns=columns, value_type=value_type))
         for _, cols in source:
             yield convert(cols)

@@ -46,17 +46,30 @@ class _Nodes:
             return [*self._by_id.values(), self._client]
 
 
+def shard_partitions(partition_count: int, shard: tuple[int, int]) -> range:
+    """The partitions of shard ``i`` of ``n``: a contiguous, balanced range of partition
+    numbers. It depends on nothing but the count, so every worker computes the same split
+    whatever the topology, and the shards are disjoint and cover every partition."""
+    index, count = shard
+    return range(index * partition_count // count, (index + 1) * partition_count // count)
+
+
 def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int, page_size: int,
-                  ordered: bool, failover_timeout: float, scan_args: dict[str, Any]) -> Iterator[tuple]:
-    """Yields ``(rows, columns)`` batches like ``Client.scan_native``, partition by partition."""
+                  ordered: bool, failover_timeout: float, scan_args: dict[str, Any],
+                  shard: tuple[int, int] | None = None) -> Iterator[tuple]:
+    """Yields ``(rows, columns)`` batches like ``Client.scan_native``, partition by partition
+    (only the partitions of ``shard`` when given)."""
     partition_map = client._native.partition_map(cache)
     if partition_map is None:  # replicated cache or custom affinity: one cursor does it
+        if shard is not None and shard[0] != 0:
+            return  # every entry lives everywhere: the first shard reads them all, once
         yield from client.scan_native(cache, batch_size, page_size=page_size, **scan_args)
         return
     primaries = [bytes(node) for node in partition_map[2]]
+    mine = range(len(primaries)) if shard is None else shard_partitions(len(primaries), shard)
     nodes = _Nodes(client)
     todo: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for partition in range(len(primaries)):
+    for partition in mine:
         todo.put(partition)
     # Read partitions wait here for the consumer; the bound keeps memory flat when it is slow.
     done: queue.Queue = queue.Queue(maxsize=2 * workers)
@@ -109,13 +122,13 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
                 return
 
     threads = [threading.Thread(target=worker, name=f"ignite-fast-scan-{i}", daemon=True)
-               for i in range(max(1, min(workers, len(primaries))))]
+               for i in range(max(1, min(workers, len(mine))))]
     for thread in threads:
         thread.start()
     try:
         waiting: dict[int, list] = {}
-        next_partition = 0
-        for _ in range(len(primaries)):
+        next_partition = mine.start if len(mine) else 0
+        for _ in range(len(mine)):
             partition, batches, error = done.get()
             if error is not None:
                 raise error

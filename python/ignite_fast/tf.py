@@ -187,8 +187,9 @@ class IgniteDataset(tf.data.Dataset):
     the fast path), ``ragged`` (arrays of varying length as ``tf.RaggedTensor`` in batched mode),
     ``hosts`` (a list of ``host:port`` to try), ``timeout`` (seconds for connect and read),
     ``columns`` (value fields to read; the rest is skipped undecoded), ``value_type`` (the one
-    value type to read from a cache that holds several) and ``parallel`` (read N partitions at a
-    time, each from its primary node, with failover; pass every node in ``hosts``).
+    value type to read from a cache that holds several), ``parallel`` (read N partitions at a
+    time, each from its primary node, with failover; pass every node in ``hosts``) and ``shard``
+    (``(i, n)``: only worker i's share of the partitions; see :meth:`for_input_context`).
     TLS: ``certfile`` (PEM, the client certificate and its chain), ``keyfile`` and
     ``cert_password`` (for an encrypted key) as in the original, which however never used them;
     here any of them, or ``ca_file``, turns TLS on, and the server's certificate is verified
@@ -220,6 +221,7 @@ class IgniteDataset(tf.data.Dataset):
         ca_file: str | None = None,
         check_hostname: bool = True,
         parallel: int | None = None,
+        shard: tuple[int, int] | None = None,
     ):
         cache_name = _env("CACHE_NAME", cache_name)
         host = _env("HOST", host)
@@ -241,8 +243,11 @@ class IgniteDataset(tf.data.Dataset):
         self.cache_name = cache_name
         self.batch_size = batch_size
 
+        if shard is not None and parallel is None:
+            parallel = 1
         if parallel is not None and (part != -1 or local):
-            raise InvalidArgumentError("parallel= reads all partitions: it does not combine with part= or local=")
+            raise InvalidArgumentError("parallel= and shard= choose the partitions themselves: "
+                                       "they do not combine with part= or local=")
 
         def open_scan(rows: int):
             client = Client(**client_args)
@@ -251,10 +256,23 @@ class IgniteDataset(tf.data.Dataset):
             from .parallel import parallel_scan
 
             return parallel_scan(client, cache_name, workers=parallel, batch_size=rows, page_size=page_size,
-                                 ordered=False, failover_timeout=timeout,
+                                 ordered=False, failover_timeout=timeout, shard=shard,
                                  scan_args=dict(columns=columns, value_type=value_type))
 
         self._build(open_scan, batch_size, ragged, page_size, with_masks)
+
+    @classmethod
+    def for_input_context(cls, input_context, cache_name: str, **kwargs) -> "IgniteDataset":
+        """The dataset of one input pipeline under ``tf.distribute``: pipeline ``i`` of ``n``
+        reads shard ``(i, n)`` of the cache's partitions, so that together the pipelines read
+        every entry exactly once per epoch. Use it inside
+        ``strategy.distribute_datasets_from_function``::
+
+            dist = strategy.distribute_datasets_from_function(
+                lambda ctx: IgniteDataset.for_input_context(ctx, "digits", batch_size=256))
+        """
+        shard = (input_context.input_pipeline_id, input_context.num_input_pipelines)
+        return cls(cache_name, shard=shard, **kwargs)
 
     @classmethod
     def from_sql(
