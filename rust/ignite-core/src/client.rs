@@ -23,10 +23,6 @@ impl Client {
         Ok(Client { pool, metadata: Arc::new(MetadataCache::default()) })
     }
 
-    pub fn config(&self) -> &ConnectionConfig {
-        self.pool.config()
-    }
-
     pub fn cache_names(&self) -> Result<Vec<String>> {
         self.pool.with_connection(|c| c.cache_names())
     }

@@ -200,19 +200,6 @@ impl Column {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    /// A short type description: `long`, `byte[]`, `string`, `list<...>`, or the object's type.
-    pub fn type_name(&self) -> String {
-        match self {
-            Column::Null { .. } => "null".into(),
-            Column::Scalar { kind, .. } => kind.name().into(),
-            Column::FixedArray { kind, .. } | Column::VarArray { kind, .. } => type_code_name(kind.array_code()).into(),
-            Column::Strings { .. } => "string".into(),
-            Column::List { child, .. } => format!("list<{}>", child.type_name()),
-            Column::Map { keys, values, .. } => format!("map<{}, {}>", keys.type_name(), values.type_name()),
-            Column::Struct { type_name, .. } => type_name.clone(),
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -110,12 +110,6 @@ pub struct Batch {
     pub len: usize,
 }
 
-impl Batch {
-    pub fn column(&self, name: &str) -> Option<&Column> {
-        self.columns.iter().find(|(n, _)| n == name).map(|(_, c)| c)
-    }
-}
-
 pub struct Cursor {
     pool: Arc<ConnectionPool>,
     metadata: Arc<MetadataCache>,
@@ -327,10 +321,6 @@ impl Cursor {
         self.conn = None;
         self.next_page_request = None;
         self.rows_left_in_page = 0;
-    }
-
-    pub fn is_finished(&self) -> bool {
-        self.conn.is_none()
     }
 
     /// Decodes up to `max_rows` rows into a batch; `None` when the cursor is exhausted.

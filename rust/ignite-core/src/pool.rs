@@ -19,10 +19,6 @@ impl ConnectionPool {
         ConnectionPool { config, idle: Mutex::new(Vec::new()) }
     }
 
-    pub fn config(&self) -> &ConnectionConfig {
-        &self.config
-    }
-
     /// An idle connection, or a new one.
     pub fn take(&self) -> Result<Connection> {
         if let Some(conn) = self.idle.lock().unwrap().pop() {
