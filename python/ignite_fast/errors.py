@@ -58,8 +58,41 @@ class InvalidArgumentError(IgniteError, ValueError):
     """A bad argument, caught before anything is sent."""
 
 
+class IgfsError(IgniteError, OSError):
+    """An IGFS file system operation failed; the subclasses are also Python's own OSError kinds."""
+
+
+class IgfsNotFoundError(IgfsError, FileNotFoundError):
+    """No such file or directory."""
+
+
+class IgfsExistsError(IgfsError, FileExistsError):
+    """The path exists (exclusive create, mkdir)."""
+
+
+class IgfsNotADirectoryError(IgfsError, NotADirectoryError):
+    """A path component, or the target of a directory operation, is a file."""
+
+
+class IgfsIsADirectoryError(IgfsError, IsADirectoryError):
+    """A file operation on a directory."""
+
+
+class IgfsDirectoryNotEmptyError(IgfsError):
+    """Removing (or renaming over) a directory that has entries, without ``recursive``."""
+
+
+class IgfsConflictError(IgfsError):
+    """Another writer holds or changed the file; this operation lost and changed nothing."""
+
+
+class IgfsCorruptError(IgfsError):
+    """Stored IGFS records or blocks are not what the metadata promises."""
+
+
 __all__ = [
     "IgniteError", "IgniteConnectionError", "IgniteTimeoutError", "AuthenticationError", "TlsError",
     "ProtocolError", "ServerError", "CacheNotFoundError", "SchemaError", "UnsupportedTypeError",
-    "InvalidArgumentError",
+    "InvalidArgumentError", "IgfsError", "IgfsNotFoundError", "IgfsExistsError", "IgfsNotADirectoryError",
+    "IgfsIsADirectoryError", "IgfsDirectoryNotEmptyError", "IgfsConflictError", "IgfsCorruptError",
 ]

@@ -25,6 +25,22 @@ pub enum Error {
     UnsupportedType(String),
     /// A bad argument from the caller, caught before anything is sent.
     InvalidArgument(String),
+    /// A file system (IGFS) operation failed for a reason a caller can act on.
+    Fs { kind: FsErrorKind, message: String },
+}
+
+/// Why an IGFS operation failed; each kind maps to the matching Python `OSError` subclass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsErrorKind {
+    NotFound,
+    AlreadyExists,
+    NotADirectory,
+    IsADirectory,
+    DirectoryNotEmpty,
+    /// Another writer holds or changed the file; this operation lost and changed nothing.
+    Conflict,
+    /// A file's stored blocks or entry are not what its metadata promises.
+    Corrupt,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -39,6 +55,8 @@ pub mod status {
     pub const TOO_MANY_CURSORS: i32 = 1010;
     pub const RESOURCE_DOES_NOT_EXIST: i32 = 1011;
     pub const SECURITY_VIOLATION: i32 = 1012;
+    pub const TX_LIMIT: i32 = 1020;
+    pub const TX_NOT_FOUND: i32 = 1021;
     pub const AUTH_FAILED: i32 = 2000;
 }
 
@@ -50,6 +68,10 @@ impl Error {
             status::AUTH_FAILED | status::SECURITY_VIOLATION => Error::Authentication(message),
             _ => Error::Server { status, message },
         }
+    }
+
+    pub fn fs(kind: FsErrorKind, message: impl Into<String>) -> Error {
+        Error::Fs { kind, message: message.into() }
     }
 
     pub fn protocol(msg: impl Into<String>) -> Error {
@@ -70,6 +92,7 @@ impl fmt::Display for Error {
             Error::Schema(m) => write!(f, "{m}"),
             Error::UnsupportedType(m) => write!(f, "{m}"),
             Error::InvalidArgument(m) => write!(f, "{m}"),
+            Error::Fs { message, .. } => write!(f, "{message}"),
         }
     }
 }

@@ -12,15 +12,19 @@
 //! - [`buffer`] and [`columns`]: 64-byte-aligned column buffers and decoding into them;
 //! - [`cursor`]: scan and SQL query cursors with page prefetch;
 //! - [`writer`]: the bulk writer (columns -> binary objects -> put-all);
+//! - [`cache`]: key-value operations, cache creation with settings, transactions;
+//! - [`igfs`]: a file system on two caches (metadata and blocks);
 //! - [`client`]: what the bindings use.
 
 pub mod binary;
 pub mod buffer;
+pub mod cache;
 pub mod client;
 pub mod columns;
 pub mod connection;
 pub mod cursor;
 pub mod error;
+pub mod igfs;
 pub mod metadata;
 pub mod partitions;
 pub mod pool;

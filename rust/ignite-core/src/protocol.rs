@@ -19,8 +19,14 @@ impl std::fmt::Display for ProtocolVersion {
 
 pub mod op {
     pub const RESOURCE_CLOSE: i16 = 0;
+    pub const CACHE_GET: i16 = 1000;
+    pub const CACHE_PUT: i16 = 1001;
+    pub const CACHE_GET_ALL: i16 = 1003;
     pub const CACHE_PUT_ALL: i16 = 1004;
+    pub const CACHE_REMOVE_KEY: i16 = 1016;
+    pub const CACHE_REMOVE_KEYS: i16 = 1018;
     pub const CACHE_GET_NAMES: i16 = 1050;
+    pub const CACHE_GET_OR_CREATE_WITH_CONFIGURATION: i16 = 1054;
     pub const CACHE_GET_OR_CREATE_WITH_NAME: i16 = 1052;
     pub const CACHE_PARTITIONS: i16 = 1101;
     pub const QUERY_SCAN: i16 = 2000;
@@ -30,6 +36,8 @@ pub mod op {
     pub const REGISTER_TYPE_NAME: i16 = 3001;
     pub const GET_BINARY_TYPE: i16 = 3002;
     pub const PUT_BINARY_TYPE: i16 = 3003;
+    pub const TX_START: i16 = 4000;
+    pub const TX_END: i16 = 4001;
 }
 
 /// Handshake codes.

@@ -9,6 +9,7 @@ use ignite_core::buffer::AlignedBuf;
 use ignite_core::protocol::ProtocolVersion;
 use ignite_core::tls::TlsOptions;
 use ignite_core::writer::{WriteColumn, WriteValues};
+use ignite_core::error::FsErrorKind;
 use ignite_core::{Batch, Client, Column, ConnectionConfig, Cursor, DecodeOptions, Error, PrimKind, ScalarKind, ScanOptions, Selection, SqlArg, SqlOptions};
 use numpy::ndarray::{ArrayViewD, IxDyn};
 use numpy::{Element, PyArrayDyn};
@@ -16,8 +17,10 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
+mod igfs;
+
 /// Maps a core error to the matching class in `ignite_fast.errors`.
-fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
+pub(crate) fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
     let class = match &err {
         Error::Connection(_) => "IgniteConnectionError",
         Error::Timeout(_) => "IgniteTimeoutError",
@@ -29,6 +32,15 @@ fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
         Error::Schema(_) => "SchemaError",
         Error::UnsupportedType(_) => "UnsupportedTypeError",
         Error::InvalidArgument(_) => "InvalidArgumentError",
+        Error::Fs { kind, .. } => match kind {
+            FsErrorKind::NotFound => "IgfsNotFoundError",
+            FsErrorKind::AlreadyExists => "IgfsExistsError",
+            FsErrorKind::NotADirectory => "IgfsNotADirectoryError",
+            FsErrorKind::IsADirectory => "IgfsIsADirectoryError",
+            FsErrorKind::DirectoryNotEmpty => "IgfsDirectoryNotEmptyError",
+            FsErrorKind::Conflict => "IgfsConflictError",
+            FsErrorKind::Corrupt => "IgfsCorruptError",
+        },
     };
     let status = match &err {
         Error::Server { status, .. } => Some(*status),
@@ -47,7 +59,7 @@ fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
     }
 }
 
-trait IntoPyResult<T> {
+pub(crate) trait IntoPyResult<T> {
     fn py_err(self, py: Python<'_>) -> PyResult<T>;
 }
 
@@ -210,7 +222,35 @@ fn sql_arg(value: &Bound<'_, PyAny>) -> PyResult<SqlArg> {
     })
 }
 
-fn seconds(value: f64, name: &str) -> PyResult<Duration> {
+/// The connection settings shared by the client and the file system.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn connection_config(
+    py: Python<'_>,
+    addresses: Vec<String>,
+    username: Option<String>,
+    password: Option<String>,
+    connect_timeout: f64,
+    read_timeout: Option<f64>,
+    protocol_version: (i16, i16, i16),
+    tls: Option<TlsOptions>,
+) -> PyResult<ConnectionConfig> {
+    let tls = match tls {
+        Some(options) => Some(py.detach(|| ignite_core::tls::client_config(&options)).py_err(py)?),
+        None => None,
+    };
+    Ok(ConnectionConfig {
+        addresses,
+        username,
+        password,
+        connect_timeout: seconds(connect_timeout, "connect_timeout")?,
+        read_timeout: read_timeout.map(|t| seconds(t, "read_timeout")).transpose()?,
+        protocol_version: ProtocolVersion(protocol_version.0, protocol_version.1, protocol_version.2),
+        tls,
+        ..ConnectionConfig::default()
+    })
+}
+
+pub(crate) fn seconds(value: f64, name: &str) -> PyResult<Duration> {
     Duration::try_from_secs_f64(value)
         .map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("{name} must be a non-negative number of seconds, got {value}")))
 }
@@ -275,22 +315,8 @@ impl NativeClient {
         key_password: Option<String>,
         verify_hostname: bool,
     ) -> PyResult<Self> {
-        let tls = if tls {
-            let options = TlsOptions { ca_file, cert_file, key_file, key_password, verify_hostname };
-            Some(py.detach(|| ignite_core::tls::client_config(&options)).py_err(py)?)
-        } else {
-            None
-        };
-        let config = ConnectionConfig {
-            addresses,
-            username,
-            password,
-            connect_timeout: seconds(connect_timeout, "connect_timeout")?,
-            read_timeout: read_timeout.map(|t| seconds(t, "read_timeout")).transpose()?,
-            protocol_version: ProtocolVersion(protocol_version.0, protocol_version.1, protocol_version.2),
-            tls,
-            ..ConnectionConfig::default()
-        };
+        let tls_options = tls.then_some(TlsOptions { ca_file, cert_file, key_file, key_password, verify_hostname });
+        let config = connection_config(py, addresses, username, password, connect_timeout, read_timeout, protocol_version, tls_options)?;
         let inner = py.detach(|| Client::connect(config)).py_err(py)?;
         Ok(NativeClient { inner })
     }
@@ -535,6 +561,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeClient>()?;
     m.add_class::<NativeCursor>()?;
     m.add_class::<ColumnBuffer>()?;
+    m.add_class::<igfs::NativeIgfs>()?;
+    m.add_class::<igfs::NativeFileReader>()?;
+    m.add_class::<igfs::NativeFileWriter>()?;
     m.add_function(wrap_pyfunction!(cache_id, m)?)?;
     m.add_function(wrap_pyfunction!(type_id, m)?)?;
     m.add_function(wrap_pyfunction!(type_code_name, m)?)?;

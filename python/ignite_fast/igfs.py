@@ -1,0 +1,431 @@
+"""IGFS: files and directories on any Ignite 2.x cluster, kept in two ordinary caches.
+
+Ignite removed its own IGFS in 2.9; this brings the capability back through the thin client. The
+metadata cache (transactional) maps paths to entries, the data cache holds the blocks (1 MiB by
+default). The same Rust core serves this module, the fsspec ``igfs://`` file system
+(:mod:`ignite_fast.igfs_fsspec`) and TensorFlow's ``tf.io.gfile`` (:mod:`ignite_fast.tf`).
+
+    >>> from ignite_fast import igfs
+    >>> fs = igfs.IgniteFileSystem("127.0.0.1", 10800)      # doctest: +SKIP
+    >>> fs.makedirs("/models/run1")                          # doctest: +SKIP
+    >>> with fs.open("/models/run1/weights.bin", "wb") as f:  # doctest: +SKIP
+    ...     f.write(b"...")
+
+Guarantees:
+
+- A file being written is invisible (or readers see its previous version) until ``close()``; a
+  writer that fails, raises inside ``with``, or whose process dies publishes nothing.
+- Two writers of one path never mix their bytes: the last to close wins (``"xb"`` fails instead if
+  the file exists). An appender (``"ab"``) holds a lease on the file until it closes; a second
+  appender, or a writer replacing the file meanwhile, gets :class:`IgfsConflictError`.
+- ``rename`` over an existing file is atomic, and renames/deletes of directories change every
+  entry in one transaction. A reader that has a file open when it is replaced or deleted gets
+  :class:`IgfsConflictError` at the first block that is gone, never the other version's bytes.
+- Deleting leaves no orphan blocks; :meth:`IgniteFileSystem.gc` removes what crashed writers left.
+
+Connection settings not passed explicitly come from the environment, as with the original
+TensorFlow IGFS plugin: ``IGFS_HOST`` (127.0.0.1), ``IGFS_PORT`` (10800), ``IGFS_FS_NAME`` (names
+the caches: ``igfs_<name>_meta`` / ``igfs_<name>_data``; default ``igfs_meta`` / ``igfs_data``),
+``IGFS_USERNAME``, ``IGFS_PASSWORD``, ``IGFS_TLS`` (``1`` for TLS), ``IGFS_CA_FILE``,
+``IGFS_CERT_FILE``, ``IGFS_KEY_FILE``, ``IGFS_KEY_PASSWORD``, ``IGFS_CHECK_HOSTNAME`` (``0`` turns
+the host-name check off) and ``IGFS_BLOCK_SIZE``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from typing import Iterator
+from urllib.parse import urlsplit
+
+from . import _native
+from .client import TlsOptions
+from .errors import (IgfsConflictError, IgfsCorruptError, IgfsDirectoryNotEmptyError, IgfsError,
+                     IgfsExistsError, IgfsIsADirectoryError, IgfsNotADirectoryError, IgfsNotFoundError,
+                     InvalidArgumentError)
+
+__all__ = [
+    "IgniteFileSystem", "IgfsStat", "connect", "open", "split_url", "IgfsError", "IgfsNotFoundError",
+    "IgfsExistsError", "IgfsNotADirectoryError", "IgfsIsADirectoryError", "IgfsDirectoryNotEmptyError",
+    "IgfsConflictError", "IgfsCorruptError",
+]
+
+DEFAULT_PORT = 10800
+
+
+@dataclass(frozen=True)
+class IgfsStat:
+    """What :meth:`IgniteFileSystem.stat` returns."""
+
+    path: str
+    kind: str  # "file" or "directory"
+    size: int
+    block_size: int
+    modified: float  # seconds since the epoch
+
+    @property
+    def is_dir(self) -> bool:
+        return self.kind == "directory"
+
+    @property
+    def is_file(self) -> bool:
+        return self.kind == "file"
+
+
+def _stat(t) -> IgfsStat:
+    path, kind, size, block_size, modified_ms = t
+    return IgfsStat(path, kind, size, block_size, modified_ms / 1000.0)
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
+def split_url(url: str) -> tuple[str | None, int | None, str]:
+    """``igfs://host:port/a/b`` -> ``("host", port, "/a/b")``; host and port are None when the URL
+    does not name them (``igfs:///a/b``), and a plain path passes through."""
+    if "://" not in url:
+        return None, None, url or "/"
+    parts = urlsplit(url)
+    if parts.scheme != "igfs":
+        raise InvalidArgumentError(f"not an igfs URL: {url!r}")
+    return parts.hostname or None, parts.port, parts.path or "/"
+
+
+class IgniteFileSystem:
+    """A file system on an Ignite cluster. Thread-safe; keep one per cluster and share it."""
+
+    def __init__(
+        self,
+        host: str | None = None,
+        port: int | None = None,
+        *,
+        name: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        tls: bool | TlsOptions | None = None,
+        block_size: int | None = None,
+        backups: int = 0,
+        read_ahead: int = 4,
+        connect_timeout: float = 10.0,
+        read_timeout: float | None = 60.0,
+    ):
+        """Connects and creates the two caches (and the root directory) if they do not exist.
+        Unset arguments come from the ``IGFS_*`` environment variables (see the module docs).
+        ``block_size`` applies to files created from here on; ``backups`` only when this call
+        creates the caches."""
+        env = os.environ
+        host = host or env.get("IGFS_HOST") or "127.0.0.1"
+        port = int(port or env.get("IGFS_PORT") or DEFAULT_PORT)
+        name = name if name is not None else env.get("IGFS_FS_NAME", "")
+        username = username if username is not None else env.get("IGFS_USERNAME") or None
+        password = password if password is not None else env.get("IGFS_PASSWORD") or None
+        if tls is None and (_env_flag("IGFS_TLS", False) or env.get("IGFS_CA_FILE")):
+            tls = TlsOptions(ca_file=env.get("IGFS_CA_FILE") or None, cert_file=env.get("IGFS_CERT_FILE") or None,
+                             key_file=env.get("IGFS_KEY_FILE") or None,
+                             key_password=env.get("IGFS_KEY_PASSWORD") or None,
+                             check_hostname=_env_flag("IGFS_CHECK_HOSTNAME", True))
+        if tls is True:
+            tls = TlsOptions()
+        if tls not in (None, False) and not isinstance(tls, TlsOptions):
+            raise InvalidArgumentError(f"tls must be True, False, None or TlsOptions, got {tls!r}")
+        block_size = int(block_size or env.get("IGFS_BLOCK_SIZE") or (1 << 20))
+        if not 1 <= block_size <= (256 << 20):
+            raise InvalidArgumentError(f"block_size must be between 1 byte and 256 MiB, got {block_size}")
+        self.host, self.port, self.name = host, port, name
+        options = tls or None
+        self._native = _native.NativeIgfs(
+            [f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"], name, username, password,
+            float(connect_timeout), None if read_timeout is None else float(read_timeout),
+            options is not None,
+            None if options is None else (None if options.ca_file is None else os.fspath(options.ca_file)),
+            None if options is None else (None if options.cert_file is None else os.fspath(options.cert_file)),
+            None if options is None else (None if options.key_file is None else os.fspath(options.key_file)),
+            None if options is None else options.key_password,
+            True if options is None else bool(options.check_hostname),
+            block_size, int(backups), int(read_ahead),
+        )
+        self.meta_cache, self.data_cache, self.block_size = self._native.layout()
+
+    def __repr__(self) -> str:
+        return f"IgniteFileSystem({self.host!r}, {self.port}, caches={self.meta_cache!r}/{self.data_cache!r})"
+
+    # ---- files ----
+
+    def open(self, path: str, mode: str = "rb", *, encoding: str | None = None, errors: str | None = None,
+             newline: str | None = None, buffering: int = -1):
+        """Opens a file like the built-in :func:`open`. Modes: ``rb``/``r`` (read, seekable),
+        ``wb``/``w`` (create or replace on close), ``xb``/``x`` (create, fail if it exists),
+        ``ab``/``a`` (append). Text modes wrap the binary file in :class:`io.TextIOWrapper`."""
+        path = self._path(path)
+        kind = mode.replace("b", "").replace("t", "")
+        if kind not in ("r", "w", "x", "a") or ("b" in mode and "t" in mode) or "+" in mode:
+            raise InvalidArgumentError(f"unsupported mode {mode!r}: use r, w, x or a, with b for binary")
+        if kind == "r":
+            raw = _RawReader(self._native.open(path), path)
+            size = buffering if buffering > 0 else min(self.block_size, 1 << 20)
+            binary = io.BufferedReader(raw, buffer_size=max(size, io.DEFAULT_BUFFER_SIZE))
+        else:
+            binary = IgfsWriter(self._native.create(path, kind), path)
+        if "b" in mode:
+            return binary
+        return io.TextIOWrapper(binary, encoding=encoding or "utf-8", errors=errors, newline=newline)
+
+    def read_bytes(self, path: str) -> bytes:
+        with self.open(path, "rb") as f:
+            return f.read()
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        with self.open(path, "wb") as f:
+            f.write(data)
+
+    def put(self, local_path: str | os.PathLike, path: str) -> None:
+        """Copies a local file to ``path``."""
+        with builtin_open(local_path, "rb") as src, self.open(path, "wb") as dst:
+            shutil.copyfileobj(src, dst, length=self.block_size)
+
+    def get(self, path: str, local_path: str | os.PathLike) -> None:
+        """Copies ``path`` to a local file."""
+        with self.open(path, "rb") as src, builtin_open(local_path, "wb") as dst:
+            shutil.copyfileobj(src, dst, length=self.block_size)
+
+    # ---- metadata ----
+
+    def stat(self, path: str) -> IgfsStat:
+        return _stat(self._native.stat(self._path(path)))
+
+    def exists(self, path: str) -> bool:
+        return self._native.exists(self._path(path))
+
+    def isdir(self, path: str) -> bool:
+        try:
+            return self.stat(path).is_dir
+        except IgfsNotFoundError:
+            return False
+
+    def isfile(self, path: str) -> bool:
+        try:
+            return self.stat(path).is_file
+        except IgfsNotFoundError:
+            return False
+
+    def ls(self, path: str = "/", *, recursive: bool = False, detail: bool = False) -> list:
+        """Entries of directory ``path`` (full paths, sorted by name within a directory), or
+        :class:`IgfsStat` records with ``detail=True``. ``recursive`` lists the whole subtree,
+        parents before children."""
+        entries = [_stat(t) for t in self._native.list(self._path(path), recursive)]
+        return entries if detail else [e.path for e in entries]
+
+    def walk(self, path: str = "/") -> Iterator[tuple[str, list[str], list[str]]]:
+        """Like :func:`os.walk`: ``(directory, subdirectory names, file names)``, top down."""
+        top = self.stat(path)
+        if not top.is_dir:
+            raise IgfsNotADirectoryError(f"not a directory: '{top.path}'")
+        pending = [top.path]
+        while pending:
+            directory = pending.pop(0)
+            try:
+                children = self.ls(directory, detail=True)
+            except IgfsNotFoundError:
+                continue  # removed meanwhile
+            dirs = [os.path.basename(c.path) for c in children if c.is_dir]
+            files = [os.path.basename(c.path) for c in children if c.is_file]
+            yield directory, dirs, files
+            pending.extend(c.path for c in children if c.is_dir)
+
+    def mkdir(self, path: str, *, parents: bool = False, exist_ok: bool = False) -> None:
+        self._native.mkdir(self._path(path), parents, exist_ok)
+
+    def makedirs(self, path: str, exist_ok: bool = True) -> None:
+        self._native.mkdir(self._path(path), True, exist_ok)
+
+    def rm(self, path: str, *, recursive: bool = False) -> None:
+        """Removes a file or empty directory; ``recursive`` removes a directory with everything
+        in it, in one transaction."""
+        self._native.delete(self._path(path), recursive)
+
+    def rmdir(self, path: str) -> None:
+        if not self.stat(path).is_dir:
+            raise IgfsNotADirectoryError(f"not a directory: '{path}'")
+        self._native.delete(self._path(path), False)
+
+    def rename(self, src: str, dst: str) -> None:
+        """Moves a file or directory; an existing file at ``dst`` is replaced atomically."""
+        self._native.rename(self._path(src), self._path(dst))
+
+    mv = rename
+
+    def gc(self, older_than: float = 3600.0) -> dict:
+        """Deletes blocks no file uses any more: trash left by interrupted deletes, and blocks of
+        writers that made no progress for ``older_than`` seconds without closing (crashed
+        processes). Returns counts of what it removed."""
+        trash, writers, blocks = self._native.gc(float(older_than))
+        return {"trash_records": trash, "abandoned_writers": writers, "blocks_deleted": blocks}
+
+    @staticmethod
+    def _path(path: str | os.PathLike) -> str:
+        path = os.fspath(path)
+        if not isinstance(path, str):
+            raise InvalidArgumentError(f"an igfs path must be a string, got {type(path).__name__}")
+        return split_url(path)[2]
+
+
+builtin_open = open
+
+
+class _RawReader(io.RawIOBase):
+    """The raw, seekable side of a file opened for reading; reads land in the caller's buffer."""
+
+    def __init__(self, native, path: str):
+        self._native = native
+        self._position = 0
+        self.name = path
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        self._checkClosed()
+        n = self._native.read_into(self._position, buffer)
+        self._position += n
+        return n
+
+    def readall(self) -> bytes:
+        self._checkClosed()
+        data = self._native.read_bytes(self._position, max(self._native.size - self._position, 0))
+        self._position += len(data)
+        return data
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._checkClosed()
+        if whence == io.SEEK_SET:
+            position = offset
+        elif whence == io.SEEK_CUR:
+            position = self._position + offset
+        elif whence == io.SEEK_END:
+            position = self._native.size + offset
+        else:
+            raise InvalidArgumentError(f"invalid whence {whence}")
+        if position < 0:
+            raise InvalidArgumentError(f"negative seek position {position}")
+        self._position = position
+        return position
+
+    def tell(self) -> int:
+        return self._position
+
+    @property
+    def size(self) -> int:
+        return self._native.size
+
+    def close(self) -> None:
+        if not self.closed:
+            self._native = _ClosedFile()
+        super().close()
+
+
+class _ClosedFile:
+    size = 0
+
+    def read_into(self, offset, buffer):
+        raise ValueError("I/O operation on closed file")
+
+    read_bytes = read_into
+
+
+class IgfsWriter(io.RawIOBase):
+    """A file opened for writing. Bytes go to the cluster in blocks as they fill; ``close()``
+    publishes the file atomically. Leaving a ``with`` block through an exception (or
+    :meth:`abort`) publishes nothing, so readers keep seeing the previous version."""
+
+    def __init__(self, native, path: str):
+        self._native = native
+        self._lock = threading.Lock()
+        self._finished = False  # published or aborted; IOBase.close still calls flush after that
+        self.name = path
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._checkClosed()
+        with self._lock:
+            return self._native.write(data)
+
+    def tell(self) -> int:
+        self._checkClosed()
+        return self._native.tell()
+
+    def flush(self) -> None:
+        """Waits until the blocks written so far are stored; they stay invisible until close."""
+        if not self.closed and not self._finished:
+            with self._lock:
+                self._native.flush()
+
+    def sync(self) -> None:
+        """Publishes what was written so far (readers opening the file now see it) and goes on
+        writing; the file stays leased to this writer until close."""
+        self._checkClosed()
+        with self._lock:
+            self._native.sync()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            with self._lock:
+                self._finished = True
+                self._native.close()
+        finally:
+            super().close()
+
+    def abort(self) -> None:
+        """Drops everything written since the last publish and closes the file."""
+        if self.closed:
+            return
+        with self._lock:
+            self._finished = True
+            self._native.abort()
+        super().close()
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.abort()
+            return None
+        self.close()
+        return None
+
+    def __del__(self):
+        # Garbage-collected without close(): publish nothing (the native writer aborts on drop).
+        pass
+
+
+_shared: dict[tuple, IgniteFileSystem] = {}
+_shared_lock = threading.Lock()
+
+
+def connect(url: str | None = None, **kwargs) -> IgniteFileSystem:
+    """The file system an ``igfs://host:port/...`` URL names (one shared instance per host, port
+    and settings); without a URL, the one the ``IGFS_*`` environment describes."""
+    host, port, _ = split_url(url or "igfs:///")
+    key = (host or os.environ.get("IGFS_HOST"), port or os.environ.get("IGFS_PORT"),
+           os.environ.get("IGFS_FS_NAME"), tuple(sorted(kwargs.items())))
+    with _shared_lock:
+        fs = _shared.get(key)
+        if fs is None:
+            fs = _shared[key] = IgniteFileSystem(host, port, **kwargs)
+        return fs
+
+
+def open(url: str, mode: str = "rb", **kwargs):  # noqa: A001 - mirrors the built-in on purpose
+    """Opens ``igfs://host:port/path`` (or a bare path on the ``IGFS_*`` cluster)."""
+    return connect(url).open(url, mode, **kwargs)

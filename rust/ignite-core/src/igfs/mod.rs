@@ -1,0 +1,577 @@
+//! IGFS: a file system kept in two ordinary Ignite caches, so that any Ignite 2.x node can hold
+//! checkpoints, models and logs.
+//!
+//! - The metadata cache (transactional) maps each normalized path to an [`Entry`]: a file (id,
+//!   size, block size, time, writer lease) or a directory with its children's names.
+//! - The data cache (atomic) maps `"<file id>/<block>"` to the block's bytes.
+//!
+//! Consistency:
+//! - A writer stores blocks under a fresh file id and publishes them by pointing the path at that
+//!   id in one transaction when it closes (or syncs). Until then readers see the old version or
+//!   nothing; a writer that dies leaves the old content intact.
+//! - Two writers of one path do not mix: their versions have different ids, and the one that
+//!   closes last wins. Appending takes a lease on the file, so a second appender (or a writer
+//!   that would replace the file while it is being appended to) fails with `Conflict`.
+//! - Renames and deletes change every affected entry in one pessimistic transaction, so a rename
+//!   over an existing file is atomic. Blocks of versions that become unreachable are recorded as
+//!   trash in the same transaction and deleted right after it; [`Igfs::gc`] finishes what a
+//!   crashed process left (trash, and blocks of writers that died).
+
+pub mod entry;
+pub mod path;
+mod reader;
+mod writer;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use entry::{Entry, FileInfo, Kind, Node};
+pub use reader::FileReader;
+pub use writer::{FileWriter, WriteMode};
+
+use crate::cache::{self, Atomicity, CacheRef, CacheSettings, Transaction};
+use crate::connection::{Connection, ConnectionConfig};
+use crate::error::{Error, FsErrorKind, Result};
+use crate::pool::ConnectionPool;
+use entry::{block_key, id_hex, parse_id_hex, PendingRecord, TrashRecord, PENDING_PREFIX, TRASH_PREFIX};
+
+#[derive(Debug, Clone)]
+pub struct IgfsSettings {
+    pub meta_cache: String,
+    pub data_cache: String,
+    /// Bytes per block of new files (existing files keep theirs).
+    pub block_size: u32,
+    /// Backups of the caches when this client creates them.
+    pub backups: i32,
+    /// Blocks requested ahead of a sequential reader.
+    pub read_ahead: usize,
+    /// Block writes in flight per writer.
+    pub write_pipeline: usize,
+    pub transaction_timeout: Duration,
+    /// How long an appender's claim on a file lasts without being renewed.
+    pub lease: Duration,
+}
+
+impl Default for IgfsSettings {
+    fn default() -> Self {
+        IgfsSettings::named("")
+    }
+}
+
+impl IgfsSettings {
+    /// Settings for the file system called `name` (its two caches are named after it).
+    pub fn named(name: &str) -> IgfsSettings {
+        let prefix = if name.is_empty() { "igfs".to_string() } else { format!("igfs_{name}") };
+        IgfsSettings {
+            meta_cache: format!("{prefix}_meta"),
+            data_cache: format!("{prefix}_data"),
+            block_size: 1 << 20,
+            backups: 0,
+            read_ahead: 4,
+            write_pipeline: 4,
+            transaction_timeout: Duration::from_secs(10),
+            lease: Duration::from_secs(600),
+        }
+    }
+}
+
+/// What [`Igfs::gc`] removed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct GcReport {
+    pub trash_records: usize,
+    pub abandoned_writers: usize,
+    pub blocks_deleted: u64,
+}
+
+/// Metadata and data caches, shared by every reader and writer of one file system.
+pub(crate) struct Shared {
+    pub pool: ConnectionPool,
+    pub meta: CacheRef,
+    pub data: CacheRef,
+    pub settings: IgfsSettings,
+}
+
+/// A handle on one file system; cheap to clone, safe to share between threads.
+#[derive(Clone)]
+pub struct Igfs {
+    shared: Arc<Shared>,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+pub(crate) fn random_id() -> [u8; 16] {
+    let mut id = [0u8; 16];
+    getrandom::getrandom(&mut id).expect("the operating system's random source");
+    id
+}
+
+fn not_found(path: &str) -> Error {
+    Error::fs(FsErrorKind::NotFound, format!("no such file or directory: '{path}'"))
+}
+
+fn not_a_directory(path: &str) -> Error {
+    Error::fs(FsErrorKind::NotADirectory, format!("not a directory: '{path}'"))
+}
+
+fn is_a_directory(path: &str) -> Error {
+    Error::fs(FsErrorKind::IsADirectory, format!("is a directory: '{path}'"))
+}
+
+/// A server error that another attempt of the same transaction may not meet (lock timeouts,
+/// deadlocks, a full transaction table).
+fn is_retryable(e: &Error) -> bool {
+    match e {
+        Error::Server { status, message } => {
+            *status == crate::error::status::TX_LIMIT
+                || message.contains("Deadlock")
+                || message.contains("deadlock")
+                || message.contains("timed out")
+                || message.contains("TransactionTimeout")
+        }
+        _ => false,
+    }
+}
+
+/// The metadata operations of one transaction.
+pub(crate) struct Tx<'a> {
+    conn: &'a mut Connection,
+    id: i32,
+    meta: &'a CacheRef,
+}
+
+impl Tx<'_> {
+    pub fn entry(&mut self, path: &str) -> Result<Option<Entry>> {
+        match self.meta.get(self.conn, Some(self.id), path)? {
+            Some(bytes) => Entry::decode(path, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads (and locks) several entries; absent paths are missing from the map.
+    pub fn entries(&mut self, paths: &[String]) -> Result<HashMap<String, Entry>> {
+        let mut keys: Vec<String> = paths.to_vec();
+        keys.sort();
+        keys.dedup();
+        let raw = self.meta.get_all(self.conn, Some(self.id), &keys)?;
+        raw.into_iter().map(|(k, v)| Entry::decode(&k, &v).map(|e| (k, e))).collect()
+    }
+
+    pub fn put_entry(&mut self, path: &str, entry: &Entry) -> Result<()> {
+        self.meta.put(self.conn, Some(self.id), path, &entry.encode())
+    }
+
+    pub fn put_record(&mut self, key: &str, value: &[u8]) -> Result<()> {
+        self.meta.put(self.conn, Some(self.id), key, value)
+    }
+
+    pub fn remove(&mut self, keys: &[String]) -> Result<()> {
+        self.meta.remove_all(self.conn, Some(self.id), keys)
+    }
+
+    /// `dir` and everything below it, parents before children, read and locked level by level.
+    pub fn subtree(&mut self, dir: &str, dir_entry: Entry) -> Result<Vec<(String, Entry)>> {
+        let mut out = vec![(dir.to_string(), dir_entry)];
+        let mut level = 0;
+        while level < out.len() {
+            let end = out.len();
+            let mut next = Vec::new();
+            for (path, entry) in &out[level..end] {
+                if let Some(children) = entry.children() {
+                    next.extend(children.keys().map(|name| path::join(path, name)));
+                }
+            }
+            if !next.is_empty() {
+                let mut found = self.entries(&next)?;
+                for p in next {
+                    if let Some(e) = found.remove(&p) {
+                        out.push((p, e));
+                    }
+                }
+            }
+            level = end;
+        }
+        Ok(out)
+    }
+}
+
+impl Igfs {
+    /// Connects, creates the two caches if they do not exist yet, and the root directory.
+    pub fn connect(config: ConnectionConfig, settings: IgfsSettings) -> Result<Igfs> {
+        if settings.block_size == 0 || settings.block_size > (256 << 20) {
+            return Err(Error::InvalidArgument(format!("block size {} is not in 1..=256 MiB", settings.block_size)));
+        }
+        let shared = Shared {
+            pool: ConnectionPool::new(config),
+            meta: CacheRef::new(&settings.meta_cache),
+            data: CacheRef::new(&settings.data_cache),
+            settings,
+        };
+        shared.pool.with_connection(|conn| {
+            let s = &shared.settings;
+            cache::get_or_create_with_settings(conn, &s.meta_cache, &CacheSettings { atomicity: Atomicity::Transactional, backups: s.backups })?;
+            cache::get_or_create_with_settings(conn, &s.data_cache, &CacheSettings { atomicity: Atomicity::Atomic, backups: s.backups })
+        })?;
+        let igfs = Igfs { shared: Arc::new(shared) };
+        igfs.transaction("igfs: create root", |tx| {
+            if tx.entry("/")?.is_none() {
+                tx.put_entry("/", &Entry::new_directory(now_ms()))?;
+            }
+            Ok(())
+        })?;
+        Ok(igfs)
+    }
+
+    pub fn settings(&self) -> &IgfsSettings {
+        &self.shared.settings
+    }
+
+    /// Runs `body` in a pessimistic transaction on the metadata cache, retrying it when the
+    /// cluster reports a lock timeout or deadlock. `body` must only touch the cache through `tx`.
+    pub(crate) fn transaction<T>(&self, label: &str, body: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        transaction(&self.shared, label, body)
+    }
+
+    // ---- reading metadata ----
+
+    /// The entry at `path`.
+    pub fn stat(&self, path: &str) -> Result<Entry> {
+        let path = path::normalize(path)?;
+        self.lookup(&path)?.ok_or_else(|| not_found(&path))
+    }
+
+    pub fn exists(&self, path: &str) -> Result<bool> {
+        let path = path::normalize(path)?;
+        Ok(self.lookup(&path)?.is_some())
+    }
+
+    fn lookup(&self, path: &str) -> Result<Option<Entry>> {
+        let shared = &self.shared;
+        match shared.pool.with_connection(|c| shared.meta.get(c, None, path))? {
+            Some(bytes) => Entry::decode(path, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The children of directory `path`: `(full path, entry)`, sorted by name. With
+    /// `recursive`, everything below it, parents before their children.
+    pub fn list(&self, path: &str, recursive: bool) -> Result<Vec<(String, Entry)>> {
+        let path = path::normalize(path)?;
+        let entry = self.stat(&path)?;
+        if entry.children().is_none() {
+            return Err(not_a_directory(&path));
+        }
+        let shared = &self.shared;
+        let mut out = Vec::new();
+        let mut frontier = vec![(path, entry)];
+        while !frontier.is_empty() {
+            let mut next = Vec::new();
+            for (dir, entry) in &frontier {
+                let names: Vec<String> = entry.children().into_iter().flat_map(|c| c.keys()).map(|n| path::join(dir, n)).collect();
+                if names.is_empty() {
+                    continue;
+                }
+                let found = shared.pool.with_connection(|c| shared.meta.get_all(c, None, &names))?;
+                for child in names {
+                    // A child removed since the directory was read is simply not listed.
+                    if let Some(bytes) = found.get(&child) {
+                        let e = Entry::decode(&child, bytes)?;
+                        if recursive && e.children().is_some() {
+                            next.push((child.clone(), e.clone()));
+                        }
+                        out.push((child, e));
+                    }
+                }
+            }
+            frontier = next;
+        }
+        Ok(out)
+    }
+
+    // ---- changing the tree ----
+
+    /// Creates directory `path`. With `parents`, missing ancestors too; with `exist_ok`, an
+    /// existing directory is not an error.
+    pub fn mkdir(&self, path: &str, parents: bool, exist_ok: bool) -> Result<()> {
+        let path = path::normalize(path)?;
+        let chain = path::ancestry(&path);
+        self.transaction("igfs: mkdir", |tx| {
+            let mut found = tx.entries(&chain)?;
+            let now = now_ms();
+            // The deepest directory so far, and whether this transaction created it.
+            let mut parent: Option<(String, Entry, bool)> = None;
+            for (depth, p) in chain.iter().enumerate() {
+                match found.remove(p) {
+                    Some(e) if e.children().is_none() => {
+                        return Err(if *p == path {
+                            Error::fs(FsErrorKind::AlreadyExists, format!("'{path}' exists and is a file"))
+                        } else {
+                            not_a_directory(p)
+                        })
+                    }
+                    Some(e) => {
+                        if *p == path && !exist_ok {
+                            return Err(Error::fs(FsErrorKind::AlreadyExists, format!("directory '{path}' exists")));
+                        }
+                        parent = Some((p.clone(), e, false));
+                    }
+                    None => {
+                        if !parents && depth + 1 < chain.len() {
+                            return Err(not_found(p));
+                        }
+                        let (parent_path, mut parent_entry, _) = parent.take().expect("the root exists");
+                        parent_entry.children_mut().unwrap().insert(path::name(p).to_string(), Kind::Directory);
+                        parent_entry.modified_ms = now;
+                        tx.put_entry(&parent_path, &parent_entry)?;
+                        parent = Some((p.clone(), Entry::new_directory(now), true));
+                    }
+                }
+            }
+            if let Some((p, e, true)) = parent {
+                tx.put_entry(&p, &e)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Deletes a file, an empty directory, or (with `recursive`) a directory and everything in
+    /// it. Deleting `/` empties the file system but keeps the root.
+    pub fn delete(&self, path: &str, recursive: bool) -> Result<()> {
+        let path = path::normalize(path)?;
+        let trashed = self.transaction("igfs: delete", |tx| {
+            let entry = tx.entry(&path)?.ok_or_else(|| not_found(&path))?;
+            if entry.children().is_some_and(|c| !c.is_empty()) && !recursive {
+                return Err(Error::fs(FsErrorKind::DirectoryNotEmpty, format!("directory not empty: '{path}'")));
+            }
+            let parent_path = path::parent(&path);
+            let parent_entry = match parent_path {
+                Some(p) => Some(tx.entry(p)?.ok_or_else(|| not_found(p))?),
+                None => None,
+            };
+            let subtree = tx.subtree(&path, entry)?;
+            let mut trashed = Vec::new();
+            for (_, e) in &subtree {
+                if let Some(f) = e.file() {
+                    trash(tx, f)?;
+                    trashed.push(f.clone());
+                }
+            }
+            let now = now_ms();
+            match (parent_path, parent_entry) {
+                (Some(pp), Some(mut pe)) => {
+                    let keys: Vec<String> = subtree.into_iter().map(|(p, _)| p).collect();
+                    tx.remove(&keys)?;
+                    pe.children_mut().ok_or_else(|| not_a_directory(pp))?.remove(path::name(&path));
+                    pe.modified_ms = now;
+                    tx.put_entry(pp, &pe)?;
+                }
+                _ => {
+                    // The root: remove everything below it and keep it, empty.
+                    let keys: Vec<String> = subtree.into_iter().skip(1).map(|(p, _)| p).collect();
+                    tx.remove(&keys)?;
+                    tx.put_entry("/", &Entry::new_directory(now))?;
+                }
+            }
+            Ok(trashed)
+        })?;
+        self.purge(&trashed)
+    }
+
+    /// Moves a file or directory. An existing file at `dst` is replaced atomically (as is an
+    /// empty directory by a directory).
+    pub fn rename(&self, src: &str, dst: &str) -> Result<()> {
+        let src = path::normalize(src)?;
+        let dst = path::normalize(dst)?;
+        if src == dst {
+            self.stat(&src)?;
+            return Ok(());
+        }
+        if src == "/" || path::is_within(&dst, &src) {
+            return Err(Error::InvalidArgument(format!("cannot move '{src}' into itself ('{dst}')")));
+        }
+        let src_parent = path::parent(&src).unwrap().to_string();
+        let dst_parent = path::parent(&dst).ok_or_else(|| Error::InvalidArgument("cannot replace the root".into()))?.to_string();
+        let trashed = self.transaction("igfs: rename", |tx| {
+            let mut found = tx.entries(&[src.clone(), dst.clone(), src_parent.clone(), dst_parent.clone()])?;
+            let src_entry = found.remove(&src).ok_or_else(|| not_found(&src))?;
+            match found.get(&dst_parent) {
+                None => return Err(not_found(&dst_parent)),
+                Some(e) if e.children().is_none() => return Err(not_a_directory(&dst_parent)),
+                _ => {}
+            }
+            let mut trashed = Vec::new();
+            if let Some(existing) = found.remove(&dst) {
+                match (&src_entry.node, &existing.node) {
+                    (Node::File(_), Node::File(old)) => {
+                        trash(tx, old)?;
+                        trashed.push(old.clone());
+                    }
+                    (Node::File(_), Node::Directory(_)) => return Err(is_a_directory(&dst)),
+                    (Node::Directory(_), Node::File(_)) => return Err(not_a_directory(&dst)),
+                    (Node::Directory(_), Node::Directory(children)) if !children.is_empty() => {
+                        return Err(Error::fs(FsErrorKind::DirectoryNotEmpty, format!("directory not empty: '{dst}'")))
+                    }
+                    (Node::Directory(_), Node::Directory(_)) => {}
+                }
+            }
+            let kind = src_entry.kind();
+            let moved = tx.subtree(&src, src_entry)?;
+            let old_keys: Vec<String> = moved.iter().map(|(p, _)| p.clone()).collect();
+            tx.remove(&old_keys)?;
+            for (p, e) in &moved {
+                tx.put_entry(&format!("{dst}{}", &p[src.len()..]), e)?;
+            }
+            let now = now_ms();
+            let mut src_parent_entry = found.remove(&src_parent).ok_or_else(|| not_found(&src_parent))?;
+            src_parent_entry.children_mut().ok_or_else(|| not_a_directory(&src_parent))?.remove(path::name(&src));
+            src_parent_entry.modified_ms = now;
+            let mut dst_parent_entry = if dst_parent == src_parent { src_parent_entry } else {
+                tx.put_entry(&src_parent, &src_parent_entry)?;
+                found.remove(&dst_parent).ok_or_else(|| not_found(&dst_parent))?
+            };
+            dst_parent_entry.children_mut().unwrap().insert(path::name(&dst).to_string(), kind);
+            dst_parent_entry.modified_ms = now;
+            tx.put_entry(&dst_parent, &dst_parent_entry)?;
+            Ok(trashed)
+        })?;
+        self.purge(&trashed)
+    }
+
+    // ---- files ----
+
+    pub fn open(&self, path: &str) -> Result<FileReader> {
+        let path = path::normalize(path)?;
+        let entry = self.stat(&path)?;
+        match entry.node {
+            Node::File(info) => Ok(FileReader::new(self.shared.clone(), path, info)),
+            Node::Directory(_) => Err(is_a_directory(&path)),
+        }
+    }
+
+    pub fn create(&self, path: &str, mode: WriteMode) -> Result<FileWriter> {
+        let path = path::normalize(path)?;
+        FileWriter::open(self.clone(), path, mode)
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    // ---- housekeeping ----
+
+    /// Deletes the blocks of unreachable file versions, then their trash records.
+    pub(crate) fn purge(&self, files: &[FileInfo]) -> Result<()> {
+        for f in files {
+            let hex = id_hex(&f.id);
+            self.delete_blocks(&hex, 0, f.block_count())?;
+            let shared = &self.shared;
+            shared.pool.with_connection(|c| shared.meta.remove(c, None, &format!("{TRASH_PREFIX}{hex}")))?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn delete_blocks(&self, hex: &str, from: u64, to: u64) -> Result<u64> {
+        let shared = &self.shared;
+        let mut index = from;
+        while index < to {
+            let end = to.min(index + 1024);
+            let keys: Vec<String> = (index..end).map(|b| block_key(hex, b)).collect();
+            shared.pool.with_connection(|c| shared.data.remove_all(c, None, &keys))?;
+            index = end;
+        }
+        Ok(to.saturating_sub(from))
+    }
+
+    /// Finishes what crashed processes left: deletes trashed versions, and the blocks of writers
+    /// that stopped (no progress for `older_than`) without publishing. Safe to run at any time.
+    pub fn gc(&self, older_than: Duration) -> Result<GcReport> {
+        let shared = &self.shared;
+        let mut referenced: HashMap<[u8; 16], u64> = HashMap::new();
+        let mut trash: Vec<(String, TrashRecord)> = Vec::new();
+        let mut pending: Vec<(String, PendingRecord)> = Vec::new();
+        let mut problem = None;
+        shared.pool.with_connection(|c| {
+            shared.meta.for_each(c, |key, value| {
+                let parsed = if key.starts_with('/') {
+                    Entry::decode(key, value).map(|e| {
+                        if let Some(f) = e.file() {
+                            referenced.insert(f.id, f.block_count());
+                        }
+                    })
+                } else if let Some(hex) = key.strip_prefix(TRASH_PREFIX) {
+                    TrashRecord::decode(key, value).map(|r| trash.push((hex.to_string(), r)))
+                } else if let Some(hex) = key.strip_prefix(PENDING_PREFIX) {
+                    PendingRecord::decode(key, value).map(|r| pending.push((hex.to_string(), r)))
+                } else {
+                    Ok(())
+                };
+                if let Err(e) = parsed {
+                    problem.get_or_insert(e);
+                }
+            })
+        })?;
+        if let Some(e) = problem {
+            return Err(e);
+        }
+        let mut report = GcReport::default();
+        for (hex, record) in trash {
+            report.blocks_deleted += self.delete_blocks(&hex, 0, record.blocks)?;
+            shared.pool.with_connection(|c| shared.meta.remove(c, None, &format!("{TRASH_PREFIX}{hex}")))?;
+            report.trash_records += 1;
+        }
+        let cutoff = now_ms() - older_than.as_millis() as i64;
+        let mut seen = HashSet::new();
+        for (hex, record) in pending {
+            let Some(id) = parse_id_hex(&hex) else { continue };
+            if record.updated_ms > cutoff || !seen.insert(id) {
+                continue;
+            }
+            // Blocks a published version still uses stay; only the part past its end goes.
+            let keep = referenced.get(&id).copied().unwrap_or(0);
+            report.blocks_deleted += self.delete_blocks(&hex, keep, record.bound)?;
+            shared.pool.with_connection(|c| shared.meta.remove(c, None, &format!("{PENDING_PREFIX}{hex}")))?;
+            report.abandoned_writers += 1;
+        }
+        Ok(report)
+    }
+}
+
+/// Records `file`'s blocks as trash inside the transaction that makes them unreachable.
+pub(crate) fn trash(tx: &mut Tx<'_>, file: &FileInfo) -> Result<()> {
+    let key = format!("{TRASH_PREFIX}{}", id_hex(&file.id));
+    tx.put_record(&key, &TrashRecord { blocks: file.block_count() }.encode())
+}
+
+pub(crate) fn transaction<T>(shared: &Shared, label: &str, mut body: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+    const ATTEMPTS: usize = 4;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut conn = shared.pool.take()?;
+        let result = run_once(&mut conn, shared, label, &mut body);
+        shared.pool.give_back(conn);
+        match result {
+            Err(e) if attempt < ATTEMPTS && is_retryable(&e) => {
+                std::thread::sleep(Duration::from_millis(20 * attempt as u64));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn run_once<T>(conn: &mut Connection, shared: &Shared, label: &str, body: &mut impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+    let transaction = Transaction::start(conn, shared.settings.transaction_timeout, label)?;
+    let mut tx = Tx { conn, id: transaction.id, meta: &shared.meta };
+    match body(&mut tx) {
+        Ok(value) => {
+            transaction.commit(conn)?;
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = transaction.rollback(conn);
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! Bindings of the IGFS file system: the handle, readers and writers. Reads land straight in the
+//! caller's buffer and writes are taken from it, both without the GIL.
+
+use std::time::Duration;
+
+use ignite_core::igfs::{Entry, FileReader, FileWriter, Igfs, IgfsSettings, Kind, WriteMode};
+use ignite_core::tls::TlsOptions;
+use ignite_core::Error;
+use pyo3::buffer::PyBuffer;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::{connection_config, seconds, to_py_err, IntoPyResult};
+
+/// Below this many bytes a call is cheaper than releasing and taking back the GIL.
+const DETACH_BYTES: usize = 64 << 10;
+
+/// `(path, kind, size, block_size, modified_ms)`; kind is `"file"` or `"directory"`.
+type EntryTuple = (String, &'static str, u64, u32, i64);
+
+fn entry_tuple(path: String, entry: &Entry) -> EntryTuple {
+    let (kind, block_size) = match (entry.kind(), entry.file()) {
+        (Kind::File, Some(f)) => ("file", f.block_size),
+        _ => ("directory", 0),
+    };
+    (path, kind, entry.size(), block_size, entry.modified_ms)
+}
+
+/// A raw pointer into a Python buffer that stays alive (and pinned) for the call.
+struct RawSlice(*mut u8, usize);
+unsafe impl Send for RawSlice {}
+
+#[pyclass(module = "ignite_fast._native", frozen)]
+pub struct NativeIgfs {
+    inner: Igfs,
+}
+
+#[pymethods]
+impl NativeIgfs {
+    #[new]
+    #[pyo3(signature = (addresses, name="", username=None, password=None, connect_timeout=10.0, read_timeout=Some(60.0),
+                        tls=false, ca_file=None, cert_file=None, key_file=None, key_password=None, verify_hostname=true,
+                        block_size=1<<20, backups=0, read_ahead=4, write_pipeline=4, lease=600.0))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        addresses: Vec<String>,
+        name: &str,
+        username: Option<String>,
+        password: Option<String>,
+        connect_timeout: f64,
+        read_timeout: Option<f64>,
+        tls: bool,
+        ca_file: Option<std::path::PathBuf>,
+        cert_file: Option<std::path::PathBuf>,
+        key_file: Option<std::path::PathBuf>,
+        key_password: Option<String>,
+        verify_hostname: bool,
+        block_size: u32,
+        backups: i32,
+        read_ahead: usize,
+        write_pipeline: usize,
+        lease: f64,
+    ) -> PyResult<Self> {
+        let tls_options = tls.then_some(TlsOptions { ca_file, cert_file, key_file, key_password, verify_hostname });
+        let config = connection_config(py, addresses, username, password, connect_timeout, read_timeout, (1, 7, 0), tls_options)?;
+        let settings = IgfsSettings {
+            block_size,
+            backups,
+            read_ahead,
+            write_pipeline,
+            lease: seconds(lease, "lease")?,
+            ..IgfsSettings::named(name)
+        };
+        let inner = py.detach(|| Igfs::connect(config, settings)).py_err(py)?;
+        Ok(NativeIgfs { inner })
+    }
+
+    /// `(meta cache, data cache, block size)`.
+    fn layout(&self) -> (String, String, u32) {
+        let s = self.inner.settings();
+        (s.meta_cache.clone(), s.data_cache.clone(), s.block_size)
+    }
+
+    fn stat(&self, py: Python<'_>, path: &str) -> PyResult<EntryTuple> {
+        let fs = &self.inner;
+        let entry = py.detach(|| fs.stat(path)).py_err(py)?;
+        let normalized = ignite_core::igfs::path::normalize(path).py_err(py)?;
+        Ok(entry_tuple(normalized, &entry))
+    }
+
+    fn exists(&self, py: Python<'_>, path: &str) -> PyResult<bool> {
+        let fs = &self.inner;
+        py.detach(|| fs.exists(path)).py_err(py)
+    }
+
+    #[pyo3(signature = (path, recursive=false))]
+    fn list(&self, py: Python<'_>, path: &str, recursive: bool) -> PyResult<Vec<EntryTuple>> {
+        let fs = &self.inner;
+        let entries = py.detach(|| fs.list(path, recursive)).py_err(py)?;
+        Ok(entries.into_iter().map(|(p, e)| entry_tuple(p, &e)).collect())
+    }
+
+    #[pyo3(signature = (path, parents=false, exist_ok=false))]
+    fn mkdir(&self, py: Python<'_>, path: &str, parents: bool, exist_ok: bool) -> PyResult<()> {
+        let fs = &self.inner;
+        py.detach(|| fs.mkdir(path, parents, exist_ok)).py_err(py)
+    }
+
+    #[pyo3(signature = (path, recursive=false))]
+    fn delete(&self, py: Python<'_>, path: &str, recursive: bool) -> PyResult<()> {
+        let fs = &self.inner;
+        py.detach(|| fs.delete(path, recursive)).py_err(py)
+    }
+
+    fn rename(&self, py: Python<'_>, src: &str, dst: &str) -> PyResult<()> {
+        let fs = &self.inner;
+        py.detach(|| fs.rename(src, dst)).py_err(py)
+    }
+
+    fn open(&self, py: Python<'_>, path: &str) -> PyResult<NativeFileReader> {
+        let fs = &self.inner;
+        let reader = py.detach(|| fs.open(path)).py_err(py)?;
+        Ok(NativeFileReader { inner: reader })
+    }
+
+    /// `mode`: `"w"` (overwrite), `"x"` (exclusive) or `"a"` (append).
+    fn create(&self, py: Python<'_>, path: &str, mode: &str) -> PyResult<NativeFileWriter> {
+        let mode = match mode {
+            "w" => WriteMode::Overwrite,
+            "x" => WriteMode::Exclusive,
+            "a" => WriteMode::Append,
+            other => return Err(to_py_err(py, Error::InvalidArgument(format!("write mode must be 'w', 'x' or 'a', got {other:?}")))),
+        };
+        let fs = &self.inner;
+        let writer = py.detach(|| fs.create(path, mode)).py_err(py)?;
+        Ok(NativeFileWriter { inner: Some(writer) })
+    }
+
+    /// `(trash records, abandoned writers, blocks deleted)`.
+    fn gc(&self, py: Python<'_>, older_than: f64) -> PyResult<(usize, usize, u64)> {
+        let older_than: Duration = seconds(older_than, "older_than")?;
+        let fs = &self.inner;
+        let report = py.detach(|| fs.gc(older_than)).py_err(py)?;
+        Ok((report.trash_records, report.abandoned_writers, report.blocks_deleted))
+    }
+}
+
+#[pyclass(module = "ignite_fast._native")]
+pub struct NativeFileReader {
+    inner: FileReader,
+}
+
+#[pymethods]
+impl NativeFileReader {
+    #[getter]
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+
+    /// Up to `n` bytes from `offset` as a new `bytes` object, read straight into it.
+    fn read_bytes<'py>(&mut self, py: Python<'py>, offset: u64, n: usize) -> PyResult<Bound<'py, PyBytes>> {
+        let n = n.min(self.inner.size().saturating_sub(offset) as usize);
+        let reader = &mut self.inner;
+        PyBytes::new_with(py, n, |out| {
+            let read = py.detach(|| reader.read_at(offset, out)).py_err(py)?;
+            if read < n {
+                return Err(to_py_err(py, Error::fs(ignite_core::error::FsErrorKind::Corrupt, format!("'{}' ended after {read} of {n} bytes", reader.path()))));
+            }
+            Ok(())
+        })
+    }
+
+    /// Reads into a writable buffer from `offset`; returns the bytes read.
+    fn read_into(&mut self, py: Python<'_>, offset: u64, buffer: PyBuffer<u8>) -> PyResult<usize> {
+        if buffer.readonly() || !buffer.is_c_contiguous() {
+            return Err(pyo3::exceptions::PyTypeError::new_err("read_into needs a writable, contiguous buffer"));
+        }
+        let target = RawSlice(buffer.buf_ptr() as *mut u8, buffer.len_bytes());
+        let reader = &mut self.inner;
+        let read = move || {
+            let target = target;
+            // SAFETY: `buffer` holds the Python buffer (and its memory) until this call returns.
+            let out = unsafe { std::slice::from_raw_parts_mut(target.0, target.1) };
+            reader.read_at(offset, out)
+        };
+        let result = if buffer.len_bytes() >= DETACH_BYTES { py.detach(read) } else { read() };
+        result.py_err(py)
+    }
+}
+
+#[pyclass(module = "ignite_fast._native")]
+pub struct NativeFileWriter {
+    inner: Option<FileWriter>,
+}
+
+impl NativeFileWriter {
+    fn writer(&mut self, py: Python<'_>) -> PyResult<&mut FileWriter> {
+        self.inner.as_mut().ok_or_else(|| to_py_err(py, Error::InvalidArgument("the file is closed".into())))
+    }
+}
+
+#[pymethods]
+impl NativeFileWriter {
+    fn write(&mut self, py: Python<'_>, data: PyBuffer<u8>) -> PyResult<usize> {
+        if !data.is_c_contiguous() {
+            return Err(pyo3::exceptions::PyTypeError::new_err("write needs a contiguous buffer"));
+        }
+        let source = RawSlice(data.buf_ptr() as *mut u8, data.len_bytes());
+        let n = data.len_bytes();
+        let writer = self.writer(py)?;
+        let write = move || {
+            let source = source;
+            // SAFETY: `data` holds the Python buffer until this call returns; we only read it.
+            let bytes = unsafe { std::slice::from_raw_parts(source.0 as *const u8, source.1) };
+            writer.write(bytes)
+        };
+        let result = if n >= DETACH_BYTES { py.detach(write) } else { write() };
+        result.py_err(py)?;
+        Ok(n)
+    }
+
+    fn tell(&mut self, py: Python<'_>) -> PyResult<u64> {
+        Ok(self.writer(py)?.tell())
+    }
+
+    fn flush(&mut self, py: Python<'_>) -> PyResult<()> {
+        let writer = self.writer(py)?;
+        py.detach(|| writer.flush()).py_err(py)
+    }
+
+    fn sync(&mut self, py: Python<'_>) -> PyResult<()> {
+        let writer = self.writer(py)?;
+        py.detach(|| writer.sync()).py_err(py)
+    }
+
+    /// Publishes the file. Closing twice is harmless.
+    fn close(&mut self, py: Python<'_>) -> PyResult<()> {
+        let Some(mut writer) = self.inner.take() else { return Ok(()) };
+        py.detach(|| writer.close()).py_err(py)
+    }
+
+    /// Drops what was written since the last publish.
+    fn abort(&mut self, py: Python<'_>) {
+        if let Some(mut writer) = self.inner.take() {
+            py.detach(|| writer.abort());
+        }
+    }
+}
