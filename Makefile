@@ -30,11 +30,14 @@ $(DEPS_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "maturin>=1.7,<2" "numpy>=1.26" "tensorflow>=2.16" \
 		"pytest>=8" "pytest-benchmark>=4" "pytest-timeout>=2" "pyignite==0.6.1" "scikit-learn>=1.3" \
-		"hypothesis>=6" "pyarrow>=15" "pandas>=2" "cryptography>=42" "matplotlib>=3.8"
+		"hypothesis>=6" "pyarrow>=15" "pandas>=2" "cryptography>=42" "matplotlib>=3.8" \
+		"fsspec>=2023.1" "tensorboard>=2.16"
 	touch $@
 
 # The extension module, in release mode (lto, one codegen unit), installed editable.
 $(BUILD_STAMP): $(DEPS_STAMP) $(RUST_SOURCES) pyproject.toml
+	cargo build --release --quiet -p ignite-tf-fs
+	cp target/release/libignite_fast_tf_fs.so python/ignite_fast/
 	$(VENV)/bin/maturin develop --release --quiet
 	touch $@
 
@@ -48,7 +51,7 @@ demo: setup
 test: setup test-rust test-python
 
 test-rust:
-	cargo test --quiet -p ignite-core
+	cargo test --quiet -p ignite-core -p ignite-tf-fs
 
 test-python: setup
 	$(PY) -m pytest tests -v --durations=15

@@ -1,4 +1,5 @@
-"""The ``ignite-fast`` command: ``ignite-fast server start|stop|status|install``."""
+"""The ``ignite-fast`` command: ``ignite-fast server start|stop|status|install`` and
+``ignite-fast fs ls|cat|put|get|rm|mv|mkdir|stat|gc``."""
 
 from __future__ import annotations
 
@@ -8,13 +9,18 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: ignite-fast server {install,start,stop,status} [options]")
+        print("usage: ignite-fast server {install,start,stop,status} [options]\n"
+              "       ignite-fast fs {ls,cat,put,get,rm,mv,mkdir,stat,gc} [options]")
         return 0 if argv else 2
     if argv[0] == "server":
         from . import server
 
         return server.main(argv[1:])
-    print(f"ignite-fast: unknown command {argv[0]!r} (try: ignite-fast server --help)", file=sys.stderr)
+    if argv[0] == "fs":
+        from . import fs_cli
+
+        return fs_cli.main(argv[1:])
+    print(f"ignite-fast: unknown command {argv[0]!r} (try: ignite-fast --help)", file=sys.stderr)
     return 2
 
 

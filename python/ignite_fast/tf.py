@@ -356,3 +356,33 @@ class IgniteDataset(tf.data.Dataset):
     @property
     def element_spec(self):
         return self._dataset.element_spec
+
+
+# ---- igfs:// for tf.io.gfile, checkpoints, SavedModels and summaries ----
+
+_PLUGIN_FILE = "libignite_fast_tf_fs.so"
+
+
+def igfs_plugin_path() -> str:
+    """Where the TensorFlow file system plugin for ``igfs://`` is (``IGNITE_FAST_TF_PLUGIN``
+    overrides; ``make setup`` builds it next to this module)."""
+    return os.environ.get("IGNITE_FAST_TF_PLUGIN") or os.path.join(os.path.dirname(__file__), _PLUGIN_FILE)
+
+
+def register_igfs_filesystem() -> None:
+    """Registers ``igfs://`` with TensorFlow (done when this module is imported; idempotent).
+    The plugin is the Rust core behind :mod:`ignite_fast.igfs`, so both see the same files;
+    settings come from the ``IGFS_*`` environment variables and the URL's ``host:port``."""
+    if "igfs" in tf.io.gfile.get_registered_schemes():
+        return
+    path = igfs_plugin_path()
+    if not os.path.exists(path):
+        raise ImportError(
+            f"the igfs:// plugin for TensorFlow is missing ({path}); build it with `make setup` "
+            "(cargo build --release -p ignite-tf-fs, then copy target/release/" + _PLUGIN_FILE + ")")
+    tf.experimental.register_filesystem_plugin(path)
+    if "igfs" not in tf.io.gfile.get_registered_schemes():
+        raise ImportError(f"TensorFlow did not register igfs:// from {path}")
+
+
+register_igfs_filesystem()

@@ -1,0 +1,122 @@
+"""fsspec file system for ``igfs://`` URLs, registered through the ``fsspec.specs`` entry point.
+
+    >>> import fsspec, pandas as pd                                  # doctest: +SKIP
+    >>> with fsspec.open("igfs://127.0.0.1:10800/data/x.csv", "w") as f:
+    ...     f.write("a,b\\n1,2\\n")
+    >>> pd.read_csv("igfs://127.0.0.1:10800/data/x.csv")
+
+pandas, dask and pyarrow (through ``pyarrow.fs.PyFileSystem(pyarrow.fs.FSSpecHandler(fs))``)
+read and write igfs paths this way. The host and port come from the URL, else from the
+``IGFS_*`` environment (see :mod:`ignite_fast.igfs`). Writes publish atomically on close.
+"""
+
+from __future__ import annotations
+
+from fsspec import AbstractFileSystem
+
+from .errors import IgfsNotFoundError
+from .igfs import IgfsStat, IgniteFileSystem, split_url
+
+
+class IgfsFileSystem(AbstractFileSystem):
+    protocol = "igfs"
+    root_marker = "/"
+
+    def __init__(self, host: str | None = None, port: int | None = None, **kwargs):
+        """``kwargs`` are those of :class:`ignite_fast.igfs.IgniteFileSystem` (name, username,
+        password, tls, block_size, ...), plus fsspec's own (``skip_instance_cache``...)."""
+        fsspec_keys = {"skip_instance_cache", "use_listings_cache", "listings_expiry_time", "max_paths"}
+        own = {k: v for k, v in kwargs.items() if k not in fsspec_keys}
+        super().__init__(host=host, port=port, **kwargs)
+        self.igfs = IgniteFileSystem(host, port, **own)
+
+    @classmethod
+    def _strip_protocol(cls, path):
+        if isinstance(path, list):
+            return [cls._strip_protocol(p) for p in path]
+        path = split_url(str(path))[2]
+        if not path.startswith("/"):
+            path = "/" + path
+        return path.rstrip("/") or "/"
+
+    @staticmethod
+    def _get_kwargs_from_urls(path):
+        host, port, _ = split_url(path)
+        out = {}
+        if host:
+            out["host"] = host
+        if port:
+            out["port"] = port
+        return out
+
+    def unstrip_protocol(self, name: str) -> str:
+        return f"igfs://{self.igfs.host}:{self.igfs.port}{name}"
+
+    @staticmethod
+    def _entry(stat: IgfsStat) -> dict:
+        return {"name": stat.path, "size": stat.size, "type": stat.kind, "mtime": stat.modified,
+                "block_size": stat.block_size}
+
+    def info(self, path, **kwargs):
+        return self._entry(self.igfs.stat(self._strip_protocol(path)))
+
+    def ls(self, path, detail=True, **kwargs):
+        path = self._strip_protocol(path)
+        stat = self.igfs.stat(path)
+        entries = [stat] if stat.is_file else self.igfs.ls(path, detail=True)
+        return [self._entry(e) for e in entries] if detail else [e.path for e in entries]
+
+    def _open(self, path, mode="rb", block_size=None, autocommit=True, cache_options=None, **kwargs):
+        path = self._strip_protocol(path)
+        if "w" in mode or "a" in mode or "x" in mode:
+            # fsspec creates parents on write for object stores; so do we, so that pandas and
+            # pyarrow can write to a new prefix.
+            parent = path.rsplit("/", 1)[0] or "/"
+            if not self.igfs.exists(parent):
+                self.igfs.makedirs(parent)
+        return self.igfs.open(path, mode)
+
+    def mkdir(self, path, create_parents=True, **kwargs):
+        self.igfs.mkdir(self._strip_protocol(path), parents=create_parents, exist_ok=False)
+
+    def makedirs(self, path, exist_ok=False):
+        self.igfs.makedirs(self._strip_protocol(path), exist_ok=exist_ok)
+
+    def rmdir(self, path):
+        self.igfs.rmdir(self._strip_protocol(path))
+
+    def _rm(self, path):
+        self.igfs.rm(self._strip_protocol(path))
+
+    def rm_file(self, path):
+        self.igfs.rm(self._strip_protocol(path))
+
+    def rm(self, path, recursive=False, maxdepth=None):
+        """Removes each path; ``recursive`` removes a directory tree in one transaction."""
+        paths = path if isinstance(path, list) else [path]
+        for p in paths:
+            for match in (self.expand_path(p) if any(c in p for c in "*?[") else [p]):
+                try:
+                    self.igfs.rm(self._strip_protocol(match), recursive=recursive)
+                except IgfsNotFoundError:
+                    if len(paths) == 1 and match == p:
+                        raise
+
+    def mv(self, path1, path2, recursive=False, maxdepth=None, **kwargs):
+        """Renames (atomically replacing an existing file at ``path2``)."""
+        self.igfs.rename(self._strip_protocol(path1), self._strip_protocol(path2))
+
+    def cp_file(self, path1, path2, **kwargs):
+        with self.igfs.open(self._strip_protocol(path1), "rb") as src, \
+                self._open(path2, "wb") as dst:
+            while True:
+                chunk = src.read(self.igfs.block_size)
+                if not chunk:
+                    break
+                dst.write(chunk)
+
+    def created(self, path):
+        import datetime
+        return datetime.datetime.fromtimestamp(self.info(path)["mtime"], tz=datetime.timezone.utc)
+
+    modified = created

@@ -1,0 +1,533 @@
+//! A TensorFlow modular file system plugin: `igfs://host:port/path` (or `igfs:///path`, the
+//! cluster named by `IGFS_HOST`/`IGFS_PORT`) in `tf.io.gfile`, checkpoints, SavedModels and
+//! summary writers. `ignite_fast.tf` loads it with `tf.experimental.register_filesystem_plugin`.
+//!
+//! Every operation goes to the same [`ignite_core::igfs`] code as the Python API, so the two see
+//! one file system with the same guarantees. Settings come from the `IGFS_*` environment
+//! variables (documented in `ignite_fast.igfs`). No panic crosses into TensorFlow: each entry
+//! point catches it and reports `INTERNAL`.
+
+mod ffi;
+
+use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use ffi::*;
+use ignite_core::error::FsErrorKind;
+use ignite_core::igfs::{FileReader, FileWriter, Igfs, IgfsSettings, WriteMode};
+use ignite_core::tls::TlsOptions;
+use ignite_core::{ConnectionConfig, Error};
+
+/// One per registered file system instance: a handle per cluster address seen in paths.
+struct Plugin {
+    clusters: Mutex<HashMap<String, Igfs>>,
+}
+
+type OpResult<T> = Result<T, (i32, String)>;
+
+fn tf_error(e: Error) -> (i32, String) {
+    let code = match &e {
+        Error::Fs { kind, .. } => match kind {
+            FsErrorKind::NotFound => code::NOT_FOUND,
+            FsErrorKind::AlreadyExists => code::ALREADY_EXISTS,
+            FsErrorKind::NotADirectory | FsErrorKind::IsADirectory | FsErrorKind::DirectoryNotEmpty => code::FAILED_PRECONDITION,
+            FsErrorKind::Conflict => code::ABORTED,
+            FsErrorKind::Corrupt => code::DATA_LOSS,
+        },
+        Error::Connection(_) | Error::Tls(_) => code::UNAVAILABLE,
+        Error::Timeout(_) => code::DEADLINE_EXCEEDED,
+        Error::Authentication(_) => code::UNAUTHENTICATED,
+        Error::InvalidArgument(_) => code::INVALID_ARGUMENT,
+        Error::Protocol(_) | Error::Schema(_) | Error::UnsupportedType(_) => code::DATA_LOSS,
+        Error::Server { .. } | Error::CacheNotFound(_) => code::INTERNAL,
+    };
+    (code, format!("igfs: {e}"))
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn env_flag(name: &str, default: bool) -> bool {
+    env(name).map_or(default, |v| !matches!(v.to_ascii_lowercase().as_str(), "0" | "false" | "no" | "off"))
+}
+
+/// `igfs://host:port/a/b` -> (`host:port`, `/a/b`); the authority defaults to the environment's.
+fn split_uri(uri: &str) -> OpResult<(String, String)> {
+    let rest = uri.strip_prefix("igfs://").ok_or_else(|| (code::INVALID_ARGUMENT, format!("not an igfs:// path: {uri}")))?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let default_port = env("IGFS_PORT").unwrap_or_else(|| "10800".into());
+    let authority = if authority.is_empty() {
+        format!("{}:{default_port}", env("IGFS_HOST").unwrap_or_else(|| "127.0.0.1".into()))
+    } else if authority.contains(':') {
+        authority.to_string()
+    } else {
+        format!("{authority}:{default_port}")
+    };
+    Ok((authority, path.to_string()))
+}
+
+fn connect(address: &str) -> Result<Igfs, Error> {
+    let tls = if env_flag("IGFS_TLS", false) || env("IGFS_CA_FILE").is_some() {
+        let options = TlsOptions {
+            ca_file: env("IGFS_CA_FILE").map(PathBuf::from),
+            cert_file: env("IGFS_CERT_FILE").map(PathBuf::from),
+            key_file: env("IGFS_KEY_FILE").map(PathBuf::from),
+            key_password: env("IGFS_KEY_PASSWORD"),
+            verify_hostname: env_flag("IGFS_CHECK_HOSTNAME", true),
+        };
+        Some(ignite_core::tls::client_config(&options)?)
+    } else {
+        None
+    };
+    let config = ConnectionConfig {
+        addresses: vec![address.to_string()],
+        username: env("IGFS_USERNAME"),
+        password: env("IGFS_PASSWORD"),
+        tls,
+        ..ConnectionConfig::default()
+    };
+    let mut settings = IgfsSettings::named(&env("IGFS_FS_NAME").unwrap_or_default());
+    if let Some(size) = env("IGFS_BLOCK_SIZE") {
+        settings.block_size = size.parse().map_err(|_| Error::InvalidArgument(format!("IGFS_BLOCK_SIZE={size} is not a number")))?;
+    }
+    Igfs::connect(config, settings)
+}
+
+impl Plugin {
+    /// The file system for `uri` and the path within it.
+    fn resolve(&self, uri: *const c_char) -> OpResult<(Igfs, String)> {
+        if uri.is_null() {
+            return Err((code::INVALID_ARGUMENT, "null path".into()));
+        }
+        let uri = unsafe { CStr::from_ptr(uri) }.to_str().map_err(|_| (code::INVALID_ARGUMENT, "path is not UTF-8".to_string()))?;
+        let (address, path) = split_uri(uri)?;
+        let mut clusters = self.clusters.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(fs) = clusters.get(&address) {
+            return Ok((fs.clone(), path));
+        }
+        let fs = connect(&address).map_err(tf_error)?;
+        clusters.insert(address, fs.clone());
+        Ok((fs, path))
+    }
+}
+
+/// Runs an operation, reports its outcome in `status`, and turns a panic into `INTERNAL`.
+fn run<T>(status: *mut TF_Status, fallback: T, op: impl FnOnce() -> OpResult<T>) -> T {
+    match catch_unwind(AssertUnwindSafe(op)) {
+        Ok(Ok(value)) => {
+            set_status(status, code::OK, "");
+            value
+        }
+        Ok(Err((code, message))) => {
+            set_status(status, code, &message);
+            fallback
+        }
+        Err(_) => {
+            set_status(status, code::INTERNAL, "igfs: internal error (panic) in the plugin");
+            fallback
+        }
+    }
+}
+
+unsafe fn plugin<'a>(fs: *const TF_Filesystem) -> &'a Plugin {
+    &*((*fs).plugin_filesystem as *const Plugin)
+}
+
+fn c_str(s: *const c_char) -> OpResult<String> {
+    if s.is_null() {
+        return Err((code::INVALID_ARGUMENT, "null path".into()));
+    }
+    unsafe { CStr::from_ptr(s) }.to_str().map(str::to_string).map_err(|_| (code::INVALID_ARGUMENT, "path is not UTF-8".into()))
+}
+
+// ---- file system operations ----
+
+unsafe extern "C" fn fs_init(fs: *mut TF_Filesystem, status: *mut TF_Status) {
+    run(status, (), || {
+        let plugin = Box::new(Plugin { clusters: Mutex::new(HashMap::new()) });
+        (*fs).plugin_filesystem = Box::into_raw(plugin) as *mut c_void;
+        Ok(())
+    })
+}
+
+unsafe extern "C" fn fs_cleanup(fs: *mut TF_Filesystem) {
+    let _ = catch_unwind(|| {
+        let raw = (*fs).plugin_filesystem as *mut Plugin;
+        if !raw.is_null() {
+            drop(Box::from_raw(raw));
+            (*fs).plugin_filesystem = std::ptr::null_mut();
+        }
+    });
+}
+
+unsafe extern "C" fn new_random_access_file(fs: *const TF_Filesystem, uri: *const c_char, file: *mut TF_RandomAccessFile, status: *mut TF_Status) {
+    run(status, (), || {
+        let (igfs, path) = plugin(fs).resolve(uri)?;
+        let reader = igfs.open(&path).map_err(tf_error)?;
+        (*file).plugin_file = Box::into_raw(Box::new(Mutex::new(reader))) as *mut c_void;
+        Ok(())
+    })
+}
+
+unsafe fn new_writer(fs: *const TF_Filesystem, uri: *const c_char, file: *mut TF_WritableFile, status: *mut TF_Status, mode: WriteMode) {
+    run(status, (), || {
+        let (igfs, path) = plugin(fs).resolve(uri)?;
+        // Like TensorFlow's object-store file systems (gs://, s3://), writing a file does not
+        // need its directory to exist first: Keras and others rely on that.
+        if let Some(parent) = ignite_core::igfs::path::parent(&ignite_core::igfs::path::normalize(&path).map_err(tf_error)?) {
+            if !igfs.exists(parent).map_err(tf_error)? {
+                igfs.mkdir(parent, true, true).map_err(tf_error)?;
+            }
+        }
+        let writer = igfs.create(&path, mode).map_err(tf_error)?;
+        (*file).plugin_file = Box::into_raw(Box::new(Mutex::new(writer))) as *mut c_void;
+        Ok(())
+    })
+}
+
+unsafe extern "C" fn new_writable_file(fs: *const TF_Filesystem, uri: *const c_char, file: *mut TF_WritableFile, status: *mut TF_Status) {
+    new_writer(fs, uri, file, status, WriteMode::Overwrite)
+}
+
+unsafe extern "C" fn new_appendable_file(fs: *const TF_Filesystem, uri: *const c_char, file: *mut TF_WritableFile, status: *mut TF_Status) {
+    new_writer(fs, uri, file, status, WriteMode::Append)
+}
+
+unsafe extern "C" fn create_dir(fs: *const TF_Filesystem, uri: *const c_char, status: *mut TF_Status) {
+    run(status, (), || {
+        let (igfs, path) = plugin(fs).resolve(uri)?;
+        igfs.mkdir(&path, false, false).map_err(tf_error)
+    })
+}
+
+unsafe extern "C" fn recursively_create_dir(fs: *const TF_Filesystem, uri: *const c_char, status: *mut TF_Status) {
+    run(status, (), || {
+        let (igfs, path) = plugin(fs).resolve(uri)?;
+        igfs.mkdir(&path, true, true).map_err(tf_error)
+    })
+}
+
+unsafe fn delete(fs: *const TF_Filesystem, uri: *const c_char, status: *mut TF_Status, want_dir: bool) {
+    run(status, (), || {
+        let (igfs, path) = plugin(fs).resolve(uri)?;
+        let entry = igfs.stat(&path).map_err(tf_error)?;
+        let is_dir = entry.children().is_some();
+        if is_dir != want_dir {
+            let what = if is_dir { "a directory" } else { "a file" };
+            return Err((code::FAILED_PRECONDITION, format!("igfs: '{path}' is {what}")));
+        }
+        igfs.delete(&path, false).map_err(tf_error)
+    })
+}
+
+unsafe extern "C" fn delete_file(fs: *const TF_Filesystem, uri: *const c_char, status: *mut TF_Status) {
+    delete(fs, uri, status, false)
+}
+
+unsafe extern "C" fn delete_dir(fs: *const TF_Filesystem, uri: *const c_char, status: *mut TF_Status) {
+    delete(fs, uri, status, true)
+}
+
+unsafe extern "C" fn delete_recursively(fs: *const TF_Filesystem, uri: *const c_char, undeleted_files: *mut u64, undeleted_dirs: *mut u64, status: *mut TF_Status) {
+    let (files, dirs) = run(status, (0u64, 1u64), || {
+        let (igfs, path) = plugin(fs).resolve(uri)?;
+        igfs.delete(&path, true).map_err(tf_error)?;
+        Ok((0, 0))
+    });
+    if !undeleted_files.is_null() {
+        *undeleted_files = files;
+    }
+    if !undeleted_dirs.is_null() {
+        *undeleted_dirs = dirs;
+    }
+}
+
+unsafe extern "C" fn rename_file(fs: *const TF_Filesystem, src: *const c_char, dst: *const c_char, status: *mut TF_Status) {
+    run(status, (), || {
+        let plugin = plugin(fs);
+        let (igfs, src_path) = plugin.resolve(src)?;
+        let (dst_address, dst_path) = split_uri(&c_str(dst)?)?;
+        let (src_address, _) = split_uri(&c_str(src)?)?;
+        if src_address != dst_address {
+            return Err((code::INVALID_ARGUMENT, "igfs: cannot rename across clusters".into()));
+        }
+        igfs.rename(&src_path, &dst_path).map_err(tf_error)
+    })
+}
+
+unsafe extern "C" fn path_exists(fs: *const TF_Filesystem, uri: *const c_char, status: *mut TF_Status) {
+    run(status, (), || {
+        let (igfs, path) = plugin(fs).resolve(uri)?;
+        match igfs.exists(&path).map_err(tf_error)? {
+            true => Ok(()),
+            false => Err((code::NOT_FOUND, format!("igfs: '{path}' does not exist"))),
+        }
+    })
+}
+
+unsafe extern "C" fn stat(fs: *const TF_Filesystem, uri: *const c_char, stats: *mut TF_FileStatistics, status: *mut TF_Status) {
+    run(status, (), || {
+        let (igfs, path) = plugin(fs).resolve(uri)?;
+        let entry = igfs.stat(&path).map_err(tf_error)?;
+        *stats = TF_FileStatistics {
+            length: entry.size() as i64,
+            mtime_nsec: entry.modified_ms.saturating_mul(1_000_000),
+            is_directory: entry.children().is_some(),
+        };
+        Ok(())
+    })
+}
+
+unsafe extern "C" fn is_directory(fs: *const TF_Filesystem, uri: *const c_char, status: *mut TF_Status) -> bool {
+    run(status, false, || {
+        let (igfs, path) = plugin(fs).resolve(uri)?;
+        let entry = igfs.stat(&path).map_err(tf_error)?;
+        match entry.children() {
+            Some(_) => Ok(true),
+            None => Err((code::FAILED_PRECONDITION, format!("igfs: '{path}' is not a directory"))),
+        }
+    })
+}
+
+unsafe extern "C" fn get_file_size(fs: *const TF_Filesystem, uri: *const c_char, status: *mut TF_Status) -> i64 {
+    run(status, -1, || {
+        let (igfs, path) = plugin(fs).resolve(uri)?;
+        let entry = igfs.stat(&path).map_err(tf_error)?;
+        match entry.file() {
+            Some(f) => Ok(f.size as i64),
+            None => Err((code::FAILED_PRECONDITION, format!("igfs: '{path}' is a directory"))),
+        }
+    })
+}
+
+/// TensorFlow hands every operation the translated name; keeping the whole URI (TensorFlow's
+/// default keeps only the path) lets each operation know which cluster it is for.
+unsafe extern "C" fn translate_name(_fs: *const TF_Filesystem, uri: *const c_char) -> *mut c_char {
+    catch_unwind(|| match c_str(uri) {
+        Ok(uri) => malloc_c_string(&uri),
+        Err(_) => malloc_c_string(""),
+    })
+    .unwrap_or(std::ptr::null_mut())
+}
+
+/// Copies a string into memory TensorFlow frees with `plugin_memory_free` (libc's `free`).
+unsafe fn malloc_c_string(s: &str) -> *mut c_char {
+    let p = libc::malloc(s.len() + 1) as *mut c_char;
+    if !p.is_null() {
+        std::ptr::copy_nonoverlapping(s.as_ptr() as *const c_char, p, s.len());
+        *p.add(s.len()) = 0;
+    }
+    p
+}
+
+unsafe extern "C" fn get_children(fs: *const TF_Filesystem, uri: *const c_char, entries: *mut *mut *mut c_char, status: *mut TF_Status) -> c_int {
+    run(status, -1, || {
+        let (igfs, path) = plugin(fs).resolve(uri)?;
+        let children = igfs.list(&path, false).map_err(tf_error)?;
+        let array = libc::malloc(children.len().max(1) * std::mem::size_of::<*mut c_char>()) as *mut *mut c_char;
+        if array.is_null() {
+            return Err((code::INTERNAL, "igfs: out of memory".into()));
+        }
+        for (i, (child, _)) in children.iter().enumerate() {
+            *array.add(i) = malloc_c_string(ignite_core::igfs::path::name(child));
+        }
+        *entries = array;
+        Ok(children.len() as c_int)
+    })
+}
+
+// ---- files ----
+
+unsafe fn reader<'a>(file: *const TF_RandomAccessFile) -> &'a Mutex<FileReader> {
+    &*((*file).plugin_file as *const Mutex<FileReader>)
+}
+
+unsafe fn writer<'a>(file: *const TF_WritableFile) -> &'a Mutex<FileWriter> {
+    &*((*file).plugin_file as *const Mutex<FileWriter>)
+}
+
+unsafe extern "C" fn reader_cleanup(file: *mut TF_RandomAccessFile) {
+    let _ = catch_unwind(|| {
+        let raw = (*file).plugin_file as *mut Mutex<FileReader>;
+        if !raw.is_null() {
+            drop(Box::from_raw(raw));
+        }
+    });
+}
+
+unsafe extern "C" fn reader_read(file: *const TF_RandomAccessFile, offset: u64, n: usize, buffer: *mut c_char, status: *mut TF_Status) -> i64 {
+    let read = run(status, -1, || {
+        let out = if n == 0 { &mut [][..] } else { std::slice::from_raw_parts_mut(buffer as *mut u8, n) };
+        let mut reader = reader(file).lock().unwrap_or_else(|p| p.into_inner());
+        Ok(reader.read_at(offset, out).map_err(tf_error)? as i64)
+    });
+    if read >= 0 && (read as usize) < n {
+        // What TensorFlow expects at the end of a file, along with the bytes that were read.
+        set_status(status, code::OUT_OF_RANGE, "Read less bytes than requested");
+    }
+    read
+}
+
+unsafe extern "C" fn writer_cleanup(file: *mut TF_WritableFile) {
+    let _ = catch_unwind(|| {
+        let raw = (*file).plugin_file as *mut Mutex<FileWriter>;
+        if !raw.is_null() {
+            drop(Box::from_raw(raw)); // a writer never closed publishes nothing
+        }
+    });
+}
+
+unsafe extern "C" fn writer_append(file: *const TF_WritableFile, data: *const c_char, n: usize, status: *mut TF_Status) {
+    run(status, (), || {
+        let bytes = if n == 0 { &[][..] } else { std::slice::from_raw_parts(data as *const u8, n) };
+        writer(file).lock().unwrap_or_else(|p| p.into_inner()).write(bytes).map_err(tf_error)
+    })
+}
+
+unsafe extern "C" fn writer_tell(file: *const TF_WritableFile, status: *mut TF_Status) -> i64 {
+    run(status, -1, || Ok(writer(file).lock().unwrap_or_else(|p| p.into_inner()).tell() as i64))
+}
+
+unsafe extern "C" fn writer_flush(file: *const TF_WritableFile, status: *mut TF_Status) {
+    run(status, (), || writer(file).lock().unwrap_or_else(|p| p.into_inner()).flush().map_err(tf_error))
+}
+
+/// TensorFlow syncs a summary writer's event file at every flush; publishing then lets
+/// TensorBoard follow a run while it is being written.
+unsafe extern "C" fn writer_sync(file: *const TF_WritableFile, status: *mut TF_Status) {
+    run(status, (), || writer(file).lock().unwrap_or_else(|p| p.into_inner()).sync().map_err(tf_error))
+}
+
+unsafe extern "C" fn writer_close(file: *const TF_WritableFile, status: *mut TF_Status) {
+    run(status, (), || writer(file).lock().unwrap_or_else(|p| p.into_inner()).close().map_err(tf_error))
+}
+
+// ---- registration ----
+
+unsafe extern "C" fn allocate(size: usize) -> *mut c_void {
+    libc::malloc(size)
+}
+
+unsafe extern "C" fn free(ptr: *mut c_void) {
+    libc::free(ptr)
+}
+
+/// `calloc` for one `T`, which TensorFlow takes over and frees with `plugin_memory_free`.
+unsafe fn calloc_one<T>() -> *mut T {
+    libc::calloc(1, std::mem::size_of::<T>()) as *mut T
+}
+
+/// The entry point TensorFlow calls when it loads the plugin.
+///
+/// # Safety
+/// Called by TensorFlow with a valid `TF_FilesystemPluginInfo`.
+#[no_mangle]
+pub unsafe extern "C" fn TF_InitPlugin(info: *mut TF_FilesystemPluginInfo) {
+    let _ = catch_unwind(|| {
+        (*info).plugin_memory_allocate = Some(allocate);
+        (*info).plugin_memory_free = Some(free);
+        if !resolve_set_status() {
+            eprintln!("ignite_fast igfs plugin: TF_SetStatus not found in this process; igfs:// is not registered");
+            (*info).num_schemes = 0;
+            (*info).ops = std::ptr::null_mut();
+            return;
+        }
+        let filesystem_ops = calloc_one::<TF_FilesystemOps>();
+        let random_access_file_ops = calloc_one::<TF_RandomAccessFileOps>();
+        let writable_file_ops = calloc_one::<TF_WritableFileOps>();
+        let ops = calloc_one::<TF_FilesystemPluginOps>();
+        *filesystem_ops = TF_FilesystemOps {
+            init: Some(fs_init),
+            cleanup: Some(fs_cleanup),
+            new_random_access_file: Some(new_random_access_file),
+            new_writable_file: Some(new_writable_file),
+            new_appendable_file: Some(new_appendable_file),
+            new_read_only_memory_region_from_file: None,
+            create_dir: Some(create_dir),
+            recursively_create_dir: Some(recursively_create_dir),
+            delete_file: Some(delete_file),
+            delete_dir: Some(delete_dir),
+            delete_recursively: Some(delete_recursively),
+            rename_file: Some(rename_file),
+            copy_file: None,
+            path_exists: Some(path_exists),
+            paths_exist: None,
+            stat: Some(stat),
+            is_directory: Some(is_directory),
+            get_file_size: Some(get_file_size),
+            translate_name: Some(translate_name),
+            get_children: Some(get_children),
+            get_matching_paths: None,
+            flush_caches: None,
+            start_transaction: None,
+            end_transaction: None,
+            add_to_transaction: None,
+            get_transaction_for_path: None,
+            get_or_start_transaction_for_path: None,
+            decode_transaction_token: None,
+            get_filesystem_configuration: None,
+            set_filesystem_configuration: None,
+            get_filesystem_configuration_option: None,
+            set_filesystem_configuration_option: None,
+            get_filesystem_configuration_keys: None,
+        };
+        *random_access_file_ops = TF_RandomAccessFileOps { cleanup: Some(reader_cleanup), read: Some(reader_read) };
+        *writable_file_ops = TF_WritableFileOps {
+            cleanup: Some(writer_cleanup),
+            append: Some(writer_append),
+            tell: Some(writer_tell),
+            flush: Some(writer_flush),
+            sync: Some(writer_sync),
+            close: Some(writer_close),
+        };
+        *ops = TF_FilesystemPluginOps {
+            scheme: malloc_c_string("igfs"),
+            filesystem_ops_abi: 0,
+            filesystem_ops_api: 0,
+            filesystem_ops_size: std::mem::size_of::<TF_FilesystemOps>(),
+            filesystem_ops,
+            random_access_file_ops_abi: 0,
+            random_access_file_ops_api: 0,
+            random_access_file_ops_size: std::mem::size_of::<TF_RandomAccessFileOps>(),
+            random_access_file_ops,
+            writable_file_ops_abi: 0,
+            writable_file_ops_api: 0,
+            writable_file_ops_size: std::mem::size_of::<TF_WritableFileOps>(),
+            writable_file_ops,
+            read_only_memory_region_ops_abi: 0,
+            read_only_memory_region_ops_api: 0,
+            read_only_memory_region_ops_size: std::mem::size_of::<TF_ReadOnlyMemoryRegionOps>(),
+            read_only_memory_region_ops: std::ptr::null_mut(),
+        };
+        (*info).num_schemes = 1;
+        (*info).ops = ops;
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_uris() {
+        assert_eq!(split_uri("igfs://h:1/a/b").unwrap(), ("h:1".to_string(), "/a/b".to_string()));
+        assert_eq!(split_uri("igfs://h:1").unwrap(), ("h:1".to_string(), "/".to_string()));
+        assert!(split_uri("gs://x/y").is_err());
+    }
+
+    #[test]
+    fn struct_sizes_match_the_c_header() {
+        // 33 function pointers in TF_FilesystemOps, 2 and 6 in the file ops (64-bit).
+        assert_eq!(std::mem::size_of::<TF_FilesystemOps>(), 33 * 8);
+        assert_eq!(std::mem::size_of::<TF_RandomAccessFileOps>(), 2 * 8);
+        assert_eq!(std::mem::size_of::<TF_WritableFileOps>(), 6 * 8);
+        assert_eq!(std::mem::size_of::<TF_FilesystemPluginOps>(), 8 + 4 * 24);
+    }
+}
