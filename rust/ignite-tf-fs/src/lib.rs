@@ -21,7 +21,14 @@ use ignite_core::igfs::{FileReader, FileWriter, Igfs, IgfsSettings, WriteMode};
 use ignite_core::tls::TlsOptions;
 use ignite_core::{ConnectionConfig, Error};
 
-/// One per registered file system instance: a handle per cluster address seen in paths.
+/// The `IGFS_*` variables that shape a connection: a change of any of them (a test, or a
+/// process that switches clusters) gets a new handle.
+const SETTINGS_VARIABLES: [&str; 10] = [
+    "IGFS_FS_NAME", "IGFS_USERNAME", "IGFS_PASSWORD", "IGFS_TLS", "IGFS_CA_FILE", "IGFS_CERT_FILE",
+    "IGFS_KEY_FILE", "IGFS_KEY_PASSWORD", "IGFS_CHECK_HOSTNAME", "IGFS_BLOCK_SIZE",
+];
+
+/// One per registered file system instance: a handle per cluster address and settings.
 struct Plugin {
     clusters: Mutex<HashMap<String, Igfs>>,
 }
@@ -108,12 +115,17 @@ impl Plugin {
         }
         let uri = unsafe { CStr::from_ptr(uri) }.to_str().map_err(|_| (code::INVALID_ARGUMENT, "path is not UTF-8".to_string()))?;
         let (address, path) = split_uri(uri)?;
+        let mut key = address.clone();
+        for name in SETTINGS_VARIABLES {
+            key.push('\0');
+            key.push_str(&env(name).unwrap_or_default());
+        }
         let mut clusters = self.clusters.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(fs) = clusters.get(&address) {
+        if let Some(fs) = clusters.get(&key) {
             return Ok((fs.clone(), path));
         }
         let fs = connect(&address).map_err(tf_error)?;
-        clusters.insert(address, fs.clone());
+        clusters.insert(key, fs.clone());
         Ok((fs, path))
     }
 }
