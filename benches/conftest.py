@@ -145,7 +145,8 @@ def mixed_cache(writer):
 def record(benchmark, scenario: str, reader: str, rows: int, nbytes: int) -> None:
     """Puts MB/s and rows/s (from the median round) into extra_info and the summary table."""
     median = benchmark.stats.stats.median
-    info = {"rows": rows, "bytes": nbytes, "MB/s": nbytes / median / 1e6, "rows/s": rows / median}
+    info = {"rows": rows, "bytes": nbytes, "MB/s": nbytes / median / 1e6, "rows/s": rows / median,
+            "scenario": scenario, "reader": reader}
     benchmark.extra_info.update(info)
     RESULTS[scenario][reader] = info
 

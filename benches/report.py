@@ -19,6 +19,9 @@ def load(path: str) -> tuple[dict[str, dict[str, dict]], str]:
         info = bench.get("extra_info", {})
         if "MB/s" not in info:
             continue
+        if "scenario" in info and "reader" in info:
+            results[info["scenario"]][info["reader"]] = info
+            continue
         write = re.fullmatch(r"test_write_throughput\[(.+)\]", bench["name"])
         scan = re.fullmatch(r"test_scan_throughput\[(.+)-([^-]+)\]", bench["name"])
         if write:

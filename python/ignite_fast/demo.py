@@ -3,10 +3,13 @@
 1. start a local Apache Ignite node;
 2. load scikit-learn's bundled digits (1,797 8x8 images) into a cache as binary objects
    ``{pixels: byte[64], label: int}``;
-3. train a small Keras classifier from ``IgniteDataset`` and print its accuracy on held-out rows
-   (every fifth key);
-4. print the read throughput of the numpy iterator and of the tf.data adaptor;
-5. stop the node.
+3. train a small Keras classifier from ``IgniteDataset``, with its checkpoints on ``igfs://``
+   (files kept in the same cluster), and save the trained model there too;
+4. reload the model from ``igfs://``, score the held-out rows (every fifth key) read from the
+   cache, write the predictions back into a cache (key -> predicted label) and print the accuracy
+   computed from that cache;
+5. print the read throughput of the numpy iterator and of the tf.data adaptor;
+6. stop the node.
 """
 
 from __future__ import annotations
@@ -38,9 +41,14 @@ def load_digits_into(port: int, cache_name: str) -> int:
         type_name="Digit")
 
 
+MODEL_URL = "igfs:///demo/models/digits.keras"
+CHECKPOINTS_URL = "igfs:///demo/checkpoints"
+
+
 def train(port: int, cache_name: str, epochs: int) -> float:
     import tensorflow as tf
 
+    import ignite_fast.tf  # noqa: F401 - registers igfs:// with TensorFlow
     from ignite_fast import IgniteDataset
 
     tf.keras.utils.set_random_seed(7)
@@ -63,9 +71,53 @@ def train(port: int, cache_name: str, epochs: int) -> float:
     ])
     model.compile(optimizer=tf.keras.optimizers.Adam(0.003), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    model.fit(train_ds, epochs=epochs, verbose=2)
+    epoch = tf.Variable(0, dtype=tf.int64)
+    checkpoints = tf.train.CheckpointManager(tf.train.Checkpoint(model=model, epoch=epoch), CHECKPOINTS_URL,
+                                             max_to_keep=3)
+    checkpoints.restore_or_initialize()  # a rerun on a persistent cluster resumes here
+
+    class CheckpointToIgfs(tf.keras.callbacks.Callback):
+        def on_epoch_end(self, index, logs=None):
+            epoch.assign_add(1)
+            checkpoints.save(checkpoint_number=int(epoch.numpy()))
+
+    model.fit(train_ds, epochs=epochs, verbose=2, callbacks=[CheckpointToIgfs()])
     _, accuracy = model.evaluate(test_ds, verbose=0)
+    model.save(MODEL_URL)
+    print(f"    checkpoints: {[c.rsplit('/', 1)[1] for c in checkpoints.checkpoints]} in {CHECKPOINTS_URL}", flush=True)
+    print(f"    model saved to {MODEL_URL} ({tf.io.gfile.stat(MODEL_URL).length:,} bytes)", flush=True)
     return float(accuracy)
+
+
+def score_from_igfs(port: int, cache_name: str, predictions_cache: str) -> float:
+    """Loads the model back from igfs, scores the held-out rows read from the cache, writes the
+    predictions into another cache and computes the accuracy from what that cache holds."""
+    import numpy as np
+    import tensorflow as tf
+
+    import ignite_fast.tf  # noqa: F401
+    from ignite_fast import Client, igfs
+
+    client = Client("127.0.0.1", port)
+    model = tf.keras.models.load_model(MODEL_URL)
+    rows = [b for b in client.scan(cache_name, batch_size=4096)]
+    keys = np.concatenate([b["key"] for b in rows])
+    pixels = np.concatenate([b["val"]["pixels"] for b in rows])
+    labels = np.concatenate([b["val"]["label"] for b in rows])
+    held_out = keys % 5 == 0
+    predicted = model.predict(pixels[held_out].astype(np.float32) / 255.0, verbose=0).argmax(axis=1)
+    client.put_batches(predictions_cache, {"key": keys[held_out], "val": predicted.astype(np.int32)})
+    stored = {}
+    for batch in client.scan(predictions_cache):
+        stored.update(zip(batch["key"].tolist(), batch["val"].tolist()))
+    truth = dict(zip(keys.tolist(), labels.tolist()))
+    correct = sum(truth[k] == v for k, v in stored.items())
+    print(f"    {len(stored)} predictions in cache '{predictions_cache}' (key -> predicted label)", flush=True)
+    fs = igfs.IgniteFileSystem("127.0.0.1", port)
+    print("    igfs:///demo now holds:", flush=True)
+    for stat in fs.ls("/demo", recursive=True, detail=True):
+        print(f"      {stat.path}{'/' if stat.is_dir else f'  ({stat.size:,} bytes)'}", flush=True)
+    return correct / len(stored)
 
 
 def measure_reads(port: int, cache_name: str, seconds: float = 2.0) -> None:
@@ -111,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--cache", default="digits")
     args = parser.parse_args(argv)
+    os.environ["IGFS_HOST"], os.environ["IGFS_PORT"] = "127.0.0.1", str(args.port)
 
     from ignite_fast.server import IgniteCluster, ServerError
 
@@ -128,13 +181,20 @@ def main(argv: list[str] | None = None) -> int:
         n = load_digits_into(args.port, args.cache)
         print(f"    {n} objects written", flush=True)
 
-        step("training a Keras classifier from IgniteDataset (every fifth key held out)")
+        step("training a Keras classifier from IgniteDataset (every fifth key held out), checkpoints on igfs://")
         accuracy = train(args.port, args.cache, args.epochs)
+
+        step("reloading the model from igfs://, scoring the held-out rows, writing predictions to a cache")
+        stored_accuracy = score_from_igfs(args.port, args.cache, f"{args.cache}_predictions")
+        print(f"    accuracy computed from the predictions cache: {stored_accuracy:.3f}", flush=True)
 
         step("measuring read throughput")
         measure_reads(args.port, args.cache)
 
         step(f"held-out accuracy: {accuracy:.3f}")
+        if abs(stored_accuracy - accuracy) > 1e-6:
+            print("the reloaded model scored differently from the trained one", file=sys.stderr)
+            return 1
         if accuracy < 0.85:
             print("accuracy is lower than this model reaches on digits; something is wrong", file=sys.stderr)
             return 1
