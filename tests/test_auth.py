@@ -52,3 +52,25 @@ def test_credentials_reach_the_tf_dataset(secured):
     with pytest.raises(ignite_fast.AuthenticationError):
         IgniteDataset("SQL_PUBLIC_TFSECRETS", port=10880, username="ignite", password=SECRET)
     assert "password" not in repr(client) and "ignite'" in repr(client)
+
+
+def test_igfs_with_credentials(secured, monkeypatch):
+    from ignite_fast import igfs
+
+    fs = igfs.IgniteFileSystem("127.0.0.1", secured.port, username="ignite", password="ignite")
+    fs.write_bytes("/model.bin", b"weights")
+    with pytest.raises(ignite_fast.AuthenticationError):
+        igfs.IgniteFileSystem("127.0.0.1", secured.port, username="ignite", password=SECRET)
+    monkeypatch.setenv("IGFS_USERNAME", "ignite")
+    monkeypatch.setenv("IGFS_PASSWORD", "ignite")
+    import importlib
+
+    import tensorflow as tf
+
+    importlib.import_module("ignite_fast.tf")  # registers igfs:// (a plain import would shadow ignite_fast)
+
+    assert tf.io.gfile.GFile(f"igfs://127.0.0.1:{secured.port}/model.bin", "rb").read() == b"weights"
+    monkeypatch.setenv("IGFS_PASSWORD", SECRET)
+    with pytest.raises(tf.errors.UnauthenticatedError) as caught:
+        tf.io.gfile.exists(f"igfs://127.0.0.1:{secured.port}/model.bin")
+    assert SECRET not in str(caught.value)

@@ -196,3 +196,30 @@ def test_drop_in_tls_arguments_reach_the_reader(pki, mtls_node):
                             keyfile=str(pki["client_encrypted_key"]), cert_password=KEY_PASSWORD,
                             ca_file=str(pki["ca"]))
     assert sorted(int(e["val"]["V"]) for e in dataset.as_numpy_iterator()) == [10, 20]
+
+
+def test_igfs_over_mutual_tls_in_python_and_tensorflow(pki, mtls_node, monkeypatch):
+    from ignite_fast import igfs
+
+    options = TlsOptions(ca_file=pki["ca"], cert_file=pki["client_cert"], key_file=pki["client_encrypted_key"],
+                         key_password=KEY_PASSWORD)
+    fs = igfs.IgniteFileSystem("localhost", 10902, name="tls", tls=options)
+    fs.write_bytes("/secret.bin", b"over TLS" * 1000)
+    # The TensorFlow plugin takes the same settings from the environment.
+    monkeypatch.setenv("IGFS_FS_NAME", "tls")
+    monkeypatch.setenv("IGFS_CA_FILE", str(pki["ca"]))
+    monkeypatch.setenv("IGFS_CERT_FILE", str(pki["client_cert"]))
+    monkeypatch.setenv("IGFS_KEY_FILE", str(pki["client_encrypted_key"]))
+    monkeypatch.setenv("IGFS_KEY_PASSWORD", KEY_PASSWORD)
+    import importlib
+
+    import tensorflow as tf
+
+    importlib.import_module("ignite_fast.tf")  # registers igfs:// (a plain import would shadow ignite_fast)
+
+    assert tf.io.gfile.GFile("igfs://localhost:10902/secret.bin", "rb").read() == b"over TLS" * 1000
+    monkeypatch.setenv("IGFS_CA_FILE", str(pki["other_ca"]))  # a CA that did not sign the node
+    with pytest.raises(tf.errors.UnavailableError, match="(?i)certificate|issuer"):
+        tf.io.gfile.exists("igfs://localhost:10902/secret.bin")
+    with pytest.raises(ignite_fast.TlsError):
+        igfs.IgniteFileSystem("localhost", 10902, name="tls", tls=TlsOptions(ca_file=pki["other_ca"]))
