@@ -30,7 +30,7 @@ def started(cluster: IgniteCluster) -> IgniteCluster:
 @pytest.fixture(scope="session")
 def cluster():
     node = started(IgniteCluster(nodes=1, port=SESSION_PORT, discovery_port=27550, communication_port=27150,
-                                 name="pytest", region_mb=768, heap_mb=1024))
+                                 name="pytest", region_mb=1536, heap_mb=1024))
     yield node
     node.stop()
 

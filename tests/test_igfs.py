@@ -375,3 +375,18 @@ def test_cli(cluster, fs_name, tmp_path):
     assert cli("rm", "-r", "/c").returncode == 0
     assert cli("ls", "/").stdout == b""
     assert b"blocks deleted: 0" in cli("gc").stdout
+
+
+def test_explicit_cache_names_and_existing_caches(cluster, pyignite_client, fs_name):
+    from pyignite.datatypes.cache_config import CacheAtomicityMode
+    from pyignite.datatypes.prop_codes import PROP_BACKUPS_NUMBER, PROP_CACHE_ATOMICITY_MODE, PROP_NAME
+
+    # Caches that exist already (as if configured on the nodes) are used as they are.
+    meta, data = f"{fs_name}_files", f"{fs_name}_blocks"
+    pyignite_client.create_cache({PROP_NAME: meta, PROP_CACHE_ATOMICITY_MODE: CacheAtomicityMode.TRANSACTIONAL,
+                                  PROP_BACKUPS_NUMBER: 1})
+    fs = igfs.IgniteFileSystem("127.0.0.1", SESSION_PORT, meta_cache=meta, data_cache=data, block_size=4096)
+    assert (fs.meta_cache, fs.data_cache, fs.block_size) == (meta, data, 4096)
+    fs.write_bytes("/x", os.urandom(10_000))
+    assert data_blocks(pyignite_client, fs) == 3
+    assert {meta, data} <= set(pyignite_client.get_cache_names())

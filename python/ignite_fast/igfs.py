@@ -107,6 +107,8 @@ class IgniteFileSystem:
         port: int | None = None,
         *,
         name: str | None = None,
+        meta_cache: str | None = None,
+        data_cache: str | None = None,
         username: str | None = None,
         password: str | None = None,
         tls: bool | TlsOptions | None = None,
@@ -118,6 +120,9 @@ class IgniteFileSystem:
     ):
         """Connects and creates the two caches (and the root directory) if they do not exist.
         Unset arguments come from the ``IGFS_*`` environment variables (see the module docs).
+        ``meta_cache``/``data_cache`` name the two caches outright (default: from ``name``);
+        caches that exist already (say, configured in the nodes' XML with backups or persistence)
+        are used as they are, provided the metadata cache is TRANSACTIONAL.
         ``block_size`` applies to files created from here on; ``backups`` only when this call
         creates the caches."""
         env = os.environ
@@ -149,7 +154,7 @@ class IgniteFileSystem:
             None if options is None else (None if options.key_file is None else os.fspath(options.key_file)),
             None if options is None else options.key_password,
             True if options is None else bool(options.check_hostname),
-            block_size, int(backups), int(read_ahead),
+            block_size, int(backups), int(read_ahead), 4, 600.0, meta_cache, data_cache,
         )
         self.meta_cache, self.data_cache, self.block_size = self._native.layout()
 

@@ -40,7 +40,8 @@ impl NativeIgfs {
     #[new]
     #[pyo3(signature = (addresses, name="", username=None, password=None, connect_timeout=10.0, read_timeout=Some(60.0),
                         tls=false, ca_file=None, cert_file=None, key_file=None, key_password=None, verify_hostname=true,
-                        block_size=1<<20, backups=0, read_ahead=4, write_pipeline=4, lease=600.0))]
+                        block_size=1<<20, backups=0, read_ahead=4, write_pipeline=4, lease=600.0,
+                        meta_cache=None, data_cache=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -61,16 +62,21 @@ impl NativeIgfs {
         read_ahead: usize,
         write_pipeline: usize,
         lease: f64,
+        meta_cache: Option<String>,
+        data_cache: Option<String>,
     ) -> PyResult<Self> {
         let tls_options = tls.then_some(TlsOptions { ca_file, cert_file, key_file, key_password, verify_hostname });
         let config = connection_config(py, addresses, username, password, connect_timeout, read_timeout, (1, 7, 0), tls_options)?;
+        let named = IgfsSettings::named(name);
         let settings = IgfsSettings {
+            meta_cache: meta_cache.unwrap_or(named.meta_cache.clone()),
+            data_cache: data_cache.unwrap_or(named.data_cache.clone()),
             block_size,
             backups,
             read_ahead,
             write_pipeline,
             lease: seconds(lease, "lease")?,
-            ..IgfsSettings::named(name)
+            ..named
         };
         let inner = py.detach(|| Igfs::connect(config, settings)).py_err(py)?;
         Ok(NativeIgfs { inner })
