@@ -390,3 +390,9 @@ def test_explicit_cache_names_and_existing_caches(cluster, pyignite_client, fs_n
     fs.write_bytes("/x", os.urandom(10_000))
     assert data_blocks(pyignite_client, fs) == 3
     assert {meta, data} <= set(pyignite_client.get_cache_names())
+
+
+def test_an_atomic_metadata_cache_is_refused_clearly(cluster, pyignite_client, fs_name):
+    pyignite_client.get_or_create_cache(f"{fs_name}_atomic")  # ATOMIC by default
+    with pytest.raises(ValueError, match="must be TRANSACTIONAL"):
+        igfs.IgniteFileSystem("127.0.0.1", SESSION_PORT, meta_cache=f"{fs_name}_atomic", data_cache=f"{fs_name}_d")

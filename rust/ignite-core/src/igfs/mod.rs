@@ -215,11 +215,20 @@ impl Igfs {
             cache::get_or_create_with_settings(conn, &s.data_cache, &CacheSettings { atomicity: Atomicity::Atomic, backups: s.backups })
         })?;
         let igfs = Igfs { shared: Arc::new(shared) };
+        let meta_cache = igfs.shared.meta.name.clone();
         igfs.transaction("igfs: create root", |tx| {
             if tx.entry("/")?.is_none() {
                 tx.put_entry("/", &Entry::new_directory(now_ms()))?;
             }
             Ok(())
+        })
+        .map_err(|e| match e {
+            // An existing metadata cache that cannot take part in transactions.
+            Error::Server { message, .. } if message.contains("atomic cache") => Error::InvalidArgument(format!(
+                "the IGFS metadata cache '{meta_cache}' is ATOMIC; it must be TRANSACTIONAL (configure it with \
+                 atomicityMode=TRANSACTIONAL, or let IGFS create it): {message}"
+            )),
+            other => other,
         })?;
         Ok(igfs)
     }
