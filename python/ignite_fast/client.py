@@ -62,6 +62,27 @@ def _addresses(host: str | Sequence[str], port: int) -> list[str]:
     return out
 
 
+def _tls_setting(tls: bool | TlsOptions | None) -> TlsOptions | None:
+    """``True`` -> default options (system roots), ``None``/``False`` -> no TLS; checks the type."""
+    if tls is True:
+        return TlsOptions()
+    if tls not in (None, False) and not isinstance(tls, TlsOptions):
+        raise InvalidArgumentError(f"tls must be True, False, None or TlsOptions, got {tls!r}")
+    return tls or None
+
+
+def _native_tls_args(options: TlsOptions | None) -> dict:
+    """The TLS keyword arguments of the native client and file system."""
+    def path(p):
+        return None if p is None else os.fspath(p)
+
+    if options is None:
+        return dict(tls=False)
+    return dict(tls=True, ca_file=path(options.ca_file), cert_file=path(options.cert_file),
+                key_file=path(options.key_file), key_password=options.key_password,
+                verify_hostname=bool(options.check_hostname))
+
+
 def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidArgumentError(f"{name} must be an int, got {type(value).__name__}")
@@ -99,11 +120,7 @@ class Client:
         _check_int("port", port, 1)
         self._addresses = _addresses(host, port)
         self._username = username
-        if tls is True:
-            tls = TlsOptions()
-        if tls not in (None, False) and not isinstance(tls, TlsOptions):
-            raise InvalidArgumentError(f"tls must be True, False, None or TlsOptions, got {tls!r}")
-        options = tls or None
+        options = _tls_setting(tls)
         self._tls = options
         self._partition_counts: dict[str, int | None] = {}
         self._entry_bytes: dict[str, int] = {}
@@ -112,12 +129,7 @@ class Client:
         self._native = _native.NativeClient(
             self._addresses, username, password, float(connect_timeout),
             None if read_timeout is None else float(read_timeout), tuple(protocol_version),
-            tls=options is not None,
-            ca_file=None if options is None or options.ca_file is None else os.fspath(options.ca_file),
-            cert_file=None if options is None or options.cert_file is None else os.fspath(options.cert_file),
-            key_file=None if options is None or options.key_file is None else os.fspath(options.key_file),
-            key_password=None if options is None else options.key_password,
-            verify_hostname=True if options is None else bool(options.check_hostname),
+            **_native_tls_args(options),
         )
 
     def __repr__(self) -> str:

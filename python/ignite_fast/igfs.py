@@ -42,7 +42,7 @@ from typing import Iterator
 from urllib.parse import urlsplit
 
 from . import _native
-from .client import TlsOptions
+from .client import TlsOptions, _addresses, _native_tls_args, _tls_setting
 from .errors import (IgfsConflictError, IgfsCorruptError, IgfsDirectoryNotEmptyError, IgfsError,
                      IgfsExistsError, IgfsIsADirectoryError, IgfsNotADirectoryError, IgfsNotFoundError,
                      InvalidArgumentError)
@@ -136,25 +136,13 @@ class IgniteFileSystem:
                              key_file=env.get("IGFS_KEY_FILE") or None,
                              key_password=env.get("IGFS_KEY_PASSWORD") or None,
                              check_hostname=_env_flag("IGFS_CHECK_HOSTNAME", True))
-        if tls is True:
-            tls = TlsOptions()
-        if tls not in (None, False) and not isinstance(tls, TlsOptions):
-            raise InvalidArgumentError(f"tls must be True, False, None or TlsOptions, got {tls!r}")
-        block_size = int(block_size or env.get("IGFS_BLOCK_SIZE") or (1 << 20))
-        if not 1 <= block_size <= (256 << 20):
-            raise InvalidArgumentError(f"block_size must be between 1 byte and 256 MiB, got {block_size}")
+        block_size = int(block_size or env.get("IGFS_BLOCK_SIZE") or (1 << 20))  # range checked natively
         self.host, self.port, self.name = host, port, name
-        options = tls or None
         self._native = _native.NativeIgfs(
-            [f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"], name, username, password,
-            float(connect_timeout), None if read_timeout is None else float(read_timeout),
-            options is not None,
-            None if options is None else (None if options.ca_file is None else os.fspath(options.ca_file)),
-            None if options is None else (None if options.cert_file is None else os.fspath(options.cert_file)),
-            None if options is None else (None if options.key_file is None else os.fspath(options.key_file)),
-            None if options is None else options.key_password,
-            True if options is None else bool(options.check_hostname),
-            block_size, int(backups), int(read_ahead), 4, 600.0, meta_cache, data_cache,
+            _addresses(host, port), name, username, password, float(connect_timeout),
+            None if read_timeout is None else float(read_timeout),
+            block_size=block_size, backups=int(backups), read_ahead=int(read_ahead),
+            meta_cache=meta_cache, data_cache=data_cache, **_native_tls_args(_tls_setting(tls)),
         )
         self.meta_cache, self.data_cache, self.block_size = self._native.layout()
 
@@ -164,10 +152,11 @@ class IgniteFileSystem:
     # ---- files ----
 
     def open(self, path: str, mode: str = "rb", *, encoding: str | None = None, errors: str | None = None,
-             newline: str | None = None, buffering: int = -1):
+             newline: str | None = None, buffering: int = -1, makedirs: bool = False):
         """Opens a file like the built-in :func:`open`. Modes: ``rb``/``r`` (read, seekable),
         ``wb``/``w`` (create or replace on close), ``xb``/``x`` (create, fail if it exists),
-        ``ab``/``a`` (append). Text modes wrap the binary file in :class:`io.TextIOWrapper`."""
+        ``ab``/``a`` (append). Text modes wrap the binary file in :class:`io.TextIOWrapper`.
+        With ``makedirs``, writing creates the missing directories above ``path``."""
         path = self._path(path)
         kind = mode.replace("b", "").replace("t", "")
         if kind not in ("r", "w", "x", "a") or ("b" in mode and "t" in mode) or "+" in mode:
@@ -177,7 +166,7 @@ class IgniteFileSystem:
             size = buffering if buffering > 0 else min(self.block_size, 1 << 20)
             binary = io.BufferedReader(raw, buffer_size=max(size, io.DEFAULT_BUFFER_SIZE))
         else:
-            binary = IgfsWriter(self._native.create(path, kind), path)
+            binary = IgfsWriter(self._native.create(path, kind, makedirs), path)
         if "b" in mode:
             return binary
         return io.TextIOWrapper(binary, encoding=encoding or "utf-8", errors=errors, newline=newline)

@@ -12,6 +12,8 @@ read and write igfs paths this way. The host and port come from the URL, else fr
 
 from __future__ import annotations
 
+import shutil
+
 from fsspec import AbstractFileSystem
 
 from .errors import IgfsNotFoundError
@@ -67,14 +69,9 @@ class IgfsFileSystem(AbstractFileSystem):
         return [self._entry(e) for e in entries] if detail else [e.path for e in entries]
 
     def _open(self, path, mode="rb", block_size=None, autocommit=True, cache_options=None, **kwargs):
-        path = self._strip_protocol(path)
-        if "w" in mode or "a" in mode or "x" in mode:
-            # fsspec creates parents on write for object stores; so do we, so that pandas and
-            # pyarrow can write to a new prefix.
-            parent = path.rsplit("/", 1)[0] or "/"
-            if not self.igfs.exists(parent):
-                self.igfs.makedirs(parent)
-        return self.igfs.open(path, mode)
+        # fsspec writes create parents, as on object stores, so pandas and pyarrow can write to a
+        # new prefix.
+        return self.igfs.open(self._strip_protocol(path), mode, makedirs=True)
 
     def mkdir(self, path, create_parents=True, **kwargs):
         self.igfs.mkdir(self._strip_protocol(path), parents=create_parents, exist_ok=False)
@@ -107,13 +104,8 @@ class IgfsFileSystem(AbstractFileSystem):
         self.igfs.rename(self._strip_protocol(path1), self._strip_protocol(path2))
 
     def cp_file(self, path1, path2, **kwargs):
-        with self.igfs.open(self._strip_protocol(path1), "rb") as src, \
-                self._open(path2, "wb") as dst:
-            while True:
-                chunk = src.read(self.igfs.block_size)
-                if not chunk:
-                    break
-                dst.write(chunk)
+        with self.igfs.open(self._strip_protocol(path1), "rb") as src, self._open(path2, "wb") as dst:
+            shutil.copyfileobj(src, dst, length=self.igfs.block_size)
 
     def created(self, path):
         import datetime

@@ -96,9 +96,13 @@ impl CacheRef {
     /// Sends a put without waiting, for pipelined writes; see [`CacheRef::receive_ack`].
     pub fn send_put(&self, conn: &mut Connection, tx: Option<i32>, key: &str, value: &[u8]) -> Result<i64> {
         let mut w = self.header(tx);
-        w.buf.reserve(key.len() + value.len() + 16);
-        w.string_object(Some(key)).byte_array_object(value);
-        conn.send(op::CACHE_PUT, &w.buf)
+        w.string_object(Some(key)).u8(type_code::BYTE_ARR).i32(value.len() as i32);
+        let head = w.buf;
+        // The value goes straight from the caller's slice into the message.
+        conn.send_with(op::CACHE_PUT, head.len() + value.len(), |msg| {
+            msg.extend_from_slice(&head);
+            msg.extend_from_slice(value);
+        })
     }
 
     /// Waits for the answer to a request that returns nothing.

@@ -253,13 +253,21 @@ impl Connection {
 
     /// Sends a request and returns its id; the response is collected with [`Connection::receive`].
     pub fn send(&mut self, op_code: i16, body: &[u8]) -> Result<i64> {
+        self.send_with(op_code, body.len(), |msg| msg.extend_from_slice(body))
+    }
+
+    /// Sends a request whose body `write_body` appends to the message buffer (about
+    /// `body_len` bytes), so that large bodies are copied once, not built and then copied.
+    pub fn send_with(&mut self, op_code: i16, body_len: usize, write_body: impl FnOnce(&mut Vec<u8>)) -> Result<i64> {
         let id = self.next_request_id;
         self.next_request_id += 1;
-        let mut msg = Vec::with_capacity(14 + body.len());
-        msg.extend_from_slice(&((10 + body.len()) as i32).to_le_bytes());
+        let mut msg = Vec::with_capacity(14 + body_len);
+        msg.extend_from_slice(&[0; 4]); // length, patched below
         msg.extend_from_slice(&op_code.to_le_bytes());
         msg.extend_from_slice(&id.to_le_bytes());
-        msg.extend_from_slice(body);
+        write_body(&mut msg);
+        let len = (msg.len() - 4) as i32;
+        msg[..4].copy_from_slice(&len.to_le_bytes());
         if let Err(e) = self.stream.write_all(&msg) {
             self.broken = true;
             return Err(e.into());

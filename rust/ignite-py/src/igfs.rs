@@ -130,8 +130,10 @@ impl NativeIgfs {
         Ok(NativeFileReader { inner: reader })
     }
 
-    /// `mode`: `"w"` (overwrite), `"x"` (exclusive) or `"a"` (append).
-    fn create(&self, py: Python<'_>, path: &str, mode: &str) -> PyResult<NativeFileWriter> {
+    /// `mode`: `"w"` (overwrite), `"x"` (exclusive) or `"a"` (append); `parents` creates missing
+    /// directories above `path`.
+    #[pyo3(signature = (path, mode, parents=false))]
+    fn create(&self, py: Python<'_>, path: &str, mode: &str, parents: bool) -> PyResult<NativeFileWriter> {
         let mode = match mode {
             "w" => WriteMode::Overwrite,
             "x" => WriteMode::Exclusive,
@@ -139,7 +141,7 @@ impl NativeIgfs {
             other => return Err(to_py_err(py, Error::InvalidArgument(format!("write mode must be 'w', 'x' or 'a', got {other:?}")))),
         };
         let fs = &self.inner;
-        let writer = py.detach(|| fs.create(path, mode)).py_err(py)?;
+        let writer = py.detach(|| fs.create(path, mode, parents)).py_err(py)?;
         Ok(NativeFileWriter { inner: Some(writer) })
     }
 

@@ -193,12 +193,7 @@ unsafe fn new_writer(fs: *const TF_Filesystem, uri: *const c_char, file: *mut TF
         let (igfs, path) = plugin(fs).resolve(uri)?;
         // Like TensorFlow's object-store file systems (gs://, s3://), writing a file does not
         // need its directory to exist first: Keras and others rely on that.
-        if let Some(parent) = ignite_core::igfs::path::parent(&ignite_core::igfs::path::normalize(&path).map_err(tf_error)?) {
-            if !igfs.exists(parent).map_err(tf_error)? {
-                igfs.mkdir(parent, true, true).map_err(tf_error)?;
-            }
-        }
-        let writer = igfs.create(&path, mode).map_err(tf_error)?;
+        let writer = igfs.create(&path, mode, true).map_err(tf_error)?;
         (*file).plugin_file = Box::into_raw(Box::new(Mutex::new(writer))) as *mut c_void;
         Ok(())
     })
@@ -263,13 +258,12 @@ unsafe extern "C" fn delete_recursively(fs: *const TF_Filesystem, uri: *const c_
 
 unsafe extern "C" fn rename_file(fs: *const TF_Filesystem, src: *const c_char, dst: *const c_char, status: *mut TF_Status) {
     run(status, (), || {
-        let plugin = plugin(fs);
-        let (igfs, src_path) = plugin.resolve(src)?;
-        let (dst_address, dst_path) = split_uri(&c_str(dst)?)?;
         let (src_address, _) = split_uri(&c_str(src)?)?;
+        let (dst_address, dst_path) = split_uri(&c_str(dst)?)?;
         if src_address != dst_address {
             return Err((code::INVALID_ARGUMENT, "igfs: cannot rename across clusters".into()));
         }
+        let (igfs, src_path) = plugin(fs).resolve(src)?;
         igfs.rename(&src_path, &dst_path).map_err(tf_error)
     })
 }

@@ -459,8 +459,17 @@ impl Igfs {
         }
     }
 
-    pub fn create(&self, path: &str, mode: WriteMode) -> Result<FileWriter> {
+    /// Opens `path` for writing. With `parents`, missing directories above it are created
+    /// first, as object-store-like callers (TensorFlow, fsspec) expect.
+    pub fn create(&self, path: &str, mode: WriteMode, parents: bool) -> Result<FileWriter> {
         let path = path::normalize(path)?;
+        if parents {
+            if let Some(parent) = path::parent(&path) {
+                if self.lookup(parent)?.is_none() {
+                    self.mkdir(parent, true, true)?;
+                }
+            }
+        }
         FileWriter::open(self.clone(), path, mode)
     }
 
