@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
 from . import _native
 from .columns import describe, from_native
 from .errors import IgniteError, InvalidArgumentError
+from .sharding import check_shard
+
+if TYPE_CHECKING:
+    from .sharding import ShardPlan
 
 
 # Batches and pages are sized in bytes unless the caller gives a row count.
@@ -175,6 +179,30 @@ class Client:
         partition_map = self._native.partition_map(cache)
         return None if partition_map is None else [bytes(node) for node in partition_map[2]]
 
+    def topology_version(self) -> tuple[int, int]:
+        """The cluster's affinity topology version ``(major, minor)``: the major number changes
+        when a server node joins or leaves, the minor one on cache changes and rebalancing."""
+        return tuple(self._native.topology_version())
+
+    def partition_sizes(self, cache: str, parallel: int = 4) -> list[int]:
+        """Entries in each partition of ``cache`` (counted by one pass over the data, read from the
+        primaries and discarded undecoded: the protocol has no per-partition size request)."""
+        from .sharding import partition_sizes
+
+        return partition_sizes(self, cache, parallel)
+
+    def plan_shards(self, cache: str, workers: int, *, homes: Sequence[str | None] | None = None,
+                    balance: str = "entries", parallel: int = 4) -> "ShardPlan":
+        """Splits ``cache``'s partitions among ``workers``: disjoint shards covering every
+        partition, balanced by entry count (``balance="entries"``, one counting pass) or by
+        partition count (``"partitions"``), each worker preferring the partitions whose primary
+        is its ``homes[i]`` node (``"host:port"`` or ``"host"``). Compute it once and hand it to
+        the workers (``scan(cache, shard=(i, n), plan=plan)`` or ``partitions=plan[i]``); see
+        :mod:`ignite_fast.sharding`."""
+        from .sharding import plan_shards
+
+        return plan_shards(self, cache, workers, homes=homes, balance=balance, parallel=parallel)
+
     @property
     def protocol_version(self) -> tuple[int, int, int]:
         """The thin-client protocol version agreed with the server."""
@@ -200,6 +228,8 @@ class Client:
         ordered: bool = False,
         failover_timeout: float = 60.0,
         shard: tuple[int, int] | None = None,
+        partitions: Sequence[int] | None = None,
+        plan: "ShardPlan | None" = None,
     ) -> Iterator[Any]:
         """Scans ``cache`` and yields batches ``{"key": column, "val": column}`` of up to
         ``batch_size`` rows (see :mod:`ignite_fast.columns` for how columns look). Without
@@ -220,18 +250,25 @@ class Client:
         client the addresses of all nodes), in no particular order, or in partition order with
         ``ordered=True``. If a node dies, its partitions are read again from the backups that take
         over (within ``failover_timeout`` seconds), with no duplicates and no gaps.
-        ``shard=(i, n)`` reads only worker ``i``'s share of ``n``: disjoint, balanced sets of
-        partitions that together cover the cache, the same on every worker (see
-        :func:`ignite_fast.parallel.shard_partitions`).
+        ``shard=(i, n)`` reads only worker ``i``'s share of ``n``: disjoint sets of partitions
+        that together cover the cache, taken from ``plan`` (see :meth:`plan_shards`), from the
+        plan ``ignite-fast train`` put in the environment, or else contiguous ranges that every
+        worker computes alike (see :mod:`ignite_fast.sharding`). ``partitions=[...]`` reads just
+        those partitions (e.g. ``plan[i]``). Both read in parallel like ``parallel=``.
         Leaving the loop early closes the server-side cursors.
         """
         convert = _converter(format)
         exact = format == "arrow" if decimal_as_string is None else decimal_as_string
-        if shard is not None:
-            if (not isinstance(shard, tuple) or len(shard) != 2 or not all(isinstance(v, int) for v in shard)
-                    or not 0 <= shard[0] < shard[1]):
-                raise InvalidArgumentError(f"shard must be (index, count) with 0 <= index < count, got {shard!r}")
+        if shard is not None or partitions is not None:
+            if shard is not None and partitions is not None:
+                raise InvalidArgumentError("give shard= or partitions=, not both")
+            if shard is not None:
+                check_shard(shard)
+            elif isinstance(partitions, (str, bytes)) or not hasattr(partitions, "__iter__"):
+                raise InvalidArgumentError(f"partitions must be a list of partition numbers, got {partitions!r}")
             parallel = parallel or 1
+        elif plan is not None:
+            raise InvalidArgumentError("plan= needs shard=(i, n) to say which of its shards to read")
         if parallel is None:
             source = self.scan_native(cache, batch_size, page_size=page_size, part=part, local=local,
                                       decimal_as_string=exact, columns=columns, value_type=value_type)
@@ -247,7 +284,8 @@ class Client:
             _check_int("batch_size", batch_size, 1)
             source = parallel_scan(self, cache, workers=parallel, batch_size=batch_size,
                                    page_size=batch_size if page_size is None else page_size, ordered=ordered,
-                                   failover_timeout=failover_timeout, shard=shard,
+                                   failover_timeout=failover_timeout, shard=shard, plan=plan,
+                                   partitions=None if partitions is None else list(partitions),
                                    scan_args=dict(decimal_as_string=exact, columns=columns, value_type=value_type))
         for _, cols in source:
             yield convert(cols)
@@ -393,10 +431,11 @@ class Client:
             values = ("plain", _write_spec(val, "val"))
         return self._native.put_all(cache, keys, values, create=bool(create))
 
-    def raw_pages(self, cache: str, page_size: int = 1024) -> Iterator[tuple[int, int]]:
-        """Fetches every page of a scan and discards it undecoded, yielding ``(entries, bytes)``:
-        the server-and-wire limit that benchmarks compare decoding against."""
-        scan = self._native.scan(cache, page_size=_check_int("page_size", page_size, 1))
+    def raw_pages(self, cache: str, page_size: int = 1024, part: int = -1) -> Iterator[tuple[int, int]]:
+        """Fetches every page of a scan (of one partition with ``part``) and discards it undecoded,
+        yielding ``(entries, bytes)``: the server-and-wire limit that benchmarks compare decoding
+        against."""
+        scan = self._native.scan(cache, page_size=_check_int("page_size", page_size, 1), part=_check_int("part", part, -1))
         try:
             while (page := scan.next_raw_page()) is not None:
                 yield page

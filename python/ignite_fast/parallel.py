@@ -9,21 +9,39 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from .errors import IgniteConnectionError
+from .errors import IgniteConnectionError, InvalidArgumentError
+from .sharding import shard_partitions
 
 if TYPE_CHECKING:
     from .client import Client
+    from .sharding import ShardPlan
 
 
-class _Nodes:
+def _checked_partitions(cache: str, partitions: Sequence[int], count: int) -> list[int]:
+    """Partition numbers as given, in order, each in range and named once."""
+    out = []
+    for p in partitions:
+        if isinstance(p, bool) or not isinstance(p, int) and not hasattr(p, "__index__"):
+            raise InvalidArgumentError(f"partitions must be partition numbers, got {p!r}")
+        p = int(p)
+        if not 0 <= p < count:
+            raise InvalidArgumentError(f"partition {p} is out of range: cache {cache!r} has {count} partitions (0-{count - 1})")
+        out.append(p)
+    if len(set(out)) != len(out):
+        raise InvalidArgumentError("partitions names a partition more than once")
+    return out
+
+
+class NodeClients:
     """One client per reachable node, keyed by node id, to send each partition to its primary."""
 
     def __init__(self, client: "Client"):
         self._client = client
         self._lock = threading.Lock()
         self._by_id: dict[bytes, "Client"] = {}
+        self._address: dict[bytes, str] = {}
         for address in client.addresses:
             try:
                 sibling = client._sibling(address)
@@ -32,6 +50,7 @@ class _Nodes:
             node_id = sibling._native.node_id()
             if node_id is not None:
                 self._by_id[bytes(node_id)] = sibling
+                self._address[bytes(node_id)] = address
 
     def client_for(self, node_id: bytes) -> "Client":
         with self._lock:
@@ -45,29 +64,36 @@ class _Nodes:
         with self._lock:
             return [*self._by_id.values(), self._client]
 
-
-def shard_partitions(partition_count: int, shard: tuple[int, int]) -> range:
-    """The partitions of shard ``i`` of ``n``: a contiguous, balanced range of partition
-    numbers. It depends on nothing but the count, so every worker computes the same split
-    whatever the topology, and the shards are disjoint and cover every partition."""
-    index, count = shard
-    return range(index * partition_count // count, (index + 1) * partition_count // count)
+    def addresses(self) -> dict[bytes, str]:
+        """The address each node answered on, by node id."""
+        with self._lock:
+            return dict(self._address)
 
 
 def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int, page_size: int,
                   ordered: bool, failover_timeout: float, scan_args: dict[str, Any],
-                  shard: tuple[int, int] | None = None) -> Iterator[tuple]:
-    """Yields ``(rows, columns)`` batches like ``Client.scan_native``, partition by partition
-    (only the partitions of ``shard`` when given)."""
+                  partitions: Sequence[int] | None = None, shard: tuple[int, int] | None = None,
+                  plan: "ShardPlan | None" = None) -> Iterator[tuple]:
+    """Yields ``(rows, columns)`` batches like ``Client.scan_native``, partition by partition:
+    all of them, the given ``partitions``, or those of ``shard=(i, n)`` (from ``plan``, the
+    launcher's plan in the environment, or contiguous ranges; see :mod:`ignite_fast.sharding`)."""
     partition_map = client._native.partition_map(cache)
     if partition_map is None:  # replicated cache or custom affinity: one cursor does it
+        if partitions is not None:
+            raise InvalidArgumentError(f"cache {cache!r} is not partitioned (replicated, or a custom affinity): "
+                                       "partitions= does not apply to it")
         if shard is not None and shard[0] != 0:
             return  # every entry lives everywhere: the first shard reads them all, once
         yield from client.scan_native(cache, batch_size, page_size=page_size, **scan_args)
         return
     primaries = [bytes(node) for node in partition_map[2]]
-    mine = range(len(primaries)) if shard is None else shard_partitions(len(primaries), shard)
-    nodes = _Nodes(client)
+    if partitions is not None:
+        mine = _checked_partitions(cache, partitions, len(primaries))
+    elif shard is not None:
+        mine = list(shard_partitions(cache, len(primaries), shard, plan))
+    else:
+        mine = list(range(len(primaries)))
+    nodes = NodeClients(client)
     todo: queue.SimpleQueue[int] = queue.SimpleQueue()
     for partition in mine:
         todo.put(partition)
@@ -127,7 +153,8 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
         thread.start()
     try:
         waiting: dict[int, list] = {}
-        next_partition = mine.start if len(mine) else 0
+        in_order = iter(mine)
+        next_partition = next(in_order, None)
         for _ in range(len(mine)):
             partition, batches, error = done.get()
             if error is not None:
@@ -138,7 +165,7 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
             waiting[partition] = batches
             while next_partition in waiting:
                 yield from waiting.pop(next_partition)
-                next_partition += 1
+                next_partition = next(in_order, None)
     finally:
         stop.set()
         for thread in threads:

@@ -18,6 +18,7 @@ import tensorflow as tf
 from .client import Client
 from .columns import Ragged, from_native, uuid_strings
 from .errors import InvalidArgumentError, UnsupportedTypeError
+from .sharding import check_shard
 
 _DTYPES = {
     "uint8": tf.uint8, "int16": tf.int16, "int32": tf.int32, "int64": tf.int64,
@@ -188,8 +189,9 @@ class IgniteDataset(tf.data.Dataset):
     ``hosts`` (a list of ``host:port`` to try), ``timeout`` (seconds for connect and read),
     ``columns`` (value fields to read; the rest is skipped undecoded), ``value_type`` (the one
     value type to read from a cache that holds several), ``parallel`` (read N partitions at a
-    time, each from its primary node, with failover; pass every node in ``hosts``) and ``shard``
-    (``(i, n)``: only worker i's share of the partitions; see :meth:`for_input_context`).
+    time, each from its primary node, with failover; pass every node in ``hosts``), ``shard``
+    (``(i, n)``: only worker i's share of the partitions, from ``plan`` when given; see
+    :meth:`for_input_context`) and ``partitions`` (a list of partition numbers to read).
     TLS: ``certfile`` (PEM, the client certificate and its chain), ``keyfile`` and
     ``cert_password`` (for an encrypted key) as in the original, which however never used them;
     here any of them, or ``ca_file``, turns TLS on, and the server's certificate is verified
@@ -222,6 +224,8 @@ class IgniteDataset(tf.data.Dataset):
         check_hostname: bool = True,
         parallel: int | None = None,
         shard: tuple[int, int] | None = None,
+        partitions: list[int] | None = None,
+        plan: Any = None,
     ):
         cache_name = _env("CACHE_NAME", cache_name)
         host = _env("HOST", host)
@@ -243,11 +247,18 @@ class IgniteDataset(tf.data.Dataset):
         self.cache_name = cache_name
         self.batch_size = batch_size
 
-        if shard is not None and parallel is None:
+        if shard is not None and partitions is not None:
+            raise InvalidArgumentError("give shard= or partitions=, not both")
+        if shard is not None:
+            check_shard(shard)
+        elif plan is not None:
+            raise InvalidArgumentError("plan= needs shard=(i, n) to say which of its shards to read")
+        if (shard is not None or partitions is not None) and parallel is None:
             parallel = 1
         if parallel is not None and (part != -1 or local):
-            raise InvalidArgumentError("parallel= and shard= choose the partitions themselves: "
+            raise InvalidArgumentError("parallel=, shard= and partitions= choose the partitions themselves: "
                                        "they do not combine with part= or local=")
+        partitions = None if partitions is None else [int(p) for p in partitions]
 
         def open_scan(rows: int):
             client = Client(**client_args)
@@ -256,23 +267,26 @@ class IgniteDataset(tf.data.Dataset):
             from .parallel import parallel_scan
 
             return parallel_scan(client, cache_name, workers=parallel, batch_size=rows, page_size=page_size,
-                                 ordered=False, failover_timeout=timeout, shard=shard,
+                                 ordered=False, failover_timeout=timeout, shard=shard, plan=plan,
+                                 partitions=partitions,
                                  scan_args=dict(columns=columns, value_type=value_type))
 
         self._build(open_scan, batch_size, ragged, page_size, with_masks)
 
     @classmethod
-    def for_input_context(cls, input_context, cache_name: str, **kwargs) -> "IgniteDataset":
+    def for_input_context(cls, input_context, cache_name: str, plan: Any = None, **kwargs) -> "IgniteDataset":
         """The dataset of one input pipeline under ``tf.distribute``: pipeline ``i`` of ``n``
         reads shard ``(i, n)`` of the cache's partitions, so that together the pipelines read
-        every entry exactly once per epoch. Use it inside
-        ``strategy.distribute_datasets_from_function``::
+        every entry exactly once per epoch. The shards come from ``plan`` (a
+        :class:`~ignite_fast.sharding.ShardPlan`), or the plan ``ignite-fast train`` put in the
+        environment (balanced by entries, local partitions first), or else contiguous ranges of
+        partitions. Use it inside ``strategy.distribute_datasets_from_function``::
 
             dist = strategy.distribute_datasets_from_function(
                 lambda ctx: IgniteDataset.for_input_context(ctx, "digits", batch_size=256))
         """
         shard = (input_context.input_pipeline_id, input_context.num_input_pipelines)
-        return cls(cache_name, shard=shard, **kwargs)
+        return cls(cache_name, shard=shard, plan=plan, **kwargs)
 
     @classmethod
     def from_sql(

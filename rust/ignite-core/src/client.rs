@@ -51,6 +51,11 @@ impl Client {
         self.pool.with_connection(|c| Ok(c.node_id()))
     }
 
+    /// The cluster's affinity topology version (major, minor).
+    pub fn topology_version(&self) -> Result<(i64, i32)> {
+        self.pool.with_connection(crate::partitions::topology_version)
+    }
+
     /// The primary node of every partition of a cache; `None` where partition awareness does not
     /// apply (replicated caches, custom affinity).
     pub fn partition_map(&self, cache_name: &str) -> Result<Option<crate::partitions::PartitionMap>> {

@@ -27,6 +27,17 @@ pub fn partition_map(conn: &mut Connection, cache_name: &str) -> Result<Option<P
     parse(&payload, cache_id)
 }
 
+/// The cluster's current affinity topology version (major, minor), from a map request that
+/// names no cache. The major number changes when a server node joins or leaves; the minor one
+/// when caches are created or destroyed, or a rebalance finishes.
+pub fn topology_version(conn: &mut Connection) -> Result<(i64, i32)> {
+    let mut w = Writer::new();
+    w.i32(0);
+    let payload = conn.request(op::CACHE_PARTITIONS, &w.buf)?;
+    let mut r = Reader::new(&payload);
+    Ok((r.i64()?, r.i32()?))
+}
+
 fn parse(payload: &[u8], cache_id: i32) -> Result<Option<PartitionMap>> {
     let mut r = Reader::new(payload);
     let topology = (r.i64()?, r.i32()?);

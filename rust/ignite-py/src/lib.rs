@@ -452,6 +452,12 @@ impl NativeClient {
         Ok(map.map(|m| (m.topology.0, m.topology.1, m.primaries.iter().map(|id| id.to_vec()).collect())))
     }
 
+    /// `(major, minor)` affinity topology version of the cluster.
+    fn topology_version(&self, py: Python<'_>) -> PyResult<(i64, i32)> {
+        let client = &self.inner;
+        py.detach(|| client.topology_version()).py_err(py)
+    }
+
     /// The protocol version the handshake settled on.
     fn protocol_version(&self, py: Python<'_>) -> PyResult<(i16, i16, i16)> {
         let client = &self.inner;
