@@ -154,7 +154,7 @@ def main(argv: list[str]) -> int:
         say(f"held-out accuracy {correct / total:.4f} on {total} rows")
     # A last collective keeps every worker in the job until the chief is done with it, so that
     # none leaves early and is reported as lost.
-    strategy.reduce("SUM", strategy.run(lambda: tf.ones([])), axis=None)
+    tf.function(lambda: strategy.reduce("SUM", strategy.run(lambda: tf.ones([])), axis=None))()
     return 0
 
 
