@@ -156,11 +156,11 @@ def pytest_terminal_summary(terminalreporter):
         return
     tr = terminalreporter
     tr.section("throughput (median round; ratios within this run)")
-    tr.write_line(f"{'scenario':<12} {'reader':<28} {'MB/s':>10} {'rows/s':>14} {'vs pyignite':>12} {'vs raw pages':>13}")
+    tr.write_line(f"{'scenario':<14} {'reader':<28} {'MB/s':>10} {'rows/s':>14} {'vs pyignite':>12} {'vs raw pages':>13}")
     for scenario, readers in RESULTS.items():
         base = readers.get("pyignite", {}).get("rows/s")
         raw = readers.get("raw pages", {}).get("rows/s")
         for reader, info in readers.items():
             vs_py = f"{info['rows/s'] / base:.1f}x" if base else "-"
             vs_raw = f"{info['rows/s'] / raw:.2f}" if raw else "-"
-            tr.write_line(f"{scenario:<12} {reader:<28} {info['MB/s']:>10.1f} {info['rows/s']:>14,.0f} {vs_py:>12} {vs_raw:>13}")
+            tr.write_line(f"{scenario:<14} {reader:<28} {info['MB/s']:>10.1f} {info['rows/s']:>14,.0f} {vs_py:>12} {vs_raw:>13}")
