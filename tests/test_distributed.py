@@ -133,51 +133,63 @@ def test_a_plan_in_the_environment_decides_shards(trio, lopsided, monkeypatch):
         ShardPlan(cache="lopsided", partition_count=4, shards=((0, 1), (1, 2, 3)))
 
 
+def _in_fresh_process(code: str) -> dict:
+    """Runs ``code`` in a new interpreter and returns the JSON it prints last. PyTorch runs apart
+    from this test process, which has loaded TensorFlow: TensorFlow and triton (which torch.optim
+    imports) each bundle LLVM, and LLVM aborts when both are in one process."""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def test_torch_dataloader_workers_and_ranks_read_every_key_once(trio, lopsided):
-    import torch
-    from torch.utils.data import DataLoader
-
-    from ignite_fast.pytorch import IgniteIterableDataset
-
-    keys = []
-    for rank in range(2):  # two processes' worth of ranks, two DataLoader workers each
-        dataset = IgniteIterableDataset("lopsided", hosts=trio.addresses, batch_size=500, shard=(rank, 2))
-        for batch in DataLoader(dataset, batch_size=None, num_workers=2):
-            assert isinstance(batch["key"], torch.Tensor) and batch["key"].dtype == torch.int64
-            assert batch["val"].dtype == torch.int32
-            assert torch.equal(batch["val"], batch["key"].to(torch.int32))
-            keys += batch["key"].tolist()
+    result = _in_fresh_process(f"""
+import json, torch
+from torch.utils.data import DataLoader
+from ignite_fast.pytorch import IgniteIterableDataset
+keys = []
+for rank in range(2):  # two processes' worth of ranks, two DataLoader workers each
+    dataset = IgniteIterableDataset("lopsided", hosts={trio.addresses!r}, batch_size=500, shard=(rank, 2))
+    for batch in DataLoader(dataset, batch_size=None, num_workers=2):
+        assert isinstance(batch["key"], torch.Tensor) and batch["key"].dtype == torch.int64
+        assert batch["val"].dtype == torch.int32
+        assert torch.equal(batch["val"], batch["key"].to(torch.int32))
+        keys += batch["key"].tolist()
+print(json.dumps({{"keys": keys}}))
+""")
+    keys = result["keys"]
     duplicates = [k for k, n in collections.Counter(keys).items() if n > 1]
     assert not duplicates and set(keys) == lopsided
 
 
 def test_torch_trains_a_small_model_on_the_digits(trio):
-    import torch
-    from torch.utils.data import DataLoader
-
-    from ignite_fast.pytorch import IgniteIterableDataset
-
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    dataset = IgniteIterableDataset("digits", hosts=trio.addresses, batch_size=64, columns=["pixels", "label"])
-    loader = DataLoader(dataset, batch_size=None, num_workers=2)
-    for _epoch in range(15):
-        for batch in loader:
-            train = batch["key"] % 5 != 0
-            x = batch["val"]["pixels"][train].float() / 255
-            loss = torch.nn.functional.cross_entropy(model(x), batch["val"]["label"][train].long())
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    correct = total = 0
-    with torch.no_grad():
-        for batch in loader:
-            held_out = batch["key"] % 5 == 0
-            predicted = model(batch["val"]["pixels"][held_out].float() / 255).argmax(dim=1)
-            correct += int((predicted == batch["val"]["label"][held_out]).sum())
-            total += int(held_out.sum())
-    assert total == 360 and correct / total > 0.9, correct / total
+    result = _in_fresh_process(f"""
+import json, torch
+from torch.utils.data import DataLoader
+from ignite_fast.pytorch import IgniteIterableDataset
+torch.manual_seed(0)
+model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
+optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+dataset = IgniteIterableDataset("digits", hosts={trio.addresses!r}, batch_size=64, columns=["pixels", "label"])
+loader = DataLoader(dataset, batch_size=None, num_workers=2)
+for _epoch in range(15):
+    for batch in loader:
+        train = batch["key"] % 5 != 0
+        x = batch["val"]["pixels"][train].float() / 255
+        loss = torch.nn.functional.cross_entropy(model(x), batch["val"]["label"][train].long())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+correct = total = 0
+with torch.no_grad():
+    for batch in loader:
+        held_out = batch["key"] % 5 == 0
+        predicted = model(batch["val"]["pixels"][held_out].float() / 255).argmax(dim=1)
+        correct += int((predicted == batch["val"]["label"][held_out]).sum())
+        total += int(held_out.sum())
+print(json.dumps({{"correct": correct, "total": total}}))
+""")
+    assert result["total"] == 360 and result["correct"] / result["total"] > 0.9, result
 
 
 class LauncherRun:
