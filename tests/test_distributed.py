@@ -284,7 +284,13 @@ def test_the_launcher_passes_its_settings_and_gives_up_after_its_restarts(trio, 
         "plan = plan_from_env('digits')\n"
         "print('index', os.environ['IGNITE_FAST_WORKER_INDEX'], 'attempt', os.environ['IGNITE_FAST_ATTEMPT'],\n"
         "      'task', json.loads(os.environ['TF_CONFIG'])['task']['index'], 'rank', os.environ['RANK'],\n"
-        "      'home', os.environ['IGNITE_FAST_HOME'], 'shards', len(plan), 'args', sys.argv[1:])\n"
+        "      'home', os.environ['IGNITE_FAST_HOME'], 'shards', len(plan), 'args', sys.argv[1:], flush=True)\n"
+        "# Fail only once both have spoken: the first failure stops the other worker.\n"
+        "import pathlib, time\n"
+        f"here = pathlib.Path({str(tmp_path)!r})\n"
+        "(here / f\"{os.environ['IGNITE_FAST_ATTEMPT']}-{os.environ['RANK']}\").touch()\n"
+        "while len(list(here.glob(os.environ['IGNITE_FAST_ATTEMPT'] + '-*'))) < 2:\n"
+        "    time.sleep(0.05)\n"
         "sys.exit(3)\n")
     run = LauncherRun(["--workers", "2", "--hosts", ",".join(trio.addresses), "--cache", "digits",
                        "--max-restarts", "1", "--grace", "1", str(script), "--flag", "x"])

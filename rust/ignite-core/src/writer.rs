@@ -40,6 +40,15 @@ impl WriteColumn<'_> {
         }
     }
 
+    /// The most bytes one value of this column takes when written (type code included).
+    fn max_encoded_len(&self) -> usize {
+        match *self {
+            WriteColumn::Scalar { kind, .. } => 1 + kind.size(),
+            WriteColumn::FixedArray { kind, width, .. } => 5 + width * kind.size(),
+            WriteColumn::Strings { width, .. } => 5 + width,
+        }
+    }
+
     fn type_code(&self) -> u8 {
         match *self {
             WriteColumn::Scalar { kind, .. } => kind.code(),
@@ -124,31 +133,39 @@ pub fn put_all(conn: &mut Connection, cache_name: &str, keys: &WriteColumn, valu
         }
         WriteValues::Plain(_) => (0, 0),
     };
+    let max_entry = keys.max_encoded_len()
+        + match values {
+            WriteValues::Plain(column) => column.max_encoded_len(),
+            WriteValues::Object { fields, .. } => {
+                HEADER_LEN + fields.iter().map(|(_, c)| c.max_encoded_len() + 4).sum::<usize>()
+            }
+        };
     let mut in_flight: VecDeque<(i64, usize)> = VecDeque::new();
     let mut acknowledged = 0usize;
-    let mut body = Vec::with_capacity(CHUNK_BYTES + (1 << 16));
     let mut row = 0;
     let mut scratch = Vec::new();
     while row < rows {
-        body.clear();
-        body.extend_from_slice(&cache_id.to_le_bytes());
-        body.push(0); // flags
-        body.extend_from_slice(&0i32.to_le_bytes()); // count, patched below
-        let first = row;
-        while row < rows && (row == first || body.len() < CHUNK_BYTES) {
-            keys.write(row, &mut body);
-            match values {
-                WriteValues::Plain(column) => column.write(row, &mut body),
-                WriteValues::Object { fields, .. } => write_object(&mut body, &mut scratch, type_id, schema, fields, row),
-            }
-            row += 1;
-        }
-        let count = (row - first) as i32;
-        body[5..9].copy_from_slice(&count.to_le_bytes());
         if in_flight.len() == IN_FLIGHT {
             acknowledged += wait(conn, &mut in_flight, acknowledged, cache_name)?;
         }
-        let id = conn.send(op::CACHE_PUT_ALL, &body)?;
+        let first = row;
+        // Entries are encoded straight into the outgoing message: values are copied once.
+        let id = conn.send_with(op::CACHE_PUT_ALL, 9 + CHUNK_BYTES + max_entry, |msg| {
+            let start = msg.len();
+            msg.extend_from_slice(&cache_id.to_le_bytes());
+            msg.push(0); // flags
+            msg.extend_from_slice(&0i32.to_le_bytes()); // count, patched below
+            while row < rows && (row == first || msg.len() - start < CHUNK_BYTES) {
+                keys.write(row, msg);
+                match values {
+                    WriteValues::Plain(column) => column.write(row, msg),
+                    WriteValues::Object { fields, .. } => write_object(msg, &mut scratch, type_id, schema, fields, row),
+                }
+                row += 1;
+            }
+            let count = (row - first) as i32;
+            msg[start + 5..start + 9].copy_from_slice(&count.to_le_bytes());
+        })?;
         in_flight.push_back((id, row - first));
     }
     while !in_flight.is_empty() {
