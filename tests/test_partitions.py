@@ -44,6 +44,20 @@ def test_partition_map_names_every_node(trio):
     assert min(collections.Counter(primaries).values()) > 200
 
 
+def test_one_address_is_enough_to_reach_every_node(trio):
+    from ignite_fast.parallel import NodeClients
+
+    client = ignite_fast.Client(trio.addresses[0])
+    endpoints = client._native.node_endpoints()
+    assert sorted(port for _, port, _ in endpoints) == [10910, 10911, 10912]
+    assert all("127.0.0.1" in hosts for _, _, hosts in endpoints)
+    reached = NodeClients(client).addresses()  # the other two from the cluster's node endpoints
+    assert sorted(reached.values()) == trio.addresses
+    assert set(reached) == set(client.partition_map("spread3"))
+    keys = _keys(client.scan("spread3", parallel=3, batch_size=1000))
+    assert sorted(keys) == list(range(ROWS))
+
+
 def test_parallel_scan_reads_every_key_exactly_once(trio):
     client = ignite_fast.Client(trio.addresses)
     keys = _keys(client.scan("spread3", parallel=4, batch_size=256))

@@ -169,9 +169,9 @@ class Client:
             self._partition_counts[cache] = None if primaries is None else len(primaries)
         return self._partition_counts[cache]
 
-    def _sibling(self, address: str) -> "Client":
-        """A client of the same settings for one of this client's addresses only."""
-        return Client(address, **self._connect_args)
+    def _sibling(self, address: str, **overrides) -> "Client":
+        """A client of the same settings (but ``overrides``) for one address only."""
+        return Client(address, **{**self._connect_args, **overrides})
 
     def partition_map(self, cache: str) -> list[bytes] | None:
         """The primary node id (16 bytes) of every partition of ``cache``, by partition number,

@@ -11,12 +11,16 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from .errors import IgniteConnectionError, InvalidArgumentError
+from .errors import IgniteConnectionError, IgniteError, InvalidArgumentError
 from .sharding import shard_partitions
 
 if TYPE_CHECKING:
     from .client import Client
     from .sharding import ShardPlan
+
+
+# Seconds to wait on an address the cluster reported rather than one the caller gave.
+DISCOVERED_CONNECT_TIMEOUT = 2.0
 
 
 def _checked_partitions(cache: str, partitions: Sequence[int], count: int) -> list[int]:
@@ -35,7 +39,8 @@ def _checked_partitions(cache: str, partitions: Sequence[int], count: int) -> li
 
 
 class NodeClients:
-    """One client per reachable node, keyed by node id, to send each partition to its primary."""
+    """One client per reachable node, keyed by node id, to send each partition to its primary:
+    the nodes at the client's addresses, and the others the cluster names (node endpoints)."""
 
     def __init__(self, client: "Client"):
         self._client = client
@@ -51,6 +56,34 @@ class NodeClients:
             if node_id is not None:
                 self._by_id[bytes(node_id)] = sibling
                 self._address[bytes(node_id)] = address
+        self._discover()
+
+    def _discover(self) -> None:
+        """Adds the nodes the client was not given, from the cluster's own list of client
+        endpoints (op 5102). An endpoint counts only if the node that answers there has the id
+        the cluster gave: a node's own list can name addresses (loopback, container bridges)
+        that mean something else from here."""
+        try:
+            endpoints = self._client._native.node_endpoints()
+        except IgniteError:
+            return
+        for node_id, port, hosts in endpoints or []:
+            node_id = bytes(node_id)
+            if node_id in self._by_id:
+                continue
+            for host in hosts:
+                if "%" in host:
+                    continue  # a link-local address with its interface: only meaningful there
+                address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+                try:
+                    sibling = self._client._sibling(address, connect_timeout=DISCOVERED_CONNECT_TIMEOUT)
+                    answered = sibling._native.node_id()
+                except IgniteError:
+                    continue
+                if answered is not None and bytes(answered) == node_id:
+                    self._by_id[node_id] = sibling
+                    self._address[node_id] = address
+                    break
 
     def client_for(self, node_id: bytes) -> "Client":
         with self._lock:

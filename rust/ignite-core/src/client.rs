@@ -51,6 +51,11 @@ impl Client {
         self.pool.with_connection(|c| Ok(c.node_id()))
     }
 
+    /// The client endpoints of the cluster's server nodes; `None` where the server cannot say.
+    pub fn node_endpoints(&self) -> Result<Option<Vec<crate::partitions::NodeEndpoint>>> {
+        self.pool.with_connection(crate::partitions::node_endpoints)
+    }
+
     /// The cluster's affinity topology version (major, minor).
     pub fn topology_version(&self) -> Result<(i64, i32)> {
         self.pool.with_connection(crate::partitions::topology_version)

@@ -188,8 +188,8 @@ impl Connection {
         let mut w = Writer::new();
         w.u8(HANDSHAKE_CODE).i16(v.0).i16(v.1).i16(v.2).u8(THIN_CLIENT_CODE);
         if v >= VERSION_1_7_0 {
-            // No optional features: some of them change message layouts we do not implement.
-            w.byte_array_object(&[]);
+            // Only features that change no message layout (some others do).
+            w.byte_array_object(crate::protocol::CLIENT_FEATURES);
         }
         if v >= VERSION_1_1_0 {
             if let Some(user) = &config.username {

@@ -38,7 +38,12 @@ pub mod op {
     pub const PUT_BINARY_TYPE: i16 = 3003;
     pub const TX_START: i16 = 4000;
     pub const TX_END: i16 = 4001;
+    pub const CLUSTER_GROUP_GET_NODE_ENDPOINTS: i16 = 5102;
 }
+
+/// Handshake feature bits (protocol 1.7.0) this client implements. Only bits that change no
+/// message layout: 3 = the cluster's node endpoints (op 5102).
+pub const CLIENT_FEATURES: &[u8] = &[1 << 3];
 
 /// Handshake codes.
 pub const HANDSHAKE_CODE: u8 = 1;

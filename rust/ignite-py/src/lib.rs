@@ -452,6 +452,14 @@ impl NativeClient {
         Ok(map.map(|m| (m.topology.0, m.topology.1, m.primaries.iter().map(|id| id.to_vec()).collect())))
     }
 
+    /// `[(node id, port, [hosts])]` of the cluster's server nodes, or None where the server
+    /// does not offer them.
+    fn node_endpoints(&self, py: Python<'_>) -> PyResult<Option<Vec<(Vec<u8>, u16, Vec<String>)>>> {
+        let client = &self.inner;
+        let nodes = py.detach(|| client.node_endpoints()).py_err(py)?;
+        Ok(nodes.map(|nodes| nodes.into_iter().map(|n| (n.node_id.to_vec(), n.port, n.hosts)).collect()))
+    }
+
     /// `(major, minor)` affinity topology version of the cluster.
     fn topology_version(&self, py: Python<'_>) -> PyResult<(i64, i32)> {
         let client = &self.inner;
