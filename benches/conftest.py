@@ -23,14 +23,18 @@ OBJECT_ROWS = int(os.environ.get("BENCH_OBJECT_ROWS", "20000"))
 RESULTS: dict[str, dict[str, dict]] = defaultdict(dict)
 
 
+def started(cluster: IgniteCluster) -> IgniteCluster:
+    """Starts benchmark nodes; if they cannot start, the benchmark fails with why (never skips)."""
+    try:
+        return cluster.start()
+    except Exception as e:
+        pytest.fail(f"could not start Ignite cluster '{cluster.name}': {e}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def bench_cluster():
-    node = IgniteCluster(nodes=1, port=PORT, discovery_port=27560, communication_port=27160,
-                         name="bench", region_mb=2048, heap_mb=1536)
-    try:
-        node.start()
-    except Exception as e:
-        pytest.fail(f"could not start the Ignite benchmark node: {e}", pytrace=False)
+    node = started(IgniteCluster(nodes=1, port=PORT, discovery_port=27560, communication_port=27160,
+                                 name="bench", region_mb=2048, heap_mb=1536))
     yield node
     node.stop()
 

@@ -18,7 +18,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import record
+from conftest import record, started
 
 PORT = 10930
 ROWS_1MB = int(os.environ.get("BENCH_DIST_1MB_ROWS", "384"))   # 384 MB across three nodes
@@ -43,13 +43,10 @@ for line in sys.stdin:
 def trio():
     from ignite_fast.server import IgniteCluster
 
-    cluster = IgniteCluster(nodes=3, port=PORT, discovery_port=27630, communication_port=27230,
-                            name="bench-distributed", region_mb=768, heap_mb=768)
-    try:
-        cluster.start()
-    except Exception as e:
-        pytest.fail(f"could not start the three benchmark nodes: {e}", pytrace=False)
     import ignite_fast
+
+    cluster = started(IgniteCluster(nodes=3, port=PORT, discovery_port=27630, communication_port=27230,
+                                    name="bench-distributed", region_mb=768, heap_mb=768))
 
     client = ignite_fast.Client(cluster.addresses)
     rng = np.random.default_rng(11)

@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import RESULTS
+from conftest import RESULTS, started
 
 PORT = 10940
 CACHE_GB = float(os.environ.get("BENCH_MEMORY_GB", "3"))
@@ -50,12 +50,8 @@ def big_cache():
     import ignite_fast
     from ignite_fast.server import IgniteCluster
 
-    node = IgniteCluster(nodes=1, port=PORT, discovery_port=27640, communication_port=27240, name="bench-memory",
-                         region_mb=int(CACHE_GB * 1024) + 768, heap_mb=1024)
-    try:
-        node.start()
-    except Exception as e:
-        pytest.fail(f"could not start the memory benchmark node: {e}", pytrace=False)
+    node = started(IgniteCluster(nodes=1, port=PORT, discovery_port=27640, communication_port=27240,
+                                 name="bench-memory", region_mb=int(CACHE_GB * 1024) + 768, heap_mb=1024))
     client = ignite_fast.Client("127.0.0.1", PORT)
     rng = np.random.default_rng(13)
     block = rng.integers(0, 256, (32, 1 << 20), dtype=np.uint8)

@@ -4,7 +4,7 @@ Scenarios: 1 MB byte-array values (1 GB), MNIST-shaped objects (70,000), tabular
 numeric fields (1,000,000), string-heavy objects and objects of mixed types (UUID, timestamp,
 decimal, arrays). Readers: ignite_fast's numpy iterator, the tf.data adaptor (batched, and element
 by element as the original was used), the raw page reader (pages fetched and thrown away: the
-server-and-wire limit) and a pyignite 0.6.1 scan at the best of three page sizes (probed first).
+server-and-wire limit) and a pyignite 0.6.1 scan at the best of four page sizes (probed first).
 pyignite and per-element TF are timed on at most 100,000 entries. MB/s counts value payload bytes.
 """
 
@@ -123,11 +123,11 @@ def _tf_reader(cache, batch_size):
 
 SCENARIOS = {
     # (batch/page size for ignite_fast, page sizes pyignite is probed at: the best one is timed)
-    "1mb": ("one_mb_cache", 16, (4, 16, 64)),
-    "mnist": ("mnist_cache", 4096, (256, 1024, 4096)),
-    "tabular": ("tabular_cache", 65536, (256, 1024, 4096)),
-    "strings": ("strings_cache", 4096, (256, 1024, 4096)),
-    "mixed": ("mixed_cache", 4096, (256, 1024, 4096)),
+    "1mb": ("one_mb_cache", 16, (1, 4, 16, 64)),
+    "mnist": ("mnist_cache", 4096, (64, 256, 1024, 4096)),
+    "tabular": ("tabular_cache", 65536, (64, 256, 1024, 4096)),
+    "strings": ("strings_cache", 4096, (64, 256, 1024, 4096)),
+    "mixed": ("mixed_cache", 4096, (64, 256, 1024, 4096)),
 }
 READERS = ["numpy batches", "tf.data batched", "tf.data per element", "raw pages", "pyignite"]
 
