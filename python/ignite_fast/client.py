@@ -11,7 +11,7 @@ import numpy as np
 from . import _native
 from .columns import describe, from_native
 from .errors import IgniteError, InvalidArgumentError
-from .sharding import check_shard
+from .sharding import check_selection
 
 if TYPE_CHECKING:
     from .sharding import ShardPlan
@@ -259,16 +259,9 @@ class Client:
         """
         convert = _converter(format)
         exact = format == "arrow" if decimal_as_string is None else decimal_as_string
+        partitions = check_selection(shard, partitions, plan)
         if shard is not None or partitions is not None:
-            if shard is not None and partitions is not None:
-                raise InvalidArgumentError("give shard= or partitions=, not both")
-            if shard is not None:
-                check_shard(shard)
-            elif isinstance(partitions, (str, bytes)) or not hasattr(partitions, "__iter__"):
-                raise InvalidArgumentError(f"partitions must be a list of partition numbers, got {partitions!r}")
             parallel = parallel or 1
-        elif plan is not None:
-            raise InvalidArgumentError("plan= needs shard=(i, n) to say which of its shards to read")
         if parallel is None:
             source = self.scan_native(cache, batch_size, page_size=page_size, part=part, local=local,
                                       decimal_as_string=exact, columns=columns, value_type=value_type)
@@ -285,7 +278,7 @@ class Client:
             source = parallel_scan(self, cache, workers=parallel, batch_size=batch_size,
                                    page_size=batch_size if page_size is None else page_size, ordered=ordered,
                                    failover_timeout=failover_timeout, shard=shard, plan=plan,
-                                   partitions=None if partitions is None else list(partitions),
+                                   partitions=partitions,
                                    scan_args=dict(decimal_as_string=exact, columns=columns, value_type=value_type))
         for _, cols in source:
             yield convert(cols)

@@ -6,6 +6,7 @@ read again from their new primary (a backup that took over) with no duplicates a
 
 from __future__ import annotations
 
+import operator
 import queue
 import threading
 import time
@@ -27,9 +28,12 @@ def _checked_partitions(cache: str, partitions: Sequence[int], count: int) -> li
     """Partition numbers as given, in order, each in range and named once."""
     out = []
     for p in partitions:
-        if isinstance(p, bool) or not isinstance(p, int) and not hasattr(p, "__index__"):
-            raise InvalidArgumentError(f"partitions must be partition numbers, got {p!r}")
-        p = int(p)
+        try:
+            if isinstance(p, bool):
+                raise TypeError
+            p = operator.index(p)  # ints and numpy integers, not floats or strings
+        except TypeError:
+            raise InvalidArgumentError(f"partitions must be partition numbers, got {p!r}") from None
         if not 0 <= p < count:
             raise InvalidArgumentError(f"partition {p} is out of range: cache {cache!r} has {count} partitions (0-{count - 1})")
         out.append(p)

@@ -104,6 +104,22 @@ def check_shard(shard: object) -> tuple[int, int]:
     return shard
 
 
+def check_selection(shard: object, partitions: object, plan: object) -> list[int] | None:
+    """Checks the partition-choosing arguments of a scan (``shard=``, ``partitions=``, ``plan=``)
+    and returns ``partitions`` as a list (None when not given)."""
+    if shard is not None and partitions is not None:
+        raise InvalidArgumentError("give shard= or partitions=, not both")
+    if shard is not None:
+        check_shard(shard)
+    elif plan is not None:
+        raise InvalidArgumentError("plan= needs shard=(i, n) to say which of its shards to read")
+    if partitions is None:
+        return None
+    if isinstance(partitions, (str, bytes)) or not hasattr(partitions, "__iter__"):
+        raise InvalidArgumentError(f"partitions must be a list of partition numbers, got {partitions!r}")
+    return list(partitions)
+
+
 def shard_partitions(cache: str, partition_count: int, shard: tuple[int, int],
                      plan: ShardPlan | None = None) -> Sequence[int]:
     """Worker ``i``'s partitions for ``shard=(i, n)``: from ``plan`` or the plan for ``cache`` in
@@ -185,22 +201,34 @@ def partition_sizes(client: "Client", cache: str, parallel: int = 4) -> list[int
     server's speed (the thin-client protocol has no per-partition size request)."""
     from .parallel import NodeClients
 
+    _topology, primaries = _partition_map(client, cache)
+    return _count_entries(client, cache, primaries, NodeClients(client), parallel)
+
+
+def _partition_map(client: "Client", cache: str) -> tuple[tuple[int, int], list[bytes]]:
+    """``((topology major, minor), primary node id of each partition)``."""
     partition_map = client._native.partition_map(cache)
     if partition_map is None:
         raise InvalidArgumentError(f"cache {cache!r} is not partitioned (replicated, or a custom affinity): "
-                                   "it has no per-partition sizes")
-    primaries = [bytes(node) for node in partition_map[2]]
-    nodes = NodeClients(client)
+                                   "it has no partitions to share out (shard=(i, n) gives it whole to worker 0)")
+    major, minor, primaries = partition_map
+    return (int(major), int(minor)), [bytes(node) for node in primaries]
+
+
+def _count_entries(client: "Client", cache: str, primaries: list[bytes], nodes, parallel: int) -> list[int]:
     page_size = client._rows_for_bytes(cache, COUNT_PAGE_BYTES)
 
+    def entries(target: "Client", partition: int) -> int:
+        return sum(n for n, _ in target.raw_pages(cache, page_size=page_size, part=partition))
+
     def count(partition: int) -> int:
-        for target in (nodes.client_for(primaries[partition]), client):
-            try:
-                return sum(entries for entries, _ in target.raw_pages(cache, page_size=page_size, part=partition))
-            except IgniteConnectionError:
-                if target is client:
-                    raise
-        raise AssertionError("unreachable")
+        target = nodes.client_for(primaries[partition])
+        try:
+            return entries(target, partition)
+        except IgniteConnectionError:
+            if target is client:
+                raise
+            return entries(client, partition)  # its node went away: any node routes the scan
 
     with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="ignite-fast-count") as pool:
         return list(pool.map(count, range(len(primaries))))
@@ -221,13 +249,6 @@ def _split_address(address: str) -> tuple[str, int | None]:
         host, port = address.split(":")
         return host, int(port)
     return address, None
-
-
-def node_addresses(client: "Client") -> dict[bytes, str]:
-    """The node id behind each of the client's addresses that answers."""
-    from .parallel import NodeClients
-
-    return NodeClients(client).addresses()
 
 
 def home_nodes(homes: Sequence[str | None], nodes: dict[bytes, str]) -> list[set[bytes]]:
@@ -264,18 +285,16 @@ def plan_shards(client: "Client", cache: str, workers: int, *, homes: Sequence[s
         raise InvalidArgumentError(f"balance must be 'entries' or 'partitions', got {balance!r}")
     if homes is not None and len(homes) != workers:
         raise InvalidArgumentError(f"homes names {len(homes)} workers' nodes, but there are {workers} workers")
-    partition_map = client._native.partition_map(cache)
-    if partition_map is None:
-        raise InvalidArgumentError(f"cache {cache!r} is not partitioned (replicated, or a custom affinity): "
-                                   "shard=(i, n) gives it whole to worker 0")
-    major, minor, primary_ids = partition_map
-    primaries = [bytes(node) for node in primary_ids]
-    weights = partition_sizes(client, cache, parallel) if balance == "entries" else [1] * len(primaries)
-    local_to = home_nodes(homes, node_addresses(client)) if homes is not None else [set()] * workers
+    from .parallel import NodeClients
+
+    topology, primaries = _partition_map(client, cache)
+    nodes = NodeClients(client)  # one connection per node, for the count and for locality
+    weights = _count_entries(client, cache, primaries, nodes, parallel) if balance == "entries" else [1] * len(primaries)
+    local_to = home_nodes(homes, nodes.addresses()) if homes is not None else [set()] * workers
     shards = assign_partitions(weights, primaries, local_to, workers)
     return ShardPlan(
         cache=cache, partition_count=len(primaries), shards=tuple(tuple(s) for s in shards),
         entries=tuple(sum(weights[p] for p in s) for s in shards) if balance == "entries" else None,
         local_partitions=tuple(sum(primaries[p] in local_to[i] for p in s) for i, s in enumerate(shards))
         if homes is not None else None,
-        topology=(int(major), int(minor)))
+        topology=topology)

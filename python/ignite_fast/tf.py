@@ -18,7 +18,7 @@ import tensorflow as tf
 from .client import Client
 from .columns import Ragged, from_native, uuid_strings
 from .errors import InvalidArgumentError, UnsupportedTypeError
-from .sharding import check_shard
+from .sharding import check_selection
 
 _DTYPES = {
     "uint8": tf.uint8, "int16": tf.int16, "int32": tf.int32, "int64": tf.int64,
@@ -247,18 +247,12 @@ class IgniteDataset(tf.data.Dataset):
         self.cache_name = cache_name
         self.batch_size = batch_size
 
-        if shard is not None and partitions is not None:
-            raise InvalidArgumentError("give shard= or partitions=, not both")
-        if shard is not None:
-            check_shard(shard)
-        elif plan is not None:
-            raise InvalidArgumentError("plan= needs shard=(i, n) to say which of its shards to read")
+        partitions = check_selection(shard, partitions, plan)
         if (shard is not None or partitions is not None) and parallel is None:
             parallel = 1
         if parallel is not None and (part != -1 or local):
             raise InvalidArgumentError("parallel=, shard= and partitions= choose the partitions themselves: "
                                        "they do not combine with part= or local=")
-        partitions = None if partitions is None else [int(p) for p in partitions]
 
         def open_scan(rows: int):
             client = Client(**client_args)
