@@ -13,6 +13,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from ignite_fast.server import IgniteCluster  # noqa: E402
+from report import raw_peer  # noqa: E402
 
 PORT = 10860
 ONE_MB_ROWS = int(os.environ.get("BENCH_1MB_ROWS", "1024"))          # 1 GB
@@ -31,12 +32,25 @@ def started(cluster: IgniteCluster) -> IgniteCluster:
         pytest.fail(f"could not start Ignite cluster '{cluster.name}': {e}", pytrace=False)
 
 
+TRIO_PORT = 10930
+TRIO_1MB_ROWS = int(os.environ.get("BENCH_TRIO_1MB_ROWS", "1024"))   # 1 GB over three nodes
+
+
 @pytest.fixture(scope="session")
 def bench_cluster():
     node = started(IgniteCluster(nodes=1, port=PORT, discovery_port=27560, communication_port=27160,
                                  name="bench", region_mb=2048, heap_mb=1536))
     yield node
     node.stop()
+
+
+@pytest.fixture(scope="session")
+def bench_trio():
+    """Three local nodes (no backups: every entry lives once)."""
+    cluster = started(IgniteCluster(nodes=3, port=TRIO_PORT, discovery_port=27630, communication_port=27230,
+                                    name="bench-trio", region_mb=1024, heap_mb=768))
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture(scope="session")
@@ -49,52 +63,80 @@ def writer(bench_cluster):
     c.close()
 
 
+class Caches:
+    """The scenarios' caches, each loaded once per session on first use, on the one-node
+    cluster or the three-node one. A cache is a dict: name, rows, value_bytes, addresses."""
+
+    def __init__(self, request):
+        self._request = request
+        self._loaded: dict[tuple[str, int], dict] = {}
+
+    def get(self, scenario: str, nodes: int = 1) -> dict:
+        if (scenario, nodes) not in self._loaded:
+            cluster = self._request.getfixturevalue("bench_cluster" if nodes == 1 else "bench_trio")
+            name = f"bench_{scenario}" if nodes == 1 else f"bench{nodes}_{scenario}"
+            cache = LOADERS[scenario](cluster.addresses, name, nodes)
+            self._loaded[scenario, nodes] = {**cache, "name": name, "addresses": cluster.addresses}
+        return self._loaded[scenario, nodes]
+
+
 @pytest.fixture(scope="session")
-def one_mb_cache(bench_cluster):
-    """ONE_MB_ROWS values of 1 MB each (byte[]), the published IgniteDataset scenario."""
+def caches(request) -> Caches:
+    return Caches(request)
+
+
+def _pyignite(addresses):
+    from pyignite import Client
+
+    client = Client()
+    client.connect([(a.rsplit(":", 1)[0], int(a.rsplit(":", 1)[1])) for a in addresses])
+    return client
+
+
+def load_1mb(addresses, name, nodes):
+    """1 MB values (byte[]), the published IgniteDataset scenario: 1 GB."""
     import ignite_fast
 
-    client = ignite_fast.Client("127.0.0.1", PORT)
+    rows = ONE_MB_ROWS if nodes == 1 else TRIO_1MB_ROWS
+    client = ignite_fast.Client(addresses)
     rng = np.random.default_rng(1)
-    for start in range(0, ONE_MB_ROWS, 32):
-        rows = min(32, ONE_MB_ROWS - start)
-        client.put_batches("bench_1mb", {"key": np.arange(start, start + rows),
-                                         "val": rng.integers(0, 256, (rows, 1 << 20), dtype=np.uint8)})
-    return {"name": "bench_1mb", "rows": ONE_MB_ROWS, "value_bytes": 1 << 20}
+    for start in range(0, rows, 32):
+        n = min(32, rows - start)
+        client.put_batches(name, {"key": np.arange(start, start + n),
+                                  "val": rng.integers(0, 256, (n, 1 << 20), dtype=np.uint8)})
+    return {"rows": rows, "value_bytes": 1 << 20}
 
 
-@pytest.fixture(scope="session")
-def mnist_cache(bench_cluster):
+def load_mnist(addresses, name, nodes):
     """MNIST-shaped objects: 784 pixel bytes and an int label."""
     import ignite_fast
 
     rng = np.random.default_rng(2)
     pixels = rng.integers(0, 256, (MNIST_ROWS, 784), dtype=np.uint8)
-    ignite_fast.Client("127.0.0.1", PORT).put_batches(
-        "bench_mnist", {"key": np.arange(MNIST_ROWS), "val": {"pixels": pixels, "label": np.arange(MNIST_ROWS, dtype=np.int32) % 10}},
+    ignite_fast.Client(addresses).put_batches(
+        name, {"key": np.arange(MNIST_ROWS), "val": {"pixels": pixels, "label": np.arange(MNIST_ROWS, dtype=np.int32) % 10}},
         type_name="MnistDigit")
-    return {"name": "bench_mnist", "rows": MNIST_ROWS, "value_bytes": 784 + 4}
+    return {"rows": MNIST_ROWS, "value_bytes": 784 + 4}
 
 
-@pytest.fixture(scope="session")
-def tabular_cache(bench_cluster):
+def load_tabular(addresses, name, nodes):
     """Tabular objects: ten numeric fields (5 double, 3 long, 2 int)."""
     import ignite_fast
 
     rng = np.random.default_rng(4)
-    client = ignite_fast.Client("127.0.0.1", PORT)
+    client = ignite_fast.Client(addresses)
     for start in range(0, TABULAR_ROWS, 250_000):
         rows = min(250_000, TABULAR_ROWS - start)
         val = {f"f{i}": rng.random(rows) for i in range(5)}
         val.update({f"l{i}": rng.integers(0, 1 << 40, rows) for i in range(3)})
         val.update({f"i{i}": rng.integers(0, 1 << 20, rows).astype(np.int32) for i in range(2)})
-        client.put_batches("bench_tabular", {"key": np.arange(start, start + rows), "val": val}, type_name="BenchRow")
-    return {"name": "bench_tabular", "rows": TABULAR_ROWS, "value_bytes": 5 * 9 + 3 * 9 + 2 * 5}
+        client.put_batches(name, {"key": np.arange(start, start + rows), "val": val}, type_name="BenchRow")
+    return {"rows": TABULAR_ROWS, "value_bytes": 5 * 9 + 3 * 9 + 2 * 5}
 
 
-@pytest.fixture(scope="session")
-def strings_cache(writer):
-    """String-heavy objects: five text fields of 10-80 characters, some of them non-ASCII."""
+def load_strings(addresses, name, nodes):
+    """String-heavy objects (written by pyignite): five text fields of 10-80 characters, some of
+    them non-ASCII."""
     from pyignite import GenericObjectMeta
     from pyignite.datatypes import String
 
@@ -103,7 +145,8 @@ def strings_cache(writer):
     class Doc(metaclass=GenericObjectMeta, type_name="BenchDoc", schema=OrderedDict((n, String) for n in names)):
         pass
 
-    cache = writer.get_or_create_cache("bench_strings")
+    writer = _pyignite(addresses)
+    cache = writer.get_or_create_cache(name)
     rng = np.random.default_rng(3)
     lengths = rng.integers(10, 80, (OBJECT_ROWS, len(names)))
     nbytes = 0
@@ -114,12 +157,13 @@ def strings_cache(writer):
             nbytes += sum(len(t.encode()) for t in texts)
             batch[i] = Doc(**dict(zip(names, texts)))
         cache.put_all(batch)
-    return {"name": "bench_strings", "rows": OBJECT_ROWS, "value_bytes": nbytes / OBJECT_ROWS}
+    writer.close()
+    return {"rows": OBJECT_ROWS, "value_bytes": nbytes / OBJECT_ROWS}
 
 
-@pytest.fixture(scope="session")
-def mixed_cache(writer):
-    """Objects mixing types: int, long, double, string, UUID, timestamp, decimal, int[]."""
+def load_mixed(addresses, name, nodes):
+    """Objects mixing types (written by pyignite): int, long, double, string, UUID, timestamp,
+    decimal, int[]."""
     import datetime
     import uuid
     from decimal import Decimal
@@ -135,15 +179,21 @@ def mixed_cache(writer):
             ("uid", UUIDObject), ("at", TimestampObject), ("price", DecimalObject), ("tags", IntArrayObject)])):
         pass
 
-    cache = writer.get_or_create_cache("bench_mixed")
+    writer = _pyignite(addresses)
+    cache = writer.get_or_create_cache(name)
     base = datetime.datetime(2024, 1, 1)
     for start in range(0, OBJECT_ROWS, 2000):
         cache.put_all({i: Mixed(id=i, count=i * 7, score=i / 3, name=f"item-{i}", uid=uuid.UUID(int=i),
                                 at=(base + datetime.timedelta(seconds=i), 0), price=Decimal(i) / 100,
                                 tags=[i, i + 1, i + 2])
                        for i in range(start, min(start + 2000, OBJECT_ROWS))})
+    writer.close()
     # int, long, double, ~9-char string, uuid, timestamp, decimal (~8), 3 ints: about 90 bytes
-    return {"name": "bench_mixed", "rows": OBJECT_ROWS, "value_bytes": 4 + 8 + 8 + 9 + 16 + 12 + 8 + 12}
+    return {"rows": OBJECT_ROWS, "value_bytes": 4 + 8 + 8 + 9 + 16 + 12 + 8 + 12}
+
+
+LOADERS = {"1mb": load_1mb, "mnist": load_mnist, "tabular": load_tabular, "strings": load_strings,
+           "mixed": load_mixed}
 
 
 def record(benchmark, scenario: str, reader: str, rows: int, nbytes: int) -> None:
@@ -163,8 +213,8 @@ def pytest_terminal_summary(terminalreporter):
     tr.write_line(f"{'scenario':<14} {'reader':<28} {'MB/s':>10} {'rows/s':>14} {'vs pyignite':>12} {'vs raw pages':>13}")
     for scenario, readers in RESULTS.items():
         base = readers.get("pyignite", {}).get("rows/s")
-        raw = readers.get("raw pages", {}).get("rows/s")
         for reader, info in readers.items():
+            raw = readers.get(raw_peer(reader), {}).get("rows/s")
             vs_py = f"{info['rows/s'] / base:.1f}x" if base else "-"
             vs_raw = f"{info['rows/s'] / raw:.2f}" if raw else "-"
             tr.write_line(f"{scenario:<14} {reader:<28} {info['MB/s']:>10.1f} {info['rows/s']:>14,.0f} {vs_py:>12} {vs_raw:>13}")

@@ -35,12 +35,18 @@ def load(path: str) -> tuple[dict[str, dict[str, dict]], str]:
     return results, where
 
 
+def raw_peer(reader: str) -> str:
+    """The raw page reader that fetches pages the way ``reader`` does (one cursor, or
+    partition-parallel): the denominator of its "vs raw pages" ratio."""
+    return "raw pages parallel" if "parallel" in reader else "raw pages"
+
+
 def table(results: dict[str, dict[str, dict]]) -> str:
     lines = ["| scenario | reader | MB/s | rows/s | vs pyignite | vs raw pages |", "|---|---|---:|---:|---:|---:|"]
     for scenario, readers in results.items():
         base = readers.get("pyignite", {}).get("rows/s")
-        raw = readers.get("raw pages", {}).get("rows/s")
         for reader, info in readers.items():
+            raw = readers.get(raw_peer(reader), {}).get("rows/s")
             vs_py = f"{info['rows/s'] / base:.1f}x" if base and "writer" not in reader else ""
             vs_raw = f"{info['rows/s'] / raw:.2f}" if raw and "writer" not in reader else ""
             lines.append(f"| {scenario} | {reader} | {info['MB/s']:.1f} | {info['rows/s']:,.0f} | {vs_py} | {vs_raw} |")

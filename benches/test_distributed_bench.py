@@ -1,8 +1,8 @@
 """Aggregate read throughput of 1, 2 and 3 training workers against three local nodes.
 
 Each worker is its own process, as in distributed training: it reads its shard of the launcher's
-plan (balanced by entries, partitions of its own node first) with ``scan(shard=(i, n))``, two
-partitions at a time. The workers start and connect before the clock starts; a round is one
+plan (balanced by entries, partitions of its own node first) with ``scan(shard=(i, n))`` over
+two connections. The workers start and connect before the clock starts; a round is one
 pass over the whole cache by all of them together, timed from "go" to the last worker's "done".
 
 On a 2-core machine the three JVMs and the workers share two cores, so this shows the cost of
@@ -15,14 +15,10 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-from conftest import record, started
+from conftest import record
 
-PORT = 10930
-ROWS_1MB = int(os.environ.get("BENCH_DIST_1MB_ROWS", "384"))   # 384 MB across three nodes
-ROWS_MNIST = int(os.environ.get("BENCH_DIST_MNIST_ROWS", "70000"))
 ROUNDS, WARMUP_ROUNDS = 3, 1
 
 WORKER = r"""
@@ -37,28 +33,6 @@ for line in sys.stdin:
         rows += len(batch["key"])
     print(rows, flush=True)
 """
-
-
-@pytest.fixture(scope="module")
-def trio():
-    from ignite_fast.server import IgniteCluster
-
-    import ignite_fast
-
-    cluster = started(IgniteCluster(nodes=3, port=PORT, discovery_port=27630, communication_port=27230,
-                                    name="bench-distributed", region_mb=768, heap_mb=768))
-
-    client = ignite_fast.Client(cluster.addresses)
-    rng = np.random.default_rng(11)
-    for start in range(0, ROWS_1MB, 32):
-        rows = min(32, ROWS_1MB - start)
-        client.put_batches("dist_1mb", {"key": np.arange(start, start + rows),
-                                        "val": rng.integers(0, 256, (rows, 1 << 20), dtype=np.uint8)})
-    client.put_batches("dist_mnist", {"key": np.arange(ROWS_MNIST), "val": {
-        "pixels": rng.integers(0, 256, (ROWS_MNIST, 784), dtype=np.uint8),
-        "label": np.arange(ROWS_MNIST, dtype=np.int32) % 10}}, type_name="MnistDigit")
-    yield cluster
-    cluster.stop()
 
 
 class Workers:
@@ -91,19 +65,16 @@ class Workers:
             proc.wait(timeout=30)
 
 
-SCENARIOS = {"1mb": ("dist_1mb", ROWS_1MB, 1 << 20), "mnist": ("dist_mnist", ROWS_MNIST, 784 + 4)}
-
-
-@pytest.mark.parametrize("scenario", list(SCENARIOS))
+@pytest.mark.parametrize("scenario", ["1mb", "mnist"])
 @pytest.mark.parametrize("workers", [1, 2, 3])
-def test_aggregate_read_throughput(benchmark, trio, scenario, workers):
-    cache, rows, value_bytes = SCENARIOS[scenario]
-    readers = Workers(trio, cache, workers)
+def test_aggregate_read_throughput(benchmark, caches, bench_trio, scenario, workers):
+    cache = caches.get(scenario, nodes=3)
+    readers = Workers(bench_trio, cache["name"], workers)
     try:
         read = benchmark.pedantic(readers.one_pass, rounds=ROUNDS, iterations=1, warmup_rounds=WARMUP_ROUNDS)
     finally:
         readers.close()
-    assert read == rows
+    assert read == cache["rows"]
     benchmark.extra_info["plan"] = readers.plan.describe()
-    record(benchmark, f"3 nodes {scenario}", f"{workers} worker{'s' if workers > 1 else ''}", rows,
-           rows * value_bytes)
+    record(benchmark, f"3 nodes {scenario}", f"{workers} worker{'s' if workers > 1 else ''}", read,
+           read * cache["value_bytes"])

@@ -1,11 +1,16 @@
-"""Benchmark smoke: ignite_fast next to its peers in the same run.
+"""Benchmark smoke: ignite_fast next to its peers in the same run, on one node and on three.
 
 Scenarios: 1 MB byte-array values (1 GB), MNIST-shaped objects (70,000), tabular objects with ten
 numeric fields (1,000,000), string-heavy objects and objects of mixed types (UUID, timestamp,
-decimal, arrays). Readers: ignite_fast's numpy iterator, the tf.data adaptor (batched, and element
-by element as the original was used), the raw page reader (pages fetched and thrown away: the
+decimal, arrays); each on one local node and on three.
+
+Readers: ignite_fast's numpy iterator, the tf.data adaptor (batched, and element by element as the
+original was used), the raw page reader (pages fetched the same way and thrown away: the
 server-and-wire limit) and a pyignite 0.6.1 scan at the best of four page sizes (probed first).
-pyignite and per-element TF are timed on at most 100,000 entries. MB/s counts value payload bytes.
+On one node the numpy iterator and the raw reader also run partition-parallel ("parallel": two
+connections, several partition cursors in flight on each); on three nodes every ignite_fast reader
+is partition-parallel (one connection per node). pyignite and per-element TF are timed on at most
+100,000 entries. MB/s counts value payload bytes.
 """
 
 from __future__ import annotations
@@ -22,16 +27,12 @@ ROUNDS = 5
 WARMUP_ROUNDS = 2
 
 
-def _client():
-    return ignite_fast.Client("127.0.0.1", PORT)
-
-
-def _numpy_reader(cache, batch_size):
-    client = _client()
+def _numpy_reader(cache, batch_size, parallel):
+    client = ignite_fast.Client(cache["addresses"])
 
     def run():
         rows = 0
-        for batch in client.scan(cache["name"], batch_size=batch_size):
+        for batch in client.scan(cache["name"], batch_size=batch_size, parallel=parallel):
             rows += len(batch["key"])
         assert rows == cache["rows"]
         return rows
@@ -39,11 +40,12 @@ def _numpy_reader(cache, batch_size):
     return run
 
 
-def _raw_reader(cache, page_size):
-    client = _client()
+def _raw_reader(cache, page_size, parallel):
+    client = ignite_fast.Client(cache["addresses"])
 
     def run():
-        rows = sum(entries for entries, _ in client.raw_pages(cache["name"], page_size=page_size))
+        pages = client.raw_pages(cache["name"], page_size=page_size, parallel=parallel)
+        rows = sum(entries for entries, _ in pages)
         assert rows == cache["rows"]
         return rows
 
@@ -76,8 +78,9 @@ def _pyignite_reader(writer, cache, page_size):
 TF_ELEMENT_MAX_ROWS = 100_000
 
 
-def _tf_element_reader(cache, page_size):
-    dataset = ignite_fast.IgniteDataset(cache["name"], port=PORT, page_size=page_size)
+def _tf_element_reader(cache, page_size, parallel):
+    dataset = ignite_fast.IgniteDataset(cache["name"], hosts=cache["addresses"], page_size=page_size,
+                                        parallel=parallel)
     limit = min(cache["rows"], TF_ELEMENT_MAX_ROWS)
     if limit < cache["rows"]:
         dataset = dataset.take(limit)
@@ -106,10 +109,11 @@ def _pyignite_best_page_size(writer, cache, candidates) -> int:
     return min(timings, key=timings.get)
 
 
-def _tf_reader(cache, batch_size):
+def _tf_reader(cache, batch_size, parallel):
     import tensorflow as tf
 
-    dataset = ignite_fast.IgniteDataset(cache["name"], port=PORT, batch_size=batch_size, page_size=batch_size)
+    dataset = ignite_fast.IgniteDataset(cache["name"], hosts=cache["addresses"], batch_size=batch_size,
+                                        page_size=batch_size, parallel=parallel)
 
     def run():
         rows = 0
@@ -123,43 +127,56 @@ def _tf_reader(cache, batch_size):
 
 SCENARIOS = {
     # (batch/page size for ignite_fast, page sizes pyignite is probed at: the best one is timed)
-    "1mb": ("one_mb_cache", 16, (1, 4, 16, 64)),
-    "mnist": ("mnist_cache", 4096, (64, 256, 1024, 4096)),
-    "tabular": ("tabular_cache", 65536, (64, 256, 1024, 4096)),
-    "strings": ("strings_cache", 4096, (64, 256, 1024, 4096)),
-    "mixed": ("mixed_cache", 4096, (64, 256, 1024, 4096)),
+    "1mb": (16, (1, 4, 16, 64)),
+    "mnist": (4096, (64, 256, 1024, 4096)),
+    "tabular": (65536, (64, 256, 1024, 4096)),
+    "strings": (4096, (64, 256, 1024, 4096)),
+    "mixed": (4096, (64, 256, 1024, 4096)),
 }
-READERS = ["numpy batches", "tf.data batched", "tf.data per element", "raw pages", "pyignite"]
+READERS = ["numpy batches", "numpy parallel", "tf.data batched", "tf.data per element", "raw pages",
+           "raw pages parallel", "pyignite"]
+# Partition-parallel readers: worker connections on one node; on three, one per node.
+PARALLEL_ON_ONE_NODE = 2
+# On three nodes every ignite_fast reader is partition-parallel, so there are no separate
+# "parallel" readers.
+CASES = [(reader, 1) for reader in READERS] + [(reader, 3) for reader in READERS if "parallel" not in reader]
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-@pytest.mark.parametrize("reader", READERS)
-def test_scan_throughput(benchmark, request, writer, scenario, reader):
-    fixture, batch, py_pages = SCENARIOS[scenario]
-    cache = request.getfixturevalue(fixture)
+@pytest.mark.parametrize("reader,nodes", CASES)
+def test_scan_throughput(benchmark, caches, scenario, reader, nodes):
+    batch, py_pages = SCENARIOS[scenario]
+    cache = caches.get(scenario, nodes)
+    parallel = 3 if nodes == 3 else PARALLEL_ON_ONE_NODE if "parallel" in reader else None
     if reader == "pyignite":
+        from conftest import _pyignite
+
+        writer = _pyignite(cache["addresses"])
         page_size = _pyignite_best_page_size(writer, cache, py_pages)
         benchmark.extra_info["page_size"] = page_size
     run = {
-        "numpy batches": lambda: _numpy_reader(cache, batch),
-        "tf.data batched": lambda: _tf_reader(cache, batch),
-        "tf.data per element": lambda: _tf_element_reader(cache, min(batch, 1024)),
-        "raw pages": lambda: _raw_reader(cache, batch),
+        "numpy batches": lambda: _numpy_reader(cache, batch, parallel),
+        "numpy parallel": lambda: _numpy_reader(cache, batch, parallel),
+        "tf.data batched": lambda: _tf_reader(cache, batch, parallel),
+        "tf.data per element": lambda: _tf_element_reader(cache, min(batch, 1024), parallel),
+        "raw pages": lambda: _raw_reader(cache, batch, parallel),
+        "raw pages parallel": lambda: _raw_reader(cache, batch, parallel),
         "pyignite": lambda: _pyignite_reader(writer, cache, page_size),
     }[reader]()
     # pyignite and TF's element-by-element path are slow enough that one warm round says all.
     rounds, warmup = (1, 1) if reader in ("pyignite", "tf.data per element") else (ROUNDS, WARMUP_ROUNDS)
     rows = benchmark.pedantic(run, rounds=rounds, iterations=1, warmup_rounds=warmup)
-    record(benchmark, scenario, reader, rows, rows * cache["value_bytes"])
+    label = scenario if nodes == 1 else f"{scenario} (3 nodes)"
+    record(benchmark, label, reader, rows, rows * cache["value_bytes"])
 
 
 @pytest.mark.parametrize("scenario", ["1mb", "mnist"])
-def test_write_throughput(benchmark, scenario):
+def test_write_throughput(benchmark, bench_cluster, scenario):
     """The bulk writer, next to the scans of the same shapes above (target: at least half as
     fast as scanning)."""
     import numpy as np
 
-    client = _client()
+    client = ignite_fast.Client("127.0.0.1", PORT)
     rng = np.random.default_rng(9)
     if scenario == "1mb":
         rows, value_bytes = 64, 1 << 20

@@ -66,13 +66,16 @@ class HostileServer:
                 if self._read_frame(conn) is None:
                     continue
                 conn.sendall(self.handshake)
-                while (request := self._read_frame(conn)) is not None:
-                    op, request_id = struct.unpack_from("<hq", request)
-                    answer = self.reply(request_id, op) if self.reply else None
-                    if answer is None:
-                        time.sleep(3)  # say nothing
-                        break
-                    conn.sendall(answer)
+                try:
+                    while (request := self._read_frame(conn)) is not None:
+                        op, request_id = struct.unpack_from("<hq", request)
+                        answer = self.reply(request_id, op) if self.reply else None
+                        if answer is None:
+                            time.sleep(3)  # say nothing
+                            break
+                        conn.sendall(answer)
+                except ConnectionResetError:
+                    pass  # the client gave up on this connection, as it should
 
     def close(self):
         self.stop.set()
@@ -153,3 +156,44 @@ def test_silence_after_the_request_times_out(hostile):
     server = hostile(frame(HANDSHAKE_OK), lambda rid, op: None)
     with pytest.raises(ignite_fast.IgniteTimeoutError):
         _timed(lambda: list(_client(server).scan("c")))
+
+
+def _partition_scan(server: HostileServer, partitions=(0, 1)):
+    """Several partitions' cursors in flight on one connection, read to the end."""
+    scan = _client(server)._native.partition_scan("c", cursors=len(partitions))
+    for partition in partitions:
+        scan.add(partition)
+    while scan.next_batch(100) is not None:
+        pass
+
+
+EMPTY_LAST_PAGE = struct.pack("<qi", 7, 0) + b"\x00"  # cursor 7, no rows, no more pages
+
+
+def test_partition_scan_answer_for_a_request_never_sent(hostile):
+    server = hostile(frame(HANDSHAKE_OK), lambda rid, op: scan_response(rid + 1000, EMPTY_LAST_PAGE))
+    with pytest.raises(ignite_fast.ProtocolError, match="never sent"):
+        _timed(lambda: _partition_scan(server))
+
+
+def test_partition_scan_request_answered_twice(hostile):
+    # Both open requests are answered with the first one's id: the second answer is for a
+    # request that no partition waits for any more.
+    first = []
+    server = hostile(frame(HANDSHAKE_OK),
+                     lambda rid, op: scan_response(first.append(rid) or first[0], EMPTY_LAST_PAGE))
+    with pytest.raises(ignite_fast.ProtocolError, match="no partition of this scan is waiting for"):
+        _timed(lambda: _partition_scan(server))
+
+
+def test_partition_scan_page_claiming_a_million_rows(hostile):
+    body = struct.pack("<qi", 7, 1_000_000) + b"\x65\x65" + b"\x00"
+    server = hostile(frame(HANDSHAKE_OK), lambda rid, op: scan_response(rid, body))
+    with pytest.raises(ignite_fast.ProtocolError, match="partition 0 .*claims"):
+        _timed(lambda: _partition_scan(server, partitions=(0,)))
+
+
+def test_partition_scan_silence_times_out(hostile):
+    server = hostile(frame(HANDSHAKE_OK), lambda rid, op: None)
+    with pytest.raises(ignite_fast.IgniteTimeoutError):
+        _timed(lambda: _partition_scan(server))

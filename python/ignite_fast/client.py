@@ -230,6 +230,7 @@ class Client:
         shard: tuple[int, int] | None = None,
         partitions: Sequence[int] | None = None,
         plan: "ShardPlan | None" = None,
+        cursors: int = 4,
     ) -> Iterator[Any]:
         """Scans ``cache`` and yields batches ``{"key": column, "val": column}`` of up to
         ``batch_size`` rows (see :mod:`ignite_fast.columns` for how columns look). Without
@@ -249,7 +250,9 @@ class Client:
         ``parallel=N`` reads the partitions N at a time, each from its primary node (give the
         client the addresses of all nodes), in no particular order, or in partition order with
         ``ordered=True``. If a node dies, its partitions are read again from the backups that take
-        over (within ``failover_timeout`` seconds), with no duplicates and no gaps.
+        over (within ``failover_timeout`` seconds), with no duplicates and no gaps. Each of the N
+        connections keeps ``cursors`` partitions in flight, so the server prepares their next
+        pages while the client decodes (a partition is held in memory until it is read whole).
         ``shard=(i, n)`` reads only worker ``i``'s share of ``n``: disjoint sets of partitions
         that together cover the cache, taken from ``plan`` (see :meth:`plan_shards`), from the
         plan ``ignite-fast train`` put in the environment, or else contiguous ranges that every
@@ -275,7 +278,8 @@ class Client:
             if batch_size is None:
                 batch_size = self._rows_for_bytes(cache, TARGET_BATCH_BYTES)
             _check_int("batch_size", batch_size, 1)
-            source = parallel_scan(self, cache, workers=parallel, batch_size=batch_size,
+            _check_int("cursors", cursors, 1)
+            source = parallel_scan(self, cache, workers=parallel, batch_size=batch_size, cursors=cursors,
                                    page_size=batch_size if page_size is None else page_size, ordered=ordered,
                                    failover_timeout=failover_timeout, shard=shard, plan=plan,
                                    partitions=partitions,
@@ -309,16 +313,8 @@ class Client:
             batch_size = self._rows_for_bytes(cache, TARGET_BATCH_BYTES, part)
         _check_int("batch_size", batch_size, 1)
         page_size = batch_size if page_size is None else _check_int("page_size", page_size, 1)
-        if isinstance(columns, str):
-            raise InvalidArgumentError("columns must be a list of field names, not a string")
-        if value_type is not None and not isinstance(value_type, (str, int)):
-            raise InvalidArgumentError(f"value_type must be a type name or id, got {value_type!r}")
-        union = value_type == "*"
-        type_id = None if union else _native.type_id(value_type) if isinstance(value_type, str) else value_type
         scan = self._native.scan(cache, page_size=min(page_size, 2**31 - 1), part=part, local=bool(local),
-                                 decimal_as_string=bool(decimal_as_string),
-                                 fields=None if columns is None else list(columns), value_type=type_id,
-                                 union_types=union)
+                                 **native_decode_args(decimal_as_string, columns, value_type))
         return _iterate(scan, batch_size)
 
     def schema(self, cache: str, value_type: str | int | None = None) -> dict:
@@ -424,11 +420,20 @@ class Client:
             values = ("plain", _write_spec(val, "val"))
         return self._native.put_all(cache, keys, values, create=bool(create))
 
-    def raw_pages(self, cache: str, page_size: int = 1024, part: int = -1) -> Iterator[tuple[int, int]]:
+    def raw_pages(self, cache: str, page_size: int = 1024, part: int = -1, *, parallel: int | None = None,
+                  cursors: int = 4) -> Iterator[tuple[int, int]]:
         """Fetches every page of a scan (of one partition with ``part``) and discards it undecoded,
         yielding ``(entries, bytes)``: the server-and-wire limit that benchmarks compare decoding
-        against."""
-        scan = self._native.scan(cache, page_size=_check_int("page_size", page_size, 1), part=_check_int("part", part, -1))
+        against. ``parallel`` and ``cursors`` read partitions from their primaries as in :meth:`scan`."""
+        _check_int("page_size", page_size, 1)
+        if parallel is not None:
+            from .parallel import parallel_scan
+
+            yield from parallel_scan(self, cache, workers=_check_int("parallel", parallel, 1), batch_size=page_size,
+                                     page_size=page_size, ordered=False, failover_timeout=0.0, scan_args={},
+                                     cursors=_check_int("cursors", cursors, 1), raw=True)
+            return
+        scan = self._native.scan(cache, page_size=page_size, part=_check_int("part", part, -1))
         try:
             while (page := scan.next_raw_page()) is not None:
                 yield page
@@ -460,6 +465,19 @@ def _write_spec(column: Any, name: str) -> tuple:
     if array.ndim == 2:
         return (kind + "[]", array.view(np.uint8).reshape(-1), array.shape[1])
     raise InvalidArgumentError(f"column '{name}': arrays of {array.ndim} dimensions cannot be written")
+
+
+def native_decode_args(decimal_as_string: bool = False, columns: Sequence[str] | None = None,
+                       value_type: str | int | None = None) -> dict:
+    """What to decode, checked and in the native scans' terms."""
+    if isinstance(columns, str):
+        raise InvalidArgumentError("columns must be a list of field names, not a string")
+    if value_type is not None and not isinstance(value_type, (str, int)):
+        raise InvalidArgumentError(f"value_type must be a type name or id, got {value_type!r}")
+    union = value_type == "*"
+    type_id = None if union else _native.type_id(value_type) if isinstance(value_type, str) else value_type
+    return dict(decimal_as_string=bool(decimal_as_string), fields=None if columns is None else list(columns),
+                value_type=type_id, union_types=union)
 
 
 def _numpy_batch(columns: dict) -> dict:

@@ -1,7 +1,9 @@
-"""Partition-parallel scans: every partition is read from its primary node, several at a time,
-on worker threads (the Rust side releases the GIL, so they overlap). A partition is handed over
-only once it has been read whole, so when a node dies mid-scan its unfinished partitions are
-read again from their new primary (a backup that took over) with no duplicates and no gaps.
+"""Partition-parallel scans. Every partition is read from its primary node. Each worker thread
+holds one connection to one node with several partitions' cursors in flight on it (the server
+prepares their pages while the client decodes); the Rust side releases the GIL, so the threads
+overlap. A partition is handed over only once it has been read whole, so when a node dies mid-scan
+its unfinished partitions are read again from their new primary (a backup that took over) with no
+duplicates and no gaps.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from .errors import IgniteConnectionError, IgniteError, InvalidArgumentError
+from .client import native_decode_args
 from .sharding import shard_partitions
 
 if TYPE_CHECKING:
@@ -107,13 +110,69 @@ class NodeClients:
             return dict(self._address)
 
 
+# Partition cursors in flight on each worker's connection. Four keep a node's scan threads busy
+# while the client decodes; more only hold more partitions in memory (each is kept until whole).
+DEFAULT_CURSORS = 4
+
+
+class _PartitionQueues:
+    """Partitions still to read, queued by their primary node; worker threads take a node's
+    partitions and spread themselves over the nodes."""
+
+    def __init__(self, partitions: Sequence[int], primaries: list[bytes]):
+        self._lock = threading.Lock()
+        self._primaries = primaries
+        self._queues: dict[bytes, list[int]] = {}
+        self._readers: dict[bytes, int] = {}
+        self.put(partitions)
+
+    def put(self, partitions) -> None:
+        with self._lock:
+            for partition in partitions:
+                self._queues.setdefault(self._primaries[partition], []).append(partition)
+
+    def set_primaries(self, primaries: list[bytes]) -> None:
+        """A new partition map: what is still queued moves to its new primaries."""
+        with self._lock:
+            queued = sorted(p for queue_ in self._queues.values() for p in queue_)
+            self._primaries = primaries
+            self._queues = {}
+            for partition in queued:
+                self._queues.setdefault(primaries[partition], []).append(partition)
+
+    def claim_node(self) -> bytes | None:
+        """The node with partitions left and the fewest workers on it (then the most left)."""
+        with self._lock:
+            candidates = [node for node, queue_ in self._queues.items() if queue_]
+            if not candidates:
+                return None
+            node = min(candidates, key=lambda n: (self._readers.get(n, 0), -len(self._queues[n])))
+            self._readers[node] = self._readers.get(node, 0) + 1
+            return node
+
+    def release_node(self, node: bytes) -> None:
+        with self._lock:
+            self._readers[node] -= 1
+
+    def take(self, node: bytes, count: int) -> list[int]:
+        """Up to ``count`` of ``node``'s queued partitions, lowest first."""
+        with self._lock:
+            queue_ = self._queues.get(node, [])
+            taken, queue_[:] = queue_[:count], queue_[count:]
+            return taken
+
+
 def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int, page_size: int,
                   ordered: bool, failover_timeout: float, scan_args: dict[str, Any],
                   partitions: Sequence[int] | None = None, shard: tuple[int, int] | None = None,
-                  plan: "ShardPlan | None" = None) -> Iterator[tuple]:
+                  plan: "ShardPlan | None" = None, cursors: int = DEFAULT_CURSORS,
+                  raw: bool = False) -> Iterator[tuple]:
     """Yields ``(rows, columns)`` batches like ``Client.scan_native``, partition by partition:
     all of them, the given ``partitions``, or those of ``shard=(i, n)`` (from ``plan``, the
-    launcher's plan in the environment, or contiguous ranges; see :mod:`ignite_fast.sharding`)."""
+    launcher's plan in the environment, or contiguous ranges; see :mod:`ignite_fast.sharding`).
+    ``workers`` threads each keep up to ``cursors`` partitions in flight on one connection.
+    With ``raw``, pages are discarded undecoded and ``(entries, bytes)`` pairs come out (the
+    benchmarks' server-and-wire limit)."""
     partition_map = client._native.partition_map(cache)
     if partition_map is None:  # replicated cache or custom affinity: one cursor does it
         if partitions is not None:
@@ -121,7 +180,10 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
                                        "partitions= does not apply to it")
         if shard is not None and shard[0] != 0:
             return  # every entry lives everywhere: the first shard reads them all, once
-        yield from client.scan_native(cache, batch_size, page_size=page_size, **scan_args)
+        if raw:
+            yield from client.raw_pages(cache, page_size=page_size)
+        else:
+            yield from client.scan_native(cache, batch_size, page_size=page_size, **scan_args)
         return
     primaries = [bytes(node) for node in partition_map[2]]
     if partitions is not None:
@@ -131,12 +193,14 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
     else:
         mine = list(range(len(primaries)))
     nodes = NodeClients(client)
-    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
-    for partition in mine:
-        todo.put(partition)
+    todo = _PartitionQueues(mine, primaries)
+    native_args = native_decode_args(**scan_args)
     # Read partitions wait here for the consumer; the bound keeps memory flat when it is slow.
     done: queue.Queue = queue.Queue(maxsize=2 * workers)
     stop = threading.Event()
+    # When the scan last finished a partition: connection failures are retried (on the
+    # partitions' new primaries) until none has been finished for ``failover_timeout`` seconds.
+    progress = [time.monotonic()]
 
     def refresh_primaries() -> None:
         for live in nodes.live_clients():
@@ -145,7 +209,7 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
             except IgniteConnectionError:
                 continue
             if fresh is not None:
-                primaries[:] = [bytes(node) for node in fresh[2]]
+                todo.set_primaries([bytes(node) for node in fresh[2]])
                 return
 
     def hand_over(item: tuple) -> None:
@@ -156,33 +220,49 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
             except queue.Full:
                 continue
 
-    def read_partition(partition: int) -> list:
-        deadline = time.monotonic() + failover_timeout
-        while True:
-            node = primaries[partition]
-            try:
-                target = nodes.client_for(node)
-                return list(target.scan_native(cache, batch_size, page_size=page_size, part=partition, **scan_args))
-            except IgniteConnectionError:
-                if stop.is_set() or time.monotonic() > deadline:
-                    raise
-                # The node is gone, or going: wait for the cluster to hand its partitions to a
-                # backup, then read the partition again, from the start, on the new primary.
-                nodes.forget(node)
-                time.sleep(0.5)
-                refresh_primaries()
+    def read_node(node: bytes) -> None:
+        """Reads ``node``'s queued partitions, ``cursors`` at a time on one connection, handing
+        each over once whole. If the node goes away, the unfinished ones are queued again for
+        their new primaries (after the cluster has had a moment to hand them to backups)."""
+        held: dict[int, list] = {}
+        scan = None
+        try:
+            scan = nodes.client_for(node)._native.partition_scan(cache, page_size=page_size, cursors=cursors,
+                                                                  **native_args)
+            step = scan.next_raw_page if raw else (lambda: scan.next_batch(batch_size))
+            while not stop.is_set():
+                taken = todo.take(node, scan.free_cursors)
+                held.update((partition, []) for partition in taken)  # before a failure can lose them
+                for partition in taken:
+                    scan.add(partition)
+                if (item := step()) is None:
+                    return
+                partition, finished, rows, payload = item
+                if rows:
+                    held[partition].append((rows, payload))
+                if finished:
+                    progress[0] = time.monotonic()
+                    hand_over((partition, held.pop(partition), None))
+        except IgniteConnectionError:
+            if stop.is_set() or time.monotonic() - progress[0] > failover_timeout:
+                raise
+            nodes.forget(node)
+            time.sleep(0.5)
+            refresh_primaries()
+            todo.put(sorted(held))
+        finally:
+            if scan is not None:
+                scan.close()
 
     def worker() -> None:
-        while not stop.is_set():
+        while not stop.is_set() and (node := todo.claim_node()) is not None:
             try:
-                partition = todo.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                hand_over((partition, read_partition(partition), None))
+                read_node(node)
             except BaseException as error:  # noqa: BLE001 - re-raised in the consumer
-                hand_over((partition, None, error))
+                hand_over((None, None, error))
                 return
+            finally:
+                todo.release_node(node)
 
     threads = [threading.Thread(target=worker, name=f"ignite-fast-scan-{i}", daemon=True)
                for i in range(max(1, min(workers, len(mine))))]

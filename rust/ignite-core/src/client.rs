@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::metadata::MetadataCache;
 use crate::pool::ConnectionPool;
 use crate::cursor::{Cursor, ScanOptions, SqlArg, SqlOptions};
+use crate::partition_scan::PartitionScan;
 
 #[derive(Clone)]
 pub struct Client {
@@ -29,6 +30,12 @@ impl Client {
 
     pub fn scan(&self, cache_name: &str, options: &ScanOptions) -> Result<Cursor> {
         Cursor::scan(self.pool.clone(), self.metadata.clone(), cache_name, options)
+    }
+
+    /// A scan of the partitions given to [`PartitionScan::add`], up to `max_cursors` at once on
+    /// one connection.
+    pub fn partition_scan(&self, cache_name: &str, options: &ScanOptions, max_cursors: usize) -> Result<PartitionScan> {
+        PartitionScan::new(self.pool.clone(), self.metadata.clone(), cache_name, options, max_cursors)
     }
 
     pub fn sql(&self, query: &str, args: &[SqlArg], options: &SqlOptions) -> Result<Cursor> {

@@ -299,6 +299,29 @@ impl Connection {
         self.parse_response_header(buf)
     }
 
+    /// Reads the next response to arrive, whichever request it answers (one kept by an earlier
+    /// `receive` first), into `buf`. Returns its request id and where its payload starts, or the
+    /// server's error for that request; the outer error is a broken connection.
+    pub fn receive_next(&mut self, buf: &mut Vec<u8>) -> Result<(i64, Result<usize>)> {
+        if let Some(&id) = self.stashed.keys().min() {
+            *buf = self.stashed.remove(&id).expect("key just seen");
+            return Ok((id, self.parse_response_header(buf)));
+        }
+        self.read_frame(buf)?;
+        let id = Reader::new(buf).i64()?;
+        if id <= 0 || id >= self.next_request_id {
+            self.broken = true;
+            return Err(Error::protocol(format!("response for request id {id}, which this connection never sent")));
+        }
+        Ok((id, self.parse_response_header(buf)))
+    }
+
+    /// Marks the connection unusable for others, e.g. when requests of an abandoned exchange
+    /// are still unanswered on it.
+    pub fn mark_broken(&mut self) {
+        self.broken = true;
+    }
+
     /// Sends a request and waits for its payload.
     pub fn request(&mut self, op_code: i16, body: &[u8]) -> Result<Vec<u8>> {
         let id = self.send(op_code, body)?;

@@ -8,7 +8,7 @@ use crate::binary;
 use crate::columns::{Column, ColumnBuilder, DecodeOptions, Selection};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
-use crate::metadata::{ConnectionResolver, MetadataCache};
+use crate::metadata::{ConnectionResolver, MetadataCache, TypeResolver};
 use crate::pool::ConnectionPool;
 use crate::protocol::{java_string_hash, op, type_code, SCAN_FLAG_KEEP_BINARY};
 use crate::wire::{Reader, Writer};
@@ -110,6 +110,123 @@ pub struct Batch {
     pub len: usize,
 }
 
+/// How the rows of a page become a batch: the column names of a row and what to decode.
+/// Shared by [`Cursor`] and [`crate::partition_scan::PartitionScan`].
+#[derive(Clone)]
+pub(crate) struct RowDecoder {
+    /// Names of the values of one row.
+    pub column_names: Vec<String>,
+    pub decode: DecodeOptions,
+    /// Scans: the value fields to decode, and the value type to keep.
+    pub fields: Option<Arc<Selection>>,
+    pub value_type: Option<i32>,
+    pub union_types: bool,
+}
+
+impl RowDecoder {
+    pub fn for_scan(options: &ScanOptions) -> RowDecoder {
+        RowDecoder {
+            column_names: vec!["key".to_string(), "val".to_string()],
+            decode: options.decode,
+            fields: options.fields.clone(),
+            value_type: options.value_type,
+            union_types: options.union_types,
+        }
+    }
+
+    /// Empty column builders sized for about `rows_hint` rows.
+    pub fn builders(&self, rows_hint: usize) -> Vec<ColumnBuilder> {
+        self.column_names
+            .iter()
+            .map(|name| {
+                let builder = ColumnBuilder::with_options(name.clone(), rows_hint, self.decode);
+                if name == "val" {
+                    builder.select(self.fields.clone()).union_of_types(self.union_types)
+                } else {
+                    builder
+                }
+            })
+            .collect()
+    }
+
+    /// Decodes up to `max_rows` rows of `page` into `builders`; returns how many it kept
+    /// (entries of another value type are skipped undecoded and not counted).
+    pub fn decode_rows(&self, page: &mut Page, max_rows: usize, builders: &mut [ColumnBuilder], types: &mut dyn TypeResolver) -> Result<usize> {
+        let mut rows = 0;
+        let mut pos = page.pos;
+        while page.rows_left > 0 && rows < max_rows {
+            page.rows_left -= 1;
+            if let Some(wanted) = self.value_type {
+                // Skip entries whose value is not an object of the wanted type, undecoded.
+                let val_at = binary::value_end(&page.bytes, pos, 0)?;
+                if binary::object_type_id(&page.bytes, val_at)? != Some(wanted) {
+                    pos = binary::value_end(&page.bytes, val_at, 0)?;
+                    continue;
+                }
+            }
+            for builder in builders.iter_mut() {
+                pos = builder.push_value(&page.bytes, pos, types, 0)?;
+            }
+            rows += 1;
+        }
+        page.pos = pos;
+        Ok(rows)
+    }
+
+    pub fn finish(&self, builders: Vec<ColumnBuilder>, len: usize) -> Batch {
+        let columns = self.column_names.iter().cloned().zip(builders.into_iter().map(|b| b.finish(None))).collect();
+        Batch { columns, len }
+    }
+}
+
+/// A received page of rows and the read position in it.
+#[derive(Default)]
+pub(crate) struct Page {
+    pub bytes: Vec<u8>,
+    /// Read position of the next row.
+    pub pos: usize,
+    pub rows_left: usize,
+    /// The server has more pages after this one.
+    pub more: bool,
+}
+
+impl Page {
+    /// Takes the page in `bytes` whose row count starts at `count_pos`, after checking the count
+    /// against the page's size (rows of `columns` values each).
+    pub fn start(&mut self, count_pos: usize, columns: usize) -> Result<()> {
+        let mut r = Reader::at(&self.bytes, count_pos)?;
+        let count = r.i32()?;
+        if count < 0 {
+            return Err(Error::protocol(format!("page with negative row count {count}")));
+        }
+        // Every value is at least one byte (a null), plus the trailing `more` flag.
+        if (count as usize).saturating_mul(columns.max(1)) + 1 > r.remaining() {
+            return Err(Error::protocol(format!("page claims {count} rows in {} bytes", r.remaining())));
+        }
+        self.more = *self.bytes.last().expect("checked non-empty") != 0;
+        self.pos = r.pos();
+        self.rows_left = count as usize;
+        Ok(())
+    }
+
+    /// Checks, once every row is read, that only the `more` flag is left.
+    pub fn check_consumed(&self) -> Result<()> {
+        if self.pos + 1 != self.bytes.len() {
+            return Err(Error::protocol(format!(
+                "page has {} unexpected bytes after its last row",
+                self.bytes.len().saturating_sub(self.pos + 1)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Gives up the rest of the page undecoded (the raw page reader).
+    pub fn skip_rest(&mut self) {
+        self.rows_left = 0;
+        self.pos = self.bytes.len().saturating_sub(1);
+    }
+}
+
 pub struct Cursor {
     pool: Arc<ConnectionPool>,
     metadata: Arc<MetadataCache>,
@@ -118,19 +235,10 @@ pub struct Cursor {
     cursor_id: i64,
     /// The op that fetches the next page.
     page_op: i16,
-    /// Names of the values of one row.
-    column_names: Vec<String>,
+    decoder: RowDecoder,
     /// Rows per page, as asked of the server.
     page_size: usize,
-    decode: DecodeOptions,
-    /// Scans: the value fields to decode, and the value type to keep.
-    fields: Option<Arc<Selection>>,
-    value_type: Option<i32>,
-    union_types: bool,
-    page: Vec<u8>,
-    /// Read position of the next row in `page`.
-    pos: usize,
-    rows_left_in_page: usize,
+    page: Page,
     /// The request id of the next page, already asked for.
     next_page_request: Option<i64>,
     wire_bytes: u64,
@@ -170,11 +278,8 @@ impl Cursor {
             })?;
         // cursor id, then the rows as in every page
         let cursor_id = Reader::at(&page, start)?.i64()?;
-        let names = vec!["key".to_string(), "val".to_string()];
-        let mut cursor = Cursor::new(pool, metadata, conn, page, cursor_id, names, op::QUERY_SCAN_CURSOR_GET_PAGE, options.page_size, options.decode);
-        cursor.fields = options.fields.clone();
-        cursor.value_type = options.value_type;
-        cursor.union_types = options.union_types;
+        let decoder = RowDecoder::for_scan(options);
+        let mut cursor = Cursor::new(pool, metadata, conn, page, cursor_id, decoder, op::QUERY_SCAN_CURSOR_GET_PAGE, options.page_size);
         cursor.start_page(start + 8).inspect_err(|_| cursor.fail())?;
         Ok(cursor)
     }
@@ -219,7 +324,8 @@ impl Cursor {
         let n = r.len(1)?;
         let names = (0..n).map(|_| r.string_object().map(|s| s.unwrap_or_default())).collect::<Result<Vec<_>>>()?;
         let rows_at = r.pos();
-        let mut cursor = Cursor::new(pool, metadata, conn, page, cursor_id, names, op::QUERY_SQL_FIELDS_CURSOR_GET_PAGE, options.page_size, options.decode);
+        let decoder = RowDecoder { column_names: names, decode: options.decode, fields: None, value_type: None, union_types: false };
+        let mut cursor = Cursor::new(pool, metadata, conn, page, cursor_id, decoder, op::QUERY_SQL_FIELDS_CURSOR_GET_PAGE, options.page_size);
         cursor.start_page(rows_at).inspect_err(|_| cursor.fail())?;
         Ok(cursor)
     }
@@ -231,10 +337,9 @@ impl Cursor {
         conn: Connection,
         page: Vec<u8>,
         cursor_id: i64,
-        column_names: Vec<String>,
+        decoder: RowDecoder,
         page_op: i16,
         page_size: i32,
-        decode: DecodeOptions,
     ) -> Cursor {
         Cursor {
             pool,
@@ -242,15 +347,9 @@ impl Cursor {
             conn: Some(conn),
             cursor_id,
             page_op,
-            column_names,
+            decoder,
             page_size: page_size as usize,
-            decode,
-            fields: None,
-            value_type: None,
-            union_types: false,
-            page,
-            pos: 0,
-            rows_left_in_page: 0,
+            page: Page { bytes: page, ..Page::default() },
             next_page_request: None,
             wire_bytes: 0,
         }
@@ -258,7 +357,7 @@ impl Cursor {
 
     /// Names of the values of a row: `key`, `val` for scans, the result columns for queries.
     pub fn column_names(&self) -> &[String] {
-        &self.column_names
+        &self.decoder.column_names
     }
 
     /// Bytes of page payload received so far.
@@ -269,22 +368,10 @@ impl Cursor {
     /// Takes a received page whose row count starts at `count_pos`, and asks for the next page
     /// at once, before this one is decoded, so that the server works while we decode.
     fn start_page(&mut self, count_pos: usize) -> Result<()> {
-        let mut r = Reader::at(&self.page, count_pos)?;
-        let count = r.i32()?;
-        if count < 0 {
-            return Err(Error::protocol(format!("page with negative row count {count}")));
-        }
-        // Every value is at least one byte (a null), plus the trailing `more` flag.
-        let min_row = self.column_names.len().max(1);
-        if (count as usize).saturating_mul(min_row) + 1 > r.remaining() {
-            return Err(Error::protocol(format!("page claims {count} rows in {} bytes", r.remaining())));
-        }
-        let more = *self.page.last().expect("checked non-empty") != 0;
-        self.pos = r.pos();
-        self.rows_left_in_page = count as usize;
-        self.wire_bytes += self.page.len() as u64;
+        self.page.start(count_pos, self.decoder.column_names.len())?;
+        self.wire_bytes += self.page.bytes.len() as u64;
         self.next_page_request = None;
-        if more {
+        if self.page.more {
             let mut w = Writer::new();
             w.i64(self.cursor_id);
             let conn = self.conn.as_mut().expect("open cursor has a connection");
@@ -296,12 +383,7 @@ impl Cursor {
     /// Moves to the next page. Returns false when the cursor is exhausted (and gives the
     /// connection back to the pool).
     fn advance_page(&mut self) -> Result<bool> {
-        if self.pos + 1 != self.page.len() {
-            return Err(Error::protocol(format!(
-                "page has {} unexpected bytes after its last row",
-                self.page.len().saturating_sub(self.pos + 1)
-            )));
-        }
+        self.page.check_consumed()?;
         let Some(request) = self.next_page_request else {
             // The server freed the cursor after the last page.
             if let Some(conn) = self.conn.take() {
@@ -310,7 +392,7 @@ impl Cursor {
             return Ok(false);
         };
         let conn = self.conn.as_mut().expect("open cursor has a connection");
-        let start = conn.receive(request, &mut self.page)?;
+        let start = conn.receive(request, &mut self.page.bytes)?;
         self.next_page_request = None;
         self.start_page(start)?;
         Ok(true)
@@ -320,7 +402,7 @@ impl Cursor {
     fn fail(&mut self) {
         self.conn = None;
         self.next_page_request = None;
-        self.rows_left_in_page = 0;
+        self.page.rows_left = 0;
     }
 
     /// Decodes up to `max_rows` rows into a batch; `None` when the cursor is exhausted.
@@ -337,22 +419,11 @@ impl Cursor {
             return Err(Error::InvalidArgument("batch_size must be positive".into()));
         }
         // Size buffers for the rows this batch will most likely hold.
-        let rows_hint = max_rows.min(self.rows_left_in_page.max(self.page_size)).min(1 << 20);
-        let mut builders: Vec<ColumnBuilder> = self
-            .column_names
-            .iter()
-            .map(|name| {
-                let builder = ColumnBuilder::with_options(name.clone(), rows_hint, self.decode);
-                if name == "val" {
-                    builder.select(self.fields.clone()).union_of_types(self.union_types)
-                } else {
-                    builder
-                }
-            })
-            .collect();
+        let rows_hint = max_rows.min(self.page.rows_left.max(self.page_size)).min(1 << 20);
+        let mut builders = self.decoder.builders(rows_hint);
         let mut rows = 0;
         while rows < max_rows && self.conn.is_some() {
-            if self.rows_left_in_page == 0 {
+            if self.page.rows_left == 0 {
                 if !self.advance_page()? {
                     break;
                 }
@@ -360,34 +431,12 @@ impl Cursor {
             }
             let conn = self.conn.as_mut().expect("checked above");
             let mut types = ConnectionResolver { cache: &self.metadata, conn };
-            let mut pos = self.pos;
-            while self.rows_left_in_page > 0 && rows < max_rows {
-                self.rows_left_in_page -= 1;
-                if let Some(wanted) = self.value_type {
-                    // Skip entries whose value is not an object of the wanted type, undecoded.
-                    let val_at = binary::value_end(&self.page, pos, 0)?;
-                    if binary::object_type_id(&self.page, val_at)? != Some(wanted) {
-                        pos = binary::value_end(&self.page, val_at, 0)?;
-                        continue;
-                    }
-                }
-                for builder in builders.iter_mut() {
-                    pos = builder.push_value(&self.page, pos, &mut types, 0)?;
-                }
-                rows += 1;
-            }
-            self.pos = pos;
+            rows += self.decoder.decode_rows(&mut self.page, max_rows - rows, &mut builders, &mut types)?;
         }
         if rows == 0 && self.conn.is_none() {
             return Ok(None);
         }
-        let columns = self
-            .column_names
-            .iter()
-            .cloned()
-            .zip(builders.into_iter().map(|b| b.finish(None)))
-            .collect();
-        Ok(Some(Batch { columns, len: rows }))
+        Ok(Some(self.decoder.finish(builders, rows)))
     }
 
     /// Fetches the next page and throws it away undecoded: the server-and-wire limit that the
@@ -396,17 +445,17 @@ impl Cursor {
         if self.conn.is_none() {
             return Ok(None);
         }
-        let rows = self.rows_left_in_page;
-        let bytes = self.page.len();
+        let rows = self.page.rows_left;
+        let bytes = self.page.bytes.len();
         let Some(request) = self.next_page_request else {
-            self.rows_left_in_page = 0;
+            self.page.rows_left = 0;
             if let Some(conn) = self.conn.take() {
                 self.pool.give_back(conn);
             }
             return Ok(Some((rows, bytes)));
         };
         let conn = self.conn.as_mut().expect("open cursor has a connection");
-        let result = conn.receive(request, &mut self.page).and_then(|start| self.start_page(start));
+        let result = conn.receive(request, &mut self.page.bytes).and_then(|start| self.start_page(start));
         if let Err(e) = result {
             self.fail();
             return Err(e);

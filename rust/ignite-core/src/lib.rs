@@ -11,6 +11,7 @@
 //! - [`metadata`]: binary type metadata and schemas;
 //! - [`buffer`] and [`columns`]: 64-byte-aligned column buffers and decoding into them;
 //! - [`cursor`]: scan and SQL query cursors with page prefetch;
+//! - [`partition_scan`]: several partitions' cursors in flight on one connection;
 //! - [`writer`]: the bulk writer (columns -> binary objects -> put-all);
 //! - [`cache`]: key-value operations, cache creation with settings, transactions;
 //! - [`igfs`]: a file system on two caches (metadata and blocks);
@@ -26,6 +27,7 @@ pub mod cursor;
 pub mod error;
 pub mod igfs;
 pub mod metadata;
+pub mod partition_scan;
 pub mod partitions;
 pub mod pool;
 pub mod protocol;

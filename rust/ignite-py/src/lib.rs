@@ -10,6 +10,7 @@ use ignite_core::protocol::ProtocolVersion;
 use ignite_core::tls::TlsOptions;
 use ignite_core::writer::{WriteColumn, WriteValues};
 use ignite_core::error::FsErrorKind;
+use ignite_core::partition_scan::{PartitionBatch, PartitionScan};
 use ignite_core::{Batch, Client, Column, ConnectionConfig, Cursor, DecodeOptions, Error, PrimKind, ScalarKind, ScanOptions, Selection, SqlArg, SqlOptions};
 use numpy::ndarray::{ArrayViewD, IxDyn};
 use numpy::{Element, PyArrayDyn};
@@ -190,11 +191,15 @@ fn column_to_py<'py>(py: Python<'py>, column: Column) -> PyResult<Bound<'py, PyT
 
 /// `(rows, {name: column})`, columns in the cursor's order (key, val for scans).
 fn batch_to_py<'py>(py: Python<'py>, batch: Batch) -> PyResult<Bound<'py, PyTuple>> {
-    let columns = PyDict::new(py);
-    for (name, column) in batch.columns {
-        columns.set_item(name, column_to_py(py, column)?)?;
+    (batch.len, columns_to_py(py, batch.columns)?).into_pyobject(py)
+}
+
+fn columns_to_py<'py>(py: Python<'py>, columns: Vec<(String, Column)>) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for (name, column) in columns {
+        dict.set_item(name, column_to_py(py, column)?)?;
     }
-    (batch.len, columns).into_pyobject(py)
+    Ok(dict)
 }
 
 fn sql_arg(value: &Bound<'_, PyAny>) -> PyResult<SqlArg> {
@@ -288,6 +293,13 @@ fn write_column<'a>(py: Python<'_>, kind: &str, data: &'a [u8], width: usize) ->
 }
 
 /// A connection pool and metadata cache for one cluster.
+/// Scan settings shared by the one-cursor and the partition scans.
+fn scan_options(py: Python<'_>, page_size: i32, decimal_as_string: bool, fields: Option<Vec<String>>,
+                value_type: Option<i32>, union_types: bool) -> PyResult<ScanOptions> {
+    let fields = fields.map(|f| Selection::from_paths(&f).map(std::sync::Arc::new)).transpose().py_err(py)?;
+    Ok(ScanOptions { page_size, decode: DecodeOptions { decimal_as_string }, fields, value_type, union_types, ..ScanOptions::default() })
+}
+
 #[pyclass(module = "ignite_fast._native")]
 struct NativeClient {
     inner: Client,
@@ -340,19 +352,32 @@ impl NativeClient {
         value_type: Option<i32>,
         union_types: bool,
     ) -> PyResult<NativeCursor> {
-        let fields = fields.map(|f| Selection::from_paths(&f).map(std::sync::Arc::new)).transpose().py_err(py)?;
-        let options = ScanOptions {
-            page_size,
-            partition: part,
-            local,
-            decode: DecodeOptions { decimal_as_string },
-            fields,
-            value_type,
-            union_types,
-        };
+        let mut options = scan_options(py, page_size, decimal_as_string, fields, value_type, union_types)?;
+        options.partition = part;
+        options.local = local;
         let client = &self.inner;
         let cursor = py.detach(|| client.scan(cache_name, &options)).py_err(py)?;
         Ok(NativeCursor { inner: Some(cursor), wire_bytes: 0 })
+    }
+
+    /// A scan of the partitions given to `add`, up to `cursors` of them in flight on one connection.
+    #[pyo3(signature = (cache_name, page_size=1024, cursors=4, decimal_as_string=false, fields=None, value_type=None, union_types=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn partition_scan(
+        &self,
+        py: Python<'_>,
+        cache_name: &str,
+        page_size: i32,
+        cursors: usize,
+        decimal_as_string: bool,
+        fields: Option<Vec<String>>,
+        value_type: Option<i32>,
+        union_types: bool,
+    ) -> PyResult<NativePartitionScan> {
+        let options = scan_options(py, page_size, decimal_as_string, fields, value_type, union_types)?;
+        let client = &self.inner;
+        let scan = py.detach(|| client.partition_scan(cache_name, &options, cursors)).py_err(py)?;
+        Ok(NativePartitionScan { inner: Some(scan) })
     }
 
     /// Runs an SQL fields query.
@@ -553,6 +578,72 @@ impl NativeCursor {
     }
 }
 
+/// Several partitions read at once over one connection (see `ignite_core::partition_scan`).
+#[pyclass(module = "ignite_fast._native")]
+struct NativePartitionScan {
+    /// `None` once closed; a failed scan stays and refuses further use.
+    inner: Option<PartitionScan>,
+}
+
+impl NativePartitionScan {
+    fn scan(&mut self) -> PyResult<&mut PartitionScan> {
+        self.inner.as_mut().ok_or_else(|| pyo3::exceptions::PyValueError::new_err("the partition scan is closed"))
+    }
+}
+
+#[pymethods]
+impl NativePartitionScan {
+    /// Queues a partition; its cursor opens (the request goes out) as soon as a cursor is free.
+    fn add(&mut self, py: Python<'_>, partition: i32) -> PyResult<()> {
+        let scan = self.scan()?;
+        py.detach(|| scan.add(partition)).py_err(py)
+    }
+
+    /// How many partitions can be added without waiting for a cursor.
+    #[getter]
+    fn free_cursors(&self) -> usize {
+        self.inner.as_ref().map_or(0, |s| s.free_cursors())
+    }
+
+    /// Partitions added and not finished.
+    #[getter]
+    fn pending(&self) -> usize {
+        self.inner.as_ref().map_or(0, |s| s.pending())
+    }
+
+    /// Up to `max_rows` rows of one partition: `(partition, finished, rows, {name: column})`,
+    /// or None once every added partition is read.
+    fn next_batch<'py>(&mut self, py: Python<'py>, max_rows: usize) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let scan = self.scan()?;
+        match py.detach(|| scan.next_batch(max_rows)).py_err(py)? {
+            None => Ok(None),
+            Some(PartitionBatch { partition, batch, finished }) => {
+                Ok(Some((partition, finished, batch.len, columns_to_py(py, batch.columns)?).into_pyobject(py)?))
+            }
+        }
+    }
+
+    /// The next page to arrive, discarded: `(partition, finished, entries, bytes)`, or None.
+    fn next_raw_page(&mut self, py: Python<'_>) -> PyResult<Option<(i32, bool, usize, usize)>> {
+        let scan = self.scan()?;
+        let page = py.detach(|| scan.next_raw_page()).py_err(py)?;
+        Ok(page.map(|p| (p.partition, p.finished, p.rows, p.bytes)))
+    }
+
+    /// Bytes of page payload received so far.
+    #[getter]
+    fn wire_bytes(&self) -> u64 {
+        self.inner.as_ref().map_or(0, |s| s.wire_bytes())
+    }
+
+    /// Lets go of the connection (closing it if cursors are still open on the server); idempotent.
+    fn close(&mut self, py: Python<'_>) {
+        if let Some(scan) = self.inner.take() {
+            py.detach(move || drop(scan));
+        }
+    }
+}
+
 #[pyfunction]
 fn cache_id(name: &str) -> i32 {
     ignite_core::protocol::java_string_hash(name)
@@ -574,6 +665,7 @@ fn type_id(name: &str) -> i32 {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeClient>()?;
     m.add_class::<NativeCursor>()?;
+    m.add_class::<NativePartitionScan>()?;
     m.add_class::<ColumnBuffer>()?;
     m.add_class::<igfs::NativeIgfs>()?;
     m.add_class::<igfs::NativeFileReader>()?;
