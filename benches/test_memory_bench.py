@@ -37,7 +37,8 @@ client = ignite_fast.Client("127.0.0.1", int(sys.argv[1]))
 after, seconds = [], []
 for _ in range(int(sys.argv[3])):
     started = time.perf_counter()
-    rows = sum(len(batch["key"]) for batch in client.scan(sys.argv[2]))
+    parallel = int(sys.argv[4]) or None
+    rows = sum(len(batch["key"]) for batch in client.scan(sys.argv[2], parallel=parallel))
     seconds.append(time.perf_counter() - started)
     after.append(rss_mb("VmRSS:"))
 print(json.dumps({"rows": rows, "rss_after_each_scan_mb": after, "peak_rss_mb": rss_mb("VmHWM:"),
@@ -62,9 +63,12 @@ def big_cache():
     node.stop()
 
 
-def test_scan_memory(benchmark, big_cache):
+@pytest.mark.parametrize("parallel", [0, 2])
+def test_scan_memory(benchmark, big_cache, parallel):
+    """One cursor, and partition-parallel (``parallel=2``: two connections, each with
+    ``DEFAULT_CURSORS`` partitions in flight, every partition held until whole)."""
     def run():
-        proc = subprocess.run([sys.executable, "-c", SCANNER, str(PORT), big_cache, str(SCANS)],
+        proc = subprocess.run([sys.executable, "-c", SCANNER, str(PORT), big_cache, str(SCANS), str(parallel)],
                               capture_output=True, text=True, timeout=900)
         assert proc.returncode == 0, proc.stderr[-4000:]
         return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -72,10 +76,11 @@ def test_scan_memory(benchmark, big_cache):
     result = benchmark.pedantic(run, rounds=1, iterations=1)
     assert result["rows"] == ROWS
     benchmark.extra_info.update(result)
-    print(f"\n{CACHE_GB:.0f} GB scanned {SCANS} times: peak RSS {result['peak_rss_mb']:.0f} MB, RSS after each scan "
+    print(f"\n{CACHE_GB:.0f} GB scanned {SCANS} times (parallel={parallel or None}): peak RSS {result['peak_rss_mb']:.0f} MB, RSS after each scan "
           f"{', '.join(f'{v:.0f}' for v in result['rss_after_each_scan_mb'])} MB")
     best = min(result["seconds"])  # the scan alone, not the process start
     info = {"rows": ROWS, "bytes": ROWS << 20, "MB/s": (ROWS << 20) / best / 1e6, "rows/s": ROWS / best,
-            "scenario": f"{CACHE_GB:.0f}GB 1mb", "reader": f"numpy batches, peak RSS {result['peak_rss_mb']:.0f} MB"}
+            "scenario": f"{CACHE_GB:.0f}GB 1mb",
+            "reader": f"numpy {'parallel' if parallel else 'batches'}, peak RSS {result['peak_rss_mb']:.0f} MB"}
     benchmark.extra_info.update(info)
     RESULTS[info["scenario"]][info["reader"]] = info

@@ -12,6 +12,7 @@ from pyignite.datatypes.prop_codes import PROP_BACKUPS_NUMBER, PROP_NAME
 
 import ignite_fast
 from conftest import started
+from ignite_fast.columns import from_native
 from ignite_fast.server import IgniteCluster
 
 ROWS = 20_000
@@ -62,6 +63,39 @@ def test_parallel_scan_reads_every_key_exactly_once(trio):
     client = ignite_fast.Client(trio.addresses)
     keys = _keys(client.scan("spread3", parallel=4, batch_size=256))
     assert len(keys) == ROWS and set(keys) == set(range(ROWS))
+
+
+def test_several_partition_cursors_in_flight_on_one_connection(trio):
+    client = ignite_fast.Client(trio.addresses[0])
+    idle_before = client._native.idle_connections
+    scan = client._native.partition_scan("spread3", page_size=7, cursors=5)
+    todo = list(range(0, 1024, 7))
+    keys: dict[int, list[int]] = collections.defaultdict(list)
+    order, finished = [], []
+    while True:
+        while scan.free_cursors and todo:
+            scan.add(todo.pop(0))
+        if (item := scan.next_batch(100)) is None:
+            break
+        partition, done, rows, columns = item
+        assert rows <= 7  # a batch is one page of one partition
+        keys[partition] += from_native(columns["key"]).tolist()
+        order.append(partition)
+        if done:
+            finished.append(partition)
+    assert sorted(finished) == list(range(0, 1024, 7))  # each partition finished exactly once
+    for partition in (0, 7, 511, 1022):
+        assert keys[partition] == _keys(client.scan("spread3", part=partition))
+    assert sorted(k for ks in keys.values() for k in ks) == sorted(
+        k for p in range(0, 1024, 7) for k in _keys(client.scan("spread3", part=p)))
+    # pages of different partitions arrive interleaved: several cursors were open at once
+    first = {p: order.index(p) for p in set(order)}
+    last = {p: len(order) - 1 - order[::-1].index(p) for p in set(order)}
+    interleaved = [p for p in first if last[p] - first[p] + 1 > order.count(p)]
+    assert len(interleaved) > 10
+    assert client._native.idle_connections == idle_before  # one connection, given back at the end
+    with pytest.raises(ignite_fast.InvalidArgumentError, match="cursors per connection"):
+        client._native.partition_scan("spread3", cursors=0)
 
 
 def test_ordered_parallel_scan_follows_partition_order(trio):

@@ -87,6 +87,12 @@ def _native_tls_args(options: TlsOptions | None) -> dict:
                 verify_hostname=bool(options.check_hostname))
 
 
+# Partition cursors in flight on each connection of a partition-parallel scan: the server prepares
+# their pages while the client decodes, which matters most for small partitions (one round trip
+# each). Each in-flight partition is held in memory until it is read whole.
+DEFAULT_CURSORS = 8
+
+
 def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidArgumentError(f"{name} must be an int, got {type(value).__name__}")
@@ -230,7 +236,7 @@ class Client:
         shard: tuple[int, int] | None = None,
         partitions: Sequence[int] | None = None,
         plan: "ShardPlan | None" = None,
-        cursors: int = 4,
+        cursors: int = DEFAULT_CURSORS,
     ) -> Iterator[Any]:
         """Scans ``cache`` and yields batches ``{"key": column, "val": column}`` of up to
         ``batch_size`` rows (see :mod:`ignite_fast.columns` for how columns look). Without
@@ -421,7 +427,7 @@ class Client:
         return self._native.put_all(cache, keys, values, create=bool(create))
 
     def raw_pages(self, cache: str, page_size: int = 1024, part: int = -1, *, parallel: int | None = None,
-                  cursors: int = 4) -> Iterator[tuple[int, int]]:
+                  cursors: int = DEFAULT_CURSORS) -> Iterator[tuple[int, int]]:
         """Fetches every page of a scan (of one partition with ``part``) and discards it undecoded,
         yielding ``(entries, bytes)``: the server-and-wire limit that benchmarks compare decoding
         against. ``parallel`` and ``cursors`` read partitions from their primaries as in :meth:`scan`."""

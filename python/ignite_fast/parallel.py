@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from .errors import IgniteConnectionError, IgniteError, InvalidArgumentError
-from .client import native_decode_args
+from .client import DEFAULT_CURSORS, native_decode_args
 from .sharding import shard_partitions
 
 if TYPE_CHECKING:
@@ -108,11 +108,6 @@ class NodeClients:
         """The address each node answered on, by node id."""
         with self._lock:
             return dict(self._address)
-
-
-# Partition cursors in flight on each worker's connection. Four keep a node's scan threads busy
-# while the client decodes; more only hold more partitions in memory (each is kept until whole).
-DEFAULT_CURSORS = 4
 
 
 class _PartitionQueues:
