@@ -48,7 +48,7 @@ def bench_cluster():
 def bench_trio():
     """Three local nodes (no backups: every entry lives once)."""
     cluster = started(IgniteCluster(nodes=3, port=TRIO_PORT, discovery_port=27630, communication_port=27230,
-                                    name="bench-trio", region_mb=1024, heap_mb=768))
+                                    name="bench-trio", region_mb=1024, heap_mb=1024))
     yield cluster
     cluster.stop()
 

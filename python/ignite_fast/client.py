@@ -91,6 +91,10 @@ def _native_tls_args(options: TlsOptions | None) -> dict:
 # their pages while the client decodes, which matters most for small partitions (one round trip
 # each). Each in-flight partition is held in memory until it is read whole.
 DEFAULT_CURSORS = 8
+# Page bytes in flight on one connection of a partition-parallel scan: the server holds each
+# prepared page (and its serialized copy) on its Java heap, so many cursors with large pages could
+# exhaust it. Pages are sized to fit (``page_size`` not given), or fewer cursors are used.
+IN_FLIGHT_BYTES = 32 << 20
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
@@ -151,9 +155,9 @@ class Client:
     def addresses(self) -> list[str]:
         return list(self._addresses)
 
-    def _rows_for_bytes(self, cache: str, target_bytes: int, part: int = -1) -> int:
-        """How many entries of ``cache`` make about ``target_bytes``, from one small page (the
-        entry size is measured once per cache and kept)."""
+    def _entry_size(self, cache: str, part: int = -1) -> int | None:
+        """Bytes per entry of ``cache`` on the wire, from one small page (measured once per cache
+        and kept); None while the cache is empty."""
         if cache not in self._entry_bytes:
             probe = self._native.scan(cache, page_size=PROBE_ROWS, part=part)
             try:
@@ -161,9 +165,16 @@ class Client:
             finally:
                 probe.close()
             if page is None or page[0] == 0:
-                return DEFAULT_BATCH_ROWS  # nothing to measure (yet)
+                return None  # nothing to measure (yet)
             self._entry_bytes[cache] = max(1, page[1] // page[0])
-        return int(min(MAX_BATCH_ROWS, max(1, target_bytes // self._entry_bytes[cache])))
+        return self._entry_bytes[cache]
+
+    def _rows_for_bytes(self, cache: str, target_bytes: int, part: int = -1) -> int:
+        """How many entries of ``cache`` make about ``target_bytes``."""
+        entry = self._entry_size(cache, part)
+        if entry is None:
+            return DEFAULT_BATCH_ROWS
+        return int(min(MAX_BATCH_ROWS, max(1, target_bytes // entry)))
 
     def _partition_count(self, cache: str) -> int | None:
         """Partitions of a cache (cached: it never changes), or None when the map does not say."""
@@ -286,7 +297,7 @@ class Client:
             _check_int("batch_size", batch_size, 1)
             _check_int("cursors", cursors, 1)
             source = parallel_scan(self, cache, workers=parallel, batch_size=batch_size, cursors=cursors,
-                                   page_size=batch_size if page_size is None else page_size, ordered=ordered,
+                                   page_size=page_size, ordered=ordered,
                                    failover_timeout=failover_timeout, shard=shard, plan=plan,
                                    partitions=partitions,
                                    scan_args=dict(decimal_as_string=exact, columns=columns, value_type=value_type))
@@ -426,19 +437,22 @@ class Client:
             values = ("plain", _write_spec(val, "val"))
         return self._native.put_all(cache, keys, values, create=bool(create))
 
-    def raw_pages(self, cache: str, page_size: int = 1024, part: int = -1, *, parallel: int | None = None,
+    def raw_pages(self, cache: str, page_size: int | None = None, part: int = -1, *, parallel: int | None = None,
                   cursors: int = DEFAULT_CURSORS) -> Iterator[tuple[int, int]]:
         """Fetches every page of a scan (of one partition with ``part``) and discards it undecoded,
         yielding ``(entries, bytes)``: the server-and-wire limit that benchmarks compare decoding
-        against. ``parallel`` and ``cursors`` read partitions from their primaries as in :meth:`scan`."""
-        _check_int("page_size", page_size, 1)
+        against. ``page_size`` (entries), ``parallel`` and ``cursors`` as in :meth:`scan`."""
+        if page_size is not None:
+            _check_int("page_size", page_size, 1)
         if parallel is not None:
             from .parallel import parallel_scan
 
-            yield from parallel_scan(self, cache, workers=_check_int("parallel", parallel, 1), batch_size=page_size,
+            yield from parallel_scan(self, cache, workers=_check_int("parallel", parallel, 1), batch_size=1,
                                      page_size=page_size, ordered=False, failover_timeout=0.0, scan_args={},
                                      cursors=_check_int("cursors", cursors, 1), raw=True)
             return
+        if page_size is None:
+            page_size = self._rows_for_bytes(cache, TARGET_BATCH_BYTES, part)
         scan = self._native.scan(cache, page_size=page_size, part=_check_int("part", part, -1))
         try:
             while (page := scan.next_raw_page()) is not None:

@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from .errors import IgniteConnectionError, IgniteError, InvalidArgumentError
-from .client import DEFAULT_CURSORS, native_decode_args
+from .client import DEFAULT_BATCH_ROWS, DEFAULT_CURSORS, IN_FLIGHT_BYTES, MAX_BATCH_ROWS, native_decode_args
 from .sharding import shard_partitions
 
 if TYPE_CHECKING:
@@ -110,6 +110,17 @@ class NodeClients:
             return dict(self._address)
 
 
+def _pages_in_flight(client: "Client", cache: str, page_size: int | None, cursors: int) -> tuple[int, int]:
+    """Entries per page and cursors per connection such that the pages asked for at once on a
+    connection hold about ``IN_FLIGHT_BYTES`` at most."""
+    entry = client._entry_size(cache)
+    if entry is None:  # empty (for now): nothing to size by
+        return page_size or DEFAULT_BATCH_ROWS, cursors
+    if page_size is None:
+        page_size = max(1, min(MAX_BATCH_ROWS, IN_FLIGHT_BYTES // cursors // entry))
+    return page_size, max(1, min(cursors, IN_FLIGHT_BYTES // (page_size * entry)))
+
+
 class _PartitionQueues:
     """Partitions still to read, queued by their primary node; worker threads take a node's
     partitions and spread themselves over the nodes."""
@@ -157,7 +168,7 @@ class _PartitionQueues:
             return taken
 
 
-def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int, page_size: int,
+def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int, page_size: int | None,
                   ordered: bool, failover_timeout: float, scan_args: dict[str, Any],
                   partitions: Sequence[int] | None = None, shard: tuple[int, int] | None = None,
                   plan: "ShardPlan | None" = None, cursors: int = DEFAULT_CURSORS,
@@ -165,7 +176,9 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
     """Yields ``(rows, columns)`` batches like ``Client.scan_native``, partition by partition:
     all of them, the given ``partitions``, or those of ``shard=(i, n)`` (from ``plan``, the
     launcher's plan in the environment, or contiguous ranges; see :mod:`ignite_fast.sharding`).
-    ``workers`` threads each keep up to ``cursors`` partitions in flight on one connection.
+    ``workers`` threads each keep up to ``cursors`` partitions in flight on one connection, with
+    at most ``IN_FLIGHT_BYTES`` of pages asked for at once (pages are sized to fit when
+    ``page_size`` is None; otherwise fewer cursors are used).
     With ``raw``, pages are discarded undecoded and ``(entries, bytes)`` pairs come out (the
     benchmarks' server-and-wire limit)."""
     partition_map = client._native.partition_map(cache)
@@ -180,6 +193,7 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
         else:
             yield from client.scan_native(cache, batch_size, page_size=page_size, **scan_args)
         return
+    page_size, cursors = _pages_in_flight(client, cache, page_size, cursors)
     primaries = [bytes(node) for node in partition_map[2]]
     if partitions is not None:
         mine = _checked_partitions(cache, partitions, len(primaries))
