@@ -14,6 +14,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
+import numpy as np
+
 from .errors import IgniteConnectionError, IgniteError, InvalidArgumentError
 from .client import DEFAULT_BATCH_ROWS, DEFAULT_CURSORS, IN_FLIGHT_BYTES, MAX_BATCH_ROWS, native_decode_args
 from .sharding import shard_partitions
@@ -277,7 +279,7 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
                for i in range(max(1, min(workers, len(mine))))]
     for thread in threads:
         thread.start()
-    try:
+    def handed_over() -> Iterator[tuple]:
         waiting: dict[int, list] = {}
         in_order = iter(mine)
         next_partition = next(in_order, None)
@@ -292,7 +294,101 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
             while next_partition in waiting:
                 yield from waiting.pop(next_partition)
                 next_partition = next(in_order, None)
+
+    try:
+        yield from handed_over() if raw else coalesce(handed_over(), batch_size)
     finally:
         stop.set()
         for thread in threads:
             thread.join(timeout=5)
+
+
+# Batches smaller than this (and than batch_size) are merged with their neighbours: a partition of
+# a few dozen small entries would otherwise be a batch of its own, and every batch costs its
+# consumer (TensorFlow most) a fixed price. Merging copies, so large batches are left alone.
+SMALL_BATCH_BYTES = 1 << 20
+
+
+def coalesce(batches: Iterator[tuple], batch_size: int) -> Iterator[tuple]:
+    """Yields ``(rows, columns)`` batches as they come, but runs of small ones merged into
+    batches of up to ``batch_size`` rows (in the same order)."""
+    pending: list[tuple] = []
+    pending_rows = 0
+
+    def flush() -> Iterator[tuple]:
+        nonlocal pending, pending_rows
+        if len(pending) == 1:
+            yield pending[0]
+        elif pending:
+            merged = _concat_batches([columns for _, columns in pending])
+            yield from [(pending_rows, merged)] if merged is not None else pending
+        pending, pending_rows = [], 0
+
+    for rows, columns in batches:
+        small = rows < batch_size and _nbytes(columns) < SMALL_BATCH_BYTES
+        if not small or pending_rows + rows > batch_size:
+            yield from flush()
+        if not small:
+            yield rows, columns
+            continue
+        pending.append((rows, columns))
+        pending_rows += rows
+    yield from flush()
+
+
+def _nbytes(native: Any) -> int:
+    """Bytes of the arrays in a native column, or a dict of them."""
+    if isinstance(native, dict):
+        return sum(_nbytes(column) for column in native.values())
+    if isinstance(native, tuple):
+        return sum(_nbytes(part) for part in native if isinstance(part, (np.ndarray, dict, tuple)))
+    return native.nbytes if isinstance(native, np.ndarray) else 0
+
+
+def _concat_batches(batches: list[dict]) -> dict | None:
+    """One batch of native columns from several with the same columns; None when some column
+    cannot be merged cheaply (ragged, map and list columns, or different shapes)."""
+    merged = {}
+    for name in batches[0]:
+        if any(name not in b for b in batches) or (column := _concat_column([b[name] for b in batches])) is None:
+            return None
+        merged[name] = column
+    return merged if all(len(b) == len(merged) for b in batches) else None
+
+
+def _concat_column(columns: list[tuple]) -> tuple | None:
+    tag = columns[0][0]
+    if any(c[0] != tag for c in columns):
+        return None
+    if tag in ("prim", "fixed"):
+        values = [c[1] for c in columns]
+        if any(v.dtype != values[0].dtype or v.shape[1:] != values[0].shape[1:] for v in values) or \
+                (tag == "prim" and any(c[3] != columns[0][3] for c in columns)):
+            return None
+        return (tag, np.concatenate(values), _concat_valid(columns, [len(v) for v in values]), *columns[0][3:])
+    if tag == "str":
+        if any(c[3] != columns[0][3] for c in columns):
+            return None
+        width = max(c[1].shape[1] for c in columns)
+        out = np.zeros((sum(len(c[1]) for c in columns), width), np.uint8)  # zero bytes pad short strings
+        at = 0
+        for c in columns:
+            out[at:at + len(c[1]), :c[1].shape[1]] = c[1]
+            at += len(c[1])
+        return ("str", out, _concat_valid(columns, [len(c[1]) for c in columns]), columns[0][3])
+    if tag == "struct":
+        if any(c[1] != columns[0][1] or c[2].keys() != columns[0][2].keys() for c in columns):
+            return None
+        fields = {}
+        for name in columns[0][2]:
+            if (field := _concat_column([c[2][name] for c in columns])) is None:
+                return None
+            fields[name] = field
+        return ("struct", columns[0][1], fields, sum(c[3] for c in columns))
+    return None
+
+
+def _concat_valid(columns: list[tuple], lengths: list[int]) -> np.ndarray | None:
+    if all(c[2] is None for c in columns):
+        return None
+    return np.concatenate([np.ones(n, bool) if c[2] is None else c[2] for c, n in zip(columns, lengths)])
