@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import numpy as np
 
 from .errors import IgniteConnectionError, IgniteError, InvalidArgumentError
-from .client import DEFAULT_BATCH_ROWS, DEFAULT_CURSORS, IN_FLIGHT_BYTES, MAX_BATCH_ROWS, native_decode_args
+from .client import DEFAULT_BATCH_ROWS, DEFAULT_CURSORS, IN_FLIGHT_BYTES, native_decode_args
 from .sharding import shard_partitions
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def _pages_in_flight(client: "Client", cache: str, page_size: int | None, cursor
     if entry is None:  # empty (for now): nothing to size by
         return page_size or DEFAULT_BATCH_ROWS, cursors
     if page_size is None:
-        page_size = max(1, min(MAX_BATCH_ROWS, IN_FLIGHT_BYTES // cursors // entry))
+        page_size = client._rows_for_bytes(cache, IN_FLIGHT_BYTES // cursors)
     return page_size, max(1, min(cursors, IN_FLIGHT_BYTES // (page_size * entry)))
 
 
