@@ -25,8 +25,10 @@ def trio():
     writer = PyIgniteClient()
     writer.connect("127.0.0.1", 10910)
     cache = writer.get_or_create_cache({PROP_NAME: "spread3", PROP_BACKUPS_NUMBER: 1})
+    lone = writer.get_or_create_cache({PROP_NAME: "lone3", PROP_BACKUPS_NUMBER: 0})
     for start in range(0, ROWS, 5000):
         cache.put_all({i: i * 2 for i in range(start, start + 5000)})
+        lone.put_all({i: i for i in range(start, start + 5000)})
     writer.close()
     yield cluster
     cluster.stop()
@@ -143,13 +145,22 @@ def test_ordered_parallel_scan_follows_partition_order(trio):
 
 
 def test_a_node_killed_mid_scan_loses_and_duplicates_nothing(trio):
+    """Kills a node. With a backup, the victim's partitions are read again from the
+    nodes that take over; without one, their data is gone and the scan says so (it must not
+    return the survivors' part as if it were the whole cache)."""
     client = ignite_fast.Client(trio.addresses, read_timeout=20)
     victim = bytes(ignite_fast.Client(trio.addresses[2])._native.node_id())
     owned_by_victim = client.partition_map("spread3").count(victim)
     assert owned_by_victim > 200
+    assert client._native.cache_backups("spread3") == 1 and client._native.cache_backups("lone3") == 0
     batches = client.scan("spread3", parallel=2, batch_size=64, page_size=32)
+    unprotected = client.scan("lone3", parallel=2, batch_size=64, page_size=32)
     seen = _keys([next(batches) for _ in range(5)])  # a handful of ~1024 partitions read so far
+    partial = _keys([next(unprotected) for _ in range(5)])
     trio.kill_node(2)
+    with pytest.raises(ignite_fast.DataLostError, match=r"lone3.*0 backup"):
+        partial += _keys(unprotected)
+    assert len(partial) < ROWS
     seen += _keys(batches)
     # The victim's partitions were read from the backups that took over.
     assert victim not in ignite_fast.Client(trio.addresses[:2]).partition_map("spread3")

@@ -14,6 +14,7 @@ from .columns import Ragged
 from .errors import (
     AuthenticationError,
     CacheNotFoundError,
+    DataLostError,
     IgniteConnectionError,
     IgniteError,
     IgniteTimeoutError,
@@ -29,7 +30,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Client", "TlsOptions", "IgniteDataset", "Ragged", "errors", "IgniteError", "IgniteConnectionError",
-    "IgniteTimeoutError", "AuthenticationError", "TlsError", "ProtocolError", "ServerError",
+    "IgniteTimeoutError", "AuthenticationError", "TlsError", "DataLostError", "ProtocolError", "ServerError",
     "CacheNotFoundError", "SchemaError", "UnsupportedTypeError", "InvalidArgumentError",
 ]
 

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 # Batches and pages are sized in bytes unless the caller gives a row count.
 TARGET_BATCH_BYTES = 16 << 20
 PROBE_ROWS = 16
+# Entries smaller than this are measured on PROBE_ROWS of them rather than one.
+PROBE_SAMPLE_BYTES = 64 << 10
 DEFAULT_BATCH_ROWS = 1024
 MAX_BATCH_ROWS = 1 << 16
 
@@ -90,11 +92,14 @@ def _native_tls_args(options: TlsOptions | None) -> dict:
 # Partition cursors in flight on each connection of a partition-parallel scan: the server prepares
 # their pages while the client decodes, which matters most for small partitions (one round trip
 # each). Each in-flight partition is held in memory until it is read whole.
-DEFAULT_CURSORS = 8
-# Page bytes in flight on one connection of a partition-parallel scan: the server holds each
-# prepared page (and its serialized copy) on its Java heap, so many cursors with large pages could
-# exhaust it. Pages are sized to fit (``page_size`` not given), or fewer cursors are used.
-IN_FLIGHT_BYTES = 32 << 20
+DEFAULT_CURSORS = 4
+# Page bytes in flight on one connection of a partition-parallel scan. The server serializes each
+# page into a buffer on its Java heap (rounded up to a power of two) and keeps such buffers pooled
+# per thread afterwards (up to 32 each): many or large pages in flight fill a node's heap for
+# good, and 32 MB per connection brought 1 GB-heap nodes down. 8 MB keeps the pipeline as full
+# (measured: 2-8 MB in flight scan as fast as 32 MB). Pages are sized to fit; a larger
+# ``page_size`` is cut down to it.
+IN_FLIGHT_BYTES = 8 << 20
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
@@ -159,15 +164,24 @@ class Client:
         """Bytes per entry of ``cache`` on the wire, from one small page (measured once per cache
         and kept); None while the cache is empty."""
         if cache not in self._entry_bytes:
-            probe = self._native.scan(cache, page_size=PROBE_ROWS, part=part)
-            try:
-                page = probe.next_raw_page()
-            finally:
-                probe.close()
-            if page is None or page[0] == 0:
+            # One entry first: a page of a distributed scan gathers that many from every node,
+            # which with large values would be a heavy probe. Small entries get a larger sample.
+            page = self._probe_page(cache, 1, part)
+            if page is not None and page[1] // page[0] < PROBE_SAMPLE_BYTES:
+                page = self._probe_page(cache, PROBE_ROWS, part) or page
+            if page is None:
                 return None  # nothing to measure (yet)
             self._entry_bytes[cache] = max(1, page[1] // page[0])
         return self._entry_bytes[cache]
+
+    def _probe_page(self, cache: str, rows: int, part: int) -> tuple[int, int] | None:
+        """``(entries, bytes)`` of the first page of a scan of ``rows`` entries per page."""
+        probe = self._native.scan(cache, page_size=rows, part=part)
+        try:
+            page = probe.next_raw_page()
+        finally:
+            probe.close()
+        return None if page is None or page[0] == 0 else page
 
     def _rows_for_bytes(self, cache: str, target_bytes: int, part: int = -1) -> int:
         """How many entries of ``cache`` make about ``target_bytes``."""
@@ -329,7 +343,9 @@ class Client:
         if batch_size is None:
             batch_size = self._rows_for_bytes(cache, TARGET_BATCH_BYTES, part)
         _check_int("batch_size", batch_size, 1)
-        page_size = batch_size if page_size is None else _check_int("page_size", page_size, 1)
+        if page_size is None:  # the batch, but no more than about 16 MB a page (the server's heap)
+            page_size = min(batch_size, self._rows_for_bytes(cache, TARGET_BATCH_BYTES, part))
+        _check_int("page_size", page_size, 1)
         scan = self._native.scan(cache, page_size=min(page_size, 2**31 - 1), part=part, local=bool(local),
                                  **native_decode_args(decimal_as_string, columns, value_type))
         return _iterate(scan, batch_size)

@@ -24,6 +24,12 @@ class TlsError(IgniteConnectionError):
     """A TLS handshake or certificate check failed."""
 
 
+class DataLostError(IgniteError):
+    """Nodes left the cluster during a read, more of them than the cache keeps backups: the
+    partitions they held are gone (Ignite hands them to other nodes empty), so the read stops
+    rather than return part of the data as if it were all."""
+
+
 class ProtocolError(IgniteError):
     """The server sent bytes that do not follow the thin-client protocol."""
 
@@ -92,7 +98,7 @@ class IgfsCorruptError(IgfsError):
 
 __all__ = [
     "IgniteError", "IgniteConnectionError", "IgniteTimeoutError", "AuthenticationError", "TlsError",
-    "ProtocolError", "ServerError", "CacheNotFoundError", "SchemaError", "UnsupportedTypeError",
+    "DataLostError", "ProtocolError", "ServerError", "CacheNotFoundError", "SchemaError", "UnsupportedTypeError",
     "InvalidArgumentError", "IgfsError", "IgfsNotFoundError", "IgfsExistsError", "IgfsNotADirectoryError",
     "IgfsIsADirectoryError", "IgfsDirectoryNotEmptyError", "IgfsConflictError", "IgfsCorruptError",
 ]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
-from .errors import IgniteConnectionError, IgniteError, InvalidArgumentError
+from .errors import DataLostError, IgniteConnectionError, IgniteError, InvalidArgumentError
 from .client import DEFAULT_BATCH_ROWS, DEFAULT_CURSORS, IN_FLIGHT_BYTES, native_decode_args
 from .sharding import shard_partitions
 
@@ -95,10 +95,30 @@ class NodeClients:
                     break
 
     def client_for(self, node_id: bytes) -> "Client":
+        """The client connected to ``node_id``; a node whose connection was dropped is connected
+        again at its address (raising IgniteConnectionError if it does not answer there, rather
+        than routing through another node, which would read whatever now owns its partitions).
+        Nodes never reached directly go through the client's own node."""
         with self._lock:
-            return self._by_id.get(node_id, self._client)
+            if (known := self._by_id.get(node_id)) is not None:
+                return known
+            address = self._address.get(node_id)
+        if address is None:
+            return self._client
+        sibling = self._client._sibling(address, connect_timeout=DISCOVERED_CONNECT_TIMEOUT)
+        answered = sibling._native.node_id()
+        if answered is None or bytes(answered) != node_id:
+            raise IgniteConnectionError(f"node {node_id.hex()} no longer answers at {address}")
+        with self._lock:
+            return self._by_id.setdefault(node_id, sibling)
+
+    def reaches(self, node_id: bytes) -> bool:
+        """Whether ``node_id`` is read over its own connection (not routed through another)."""
+        with self._lock:
+            return node_id in self._address
 
     def forget(self, node_id: bytes) -> None:
+        """Drops the node's connection (after a failure); :meth:`client_for` reconnects."""
         with self._lock:
             self._by_id.pop(node_id, None)
 
@@ -114,12 +134,14 @@ class NodeClients:
 
 def _pages_in_flight(client: "Client", cache: str, page_size: int | None, cursors: int) -> tuple[int, int]:
     """Entries per page and cursors per connection such that the pages asked for at once on a
-    connection hold about ``IN_FLIGHT_BYTES`` at most."""
+    connection hold about ``IN_FLIGHT_BYTES`` at most: pages of ``IN_FLIGHT_BYTES / cursors``
+    unless ``page_size`` is given, and then no more than ``IN_FLIGHT_BYTES`` (fewer cursors)."""
     entry = client._entry_size(cache)
     if entry is None:  # empty (for now): nothing to size by
         return page_size or DEFAULT_BATCH_ROWS, cursors
     if page_size is None:
         page_size = client._rows_for_bytes(cache, IN_FLIGHT_BYTES // cursors)
+    page_size = min(page_size, client._rows_for_bytes(cache, IN_FLIGHT_BYTES))
     return page_size, max(1, min(cursors, IN_FLIGHT_BYTES // (page_size * entry)))
 
 
@@ -213,6 +235,34 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
     # partitions' new primaries) until none has been finished for ``failover_timeout`` seconds.
     progress = [time.monotonic()]
 
+    finished: set[int] = set()
+    backups: list[int] = []  # the cache's backup count, asked for once a node has left
+
+    def check_nothing_lost(fresh: list[bytes], routed_only: bool = False) -> None:
+        """Raises if nodes left the cluster during the scan, more of them than the cache keeps
+        backups, while partitions that may have lived on them were unread: Ignite gives such
+        partitions to other nodes empty, and reading those would silently return part of the
+        cache. (A partition read over its primary's own connection before that broke is safe;
+        ``routed_only`` checks, at the end, the partitions read through another node.)"""
+        gone = set(primaries) - set(fresh)
+        if routed_only:
+            gone = {node for node in gone if not nodes.reaches(node)}
+        if not gone:
+            return
+        if not backups:
+            backups.append(client._native.cache_backups(cache))
+        if len(gone) <= backups[0]:
+            return
+        at_risk = [p for p in mine if p not in finished or (routed_only and primaries[p] in gone)]
+        # with no backups a partition is lost with its primary; with some, which copies were on
+        # the nodes that left is not known here (the map names primaries only): all may be
+        lost = [p for p in at_risk if primaries[p] in gone] if backups[0] == 0 else at_risk
+        if lost:
+            raise DataLostError(
+                f"{len(gone)} node(s) left the cluster while cache {cache!r} was being read, and it keeps "
+                f"{backups[0]} backup(s): {len(lost)} unread partition(s) ({_ranges(lost)}) may have lost their "
+                "data, so the scan stops instead of returning part of the cache")
+
     def refresh_primaries() -> None:
         for live in nodes.live_clients():
             try:
@@ -220,7 +270,9 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
             except IgniteConnectionError:
                 continue
             if fresh is not None:
-                todo.set_primaries([bytes(node) for node in fresh[2]])
+                fresh_primaries = [bytes(node) for node in fresh[2]]
+                check_nothing_lost(fresh_primaries)
+                todo.set_primaries(fresh_primaries)
                 return
 
     def hand_over(item: tuple) -> None:
@@ -248,11 +300,12 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
                     scan.add(partition)
                 if (item := step()) is None:
                     return
-                partition, finished, rows, payload = item
+                partition, done_reading, rows, payload = item
                 if rows:
                     held[partition].append((rows, payload))
-                if finished:
+                if done_reading:
                     progress[0] = time.monotonic()
+                    finished.add(partition)
                     hand_over((partition, held.pop(partition), None))
         except IgniteConnectionError:
             if stop.is_set() or time.monotonic() - progress[0] > failover_timeout:
@@ -297,10 +350,28 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
 
     try:
         yield from handed_over() if raw else coalesce(handed_over(), batch_size)
+        if any(not nodes.reaches(node) for node in set(primaries)):
+            # Partitions of nodes without a connection of their own were routed through
+            # another node, which answers for whoever owns them now: check nobody left.
+            fresh = client._native.partition_map(cache)
+            if fresh is not None:
+                check_nothing_lost([bytes(node) for node in fresh[2]], routed_only=True)
     finally:
         stop.set()
         for thread in threads:
             thread.join(timeout=5)
+
+
+def _ranges(partitions: list[int]) -> str:
+    """``[1, 2, 3, 7]`` as ``"1-3, 7"`` (the first few runs)."""
+    runs: list[list[int]] = []
+    for p in sorted(partitions):
+        if runs and p == runs[-1][1] + 1:
+            runs[-1][1] = p
+        else:
+            runs.append([p, p])
+    text = ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in runs[:8])
+    return text + (", ..." if len(runs) > 8 else "")
 
 
 # Batches smaller than this (and than batch_size) are merged with their neighbours: a partition of

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 import tensorflow as tf
 
-from .client import Client
+from .client import TARGET_BATCH_BYTES, Client
 from .columns import Ragged, from_native, uuid_strings
 from .errors import InvalidArgumentError, UnsupportedTypeError
 from .sharding import check_selection
@@ -184,7 +184,9 @@ class IgniteDataset(tf.data.Dataset):
     >>> for element in ds.take(1):                                       # doctest: +SKIP
     ...     print(element)   # {'key': 1, 'val': {'NAME': b'WARM KITTY'}}
 
-    Arguments as in the original; in addition ``batch_size`` (elements are then whole batches,
+    Arguments as in the original, except that ``page_size`` (entries per network page) defaults
+    to pages of about 16 MB, measured from the entries (the original's 100 entries meant 100 MB
+    pages for 1 MB values, which a node's heap may not hold); in addition ``batch_size`` (elements are then whole batches,
     the fast path), ``ragged`` (arrays of varying length as ``tf.RaggedTensor`` in batched mode),
     ``hosts`` (a list of ``host:port`` to try), ``timeout`` (seconds for connect and read),
     ``columns`` (value fields to read; the rest is skipped undecoded), ``value_type`` (the one
@@ -206,7 +208,7 @@ class IgniteDataset(tf.data.Dataset):
         port: int = 10800,
         local: bool = False,
         part: int = -1,
-        page_size: int = 100,
+        page_size: int | None = None,
         username: str | None = None,
         password: str | None = None,
         certfile: str | None = None,
@@ -233,6 +235,8 @@ class IgniteDataset(tf.data.Dataset):
         local = _env("LOCAL", local, _bool)
         part = _env("PART", part, int)
         page_size = _env("PAGE_SIZE", page_size, int)
+        if page_size is not None and (isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1):
+            raise InvalidArgumentError(f"page_size must be a positive int or None, got {page_size!r}")
         username = _env("USERNAME", username)
         password = _env("PASSWORD", password)
         certfile = _env("CERTFILE", certfile)
@@ -254,12 +258,14 @@ class IgniteDataset(tf.data.Dataset):
             raise InvalidArgumentError("parallel=, shard= and partitions= choose the partitions themselves: "
                                        "they do not combine with part= or local=")
 
-        def open_scan(rows: int):
+        def open_scan(rows: int | None):
             client = Client(**client_args)
             if parallel is None:
                 return client.scan_native(cache_name, batch_size=rows, **scan_args)
             from .parallel import parallel_scan
 
+            if rows is None:
+                rows = client._rows_for_bytes(cache_name, TARGET_BATCH_BYTES)
             return parallel_scan(client, cache_name, workers=parallel, batch_size=rows, page_size=page_size,
                                  ordered=False, failover_timeout=timeout, shard=shard, plan=plan,
                                  partitions=partitions,
@@ -320,18 +326,20 @@ class IgniteDataset(tf.data.Dataset):
         self._build(open_query, batch_size, ragged, page_size, with_masks)
         return self
 
-    def _build(self, open_source: Callable[[int], Any], batch_size: int | None, ragged: bool, page_size: int,
-               with_masks: bool = False) -> None:
+    def _build(self, open_source: Callable[[int | None], Any], batch_size: int | None, ragged: bool,
+               page_size: int | None, with_masks: bool = False) -> None:
         """Makes the dataset: the element structure from the first rows, then a generator of
         whole decoded batches, unbatched unless the caller asked for batches. Nulls become 0,
         empty strings or empty lists; ``with_masks`` adds ``element["mask"]``, the same structure
         with True where a value is present."""
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
             raise InvalidArgumentError(f"batch_size must be a positive int or None, got {batch_size!r}")
-        rows_per_step = batch_size or max(page_size, _ELEMENT_MODE_BATCH)
+        # Element by element, rows are decoded a page at a time (or about 16 MB when page_size
+        # is not given: None lets the source size them by bytes).
+        rows_per_step = batch_size or (page_size and max(page_size, _ELEMENT_MODE_BATCH))
         # The element structure comes from a sample of the first rows: enough to tell arrays of
         # one length (dense) from arrays of varying length (ragged).
-        first = next(iter(open_source(min(rows_per_step, _SAMPLE_ROWS))), None)
+        first = next(iter(open_source(min(rows_per_step or _SAMPLE_ROWS, _SAMPLE_ROWS))), None)
         dense_arrays = batch_size is not None and not ragged
         if first is None:
             # No rows: nothing to yield, and no data to take the element structure from.

@@ -232,6 +232,23 @@ pub fn get_or_create_with_settings(conn: &mut Connection, name: &str, settings: 
     conn.request(op::CACHE_GET_OR_CREATE_WITH_CONFIGURATION, &w.buf).map(|_| ())
 }
 
+/// How many backup copies `name` keeps of each partition (op 1055). The configuration starts
+/// `int length, int atomicityMode, int backups`; the rest is not needed here. A replicated
+/// cache answers `i32::MAX`.
+pub fn backups(conn: &mut Connection, name: &str) -> Result<i32> {
+    let mut w = Writer::new();
+    w.i32(java_string_hash(name)).u8(0);
+    let body = conn.request(op::CACHE_GET_CONFIGURATION, &w.buf)?;
+    let mut r = Reader::at(&body, 0)?;
+    let _length = r.i32()?;
+    let _atomicity = r.i32()?;
+    let backups = r.i32()?;
+    if backups < 0 {
+        return Err(Error::protocol(format!("cache '{name}' reports {backups} backups")));
+    }
+    Ok(backups)
+}
+
 /// A pessimistic, repeatable-read transaction on one connection: every key it reads is locked
 /// until commit or rollback. The server rolls back a transaction whose connection closes.
 pub struct Transaction {

@@ -74,6 +74,11 @@ impl Client {
         self.pool.with_connection(|c| crate::partitions::partition_map(c, cache_name))
     }
 
+    /// Backup copies the cache keeps of each partition (`i32::MAX` for a replicated cache).
+    pub fn cache_backups(&self, cache_name: &str) -> Result<i32> {
+        self.pool.with_connection(|c| crate::cache::backups(c, cache_name))
+    }
+
     /// Writes rows (see [`crate::writer::put_all`]), creating the cache if asked.
     pub fn put_all(&self, cache_name: &str, keys: &crate::writer::WriteColumn, values: &crate::writer::WriteValues, create: bool) -> Result<usize> {
         let metadata = self.metadata.clone();

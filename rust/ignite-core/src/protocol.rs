@@ -27,6 +27,7 @@ pub mod op {
     pub const CACHE_REMOVE_KEYS: i16 = 1018;
     pub const CACHE_GET_NAMES: i16 = 1050;
     pub const CACHE_GET_OR_CREATE_WITH_CONFIGURATION: i16 = 1054;
+    pub const CACHE_GET_CONFIGURATION: i16 = 1055;
     pub const CACHE_GET_OR_CREATE_WITH_NAME: i16 = 1052;
     pub const CACHE_PARTITIONS: i16 = 1101;
     pub const QUERY_SCAN: i16 = 2000;

@@ -477,6 +477,12 @@ impl NativeClient {
         Ok(map.map(|m| (m.topology.0, m.topology.1, m.primaries.iter().map(|id| id.to_vec()).collect())))
     }
 
+    /// Backup copies `cache_name` keeps of each partition (2**31 - 1 for a replicated cache).
+    fn cache_backups(&self, py: Python<'_>, cache_name: &str) -> PyResult<i32> {
+        let client = &self.inner;
+        py.detach(|| client.cache_backups(cache_name)).py_err(py)
+    }
+
     /// `[(node id, port, [hosts])]` of the cluster's server nodes, or None where the server
     /// does not offer them.
     fn node_endpoints(&self, py: Python<'_>) -> PyResult<Option<Vec<(Vec<u8>, u16, Vec<String>)>>> {
