@@ -113,8 +113,9 @@ def _pyignite_best_page_size(writer, cache, candidates) -> int:
 def _tf_reader(cache, batch_size, parallel):
     import tensorflow as tf
 
+    # pages as the numpy reader's: sized by the client (the batch, up to about 16 MB)
     dataset = ignite_fast.IgniteDataset(cache["name"], hosts=cache["addresses"], batch_size=batch_size,
-                                        page_size=batch_size, parallel=parallel)
+                                        parallel=parallel)
 
     def run():
         rows = 0

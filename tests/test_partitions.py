@@ -79,8 +79,8 @@ def test_several_partition_cursors_in_flight_on_one_connection(trio):
             scan.add(todo.pop(0))
         if (item := scan.next_batch(100)) is None:
             break
-        partition, done, rows, columns = item
-        assert rows <= 7  # a batch is one page of one partition
+        partition, done, rows, columns, merged = item
+        assert rows <= 7 and merged == []  # a batch is one page of one partition
         keys[partition] += from_native(columns["key"]).tolist()
         order.append(partition)
         if done:
@@ -98,6 +98,28 @@ def test_several_partition_cursors_in_flight_on_one_connection(trio):
     assert client._native.idle_connections == idle_before  # one connection, given back at the end
     with pytest.raises(ignite_fast.InvalidArgumentError, match="cursors per connection"):
         client._native.partition_scan("spread3", cursors=0)
+
+
+def test_partitions_whole_in_one_page_share_batches(trio):
+    client = ignite_fast.Client(trio.addresses[0])
+    scan = client._native.partition_scan("spread3", page_size=100, cursors=4)  # ~20 entries each
+    todo = list(range(0, 1024, 3))
+    read: list[int] = []
+    sizes = []
+    while True:
+        while todo and scan.pending < 40:  # queued beyond the 4 cursors, opened as they free up
+            scan.add(todo.pop(0))
+        if (item := scan.next_batch(200, True)) is None:
+            break
+        partition, done, rows, columns, merged = item
+        whole = [partition, *merged]
+        assert done and rows <= 200
+        # the batch is those partitions' entries, one after the other, each complete
+        assert from_native(columns["key"]).tolist() == [k for p in whole for k in _keys(client.scan("spread3", part=p))]
+        read += whole
+        sizes.append(rows)
+    assert sorted(read) == list(range(0, 1024, 3))  # each exactly once
+    assert len(sizes) < 342 / 4 and max(sizes) > 150  # most batches hold several partitions
 
 
 def test_small_partitions_are_merged_into_full_batches(trio):

@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from .sharding import ShardPlan
 
 
+# Partitions a connection queues beyond its open cursors (see read_node): at least, and at most.
+QUEUED_AHEAD, MAX_QUEUED_AHEAD = 32, 512
+
+# Entries a page holds at least when they are large (if two such pages fit in flight).
+MIN_PAGE_ROWS = 3
+
 # Seconds to wait on an address the cluster reported rather than one the caller gave.
 DISCOVERED_CONNECT_TIMEOUT = 2.0
 
@@ -140,7 +146,10 @@ def _pages_in_flight(client: "Client", cache: str, page_size: int | None, cursor
     if entry is None:  # empty (for now): nothing to size by
         return page_size or DEFAULT_BATCH_ROWS, cursors
     if page_size is None:
-        page_size = client._rows_for_bytes(cache, IN_FLIGHT_BYTES // cursors)
+        # A little under the share, as the server's page buffer is the next power of two up;
+        # large entries get a few per page (fewer cursors) so partitions come in fewer pieces.
+        page_size = max(client._rows_for_bytes(cache, IN_FLIGHT_BYTES * 15 // 16 // cursors),
+                        min(MIN_PAGE_ROWS, client._rows_for_bytes(cache, IN_FLIGHT_BYTES // 2)))
     page_size = min(page_size, client._rows_for_bytes(cache, IN_FLIGHT_BYTES))
     return page_size, max(1, min(cursors, IN_FLIGHT_BYTES // (page_size * entry)))
 
@@ -288,25 +297,37 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
         each over once whole. If the node goes away, the unfinished ones are queued again for
         their new primaries (after the cluster has had a moment to hand them to backups)."""
         held: dict[int, list] = {}
+        rows_read = parts_read = 0
         scan = None
         try:
             scan = nodes.client_for(node)._native.partition_scan(cache, page_size=page_size, cursors=cursors,
                                                                   **native_args)
-            step = scan.next_raw_page if raw else (lambda: scan.next_batch(batch_size))
+            # Unordered, partitions that arrive whole in one page share batches (a cache of many
+            # small partitions would otherwise give many small batches).
+            step = scan.next_raw_page if raw else (lambda: scan.next_batch(batch_size, not ordered))
             while not stop.is_set():
-                taken = todo.take(node, scan.free_cursors)
+                # more than the cursors: they open as cursors free up, and small partitions
+                # then fill a batch together (enough for two batches, by the sizes seen so far)
+                ahead = QUEUED_AHEAD if not parts_read else \
+                    min(MAX_QUEUED_AHEAD, max(QUEUED_AHEAD, 2 * batch_size * parts_read // max(1, rows_read)))
+                taken = todo.take(node, cursors + ahead - scan.pending)
                 held.update((partition, []) for partition in taken)  # before a failure can lose them
                 for partition in taken:
                     scan.add(partition)
                 if (item := step()) is None:
                     return
-                partition, done_reading, rows, payload = item
+                partition, done_reading, rows, payload, *merged = item
+                rows_read += rows
                 if rows:
                     held[partition].append((rows, payload))
                 if done_reading:
+                    whole = [partition, *merged[0]] if merged else [partition]
+                    parts_read += len(whole)
+                    for other in whole[1:]:
+                        held.pop(other)  # its rows are in this batch
                     progress[0] = time.monotonic()
-                    finished.add(partition)
-                    hand_over((partition, held.pop(partition), None))
+                    finished.update(whole)
+                    hand_over((whole, held.pop(partition), None))
         except IgniteConnectionError:
             if stop.is_set() or time.monotonic() - progress[0] > failover_timeout:
                 raise
@@ -336,13 +357,16 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
         waiting: dict[int, list] = {}
         in_order = iter(mine)
         next_partition = next(in_order, None)
-        for _ in range(len(mine)):
-            partition, batches, error = done.get()
+        received = 0
+        while received < len(mine):
+            partitions, batches, error = done.get()
             if error is not None:
                 raise error
+            received += len(partitions)
             if not ordered:
                 yield from batches
                 continue
+            (partition,) = partitions  # ordered scans do not share batches between partitions
             waiting[partition] = batches
             while next_partition in waiting:
                 yield from waiting.pop(next_partition)

@@ -3,7 +3,9 @@
 //! (op 2001), and pages are decoded in the order they arrive, so the server prepares pages for
 //! several partitions while the client decodes. Every batch holds rows of one partition and says
 //! when that partition is complete: a caller can hand partitions over whole, and read one again
-//! elsewhere when a node dies.
+//! elsewhere when a node dies. Partitions small enough to arrive in one page can share a batch
+//! (all of them complete), so a cache of many small partitions still gives full batches without
+//! copying them together afterwards.
 //!
 //! Thin-client responses carry their request id and may come in any order; the connection keeps
 //! those that arrive while it waits for a specific one (a type lookup during decoding).
@@ -12,6 +14,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::connection::Connection;
+use crate::columns::ColumnBuilder;
 use crate::cursor::{Batch, Page, RowDecoder, ScanOptions};
 use crate::error::{Error, Result};
 use crate::metadata::{ConnectionResolver, MetadataCache};
@@ -23,13 +26,16 @@ use crate::wire::{Reader, Writer};
 /// (`ClientConnectorConfiguration.maxOpenCursorsPerConnection`); stay well below it.
 pub const MAX_CURSORS_PER_CONNECTION: usize = 64;
 
-/// Rows of one partition.
+/// Rows of one partition, or of several whole ones.
 #[derive(Debug)]
 pub struct PartitionBatch {
     pub partition: i32,
     pub batch: Batch,
     /// This was the partition's last batch.
     pub finished: bool,
+    /// Further partitions whose rows all follow in this batch (then `partition` is whole in it
+    /// too); empty unless asked for with `whole_partitions`.
+    pub merged: Vec<i32>,
 }
 
 /// A page fetched and thrown away undecoded (the benchmarks' server-and-wire limit).
@@ -47,6 +53,15 @@ struct PartitionCursor {
     cursor_id: Option<i64>,
     /// The received page, read by the caller in turn.
     page: Page,
+    /// The page is the partition's first and none of it has been read yet.
+    first_page_unread: bool,
+}
+
+impl PartitionCursor {
+    /// The partition is whole in its page, and that page is unread and fits in `rows`.
+    fn whole_within(&self, rows: usize) -> bool {
+        self.first_page_unread && !self.page.more && self.page.rows_left <= rows
+    }
 }
 
 pub struct PartitionScan {
@@ -126,24 +141,47 @@ impl PartitionScan {
     }
 
     /// Decodes up to `max_rows` rows of one partition, from the first page to arrive; `None`
-    /// when every added partition has been read.
-    pub fn next_batch(&mut self, max_rows: usize) -> Result<Option<PartitionBatch>> {
+    /// when every added partition has been read. With `whole_partitions`, a partition that came
+    /// whole in one page is followed in the same batch by the next ones to arrive that did too,
+    /// while they fit in `max_rows` (see [`PartitionBatch::merged`]).
+    pub fn next_batch(&mut self, max_rows: usize, whole_partitions: bool) -> Result<Option<PartitionBatch>> {
         if max_rows == 0 {
             return Err(Error::InvalidArgument("batch_size must be positive".into()));
         }
         self.guarded(|scan| loop {
             let Some(partition) = scan.next_ready()? else { return Ok(None) };
-            let cursor = scan.cursors.get_mut(&partition).expect("ready partitions have cursors");
-            let conn = scan.conn.as_mut().expect("checked by guarded");
-            let mut builders = scan.decoder.builders(max_rows.min(cursor.page.rows_left).max(1));
-            let mut types = ConnectionResolver { cache: &scan.metadata, conn };
-            let rows = scan.decoder.decode_rows(&mut cursor.page, max_rows, &mut builders, &mut types)?;
+            let cursor = &scan.cursors[&partition];
+            let merging = whole_partitions && cursor.whole_within(max_rows);
+            let rows_hint = if merging { max_rows } else { max_rows.min(cursor.page.rows_left) };
+            let mut builders = scan.decoder.builders(rows_hint.max(1));
+            let mut rows = scan.decode_from(partition, max_rows, &mut builders)?;
             let finished = scan.page_done(partition)?;
+            let mut merged = Vec::new();
+            while merging && rows < max_rows {
+                // the next page to arrive (waiting for it: it is the next thing to read anyway)
+                let Some(next) = scan.next_arrival()? else { break };
+                if !scan.cursors[&next].whole_within(max_rows - rows) {
+                    break;
+                }
+                rows += scan.decode_from(next, max_rows - rows, &mut builders)?;
+                let done = scan.page_done(next)?;
+                debug_assert!(done, "a whole partition's page is its last");
+                merged.push(next);
+            }
             if rows > 0 || finished {
-                return Ok(Some(PartitionBatch { partition, batch: scan.decoder.finish(builders, rows), finished }));
+                return Ok(Some(PartitionBatch { partition, batch: scan.decoder.finish(builders, rows), finished, merged }));
             }
             // a page whose entries were all of another value type: go on
         })
+    }
+
+    /// Decodes up to `max_rows` rows of `partition`'s received page into `builders`.
+    fn decode_from(&mut self, partition: i32, max_rows: usize, builders: &mut [ColumnBuilder]) -> Result<usize> {
+        let cursor = self.cursors.get_mut(&partition).expect("ready partitions have cursors");
+        let conn = self.conn.as_mut().expect("checked by guarded");
+        let mut types = ConnectionResolver { cache: &self.metadata, conn };
+        cursor.first_page_unread = false;
+        self.decoder.decode_rows(&mut cursor.page, max_rows, builders, &mut types)
     }
 
     /// Takes the next page to arrive and throws it away undecoded.
@@ -193,22 +231,32 @@ impl PartitionScan {
                 .bool(false); // not local: the caller picked the node
             let request = self.conn().send(op::QUERY_SCAN, &w.buf)?;
             self.requests.insert(request, partition);
-            self.cursors.insert(partition, PartitionCursor { cursor_id: None, page: Page::default() });
+            self.cursors.insert(partition, PartitionCursor { cursor_id: None, page: Page::default(), first_page_unread: false });
         }
         Ok(())
     }
 
-    /// The partition whose page is to be read next, waiting for one to arrive if none has.
+    /// The partition whose page is to be read next, waiting for one to arrive if none has;
+    /// `None` when nothing is asked for, after giving the connection back.
     fn next_ready(&mut self) -> Result<Option<i32>> {
+        let next = self.next_arrival()?;
+        if next.is_none() {
+            debug_assert!(self.cursors.is_empty() && self.queued.is_empty());
+            if let Some(conn) = self.conn.take() {
+                self.pool.give_back(conn);
+            }
+        }
+        Ok(next)
+    }
+
+    /// Like [`Self::next_ready`], but keeps the connection when nothing is asked for (more
+    /// partitions may be added).
+    fn next_arrival(&mut self) -> Result<Option<i32>> {
         loop {
             if let Some(&partition) = self.ready.front() {
                 return Ok(Some(partition));
             }
             if self.requests.is_empty() {
-                debug_assert!(self.cursors.is_empty() && self.queued.is_empty());
-                if let Some(conn) = self.conn.take() {
-                    self.pool.give_back(conn);
-                }
                 return Ok(None);
             }
             self.receive_page()?;
@@ -228,6 +276,7 @@ impl PartitionScan {
         std::mem::swap(&mut cursor.page.bytes, &mut incoming);
         self.incoming = incoming;
         let mut count_at = start;
+        cursor.first_page_unread = cursor.cursor_id.is_none();
         let started = (|| {
             if cursor.cursor_id.is_none() {
                 // the open request's answer: the cursor id, then the first page

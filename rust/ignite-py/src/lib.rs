@@ -617,14 +617,17 @@ impl NativePartitionScan {
         self.inner.as_ref().map_or(0, |s| s.pending())
     }
 
-    /// Up to `max_rows` rows of one partition: `(partition, finished, rows, {name: column})`,
-    /// or None once every added partition is read.
-    fn next_batch<'py>(&mut self, py: Python<'py>, max_rows: usize) -> PyResult<Option<Bound<'py, PyTuple>>> {
+    /// Up to `max_rows` rows of one partition: `(partition, finished, rows, {name: column},
+    /// merged)`, or None once every added partition is read. With `whole_partitions`, partitions
+    /// that arrived whole in one page share batches: `merged` lists those after `partition`
+    /// (all of them, and `partition`, complete in this batch).
+    #[pyo3(signature = (max_rows, whole_partitions=false))]
+    fn next_batch<'py>(&mut self, py: Python<'py>, max_rows: usize, whole_partitions: bool) -> PyResult<Option<Bound<'py, PyTuple>>> {
         let scan = self.scan()?;
-        match py.detach(|| scan.next_batch(max_rows)).py_err(py)? {
+        match py.detach(|| scan.next_batch(max_rows, whole_partitions)).py_err(py)? {
             None => Ok(None),
-            Some(PartitionBatch { partition, batch, finished }) => {
-                Ok(Some((partition, finished, batch.len, columns_to_py(py, batch.columns)?).into_pyobject(py)?))
+            Some(PartitionBatch { partition, batch, finished, merged }) => {
+                Ok(Some((partition, finished, batch.len, columns_to_py(py, batch.columns)?, merged).into_pyobject(py)?))
             }
         }
     }
