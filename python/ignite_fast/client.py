@@ -281,7 +281,9 @@ class Client:
         ``parallel=N`` reads the partitions N at a time, each from its primary node (give the
         client the addresses of all nodes), in no particular order, or in partition order with
         ``ordered=True``. If a node dies, its partitions are read again from the backups that take
-        over (within ``failover_timeout`` seconds), with no duplicates and no gaps. Each of the N
+        over (within ``failover_timeout`` seconds), with no duplicates and no gaps; if more nodes
+        left than the cache keeps backups while some of their partitions were unread, the scan
+        raises :class:`DataLostError` (Ignite gives such partitions to others empty). Each of the N
         connections keeps ``cursors`` partitions in flight, so the server prepares their next
         pages while the client decodes (a partition is held in memory until it is read whole).
         ``shard=(i, n)`` reads only worker ``i``'s share of ``n``: disjoint sets of partitions
