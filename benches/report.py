@@ -54,24 +54,30 @@ def table(results: dict[str, dict[str, dict]]) -> str:
 
 
 def chart(results: dict[str, dict[str, dict]], where: str, path: str) -> None:
+    """Bars of MB/s per scan scenario (those with a raw page reader to compare with), one colour
+    per reader; the other measurements (workers, IGFS, memory) are in the table."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scenarios = list(results)
-    readers = sorted({r for rs in results.values() for r in rs})
-    width = 0.8 / max(1, len(readers))
-    fig, ax = plt.subplots(figsize=(11, 5))
-    for i, reader in enumerate(readers):
-        xs = [s_i + i * width for s_i, s in enumerate(scenarios) if reader in results[s]]
-        ys = [results[s][reader]["MB/s"] for s in scenarios if reader in results[s]]
-        ax.bar(xs, ys, width, label=reader)
+    scenarios = [s for s, readers in results.items() if any(r.startswith("raw pages") for r in readers)]
+    readers = sorted({r for s in scenarios for r in results[s]})
+    colours = dict(zip(readers, plt.get_cmap("tab20").colors))
+    fig, ax = plt.subplots(figsize=(13, 5.5))
+    ticks = []
+    for s_i, scenario in enumerate(scenarios):
+        present = [r for r in readers if r in results[scenario]]
+        width = 0.85 / len(present)
+        for i, reader in enumerate(present):
+            ax.bar(s_i + i * width, results[scenario][reader]["MB/s"], width, color=colours[reader],
+                   label=reader if s_i == min(j for j, sc in enumerate(scenarios) if reader in results[sc]) else None)
+        ticks.append(s_i + 0.425 - width / 2)
     ax.set_yscale("log")
     ax.set_ylabel("MB/s (log scale)")
-    ax.set_xticks([s_i + 0.4 - width / 2 for s_i in range(len(scenarios))], scenarios)
-    ax.set_title(f"ignite_fast throughput\n{where}", fontsize=10)
-    ax.legend(fontsize=8, ncol=3)
+    ax.set_xticks(ticks, scenarios, rotation=25, ha="right")
+    ax.set_title(f"ignite_fast scan throughput\n{where}", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
