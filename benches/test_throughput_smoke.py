@@ -44,8 +44,10 @@ def _raw_reader(cache, page_size, parallel):
     client = ignite_fast.Client(cache["addresses"])
 
     def run():
-        # the numpy reader's pages: its batch size when one cursor, sized by bytes in flight when parallel
-        pages = client.raw_pages(cache["name"], page_size=None if parallel else page_size, parallel=parallel)
+        # the numpy reader's pages: its batch up to the client's page size when one cursor, sized
+        # by bytes in flight when parallel
+        pages = client.raw_pages(cache["name"], parallel=parallel,
+                                 page_size=None if parallel else min(page_size, client._page_rows(cache["name"])))
         rows = sum(entries for entries, _ in pages)
         assert rows == cache["rows"]
         return rows
