@@ -418,8 +418,13 @@ impl Cursor {
         if max_rows == 0 {
             return Err(Error::InvalidArgument("batch_size must be positive".into()));
         }
-        // Size buffers for the rows this batch will most likely hold.
-        let rows_hint = max_rows.min(self.page.rows_left.max(self.page_size)).min(1 << 20);
+        // Size buffers for the rows this batch will most likely hold: all of them when the rest
+        // of this page and the next one cover the batch (growing a buffer copies it and, for
+        // large values, maps fresh memory), else what the pages promise (a batch far larger than
+        // a page grows as it fills).
+        let promised = self.page.rows_left.max(self.page_size);
+        let within_two_pages = max_rows <= self.page.rows_left + self.page_size;
+        let rows_hint = if within_two_pages { max_rows } else { max_rows.min(promised) }.min(1 << 20);
         let mut builders = self.decoder.builders(rows_hint);
         let mut rows = 0;
         while rows < max_rows && self.conn.is_some() {
