@@ -42,7 +42,9 @@ class NativePartitionScan:
     def wire_bytes(self) -> int: ...
     def close(self) -> None: ...
 
-class NativeClient:
+class ConnectionSpec:
+    """Addresses, credentials, timeouts, handshake version and TLS, shared by the native client
+    and file system (TLS certificates are read when it is made)."""
     def __init__(
         self,
         addresses: list[str],
@@ -58,6 +60,9 @@ class NativeClient:
         key_password: str | None = None,
         verify_hostname: bool = True,
     ) -> None: ...
+
+class NativeClient:
+    def __init__(self, spec: ConnectionSpec) -> None: ...
     def protocol_version(self) -> tuple[int, int, int]: ...
     def node_id(self) -> bytes | None: ...
     def partition_map(self, cache_name: str) -> tuple[int, int, list[bytes]] | None: ...
@@ -87,18 +92,8 @@ _Entry = tuple[str, str, int, int, int]
 class NativeIgfs:
     def __init__(
         self,
-        addresses: list[str],
+        spec: ConnectionSpec,
         name: str = "",
-        username: str | None = None,
-        password: str | None = None,
-        connect_timeout: float = 10.0,
-        read_timeout: float | None = 60.0,
-        tls: bool = False,
-        ca_file: str | None = None,
-        cert_file: str | None = None,
-        key_file: str | None = None,
-        key_password: str | None = None,
-        verify_hostname: bool = True,
         block_size: int = 1 << 20,
         backups: int = 0,
         read_ahead: int = 4,

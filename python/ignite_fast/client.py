@@ -77,16 +77,19 @@ def _tls_setting(tls: bool | TlsOptions | None) -> TlsOptions | None:
     return tls or None
 
 
-def _native_tls_args(options: TlsOptions | None) -> dict:
-    """The TLS keyword arguments of the native client and file system."""
+def _connection_spec(addresses: list[str], username: str | None, password: str | None, connect_timeout: float,
+                     read_timeout: float | None, tls: TlsOptions | None,
+                     protocol_version: tuple[int, int, int] = (1, 7, 0)) -> "_native.ConnectionSpec":
+    """The native connection settings shared by the client and the file system."""
     def path(p):
         return None if p is None else os.fspath(p)
 
-    if options is None:
-        return dict(tls=False)
-    return dict(tls=True, ca_file=path(options.ca_file), cert_file=path(options.cert_file),
-                key_file=path(options.key_file), key_password=options.key_password,
-                verify_hostname=bool(options.check_hostname))
+    tls_args = dict(tls=False) if tls is None else dict(
+        tls=True, ca_file=path(tls.ca_file), cert_file=path(tls.cert_file), key_file=path(tls.key_file),
+        key_password=tls.key_password, verify_hostname=bool(tls.check_hostname))
+    return _native.ConnectionSpec(addresses, username, password, float(connect_timeout),
+                                  None if read_timeout is None else float(read_timeout), tuple(protocol_version),
+                                  **tls_args)
 
 
 # Partition cursors in flight on each connection of a partition-parallel scan: the server prepares
@@ -147,10 +150,8 @@ class Client:
         self._connect_args = dict(username=username, password=password, connect_timeout=connect_timeout,
                                   read_timeout=read_timeout, protocol_version=protocol_version, tls=options)
         self._native = _native.NativeClient(
-            self._addresses, username, password, float(connect_timeout),
-            None if read_timeout is None else float(read_timeout), tuple(protocol_version),
-            **_native_tls_args(options),
-        )
+            _connection_spec(self._addresses, username, password, connect_timeout, read_timeout, options,
+                             protocol_version))
 
     def __repr__(self) -> str:
         user = f", username={self._username!r}" if self._username else ""

@@ -42,7 +42,7 @@ from typing import Iterator
 from urllib.parse import urlsplit
 
 from . import _native
-from .client import TlsOptions, _addresses, _native_tls_args, _tls_setting
+from .client import TlsOptions, _addresses, _connection_spec, _tls_setting
 from .errors import (IgfsConflictError, IgfsCorruptError, IgfsDirectoryNotEmptyError, IgfsError,
                      IgfsExistsError, IgfsIsADirectoryError, IgfsNotADirectoryError, IgfsNotFoundError,
                      InvalidArgumentError)
@@ -139,10 +139,10 @@ class IgniteFileSystem:
         block_size = int(block_size or env.get("IGFS_BLOCK_SIZE") or (1 << 20))  # range checked natively
         self.host, self.port, self.name = host, port, name
         self._native = _native.NativeIgfs(
-            _addresses(host, port), name, username, password, float(connect_timeout),
-            None if read_timeout is None else float(read_timeout),
-            block_size=block_size, backups=int(backups), read_ahead=int(read_ahead),
-            meta_cache=meta_cache, data_cache=data_cache, **_native_tls_args(_tls_setting(tls)),
+            _connection_spec(_addresses(host, port), username, password, connect_timeout, read_timeout,
+                             _tls_setting(tls)),
+            name, block_size=block_size, backups=int(backups), read_ahead=int(read_ahead),
+            meta_cache=meta_cache, data_cache=data_cache,
         )
         self.meta_cache, self.data_cache, self.block_size = self._native.layout()
 

@@ -4,13 +4,12 @@
 use std::time::Duration;
 
 use ignite_core::igfs::{Entry, FileReader, FileWriter, Igfs, IgfsSettings, Kind, WriteMode};
-use ignite_core::tls::TlsOptions;
 use ignite_core::Error;
 use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::{connection_config, seconds, to_py_err, IntoPyResult};
+use crate::{seconds, to_py_err, ConnectionSpec, IntoPyResult};
 
 /// Below this many bytes a call is cheaper than releasing and taking back the GIL.
 const DETACH_BYTES: usize = 64 << 10;
@@ -38,25 +37,13 @@ pub struct NativeIgfs {
 #[pymethods]
 impl NativeIgfs {
     #[new]
-    #[pyo3(signature = (addresses, name="", username=None, password=None, connect_timeout=10.0, read_timeout=Some(60.0),
-                        tls=false, ca_file=None, cert_file=None, key_file=None, key_password=None, verify_hostname=true,
-                        block_size=1<<20, backups=0, read_ahead=4, write_pipeline=4, lease=600.0,
+    #[pyo3(signature = (spec, name="", block_size=1<<20, backups=0, read_ahead=4, write_pipeline=4, lease=600.0,
                         meta_cache=None, data_cache=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
-        addresses: Vec<String>,
+        spec: &ConnectionSpec,
         name: &str,
-        username: Option<String>,
-        password: Option<String>,
-        connect_timeout: f64,
-        read_timeout: Option<f64>,
-        tls: bool,
-        ca_file: Option<std::path::PathBuf>,
-        cert_file: Option<std::path::PathBuf>,
-        key_file: Option<std::path::PathBuf>,
-        key_password: Option<String>,
-        verify_hostname: bool,
         block_size: u32,
         backups: i32,
         read_ahead: usize,
@@ -65,8 +52,7 @@ impl NativeIgfs {
         meta_cache: Option<String>,
         data_cache: Option<String>,
     ) -> PyResult<Self> {
-        let tls_options = tls.then_some(TlsOptions { ca_file, cert_file, key_file, key_password, verify_hostname });
-        let config = connection_config(py, addresses, username, password, connect_timeout, read_timeout, (1, 7, 0), tls_options)?;
+        let config = spec.config.clone();
         let named = IgfsSettings::named(name);
         let settings = IgfsSettings {
             meta_cache: meta_cache.unwrap_or(named.meta_cache.clone()),

@@ -3,22 +3,23 @@
 //! and decode work. Column buffers become numpy arrays without a copy: each array's base object
 //! owns the 64-byte-aligned buffer it views.
 
-use std::time::Duration;
 
 use ignite_core::buffer::AlignedBuf;
-use ignite_core::protocol::ProtocolVersion;
-use ignite_core::tls::TlsOptions;
 use ignite_core::writer::{WriteColumn, WriteValues};
 use ignite_core::error::FsErrorKind;
 use ignite_core::partition_scan::{PartitionBatch, PartitionScan};
-use ignite_core::{Batch, Client, Column, ConnectionConfig, Cursor, DecodeOptions, Error, PrimKind, ScalarKind, ScanOptions, Selection, SqlArg, SqlOptions};
+use ignite_core::{Batch, Client, Column, Cursor, DecodeOptions, Error, PrimKind, ScalarKind, ScanOptions, Selection, SqlArg, SqlOptions};
 use numpy::ndarray::{ArrayViewD, IxDyn};
 use numpy::{Element, PyArrayDyn};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
+mod connection_spec;
 mod igfs;
+
+use connection_spec::ConnectionSpec;
+pub(crate) use connection_spec::seconds;
 
 /// Maps a core error to the matching class in `ignite_fast.errors`.
 pub(crate) fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
@@ -227,39 +228,6 @@ fn sql_arg(value: &Bound<'_, PyAny>) -> PyResult<SqlArg> {
     })
 }
 
-/// The connection settings shared by the client and the file system.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn connection_config(
-    py: Python<'_>,
-    addresses: Vec<String>,
-    username: Option<String>,
-    password: Option<String>,
-    connect_timeout: f64,
-    read_timeout: Option<f64>,
-    protocol_version: (i16, i16, i16),
-    tls: Option<TlsOptions>,
-) -> PyResult<ConnectionConfig> {
-    let tls = match tls {
-        Some(options) => Some(py.detach(|| ignite_core::tls::client_config(&options)).py_err(py)?),
-        None => None,
-    };
-    Ok(ConnectionConfig {
-        addresses,
-        username,
-        password,
-        connect_timeout: seconds(connect_timeout, "connect_timeout")?,
-        read_timeout: read_timeout.map(|t| seconds(t, "read_timeout")).transpose()?,
-        protocol_version: ProtocolVersion(protocol_version.0, protocol_version.1, protocol_version.2),
-        tls,
-        ..ConnectionConfig::default()
-    })
-}
-
-pub(crate) fn seconds(value: f64, name: &str) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(value)
-        .map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("{name} must be a non-negative number of seconds, got {value}")))
-}
-
 /// A column to write, from Python: `(kind, uint8 view of the data, width)`; kind is a primitive
 /// name (`"int"`), a primitive array (`"byte[]"`, width = elements per row) or `"string"` (width =
 /// bytes per padded cell).
@@ -307,28 +275,10 @@ struct NativeClient {
 
 #[pymethods]
 impl NativeClient {
+    /// Connects as `spec` says (see [`ConnectionSpec`]).
     #[new]
-    #[pyo3(signature = (addresses, username=None, password=None, connect_timeout=10.0, read_timeout=Some(60.0),
-                        protocol_version=(1, 7, 0), tls=false, ca_file=None, cert_file=None, key_file=None,
-                        key_password=None, verify_hostname=true))]
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        py: Python<'_>,
-        addresses: Vec<String>,
-        username: Option<String>,
-        password: Option<String>,
-        connect_timeout: f64,
-        read_timeout: Option<f64>,
-        protocol_version: (i16, i16, i16),
-        tls: bool,
-        ca_file: Option<std::path::PathBuf>,
-        cert_file: Option<std::path::PathBuf>,
-        key_file: Option<std::path::PathBuf>,
-        key_password: Option<String>,
-        verify_hostname: bool,
-    ) -> PyResult<Self> {
-        let tls_options = tls.then_some(TlsOptions { ca_file, cert_file, key_file, key_password, verify_hostname });
-        let config = connection_config(py, addresses, username, password, connect_timeout, read_timeout, protocol_version, tls_options)?;
+    fn new(py: Python<'_>, spec: &ConnectionSpec) -> PyResult<Self> {
+        let config = spec.config.clone();
         let inner = py.detach(|| Client::connect(config)).py_err(py)?;
         Ok(NativeClient { inner })
     }
@@ -672,6 +622,7 @@ fn type_id(name: &str) -> i32 {
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<ConnectionSpec>()?;
     m.add_class::<NativeClient>()?;
     m.add_class::<NativeCursor>()?;
     m.add_class::<NativePartitionScan>()?;

@@ -1,0 +1,75 @@
+//! Where and how to connect, built once in Python and handed to the native client and the file
+//! system, so that the connection and TLS parameters are named in one place.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ignite_core::protocol::ProtocolVersion;
+use ignite_core::tls::TlsOptions;
+use ignite_core::ConnectionConfig;
+use pyo3::prelude::*;
+
+use crate::IntoPyResult;
+
+/// Addresses, credentials, timeouts, the protocol version to start the handshake at, and TLS
+/// (the client configuration is built here, once: certificates are read and checked now).
+#[pyclass(module = "ignite_fast._native", frozen)]
+pub struct ConnectionSpec {
+    pub(crate) config: ConnectionConfig,
+}
+
+#[pymethods]
+impl ConnectionSpec {
+    #[new]
+    #[pyo3(signature = (addresses, username=None, password=None, connect_timeout=10.0, read_timeout=Some(60.0),
+                        protocol_version=(1, 7, 0), tls=false, ca_file=None, cert_file=None, key_file=None,
+                        key_password=None, verify_hostname=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        addresses: Vec<String>,
+        username: Option<String>,
+        password: Option<String>,
+        connect_timeout: f64,
+        read_timeout: Option<f64>,
+        protocol_version: (i16, i16, i16),
+        tls: bool,
+        ca_file: Option<PathBuf>,
+        cert_file: Option<PathBuf>,
+        key_file: Option<PathBuf>,
+        key_password: Option<String>,
+        verify_hostname: bool,
+    ) -> PyResult<Self> {
+        let tls = match tls {
+            true => {
+                let options = TlsOptions { ca_file, cert_file, key_file, key_password, verify_hostname };
+                Some(py.detach(|| ignite_core::tls::client_config(&options)).py_err(py)?)
+            }
+            false => None,
+        };
+        let config = ConnectionConfig {
+            addresses,
+            username,
+            password,
+            connect_timeout: seconds(connect_timeout, "connect_timeout")?,
+            read_timeout: read_timeout.map(|t| seconds(t, "read_timeout")).transpose()?,
+            protocol_version: ProtocolVersion(protocol_version.0, protocol_version.1, protocol_version.2),
+            tls,
+            ..ConnectionConfig::default()
+        };
+        Ok(ConnectionSpec { config })
+    }
+
+    /// The addresses, the user and whether TLS is on; never the password.
+    fn __repr__(&self) -> String {
+        let c = &self.config;
+        let user = c.username.as_deref().map_or("None".to_string(), |u| format!("{u:?}"));
+        let tls = if c.tls.is_some() { "True" } else { "False" };
+        format!("ConnectionSpec({:?}, username={user}, tls={tls})", c.addresses)
+    }
+}
+
+pub(crate) fn seconds(value: f64, name: &str) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("{name} must be a non-negative number of seconds, got {value}")))
+}
