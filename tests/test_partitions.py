@@ -61,6 +61,17 @@ def test_one_address_is_enough_to_reach_every_node(trio):
     assert sorted(keys) == list(range(ROWS))
 
 
+def test_scans_of_one_client_share_their_node_connections(trio):
+    client = ignite_fast.Client(trio.addresses[0])
+    assert sorted(_keys(client.scan("spread3", parallel=3, batch_size=1000))) == list(range(ROWS))
+    nodes = client._node_clients()
+    per_node = {node: nodes.client_for(node) for node in set(client.partition_map("spread3"))}
+    assert len(per_node) == 3 and client not in per_node.values()  # each node over its own client
+    assert sorted(_keys(client.scan("spread3", parallel=3, batch_size=1000))) == list(range(ROWS))
+    assert client._node_clients() is nodes
+    assert all(nodes.client_for(node) is sibling for node, sibling in per_node.items())
+
+
 def test_parallel_scan_reads_every_key_exactly_once(trio):
     client = ignite_fast.Client(trio.addresses)
     keys = _keys(client.scan("spread3", parallel=4, batch_size=256))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
@@ -14,6 +15,7 @@ from .errors import IgniteError, InvalidArgumentError
 from .sharding import check_selection
 
 if TYPE_CHECKING:
+    from .parallel import NodeClients
     from .sharding import ShardPlan
 
 
@@ -146,6 +148,8 @@ class Client:
         self._tls = options
         self._partition_counts: dict[str, int | None] = {}
         self._primary_nodes: dict[str, int] = {}
+        self._nodes: "NodeClients | None" = None
+        self._nodes_lock = threading.Lock()
         self._entry_bytes: dict[str, int] = {}
         self._connect_args = dict(username=username, password=password, connect_timeout=connect_timeout,
                                   read_timeout=read_timeout, protocol_version=protocol_version, tls=options)
@@ -214,6 +218,20 @@ class Client:
         pages of 1 MB values from three nodes brought a 1 GB-heap node down)."""
         nodes = 1 if part >= 0 or local else self._layout(cache)[1]
         return self._rows_for_bytes(cache, TARGET_BATCH_BYTES * 15 // 16 // nodes, part)
+
+    def _node_clients(self, primaries: Sequence[bytes] = ()) -> "NodeClients":
+        """A client per node (see :class:`~ignite_fast.parallel.NodeClients`), made on first use
+        and kept, so that scans after the first reuse its connections (setting them up took
+        10-35 ms per scan on three local nodes); ``primaries`` naming nodes it has not met
+        (nodes that joined) makes it look for them."""
+        from .parallel import NodeClients
+
+        with self._nodes_lock:
+            if self._nodes is None:
+                self._nodes = NodeClients(self)
+            nodes = self._nodes
+        nodes.look_for(primaries)
+        return nodes
 
     def _sibling(self, address: str, **overrides) -> "Client":
         """A client of the same settings (but ``overrides``) for one address only."""

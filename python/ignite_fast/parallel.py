@@ -62,6 +62,7 @@ class NodeClients:
         self._lock = threading.Lock()
         self._by_id: dict[bytes, "Client"] = {}
         self._address: dict[bytes, str] = {}
+        self._looked_for: set[bytes] = set()  # node ids discovery has tried
         for address in client.addresses:
             try:
                 sibling = client._sibling(address)
@@ -84,8 +85,10 @@ class NodeClients:
             return
         for node_id, port, hosts in endpoints or []:
             node_id = bytes(node_id)
-            if node_id in self._by_id:
-                continue
+            with self._lock:
+                if node_id in self._address or node_id in self._looked_for:
+                    continue
+                self._looked_for.add(node_id)
             for host in hosts:
                 if "%" in host:
                     continue  # a link-local address with its interface: only meaningful there
@@ -96,9 +99,18 @@ class NodeClients:
                 except IgniteError:
                     continue
                 if answered is not None and bytes(answered) == node_id:
-                    self._by_id[node_id] = sibling
-                    self._address[node_id] = address
+                    with self._lock:
+                        self._by_id[node_id] = sibling
+                        self._address[node_id] = address
                     break
+
+    def look_for(self, node_ids) -> None:
+        """Discovers again if ``node_ids`` (a partition map's primaries) name nodes not reached
+        nor tried yet: nodes that joined since (a node that cannot be reached is tried once)."""
+        with self._lock:
+            unknown = {n for n in node_ids if n not in self._address and n not in self._looked_for}
+        if unknown:
+            self._discover()
 
     def client_for(self, node_id: bytes) -> "Client":
         """The client connected to ``node_id``; a node whose connection was dropped is connected
@@ -234,7 +246,7 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
         mine = list(shard_partitions(cache, len(primaries), shard, plan))
     else:
         mine = list(range(len(primaries)))
-    nodes = NodeClients(client)
+    nodes = client._node_clients(primaries)
     todo = _PartitionQueues(mine, primaries)
     native_args = native_decode_args(**scan_args)
     # Read partitions wait here for the consumer; the bound keeps memory flat when it is slow.

@@ -199,10 +199,8 @@ def partition_sizes(client: "Client", cache: str, parallel: int = 4) -> list[int
     """The number of entries in each partition of ``cache``, counted by reading every partition
     from its primary node and discarding the pages undecoded: one pass over the data at the
     server's speed (the thin-client protocol has no per-partition size request)."""
-    from .parallel import NodeClients
-
     _topology, primaries = _partition_map(client, cache)
-    return _count_entries(client, cache, primaries, NodeClients(client), parallel)
+    return _count_entries(client, cache, primaries, client._node_clients(primaries), parallel)
 
 
 def _partition_map(client: "Client", cache: str) -> tuple[tuple[int, int], list[bytes]]:
@@ -285,10 +283,8 @@ def plan_shards(client: "Client", cache: str, workers: int, *, homes: Sequence[s
         raise InvalidArgumentError(f"balance must be 'entries' or 'partitions', got {balance!r}")
     if homes is not None and len(homes) != workers:
         raise InvalidArgumentError(f"homes names {len(homes)} workers' nodes, but there are {workers} workers")
-    from .parallel import NodeClients
-
     topology, primaries = _partition_map(client, cache)
-    nodes = NodeClients(client)  # one connection per node, for the count and for locality
+    nodes = client._node_clients(primaries)  # one connection per node, for the count and for locality
     weights = _count_entries(client, cache, primaries, nodes, parallel) if balance == "entries" else [1] * len(primaries)
     local_to = home_nodes(homes, nodes.addresses()) if homes is not None else [set()] * workers
     shards = assign_partitions(weights, primaries, local_to, workers)
