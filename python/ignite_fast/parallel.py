@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 # Partitions a connection queues beyond its open cursors (see read_node): at least, and at most.
 QUEUED_AHEAD, MAX_QUEUED_AHEAD = 32, 512
 
+# Complete partitions the raw reader hands over at once.
+RAW_GROUP_PARTITIONS = 32
+
 # Entries a page holds at least when they are large (if two such pages fit in flight).
 MIN_PAGE_ROWS = 3
 
@@ -310,6 +313,16 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
         their new primaries (after the cluster has had a moment to hand them to backups)."""
         held: dict[int, list] = {}
         rows_read = parts_read = 0
+        # The raw reader hands complete partitions over in groups: one hand-over per partition
+        # cost more than fetching a small partition's page (the numpy path shares batches).
+        group: tuple[list[int], list] = ([], [])
+
+        def hand_over_group() -> None:
+            if group[0]:
+                hand_over((group[0][:], group[1][:], None))
+                group[0].clear()
+                group[1].clear()
+
         scan = None
         try:
             scan = nodes.client_for(node)._native.partition_scan(cache, page_size=page_size, cursors=cursors,
@@ -327,6 +340,7 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
                 for partition in taken:
                     scan.add(partition)
                 if (item := step()) is None:
+                    hand_over_group()
                     return
                 partition, done_reading, rows, payload, *merged = item
                 rows_read += rows
@@ -339,8 +353,15 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
                         held.pop(other)  # its rows are in this batch
                     progress[0] = time.monotonic()
                     finished.update(whole)
-                    hand_over((whole, held.pop(partition), None))
+                    if not raw:
+                        hand_over((whole, held.pop(partition), None))
+                        continue
+                    group[0].extend(whole)
+                    group[1].extend(held.pop(partition))
+                    if len(group[0]) >= RAW_GROUP_PARTITIONS:
+                        hand_over_group()
         except IgniteConnectionError:
+            hand_over_group()  # complete partitions, read before the failure
             if stop.is_set() or time.monotonic() - progress[0] > failover_timeout:
                 raise
             nodes.forget(node)
