@@ -72,6 +72,13 @@ def test_scans_of_one_client_share_their_node_connections(trio):
     assert all(nodes.client_for(node) is sibling for node, sibling in per_node.items())
 
 
+def test_raw_pages_in_parallel_count_every_entry(trio):
+    client = ignite_fast.Client(trio.addresses)
+    pages = list(client.raw_pages("spread3", parallel=3, page_size=8))  # complete partitions handed over in groups
+    assert sum(entries for entries, _ in pages) == ROWS
+    assert all(entries <= 8 and size > 0 for entries, size in pages)
+
+
 def test_parallel_scan_reads_every_key_exactly_once(trio):
     client = ignite_fast.Client(trio.addresses)
     keys = _keys(client.scan("spread3", parallel=4, batch_size=256))

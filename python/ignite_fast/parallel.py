@@ -229,8 +229,8 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
     ``page_size`` is None; otherwise fewer cursors are used).
     With ``raw``, pages are discarded undecoded and ``(entries, bytes)`` pairs come out (the
     benchmarks' server-and-wire limit)."""
-    partition_map = client._native.partition_map(cache)
-    if partition_map is None:  # replicated cache or custom affinity: one cursor does it
+    primaries = client.partition_map(cache)
+    if primaries is None:  # replicated cache or custom affinity: one cursor does it
         if partitions is not None:
             raise InvalidArgumentError(f"cache {cache!r} is not partitioned (replicated, or a custom affinity): "
                                        "partitions= does not apply to it")
@@ -242,7 +242,6 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
             yield from client.scan_native(cache, batch_size, page_size=page_size, **scan_args)
         return
     page_size, cursors = _pages_in_flight(client, cache, page_size, cursors)
-    primaries = [bytes(node) for node in partition_map[2]]
     if partitions is not None:
         mine = _checked_partitions(cache, partitions, len(primaries))
     elif shard is not None:
@@ -290,13 +289,12 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
     def refresh_primaries() -> None:
         for live in nodes.live_clients():
             try:
-                fresh = live._native.partition_map(cache)
+                fresh = live.partition_map(cache)
             except IgniteConnectionError:
                 continue
             if fresh is not None:
-                fresh_primaries = [bytes(node) for node in fresh[2]]
-                check_nothing_lost(fresh_primaries)
-                todo.set_primaries(fresh_primaries)
+                check_nothing_lost(fresh)
+                todo.set_primaries(fresh)
                 return
 
     def hand_over(item: tuple) -> None:
@@ -315,13 +313,14 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
         rows_read = parts_read = 0
         # The raw reader hands complete partitions over in groups: one hand-over per partition
         # cost more than fetching a small partition's page (the numpy path shares batches).
-        group: tuple[list[int], list] = ([], [])
+        group_partitions: list[int] = []
+        group_pages: list = []
 
         def hand_over_group() -> None:
-            if group[0]:
-                hand_over((group[0][:], group[1][:], None))
-                group[0].clear()
-                group[1].clear()
+            nonlocal group_partitions, group_pages
+            if group_partitions:
+                hand_over((group_partitions, group_pages, None))
+                group_partitions, group_pages = [], []
 
         scan = None
         try:
@@ -356,9 +355,9 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
                     if not raw:
                         hand_over((whole, held.pop(partition), None))
                         continue
-                    group[0].extend(whole)
-                    group[1].extend(held.pop(partition))
-                    if len(group[0]) >= RAW_GROUP_PARTITIONS:
+                    group_partitions += whole
+                    group_pages += held.pop(partition)
+                    if len(group_partitions) >= RAW_GROUP_PARTITIONS:
                         hand_over_group()
         except IgniteConnectionError:
             hand_over_group()  # complete partitions, read before the failure
@@ -410,9 +409,8 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
         if any(not nodes.reaches(node) for node in set(primaries)):
             # Partitions of nodes without a connection of their own were routed through
             # another node, which answers for whoever owns them now: check nobody left.
-            fresh = client._native.partition_map(cache)
-            if fresh is not None:
-                check_nothing_lost([bytes(node) for node in fresh[2]], routed_only=True)
+            if (fresh := client.partition_map(cache)) is not None:
+                check_nothing_lost(fresh, routed_only=True)
     finally:
         stop.set()
         for thread in threads:
