@@ -246,6 +246,31 @@ impl Connection {
         self.broken
     }
 
+    /// Whether an idle connection can no longer be used: the node closed it (it restarted, or
+    /// dropped an idle client) or, on plain TCP, bytes nobody asked for are waiting. Checked
+    /// without blocking before a pooled connection is reused, so that a node restarted between
+    /// two scans costs a reconnect rather than a failed scan.
+    pub fn is_dead_while_idle(&self) -> bool {
+        if self.broken {
+            return true;
+        }
+        let tcp = match &self.stream {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref(),
+        };
+        if tcp.set_nonblocking(true).is_err() {
+            return true;
+        }
+        let mut byte = [0u8; 1];
+        let dead = match tcp.peek(&mut byte) {
+            Ok(0) => true,
+            // TLS may have records of its own pending (session tickets); plain TCP may not.
+            Ok(_) => matches!(self.stream, Stream::Plain(_)),
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+        };
+        tcp.set_nonblocking(false).is_err() || dead
+    }
+
     /// The id of the node this connection talks to (canonical UUID bytes), if the server said.
     pub fn node_id(&self) -> Option<[u8; 16]> {
         self.node_id

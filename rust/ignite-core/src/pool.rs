@@ -19,10 +19,14 @@ impl ConnectionPool {
         ConnectionPool { config, idle: Mutex::new(Vec::new()) }
     }
 
-    /// An idle connection, or a new one.
+    /// An idle connection that is still open, or a new one. Idle connections the node has
+    /// closed meanwhile are dropped here rather than failing the caller's first request.
     pub fn take(&self) -> Result<Connection> {
-        if let Some(conn) = self.idle.lock().unwrap().pop() {
-            return Ok(conn);
+        loop {
+            let Some(conn) = self.idle.lock().unwrap().pop() else { break };
+            if !conn.is_dead_while_idle() {
+                return Ok(conn);
+            }
         }
         Connection::open(&self.config)
     }
