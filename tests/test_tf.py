@@ -114,6 +114,20 @@ def test_ragged_arrays(pyignite_client, cache_name):
     assert [batch["val"]["arr"][int(i)].numpy().tolist() for i in order] == [list(range(i)) for i in range(5)]
 
 
+def test_passes_share_the_dataset_client(pyignite_client, cache_name):
+    """Every pass after the first reuses the dataset's client and its open connections (a new
+    client per pass paid a handshake and a probe of the cache each time)."""
+    pyignite_client.get_or_create_cache(cache_name).put_all({i: i * 3 for i in range(5000)})
+    ds = IgniteDataset(cache_name, port=PORT, batch_size=700)
+    first_pass = sorted(k for batch in ds for k in batch["key"].numpy().tolist())
+    client = ds._client.get()
+    idle = client._native.idle_connections
+    assert idle >= 1
+    for _ in range(3):
+        assert sorted(k for batch in ds for k in batch["key"].numpy().tolist()) == first_pass == list(range(5000))
+    assert ds._client.get() is client and client._native.idle_connections == idle
+
+
 def test_empty_cache_yields_nothing(pyignite_client, cache_name):
     pyignite_client.get_or_create_cache(cache_name)
     assert list(IgniteDataset(cache_name, port=PORT)) == []
