@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from conftest import record
+from conftest import quiet_before_timing, record
 
 ROUNDS, WARMUP_ROUNDS = 3, 1
 
@@ -71,6 +71,7 @@ def test_aggregate_read_throughput(benchmark, caches, bench_trio, scenario, work
     cache = caches.get(scenario, nodes=3)
     readers = Workers(bench_trio, cache["name"], workers)
     try:
+        quiet_before_timing(bench_trio)
         read = benchmark.pedantic(readers.one_pass, rounds=ROUNDS, iterations=1, warmup_rounds=WARMUP_ROUNDS)
     finally:
         readers.close()

@@ -20,7 +20,7 @@ import pytest
 
 import ignite_fast
 
-from conftest import PORT, record
+from conftest import PORT, quiet_before_timing, record
 
 ROUNDS = 5
 # The server's JIT needs a few passes over a cache before its page rate settles.
@@ -173,6 +173,7 @@ def test_scan_throughput(benchmark, caches, scenario, reader, nodes):
     }[reader]()
     # pyignite and TF's element-by-element path are slow enough that one warm round says all.
     rounds, warmup = (1, 1) if reader in ("pyignite", "tf.data per element") else (ROUNDS, WARMUP_ROUNDS)
+    quiet_before_timing(cache["cluster"])
     rows = benchmark.pedantic(run, rounds=rounds, iterations=1, warmup_rounds=warmup)
     label = scenario if nodes == 1 else f"{scenario} (3 nodes)"
     record(benchmark, label, reader, rows, rows * cache["value_bytes"])
@@ -194,6 +195,7 @@ def test_write_throughput(benchmark, bench_cluster, scenario):
         batch = {"key": np.arange(rows), "val": {"pixels": rng.integers(0, 256, (rows, 784), dtype=np.uint8),
                                                   "label": np.arange(rows, dtype=np.int32) % 10}}
     cache = f"bench_write_{scenario}"
+    quiet_before_timing(bench_cluster)
     written = benchmark.pedantic(lambda: client.put_batches(cache, batch, type_name="MnistDigit"),
                                  rounds=ROUNDS, iterations=1, warmup_rounds=1)
     assert written == rows
