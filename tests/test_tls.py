@@ -223,3 +223,21 @@ def test_igfs_over_mutual_tls_in_python_and_tensorflow(pki, mtls_node, monkeypat
         tf.io.gfile.exists("igfs://localhost:10902/secret.bin")
     with pytest.raises(ignite_fast.TlsError):
         igfs.IgniteFileSystem("localhost", 10902, name="tls", tls=TlsOptions(ca_file=pki["other_ca"]))
+
+
+def test_idle_tls_connections_to_a_restarted_node_are_replaced(pki, tls_node):
+    """A node that stops closes its TLS connections (close_notify, then FIN). The client's idle
+    connections to it are read through rustls when next taken from the pool, found closed and
+    replaced, so the first request after the restart succeeds. (Last in this module: the
+    restart empties the node, and the test puts its table back.)"""
+    client = ignite_fast.Client("localhost", 10900, tls=TlsOptions(ca_file=pki["ca"]))
+    # Two scans at once leave two connections idle in the client's pool afterwards.
+    both = [client.scan("SQL_PUBLIC_SEALED"), client.scan("SQL_PUBLIC_SEALED")]
+    firsts = [next(batches)["key"].tolist() for batches in both]
+    assert [sorted(first + [k for b in batches for k in b["key"].tolist()]) for first, batches in zip(firsts, both)] \
+        == [[1, 2], [1, 2]]
+    tls_node.stop()
+    started(tls_node)
+    list(client.sql("CREATE TABLE IF NOT EXISTS SEALED (ID INT PRIMARY KEY, V VARCHAR)"))
+    list(client.sql("MERGE INTO SEALED (ID, V) VALUES (1, 'a'), (2, 'b')"))
+    assert _keys(client) == [1, 2]

@@ -247,10 +247,10 @@ impl Connection {
     }
 
     /// Whether an idle connection can no longer be used: the node closed it (it restarted, or
-    /// dropped an idle client) or, on plain TCP, bytes nobody asked for are waiting. Checked
-    /// without blocking before a pooled connection is reused, so that a node restarted between
-    /// two scans costs a reconnect rather than a failed scan.
-    pub fn is_dead_while_idle(&self) -> bool {
+    /// dropped an idle client), or bytes nobody asked for are waiting. Checked without blocking
+    /// before a pooled connection is reused, so that a node restarted between two scans costs a
+    /// reconnect rather than a failed scan.
+    pub fn is_dead_while_idle(&mut self) -> bool {
         if self.broken {
             return true;
         }
@@ -261,12 +261,19 @@ impl Connection {
         if tcp.set_nonblocking(true).is_err() {
             return true;
         }
-        let mut byte = [0u8; 1];
-        let dead = match tcp.peek(&mut byte) {
+        let dead = match tcp.peek(&mut [0u8; 1]) {
             Ok(0) => true,
-            // TLS may have records of its own pending (session tickets); plain TCP may not.
-            Ok(_) => matches!(self.stream, Stream::Plain(_)),
+            Ok(_) => match &mut self.stream {
+                Stream::Plain(_) => true,
+                // TLS records may be the protocol's own (a key update, a session ticket) or the
+                // node's close_notify: let rustls read them and say.
+                Stream::Tls(s) => tls_peer_gone(s),
+            },
             Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+        };
+        let tcp = match &self.stream {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref(),
         };
         tcp.set_nonblocking(false).is_err() || dead
     }
@@ -437,6 +444,20 @@ impl Connection {
         (0..n)
             .map(|_| r.string_object().map(|s| s.unwrap_or_default()))
             .collect()
+    }
+}
+
+/// Reads the TLS records waiting on an idle connection (its socket is non-blocking): true when
+/// the node closed the connection or sent data nobody asked for.
+fn tls_peer_gone(stream: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>) -> bool {
+    match stream.conn.read_tls(&mut stream.sock) {
+        Ok(0) => return true,
+        Ok(_) => {}
+        Err(e) => return e.kind() != std::io::ErrorKind::WouldBlock,
+    }
+    match stream.conn.process_new_packets() {
+        Ok(state) => state.peer_has_closed() || state.plaintext_bytes_to_read() > 0,
+        Err(_) => true,
     }
 }
 

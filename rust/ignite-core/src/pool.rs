@@ -23,7 +23,7 @@ impl ConnectionPool {
     /// closed meanwhile are dropped here rather than failing the caller's first request.
     pub fn take(&self) -> Result<Connection> {
         loop {
-            let Some(conn) = self.idle.lock().unwrap().pop() else { break };
+            let Some(mut conn) = self.idle.lock().unwrap().pop() else { break };
             if !conn.is_dead_while_idle() {
                 return Ok(conn);
             }
