@@ -31,12 +31,9 @@ impl WriteColumn<'_> {
     pub fn rows(&self) -> usize {
         match *self {
             WriteColumn::Scalar { kind, data } => data.len() / kind.size(),
-            WriteColumn::FixedArray { kind, data, width } => {
-                if width == 0 { 0 } else { data.len() / (kind.size() * width) }
-            }
-            WriteColumn::Strings { data, width } => {
-                if width == 0 { 0 } else { data.len() / width }
-            }
+            // zero-width arrays and strings hold no bytes to count rows by
+            WriteColumn::FixedArray { kind, data, width } => data.len().checked_div(kind.size() * width).unwrap_or(0),
+            WriteColumn::Strings { data, width } => data.len().checked_div(width).unwrap_or(0),
         }
     }
 

@@ -268,6 +268,13 @@ fn scan_options(py: Python<'_>, page_size: i32, decimal_as_string: bool, fields:
     Ok(ScanOptions { page_size, decode: DecodeOptions { decimal_as_string }, fields, value_type, union_types, ..ScanOptions::default() })
 }
 
+/// What Python receives for a binary type: `(name, [(field, type code)], [(enum constant, ordinal)])`.
+type BinaryTypeTuple = (String, Vec<(String, u8)>, Vec<(String, i32)>);
+/// `(topology major, topology minor, [primary node id per partition])`.
+type PartitionMapTuple = (i64, i32, Vec<Vec<u8>>);
+/// `(node id, client port, [hosts])`.
+type NodeEndpointTuple = (Vec<u8>, u16, Vec<String>);
+
 #[pyclass(module = "ignite_fast._native")]
 struct NativeClient {
     inner: Client,
@@ -403,7 +410,7 @@ impl NativeClient {
     }
 
     /// Binary type metadata: `(name, [(field, type_code)], [(enum constant, ordinal)])`.
-    fn binary_type(&self, py: Python<'_>, type_id: i32) -> PyResult<(String, Vec<(String, u8)>, Vec<(String, i32)>)> {
+    fn binary_type(&self, py: Python<'_>, type_id: i32) -> PyResult<BinaryTypeTuple> {
         let client = &self.inner;
         let t = py.detach(|| client.binary_type(type_id)).py_err(py)?;
         Ok((
@@ -421,7 +428,7 @@ impl NativeClient {
 
     /// `(topology_major, topology_minor, [primary node id per partition])`, or None where partition
     /// awareness does not apply to the cache.
-    fn partition_map(&self, py: Python<'_>, cache_name: &str) -> PyResult<Option<(i64, i32, Vec<Vec<u8>>)>> {
+    fn partition_map(&self, py: Python<'_>, cache_name: &str) -> PyResult<Option<PartitionMapTuple>> {
         let client = &self.inner;
         let map = py.detach(|| client.partition_map(cache_name)).py_err(py)?;
         Ok(map.map(|m| (m.topology.0, m.topology.1, m.primaries.iter().map(|id| id.to_vec()).collect())))
@@ -435,7 +442,7 @@ impl NativeClient {
 
     /// `[(node id, port, [hosts])]` of the cluster's server nodes, or None where the server
     /// does not offer them.
-    fn node_endpoints(&self, py: Python<'_>) -> PyResult<Option<Vec<(Vec<u8>, u16, Vec<String>)>>> {
+    fn node_endpoints(&self, py: Python<'_>) -> PyResult<Option<Vec<NodeEndpointTuple>>> {
         let client = &self.inner;
         let nodes = py.detach(|| client.node_endpoints()).py_err(py)?;
         Ok(nodes.map(|nodes| nodes.into_iter().map(|n| (n.node_id.to_vec(), n.port, n.hosts)).collect()))
