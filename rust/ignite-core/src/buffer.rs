@@ -156,7 +156,16 @@ impl AlignedBuf {
         self.len += n;
     }
 
-    #[inline]
+    /// Appends a value of a size known at compile time: a plain store, not a call to memcpy
+    /// (which the per-row scalars of a column paid for).
+    #[inline(always)]
+    pub fn extend_from_array<const N: usize>(&mut self, data: &[u8; N]) {
+        self.reserve(N);
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.as_ptr().add(self.len), N) };
+        self.len += N;
+    }
+
+    #[inline(always)]
     pub fn push_u8(&mut self, v: u8) {
         self.reserve(1);
         unsafe { *self.ptr.as_ptr().add(self.len) = v };
@@ -165,7 +174,7 @@ impl AlignedBuf {
 
     #[inline]
     pub fn push_i64(&mut self, v: i64) {
-        self.extend_from_slice(&v.to_le_bytes());
+        self.extend_from_array(&v.to_le_bytes());
     }
 
     /// Reads the i64 at element index `i` (the buffer holds little-endian i64s).

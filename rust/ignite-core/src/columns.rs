@@ -557,7 +557,16 @@ impl ColumnBuilder {
 #[inline]
 fn push_scalar(kind: &mut ScalarKind, values: &mut AlignedBuf, r: &mut Reader<'_>, path: &str) -> Result<()> {
     match kind {
-        ScalarKind::Prim(k) => copy_elements(values, *k, r.take(k.size())?),
+        ScalarKind::Prim(k) => {
+            let bytes = r.take(k.size())?;
+            match (*k, bytes.len()) {
+                (PrimKind::Bool, _) => copy_elements(values, PrimKind::Bool, bytes),
+                (_, 8) => values.extend_from_array::<8>(bytes.try_into().expect("length matched")),
+                (_, 4) => values.extend_from_array::<4>(bytes.try_into().expect("length matched")),
+                (_, 2) => values.extend_from_array::<2>(bytes.try_into().expect("length matched")),
+                _ => values.extend_from_slice(bytes),
+            }
+        }
         ScalarKind::Uuid => values.extend_from_slice(&binary::read_uuid(r)?),
         ScalarKind::Date | ScalarKind::Time => values.extend_from_slice(&r.i64()?.to_le_bytes()),
         ScalarKind::Timestamp => values.extend_from_slice(&binary::read_timestamp_nanos(r)?.to_le_bytes()),
@@ -630,8 +639,9 @@ pub struct StructBuilder {
     /// The types met so far, by id, in the order met.
     types_seen: Vec<Arc<BinaryType>>,
     fields: Vec<FieldColumn>,
-    /// (type id, schema id) -> index into `fields` for each footer entry
-    layouts: HashMap<(i32, i32), Vec<usize>>,
+    /// (type id, schema id) -> index into `fields` for each footer entry. A column meets one
+    /// or a few schemas, so a list searched from the start beats hashing the key for every row.
+    layouts: Vec<((i32, i32), Vec<usize>)>,
     type_column: Option<ColumnBuilder>,
 }
 
@@ -646,7 +656,7 @@ impl StructBuilder {
             len: nulls,
             types_seen: Vec::new(),
             fields: Vec::new(),
-            layouts: HashMap::new(),
+            layouts: Vec::new(),
             type_column: None,
         }
     }
@@ -758,9 +768,11 @@ impl StructBuilder {
 
     /// The type of an object, met before or new: a new type adds its fields (all of them, so
     /// that batches keep one structure), or is an error outside union mode.
-    fn object_type(&mut self, type_id: i32, types: &mut dyn TypeResolver) -> Result<Arc<BinaryType>> {
-        if let Some(t) = self.types_seen.iter().find(|t| t.type_id == type_id) {
-            return Ok(t.clone());
+    /// The type of an object met in this column (its index in `types_seen`), asked for and
+    /// checked against the selection the first time.
+    fn object_type(&mut self, type_id: i32, types: &mut dyn TypeResolver) -> Result<usize> {
+        if let Some(seen) = self.types_seen.iter().position(|t| t.type_id == type_id) {
+            return Ok(seen);
         }
         if let (Some(first), false) = (self.types_seen.first(), self.union) {
             let other = types.binary_type(type_id).map(|o| o.name.clone()).unwrap_or_else(|_| type_id.to_string());
@@ -778,26 +790,30 @@ impl StructBuilder {
                 self.add_field(f.field_id, &f.name, Some(f.type_code));
             }
         }
-        self.types_seen.push(t.clone());
-        Ok(t)
+        self.types_seen.push(t);
+        Ok(self.types_seen.len() - 1)
     }
 
     fn push_object(&mut self, buf: &[u8], pos: usize, types: &mut dyn TypeResolver, depth: u32) -> Result<usize> {
         let layout = ObjectLayout::parse(buf, pos)?;
-        let t = self.object_type(layout.type_id, types)?;
+        let seen = self.object_type(layout.type_id, types)?;
         let layout_key = (layout.type_id, layout.schema_id);
-        if !self.layouts.contains_key(&layout_key) {
-            let indices = self.schema_layout(t.clone(), &layout, buf, types)?;
-            self.layouts.insert(layout_key, indices);
-        }
+        let slot = match self.layouts.iter().position(|(key, _)| *key == layout_key) {
+            Some(slot) => slot,
+            None => {
+                let indices = self.schema_layout(self.types_seen[seen].clone(), &layout, buf, types)?;
+                self.layouts.push((layout_key, indices));
+                self.layouts.len() - 1
+            }
+        };
         if self.union {
             let len = self.len;
             let column = self.type_column.get_or_insert_with(|| {
                 ColumnBuilder::with_nulls(format!("{}._type", self.path), None, len, 0, DecodeOptions::default())
             });
-            column.push_text(t.name.as_bytes());
+            column.push_text(self.types_seen[seen].name.as_bytes());
         }
-        let indices = &self.layouts[&layout_key];
+        let indices = &self.layouts[slot].1;
         if indices.len() != layout.field_count() {
             return Err(Error::protocol(format!(
                 "object '{}': {} footer entries where schema {} has {}",
