@@ -76,6 +76,16 @@ enum Stream {
     Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
 }
 
+impl Stream {
+    /// The TCP socket underneath.
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         match self {
@@ -254,14 +264,10 @@ impl Connection {
         if self.broken {
             return true;
         }
-        let tcp = match &self.stream {
-            Stream::Plain(s) => s,
-            Stream::Tls(s) => s.get_ref(),
-        };
-        if tcp.set_nonblocking(true).is_err() {
+        if self.stream.tcp().set_nonblocking(true).is_err() {
             return true;
         }
-        let dead = match tcp.peek(&mut [0u8; 1]) {
+        let dead = match self.stream.tcp().peek(&mut [0u8; 1]) {
             Ok(0) => true,
             Ok(_) => match &mut self.stream {
                 Stream::Plain(_) => true,
@@ -271,11 +277,7 @@ impl Connection {
             },
             Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
         };
-        let tcp = match &self.stream {
-            Stream::Plain(s) => s,
-            Stream::Tls(s) => s.get_ref(),
-        };
-        tcp.set_nonblocking(false).is_err() || dead
+        self.stream.tcp().set_nonblocking(false).is_err() || dead
     }
 
     /// The id of the node this connection talks to (canonical UUID bytes), if the server said.
