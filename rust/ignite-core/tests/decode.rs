@@ -311,3 +311,56 @@ fn handle_chains_and_deep_nesting_are_bounded() {
         assert_eq!(result.is_ok(), ok, "chain of {n}");
     }
 }
+
+fn tagged(code: u8, bytes: &[u8]) -> Vec<u8> {
+    let mut v = vec![code];
+    v.extend_from_slice(bytes);
+    v
+}
+
+fn scalar_bytes(col: &Column) -> Vec<u8> {
+    match col {
+        Column::Scalar { values, .. } => values.as_slice().to_vec(),
+        other => panic!("not a scalar column: {other:?}"),
+    }
+}
+
+#[test]
+fn numeric_fields_of_every_width_keep_their_bytes_and_a_late_conflict_is_an_error() {
+    // Object fields of a known primitive kind take the decoder's short path after the first
+    // row; values of every width, nulls and bools between them must come out exactly.
+    let row_types = || {
+        types(&[("Row", &[("s", tc::SHORT), ("i", tc::INT), ("l", tc::LONG), ("d", tc::DOUBLE), ("b", tc::BOOL)],
+                 &[&["s", "i", "l", "d", "b"]])])
+    };
+    let row = |k: i64| {
+        let s = if k == 2 { vec![tc::NULL] } else { tagged(tc::SHORT, &(-3 * k as i16).to_le_bytes()) };
+        object("Row", &[
+            ("s", s),
+            ("i", int(k as i32 * 1_000_003)),
+            ("l", tagged(tc::LONG, &(k << 40).to_le_bytes())),
+            ("d", tagged(tc::DOUBLE, &(k as f64 / 3.0).to_le_bytes())),
+            ("b", tagged(tc::BOOL, &[if k % 2 == 0 { 0 } else { 7 }])),
+        ], true, 1)
+    };
+    let rows: Vec<Vec<u8>> = (0..5).map(row).collect();
+    let col = decode_all(&rows, &mut row_types()).unwrap();
+    let expect = |f: &dyn Fn(i64) -> Vec<u8>| (0..5).flat_map(f).collect::<Vec<u8>>();
+    assert_eq!(scalar_bytes(field(&col, "s")), expect(&|k| if k == 2 { vec![0, 0] } else { (-3 * k as i16).to_le_bytes().to_vec() }));
+    assert_eq!(validity(field(&col, "s")), Some(vec![1, 1, 0, 1, 1]));
+    assert_eq!(i32s(field(&col, "i")), (0..5).map(|k| k * 1_000_003).collect::<Vec<i32>>());
+    assert_eq!(scalar_bytes(field(&col, "l")), expect(&|k| (k << 40).to_le_bytes().to_vec()));
+    assert_eq!(scalar_bytes(field(&col, "d")), expect(&|k| (k as f64 / 3.0).to_le_bytes().to_vec()));
+    assert_eq!(scalar_bytes(field(&col, "b")), vec![0, 1, 0, 1, 0]); // any non-zero byte is true
+
+    // A long where the int field held ints: a conflict, not a misread.
+    let mut late = rows.clone();
+    late.push(object("Row", &[
+        ("s", tagged(tc::SHORT, &1i16.to_le_bytes())),
+        ("i", tagged(tc::LONG, &5i64.to_le_bytes())),
+        ("l", tagged(tc::LONG, &1i64.to_le_bytes())),
+        ("d", tagged(tc::DOUBLE, &1f64.to_le_bytes())),
+        ("b", tagged(tc::BOOL, &[1])),
+    ], true, 1));
+    assert!(decode_all(&late, &mut row_types()).is_err());
+}
