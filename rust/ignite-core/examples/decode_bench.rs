@@ -24,9 +24,11 @@ impl TypeResolver for OneType {
     }
 }
 
-/// A page of `rows` entries: long keys, values objects of `type_name` with `fields`
-/// (name, type code, the value's bytes after the type code for row i).
-fn page_of(type_name: &str, fields: &[(&str, u8, &dyn Fn(usize) -> Vec<u8>)], rows: usize) -> (Vec<u8>, OneType) {
+/// A field of a benchmark object: name, type code, and its encoded value in row i.
+type FieldSpec<'a> = (&'a str, u8, &'a dyn Fn(usize) -> Vec<u8>);
+
+/// A page of `rows` entries: long keys, values objects of `type_name` with `fields`.
+fn page_of(type_name: &str, fields: &[FieldSpec], rows: usize) -> (Vec<u8>, OneType) {
     let ids: Vec<i32> = fields.iter().map(|(name, _, _)| name_id(name)).collect();
     let types = OneType(Arc::new(BinaryType {
         type_id: name_id(type_name),
@@ -93,7 +95,7 @@ fn main() {
     let double = |i: usize| tagged(tc::DOUBLE, &(i as f64 / 7.0).to_le_bytes());
     let long = |i: usize| tagged(tc::LONG, &((i as i64) << 20).to_le_bytes());
     let int = |i: usize| tagged(tc::INT, &(i as i32).to_le_bytes());
-    let fields: [(&str, u8, &dyn Fn(usize) -> Vec<u8>); 10] = [
+    let fields: [FieldSpec; 10] = [
         ("f0", tc::DOUBLE, &double), ("f1", tc::DOUBLE, &double), ("f2", tc::DOUBLE, &double),
         ("f3", tc::DOUBLE, &double), ("f4", tc::DOUBLE, &double), ("l0", tc::LONG, &long),
         ("l1", tc::LONG, &long), ("l2", tc::LONG, &long), ("i0", tc::INT, &int), ("i1", tc::INT, &int),

@@ -19,7 +19,10 @@ const OFFSET_ONE: u16 = 0x08;
 const OFFSET_TWO: u16 = 0x10;
 const COMPACT: u16 = 0x20;
 
-fn types(defs: &[(&str, &[(&str, u8)], &[&[&str]])]) -> Types {
+/// A type for the tests: name, fields (name, type code), and its schemas (field names in order).
+type TypeDef<'a> = (&'a str, &'a [(&'a str, u8)], &'a [&'a [&'a str]]);
+
+fn types(defs: &[TypeDef]) -> Types {
     let mut map = HashMap::new();
     for (name, fields, schemas) in defs {
         let type_id = name_id(name);
