@@ -1,6 +1,6 @@
 //! Decoder throughput without a server: builds scan pages of MNIST-shaped objects (784-byte
-//! pixels + int label) and of tabular objects (ten numeric fields), wrapped as keep-binary scans
-//! deliver them, and decodes each into columns repeatedly.
+//! pixels + int label), tabular objects (ten numeric fields) and string-heavy objects (five
+//! texts), wrapped as keep-binary scans deliver them, and decodes each into columns repeatedly.
 //! Run: `cargo run --release -p ignite-core --example decode_bench`.
 
 use std::collections::HashMap;
@@ -102,4 +102,22 @@ fn main() {
     ];
     let (page, mut types) = page_of("BenchRow", &fields, 65536);
     bench("tabular (ten numeric fields)", &page, &mut types, 65536, 30);
+
+    // five texts of 10-80 characters, one of them not ASCII
+    let text = |seed: usize, letter: &'static str| {
+        move |i: usize| {
+            let s = letter.repeat(10 + (i * 31 + seed * 17) % 70);
+            let mut v = vec![tc::STRING];
+            v.extend_from_slice(&(s.len() as i32).to_le_bytes());
+            v.extend_from_slice(s.as_bytes());
+            v
+        }
+    };
+    let (title, author, body, tag, lang) = (text(0, "x"), text(1, "x"), text(2, "x"), text(3, "x"), text(4, "ü"));
+    let fields: [FieldSpec; 5] = [
+        ("title", tc::STRING, &title), ("author", tc::STRING, &author), ("body", tc::STRING, &body),
+        ("tag", tc::STRING, &tag), ("lang", tc::STRING, &lang),
+    ];
+    let (page, mut types) = page_of("BenchDoc", &fields, 4096);
+    bench("string-heavy (five texts)", &page, &mut types, 4096, 300);
 }
