@@ -120,12 +120,12 @@ def test_passes_share_the_dataset_client(pyignite_client, cache_name):
     pyignite_client.get_or_create_cache(cache_name).put_all({i: i * 3 for i in range(5000)})
     ds = IgniteDataset(cache_name, port=PORT, batch_size=700)
     first_pass = sorted(k for batch in ds for k in batch["key"].numpy().tolist())
-    client = ds._client.get()
+    client = ds._client
     idle = client._native.idle_connections
     assert idle >= 1
     for _ in range(3):
         assert sorted(k for batch in ds for k in batch["key"].numpy().tolist()) == first_pass == list(range(5000))
-    assert ds._client.get() is client and client._native.idle_connections == idle
+    assert ds._client is client and client._native.idle_connections == idle
 
 
 def test_empty_cache_yields_nothing(pyignite_client, cache_name):

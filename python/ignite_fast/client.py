@@ -146,8 +146,8 @@ class Client:
         self._username = username
         options = _tls_setting(tls)
         self._tls = options
-        self._partition_counts: dict[str, int | None] = {}
-        self._primary_nodes: dict[str, int] = {}
+        # cache -> (partitions or None, nodes holding primaries), asked for once
+        self._layouts: dict[str, tuple[int | None, int]] = {}
         self._nodes: "NodeClients | None" = None
         self._nodes_lock = threading.Lock()
         self._entry_bytes: dict[str, int] = {}
@@ -202,14 +202,13 @@ class Client:
 
     def _layout(self, cache: str) -> tuple[int | None, int]:
         """``(partitions or None, nodes holding primaries)`` of ``cache``, asked for once."""
-        if cache not in self._partition_counts:
+        if cache not in self._layouts:
             try:
                 primaries = self.partition_map(cache)
             except IgniteError:
                 return None, 1  # an unknown cache: the scan itself says so
-            self._partition_counts[cache] = None if primaries is None else len(primaries)
-            self._primary_nodes[cache] = 1 if primaries is None else max(1, len(set(primaries)))
-        return self._partition_counts[cache], self._primary_nodes[cache]
+            self._layouts[cache] = (None, 1) if primaries is None else (len(primaries), max(1, len(set(primaries))))
+        return self._layouts[cache]
 
     def _page_rows(self, cache: str, part: int = -1, local: bool = False) -> int:
         """Entries per page of a one-cursor scan: about 16 MB, a little under the server's

@@ -97,15 +97,21 @@ class NodeClients:
                     continue  # a link-local address with its interface: only meaningful there
                 address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
                 try:
-                    sibling = self._client._sibling(address, connect_timeout=DISCOVERED_CONNECT_TIMEOUT)
-                    answered = sibling._native.node_id()
+                    sibling = self._connect_to(address, node_id)
                 except IgniteError:
                     continue
-                if answered is not None and bytes(answered) == node_id:
+                if sibling is not None:
                     with self._lock:
                         self._by_id[node_id] = sibling
                         self._address[node_id] = address
                     break
+
+    def _connect_to(self, address: str, node_id: bytes) -> "Client | None":
+        """A client for ``address`` if the node answering there is ``node_id``; None if another
+        node answers."""
+        sibling = self._client._sibling(address, connect_timeout=DISCOVERED_CONNECT_TIMEOUT)
+        answered = sibling._native.node_id()
+        return sibling if answered is not None and bytes(answered) == node_id else None
 
     def look_for(self, node_ids) -> None:
         """Discovers again if ``node_ids`` (a partition map's primaries) name nodes not reached
@@ -126,9 +132,8 @@ class NodeClients:
             address = self._address.get(node_id)
         if address is None:
             return self._client
-        sibling = self._client._sibling(address, connect_timeout=DISCOVERED_CONNECT_TIMEOUT)
-        answered = sibling._native.node_id()
-        if answered is None or bytes(answered) != node_id:
+        sibling = self._connect_to(address, node_id)
+        if sibling is None:
             raise IgniteConnectionError(f"node {node_id.hex()} no longer answers at {address}")
         with self._lock:
             return self._by_id.setdefault(node_id, sibling)

@@ -10,7 +10,6 @@ which is much faster: ``from_generator`` pays a fixed cost per element.
 from __future__ import annotations
 
 import os
-import threading
 from typing import Any, Callable
 
 import numpy as np
@@ -169,23 +168,6 @@ def _mask_value_like(valid: np.ndarray, spec: Any) -> Any:
     return valid
 
 
-class _KeptClient:
-    """The dataset's client, made on its first pass and kept for the others, so that every pass
-    after the first finds its connections open and its page sizes measured (a new client per
-    pass paid a handshake and a probe of the cache, and partition-parallel a client per node)."""
-
-    def __init__(self, client_args: dict):
-        self._client_args = client_args
-        self._client: Client | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> Client:
-        with self._lock:
-            if self._client is None:
-                self._client = Client(**self._client_args)
-            return self._client
-
-
 def _leaf(value: Any, dtype: tf.DType) -> np.ndarray:
     data = np.ma.getdata(value)
     if dtype == tf.string and data.ndim == 2:  # UUIDs: (rows, 16) bytes -> canonical text
@@ -276,10 +258,11 @@ class IgniteDataset(tf.data.Dataset):
             raise InvalidArgumentError("parallel=, shard= and partitions= choose the partitions themselves: "
                                        "they do not combine with part= or local=")
 
-        self._client = dataset_client = _KeptClient(client_args)
+        # One client for every pass (made now: the element structure is sampled below), so that
+        # passes after the first find its connections open and its page sizes measured.
+        self._client = client = Client(**client_args)
 
         def open_scan(rows: int | None):
-            client = dataset_client.get()
             if parallel is None:
                 return client.scan_native(cache_name, batch_size=rows, **scan_args)
             from .parallel import parallel_scan
@@ -339,11 +322,11 @@ class IgniteDataset(tf.data.Dataset):
         self.cache_name = None
         self.batch_size = batch_size
 
-        self._client = dataset_client = _KeptClient(client_args)
+        self._client = client = Client(**client_args)
 
         def open_query(rows: int):
-            return dataset_client.get().sql_native(query, args, batch_size=rows, page_size=page_size, schema=schema,
-                                                    distributed_joins=distributed_joins, lazy=lazy)
+            return client.sql_native(query, args, batch_size=rows, page_size=page_size, schema=schema,
+                                     distributed_joins=distributed_joins, lazy=lazy)
 
         self._build(open_query, batch_size, ragged, page_size, with_masks)
         return self

@@ -145,6 +145,21 @@ fn is_list_code(code: u8) -> bool {
     )
 }
 
+/// Appends one primitive value (`bytes` is `kind.size()` long) with a store of its size rather
+/// than a call to memcpy; a bool byte becomes 0 or 1.
+#[inline]
+fn push_prim(values: &mut AlignedBuf, kind: PrimKind, bytes: &[u8]) {
+    if kind == PrimKind::Bool {
+        return copy_elements(values, kind, bytes);
+    }
+    match bytes.len() {
+        8 => values.extend_from_array::<8>(bytes.try_into().expect("length matched")),
+        4 => values.extend_from_array::<4>(bytes.try_into().expect("length matched")),
+        2 => values.extend_from_array::<2>(bytes.try_into().expect("length matched")),
+        _ => values.extend_from_slice(bytes),
+    }
+}
+
 /// Copies primitive elements into `out`, turning any non-zero bool byte into 1 so that the
 /// buffer is a valid numpy bool array.
 #[inline]
@@ -391,17 +406,10 @@ impl ColumnBuilder {
     #[inline]
     fn push_own_scalar(&mut self, buf: &[u8], pos: usize) -> Option<()> {
         let Data::Scalar { kind: ScalarKind::Prim(k), values } = &mut self.data else { return None };
-        let k = *k;
-        if k == PrimKind::Bool || *buf.get(pos)? != k.code() {
+        if *buf.get(pos)? != k.code() {
             return None;
         }
-        let bytes = buf.get(pos + 1..pos + 1 + k.size())?;
-        match bytes.len() {
-            8 => values.extend_from_array::<8>(bytes.try_into().ok()?),
-            4 => values.extend_from_array::<4>(bytes.try_into().ok()?),
-            2 => values.extend_from_array::<2>(bytes.try_into().ok()?),
-            _ => values.extend_from_slice(bytes),
-        }
+        push_prim(values, *k, buf.get(pos + 1..pos + 1 + k.size())?);
         self.validity.push_u8(1);
         self.len += 1;
         Some(())
@@ -580,16 +588,7 @@ impl ColumnBuilder {
 #[inline]
 fn push_scalar(kind: &mut ScalarKind, values: &mut AlignedBuf, r: &mut Reader<'_>, path: &str) -> Result<()> {
     match kind {
-        ScalarKind::Prim(k) => {
-            let bytes = r.take(k.size())?;
-            match (*k, bytes.len()) {
-                (PrimKind::Bool, _) => copy_elements(values, PrimKind::Bool, bytes),
-                (_, 8) => values.extend_from_array::<8>(bytes.try_into().expect("length matched")),
-                (_, 4) => values.extend_from_array::<4>(bytes.try_into().expect("length matched")),
-                (_, 2) => values.extend_from_array::<2>(bytes.try_into().expect("length matched")),
-                _ => values.extend_from_slice(bytes),
-            }
-        }
+        ScalarKind::Prim(k) => push_prim(values, *k, r.take(k.size())?),
         ScalarKind::Uuid => values.extend_from_slice(&binary::read_uuid(r)?),
         ScalarKind::Date | ScalarKind::Time => values.extend_from_slice(&r.i64()?.to_le_bytes()),
         ScalarKind::Timestamp => values.extend_from_slice(&binary::read_timestamp_nanos(r)?.to_le_bytes()),
