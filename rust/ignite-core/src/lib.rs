@@ -35,8 +35,15 @@ pub mod tls;
 pub mod wire;
 pub mod writer;
 
+// The facade: the bindings and the TensorFlow plugin import only these names (and `igfs`), so the
+// rooms behind them can move without touching the crates above.
+pub use buffer::{AlignedBuf, ALIGNMENT};
 pub use client::Client;
 pub use columns::{Column, DecodeOptions, PrimKind, ScalarKind, Selection};
 pub use connection::ConnectionConfig;
-pub use error::{Error, Result};
 pub use cursor::{Batch, Cursor, ScanOptions, SqlArg, SqlOptions};
+pub use error::{Error, FsErrorKind, Result};
+pub use partition_scan::{PartitionBatch, PartitionScan};
+pub use protocol::{java_string_hash, name_id, type_code_name, ProtocolVersion};
+pub use tls::{client_config as tls_client_config, TlsOptions};
+pub use writer::{WriteColumn, WriteValues};

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ignite_core::protocol::ProtocolVersion;
-use ignite_core::tls::TlsOptions;
+use ignite_core::ProtocolVersion;
+use ignite_core::TlsOptions;
 use ignite_core::ConnectionConfig;
 use pyo3::prelude::*;
 
@@ -43,7 +43,7 @@ impl ConnectionSpec {
         let tls = match tls {
             true => {
                 let options = TlsOptions { ca_file, cert_file, key_file, key_password, verify_hostname };
-                Some(py.detach(|| ignite_core::tls::client_config(&options)).py_err(py)?)
+                Some(py.detach(|| ignite_core::tls_client_config(&options)).py_err(py)?)
             }
             false => None,
         };

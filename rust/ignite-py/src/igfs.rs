@@ -159,7 +159,7 @@ impl NativeFileReader {
         PyBytes::new_with(py, n, |out| {
             let read = py.detach(|| reader.read_at(offset, out)).py_err(py)?;
             if read < n {
-                return Err(to_py_err(py, Error::fs(ignite_core::error::FsErrorKind::Corrupt, format!("'{}' ended after {read} of {n} bytes", reader.path()))));
+                return Err(to_py_err(py, Error::fs(ignite_core::FsErrorKind::Corrupt, format!("'{}' ended after {read} of {n} bytes", reader.path()))));
             }
             Ok(())
         })

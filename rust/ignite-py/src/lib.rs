@@ -4,10 +4,10 @@
 //! owns the 64-byte-aligned buffer it views.
 
 
-use ignite_core::buffer::AlignedBuf;
-use ignite_core::writer::{WriteColumn, WriteValues};
-use ignite_core::error::FsErrorKind;
-use ignite_core::partition_scan::{PartitionBatch, PartitionScan};
+use ignite_core::AlignedBuf;
+use ignite_core::{WriteColumn, WriteValues};
+use ignite_core::FsErrorKind;
+use ignite_core::{PartitionBatch, PartitionScan};
 use ignite_core::{Batch, Client, Column, Cursor, DecodeOptions, Error, PrimKind, ScalarKind, ScanOptions, Selection, SqlArg, SqlOptions};
 use numpy::ndarray::{ArrayViewD, IxDyn};
 use numpy::{Element, PyArrayDyn};
@@ -612,19 +612,19 @@ impl NativePartitionScan {
 
 #[pyfunction]
 fn cache_id(name: &str) -> i32 {
-    ignite_core::protocol::java_string_hash(name)
+    ignite_core::java_string_hash(name)
 }
 
 /// The name of a binary type code (`long`, `string`, `int[]`, `object`, ...).
 #[pyfunction]
 fn type_code_name(code: u8) -> &'static str {
-    ignite_core::protocol::type_code_name(code)
+    ignite_core::type_code_name(code)
 }
 
 /// The binary type id of a type name (Ignite's default id mapper: hash of the lower-cased name).
 #[pyfunction]
 fn type_id(name: &str) -> i32 {
-    ignite_core::protocol::name_id(name)
+    ignite_core::name_id(name)
 }
 
 #[pymodule]
@@ -640,6 +640,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cache_id, m)?)?;
     m.add_function(wrap_pyfunction!(type_id, m)?)?;
     m.add_function(wrap_pyfunction!(type_code_name, m)?)?;
-    m.add("ALIGNMENT", ignite_core::buffer::ALIGNMENT)?;
+    m.add("ALIGNMENT", ignite_core::ALIGNMENT)?;
     Ok(())
 }

@@ -16,9 +16,9 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use ffi::*;
-use ignite_core::error::FsErrorKind;
+use ignite_core::FsErrorKind;
 use ignite_core::igfs::{FileReader, FileWriter, Igfs, IgfsSettings, WriteMode};
-use ignite_core::tls::TlsOptions;
+use ignite_core::TlsOptions;
 use ignite_core::{ConnectionConfig, Error};
 
 /// The `IGFS_*` variables that shape a connection: a change of any of them (a test, or a
@@ -89,7 +89,7 @@ fn connect(address: &str) -> Result<Igfs, Error> {
             key_password: env("IGFS_KEY_PASSWORD"),
             verify_hostname: env_flag("IGFS_CHECK_HOSTNAME", true),
         };
-        Some(ignite_core::tls::client_config(&options)?)
+        Some(ignite_core::tls_client_config(&options)?)
     } else {
         None
     };
