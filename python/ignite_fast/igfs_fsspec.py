@@ -12,7 +12,9 @@ read and write igfs paths this way. The host and port come from the URL, else fr
 
 from __future__ import annotations
 
+import posixpath
 import shutil
+from glob import has_magic
 
 from fsspec import AbstractFileSystem
 
@@ -100,11 +102,24 @@ class IgfsFileSystem(AbstractFileSystem):
                         raise
 
     def mv(self, path1, path2, recursive=False, maxdepth=None, **kwargs):
-        """Renames (atomically replacing an existing file at ``path2``)."""
-        self.igfs.rename(self._strip_protocol(path1), self._strip_protocol(path2))
+        """Moves one file or directory by an atomic rename (replacing an existing file at
+        ``path2``); into ``path2`` when that is an existing directory, as fsspec's other file
+        systems do. Lists and globs go through fsspec's copy-then-delete."""
+        if not isinstance(path1, str) or not isinstance(path2, str) or has_magic(path1):
+            return super().mv(path1, path2, recursive=recursive, maxdepth=maxdepth, **kwargs)
+        source, target = self._strip_protocol(path1), self._strip_protocol(path2)
+        if target != source and (path2.endswith("/") or self.igfs.isdir(target)):
+            target = posixpath.join(target, posixpath.basename(source))
+        self.igfs.rename(source, target)
 
     def cp_file(self, path1, path2, **kwargs):
-        with self.igfs.open(self._strip_protocol(path1), "rb") as src, self._open(path2, "wb") as dst:
+        """Copies one file; a directory (fsspec lists them among the paths of a recursive copy)
+        becomes a directory at ``path2``, so empty directories are copied too."""
+        source = self.igfs.stat(self._strip_protocol(path1))
+        if source.is_dir:
+            self.igfs.makedirs(self._strip_protocol(path2), exist_ok=True)
+            return
+        with self.igfs.open(source.path, "rb") as src, self._open(path2, "wb") as dst:
             shutil.copyfileobj(src, dst, length=self.igfs.block_size)
 
     def created(self, path):
