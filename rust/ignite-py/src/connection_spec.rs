@@ -2,14 +2,12 @@
 //! system, so that the connection and TLS parameters are named in one place.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use ignite_core::ProtocolVersion;
-use ignite_core::TlsOptions;
-use ignite_core::ConnectionConfig;
+use ignite_core::{ConnectionConfig, ProtocolVersion, TlsOptions};
 use pyo3::prelude::*;
 
-use crate::IntoPyResult;
+use crate::args::seconds;
+use crate::errors::IntoPyResult;
 
 /// Addresses, credentials, timeouts, the protocol version to start the handshake at, and TLS
 /// (the client configuration is built here, once: certificates are read and checked now).
@@ -42,8 +40,17 @@ impl ConnectionSpec {
     ) -> PyResult<Self> {
         let tls = match tls {
             true => {
-                let options = TlsOptions { ca_file, cert_file, key_file, key_password, verify_hostname };
-                Some(py.detach(|| ignite_core::tls_client_config(&options)).py_err(py)?)
+                let options = TlsOptions {
+                    ca_file,
+                    cert_file,
+                    key_file,
+                    key_password,
+                    verify_hostname,
+                };
+                Some(
+                    py.detach(|| ignite_core::tls_client_config(&options))
+                        .py_err()?,
+                )
             }
             false => None,
         };
@@ -52,8 +59,14 @@ impl ConnectionSpec {
             username,
             password,
             connect_timeout: seconds(connect_timeout, "connect_timeout")?,
-            read_timeout: read_timeout.map(|t| seconds(t, "read_timeout")).transpose()?,
-            protocol_version: ProtocolVersion(protocol_version.0, protocol_version.1, protocol_version.2),
+            read_timeout: read_timeout
+                .map(|t| seconds(t, "read_timeout"))
+                .transpose()?,
+            protocol_version: ProtocolVersion(
+                protocol_version.0,
+                protocol_version.1,
+                protocol_version.2,
+            ),
             tls,
             ..ConnectionConfig::default()
         };
@@ -63,13 +76,14 @@ impl ConnectionSpec {
     /// The addresses, the user and whether TLS is on; never the password.
     fn __repr__(&self) -> String {
         let c = &self.config;
-        let user = c.username.as_deref().map_or("None".to_string(), |u| format!("{u:?}"));
+        let user = c
+            .username
+            .as_deref()
+            .map_or("None".to_string(), |u| format!("{u:?}"));
         let tls = if c.tls.is_some() { "True" } else { "False" };
-        format!("ConnectionSpec({:?}, username={user}, tls={tls})", c.addresses)
+        format!(
+            "ConnectionSpec({:?}, username={user}, tls={tls})",
+            c.addresses
+        )
     }
-}
-
-pub(crate) fn seconds(value: f64, name: &str) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(value)
-        .map_err(|_| pyo3::exceptions::PyValueError::new_err(format!("{name} must be a non-negative number of seconds, got {value}")))
 }

@@ -4,12 +4,14 @@
 use std::time::Duration;
 
 use ignite_core::igfs::{Entry, FileReader, FileWriter, Igfs, IgfsSettings, Kind, WriteMode};
-use ignite_core::Error;
+use ignite_core::{Error, FsErrorKind};
 use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::{seconds, to_py_err, ConnectionSpec, IntoPyResult};
+use crate::args::seconds;
+use crate::connection_spec::ConnectionSpec;
+use crate::errors::{invalid_argument, to_py_err, IntoPyResult};
 
 /// Below this many bytes a call is cheaper than releasing and taking back the GIL.
 const DETACH_BYTES: usize = 64 << 10;
@@ -64,7 +66,7 @@ impl NativeIgfs {
             lease: seconds(lease, "lease")?,
             ..named
         };
-        let inner = py.detach(|| Igfs::connect(config, settings)).py_err(py)?;
+        let inner = py.detach(|| Igfs::connect(config, settings)).py_err()?;
         Ok(NativeIgfs { inner })
     }
 
@@ -76,67 +78,86 @@ impl NativeIgfs {
 
     fn stat(&self, py: Python<'_>, path: &str) -> PyResult<EntryTuple> {
         let fs = &self.inner;
-        let entry = py.detach(|| fs.stat(path)).py_err(py)?;
-        let normalized = ignite_core::igfs::path::normalize(path).py_err(py)?;
+        let entry = py.detach(|| fs.stat(path)).py_err()?;
+        let normalized = ignite_core::igfs::path::normalize(path).py_err()?;
         Ok(entry_tuple(normalized, &entry))
     }
 
     fn exists(&self, py: Python<'_>, path: &str) -> PyResult<bool> {
         let fs = &self.inner;
-        py.detach(|| fs.exists(path)).py_err(py)
+        py.detach(|| fs.exists(path)).py_err()
     }
 
     #[pyo3(signature = (path, recursive=false))]
     fn list(&self, py: Python<'_>, path: &str, recursive: bool) -> PyResult<Vec<EntryTuple>> {
         let fs = &self.inner;
-        let entries = py.detach(|| fs.list(path, recursive)).py_err(py)?;
-        Ok(entries.into_iter().map(|(p, e)| entry_tuple(p, &e)).collect())
+        let entries = py.detach(|| fs.list(path, recursive)).py_err()?;
+        Ok(entries
+            .into_iter()
+            .map(|(p, e)| entry_tuple(p, &e))
+            .collect())
     }
 
     #[pyo3(signature = (path, parents=false, exist_ok=false))]
     fn mkdir(&self, py: Python<'_>, path: &str, parents: bool, exist_ok: bool) -> PyResult<()> {
         let fs = &self.inner;
-        py.detach(|| fs.mkdir(path, parents, exist_ok)).py_err(py)
+        py.detach(|| fs.mkdir(path, parents, exist_ok)).py_err()
     }
 
     #[pyo3(signature = (path, recursive=false))]
     fn delete(&self, py: Python<'_>, path: &str, recursive: bool) -> PyResult<()> {
         let fs = &self.inner;
-        py.detach(|| fs.delete(path, recursive)).py_err(py)
+        py.detach(|| fs.delete(path, recursive)).py_err()
     }
 
     fn rename(&self, py: Python<'_>, src: &str, dst: &str) -> PyResult<()> {
         let fs = &self.inner;
-        py.detach(|| fs.rename(src, dst)).py_err(py)
+        py.detach(|| fs.rename(src, dst)).py_err()
     }
 
     fn open(&self, py: Python<'_>, path: &str) -> PyResult<NativeFileReader> {
         let fs = &self.inner;
-        let reader = py.detach(|| fs.open(path)).py_err(py)?;
+        let reader = py.detach(|| fs.open(path)).py_err()?;
         Ok(NativeFileReader { inner: reader })
     }
 
     /// `mode`: `"w"` (overwrite), `"x"` (exclusive) or `"a"` (append); `parents` creates missing
     /// directories above `path`.
     #[pyo3(signature = (path, mode, parents=false))]
-    fn create(&self, py: Python<'_>, path: &str, mode: &str, parents: bool) -> PyResult<NativeFileWriter> {
+    fn create(
+        &self,
+        py: Python<'_>,
+        path: &str,
+        mode: &str,
+        parents: bool,
+    ) -> PyResult<NativeFileWriter> {
         let mode = match mode {
             "w" => WriteMode::Overwrite,
             "x" => WriteMode::Exclusive,
             "a" => WriteMode::Append,
-            other => return Err(to_py_err(py, Error::InvalidArgument(format!("write mode must be 'w', 'x' or 'a', got {other:?}")))),
+            other => {
+                return Err(invalid_argument(format!(
+                    "write mode must be 'w', 'x' or 'a', got {other:?}"
+                )))
+            }
         };
         let fs = &self.inner;
-        let writer = py.detach(|| fs.create(path, mode, parents)).py_err(py)?;
-        Ok(NativeFileWriter { inner: Some(writer) })
+        let writer = py.detach(|| fs.create(path, mode, parents)).py_err()?;
+        Ok(NativeFileWriter {
+            inner: Some(writer),
+        })
     }
 
     /// `(trash records, abandoned writers, blocks deleted)`.
     fn gc(&self, py: Python<'_>, older_than: f64) -> PyResult<(usize, usize, u64)> {
         let older_than: Duration = seconds(older_than, "older_than")?;
         let fs = &self.inner;
-        let report = py.detach(|| fs.gc(older_than)).py_err(py)?;
-        Ok((report.trash_records, report.abandoned_writers, report.blocks_deleted))
+        let report = py.detach(|| fs.gc(older_than)).py_err()?;
+        Ok((
+            report.trash_records,
+            report.abandoned_writers,
+            report.blocks_deleted,
+        ))
     }
 }
 
@@ -153,13 +174,21 @@ impl NativeFileReader {
     }
 
     /// Up to `n` bytes from `offset` as a new `bytes` object, read straight into it.
-    fn read_bytes<'py>(&mut self, py: Python<'py>, offset: u64, n: usize) -> PyResult<Bound<'py, PyBytes>> {
+    fn read_bytes<'py>(
+        &mut self,
+        py: Python<'py>,
+        offset: u64,
+        n: usize,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let n = n.min(self.inner.size().saturating_sub(offset) as usize);
         let reader = &mut self.inner;
         PyBytes::new_with(py, n, |out| {
-            let read = py.detach(|| reader.read_at(offset, out)).py_err(py)?;
+            let read = py.detach(|| reader.read_at(offset, out)).py_err()?;
             if read < n {
-                return Err(to_py_err(py, Error::fs(ignite_core::FsErrorKind::Corrupt, format!("'{}' ended after {read} of {n} bytes", reader.path()))));
+                return Err(to_py_err(Error::fs(
+                    FsErrorKind::Corrupt,
+                    format!("'{}' ended after {read} of {n} bytes", reader.path()),
+                )));
             }
             Ok(())
         })
@@ -168,7 +197,9 @@ impl NativeFileReader {
     /// Reads into a writable buffer from `offset`; returns the bytes read.
     fn read_into(&mut self, py: Python<'_>, offset: u64, buffer: PyBuffer<u8>) -> PyResult<usize> {
         if buffer.readonly() || !buffer.is_c_contiguous() {
-            return Err(pyo3::exceptions::PyTypeError::new_err("read_into needs a writable, contiguous buffer"));
+            return Err(pyo3::exceptions::PyTypeError::new_err(
+                "read_into needs a writable, contiguous buffer",
+            ));
         }
         let target = RawSlice(buffer.buf_ptr() as *mut u8, buffer.len_bytes());
         let reader = &mut self.inner;
@@ -178,8 +209,12 @@ impl NativeFileReader {
             let out = unsafe { std::slice::from_raw_parts_mut(target.0, target.1) };
             reader.read_at(offset, out)
         };
-        let result = if buffer.len_bytes() >= DETACH_BYTES { py.detach(read) } else { read() };
-        result.py_err(py)
+        let result = if buffer.len_bytes() >= DETACH_BYTES {
+            py.detach(read)
+        } else {
+            read()
+        };
+        result.py_err()
     }
 }
 
@@ -189,8 +224,10 @@ pub struct NativeFileWriter {
 }
 
 impl NativeFileWriter {
-    fn writer(&mut self, py: Python<'_>) -> PyResult<&mut FileWriter> {
-        self.inner.as_mut().ok_or_else(|| to_py_err(py, Error::InvalidArgument("the file is closed".into())))
+    fn writer(&mut self) -> PyResult<&mut FileWriter> {
+        self.inner
+            .as_mut()
+            .ok_or_else(|| invalid_argument("the file is closed"))
     }
 }
 
@@ -198,40 +235,48 @@ impl NativeFileWriter {
 impl NativeFileWriter {
     fn write(&mut self, py: Python<'_>, data: PyBuffer<u8>) -> PyResult<usize> {
         if !data.is_c_contiguous() {
-            return Err(pyo3::exceptions::PyTypeError::new_err("write needs a contiguous buffer"));
+            return Err(pyo3::exceptions::PyTypeError::new_err(
+                "write needs a contiguous buffer",
+            ));
         }
         let source = RawSlice(data.buf_ptr() as *mut u8, data.len_bytes());
         let n = data.len_bytes();
-        let writer = self.writer(py)?;
+        let writer = self.writer()?;
         let write = move || {
             let source = source;
             // SAFETY: `data` holds the Python buffer until this call returns; we only read it.
             let bytes = unsafe { std::slice::from_raw_parts(source.0 as *const u8, source.1) };
             writer.write(bytes)
         };
-        let result = if n >= DETACH_BYTES { py.detach(write) } else { write() };
-        result.py_err(py)?;
+        let result = if n >= DETACH_BYTES {
+            py.detach(write)
+        } else {
+            write()
+        };
+        result.py_err()?;
         Ok(n)
     }
 
-    fn tell(&mut self, py: Python<'_>) -> PyResult<u64> {
-        Ok(self.writer(py)?.tell())
+    fn tell(&mut self) -> PyResult<u64> {
+        Ok(self.writer()?.tell())
     }
 
     fn flush(&mut self, py: Python<'_>) -> PyResult<()> {
-        let writer = self.writer(py)?;
-        py.detach(|| writer.flush()).py_err(py)
+        let writer = self.writer()?;
+        py.detach(|| writer.flush()).py_err()
     }
 
     fn sync(&mut self, py: Python<'_>) -> PyResult<()> {
-        let writer = self.writer(py)?;
-        py.detach(|| writer.sync()).py_err(py)
+        let writer = self.writer()?;
+        py.detach(|| writer.sync()).py_err()
     }
 
     /// Publishes the file. Closing twice is harmless.
     fn close(&mut self, py: Python<'_>) -> PyResult<()> {
-        let Some(mut writer) = self.inner.take() else { return Ok(()) };
-        py.detach(|| writer.close()).py_err(py)
+        let Some(mut writer) = self.inner.take() else {
+            return Ok(());
+        };
+        py.detach(|| writer.close()).py_err()
     }
 
     /// Drops what was written since the last publish.

@@ -1,0 +1,128 @@
+//! Python arguments as core options and values: durations, scan options, SQL arguments and the
+//! columns of a put-all. A bad argument raises `InvalidArgumentError`, like the core's own checks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ignite_core::{DecodeOptions, ScanOptions, Selection, SqlArg, WriteColumn, WriteValues};
+use numpy::PyReadonlyArray1;
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString, PyTuple};
+
+use crate::errors::{invalid_argument, IntoPyResult};
+use crate::primitives::primitive_named;
+
+/// A duration given in seconds; `name` is the argument's, for the message.
+pub(crate) fn seconds(value: f64, name: &str) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(value).map_err(|_| {
+        invalid_argument(format!(
+            "{name} must be a non-negative number of seconds, got {value}"
+        ))
+    })
+}
+
+/// Scan settings shared by the one-cursor and the partition scans.
+pub(crate) fn scan_options(
+    page_size: i32,
+    decimal_as_string: bool,
+    fields: Option<Vec<String>>,
+    value_type: Option<i32>,
+    union_types: bool,
+) -> PyResult<ScanOptions> {
+    let fields = fields
+        .map(|f| Selection::from_paths(&f).map(Arc::new))
+        .transpose()
+        .py_err()?;
+    Ok(ScanOptions {
+        page_size,
+        decode: DecodeOptions { decimal_as_string },
+        fields,
+        value_type,
+        union_types,
+        ..ScanOptions::default()
+    })
+}
+
+/// An SQL query argument: None, bool, int, float, str or bytes.
+pub(crate) fn sql_arg(value: &Bound<'_, PyAny>) -> PyResult<SqlArg> {
+    Ok(if value.is_none() {
+        SqlArg::Null
+    } else if value.is_instance_of::<PyBool>() {
+        SqlArg::Bool(value.extract()?)
+    } else if value.is_instance_of::<PyInt>() {
+        SqlArg::Long(value.extract()?)
+    } else if value.is_instance_of::<PyFloat>() {
+        SqlArg::Double(value.extract()?)
+    } else if value.is_instance_of::<PyString>() {
+        SqlArg::String(value.extract()?)
+    } else if value.is_instance_of::<PyBytes>() {
+        SqlArg::Bytes(value.extract()?)
+    } else {
+        return Err(invalid_argument(format!(
+            "SQL arguments must be None, bool, int, float, str or bytes, got {}",
+            value.get_type().name()?
+        )));
+    })
+}
+
+/// A column to write, from Python: `(kind, uint8 view of the data, width)`; kind is a primitive
+/// name (`"int"`), a primitive array (`"byte[]"`, width = elements per row) or `"string"` (width =
+/// bytes per padded cell).
+pub(crate) type ColumnSpec<'py> = (String, PyReadonlyArray1<'py, u8>, usize);
+
+/// The core column over a spec's data (borrowed, not copied).
+pub(crate) fn write_column<'a>(spec: &'a ColumnSpec<'_>) -> PyResult<WriteColumn<'a>> {
+    let (kind, data, width) = (spec.0.as_str(), spec.1.as_slice()?, spec.2);
+    if kind == "string" {
+        return Ok(WriteColumn::Strings { data, width });
+    }
+    if let Some(element) = kind.strip_suffix("[]") {
+        if let Some(kind) = primitive_named(element) {
+            return Ok(WriteColumn::FixedArray { kind, data, width });
+        }
+    } else if let Some(kind) = primitive_named(kind) {
+        return Ok(WriteColumn::Scalar { kind, data });
+    }
+    Err(invalid_argument(format!(
+        "cannot write a column of kind '{kind}'"
+    )))
+}
+
+/// The values of a put-all as Python gives them: `("plain", spec)` or
+/// `("object", type_name, [(field, spec), ...])`. It holds the numpy views that the write
+/// columns borrow, so it must outlive them.
+pub(crate) enum ValuesSpec<'py> {
+    Plain(ColumnSpec<'py>),
+    Object {
+        type_name: String,
+        fields: Vec<(String, ColumnSpec<'py>)>,
+    },
+}
+
+impl<'py> ValuesSpec<'py> {
+    pub(crate) fn from_py(values: &Bound<'py, PyTuple>) -> PyResult<Self> {
+        let tag: String = values.get_item(0)?.extract()?;
+        match tag.as_str() {
+            "plain" => Ok(ValuesSpec::Plain(values.get_item(1)?.extract()?)),
+            "object" => Ok(ValuesSpec::Object {
+                type_name: values.get_item(1)?.extract()?,
+                fields: values.get_item(2)?.extract()?,
+            }),
+            other => Err(invalid_argument(format!("unknown value form '{other}'"))),
+        }
+    }
+
+    /// The core values over the held data.
+    pub(crate) fn write_values(&self) -> PyResult<WriteValues<'_>> {
+        Ok(match self {
+            ValuesSpec::Plain(spec) => WriteValues::Plain(write_column(spec)?),
+            ValuesSpec::Object { type_name, fields } => WriteValues::Object {
+                type_name: type_name.clone(),
+                fields: fields
+                    .iter()
+                    .map(|(name, spec)| Ok((name.clone(), write_column(spec)?)))
+                    .collect::<PyResult<_>>()?,
+            },
+        })
+    }
+}

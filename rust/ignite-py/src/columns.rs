@@ -1,0 +1,153 @@
+//! Core columns as the tagged tuples Python receives (the contract documented in `_native.pyi`;
+//! `ignite_fast.columns` turns them into numpy objects):
+//!
+//! `("null", len) | ("prim", values, valid, logical) | ("fixed", values_2d, valid)
+//! | ("var", values, offsets, valid) | ("str", bytes_2d, valid, logical) | ("list", offsets, child, valid)
+//! | ("map", offsets, keys, values, valid) | ("struct", type_name, {name: column}, len)`
+//!
+//! `logical` is None for plain primitives, else `"uuid"`, `"date"`, `"timestamp"`, `"time"`,
+//! `"decimal"` or `("enum", type_id)`. Every array is a zero-copy view (see [`crate::arrays`]).
+
+use ignite_core::{Batch, Column, ScalarKind};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+use crate::arrays::{primitive_array, validity_array, zero_copy_array};
+
+/// One column as its tagged tuple.
+fn column_to_py<'py>(py: Python<'py>, column: Column) -> PyResult<Bound<'py, PyTuple>> {
+    Ok(match column {
+        Column::Null { len } => ("null", len).into_pyobject(py)?,
+        Column::Scalar {
+            kind,
+            values,
+            len,
+            validity,
+        } => {
+            let valid = validity_array(py, validity, len)?;
+            let (array, logical) = match kind {
+                ScalarKind::Prim(k) => (
+                    primitive_array(py, k, values, &[len])?,
+                    py.None().into_bound(py),
+                ),
+                ScalarKind::Uuid => (
+                    zero_copy_array::<u8>(py, values, &[len, 16])?,
+                    "uuid".into_pyobject(py)?.into_any(),
+                ),
+                ScalarKind::Date => (
+                    zero_copy_array::<i64>(py, values, &[len])?,
+                    "date".into_pyobject(py)?.into_any(),
+                ),
+                ScalarKind::Timestamp => (
+                    zero_copy_array::<i64>(py, values, &[len])?,
+                    "timestamp".into_pyobject(py)?.into_any(),
+                ),
+                ScalarKind::Time => (
+                    zero_copy_array::<i64>(py, values, &[len])?,
+                    "time".into_pyobject(py)?.into_any(),
+                ),
+                ScalarKind::Decimal => (
+                    zero_copy_array::<f64>(py, values, &[len])?,
+                    "decimal".into_pyobject(py)?.into_any(),
+                ),
+                ScalarKind::Enum { type_id } => (
+                    zero_copy_array::<i32>(py, values, &[len])?,
+                    ("enum", type_id).into_pyobject(py)?.into_any(),
+                ),
+            };
+            ("prim", array, valid, logical).into_pyobject(py)?
+        }
+        Column::FixedArray {
+            kind,
+            values,
+            len,
+            width,
+            validity,
+        } => (
+            "fixed",
+            primitive_array(py, kind, values, &[len, width])?,
+            validity_array(py, validity, len)?,
+        )
+            .into_pyobject(py)?,
+        Column::VarArray {
+            kind,
+            values,
+            offsets,
+            len,
+            validity,
+        } => {
+            let n = values.len() / kind.size();
+            (
+                "var",
+                primitive_array(py, kind, values, &[n])?,
+                zero_copy_array::<i64>(py, offsets, &[len + 1])?,
+                validity_array(py, validity, len)?,
+            )
+                .into_pyobject(py)?
+        }
+        Column::Strings {
+            values,
+            width,
+            len,
+            validity,
+            decimal,
+        } => {
+            let logical = if decimal { Some("decimal") } else { None };
+            (
+                "str",
+                zero_copy_array::<u8>(py, values, &[len, width])?,
+                validity_array(py, validity, len)?,
+                logical,
+            )
+                .into_pyobject(py)?
+        }
+        Column::List {
+            offsets,
+            child,
+            len,
+            validity,
+        } => (
+            "list",
+            zero_copy_array::<i64>(py, offsets, &[len + 1])?,
+            column_to_py(py, *child)?,
+            validity_array(py, validity, len)?,
+        )
+            .into_pyobject(py)?,
+        Column::Map {
+            offsets,
+            keys,
+            values,
+            len,
+            validity,
+        } => (
+            "map",
+            zero_copy_array::<i64>(py, offsets, &[len + 1])?,
+            column_to_py(py, *keys)?,
+            column_to_py(py, *values)?,
+            validity_array(py, validity, len)?,
+        )
+            .into_pyobject(py)?,
+        Column::Struct {
+            type_name,
+            fields,
+            len,
+        } => ("struct", type_name, columns_to_py(py, fields)?, len).into_pyobject(py)?,
+    })
+}
+
+/// Named columns as `{name: column}`, in their order.
+pub(crate) fn columns_to_py<'py>(
+    py: Python<'py>,
+    columns: Vec<(String, Column)>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for (name, column) in columns {
+        dict.set_item(name, column_to_py(py, column)?)?;
+    }
+    Ok(dict)
+}
+
+/// `(rows, {name: column})`, columns in the cursor's order (key, val for scans).
+pub(crate) fn batch_to_py<'py>(py: Python<'py>, batch: Batch) -> PyResult<Bound<'py, PyTuple>> {
+    (batch.len, columns_to_py(py, batch.columns)?).into_pyobject(py)
+}

@@ -1,0 +1,128 @@
+//! Core errors raised as the exceptions of `ignite_fast.errors`, through one table.
+//!
+//! The classes are bound by name at compile time (`import_exception!`: the module is imported once,
+//! on first use, and a missing class panics loudly instead of degrading to a bare `Exception`).
+//! The table maps every core error kind to its class with one `match` and no catch-all, so the
+//! compiler refuses a new core variant until it has a row here.
+
+use ignite_core::{Error, FsErrorKind};
+use pyo3::prelude::*;
+
+/// The exception classes of `ignite_fast.errors` that core errors become.
+mod classes {
+    pyo3::import_exception!(ignite_fast.errors, IgniteConnectionError);
+    pyo3::import_exception!(ignite_fast.errors, IgniteTimeoutError);
+    pyo3::import_exception!(ignite_fast.errors, AuthenticationError);
+    pyo3::import_exception!(ignite_fast.errors, TlsError);
+    pyo3::import_exception!(ignite_fast.errors, ProtocolError);
+    pyo3::import_exception!(ignite_fast.errors, ServerError);
+    pyo3::import_exception!(ignite_fast.errors, CacheNotFoundError);
+    pyo3::import_exception!(ignite_fast.errors, SchemaError);
+    pyo3::import_exception!(ignite_fast.errors, UnsupportedTypeError);
+    pyo3::import_exception!(ignite_fast.errors, InvalidArgumentError);
+    pyo3::import_exception!(ignite_fast.errors, IgfsNotFoundError);
+    pyo3::import_exception!(ignite_fast.errors, IgfsExistsError);
+    pyo3::import_exception!(ignite_fast.errors, IgfsNotADirectoryError);
+    pyo3::import_exception!(ignite_fast.errors, IgfsIsADirectoryError);
+    pyo3::import_exception!(ignite_fast.errors, IgfsDirectoryNotEmptyError);
+    pyo3::import_exception!(ignite_fast.errors, IgfsConflictError);
+    pyo3::import_exception!(ignite_fast.errors, IgfsCorruptError);
+}
+
+/// Generates, from one row per error kind, both the mapping (`classify`) and the samples the
+/// mapping test raises (`samples`). A row is `"kind": pattern => exception, sample: error;`, the
+/// exception being an expression of the error's text (named by the ident before the rows). Since
+/// the mapping is a `match` on the rows' patterns without a catch-all, a new core variant fails to
+/// compile until it gets a row, and a row cannot be written without its sample: the test then sees
+/// the new kind (and fails until it expects it).
+macro_rules! error_table {
+    ($message:ident; $($kind:literal: $pattern:pat => $exception:expr, sample: $sample:expr;)*) => {
+        /// The kind name (as in the table) and the exception of a core error.
+        fn classify(err: &Error) -> (&'static str, PyErr) {
+            let $message = err.to_string();
+            match err {
+                $($pattern => ($kind, $exception),)*
+            }
+        }
+
+        /// One error of every kind, in table order.
+        fn samples() -> Vec<Error> {
+            vec![$($sample),*]
+        }
+    };
+}
+
+error_table! { message;
+    "Connection": Error::Connection(_) => classes::IgniteConnectionError::new_err(message),
+        sample: Error::Connection("connection refused".into());
+    "Timeout": Error::Timeout(_) => classes::IgniteTimeoutError::new_err(message),
+        sample: Error::Timeout("no answer within the read timeout".into());
+    "Authentication": Error::Authentication(_) => classes::AuthenticationError::new_err(message),
+        sample: Error::Authentication("user 'ignite' refused".into());
+    "Tls": Error::Tls(_) => classes::TlsError::new_err(message),
+        sample: Error::Tls("certificate not trusted".into());
+    "Protocol": Error::Protocol(_) => classes::ProtocolError::new_err(message),
+        sample: Error::protocol("truncated page");
+    // The status travels with the exception (`ServerError.status`).
+    "Server": Error::Server { status, .. } => classes::ServerError::new_err((message, *status)),
+        sample: Error::Server { status: 1, message: "failed".into() };
+    // `CacheNotFoundError` defaults its status to 1000, the server's "cache does not exist".
+    "CacheNotFound": Error::CacheNotFound(_) => classes::CacheNotFoundError::new_err(message),
+        sample: Error::CacheNotFound("cache 'missing' does not exist".into());
+    "Schema": Error::Schema(_) => classes::SchemaError::new_err(message),
+        sample: Error::Schema("two value types in one column".into());
+    "UnsupportedType": Error::UnsupportedType(_) => classes::UnsupportedTypeError::new_err(message),
+        sample: Error::UnsupportedType("type code 99".into());
+    "InvalidArgument": Error::InvalidArgument(_) => classes::InvalidArgumentError::new_err(message),
+        sample: Error::InvalidArgument("page_size must be positive".into());
+    "Fs.NotFound": Error::Fs { kind: FsErrorKind::NotFound, .. } => classes::IgfsNotFoundError::new_err(message),
+        sample: Error::fs(FsErrorKind::NotFound, "no such file");
+    "Fs.AlreadyExists": Error::Fs { kind: FsErrorKind::AlreadyExists, .. } => classes::IgfsExistsError::new_err(message),
+        sample: Error::fs(FsErrorKind::AlreadyExists, "file exists");
+    "Fs.NotADirectory": Error::Fs { kind: FsErrorKind::NotADirectory, .. } => classes::IgfsNotADirectoryError::new_err(message),
+        sample: Error::fs(FsErrorKind::NotADirectory, "not a directory");
+    "Fs.IsADirectory": Error::Fs { kind: FsErrorKind::IsADirectory, .. } => classes::IgfsIsADirectoryError::new_err(message),
+        sample: Error::fs(FsErrorKind::IsADirectory, "is a directory");
+    "Fs.DirectoryNotEmpty": Error::Fs { kind: FsErrorKind::DirectoryNotEmpty, .. } => classes::IgfsDirectoryNotEmptyError::new_err(message),
+        sample: Error::fs(FsErrorKind::DirectoryNotEmpty, "directory not empty");
+    "Fs.Conflict": Error::Fs { kind: FsErrorKind::Conflict, .. } => classes::IgfsConflictError::new_err(message),
+        sample: Error::fs(FsErrorKind::Conflict, "another writer holds the file");
+    "Fs.Corrupt": Error::Fs { kind: FsErrorKind::Corrupt, .. } => classes::IgfsCorruptError::new_err(message),
+        sample: Error::fs(FsErrorKind::Corrupt, "block missing");
+}
+
+/// The exception a core error raises in Python.
+pub(crate) fn to_py_err(err: Error) -> PyErr {
+    classify(&err).1
+}
+
+/// An `InvalidArgumentError` (an `IgniteError` and a `ValueError`) for a bad argument found here.
+pub(crate) fn invalid_argument(message: impl Into<String>) -> PyErr {
+    to_py_err(Error::InvalidArgument(message.into()))
+}
+
+/// `result.py_err()`: a core result as a Python one.
+pub(crate) trait IntoPyResult<T> {
+    fn py_err(self) -> PyResult<T>;
+}
+
+impl<T> IntoPyResult<T> for Result<T, Error> {
+    fn py_err(self) -> PyResult<T> {
+        self.map_err(to_py_err)
+    }
+}
+
+/// For the mapping test (`tests/unit/test_native_errors.py`): `[(kind, exception)]`, one sample
+/// error of every core kind, each turned into the exception it raises by the same table.
+#[pyfunction]
+pub(crate) fn error_kind_samples(
+    py: Python<'_>,
+) -> Vec<(&'static str, Py<pyo3::exceptions::PyBaseException>)> {
+    samples()
+        .iter()
+        .map(|err| {
+            let (kind, exception) = classify(err);
+            (kind, exception.into_value(py))
+        })
+        .collect()
+}
