@@ -64,7 +64,9 @@ def main(argv: list[str]) -> int:
     import numpy as np
     import tensorflow as tf
 
-    import ignite_fast.tf  # noqa: F401 - registers igfs:// with TensorFlow
+    from ignite_fast.tf import register_igfs_filesystem
+
+    register_igfs_filesystem()  # igfs:// for tf.io.gfile, checkpoints and SavedModels
     from ignite_fast import Client, IgniteDataset
 
     checkpoint_dir = args.checkpoint_dir or f"igfs://{hosts[0]}/examples/digits-multiworker/checkpoints"

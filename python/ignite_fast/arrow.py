@@ -31,6 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from .columns import (Column, FixedColumn, ListColumn, MapColumn, NullColumn, PrimColumn, StrColumn,
+                      StructColumn, VarColumn)
+
 try:
     import pyarrow as pa
 except ImportError as e:  # pragma: no cover - exercised only without pyarrow
@@ -71,65 +74,69 @@ def _decimals(raw: np.ndarray, valid: np.ndarray | None) -> pa.Array:
     return pa.array(values, type=pa.decimal128(precision, scale))
 
 
-def from_native(column: tuple) -> pa.Array:
-    """One native column (see ``_native.pyi``) as an Arrow array."""
-    tag = column[0]
-    if tag == "null":
-        return pa.nulls(column[1])
-    if tag == "prim":
-        values, valid, logical = column[1], column[2], column[3]
+def to_arrow_array(column: Column) -> pa.Array:
+    """One column as an Arrow array."""
+    if isinstance(column, NullColumn):
+        return pa.nulls(column.length)
+    if isinstance(column, PrimColumn):
+        values, valid, logical = column.values, column.valid, column.logical
+        mask = None if valid is None else ~valid
         if logical is None or isinstance(logical, tuple) or logical == "decimal":
-            return pa.array(values, mask=None if valid is None else ~valid)
+            return pa.array(values, mask=mask)
         if logical == "uuid":
             return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(values), [_validity(valid), pa.py_buffer(values)])
         if logical == "date":
-            return pa.array(values.view("datetime64[ms]"), type=pa.timestamp("ms"), mask=None if valid is None else ~valid)
+            return pa.array(values.view("datetime64[ms]"), type=pa.timestamp("ms"), mask=mask)
         if logical == "timestamp":
-            return pa.array(values.view("datetime64[ns]"), type=pa.timestamp("ns"), mask=None if valid is None else ~valid)
+            return pa.array(values.view("datetime64[ns]"), type=pa.timestamp("ns"), mask=mask)
         if logical == "time":
             if len(values) == 0 or (values.min() >= 0 and values.max() < _MS_PER_DAY):
-                return pa.array(values.astype(np.int32), type=pa.time32("ms"), mask=None if valid is None else ~valid)
-            return pa.array(values, type=pa.duration("ms"), mask=None if valid is None else ~valid)
-    if tag == "str":
-        return _decimals(column[1], column[2]) if column[3] == "decimal" else _strings(column[1], column[2])
-    if tag == "fixed":
-        values, valid = column[1], column[2]
+                return pa.array(values.astype(np.int32), type=pa.time32("ms"), mask=mask)
+            return pa.array(values, type=pa.duration("ms"), mask=mask)
+        raise AssertionError(f"unknown logical type {logical!r}")
+    if isinstance(column, StrColumn):
+        if column.logical == "decimal":
+            return _decimals(column.data, column.valid)
+        return _strings(column.data, column.valid)
+    if isinstance(column, FixedColumn):
+        values = column.values
         flat = pa.array(values.reshape(-1))
         if values.shape[1] == 0:  # Arrow has no zero-size fixed lists: empty variable lists
-            return pa.LargeListArray.from_arrays(pa.array(np.zeros(len(values) + 1, np.int64)), flat, mask=_mask(valid))
-        return pa.FixedSizeListArray.from_arrays(flat, values.shape[1], mask=_mask(valid))
-    if tag == "var":
-        return pa.LargeListArray.from_arrays(pa.array(column[2]), pa.array(column[1]), mask=_mask(column[3]))
-    if tag == "list":
-        return pa.LargeListArray.from_arrays(pa.array(column[1]), from_native(column[2]), mask=_mask(column[3]))
-    if tag == "map":
-        offsets = pa.array(column[1].astype(np.int32))
-        return pa.MapArray.from_arrays(offsets, from_native(column[2]), from_native(column[3]), mask=_mask(column[4]))
-    if tag == "struct":
-        fields = column[2]
-        if not fields:
-            return pa.nulls(column[3])
-        return pa.StructArray.from_arrays([from_native(c) for c in fields.values()], names=list(fields))
-    raise AssertionError(f"unknown column tag {tag!r}")
+            return pa.LargeListArray.from_arrays(pa.array(np.zeros(len(values) + 1, np.int64)), flat,
+                                                 mask=_mask(column.valid))
+        return pa.FixedSizeListArray.from_arrays(flat, values.shape[1], mask=_mask(column.valid))
+    if isinstance(column, VarColumn):
+        return pa.LargeListArray.from_arrays(pa.array(column.offsets), pa.array(column.values), mask=_mask(column.valid))
+    if isinstance(column, ListColumn):
+        return pa.LargeListArray.from_arrays(pa.array(column.offsets), to_arrow_array(column.child),
+                                             mask=_mask(column.valid))
+    if isinstance(column, MapColumn):
+        offsets = pa.array(column.offsets.astype(np.int32))
+        return pa.MapArray.from_arrays(offsets, to_arrow_array(column.keys), to_arrow_array(column.values),
+                                       mask=_mask(column.valid))
+    assert isinstance(column, StructColumn)
+    if not column.fields:
+        return pa.nulls(column.length)
+    return pa.StructArray.from_arrays([to_arrow_array(c) for c in column.fields.values()], names=list(column.fields))
 
 
-def record_batch(columns: dict[str, tuple]) -> pa.RecordBatch:
-    """A batch of native columns as a RecordBatch; a value object is flattened into its fields
+def to_record_batch(columns: dict[str, Column]) -> pa.RecordBatch:
+    """A batch of columns as a RecordBatch; a value object is flattened into its fields
     (``key`` keeps its name; a field that is also called ``key`` becomes ``val.key``)."""
     names: list[str] = []
     arrays: list[pa.Array] = []
     for name, column in columns.items():
-        if name == "val" and column[0] == "struct" and column[2]:
-            for field, child in column[2].items():
+        if name == "val" and isinstance(column, StructColumn) and column.fields:
+            for field, child in column.fields.items():
                 names.append(f"val.{field}" if field in columns else field)
-                arrays.append(from_native(child))
+                arrays.append(to_arrow_array(child))
         else:
             names.append(name)
-            arrays.append(from_native(column))
+            arrays.append(to_arrow_array(column))
     return pa.RecordBatch.from_arrays(arrays, names=names)
 
 
-def table(batches: list[pa.RecordBatch]) -> Any:
+def to_table(batches: list[pa.RecordBatch]) -> Any:
     """One table from a scan's batches. Types that depend on the data of a batch (decimal
     precision and scale, fixed-size vs variable lists, time vs duration) are widened to one
     schema for the whole table."""

@@ -34,7 +34,7 @@ All arrays are views of 64-byte-aligned buffers filled in Rust: nothing is copie
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -136,57 +136,240 @@ def _masked(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
     return np.ma.MaskedArray(values, mask=mask)
 
 
-def from_native(column: tuple) -> Any:
-    """Turns a column from ``_native`` (a tagged tuple) into numpy objects: a few Python
-    operations per column and batch, none per row."""
-    tag = column[0]
+# ---- The native column contract ----------------------------------------------------------------
+# The Rust extension hands each column over as a tagged tuple (documented in ``_native.pyi``). This
+# module is the only one that reads those tuples: :func:`column_from_native` turns them into the named
+# types below, once per column and batch, and everything else works with the names.
+
+
+@dataclass(frozen=True, slots=True)
+class PrimColumn:
+    """One primitive per row. ``logical`` says how to read the values: None (as they are),
+    ``"uuid"`` (``(rows, 16)`` bytes), ``"date"``/``"time"`` (int64 ms), ``"timestamp"`` (int64 ns),
+    ``"decimal"`` (float64), or ``("enum", type_id)`` (int32 ordinals)."""
+
+    values: np.ndarray
+    valid: np.ndarray | None
+    logical: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class FixedColumn:
+    """Primitive arrays of one length: a ``(rows, length)`` array."""
+
+    values: np.ndarray
+    valid: np.ndarray | None
+
+
+@dataclass(frozen=True, slots=True)
+class VarColumn:
+    """Primitive arrays of varying length: row ``i`` is ``values[offsets[i]:offsets[i + 1]]``."""
+
+    values: np.ndarray
+    offsets: np.ndarray
+    valid: np.ndarray | None
+
+
+@dataclass(frozen=True, slots=True)
+class StrColumn:
+    """UTF-8 strings padded with zero bytes to a ``(rows, width)`` uint8 array; ``logical`` is
+    ``"decimal"`` for exact decimals given as text."""
+
+    data: np.ndarray
+    valid: np.ndarray | None
+    logical: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListColumn:
+    """Lists of any column: row ``i`` is rows ``offsets[i]:offsets[i + 1]`` of ``child``."""
+
+    offsets: np.ndarray
+    child: "Column"
+    valid: np.ndarray | None
+
+
+@dataclass(frozen=True, slots=True)
+class MapColumn:
+    """Maps: row ``i`` holds the pairs ``offsets[i]:offsets[i + 1]`` of ``keys`` and ``values``."""
+
+    offsets: np.ndarray
+    keys: "Column"
+    values: "Column"
+    valid: np.ndarray | None
+
+
+@dataclass(frozen=True, slots=True)
+class StructColumn:
+    """Objects: a column per field, sorted by name; ``length`` rows (also with no fields)."""
+
+    type_name: str | None
+    fields: dict[str, "Column"]
+    length: int
+
+
+@dataclass(frozen=True, slots=True)
+class NullColumn:
+    """Rows that are all null (a field no entry of the batch has)."""
+
+    length: int
+
+
+Column = PrimColumn | FixedColumn | VarColumn | StrColumn | ListColumn | MapColumn | StructColumn | NullColumn
+
+
+def column_from_native(native: tuple) -> Column:
+    """A column from ``_native`` (a tagged tuple) as its named type: a few Python operations per
+    column and batch, none per row."""
+    tag = native[0]
     if tag == "prim":
-        values, valid, logical = column[1], column[2], column[3]
+        return PrimColumn(native[1], native[2], native[3])
+    if tag == "fixed":
+        return FixedColumn(native[1], native[2])
+    if tag == "str":
+        return StrColumn(native[1], native[2], native[3])
+    if tag == "var":
+        return VarColumn(native[1], native[2], native[3])
+    if tag == "list":
+        return ListColumn(native[1], column_from_native(native[2]), native[3])
+    if tag == "map":
+        return MapColumn(native[1], column_from_native(native[2]), column_from_native(native[3]), native[4])
+    if tag == "struct":
+        return StructColumn(native[1], {name: column_from_native(c) for name, c in native[2].items()}, native[3])
+    if tag == "null":
+        return NullColumn(native[1])
+    raise AssertionError(f"unknown native column tag {tag!r}")
+
+
+def batch_from_native(native: dict[str, tuple]) -> dict[str, Column]:
+    """A batch of native columns (``{"key": ..., "val": ...}`` or SQL columns) as named columns."""
+    return {name: column_from_native(col) for name, col in native.items()}
+
+
+def to_numpy(column: Column) -> Any:
+    """The numpy form of a column (see the table above): views of the column's buffers, no copy."""
+    if isinstance(column, PrimColumn):
+        values, logical = column.values, column.logical
         if isinstance(logical, str) and logical in _LOGICAL_VIEWS:
             values = values.view(_LOGICAL_VIEWS[logical])
-        return _masked(values, valid)
-    if tag == "fixed":
-        return _masked(column[1], column[2])
-    if tag == "str":
-        raw = column[1]
-        strings = raw.view(f"S{raw.shape[1]}").reshape(raw.shape[0])
-        return _masked(strings, column[2])
-    if tag == "var":
-        return Ragged(column[1], column[2], column[3])
-    if tag == "list":
-        return Ragged(from_native(column[2]), column[1], column[3])
-    if tag == "map":
-        return Ragged({"key": from_native(column[2]), "value": from_native(column[3])}, column[1], column[4], "map")
-    if tag == "struct":
-        return {name: from_native(col) for name, col in column[2].items()}
-    if tag == "null":
-        return np.ma.masked_all(column[1], dtype=np.float64)
-    raise AssertionError(f"unknown column tag {tag!r}")
+        return _masked(values, column.valid)
+    if isinstance(column, FixedColumn):
+        return _masked(column.values, column.valid)
+    if isinstance(column, StrColumn):
+        raw = column.data
+        return _masked(raw.view(f"S{raw.shape[1]}").reshape(raw.shape[0]), column.valid)
+    if isinstance(column, VarColumn):
+        return Ragged(column.values, column.offsets, column.valid)
+    if isinstance(column, ListColumn):
+        return Ragged(to_numpy(column.child), column.offsets, column.valid)
+    if isinstance(column, MapColumn):
+        return Ragged({"key": to_numpy(column.keys), "value": to_numpy(column.values)}, column.offsets,
+                      column.valid, "map")
+    if isinstance(column, StructColumn):
+        return {name: to_numpy(col) for name, col in column.fields.items()}
+    return np.ma.masked_all(column.length, dtype=np.float64)
+
+
+def batch_to_numpy(batch: dict[str, Column]) -> dict[str, Any]:
+    return {name: to_numpy(col) for name, col in batch.items()}
 
 
 _DTYPE_NAMES = {"uint8": "byte", "int16": "short", "int32": "int", "int64": "long", "float32": "float",
                 "float64": "double", "uint16": "char", "bool": "bool"}
 
 
-def describe(column: tuple, enum_name=lambda type_id: str(type_id)) -> Any:
-    """The type of a native column: a type name, ``("list", element)``, ``("map", key, value)``,
-    or a dict of field types for objects."""
-    tag = column[0]
-    if tag == "struct":
-        return {name: describe(col, enum_name) for name, col in column[2].items()}
-    if tag == "null":
+def describe(column: Column, enum_name: Callable[[int], str] = str) -> Any:
+    """The type of a column: a type name, ``("list", element)``, ``("map", key, value)``, or a
+    dict of field types for objects."""
+    if isinstance(column, StructColumn):
+        return {name: describe(col, enum_name) for name, col in column.fields.items()}
+    if isinstance(column, NullColumn):
         return "null"
-    if tag == "str":
-        return "decimal" if column[3] == "decimal" else "string"
-    if tag == "list":
-        return ("list", describe(column[2], enum_name))
-    if tag == "map":
-        return ("map", describe(column[2], enum_name), describe(column[3], enum_name))
-    if tag == "prim" and column[3] is not None:
-        logical = column[3]
+    if isinstance(column, StrColumn):
+        return "decimal" if column.logical == "decimal" else "string"
+    if isinstance(column, ListColumn):
+        return ("list", describe(column.child, enum_name))
+    if isinstance(column, MapColumn):
+        return ("map", describe(column.keys, enum_name), describe(column.values, enum_name))
+    if isinstance(column, PrimColumn) and column.logical is not None:
+        logical = column.logical
         return f"enum<{enum_name(logical[1])}>" if isinstance(logical, tuple) else logical
-    name = _DTYPE_NAMES[column[1].dtype.name]
-    return name if tag == "prim" else name + "[]"
+    assert isinstance(column, (PrimColumn, FixedColumn, VarColumn))
+    name = _DTYPE_NAMES[column.values.dtype.name]
+    return name if isinstance(column, PrimColumn) else name + "[]"
+
+
+def nbytes(column: Column | dict[str, Column]) -> int:
+    """Bytes of the arrays of a column, or of a batch of them."""
+    if isinstance(column, dict):
+        return sum(nbytes(c) for c in column.values())
+    if isinstance(column, StructColumn):
+        return nbytes(column.fields)
+    if isinstance(column, NullColumn):
+        return 0
+    total = 0
+    for part in (getattr(column, name) for name in column.__slots__):
+        if isinstance(part, np.ndarray):
+            total += part.nbytes
+        elif not isinstance(part, (str, tuple, type(None))):
+            total += nbytes(part)
+    return total
+
+
+def concat(columns: list[Column]) -> Column | None:
+    """One column from several of the same type, in order; None when they cannot be merged
+    cheaply (lists, maps and arrays of varying length, or different shapes or types)."""
+    first = columns[0]
+    if any(type(c) is not type(first) for c in columns):
+        return None
+    if isinstance(first, (PrimColumn, FixedColumn)):
+        values = [c.values for c in columns]  # type: ignore[union-attr]
+        if any(v.dtype != values[0].dtype or v.shape[1:] != values[0].shape[1:] for v in values):
+            return None
+        valid = _concat_valid([c.valid for c in columns], [len(v) for v in values])  # type: ignore[union-attr]
+        if isinstance(first, FixedColumn):
+            return FixedColumn(np.concatenate(values), valid)
+        if any(c.logical != first.logical for c in columns):  # type: ignore[union-attr]
+            return None
+        return PrimColumn(np.concatenate(values), valid, first.logical)
+    if isinstance(first, StrColumn):
+        strs: list[StrColumn] = columns  # type: ignore[assignment]
+        if any(c.logical != first.logical for c in strs):
+            return None
+        width = max(c.data.shape[1] for c in strs)
+        out = np.zeros((sum(len(c.data) for c in strs), width), np.uint8)  # zero bytes pad short strings
+        at = 0
+        for c in strs:
+            out[at:at + len(c.data), :c.data.shape[1]] = c.data
+            at += len(c.data)
+        return StrColumn(out, _concat_valid([c.valid for c in strs], [len(c.data) for c in strs]), first.logical)
+    if isinstance(first, StructColumn):
+        structs: list[StructColumn] = columns  # type: ignore[assignment]
+        if any(c.type_name != first.type_name or c.fields.keys() != first.fields.keys() for c in structs):
+            return None
+        fields = {}
+        for name in first.fields:
+            if (field := concat([c.fields[name] for c in structs])) is None:
+                return None
+            fields[name] = field
+        return StructColumn(first.type_name, fields, sum(c.length for c in structs))
+    return None
+
+
+def concat_batches(batches: list[dict[str, Column]]) -> dict[str, Column] | None:
+    """One batch from several with the same columns; None when some column cannot be merged."""
+    merged = {}
+    for name in batches[0]:
+        if any(name not in b for b in batches) or (column := concat([b[name] for b in batches])) is None:
+            return None
+        merged[name] = column
+    return merged if all(len(b) == len(merged) for b in batches) else None
+
+
+def _concat_valid(valids: list[np.ndarray | None], lengths: list[int]) -> np.ndarray | None:
+    if all(v is None for v in valids):
+        return None
+    return np.concatenate([np.ones(n, bool) if v is None else v for v, n in zip(valids, lengths)])
 
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)

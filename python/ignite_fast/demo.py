@@ -48,7 +48,9 @@ CHECKPOINTS_URL = "igfs:///demo/checkpoints"
 def train(port: int, cache_name: str, epochs: int) -> float:
     import tensorflow as tf
 
-    import ignite_fast.tf  # noqa: F401 - registers igfs:// with TensorFlow
+    from ignite_fast.tf import register_igfs_filesystem
+
+    register_igfs_filesystem()  # igfs:// for tf.io.gfile, checkpoints and SavedModels
     from ignite_fast import IgniteDataset
 
     tf.keras.utils.set_random_seed(7)
@@ -95,7 +97,9 @@ def score_from_igfs(port: int, cache_name: str, predictions_cache: str) -> float
     import numpy as np
     import tensorflow as tf
 
-    import ignite_fast.tf  # noqa: F401
+    from ignite_fast.tf import register_igfs_filesystem
+
+    register_igfs_filesystem()  # igfs:// for tf.io.gfile, checkpoints and SavedModels
     from ignite_fast import Client, igfs
 
     client = Client("127.0.0.1", port)

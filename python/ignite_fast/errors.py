@@ -102,3 +102,7 @@ __all__ = [
     "InvalidArgumentError", "IgfsError", "IgfsNotFoundError", "IgfsExistsError", "IgfsNotADirectoryError",
     "IgfsIsADirectoryError", "IgfsDirectoryNotEmptyError", "IgfsConflictError", "IgfsCorruptError",
 ]
+
+
+class IgfsPluginError(IgniteError, ImportError):
+    """The TensorFlow plugin for ``igfs://`` is missing, or TensorFlow would not load it."""

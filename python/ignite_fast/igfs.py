@@ -42,7 +42,7 @@ from typing import Iterator
 from urllib.parse import urlsplit
 
 from . import _native
-from .client import TlsOptions, _addresses, _connection_spec, _tls_setting
+from ._options import ConnectionSettings, TlsOptions
 from .errors import (IgfsConflictError, IgfsCorruptError, IgfsDirectoryNotEmptyError, IgfsError,
                      IgfsExistsError, IgfsIsADirectoryError, IgfsNotADirectoryError, IgfsNotFoundError,
                      InvalidArgumentError)
@@ -139,8 +139,8 @@ class IgniteFileSystem:
         block_size = int(block_size or env.get("IGFS_BLOCK_SIZE") or (1 << 20))  # range checked natively
         self.host, self.port, self.name = host, port, name
         self._native = _native.NativeIgfs(
-            _connection_spec(_addresses(host, port), username, password, connect_timeout, read_timeout,
-                             _tls_setting(tls)),
+            ConnectionSettings.make(host, port, username=username, password=password,
+                                    connect_timeout=connect_timeout, read_timeout=read_timeout, tls=tls).native_spec(),
             name, block_size=block_size, backups=int(backups), read_ahead=int(read_ahead),
             meta_cache=meta_cache, data_cache=data_cache,
         )

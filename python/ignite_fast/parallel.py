@@ -8,22 +8,15 @@ duplicates and no gaps.
 
 from __future__ import annotations
 
-import operator
 import queue
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
-import numpy as np
-
-from .errors import DataLostError, IgniteConnectionError, IgniteError, InvalidArgumentError
-from .client import DEFAULT_BATCH_ROWS, DEFAULT_CURSORS, IN_FLIGHT_BYTES, native_decode_args
-from .sharding import shard_partitions
-
-if TYPE_CHECKING:
-    from .client import Client
-    from .sharding import ShardPlan
-
+from ._nodes import NodeConnections, primaries_of
+from ._sizing import Sizer
+from .columns import Column, batch_from_native, concat_batches, nbytes
+from .errors import DataLostError, IgniteConnectionError
 
 # Partitions a connection queues beyond its open cursors (see read_node): at least, and at most.
 QUEUED_AHEAD, MAX_QUEUED_AHEAD = 32, 512
@@ -31,147 +24,17 @@ QUEUED_AHEAD, MAX_QUEUED_AHEAD = 32, 512
 # Complete partitions the raw reader hands over at once.
 RAW_GROUP_PARTITIONS = 32
 
-# Entries a page holds at least when they are large (if two such pages fit in flight).
-MIN_PAGE_ROWS = 3
 
-# Seconds to wait on an address the cluster reported rather than one the caller gave.
-DISCOVERED_CONNECT_TIMEOUT = 2.0
+class Piece(NamedTuple):
+    """What one step of a node's partition scan gives: rows of ``partition`` (decoded columns, or
+    the page's byte count for the raw reader), whether the partition is now read whole, and the
+    other partitions whose rows share this batch (small partitions read whole in one page)."""
 
-
-def _checked_partitions(cache: str, partitions: Sequence[int], count: int) -> list[int]:
-    """Partition numbers as given, in order, each in range and named once."""
-    out = []
-    for p in partitions:
-        try:
-            if isinstance(p, bool):
-                raise TypeError
-            p = operator.index(p)  # ints and numpy integers, not floats or strings
-        except TypeError:
-            raise InvalidArgumentError(f"partitions must be partition numbers, got {p!r}") from None
-        if not 0 <= p < count:
-            raise InvalidArgumentError(f"partition {p} is out of range: cache {cache!r} has {count} partitions (0-{count - 1})")
-        out.append(p)
-    if len(set(out)) != len(out):
-        raise InvalidArgumentError("partitions names a partition more than once")
-    return out
-
-
-class NodeClients:
-    """One client per reachable node, keyed by node id, to send each partition to its primary:
-    the nodes at the client's addresses, and the others the cluster names (node endpoints)."""
-
-    def __init__(self, client: "Client"):
-        self._client = client
-        self._lock = threading.Lock()
-        self._by_id: dict[bytes, "Client"] = {}
-        self._address: dict[bytes, str] = {}
-        self._looked_for: set[bytes] = set()  # node ids discovery has tried
-        for address in client.addresses:
-            try:
-                sibling = client._sibling(address)
-            except IgniteConnectionError:
-                continue  # a node that is down now can still be routed around
-            node_id = sibling._native.node_id()
-            if node_id is not None:
-                self._by_id[bytes(node_id)] = sibling
-                self._address[bytes(node_id)] = address
-        self._discover()
-
-    def _discover(self) -> None:
-        """Adds the nodes the client was not given, from the cluster's own list of client
-        endpoints (op 5102). An endpoint counts only if the node that answers there has the id
-        the cluster gave: a node's own list can name addresses (loopback, container bridges)
-        that mean something else from here."""
-        try:
-            endpoints = self._client._native.node_endpoints()
-        except IgniteError:
-            return
-        for node_id, port, hosts in endpoints or []:
-            node_id = bytes(node_id)
-            with self._lock:
-                if node_id in self._address or node_id in self._looked_for:
-                    continue
-                self._looked_for.add(node_id)
-            for host in hosts:
-                if "%" in host:
-                    continue  # a link-local address with its interface: only meaningful there
-                address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-                try:
-                    sibling = self._connect_to(address, node_id)
-                except IgniteError:
-                    continue
-                if sibling is not None:
-                    with self._lock:
-                        self._by_id[node_id] = sibling
-                        self._address[node_id] = address
-                    break
-
-    def _connect_to(self, address: str, node_id: bytes) -> "Client | None":
-        """A client for ``address`` if the node answering there is ``node_id``; None if another
-        node answers."""
-        sibling = self._client._sibling(address, connect_timeout=DISCOVERED_CONNECT_TIMEOUT)
-        answered = sibling._native.node_id()
-        return sibling if answered is not None and bytes(answered) == node_id else None
-
-    def look_for(self, node_ids) -> None:
-        """Discovers again if ``node_ids`` (a partition map's primaries) name nodes not reached
-        nor tried yet: nodes that joined since (a node that cannot be reached is tried once)."""
-        with self._lock:
-            unknown = {n for n in node_ids if n not in self._address and n not in self._looked_for}
-        if unknown:
-            self._discover()
-
-    def client_for(self, node_id: bytes) -> "Client":
-        """The client connected to ``node_id``; a node whose connection was dropped is connected
-        again at its address (raising IgniteConnectionError if it does not answer there, rather
-        than routing through another node, which would read whatever now owns its partitions).
-        Nodes never reached directly go through the client's own node."""
-        with self._lock:
-            if (known := self._by_id.get(node_id)) is not None:
-                return known
-            address = self._address.get(node_id)
-        if address is None:
-            return self._client
-        sibling = self._connect_to(address, node_id)
-        if sibling is None:
-            raise IgniteConnectionError(f"node {node_id.hex()} no longer answers at {address}")
-        with self._lock:
-            return self._by_id.setdefault(node_id, sibling)
-
-    def reaches(self, node_id: bytes) -> bool:
-        """Whether ``node_id`` is read over its own connection (not routed through another)."""
-        with self._lock:
-            return node_id in self._address
-
-    def forget(self, node_id: bytes) -> None:
-        """Drops the node's connection (after a failure); :meth:`client_for` reconnects."""
-        with self._lock:
-            self._by_id.pop(node_id, None)
-
-    def live_clients(self) -> list["Client"]:
-        with self._lock:
-            return [*self._by_id.values(), self._client]
-
-    def addresses(self) -> dict[bytes, str]:
-        """The address each node answered on, by node id."""
-        with self._lock:
-            return dict(self._address)
-
-
-def _pages_in_flight(client: "Client", cache: str, page_size: int | None, cursors: int) -> tuple[int, int]:
-    """Entries per page and cursors per connection such that the pages asked for at once on a
-    connection hold about ``IN_FLIGHT_BYTES`` at most: pages of ``IN_FLIGHT_BYTES / cursors``
-    unless ``page_size`` is given, and then no more than ``IN_FLIGHT_BYTES`` (fewer cursors)."""
-    entry = client._entry_size(cache)
-    if entry is None:  # empty (for now): nothing to size by
-        return page_size or DEFAULT_BATCH_ROWS, cursors
-    if page_size is None:
-        # A little under the share, as the server's page buffer is the next power of two up;
-        # large entries get a few per page (fewer cursors) so partitions come in fewer pieces.
-        page_size = max(client._rows_for_bytes(cache, IN_FLIGHT_BYTES * 15 // 16 // cursors),
-                        min(MIN_PAGE_ROWS, client._rows_for_bytes(cache, IN_FLIGHT_BYTES // 2)))
-    page_size = min(page_size, client._rows_for_bytes(cache, IN_FLIGHT_BYTES))
-    return page_size, max(1, min(cursors, IN_FLIGHT_BYTES // (page_size * entry)))
+    partition: int
+    done: bool
+    rows: int
+    payload: Any
+    merged: list[int]
 
 
 class _PartitionQueues:
@@ -221,41 +84,18 @@ class _PartitionQueues:
             return taken
 
 
-def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int, page_size: int | None,
-                  ordered: bool, failover_timeout: float, scan_args: dict[str, Any],
-                  partitions: Sequence[int] | None = None, shard: tuple[int, int] | None = None,
-                  plan: "ShardPlan | None" = None, cursors: int = DEFAULT_CURSORS,
-                  raw: bool = False) -> Iterator[tuple]:
-    """Yields ``(rows, columns)`` batches like ``Client.scan_native``, partition by partition:
-    all of them, the given ``partitions``, or those of ``shard=(i, n)`` (from ``plan``, the
-    launcher's plan in the environment, or contiguous ranges; see :mod:`ignite_fast.sharding`).
-    ``workers`` threads each keep up to ``cursors`` partitions in flight on one connection, with
-    at most ``IN_FLIGHT_BYTES`` of pages asked for at once (pages are sized to fit when
-    ``page_size`` is None; otherwise fewer cursors are used).
-    With ``raw``, pages are discarded undecoded and ``(entries, bytes)`` pairs come out (the
-    benchmarks' server-and-wire limit)."""
-    primaries = client.partition_map(cache)
-    if primaries is None:  # replicated cache or custom affinity: one cursor does it
-        if partitions is not None:
-            raise InvalidArgumentError(f"cache {cache!r} is not partitioned (replicated, or a custom affinity): "
-                                       "partitions= does not apply to it")
-        if shard is not None and shard[0] != 0:
-            return  # every entry lives everywhere: the first shard reads them all, once
-        if raw:
-            yield from client.raw_pages(cache, page_size=page_size)
-        else:
-            yield from client.scan_native(cache, batch_size, page_size=page_size, **scan_args)
-        return
-    page_size, cursors = _pages_in_flight(client, cache, page_size, cursors)
-    if partitions is not None:
-        mine = _checked_partitions(cache, partitions, len(primaries))
-    elif shard is not None:
-        mine = list(shard_partitions(cache, len(primaries), shard, plan))
-    else:
-        mine = list(range(len(primaries)))
-    nodes = client._node_clients(primaries)
+def parallel_scan(nodes: NodeConnections, sizer: Sizer, cache: str, primaries: list[bytes], mine: list[int], *,
+                  workers: int, batch_size: int, page_size: int | None, cursors: int, ordered: bool,
+                  failover_timeout: float, decode: dict[str, Any], raw: bool = False) -> Iterator[tuple]:
+    """Yields ``(rows, columns)`` batches of the partitions ``mine`` of ``cache`` (whose primaries
+    are ``primaries``), partition by partition. ``workers`` threads each keep up to ``cursors``
+    partitions in flight on one connection, with at most ``IN_FLIGHT_BYTES`` of pages asked for at
+    once (pages are sized to fit when ``page_size`` is None; otherwise fewer cursors are used).
+    ``decode`` is what to decode (see ``_options.decode_args``). With ``raw``, pages are discarded
+    undecoded and ``(entries, bytes)`` pairs come out (the benchmarks' server-and-wire limit)."""
+    page_size, cursors = sizer.pages_in_flight(cache, page_size, cursors)
+    nodes.look_for(primaries)
     todo = _PartitionQueues(mine, primaries)
-    native_args = native_decode_args(**scan_args)
     # Read partitions wait here for the consumer; the bound keeps memory flat when it is slow.
     done: queue.Queue = queue.Queue(maxsize=2 * workers)
     stop = threading.Event()
@@ -278,7 +118,7 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
         if not gone:
             return
         if not backups:
-            backups.append(client._native.cache_backups(cache))
+            backups.append(nodes.main.cache_backups(cache))
         if len(gone) <= backups[0]:
             return
         at_risk = [p for p in mine if p not in finished or (routed_only and primaries[p] in gone)]
@@ -292,9 +132,9 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
                 "data, so the scan stops instead of returning part of the cache")
 
     def refresh_primaries() -> None:
-        for live in nodes.live_clients():
+        for live in nodes.live():
             try:
-                fresh = live.partition_map(cache)
+                fresh = primaries_of(live, cache)
             except IgniteConnectionError:
                 continue
             if fresh is not None:
@@ -329,11 +169,10 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
 
         scan = None
         try:
-            scan = nodes.client_for(node)._native.partition_scan(cache, page_size=page_size, cursors=cursors,
-                                                                  **native_args)
+            scan = nodes.for_node(node).partition_scan(cache, page_size=page_size, cursors=cursors, **decode)
             # Unordered, partitions that arrive whole in one page share batches (a cache of many
             # small partitions would otherwise give many small batches).
-            step = scan.next_raw_page if raw else (lambda: scan.next_batch(batch_size, not ordered))
+            step = raw_step(scan) if raw else batch_step(scan, batch_size, not ordered)
             while not stop.is_set():
                 # more than the cursors: they open as cursors free up, and small partitions
                 # then fill a batch together (enough for two batches, by the sizes seen so far)
@@ -343,15 +182,15 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
                 held.update((partition, []) for partition in taken)  # before a failure can lose them
                 for partition in taken:
                     scan.add(partition)
-                if (item := step()) is None:
+                if (piece := step()) is None:
                     hand_over_group()
                     return
-                partition, done_reading, rows, payload, *merged = item
+                partition, done_reading, rows, payload, merged = piece
                 rows_read += rows
                 if rows:
                     held[partition].append((rows, payload))
                 if done_reading:
-                    whole = [partition, *merged[0]] if merged else [partition]
+                    whole = [partition, *merged]
                     parts_read += len(whole)
                     for other in whole[1:]:
                         held.pop(other)  # its rows are in this batch
@@ -414,7 +253,7 @@ def parallel_scan(client: "Client", cache: str, *, workers: int, batch_size: int
         if any(not nodes.reaches(node) for node in set(primaries)):
             # Partitions of nodes without a connection of their own were routed through
             # another node, which answers for whoever owns them now: check nobody left.
-            if (fresh := client.partition_map(cache)) is not None:
+            if (fresh := primaries_of(nodes.main, cache)) is not None:
                 check_nothing_lost(fresh, routed_only=True)
     finally:
         stop.set()
@@ -440,7 +279,7 @@ def _ranges(partitions: list[int]) -> str:
 SMALL_BATCH_BYTES = 1 << 20
 
 
-def coalesce(batches: Iterator[tuple], batch_size: int) -> Iterator[tuple]:
+def coalesce(batches: Iterator[tuple[int, dict[str, Column]]], batch_size: int) -> Iterator[tuple[int, dict[str, Column]]]:
     """Yields ``(rows, columns)`` batches as they come, but runs of small ones merged into
     batches of up to ``batch_size`` rows (in the same order)."""
     pending: list[tuple] = []
@@ -451,12 +290,12 @@ def coalesce(batches: Iterator[tuple], batch_size: int) -> Iterator[tuple]:
         if len(pending) == 1:
             yield pending[0]
         elif pending:
-            merged = _concat_batches([columns for _, columns in pending])
+            merged = concat_batches([columns for _, columns in pending])
             yield from [(pending_rows, merged)] if merged is not None else pending
         pending, pending_rows = [], 0
 
     for rows, columns in batches:
-        small = rows < batch_size and _nbytes(columns) < SMALL_BATCH_BYTES
+        small = rows < batch_size and nbytes(columns) < SMALL_BATCH_BYTES
         if not small or pending_rows + rows > batch_size:
             yield from flush()
         if not small:
@@ -467,59 +306,25 @@ def coalesce(batches: Iterator[tuple], batch_size: int) -> Iterator[tuple]:
     yield from flush()
 
 
-def _nbytes(native: Any) -> int:
-    """Bytes of the arrays in a native column, or a dict of them."""
-    if isinstance(native, dict):
-        return sum(_nbytes(column) for column in native.values())
-    if isinstance(native, tuple):
-        return sum(_nbytes(part) for part in native if isinstance(part, (np.ndarray, dict, tuple)))
-    return native.nbytes if isinstance(native, np.ndarray) else 0
 
 
-def _concat_batches(batches: list[dict]) -> dict | None:
-    """One batch of native columns from several with the same columns; None when some column
-    cannot be merged cheaply (ragged, map and list columns, or different shapes)."""
-    merged = {}
-    for name in batches[0]:
-        if any(name not in b for b in batches) or (column := _concat_column([b[name] for b in batches])) is None:
+def batch_step(scan: Any, batch_size: int, share_batches: bool):
+    """One step of a node's partition scan that decodes: a :class:`Piece` of named columns."""
+    def step() -> Piece | None:
+        item = scan.next_batch(batch_size, share_batches)
+        if item is None:
             return None
-        merged[name] = column
-    return merged if all(len(b) == len(merged) for b in batches) else None
+        partition, done, rows, columns, merged = item
+        return Piece(partition, done, rows, batch_from_native(columns), merged)
+    return step
 
 
-def _concat_column(columns: list[tuple]) -> tuple | None:
-    tag = columns[0][0]
-    if any(c[0] != tag for c in columns):
-        return None
-    if tag in ("prim", "fixed"):
-        values = [c[1] for c in columns]
-        if any(v.dtype != values[0].dtype or v.shape[1:] != values[0].shape[1:] for v in values) or \
-                (tag == "prim" and any(c[3] != columns[0][3] for c in columns)):
+def raw_step(scan: Any):
+    """One step of a node's partition scan that discards pages: a :class:`Piece` of byte counts."""
+    def step() -> Piece | None:
+        item = scan.next_raw_page()
+        if item is None:
             return None
-        return (tag, np.concatenate(values), _concat_valid(columns, [len(v) for v in values]), *columns[0][3:])
-    if tag == "str":
-        if any(c[3] != columns[0][3] for c in columns):
-            return None
-        width = max(c[1].shape[1] for c in columns)
-        out = np.zeros((sum(len(c[1]) for c in columns), width), np.uint8)  # zero bytes pad short strings
-        at = 0
-        for c in columns:
-            out[at:at + len(c[1]), :c[1].shape[1]] = c[1]
-            at += len(c[1])
-        return ("str", out, _concat_valid(columns, [len(c[1]) for c in columns]), columns[0][3])
-    if tag == "struct":
-        if any(c[1] != columns[0][1] or c[2].keys() != columns[0][2].keys() for c in columns):
-            return None
-        fields = {}
-        for name in columns[0][2]:
-            if (field := _concat_column([c[2][name] for c in columns])) is None:
-                return None
-            fields[name] = field
-        return ("struct", columns[0][1], fields, sum(c[3] for c in columns))
-    return None
-
-
-def _concat_valid(columns: list[tuple], lengths: list[int]) -> np.ndarray | None:
-    if all(c[2] is None for c in columns):
-        return None
-    return np.concatenate([np.ones(n, bool) if c[2] is None else c[2] for c, n in zip(columns, lengths)])
+        partition, done, entries, size = item
+        return Piece(partition, done, entries, size, [])
+    return step

@@ -3,14 +3,14 @@
 A :class:`ShardPlan` splits a cache's partitions into disjoint shards that together cover every
 partition, one shard per worker, balanced by entry count and, where workers run beside Ignite
 nodes, preferring partitions whose primary copy is on the worker's own node. A plan is computed
-once, in one place (``ignite-fast train`` does it, or :func:`plan_shards`), and handed to the
+once, in one place (``ignite-fast train`` does it, or ``Client.plan_shards``), and handed to the
 workers, so they never need to agree on anything themselves: counts taken at different moments
 on a changing cache cannot make two workers read the same partition, or none read one.
 
 Without a plan, ``shard=(i, n)`` falls back to contiguous ranges of partition numbers
 (:func:`contiguous_shard`), which every worker can compute alone from the partition count.
 
->>> plan = plan_shards(client, "digits", workers=2, homes=["10.0.0.1:10800", "10.0.0.2:10800"])  # doctest: +SKIP
+>>> plan = client.plan_shards("digits", workers=2, homes=["10.0.0.1:10800", "10.0.0.2:10800"])  # doctest: +SKIP
 >>> client.scan("digits", partitions=plan[0])                                      # doctest: +SKIP
 """
 
@@ -21,17 +21,16 @@ import os
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
+from . import _native
+from ._nodes import NodeConnections
+from ._options import check_int
+from ._sizing import Sizer
 from .errors import IgniteConnectionError, InvalidArgumentError
-
-if TYPE_CHECKING:
-    from .client import Client
 
 #: Where ``ignite-fast train`` puts the plans of the caches it was told about (JSON, by cache name).
 PLANS_ENV = "IGNITE_FAST_SHARD_PLANS"
-
-COUNT_PAGE_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -195,38 +194,49 @@ def assign_partitions(weights: Sequence[int], primaries: Sequence[object],
     return [sorted(shard) for shard in shards]
 
 
-def partition_sizes(client: "Client", cache: str, parallel: int = 4) -> list[int]:
+def partition_sizes(nodes: NodeConnections, sizer: Sizer, cache: str, parallel: int = 4) -> list[int]:
     """The number of entries in each partition of ``cache``, counted by reading every partition
     from its primary node and discarding the pages undecoded: one pass over the data at the
     server's speed (the thin-client protocol has no per-partition size request)."""
-    _topology, primaries = _partition_map(client, cache)
-    return _count_entries(client, cache, primaries, client._node_clients(primaries), parallel)
+    _topology, primaries = _partition_map(nodes, cache)
+    return _count_entries(nodes, sizer, cache, primaries, parallel)
 
 
-def _partition_map(client: "Client", cache: str) -> tuple[tuple[int, int], list[bytes]]:
-    """``((topology major, minor), primary node id of each partition)``."""
-    partition_map = client._native.partition_map(cache)
+def _partition_map(nodes: NodeConnections, cache: str) -> tuple[tuple[int, int], list[bytes]]:
+    """``((topology major, minor), primary node id of each partition)``; looks for nodes it names
+    that ``nodes`` has not met."""
+    partition_map = nodes.main.partition_map(cache)
     if partition_map is None:
         raise InvalidArgumentError(f"cache {cache!r} is not partitioned (replicated, or a custom affinity): "
                                    "it has no partitions to share out (shard=(i, n) gives it whole to worker 0)")
-    major, minor, primaries = partition_map
-    return (int(major), int(minor)), [bytes(node) for node in primaries]
+    major, minor, ids = partition_map
+    primaries = [bytes(node) for node in ids]
+    nodes.look_for(primaries)
+    return (int(major), int(minor)), primaries
 
 
-def _count_entries(client: "Client", cache: str, primaries: list[bytes], nodes, parallel: int) -> list[int]:
-    page_size = client._rows_for_bytes(cache, COUNT_PAGE_BYTES)
+def _count_entries(nodes: NodeConnections, sizer: Sizer, cache: str, primaries: list[bytes],
+                   parallel: int) -> list[int]:
+    page_size = sizer.count_page_rows(cache)
 
-    def entries(target: "Client", partition: int) -> int:
-        return sum(n for n, _ in target.raw_pages(cache, page_size=page_size, part=partition))
+    def entries(target: _native.NativeClient, partition: int) -> int:
+        scan = target.scan(cache, page_size=page_size, part=partition)
+        total = 0
+        try:
+            while (page := scan.next_raw_page()) is not None:
+                total += page[0]
+        finally:
+            scan.close()
+        return total
 
     def count(partition: int) -> int:
-        target = nodes.client_for(primaries[partition])
+        target = nodes.for_node(primaries[partition])
         try:
             return entries(target, partition)
         except IgniteConnectionError:
-            if target is client:
+            if target is nodes.main:
                 raise
-            return entries(client, partition)  # its node went away: any node routes the scan
+            return entries(nodes.main, partition)  # its node went away: any node routes the scan
 
     with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="ignite-fast-count") as pool:
         return list(pool.map(count, range(len(primaries))))
@@ -266,7 +276,7 @@ def home_nodes(homes: Sequence[str | None], nodes: dict[bytes, str]) -> list[set
     return out
 
 
-def plan_shards(client: "Client", cache: str, workers: int, *, homes: Sequence[str | None] | None = None,
+def plan_shards(nodes: NodeConnections, sizer: Sizer, cache: str, workers: int, *, homes: Sequence[str | None] | None = None,
                 balance: str = "entries", parallel: int = 4) -> ShardPlan:
     """A plan giving each of ``workers`` a disjoint share of ``cache``'s partitions.
 
@@ -276,16 +286,13 @@ def plan_shards(client: "Client", cache: str, workers: int, *, homes: Sequence[s
     ``"host"`` for any node there): its partitions are preferred for that worker as long as the
     balance allows. The client must be given every node's address for locality to be known.
     """
-    from .client import _check_int
-
-    _check_int("workers", workers, 1)
+    check_int("workers", workers, 1)
     if balance not in ("entries", "partitions"):
         raise InvalidArgumentError(f"balance must be 'entries' or 'partitions', got {balance!r}")
     if homes is not None and len(homes) != workers:
         raise InvalidArgumentError(f"homes names {len(homes)} workers' nodes, but there are {workers} workers")
-    topology, primaries = _partition_map(client, cache)
-    nodes = client._node_clients(primaries)  # one connection per node, for the count and for locality
-    weights = _count_entries(client, cache, primaries, nodes, parallel) if balance == "entries" else [1] * len(primaries)
+    topology, primaries = _partition_map(nodes, cache)  # one connection per node: the count and locality
+    weights = _count_entries(nodes, sizer, cache, primaries, parallel) if balance == "entries" else [1] * len(primaries)
     local_to = home_nodes(homes, nodes.addresses()) if homes is not None else [set()] * workers
     shards = assign_partitions(weights, primaries, local_to, workers)
     return ShardPlan(

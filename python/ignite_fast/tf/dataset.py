@@ -1,34 +1,42 @@
 """``IgniteDataset``: a drop-in for ``tf.contrib.ignite.IgniteDataset`` on today's TensorFlow.
 
-Same arguments, same element structure (``{'key': ..., 'val': {...}}``, object fields sorted by name,
-strings as bytes, arrays as 1-D tensors), the same ``IGNITE_DATASET_*`` environment overrides, built
-on ``tf.data.Dataset.from_generator``. Data is decoded by the Rust core in whole batches; the
-per-element view is made with ``unbatch()``. Pass ``batch_size=`` to get batched elements directly,
-which is much faster: ``from_generator`` pays a fixed cost per element.
+tensorflow-io's signature (``schema_host``/``schema_port`` included), the same element structure
+(``{'key': ..., 'val': {...}}``, object fields sorted by name, strings as bytes, arrays as 1-D
+tensors), the same ``IGNITE_DATASET_*`` environment overrides, built on
+``tf.data.Dataset.from_generator``. The element structure is read when the dataset is built, from
+``schema_host:schema_port``; the connection arguments may be tensors, whose values are read when the
+iterator runs (``from_generator``'s ``args``), so ``Dataset.from_tensor_slices(hosts).interleave(lambda
+host: IgniteDataset(..., host=host))`` works as it did. Data is decoded by the Rust core in whole
+batches; the per-element view is made with ``unbatch()``. Pass ``batch_size=`` to get batched
+elements directly, which is much faster: ``from_generator`` pays a fixed cost per element.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+import threading
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import tensorflow as tf
 
-from .client import TARGET_BATCH_BYTES, Client
-from .columns import Ragged, from_native, uuid_strings
-from .errors import InvalidArgumentError, UnsupportedTypeError
-from .sharding import check_selection
+from ..client import Client
+from ..columns import Column, to_numpy
+from ..errors import InvalidArgumentError, TlsError
+from .._options import TlsOptions
+from .specs import EMPTY_SPEC, batch_spec, mask_spec, mask_value, split_runs, to_tf
 
-_DTYPES = {
-    "uint8": tf.uint8, "int16": tf.int16, "int32": tf.int32, "int64": tf.int64,
-    "float32": tf.float32, "float64": tf.float64, "uint16": tf.uint16, "bool": tf.bool,
-}
-
-# Batches decoded per generator step when the caller asks for single elements.
+# Rows decoded per generator step when the caller asks for single elements.
 _ELEMENT_MODE_BATCH = 1024
 # Rows read up front to find the element structure.
 _SAMPLE_ROWS = 1024
+
+# The connection arguments that may be tensors, in the order the generator receives them, with the
+# dtype each becomes (None and absent strings travel as "", a page size left to us as -1).
+_TENSOR_ARGS = (("cache_name", tf.string), ("host", tf.string), ("port", tf.int32), ("local", tf.bool),
+                ("part", tf.int32), ("page_size", tf.int32), ("username", tf.string), ("password", tf.string),
+                ("certfile", tf.string), ("keyfile", tf.string), ("cert_password", tf.string),
+                ("ca_file", tf.string))
 
 
 def _env(name: str, value: Any, convert: Callable[[str], Any] = str) -> Any:
@@ -51,169 +59,147 @@ def _bool(raw: str) -> bool:
     raise ValueError("expected true or false")
 
 
-_UNITS = {"date": "ms", "time": "ms", "timestamp": "ns"}
+def _known(value: Any) -> Any:
+    """A Python value for an argument given as a value or a tensor; ``...`` when the tensor's value
+    is known only when the graph runs."""
+    if isinstance(value, (tf.Tensor, tf.Variable)):
+        static = tf.get_static_value(value)
+        if static is None:
+            return ...
+        value = static.item() if isinstance(static, np.ndarray) else static
+    if isinstance(value, (np.generic,)):
+        value = value.item()
+    return value.decode() if isinstance(value, bytes) else value
 
 
-def _flat_spec(column: tuple, batched_arrays_dense: bool, path: str) -> tf.TypeSpec:
-    """A batched spec (leading batch dimension) for a column whose rows are single values."""
-    tag = column[0]
-    if tag == "str":
-        return tf.TensorSpec([None], tf.string)
-    if tag == "null":
-        return tf.TensorSpec([None], tf.float64)
-    if tag == "prim":
-        logical = column[3]
-        if logical is None:
-            return tf.TensorSpec([None], _DTYPES[column[1].dtype.name])
-        if logical == "uuid":
-            return tf.TensorSpec([None], tf.string, name="uuid")
-        if logical in _UNITS:  # int64 with the unit in the spec's name
-            return tf.TensorSpec([None], tf.int64, name=f"{logical}_{_UNITS[logical]}")
-        if logical == "decimal":
-            return tf.TensorSpec([None], tf.float64)
-        return tf.TensorSpec([None], tf.int32, name="enum_ordinal")
-    if tag == "fixed" and batched_arrays_dense:
-        return tf.TensorSpec([None, column[1].shape[1]], _DTYPES[column[1].dtype.name])
-    if tag in ("fixed", "var"):
-        return tf.RaggedTensorSpec([None, None], _DTYPES[column[1].dtype.name], ragged_rank=1, row_splits_dtype=tf.int64)
-    raise UnsupportedTypeError(f"column '{path}' ({tag}) has no flat TensorFlow form")
+def _text(value: Any) -> str | None:
+    """A string argument from the generator ("" means not given)."""
+    text = value.decode() if isinstance(value, bytes) else str(value)
+    return text or None
 
 
-def _ragged_of(spec: tf.TensorSpec) -> tf.RaggedTensorSpec:
-    return tf.RaggedTensorSpec([None, None], spec.dtype, ragged_rank=1, row_splits_dtype=tf.int64)
-
-
-def _tls_options(certfile, keyfile, cert_password, ca_file, check_hostname):
-    from .client import TlsOptions
-
+def _tls_options(certfile: str | None, keyfile: str | None, cert_password: str | None, ca_file: str | None,
+                 check_hostname: bool) -> TlsOptions | None:
     if not (certfile or keyfile or cert_password or ca_file):
         return None
     return TlsOptions(ca_file=ca_file, cert_file=certfile, key_file=keyfile, key_password=cert_password,
                       check_hostname=check_hostname)
 
 
-def _spec(column: tuple, batched_arrays_dense: bool, path: str) -> Any:
-    """A batched TypeSpec structure for a native column."""
-    tag = column[0]
-    if tag == "struct":
-        return {name: _spec(col, batched_arrays_dense, f"{path}.{name}") for name, col in column[2].items()}
-    if tag in ("list", "map"):
-        children = {"": column[2]} if tag == "list" else {"key": column[2], "value": column[3]}
-        out = {}
-        for name, child in children.items():
-            if child[0] == "struct":
-                # A list of objects: one ragged tensor per field, sharing row splits.
-                out[name] = {f: _ragged_of(_flat_spec(c, False, f"{path}[].{f}")) for f, c in child[2].items()}
-            elif child[0] in ("prim", "str", "null"):
-                out[name] = _ragged_of(_flat_spec(child, False, f"{path}[]"))
+def _explain_tls(error: TlsError, ca_file: str | None) -> TlsError:
+    """The original IgniteDataset never verified the server; a user moving from it to a cluster with
+    a self-signed certificate learns here what to add."""
+    if ca_file:
+        return error
+    return TlsError(
+        f"{error}. The cluster's certificate could not be verified against the system's trusted roots: pass "
+        "ca_file='<PEM of the CA that signed it, or of the self-signed certificate itself>' to IgniteDataset "
+        "(or set IGNITE_DATASET_CA_FILE). Unlike the original IgniteDataset, this one verifies the server.")
+
+
+def _element_dataset(sample: dict[str, Column] | None, batches: Callable[..., Iterator[Any]],
+                     args: list[Any], batch_size: int | None, ragged: bool, with_masks: bool) -> tf.data.Dataset:
+    """The ``from_generator`` dataset: a generator of whole decoded batches, fitted to the specs
+    taken from ``sample`` (the first rows), unbatched unless the caller asked for batches. Nulls
+    become 0, empty strings or empty lists; ``with_masks`` adds ``element["mask"]``, the same
+    structure with True where a value is present."""
+    arrays = "ragged" if ragged else "dense" if batch_size is not None else "runs"
+    if sample is None:
+        data_spec: dict[str, Any] = EMPTY_SPEC
+        spec = data_spec
+    else:
+        data_spec = {name: batch_spec(col, arrays, name) for name, col in sample.items()}
+        spec = data_spec
+        if with_masks:
+            spec = {**data_spec, "mask": {name: mask_spec(s) for name, s in data_spec.items() if name != "key"}}
+
+    def elements(*values: Any) -> Iterator[Any]:
+        if sample is None:
+            return
+        for batch in batches(*values):
+            numpy = {name: to_numpy(batch[name]) for name in data_spec}
+            element = {name: to_tf(numpy[name], s, name) for name, s in data_spec.items()}
+            if "mask" in spec:
+                element["mask"] = {name: mask_value(numpy[name], s) for name, s in data_spec.items() if name != "key"}
+            if arrays == "runs":
+                rows = len(next(iter(numpy.values())))
+                yield from split_runs(element, rows)
             else:
-                raise UnsupportedTypeError(
-                    f"column '{path}' nests lists in lists, which IgniteDataset does not map to "
-                    "TensorFlow; read it with Client.scan")
-        return out[""] if tag == "list" else out
-    return _flat_spec(column, batched_arrays_dense, path)
+                yield element
+
+    dataset = tf.data.Dataset.from_generator(elements, args=args, output_signature=spec)
+    return dataset if batch_size is not None else dataset.unbatch()
 
 
-def _to_tf(value: Any, spec: Any, path: str) -> Any:
-    """Fits one decoded column to its spec (no per-row Python work)."""
-    if isinstance(spec, dict):
-        if isinstance(value, Ragged):  # a list of objects (one ragged tensor per field), or a map
-            return {name: _to_tf(Ragged(value.values[name], value.offsets, value.valid), s, f"{path}.{name}")
-                    for name, s in spec.items()}
-        return {name: _to_tf(value[name], s, f"{path}.{name}") for name, s in spec.items()}
-    if isinstance(spec, tf.RaggedTensorSpec):
-        if isinstance(value, Ragged):
-            return tf.RaggedTensor.from_row_splits(_leaf(value.values, spec.dtype), value.offsets, validate=False)
-        return tf.RaggedTensor.from_tensor(np.ma.getdata(value), row_splits_dtype=tf.int64)
-    if isinstance(value, Ragged):
-        width = spec.shape[1]
-        if not np.all(value.lengths == width):
-            raise InvalidArgumentError(
-                f"column '{path}' held {width}-element arrays in the first batch and arrays of other "
-                "lengths later; pass ragged=True to read it as tf.RaggedTensor"
-            )
-        return value.values.reshape(len(value), width)
-    return _leaf(value, spec.dtype)
+def _check_batch_size(batch_size: Any) -> None:
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise InvalidArgumentError(f"batch_size must be a positive int or None, got {batch_size!r}")
 
 
-def _mask_spec(spec: Any) -> Any:
-    """The spec of a column's validity: the same structure with one bool per row at each leaf."""
-    if isinstance(spec, dict):
-        return {name: _mask_spec(s) for name, s in spec.items()}
-    return tf.TensorSpec([None], tf.bool)
+class _GeneratorDataset(tf.data.Dataset):
+    """A ``tf.data.Dataset`` that wraps a built pipeline and keeps the client it reads with."""
+
+    def __init__(self, dataset: tf.data.Dataset, client: Client, batch_size: int | None):
+        self.batch_size = batch_size
+        self._client = client
+        self._dataset = dataset
+        super().__init__(dataset._variant_tensor)  # noqa: SLF001 - how a Dataset subclass wraps another
+
+    def _inputs(self) -> list:
+        return []
+
+    @property
+    def element_spec(self) -> Any:
+        return self._dataset.element_spec
 
 
-def _mask_value(value: Any, spec: Any) -> Any:
-    """True where a row has a value, False where it is null (vectorized)."""
-    if isinstance(spec, dict):
-        if isinstance(value, Ragged):  # a list of objects or a map: one validity for the row
-            valid = _ragged_valid(value)
-            return {name: _mask_value_like(valid, s) for name, s in spec.items()}
-        return {name: _mask_value(value[name], s) for name, s in spec.items()}
-    if isinstance(value, Ragged):
-        return _ragged_valid(value)
-    mask = np.ma.getmaskarray(value)
-    if mask.ndim > 1:
-        mask = mask.reshape(len(mask), -1).any(axis=1)
-    return ~mask
-
-
-def _ragged_valid(value: Ragged) -> np.ndarray:
-    return np.ones(len(value), bool) if value.valid is None else np.asarray(value.valid)
-
-
-def _mask_value_like(valid: np.ndarray, spec: Any) -> Any:
-    if isinstance(spec, dict):
-        return {name: _mask_value_like(valid, s) for name, s in spec.items()}
-    return valid
-
-
-def _leaf(value: Any, dtype: tf.DType) -> np.ndarray:
-    data = np.ma.getdata(value)
-    if dtype == tf.string and data.ndim == 2:  # UUIDs: (rows, 16) bytes -> canonical text
-        return uuid_strings(data)
-    if data.dtype.kind in "mM":  # datetime64 / timedelta64 -> int64 in the column's unit
-        return data.view(np.int64)
-    return data
-
-
-class IgniteDataset(tf.data.Dataset):
+class IgniteDataset(_GeneratorDataset):
     """Reads an Ignite cache as a ``tf.data.Dataset``.
 
     >>> ds = IgniteDataset(cache_name="SQL_PUBLIC_KITTEN_CACHE")      # doctest: +SKIP
     >>> for element in ds.take(1):                                       # doctest: +SKIP
     ...     print(element)   # {'key': 1, 'val': {'NAME': b'WARM KITTY'}}
 
-    Arguments as in the original, except that ``page_size`` (entries per network page) defaults
-    to pages of about 16 MB, measured from the entries (the original's 100 entries meant 100 MB
-    pages for 1 MB values, which a node's heap may not hold); in addition ``batch_size`` (elements are then whole batches,
-    the fast path), ``ragged`` (arrays of varying length as ``tf.RaggedTensor`` in batched mode),
+    Arguments as in tensorflow-io's ``IgniteDataset``: ``cache_name``, ``host``, ``port``, ``local``,
+    ``part``, ``page_size``, ``username``, ``password``, ``certfile``, ``keyfile`` and
+    ``cert_password`` may be Python values or scalar tensors (read when the iterator runs);
+    ``schema_host``/``schema_port`` (default: ``host``/``port``) is where the element structure is
+    read when the dataset is built (give it when ``host`` is a tensor). ``page_size`` (entries per
+    network page) defaults to pages of about 16 MB, measured from the entries (the original's 100
+    entries meant 100 MB pages for 1 MB values, which a node's heap may not hold). Primitive arrays
+    are ``[None]`` tensors per element, as in the original, so ``.batch()`` gives dense tensors where
+    the arrays agree in length.
+
+    In addition: ``batch_size`` (elements are then whole batches, the fast path), ``ragged`` (arrays
+    as ``tf.RaggedTensor``; in batched mode arrays of varying length are ragged anyway),
     ``hosts`` (a list of ``host:port`` to try), ``timeout`` (seconds for connect and read),
     ``columns`` (value fields to read; the rest is skipped undecoded), ``value_type`` (the one
     value type to read from a cache that holds several), ``parallel`` (read N partitions at a
     time, each from its primary node, with failover; pass every node in ``hosts``), ``shard``
     (``(i, n)``: only worker i's share of the partitions, from ``plan`` when given; see
     :meth:`for_input_context`) and ``partitions`` (a list of partition numbers to read).
-    TLS: ``certfile`` (PEM, the client certificate and its chain), ``keyfile`` and
-    ``cert_password`` (for an encrypted key) as in the original, which however never used them;
-    here any of them, or ``ca_file``, turns TLS on, and the server's certificate is verified
-    against ``ca_file`` (or the system's roots) with its host name checked unless
+    TLS: ``certfile`` (PEM, the client certificate and its chain, or the certificate and its key),
+    ``keyfile`` and ``cert_password`` (for an encrypted key) as in the original, which however
+    never used them; here any of them, or ``ca_file``, turns TLS on, and the server's certificate is
+    verified against ``ca_file`` (or the system's roots) with its host name checked unless
     ``check_hostname=False``.
     """
 
     def __init__(
         self,
-        cache_name: str,
-        host: str = "localhost",
-        port: int = 10800,
-        local: bool = False,
-        part: int = -1,
-        page_size: int | None = None,
-        username: str | None = None,
-        password: str | None = None,
-        certfile: str | None = None,
-        keyfile: str | None = None,
-        cert_password: str | None = None,
+        cache_name: Any,
+        host: Any = "localhost",
+        port: Any = 10800,
+        schema_host: str | None = None,
+        schema_port: int | None = None,
+        local: Any = False,
+        part: Any = -1,
+        page_size: Any = None,
+        username: Any = None,
+        password: Any = None,
+        certfile: Any = None,
+        keyfile: Any = None,
+        cert_password: Any = None,
         *,
         batch_size: int | None = None,
         ragged: bool = False,
@@ -222,62 +208,102 @@ class IgniteDataset(tf.data.Dataset):
         columns: list[str] | None = None,
         value_type: str | int | None = None,
         with_masks: bool = False,
-        ca_file: str | None = None,
+        ca_file: Any = None,
         check_hostname: bool = True,
         parallel: int | None = None,
         shard: tuple[int, int] | None = None,
         partitions: list[int] | None = None,
         plan: Any = None,
     ):
-        cache_name = _env("CACHE_NAME", cache_name)
-        host = _env("HOST", host)
-        port = _env("PORT", port, int)
-        local = _env("LOCAL", local, _bool)
-        part = _env("PART", part, int)
-        page_size = _env("PAGE_SIZE", page_size, int)
-        if page_size is not None and (isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1):
-            raise InvalidArgumentError(f"page_size must be a positive int or None, got {page_size!r}")
-        username = _env("USERNAME", username)
-        password = _env("PASSWORD", password)
-        certfile = _env("CERTFILE", certfile)
-        keyfile = _env("KEYFILE", keyfile)
-        cert_password = _env("CERT_PASSWORD", cert_password)
-        ca_file = _env("CA_FILE", ca_file)
-        tls = _tls_options(certfile, keyfile, cert_password, ca_file, check_hostname)
-        addresses = hosts if hosts is not None else [host]
-        client_args = dict(host=addresses, port=port, username=username, password=password,
-                           connect_timeout=timeout, read_timeout=timeout, tls=tls)
-        scan_args = dict(page_size=page_size, part=part, local=local, columns=columns, value_type=value_type)
-        self.cache_name = cache_name
-        self.batch_size = batch_size
+        given = dict(
+            cache_name=_env("CACHE_NAME", cache_name), host=_env("HOST", host), port=_env("PORT", port, int),
+            local=_env("LOCAL", local, _bool), part=_env("PART", part, int),
+            page_size=_env("PAGE_SIZE", page_size, int), username=_env("USERNAME", username),
+            password=_env("PASSWORD", password), certfile=_env("CERTFILE", certfile),
+            keyfile=_env("KEYFILE", keyfile), cert_password=_env("CERT_PASSWORD", cert_password),
+            ca_file=_env("CA_FILE", ca_file))
+        _check_batch_size(batch_size)
+        known = {name: _known(value) for name, value in given.items()}
+        page = known["page_size"]
+        if page is not ... and page is not None and (isinstance(page, bool) or not isinstance(page, int) or page < 1):
+            raise InvalidArgumentError(f"page_size must be a positive int or None, got {page!r}")
+        for name in ("cache_name", "username", "password", "certfile", "keyfile", "cert_password", "ca_file"):
+            if known[name] is ...:
+                raise InvalidArgumentError(f"{name} must be known when the dataset is built (a Python value or a "
+                                           "constant tensor): the element structure is read then")
+        if known["cache_name"] is None or not isinstance(known["cache_name"], str):
+            raise InvalidArgumentError(f"cache_name must be a non-empty string, got {known['cache_name']!r}")
+        schema_host = schema_host if schema_host is not None else known["host"]
+        schema_port = schema_port if schema_port is not None else known["port"]
+        if schema_host is ... or schema_port is ...:
+            raise InvalidArgumentError("host and port are tensors whose values are known only when the iterator runs: "
+                                       "pass schema_host= and schema_port= to say where to read the element "
+                                       "structure from when the dataset is built")
+        self.cache_name = known["cache_name"]
+        tls_of = _tls_factory(check_hostname)
+        settings = dict(username=known["username"], password=known["password"], connect_timeout=timeout,
+                        read_timeout=timeout)
+        selection = dict(columns=columns, value_type=value_type, parallel=parallel, shard=shard,
+                         partitions=partitions, plan=plan, failover_timeout=timeout)
 
-        partitions = check_selection(shard, partitions, plan)
-        if (shard is not None or partitions is not None) and parallel is None:
-            parallel = 1
-        if parallel is not None and (part != -1 or local):
-            raise InvalidArgumentError("parallel=, shard= and partitions= choose the partitions themselves: "
-                                       "they do not combine with part= or local=")
+        def connect(address: Any, port: int, values: dict[str, Any]) -> Client:
+            tls = tls_of(values)
+            try:
+                return Client(address, port, tls=tls, **{**settings, "username": values["username"],
+                                                         "password": values["password"]})
+            except TlsError as e:
+                raise _explain_tls(e, values["ca_file"]) from None
 
-        # One client for every pass (made now: the element structure is sampled below), so that
-        # passes after the first find its connections open and its page sizes measured.
-        self._client = client = Client(**client_args)
+        # One client per (addresses, port, credentials, TLS) for every pass: the one the element
+        # structure is sampled with now, and those for other values the tensors take when run.
+        clients: dict[tuple, Client] = {}
+        lock = threading.Lock()
 
-        def open_scan(rows: int | None):
-            if parallel is None:
-                return client.scan_native(cache_name, batch_size=rows, **scan_args)
-            from .parallel import parallel_scan
+        def client_for(address: Any, port: int, values: dict[str, Any]) -> Client:
+            key = (tuple(address) if isinstance(address, list) else address, port,
+                   *(values[name] for name in ("username", "password", "certfile", "keyfile", "cert_password",
+                                               "ca_file")))
+            with lock:
+                if key not in clients:
+                    clients[key] = connect(address, port, values)
+                return clients[key]
 
-            if rows is None:
-                rows = client._rows_for_bytes(cache_name, TARGET_BATCH_BYTES)
-            return parallel_scan(client, cache_name, workers=parallel, batch_size=rows, page_size=page_size,
-                                 ordered=False, failover_timeout=timeout, shard=shard, plan=plan,
-                                 partitions=partitions,
-                                 scan_args=dict(columns=columns, value_type=value_type))
+        def scan(client: Client, values: dict[str, Any], rows: int | None) -> Iterator[dict[str, Column]]:
+            page_size = values["page_size"] if values["page_size"] not in (None, -1) else None
+            batches = client.scan(values["cache_name"], rows, page_size=page_size, part=values["part"],
+                                  local=values["local"], format="columns", **selection)
+            try:
+                yield from batches
+            except TlsError as e:
+                raise _explain_tls(e, values["ca_file"]) from None
 
-        self._build(open_scan, batch_size, ragged, page_size, with_masks)
+        # Arguments whose tensors are known only when run take their defaults for the sample.
+        schema_values = {**known, "port": schema_port, "part": -1 if known["part"] is ... else known["part"],
+                         "local": False if known["local"] is ... else known["local"],
+                         "page_size": None if page is ... else page}
+        schema_client = client_for(hosts if hosts is not None else schema_host, schema_port, schema_values)
+        page_rows = page if isinstance(page, int) else None
+        rows_per_step = batch_size or (page_rows and max(page_rows, _ELEMENT_MODE_BATCH)) or None
+        # The element structure comes from a sample of the first rows: enough to tell arrays of
+        # one length (dense) from arrays of varying length (ragged).
+        sample = next(scan(schema_client, schema_values, min(rows_per_step or _SAMPLE_ROWS, _SAMPLE_ROWS)), None)
+
+        def batches(*tensor_values: Any) -> Iterator[dict[str, Column]]:
+            values = {name: value for (name, _), value in zip(_TENSOR_ARGS, tensor_values)}
+            for name in ("cache_name", "host", "username", "password", "certfile", "keyfile", "cert_password",
+                         "ca_file"):
+                values[name] = _text(values[name])
+            values["port"], values["part"] = int(values["port"]), int(values["part"])
+            values["local"], values["page_size"] = bool(values["local"]), int(values["page_size"])
+            address = hosts if hosts is not None else values["host"]
+            yield from scan(client_for(address, values["port"], values), values, rows_per_step)
+
+        args = [tf.convert_to_tensor(_or_default(name, given[name]), dtype=dtype) for name, dtype in _TENSOR_ARGS]
+        dataset = _element_dataset(sample, batches, args, batch_size, ragged, with_masks)
+        super().__init__(dataset, schema_client, batch_size)
 
     @classmethod
-    def for_input_context(cls, input_context, cache_name: str, plan: Any = None, **kwargs) -> "IgniteDataset":
+    def for_input_context(cls, input_context: Any, cache_name: str, plan: Any = None, **kwargs: Any) -> "IgniteDataset":
         """The dataset of one input pipeline under ``tf.distribute``: pipeline ``i`` of ``n``
         reads shard ``(i, n)`` of the cache's partitions, so that together the pipelines read
         every entry exactly once per epoch. The shards come from ``plan`` (a
@@ -291,9 +317,8 @@ class IgniteDataset(tf.data.Dataset):
         shard = (input_context.input_pipeline_id, input_context.num_input_pipelines)
         return cls(cache_name, shard=shard, plan=plan, **kwargs)
 
-    @classmethod
+    @staticmethod
     def from_sql(
-        cls,
         query: str,
         args: list | tuple = (),
         host: str = "localhost",
@@ -310,100 +335,49 @@ class IgniteDataset(tf.data.Dataset):
         distributed_joins: bool = False,
         lazy: bool = False,
         with_masks: bool = False,
-    ) -> "IgniteDataset":
+    ) -> "SqlDataset":
         """A dataset over the rows of an SQL fields query: elements ``{column name: value}``.
         Filtering and projecting on the server sends only what training needs.
 
         >>> ds = IgniteDataset.from_sql("SELECT NAME FROM KITTEN_CACHE WHERE ID > ?", [1])  # doctest: +SKIP
         """
-        self = cls.__new__(cls)
-        client_args = dict(host=hosts if hosts is not None else [host], port=port, username=username,
-                           password=password, connect_timeout=timeout, read_timeout=timeout)
+        return SqlDataset(query, args, host, port, schema=schema, page_size=page_size, batch_size=batch_size,
+                          ragged=ragged, username=username, password=password, hosts=hosts, timeout=timeout,
+                          distributed_joins=distributed_joins, lazy=lazy, with_masks=with_masks)
+
+
+class SqlDataset(_GeneratorDataset):
+    """The rows of an SQL fields query as a ``tf.data.Dataset`` (see :meth:`IgniteDataset.from_sql`)."""
+
+    def __init__(self, query: str, args: list | tuple = (), host: str = "localhost", port: int = 10800, *,
+                 schema: str = "PUBLIC", page_size: int = 1024, batch_size: int | None = None, ragged: bool = False,
+                 username: str | None = None, password: str | None = None, hosts: list[str] | None = None,
+                 timeout: float = 60.0, distributed_joins: bool = False, lazy: bool = False,
+                 with_masks: bool = False):
+        _check_batch_size(batch_size)
         self.cache_name = None
-        self.batch_size = batch_size
+        client = Client(hosts if hosts is not None else [host], port, username=username, password=password,
+                        connect_timeout=timeout, read_timeout=timeout)
 
-        self._client = client = Client(**client_args)
+        def query_batches(rows: int) -> Iterator[dict[str, Column]]:
+            return client.sql(query, args, batch_size=rows, page_size=page_size, schema=schema,
+                              distributed_joins=distributed_joins, lazy=lazy, format="columns")
 
-        def open_query(rows: int):
-            return client.sql_native(query, args, batch_size=rows, page_size=page_size, schema=schema,
-                                     distributed_joins=distributed_joins, lazy=lazy)
-
-        self._build(open_query, batch_size, ragged, page_size, with_masks)
-        return self
-
-    def _build(self, open_source: Callable[[int | None], Any], batch_size: int | None, ragged: bool,
-               page_size: int | None, with_masks: bool = False) -> None:
-        """Makes the dataset: the element structure from the first rows, then a generator of
-        whole decoded batches, unbatched unless the caller asked for batches. Nulls become 0,
-        empty strings or empty lists; ``with_masks`` adds ``element["mask"]``, the same structure
-        with True where a value is present."""
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-            raise InvalidArgumentError(f"batch_size must be a positive int or None, got {batch_size!r}")
-        # Element by element, rows are decoded a page at a time (or about 16 MB when page_size
-        # is not given: None lets the source size them by bytes).
-        rows_per_step = batch_size or (page_size and max(page_size, _ELEMENT_MODE_BATCH))
-        # The element structure comes from a sample of the first rows: enough to tell arrays of
-        # one length (dense) from arrays of varying length (ragged).
-        first = next(iter(open_source(min(rows_per_step or _SAMPLE_ROWS, _SAMPLE_ROWS))), None)
-        dense_arrays = batch_size is not None and not ragged
-        if first is None:
-            # No rows: nothing to yield, and no data to take the element structure from.
-            spec = {"key": tf.TensorSpec([None], tf.int64), "val": tf.TensorSpec([None], tf.int64)}
-        else:
-            spec = {name: _spec(col, dense_arrays, name) for name, col in first[1].items()}
-        data_spec = spec
-        if with_masks and first is not None:
-            spec = {**data_spec, "mask": {name: _mask_spec(s) for name, s in data_spec.items() if name != "key"}}
-
-        def batches():
-            if first is None:
-                return
-            for _, columns in open_source(rows_per_step):
-                values = {name: from_native(columns[name]) for name in data_spec}
-                element = {name: _to_tf(values[name], s, name) for name, s in data_spec.items()}
-                if "mask" in spec:
-                    element["mask"] = {name: _mask_value(values[name], s) for name, s in data_spec.items() if name != "key"}
-                yield element
-
-        dataset = tf.data.Dataset.from_generator(batches, output_signature=spec)
-        if batch_size is None:
-            dataset = dataset.unbatch()
-        self._dataset = dataset
-        super().__init__(dataset._variant_tensor)
-
-    def _inputs(self):
-        return []
-
-    @property
-    def element_spec(self):
-        return self._dataset.element_spec
+        rows_per_step = batch_size or max(page_size, _ELEMENT_MODE_BATCH)
+        sample = next(query_batches(min(rows_per_step, _SAMPLE_ROWS)), None)
+        dataset = _element_dataset(sample, lambda: query_batches(rows_per_step), [], batch_size, ragged, with_masks)
+        super().__init__(dataset, client, batch_size)
 
 
-# ---- igfs:// for tf.io.gfile, checkpoints, SavedModels and summaries ----
-
-_PLUGIN_FILE = "libignite_fast_tf_fs.so"
-
-
-def igfs_plugin_path() -> str:
-    """Where the TensorFlow file system plugin for ``igfs://`` is (``IGNITE_FAST_TF_PLUGIN``
-    overrides; ``make setup`` builds it next to this module)."""
-    return os.environ.get("IGNITE_FAST_TF_PLUGIN") or os.path.join(os.path.dirname(__file__), _PLUGIN_FILE)
+def _or_default(name: str, value: Any) -> Any:
+    """An argument's value or tensor as ``from_generator`` carries it: None as "" (strings) or -1."""
+    if value is None:
+        return -1 if name == "page_size" else ""
+    return value
 
 
-def register_igfs_filesystem() -> None:
-    """Registers ``igfs://`` with TensorFlow (done when this module is imported; idempotent).
-    The plugin is the Rust core behind :mod:`ignite_fast.igfs`, so both see the same files;
-    settings come from the ``IGFS_*`` environment variables and the URL's ``host:port``."""
-    if "igfs" in tf.io.gfile.get_registered_schemes():
-        return
-    path = igfs_plugin_path()
-    if not os.path.exists(path):
-        raise ImportError(
-            f"the igfs:// plugin for TensorFlow is missing ({path}); build it with `make setup` "
-            "(cargo build --release -p ignite-tf-fs, then copy target/release/" + _PLUGIN_FILE + ")")
-    tf.experimental.register_filesystem_plugin(path)
-    if "igfs" not in tf.io.gfile.get_registered_schemes():
-        raise ImportError(f"TensorFlow did not register igfs:// from {path}")
-
-
-register_igfs_filesystem()
+def _tls_factory(check_hostname: bool) -> Callable[[dict[str, Any]], TlsOptions | None]:
+    def tls_of(values: dict[str, Any]) -> TlsOptions | None:
+        return _tls_options(values["certfile"], values["keyfile"], values["cert_password"], values["ca_file"],
+                            check_hostname)
+    return tls_of
