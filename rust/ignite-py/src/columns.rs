@@ -8,7 +8,7 @@
 //! `logical` is None for plain primitives, else `"uuid"`, `"date"`, `"timestamp"`, `"time"`,
 //! `"decimal"` or `("enum", type_id)`. Every array is a zero-copy view (see [`crate::arrays`]).
 
-use ignite_core::{Batch, Column, ScalarKind};
+use ignite_core::{AlignedBuf, Batch, Column, ScalarKind};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
@@ -25,36 +25,7 @@ fn column_to_py<'py>(py: Python<'py>, column: Column) -> PyResult<Bound<'py, PyT
             validity,
         } => {
             let valid = validity_array(py, validity, len)?;
-            let (array, logical) = match kind {
-                ScalarKind::Prim(k) => (
-                    primitive_array(py, k, values, &[len])?,
-                    py.None().into_bound(py),
-                ),
-                ScalarKind::Uuid => (
-                    zero_copy_array::<u8>(py, values, &[len, 16])?,
-                    "uuid".into_pyobject(py)?.into_any(),
-                ),
-                ScalarKind::Date => (
-                    zero_copy_array::<i64>(py, values, &[len])?,
-                    "date".into_pyobject(py)?.into_any(),
-                ),
-                ScalarKind::Timestamp => (
-                    zero_copy_array::<i64>(py, values, &[len])?,
-                    "timestamp".into_pyobject(py)?.into_any(),
-                ),
-                ScalarKind::Time => (
-                    zero_copy_array::<i64>(py, values, &[len])?,
-                    "time".into_pyobject(py)?.into_any(),
-                ),
-                ScalarKind::Decimal => (
-                    zero_copy_array::<f64>(py, values, &[len])?,
-                    "decimal".into_pyobject(py)?.into_any(),
-                ),
-                ScalarKind::Enum { type_id } => (
-                    zero_copy_array::<i32>(py, values, &[len])?,
-                    ("enum", type_id).into_pyobject(py)?.into_any(),
-                ),
-            };
+            let (array, logical) = scalar_values(py, kind, values, len)?;
             ("prim", array, valid, logical).into_pyobject(py)?
         }
         Column::FixedArray {
@@ -133,6 +104,32 @@ fn column_to_py<'py>(py: Python<'py>, column: Column) -> PyResult<Bound<'py, PyT
             len,
         } => ("struct", type_name, columns_to_py(py, fields)?, len).into_pyobject(py)?,
     })
+}
+
+/// A scalar column's values and its `logical` tag (None for plain primitives).
+fn scalar_values<'py>(
+    py: Python<'py>,
+    kind: ScalarKind,
+    values: AlignedBuf,
+    len: usize,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let tagged =
+        |array, tag: &str| -> PyResult<_> { Ok((array, tag.into_pyobject(py)?.into_any())) };
+    match kind {
+        ScalarKind::Prim(k) => Ok((
+            primitive_array(py, k, values, &[len])?,
+            py.None().into_bound(py),
+        )),
+        ScalarKind::Uuid => tagged(zero_copy_array::<u8>(py, values, &[len, 16])?, "uuid"),
+        ScalarKind::Date => tagged(zero_copy_array::<i64>(py, values, &[len])?, "date"),
+        ScalarKind::Timestamp => tagged(zero_copy_array::<i64>(py, values, &[len])?, "timestamp"),
+        ScalarKind::Time => tagged(zero_copy_array::<i64>(py, values, &[len])?, "time"),
+        ScalarKind::Decimal => tagged(zero_copy_array::<f64>(py, values, &[len])?, "decimal"),
+        ScalarKind::Enum { type_id } => Ok((
+            zero_copy_array::<i32>(py, values, &[len])?,
+            ("enum", type_id).into_pyobject(py)?.into_any(),
+        )),
+    }
 }
 
 /// Named columns as `{name: column}`, in their order.
