@@ -5,14 +5,18 @@ reader). Absolute numbers drift on a shared machine; the ratios are what to comp
 from __future__ import annotations
 
 import os
+import sys
 from collections import OrderedDict, defaultdict
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The node fixtures are the tests' own (tests/node_fixtures.py), with the benchmarks' ports and sizes.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from ignite_fast.server import IgniteCluster  # noqa: E402
+from node_fixtures import session_cluster, started  # noqa: E402, F401 - test_memory_bench.py uses started
 from report import raw_peer  # noqa: E402
 
 PORT = 10860
@@ -24,35 +28,18 @@ OBJECT_ROWS = int(os.environ.get("BENCH_OBJECT_ROWS", "20000"))
 RESULTS: dict[str, dict[str, dict]] = defaultdict(dict)
 
 
-def started(cluster: IgniteCluster) -> IgniteCluster:
-    """Starts benchmark nodes; if they cannot start, the benchmark fails with why (never skips)."""
-    try:
-        return cluster.start()
-    except Exception as e:
-        pytest.fail(f"could not start Ignite cluster '{cluster.name}': {e}", pytrace=False)
-
-
 TRIO_PORT = 10930
 # 384 MB over three nodes: with 1 GB in three 1 GB-heap nodes, three worker processes reading at
 # once brought a node down with "Java heap space" (the two cores' GC cannot keep up).
 TRIO_1MB_ROWS = int(os.environ.get("BENCH_TRIO_1MB_ROWS", "384"))
 
 
-@pytest.fixture(scope="session")
-def bench_cluster():
-    node = started(IgniteCluster(nodes=1, port=PORT, discovery_port=27560, communication_port=27160,
-                                 name="bench", region_mb=2048, heap_mb=1536))
-    yield node
-    node.stop()
+bench_cluster = session_cluster(nodes=1, port=PORT, discovery_port=27560, communication_port=27160,
+                                name="bench", region_mb=2048, heap_mb=1536)
 
-
-@pytest.fixture(scope="session")
-def bench_trio():
-    """Three local nodes (no backups: every entry lives once)."""
-    cluster = started(IgniteCluster(nodes=3, port=TRIO_PORT, discovery_port=27630, communication_port=27230,
-                                    name="bench-trio", region_mb=1024, heap_mb=1024))
-    yield cluster
-    cluster.stop()
+# Three local nodes (no backups: every entry lives once).
+bench_trio = session_cluster(nodes=3, port=TRIO_PORT, discovery_port=27630, communication_port=27230,
+                             name="bench-trio", region_mb=1024, heap_mb=1024)
 
 
 @pytest.fixture(scope="session")

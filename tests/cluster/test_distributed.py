@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import json
 import os
-import random
 import re
 import subprocess
 import sys
@@ -25,30 +24,28 @@ from pyignite import Client as PyIgniteClient
 from pyignite.datatypes.prop_codes import PROP_BACKUPS_NUMBER, PROP_NAME
 
 import ignite_fast
-from conftest import started
-from ignite_fast.server import IgniteCluster
-from ignite_fast.sharding import PLANS_ENV, ShardPlan, assign_partitions, plans_to_env
+from ignite_fast.sharding import PLANS_ENV, ShardPlan, plans_to_env
+from node_fixtures import TRIO_PORT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "train_digits_multiworker.py"
 ROWS = 20_000
 
 
 @pytest.fixture(scope="module")
-def trio():
-    cluster = started(IgniteCluster(nodes=3, port=10920, discovery_port=27620, communication_port=27220,
-                                    name="pytest-distributed", region_mb=256, heap_mb=512))
+def trio(trio):
+    """The shared three-node cluster (tests/node_fixtures.py) with this module's caches:
+    `lopsided` and `digits`, one backup each, the digits loaded as the example loads them."""
     writer = PyIgniteClient()
-    writer.connect("127.0.0.1", 10920)
+    writer.connect("127.0.0.1", TRIO_PORT)
     for name in ("lopsided", "digits"):
         writer.get_or_create_cache({PROP_NAME: name, PROP_BACKUPS_NUMBER: 1})
     writer.close()
     # The digits, as the example loads them (its own --load).
-    loaded = subprocess.run([sys.executable, str(EXAMPLE), "--load", "--hosts", cluster.addresses[0]],
+    loaded = subprocess.run([sys.executable, str(EXAMPLE), "--load", "--hosts", trio.addresses[0]],
                             capture_output=True, text=True, timeout=300)
     assert loaded.returncode == 0, loaded.stderr
-    yield cluster
-    cluster.stop()
+    return trio
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +56,7 @@ def lopsided(trio) -> set[int]:
     client.put_batches("lopsided", {"key": np.arange(ROWS, dtype=np.int64), "val": np.arange(ROWS, dtype=np.int32)})
     doomed = [k for b in client.scan("lopsided", partitions=range(512)) for k in b["key"].tolist()]
     writer = PyIgniteClient()
-    writer.connect("127.0.0.1", 10920)
+    writer.connect("127.0.0.1", TRIO_PORT)
     writer.get_cache("lopsided").remove_keys(doomed)
     writer.close()
     assert 0 < len(doomed) < ROWS
@@ -68,20 +65,6 @@ def lopsided(trio) -> set[int]:
 
 def _keys(batches) -> list[int]:
     return [k for b in batches for k in b["key"].tolist()]
-
-
-def test_assignment_is_balanced_disjoint_and_deterministic():
-    rng = random.Random(5)
-    for _ in range(200):
-        partitions, workers = rng.randint(1, 300), rng.randint(1, 7)
-        weights = [rng.choice([0, 1, 3, rng.randint(0, 500)]) for _ in range(partitions)]
-        primaries = [rng.randint(0, 3) for _ in range(partitions)]
-        homes = [set(rng.sample(range(5), rng.randint(0, 2))) for _ in range(workers)]
-        shards = assign_partitions(weights, primaries, homes, workers)
-        assert sorted(p for s in shards for p in s) == list(range(partitions))
-        loads = [sum(weights[p] for p in s) for s in shards]
-        assert max(loads) <= sum(weights) / workers + max(weights)
-        assert shards == assign_partitions(weights, primaries, homes, workers)
 
 
 def test_partition_sizes_count_every_entry(trio, lopsided):

@@ -1,37 +1,29 @@
 """Partition-aware, parallel reading on a three-node cluster: the partition map, every key read
 exactly once, partition order on request, and a node killed mid-scan with backups configured:
-the affected partitions are read again from the new primaries, with no duplicates and no gaps."""
+the affected partitions are read again from the new primaries, with no duplicates and no gaps.
+
+The last test kills a node: keep it last."""
 
 from __future__ import annotations
 
 import collections
 
 import pytest
-from pyignite import Client as PyIgniteClient
-from pyignite.datatypes.prop_codes import PROP_BACKUPS_NUMBER, PROP_NAME
 
 import ignite_fast
-from conftest import started
 from ignite_fast.columns import from_native
-from ignite_fast.server import IgniteCluster
+from node_fixtures import TRIO_PORT, put_numbers
 
 ROWS = 20_000
 
 
 @pytest.fixture(scope="module")
-def trio():
-    cluster = started(IgniteCluster(nodes=3, port=10910, discovery_port=27610, communication_port=27210,
-                                    name="pytest-trio", region_mb=256, heap_mb=512))
-    writer = PyIgniteClient()
-    writer.connect("127.0.0.1", 10910)
-    cache = writer.get_or_create_cache({PROP_NAME: "spread3", PROP_BACKUPS_NUMBER: 1})
-    lone = writer.get_or_create_cache({PROP_NAME: "lone3", PROP_BACKUPS_NUMBER: 0})
-    for start in range(0, ROWS, 5000):
-        cache.put_all({i: i * 2 for i in range(start, start + 5000)})
-        lone.put_all({i: i for i in range(start, start + 5000)})
-    writer.close()
-    yield cluster
-    cluster.stop()
+def trio(trio):
+    """The shared three-node cluster (tests/node_fixtures.py) with this module's caches:
+    `spread3` (one backup) and `lone3` (none), keys 0..ROWS-1."""
+    put_numbers(TRIO_PORT, "spread3", ROWS, backups=1, value=lambda i: i * 2)
+    put_numbers(TRIO_PORT, "lone3", ROWS, backups=0)
+    return trio
 
 
 def _keys(batches) -> list[int]:
@@ -52,7 +44,7 @@ def test_one_address_is_enough_to_reach_every_node(trio):
 
     client = ignite_fast.Client(trio.addresses[0])
     endpoints = client._native.node_endpoints()
-    assert sorted(port for _, port, _ in endpoints) == [10910, 10911, 10912]
+    assert sorted(port for _, port, _ in endpoints) == [TRIO_PORT, TRIO_PORT + 1, TRIO_PORT + 2]
     assert all("127.0.0.1" in hosts for _, _, hosts in endpoints)
     reached = NodeClients(client).addresses()  # the other two from the cluster's node endpoints
     assert sorted(reached.values()) == trio.addresses
@@ -147,41 +139,21 @@ def test_small_partitions_are_merged_into_full_batches(trio):
     assert len(sizes) <= ROWS // 900 + 3, sizes  # not one batch per partition (about 20 entries each)
 
 
-def test_coalesce_merges_columns_of_every_mergeable_kind():
-    import numpy as np
-
-    from ignite_fast.parallel import coalesce
-
-    def batch(keys, names, valid):
-        raw = np.zeros((len(names), max(map(len, names))), np.uint8)
-        for i, name in enumerate(names):
-            raw[i, :len(name)] = list(name.encode())
-        val = ("struct", "Thing", {"name": ("str", raw, valid, None),
-                                    "vec": ("fixed", np.ones((len(keys), 2), np.float32) * keys[0], None)}, len(keys))
-        return len(keys), {"key": ("prim", np.array(keys, np.int64), None, None), "val": val}
-
-    ragged = (1, {"key": ("prim", np.array([9], np.int64), None, None),
-                  "val": ("var", np.zeros(3, np.int32), np.array([0, 3], np.int32), None)})
-    out = list(coalesce(iter([batch([1, 2], ["a", "bbbb"], None), batch([3], ["cc"], np.array([False])),
-                              batch([4], ["d"], None)]), batch_size=10))
-    assert len(out) == 1 and out[0][0] == 4
-    merged = out[0][1]
-    assert merged["key"][1].tolist() == [1, 2, 3, 4]
-    name = from_native(merged["val"][2]["name"])
-    assert name.tolist() == [b"a", b"bbbb", None, b"d"] and name.mask.tolist() == [False, False, True, False]
-    assert from_native(merged["val"])["vec"][:, 0].tolist() == [1, 1, 3, 4]
-    # a run with a column that does not merge (ragged here) is passed on as it came, in order
-    first = batch([5], ["e"], None)
-    assert list(coalesce(iter([first, ragged]), batch_size=10)) == [first, ragged]
-    # batch_size bounds a merged batch
-    assert [n for n, _ in coalesce(iter([batch([i], ["x"], None) for i in range(5)]), batch_size=2)] == [2, 2, 1]
-
-
 def test_ordered_parallel_scan_follows_partition_order(trio):
     client = ignite_fast.Client(trio.addresses)
     ordered = _keys(client.scan("spread3", parallel=3, ordered=True, batch_size=512))
     one_by_one = [k for part in range(1024) for k in _keys(client.scan("spread3", part=part))]
     assert ordered == one_by_one
+
+
+def test_shards_are_disjoint_and_cover_the_cache(trio):
+    client = ignite_fast.Client(trio.addresses)
+    shards = [_keys(client.scan("spread3", shard=(i, 3), parallel=2)) for i in range(3)]
+    assert sum(len(s) for s in shards) == ROWS
+    assert set().union(*map(set, shards)) == set(range(ROWS))
+    assert all(abs(len(s) - ROWS / 3) < ROWS * 0.1 for s in shards), [len(s) for s in shards]
+    with pytest.raises(ignite_fast.InvalidArgumentError, match="shard"):
+        next(client.scan("spread3", shard=(3, 3)))
 
 
 def test_a_node_killed_mid_scan_loses_and_duplicates_nothing(trio):
@@ -207,35 +179,3 @@ def test_a_node_killed_mid_scan_loses_and_duplicates_nothing(trio):
     duplicates = [k for k, n in collections.Counter(seen).items() if n > 1]
     assert not duplicates, f"{len(duplicates)} keys read twice"
     assert set(seen) == set(range(ROWS)), f"{ROWS - len(set(seen))} keys missing"
-
-
-def test_tf_dataset_reads_partitions_in_parallel(trio):
-    from ignite_fast import IgniteDataset
-
-    dataset = IgniteDataset("spread3", hosts=trio.addresses, batch_size=1000, parallel=3)
-    keys = [k for batch in dataset.as_numpy_iterator() for k in batch["key"].tolist()]
-    assert len(keys) == ROWS and set(keys) == set(range(ROWS))
-
-
-def test_shards_are_disjoint_and_cover_the_cache(trio):
-    client = ignite_fast.Client(trio.addresses)
-    shards = [_keys(client.scan("spread3", shard=(i, 3), parallel=2)) for i in range(3)]
-    assert sum(len(s) for s in shards) == ROWS
-    assert set().union(*map(set, shards)) == set(range(ROWS))
-    assert all(abs(len(s) - ROWS / 3) < ROWS * 0.1 for s in shards), [len(s) for s in shards]
-    with pytest.raises(ignite_fast.InvalidArgumentError, match="shard"):
-        next(client.scan("spread3", shard=(3, 3)))
-
-
-def test_tf_input_pipelines_read_every_key_once(trio):
-    import tensorflow as tf
-
-    from ignite_fast import IgniteDataset
-
-    keys = []
-    for pipeline in range(2):
-        context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline)
-        dataset = IgniteDataset.for_input_context(context, "spread3", hosts=trio.addresses, batch_size=1000)
-        keys.append([k for batch in dataset.as_numpy_iterator() for k in batch["key"].tolist()])
-    assert not set(keys[0]) & set(keys[1])
-    assert sorted(keys[0] + keys[1]) == list(range(ROWS))

@@ -21,7 +21,7 @@ from ignite_fast.errors import (IgfsConflictError, IgfsCorruptError, IgfsDirecto
                                 IgfsExistsError, IgfsIsADirectoryError, IgfsNotADirectoryError,
                                 IgfsNotFoundError)
 
-from conftest import SESSION_PORT
+from node_fixtures import SESSION_PORT
 
 
 @pytest.fixture

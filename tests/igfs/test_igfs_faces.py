@@ -15,7 +15,7 @@ import pytest
 
 from ignite_fast import igfs
 
-from conftest import SESSION_PORT
+from node_fixtures import SESSION_PORT
 
 URL = f"igfs://127.0.0.1:{SESSION_PORT}"
 

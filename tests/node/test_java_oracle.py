@@ -7,18 +7,10 @@ import uuid
 from decimal import Decimal
 
 import numpy as np
-import pytest
 
 import ignite_fast
 from ignite_fast.columns import to_pylist
-
-ROWS = 12
-
-
-@pytest.fixture(scope="module")
-def written(java_fixture):
-    cache = "java_all_types"
-    return cache, java_fixture(cache, ROWS)
+from node_fixtures import JAVA_ROWS as ROWS
 
 
 def _batch(client, cache, **kwargs) -> tuple[list[int], dict]:
@@ -34,8 +26,8 @@ def _f32(text: str) -> float:
     return float(np.float32(float(text)))
 
 
-def test_every_type_reads_back_as_java_wrote_it(client, written):
-    cache, expected = written
+def test_every_type_reads_back_as_java_wrote_it(client, java_all_types):
+    cache, expected = java_all_types
     keys, val = _batch(client, cache)
     assert sorted(keys) == list(range(ROWS))
     cols = {name: to_pylist(col) for name, col in val.items()}
@@ -81,8 +73,8 @@ def test_every_type_reads_back_as_java_wrote_it(client, written):
     assert sorted(tss) == sorted(e["tss"][0][0] * 1_000_000 + e["tss"][0][1] for e in expected.values())
 
 
-def test_numpy_types_of_the_logical_columns(client, written):
-    cache, _ = written
+def test_numpy_types_of_the_logical_columns(client, java_all_types):
+    cache, _ = java_all_types
     _, val = _batch(client, cache)
     assert val["date"].dtype == np.dtype("datetime64[ms]")
     assert val["ts"].dtype == np.dtype("datetime64[ns]")
@@ -93,8 +85,8 @@ def test_numpy_types_of_the_logical_columns(client, written):
     assert isinstance(val["objs"].values, dict)
 
 
-def test_decimals_exactly(client, written):
-    cache, expected = written
+def test_decimals_exactly(client, java_all_types):
+    cache, expected = java_all_types
     keys, val = _batch(client, cache, decimal_as_string=True)
     for r, k in enumerate(keys):
         assert Decimal(val["dec"][r].decode()) == Decimal(expected[k]["dec"])
@@ -102,8 +94,8 @@ def test_decimals_exactly(client, written):
             [None if d is None else Decimal(d) for d in expected[k]["decs"]]
 
 
-def test_enum_names_from_metadata(client, written):
-    cache, expected = written
+def test_enum_names_from_metadata(client, java_all_types):
+    cache, expected = java_all_types
     names = client.enum_values("AllTypesFixture$Color")
     assert names == {0: "RED", 1: "GREEN", 2: "BLUE"}
     keys, val = _batch(client, cache)
@@ -111,64 +103,9 @@ def test_enum_names_from_metadata(client, written):
     assert client.schema(cache)["val"]["color"] == "enum<AllTypesFixture$Color>"
 
 
-def test_uuid_strings_are_canonical(client, written):
+def test_uuid_strings_are_canonical(client, java_all_types):
     from ignite_fast.columns import uuid_strings
 
-    cache, expected = written
+    cache, expected = java_all_types
     keys, val = _batch(client, cache)
     assert [s.decode() for s in uuid_strings(val["uuid"])] == [expected[k]["uuid"] for k in keys]
-
-
-def test_every_type_through_the_tf_adaptor(written):
-    """The documented TensorFlow mapping: UUID as canonical text, Date/Time as int64 ms,
-    Timestamp as int64 ns (unit in the spec name), Decimal as float64, Enum as int32 ordinal,
-    lists and maps as ragged tensors, lists of objects as one ragged tensor per field."""
-    import tensorflow as tf
-
-    from ignite_fast import IgniteDataset
-
-    cache, expected = written
-    batched = IgniteDataset(cache, port=10850, batch_size=ROWS)
-    spec = batched.element_spec["val"]
-    assert spec["uuid"] == tf.TensorSpec([None], tf.string, name="uuid")
-    assert spec["ts"] == tf.TensorSpec([None], tf.int64, name="timestamp_ns")
-    assert spec["date"].dtype == tf.int64 and spec["date"].name == "date_ms"
-    assert spec["dec"].dtype == tf.float64 and spec["color"].dtype == tf.int32
-    assert isinstance(spec["strs"], tf.RaggedTensorSpec) and spec["strs"].dtype == tf.string
-    assert set(spec["objs"]) == {"label", "x"} and isinstance(spec["objs"]["x"], tf.RaggedTensorSpec)
-    assert set(spec["map"]) == {"key", "value"}
-    [batch] = list(batched)
-    keys = batch["key"].numpy().tolist()
-    val = batch["val"]
-    for r, k in enumerate(keys):
-        e = expected[k]
-        assert val["uuid"][r].numpy().decode() == e["uuid"]
-        assert int(val["ts"][r]) == e["ts"][0] * 1_000_000 + e["ts"][1]
-        assert int(val["date"][r]) == e["date"] and int(val["time"][r]) == e["time"]
-        assert val["ints"][r].numpy().tolist() == e["ints"]
-        assert val["objs"]["x"][r].numpy().tolist() == [o["x"] for o in e["objs"]]
-        assert [s.decode() for s in val["map"]["key"][r].numpy()] == list(e["map"])
-        assert val["map"]["value"][r].numpy().tolist() == list(e["map"].values())
-        assert val["inner"]["label"][r].numpy().decode() == e["inner"]["label"]
-    # The same, element by element (the drop-in form).
-    elements = {int(el["key"]): el for el in IgniteDataset(cache, port=10850).as_numpy_iterator()}
-    assert sorted(elements) == list(range(ROWS))
-    assert elements[5]["val"]["strs"].tolist() == [b"a5", b"", "ü".encode()]
-    assert elements[5]["val"]["uuid"].decode() == expected[5]["uuid"]
-
-
-def test_tf_null_masks(written):
-    """Nulls become defaults in TensorFlow, with a mask beside them when asked for."""
-    from ignite_fast import IgniteDataset
-
-    cache, expected = written
-    [batch] = list(IgniteDataset(cache, port=10850, batch_size=ROWS, with_masks=True))
-    keys = batch["key"].numpy().tolist()
-    mask = batch["mask"]["val"]
-    assert mask["maybeInt"].numpy().tolist() == [expected[k]["maybeInt"] is not None for k in keys]
-    assert batch["val"]["maybeInt"].numpy().tolist() == [expected[k]["maybeInt"] or 0 for k in keys]
-    assert mask["maybeInner"]["x"].numpy().tolist() == [expected[k]["maybeInner"] is not None for k in keys]
-    assert mask["nullStr"].numpy().tolist() == [False] * ROWS
-    assert mask["i"].numpy().all() and mask["strs"].numpy().all()
-    element = next(iter(IgniteDataset(cache, port=10850, with_masks=True)))
-    assert element["mask"]["val"]["i"].dtype.name == "bool"

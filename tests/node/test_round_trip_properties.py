@@ -1,5 +1,5 @@
-"""The seed's structured IMAGES example, and property-based round trips of primitive values and
-arrays written by pyignite through a real node."""
+"""Property-based round trips of primitive values and arrays written by pyignite through a real
+node."""
 
 from __future__ import annotations
 
@@ -13,37 +13,11 @@ from pyignite.datatypes import (
     BoolObject, ByteObject, DoubleArrayObject, DoubleObject, FloatObject, IntArrayObject, IntObject,
     LongArrayObject, LongObject, ShortObject, String,
 )
-from pyignite.datatypes.complex import BinaryObject
 
 import ignite_fast
 from ignite_fast.columns import to_pylist
+from node_fixtures import SESSION_PORT
 
-PORT = 10850
-
-
-def test_images_example(pyignite_client):
-    """The seed's printed element: a string key, a nested metadata object and int[] pixels."""
-    from ignite_fast import IgniteDataset
-
-    class ImageMetadata(metaclass=GenericObjectMeta, type_name="ImageMetadata", schema=OrderedDict([
-            ("file_name", String), ("label", String), ("width", IntObject), ("height", IntObject)])):
-        pass
-
-    class Image(metaclass=GenericObjectMeta, type_name="Image",
-                schema=OrderedDict([("metadata", BinaryObject), ("pixels", IntArrayObject)])):
-        pass
-
-    cache = pyignite_client.get_or_create_cache("IMAGES")
-    cache.clear()
-    cache.put("kitten.png", Image(metadata=ImageMetadata(file_name="kitten.png", label="little ball of fur",
-                                                         width=800, height=600), pixels=[0] * 64),
-              key_hint=String)
-    [element] = list(IgniteDataset(cache_name="IMAGES", port=PORT).as_numpy_iterator())
-    assert element["key"] == b"kitten.png"
-    assert element["val"]["metadata"] == {"file_name": b"kitten.png", "height": 600,
-                                          "label": b"little ball of fur", "width": 800}
-    assert element["val"]["pixels"].tolist() == [0] * 64
-    assert list(element["val"]) == ["metadata", "pixels"]
 
 
 SCALARS = {
@@ -79,7 +53,7 @@ def test_primitive_and_array_values_round_trip(pyignite_client, rows):
     cache = pyignite_client.get_or_create_cache("property_round_trip")
     cache.clear()
     cache.put_all({i: Mixed(**row) for i, row in enumerate(rows)})
-    batch = next(ignite_fast.Client("127.0.0.1", PORT).scan("property_round_trip", batch_size=100, page_size=7))
+    batch = next(ignite_fast.Client("127.0.0.1", SESSION_PORT).scan("property_round_trip", batch_size=100, page_size=7))
     order = np.argsort(batch["key"])
     val = batch["val"]
     for name in SCALARS:

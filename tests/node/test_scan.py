@@ -118,13 +118,6 @@ def test_two_value_types_in_one_column_is_a_schema_error(pyignite_client, client
         list(client.scan(cache_name, batch_size=10))
 
 
-def test_connection_refused_is_prompt_and_typed():
-    start = time.monotonic()
-    with pytest.raises(ignite_fast.IgniteConnectionError, match="127.0.0.1:1"):
-        ignite_fast.Client("127.0.0.1", 1, connect_timeout=2)
-    assert time.monotonic() - start < 10
-
-
 def test_address_list_falls_through_to_a_live_node(cluster):
     client = ignite_fast.Client(["127.0.0.1:1", cluster.addresses[0]])
     assert isinstance(client.cache_names(), list)

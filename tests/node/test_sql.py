@@ -1,4 +1,5 @@
-"""SQL fields queries (op 2004/2005) as a data source: columnar batches and tf.data."""
+"""SQL fields queries (op 2004/2005) as a data source: columnar batches (the table READINGS of
+tests/node_fixtures.py; as tf.data: tests/tf/test_sql_dataset.py)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,6 @@ import pytest
 
 import ignite_fast
 from ignite_fast.columns import to_pylist
-
-PORT = 10850
-
-
-@pytest.fixture(scope="module")
-def readings(pyignite_client):
-    pyignite_client.sql("DROP TABLE IF EXISTS READINGS")
-    pyignite_client.sql("CREATE TABLE READINGS (ID INT PRIMARY KEY, SENSOR VARCHAR, TEMP DOUBLE, OK BOOLEAN, "
-                        "AMOUNT DECIMAL(12, 3), AT TIMESTAMP)")
-    for i in range(250):
-        amount = "NULL" if i % 10 == 0 else f"{i}.125"
-        pyignite_client.sql(f"INSERT INTO READINGS (ID, SENSOR, TEMP, OK, AMOUNT, AT) VALUES ({i}, 's{i % 7}', "
-                            f"{i / 4}, {str(i % 3 == 0).upper()}, {amount}, "
-                            f"TIMESTAMP '2024-01-02 03:04:{i % 60:02d}.5')")
-    return "READINGS"
 
 
 def test_query_rows_come_back_as_columns(client, readings):
@@ -68,17 +54,3 @@ def test_abandoned_queries_close_their_cursors(cluster, readings):
         next(it)
         it.close()
     assert sum(len(b["ID"]) for b in client.sql("SELECT ID FROM READINGS")) == 250
-
-
-def test_from_sql_as_a_tf_dataset(readings):
-    import tensorflow as tf
-
-    from ignite_fast import IgniteDataset
-
-    ds = IgniteDataset.from_sql("SELECT ID, SENSOR, TEMP FROM READINGS WHERE ID < ? ORDER BY ID", [5], port=PORT)
-    assert ds.element_spec == {"ID": tf.TensorSpec([], tf.int32), "SENSOR": tf.TensorSpec([], tf.string),
-                               "TEMP": tf.TensorSpec([], tf.float64)}
-    assert [(int(e["ID"]), e["SENSOR"], float(e["TEMP"])) for e in ds.as_numpy_iterator()] == \
-        [(i, f"s{i % 7}".encode(), i / 4) for i in range(5)]
-    batched = IgniteDataset.from_sql("SELECT TEMP FROM READINGS", port=PORT, batch_size=100)
-    assert sorted(int(tf.shape(b["TEMP"])[0]) for b in batched) == [50, 100, 100]

@@ -1,4 +1,5 @@
-"""The launcher: real nodes on loopback, status, CLI, and a multi-node cluster."""
+"""Starting real Ignite nodes (ignite_fast.server, the node starter): the session node answers,
+`status` from the command line, and a two-node cluster started and stopped."""
 
 from __future__ import annotations
 
@@ -23,19 +24,6 @@ def test_cli_status_reports_the_running_node(cluster):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert f"port={cluster.port}" in out.stdout and "answers=True" in out.stdout
-
-
-def test_cli_entry_point_dispatches_to_server():
-    from ignite_fast.cli import main
-
-    assert main(["server", "status", "--name", "no-such-cluster"]) == 1
-
-
-def test_config_binds_loopback_only():
-    xml = IgniteCluster(nodes=2).config_xml(IgniteCluster(nodes=2).node_specs()[1])
-    assert "127.0.0.1:27500" in xml and "127.0.0.1:27501" in xml
-    assert '"localHost" value="127.0.0.1"' in xml
-    assert '"port" value="10801"' in xml
 
 
 def test_two_node_cluster_serves_every_entry_from_either_node(cluster):

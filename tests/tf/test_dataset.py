@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from ignite_fast import IgniteDataset
-
-PORT = 10850
+from node_fixtures import SESSION_PORT as PORT
 
 
 @pytest.fixture(scope="module")
@@ -163,15 +159,3 @@ def test_missing_cache(cluster):
 
     with pytest.raises(ignite_fast.CacheNotFoundError):
         IgniteDataset("no_such_cache", port=PORT)
-
-
-def test_import_without_tensorflow():
-    code = (
-        "import sys; sys.modules['tensorflow'] = None\n"
-        "import ignite_fast\n"
-        "assert ignite_fast.Client is not None\n"
-        "try:\n    ignite_fast.IgniteDataset\nexcept ImportError as e:\n    assert 'ignite_fast[tf]' in str(e), e\n    print('ok')\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"

@@ -1,0 +1,172 @@
+"""Real Ignite nodes for the tests (a pytest plugin that tests/conftest.py loads; benches/conftest.py
+reuses `started` and `session_cluster` with its own ports and sizes).
+
+Every test tier meets the same nodes: one session node (client port 10850, never the 10800 of
+`make demo`), one three-node cluster, and one node with authentication. If a node cannot start,
+every test that needs it fails with the node's log: nothing skips.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from ignite_fast.server import JAVA_MODULE_FLAGS, IgniteCluster, libs_dir  # noqa: E402
+
+SESSION_PORT = 10850
+TRIO_PORT = 10910
+AUTH_PORT = 10880
+# A password the authenticating node refuses (the right one is ignite/ignite).
+WRONG_PASSWORD = "s3cr3t-Pa55"
+# Rows of the Java-written cache of every type (tests/java/AllTypesFixture.java).
+JAVA_ROWS = 12
+
+
+def started(cluster: IgniteCluster) -> IgniteCluster:
+    """Starts a cluster for a fixture; if it cannot start, the test fails with the node's log
+    (never skips)."""
+    try:
+        return cluster.start()
+    except Exception as e:
+        pytest.fail(f"could not start Ignite cluster '{cluster.name}': {e}", pytrace=False)
+
+
+def session_cluster(**settings):
+    """A session fixture that starts `IgniteCluster(**settings)` on first use and stops it at the
+    end of the session. Assign it to the fixture's name: `cluster = session_cluster(port=...)`."""
+
+    def nodes():
+        cluster = started(IgniteCluster(**settings))
+        yield cluster
+        cluster.stop()
+
+    return pytest.fixture(scope="session")(nodes)
+
+
+cluster = session_cluster(nodes=1, port=SESSION_PORT, discovery_port=27550, communication_port=27150,
+                          name="pytest", region_mb=1536, heap_mb=1024)
+
+trio_nodes = session_cluster(nodes=3, port=TRIO_PORT, discovery_port=27610, communication_port=27210,
+                             name="pytest-trio", region_mb=256, heap_mb=512)
+
+secured = session_cluster(nodes=1, port=AUTH_PORT, discovery_port=27580, communication_port=27180,
+                          name="pytest-auth", region_mb=256, heap_mb=512, persistence=True, authentication=True)
+
+
+@pytest.fixture(scope="module")
+def trio(trio_nodes: IgniteCluster) -> IgniteCluster:
+    """The three-node cluster, every node up. A module that kills a node does it in its last
+    test; the next module that asks for the trio gets it started again (empty: no persistence)."""
+    if not all(node["alive"] for node in trio_nodes.status()):
+        trio_nodes.stop()
+        started(trio_nodes)
+    return trio_nodes
+
+
+def put_numbers(port: int, cache_name: str, rows: int, backups: int, value=lambda key: key) -> None:
+    """Creates `cache_name` with `backups` backup copies and puts keys 0..rows-1 with
+    `value(key)`, written by pyignite (Python ints: Java longs)."""
+    from pyignite import Client as PyIgniteClient
+    from pyignite.datatypes.prop_codes import PROP_BACKUPS_NUMBER, PROP_NAME
+
+    writer = PyIgniteClient()
+    writer.connect("127.0.0.1", port)
+    cache = writer.get_or_create_cache({PROP_NAME: cache_name, PROP_BACKUPS_NUMBER: backups})
+    for start in range(0, rows, 5000):
+        cache.put_all({i: value(i) for i in range(start, min(start + 5000, rows))})
+    writer.close()
+
+
+@pytest.fixture(scope="session")
+def address(cluster) -> str:
+    return cluster.addresses[0]
+
+
+@pytest.fixture
+def client(cluster):
+    import ignite_fast
+
+    return ignite_fast.Client("127.0.0.1", SESSION_PORT)
+
+
+def _pyignite(compact_footer: bool):
+    from pyignite import Client as PyIgniteClient
+
+    c = PyIgniteClient(compact_footer=compact_footer)
+    c.connect("127.0.0.1", SESSION_PORT)
+    return c
+
+
+@pytest.fixture(scope="session")
+def pyignite_client(cluster):
+    """pyignite 0.6.1: an independent writer, the oracle for what we decode."""
+    c = _pyignite(compact_footer=True)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def pyignite_full_footer(cluster):
+    c = _pyignite(compact_footer=False)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def cache_name() -> str:
+    """A fresh cache name per test."""
+    return f"t_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def java_fixture(cluster, tmp_path_factory):
+    """Compiles tests/java/AllTypesFixture.java against the node's own Ignite jars and returns a
+    function that runs it: it puts `rows` objects with a field of every type into `cache` through
+    Ignite's Java thin client (Ignite's marshaller writes them) and returns what it wrote, per key."""
+    source = Path(__file__).parent / "java" / "AllTypesFixture.java"
+    classes = tmp_path_factory.mktemp("java-fixture")
+    classpath = f"{libs_dir(cluster.version)}/*"
+    compiled = subprocess.run(["javac", "-cp", classpath, "-d", str(classes), str(source)],
+                              capture_output=True, text=True, timeout=300)
+    assert compiled.returncode == 0, f"javac failed:\n{compiled.stderr}"
+
+    def run(cache: str, rows: int) -> dict[int, dict]:
+        proc = subprocess.run(
+            ["java", *JAVA_MODULE_FLAGS, "-cp", f"{classes}:{classpath}", "AllTypesFixture",
+             cluster.addresses[0], cache, str(rows)],
+            capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, f"the Java fixture failed:\n{proc.stderr[-4000:]}"
+        records = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+        assert len(records) == rows
+        return {r["key"]: r for r in records}
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def java_all_types(java_fixture) -> tuple[str, dict[int, dict]]:
+    """The cache `java_all_types`: JAVA_ROWS objects of every type written by Java, and what the
+    fixture says it wrote, per key."""
+    return "java_all_types", java_fixture("java_all_types", JAVA_ROWS)
+
+
+@pytest.fixture(scope="session")
+def readings(pyignite_client) -> str:
+    """The SQL table READINGS: 250 rows of int, varchar, double, boolean, decimal (every tenth
+    NULL) and timestamp columns."""
+    pyignite_client.sql("DROP TABLE IF EXISTS READINGS")
+    pyignite_client.sql("CREATE TABLE READINGS (ID INT PRIMARY KEY, SENSOR VARCHAR, TEMP DOUBLE, OK BOOLEAN, "
+                        "AMOUNT DECIMAL(12, 3), AT TIMESTAMP)")
+    for i in range(250):
+        amount = "NULL" if i % 10 == 0 else f"{i}.125"
+        pyignite_client.sql(f"INSERT INTO READINGS (ID, SENSOR, TEMP, OK, AMOUNT, AT) VALUES ({i}, 's{i % 7}', "
+                            f"{i / 4}, {str(i % 3 == 0).upper()}, {amount}, "
+                            f"TIMESTAMP '2024-01-02 03:04:{i % 60:02d}.5')")
+    return "READINGS"
