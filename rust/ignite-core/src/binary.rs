@@ -2,19 +2,10 @@
 //! lives here; turning values into columns is `columns`' job.
 
 use crate::error::{Error, Result};
-use crate::protocol::type_code as tc;
-use crate::wire::Reader;
+use crate::protocol::{object_flag as flag, type_code as tc};
+use crate::net::wire::Reader;
 
 pub const HEADER_LEN: usize = 24;
-
-pub mod flag {
-    pub const USER_TYPE: u16 = 0x01;
-    pub const HAS_SCHEMA: u16 = 0x02;
-    pub const HAS_RAW_DATA: u16 = 0x04;
-    pub const OFFSET_ONE_BYTE: u16 = 0x08;
-    pub const OFFSET_TWO_BYTES: u16 = 0x10;
-    pub const COMPACT_FOOTER: u16 = 0x20;
-}
 
 /// A parsed object header with its footer located and checked against the object's bounds.
 #[derive(Debug, Clone, Copy)]
@@ -453,17 +444,6 @@ impl DecimalParts<'_> {
     pub fn to_f64(&self) -> f64 {
         self.to_decimal_string().parse().unwrap_or(f64::NAN)
     }
-}
-
-/// A UUID (type 10) after its type code, as the 16 bytes of its canonical form (most
-/// significant long first, each big-endian), i.e. Python's `uuid.UUID(bytes=...)`.
-pub fn read_uuid(r: &mut Reader<'_>) -> Result<[u8; 16]> {
-    let msb = r.i64()?;
-    let lsb = r.i64()?;
-    let mut out = [0u8; 16];
-    out[..8].copy_from_slice(&msb.to_be_bytes());
-    out[8..].copy_from_slice(&lsb.to_be_bytes());
-    Ok(out)
 }
 
 /// A Timestamp (type 33) after its type code, in nanoseconds since the epoch; an error outside

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use crate::connection::ConnectionConfig;
+use crate::net::connection::ConnectionConfig;
 use crate::error::Result;
 use crate::metadata::MetadataCache;
-use crate::pool::ConnectionPool;
+use crate::net::pool::ConnectionPool;
 use crate::cursor::{Cursor, ScanOptions, SqlArg, SqlOptions};
 use crate::partition_scan::PartitionScan;
 
@@ -25,7 +25,7 @@ impl Client {
     }
 
     pub fn cache_names(&self) -> Result<Vec<String>> {
-        self.pool.with_connection(|c| c.cache_names())
+        self.pool.with_connection(crate::cluster::caches::cache_names)
     }
 
     pub fn scan(&self, cache_name: &str, options: &ScanOptions) -> Result<Cursor> {
@@ -59,24 +59,24 @@ impl Client {
     }
 
     /// The client endpoints of the cluster's server nodes; `None` where the server cannot say.
-    pub fn node_endpoints(&self) -> Result<Option<Vec<crate::partitions::NodeEndpoint>>> {
-        self.pool.with_connection(crate::partitions::node_endpoints)
+    pub fn node_endpoints(&self) -> Result<Option<Vec<crate::cluster::NodeEndpoint>>> {
+        self.pool.with_connection(crate::cluster::endpoints::node_endpoints)
     }
 
     /// The cluster's affinity topology version (major, minor).
     pub fn topology_version(&self) -> Result<(i64, i32)> {
-        self.pool.with_connection(crate::partitions::topology_version)
+        self.pool.with_connection(crate::cluster::partition_map::topology_version)
     }
 
     /// The primary node of every partition of a cache; `None` where partition awareness does not
     /// apply (replicated caches, custom affinity).
-    pub fn partition_map(&self, cache_name: &str) -> Result<Option<crate::partitions::PartitionMap>> {
-        self.pool.with_connection(|c| crate::partitions::partition_map(c, cache_name))
+    pub fn partition_map(&self, cache_name: &str) -> Result<Option<crate::cluster::PartitionMap>> {
+        self.pool.with_connection(|c| crate::cluster::partition_map::partition_map(c, cache_name))
     }
 
     /// Backup copies the cache keeps of each partition (`i32::MAX` for a replicated cache).
     pub fn cache_backups(&self, cache_name: &str) -> Result<i32> {
-        self.pool.with_connection(|c| crate::cache::backups(c, cache_name))
+        self.pool.with_connection(|c| crate::cluster::caches::backups(c, cache_name))
     }
 
     /// Writes rows (see [`crate::writer::put_all`]), creating the cache if asked.
@@ -84,7 +84,7 @@ impl Client {
         let metadata = self.metadata.clone();
         let written = self.pool.with_connection(|c| {
             if create {
-                crate::writer::get_or_create_cache(c, cache_name)?;
+                crate::cluster::caches::get_or_create(c, cache_name)?;
             }
             crate::writer::put_all(c, cache_name, keys, values)
         })?;

@@ -12,7 +12,7 @@ use crate::buffer::AlignedBuf;
 use crate::error::{Error, Result};
 use crate::metadata::{BinaryType, TypeResolver};
 use crate::protocol::{type_code as tc, type_code_name};
-use crate::wire::Reader;
+use crate::net::wire::Reader;
 
 /// How values that have more than one sensible form are decoded.
 #[derive(Debug, Clone, Copy, Default)]
@@ -589,7 +589,7 @@ impl ColumnBuilder {
 fn push_scalar(kind: &mut ScalarKind, values: &mut AlignedBuf, r: &mut Reader<'_>, path: &str) -> Result<()> {
     match kind {
         ScalarKind::Prim(k) => push_prim(values, *k, r.take(k.size())?),
-        ScalarKind::Uuid => values.extend_from_slice(&binary::read_uuid(r)?),
+        ScalarKind::Uuid => values.extend_from_slice(&r.uuid()?),
         ScalarKind::Date | ScalarKind::Time => values.extend_from_slice(&r.i64()?.to_le_bytes()),
         ScalarKind::Timestamp => values.extend_from_slice(&binary::read_timestamp_nanos(r)?.to_le_bytes()),
         ScalarKind::Decimal => values.extend_from_slice(&binary::read_decimal(r)?.to_f64().to_le_bytes()),

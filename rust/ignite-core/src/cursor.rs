@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use crate::binary;
 use crate::columns::{Column, ColumnBuilder, DecodeOptions, Selection};
-use crate::connection::Connection;
+use crate::net::connection::Connection;
 use crate::error::{Error, Result};
 use crate::metadata::{ConnectionResolver, MetadataCache, TypeResolver};
-use crate::pool::ConnectionPool;
+use crate::net::pool::ConnectionPool;
 use crate::protocol::{java_string_hash, op, type_code, SCAN_FLAG_KEEP_BINARY};
-use crate::wire::{Reader, Writer};
+use crate::net::wire::{Reader, Writer};
 
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
@@ -242,6 +242,13 @@ pub struct Cursor {
     /// The request id of the next page, already asked for.
     next_page_request: Option<i64>,
     wire_bytes: u64,
+}
+
+/// Closes a server-side resource such as a cursor (op 0).
+fn close_resource(conn: &mut Connection, resource_id: i64) -> Result<()> {
+    let mut w = Writer::new();
+    w.i64(resource_id);
+    conn.request(op::RESOURCE_CLOSE, &w.buf).map(|_| ())
 }
 
 /// Sends the request that opens a cursor and returns the connection and the first page.
@@ -484,7 +491,7 @@ impl Drop for Cursor {
             Ok(start) => scratch.last().copied().unwrap_or(0) != 0 && start < scratch.len(),
             Err(_) => return, // broken connection: dropping it frees the cursor
         };
-        if cursor_still_open && conn.close_resource(self.cursor_id).is_err() {
+        if cursor_still_open && close_resource(&mut conn, self.cursor_id).is_err() {
             return;
         }
         self.pool.give_back(conn);

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::io;
 
+use crate::protocol::status;
+
 #[derive(Debug)]
 pub enum Error {
     /// Could not reach a node, or the connection broke.
@@ -44,21 +46,6 @@ pub enum FsErrorKind {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
-
-pub mod status {
-    pub const SUCCESS: i32 = 0;
-    pub const FAILED: i32 = 1;
-    pub const INVALID_OP_CODE: i32 = 2;
-    pub const FUNCTIONALITY_DISABLED: i32 = 100;
-    pub const CACHE_DOES_NOT_EXIST: i32 = 1000;
-    pub const CACHE_EXISTS: i32 = 1001;
-    pub const TOO_MANY_CURSORS: i32 = 1010;
-    pub const RESOURCE_DOES_NOT_EXIST: i32 = 1011;
-    pub const SECURITY_VIOLATION: i32 = 1012;
-    pub const TX_LIMIT: i32 = 1020;
-    pub const TX_NOT_FOUND: i32 = 1021;
-    pub const AUTH_FAILED: i32 = 2000;
-}
 
 impl Error {
     /// Builds the typed error for a server status code.

@@ -1,17 +1,15 @@
-//! Key-value cache operations (get, put, remove, their batched forms), cache creation with a
-//! configuration, and thin-client transactions. Keys are strings and values byte arrays: all
-//! that IGFS needs, and what any other client reads as `String -> byte[]`.
+//! Key-value operations on one cache (get, put, remove, their batched forms, a bookkeeping sweep)
+//! and thin-client transactions. Keys are strings and values byte arrays: all that IGFS needs,
+//! and what any other client reads as `String -> byte[]`. Creating caches is `cluster::caches`'
+//! job.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::connection::Connection;
+use crate::net::connection::Connection;
 use crate::error::{Error, Result};
-use crate::protocol::{java_string_hash, op, type_code};
-use crate::wire::{Reader, Writer};
-
-/// Request flag: the operation runs inside the transaction whose id follows.
-const FLAG_TRANSACTIONAL: u8 = 0x02;
+use crate::protocol::{java_string_hash, op, request_flag, tx, type_code};
+use crate::net::wire::{Reader, Writer};
 
 /// A cache addressed by name; its id is the Java hash of the name.
 #[derive(Debug, Clone)]
@@ -30,7 +28,7 @@ impl CacheRef {
         let mut w = Writer::new();
         w.i32(self.id);
         match tx {
-            Some(tx_id) => w.u8(FLAG_TRANSACTIONAL).i32(tx_id),
+            Some(tx_id) => w.u8(request_flag::TRANSACTIONAL).i32(tx_id),
             None => w.u8(0),
         };
         w
@@ -193,62 +191,6 @@ fn byte_array_or_null(r: &mut Reader<'_>, key: &str) -> Result<Option<std::ops::
     }
 }
 
-/// Ignite's atomicity modes (the wire value is the enum's ordinal).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Atomicity {
-    Transactional = 0,
-    Atomic = 1,
-}
-
-/// The settings we create caches with; an existing cache keeps its own.
-#[derive(Debug, Clone)]
-pub struct CacheSettings {
-    pub atomicity: Atomicity,
-    pub backups: i32,
-}
-
-mod property {
-    pub const NAME: i16 = 0;
-    pub const CACHE_MODE: i16 = 1;
-    pub const ATOMICITY_MODE: i16 = 2;
-    pub const BACKUPS: i16 = 3;
-    pub const WRITE_SYNCHRONIZATION_MODE: i16 = 4;
-}
-const CACHE_MODE_PARTITIONED: i32 = 2;
-const WRITE_SYNC_FULL: i32 = 0;
-
-/// Creates the cache with `settings` unless it exists (op 1054).
-pub fn get_or_create_with_settings(conn: &mut Connection, name: &str, settings: &CacheSettings) -> Result<()> {
-    let mut props = Writer::new();
-    props.i16(5);
-    props.i16(property::NAME).string_object(Some(name));
-    props.i16(property::CACHE_MODE).i32(CACHE_MODE_PARTITIONED);
-    props.i16(property::ATOMICITY_MODE).i32(settings.atomicity as i32);
-    props.i16(property::BACKUPS).i32(settings.backups);
-    // Full sync: a write is acknowledged once every copy has it, so a reader on any node sees it.
-    props.i16(property::WRITE_SYNCHRONIZATION_MODE).i32(WRITE_SYNC_FULL);
-    let mut w = Writer::new();
-    w.i32(props.buf.len() as i32).bytes(&props.buf);
-    conn.request(op::CACHE_GET_OR_CREATE_WITH_CONFIGURATION, &w.buf).map(|_| ())
-}
-
-/// How many backup copies `name` keeps of each partition (op 1055). The configuration starts
-/// `int length, int atomicityMode, int backups`; the rest is not needed here. A replicated
-/// cache answers `i32::MAX`.
-pub fn backups(conn: &mut Connection, name: &str) -> Result<i32> {
-    let mut w = Writer::new();
-    w.i32(java_string_hash(name)).u8(0);
-    let body = conn.request(op::CACHE_GET_CONFIGURATION, &w.buf)?;
-    let mut r = Reader::at(&body, 0)?;
-    let _length = r.i32()?;
-    let _atomicity = r.i32()?;
-    let backups = r.i32()?;
-    if backups < 0 {
-        return Err(Error::protocol(format!("cache '{name}' reports {backups} backups")));
-    }
-    Ok(backups)
-}
-
 /// A pessimistic, repeatable-read transaction on one connection: every key it reads is locked
 /// until commit or rollback. The server rolls back a transaction whose connection closes.
 pub struct Transaction {
@@ -256,14 +198,11 @@ pub struct Transaction {
     open: bool,
 }
 
-const CONCURRENCY_PESSIMISTIC: u8 = 1;
-const ISOLATION_REPEATABLE_READ: u8 = 1;
-
 impl Transaction {
     pub fn start(conn: &mut Connection, timeout: Duration, label: &str) -> Result<Transaction> {
         let mut w = Writer::new();
-        w.u8(CONCURRENCY_PESSIMISTIC)
-            .u8(ISOLATION_REPEATABLE_READ)
+        w.u8(tx::CONCURRENCY_PESSIMISTIC)
+            .u8(tx::ISOLATION_REPEATABLE_READ)
             .i64(timeout.as_millis() as i64)
             .string_object(Some(label));
         let payload = conn.request(op::TX_START, &w.buf)?;

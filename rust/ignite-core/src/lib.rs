@@ -19,20 +19,17 @@
 
 pub mod binary;
 pub mod buffer;
-pub mod cache;
 pub mod client;
+pub mod cluster;
 pub mod columns;
-pub mod connection;
 pub mod cursor;
 pub mod error;
 pub mod igfs;
+pub mod kv;
 pub mod metadata;
+pub mod net;
 pub mod partition_scan;
-pub mod partitions;
-pub mod pool;
 pub mod protocol;
-pub mod tls;
-pub mod wire;
 pub mod writer;
 
 // The facade: the bindings and the TensorFlow plugin import only these names (and `igfs`), so the
@@ -40,10 +37,10 @@ pub mod writer;
 pub use buffer::{AlignedBuf, ALIGNMENT};
 pub use client::Client;
 pub use columns::{Column, DecodeOptions, PrimKind, ScalarKind, Selection};
-pub use connection::ConnectionConfig;
+pub use net::connection::ConnectionConfig;
 pub use cursor::{Batch, Cursor, ScanOptions, SqlArg, SqlOptions};
 pub use error::{Error, FsErrorKind, Result};
 pub use partition_scan::{PartitionBatch, PartitionScan};
 pub use protocol::{java_string_hash, name_id, type_code_name, ProtocolVersion};
-pub use tls::{client_config as tls_client_config, TlsOptions};
+pub use net::tls::{client_config as tls_client_config, TlsOptions};
 pub use writer::{WriteColumn, WriteValues};

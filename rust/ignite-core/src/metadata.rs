@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::connection::Connection;
+use crate::net::connection::Connection;
 use crate::error::{Error, Result};
 use crate::protocol::op;
-use crate::wire::{Reader, Writer};
+use crate::net::wire::{Reader, Writer};
 
 #[derive(Debug, Clone)]
 pub struct FieldMeta {

@@ -13,14 +13,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use crate::connection::Connection;
+use crate::net::connection::Connection;
 use crate::columns::ColumnBuilder;
 use crate::cursor::{Batch, Page, RowDecoder, ScanOptions};
 use crate::error::{Error, Result};
 use crate::metadata::{ConnectionResolver, MetadataCache};
-use crate::pool::ConnectionPool;
+use crate::net::pool::ConnectionPool;
 use crate::protocol::{java_string_hash, op, type_code, SCAN_FLAG_KEEP_BINARY};
-use crate::wire::{Reader, Writer};
+use crate::net::wire::{Reader, Writer};
 
 /// The server's default limit of open cursors per connection is 128
 /// (`ClientConnectorConfiguration.maxOpenCursorsPerConnection`); stay well below it.

@@ -1,4 +1,7 @@
-//! Protocol constants and the Java-compatible hashes that name caches, types, fields and schemas.
+//! The protocol room: every number the thin-client protocol gives a meaning to (versions, op
+//! codes, status codes, flags, cache settings, transaction modes, type codes) and the
+//! Java-compatible hashes that name caches, types, fields and schemas. Other rooms use these names
+//! and never spell a code themselves, so one file answers "what does 1054 mean".
 //! Everything here is checked against Ignite's sources (see PROTOCOL.md in the shared docs).
 
 /// Protocol versions we speak, newest first.
@@ -50,6 +53,22 @@ pub const CLIENT_FEATURES: &[u8] = &[1 << 3];
 pub const HANDSHAKE_CODE: u8 = 1;
 pub const THIN_CLIENT_CODE: u8 = 2;
 
+/// Response status codes: 0 is success; the server's message follows any other.
+pub mod status {
+    pub const SUCCESS: i32 = 0;
+    pub const FAILED: i32 = 1;
+    pub const INVALID_OP_CODE: i32 = 2;
+    pub const FUNCTIONALITY_DISABLED: i32 = 100;
+    pub const CACHE_DOES_NOT_EXIST: i32 = 1000;
+    pub const CACHE_EXISTS: i32 = 1001;
+    pub const TOO_MANY_CURSORS: i32 = 1010;
+    pub const RESOURCE_DOES_NOT_EXIST: i32 = 1011;
+    pub const SECURITY_VIOLATION: i32 = 1012;
+    pub const TX_LIMIT: i32 = 1020;
+    pub const TX_NOT_FOUND: i32 = 1021;
+    pub const AUTH_FAILED: i32 = 2000;
+}
+
 /// Response flags (protocol >= 1.4.0).
 pub mod response_flag {
     pub const ERROR: i16 = 1;
@@ -59,6 +78,46 @@ pub mod response_flag {
 
 /// Scan request flags.
 pub const SCAN_FLAG_KEEP_BINARY: u8 = 0x01;
+
+/// Flags of the `cache id | flags` header of key-value requests.
+pub mod request_flag {
+    /// The operation runs inside the transaction whose id follows the flags.
+    pub const TRANSACTIONAL: u8 = 0x02;
+}
+
+/// Cache configuration (op 1054): property codes and the values of the settings we use. Mode
+/// values are the ordinals of Ignite's Java enums.
+pub mod cache_config {
+    pub const PROPERTY_NAME: i16 = 0;
+    pub const PROPERTY_CACHE_MODE: i16 = 1;
+    pub const PROPERTY_ATOMICITY_MODE: i16 = 2;
+    pub const PROPERTY_BACKUPS: i16 = 3;
+    pub const PROPERTY_WRITE_SYNCHRONIZATION_MODE: i16 = 4;
+
+    /// `CacheMode.PARTITIONED`.
+    pub const CACHE_MODE_PARTITIONED: i32 = 2;
+    /// `CacheAtomicityMode.TRANSACTIONAL` and `ATOMIC`.
+    pub const ATOMICITY_TRANSACTIONAL: i32 = 0;
+    pub const ATOMICITY_ATOMIC: i32 = 1;
+    /// `CacheWriteSynchronizationMode.FULL_SYNC`.
+    pub const WRITE_SYNC_FULL: i32 = 0;
+}
+
+/// Transaction start (op 4000): concurrency and isolation, ordinals of Ignite's Java enums.
+pub mod tx {
+    pub const CONCURRENCY_PESSIMISTIC: u8 = 1;
+    pub const ISOLATION_REPEATABLE_READ: u8 = 1;
+}
+
+/// Flags of a binary object's header.
+pub mod object_flag {
+    pub const USER_TYPE: u16 = 0x01;
+    pub const HAS_SCHEMA: u16 = 0x02;
+    pub const HAS_RAW_DATA: u16 = 0x04;
+    pub const OFFSET_ONE_BYTE: u16 = 0x08;
+    pub const OFFSET_TWO_BYTES: u16 = 0x10;
+    pub const COMPACT_FOOTER: u16 = 0x20;
+}
 
 /// Binary type codes (PROTOCOL.md, "Type codes").
 pub mod type_code {

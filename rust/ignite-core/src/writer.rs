@@ -5,11 +5,11 @@
 
 use std::collections::VecDeque;
 
-use crate::binary::{flag, PrimKind, HEADER_LEN};
-use crate::connection::Connection;
+use crate::binary::{PrimKind, HEADER_LEN};
+use crate::net::connection::Connection;
 use crate::error::{Error, Result};
-use crate::protocol::{java_string_hash, name_id, op, schema_id, type_code as tc};
-use crate::wire::Writer;
+use crate::protocol::{java_string_hash, name_id, object_flag as flag, op, schema_id, type_code as tc};
+use crate::net::wire::Writer;
 
 /// Bytes of entries per put-all request.
 const CHUNK_BYTES: usize = 4 << 20;
@@ -250,11 +250,4 @@ fn register_type(conn: &mut Connection, type_name: &str, fields: &[(String, Writ
         other => other,
     })?;
     Ok(())
-}
-
-/// Creates the cache if it does not exist (op 1052).
-pub fn get_or_create_cache(conn: &mut Connection, cache_name: &str) -> Result<()> {
-    let mut w = Writer::new();
-    w.string_object(Some(cache_name));
-    conn.request(op::CACHE_GET_OR_CREATE_WITH_NAME, &w.buf).map(|_| ())
 }

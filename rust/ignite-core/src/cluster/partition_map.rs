@@ -1,15 +1,13 @@
-//! The cluster's layout: the partition map of a cache (op 1101: which node is primary for each
-//! partition, so that a scan of one partition can go to the node that holds it), the topology
-//! version, and the client endpoints of the server nodes (op 5102), so that a client given one
-//! address can reach them all.
+//! The partition map of a cache (op 1101): which node is primary for each partition, so that a
+//! scan of one partition can go to the node that holds it; and the topology version the maps
+//! belong to.
 
 use std::collections::HashMap;
 
-use crate::binary::read_uuid;
-use crate::connection::Connection;
+use crate::net::connection::Connection;
 use crate::error::{Error, Result};
 use crate::protocol::{java_string_hash, op, type_code};
-use crate::wire::{Reader, Writer};
+use crate::net::wire::{Reader, Writer};
 
 #[derive(Debug, Clone)]
 pub struct PartitionMap {
@@ -40,44 +38,6 @@ pub fn topology_version(conn: &mut Connection) -> Result<(i64, i32)> {
     Ok((r.i64()?, r.i32()?))
 }
 
-/// Where a server node accepts thin clients: its port and its addresses and host names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeEndpoint {
-    pub node_id: [u8; 16],
-    pub port: u16,
-    pub hosts: Vec<String>,
-}
-
-/// The client endpoints of every server node in the current topology (op 5102, from the
-/// earliest to the latest topology); `Ok(None)` from a server without the operation.
-pub fn node_endpoints(conn: &mut Connection) -> Result<Option<Vec<NodeEndpoint>>> {
-    let mut w = Writer::new();
-    w.i64(-1).i64(-1); // start and end topology versions: everything, as of now
-    let payload = match conn.request(op::CLUSTER_GROUP_GET_NODE_ENDPOINTS, &w.buf) {
-        Ok(payload) => payload,
-        Err(Error::Server { .. }) => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let mut r = Reader::new(&payload);
-    let _topology = r.i64()?;
-    let count = r.len(24)?;
-    let mut nodes = Vec::with_capacity(count);
-    for _ in 0..count {
-        let node_id = read_uuid(&mut r)?;
-        let port = r.i32()?;
-        let port = u16::try_from(port).map_err(|_| Error::protocol(format!("node endpoint port {port} is out of range")))?;
-        let names = r.len(5)?;
-        let mut hosts = Vec::with_capacity(names);
-        for _ in 0..names {
-            if let Some(host) = r.string_object()? {
-                hosts.push(host);
-            }
-        }
-        nodes.push(NodeEndpoint { node_id, port, hosts });
-    }
-    Ok(Some(nodes))
-}
-
 fn parse(payload: &[u8], cache_id: i32) -> Result<Option<PartitionMap>> {
     let mut r = Reader::new(payload);
     let topology = (r.i64()?, r.i32()?);
@@ -106,7 +66,7 @@ fn parse(payload: &[u8], cache_id: i32) -> Result<Option<PartitionMap>> {
             if r.u8()? != type_code::UUID {
                 return Err(Error::protocol("partition map: a node id is not a UUID"));
             }
-            let node = read_uuid(&mut r)?;
+            let node = r.uuid()?;
             let count = r.len(4)?;
             for _ in 0..count {
                 owners.insert(r.i32()?, node);

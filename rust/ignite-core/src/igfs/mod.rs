@@ -30,10 +30,11 @@ pub use entry::{Entry, FileInfo, Kind, Node};
 pub use reader::FileReader;
 pub use writer::{FileWriter, WriteMode};
 
-use crate::cache::{self, Atomicity, CacheRef, CacheSettings, Transaction};
-use crate::connection::{Connection, ConnectionConfig};
+use crate::cluster::caches::{self, Atomicity, CacheSettings};
+use crate::kv::{CacheRef, Transaction};
+use crate::net::connection::{Connection, ConnectionConfig};
 use crate::error::{Error, FsErrorKind, Result};
-use crate::pool::ConnectionPool;
+use crate::net::pool::ConnectionPool;
 use entry::{block_key, id_hex, parse_id_hex, PendingRecord, TrashRecord, PENDING_PREFIX, TRASH_PREFIX};
 
 #[derive(Debug, Clone)]
@@ -125,7 +126,7 @@ fn is_a_directory(path: &str) -> Error {
 fn is_retryable(e: &Error) -> bool {
     match e {
         Error::Server { status, message } => {
-            *status == crate::error::status::TX_LIMIT
+            *status == crate::protocol::status::TX_LIMIT
                 || message.contains("Deadlock")
                 || message.contains("deadlock")
                 || message.contains("timed out")
@@ -211,8 +212,8 @@ impl Igfs {
         };
         shared.pool.with_connection(|conn| {
             let s = &shared.settings;
-            cache::get_or_create_with_settings(conn, &s.meta_cache, &CacheSettings { atomicity: Atomicity::Transactional, backups: s.backups })?;
-            cache::get_or_create_with_settings(conn, &s.data_cache, &CacheSettings { atomicity: Atomicity::Atomic, backups: s.backups })
+            caches::get_or_create_with_settings(conn, &s.meta_cache, &CacheSettings { atomicity: Atomicity::Transactional, backups: s.backups })?;
+            caches::get_or_create_with_settings(conn, &s.data_cache, &CacheSettings { atomicity: Atomicity::Atomic, backups: s.backups })
         })?;
         let igfs = Igfs { shared: Arc::new(shared) };
         let meta_cache = igfs.shared.meta.name.clone();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::entry::{block_key, id_hex, FileInfo};
 use super::Shared;
-use crate::connection::Connection;
+use crate::net::connection::Connection;
 use crate::error::{Error, FsErrorKind, Result};
 
 pub struct FileReader {

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 use super::entry::{block_count, block_key, id_hex, Entry, FileId, FileInfo, Lease, Node, PendingRecord, PENDING_PREFIX};
 use super::{is_a_directory, not_a_directory, not_found, now_ms, path, random_id, trash, Igfs, Kind};
-use crate::connection::Connection;
+use crate::net::connection::Connection;
 use crate::error::{Error, FsErrorKind, Result};
 
 /// How a writer treats an existing file at its path.

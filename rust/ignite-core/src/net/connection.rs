@@ -11,10 +11,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::error::{Error, Result};
 use crate::protocol::{
-    self, op, response_flag, ProtocolVersion, HANDSHAKE_CODE, THIN_CLIENT_CODE,
+    self, response_flag, ProtocolVersion, HANDSHAKE_CODE, THIN_CLIENT_CODE,
     VERSION_1_1_0, VERSION_1_4_0, VERSION_1_7_0,
 };
-use crate::wire::{Reader, Writer};
+use crate::net::wire::{Reader, Writer};
 
 /// Largest frame we accept from a server: a guard against a corrupt length field making us
 /// allocate without bound. Pages are far smaller than this in practice.
@@ -37,7 +37,7 @@ pub struct ConnectionConfig {
     /// The protocol version the handshake starts with; a server that speaks an older one says so
     /// and we fall back to it (down to 1.1.0).
     pub protocol_version: ProtocolVersion,
-    /// TLS for every connection (see [`crate::tls::client_config`]); `None`: plain TCP.
+    /// TLS for every connection (see [`crate::net::tls::client_config`]); `None`: plain TCP.
     pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
@@ -164,7 +164,7 @@ impl Connection {
             let stream = match &config.tls {
                 None => Stream::Plain(tcp),
                 Some(tls) => {
-                    let session = rustls::ClientConnection::new(tls.clone(), crate::tls::server_name(address)?)
+                    let session = rustls::ClientConnection::new(tls.clone(), crate::net::tls::server_name(address)?)
                         .map_err(|e| Error::Tls(e.to_string()))?;
                     Stream::Tls(Box::new(rustls::StreamOwned::new(session, tcp)))
                 }
@@ -199,7 +199,7 @@ impl Connection {
         w.u8(HANDSHAKE_CODE).i16(v.0).i16(v.1).i16(v.2).u8(THIN_CLIENT_CODE);
         if v >= VERSION_1_7_0 {
             // Only features that change no message layout (some others do).
-            w.byte_array_object(crate::protocol::CLIENT_FEATURES);
+            w.byte_array_object(protocol::CLIENT_FEATURES);
         }
         if v >= VERSION_1_1_0 {
             if let Some(user) = &config.username {
@@ -218,15 +218,15 @@ impl Connection {
                 let n = r.len(1)?;
                 r.skip(n)?;
             }
-            if v >= VERSION_1_4_0 && r.remaining() > 0 && r.u8()? == crate::protocol::type_code::UUID {
-                self.node_id = Some(crate::binary::read_uuid(&mut r)?);
+            if v >= VERSION_1_4_0 && r.remaining() > 0 && r.u8()? == protocol::type_code::UUID {
+                self.node_id = Some(r.uuid()?);
             }
             return Ok(None);
         }
         let server_version = ProtocolVersion(r.i16()?, r.i16()?, r.i16()?);
         let message = r.string_object()?.unwrap_or_default();
         let status = if r.remaining() >= 4 { r.i32()? } else { 0 };
-        if status == crate::error::status::AUTH_FAILED
+        if status == protocol::status::AUTH_FAILED
             || message.to_lowercase().contains("authentic")
         {
             let user = config.username.as_deref().unwrap_or("<none>");
@@ -427,25 +427,6 @@ impl Connection {
             )));
         }
         Ok(())
-    }
-
-    // ---- small operations used by the client ----
-
-    /// Closes a server-side resource such as a cursor (op 0).
-    pub fn close_resource(&mut self, resource_id: i64) -> Result<()> {
-        let mut w = Writer::new();
-        w.i64(resource_id);
-        self.request(op::RESOURCE_CLOSE, &w.buf).map(|_| ())
-    }
-
-    /// Names of all caches (op 1050).
-    pub fn cache_names(&mut self) -> Result<Vec<String>> {
-        let payload = self.request(op::CACHE_GET_NAMES, &[])?;
-        let mut r = Reader::new(&payload);
-        let n = r.len(1)?;
-        (0..n)
-            .map(|_| r.string_object().map(|s| s.unwrap_or_default()))
-            .collect()
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use crate::connection::{Connection, ConnectionConfig};
+use crate::net::connection::{Connection, ConnectionConfig};
 use crate::error::Result;
 
 /// Idle connections kept for reuse; more are opened on demand and closed when returned.

@@ -77,6 +77,17 @@ impl<'a> Reader<'a> {
         Ok(self.u8()? != 0)
     }
 
+    /// A UUID's body (after its type code 10: most significant long, then least, each
+    /// little-endian) as the 16 bytes of its canonical form, i.e. Python's `uuid.UUID(bytes=...)`.
+    pub fn uuid(&mut self) -> Result<[u8; 16]> {
+        let msb = self.i64()?;
+        let lsb = self.i64()?;
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&msb.to_be_bytes());
+        out[8..].copy_from_slice(&lsb.to_be_bytes());
+        Ok(out)
+    }
+
     /// A length field: negative values are protocol errors, and the length is checked against
     /// what is left (times the element size) before anyone allocates for it.
     pub fn len(&mut self, elem_size: usize) -> Result<usize> {
