@@ -11,7 +11,7 @@ import collections
 import pytest
 
 import ignite_fast
-from ignite_fast.columns import from_native
+from ignite_fast.columns import column_from_native, to_numpy
 from node_fixtures import TRIO_PORT, put_numbers
 
 ROWS = 20_000
@@ -40,13 +40,13 @@ def test_partition_map_names_every_node(trio):
 
 
 def test_one_address_is_enough_to_reach_every_node(trio):
-    from ignite_fast.parallel import NodeClients
+    from ignite_fast._nodes import NodeConnections
 
     client = ignite_fast.Client(trio.addresses[0])
     endpoints = client._native.node_endpoints()
     assert sorted(port for _, port, _ in endpoints) == [TRIO_PORT, TRIO_PORT + 1, TRIO_PORT + 2]
     assert all("127.0.0.1" in hosts for _, _, hosts in endpoints)
-    reached = NodeClients(client).addresses()  # the other two from the cluster's node endpoints
+    reached = NodeConnections(client.settings, client._native).addresses()  # the other two from the cluster's node endpoints
     assert sorted(reached.values()) == trio.addresses
     assert set(reached) == set(client.partition_map("spread3"))
     keys = _keys(client.scan("spread3", parallel=3, batch_size=1000))
@@ -56,12 +56,12 @@ def test_one_address_is_enough_to_reach_every_node(trio):
 def test_scans_of_one_client_share_their_node_connections(trio):
     client = ignite_fast.Client(trio.addresses[0])
     assert sorted(_keys(client.scan("spread3", parallel=3, batch_size=1000))) == list(range(ROWS))
-    nodes = client._node_clients()
-    per_node = {node: nodes.client_for(node) for node in set(client.partition_map("spread3"))}
-    assert len(per_node) == 3 and client not in per_node.values()  # each node over its own client
+    nodes = client._reader.nodes()
+    per_node = {node: nodes.for_node(node) for node in set(client.partition_map("spread3"))}
+    assert len(per_node) == 3 and client._native not in per_node.values()  # each node over its own client
     assert sorted(_keys(client.scan("spread3", parallel=3, batch_size=1000))) == list(range(ROWS))
-    assert client._node_clients() is nodes
-    assert all(nodes.client_for(node) is sibling for node, sibling in per_node.items())
+    assert client._reader.nodes() is nodes
+    assert all(nodes.for_node(node) is sibling for node, sibling in per_node.items())
 
 
 def test_raw_pages_in_parallel_count_every_entry(trio):
@@ -91,7 +91,7 @@ def test_several_partition_cursors_in_flight_on_one_connection(trio):
             break
         partition, done, rows, columns, merged = item
         assert rows <= 7 and merged == []  # a batch is one page of one partition
-        keys[partition] += from_native(columns["key"]).tolist()
+        keys[partition] += to_numpy(column_from_native(columns["key"])).tolist()
         order.append(partition)
         if done:
             finished.append(partition)
@@ -125,7 +125,7 @@ def test_partitions_whole_in_one_page_share_batches(trio):
         whole = [partition, *merged]
         assert done and rows <= 200
         # the batch is those partitions' entries, one after the other, each complete
-        assert from_native(columns["key"]).tolist() == [k for p in whole for k in _keys(client.scan("spread3", part=p))]
+        assert to_numpy(column_from_native(columns["key"])).tolist() == [k for p in whole for k in _keys(client.scan("spread3", part=p))]
         read += whole
         sizes.append(rows)
     assert sorted(read) == list(range(0, 1024, 3))  # each exactly once

@@ -35,11 +35,11 @@ def test_igfs_with_credentials(secured, monkeypatch):
         igfs.IgniteFileSystem("127.0.0.1", secured.port, username="ignite", password=SECRET)
     monkeypatch.setenv("IGFS_USERNAME", "ignite")
     monkeypatch.setenv("IGFS_PASSWORD", "ignite")
-    import importlib
-
     import tensorflow as tf
 
-    importlib.import_module("ignite_fast.tf")  # registers igfs:// (a plain import would shadow ignite_fast)
+    from ignite_fast.tf import register_igfs_filesystem
+
+    register_igfs_filesystem()
 
     assert tf.io.gfile.GFile(f"igfs://127.0.0.1:{secured.port}/model.bin", "rb").read() == b"weights"
     monkeypatch.setenv("IGFS_PASSWORD", SECRET)
@@ -75,11 +75,11 @@ def test_igfs_over_mutual_tls_in_python_and_tensorflow(pki, mtls_node, monkeypat
     monkeypatch.setenv("IGFS_CERT_FILE", str(pki["client_cert"]))
     monkeypatch.setenv("IGFS_KEY_FILE", str(pki["client_encrypted_key"]))
     monkeypatch.setenv("IGFS_KEY_PASSWORD", KEY_PASSWORD)
-    import importlib
-
     import tensorflow as tf
 
-    importlib.import_module("ignite_fast.tf")  # registers igfs:// (a plain import would shadow ignite_fast)
+    from ignite_fast.tf import register_igfs_filesystem
+
+    register_igfs_filesystem()
 
     assert tf.io.gfile.GFile(f"igfs://localhost:{MTLS_PORT}/secret.bin", "rb").read() == b"over TLS" * 1000
     monkeypatch.setenv("IGFS_CA_FILE", str(pki["other_ca"]))  # a CA that did not sign the node

@@ -1,9 +1,9 @@
-"""Merging the batches of small partitions (ignite_fast.parallel.coalesce) on hand-made native
-columns: no node needed."""
+"""Merging the batches of small partitions (ignite_fast.parallel.coalesce) on hand-made columns
+(built as the extension hands them over): no node needed."""
 
 from __future__ import annotations
 
-from ignite_fast.columns import from_native
+from ignite_fast.columns import batch_from_native, to_numpy
 
 
 def test_coalesce_merges_columns_of_every_mergeable_kind():
@@ -17,18 +17,18 @@ def test_coalesce_merges_columns_of_every_mergeable_kind():
             raw[i, :len(name)] = list(name.encode())
         val = ("struct", "Thing", {"name": ("str", raw, valid, None),
                                     "vec": ("fixed", np.ones((len(keys), 2), np.float32) * keys[0], None)}, len(keys))
-        return len(keys), {"key": ("prim", np.array(keys, np.int64), None, None), "val": val}
+        return len(keys), batch_from_native({"key": ("prim", np.array(keys, np.int64), None, None), "val": val})
 
-    ragged = (1, {"key": ("prim", np.array([9], np.int64), None, None),
-                  "val": ("var", np.zeros(3, np.int32), np.array([0, 3], np.int32), None)})
+    ragged = (1, batch_from_native({"key": ("prim", np.array([9], np.int64), None, None),
+                                    "val": ("var", np.zeros(3, np.int32), np.array([0, 3], np.int32), None)}))
     out = list(coalesce(iter([batch([1, 2], ["a", "bbbb"], None), batch([3], ["cc"], np.array([False])),
                               batch([4], ["d"], None)]), batch_size=10))
     assert len(out) == 1 and out[0][0] == 4
     merged = out[0][1]
-    assert merged["key"][1].tolist() == [1, 2, 3, 4]
-    name = from_native(merged["val"][2]["name"])
+    assert merged["key"].values.tolist() == [1, 2, 3, 4]
+    name = to_numpy(merged["val"].fields["name"])
     assert name.tolist() == [b"a", b"bbbb", None, b"d"] and name.mask.tolist() == [False, False, True, False]
-    assert from_native(merged["val"])["vec"][:, 0].tolist() == [1, 1, 3, 4]
+    assert to_numpy(merged["val"])["vec"][:, 0].tolist() == [1, 1, 3, 4]
     # a run with a column that does not merge (ragged here) is passed on as it came, in order
     first = batch([5], ["e"], None)
     assert list(coalesce(iter([first, ragged]), batch_size=10)) == [first, ragged]
