@@ -1,17 +1,18 @@
 //! Decoder throughput without a server: builds scan pages of MNIST-shaped objects (784-byte
 //! pixels + int label), tabular objects (ten numeric fields) and string-heavy objects (five
-//! texts), wrapped as keep-binary scans deliver them, and decodes each into columns repeatedly.
+//! texts), encoded by the writer's own entry encoder and wrapped as keep-binary scans deliver
+//! them, and decodes each into columns repeatedly.
 //! Run: `cargo run --release -p ignite-core --example decode_bench`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ignite_core::binary::{write_object, write_primitive_array};
 use ignite_core::columns::ColumnBuilder;
-use ignite_core::metadata::{BinaryType, FieldMeta, TypeResolver};
-use ignite_core::protocol::{name_id, schema_id, type_code as tc};
-use ignite_core::{PrimKind, Result};
+use ignite_core::format::metadata::{BinaryType, TypeResolver};
+use ignite_core::protocol::type_code as tc;
+use ignite_core::write::binary_type::binary_type_of;
+use ignite_core::write::EntryEncoder;
+use ignite_core::{PrimKind, Result, WriteColumn, WriteValues};
 
 struct OneType(Arc<BinaryType>);
 
@@ -24,31 +25,21 @@ impl TypeResolver for OneType {
     }
 }
 
-/// A field of a benchmark object: name, type code, and its encoded value in row i.
-type FieldSpec<'a> = (&'a str, u8, &'a dyn Fn(usize) -> Vec<u8>);
-
-/// A page of `rows` entries: long keys, values objects of `type_name` with `fields`.
-fn page_of(type_name: &str, fields: &[FieldSpec], rows: usize) -> (Vec<u8>, OneType) {
-    let ids: Vec<i32> = fields.iter().map(|(name, _, _)| name_id(name)).collect();
-    let types = OneType(Arc::new(BinaryType {
-        type_id: name_id(type_name),
-        name: type_name.into(),
-        fields: fields
-            .iter()
-            .zip(&ids)
-            .map(|((name, code, _), &field_id)| FieldMeta { name: (*name).into(), type_code: *code, field_id })
-            .collect(),
-        is_enum: false,
-        enum_values: vec![],
-        schemas: HashMap::from([(schema_id(&ids), ids.clone())]),
-    }));
-    let mut page = Vec::new();
-    for i in 0..rows {
-        page.push(tc::LONG);
-        page.extend_from_slice(&(i as i64).to_le_bytes());
-        let values: Vec<Vec<u8>> = fields.iter().map(|(_, _, value)| value(i)).collect();
-        let pairs: Vec<(i32, &[u8])> = ids.iter().copied().zip(values.iter().map(Vec::as_slice)).collect();
-        let object = write_object(name_id(type_name), &pairs, true);
+/// A page of `rows` entries as put-all writes them: long keys, and values objects of `type_name`
+/// made of the columns `fields`, each wrapped (type code 27) as keep-binary scans deliver them.
+/// Also the type's metadata, as registered by the writer.
+fn page_of(type_name: &str, fields: &[(&str, WriteColumn)], rows: usize) -> (Vec<u8>, OneType) {
+    let key_bytes: Vec<u8> = (0..rows as i64).flat_map(i64::to_le_bytes).collect();
+    let keys = WriteColumn::Scalar { kind: PrimKind::I64, data: &key_bytes };
+    let fields: Vec<(String, WriteColumn)> = fields.iter().map(|(name, column)| (name.to_string(), *column)).collect();
+    let types = OneType(Arc::new(binary_type_of(type_name, &fields)));
+    let values = WriteValues::Object { type_name: type_name.into(), fields };
+    let mut entries = EntryEncoder::new(&keys, &values);
+    let (mut page, mut object) = (Vec::new(), Vec::new());
+    for row in 0..rows {
+        entries.encode_key(row, &mut page);
+        object.clear();
+        entries.encode_value(row, &mut object);
         page.push(tc::WRAPPED);
         page.extend_from_slice(&(object.len() as i32).to_le_bytes());
         page.extend_from_slice(&object);
@@ -57,10 +48,20 @@ fn page_of(type_name: &str, fields: &[FieldSpec], rows: usize) -> (Vec<u8>, OneT
     (page, types)
 }
 
-fn tagged(code: u8, bytes: &[u8]) -> Vec<u8> {
-    let mut v = vec![code];
-    v.extend_from_slice(bytes);
-    v
+/// A column of one primitive per row: `value(row)`'s little-endian bytes.
+fn scalars<const N: usize>(rows: usize, value: impl Fn(usize) -> [u8; N]) -> Vec<u8> {
+    (0..rows).flat_map(value).collect()
+}
+
+/// Strings padded with NULs to the longest (numpy `S<width>`): the bytes and the width.
+fn padded(texts: &[String]) -> (Vec<u8>, usize) {
+    let width = texts.iter().map(String::len).max().unwrap_or(1);
+    let mut data = Vec::with_capacity(width * texts.len());
+    for t in texts {
+        data.extend_from_slice(t.as_bytes());
+        data.resize(data.len() + width - t.len(), 0);
+    }
+    (data, width)
 }
 
 /// Decodes `page` into key and value columns `rounds` times and prints the rate.
@@ -87,37 +88,41 @@ fn bench(what: &str, page: &[u8], types: &mut OneType, rows: usize, rounds: usiz
 
 fn main() {
     const ROWS: usize = 4096;
-    let pixels = |i: usize| write_primitive_array(PrimKind::I8, &[(i % 251) as u8; 784]);
-    let label = |i: usize| tagged(tc::INT, &((i % 10) as i32).to_le_bytes());
-    let (page, mut types) = page_of("MnistDigit", &[("pixels", tc::BYTE_ARR, &pixels), ("label", tc::INT, &label)], ROWS);
+    let pixels: Vec<u8> = (0..ROWS).flat_map(|i| [(i % 251) as u8; 784]).collect();
+    let labels = scalars(ROWS, |i| ((i % 10) as i32).to_le_bytes());
+    let (page, mut types) = page_of(
+        "MnistDigit",
+        &[
+            ("pixels", WriteColumn::FixedArray { kind: PrimKind::I8, data: &pixels, width: 784 }),
+            ("label", WriteColumn::Scalar { kind: PrimKind::I32, data: &labels }),
+        ],
+        ROWS,
+    );
     bench("MNIST-shaped", &page, &mut types, ROWS, 200);
 
-    let double = |i: usize| tagged(tc::DOUBLE, &(i as f64 / 7.0).to_le_bytes());
-    let long = |i: usize| tagged(tc::LONG, &((i as i64) << 20).to_le_bytes());
-    let int = |i: usize| tagged(tc::INT, &(i as i32).to_le_bytes());
-    let fields: [FieldSpec; 10] = [
-        ("f0", tc::DOUBLE, &double), ("f1", tc::DOUBLE, &double), ("f2", tc::DOUBLE, &double),
-        ("f3", tc::DOUBLE, &double), ("f4", tc::DOUBLE, &double), ("l0", tc::LONG, &long),
-        ("l1", tc::LONG, &long), ("l2", tc::LONG, &long), ("i0", tc::INT, &int), ("i1", tc::INT, &int),
+    const TABLE_ROWS: usize = 65536;
+    let doubles = scalars(TABLE_ROWS, |i| (i as f64 / 7.0).to_le_bytes());
+    let longs = scalars(TABLE_ROWS, |i| ((i as i64) << 20).to_le_bytes());
+    let ints = scalars(TABLE_ROWS, |i| (i as i32).to_le_bytes());
+    let double = WriteColumn::Scalar { kind: PrimKind::F64, data: &doubles };
+    let long = WriteColumn::Scalar { kind: PrimKind::I64, data: &longs };
+    let int = WriteColumn::Scalar { kind: PrimKind::I32, data: &ints };
+    let fields = [
+        ("f0", double), ("f1", double), ("f2", double), ("f3", double), ("f4", double),
+        ("l0", long), ("l1", long), ("l2", long), ("i0", int), ("i1", int),
     ];
-    let (page, mut types) = page_of("BenchRow", &fields, 65536);
-    bench("tabular (ten numeric fields)", &page, &mut types, 65536, 30);
+    let (page, mut types) = page_of("BenchRow", &fields, TABLE_ROWS);
+    bench("tabular (ten numeric fields)", &page, &mut types, TABLE_ROWS, 30);
 
     // five texts of 10-80 characters, one of them not ASCII
-    let text = |seed: usize, letter: &'static str| {
-        move |i: usize| {
-            let s = letter.repeat(10 + (i * 31 + seed * 17) % 70);
-            let mut v = vec![tc::STRING];
-            v.extend_from_slice(&(s.len() as i32).to_le_bytes());
-            v.extend_from_slice(s.as_bytes());
-            v
-        }
-    };
-    let (title, author, body, tag, lang) = (text(0, "x"), text(1, "x"), text(2, "x"), text(3, "x"), text(4, "ü"));
-    let fields: [FieldSpec; 5] = [
-        ("title", tc::STRING, &title), ("author", tc::STRING, &author), ("body", tc::STRING, &body),
-        ("tag", tc::STRING, &tag), ("lang", tc::STRING, &lang),
-    ];
-    let (page, mut types) = page_of("BenchDoc", &fields, 4096);
-    bench("string-heavy (five texts)", &page, &mut types, 4096, 300);
+    let text = |seed: usize, letter: &str| padded(&(0..ROWS).map(|i| letter.repeat(10 + (i * 31 + seed * 17) % 70)).collect::<Vec<_>>());
+    let texts = [text(0, "x"), text(1, "x"), text(2, "x"), text(3, "x"), text(4, "ü")];
+    let names = ["title", "author", "body", "tag", "lang"];
+    let fields: Vec<(&str, WriteColumn)> = names
+        .iter()
+        .zip(&texts)
+        .map(|(name, (data, width))| (*name, WriteColumn::Strings { data, width: *width }))
+        .collect();
+    let (page, mut types) = page_of("BenchDoc", &fields, ROWS);
+    bench("string-heavy (five texts)", &page, &mut types, ROWS, 300);
 }

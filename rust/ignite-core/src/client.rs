@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::net::connection::ConnectionConfig;
 use crate::error::Result;
-use crate::metadata::MetadataCache;
+use crate::read::known_types::KnownTypes;
 use crate::net::pool::ConnectionPool;
 use crate::cursor::{Cursor, ScanOptions, SqlArg, SqlOptions};
 use crate::partition_scan::PartitionScan;
@@ -12,7 +12,7 @@ use crate::partition_scan::PartitionScan;
 #[derive(Clone)]
 pub struct Client {
     pool: Arc<ConnectionPool>,
-    metadata: Arc<MetadataCache>,
+    metadata: Arc<KnownTypes>,
 }
 
 impl Client {
@@ -21,7 +21,7 @@ impl Client {
         let pool = Arc::new(ConnectionPool::new(config));
         let conn = pool.take()?;
         pool.give_back(conn);
-        Ok(Client { pool, metadata: Arc::new(MetadataCache::default()) })
+        Ok(Client { pool, metadata: Arc::new(KnownTypes::default()) })
     }
 
     pub fn cache_names(&self) -> Result<Vec<String>> {
@@ -43,7 +43,7 @@ impl Client {
     }
 
     /// Binary type metadata for `type_id` (cached).
-    pub fn binary_type(&self, type_id: i32) -> Result<Arc<crate::metadata::BinaryType>> {
+    pub fn binary_type(&self, type_id: i32) -> Result<Arc<crate::format::metadata::BinaryType>> {
         let metadata = self.metadata.clone();
         self.pool.with_connection(|c| metadata.fetch(type_id, c))
     }
@@ -79,16 +79,16 @@ impl Client {
         self.pool.with_connection(|c| crate::cluster::caches::backups(c, cache_name))
     }
 
-    /// Writes rows (see [`crate::writer::put_all`]), creating the cache if asked.
-    pub fn put_all(&self, cache_name: &str, keys: &crate::writer::WriteColumn, values: &crate::writer::WriteValues, create: bool) -> Result<usize> {
+    /// Writes rows (see [`crate::write::put_all`]), creating the cache if asked.
+    pub fn put_all(&self, cache_name: &str, keys: &crate::write::WriteColumn, values: &crate::write::WriteValues, create: bool) -> Result<usize> {
         let metadata = self.metadata.clone();
         let written = self.pool.with_connection(|c| {
             if create {
                 crate::cluster::caches::get_or_create(c, cache_name)?;
             }
-            crate::writer::put_all(c, cache_name, keys, values)
+            crate::write::put_all(c, cache_name, keys, values)
         })?;
-        if let crate::writer::WriteValues::Object { type_name, .. } = values {
+        if let crate::write::WriteValues::Object { type_name, .. } = values {
             metadata.invalidate(crate::protocol::name_id(type_name)); // its schemas may have grown
         }
         Ok(written)

@@ -6,11 +6,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub use crate::binary::PrimKind;
-use crate::binary::{self, ObjectLayout, MAX_DEPTH};
+pub use crate::kinds::{PrimKind, ScalarKind};
+use crate::format::decimal as dec;
+use crate::format::object::ObjectLayout;
+use crate::format::values::{self as binary, MAX_DEPTH};
 use crate::buffer::AlignedBuf;
 use crate::error::{Error, Result};
-use crate::metadata::{BinaryType, TypeResolver};
+use crate::format::metadata::{BinaryType, TypeResolver};
 use crate::protocol::{type_code as tc, type_code_name};
 use crate::net::wire::Reader;
 
@@ -67,72 +69,11 @@ impl Selection {
     }
 }
 
-/// What a fixed-width scalar column holds, and how its bytes are laid out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScalarKind {
-    Prim(PrimKind),
-    /// 16 bytes, canonical (big-endian) order.
-    Uuid,
-    /// int64 milliseconds since the epoch.
-    Date,
-    /// int64 nanoseconds since the epoch.
-    Timestamp,
-    /// int64 milliseconds since midnight.
-    Time,
-    /// int32 ordinal of an enum of the given type.
-    Enum { type_id: i32 },
-    /// float64, the nearest to the exact decimal.
-    Decimal,
-}
-
-impl ScalarKind {
-    fn for_code(code: u8) -> Option<ScalarKind> {
-        if let Some(k) = PrimKind::from_code(code) {
-            return Some(ScalarKind::Prim(k));
-        }
-        Some(match code {
-            tc::UUID => ScalarKind::Uuid,
-            tc::DATE => ScalarKind::Date,
-            tc::TIMESTAMP => ScalarKind::Timestamp,
-            tc::TIME => ScalarKind::Time,
-            tc::ENUM | tc::BINARY_ENUM => ScalarKind::Enum { type_id: 0 },
-            tc::DECIMAL => ScalarKind::Decimal,
-            _ => return None,
-        })
-    }
-
-    pub fn size(self) -> usize {
-        match self {
-            ScalarKind::Prim(k) => k.size(),
-            ScalarKind::Uuid => 16,
-            ScalarKind::Date | ScalarKind::Timestamp | ScalarKind::Time | ScalarKind::Decimal => 8,
-            ScalarKind::Enum { .. } => 4,
-        }
-    }
-
-    fn accepts(self, code: u8) -> bool {
-        match self {
-            ScalarKind::Prim(k) => code == k.code(),
-            ScalarKind::Enum { .. } => code == tc::ENUM || code == tc::BINARY_ENUM,
-            _ => ScalarKind::for_code(code) == Some(self),
-        }
-    }
-
-    /// The type code that names this kind in messages.
-    fn code(self) -> u8 {
-        match self {
-            ScalarKind::Prim(k) => k.code(),
-            ScalarKind::Uuid => tc::UUID,
-            ScalarKind::Date => tc::DATE,
-            ScalarKind::Timestamp => tc::TIMESTAMP,
-            ScalarKind::Time => tc::TIME,
-            ScalarKind::Enum { .. } => tc::ENUM,
-            ScalarKind::Decimal => tc::DECIMAL,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        type_code_name(self.code())
+fn scalar_accepts(kind: ScalarKind, code: u8) -> bool {
+    match kind {
+        ScalarKind::Prim(k) => code == k.code(),
+        ScalarKind::Enum { .. } => code == tc::ENUM || code == tc::BINARY_ENUM,
+        _ => ScalarKind::from_code(code) == Some(kind),
     }
 }
 
@@ -359,7 +300,7 @@ impl ColumnBuilder {
         }
         let rows = self.len;
         let expected_rows = self.rows_hint.max(rows + 64);
-        self.data = if let Some(kind) = ScalarKind::for_code(code).filter(|_| !(code == tc::DECIMAL && self.options.decimal_as_string)) {
+        self.data = if let Some(kind) = ScalarKind::from_code(code).filter(|_| !(code == tc::DECIMAL && self.options.decimal_as_string)) {
             let mut values = AlignedBuf::with_capacity(kind.size() * expected_rows);
             values.extend_zeros(kind.size() * rows);
             Data::Scalar { kind, values }
@@ -451,7 +392,7 @@ impl ColumnBuilder {
         let rows = self.len;
         let end = match &mut self.data {
             Data::Scalar { kind, values } => {
-                if !kind.accepts(code) {
+                if !scalar_accepts(*kind, code) {
                     let expected = kind.name();
                     return Err(self.conflict(expected, code));
                 }
@@ -478,7 +419,7 @@ impl ColumnBuilder {
                     return Err(self.conflict(expected, code));
                 }
                 if code == tc::DECIMAL {
-                    bytes.extend_from_slice(binary::read_decimal(&mut r)?.to_decimal_string().as_bytes());
+                    bytes.extend_from_slice(dec::read_decimal(&mut r)?.to_decimal_string().as_bytes());
                 } else {
                     let n = r.len(1)?;
                     let s = r.take(n)?;
@@ -592,7 +533,7 @@ fn push_scalar(kind: &mut ScalarKind, values: &mut AlignedBuf, r: &mut Reader<'_
         ScalarKind::Uuid => values.extend_from_slice(&r.uuid()?),
         ScalarKind::Date | ScalarKind::Time => values.extend_from_slice(&r.i64()?.to_le_bytes()),
         ScalarKind::Timestamp => values.extend_from_slice(&binary::read_timestamp_nanos(r)?.to_le_bytes()),
-        ScalarKind::Decimal => values.extend_from_slice(&binary::read_decimal(r)?.to_f64().to_le_bytes()),
+        ScalarKind::Decimal => values.extend_from_slice(&dec::read_decimal(r)?.to_f64().to_le_bytes()),
         ScalarKind::Enum { type_id } => {
             let value_type = r.i32()?;
             let ordinal = r.i32()?;

@@ -4,11 +4,12 @@
 
 use std::sync::Arc;
 
-use crate::binary;
+use crate::format::values as binary;
 use crate::columns::{Column, ColumnBuilder, DecodeOptions, Selection};
 use crate::net::connection::Connection;
 use crate::error::{Error, Result};
-use crate::metadata::{ConnectionResolver, MetadataCache, TypeResolver};
+use crate::format::metadata::TypeResolver;
+use crate::read::known_types::{ConnectionResolver, KnownTypes};
 use crate::net::pool::ConnectionPool;
 use crate::protocol::{java_string_hash, op, type_code, SCAN_FLAG_KEEP_BINARY};
 use crate::net::wire::{Reader, Writer};
@@ -229,7 +230,7 @@ impl Page {
 
 pub struct Cursor {
     pool: Arc<ConnectionPool>,
-    metadata: Arc<MetadataCache>,
+    metadata: Arc<KnownTypes>,
     /// `None` once the cursor has finished (connection returned) or failed (connection dropped).
     conn: Option<Connection>,
     cursor_id: i64,
@@ -269,7 +270,7 @@ fn open_request(pool: &ConnectionPool, op_code: i16, body: &[u8], what: &str) ->
 
 impl Cursor {
     /// Opens a scan query over `cache_name`; rows are (key, val).
-    pub fn scan(pool: Arc<ConnectionPool>, metadata: Arc<MetadataCache>, cache_name: &str, options: &ScanOptions) -> Result<Cursor> {
+    pub fn scan(pool: Arc<ConnectionPool>, metadata: Arc<KnownTypes>, cache_name: &str, options: &ScanOptions) -> Result<Cursor> {
         options.validate()?;
         let mut w = Writer::new();
         w.i32(java_string_hash(cache_name))
@@ -292,7 +293,7 @@ impl Cursor {
     }
 
     /// Runs an SQL fields query; rows have one value per result column.
-    pub fn sql(pool: Arc<ConnectionPool>, metadata: Arc<MetadataCache>, query: &str, args: &[SqlArg], options: &SqlOptions) -> Result<Cursor> {
+    pub fn sql(pool: Arc<ConnectionPool>, metadata: Arc<KnownTypes>, query: &str, args: &[SqlArg], options: &SqlOptions) -> Result<Cursor> {
         validate_page_size(options.page_size)?;
         if query.trim().is_empty() {
             return Err(Error::InvalidArgument("the SQL query is empty".into()));
@@ -340,7 +341,7 @@ impl Cursor {
     #[allow(clippy::too_many_arguments)]
     fn new(
         pool: Arc<ConnectionPool>,
-        metadata: Arc<MetadataCache>,
+        metadata: Arc<KnownTypes>,
         conn: Connection,
         page: Vec<u8>,
         cursor_id: i64,
@@ -442,7 +443,7 @@ impl Cursor {
                 continue;
             }
             let conn = self.conn.as_mut().expect("checked above");
-            let mut types = ConnectionResolver { cache: &self.metadata, conn };
+            let mut types = ConnectionResolver { types: &self.metadata, conn };
             rows += self.decoder.decode_rows(&mut self.page, max_rows - rows, &mut builders, &mut types)?;
         }
         if rows == 0 && self.conn.is_none() {

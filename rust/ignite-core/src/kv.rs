@@ -163,8 +163,8 @@ fn visit_page(r: &mut Reader<'_>, visit: &mut impl FnMut(&str, &[u8])) -> Result
     let n = r.len(2)?;
     for _ in 0..n {
         let key_start = r.pos();
-        let key_end = crate::binary::value_end(r.buffer(), key_start, 0)?;
-        let value_end = crate::binary::value_end(r.buffer(), key_end, 0)?;
+        let key_end = crate::format::values::value_end(r.buffer(), key_start, 0)?;
+        let value_end = crate::format::values::value_end(r.buffer(), key_end, 0)?;
         let buf = r.buffer();
         if buf[key_start] == type_code::STRING && buf[key_end] == type_code::BYTE_ARR {
             let key = std::str::from_utf8(&buf[key_start + 5..key_end]).map_err(|_| Error::protocol("a key is not UTF-8"))?;

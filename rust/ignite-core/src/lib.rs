@@ -17,20 +17,21 @@
 //! - [`igfs`]: a file system on two caches (metadata and blocks);
 //! - [`client`]: what the bindings use.
 
-pub mod binary;
 pub mod buffer;
 pub mod client;
 pub mod cluster;
 pub mod columns;
 pub mod cursor;
 pub mod error;
+pub mod format;
 pub mod igfs;
+pub mod kinds;
 pub mod kv;
-pub mod metadata;
 pub mod net;
 pub mod partition_scan;
 pub mod protocol;
-pub mod writer;
+pub mod read;
+pub mod write;
 
 // The facade: the bindings and the TensorFlow plugin import only these names (and `igfs`), so the
 // rooms behind them can move without touching the crates above.
@@ -43,4 +44,4 @@ pub use error::{Error, FsErrorKind, Result};
 pub use partition_scan::{PartitionBatch, PartitionScan};
 pub use protocol::{java_string_hash, name_id, type_code_name, ProtocolVersion};
 pub use net::tls::{client_config as tls_client_config, TlsOptions};
-pub use writer::{WriteColumn, WriteValues};
+pub use write::{WriteColumn, WriteValues};

@@ -17,7 +17,7 @@ use crate::net::connection::Connection;
 use crate::columns::ColumnBuilder;
 use crate::cursor::{Batch, Page, RowDecoder, ScanOptions};
 use crate::error::{Error, Result};
-use crate::metadata::{ConnectionResolver, MetadataCache};
+use crate::read::known_types::{ConnectionResolver, KnownTypes};
 use crate::net::pool::ConnectionPool;
 use crate::protocol::{java_string_hash, op, type_code, SCAN_FLAG_KEEP_BINARY};
 use crate::net::wire::{Reader, Writer};
@@ -66,7 +66,7 @@ impl PartitionCursor {
 
 pub struct PartitionScan {
     pool: Arc<ConnectionPool>,
-    metadata: Arc<MetadataCache>,
+    metadata: Arc<KnownTypes>,
     /// `None` after a failure (the connection is dropped) or once given back.
     conn: Option<Connection>,
     cache_name: String,
@@ -89,7 +89,7 @@ pub struct PartitionScan {
 impl PartitionScan {
     /// Takes a connection for a scan of `cache_name` with `options` (its `partition` and `local`
     /// do not apply: partitions come from [`PartitionScan::add`]).
-    pub fn new(pool: Arc<ConnectionPool>, metadata: Arc<MetadataCache>, cache_name: &str, options: &ScanOptions, max_cursors: usize) -> Result<PartitionScan> {
+    pub fn new(pool: Arc<ConnectionPool>, metadata: Arc<KnownTypes>, cache_name: &str, options: &ScanOptions, max_cursors: usize) -> Result<PartitionScan> {
         options.validate()?;
         if !(1..=MAX_CURSORS_PER_CONNECTION).contains(&max_cursors) {
             return Err(Error::InvalidArgument(format!(
@@ -179,7 +179,7 @@ impl PartitionScan {
     fn decode_from(&mut self, partition: i32, max_rows: usize, builders: &mut [ColumnBuilder]) -> Result<usize> {
         let cursor = self.cursors.get_mut(&partition).expect("ready partitions have cursors");
         let conn = self.conn.as_mut().expect("checked by guarded");
-        let mut types = ConnectionResolver { cache: &self.metadata, conn };
+        let mut types = ConnectionResolver { types: &self.metadata, conn };
         cursor.first_page_unread = false;
         self.decoder.decode_rows(&mut cursor.page, max_rows, builders, &mut types)
     }

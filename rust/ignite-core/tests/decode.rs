@@ -7,17 +7,11 @@ mod common;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use common::{int, object, string, Types};
 use ignite_core::columns::{Column, ColumnBuilder, ScalarKind};
-use common::{int, string, Types};
-use ignite_core::metadata::{BinaryType, FieldMeta};
+use ignite_core::format::metadata::{BinaryType, FieldMeta};
 use ignite_core::protocol::{name_id, schema_id, type_code as tc};
 use ignite_core::{Error, PrimKind, Result};
-
-const USER_TYPE: u16 = 0x01;
-const HAS_SCHEMA: u16 = 0x02;
-const OFFSET_ONE: u16 = 0x08;
-const OFFSET_TWO: u16 = 0x10;
-const COMPACT: u16 = 0x20;
 
 /// A type for the tests: name, fields (name, type code), and its schemas (field names in order).
 type TypeDef<'a> = (&'a str, &'a [(&'a str, u8)], &'a [&'a [&'a str]]);
@@ -47,48 +41,6 @@ fn bytes_array(v: &[u8]) -> Vec<u8> {
     b.extend_from_slice(&(v.len() as i32).to_le_bytes());
     b.extend_from_slice(v);
     b
-}
-
-/// A binary object of type `type_name` with `fields` (name, encoded value) in that order.
-fn object(type_name: &str, fields: &[(&str, Vec<u8>)], compact: bool, offset_size: usize) -> Vec<u8> {
-    let mut data = Vec::new();
-    let mut offsets = Vec::new();
-    for (_, value) in fields {
-        offsets.push(24 + data.len());
-        data.extend_from_slice(value);
-    }
-    let mut footer = Vec::new();
-    for ((name, _), off) in fields.iter().zip(&offsets) {
-        if !compact {
-            footer.extend_from_slice(&name_id(name).to_le_bytes());
-        }
-        match offset_size {
-            1 => footer.push(*off as u8),
-            2 => footer.extend_from_slice(&(*off as u16).to_le_bytes()),
-            _ => footer.extend_from_slice(&(*off as i32).to_le_bytes()),
-        }
-    }
-    let mut flags = USER_TYPE | HAS_SCHEMA;
-    flags |= match offset_size {
-        1 => OFFSET_ONE,
-        2 => OFFSET_TWO,
-        _ => 0,
-    };
-    if compact {
-        flags |= COMPACT;
-    }
-    let ids: Vec<i32> = fields.iter().map(|(n, _)| name_id(n)).collect();
-    let total = 24 + data.len() + footer.len();
-    let mut out = vec![tc::OBJECT, 1];
-    out.extend_from_slice(&flags.to_le_bytes());
-    out.extend_from_slice(&name_id(type_name).to_le_bytes());
-    out.extend_from_slice(&0i32.to_le_bytes());
-    out.extend_from_slice(&(total as i32).to_le_bytes());
-    out.extend_from_slice(&schema_id(&ids).to_le_bytes());
-    out.extend_from_slice(&((24 + data.len()) as i32).to_le_bytes());
-    out.extend_from_slice(&data);
-    out.extend_from_slice(&footer);
-    out
 }
 
 fn decode_all(values: &[Vec<u8>], types: &mut Types) -> Result<Column> {
@@ -196,10 +148,7 @@ fn handles_and_wrapped_objects_resolve_to_their_targets() {
     handle.extend_from_slice(&((handle_pos - 24) as i32).to_le_bytes());
     let pair = object("Pair", &[("first", inner.clone()), ("second", handle)], true, 4);
     // The pair again, wrapped in a type-27 envelope as keep-binary scans deliver it.
-    let mut wrapped = vec![tc::WRAPPED];
-    wrapped.extend_from_slice(&(pair.len() as i32).to_le_bytes());
-    wrapped.extend_from_slice(&pair);
-    wrapped.extend_from_slice(&0i32.to_le_bytes());
+    let wrapped = common::wrapped(&pair);
     let col = decode_all(&[pair, wrapped], &mut t).unwrap();
     for side in ["first", "second"] {
         assert_eq!(i32s(field(field(&col, side), "age")), vec![5, 5]);

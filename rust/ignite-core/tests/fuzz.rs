@@ -8,12 +8,12 @@ mod common;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use ignite_core::binary::{value_end, write_object, write_primitive_array};
+use common::{int, object_of_ids, string, wrapped, Types};
 use ignite_core::columns::ColumnBuilder;
-use common::{int, string, Types};
-use ignite_core::metadata::{BinaryType, FieldMeta};
+use ignite_core::format::metadata::{BinaryType, FieldMeta};
+use ignite_core::format::values::value_end;
 use ignite_core::protocol::{name_id, schema_id, type_code as tc};
-use ignite_core::{PrimKind, Result};
+use ignite_core::{PrimKind, Result, WriteColumn};
 
 /// xorshift64*: small, deterministic, good enough to drive mutations.
 struct Rng(u64);
@@ -58,7 +58,7 @@ fn seed_page(rows: usize, compact: bool) -> Vec<u8> {
     for i in 0..rows {
         page.push(tc::LONG);
         page.extend_from_slice(&(i as i64).to_le_bytes());
-        let inner = write_object(name_id("Inner"), &[(name_id("n"), &int(i as i32)), (name_id("s"), &string("in"))], compact);
+        let inner = object_of_ids(name_id("Inner"), &[(name_id("n"), &int(i as i32)), (name_id("s"), &string("in"))], compact, None);
         let mut list = vec![tc::COLLECTION, 2, 0, 0, 0, 0];
         list.extend(int(1));
         list.extend(int(2));
@@ -71,21 +71,19 @@ fn seed_page(rows: usize, compact: bool) -> Vec<u8> {
         let dec = vec![tc::DECIMAL, 2, 0, 0, 0, 2, 0, 0, 0, 0x84, 0xD2];
         let mut uid = vec![tc::UUID];
         uid.extend_from_slice(&[7u8; 16]);
-        let px = write_primitive_array(PrimKind::I8, &[i as u8; 10]);
+        let mut px = Vec::new();
+        WriteColumn::FixedArray { kind: PrimKind::I8, data: &[i as u8; 10], width: 10 }.encode(0, &mut px);
         // `again` is a handle back to `inner` (which starts right after the header).
         let inner_offset = 24 + int(0).len() + string("row").len() + px.len();
         let handle_pos = inner_offset + inner.len() + list.len() + map.len() + ts.len() + dec.len() + uid.len();
         let mut again = vec![tc::HANDLE];
         again.extend_from_slice(&((handle_pos - inner_offset) as i32).to_le_bytes());
-        let object = write_object(name_id("Rec"), &[
+        let object = object_of_ids(name_id("Rec"), &[
             (name_id("n"), &int(i as i32)), (name_id("s"), &string("row")), (name_id("px"), &px),
             (name_id("inner"), &inner), (name_id("list"), &list), (name_id("map"), &map), (name_id("ts"), &ts),
             (name_id("dec"), &dec), (name_id("uid"), &uid), (name_id("again"), &again),
-        ], compact);
-        page.push(tc::WRAPPED);
-        page.extend_from_slice(&(object.len() as i32).to_le_bytes());
-        page.extend_from_slice(&object);
-        page.extend_from_slice(&0i32.to_le_bytes());
+        ], compact, None);
+        page.extend(wrapped(&object));
     }
     page
 }

@@ -1,13 +1,14 @@
-//! Helpers shared by the decoder tests and the fuzz harness: encoded values and a type resolver
-//! over fixed metadata.
+//! Helpers shared by the decoder tests and the fuzz harness: encoded values, objects built by the
+//! production object encoder, and a type resolver over fixed metadata.
 
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use ignite_core::metadata::{BinaryType, TypeResolver};
-use ignite_core::protocol::type_code as tc;
+use ignite_core::format::metadata::{BinaryType, TypeResolver};
+use ignite_core::format::object_encoder::{Footer, ObjectEncoder};
+use ignite_core::protocol::{name_id, schema_id, type_code as tc};
 use ignite_core::{Error, Result};
 
 /// Binary types by id, as the server's metadata would give them.
@@ -35,4 +36,34 @@ pub fn string(s: &str) -> Vec<u8> {
     b.extend_from_slice(&(s.len() as i32).to_le_bytes());
     b.extend_from_slice(s.as_bytes());
     b
+}
+
+/// A binary object of type `type_id` with `fields` (field id, encoded value) in that order, made by
+/// the production object encoder: a compact or a full footer, offsets of `offset_size` bytes
+/// (`None`: as narrow as the object allows).
+pub fn object_of_ids(type_id: i32, fields: &[(i32, &[u8])], compact: bool, offset_size: Option<usize>) -> Vec<u8> {
+    let ids: Vec<i32> = fields.iter().map(|(id, _)| *id).collect();
+    let mut encoder = ObjectEncoder::new();
+    for (_, value) in fields {
+        encoder.field().extend_from_slice(value);
+    }
+    let mut out = Vec::new();
+    let footer = Footer { field_ids: (!compact).then_some(ids.as_slice()), offset_size };
+    encoder.finish(&mut out, type_id, schema_id(&ids), footer);
+    out
+}
+
+/// Like [`object_of_ids`], with the type and the fields named.
+pub fn object(type_name: &str, fields: &[(&str, Vec<u8>)], compact: bool, offset_size: usize) -> Vec<u8> {
+    let fields: Vec<(i32, &[u8])> = fields.iter().map(|(name, value)| (name_id(name), value.as_slice())).collect();
+    object_of_ids(name_id(type_name), &fields, compact, Some(offset_size))
+}
+
+/// A value wrapped (type code 27) around an object, as keep-binary scans deliver them.
+pub fn wrapped(object: &[u8]) -> Vec<u8> {
+    let mut v = vec![tc::WRAPPED];
+    v.extend_from_slice(&(object.len() as i32).to_le_bytes());
+    v.extend_from_slice(object);
+    v.extend_from_slice(&0i32.to_le_bytes()); // the object starts at offset 0 inside
+    v
 }

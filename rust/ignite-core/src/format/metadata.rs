@@ -1,12 +1,11 @@
-//! Binary type metadata (op 3002): type names, field names and ids, and the schemas that compact
-//! footers refer to. Cached per client, shared by all its connections.
+//! Binary type metadata: type names, field names and ids, and the schemas that compact footers
+//! refer to, in the form the server answers a type lookup (op 3002) and takes a type's
+//! registration (op 3003). Parsed and written here, and nowhere else.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use crate::net::connection::Connection;
-use crate::error::{Error, Result};
-use crate::protocol::op;
+use crate::error::Result;
 use crate::net::wire::{Reader, Writer};
 
 #[derive(Debug, Clone)]
@@ -69,67 +68,38 @@ impl BinaryType {
         }
         Ok(Some(BinaryType { type_id, name, fields, is_enum, enum_values, schemas }))
     }
+
+    /// The type as a registration (op 3003) sends it: the lookup answer's layout without its
+    /// leading "found" flag.
+    pub fn encode(&self, w: &mut Writer) {
+        w.i32(self.type_id).string_object(Some(&self.name)).string_object(None); // no affinity key field
+        w.i32(self.fields.len() as i32);
+        for f in &self.fields {
+            w.string_object(Some(&f.name)).i32(f.type_code as i32).i32(f.field_id);
+        }
+        w.bool(self.is_enum);
+        if self.is_enum {
+            w.i32(self.enum_values.len() as i32);
+            for (name, ordinal) in &self.enum_values {
+                w.string_object(Some(name)).i32(*ordinal);
+            }
+        }
+        w.i32(self.schemas.len() as i32);
+        for (schema_id, ids) in &self.schemas {
+            w.i32(*schema_id).i32(ids.len() as i32);
+            for id in ids {
+                w.i32(*id);
+            }
+        }
+    }
 }
 
-/// Where the decoder gets binary types from; the scan implements it over its connection.
+/// Where the decoder gets binary types from; a scan implements it over its connection
+/// (`read::known_types`), the tests over fixed metadata.
 pub trait TypeResolver {
     fn binary_type(&mut self, type_id: i32) -> Result<Arc<BinaryType>>;
     /// Asks the server again, for a schema registered after the type was cached.
     fn refresh(&mut self, type_id: i32) -> Result<Arc<BinaryType>>;
-}
-
-/// A client-wide cache of binary types.
-#[derive(Default)]
-pub struct MetadataCache {
-    types: Mutex<HashMap<i32, Arc<BinaryType>>>,
-}
-
-impl MetadataCache {
-    pub fn get(&self, type_id: i32) -> Option<Arc<BinaryType>> {
-        self.types.lock().unwrap().get(&type_id).cloned()
-    }
-
-    /// Returns the type, asking the server through `conn` on a miss.
-    pub fn fetch(&self, type_id: i32, conn: &mut Connection) -> Result<Arc<BinaryType>> {
-        if let Some(t) = self.get(type_id) {
-            return Ok(t);
-        }
-        let t = Arc::new(request_binary_type(conn, type_id)?);
-        self.types.lock().unwrap().insert(type_id, t.clone());
-        Ok(t)
-    }
-
-    /// Forgets a type so that the next fetch asks the server again (a schema we have not seen
-    /// may have been registered since we cached it).
-    pub fn invalidate(&self, type_id: i32) {
-        self.types.lock().unwrap().remove(&type_id);
-    }
-}
-
-pub fn request_binary_type(conn: &mut Connection, type_id: i32) -> Result<BinaryType> {
-    let mut w = Writer::new();
-    w.i32(type_id);
-    let payload = conn.request(op::GET_BINARY_TYPE, &w.buf)?;
-    BinaryType::parse(&payload)?.ok_or_else(|| {
-        Error::Schema(format!("the server has no binary type metadata for type id {type_id}"))
-    })
-}
-
-/// Resolves through a metadata cache and a connection.
-pub struct ConnectionResolver<'a> {
-    pub cache: &'a MetadataCache,
-    pub conn: &'a mut Connection,
-}
-
-impl TypeResolver for ConnectionResolver<'_> {
-    fn binary_type(&mut self, type_id: i32) -> Result<Arc<BinaryType>> {
-        self.cache.fetch(type_id, self.conn)
-    }
-
-    fn refresh(&mut self, type_id: i32) -> Result<Arc<BinaryType>> {
-        self.cache.invalidate(type_id);
-        self.cache.fetch(type_id, self.conn)
-    }
 }
 
 #[cfg(test)]
@@ -147,6 +117,26 @@ mod tests {
         assert_eq!(t.name, "Digit");
         assert_eq!(t.field(9).unwrap().name, "pixels");
         assert_eq!(t.schemas[&-5], vec![7, 9]);
+    }
+
+    #[test]
+    fn a_registration_reads_back_as_the_lookup_answer() {
+        let t = BinaryType {
+            type_id: 42,
+            name: "Digit".into(),
+            fields: vec![FieldMeta { name: "label".into(), type_code: 3, field_id: 7 }],
+            is_enum: true,
+            enum_values: vec![("ONE".into(), 1)],
+            schemas: HashMap::from([(-5, vec![7])]),
+        };
+        let mut w = Writer::new();
+        w.bool(true);
+        t.encode(&mut w);
+        let back = BinaryType::parse(&w.buf).unwrap().unwrap();
+        assert_eq!((back.type_id, back.name.as_str(), back.is_enum), (42, "Digit", true));
+        assert_eq!(back.field(7).unwrap().name, "label");
+        assert_eq!(back.enum_values, vec![("ONE".to_string(), 1)]);
+        assert_eq!(back.schemas[&-5], vec![7]);
     }
 
     #[test]

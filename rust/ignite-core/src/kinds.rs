@@ -1,0 +1,108 @@
+//! The kinds of values that every layer names: fixed-size elements ([`PrimKind`]) and fixed-width
+//! scalars ([`ScalarKind`]). What a column holds and what a writer writes are said in these
+//! terms. No wire codes here: Ignite 2's type codes for these kinds are in
+//! `format::type_codes`, so that another wire format can name the same kinds its own way.
+
+/// Fixed-size element types (Java's primitives).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrimKind {
+    /// Java byte; handed to Python as uint8, as the original IgniteDataset did (pixels, raw bytes).
+    I8,
+    I16,
+    I32,
+    I64,
+    F32,
+    F64,
+    /// A UTF-16 code unit (Java char), as uint16.
+    Char,
+    Bool,
+}
+
+impl PrimKind {
+    pub fn size(self) -> usize {
+        match self {
+            PrimKind::I8 | PrimKind::Bool => 1,
+            PrimKind::I16 | PrimKind::Char => 2,
+            PrimKind::I32 | PrimKind::F32 => 4,
+            PrimKind::I64 | PrimKind::F64 => 8,
+        }
+    }
+
+    /// The Java name of the kind, as schemas and error messages show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            PrimKind::I8 => "byte",
+            PrimKind::I16 => "short",
+            PrimKind::I32 => "int",
+            PrimKind::I64 => "long",
+            PrimKind::F32 => "float",
+            PrimKind::F64 => "double",
+            PrimKind::Char => "char",
+            PrimKind::Bool => "bool",
+        }
+    }
+
+    /// The name of an array of this kind (`int[]`).
+    pub fn array_name(self) -> &'static str {
+        match self {
+            PrimKind::I8 => "byte[]",
+            PrimKind::I16 => "short[]",
+            PrimKind::I32 => "int[]",
+            PrimKind::I64 => "long[]",
+            PrimKind::F32 => "float[]",
+            PrimKind::F64 => "double[]",
+            PrimKind::Char => "char[]",
+            PrimKind::Bool => "bool[]",
+        }
+    }
+}
+
+/// What a fixed-width scalar column holds, and how its bytes are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScalarKind {
+    Prim(PrimKind),
+    /// 16 bytes, canonical (big-endian) order.
+    Uuid,
+    /// int64 milliseconds since the epoch.
+    Date,
+    /// int64 nanoseconds since the epoch.
+    Timestamp,
+    /// int64 milliseconds since midnight.
+    Time,
+    /// int32 ordinal of an enum of the given type.
+    Enum { type_id: i32 },
+    /// float64, the nearest to the exact decimal.
+    Decimal,
+}
+
+impl ScalarKind {
+    pub fn size(self) -> usize {
+        match self {
+            ScalarKind::Prim(k) => k.size(),
+            ScalarKind::Uuid => 16,
+            ScalarKind::Date | ScalarKind::Timestamp | ScalarKind::Time | ScalarKind::Decimal => 8,
+            ScalarKind::Enum { .. } => 4,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ScalarKind::Prim(k) => k.name(),
+            ScalarKind::Uuid => "uuid",
+            ScalarKind::Date => "date",
+            ScalarKind::Timestamp => "timestamp",
+            ScalarKind::Time => "time",
+            ScalarKind::Enum { .. } => "enum",
+            ScalarKind::Decimal => "decimal",
+        }
+    }
+
+    /// Whether values of `other` belong in a column of this kind: the same kind, and for enums
+    /// any enum (a column's enum type is checked value by value).
+    pub fn holds(self, other: ScalarKind) -> bool {
+        match (self, other) {
+            (ScalarKind::Enum { .. }, ScalarKind::Enum { .. }) => true,
+            _ => self == other,
+        }
+    }
+}

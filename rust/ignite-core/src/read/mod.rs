@@ -1,0 +1,3 @@
+//! `read`: scans and queries.
+
+pub mod known_types;
