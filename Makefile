@@ -1,7 +1,8 @@
 # One-command set-up and runs. Everything installs into the project: a virtual environment
 # (.venv), the Rust extension (built in release mode into it), and the Ignite jars (build/ignite).
 #   make demo    set up, start a local Ignite node, load digits, train from IgniteDataset, stop
-#   make test    set up, cargo test, then the pytest suite against real Ignite nodes
+#   make lint    ruff (rules and format), mypy on the package, cargo fmt --check, clippy -D warnings
+#   make test    lint, set up, cargo test, then the pytest suite against real Ignite nodes
 #   make bench   set up, run the benchmark smoke (benches/)
 
 PYTHON ?= python3
@@ -18,20 +19,21 @@ DEPS_STAMP := $(VENV)/.deps-installed
 BUILD_STAMP := $(VENV)/.extension-built
 JARS_STAMP := $(IGNITE_FAST_HOME)/.jars-installed
 
-.PHONY: setup demo test test-rust test-python bench bench-baseline bench-compare clean
+.PHONY: setup demo lint test test-rust test-python bench bench-baseline bench-compare clean
 
 setup: $(BUILD_STAMP) $(JARS_STAMP)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# Python packages: the build tool, then the run-time, TensorFlow and test dependencies.
+# Python packages: the build tool, then the run-time, TensorFlow, test and lint dependencies (ruff to
+# one minor version: its formatter's style moves between minor versions).
 $(DEPS_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "maturin>=1.7,<2" "numpy>=1.26" "tensorflow>=2.16" \
 		"pytest>=8" "pytest-benchmark>=4" "pytest-timeout>=2" "pyignite==0.6.1" "scikit-learn>=1.3" \
 		"hypothesis>=6" "pyarrow>=15" "pandas>=2" "cryptography>=42" "matplotlib>=3.8" \
-		"fsspec>=2023.1" "tensorboard>=2.16" "torch>=2.2"
+		"fsspec>=2023.1" "tensorboard>=2.16" "torch>=2.2" "ruff>=0.17,<0.18" "mypy>=2.4"
 	touch $@
 
 # The extension module, in release mode (lto, one codegen unit), installed editable.
@@ -48,7 +50,15 @@ $(JARS_STAMP): python/ignite_fast/server.py python/ignite_fast/ignite-jars.pom.x
 demo: setup
 	$(PY) -m ignite_fast.demo
 
-test: setup test-rust test-python
+# Lint needs only the Python tools (mypy reads the extension's stubs, _native.pyi, not the build).
+lint: $(DEPS_STAMP)
+	$(VENV)/bin/ruff check python tests benches
+	$(VENV)/bin/ruff format --check python tests benches
+	$(VENV)/bin/mypy
+	cargo fmt --all --check
+	cargo clippy --quiet --workspace --all-targets -- -D warnings
+
+test: lint setup test-rust test-python
 
 test-rust:
 	cargo test --quiet -p ignite-core -p ignite-tf-fs

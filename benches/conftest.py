@@ -20,7 +20,7 @@ from node_fixtures import session_cluster, started  # noqa: E402, F401 - test_me
 from report import raw_peer  # noqa: E402
 
 PORT = 10860
-ONE_MB_ROWS = int(os.environ.get("BENCH_1MB_ROWS", "1024"))          # 1 GB
+ONE_MB_ROWS = int(os.environ.get("BENCH_1MB_ROWS", "1024"))  # 1 GB
 MNIST_ROWS = int(os.environ.get("BENCH_MNIST_ROWS", "70000"))
 TABULAR_ROWS = int(os.environ.get("BENCH_TABULAR_ROWS", "1000000"))
 OBJECT_ROWS = int(os.environ.get("BENCH_OBJECT_ROWS", "20000"))
@@ -34,12 +34,20 @@ TRIO_PORT = 10930
 TRIO_1MB_ROWS = int(os.environ.get("BENCH_TRIO_1MB_ROWS", "384"))
 
 
-bench_cluster = session_cluster(nodes=1, port=PORT, discovery_port=27560, communication_port=27160,
-                                name="bench", region_mb=2048, heap_mb=1536)
+bench_cluster = session_cluster(
+    nodes=1, port=PORT, discovery_port=27560, communication_port=27160, name="bench", region_mb=2048, heap_mb=1536
+)
 
 # Three local nodes (no backups: every entry lives once).
-bench_trio = session_cluster(nodes=3, port=TRIO_PORT, discovery_port=27630, communication_port=27230,
-                             name="bench-trio", region_mb=1024, heap_mb=1024)
+bench_trio = session_cluster(
+    nodes=3,
+    port=TRIO_PORT,
+    discovery_port=27630,
+    communication_port=27230,
+    name="bench-trio",
+    region_mb=1024,
+    heap_mb=1024,
+)
 
 
 @pytest.fixture(scope="session")
@@ -66,8 +74,7 @@ class Caches:
             name = f"bench_{scenario}" if nodes == 1 else f"bench{nodes}_{scenario}"
             cache = LOADERS[scenario](cluster.addresses, name, nodes)
             _warm_up(cluster.addresses, name, nodes)
-            self._loaded[scenario, nodes] = {**cache, "name": name, "addresses": cluster.addresses,
-                                             "cluster": cluster}
+            self._loaded[scenario, nodes] = {**cache, "name": name, "addresses": cluster.addresses, "cluster": cluster}
         return self._loaded[scenario, nodes]
 
 
@@ -151,8 +158,9 @@ def load_1mb(addresses, name, nodes):
     rng = np.random.default_rng(1)
     for start in range(0, rows, 32):
         n = min(32, rows - start)
-        client.put_batches(name, {"key": np.arange(start, start + n),
-                                  "val": rng.integers(0, 256, (n, 1 << 20), dtype=np.uint8)})
+        client.put_batches(
+            name, {"key": np.arange(start, start + n), "val": rng.integers(0, 256, (n, 1 << 20), dtype=np.uint8)}
+        )
     return {"rows": rows, "value_bytes": 1 << 20}
 
 
@@ -163,8 +171,10 @@ def load_mnist(addresses, name, nodes):
     rng = np.random.default_rng(2)
     pixels = rng.integers(0, 256, (MNIST_ROWS, 784), dtype=np.uint8)
     ignite_fast.Client(addresses).put_batches(
-        name, {"key": np.arange(MNIST_ROWS), "val": {"pixels": pixels, "label": np.arange(MNIST_ROWS, dtype=np.int32) % 10}},
-        type_name="MnistDigit")
+        name,
+        {"key": np.arange(MNIST_ROWS), "val": {"pixels": pixels, "label": np.arange(MNIST_ROWS, dtype=np.int32) % 10}},
+        type_name="MnistDigit",
+    )
     return {"rows": MNIST_ROWS, "value_bytes": 784 + 4}
 
 
@@ -219,37 +229,72 @@ def load_mixed(addresses, name, nodes):
 
     from pyignite import GenericObjectMeta
     from pyignite.datatypes import (
-        DecimalObject, DoubleObject, IntArrayObject, IntObject, LongObject, String, TimestampObject,
+        DecimalObject,
+        DoubleObject,
+        IntArrayObject,
+        IntObject,
+        LongObject,
+        String,
+        TimestampObject,
         UUIDObject,
     )
 
-    class Mixed(metaclass=GenericObjectMeta, type_name="BenchMixed", schema=OrderedDict([
-            ("id", IntObject), ("count", LongObject), ("score", DoubleObject), ("name", String),
-            ("uid", UUIDObject), ("at", TimestampObject), ("price", DecimalObject), ("tags", IntArrayObject)])):
+    class Mixed(
+        metaclass=GenericObjectMeta,
+        type_name="BenchMixed",
+        schema=OrderedDict(
+            [
+                ("id", IntObject),
+                ("count", LongObject),
+                ("score", DoubleObject),
+                ("name", String),
+                ("uid", UUIDObject),
+                ("at", TimestampObject),
+                ("price", DecimalObject),
+                ("tags", IntArrayObject),
+            ]
+        ),
+    ):
         pass
 
     writer = _pyignite(addresses)
     cache = writer.get_or_create_cache(name)
     base = datetime.datetime(2024, 1, 1)
     for start in range(0, OBJECT_ROWS, 2000):
-        cache.put_all({i: Mixed(id=i, count=i * 7, score=i / 3, name=f"item-{i}", uid=uuid.UUID(int=i),
-                                at=(base + datetime.timedelta(seconds=i), 0), price=Decimal(i) / 100,
-                                tags=[i, i + 1, i + 2])
-                       for i in range(start, min(start + 2000, OBJECT_ROWS))})
+        cache.put_all(
+            {
+                i: Mixed(
+                    id=i,
+                    count=i * 7,
+                    score=i / 3,
+                    name=f"item-{i}",
+                    uid=uuid.UUID(int=i),
+                    at=(base + datetime.timedelta(seconds=i), 0),
+                    price=Decimal(i) / 100,
+                    tags=[i, i + 1, i + 2],
+                )
+                for i in range(start, min(start + 2000, OBJECT_ROWS))
+            }
+        )
     writer.close()
     # int, long, double, ~9-char string, uuid, timestamp, decimal (~8), 3 ints: about 90 bytes
     return {"rows": OBJECT_ROWS, "value_bytes": 4 + 8 + 8 + 9 + 16 + 12 + 8 + 12}
 
 
-LOADERS = {"1mb": load_1mb, "mnist": load_mnist, "tabular": load_tabular, "strings": load_strings,
-           "mixed": load_mixed}
+LOADERS = {"1mb": load_1mb, "mnist": load_mnist, "tabular": load_tabular, "strings": load_strings, "mixed": load_mixed}
 
 
 def record(benchmark, scenario: str, reader: str, rows: int, nbytes: int) -> None:
     """Puts MB/s and rows/s (from the median round) into extra_info and the summary table."""
     median = benchmark.stats.stats.median
-    info = {"rows": rows, "bytes": nbytes, "MB/s": nbytes / median / 1e6, "rows/s": rows / median,
-            "scenario": scenario, "reader": reader}
+    info = {
+        "rows": rows,
+        "bytes": nbytes,
+        "MB/s": nbytes / median / 1e6,
+        "rows/s": rows / median,
+        "scenario": scenario,
+        "reader": reader,
+    }
     benchmark.extra_info.update(info)
     RESULTS[scenario][reader] = info
 
@@ -259,11 +304,15 @@ def pytest_terminal_summary(terminalreporter):
         return
     tr = terminalreporter
     tr.section("throughput (median round; ratios within this run)")
-    tr.write_line(f"{'scenario':<14} {'reader':<28} {'MB/s':>10} {'rows/s':>14} {'vs pyignite':>12} {'vs raw pages':>13}")
+    tr.write_line(
+        f"{'scenario':<14} {'reader':<28} {'MB/s':>10} {'rows/s':>14} {'vs pyignite':>12} {'vs raw pages':>13}"
+    )
     for scenario, readers in RESULTS.items():
         base = readers.get("pyignite", {}).get("rows/s")
         for reader, info in readers.items():
             raw = readers.get(raw_peer(reader), {}).get("rows/s")
             vs_py = f"{info['rows/s'] / base:.1f}x" if base else "-"
             vs_raw = f"{info['rows/s'] / raw:.2f}" if raw else "-"
-            tr.write_line(f"{scenario:<14} {reader:<28} {info['MB/s']:>10.1f} {info['rows/s']:>14,.0f} {vs_py:>12} {vs_raw:>13}")
+            tr.write_line(
+                f"{scenario:<14} {reader:<28} {info['MB/s']:>10.1f} {info['rows/s']:>14,.0f} {vs_py:>12} {vs_raw:>13}"
+            )

@@ -31,7 +31,8 @@ def load(path: str) -> tuple[dict[str, dict[str, dict]], str]:
             results[scenario][reader] = info
     machine = data.get("machine_info", {})
     cpu = machine.get("cpu", {}).get("brand_raw", "unknown CPU")
-    where = f"{machine.get('node', '?')}: {cpu}, {machine.get('cpu', {}).get('count', '?')} cores, {data.get('datetime', '')[:10]}"
+    cores = machine.get("cpu", {}).get("count", "?")
+    where = f"{machine.get('node', '?')}: {cpu}, {cores} cores, {data.get('datetime', '')[:10]}"
     return results, where
 
 
@@ -70,8 +71,13 @@ def chart(results: dict[str, dict[str, dict]], where: str, path: str) -> None:
         present = [r for r in readers if r in results[scenario]]
         width = 0.85 / len(present)
         for i, reader in enumerate(present):
-            ax.bar(s_i + i * width, results[scenario][reader]["MB/s"], width, color=colours[reader],
-                   label=reader if s_i == min(j for j, sc in enumerate(scenarios) if reader in results[sc]) else None)
+            ax.bar(
+                s_i + i * width,
+                results[scenario][reader]["MB/s"],
+                width,
+                color=colours[reader],
+                label=reader if s_i == min(j for j, sc in enumerate(scenarios) if reader in results[sc]) else None,
+            )
         ticks.append(s_i + 0.425 - width / 2)
     ax.set_yscale("log")
     ax.set_ylabel("MB/s (log scale)")

@@ -46,10 +46,16 @@ class Workers:
         homes = [cluster.addresses[i % len(cluster.addresses)] for i in range(count)]
         self.plan = client.plan_shards(cache, count, homes=homes)
         env = dict(os.environ, **{PLANS_ENV: plans_to_env([self.plan])})
-        self.procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(i), str(count), cache,
-                                        ",".join(cluster.addresses)], env=env, text=True,
-                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-                      for i in range(count)]
+        self.procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", WORKER, str(i), str(count), cache, ",".join(cluster.addresses)],
+                env=env,
+                text=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+            for i in range(count)
+        ]
         for proc in self.procs:
             assert proc.stdout.readline().strip() == "ready"
 
@@ -77,5 +83,10 @@ def test_aggregate_read_throughput(benchmark, caches, bench_trio, scenario, work
         readers.close()
     assert read == cache["rows"]
     benchmark.extra_info["plan"] = readers.plan.describe()
-    record(benchmark, f"3 nodes {scenario}", f"{workers} worker{'s' if workers > 1 else ''}", read,
-           read * cache["value_bytes"])
+    record(
+        benchmark,
+        f"3 nodes {scenario}",
+        f"{workers} worker{'s' if workers > 1 else ''}",
+        read,
+        read * cache["value_bytes"],
+    )

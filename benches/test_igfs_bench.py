@@ -33,7 +33,7 @@ def igfs_fs(bench_cluster):
 def _write(open_file, payload):
     with open_file() as f:
         for start in range(0, len(payload), CHUNK):
-            f.write(payload[start:start + CHUNK])
+            f.write(payload[start : start + CHUNK])
     return len(payload)
 
 

@@ -51,8 +51,17 @@ def big_cache():
     import ignite_fast
     from ignite_fast.server import IgniteCluster
 
-    node = started(IgniteCluster(nodes=1, port=PORT, discovery_port=27640, communication_port=27240,
-                                 name="bench-memory", region_mb=int(CACHE_GB * 1024) + 768, heap_mb=1024))
+    node = started(
+        IgniteCluster(
+            nodes=1,
+            port=PORT,
+            discovery_port=27640,
+            communication_port=27240,
+            name="bench-memory",
+            region_mb=int(CACHE_GB * 1024) + 768,
+            heap_mb=1024,
+        )
+    )
     client = ignite_fast.Client("127.0.0.1", PORT)
     rng = np.random.default_rng(13)
     block = rng.integers(0, 256, (32, 1 << 20), dtype=np.uint8)
@@ -67,20 +76,33 @@ def big_cache():
 def test_scan_memory(benchmark, big_cache, parallel):
     """One cursor, and partition-parallel (``parallel=2``: two connections, each with
     ``DEFAULT_CURSORS`` partitions in flight, every partition held until whole)."""
+
     def run():
-        proc = subprocess.run([sys.executable, "-c", SCANNER, str(PORT), big_cache, str(SCANS), str(parallel)],
-                              capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(
+            [sys.executable, "-c", SCANNER, str(PORT), big_cache, str(SCANS), str(parallel)],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         assert proc.returncode == 0, proc.stderr[-4000:]
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
     result = benchmark.pedantic(run, rounds=1, iterations=1)
     assert result["rows"] == ROWS
     benchmark.extra_info.update(result)
-    print(f"\n{CACHE_GB:.0f} GB scanned {SCANS} times (parallel={parallel or None}): peak RSS {result['peak_rss_mb']:.0f} MB, RSS after each scan "
-          f"{', '.join(f'{v:.0f}' for v in result['rss_after_each_scan_mb'])} MB")
+    print(
+        f"\n{CACHE_GB:.0f} GB scanned {SCANS} times (parallel={parallel or None}): "
+        f"peak RSS {result['peak_rss_mb']:.0f} MB, RSS after each scan "
+        f"{', '.join(f'{v:.0f}' for v in result['rss_after_each_scan_mb'])} MB"
+    )
     best = min(result["seconds"])  # the scan alone, not the process start
-    info = {"rows": ROWS, "bytes": ROWS << 20, "MB/s": (ROWS << 20) / best / 1e6, "rows/s": ROWS / best,
-            "scenario": f"{CACHE_GB:.0f}GB 1mb",
-            "reader": f"numpy {'parallel' if parallel else 'batches'}, peak RSS {result['peak_rss_mb']:.0f} MB"}
+    info = {
+        "rows": ROWS,
+        "bytes": ROWS << 20,
+        "MB/s": (ROWS << 20) / best / 1e6,
+        "rows/s": ROWS / best,
+        "scenario": f"{CACHE_GB:.0f}GB 1mb",
+        "reader": f"numpy {'parallel' if parallel else 'batches'}, peak RSS {result['peak_rss_mb']:.0f} MB",
+    }
     benchmark.extra_info.update(info)
     RESULTS[info["scenario"]][info["reader"]] = info

@@ -5,8 +5,9 @@ numeric fields (1,000,000), string-heavy objects and objects of mixed types (UUI
 decimal, arrays); each on one local node and on three.
 
 Readers: ignite_fast's numpy iterator, the tf.data adaptor (batched, also with TensorFlow's
-autotuner off, and element by element as the original was used), the raw page reader (pages fetched the same way and thrown away: the
-server-and-wire limit) and a pyignite 0.6.1 scan at the best of three or four page sizes (probed first).
+autotuner off, and element by element as the original was used), the raw page reader (pages
+fetched the same way and thrown away: the server-and-wire limit) and a pyignite 0.6.1 scan at the
+best of three or four page sizes (probed first).
 On one node the numpy iterator and the raw reader also run partition-parallel ("parallel": two
 connections, several partition cursors in flight on each); on three nodes every ignite_fast reader
 is partition-parallel (one connection per node). pyignite and per-element TF are timed on at most
@@ -19,7 +20,6 @@ import numpy as np
 import pytest
 
 import ignite_fast
-
 from conftest import PORT, quiet_before_timing, record
 
 ROUNDS = 5
@@ -46,8 +46,11 @@ def _raw_reader(cache, page_size, parallel):
     def run():
         # the numpy reader's pages: its batch up to the client's page size when one cursor, sized
         # by bytes in flight when parallel
-        pages = client.raw_pages(cache["name"], parallel=parallel,
-                                 page_size=None if parallel else min(page_size, client._page_rows(cache["name"])))
+        pages = client.raw_pages(
+            cache["name"],
+            parallel=parallel,
+            page_size=None if parallel else min(page_size, client._page_rows(cache["name"])),
+        )
         rows = sum(entries for entries, _ in pages)
         assert rows == cache["rows"]
         return rows
@@ -82,8 +85,7 @@ TF_ELEMENT_MAX_ROWS = 100_000
 
 
 def _tf_element_reader(cache, page_size, parallel):
-    dataset = ignite_fast.IgniteDataset(cache["name"], hosts=cache["addresses"], page_size=page_size,
-                                        parallel=parallel)
+    dataset = ignite_fast.IgniteDataset(cache["name"], hosts=cache["addresses"], page_size=page_size, parallel=parallel)
     limit = min(cache["rows"], TF_ELEMENT_MAX_ROWS)
     if limit < cache["rows"]:
         dataset = dataset.take(limit)
@@ -116,8 +118,9 @@ def _tf_reader(cache, batch_size, parallel, autotune=True):
     import tensorflow as tf
 
     # pages as the numpy reader's: sized by the client (the batch, up to about 16 MB)
-    dataset = ignite_fast.IgniteDataset(cache["name"], hosts=cache["addresses"], batch_size=batch_size,
-                                        parallel=parallel)
+    dataset = ignite_fast.IgniteDataset(
+        cache["name"], hosts=cache["addresses"], batch_size=batch_size, parallel=parallel
+    )
     if not autotune:
         # TensorFlow's autotuner (on by default) can hold a pass's end until its next tuning
         # tick (at 0.63 s, 1.27 s, 2.55 s, 5.1 s... after the iterator started), whatever the
@@ -144,8 +147,16 @@ SCENARIOS = {
     "strings": (4096, (64, 256, 1024, 4096)),
     "mixed": (4096, (64, 256, 1024, 4096)),
 }
-READERS = ["numpy batches", "numpy parallel", "tf.data batched", "tf.data batched, autotune off",
-           "tf.data per element", "raw pages", "raw pages parallel", "pyignite"]
+READERS = [
+    "numpy batches",
+    "numpy parallel",
+    "tf.data batched",
+    "tf.data batched, autotune off",
+    "tf.data per element",
+    "raw pages",
+    "raw pages parallel",
+    "pyignite",
+]
 # Partition-parallel readers: worker connections on one node; on three, one per node.
 PARALLEL_ON_ONE_NODE = 2
 # On three nodes every ignite_fast reader is partition-parallel, so there are no separate
@@ -205,11 +216,17 @@ def test_write_throughput(benchmark, bench_cluster, scenario):
         batch = {"key": np.arange(rows), "val": rng.integers(0, 256, (rows, 1 << 20), dtype=np.uint8)}
     else:
         rows, value_bytes = 20_000, 784 + 4
-        batch = {"key": np.arange(rows), "val": {"pixels": rng.integers(0, 256, (rows, 784), dtype=np.uint8),
-                                                  "label": np.arange(rows, dtype=np.int32) % 10}}
+        batch = {
+            "key": np.arange(rows),
+            "val": {
+                "pixels": rng.integers(0, 256, (rows, 784), dtype=np.uint8),
+                "label": np.arange(rows, dtype=np.int32) % 10,
+            },
+        }
     cache = f"bench_write_{scenario}"
     quiet_before_timing(bench_cluster)
-    written = benchmark.pedantic(lambda: client.put_batches(cache, batch, type_name="MnistDigit"),
-                                 rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    written = benchmark.pedantic(
+        lambda: client.put_batches(cache, batch, type_name="MnistDigit"), rounds=ROUNDS, iterations=1, warmup_rounds=1
+    )
     assert written == rows
     record(benchmark, scenario, "writer (put_batches)", rows, rows * value_bytes)

@@ -50,14 +50,37 @@ def session_cluster(**settings):
     return pytest.fixture(scope="session")(nodes)
 
 
-cluster = session_cluster(nodes=1, port=SESSION_PORT, discovery_port=27550, communication_port=27150,
-                          name="pytest", region_mb=1536, heap_mb=1024)
+cluster = session_cluster(
+    nodes=1,
+    port=SESSION_PORT,
+    discovery_port=27550,
+    communication_port=27150,
+    name="pytest",
+    region_mb=1536,
+    heap_mb=1024,
+)
 
-trio_nodes = session_cluster(nodes=3, port=TRIO_PORT, discovery_port=27610, communication_port=27210,
-                             name="pytest-trio", region_mb=256, heap_mb=512)
+trio_nodes = session_cluster(
+    nodes=3,
+    port=TRIO_PORT,
+    discovery_port=27610,
+    communication_port=27210,
+    name="pytest-trio",
+    region_mb=256,
+    heap_mb=512,
+)
 
-secured = session_cluster(nodes=1, port=AUTH_PORT, discovery_port=27580, communication_port=27180,
-                          name="pytest-auth", region_mb=256, heap_mb=512, persistence=True, authentication=True)
+secured = session_cluster(
+    nodes=1,
+    port=AUTH_PORT,
+    discovery_port=27580,
+    communication_port=27180,
+    name="pytest-auth",
+    region_mb=256,
+    heap_mb=512,
+    persistence=True,
+    authentication=True,
+)
 
 
 @pytest.fixture(scope="module")
@@ -133,15 +156,27 @@ def java_fixture(cluster, tmp_path_factory):
     source = Path(__file__).parent / "java" / "AllTypesFixture.java"
     classes = tmp_path_factory.mktemp("java-fixture")
     classpath = f"{libs_dir(cluster.version)}/*"
-    compiled = subprocess.run(["javac", "-cp", classpath, "-d", str(classes), str(source)],
-                              capture_output=True, text=True, timeout=300)
+    compiled = subprocess.run(
+        ["javac", "-cp", classpath, "-d", str(classes), str(source)], capture_output=True, text=True, timeout=300
+    )
     assert compiled.returncode == 0, f"javac failed:\n{compiled.stderr}"
 
     def run(cache: str, rows: int) -> dict[int, dict]:
         proc = subprocess.run(
-            ["java", *JAVA_MODULE_FLAGS, "-cp", f"{classes}:{classpath}", "AllTypesFixture",
-             cluster.addresses[0], cache, str(rows)],
-            capture_output=True, text=True, timeout=300)
+            [
+                "java",
+                *JAVA_MODULE_FLAGS,
+                "-cp",
+                f"{classes}:{classpath}",
+                "AllTypesFixture",
+                cluster.addresses[0],
+                cache,
+                str(rows),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, f"the Java fixture failed:\n{proc.stderr[-4000:]}"
         records = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
         assert len(records) == rows
@@ -162,11 +197,15 @@ def readings(pyignite_client) -> str:
     """The SQL table READINGS: 250 rows of int, varchar, double, boolean, decimal (every tenth
     NULL) and timestamp columns."""
     pyignite_client.sql("DROP TABLE IF EXISTS READINGS")
-    pyignite_client.sql("CREATE TABLE READINGS (ID INT PRIMARY KEY, SENSOR VARCHAR, TEMP DOUBLE, OK BOOLEAN, "
-                        "AMOUNT DECIMAL(12, 3), AT TIMESTAMP)")
+    pyignite_client.sql(
+        "CREATE TABLE READINGS (ID INT PRIMARY KEY, SENSOR VARCHAR, TEMP DOUBLE, OK BOOLEAN, "
+        "AMOUNT DECIMAL(12, 3), AT TIMESTAMP)"
+    )
     for i in range(250):
         amount = "NULL" if i % 10 == 0 else f"{i}.125"
-        pyignite_client.sql(f"INSERT INTO READINGS (ID, SENSOR, TEMP, OK, AMOUNT, AT) VALUES ({i}, 's{i % 7}', "
-                            f"{i / 4}, {str(i % 3 == 0).upper()}, {amount}, "
-                            f"TIMESTAMP '2024-01-02 03:04:{i % 60:02d}.5')")
+        pyignite_client.sql(
+            f"INSERT INTO READINGS (ID, SENSOR, TEMP, OK, AMOUNT, AT) VALUES ({i}, 's{i % 7}', "
+            f"{i / 4}, {str(i % 3 == 0).upper()}, {amount}, "
+            f"TIMESTAMP '2024-01-02 03:04:{i % 60:02d}.5')"
+        )
     return "READINGS"

@@ -32,17 +32,24 @@ def _name(cn: str) -> x509.Name:
 
 
 def _cert(subject: str, issuer_key, issuer: str, key, *, ca=False, dns=(), ips=(), days=(-1, 30)):
-    now = datetime.datetime.now(datetime.timezone.utc)
-    builder = (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(_name(issuer))
-               .public_key(key.public_key()).serial_number(x509.random_serial_number())
-               .not_valid_before(now + datetime.timedelta(days=days[0]))
-               .not_valid_after(now + datetime.timedelta(days=days[1]))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(_name(issuer))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now + datetime.timedelta(days=days[0]))
+        .not_valid_after(now + datetime.timedelta(days=days[1]))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
     names = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
     if names:
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     if ca:
-        builder = builder.add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
+        builder = builder.add_extension(
+            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
+        )
     return builder.sign(issuer_key, hashes.SHA256())
 
 
@@ -52,8 +59,9 @@ def _write_pem(path: Path, *objects) -> Path:
         if isinstance(obj, x509.Certificate):
             data += obj.public_bytes(serialization.Encoding.PEM)
         else:
-            data += obj.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption())
+            data += obj.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
     path.write_bytes(data)
     return path
 
@@ -62,9 +70,25 @@ def _keystore(directory: Path, name: str, cert, key, ca) -> Path:
     cert_pem = _write_pem(directory / f"{name}.pem", cert, ca)
     key_pem = _write_pem(directory / f"{name}.key", key)
     store = directory / f"{name}.p12"
-    subprocess.run(["openssl", "pkcs12", "-export", "-in", str(cert_pem), "-inkey", str(key_pem),
-                    "-out", str(store), "-passout", f"pass:{STORE_PASSWORD}", "-name", name],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "pkcs12",
+            "-export",
+            "-in",
+            str(cert_pem),
+            "-inkey",
+            str(key_pem),
+            "-out",
+            str(store),
+            "-passout",
+            f"pass:{STORE_PASSWORD}",
+            "-name",
+            name,
+        ],
+        check=True,
+        capture_output=True,
+    )
     return store
 
 
@@ -77,18 +101,39 @@ def pki(tmp_path_factory):
     server_key = ec.generate_private_key(ec.SECP256R1())
     # Named "localhost" only: connecting to 127.0.0.1 is a host-name mismatch.
     server = _cert("localhost", ca_key, "ignite-fast test CA", server_key, dns=["localhost"])
-    expired = _cert("localhost", ca_key, "ignite-fast test CA", server_key, dns=["localhost"], ips=["127.0.0.1"],
-                    days=(-30, -1))
+    expired = _cert(
+        "localhost", ca_key, "ignite-fast test CA", server_key, dns=["localhost"], ips=["127.0.0.1"], days=(-30, -1)
+    )
     client_key = ec.generate_private_key(ec.SECP256R1())
     client = _cert("trainer", ca_key, "ignite-fast test CA", client_key)
     truststore = d / "trust.p12"
-    subprocess.run(["keytool", "-importcert", "-noprompt", "-alias", "ca", "-file", str(_write_pem(d / "ca.pem", ca)),
-                    "-keystore", str(truststore), "-storetype", "PKCS12", "-storepass", STORE_PASSWORD],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "keytool",
+            "-importcert",
+            "-noprompt",
+            "-alias",
+            "ca",
+            "-file",
+            str(_write_pem(d / "ca.pem", ca)),
+            "-keystore",
+            str(truststore),
+            "-storetype",
+            "PKCS12",
+            "-storepass",
+            STORE_PASSWORD,
+        ],
+        check=True,
+        capture_output=True,
+    )
     encrypted_key = d / "client-encrypted.key"
-    encrypted_key.write_bytes(client_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(KEY_PASSWORD.encode())))
+    encrypted_key.write_bytes(
+        client_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(KEY_PASSWORD.encode()),
+        )
+    )
     return {
         "ca": d / "ca.pem",
         "other_ca": _write_pem(d / "other-ca.pem", other_ca),
@@ -103,10 +148,23 @@ def pki(tmp_path_factory):
 
 def tls_cluster(name, port, offset, store, truststore, client_auth=False) -> IgniteCluster:
     """A one-node cluster with TLS on its client port; `offset` keeps its other ports apart."""
-    ssl = {"keystore": str(store), "keystore_password": STORE_PASSWORD, "truststore": str(truststore),
-           "truststore_password": STORE_PASSWORD, "client_auth": client_auth}
-    return IgniteCluster(nodes=1, port=port, discovery_port=27600 + offset, communication_port=27200 + offset,
-                         name=name, region_mb=128, heap_mb=512, ssl=ssl)
+    ssl = {
+        "keystore": str(store),
+        "keystore_password": STORE_PASSWORD,
+        "truststore": str(truststore),
+        "truststore_password": STORE_PASSWORD,
+        "client_auth": client_auth,
+    }
+    return IgniteCluster(
+        nodes=1,
+        port=port,
+        discovery_port=27600 + offset,
+        communication_port=27200 + offset,
+        name=name,
+        region_mb=128,
+        heap_mb=512,
+        ssl=ssl,
+    )
 
 
 @pytest.fixture(scope="session")

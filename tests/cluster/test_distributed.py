@@ -42,8 +42,12 @@ def trio(trio):
         writer.get_or_create_cache({PROP_NAME: name, PROP_BACKUPS_NUMBER: 1})
     writer.close()
     # The digits, as the example loads them (its own --load).
-    loaded = subprocess.run([sys.executable, str(EXAMPLE), "--load", "--hosts", trio.addresses[0]],
-                            capture_output=True, text=True, timeout=300)
+    loaded = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--load", "--hosts", trio.addresses[0]],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert loaded.returncode == 0, loaded.stderr
     return trio
 
@@ -180,8 +184,14 @@ class LauncherRun:
 
     def __init__(self, args: list[str]):
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-        self.proc = subprocess.Popen([sys.executable, "-m", "ignite_fast.cli", "train", *args], cwd=ROOT, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ignite_fast.cli", "train", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -223,8 +233,20 @@ class LauncherRun:
 
 def _train(trio, tmp_path, workers: int, *extra: str) -> LauncherRun:
     run_dir = f"igfs://{trio.addresses[0]}/pytest/{tmp_path.name}"
-    return LauncherRun(["--workers", str(workers), "--hosts", ",".join(trio.addresses), "--cache", "digits",
-                        str(EXAMPLE), "--checkpoint-dir", f"{run_dir}/checkpoints", *extra])
+    return LauncherRun(
+        [
+            "--workers",
+            str(workers),
+            "--hosts",
+            ",".join(trio.addresses),
+            "--cache",
+            "digits",
+            str(EXAMPLE),
+            "--checkpoint-dir",
+            f"{run_dir}/checkpoints",
+            *extra,
+        ]
+    )
 
 
 def test_two_workers_read_disjoint_shards_and_train_like_one(trio, tmp_path):
@@ -274,14 +296,32 @@ def test_the_launcher_passes_its_settings_and_gives_up_after_its_restarts(trio, 
         "(here / f\"{os.environ['IGNITE_FAST_ATTEMPT']}-{os.environ['RANK']}\").touch()\n"
         "while len(list(here.glob(os.environ['IGNITE_FAST_ATTEMPT'] + '-*'))) < 2:\n"
         "    time.sleep(0.05)\n"
-        "sys.exit(3)\n")
-    run = LauncherRun(["--workers", "2", "--hosts", ",".join(trio.addresses), "--cache", "digits",
-                       "--max-restarts", "1", "--grace", "1", str(script), "--flag", "x"])
+        "sys.exit(3)\n"
+    )
+    run = LauncherRun(
+        [
+            "--workers",
+            "2",
+            "--hosts",
+            ",".join(trio.addresses),
+            "--cache",
+            "digits",
+            "--max-restarts",
+            "1",
+            "--grace",
+            "1",
+            str(script),
+            "--flag",
+            "x",
+        ]
+    )
     assert run.finish() == 3
     for attempt in range(2):
         for i in range(2):
-            assert run.grep(rf"^\[worker {i}\] index {i} attempt {attempt} task {i} rank {i} "
-                            rf"home {re.escape(trio.addresses[i])} shards 2 args \['--flag', 'x'\]$"), run.output()
+            assert run.grep(
+                rf"^\[worker {i}\] index {i} attempt {attempt} task {i} rank {i} "
+                rf"home {re.escape(trio.addresses[i])} shards 2 args \['--flag', 'x'\]$"
+            ), run.output()
     assert run.grep(r"\[launcher\] giving up after 1 restarts")
 
 
@@ -294,9 +334,11 @@ def test_a_topology_change_restarts_the_job(trio, tmp_path):
         "    print('waiting', flush=True)\n"
         "    time.sleep(120)\n"
         "    sys.exit(1)\n"
-        "print('second attempt', flush=True)\n")
-    run = LauncherRun(["--workers", "2", "--hosts", ",".join(trio.addresses), "--topology-poll", "0.5",
-                       "--grace", "2", str(script)])
+        "print('second attempt', flush=True)\n"
+    )
+    run = LauncherRun(
+        ["--workers", "2", "--hosts", ",".join(trio.addresses), "--topology-poll", "0.5", "--grace", "2", str(script)]
+    )
     run.wait_for(r"\[worker 1\] waiting")
     trio.kill_node(2)
     assert run.finish(timeout=120) == 0, run.output()

@@ -46,7 +46,9 @@ def test_one_address_is_enough_to_reach_every_node(trio):
     endpoints = client._native.node_endpoints()
     assert sorted(port for _, port, _ in endpoints) == [TRIO_PORT, TRIO_PORT + 1, TRIO_PORT + 2]
     assert all("127.0.0.1" in hosts for _, _, hosts in endpoints)
-    reached = NodeConnections(client.settings, client._native).addresses()  # the other two from the cluster's node endpoints
+    reached = NodeConnections(
+        client.settings, client._native
+    ).addresses()  # the other two from the cluster's node endpoints
     assert sorted(reached.values()) == trio.addresses
     assert set(reached) == set(client.partition_map("spread3"))
     keys = _keys(client.scan("spread3", parallel=3, batch_size=1000))
@@ -99,7 +101,8 @@ def test_several_partition_cursors_in_flight_on_one_connection(trio):
     for partition in (0, 7, 511, 1022):
         assert keys[partition] == _keys(client.scan("spread3", part=partition))
     assert sorted(k for ks in keys.values() for k in ks) == sorted(
-        k for p in range(0, 1024, 7) for k in _keys(client.scan("spread3", part=p)))
+        k for p in range(0, 1024, 7) for k in _keys(client.scan("spread3", part=p))
+    )
     # pages of different partitions arrive interleaved: several cursors were open at once
     first = {p: order.index(p) for p in set(order)}
     last = {p: len(order) - 1 - order[::-1].index(p) for p in set(order)}
@@ -125,7 +128,9 @@ def test_partitions_whole_in_one_page_share_batches(trio):
         whole = [partition, *merged]
         assert done and rows <= 200
         # the batch is those partitions' entries, one after the other, each complete
-        assert to_numpy(column_from_native(columns["key"])).tolist() == [k for p in whole for k in _keys(client.scan("spread3", part=p))]
+        assert to_numpy(column_from_native(columns["key"])).tolist() == [
+            k for p in whole for k in _keys(client.scan("spread3", part=p))
+        ]
         read += whole
         sizes.append(rows)
     assert sorted(read) == list(range(0, 1024, 3))  # each exactly once

@@ -17,10 +17,15 @@ import uuid
 import pytest
 
 from ignite_fast import igfs
-from ignite_fast.errors import (IgfsConflictError, IgfsCorruptError, IgfsDirectoryNotEmptyError,
-                                IgfsExistsError, IgfsIsADirectoryError, IgfsNotADirectoryError,
-                                IgfsNotFoundError)
-
+from ignite_fast.errors import (
+    IgfsConflictError,
+    IgfsCorruptError,
+    IgfsDirectoryNotEmptyError,
+    IgfsExistsError,
+    IgfsIsADirectoryError,
+    IgfsNotADirectoryError,
+    IgfsNotFoundError,
+)
 from node_fixtures import SESSION_PORT
 
 
@@ -93,7 +98,7 @@ def test_random_reads_at_arbitrary_offsets(small_blocks):
             offset = rng.randrange(0, len(data) + 10)
             n = rng.randrange(0, 4000)
             f.seek(offset)
-            assert f.read(n) == data[offset:offset + n]
+            assert f.read(n) == data[offset : offset + n]
         f.seek(-5, os.SEEK_END)
         assert f.read() == data[-5:]
         assert f.tell() == len(data)
@@ -219,7 +224,7 @@ def test_concurrent_writers_do_not_interleave(small_blocks, pyignite_client):
     writers = [small_blocks.open("/same", "wb") for _ in payloads]
     for offset in range(0, 4500, 900):  # interleave their writes block by block
         for w, p in zip(writers, payloads):
-            w.write(p[offset:offset + 900])
+            w.write(p[offset : offset + 900])
     order = [2, 0, 3, 1]
     for i in order:
         writers[i].close()
@@ -358,8 +363,9 @@ def test_cli(cluster, fs_name, tmp_path):
     local.write_bytes(os.urandom(3_000_001))
 
     def cli(*args, **kw):
-        return subprocess.run([sys.executable, "-m", "ignite_fast.cli", "fs", *args], env=env,
-                              capture_output=True, timeout=120, **kw)
+        return subprocess.run(
+            [sys.executable, "-m", "ignite_fast.cli", "fs", *args], env=env, capture_output=True, timeout=120, **kw
+        )
 
     assert cli("mkdir", "-p", "/c/d").returncode == 0
     assert cli("put", str(local), "/c/d/in.bin").returncode == 0
@@ -383,8 +389,9 @@ def test_explicit_cache_names_and_existing_caches(cluster, pyignite_client, fs_n
 
     # Caches that exist already (as if configured on the nodes) are used as they are.
     meta, data = f"{fs_name}_files", f"{fs_name}_blocks"
-    pyignite_client.create_cache({PROP_NAME: meta, PROP_CACHE_ATOMICITY_MODE: CacheAtomicityMode.TRANSACTIONAL,
-                                  PROP_BACKUPS_NUMBER: 1})
+    pyignite_client.create_cache(
+        {PROP_NAME: meta, PROP_CACHE_ATOMICITY_MODE: CacheAtomicityMode.TRANSACTIONAL, PROP_BACKUPS_NUMBER: 1}
+    )
     fs = igfs.IgniteFileSystem("127.0.0.1", SESSION_PORT, meta_cache=meta, data_cache=data, block_size=4096)
     assert (fs.meta_cache, fs.data_cache, fs.block_size) == (meta, data, 4096)
     fs.write_bytes("/x", os.urandom(10_000))

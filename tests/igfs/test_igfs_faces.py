@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from ignite_fast import igfs
-
 from node_fixtures import SESSION_PORT
 
 URL = f"igfs://127.0.0.1:{SESSION_PORT}"
@@ -80,8 +79,9 @@ def _quiet_env(fs_name: str) -> dict:
 
 
 def test_gfile_operations(fs, monkeypatch):
-    import ignite_fast.tf  # noqa: F401 - registers igfs://
     import tensorflow as tf
+
+    import ignite_fast.tf  # noqa: F401 - registers igfs://
 
     monkeypatch.setenv("IGFS_PORT", str(SESSION_PORT))
     g = tf.io.gfile
@@ -109,15 +109,17 @@ def test_gfile_operations(fs, monkeypatch):
 
 
 def test_keras_checkpoint_restored_in_a_new_process(fs, fs_name, monkeypatch):
-    import ignite_fast.tf  # noqa: F401
     import tensorflow as tf
+
+    import ignite_fast.tf  # noqa: F401
 
     monkeypatch.setenv("IGFS_PORT", str(SESSION_PORT))
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, 8)).astype("float32")
     y = (x.sum(axis=1) > 0).astype("int32")
-    model = tf.keras.Sequential([tf.keras.Input((8,)), tf.keras.layers.Dense(16, activation="relu"),
-                                 tf.keras.layers.Dense(2)])
+    model = tf.keras.Sequential(
+        [tf.keras.Input((8,)), tf.keras.layers.Dense(16, activation="relu"), tf.keras.layers.Dense(2)]
+    )
     model.compile("adam", tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(x, y, epochs=2, verbose=0)
     step = tf.Variable(42, dtype=tf.int64)
@@ -141,10 +143,15 @@ def test_keras_checkpoint_restored_in_a_new_process(fs, fs_name, monkeypatch):
         np.save(sys.argv[2], np.stack([model(x).numpy(), loaded(x).numpy()]))
         print(int(step.numpy()))
     """)
-    inputs, outputs = "/tmp/igfs_x_%s.npy" % fs_name, "/tmp/igfs_y_%s.npy" % fs_name
+    inputs, outputs = f"/tmp/igfs_x_{fs_name}.npy", f"/tmp/igfs_y_{fs_name}.npy"
     np.save(inputs, x[:5])
-    done = subprocess.run([sys.executable, "-c", script, inputs, outputs], env=_quiet_env(fs_name),
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", script, inputs, outputs],
+        env=_quiet_env(fs_name),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == "42"
     restored = np.load(outputs)
@@ -155,8 +162,9 @@ def test_keras_checkpoint_restored_in_a_new_process(fs, fs_name, monkeypatch):
 
 
 def test_saved_model_and_tensorboard_events(fs, monkeypatch):
-    import ignite_fast.tf  # noqa: F401
     import tensorflow as tf
+
+    import ignite_fast.tf  # noqa: F401
 
     monkeypatch.setenv("IGFS_PORT", str(SESSION_PORT))
 

@@ -27,8 +27,17 @@ def test_node_killed_in_the_middle_of_a_scan_then_restarted(pyignite_client):
     from ignite_fast.server import IgniteCluster
     from node_fixtures import started
 
-    victim = started(IgniteCluster(nodes=1, port=10890, discovery_port=27590, communication_port=27190,
-                                   name="pytest-victim", region_mb=256, heap_mb=512))
+    victim = started(
+        IgniteCluster(
+            nodes=1,
+            port=10890,
+            discovery_port=27590,
+            communication_port=27190,
+            name="pytest-victim",
+            region_mb=256,
+            heap_mb=512,
+        )
+    )
     try:
         writer = PyIgniteClient()
         writer.connect("127.0.0.1", 10890)
@@ -38,8 +47,10 @@ def test_node_killed_in_the_middle_of_a_scan_then_restarted(pyignite_client):
         # Two scans at once leave two connections idle in the client's pool afterwards.
         both = [client.scan("doomed", batch_size=1000), client.scan("doomed", batch_size=1000)]
         firsts = [len(next(batches)["key"]) for batches in both]
-        assert [first + sum(len(batch["key"]) for batch in batches)
-                for first, batches in zip(firsts, both)] == [5000, 5000]
+        assert [first + sum(len(batch["key"]) for batch in batches) for first, batches in zip(firsts, both)] == [
+            5000,
+            5000,
+        ]
         batches = client.scan("doomed", batch_size=10, page_size=10)
         next(batches)
         victim.kill_node(0)

@@ -54,7 +54,9 @@ def test_every_type_reads_back_as_java_wrote_it(client, java_all_types):
         assert [int(np.datetime64(d, "ms").astype(np.int64)) for d in got["dates"]] == e["dates"]
         assert got["decs"] == [None if d is None else float(Decimal(d)) for d in e["decs"]]
         assert got["colors"] == e["colors"]
-        assert [None if o is None else {"x": o["x"], "label": o["label"] and o["label"].decode()} for o in got["objs"]] == e["objs"]
+        assert [
+            None if o is None else {"x": o["x"], "label": o["label"] and o["label"].decode()} for o in got["objs"]
+        ] == e["objs"]
         assert got["list"] == e["list"]
         assert [s.decode() for s in got["set"]] == e["set"]
         assert {k2.decode(): v2 for k2, v2 in got["map"].items()} == e["map"]
@@ -90,8 +92,9 @@ def test_decimals_exactly(client, java_all_types):
     keys, val = _batch(client, cache, decimal_as_string=True)
     for r, k in enumerate(keys):
         assert Decimal(val["dec"][r].decode()) == Decimal(expected[k]["dec"])
-        assert [None if d is None else Decimal(d.decode()) for d in to_pylist(val["decs"])[r]] == \
-            [None if d is None else Decimal(d) for d in expected[k]["decs"]]
+        assert [None if d is None else Decimal(d.decode()) for d in to_pylist(val["decs"])[r]] == [
+            None if d is None else Decimal(d) for d in expected[k]["decs"]
+        ]
 
 
 def test_enum_names_from_metadata(client, java_all_types):

@@ -24,8 +24,11 @@ def test_falls_back_to_the_servers_version(cluster):
 def test_scans_and_errors_at_each_version(cluster, numbers, version):
     client = ignite_fast.Client(cluster.addresses[0], protocol_version=version)
     assert client.protocol_version == version
-    rows = {k: v for b in client.scan(numbers, batch_size=64, page_size=32)
-            for k, v in zip(b["key"].tolist(), b["val"].tolist())}
+    rows = {
+        k: v
+        for b in client.scan(numbers, batch_size=64, page_size=32)
+        for k, v in zip(b["key"].tolist(), b["val"].tolist())
+    }
     assert rows == {i: i * i for i in range(300)}
     with pytest.raises(ignite_fast.CacheNotFoundError):
         next(client.scan("no_such_cache"))

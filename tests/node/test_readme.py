@@ -17,8 +17,11 @@ def test_readme_examples_run(cluster, pyignite_client, capsys):
     from pyignite import GenericObjectMeta
     from pyignite.datatypes import ByteArrayObject, IntObject
 
-    class Digit(metaclass=GenericObjectMeta, type_name="ReadmeDigit",
-                schema=OrderedDict([("pixels", ByteArrayObject), ("label", IntObject)])):
+    class Digit(
+        metaclass=GenericObjectMeta,
+        type_name="ReadmeDigit",
+        schema=OrderedDict([("pixels", ByteArrayObject), ("label", IntObject)]),
+    ):
         pass
 
     cache = pyignite_client.get_or_create_cache("digits")

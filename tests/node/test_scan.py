@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import time
 
 import numpy as np
 import pytest
@@ -86,12 +85,15 @@ def test_missing_cache_raises_cache_not_found(client):
     assert issubclass(ignite_fast.CacheNotFoundError, ignite_fast.IgniteError)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(batch_size=0), "batch_size"),
-    (dict(page_size=-1), "page_size"),
-    (dict(part=-2), "part"),
-    (dict(batch_size=1.5), "batch_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(batch_size=0), "batch_size"),
+        (dict(page_size=-1), "page_size"),
+        (dict(part=-2), "part"),
+        (dict(batch_size=1.5), "batch_size"),
+    ],
+)
 def test_bad_arguments_fail_before_sending(client, filled, kwargs, message):
     with pytest.raises(ignite_fast.InvalidArgumentError, match=message):
         next(client.scan(filled, **kwargs))
@@ -136,12 +138,18 @@ def test_columns_are_zero_copy_and_64_byte_aligned(pyignite_client, client, cach
     from pyignite import GenericObjectMeta
     from pyignite.datatypes import ByteArrayObject, IntArrayObject, IntObject, String
 
-    class Sample(metaclass=GenericObjectMeta, type_name="ZeroCopySample", schema=OrderedDict([
-        ("pixels", ByteArrayObject), ("label", IntObject), ("name", String), ("ragged", IntArrayObject)])):
+    class Sample(
+        metaclass=GenericObjectMeta,
+        type_name="ZeroCopySample",
+        schema=OrderedDict(
+            [("pixels", ByteArrayObject), ("label", IntObject), ("name", String), ("ragged", IntArrayObject)]
+        ),
+    ):
         pass
 
     pyignite_client.get_or_create_cache(cache_name).put_all(
-        {i: Sample(pixels=bytes(784), label=i, name="n" * i, ragged=list(range(i))) for i in range(100)})
+        {i: Sample(pixels=bytes(784), label=i, name="n" * i, ragged=list(range(i))) for i in range(100)}
+    )
     batch = next(client.scan(cache_name, batch_size=100))
     val = batch["val"]
     arrays = [batch["key"], val["pixels"], val["label"], val["name"], val["ragged"].values, val["ragged"].offsets]
@@ -178,12 +186,16 @@ def people(pyignite_client, cache_name):
     from pyignite.datatypes import IntObject, String
     from pyignite.datatypes.complex import BinaryObject
 
-    class Address(metaclass=GenericObjectMeta, type_name="SelAddress",
-                  schema=OrderedDict([("city", String), ("zip", IntObject)])):
+    class Address(
+        metaclass=GenericObjectMeta, type_name="SelAddress", schema=OrderedDict([("city", String), ("zip", IntObject)])
+    ):
         pass
 
-    class Person(metaclass=GenericObjectMeta, type_name="SelPerson",
-                 schema=OrderedDict([("name", String), ("age", IntObject), ("address", BinaryObject)])):
+    class Person(
+        metaclass=GenericObjectMeta,
+        type_name="SelPerson",
+        schema=OrderedDict([("name", String), ("age", IntObject), ("address", BinaryObject)]),
+    ):
         pass
 
     class Pet(metaclass=GenericObjectMeta, type_name="SelPet", schema=OrderedDict([("species", String)])):
@@ -221,7 +233,9 @@ def test_schema_of_an_empty_cache_from_metadata(client, people, pyignite_client,
     pyignite_client.get_or_create_cache(empty)
     assert client.schema(empty) == {}
     assert client.schema(empty, value_type="SelPerson") == {
-        "key": "unknown", "val": {"address": "object", "age": "int", "name": "string"}}
+        "key": "unknown",
+        "val": {"address": "object", "age": "int", "name": "string"},
+    }
     assert client.schema(people, value_type="SelPerson")["val"]["address"] == {"city": "string", "zip": "int"}
 
 

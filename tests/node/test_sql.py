@@ -11,8 +11,9 @@ from ignite_fast.columns import to_pylist
 
 
 def test_query_rows_come_back_as_columns(client, readings):
-    batches = list(client.sql("SELECT ID, SENSOR, TEMP, OK, AMOUNT, AT FROM READINGS ORDER BY ID",
-                              batch_size=64, page_size=30))
+    batches = list(
+        client.sql("SELECT ID, SENSOR, TEMP, OK, AMOUNT, AT FROM READINGS ORDER BY ID", batch_size=64, page_size=30)
+    )
     assert [len(b["ID"]) for b in batches] == [64, 64, 64, 58]
     ids = np.concatenate([b["ID"] for b in batches])
     assert ids.tolist() == list(range(250)) and ids.dtype == np.int32
@@ -27,8 +28,9 @@ def test_query_rows_come_back_as_columns(client, readings):
 
 
 def test_arguments_filter_on_the_server(client, readings):
-    [batch] = list(client.sql("SELECT ID FROM READINGS WHERE ID >= ? AND SENSOR = ? AND TEMP < ? ORDER BY ID",
-                              [100, "s3", 40.0]))
+    [batch] = list(
+        client.sql("SELECT ID FROM READINGS WHERE ID >= ? AND SENSOR = ? AND TEMP < ? ORDER BY ID", [100, "s3", 40.0])
+    )
     assert batch["ID"].tolist() == [i for i in range(100, 160) if i % 7 == 3]
 
 

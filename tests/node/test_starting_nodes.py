@@ -20,8 +20,12 @@ def test_session_node_answers_handshake(cluster):
 
 
 def test_cli_status_reports_the_running_node(cluster):
-    out = subprocess.run([sys.executable, "-m", "ignite_fast.server", "status", "--name", "pytest"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "ignite_fast.server", "status", "--name", "pytest"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert f"port={cluster.port}" in out.stdout and "answers=True" in out.stdout
 
@@ -31,8 +35,15 @@ def test_two_node_cluster_serves_every_entry_from_either_node(cluster):
     through the other, and the partitions of a scan add up to the whole."""
     from pyignite import Client as PyIgniteClient
 
-    pair = IgniteCluster(nodes=2, port=10870, discovery_port=27570, communication_port=27170,
-                         name="pytest-pair", region_mb=256, heap_mb=512)
+    pair = IgniteCluster(
+        nodes=2,
+        port=10870,
+        discovery_port=27570,
+        communication_port=27170,
+        name="pytest-pair",
+        region_mb=256,
+        heap_mb=512,
+    )
     with pair:
         assert all(row["answers"] for row in pair.status())
         writer = PyIgniteClient()
@@ -46,8 +57,7 @@ def test_two_node_cluster_serves_every_entry_from_either_node(cluster):
         assert sorted(keys.tolist()) == list(range(500))
         # Each node holds only part of the data: local scans split the rows between them.
         local_counts = [
-            sum(len(b["key"]) for b in ignite_fast.Client(addr).scan("spread", local=True))
-            for addr in pair.addresses
+            sum(len(b["key"]) for b in ignite_fast.Client(addr).scan("spread", local=True)) for addr in pair.addresses
         ]
         assert sum(local_counts) == 500 and all(0 < n < 500 for n in local_counts)
     assert not any(row["alive"] for row in pair.status())

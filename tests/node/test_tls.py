@@ -61,14 +61,23 @@ def test_expired_certificate_is_refused(pki):
 def test_mutual_tls_with_plain_and_encrypted_keys(pki, mtls_node):
     plain = TlsOptions(ca_file=pki["ca"], cert_file=pki["client_cert"], key_file=pki["client_key"])
     assert isinstance(ignite_fast.Client("localhost", MTLS_PORT, tls=plain).cache_names(), list)
-    encrypted = TlsOptions(ca_file=pki["ca"], cert_file=pki["client_cert"], key_file=pki["client_encrypted_key"],
-                           key_password=KEY_PASSWORD)
+    encrypted = TlsOptions(
+        ca_file=pki["ca"], cert_file=pki["client_cert"], key_file=pki["client_encrypted_key"], key_password=KEY_PASSWORD
+    )
     client = ignite_fast.Client("localhost", MTLS_PORT, tls=encrypted)
     assert isinstance(client.cache_names(), list)
     assert KEY_PASSWORD not in repr(client) and KEY_PASSWORD not in repr(encrypted)
     with pytest.raises(ignite_fast.TlsError, match="decrypt"):
-        ignite_fast.Client("localhost", MTLS_PORT, tls=TlsOptions(
-            ca_file=pki["ca"], cert_file=pki["client_cert"], key_file=pki["client_encrypted_key"], key_password="wrong"))
+        ignite_fast.Client(
+            "localhost",
+            MTLS_PORT,
+            tls=TlsOptions(
+                ca_file=pki["ca"],
+                cert_file=pki["client_cert"],
+                key_file=pki["client_encrypted_key"],
+                key_password="wrong",
+            ),
+        )
 
 
 def test_node_refuses_a_client_without_a_certificate(pki, mtls_node):
@@ -85,8 +94,9 @@ def test_idle_tls_connections_to_a_restarted_node_are_replaced(pki, tls_node):
     # Two scans at once leave two connections idle in the client's pool afterwards.
     both = [client.scan("SQL_PUBLIC_SEALED"), client.scan("SQL_PUBLIC_SEALED")]
     firsts = [next(batches)["key"].tolist() for batches in both]
-    assert [sorted(first + [k for b in batches for k in b["key"].tolist()]) for first, batches in zip(firsts, both)] \
-        == [[1, 2], [1, 2]]
+    assert [
+        sorted(first + [k for b in batches for k in b["key"].tolist()]) for first, batches in zip(firsts, both)
+    ] == [[1, 2], [1, 2]]
     tls_node.stop()
     started(tls_node)
     list(client.sql("CREATE TABLE IF NOT EXISTS SEALED (ID INT PRIMARY KEY, V VARCHAR)"))

@@ -21,8 +21,9 @@ def test_objects_round_trip_and_pyignite_reads_them(client, pyignite_client, cac
         "flag": np.arange(n) % 3 == 0,
         "small": np.arange(n, dtype=np.int16),
     }
-    assert client.put_batches(cache_name, {"key": np.arange(n, dtype=np.int64), "val": val},
-                              type_name="WrittenDigit") == n
+    assert (
+        client.put_batches(cache_name, {"key": np.arange(n, dtype=np.int64), "val": val}, type_name="WrittenDigit") == n
+    )
     batches = list(client.scan(cache_name, batch_size=2048))
     keys = np.concatenate([b["key"] for b in batches])
     order = np.argsort(keys)
@@ -49,18 +50,23 @@ def test_plain_values_and_string_keys(client, cache_name):
 
 
 def test_a_type_keeps_its_field_types(client, cache_name):
-    client.put_batches(cache_name, {"key": np.arange(2), "val": {"x": np.arange(2, dtype=np.int32)}}, type_name="Stable")
+    client.put_batches(
+        cache_name, {"key": np.arange(2), "val": {"x": np.arange(2, dtype=np.int32)}}, type_name="Stable"
+    )
     with pytest.raises(ignite_fast.IgniteError, match="(?i)type"):
         client.put_batches(cache_name, {"key": np.arange(2), "val": {"x": np.array(["a", "b"])}}, type_name="Stable")
 
 
-@pytest.mark.parametrize("batch, message", [
-    ({"key": np.arange(3), "val": np.arange(2)}, "rows"),
-    ({"key": np.arange(2), "val": np.array([1j, 2j])}, "dtype"),
-    ({"key": np.arange(2), "val": {}}, "field"),
-    ({"key": np.arange(1), "val": np.array([b"\xff\xfe"])}, "UTF-8"),
-    ({"keys": np.arange(1)}, "batch"),
-])
+@pytest.mark.parametrize(
+    "batch, message",
+    [
+        ({"key": np.arange(3), "val": np.arange(2)}, "rows"),
+        ({"key": np.arange(2), "val": np.array([1j, 2j])}, "dtype"),
+        ({"key": np.arange(2), "val": {}}, "field"),
+        ({"key": np.arange(1), "val": np.array([b"\xff\xfe"])}, "UTF-8"),
+        ({"keys": np.arange(1)}, "batch"),
+    ],
+)
 def test_bad_batches_are_refused_before_writing(client, cache_name, batch, message):
     with pytest.raises(ignite_fast.InvalidArgumentError, match=message):
         client.put_batches(cache_name, batch)

@@ -35,8 +35,7 @@ def _sorted(elements):
 def test_seed_example(kittens):
     dataset = IgniteDataset(cache_name=kittens, port=PORT)
     assert isinstance(dataset, tf.data.Dataset)
-    assert dataset.element_spec == {"key": tf.TensorSpec([], tf.int64),
-                                    "val": {"NAME": tf.TensorSpec([], tf.string)}}
+    assert dataset.element_spec == {"key": tf.TensorSpec([], tf.int64), "val": {"NAME": tf.TensorSpec([], tf.string)}}
     assert _sorted(dataset.as_numpy_iterator()) == EXPECTED
     # Eager iteration gives tensors.
     element = next(iter(dataset))
@@ -57,10 +56,15 @@ def test_inside_tf_function(kittens):
 
 
 def test_map_interleave_prefetch(kittens):
-    dataset = (tf.data.Dataset.range(3)
-               .interleave(lambda i: IgniteDataset(kittens, port=PORT).map(lambda e: e["key"] + 10 * i),
-                           cycle_length=3, num_parallel_calls=3)
-               .prefetch(2))
+    dataset = (
+        tf.data.Dataset.range(3)
+        .interleave(
+            lambda i: IgniteDataset(kittens, port=PORT).map(lambda e: e["key"] + 10 * i),
+            cycle_length=3,
+            num_parallel_calls=3,
+        )
+        .prefetch(2)
+    )
     assert sorted(dataset.as_numpy_iterator()) == [1, 2, 3, 11, 12, 13, 21, 22, 23]
 
 
@@ -70,24 +74,29 @@ def test_batched_fast_path_matches_elements(pyignite_client, cache_name):
     from pyignite import GenericObjectMeta
     from pyignite.datatypes import ByteArrayObject, IntObject
 
-    class Digit(metaclass=GenericObjectMeta, type_name="TfDigit",
-                schema=OrderedDict([("pixels", ByteArrayObject), ("label", IntObject)])):
+    class Digit(
+        metaclass=GenericObjectMeta,
+        type_name="TfDigit",
+        schema=OrderedDict([("pixels", ByteArrayObject), ("label", IntObject)]),
+    ):
         pass
 
     pyignite_client.get_or_create_cache(cache_name).put_all(
-        {i: Digit(pixels=bytes([i % 256]) * 64, label=i % 10) for i in range(300)})
+        {i: Digit(pixels=bytes([i % 256]) * 64, label=i % 10) for i in range(300)}
+    )
     batched = IgniteDataset(cache_name, port=PORT, batch_size=128)
     assert batched.element_spec["val"]["pixels"] == tf.TensorSpec([None, 64], tf.uint8)
     sizes = [int(tf.shape(b["key"])[0]) for b in batched]
     assert sorted(sizes) == [44, 128, 128]
     elements = IgniteDataset(cache_name, port=PORT, page_size=50)
     assert elements.element_spec["val"]["pixels"].shape.as_list() == [None]
-    from_elements = {int(e["key"]): (e["val"]["pixels"].tolist(), int(e["val"]["label"]))
-                     for e in elements.as_numpy_iterator()}
+    from_elements = {
+        int(e["key"]): (e["val"]["pixels"].tolist(), int(e["val"]["label"])) for e in elements.as_numpy_iterator()
+    }
     from_batches = {}
     for b in batched.as_numpy_iterator():
-        for k, p, l in zip(b["key"], b["val"]["pixels"], b["val"]["label"]):
-            from_batches[int(k)] = (p.tolist(), int(l))
+        for k, pixels, label in zip(b["key"], b["val"]["pixels"], b["val"]["label"]):
+            from_batches[int(k)] = (pixels.tolist(), int(label))
     assert from_elements == from_batches
     assert from_elements[7] == ([7] * 64, 7)
 
@@ -102,7 +111,9 @@ def test_ragged_arrays(pyignite_client, cache_name):
         pass
 
     pyignite_client.get_or_create_cache(cache_name).put_all({i: Seq(arr=list(range(i))) for i in range(5)})
-    elements = {int(e["key"]): e["val"]["arr"].tolist() for e in IgniteDataset(cache_name, port=PORT).as_numpy_iterator()}
+    elements = {
+        int(e["key"]): e["val"]["arr"].tolist() for e in IgniteDataset(cache_name, port=PORT).as_numpy_iterator()
+    }
     assert elements == {i: list(range(i)) for i in range(5)}
     [batch] = list(IgniteDataset(cache_name, port=PORT, batch_size=10, ragged=True))
     assert isinstance(batch["val"]["arr"], tf.RaggedTensor)

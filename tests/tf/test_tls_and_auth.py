@@ -51,22 +51,31 @@ def test_igfs_with_credentials(secured, monkeypatch):
 def test_drop_in_tls_arguments_reach_the_reader(pki, mtls_node):
     from ignite_fast import IgniteDataset
 
-    client = ignite_fast.Client("localhost", MTLS_PORT, tls=TlsOptions(
-        ca_file=pki["ca"], cert_file=pki["client_cert"], key_file=pki["client_key"]))
+    client = ignite_fast.Client(
+        "localhost",
+        MTLS_PORT,
+        tls=TlsOptions(ca_file=pki["ca"], cert_file=pki["client_cert"], key_file=pki["client_key"]),
+    )
     list(client.sql("CREATE TABLE IF NOT EXISTS TLSDATA (ID INT PRIMARY KEY, V INT)"))
     list(client.sql("MERGE INTO TLSDATA (ID, V) VALUES (1, 10), (2, 20)"))
-    dataset = IgniteDataset("SQL_PUBLIC_TLSDATA", host="localhost", port=MTLS_PORT, certfile=str(pki["client_cert"]),
-                            keyfile=str(pki["client_encrypted_key"]), cert_password=KEY_PASSWORD,
-                            ca_file=str(pki["ca"]))
+    dataset = IgniteDataset(
+        "SQL_PUBLIC_TLSDATA",
+        host="localhost",
+        port=MTLS_PORT,
+        certfile=str(pki["client_cert"]),
+        keyfile=str(pki["client_encrypted_key"]),
+        cert_password=KEY_PASSWORD,
+        ca_file=str(pki["ca"]),
+    )
     assert sorted(int(e["val"]["V"]) for e in dataset.as_numpy_iterator()) == [10, 20]
-
 
 
 def test_igfs_over_mutual_tls_in_python_and_tensorflow(pki, mtls_node, monkeypatch):
     from ignite_fast import igfs
 
-    options = TlsOptions(ca_file=pki["ca"], cert_file=pki["client_cert"], key_file=pki["client_encrypted_key"],
-                         key_password=KEY_PASSWORD)
+    options = TlsOptions(
+        ca_file=pki["ca"], cert_file=pki["client_cert"], key_file=pki["client_encrypted_key"], key_password=KEY_PASSWORD
+    )
     fs = igfs.IgniteFileSystem("localhost", MTLS_PORT, name="tls", tls=options)
     fs.write_bytes("/secret.bin", b"over TLS" * 1000)
     # The TensorFlow plugin takes the same settings from the environment.

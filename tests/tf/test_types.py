@@ -73,22 +73,37 @@ def test_images_example(pyignite_client):
     """The seed's printed element: a string key, a nested metadata object and int[] pixels."""
     from ignite_fast import IgniteDataset
 
-    class ImageMetadata(metaclass=GenericObjectMeta, type_name="ImageMetadata", schema=OrderedDict([
-            ("file_name", String), ("label", String), ("width", IntObject), ("height", IntObject)])):
+    class ImageMetadata(
+        metaclass=GenericObjectMeta,
+        type_name="ImageMetadata",
+        schema=OrderedDict([("file_name", String), ("label", String), ("width", IntObject), ("height", IntObject)]),
+    ):
         pass
 
-    class Image(metaclass=GenericObjectMeta, type_name="Image",
-                schema=OrderedDict([("metadata", BinaryObject), ("pixels", IntArrayObject)])):
+    class Image(
+        metaclass=GenericObjectMeta,
+        type_name="Image",
+        schema=OrderedDict([("metadata", BinaryObject), ("pixels", IntArrayObject)]),
+    ):
         pass
 
     cache = pyignite_client.get_or_create_cache("IMAGES")
     cache.clear()
-    cache.put("kitten.png", Image(metadata=ImageMetadata(file_name="kitten.png", label="little ball of fur",
-                                                         width=800, height=600), pixels=[0] * 64),
-              key_hint=String)
+    cache.put(
+        "kitten.png",
+        Image(
+            metadata=ImageMetadata(file_name="kitten.png", label="little ball of fur", width=800, height=600),
+            pixels=[0] * 64,
+        ),
+        key_hint=String,
+    )
     [element] = list(IgniteDataset(cache_name="IMAGES", port=SESSION_PORT).as_numpy_iterator())
     assert element["key"] == b"kitten.png"
-    assert element["val"]["metadata"] == {"file_name": b"kitten.png", "height": 600,
-                                          "label": b"little ball of fur", "width": 800}
+    assert element["val"]["metadata"] == {
+        "file_name": b"kitten.png",
+        "height": 600,
+        "label": b"little ball of fur",
+        "width": 800,
+    }
     assert element["val"]["pixels"].tolist() == [0] * 64
     assert list(element["val"]) == ["metadata", "pixels"]

@@ -14,15 +14,30 @@ def test_coalesce_merges_columns_of_every_mergeable_kind():
     def batch(keys, names, valid):
         raw = np.zeros((len(names), max(map(len, names))), np.uint8)
         for i, name in enumerate(names):
-            raw[i, :len(name)] = list(name.encode())
-        val = ("struct", "Thing", {"name": ("str", raw, valid, None),
-                                    "vec": ("fixed", np.ones((len(keys), 2), np.float32) * keys[0], None)}, len(keys))
+            raw[i, : len(name)] = list(name.encode())
+        val = (
+            "struct",
+            "Thing",
+            {"name": ("str", raw, valid, None), "vec": ("fixed", np.ones((len(keys), 2), np.float32) * keys[0], None)},
+            len(keys),
+        )
         return len(keys), batch_from_native({"key": ("prim", np.array(keys, np.int64), None, None), "val": val})
 
-    ragged = (1, batch_from_native({"key": ("prim", np.array([9], np.int64), None, None),
-                                    "val": ("var", np.zeros(3, np.int32), np.array([0, 3], np.int32), None)}))
-    out = list(coalesce(iter([batch([1, 2], ["a", "bbbb"], None), batch([3], ["cc"], np.array([False])),
-                              batch([4], ["d"], None)]), batch_size=10))
+    ragged = (
+        1,
+        batch_from_native(
+            {
+                "key": ("prim", np.array([9], np.int64), None, None),
+                "val": ("var", np.zeros(3, np.int32), np.array([0, 3], np.int32), None),
+            }
+        ),
+    )
+    out = list(
+        coalesce(
+            iter([batch([1, 2], ["a", "bbbb"], None), batch([3], ["cc"], np.array([False])), batch([4], ["d"], None)]),
+            batch_size=10,
+        )
+    )
     assert len(out) == 1 and out[0][0] == 4
     merged = out[0][1]
     assert merged["key"].values.tolist() == [1, 2, 3, 4]

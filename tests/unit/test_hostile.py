@@ -180,8 +180,7 @@ def test_partition_scan_request_answered_twice(hostile):
     # Both open requests are answered with the first one's id: the second answer is for a
     # request that no partition waits for any more.
     first = []
-    server = hostile(frame(HANDSHAKE_OK),
-                     lambda rid, op: scan_response(first.append(rid) or first[0], EMPTY_LAST_PAGE))
+    server = hostile(frame(HANDSHAKE_OK), lambda rid, op: scan_response(first.append(rid) or first[0], EMPTY_LAST_PAGE))
     with pytest.raises(ignite_fast.ProtocolError, match="no partition of this scan is waiting for"):
         _timed(lambda: _partition_scan(server))
 

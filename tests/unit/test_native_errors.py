@@ -66,8 +66,14 @@ def test_bad_arguments_found_in_the_bindings_are_invalid_argument_errors():
 
 def test_primitive_dtypes_name_every_primitive_kind():
     assert _native.PRIMITIVE_DTYPES == {
-        "byte": "uint8", "short": "int16", "int": "int32", "long": "int64",
-        "float": "float32", "double": "float64", "char": "uint16", "bool": "bool",
+        "byte": "uint8",
+        "short": "int16",
+        "int": "int32",
+        "long": "int64",
+        "float": "float32",
+        "double": "float64",
+        "char": "uint16",
+        "bool": "bool",
     }
     for dtype in _native.PRIMITIVE_DTYPES.values():
         np.dtype(dtype)

@@ -12,7 +12,8 @@ def test_import_without_tensorflow():
         "import sys; sys.modules['tensorflow'] = None\n"
         "import ignite_fast\n"
         "assert ignite_fast.Client is not None\n"
-        "try:\n    ignite_fast.IgniteDataset\nexcept ImportError as e:\n    assert 'ignite_fast[tf]' in str(e), e\n    print('ok')\n"
+        "try:\n    ignite_fast.IgniteDataset\n"
+        "except ImportError as e:\n    assert 'ignite_fast[tf]' in str(e), e\n    print('ok')\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -1,0 +1,282 @@
+"""The package's import rules, read from its source with `ast` (nothing is imported):
+
+- every module has a layer in LAYERS, and imports only modules of its own layer or lower ones;
+- no import cycle, counting imports inside functions and under TYPE_CHECKING;
+- no module uses another module's private name (`from .x import _name`, `x._name`). A module whose
+  own name starts with `_` is package-internal: importing it is fine, and its public names are public.
+
+A new module fails the check until it is given a layer here: place it deliberately.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE = "ignite_fast"
+SOURCE = Path(__file__).resolve().parents[2] / "python" / PACKAGE
+
+# Module (dotted, relative to the package; "__init__" is the package itself) -> layer.
+LAYERS = {
+    # 0: the Rust extension
+    "_native": 0,
+    # 1: base
+    "errors": 1,
+    "_options": 1,  # addresses, TLS options, argument checks, decode arguments
+    "columns": 1,  # the one owner of the native column contract
+    "arrow": 1,  # column -> Arrow conversion
+    # 2: plumbing
+    "_sizing": 2,  # page and batch sizes
+    "_nodes": 2,  # per-node connections
+    # 3: reading
+    "parallel": 3,  # partition-parallel scans
+    "sharding": 3,  # shard plans
+    "reading": 3,  # the one function that chooses how a selection is read
+    # 4: the client
+    "client": 4,
+    # 5: faces
+    "tf": 5,
+    "tf.dataset": 5,
+    "tf.specs": 5,
+    "tf.gfile": 5,
+    "pytorch": 5,
+    "igfs": 5,
+    "igfs_fsspec": 5,
+    "fs_cli": 5,
+    "launcher": 5,
+    "cli": 5,
+    "demo": 5,
+    "ray": 5,
+    "server": 5,  # the node starter: standalone
+    # 6: the package's own namespace
+    "__init__": 6,
+}
+
+
+@dataclass(frozen=True)
+class Import:
+    """One use of another module: `source` imports `target` at `line` (`name` when it is a name
+    taken from the target rather than the module itself)."""
+
+    source: str
+    target: str
+    line: int
+    name: str | None = None
+
+    def where(self) -> str:
+        return f"{module_path(self.source)}:{self.line}"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(SOURCE).with_suffix("").parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts.pop()  # a subpackage is named by its folder
+    return ".".join(parts)
+
+
+def module_path(module: str) -> str:
+    for path in _sources():
+        if module_name(path) == module:
+            return str(path.relative_to(SOURCE.parents[1]))
+    return module
+
+
+@functools.cache
+def _sources() -> tuple[Path, ...]:
+    """The package's modules: its .py files, and the .pyi stubs of compiled modules (no .py)."""
+    files = sorted(SOURCE.rglob("*.py"))
+    stubs = [p for p in sorted(SOURCE.rglob("*.pyi")) if not p.with_suffix(".py").exists()]
+    return tuple(files + stubs)
+
+
+@functools.cache
+def modules() -> frozenset[str]:
+    return frozenset(module_name(p) for p in _sources())
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _package_of(module: str, path: Path) -> str:
+    """The package a module's relative imports start from ("" for the top level)."""
+    if path.name == "__init__.py":
+        return "" if module == "__init__" else module
+    return module.rpartition(".")[0]
+
+
+def _join(*parts: str) -> str:
+    return ".".join(p for p in parts if p)
+
+
+def _as_module(dotted: str) -> str:
+    return dotted or "__init__"
+
+
+def _resolve_from(package: str, node: ast.ImportFrom) -> str | None:
+    """The dotted name (relative to the package) an ImportFrom reads from; None if outside."""
+    if node.level == 0:
+        if node.module is None or not (node.module == PACKAGE or node.module.startswith(PACKAGE + ".")):
+            return None
+        return node.module[len(PACKAGE) + 1 :]
+    base = package.split(".") if package else []
+    up = node.level - 1
+    if up > len(base):
+        raise AssertionError(f"relative import above the package in {package or PACKAGE}")
+    base = base[: len(base) - up]
+    return _join(".".join(base), node.module or "")
+
+
+@dataclass
+class ModuleUses:
+    imports: list[Import]
+    private_uses: list[tuple[int, str, str]]  # (line, the expression, the module that owns the name)
+
+
+@functools.cache
+def _uses(path: Path) -> ModuleUses:
+    source = module_name(path)
+    package = _package_of(source, path)
+    tree = ast.parse(path.read_text(), str(path))
+    imports: list[Import] = []
+    bound: dict[str, str] = {}  # a local name -> the package module or name it was imported as
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name == PACKAGE or alias.name.startswith(PACKAGE + "."):
+                    target = _as_module(alias.name[len(PACKAGE) + 1 :])
+                    imports.append(Import(source, target, node.lineno))
+                    if alias.asname:
+                        bound[alias.asname] = target
+                    else:
+                        bound[PACKAGE] = "__init__"
+        elif isinstance(node, ast.ImportFrom):
+            origin = _resolve_from(package, node)
+            if origin is None:
+                continue
+            for alias in node.names:
+                submodule = _join(origin, alias.name)
+                if submodule in modules():  # `from . import x`: the module x itself
+                    imports.append(Import(source, submodule, node.lineno))
+                    bound[alias.asname or alias.name] = submodule
+                else:  # a name defined in the module `origin`
+                    imports.append(Import(source, _as_module(origin), node.lineno, alias.name))
+                    bound[alias.asname or alias.name] = f"{_as_module(origin)}:{alias.name}"
+    private_uses = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and _is_private(node.attr):
+            owner = _imported_owner(node.value, bound)
+            if owner is not None and owner != source:
+                private_uses.append((node.lineno, ast.unparse(node), owner))
+    return ModuleUses(imports, private_uses)
+
+
+def _imported_owner(value: ast.expr, bound: dict[str, str]) -> str | None:
+    """The package module that owns what `value` names, if it was imported from the package (a
+    module, `ignite_fast.x.y`, or a class or function taken from a module); None for anything
+    else (self, locals, other libraries)."""
+    chain = []
+    while isinstance(value, ast.Attribute):
+        chain.append(value.attr)
+        value = value.value
+    if not isinstance(value, ast.Name) or value.id not in bound:
+        return None
+    owner = bound[value.id]
+    if ":" in owner:  # a name taken from a module: that module owns its members
+        return owner.partition(":")[0]
+    # a module: follow attributes while they name submodules (ignite_fast.tf.dataset._x)
+    dotted = "" if owner == "__init__" else owner
+    for attr in reversed(chain):
+        if _join(dotted, attr) not in modules():
+            break
+        dotted = _join(dotted, attr)
+    return _as_module(dotted)
+
+
+def all_imports() -> list[Import]:
+    return [i for path in _sources() for i in _uses(path).imports]
+
+
+def test_the_package_is_where_the_check_looks():
+    assert {"__init__", "client", "columns"} <= modules(), sorted(modules())
+
+
+def test_every_module_has_a_layer():
+    missing = sorted(modules() - LAYERS.keys())
+    assert not missing, f"modules without a layer (add them to LAYERS in {Path(__file__).name}): {missing}"
+
+
+def test_imports_name_modules_of_the_layer_order():
+    unknown = [f"{i.where()}: imports {i.target!r}" for i in all_imports() if i.target not in LAYERS]
+    assert not unknown, "imports of modules outside the layer order:\n" + "\n".join(unknown)
+
+
+def test_imports_go_down_the_layers():
+    upward = [
+        f"{i.where()}: {i.source} (layer {LAYERS[i.source]}) imports {i.name or 'the module'} from "
+        f"{i.target} (layer {LAYERS[i.target]})"
+        for i in all_imports()
+        if i.source in LAYERS and i.target in LAYERS and LAYERS[i.target] > LAYERS[i.source]
+    ]
+    assert not upward, "imports that go up the layers:\n" + "\n".join(upward)
+
+
+def test_no_import_cycles():
+    graph: dict[str, set[str]] = {m: set() for m in modules()}
+    for i in all_imports():
+        if i.target in graph and i.target != i.source:
+            graph[i.source].add(i.target)
+    cycles = [sorted(c) for c in _strongly_connected(graph) if len(c) > 1]
+    described = []
+    for cycle in cycles:
+        edges = sorted({(i.where(), i.source, i.target) for i in all_imports() if {i.source, i.target} <= set(cycle)})
+        described.append(" <-> ".join(cycle) + "\n" + "\n".join(f"  {w}: {s} -> {d}" for w, s, d in edges))
+    assert not cycles, "import cycles (imports inside functions count):\n" + "\n".join(described)
+
+
+def test_no_private_names_across_modules():
+    found = [
+        f"{i.where()}: from {i.target} import {i.name}"
+        for i in all_imports()
+        if i.name is not None and _is_private(i.name) and i.target != i.source
+    ]
+    for path in _sources():
+        for line, expression, owner in _uses(path).private_uses:
+            found.append(f"{module_path(module_name(path))}:{line}: {expression} (a private name of {owner})")
+    assert not found, "private names used across modules:\n" + "\n".join(found)
+
+
+def _strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Tarjan's algorithm: the graph's strongly connected components."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            components.append(component)
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return components
