@@ -141,7 +141,7 @@ def _uses(path: Path) -> ModuleUses:
     package = _package_of(source, path)
     tree = ast.parse(path.read_text(), str(path))
     imports: list[Import] = []
-    bound: dict[str, str] = {}  # a local name -> the package module or name it was imported as
+    bound: dict[str, str] = {}  # a local name -> the package module ("x") or name ("x:Name") it stands for
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
