@@ -15,15 +15,13 @@ from fsspec.tests.abstract import (AbstractCopyTests, AbstractFixtures, Abstract
 
 from ignite_fast.igfs_fsspec import IgfsFileSystem
 
-from conftest import SESSION_PORT
-
 
 class IgfsFixtures(AbstractFixtures):
     @pytest.fixture(scope="class")
     @classmethod
     def fs(cls, cluster):
-        fs = IgfsFileSystem("127.0.0.1", SESSION_PORT, name=f"fsspec{uuid.uuid4().hex[:10]}",
-                            skip_instance_cache=True)
+        host, port = cluster.addresses[0].rsplit(":", 1)
+        fs = IgfsFileSystem(host, int(port), name=f"fsspec{uuid.uuid4().hex[:10]}", skip_instance_cache=True)
         yield fs
         fs.igfs.rm("/", recursive=True)
 

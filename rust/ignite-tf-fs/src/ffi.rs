@@ -42,13 +42,22 @@ pub type Unused = Option<unsafe extern "C" fn()>;
 #[repr(C)]
 pub struct TF_RandomAccessFileOps {
     pub cleanup: Option<unsafe extern "C" fn(*mut TF_RandomAccessFile)>,
-    pub read: Option<unsafe extern "C" fn(*const TF_RandomAccessFile, u64, usize, *mut c_char, *mut TF_Status) -> i64>,
+    pub read: Option<
+        unsafe extern "C" fn(
+            *const TF_RandomAccessFile,
+            u64,
+            usize,
+            *mut c_char,
+            *mut TF_Status,
+        ) -> i64,
+    >,
 }
 
 #[repr(C)]
 pub struct TF_WritableFileOps {
     pub cleanup: Option<unsafe extern "C" fn(*mut TF_WritableFile)>,
-    pub append: Option<unsafe extern "C" fn(*const TF_WritableFile, *const c_char, usize, *mut TF_Status)>,
+    pub append:
+        Option<unsafe extern "C" fn(*const TF_WritableFile, *const c_char, usize, *mut TF_Status)>,
     pub tell: Option<unsafe extern "C" fn(*const TF_WritableFile, *mut TF_Status) -> i64>,
     pub flush: Option<unsafe extern "C" fn(*const TF_WritableFile, *mut TF_Status)>,
     pub sync: Option<unsafe extern "C" fn(*const TF_WritableFile, *mut TF_Status)>,
@@ -68,24 +77,72 @@ type PathOp = Option<unsafe extern "C" fn(*const TF_Filesystem, *const c_char, *
 pub struct TF_FilesystemOps {
     pub init: Option<unsafe extern "C" fn(*mut TF_Filesystem, *mut TF_Status)>,
     pub cleanup: Option<unsafe extern "C" fn(*mut TF_Filesystem)>,
-    pub new_random_access_file: Option<unsafe extern "C" fn(*const TF_Filesystem, *const c_char, *mut TF_RandomAccessFile, *mut TF_Status)>,
-    pub new_writable_file: Option<unsafe extern "C" fn(*const TF_Filesystem, *const c_char, *mut TF_WritableFile, *mut TF_Status)>,
-    pub new_appendable_file: Option<unsafe extern "C" fn(*const TF_Filesystem, *const c_char, *mut TF_WritableFile, *mut TF_Status)>,
+    pub new_random_access_file: Option<
+        unsafe extern "C" fn(
+            *const TF_Filesystem,
+            *const c_char,
+            *mut TF_RandomAccessFile,
+            *mut TF_Status,
+        ),
+    >,
+    pub new_writable_file: Option<
+        unsafe extern "C" fn(
+            *const TF_Filesystem,
+            *const c_char,
+            *mut TF_WritableFile,
+            *mut TF_Status,
+        ),
+    >,
+    pub new_appendable_file: Option<
+        unsafe extern "C" fn(
+            *const TF_Filesystem,
+            *const c_char,
+            *mut TF_WritableFile,
+            *mut TF_Status,
+        ),
+    >,
     pub new_read_only_memory_region_from_file: Unused,
     pub create_dir: PathOp,
     pub recursively_create_dir: PathOp,
     pub delete_file: PathOp,
     pub delete_dir: PathOp,
-    pub delete_recursively: Option<unsafe extern "C" fn(*const TF_Filesystem, *const c_char, *mut u64, *mut u64, *mut TF_Status)>,
-    pub rename_file: Option<unsafe extern "C" fn(*const TF_Filesystem, *const c_char, *const c_char, *mut TF_Status)>,
+    pub delete_recursively: Option<
+        unsafe extern "C" fn(
+            *const TF_Filesystem,
+            *const c_char,
+            *mut u64,
+            *mut u64,
+            *mut TF_Status,
+        ),
+    >,
+    pub rename_file: Option<
+        unsafe extern "C" fn(*const TF_Filesystem, *const c_char, *const c_char, *mut TF_Status),
+    >,
     pub copy_file: Unused,
     pub path_exists: PathOp,
     pub paths_exist: Unused,
-    pub stat: Option<unsafe extern "C" fn(*const TF_Filesystem, *const c_char, *mut TF_FileStatistics, *mut TF_Status)>,
-    pub is_directory: Option<unsafe extern "C" fn(*const TF_Filesystem, *const c_char, *mut TF_Status) -> bool>,
-    pub get_file_size: Option<unsafe extern "C" fn(*const TF_Filesystem, *const c_char, *mut TF_Status) -> i64>,
-    pub translate_name: Option<unsafe extern "C" fn(*const TF_Filesystem, *const c_char) -> *mut c_char>,
-    pub get_children: Option<unsafe extern "C" fn(*const TF_Filesystem, *const c_char, *mut *mut *mut c_char, *mut TF_Status) -> c_int>,
+    pub stat: Option<
+        unsafe extern "C" fn(
+            *const TF_Filesystem,
+            *const c_char,
+            *mut TF_FileStatistics,
+            *mut TF_Status,
+        ),
+    >,
+    pub is_directory:
+        Option<unsafe extern "C" fn(*const TF_Filesystem, *const c_char, *mut TF_Status) -> bool>,
+    pub get_file_size:
+        Option<unsafe extern "C" fn(*const TF_Filesystem, *const c_char, *mut TF_Status) -> i64>,
+    pub translate_name:
+        Option<unsafe extern "C" fn(*const TF_Filesystem, *const c_char) -> *mut c_char>,
+    pub get_children: Option<
+        unsafe extern "C" fn(
+            *const TF_Filesystem,
+            *const c_char,
+            *mut *mut *mut c_char,
+            *mut TF_Status,
+        ) -> c_int,
+    >,
     pub get_matching_paths: Unused,
     pub flush_caches: Unused,
     pub start_transaction: Unused,
@@ -157,7 +214,11 @@ pub fn resolve_set_status() -> bool {
         .get_or_init(|| unsafe {
             let mut symbol = libc::dlsym(libc::RTLD_DEFAULT, c"TF_SetStatus".as_ptr());
             if symbol.is_null() {
-                for library in [c"libtensorflow_framework.so.2", c"libtensorflow_framework.so", c"libtensorflow.so.2"] {
+                for library in [
+                    c"libtensorflow_framework.so.2",
+                    c"libtensorflow_framework.so",
+                    c"libtensorflow.so.2",
+                ] {
                     let handle = libc::dlopen(library.as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD);
                     if !handle.is_null() {
                         symbol = libc::dlsym(handle, c"TF_SetStatus".as_ptr());

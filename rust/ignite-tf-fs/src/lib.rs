@@ -4,29 +4,19 @@
 //!
 //! Every operation goes to the same [`ignite_core::igfs`] code as the Python API, so the two see
 //! one file system with the same guarantees. Settings come from the `IGFS_*` environment
-//! variables (documented in `ignite_fast.igfs`). No panic crosses into TensorFlow: each entry
-//! point catches it and reports `INTERNAL`.
+//! variables, read by [`IgfsEnv`] (documented in `ignite_fast.igfs`). No panic crosses into
+//! TensorFlow: each entry point catches it and reports `INTERNAL`.
 
 mod ffi;
 
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
 use std::sync::Mutex;
 
 use ffi::*;
-use ignite_core::FsErrorKind;
-use ignite_core::igfs::{FileReader, FileWriter, Igfs, IgfsSettings, WriteMode};
-use ignite_core::TlsOptions;
-use ignite_core::{ConnectionConfig, Error};
-
-/// The `IGFS_*` variables that shape a connection: a change of any of them (a test, or a
-/// process that switches clusters) gets a new handle.
-const SETTINGS_VARIABLES: [&str; 10] = [
-    "IGFS_FS_NAME", "IGFS_USERNAME", "IGFS_PASSWORD", "IGFS_TLS", "IGFS_CA_FILE", "IGFS_CERT_FILE",
-    "IGFS_KEY_FILE", "IGFS_KEY_PASSWORD", "IGFS_CHECK_HOSTNAME", "IGFS_BLOCK_SIZE",
-];
+use ignite_core::igfs::{env, FileReader, FileWriter, Igfs, IgfsEnv, WriteMode};
+use ignite_core::{Error, FsErrorKind};
 
 /// One per registered file system instance: a handle per cluster address and settings.
 struct Plugin {
@@ -40,7 +30,9 @@ fn tf_error(e: Error) -> (i32, String) {
         Error::Fs { kind, .. } => match kind {
             FsErrorKind::NotFound => code::NOT_FOUND,
             FsErrorKind::AlreadyExists => code::ALREADY_EXISTS,
-            FsErrorKind::NotADirectory | FsErrorKind::IsADirectory | FsErrorKind::DirectoryNotEmpty => code::FAILED_PRECONDITION,
+            FsErrorKind::NotADirectory
+            | FsErrorKind::IsADirectory
+            | FsErrorKind::DirectoryNotEmpty => code::FAILED_PRECONDITION,
             FsErrorKind::Conflict => code::ABORTED,
             FsErrorKind::Corrupt => code::DATA_LOSS,
         },
@@ -54,77 +46,52 @@ fn tf_error(e: Error) -> (i32, String) {
     (code, format!("igfs: {e}"))
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-fn env_flag(name: &str, default: bool) -> bool {
-    env(name).map_or(default, |v| !matches!(v.to_ascii_lowercase().as_str(), "0" | "false" | "no" | "off"))
-}
-
-/// `igfs://host:port/a/b` -> (`host:port`, `/a/b`); the authority defaults to the environment's.
-fn split_uri(uri: &str) -> OpResult<(String, String)> {
-    let rest = uri.strip_prefix("igfs://").ok_or_else(|| (code::INVALID_ARGUMENT, format!("not an igfs:// path: {uri}")))?;
+/// `igfs://host:port/a/b` -> (`host:port`, `/a/b`); the host and port default to the
+/// environment's.
+fn split_uri(uri: &str, env: &IgfsEnv) -> OpResult<(String, String)> {
+    let rest = uri.strip_prefix("igfs://").ok_or_else(|| {
+        (
+            code::INVALID_ARGUMENT,
+            format!("not an igfs:// path: {uri}"),
+        )
+    })?;
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let default_port = env("IGFS_PORT").unwrap_or_else(|| "10800".into());
     let authority = if authority.is_empty() {
-        format!("{}:{default_port}", env("IGFS_HOST").unwrap_or_else(|| "127.0.0.1".into()))
+        env.address()
     } else if authority.contains(':') {
         authority.to_string()
     } else {
-        format!("{authority}:{default_port}")
+        format!("{authority}:{}", env.port)
     };
     Ok((authority, path.to_string()))
 }
 
-fn connect(address: &str) -> Result<Igfs, Error> {
-    let tls = if env_flag("IGFS_TLS", false) || env("IGFS_CA_FILE").is_some() {
-        let options = TlsOptions {
-            ca_file: env("IGFS_CA_FILE").map(PathBuf::from),
-            cert_file: env("IGFS_CERT_FILE").map(PathBuf::from),
-            key_file: env("IGFS_KEY_FILE").map(PathBuf::from),
-            key_password: env("IGFS_KEY_PASSWORD"),
-            verify_hostname: env_flag("IGFS_CHECK_HOSTNAME", true),
-        };
-        Some(ignite_core::tls_client_config(&options)?)
-    } else {
-        None
-    };
-    let config = ConnectionConfig {
-        addresses: vec![address.to_string()],
-        username: env("IGFS_USERNAME"),
-        password: env("IGFS_PASSWORD"),
-        tls,
-        ..ConnectionConfig::default()
-    };
-    let mut settings = IgfsSettings::named(&env("IGFS_FS_NAME").unwrap_or_default());
-    if let Some(size) = env("IGFS_BLOCK_SIZE") {
-        settings.block_size = size.parse().map_err(|_| Error::InvalidArgument(format!("IGFS_BLOCK_SIZE={size} is not a number")))?;
+/// The cluster address and the value of every `IGFS_*` variable: a handle serves one such key.
+fn handle_key(address: &str) -> String {
+    let mut key = address.to_string();
+    for name in env::VARIABLES {
+        key.push('\0');
+        key.push_str(&std::env::var(name).unwrap_or_default());
     }
-    Igfs::connect(config, settings)
+    key
 }
 
 impl Plugin {
     /// The file system for `uri` and the path within it.
     fn resolve(&self, uri: *const c_char) -> OpResult<(Igfs, String)> {
-        if uri.is_null() {
-            return Err((code::INVALID_ARGUMENT, "null path".into()));
-        }
-        let uri = unsafe { CStr::from_ptr(uri) }.to_str().map_err(|_| (code::INVALID_ARGUMENT, "path is not UTF-8".to_string()))?;
-        let (address, path) = split_uri(uri)?;
-        let mut key = address.clone();
-        for name in SETTINGS_VARIABLES {
-            key.push('\0');
-            key.push_str(&env(name).unwrap_or_default());
-        }
+        let uri = c_str(uri)?;
+        let env = IgfsEnv::from_env().map_err(tf_error)?;
+        let (address, path) = split_uri(&uri, &env)?;
+        let key = handle_key(&address);
         let mut clusters = self.clusters.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(fs) = clusters.get(&key) {
             return Ok((fs.clone(), path));
         }
-        let fs = connect(&address).map_err(tf_error)?;
+        let config = env.connection_config(vec![address]).map_err(tf_error)?;
+        let fs = Igfs::connect(config, env.settings()).map_err(tf_error)?;
         clusters.insert(key, fs.clone());
         Ok((fs, path))
     }
@@ -142,7 +109,11 @@ fn run<T>(status: *mut TF_Status, fallback: T, op: impl FnOnce() -> OpResult<T>)
             fallback
         }
         Err(_) => {
-            set_status(status, code::INTERNAL, "igfs: internal error (panic) in the plugin");
+            set_status(
+                status,
+                code::INTERNAL,
+                "igfs: internal error (panic) in the plugin",
+            );
             fallback
         }
     }
@@ -156,14 +127,19 @@ fn c_str(s: *const c_char) -> OpResult<String> {
     if s.is_null() {
         return Err((code::INVALID_ARGUMENT, "null path".into()));
     }
-    unsafe { CStr::from_ptr(s) }.to_str().map(str::to_string).map_err(|_| (code::INVALID_ARGUMENT, "path is not UTF-8".into()))
+    unsafe { CStr::from_ptr(s) }
+        .to_str()
+        .map(str::to_string)
+        .map_err(|_| (code::INVALID_ARGUMENT, "path is not UTF-8".into()))
 }
 
 // ---- file system operations ----
 
 unsafe extern "C" fn fs_init(fs: *mut TF_Filesystem, status: *mut TF_Status) {
     run(status, (), || {
-        let plugin = Box::new(Plugin { clusters: Mutex::new(HashMap::new()) });
+        let plugin = Box::new(Plugin {
+            clusters: Mutex::new(HashMap::new()),
+        });
         (*fs).plugin_filesystem = Box::into_raw(plugin) as *mut c_void;
         Ok(())
     })
@@ -179,7 +155,12 @@ unsafe extern "C" fn fs_cleanup(fs: *mut TF_Filesystem) {
     });
 }
 
-unsafe extern "C" fn new_random_access_file(fs: *const TF_Filesystem, uri: *const c_char, file: *mut TF_RandomAccessFile, status: *mut TF_Status) {
+unsafe extern "C" fn new_random_access_file(
+    fs: *const TF_Filesystem,
+    uri: *const c_char,
+    file: *mut TF_RandomAccessFile,
+    status: *mut TF_Status,
+) {
     run(status, (), || {
         let (igfs, path) = plugin(fs).resolve(uri)?;
         let reader = igfs.open(&path).map_err(tf_error)?;
@@ -188,7 +169,13 @@ unsafe extern "C" fn new_random_access_file(fs: *const TF_Filesystem, uri: *cons
     })
 }
 
-unsafe fn new_writer(fs: *const TF_Filesystem, uri: *const c_char, file: *mut TF_WritableFile, status: *mut TF_Status, mode: WriteMode) {
+unsafe fn new_writer(
+    fs: *const TF_Filesystem,
+    uri: *const c_char,
+    file: *mut TF_WritableFile,
+    status: *mut TF_Status,
+    mode: WriteMode,
+) {
     run(status, (), || {
         let (igfs, path) = plugin(fs).resolve(uri)?;
         // Like TensorFlow's object-store file systems (gs://, s3://), writing a file does not
@@ -199,50 +186,84 @@ unsafe fn new_writer(fs: *const TF_Filesystem, uri: *const c_char, file: *mut TF
     })
 }
 
-unsafe extern "C" fn new_writable_file(fs: *const TF_Filesystem, uri: *const c_char, file: *mut TF_WritableFile, status: *mut TF_Status) {
+unsafe extern "C" fn new_writable_file(
+    fs: *const TF_Filesystem,
+    uri: *const c_char,
+    file: *mut TF_WritableFile,
+    status: *mut TF_Status,
+) {
     new_writer(fs, uri, file, status, WriteMode::Overwrite)
 }
 
-unsafe extern "C" fn new_appendable_file(fs: *const TF_Filesystem, uri: *const c_char, file: *mut TF_WritableFile, status: *mut TF_Status) {
+unsafe extern "C" fn new_appendable_file(
+    fs: *const TF_Filesystem,
+    uri: *const c_char,
+    file: *mut TF_WritableFile,
+    status: *mut TF_Status,
+) {
     new_writer(fs, uri, file, status, WriteMode::Append)
 }
 
-unsafe extern "C" fn create_dir(fs: *const TF_Filesystem, uri: *const c_char, status: *mut TF_Status) {
+unsafe extern "C" fn create_dir(
+    fs: *const TF_Filesystem,
+    uri: *const c_char,
+    status: *mut TF_Status,
+) {
     run(status, (), || {
         let (igfs, path) = plugin(fs).resolve(uri)?;
         igfs.mkdir(&path, false, false).map_err(tf_error)
     })
 }
 
-unsafe extern "C" fn recursively_create_dir(fs: *const TF_Filesystem, uri: *const c_char, status: *mut TF_Status) {
+unsafe extern "C" fn recursively_create_dir(
+    fs: *const TF_Filesystem,
+    uri: *const c_char,
+    status: *mut TF_Status,
+) {
     run(status, (), || {
         let (igfs, path) = plugin(fs).resolve(uri)?;
         igfs.mkdir(&path, true, true).map_err(tf_error)
     })
 }
 
-unsafe fn delete(fs: *const TF_Filesystem, uri: *const c_char, status: *mut TF_Status, want_dir: bool) {
+/// `gfile.Remove`: a file, or an empty directory, as the original plugins did (their suites
+/// remove directories this way); a directory with entries fails with "directory not empty".
+unsafe extern "C" fn delete_file(
+    fs: *const TF_Filesystem,
+    uri: *const c_char,
+    status: *mut TF_Status,
+) {
     run(status, (), || {
         let (igfs, path) = plugin(fs).resolve(uri)?;
-        let entry = igfs.stat(&path).map_err(tf_error)?;
-        let is_dir = entry.children().is_some();
-        if is_dir != want_dir {
-            let what = if is_dir { "a directory" } else { "a file" };
-            return Err((code::FAILED_PRECONDITION, format!("igfs: '{path}' is {what}")));
+        igfs.delete(&path, false).map_err(tf_error)
+    })
+}
+
+/// `DeleteDir`: an empty directory only, never a file.
+unsafe extern "C" fn delete_dir(
+    fs: *const TF_Filesystem,
+    uri: *const c_char,
+    status: *mut TF_Status,
+) {
+    run(status, (), || {
+        let (igfs, path) = plugin(fs).resolve(uri)?;
+        if igfs.stat(&path).map_err(tf_error)?.children().is_none() {
+            return Err((
+                code::FAILED_PRECONDITION,
+                format!("igfs: '{path}' is a file, not a directory"),
+            ));
         }
         igfs.delete(&path, false).map_err(tf_error)
     })
 }
 
-unsafe extern "C" fn delete_file(fs: *const TF_Filesystem, uri: *const c_char, status: *mut TF_Status) {
-    delete(fs, uri, status, false)
-}
-
-unsafe extern "C" fn delete_dir(fs: *const TF_Filesystem, uri: *const c_char, status: *mut TF_Status) {
-    delete(fs, uri, status, true)
-}
-
-unsafe extern "C" fn delete_recursively(fs: *const TF_Filesystem, uri: *const c_char, undeleted_files: *mut u64, undeleted_dirs: *mut u64, status: *mut TF_Status) {
+unsafe extern "C" fn delete_recursively(
+    fs: *const TF_Filesystem,
+    uri: *const c_char,
+    undeleted_files: *mut u64,
+    undeleted_dirs: *mut u64,
+    status: *mut TF_Status,
+) {
     let (files, dirs) = run(status, (0u64, 1u64), || {
         let (igfs, path) = plugin(fs).resolve(uri)?;
         igfs.delete(&path, true).map_err(tf_error)?;
@@ -256,19 +277,32 @@ unsafe extern "C" fn delete_recursively(fs: *const TF_Filesystem, uri: *const c_
     }
 }
 
-unsafe extern "C" fn rename_file(fs: *const TF_Filesystem, src: *const c_char, dst: *const c_char, status: *mut TF_Status) {
+unsafe extern "C" fn rename_file(
+    fs: *const TF_Filesystem,
+    src: *const c_char,
+    dst: *const c_char,
+    status: *mut TF_Status,
+) {
     run(status, (), || {
-        let (src_address, _) = split_uri(&c_str(src)?)?;
-        let (dst_address, dst_path) = split_uri(&c_str(dst)?)?;
+        let env = IgfsEnv::from_env().map_err(tf_error)?;
+        let (src_address, _) = split_uri(&c_str(src)?, &env)?;
+        let (dst_address, dst_path) = split_uri(&c_str(dst)?, &env)?;
         if src_address != dst_address {
-            return Err((code::INVALID_ARGUMENT, "igfs: cannot rename across clusters".into()));
+            return Err((
+                code::INVALID_ARGUMENT,
+                "igfs: cannot rename across clusters".into(),
+            ));
         }
         let (igfs, src_path) = plugin(fs).resolve(src)?;
         igfs.rename(&src_path, &dst_path).map_err(tf_error)
     })
 }
 
-unsafe extern "C" fn path_exists(fs: *const TF_Filesystem, uri: *const c_char, status: *mut TF_Status) {
+unsafe extern "C" fn path_exists(
+    fs: *const TF_Filesystem,
+    uri: *const c_char,
+    status: *mut TF_Status,
+) {
     run(status, (), || {
         let (igfs, path) = plugin(fs).resolve(uri)?;
         match igfs.exists(&path).map_err(tf_error)? {
@@ -278,7 +312,12 @@ unsafe extern "C" fn path_exists(fs: *const TF_Filesystem, uri: *const c_char, s
     })
 }
 
-unsafe extern "C" fn stat(fs: *const TF_Filesystem, uri: *const c_char, stats: *mut TF_FileStatistics, status: *mut TF_Status) {
+unsafe extern "C" fn stat(
+    fs: *const TF_Filesystem,
+    uri: *const c_char,
+    stats: *mut TF_FileStatistics,
+    status: *mut TF_Status,
+) {
     run(status, (), || {
         let (igfs, path) = plugin(fs).resolve(uri)?;
         let entry = igfs.stat(&path).map_err(tf_error)?;
@@ -291,24 +330,38 @@ unsafe extern "C" fn stat(fs: *const TF_Filesystem, uri: *const c_char, stats: *
     })
 }
 
-unsafe extern "C" fn is_directory(fs: *const TF_Filesystem, uri: *const c_char, status: *mut TF_Status) -> bool {
+unsafe extern "C" fn is_directory(
+    fs: *const TF_Filesystem,
+    uri: *const c_char,
+    status: *mut TF_Status,
+) -> bool {
     run(status, false, || {
         let (igfs, path) = plugin(fs).resolve(uri)?;
         let entry = igfs.stat(&path).map_err(tf_error)?;
         match entry.children() {
             Some(_) => Ok(true),
-            None => Err((code::FAILED_PRECONDITION, format!("igfs: '{path}' is not a directory"))),
+            None => Err((
+                code::FAILED_PRECONDITION,
+                format!("igfs: '{path}' is not a directory"),
+            )),
         }
     })
 }
 
-unsafe extern "C" fn get_file_size(fs: *const TF_Filesystem, uri: *const c_char, status: *mut TF_Status) -> i64 {
+unsafe extern "C" fn get_file_size(
+    fs: *const TF_Filesystem,
+    uri: *const c_char,
+    status: *mut TF_Status,
+) -> i64 {
     run(status, -1, || {
         let (igfs, path) = plugin(fs).resolve(uri)?;
         let entry = igfs.stat(&path).map_err(tf_error)?;
         match entry.file() {
             Some(f) => Ok(f.size as i64),
-            None => Err((code::FAILED_PRECONDITION, format!("igfs: '{path}' is a directory"))),
+            None => Err((
+                code::FAILED_PRECONDITION,
+                format!("igfs: '{path}' is a directory"),
+            )),
         }
     })
 }
@@ -333,11 +386,17 @@ unsafe fn malloc_c_string(s: &str) -> *mut c_char {
     p
 }
 
-unsafe extern "C" fn get_children(fs: *const TF_Filesystem, uri: *const c_char, entries: *mut *mut *mut c_char, status: *mut TF_Status) -> c_int {
+unsafe extern "C" fn get_children(
+    fs: *const TF_Filesystem,
+    uri: *const c_char,
+    entries: *mut *mut *mut c_char,
+    status: *mut TF_Status,
+) -> c_int {
     run(status, -1, || {
         let (igfs, path) = plugin(fs).resolve(uri)?;
         let children = igfs.list(&path, false).map_err(tf_error)?;
-        let array = libc::malloc(children.len().max(1) * std::mem::size_of::<*mut c_char>()) as *mut *mut c_char;
+        let array = libc::malloc(children.len().max(1) * std::mem::size_of::<*mut c_char>())
+            as *mut *mut c_char;
         if array.is_null() {
             return Err((code::INTERNAL, "igfs: out of memory".into()));
         }
@@ -368,9 +427,19 @@ unsafe extern "C" fn reader_cleanup(file: *mut TF_RandomAccessFile) {
     });
 }
 
-unsafe extern "C" fn reader_read(file: *const TF_RandomAccessFile, offset: u64, n: usize, buffer: *mut c_char, status: *mut TF_Status) -> i64 {
+unsafe extern "C" fn reader_read(
+    file: *const TF_RandomAccessFile,
+    offset: u64,
+    n: usize,
+    buffer: *mut c_char,
+    status: *mut TF_Status,
+) -> i64 {
     let read = run(status, -1, || {
-        let out = if n == 0 { &mut [][..] } else { std::slice::from_raw_parts_mut(buffer as *mut u8, n) };
+        let out = if n == 0 {
+            &mut [][..]
+        } else {
+            std::slice::from_raw_parts_mut(buffer as *mut u8, n)
+        };
         let mut reader = reader(file).lock().unwrap_or_else(|p| p.into_inner());
         Ok(reader.read_at(offset, out).map_err(tf_error)? as i64)
     });
@@ -390,29 +459,65 @@ unsafe extern "C" fn writer_cleanup(file: *mut TF_WritableFile) {
     });
 }
 
-unsafe extern "C" fn writer_append(file: *const TF_WritableFile, data: *const c_char, n: usize, status: *mut TF_Status) {
+unsafe extern "C" fn writer_append(
+    file: *const TF_WritableFile,
+    data: *const c_char,
+    n: usize,
+    status: *mut TF_Status,
+) {
     run(status, (), || {
-        let bytes = if n == 0 { &[][..] } else { std::slice::from_raw_parts(data as *const u8, n) };
-        writer(file).lock().unwrap_or_else(|p| p.into_inner()).write(bytes).map_err(tf_error)
+        let bytes = if n == 0 {
+            &[][..]
+        } else {
+            std::slice::from_raw_parts(data as *const u8, n)
+        };
+        writer(file)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .write(bytes)
+            .map_err(tf_error)
     })
 }
 
 unsafe extern "C" fn writer_tell(file: *const TF_WritableFile, status: *mut TF_Status) -> i64 {
-    run(status, -1, || Ok(writer(file).lock().unwrap_or_else(|p| p.into_inner()).tell() as i64))
+    run(status, -1, || {
+        Ok(writer(file)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .tell() as i64)
+    })
 }
 
 unsafe extern "C" fn writer_flush(file: *const TF_WritableFile, status: *mut TF_Status) {
-    run(status, (), || writer(file).lock().unwrap_or_else(|p| p.into_inner()).flush().map_err(tf_error))
+    run(status, (), || {
+        writer(file)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .flush()
+            .map_err(tf_error)
+    })
 }
 
 /// TensorFlow syncs a summary writer's event file at every flush; publishing then lets
 /// TensorBoard follow a run while it is being written.
 unsafe extern "C" fn writer_sync(file: *const TF_WritableFile, status: *mut TF_Status) {
-    run(status, (), || writer(file).lock().unwrap_or_else(|p| p.into_inner()).sync().map_err(tf_error))
+    run(status, (), || {
+        writer(file)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .sync()
+            .map_err(tf_error)
+    })
 }
 
 unsafe extern "C" fn writer_close(file: *const TF_WritableFile, status: *mut TF_Status) {
-    run(status, (), || writer(file).lock().unwrap_or_else(|p| p.into_inner()).close().map_err(tf_error))
+    run(status, (), || {
+        writer(file)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .close()
+            .map_err(tf_error)
+    })
 }
 
 // ---- registration ----
@@ -484,7 +589,10 @@ pub unsafe extern "C" fn TF_InitPlugin(info: *mut TF_FilesystemPluginInfo) {
             set_filesystem_configuration_option: None,
             get_filesystem_configuration_keys: None,
         };
-        *random_access_file_ops = TF_RandomAccessFileOps { cleanup: Some(reader_cleanup), read: Some(reader_read) };
+        *random_access_file_ops = TF_RandomAccessFileOps {
+            cleanup: Some(reader_cleanup),
+            read: Some(reader_read),
+        };
         *writable_file_ops = TF_WritableFileOps {
             cleanup: Some(writer_cleanup),
             append: Some(writer_append),
@@ -523,9 +631,23 @@ mod tests {
 
     #[test]
     fn splits_uris() {
-        assert_eq!(split_uri("igfs://h:1/a/b").unwrap(), ("h:1".to_string(), "/a/b".to_string()));
-        assert_eq!(split_uri("igfs://h:1").unwrap(), ("h:1".to_string(), "/".to_string()));
-        assert!(split_uri("gs://x/y").is_err());
+        let env = IgfsEnv::from_lookup(|name| (name == "IGFS_PORT").then(|| "10850".to_string()))
+            .unwrap();
+        let split = |uri| split_uri(uri, &env).unwrap();
+        assert_eq!(
+            split("igfs://h:1/a/b"),
+            ("h:1".to_string(), "/a/b".to_string())
+        );
+        assert_eq!(split("igfs://h:1"), ("h:1".to_string(), "/".to_string()));
+        assert_eq!(
+            split("igfs://h/a"),
+            ("h:10850".to_string(), "/a".to_string())
+        );
+        assert_eq!(
+            split("igfs:///a/"),
+            ("127.0.0.1:10850".to_string(), "/a/".to_string())
+        );
+        assert!(split_uri("gs://x/y", &env).is_err());
     }
 
     #[test]

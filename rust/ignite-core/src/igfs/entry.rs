@@ -38,7 +38,8 @@ impl FileInfo {
 
     /// The lease, if someone other than `owner` holds it at `now_ms`.
     pub fn leased_by_other(&self, owner: &[u8; 16], now_ms: i64) -> Option<Lease> {
-        self.lease.filter(|l| &l.owner != owner && l.until_ms > now_ms)
+        self.lease
+            .filter(|l| &l.owner != owner && l.until_ms > now_ms)
     }
 }
 
@@ -68,7 +69,10 @@ pub struct Entry {
 
 impl Entry {
     pub fn new_directory(now_ms: i64) -> Entry {
-        Entry { node: Node::Directory(BTreeMap::new()), modified_ms: now_ms }
+        Entry {
+            node: Node::Directory(BTreeMap::new()),
+            modified_ms: now_ms,
+        }
     }
 
     pub fn kind(&self) -> Kind {
@@ -108,16 +112,24 @@ impl Entry {
         w.u8(FORMAT_VERSION);
         match &self.node {
             Node::File(f) => {
-                w.u8(KIND_FILE).i64(self.modified_ms).bytes(&f.id).i64(f.size as i64).i32(f.block_size as i32);
+                w.u8(KIND_FILE)
+                    .i64(self.modified_ms)
+                    .bytes(&f.id)
+                    .i64(f.size as i64)
+                    .i32(f.block_size as i32);
                 match f.lease {
                     Some(l) => w.u8(1).bytes(&l.owner).i64(l.until_ms),
                     None => w.u8(0),
                 };
             }
             Node::Directory(children) => {
-                w.u8(KIND_DIRECTORY).i64(self.modified_ms).i32(children.len() as i32);
+                w.u8(KIND_DIRECTORY)
+                    .i64(self.modified_ms)
+                    .i32(children.len() as i32);
                 for (name, kind) in children {
-                    w.i32(name.len() as i32).bytes(name.as_bytes()).u8(kind_code(*kind));
+                    w.i32(name.len() as i32)
+                        .bytes(name.as_bytes())
+                        .u8(kind_code(*kind));
                 }
             }
         }
@@ -143,7 +155,9 @@ fn corrupt(what: &str, e: Error) -> Error {
 fn check_version(r: &mut Reader<'_>) -> Result<()> {
     let version = r.u8()?;
     if version != FORMAT_VERSION {
-        return Err(Error::protocol(format!("format version {version}, this library reads {FORMAT_VERSION}")));
+        return Err(Error::protocol(format!(
+            "format version {version}, this library reads {FORMAT_VERSION}"
+        )));
     }
     Ok(())
 }
@@ -159,20 +173,31 @@ fn decode_entry(bytes: &[u8]) -> Result<Entry> {
             let size = r.i64()?;
             let block_size = r.i32()?;
             if size < 0 || block_size <= 0 {
-                return Err(Error::protocol(format!("size {size}, block size {block_size}")));
+                return Err(Error::protocol(format!(
+                    "size {size}, block size {block_size}"
+                )));
             }
             let lease = match r.u8()? {
                 0 => None,
-                _ => Some(Lease { owner: r.take(16)?.try_into().unwrap(), until_ms: r.i64()? }),
+                _ => Some(Lease {
+                    owner: r.take(16)?.try_into().unwrap(),
+                    until_ms: r.i64()?,
+                }),
             };
-            Node::File(FileInfo { id, size: size as u64, block_size: block_size as u32, lease })
+            Node::File(FileInfo {
+                id,
+                size: size as u64,
+                block_size: block_size as u32,
+                lease,
+            })
         }
         KIND_DIRECTORY => {
             let n = r.len(5)?;
             let mut children = BTreeMap::new();
             for _ in 0..n {
                 let len = r.len(1)?;
-                let name = std::str::from_utf8(r.take(len)?).map_err(|_| Error::protocol("a child name is not UTF-8"))?;
+                let name = std::str::from_utf8(r.take(len)?)
+                    .map_err(|_| Error::protocol("a child name is not UTF-8"))?;
                 let kind = match r.u8()? {
                     KIND_FILE => Kind::File,
                     KIND_DIRECTORY => Kind::Directory,
@@ -208,7 +233,9 @@ pub const TRASH_PREFIX: &str = "~trash/";
 impl PendingRecord {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();
-        w.u8(FORMAT_VERSION).i64(self.bound as i64).i64(self.updated_ms);
+        w.u8(FORMAT_VERSION)
+            .i64(self.bound as i64)
+            .i64(self.updated_ms);
         w.buf
     }
 
@@ -216,7 +243,10 @@ impl PendingRecord {
         let parse = || -> Result<PendingRecord> {
             let mut r = Reader::new(bytes);
             check_version(&mut r)?;
-            Ok(PendingRecord { bound: r.i64()?.max(0) as u64, updated_ms: r.i64()? })
+            Ok(PendingRecord {
+                bound: r.i64()?.max(0) as u64,
+                updated_ms: r.i64()?,
+            })
         };
         parse().map_err(|e| corrupt(key, e))
     }
@@ -233,7 +263,9 @@ impl TrashRecord {
         let parse = || -> Result<TrashRecord> {
             let mut r = Reader::new(bytes);
             check_version(&mut r)?;
-            Ok(TrashRecord { blocks: r.i64()?.max(0) as u64 })
+            Ok(TrashRecord {
+                blocks: r.i64()?.max(0) as u64,
+            })
         };
         parse().map_err(|e| corrupt(key, e))
     }
@@ -270,21 +302,37 @@ mod tests {
                 id: [7; 16],
                 size: 3 << 20,
                 block_size: 1 << 20,
-                lease: Some(Lease { owner: [1; 16], until_ms: 99 }),
+                lease: Some(Lease {
+                    owner: [1; 16],
+                    until_ms: 99,
+                }),
             }),
             modified_ms: 1234,
         };
         assert_eq!(Entry::decode("/f", &file.encode()).unwrap(), file);
         let mut dir = Entry::new_directory(5);
-        dir.children_mut().unwrap().insert("kätzchen".into(), Kind::File);
-        dir.children_mut().unwrap().insert("sub".into(), Kind::Directory);
+        dir.children_mut()
+            .unwrap()
+            .insert("kätzchen".into(), Kind::File);
+        dir.children_mut()
+            .unwrap()
+            .insert("sub".into(), Kind::Directory);
         assert_eq!(Entry::decode("/d", &dir.encode()).unwrap(), dir);
     }
 
     #[test]
     fn foreign_bytes_are_reported() {
         let err = Entry::decode("/x", b"hello").unwrap_err();
-        assert!(matches!(err, Error::Fs { kind: FsErrorKind::Corrupt, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                Error::Fs {
+                    kind: FsErrorKind::Corrupt,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(Entry::decode("/x", &[1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 255, 127]).is_err());
     }
 

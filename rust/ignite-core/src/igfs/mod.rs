@@ -18,6 +18,7 @@
 //!   crashed process left (trash, and blocks of writers that died).
 
 pub mod entry;
+pub mod env;
 pub mod path;
 mod reader;
 mod writer;
@@ -27,15 +28,18 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use entry::{Entry, FileInfo, Kind, Node};
+pub use env::IgfsEnv;
 pub use reader::FileReader;
 pub use writer::{FileWriter, WriteMode};
 
 use crate::cluster::caches::{self, Atomicity, CacheSettings};
+use crate::error::{Error, FsErrorKind, Result};
 use crate::kv::{CacheRef, Transaction};
 use crate::net::connection::{Connection, ConnectionConfig};
-use crate::error::{Error, FsErrorKind, Result};
 use crate::net::pool::ConnectionPool;
-use entry::{block_key, id_hex, parse_id_hex, PendingRecord, TrashRecord, PENDING_PREFIX, TRASH_PREFIX};
+use entry::{
+    block_key, id_hex, parse_id_hex, PendingRecord, TrashRecord, PENDING_PREFIX, TRASH_PREFIX,
+};
 
 #[derive(Debug, Clone)]
 pub struct IgfsSettings {
@@ -63,7 +67,11 @@ impl Default for IgfsSettings {
 impl IgfsSettings {
     /// Settings for the file system called `name` (its two caches are named after it).
     pub fn named(name: &str) -> IgfsSettings {
-        let prefix = if name.is_empty() { "igfs".to_string() } else { format!("igfs_{name}") };
+        let prefix = if name.is_empty() {
+            "igfs".to_string()
+        } else {
+            format!("igfs_{name}")
+        };
         IgfsSettings {
             meta_cache: format!("{prefix}_meta"),
             data_cache: format!("{prefix}_data"),
@@ -100,7 +108,10 @@ pub struct Igfs {
 }
 
 pub(crate) fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 pub(crate) fn random_id() -> [u8; 16] {
@@ -110,15 +121,24 @@ pub(crate) fn random_id() -> [u8; 16] {
 }
 
 fn not_found(path: &str) -> Error {
-    Error::fs(FsErrorKind::NotFound, format!("no such file or directory: '{path}'"))
+    Error::fs(
+        FsErrorKind::NotFound,
+        format!("no such file or directory: '{path}'"),
+    )
 }
 
 fn not_a_directory(path: &str) -> Error {
-    Error::fs(FsErrorKind::NotADirectory, format!("not a directory: '{path}'"))
+    Error::fs(
+        FsErrorKind::NotADirectory,
+        format!("not a directory: '{path}'"),
+    )
 }
 
 fn is_a_directory(path: &str) -> Error {
-    Error::fs(FsErrorKind::IsADirectory, format!("is a directory: '{path}'"))
+    Error::fs(
+        FsErrorKind::IsADirectory,
+        format!("is a directory: '{path}'"),
+    )
 }
 
 /// A server error that another attempt of the same transaction may not meet (lock timeouts,
@@ -157,11 +177,14 @@ impl Tx<'_> {
         keys.sort();
         keys.dedup();
         let raw = self.meta.get_all(self.conn, Some(self.id), &keys)?;
-        raw.into_iter().map(|(k, v)| Entry::decode(&k, &v).map(|e| (k, e))).collect()
+        raw.into_iter()
+            .map(|(k, v)| Entry::decode(&k, &v).map(|e| (k, e)))
+            .collect()
     }
 
     pub fn put_entry(&mut self, path: &str, entry: &Entry) -> Result<()> {
-        self.meta.put(self.conn, Some(self.id), path, &entry.encode())
+        self.meta
+            .put(self.conn, Some(self.id), path, &entry.encode())
     }
 
     pub fn put_record(&mut self, key: &str, value: &[u8]) -> Result<()> {
@@ -202,7 +225,10 @@ impl Igfs {
     /// Connects, creates the two caches if they do not exist yet, and the root directory.
     pub fn connect(config: ConnectionConfig, settings: IgfsSettings) -> Result<Igfs> {
         if settings.block_size == 0 || settings.block_size > (256 << 20) {
-            return Err(Error::InvalidArgument(format!("block size {} is not in 1..=256 MiB", settings.block_size)));
+            return Err(Error::InvalidArgument(format!(
+                "block size {} is not in 1..=256 MiB",
+                settings.block_size
+            )));
         }
         let shared = Shared {
             pool: ConnectionPool::new(config),
@@ -212,10 +238,26 @@ impl Igfs {
         };
         shared.pool.with_connection(|conn| {
             let s = &shared.settings;
-            caches::get_or_create_with_settings(conn, &s.meta_cache, &CacheSettings { atomicity: Atomicity::Transactional, backups: s.backups })?;
-            caches::get_or_create_with_settings(conn, &s.data_cache, &CacheSettings { atomicity: Atomicity::Atomic, backups: s.backups })
+            caches::get_or_create_with_settings(
+                conn,
+                &s.meta_cache,
+                &CacheSettings {
+                    atomicity: Atomicity::Transactional,
+                    backups: s.backups,
+                },
+            )?;
+            caches::get_or_create_with_settings(
+                conn,
+                &s.data_cache,
+                &CacheSettings {
+                    atomicity: Atomicity::Atomic,
+                    backups: s.backups,
+                },
+            )
         })?;
-        let igfs = Igfs { shared: Arc::new(shared) };
+        let igfs = Igfs {
+            shared: Arc::new(shared),
+        };
         let meta_cache = igfs.shared.meta.name.clone();
         igfs.transaction("igfs: create root", |tx| {
             if tx.entry("/")?.is_none() {
@@ -240,7 +282,11 @@ impl Igfs {
 
     /// Runs `body` in a pessimistic transaction on the metadata cache, retrying it when the
     /// cluster reports a lock timeout or deadlock. `body` must only touch the cache through `tx`.
-    pub(crate) fn transaction<T>(&self, label: &str, body: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+    pub(crate) fn transaction<T>(
+        &self,
+        label: &str,
+        body: impl FnMut(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
         transaction(&self.shared, label, body)
     }
 
@@ -259,7 +305,10 @@ impl Igfs {
 
     fn lookup(&self, path: &str) -> Result<Option<Entry>> {
         let shared = &self.shared;
-        match shared.pool.with_connection(|c| shared.meta.get(c, None, path))? {
+        match shared
+            .pool
+            .with_connection(|c| shared.meta.get(c, None, path))?
+        {
             Some(bytes) => Entry::decode(path, &bytes).map(Some),
             None => Ok(None),
         }
@@ -279,11 +328,18 @@ impl Igfs {
         while !frontier.is_empty() {
             let mut next = Vec::new();
             for (dir, entry) in &frontier {
-                let names: Vec<String> = entry.children().into_iter().flat_map(|c| c.keys()).map(|n| path::join(dir, n)).collect();
+                let names: Vec<String> = entry
+                    .children()
+                    .into_iter()
+                    .flat_map(|c| c.keys())
+                    .map(|n| path::join(dir, n))
+                    .collect();
                 if names.is_empty() {
                     continue;
                 }
-                let found = shared.pool.with_connection(|c| shared.meta.get_all(c, None, &names))?;
+                let found = shared
+                    .pool
+                    .with_connection(|c| shared.meta.get_all(c, None, &names))?;
                 for child in names {
                     // A child removed since the directory was read is simply not listed.
                     if let Some(bytes) = found.get(&child) {
@@ -316,14 +372,20 @@ impl Igfs {
                 match found.remove(p) {
                     Some(e) if e.children().is_none() => {
                         return Err(if *p == path {
-                            Error::fs(FsErrorKind::AlreadyExists, format!("'{path}' exists and is a file"))
+                            Error::fs(
+                                FsErrorKind::AlreadyExists,
+                                format!("'{path}' exists and is a file"),
+                            )
                         } else {
                             not_a_directory(p)
                         })
                     }
                     Some(e) => {
                         if *p == path && !exist_ok {
-                            return Err(Error::fs(FsErrorKind::AlreadyExists, format!("directory '{path}' exists")));
+                            return Err(Error::fs(
+                                FsErrorKind::AlreadyExists,
+                                format!("directory '{path}' exists"),
+                            ));
                         }
                         parent = Some((p.clone(), e, false));
                     }
@@ -331,8 +393,12 @@ impl Igfs {
                         if !parents && depth + 1 < chain.len() {
                             return Err(not_found(p));
                         }
-                        let (parent_path, mut parent_entry, _) = parent.take().expect("the root exists");
-                        parent_entry.children_mut().unwrap().insert(path::name(p).to_string(), Kind::Directory);
+                        let (parent_path, mut parent_entry, _) =
+                            parent.take().expect("the root exists");
+                        parent_entry
+                            .children_mut()
+                            .unwrap()
+                            .insert(path::name(p).to_string(), Kind::Directory);
                         parent_entry.modified_ms = now;
                         tx.put_entry(&parent_path, &parent_entry)?;
                         parent = Some((p.clone(), Entry::new_directory(now), true));
@@ -353,7 +419,10 @@ impl Igfs {
         let trashed = self.transaction("igfs: delete", |tx| {
             let entry = tx.entry(&path)?.ok_or_else(|| not_found(&path))?;
             if entry.children().is_some_and(|c| !c.is_empty()) && !recursive {
-                return Err(Error::fs(FsErrorKind::DirectoryNotEmpty, format!("directory not empty: '{path}'")));
+                return Err(Error::fs(
+                    FsErrorKind::DirectoryNotEmpty,
+                    format!("directory not empty: '{path}'"),
+                ));
             }
             let parent_path = path::parent(&path);
             let parent_entry = match parent_path {
@@ -373,7 +442,9 @@ impl Igfs {
                 (Some(pp), Some(mut pe)) => {
                     let keys: Vec<String> = subtree.into_iter().map(|(p, _)| p).collect();
                     tx.remove(&keys)?;
-                    pe.children_mut().ok_or_else(|| not_a_directory(pp))?.remove(path::name(&path));
+                    pe.children_mut()
+                        .ok_or_else(|| not_a_directory(pp))?
+                        .remove(path::name(&path));
                     pe.modified_ms = now;
                     tx.put_entry(pp, &pe)?;
                 }
@@ -399,12 +470,21 @@ impl Igfs {
             return Ok(());
         }
         if src == "/" || path::is_within(&dst, &src) {
-            return Err(Error::InvalidArgument(format!("cannot move '{src}' into itself ('{dst}')")));
+            return Err(Error::InvalidArgument(format!(
+                "cannot move '{src}' into itself ('{dst}')"
+            )));
         }
         let src_parent = path::parent(&src).unwrap().to_string();
-        let dst_parent = path::parent(&dst).ok_or_else(|| Error::InvalidArgument("cannot replace the root".into()))?.to_string();
+        let dst_parent = path::parent(&dst)
+            .ok_or_else(|| Error::InvalidArgument("cannot replace the root".into()))?
+            .to_string();
         let trashed = self.transaction("igfs: rename", |tx| {
-            let mut found = tx.entries(&[src.clone(), dst.clone(), src_parent.clone(), dst_parent.clone()])?;
+            let mut found = tx.entries(&[
+                src.clone(),
+                dst.clone(),
+                src_parent.clone(),
+                dst_parent.clone(),
+            ])?;
             let src_entry = found.remove(&src).ok_or_else(|| not_found(&src))?;
             match found.get(&dst_parent) {
                 None => return Err(not_found(&dst_parent)),
@@ -421,7 +501,10 @@ impl Igfs {
                     (Node::File(_), Node::Directory(_)) => return Err(is_a_directory(&dst)),
                     (Node::Directory(_), Node::File(_)) => return Err(not_a_directory(&dst)),
                     (Node::Directory(_), Node::Directory(children)) if !children.is_empty() => {
-                        return Err(Error::fs(FsErrorKind::DirectoryNotEmpty, format!("directory not empty: '{dst}'")))
+                        return Err(Error::fs(
+                            FsErrorKind::DirectoryNotEmpty,
+                            format!("directory not empty: '{dst}'"),
+                        ))
                     }
                     (Node::Directory(_), Node::Directory(_)) => {}
                 }
@@ -434,14 +517,26 @@ impl Igfs {
                 tx.put_entry(&format!("{dst}{}", &p[src.len()..]), e)?;
             }
             let now = now_ms();
-            let mut src_parent_entry = found.remove(&src_parent).ok_or_else(|| not_found(&src_parent))?;
-            src_parent_entry.children_mut().ok_or_else(|| not_a_directory(&src_parent))?.remove(path::name(&src));
+            let mut src_parent_entry = found
+                .remove(&src_parent)
+                .ok_or_else(|| not_found(&src_parent))?;
+            src_parent_entry
+                .children_mut()
+                .ok_or_else(|| not_a_directory(&src_parent))?
+                .remove(path::name(&src));
             src_parent_entry.modified_ms = now;
-            let mut dst_parent_entry = if dst_parent == src_parent { src_parent_entry } else {
+            let mut dst_parent_entry = if dst_parent == src_parent {
+                src_parent_entry
+            } else {
                 tx.put_entry(&src_parent, &src_parent_entry)?;
-                found.remove(&dst_parent).ok_or_else(|| not_found(&dst_parent))?
+                found
+                    .remove(&dst_parent)
+                    .ok_or_else(|| not_found(&dst_parent))?
             };
-            dst_parent_entry.children_mut().unwrap().insert(path::name(&dst).to_string(), kind);
+            dst_parent_entry
+                .children_mut()
+                .unwrap()
+                .insert(path::name(&dst).to_string(), kind);
             dst_parent_entry.modified_ms = now;
             tx.put_entry(&dst_parent, &dst_parent_entry)?;
             Ok(trashed)
@@ -486,7 +581,9 @@ impl Igfs {
             let hex = id_hex(&f.id);
             self.delete_blocks(&hex, 0, f.block_count())?;
             let shared = &self.shared;
-            shared.pool.with_connection(|c| shared.meta.remove(c, None, &format!("{TRASH_PREFIX}{hex}")))?;
+            shared.pool.with_connection(|c| {
+                shared.meta.remove(c, None, &format!("{TRASH_PREFIX}{hex}"))
+            })?;
         }
         Ok(())
     }
@@ -497,7 +594,9 @@ impl Igfs {
         while index < to {
             let end = to.min(index + 1024);
             let keys: Vec<String> = (index..end).map(|b| block_key(hex, b)).collect();
-            shared.pool.with_connection(|c| shared.data.remove_all(c, None, &keys))?;
+            shared
+                .pool
+                .with_connection(|c| shared.data.remove_all(c, None, &keys))?;
             index = end;
         }
         Ok(to.saturating_sub(from))
@@ -537,20 +636,28 @@ impl Igfs {
         let mut report = GcReport::default();
         for (hex, record) in trash {
             report.blocks_deleted += self.delete_blocks(&hex, 0, record.blocks)?;
-            shared.pool.with_connection(|c| shared.meta.remove(c, None, &format!("{TRASH_PREFIX}{hex}")))?;
+            shared.pool.with_connection(|c| {
+                shared.meta.remove(c, None, &format!("{TRASH_PREFIX}{hex}"))
+            })?;
             report.trash_records += 1;
         }
         let cutoff = now_ms() - older_than.as_millis() as i64;
         let mut seen = HashSet::new();
         for (hex, record) in pending {
-            let Some(id) = parse_id_hex(&hex) else { continue };
+            let Some(id) = parse_id_hex(&hex) else {
+                continue;
+            };
             if record.updated_ms > cutoff || !seen.insert(id) {
                 continue;
             }
             // Blocks a published version still uses stay; only the part past its end goes.
             let keep = referenced.get(&id).copied().unwrap_or(0);
             report.blocks_deleted += self.delete_blocks(&hex, keep, record.bound)?;
-            shared.pool.with_connection(|c| shared.meta.remove(c, None, &format!("{PENDING_PREFIX}{hex}")))?;
+            shared.pool.with_connection(|c| {
+                shared
+                    .meta
+                    .remove(c, None, &format!("{PENDING_PREFIX}{hex}"))
+            })?;
             report.abandoned_writers += 1;
         }
         Ok(report)
@@ -560,10 +667,20 @@ impl Igfs {
 /// Records `file`'s blocks as trash inside the transaction that makes them unreachable.
 pub(crate) fn trash(tx: &mut Tx<'_>, file: &FileInfo) -> Result<()> {
     let key = format!("{TRASH_PREFIX}{}", id_hex(&file.id));
-    tx.put_record(&key, &TrashRecord { blocks: file.block_count() }.encode())
+    tx.put_record(
+        &key,
+        &TrashRecord {
+            blocks: file.block_count(),
+        }
+        .encode(),
+    )
 }
 
-pub(crate) fn transaction<T>(shared: &Shared, label: &str, mut body: impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+pub(crate) fn transaction<T>(
+    shared: &Shared,
+    label: &str,
+    mut body: impl FnMut(&mut Tx<'_>) -> Result<T>,
+) -> Result<T> {
     const ATTEMPTS: usize = 4;
     let mut attempt = 0;
     loop {
@@ -580,9 +697,18 @@ pub(crate) fn transaction<T>(shared: &Shared, label: &str, mut body: impl FnMut(
     }
 }
 
-fn run_once<T>(conn: &mut Connection, shared: &Shared, label: &str, body: &mut impl FnMut(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+fn run_once<T>(
+    conn: &mut Connection,
+    shared: &Shared,
+    label: &str,
+    body: &mut impl FnMut(&mut Tx<'_>) -> Result<T>,
+) -> Result<T> {
     let transaction = Transaction::start(conn, shared.settings.transaction_timeout, label)?;
-    let mut tx = Tx { conn, id: transaction.id, meta: &shared.meta };
+    let mut tx = Tx {
+        conn,
+        id: transaction.id,
+        meta: &shared.meta,
+    };
     match body(&mut tx) {
         Ok(value) => {
             transaction.commit(conn)?;

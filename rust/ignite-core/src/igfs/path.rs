@@ -5,7 +5,9 @@ use crate::error::{Error, Result};
 /// `a/b/../c/` -> `/a/c`. Relative paths start at the root; `..` above the root stays at the root.
 pub fn normalize(path: &str) -> Result<String> {
     if path.contains('\0') {
-        return Err(Error::InvalidArgument(format!("path {path:?} contains a NUL character")));
+        return Err(Error::InvalidArgument(format!(
+            "path {path:?} contains a NUL character"
+        )));
     }
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
@@ -47,7 +49,9 @@ pub fn join(dir: &str, name: &str) -> String {
 
 /// Whether `path` is `dir` itself or lies below it.
 pub fn is_within(path: &str, dir: &str) -> bool {
-    dir == "/" || path == dir || (path.starts_with(dir) && path.as_bytes().get(dir.len()) == Some(&b'/'))
+    dir == "/"
+        || path == dir
+        || (path.starts_with(dir) && path.as_bytes().get(dir.len()) == Some(&b'/'))
 }
 
 /// The root and every directory above `path`, top down, then `path` itself.

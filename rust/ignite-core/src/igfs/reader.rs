@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::entry::{block_key, id_hex, FileInfo};
 use super::Shared;
-use crate::net::connection::Connection;
 use crate::error::{Error, FsErrorKind, Result};
+use crate::net::connection::Connection;
 
 pub struct FileReader {
     shared: Arc<Shared>,
@@ -26,7 +26,16 @@ pub struct FileReader {
 impl FileReader {
     pub(crate) fn new(shared: Arc<Shared>, path: String, info: FileInfo) -> FileReader {
         let id_hex = id_hex(&info.id);
-        FileReader { shared, path, info, id_hex, conn: None, requested: VecDeque::new(), ready: HashMap::new(), last_block: None }
+        FileReader {
+            shared,
+            path,
+            info,
+            id_hex,
+            conn: None,
+            requested: VecDeque::new(),
+            ready: HashMap::new(),
+            last_block: None,
+        }
     }
 
     pub fn size(&self) -> u64 {
@@ -59,7 +68,9 @@ impl FileReader {
 
     /// Block `index`, from the read-ahead or fetched now; checked against the size it must have.
     fn block(&mut self, index: u64) -> Result<&[u8]> {
-        let sequential = self.last_block.is_none_or(|last| index == last || index == last + 1);
+        let sequential = self
+            .last_block
+            .is_none_or(|last| index == last || index == last + 1);
         self.last_block = Some(index);
         if !self.ready.contains_key(&index) {
             if !self.requested.iter().any(|(b, _)| *b == index) {
@@ -86,11 +97,16 @@ impl FileReader {
         self.ready.retain(|b, _| *b >= index);
         let (frame, range) = &self.ready[&index];
         let block = &frame[range.clone()];
-        let expected = (self.info.size - index * self.info.block_size as u64).min(self.info.block_size as u64) as usize;
+        let expected = (self.info.size - index * self.info.block_size as u64)
+            .min(self.info.block_size as u64) as usize;
         if block.len() < expected {
             return Err(Error::fs(
                 FsErrorKind::Corrupt,
-                format!("block {index} of '{}' holds {} bytes, the file needs {expected}", self.path, block.len()),
+                format!(
+                    "block {index} of '{}' holds {} bytes, the file needs {expected}",
+                    self.path,
+                    block.len()
+                ),
             ));
         }
         Ok(block)
@@ -111,7 +127,11 @@ impl FileReader {
         Ok(())
     }
 
-    fn receive(&mut self, index: u64, request_id: i64) -> Result<(Vec<u8>, std::ops::Range<usize>)> {
+    fn receive(
+        &mut self,
+        index: u64,
+        request_id: i64,
+    ) -> Result<(Vec<u8>, std::ops::Range<usize>)> {
         let key = block_key(&self.id_hex, index);
         let shared = self.shared.clone();
         let conn = self.conn.as_mut().expect("a request was sent on it");
@@ -119,7 +139,10 @@ impl FileReader {
             Ok(Some(block)) => Ok(block),
             Ok(None) => Err(Error::fs(
                 FsErrorKind::Conflict,
-                format!("'{}' was deleted or replaced while being read (block {index} is gone)", self.path),
+                format!(
+                    "'{}' was deleted or replaced while being read (block {index} is gone)",
+                    self.path
+                ),
             )),
             Err(e) => {
                 self.requested.clear();

@@ -4,10 +4,15 @@
 
 use std::collections::VecDeque;
 
-use super::entry::{block_count, block_key, id_hex, Entry, FileId, FileInfo, Lease, Node, PendingRecord, PENDING_PREFIX};
-use super::{is_a_directory, not_a_directory, not_found, now_ms, path, random_id, trash, Igfs, Kind};
-use crate::net::connection::Connection;
+use super::entry::{
+    block_count, block_key, id_hex, Entry, FileId, FileInfo, Lease, Node, PendingRecord,
+    PENDING_PREFIX,
+};
+use super::{
+    is_a_directory, not_a_directory, not_found, now_ms, path, random_id, trash, Igfs, Kind,
+};
 use crate::error::{Error, FsErrorKind, Result};
+use crate::net::connection::Connection;
 
 /// How a writer treats an existing file at its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +58,9 @@ pub struct FileWriter {
 
 impl FileWriter {
     pub(crate) fn open(igfs: Igfs, path: String, mode: WriteMode) -> Result<FileWriter> {
-        let parent = path::parent(&path).ok_or_else(|| is_a_directory(&path))?.to_string();
+        let parent = path::parent(&path)
+            .ok_or_else(|| is_a_directory(&path))?
+            .to_string();
         match igfs.lookup(&parent)? {
             None => return Err(not_found(&parent)),
             Some(e) if e.children().is_none() => return Err(not_a_directory(&parent)),
@@ -63,7 +70,10 @@ impl FileWriter {
         match (&existing, mode) {
             (Some(e), _) if e.children().is_some() => return Err(is_a_directory(&path)),
             (Some(_), WriteMode::Exclusive) => {
-                return Err(Error::fs(FsErrorKind::AlreadyExists, format!("file exists: '{path}'")))
+                return Err(Error::fs(
+                    FsErrorKind::AlreadyExists,
+                    format!("file exists: '{path}'"),
+                ))
             }
             _ => {}
         }
@@ -86,7 +96,11 @@ impl FileWriter {
             in_flight: VecDeque::new(),
             state: State::Open,
         };
-        let appending = if mode == WriteMode::Append && existing.is_some() { Some(writer.claim_lease()?) } else { None };
+        let appending = if mode == WriteMode::Append && existing.is_some() {
+            Some(writer.claim_lease()?)
+        } else {
+            None
+        };
         match appending {
             Some(info) => {
                 writer.id = info.id;
@@ -105,7 +119,10 @@ impl FileWriter {
                         _ => {
                             writer.state = State::Failed;
                             writer.release_lease();
-                            return Err(Error::fs(FsErrorKind::Corrupt, format!("the last block of '{}' is missing or short", writer.path)));
+                            return Err(Error::fs(
+                                FsErrorKind::Corrupt,
+                                format!("the last block of '{}' is missing or short", writer.path),
+                            ));
                         }
                     }
                 }
@@ -115,7 +132,9 @@ impl FileWriter {
                 writer.id_hex = id_hex(&writer.id);
             }
         }
-        writer.buf.reserve(writer.block_size as usize - writer.buf.len());
+        writer
+            .buf
+            .reserve(writer.block_size as usize - writer.buf.len());
         writer.move_bound(writer.index + BOUND_STEP)?;
         Ok(writer)
     }
@@ -203,7 +222,9 @@ impl FileWriter {
             Some(_) => {
                 // Only while the lease is ours is nobody else extending this file.
                 if self.release_lease() {
-                    let _ = self.igfs.delete_blocks(&self.id_hex, first_unpublished, self.index + 1);
+                    let _ =
+                        self.igfs
+                            .delete_blocks(&self.id_hex, first_unpublished, self.index + 1);
                     self.remove_pending();
                 }
             }
@@ -213,13 +234,19 @@ impl FileWriter {
     fn check_open(&self) -> Result<()> {
         match self.state {
             State::Open => Ok(()),
-            State::Closed => Err(Error::InvalidArgument(format!("'{}' is closed for writing", self.path))),
+            State::Closed => Err(Error::InvalidArgument(format!(
+                "'{}' is closed for writing",
+                self.path
+            ))),
             State::Failed => Err(self.failed()),
         }
     }
 
     fn failed(&self) -> Error {
-        Error::InvalidArgument(format!("an earlier error ended the writer of '{}'; nothing more was published", self.path))
+        Error::InvalidArgument(format!(
+            "an earlier error ended the writer of '{}'; nothing more was published",
+            self.path
+        ))
     }
 
     /// Runs a block operation; if it fails, the writer is aborted (its unpublished blocks go).
@@ -247,7 +274,9 @@ impl FileWriter {
         }
         let key = block_key(&self.id_hex, index);
         let shared = self.igfs.shared().clone();
-        let id = shared.data.send_put(self.connection()?, None, &key, bytes)?;
+        let id = shared
+            .data
+            .send_put(self.connection()?, None, &key, bytes)?;
         self.in_flight.push_back(id);
         Ok(())
     }
@@ -274,7 +303,11 @@ impl FileWriter {
 
     /// Records (before the blocks exist) how far this writer's blocks may reach, for `gc`.
     fn move_bound(&mut self, bound: u64) -> Result<()> {
-        let record = PendingRecord { bound, updated_ms: now_ms() }.encode();
+        let record = PendingRecord {
+            bound,
+            updated_ms: now_ms(),
+        }
+        .encode();
         let key = format!("{PENDING_PREFIX}{}", self.id_hex);
         let shared = self.igfs.shared().clone();
         shared.meta.put(self.connection()?, None, &key, &record)?;
@@ -285,20 +318,34 @@ impl FileWriter {
     fn remove_pending(&mut self) {
         let key = format!("{PENDING_PREFIX}{}", self.id_hex);
         let shared = self.igfs.shared().clone();
-        let _ = shared.pool.with_connection(|c| shared.meta.remove(c, None, &key));
+        let _ = shared
+            .pool
+            .with_connection(|c| shared.meta.remove(c, None, &key));
     }
 
     /// Takes the append lease on the existing file; returns the file as it is now.
     fn claim_lease(&self) -> Result<FileInfo> {
-        let (path, owner, lease_ms) = (&self.path, self.owner, self.igfs.settings().lease.as_millis() as i64);
+        let (path, owner, lease_ms) = (
+            &self.path,
+            self.owner,
+            self.igfs.settings().lease.as_millis() as i64,
+        );
         self.igfs.transaction("igfs: append", |tx| {
             let mut entry = tx.entry(path)?.ok_or_else(|| not_found(path))?;
             let now = now_ms();
-            let Node::File(info) = &mut entry.node else { return Err(is_a_directory(path)) };
+            let Node::File(info) = &mut entry.node else {
+                return Err(is_a_directory(path));
+            };
             if info.leased_by_other(&owner, now).is_some() {
-                return Err(Error::fs(FsErrorKind::Conflict, format!("'{path}' is being written by another writer")));
+                return Err(Error::fs(
+                    FsErrorKind::Conflict,
+                    format!("'{path}' is being written by another writer"),
+                ));
             }
-            info.lease = Some(Lease { owner, until_ms: now + lease_ms });
+            info.lease = Some(Lease {
+                owner,
+                until_ms: now + lease_ms,
+            });
             let claimed = info.clone();
             tx.put_entry(path, &entry)?;
             Ok(claimed)
@@ -310,8 +357,12 @@ impl FileWriter {
         let (path, owner, id) = (&self.path, self.owner, self.id);
         self.igfs
             .transaction("igfs: release", |tx| {
-                let Some(mut entry) = tx.entry(path)? else { return Ok(false) };
-                let Node::File(info) = &mut entry.node else { return Ok(false) };
+                let Some(mut entry) = tx.entry(path)? else {
+                    return Ok(false);
+                };
+                let Node::File(info) = &mut entry.node else {
+                    return Ok(false);
+                };
                 if info.id != id || info.lease.map(|l| l.owner) != Some(owner) {
                     return Ok(false);
                 }
@@ -333,9 +384,17 @@ impl FileWriter {
             w.drain()
         });
         stored?;
-        let parent = path::parent(&self.path).expect("files are below the root").to_string();
-        let (path, mode, owner, published) = (self.path.clone(), self.mode, self.owner, self.published);
-        let info = FileInfo { id: self.id, size: self.size, block_size: self.block_size, lease: None };
+        let parent = path::parent(&self.path)
+            .expect("files are below the root")
+            .to_string();
+        let (path, mode, owner, published) =
+            (self.path.clone(), self.mode, self.owner, self.published);
+        let info = FileInfo {
+            id: self.id,
+            size: self.size,
+            block_size: self.block_size,
+            lease: None,
+        };
         let lease_ms = self.igfs.settings().lease.as_millis() as i64;
         let pending_key = format!("{PENDING_PREFIX}{}", self.id_hex);
         let outcome = self.igfs.transaction("igfs: publish", |tx| {
