@@ -8,7 +8,7 @@ import numpy as np
 # the one list of the primitive kinds (the writer's column kinds and the reader's dtypes).
 PRIMITIVE_DTYPES: dict[str, str]
 
-# A column is a tagged tuple; see ignite_fast.columns.from_native:
+# A column is a tagged tuple; see ignite_fast.columns.column_from_native:
 #   ("null", len) | ("prim", values, valid | None, logical) | ("fixed", values_2d, valid | None)
 #   | ("var", values, offsets, valid | None) | ("str", bytes_2d, valid | None, None | "decimal")
 #   | ("list", offsets, child, valid | None) | ("map", offsets, keys, values, valid | None)

@@ -272,8 +272,8 @@ class Client:
         yield from self._reader.read(cache, selection, batch_size=None, page_size=page_size, decode={}, raw=True)
 
 
-_WRITE_KINDS = {"uint8": "byte", "int8": "byte", "int16": "short", "int32": "int", "int64": "long",
-                "float32": "float", "float64": "double", "uint16": "char", "bool": "bool"}
+# The writer's primitive kind for each numpy dtype (the bindings own the list; Java bytes are signed).
+_WRITE_KINDS = {**{dtype: name for name, dtype in _native.PRIMITIVE_DTYPES.items()}, "int8": "byte"}
 
 
 def _write_spec(column: Any, name: str) -> tuple:

@@ -38,6 +38,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from . import _native
+
 _LOGICAL_VIEWS = {"date": "datetime64[ms]", "timestamp": "datetime64[ns]", "time": "timedelta64[ms]"}
 
 
@@ -274,8 +276,8 @@ def batch_to_numpy(batch: dict[str, Column]) -> dict[str, Any]:
     return {name: to_numpy(col) for name, col in batch.items()}
 
 
-_DTYPE_NAMES = {"uint8": "byte", "int16": "short", "int32": "int", "int64": "long", "float32": "float",
-                "float64": "double", "uint16": "char", "bool": "bool"}
+# Ignite's primitive type names by the numpy dtype of their columns (the bindings own the list).
+_DTYPE_NAMES = {dtype: name for name, dtype in _native.PRIMITIVE_DTYPES.items()}
 
 
 def describe(column: Column, enum_name: Callable[[int], str] = str) -> Any:

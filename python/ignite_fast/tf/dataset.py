@@ -128,7 +128,20 @@ def _element_dataset(sample: dict[str, Column] | None, batches: Callable[..., It
                 yield element
 
     dataset = tf.data.Dataset.from_generator(elements, args=args, output_signature=spec)
-    return dataset if batch_size is not None else dataset.unbatch()
+    if batch_size is not None:
+        return dataset
+    if _has_runs(data_spec):
+        # unbatch() crashes the process on a batch of zero-length arrays, shape (rows, 0) (TF 2.21:
+        # a segmentation fault in IteratorGetNext); slicing each batch does not.
+        return dataset.flat_map(tf.data.Dataset.from_tensor_slices)
+    return dataset.unbatch()
+
+
+def _has_runs(spec: Any) -> bool:
+    """Whether a batched spec holds a primitive-array column given as runs (``[None, None]``)."""
+    if isinstance(spec, dict):
+        return any(_has_runs(s) for s in spec.values())
+    return isinstance(spec, tf.TensorSpec) and spec.shape.rank == 2 and spec.shape[1] is None
 
 
 def _check_batch_size(batch_size: Any) -> None:
