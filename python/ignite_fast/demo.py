@@ -31,7 +31,7 @@ def load_digits_into(port: int, cache_name: str) -> int:
     import numpy as np
     from sklearn.datasets import load_digits
 
-    from ignite_fast import Client
+    from ignite_fast.client import Client
 
     digits = load_digits()
     pixels = np.clip(np.rint(digits.images.reshape(len(digits.images), 64) * 255 / 16), 0, 255).astype(np.uint8)
@@ -48,10 +48,9 @@ CHECKPOINTS_URL = "igfs:///demo/checkpoints"
 def train(port: int, cache_name: str, epochs: int) -> float:
     import tensorflow as tf
 
-    from ignite_fast.tf import register_igfs_filesystem
+    from ignite_fast.tf import IgniteDataset, register_igfs_filesystem
 
     register_igfs_filesystem()  # igfs:// for tf.io.gfile, checkpoints and SavedModels
-    from ignite_fast import IgniteDataset
 
     tf.keras.utils.set_random_seed(7)
     # The drop-in, element by element, exactly as with tf.contrib.ignite.
@@ -100,7 +99,8 @@ def score_from_igfs(port: int, cache_name: str, predictions_cache: str) -> float
     from ignite_fast.tf import register_igfs_filesystem
 
     register_igfs_filesystem()  # igfs:// for tf.io.gfile, checkpoints and SavedModels
-    from ignite_fast import Client, igfs
+    from ignite_fast import igfs
+    from ignite_fast.client import Client
 
     client = Client("127.0.0.1", port)
     model = tf.keras.models.load_model(MODEL_URL)
@@ -127,7 +127,8 @@ def score_from_igfs(port: int, cache_name: str, predictions_cache: str) -> float
 def measure_reads(port: int, cache_name: str, seconds: float = 2.0) -> None:
     import tensorflow as tf
 
-    from ignite_fast import Client, IgniteDataset
+    from ignite_fast.client import Client
+    from ignite_fast.tf import IgniteDataset
 
     client = Client("127.0.0.1", port)
 
