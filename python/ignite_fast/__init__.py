@@ -29,9 +29,23 @@ from .errors import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Client", "TlsOptions", "IgniteDataset", "Ragged", "errors", "IgniteError", "IgniteConnectionError",
-    "IgniteTimeoutError", "AuthenticationError", "TlsError", "DataLostError", "ProtocolError", "ServerError",
-    "CacheNotFoundError", "SchemaError", "UnsupportedTypeError", "InvalidArgumentError",
+    "Client",
+    "TlsOptions",
+    "IgniteDataset",
+    "Ragged",
+    "errors",
+    "IgniteError",
+    "IgniteConnectionError",
+    "IgniteTimeoutError",
+    "AuthenticationError",
+    "TlsError",
+    "DataLostError",
+    "ProtocolError",
+    "ServerError",
+    "CacheNotFoundError",
+    "SchemaError",
+    "UnsupportedTypeError",
+    "InvalidArgumentError",
 ]
 
 

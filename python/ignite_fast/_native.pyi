@@ -32,7 +32,9 @@ class NativePartitionScan:
     def free_cursors(self) -> int: ...
     @property
     def pending(self) -> int: ...
-    def next_batch(self, max_rows: int, whole_partitions: bool = False) -> tuple[int, bool, int, dict[str, NativeColumn], list[int]] | None: ...
+    def next_batch(
+        self, max_rows: int, whole_partitions: bool = False
+    ) -> tuple[int, bool, int, dict[str, NativeColumn], list[int]] | None: ...
     def next_raw_page(self) -> tuple[int, bool, int, int] | None: ...
     def close(self) -> None: ...
 
@@ -64,19 +66,47 @@ class NativeClient:
     def node_endpoints(self) -> list[tuple[bytes, int, list[str]]] | None: ...
     def cache_backups(self, cache_name: str) -> int: ...
     def cache_names(self) -> list[str]: ...
-    def scan(self, cache_name: str, page_size: int = 1024, part: int = -1, local: bool = False,
-             decimal_as_string: bool = False, fields: list[str] | None = None,
-             value_type: int | None = None, union_types: bool = False) -> NativeCursor: ...
-    def partition_scan(self, cache_name: str, page_size: int = 1024, cursors: int = 4,
-                       decimal_as_string: bool = False, fields: list[str] | None = None,
-                       value_type: int | None = None, union_types: bool = False) -> NativePartitionScan: ...
-    def sql(self, query: str, args: list[Any] = ..., schema: str = "PUBLIC", page_size: int = 1024,
-            max_rows: int = 0, distributed_joins: bool = False, local: bool = False,
-            replicated_only: bool = False, enforce_join_order: bool = False, collocated: bool = False,
-            lazy: bool = False, timeout_ms: int = 0, decimal_as_string: bool = False) -> NativeCursor: ...
+    def scan(
+        self,
+        cache_name: str,
+        page_size: int = 1024,
+        part: int = -1,
+        local: bool = False,
+        decimal_as_string: bool = False,
+        fields: list[str] | None = None,
+        value_type: int | None = None,
+        union_types: bool = False,
+    ) -> NativeCursor: ...
+    def partition_scan(
+        self,
+        cache_name: str,
+        page_size: int = 1024,
+        cursors: int = 4,
+        decimal_as_string: bool = False,
+        fields: list[str] | None = None,
+        value_type: int | None = None,
+        union_types: bool = False,
+    ) -> NativePartitionScan: ...
+    def sql(
+        self,
+        query: str,
+        args: list[Any] = ...,
+        schema: str = "PUBLIC",
+        page_size: int = 1024,
+        max_rows: int = 0,
+        distributed_joins: bool = False,
+        local: bool = False,
+        replicated_only: bool = False,
+        enforce_join_order: bool = False,
+        collocated: bool = False,
+        lazy: bool = False,
+        timeout_ms: int = 0,
+        decimal_as_string: bool = False,
+    ) -> NativeCursor: ...
     def binary_type(self, type_id: int) -> tuple[str, list[tuple[str, int]], list[tuple[str, int]]]: ...
-    def put_all(self, cache_name: str, keys: tuple[str, np.ndarray, int], values: tuple,
-                create: bool = True) -> int: ...
+    def put_all(
+        self, cache_name: str, keys: tuple[str, np.ndarray, int], values: tuple, create: bool = True
+    ) -> int: ...
     @property
     def idle_connections(self) -> int: ...
 

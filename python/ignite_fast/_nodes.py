@@ -10,7 +10,7 @@ from here. The set is made once per client and kept, so scans after the first re
 from __future__ import annotations
 
 import threading
-from typing import Iterable
+from collections.abc import Iterable
 
 from . import _native
 from ._options import ConnectionSettings

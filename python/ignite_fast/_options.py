@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from . import _native
 from .errors import InvalidArgumentError
@@ -31,8 +32,10 @@ class TlsOptions:
 
     def __repr__(self) -> str:
         password = ", key_password='***'" if self.key_password else ""
-        return (f"TlsOptions(ca_file={self.ca_file!r}, cert_file={self.cert_file!r}, key_file={self.key_file!r}"
-                f"{password}, check_hostname={self.check_hostname})")
+        return (
+            f"TlsOptions(ca_file={self.ca_file!r}, cert_file={self.cert_file!r}, key_file={self.key_file!r}"
+            f"{password}, check_hostname={self.check_hostname})"
+        )
 
 
 def check_int(name: str, value: Any, minimum: int) -> int:
@@ -93,17 +96,31 @@ class ConnectionSettings:
     tls: TlsOptions | None = None
 
     @classmethod
-    def make(cls, host: str | Sequence[str], port: int, *, username: str | None = None,
-             password: str | None = None, connect_timeout: float = 10.0, read_timeout: float | None = 60.0,
-             protocol_version: tuple[int, int, int] = (1, 7, 0),
-             tls: bool | TlsOptions | None = None) -> "ConnectionSettings":
+    def make(
+        cls,
+        host: str | Sequence[str],
+        port: int,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        connect_timeout: float = 10.0,
+        read_timeout: float | None = 60.0,
+        protocol_version: tuple[int, int, int] = (1, 7, 0),
+        tls: bool | TlsOptions | None = None,
+    ) -> ConnectionSettings:
         """Checked settings from a client's arguments."""
         check_int("port", port, 1)
-        return cls(tuple(parse_addresses(host, port)), username, password, float(connect_timeout),
-                   None if read_timeout is None else float(read_timeout), tuple(protocol_version),  # type: ignore[arg-type]
-                   tls_setting(tls))
+        return cls(
+            tuple(parse_addresses(host, port)),
+            username,
+            password,
+            float(connect_timeout),
+            None if read_timeout is None else float(read_timeout),
+            tuple(protocol_version),  # type: ignore[arg-type]
+            tls_setting(tls),
+        )
 
-    def for_address(self, address: str, connect_timeout: float | None = None) -> "ConnectionSettings":
+    def for_address(self, address: str, connect_timeout: float | None = None) -> ConnectionSettings:
         """The same settings for one address only (a node's own connection)."""
         timeout = self.connect_timeout if connect_timeout is None else connect_timeout
         return dataclasses.replace(self, addresses=(address,), connect_timeout=timeout)
@@ -111,11 +128,27 @@ class ConnectionSettings:
     def native_spec(self) -> _native.ConnectionSpec:
         """The settings in the extension's terms (TLS certificates are read here)."""
         tls = self.tls
-        tls_args: dict[str, Any] = dict(tls=False) if tls is None else dict(
-            tls=True, ca_file=_path(tls.ca_file), cert_file=_path(tls.cert_file), key_file=_path(tls.key_file),
-            key_password=tls.key_password, verify_hostname=bool(tls.check_hostname))
-        return _native.ConnectionSpec(list(self.addresses), self.username, self.password, self.connect_timeout,
-                                      self.read_timeout, self.protocol_version, **tls_args)
+        tls_args: dict[str, Any] = (
+            dict(tls=False)
+            if tls is None
+            else dict(
+                tls=True,
+                ca_file=_path(tls.ca_file),
+                cert_file=_path(tls.cert_file),
+                key_file=_path(tls.key_file),
+                key_password=tls.key_password,
+                verify_hostname=bool(tls.check_hostname),
+            )
+        )
+        return _native.ConnectionSpec(
+            list(self.addresses),
+            self.username,
+            self.password,
+            self.connect_timeout,
+            self.read_timeout,
+            self.protocol_version,
+            **tls_args,
+        )
 
     def connect(self) -> _native.NativeClient:
         """A native client over these settings (it pools its connections)."""
@@ -126,8 +159,9 @@ def _path(p: str | os.PathLike | None) -> str | None:
     return None if p is None else os.fspath(p)
 
 
-def decode_args(decimal_as_string: bool = False, columns: Sequence[str] | None = None,
-                value_type: str | int | None = None) -> dict[str, Any]:
+def decode_args(
+    decimal_as_string: bool = False, columns: Sequence[str] | None = None, value_type: str | int | None = None
+) -> dict[str, Any]:
     """What to decode (the value fields, the value type, decimals as text), checked and in the
     native scans' terms."""
     if isinstance(columns, str):
@@ -136,5 +170,9 @@ def decode_args(decimal_as_string: bool = False, columns: Sequence[str] | None =
         raise InvalidArgumentError(f"value_type must be a type name or id, got {value_type!r}")
     union = value_type == "*"
     type_id = None if union else _native.type_id(value_type) if isinstance(value_type, str) else value_type
-    return dict(decimal_as_string=bool(decimal_as_string), fields=None if columns is None else list(columns),
-                value_type=type_id, union_types=union)
+    return dict(
+        decimal_as_string=bool(decimal_as_string),
+        fields=None if columns is None else list(columns),
+        value_type=type_id,
+        union_types=union,
+    )

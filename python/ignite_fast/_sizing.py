@@ -131,8 +131,10 @@ class Sizer:
             return page_size or DEFAULT_BATCH_ROWS, cursors
         if page_size is None:
             # Large entries get a few per page (fewer cursors) so partitions come in fewer pieces.
-            page_size = max(self.rows_for_bytes(cache, int(IN_FLIGHT_BYTES * SERVER_BUFFER_SHARE) // cursors),
-                            min(MIN_PAGE_ROWS, self.rows_for_bytes(cache, IN_FLIGHT_BYTES // 2)))
+            page_size = max(
+                self.rows_for_bytes(cache, int(IN_FLIGHT_BYTES * SERVER_BUFFER_SHARE) // cursors),
+                min(MIN_PAGE_ROWS, self.rows_for_bytes(cache, IN_FLIGHT_BYTES // 2)),
+            )
         page_size = min(page_size, self.rows_for_bytes(cache, IN_FLIGHT_BYTES))
         return page_size, max(1, min(cursors, IN_FLIGHT_BYTES // (page_size * entry)))
 

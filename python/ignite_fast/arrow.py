@@ -31,8 +31,17 @@ from typing import Any
 
 import numpy as np
 
-from .columns import (Column, FixedColumn, ListColumn, MapColumn, NullColumn, PrimColumn, StrColumn,
-                      StructColumn, VarColumn)
+from .columns import (
+    Column,
+    FixedColumn,
+    ListColumn,
+    MapColumn,
+    NullColumn,
+    PrimColumn,
+    StrColumn,
+    StructColumn,
+    VarColumn,
+)
 
 try:
     import pyarrow as pa
@@ -60,7 +69,9 @@ def _strings(raw: np.ndarray, valid: np.ndarray | None) -> pa.Array:
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     if offsets[-1] < 2**31:
-        return pa.StringArray.from_buffers(n, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data), _validity(valid))
+        return pa.StringArray.from_buffers(
+            n, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data), _validity(valid)
+        )
     return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data), _validity(valid))
 
 
@@ -69,7 +80,9 @@ def _decimals(raw: np.ndarray, valid: np.ndarray | None) -> pa.Array:
     values = [None if t is None else Decimal(t) for t in texts]
     exponents = [v.as_tuple().exponent for v in values if v is not None]
     scale = max([-e for e in exponents if e < 0], default=0)
-    digits = max([len(v.as_tuple().digits) + max(0, scale + v.as_tuple().exponent) for v in values if v is not None], default=1)
+    digits = max(
+        [len(v.as_tuple().digits) + max(0, scale + v.as_tuple().exponent) for v in values if v is not None], default=1
+    )
     precision = min(max(digits, scale + 1, 1), 38)
     return pa.array(values, type=pa.decimal128(precision, scale))
 
@@ -84,7 +97,9 @@ def to_arrow_array(column: Column) -> pa.Array:
         if logical is None or isinstance(logical, tuple) or logical == "decimal":
             return pa.array(values, mask=mask)
         if logical == "uuid":
-            return pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), len(values), [_validity(valid), pa.py_buffer(values)])
+            return pa.FixedSizeBinaryArray.from_buffers(
+                pa.binary(16), len(values), [_validity(valid), pa.py_buffer(values)]
+            )
         if logical == "date":
             return pa.array(values.view("datetime64[ms]"), type=pa.timestamp("ms"), mask=mask)
         if logical == "timestamp":
@@ -102,18 +117,23 @@ def to_arrow_array(column: Column) -> pa.Array:
         values = column.values
         flat = pa.array(values.reshape(-1))
         if values.shape[1] == 0:  # Arrow has no zero-size fixed lists: empty variable lists
-            return pa.LargeListArray.from_arrays(pa.array(np.zeros(len(values) + 1, np.int64)), flat,
-                                                 mask=_mask(column.valid))
+            return pa.LargeListArray.from_arrays(
+                pa.array(np.zeros(len(values) + 1, np.int64)), flat, mask=_mask(column.valid)
+            )
         return pa.FixedSizeListArray.from_arrays(flat, values.shape[1], mask=_mask(column.valid))
     if isinstance(column, VarColumn):
-        return pa.LargeListArray.from_arrays(pa.array(column.offsets), pa.array(column.values), mask=_mask(column.valid))
+        return pa.LargeListArray.from_arrays(
+            pa.array(column.offsets), pa.array(column.values), mask=_mask(column.valid)
+        )
     if isinstance(column, ListColumn):
-        return pa.LargeListArray.from_arrays(pa.array(column.offsets), to_arrow_array(column.child),
-                                             mask=_mask(column.valid))
+        return pa.LargeListArray.from_arrays(
+            pa.array(column.offsets), to_arrow_array(column.child), mask=_mask(column.valid)
+        )
     if isinstance(column, MapColumn):
         offsets = pa.array(column.offsets.astype(np.int32))
-        return pa.MapArray.from_arrays(offsets, to_arrow_array(column.keys), to_arrow_array(column.values),
-                                       mask=_mask(column.valid))
+        return pa.MapArray.from_arrays(
+            offsets, to_arrow_array(column.keys), to_arrow_array(column.values), mask=_mask(column.valid)
+        )
     assert isinstance(column, StructColumn)
     if not column.fields:
         return pa.nulls(column.length)

@@ -9,9 +9,11 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: ignite-fast server {install,start,stop,status} [options]\n"
-              "       ignite-fast fs {ls,cat,put,get,rm,mv,mkdir,stat,gc} [options]\n"
-              "       ignite-fast train --workers N [--hosts H:P,...] [--cache NAME] script.py [args]")
+        print(
+            "usage: ignite-fast server {install,start,stop,status} [options]\n"
+            "       ignite-fast fs {ls,cat,put,get,rm,mv,mkdir,stat,gc} [options]\n"
+            "       ignite-fast train --workers N [--hosts H:P,...] [--cache NAME] script.py [args]"
+        )
         return 0 if argv else 2
     if argv[0] == "server":
         from . import server

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -45,8 +46,15 @@ class Client:
         verified against the system's roots; pass :class:`TlsOptions` for a CA file, client
         certificates or to turn the host-name check off."""
         self._settings = ConnectionSettings.make(
-            host, port, username=username, password=password, connect_timeout=connect_timeout,
-            read_timeout=read_timeout, protocol_version=protocol_version, tls=tls)
+            host,
+            port,
+            username=username,
+            password=password,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            protocol_version=protocol_version,
+            tls=tls,
+        )
         self._reader = Reader(self._settings)
         self._native = self._reader.native
 
@@ -80,16 +88,24 @@ class Client:
         primaries and discarded undecoded: the protocol has no per-partition size request)."""
         return partition_sizes(self._reader.nodes(), self._reader.sizer, cache, parallel)
 
-    def plan_shards(self, cache: str, workers: int, *, homes: Sequence[str | None] | None = None,
-                    balance: str = "entries", parallel: int = 4) -> ShardPlan:
+    def plan_shards(
+        self,
+        cache: str,
+        workers: int,
+        *,
+        homes: Sequence[str | None] | None = None,
+        balance: str = "entries",
+        parallel: int = 4,
+    ) -> ShardPlan:
         """Splits ``cache``'s partitions among ``workers``: disjoint shards covering every
         partition, balanced by entry count (``balance="entries"``, one counting pass) or by
         partition count (``"partitions"``), each worker preferring the partitions whose primary
         is its ``homes[i]`` node (``"host:port"`` or ``"host"``). Compute it once and hand it to
         the workers (``scan(cache, shard=(i, n), plan=plan)`` or ``partitions=plan[i]``); see
         :mod:`ignite_fast.sharding`."""
-        return plan_shards(self._reader.nodes(), self._reader.sizer, cache, workers, homes=homes, balance=balance,
-                           parallel=parallel)
+        return plan_shards(
+            self._reader.nodes(), self._reader.sizer, cache, workers, homes=homes, balance=balance, parallel=parallel
+        )
 
     @property
     def protocol_version(self) -> tuple[int, int, int]:
@@ -132,9 +148,9 @@ class Client:
         fields: ``["label", "metadata.width"]``); the others are skipped undecoded.
         ``value_type`` (a type name or id) keeps only entries whose value is of that type, for
         caches that hold several; ``value_type="*"`` reads them all as one union: fields merge
-        by name (null where a type lacks them) and a ``_type`` column names each row's type. ``format="arrow"`` yields ``pyarrow.RecordBatch`` es instead
-        (see :mod:`ignite_fast.arrow`); ``format="columns"`` the named columns of
-        :mod:`ignite_fast.columns` that both are made from.
+        by name (null where a type lacks them) and a ``_type`` column names each row's type.
+        ``format="arrow"`` yields ``pyarrow.RecordBatch`` es instead (see :mod:`ignite_fast.arrow`);
+        ``format="columns"`` the named columns of :mod:`ignite_fast.columns` that both are made from.
 
         ``parallel=N`` reads the partitions N at a time, each from its primary node (give the
         client the addresses of all nodes), in no particular order, or in partition order with
@@ -153,11 +169,19 @@ class Client:
         """
         convert = _converter(format)
         exact = format == "arrow" if decimal_as_string is None else decimal_as_string
-        selection = Selection(part=part, local=local, parallel=parallel, shard=shard, partitions=partitions,
-                              plan=plan, cursors=cursors, ordered=ordered, failover_timeout=failover_timeout)
+        selection = Selection(
+            part=part,
+            local=local,
+            parallel=parallel,
+            shard=shard,
+            partitions=partitions,
+            plan=plan,
+            cursors=cursors,
+            ordered=ordered,
+            failover_timeout=failover_timeout,
+        )
         decode = decode_args(exact, columns, value_type)
-        for _, batch in self._reader.read(cache, selection, batch_size=batch_size, page_size=page_size,
-                                          decode=decode):
+        for _, batch in self._reader.read(cache, selection, batch_size=batch_size, page_size=page_size, decode=decode):
             yield convert(batch)
 
     def to_arrow(self, cache: str, **scan_args) -> Any:
@@ -229,9 +253,18 @@ class Client:
         check_int("batch_size", batch_size, 1)
         page_size = batch_size if page_size is None else check_int("page_size", page_size, 1)
         check_int("max_rows", max_rows, 0)
-        cursor = self._native.sql(query, list(args), schema=schema, page_size=min(page_size, 2**31 - 1),
-                                  max_rows=max_rows, distributed_joins=bool(distributed_joins), local=bool(local),
-                                  lazy=bool(lazy), timeout_ms=int(timeout * 1000), decimal_as_string=bool(exact))
+        cursor = self._native.sql(
+            query,
+            list(args),
+            schema=schema,
+            page_size=min(page_size, 2**31 - 1),
+            max_rows=max_rows,
+            distributed_joins=bool(distributed_joins),
+            local=bool(local),
+            lazy=bool(lazy),
+            timeout_ms=int(timeout * 1000),
+            decimal_as_string=bool(exact),
+        )
         for _, batch in batches_of(cursor, batch_size):
             yield convert(batch)
 
@@ -248,7 +281,8 @@ class Client:
         leaves the rows before it written (put-all is not a transaction): the error says how
         many. Returns the number of rows written.
 
-        >>> client.put_batches("digits", {"key": np.arange(3), "val": {"label": labels, "pixels": pixels}})  # doctest: +SKIP
+        >>> columns = {"key": np.arange(3), "val": {"label": labels, "pixels": pixels}}  # doctest: +SKIP
+        >>> client.put_batches("digits", columns)  # doctest: +SKIP
         """
         if not isinstance(batch, dict) or set(batch) != {"key", "val"}:
             raise InvalidArgumentError('batch must be a dict {"key": keys, "val": values}')
@@ -257,14 +291,24 @@ class Client:
         if isinstance(val, dict):
             if not val:
                 raise InvalidArgumentError("an object value needs at least one field")
-            values: tuple = ("object", type_name or f"{cache}Value",
-                             [(str(name), _write_spec(column, str(name))) for name, column in val.items()])
+            values: tuple = (
+                "object",
+                type_name or f"{cache}Value",
+                [(str(name), _write_spec(column, str(name))) for name, column in val.items()],
+            )
         else:
             values = ("plain", _write_spec(val, "val"))
         return self._native.put_all(cache, keys, values, create=bool(create))
 
-    def raw_pages(self, cache: str, page_size: int | None = None, part: int = -1, *, parallel: int | None = None,
-                  cursors: int = DEFAULT_CURSORS) -> Iterator[tuple[int, int]]:
+    def raw_pages(
+        self,
+        cache: str,
+        page_size: int | None = None,
+        part: int = -1,
+        *,
+        parallel: int | None = None,
+        cursors: int = DEFAULT_CURSORS,
+    ) -> Iterator[tuple[int, int]]:
         """Fetches every page of a scan (of one partition with ``part``) and discards it undecoded,
         yielding ``(entries, bytes)``: the server-and-wire limit that benchmarks compare decoding
         against. ``page_size`` (entries), ``parallel`` and ``cursors`` as in :meth:`scan`."""

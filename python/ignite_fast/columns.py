@@ -33,8 +33,9 @@ All arrays are views of 64-byte-aligned buffers filled in Rust: nothing is copie
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -92,7 +93,7 @@ def _rows(values: Any, start: int, stop: int) -> Any:
         return {name: _rows(col, start, stop) for name, col in values.items()}
     if isinstance(values, Ragged):
         valid = None if values.valid is None else values.valid[start:stop]
-        return Ragged(values.values, values.offsets[start:stop + 1], valid, values.kind)
+        return Ragged(values.values, values.offsets[start : stop + 1], valid, values.kind)
     return values[start:stop]
 
 
@@ -115,7 +116,7 @@ def to_pylist(column: Any) -> list:
             if column.valid is not None and not column.valid[i]:
                 out.append(None)
                 continue
-            segment = inner[int(column.offsets[i]):int(column.offsets[i + 1])]
+            segment = inner[int(column.offsets[i]) : int(column.offsets[i + 1])]
             out.append(dict(segment) if column.kind == "map" else segment)
         return out
     if isinstance(column, dict):
@@ -187,7 +188,7 @@ class ListColumn:
     """Lists of any column: row ``i`` is rows ``offsets[i]:offsets[i + 1]`` of ``child``."""
 
     offsets: np.ndarray
-    child: "Column"
+    child: Column
     valid: np.ndarray | None
 
 
@@ -196,8 +197,8 @@ class MapColumn:
     """Maps: row ``i`` holds the pairs ``offsets[i]:offsets[i + 1]`` of ``keys`` and ``values``."""
 
     offsets: np.ndarray
-    keys: "Column"
-    values: "Column"
+    keys: Column
+    values: Column
     valid: np.ndarray | None
 
 
@@ -206,7 +207,7 @@ class StructColumn:
     """Objects: a column per field, sorted by name; ``length`` rows (also with no fields)."""
 
     type_name: str | None
-    fields: dict[str, "Column"]
+    fields: dict[str, Column]
     length: int
 
 
@@ -265,8 +266,9 @@ def to_numpy(column: Column) -> Any:
     if isinstance(column, ListColumn):
         return Ragged(to_numpy(column.child), column.offsets, column.valid)
     if isinstance(column, MapColumn):
-        return Ragged({"key": to_numpy(column.keys), "value": to_numpy(column.values)}, column.offsets,
-                      column.valid, "map")
+        return Ragged(
+            {"key": to_numpy(column.keys), "value": to_numpy(column.values)}, column.offsets, column.valid, "map"
+        )
     if isinstance(column, StructColumn):
         return {name: to_numpy(col) for name, col in column.fields.items()}
     return np.ma.masked_all(column.length, dtype=np.float64)
@@ -342,7 +344,7 @@ def concat(columns: list[Column]) -> Column | None:
         out = np.zeros((sum(len(c.data) for c in strs), width), np.uint8)  # zero bytes pad short strings
         at = 0
         for c in strs:
-            out[at:at + len(c.data), :c.data.shape[1]] = c.data
+            out[at : at + len(c.data), : c.data.shape[1]] = c.data
             at += len(c.data)
         return StrColumn(out, _concat_valid([c.valid for c in strs], [len(c.data) for c in strs]), first.logical)
     if isinstance(first, StructColumn):
@@ -386,5 +388,5 @@ def uuid_strings(column: np.ndarray) -> np.ndarray:
     hexes[:, 1::2] = _HEX[data & 0x0F]
     out = np.full((len(data), 36), ord("-"), dtype=np.uint8)
     for (src_a, src_b), dst in zip(((0, 8), (8, 12), (12, 16), (16, 20), (20, 32)), (0, 9, 14, 19, 24)):
-        out[:, dst:dst + src_b - src_a] = hexes[:, src_a:src_b]
+        out[:, dst : dst + src_b - src_a] = hexes[:, src_a:src_b]
     return out.view("S36").reshape(len(data))

@@ -37,8 +37,10 @@ def load_digits_into(port: int, cache_name: str) -> int:
     pixels = np.clip(np.rint(digits.images.reshape(len(digits.images), 64) * 255 / 16), 0, 255).astype(np.uint8)
     labels = digits.target.astype(np.int32)
     return Client("127.0.0.1", port).put_batches(
-        cache_name, {"key": np.arange(len(pixels), dtype=np.int64), "val": {"pixels": pixels, "label": labels}},
-        type_name="Digit")
+        cache_name,
+        {"key": np.arange(len(pixels), dtype=np.int64), "val": {"pixels": pixels, "label": labels}},
+        type_name="Digit",
+    )
 
 
 MODEL_URL = "igfs:///demo/models/digits.keras"
@@ -62,19 +64,25 @@ def train(port: int, cache_name: str, epochs: int) -> float:
         return tf.reshape(x, [64]), element["val"]["label"]
 
     held_out = lambda e: tf.equal(e["key"] % 5, 0)  # noqa: E731
-    train_ds = dataset.filter(lambda e: tf.logical_not(held_out(e))).map(features).shuffle(2048, seed=7).batch(32).prefetch(2)
+    train_ds = (
+        dataset.filter(lambda e: tf.logical_not(held_out(e))).map(features).shuffle(2048, seed=7).batch(32).prefetch(2)
+    )
     test_ds = dataset.filter(held_out).map(features).batch(256)
 
-    model = tf.keras.Sequential([
-        tf.keras.Input(shape=(64,)),
-        tf.keras.layers.Dense(128, activation="relu"),
-        tf.keras.layers.Dense(10, activation="softmax"),
-    ])
-    model.compile(optimizer=tf.keras.optimizers.Adam(0.003), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model = tf.keras.Sequential(
+        [
+            tf.keras.Input(shape=(64,)),
+            tf.keras.layers.Dense(128, activation="relu"),
+            tf.keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(0.003), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     epoch = tf.Variable(0, dtype=tf.int64)
-    checkpoints = tf.train.CheckpointManager(tf.train.Checkpoint(model=model, epoch=epoch), CHECKPOINTS_URL,
-                                             max_to_keep=3)
+    checkpoints = tf.train.CheckpointManager(
+        tf.train.Checkpoint(model=model, epoch=epoch), CHECKPOINTS_URL, max_to_keep=3
+    )
     checkpoints.restore_or_initialize()  # a rerun on a persistent cluster resumes here
 
     class CheckpointToIgfs(tf.keras.callbacks.Callback):
@@ -157,8 +165,11 @@ def measure_reads(port: int, cache_name: str, seconds: float = 2.0) -> None:
             nbytes += b or 0
             passes += 1
         elapsed = time.perf_counter() - start
-        extra = f", {nbytes / elapsed / 1e6:.1f} MB/s of decoded columns" if nbytes else \
-            " (this cache is one batch per pass, so tf.data's per-pass iterator set-up dominates)"
+        extra = (
+            f", {nbytes / elapsed / 1e6:.1f} MB/s of decoded columns"
+            if nbytes
+            else " (this cache is one batch per pass, so tf.data's per-pass iterator set-up dominates)"
+        )
         print(f"    {name}: {rows / elapsed:,.0f} rows/s over {passes} full scans{extra}", flush=True)
 
 

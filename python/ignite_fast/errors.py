@@ -97,10 +97,26 @@ class IgfsCorruptError(IgfsError):
 
 
 __all__ = [
-    "IgniteError", "IgniteConnectionError", "IgniteTimeoutError", "AuthenticationError", "TlsError",
-    "DataLostError", "ProtocolError", "ServerError", "CacheNotFoundError", "SchemaError", "UnsupportedTypeError",
-    "InvalidArgumentError", "IgfsError", "IgfsNotFoundError", "IgfsExistsError", "IgfsNotADirectoryError",
-    "IgfsIsADirectoryError", "IgfsDirectoryNotEmptyError", "IgfsConflictError", "IgfsCorruptError",
+    "IgniteError",
+    "IgniteConnectionError",
+    "IgniteTimeoutError",
+    "AuthenticationError",
+    "TlsError",
+    "DataLostError",
+    "ProtocolError",
+    "ServerError",
+    "CacheNotFoundError",
+    "SchemaError",
+    "UnsupportedTypeError",
+    "InvalidArgumentError",
+    "IgfsError",
+    "IgfsNotFoundError",
+    "IgfsExistsError",
+    "IgfsNotADirectoryError",
+    "IgfsIsADirectoryError",
+    "IgfsDirectoryNotEmptyError",
+    "IgfsConflictError",
+    "IgfsCorruptError",
 ]
 
 

@@ -37,20 +37,38 @@ import io
 import os
 import shutil
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 from urllib.parse import urlsplit
 
 from . import _native
 from ._options import ConnectionSettings, TlsOptions
-from .errors import (IgfsConflictError, IgfsCorruptError, IgfsDirectoryNotEmptyError, IgfsError,
-                     IgfsExistsError, IgfsIsADirectoryError, IgfsNotADirectoryError, IgfsNotFoundError,
-                     InvalidArgumentError)
+from .errors import (
+    IgfsConflictError,
+    IgfsCorruptError,
+    IgfsDirectoryNotEmptyError,
+    IgfsError,
+    IgfsExistsError,
+    IgfsIsADirectoryError,
+    IgfsNotADirectoryError,
+    IgfsNotFoundError,
+    InvalidArgumentError,
+)
 
 __all__ = [
-    "IgniteFileSystem", "IgfsStat", "connect", "open", "split_url", "IgfsError", "IgfsNotFoundError",
-    "IgfsExistsError", "IgfsNotADirectoryError", "IgfsIsADirectoryError", "IgfsDirectoryNotEmptyError",
-    "IgfsConflictError", "IgfsCorruptError",
+    "IgniteFileSystem",
+    "IgfsStat",
+    "connect",
+    "open",
+    "split_url",
+    "IgfsError",
+    "IgfsNotFoundError",
+    "IgfsExistsError",
+    "IgfsNotADirectoryError",
+    "IgfsIsADirectoryError",
+    "IgfsDirectoryNotEmptyError",
+    "IgfsConflictError",
+    "IgfsCorruptError",
 ]
 
 DEFAULT_PORT = 10800
@@ -132,17 +150,31 @@ class IgniteFileSystem:
         username = username if username is not None else env.get("IGFS_USERNAME") or None
         password = password if password is not None else env.get("IGFS_PASSWORD") or None
         if tls is None and (_env_flag("IGFS_TLS", False) or env.get("IGFS_CA_FILE")):
-            tls = TlsOptions(ca_file=env.get("IGFS_CA_FILE") or None, cert_file=env.get("IGFS_CERT_FILE") or None,
-                             key_file=env.get("IGFS_KEY_FILE") or None,
-                             key_password=env.get("IGFS_KEY_PASSWORD") or None,
-                             check_hostname=_env_flag("IGFS_CHECK_HOSTNAME", True))
+            tls = TlsOptions(
+                ca_file=env.get("IGFS_CA_FILE") or None,
+                cert_file=env.get("IGFS_CERT_FILE") or None,
+                key_file=env.get("IGFS_KEY_FILE") or None,
+                key_password=env.get("IGFS_KEY_PASSWORD") or None,
+                check_hostname=_env_flag("IGFS_CHECK_HOSTNAME", True),
+            )
         block_size = int(block_size or env.get("IGFS_BLOCK_SIZE") or (1 << 20))  # range checked natively
         self.host, self.port, self.name = host, port, name
         self._native = _native.NativeIgfs(
-            ConnectionSettings.make(host, port, username=username, password=password,
-                                    connect_timeout=connect_timeout, read_timeout=read_timeout, tls=tls).native_spec(),
-            name, block_size=block_size, backups=int(backups), read_ahead=int(read_ahead),
-            meta_cache=meta_cache, data_cache=data_cache,
+            ConnectionSettings.make(
+                host,
+                port,
+                username=username,
+                password=password,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                tls=tls,
+            ).native_spec(),
+            name,
+            block_size=block_size,
+            backups=int(backups),
+            read_ahead=int(read_ahead),
+            meta_cache=meta_cache,
+            data_cache=data_cache,
         )
         self.meta_cache, self.data_cache, self.block_size = self._native.layout()
 
@@ -151,8 +183,17 @@ class IgniteFileSystem:
 
     # ---- files ----
 
-    def open(self, path: str, mode: str = "rb", *, encoding: str | None = None, errors: str | None = None,
-             newline: str | None = None, buffering: int = -1, makedirs: bool = False):
+    def open(
+        self,
+        path: str,
+        mode: str = "rb",
+        *,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+        buffering: int = -1,
+        makedirs: bool = False,
+    ):
         """Opens a file like the built-in :func:`open`. Modes: ``rb``/``r`` (read, seekable),
         ``wb``/``w`` (create or replace on close), ``xb``/``x`` (create, fail if it exists),
         ``ab``/``a`` (append). Text modes wrap the binary file in :class:`io.TextIOWrapper`.
@@ -411,8 +452,12 @@ def connect(url: str | None = None, **kwargs) -> IgniteFileSystem:
     """The file system an ``igfs://host:port/...`` URL names (one shared instance per host, port
     and settings); without a URL, the one the ``IGFS_*`` environment describes."""
     host, port, _ = split_url(url or "igfs:///")
-    key = (host or os.environ.get("IGFS_HOST"), port or os.environ.get("IGFS_PORT"),
-           os.environ.get("IGFS_FS_NAME"), tuple(sorted(kwargs.items())))
+    key = (
+        host or os.environ.get("IGFS_HOST"),
+        port or os.environ.get("IGFS_PORT"),
+        os.environ.get("IGFS_FS_NAME"),
+        tuple(sorted(kwargs.items())),
+    )
     with _shared_lock:
         fs = _shared.get(key)
         if fs is None:

@@ -58,8 +58,13 @@ class IgfsFileSystem(AbstractFileSystem):
 
     @staticmethod
     def _entry(stat: IgfsStat) -> dict:
-        return {"name": stat.path, "size": stat.size, "type": stat.kind, "mtime": stat.modified,
-                "block_size": stat.block_size}
+        return {
+            "name": stat.path,
+            "size": stat.size,
+            "type": stat.kind,
+            "mtime": stat.modified,
+            "block_size": stat.block_size,
+        }
 
     def info(self, path, **kwargs):
         return self._entry(self.igfs.stat(self._strip_protocol(path)))
@@ -94,7 +99,7 @@ class IgfsFileSystem(AbstractFileSystem):
         """Removes each path; ``recursive`` removes a directory tree in one transaction."""
         paths = path if isinstance(path, list) else [path]
         for p in paths:
-            for match in (self.expand_path(p) if any(c in p for c in "*?[") else [p]):
+            for match in self.expand_path(p) if any(c in p for c in "*?[") else [p]:
                 try:
                     self.igfs.rm(self._strip_protocol(match), recursive=recursive)
                 except IgfsNotFoundError:
@@ -124,6 +129,7 @@ class IgfsFileSystem(AbstractFileSystem):
 
     def created(self, path):
         import datetime
-        return datetime.datetime.fromtimestamp(self.info(path)["mtime"], tz=datetime.timezone.utc)
+
+        return datetime.datetime.fromtimestamp(self.info(path)["mtime"], tz=datetime.UTC)
 
     modified = created

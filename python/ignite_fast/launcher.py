@@ -32,8 +32,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import IO, Sequence
+from typing import IO
 
 from .errors import IgniteError
 
@@ -106,8 +107,13 @@ class Launcher:
         from .client import Client
 
         if self._client is None:
-            self._client = Client(self.job.hosts, username=self.job.username, password=self.job.password,
-                                  connect_timeout=5.0, read_timeout=10.0)
+            self._client = Client(
+                self.job.hosts,
+                username=self.job.username,
+                password=self.job.password,
+                connect_timeout=5.0,
+                read_timeout=10.0,
+            )
         return self._client
 
     def topology(self) -> tuple[int, int] | None:
@@ -145,15 +151,26 @@ class Launcher:
         from .sharding import PLANS_ENV, plans_to_env
 
         env = dict(os.environ)
-        env.update({
-            "TF_CONFIG": json.dumps({"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports[:-1]]},
-                                     "task": {"type": "worker", "index": index}}),
-            "RANK": str(index), "WORLD_SIZE": str(self.job.workers),
-            "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(ports[-1]),
-            "IGNITE_FAST_WORKER_INDEX": str(index), "IGNITE_FAST_NUM_WORKERS": str(self.job.workers),
-            "IGNITE_FAST_ATTEMPT": str(attempt), "IGNITE_FAST_HOSTS": ",".join(self.job.hosts),
-            "IGNITE_FAST_HOME": self.homes()[index], "PYTHONUNBUFFERED": "1",
-        })
+        env.update(
+            {
+                "TF_CONFIG": json.dumps(
+                    {
+                        "cluster": {"worker": [f"127.0.0.1:{p}" for p in ports[:-1]]},
+                        "task": {"type": "worker", "index": index},
+                    }
+                ),
+                "RANK": str(index),
+                "WORLD_SIZE": str(self.job.workers),
+                "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": str(ports[-1]),
+                "IGNITE_FAST_WORKER_INDEX": str(index),
+                "IGNITE_FAST_NUM_WORKERS": str(self.job.workers),
+                "IGNITE_FAST_ATTEMPT": str(attempt),
+                "IGNITE_FAST_HOSTS": ",".join(self.job.hosts),
+                "IGNITE_FAST_HOME": self.homes()[index],
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         if plans:
             env[PLANS_ENV] = plans_to_env(plans)
         else:
@@ -164,9 +181,14 @@ class Launcher:
         ports = free_ports(self.job.workers + 1)  # one TF server port per worker, one for torch
         procs, readers = [], []
         for index in range(self.job.workers):
-            proc = subprocess.Popen([sys.executable, "-u", self.job.script, *self.job.args],
-                                    env=self.worker_env(index, ports, attempt, plans), stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-u", self.job.script, *self.job.args],
+                env=self.worker_env(index, ports, attempt, plans),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             self.log(f"worker {index} started, pid {proc.pid}")
             reader = threading.Thread(target=self._stream, args=(index, proc.stdout), daemon=True)
             reader.start()
@@ -202,15 +224,21 @@ class Launcher:
             for index, status in enumerate(statuses):
                 if status is not None and status != 0:
                     shown = f"signal {-status}" if status < 0 else f"status {status}"
-                    return Outcome("failed", 128 - status if status < 0 else status,
-                                   f"worker {index} (pid {procs[index].pid}) exited with {shown}")
+                    return Outcome(
+                        "failed",
+                        128 - status if status < 0 else status,
+                        f"worker {index} (pid {procs[index].pid}) exited with {shown}",
+                    )
             if all(s == 0 for s in statuses):
                 return Outcome("done")
             if topology is not None and time.monotonic() >= next_check:
                 now = self.topology()
                 if now is not None and now[0] != topology[0]:
-                    return Outcome("topology", 1, f"the cluster's topology changed (version {topology[0]} -> {now[0]}: "
-                                                   "a node joined or left)")
+                    return Outcome(
+                        "topology",
+                        1,
+                        f"the cluster's topology changed (version {topology[0]} -> {now[0]}: a node joined or left)",
+                    )
                 next_check = time.monotonic() + self.job.topology_poll
             time.sleep(POLL_SECONDS)
 
@@ -233,8 +261,7 @@ class Launcher:
             if topology is None:
                 self.log(f"no Ignite node answers at {', '.join(job.hosts)}: not watching the topology")
             plans = self.plans() if topology is not None else []
-            self.log(f"attempt {attempt + 1} of {job.max_restarts + 1}: {job.workers} workers, "
-                     f"topology {topology}")
+            self.log(f"attempt {attempt + 1} of {job.max_restarts + 1}: {job.workers} workers, topology {topology}")
             procs, readers = self._start(attempt, plans)
             outcome = self._watch(procs, topology)
             if outcome.kind != "done":
@@ -261,21 +288,32 @@ def parse_args(argv: Sequence[str]) -> Job:
     parser = argparse.ArgumentParser(
         prog="ignite-fast train",
         description="Run N training workers on this machine (TF_CONFIG, shard plans, restarts). "
-                    "Arguments after the script go to the script.")
+        "Arguments after the script go to the script.",
+    )
     parser.add_argument("--workers", type=int, required=True, help="number of workers to start")
-    parser.add_argument("--hosts", default=os.environ.get("IGNITE_FAST_HOSTS", "127.0.0.1:10800"),
-                        help="the Ignite nodes, host:port,... (default 127.0.0.1:10800); worker i is placed "
-                             "beside node i mod N")
-    parser.add_argument("--cache", action="append", default=[],
-                        help="a cache the workers read: plan its shards (repeatable)")
-    parser.add_argument("--balance", choices=["entries", "partitions", "none"], default="entries",
-                        help="balance shards by entry count (one counting pass), partition count, or not "
-                             "plan at all (contiguous ranges)")
+    parser.add_argument(
+        "--hosts",
+        default=os.environ.get("IGNITE_FAST_HOSTS", "127.0.0.1:10800"),
+        help="the Ignite nodes, host:port,... (default 127.0.0.1:10800); worker i is placed beside node i mod N",
+    )
+    parser.add_argument(
+        "--cache", action="append", default=[], help="a cache the workers read: plan its shards (repeatable)"
+    )
+    parser.add_argument(
+        "--balance",
+        choices=["entries", "partitions", "none"],
+        default="entries",
+        help="balance shards by entry count (one counting pass), partition count, or not "
+        "plan at all (contiguous ranges)",
+    )
     parser.add_argument("--max-restarts", type=int, default=3)
     parser.add_argument("--topology-poll", type=float, default=2.0, help="seconds between topology checks")
     parser.add_argument("--grace", type=float, default=5.0, help="seconds between SIGTERM and SIGKILL")
-    parser.add_argument("--username", default=os.environ.get("IGNITE_FAST_USERNAME"),
-                        help="for clusters with authentication; the password comes from IGNITE_FAST_PASSWORD")
+    parser.add_argument(
+        "--username",
+        default=os.environ.get("IGNITE_FAST_USERNAME"),
+        help="for clusters with authentication; the password comes from IGNITE_FAST_PASSWORD",
+    )
     parser.add_argument("script")
     parser.add_argument("args", nargs=argparse.REMAINDER)
     ns = parser.parse_args(argv)
@@ -288,9 +326,19 @@ def parse_args(argv: Sequence[str]) -> Job:
     hosts = [h.strip() for h in ns.hosts.split(",") if h.strip()]
     if not hosts:
         parser.error("--hosts names no node")
-    return Job(script=ns.script, args=ns.args, workers=ns.workers, hosts=hosts, caches=ns.cache, balance=ns.balance,
-               max_restarts=ns.max_restarts, topology_poll=ns.topology_poll, grace=ns.grace,
-               username=ns.username, password=os.environ.get("IGNITE_FAST_PASSWORD"))
+    return Job(
+        script=ns.script,
+        args=ns.args,
+        workers=ns.workers,
+        hosts=hosts,
+        caches=ns.cache,
+        balance=ns.balance,
+        max_restarts=ns.max_restarts,
+        topology_poll=ns.topology_poll,
+        grace=ns.grace,
+        username=ns.username,
+        password=os.environ.get("IGNITE_FAST_PASSWORD"),
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from typing import Any, Iterator, NamedTuple, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
 
 from ._nodes import NodeConnections, primaries_of
 from ._sizing import Sizer
@@ -84,9 +85,22 @@ class _PartitionQueues:
             return taken
 
 
-def parallel_scan(nodes: NodeConnections, sizer: Sizer, cache: str, primaries: list[bytes], mine: list[int], *,
-                  workers: int, batch_size: int, page_size: int | None, cursors: int, ordered: bool,
-                  failover_timeout: float, decode: dict[str, Any], raw: bool = False) -> Iterator[tuple]:
+def parallel_scan(
+    nodes: NodeConnections,
+    sizer: Sizer,
+    cache: str,
+    primaries: list[bytes],
+    mine: list[int],
+    *,
+    workers: int,
+    batch_size: int,
+    page_size: int | None,
+    cursors: int,
+    ordered: bool,
+    failover_timeout: float,
+    decode: dict[str, Any],
+    raw: bool = False,
+) -> Iterator[tuple]:
     """Yields ``(rows, columns)`` batches of the partitions ``mine`` of ``cache`` (whose primaries
     are ``primaries``), partition by partition. ``workers`` threads each keep up to ``cursors``
     partitions in flight on one connection, with at most ``IN_FLIGHT_BYTES`` of pages asked for at
@@ -129,7 +143,8 @@ def parallel_scan(nodes: NodeConnections, sizer: Sizer, cache: str, primaries: l
             raise DataLostError(
                 f"{len(gone)} node(s) left the cluster while cache {cache!r} was being read, and it keeps "
                 f"{backups[0]} backup(s): {len(lost)} unread partition(s) ({_ranges(lost)}) may have lost their "
-                "data, so the scan stops instead of returning part of the cache")
+                "data, so the scan stops instead of returning part of the cache"
+            )
 
     def refresh_primaries() -> None:
         for live in nodes.live():
@@ -176,8 +191,11 @@ def parallel_scan(nodes: NodeConnections, sizer: Sizer, cache: str, primaries: l
             while not stop.is_set():
                 # more than the cursors: they open as cursors free up, and small partitions
                 # then fill a batch together (enough for two batches, by the sizes seen so far)
-                ahead = QUEUED_AHEAD if not parts_read else \
-                    min(MAX_QUEUED_AHEAD, max(QUEUED_AHEAD, 2 * batch_size * parts_read // max(1, rows_read)))
+                ahead = (
+                    QUEUED_AHEAD
+                    if not parts_read
+                    else min(MAX_QUEUED_AHEAD, max(QUEUED_AHEAD, 2 * batch_size * parts_read // max(1, rows_read)))
+                )
                 taken = todo.take(node, cursors + ahead - scan.pending)
                 held.update((partition, []) for partition in taken)  # before a failure can lose them
                 for partition in taken:
@@ -225,10 +243,13 @@ def parallel_scan(nodes: NodeConnections, sizer: Sizer, cache: str, primaries: l
             finally:
                 todo.release_node(node)
 
-    threads = [threading.Thread(target=worker, name=f"ignite-fast-scan-{i}", daemon=True)
-               for i in range(max(1, min(workers, len(mine))))]
+    threads = [
+        threading.Thread(target=worker, name=f"ignite-fast-scan-{i}", daemon=True)
+        for i in range(max(1, min(workers, len(mine))))
+    ]
     for thread in threads:
         thread.start()
+
     def handed_over() -> Iterator[tuple]:
         waiting: dict[int, list] = {}
         in_order = iter(mine)
@@ -279,7 +300,9 @@ def _ranges(partitions: list[int]) -> str:
 SMALL_BATCH_BYTES = 1 << 20
 
 
-def coalesce(batches: Iterator[tuple[int, dict[str, Column]]], batch_size: int) -> Iterator[tuple[int, dict[str, Column]]]:
+def coalesce(
+    batches: Iterator[tuple[int, dict[str, Column]]], batch_size: int
+) -> Iterator[tuple[int, dict[str, Column]]]:
     """Yields ``(rows, columns)`` batches as they come, but runs of small ones merged into
     batches of up to ``batch_size`` rows (in the same order)."""
     pending: list[tuple] = []
@@ -306,25 +329,27 @@ def coalesce(batches: Iterator[tuple[int, dict[str, Column]]], batch_size: int) 
     yield from flush()
 
 
-
-
 def batch_step(scan: Any, batch_size: int, share_batches: bool):
     """One step of a node's partition scan that decodes: a :class:`Piece` of named columns."""
+
     def step() -> Piece | None:
         item = scan.next_batch(batch_size, share_batches)
         if item is None:
             return None
         partition, done, rows, columns, merged = item
         return Piece(partition, done, rows, batch_from_native(columns), merged)
+
     return step
 
 
 def raw_step(scan: Any):
     """One step of a node's partition scan that discards pages: a :class:`Piece` of byte counts."""
+
     def step() -> Piece | None:
         item = scan.next_raw_page()
         if item is None:
             return None
         partition, done, entries, size = item
         return Piece(partition, done, entries, size, [])
+
     return step

@@ -26,7 +26,8 @@ PyTorch is an optional dependency: only this module imports it.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -113,10 +114,22 @@ class IgniteIterableDataset(IterableDataset):
             check_shard(shard)
         self.cache = cache
         self.batch_size = batch_size
-        self._client_args = dict(host=list(hosts) if hosts is not None else host, port=port, username=username,
-                                 password=password, tls=tls, connect_timeout=timeout, read_timeout=timeout)
-        self._scan_args = dict(batch_size=batch_size, columns=None if columns is None else list(columns),
-                               value_type=value_type, parallel=parallel, failover_timeout=timeout)
+        self._client_args = dict(
+            host=list(hosts) if hosts is not None else host,
+            port=port,
+            username=username,
+            password=password,
+            tls=tls,
+            connect_timeout=timeout,
+            read_timeout=timeout,
+        )
+        self._scan_args = dict(
+            batch_size=batch_size,
+            columns=None if columns is None else list(columns),
+            value_type=value_type,
+            parallel=parallel,
+            failover_timeout=timeout,
+        )
         self._shard = shard
         self._plan = plan
         self._with_masks = with_masks

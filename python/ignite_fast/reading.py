@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import operator
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from . import _native
 from ._nodes import NodeConnections, primaries_of
@@ -40,7 +41,7 @@ class Selection:
     ordered: bool = False
     failover_timeout: float = 60.0
 
-    def checked(self) -> "Selection":
+    def checked(self) -> Selection:
         """The selection with its arguments checked; ``shard``/``partitions`` imply ``parallel=1``."""
         check_int("part", self.part, -1)
         check_int("cursors", self.cursors, 1)
@@ -51,10 +52,21 @@ class Selection:
         if parallel is not None:
             check_int("parallel", parallel, 1)
             if self.part != -1 or self.local:
-                raise InvalidArgumentError("parallel=, shard= and partitions= choose the partitions themselves: "
-                                           "they do not combine with part= or local=")
-        return Selection(self.part, bool(self.local), parallel, self.shard, partitions, self.plan, self.cursors,
-                         self.ordered, self.failover_timeout)
+                raise InvalidArgumentError(
+                    "parallel=, shard= and partitions= choose the partitions themselves: "
+                    "they do not combine with part= or local="
+                )
+        return Selection(
+            self.part,
+            bool(self.local),
+            parallel,
+            self.shard,
+            partitions,
+            self.plan,
+            self.cursors,
+            self.ordered,
+            self.failover_timeout,
+        )
 
 
 class Reader:
@@ -75,8 +87,16 @@ class Reader:
                 self._nodes = NodeConnections(self.settings, self.native)
             return self._nodes
 
-    def read(self, cache: str, selection: Selection, *, batch_size: int | None, page_size: int | None,
-             decode: dict[str, Any], raw: bool = False) -> Iterator[Any]:
+    def read(
+        self,
+        cache: str,
+        selection: Selection,
+        *,
+        batch_size: int | None,
+        page_size: int | None,
+        decode: dict[str, Any],
+        raw: bool = False,
+    ) -> Iterator[Any]:
         """Yields ``(rows, columns)`` batches of up to ``batch_size`` rows (sized to about 16 MB
         when None), or ``(entries, bytes)`` of every page when ``raw``."""
         check_cache_name(cache)
@@ -90,8 +110,10 @@ class Reader:
         primaries = primaries_of(self.native, cache)
         if primaries is None:  # replicated cache or custom affinity: one cursor does it
             if selection.partitions is not None:
-                raise InvalidArgumentError(f"cache {cache!r} is not partitioned (replicated, or a custom affinity): "
-                                           "partitions= does not apply to it")
+                raise InvalidArgumentError(
+                    f"cache {cache!r} is not partitioned (replicated, or a custom affinity): "
+                    "partitions= does not apply to it"
+                )
             if selection.shard is not None and selection.shard[0] != 0:
                 return iter(())  # every entry lives everywhere: the first shard reads them all, once
             return self._cursor(cache, -1, False, batch_size, page_size, decode, raw)
@@ -102,21 +124,41 @@ class Reader:
         else:
             mine = list(range(len(primaries)))
         rows = 1 if raw else batch_size or self.sizer.batch_rows(cache)
-        batches = parallel_scan(self.nodes(), self.sizer, cache, primaries, mine, workers=selection.parallel,
-                                batch_size=rows, page_size=page_size, cursors=selection.cursors,
-                                ordered=selection.ordered, failover_timeout=selection.failover_timeout,
-                                decode=decode, raw=raw)
+        batches = parallel_scan(
+            self.nodes(),
+            self.sizer,
+            cache,
+            primaries,
+            mine,
+            workers=selection.parallel,
+            batch_size=rows,
+            page_size=page_size,
+            cursors=selection.cursors,
+            ordered=selection.ordered,
+            failover_timeout=selection.failover_timeout,
+            decode=decode,
+            raw=raw,
+        )
         return batches if raw else coalesce(batches, rows)
 
-    def _cursor(self, cache: str, part: int, local: bool, batch_size: int | None, page_size: int | None,
-                decode: dict[str, Any], raw: bool) -> Iterator[Any]:
+    def _cursor(
+        self,
+        cache: str,
+        part: int,
+        local: bool,
+        batch_size: int | None,
+        page_size: int | None,
+        decode: dict[str, Any],
+        raw: bool,
+    ) -> Iterator[Any]:
         """One scan cursor: batches of ``batch_size`` rows (about 16 MB when None) from pages of
         ``page_size`` entries (the batch, but no more than about 16 MB a page: the server's heap)."""
         if part >= 0:
             count = self.sizer.partition_count(cache)
             if count is not None and part >= count:
                 raise InvalidArgumentError(
-                    f"part={part} is out of range: cache {cache!r} has {count} partitions (0-{count - 1})")
+                    f"part={part} is out of range: cache {cache!r} has {count} partitions (0-{count - 1})"
+                )
         if raw:
             page_size = page_size or self.sizer.cursor_page_rows(cache, part, local)
             return _pages(self.native.scan(cache, page_size=min(page_size, 2**31 - 1), part=part, local=local))
@@ -157,8 +199,9 @@ def _checked_partitions(cache: str, partitions: Sequence[int], count: int) -> li
         except TypeError:
             raise InvalidArgumentError(f"partitions must be partition numbers, got {p!r}") from None
         if not 0 <= p < count:
-            raise InvalidArgumentError(f"partition {p} is out of range: cache {cache!r} has {count} partitions "
-                                       f"(0-{count - 1})")
+            raise InvalidArgumentError(
+                f"partition {p} is out of range: cache {cache!r} has {count} partitions (0-{count - 1})"
+            )
         out.append(p)
     if len(set(out)) != len(out):
         raise InvalidArgumentError("partitions names a partition more than once")

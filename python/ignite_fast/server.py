@@ -40,15 +40,30 @@ MAIN_CLASS = "org.apache.ignite.startup.cmdline.CommandLineStartup"
 
 # Java 15+ module flags that Ignite 2.x needs (PROTOCOL.md, "Server-side facts").
 _OPENS = [
-    "java.base/jdk.internal.access", "java.base/jdk.internal.misc", "java.base/sun.nio.ch",
-    "java.base/sun.util.calendar", "java.base/sun.reflect.generics.reflectiveObjects",
-    "java.base/java.io", "java.base/java.nio", "java.base/java.net", "java.base/java.util",
-    "java.base/java.util.concurrent", "java.base/java.util.concurrent.locks",
-    "java.base/java.util.concurrent.atomic", "java.base/java.lang", "java.base/java.lang.invoke",
-    "java.base/java.math", "java.base/java.lang.reflect", "java.base/java.time", "java.base/java.text",
-    "java.management/com.sun.jmx.mbeanserver", "jdk.internal.jvmstat/sun.jvmstat.monitor",
-    "jdk.management/com.sun.management.internal", "java.sql/java.sql",
-    "java.management/sun.management", "java.desktop/java.awt.font",
+    "java.base/jdk.internal.access",
+    "java.base/jdk.internal.misc",
+    "java.base/sun.nio.ch",
+    "java.base/sun.util.calendar",
+    "java.base/sun.reflect.generics.reflectiveObjects",
+    "java.base/java.io",
+    "java.base/java.nio",
+    "java.base/java.net",
+    "java.base/java.util",
+    "java.base/java.util.concurrent",
+    "java.base/java.util.concurrent.locks",
+    "java.base/java.util.concurrent.atomic",
+    "java.base/java.lang",
+    "java.base/java.lang.invoke",
+    "java.base/java.math",
+    "java.base/java.lang.reflect",
+    "java.base/java.time",
+    "java.base/java.text",
+    "java.management/com.sun.jmx.mbeanserver",
+    "jdk.internal.jvmstat/sun.jvmstat.monitor",
+    "jdk.management/com.sun.management.internal",
+    "java.sql/java.sql",
+    "java.management/sun.management",
+    "java.desktop/java.awt.font",
 ]
 JAVA_MODULE_FLAGS = [f"--add-opens={o}=ALL-UNNAMED" for o in _OPENS]
 
@@ -80,8 +95,17 @@ def install(version: str = IGNITE_VERSION, quiet: bool = False) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     if not quiet:
         print(f"fetching Apache Ignite {version} jars with Maven into {libs} ...", flush=True)
-    cmd = [mvn, "-B", "-q", "-f", str(pom), f"-Dignite.version={version}",
-           "dependency:copy-dependencies", f"-DoutputDirectory={tmp}", "-DincludeScope=runtime"]
+    cmd = [
+        mvn,
+        "-B",
+        "-q",
+        "-f",
+        str(pom),
+        f"-Dignite.version={version}",
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={tmp}",
+        "-DincludeScope=runtime",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(pom.parent))
     if proc.returncode != 0:
         raise ServerError(f"Maven could not fetch Ignite {version}:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
@@ -144,8 +168,9 @@ class IgniteCluster:
 
     def node_specs(self) -> list[NodeSpec]:
         return [
-            NodeSpec(i, self.port + i, self.discovery_port + i, self.communication_port + i,
-                     self.cluster_dir / f"node{i}")
+            NodeSpec(
+                i, self.port + i, self.discovery_port + i, self.communication_port + i, self.cluster_dir / f"node{i}"
+            )
             for i in range(self.nodes)
         ]
 
@@ -155,12 +180,10 @@ class IgniteCluster:
     def config_xml(self, node: NodeSpec) -> str:
         if self.authentication and not self.persistence:
             raise ServerError("Ignite authentication needs native persistence: pass persistence=True")
-        finder = "".join(
-            f"<value>127.0.0.1:{self.discovery_port + i}</value>" for i in range(self.nodes)
-        )
+        finder = "".join(f"<value>127.0.0.1:{self.discovery_port + i}</value>" for i in range(self.nodes))
         region_bytes = self.region_mb * 1024 * 1024
         persistence = "true" if self.persistence else "false"
-        security = (_bean_property("authenticationEnabled", "true") if self.authentication else "")
+        security = _bean_property("authenticationEnabled", "true") if self.authentication else ""
         ssl = self._ssl_xml()
         state = _bean_property("clusterStateOnStart", "ACTIVE") if self.persistence else ""
         return f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -227,9 +250,11 @@ class IgniteCluster:
         if not self.ssl:
             return ""
         # Ignite's factory wants a trust store even when it asks clients for no certificate.
-        trust = (_bean_property("trustStoreFilePath", self.ssl["truststore"])
-                 + _bean_property("trustStorePassword", self.ssl["truststore_password"])
-                 + _bean_property("trustStoreType", "PKCS12"))
+        trust = (
+            _bean_property("trustStoreFilePath", self.ssl["truststore"])
+            + _bean_property("trustStorePassword", self.ssl["truststore_password"])
+            + _bean_property("trustStoreType", "PKCS12")
+        )
         return f"""{_bean_property("sslEnabled", "true")}
         {_bean_property("useIgniteSslContextFactory", "false")}
         {_bean_property("sslClientAuth", "true" if self.ssl.get("client_auth") else "false")}
@@ -250,16 +275,25 @@ class IgniteCluster:
     def java_command(self, node: NodeSpec, libs: Path) -> list[str]:
         java = os.environ.get("JAVA", shutil.which("java") or "java")
         return [
-            java, f"-Xms{self.heap_mb}m", f"-Xmx{self.heap_mb}m", "-XX:+UseG1GC",
-            "-Djava.net.preferIPv4Stack=true", "-DIGNITE_UPDATE_NOTIFIER=false",
-            "-DIGNITE_NO_ASCII=true", "-DIGNITE_QUIET=true", "-DIGNITE_PERFORMANCE_SUGGESTIONS_DISABLED=true",
+            java,
+            f"-Xms{self.heap_mb}m",
+            f"-Xmx{self.heap_mb}m",
+            "-XX:+UseG1GC",
+            "-Djava.net.preferIPv4Stack=true",
+            "-DIGNITE_UPDATE_NOTIFIER=false",
+            "-DIGNITE_NO_ASCII=true",
+            "-DIGNITE_QUIET=true",
+            "-DIGNITE_PERFORMANCE_SUGGESTIONS_DISABLED=true",
             *JAVA_MODULE_FLAGS,
-            "-cp", f"{libs}/*", MAIN_CLASS, str(node.work_dir / "config.xml"),
+            "-cp",
+            f"{libs}/*",
+            MAIN_CLASS,
+            str(node.work_dir / "config.xml"),
         ]
 
     # ---- lifecycle ----
 
-    def start(self, quiet: bool = True, attempts: int = 3) -> "IgniteCluster":
+    def start(self, quiet: bool = True, attempts: int = 3) -> IgniteCluster:
         """Starts every node and waits until each has logged a successful start and answers a
         handshake. Ignite 2.17 sometimes dies in its very first partition exchange
         ("Failed to execute affinity operation on cache groups", apache/ignite#12621); such a
@@ -291,8 +325,12 @@ class IgniteCluster:
             (spec.work_dir / "config.xml").write_text(self.config_xml(spec))
             log = open(spec.work_dir / "node.log", "wb")
             proc = subprocess.Popen(
-                self.java_command(spec, libs), stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, cwd=str(spec.work_dir), start_new_session=True,
+                self.java_command(spec, libs),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=str(spec.work_dir),
+                start_new_session=True,
             )
             log.close()
             self._procs.append(proc)
@@ -307,10 +345,19 @@ class IgniteCluster:
             activate("127.0.0.1", self.port, *(("ignite", "ignite") if self.authentication else (None, None)))
 
     def _describe(self) -> dict:
-        return {"nodes": self.nodes, "port": self.port, "discovery_port": self.discovery_port,
-                "communication_port": self.communication_port, "name": self.name,
-                "version": self.version, "region_mb": self.region_mb, "heap_mb": self.heap_mb,
-                "persistence": self.persistence, "authentication": self.authentication, "ssl": self.ssl}
+        return {
+            "nodes": self.nodes,
+            "port": self.port,
+            "discovery_port": self.discovery_port,
+            "communication_port": self.communication_port,
+            "name": self.name,
+            "version": self.version,
+            "region_mb": self.region_mb,
+            "heap_mb": self.heap_mb,
+            "persistence": self.persistence,
+            "authentication": self.authentication,
+            "ssl": self.ssl,
+        }
 
     def _wait_ready(self, spec: NodeSpec) -> None:
         deadline = time.monotonic() + self.start_timeout
@@ -363,9 +410,16 @@ class IgniteCluster:
         for spec in self.node_specs():
             pid = self._pid(spec)
             alive = pid is not None and _pid_alive(pid)
-            out.append({"node": spec.index, "pid": pid, "alive": alive, "port": spec.client_port,
-                        "answers": alive and self._answers(spec.client_port),
-                        "log": str(spec.work_dir / "node.log")})
+            out.append(
+                {
+                    "node": spec.index,
+                    "pid": pid,
+                    "alive": alive,
+                    "port": spec.client_port,
+                    "answers": alive and self._answers(spec.client_port),
+                    "log": str(spec.work_dir / "node.log"),
+                }
+            )
         return out
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -394,14 +448,14 @@ class IgniteCluster:
         if pid is not None:
             _signal(pid, signal.SIGKILL)
 
-    def __enter__(self) -> "IgniteCluster":
+    def __enter__(self) -> IgniteCluster:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
     @classmethod
-    def load(cls, name: str = "default") -> "IgniteCluster":
+    def load(cls, name: str = "default") -> IgniteCluster:
         """The cluster that `start` recorded under `name` (for `status` and `stop` from the CLI)."""
         path = home_dir() / "clusters" / name / "cluster.json"
         try:
@@ -480,8 +534,9 @@ def _recv_exactly(sock: socket.socket, n: int) -> bytes:
     return data
 
 
-def activate(host: str, port: int, username: str | None = None, password: str | None = None,
-             timeout: float = 60.0) -> None:
+def activate(
+    host: str, port: int, username: str | None = None, password: str | None = None, timeout: float = 60.0
+) -> None:
     """Activates a persistent cluster (a new one starts inactive) with the thin client's cluster
     API: a 1.7.0 handshake that announces feature 2 (cluster states), then op 5001 with ACTIVE."""
     features = struct.pack("<Bi", 12, 1) + bytes([1 << 2])
@@ -497,7 +552,9 @@ def activate(host: str, port: int, username: str | None = None, password: str | 
         response = _frame(sock)
         flags = struct.unpack_from("<h", response, 8)[0]
         if flags & 1:
-            raise ServerError(f"activating the cluster at {host}:{port} failed (status {struct.unpack_from('<i', response, 10)[0]})")
+            raise ServerError(
+                f"activating the cluster at {host}:{port} failed (status {struct.unpack_from('<i', response, 10)[0]})"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -512,8 +569,11 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--discovery-port", type=int, default=27500)
     start.add_argument("--communication-port", type=int, default=27100)
     start.add_argument("--persistence", action="store_true", help="native persistence (the cluster starts active)")
-    start.add_argument("--authentication", action="store_true",
-                       help="require a username and password (implies --persistence; user ignite/ignite)")
+    start.add_argument(
+        "--authentication",
+        action="store_true",
+        help="require a username and password (implies --persistence; user ignite/ignite)",
+    )
     for name in ("start", "stop", "status"):
         p = start if name == "start" else sub.add_parser(name, help=f"{name} the cluster")
         p.add_argument("--name", default="default", help="cluster name (keeps work directories apart)")
@@ -522,11 +582,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "install":
             print(install())
         elif args.command == "start":
-            cluster = IgniteCluster(nodes=args.nodes, port=args.port, region_mb=args.region_mb,
-                                    heap_mb=args.heap_mb, discovery_port=args.discovery_port,
-                                    communication_port=args.communication_port, name=args.name,
-                                    persistence=args.persistence or args.authentication,
-                                    authentication=args.authentication)
+            cluster = IgniteCluster(
+                nodes=args.nodes,
+                port=args.port,
+                region_mb=args.region_mb,
+                heap_mb=args.heap_mb,
+                discovery_port=args.discovery_port,
+                communication_port=args.communication_port,
+                name=args.name,
+                persistence=args.persistence or args.authentication,
+                authentication=args.authentication,
+            )
             cluster.start(quiet=False)
             print(f"Ignite {cluster.version} is up: {', '.join(cluster.addresses)} (logs in {cluster.cluster_dir})")
         elif args.command == "stop":
@@ -535,8 +601,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "status":
             rows = IgniteCluster.load(args.name).status()
             for row in rows:
-                print(f"node {row['node']}: pid={row['pid']} alive={row['alive']} port={row['port']} "
-                      f"answers={row['answers']} log={row['log']}")
+                print(
+                    f"node {row['node']}: pid={row['pid']} alive={row['alive']} port={row['port']} "
+                    f"answers={row['answers']} log={row['log']}"
+                )
             return 0 if rows and all(r["answers"] for r in rows) else 1
     except ServerError as e:
         print(f"error: {e}", file=sys.stderr)

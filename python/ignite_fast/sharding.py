@@ -19,9 +19,9 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Sequence
 
 from . import _native
 from ._nodes import NodeConnections
@@ -50,8 +50,9 @@ class ShardPlan:
     def __post_init__(self) -> None:
         seen = sorted(p for shard in self.shards for p in shard)
         if seen != list(range(self.partition_count)):
-            raise InvalidArgumentError(f"a shard plan for {self.cache!r} must hold each of its {self.partition_count} "
-                                       "partitions exactly once")
+            raise InvalidArgumentError(
+                f"a shard plan for {self.cache!r} must hold each of its {self.partition_count} partitions exactly once"
+            )
 
     def __len__(self) -> int:
         return len(self.shards)
@@ -60,21 +61,29 @@ class ShardPlan:
         return self.shards[worker]
 
     def to_dict(self) -> dict:
-        return {"cache": self.cache, "partition_count": self.partition_count, "shards": [list(s) for s in self.shards],
-                "entries": None if self.entries is None else list(self.entries),
-                "local_partitions": None if self.local_partitions is None else list(self.local_partitions),
-                "topology": None if self.topology is None else list(self.topology)}
+        return {
+            "cache": self.cache,
+            "partition_count": self.partition_count,
+            "shards": [list(s) for s in self.shards],
+            "entries": None if self.entries is None else list(self.entries),
+            "local_partitions": None if self.local_partitions is None else list(self.local_partitions),
+            "topology": None if self.topology is None else list(self.topology),
+        }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ShardPlan":
+    def from_dict(cls, data: dict) -> ShardPlan:
         def tup(value):
             return None if value is None else tuple(value)
 
         try:
-            return cls(cache=str(data["cache"]), partition_count=int(data["partition_count"]),
-                       shards=tuple(tuple(int(p) for p in shard) for shard in data["shards"]),
-                       entries=tup(data.get("entries")), local_partitions=tup(data.get("local_partitions")),
-                       topology=tup(data.get("topology")))
+            return cls(
+                cache=str(data["cache"]),
+                partition_count=int(data["partition_count"]),
+                shards=tuple(tuple(int(p) for p in shard) for shard in data["shards"]),
+                entries=tup(data.get("entries")),
+                local_partitions=tup(data.get("local_partitions")),
+                topology=tup(data.get("topology")),
+            )
         except (KeyError, TypeError, ValueError) as e:
             raise InvalidArgumentError(f"not a shard plan: {e}") from None
 
@@ -97,8 +106,12 @@ def contiguous_shard(partition_count: int, shard: tuple[int, int]) -> range:
 
 
 def check_shard(shard: object) -> tuple[int, int]:
-    if (not isinstance(shard, tuple) or len(shard) != 2 or not all(isinstance(v, int) for v in shard)
-            or not 0 <= shard[0] < shard[1]):
+    if (
+        not isinstance(shard, tuple)
+        or len(shard) != 2
+        or not all(isinstance(v, int) for v in shard)
+        or not 0 <= shard[0] < shard[1]
+    ):
         raise InvalidArgumentError(f"shard must be (index, count) with 0 <= index < count, got {shard!r}")
     return shard
 
@@ -119,8 +132,9 @@ def check_selection(shard: object, partitions: object, plan: object) -> list[int
     return list(partitions)
 
 
-def shard_partitions(cache: str, partition_count: int, shard: tuple[int, int],
-                     plan: ShardPlan | None = None) -> Sequence[int]:
+def shard_partitions(
+    cache: str, partition_count: int, shard: tuple[int, int], plan: ShardPlan | None = None
+) -> Sequence[int]:
     """Worker ``i``'s partitions for ``shard=(i, n)``: from ``plan`` or the plan for ``cache`` in
     the environment (``ignite-fast train`` puts it there) when it has ``n`` shards of this
     cache's partitions, otherwise :func:`contiguous_shard`."""
@@ -133,7 +147,8 @@ def shard_partitions(cache: str, partition_count: int, shard: tuple[int, int],
         if explicit:
             raise InvalidArgumentError(
                 f"the shard plan has {len(plan)} shards of the {plan.partition_count} partitions of {plan.cache!r}; "
-                f"shard={shard} of {cache!r} ({partition_count} partitions) does not fit it")
+                f"shard={shard} of {cache!r} ({partition_count} partitions) does not fit it"
+            )
     return contiguous_shard(partition_count, shard)
 
 
@@ -154,8 +169,9 @@ def plan_from_env(cache: str) -> ShardPlan | None:
     return None if data is None else ShardPlan.from_dict(data)
 
 
-def assign_partitions(weights: Sequence[int], primaries: Sequence[object],
-                      homes: Sequence[set], workers: int) -> list[list[int]]:
+def assign_partitions(
+    weights: Sequence[int], primaries: Sequence[object], homes: Sequence[set], workers: int
+) -> list[list[int]]:
     """Splits partitions ``0..len(weights)`` among ``workers``.
 
     ``weights[p]`` is partition p's cost (its entry count, or 1), ``primaries[p]`` its primary
@@ -207,16 +223,19 @@ def _partition_map(nodes: NodeConnections, cache: str) -> tuple[tuple[int, int],
     that ``nodes`` has not met."""
     partition_map = nodes.main.partition_map(cache)
     if partition_map is None:
-        raise InvalidArgumentError(f"cache {cache!r} is not partitioned (replicated, or a custom affinity): "
-                                   "it has no partitions to share out (shard=(i, n) gives it whole to worker 0)")
+        raise InvalidArgumentError(
+            f"cache {cache!r} is not partitioned (replicated, or a custom affinity): "
+            "it has no partitions to share out (shard=(i, n) gives it whole to worker 0)"
+        )
     major, minor, ids = partition_map
     primaries = [bytes(node) for node in ids]
     nodes.look_for(primaries)
     return (int(major), int(minor)), primaries
 
 
-def _count_entries(nodes: NodeConnections, sizer: Sizer, cache: str, primaries: list[bytes],
-                   parallel: int) -> list[int]:
+def _count_entries(
+    nodes: NodeConnections, sizer: Sizer, cache: str, primaries: list[bytes], parallel: int
+) -> list[int]:
     page_size = sizer.count_page_rows(cache)
 
     def entries(target: _native.NativeClient, partition: int) -> int:
@@ -262,8 +281,9 @@ def _split_address(address: str) -> tuple[str, int | None]:
 def home_nodes(homes: Sequence[str | None], nodes: dict[bytes, str]) -> list[set[bytes]]:
     """For each worker's home (``"host:port"``: that node; ``"host"``: every node on that host;
     None: nowhere), the ids of the nodes local to it. Hosts are compared by IP address."""
-    resolved = {node: (_host_ips(_split_address(address)[0]), _split_address(address)[1])
-                for node, address in nodes.items()}
+    resolved = {
+        node: (_host_ips(_split_address(address)[0]), _split_address(address)[1]) for node, address in nodes.items()
+    }
     out = []
     for home in homes:
         if home is None:
@@ -271,13 +291,26 @@ def home_nodes(homes: Sequence[str | None], nodes: dict[bytes, str]) -> list[set
             continue
         host, port = _split_address(home)
         ips = _host_ips(host)
-        out.append({node for node, (node_ips, node_port) in resolved.items()
-                    if ips & node_ips and (port is None or port == node_port)})
+        out.append(
+            {
+                node
+                for node, (node_ips, node_port) in resolved.items()
+                if ips & node_ips and (port is None or port == node_port)
+            }
+        )
     return out
 
 
-def plan_shards(nodes: NodeConnections, sizer: Sizer, cache: str, workers: int, *, homes: Sequence[str | None] | None = None,
-                balance: str = "entries", parallel: int = 4) -> ShardPlan:
+def plan_shards(
+    nodes: NodeConnections,
+    sizer: Sizer,
+    cache: str,
+    workers: int,
+    *,
+    homes: Sequence[str | None] | None = None,
+    balance: str = "entries",
+    parallel: int = 4,
+) -> ShardPlan:
     """A plan giving each of ``workers`` a disjoint share of ``cache``'s partitions.
 
     ``balance="entries"`` counts the entries of every partition first (one pass over the data,
@@ -296,8 +329,12 @@ def plan_shards(nodes: NodeConnections, sizer: Sizer, cache: str, workers: int, 
     local_to = home_nodes(homes, nodes.addresses()) if homes is not None else [set()] * workers
     shards = assign_partitions(weights, primaries, local_to, workers)
     return ShardPlan(
-        cache=cache, partition_count=len(primaries), shards=tuple(tuple(s) for s in shards),
+        cache=cache,
+        partition_count=len(primaries),
+        shards=tuple(tuple(s) for s in shards),
         entries=tuple(sum(weights[p] for p in s) for s in shards) if balance == "entries" else None,
         local_partitions=tuple(sum(primaries[p] in local_to[i] for p in s) for i, s in enumerate(shards))
-        if homes is not None else None,
-        topology=topology)
+        if homes is not None
+        else None,
+        topology=topology,
+    )

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from .._options import TlsOptions
 from ..client import Client
 from ..columns import Column, to_numpy
 from ..errors import InvalidArgumentError, TlsError
-from .._options import TlsOptions
 from .specs import EMPTY_SPEC, batch_spec, mask_spec, mask_value, split_runs, to_tf
 
 # Rows decoded per generator step when the caller asks for single elements.
@@ -33,10 +34,20 @@ _SAMPLE_ROWS = 1024
 
 # The connection arguments that may be tensors, in the order the generator receives them, with the
 # dtype each becomes (None and absent strings travel as "", a page size left to us as -1).
-_TENSOR_ARGS = (("cache_name", tf.string), ("host", tf.string), ("port", tf.int32), ("local", tf.bool),
-                ("part", tf.int32), ("page_size", tf.int32), ("username", tf.string), ("password", tf.string),
-                ("certfile", tf.string), ("keyfile", tf.string), ("cert_password", tf.string),
-                ("ca_file", tf.string))
+_TENSOR_ARGS = (
+    ("cache_name", tf.string),
+    ("host", tf.string),
+    ("port", tf.int32),
+    ("local", tf.bool),
+    ("part", tf.int32),
+    ("page_size", tf.int32),
+    ("username", tf.string),
+    ("password", tf.string),
+    ("certfile", tf.string),
+    ("keyfile", tf.string),
+    ("cert_password", tf.string),
+    ("ca_file", tf.string),
+)
 
 
 def _env(name: str, value: Any, convert: Callable[[str], Any] = str) -> Any:
@@ -78,12 +89,14 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def _tls_options(certfile: str | None, keyfile: str | None, cert_password: str | None, ca_file: str | None,
-                 check_hostname: bool) -> TlsOptions | None:
+def _tls_options(
+    certfile: str | None, keyfile: str | None, cert_password: str | None, ca_file: str | None, check_hostname: bool
+) -> TlsOptions | None:
     if not (certfile or keyfile or cert_password or ca_file):
         return None
-    return TlsOptions(ca_file=ca_file, cert_file=certfile, key_file=keyfile, key_password=cert_password,
-                      check_hostname=check_hostname)
+    return TlsOptions(
+        ca_file=ca_file, cert_file=certfile, key_file=keyfile, key_password=cert_password, check_hostname=check_hostname
+    )
 
 
 def _explain_tls(error: TlsError, ca_file: str | None) -> TlsError:
@@ -94,11 +107,18 @@ def _explain_tls(error: TlsError, ca_file: str | None) -> TlsError:
     return TlsError(
         f"{error}. The cluster's certificate could not be verified against the system's trusted roots: pass "
         "ca_file='<PEM of the CA that signed it, or of the self-signed certificate itself>' to IgniteDataset "
-        "(or set IGNITE_DATASET_CA_FILE). Unlike the original IgniteDataset, this one verifies the server.")
+        "(or set IGNITE_DATASET_CA_FILE). Unlike the original IgniteDataset, this one verifies the server."
+    )
 
 
-def _element_dataset(sample: dict[str, Column] | None, batches: Callable[..., Iterator[Any]],
-                     args: list[Any], batch_size: int | None, ragged: bool, with_masks: bool) -> tf.data.Dataset:
+def _element_dataset(
+    sample: dict[str, Column] | None,
+    batches: Callable[..., Iterator[Any]],
+    args: list[Any],
+    batch_size: int | None,
+    ragged: bool,
+    with_masks: bool,
+) -> tf.data.Dataset:
     """The ``from_generator`` dataset: a generator of whole decoded batches, fitted to the specs
     taken from ``sample`` (the first rows), unbatched unless the caller asked for batches. Nulls
     become 0, empty strings or empty lists; ``with_masks`` adds ``element["mask"]``, the same
@@ -229,12 +249,19 @@ class IgniteDataset(_GeneratorDataset):
         plan: Any = None,
     ):
         given = dict(
-            cache_name=_env("CACHE_NAME", cache_name), host=_env("HOST", host), port=_env("PORT", port, int),
-            local=_env("LOCAL", local, _bool), part=_env("PART", part, int),
-            page_size=_env("PAGE_SIZE", page_size, int), username=_env("USERNAME", username),
-            password=_env("PASSWORD", password), certfile=_env("CERTFILE", certfile),
-            keyfile=_env("KEYFILE", keyfile), cert_password=_env("CERT_PASSWORD", cert_password),
-            ca_file=_env("CA_FILE", ca_file))
+            cache_name=_env("CACHE_NAME", cache_name),
+            host=_env("HOST", host),
+            port=_env("PORT", port, int),
+            local=_env("LOCAL", local, _bool),
+            part=_env("PART", part, int),
+            page_size=_env("PAGE_SIZE", page_size, int),
+            username=_env("USERNAME", username),
+            password=_env("PASSWORD", password),
+            certfile=_env("CERTFILE", certfile),
+            keyfile=_env("KEYFILE", keyfile),
+            cert_password=_env("CERT_PASSWORD", cert_password),
+            ca_file=_env("CA_FILE", ca_file),
+        )
         _check_batch_size(batch_size)
         known = {name: _known(value) for name, value in given.items()}
         page = known["page_size"]
@@ -242,28 +269,44 @@ class IgniteDataset(_GeneratorDataset):
             raise InvalidArgumentError(f"page_size must be a positive int or None, got {page!r}")
         for name in ("cache_name", "username", "password", "certfile", "keyfile", "cert_password", "ca_file"):
             if known[name] is ...:
-                raise InvalidArgumentError(f"{name} must be known when the dataset is built (a Python value or a "
-                                           "constant tensor): the element structure is read then")
+                raise InvalidArgumentError(
+                    f"{name} must be known when the dataset is built (a Python value or a "
+                    "constant tensor): the element structure is read then"
+                )
         if known["cache_name"] is None or not isinstance(known["cache_name"], str):
             raise InvalidArgumentError(f"cache_name must be a non-empty string, got {known['cache_name']!r}")
         schema_host = schema_host if schema_host is not None else known["host"]
         schema_port = schema_port if schema_port is not None else known["port"]
         if schema_host is ... or schema_port is ...:
-            raise InvalidArgumentError("host and port are tensors whose values are known only when the iterator runs: "
-                                       "pass schema_host= and schema_port= to say where to read the element "
-                                       "structure from when the dataset is built")
+            raise InvalidArgumentError(
+                "host and port are tensors whose values are known only when the iterator runs: "
+                "pass schema_host= and schema_port= to say where to read the element "
+                "structure from when the dataset is built"
+            )
         self.cache_name = known["cache_name"]
         tls_of = _tls_factory(check_hostname)
-        settings = dict(username=known["username"], password=known["password"], connect_timeout=timeout,
-                        read_timeout=timeout)
-        selection = dict(columns=columns, value_type=value_type, parallel=parallel, shard=shard,
-                         partitions=partitions, plan=plan, failover_timeout=timeout)
+        settings = dict(
+            username=known["username"], password=known["password"], connect_timeout=timeout, read_timeout=timeout
+        )
+        selection = dict(
+            columns=columns,
+            value_type=value_type,
+            parallel=parallel,
+            shard=shard,
+            partitions=partitions,
+            plan=plan,
+            failover_timeout=timeout,
+        )
 
         def connect(address: Any, port: int, values: dict[str, Any]) -> Client:
             tls = tls_of(values)
             try:
-                return Client(address, port, tls=tls, **{**settings, "username": values["username"],
-                                                         "password": values["password"]})
+                return Client(
+                    address,
+                    port,
+                    tls=tls,
+                    **{**settings, "username": values["username"], "password": values["password"]},
+                )
             except TlsError as e:
                 raise _explain_tls(e, values["ca_file"]) from None
 
@@ -273,9 +316,11 @@ class IgniteDataset(_GeneratorDataset):
         lock = threading.Lock()
 
         def client_for(address: Any, port: int, values: dict[str, Any]) -> Client:
-            key = (tuple(address) if isinstance(address, list) else address, port,
-                   *(values[name] for name in ("username", "password", "certfile", "keyfile", "cert_password",
-                                               "ca_file")))
+            key = (
+                tuple(address) if isinstance(address, list) else address,
+                port,
+                *(values[name] for name in ("username", "password", "certfile", "keyfile", "cert_password", "ca_file")),
+            )
             with lock:
                 if key not in clients:
                     clients[key] = connect(address, port, values)
@@ -283,17 +328,28 @@ class IgniteDataset(_GeneratorDataset):
 
         def scan(client: Client, values: dict[str, Any], rows: int | None) -> Iterator[dict[str, Column]]:
             page_size = values["page_size"] if values["page_size"] not in (None, -1) else None
-            batches = client.scan(values["cache_name"], rows, page_size=page_size, part=values["part"],
-                                  local=values["local"], format="columns", **selection)
+            batches = client.scan(
+                values["cache_name"],
+                rows,
+                page_size=page_size,
+                part=values["part"],
+                local=values["local"],
+                format="columns",
+                **selection,
+            )
             try:
                 yield from batches
             except TlsError as e:
                 raise _explain_tls(e, values["ca_file"]) from None
 
         # Arguments whose tensors are known only when run take their defaults for the sample.
-        schema_values = {**known, "port": schema_port, "part": -1 if known["part"] is ... else known["part"],
-                         "local": False if known["local"] is ... else known["local"],
-                         "page_size": None if page is ... else page}
+        schema_values = {
+            **known,
+            "port": schema_port,
+            "part": -1 if known["part"] is ... else known["part"],
+            "local": False if known["local"] is ... else known["local"],
+            "page_size": None if page is ... else page,
+        }
         schema_client = client_for(hosts if hosts is not None else schema_host, schema_port, schema_values)
         page_rows = page if isinstance(page, int) else None
         rows_per_step = batch_size or (page_rows and max(page_rows, _ELEMENT_MODE_BATCH)) or None
@@ -303,8 +359,16 @@ class IgniteDataset(_GeneratorDataset):
 
         def batches(*tensor_values: Any) -> Iterator[dict[str, Column]]:
             values = {name: value for (name, _), value in zip(_TENSOR_ARGS, tensor_values)}
-            for name in ("cache_name", "host", "username", "password", "certfile", "keyfile", "cert_password",
-                         "ca_file"):
+            for name in (
+                "cache_name",
+                "host",
+                "username",
+                "password",
+                "certfile",
+                "keyfile",
+                "cert_password",
+                "ca_file",
+            ):
                 values[name] = _text(values[name])
             values["port"], values["part"] = int(values["port"]), int(values["part"])
             values["local"], values["page_size"] = bool(values["local"]), int(values["page_size"])
@@ -316,7 +380,7 @@ class IgniteDataset(_GeneratorDataset):
         super().__init__(dataset, schema_client, batch_size)
 
     @classmethod
-    def for_input_context(cls, input_context: Any, cache_name: str, plan: Any = None, **kwargs: Any) -> "IgniteDataset":
+    def for_input_context(cls, input_context: Any, cache_name: str, plan: Any = None, **kwargs: Any) -> IgniteDataset:
         """The dataset of one input pipeline under ``tf.distribute``: pipeline ``i`` of ``n``
         reads shard ``(i, n)`` of the cache's partitions, so that together the pipelines read
         every entry exactly once per epoch. The shards come from ``plan`` (a
@@ -348,33 +412,75 @@ class IgniteDataset(_GeneratorDataset):
         distributed_joins: bool = False,
         lazy: bool = False,
         with_masks: bool = False,
-    ) -> "SqlDataset":
+    ) -> SqlDataset:
         """A dataset over the rows of an SQL fields query: elements ``{column name: value}``.
         Filtering and projecting on the server sends only what training needs.
 
         >>> ds = IgniteDataset.from_sql("SELECT NAME FROM KITTEN_CACHE WHERE ID > ?", [1])  # doctest: +SKIP
         """
-        return SqlDataset(query, args, host, port, schema=schema, page_size=page_size, batch_size=batch_size,
-                          ragged=ragged, username=username, password=password, hosts=hosts, timeout=timeout,
-                          distributed_joins=distributed_joins, lazy=lazy, with_masks=with_masks)
+        return SqlDataset(
+            query,
+            args,
+            host,
+            port,
+            schema=schema,
+            page_size=page_size,
+            batch_size=batch_size,
+            ragged=ragged,
+            username=username,
+            password=password,
+            hosts=hosts,
+            timeout=timeout,
+            distributed_joins=distributed_joins,
+            lazy=lazy,
+            with_masks=with_masks,
+        )
 
 
 class SqlDataset(_GeneratorDataset):
     """The rows of an SQL fields query as a ``tf.data.Dataset`` (see :meth:`IgniteDataset.from_sql`)."""
 
-    def __init__(self, query: str, args: list | tuple = (), host: str = "localhost", port: int = 10800, *,
-                 schema: str = "PUBLIC", page_size: int = 1024, batch_size: int | None = None, ragged: bool = False,
-                 username: str | None = None, password: str | None = None, hosts: list[str] | None = None,
-                 timeout: float = 60.0, distributed_joins: bool = False, lazy: bool = False,
-                 with_masks: bool = False):
+    def __init__(
+        self,
+        query: str,
+        args: list | tuple = (),
+        host: str = "localhost",
+        port: int = 10800,
+        *,
+        schema: str = "PUBLIC",
+        page_size: int = 1024,
+        batch_size: int | None = None,
+        ragged: bool = False,
+        username: str | None = None,
+        password: str | None = None,
+        hosts: list[str] | None = None,
+        timeout: float = 60.0,
+        distributed_joins: bool = False,
+        lazy: bool = False,
+        with_masks: bool = False,
+    ):
         _check_batch_size(batch_size)
         self.cache_name = None
-        client = Client(hosts if hosts is not None else [host], port, username=username, password=password,
-                        connect_timeout=timeout, read_timeout=timeout)
+        client = Client(
+            hosts if hosts is not None else [host],
+            port,
+            username=username,
+            password=password,
+            connect_timeout=timeout,
+            read_timeout=timeout,
+        )
 
         def query_batches(rows: int) -> Iterator[dict[str, Column]]:
-            return client.sql(query, args, batch_size=rows, page_size=page_size, schema=schema,
-                              distributed_joins=distributed_joins, lazy=lazy, format="columns")
+            return client.sql(
+                query,
+                args,
+                batch_size=rows,
+                page_size=page_size,
+                schema=schema,
+                distributed_joins=distributed_joins,
+                lazy=lazy,
+                format="columns",
+            )
 
         rows_per_step = batch_size or max(page_size, _ELEMENT_MODE_BATCH)
         sample = next(query_batches(min(rows_per_step, _SAMPLE_ROWS)), None)
@@ -391,6 +497,8 @@ def _or_default(name: str, value: Any) -> Any:
 
 def _tls_factory(check_hostname: bool) -> Callable[[dict[str, Any]], TlsOptions | None]:
     def tls_of(values: dict[str, Any]) -> TlsOptions | None:
-        return _tls_options(values["certfile"], values["keyfile"], values["cert_password"], values["ca_file"],
-                            check_hostname)
+        return _tls_options(
+            values["certfile"], values["keyfile"], values["cert_password"], values["ca_file"], check_hostname
+        )
+
     return tls_of

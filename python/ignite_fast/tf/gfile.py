@@ -19,8 +19,9 @@ _PLUGIN_FILE = "libignite_fast_tf_fs.so"
 def igfs_plugin_path() -> str:
     """Where the TensorFlow file system plugin for ``igfs://`` is (``IGNITE_FAST_TF_PLUGIN``
     overrides; it ships next to this package's modules)."""
-    return os.environ.get("IGNITE_FAST_TF_PLUGIN") or os.path.join(os.path.dirname(os.path.dirname(__file__)),
-                                                                   _PLUGIN_FILE)
+    return os.environ.get("IGNITE_FAST_TF_PLUGIN") or os.path.join(
+        os.path.dirname(os.path.dirname(__file__)), _PLUGIN_FILE
+    )
 
 
 def register_igfs_filesystem() -> None:
@@ -32,7 +33,8 @@ def register_igfs_filesystem() -> None:
         raise IgfsPluginError(
             f"the igfs:// plugin for TensorFlow is missing ({path}): reinstall ignite_fast from a wheel, or in a "
             "checkout run `make setup` (it builds it with cargo build --release -p ignite-tf-fs); "
-            "IGNITE_FAST_TF_PLUGIN may point at a plugin built elsewhere")
+            "IGNITE_FAST_TF_PLUGIN may point at a plugin built elsewhere"
+        )
     tf.experimental.register_filesystem_plugin(path)
     if "igfs" not in tf.io.gfile.get_registered_schemes():
         raise IgfsPluginError(f"TensorFlow did not register igfs:// from {path}")

@@ -25,13 +25,30 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from ..columns import (Column, FixedColumn, ListColumn, MapColumn, NullColumn, PrimColumn, Ragged, StrColumn,
-                       StructColumn, VarColumn, uuid_strings)
+from ..columns import (
+    Column,
+    FixedColumn,
+    ListColumn,
+    MapColumn,
+    NullColumn,
+    PrimColumn,
+    Ragged,
+    StrColumn,
+    StructColumn,
+    VarColumn,
+    uuid_strings,
+)
 from ..errors import InvalidArgumentError, UnsupportedTypeError
 
 _DTYPES = {
-    "uint8": tf.uint8, "int16": tf.int16, "int32": tf.int32, "int64": tf.int64,
-    "float32": tf.float32, "float64": tf.float64, "uint16": tf.uint16, "bool": tf.bool,
+    "uint8": tf.uint8,
+    "int16": tf.int16,
+    "int32": tf.int32,
+    "int64": tf.int64,
+    "float32": tf.float32,
+    "float64": tf.float64,
+    "uint16": tf.uint16,
+    "bool": tf.bool,
 }
 
 _UNITS = {"date": "ms", "time": "ms", "timestamp": "ns"}
@@ -69,8 +86,9 @@ def _flat_spec(column: Column, arrays: str, path: str) -> tf.TypeSpec:
     if isinstance(column, (FixedColumn, VarColumn)) and arrays == "runs":
         return tf.TensorSpec([None, None], _DTYPES[column.values.dtype.name])
     if isinstance(column, (FixedColumn, VarColumn)):
-        return tf.RaggedTensorSpec([None, None], _DTYPES[column.values.dtype.name], ragged_rank=1,
-                                   row_splits_dtype=tf.int64)
+        return tf.RaggedTensorSpec(
+            [None, None], _DTYPES[column.values.dtype.name], ragged_rank=1, row_splits_dtype=tf.int64
+        )
     raise UnsupportedTypeError(f"column '{path}' ({type(column).__name__}) has no flat TensorFlow form")
 
 
@@ -83,7 +101,9 @@ def batch_spec(column: Column, arrays: str, path: str) -> Any:
     if isinstance(column, StructColumn):
         return {name: batch_spec(col, arrays, f"{path}.{name}") for name, col in column.fields.items()}
     if isinstance(column, (ListColumn, MapColumn)):
-        children = {"": column.child} if isinstance(column, ListColumn) else {"key": column.keys, "value": column.values}
+        children = (
+            {"": column.child} if isinstance(column, ListColumn) else {"key": column.keys, "value": column.values}
+        )
         out = {}
         for name, child in children.items():
             if isinstance(child, StructColumn):
@@ -94,7 +114,8 @@ def batch_spec(column: Column, arrays: str, path: str) -> Any:
             else:
                 raise UnsupportedTypeError(
                     f"column '{path}' nests lists in lists, which IgniteDataset does not map to "
-                    "TensorFlow; read it with Client.scan")
+                    "TensorFlow; read it with Client.scan"
+                )
         return out[""] if isinstance(column, ListColumn) else out
     return _flat_spec(column, arrays, path)
 
@@ -103,8 +124,10 @@ def to_tf(value: Any, spec: Any, path: str) -> Any:
     """Fits one column's numpy form to its batched spec (no per-row Python work)."""
     if isinstance(spec, dict):
         if isinstance(value, Ragged):  # a list of objects (one ragged tensor per field), or a map
-            return {name: to_tf(Ragged(value.values[name], value.offsets, value.valid), s, f"{path}.{name}")
-                    for name, s in spec.items()}
+            return {
+                name: to_tf(Ragged(value.values[name], value.offsets, value.valid), s, f"{path}.{name}")
+                for name, s in spec.items()
+            }
         return {name: to_tf(value[name], s, f"{path}.{name}") for name, s in spec.items()}
     if isinstance(spec, tf.RaggedTensorSpec):
         if isinstance(value, Ragged):
