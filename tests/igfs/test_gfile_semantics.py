@@ -78,6 +78,20 @@ def test_mkdir_with_a_trailing_slash(gfile, fs):
     assert not gfile.Exists("igfs:///made")
 
 
+def test_mkdir_needs_its_parent(gfile, fs):
+    """A deliberate difference: tf.contrib's plugin created missing parents in ``MkDir`` (IGFS's
+    own mkdirs); like TensorFlow's other file systems, ours leaves that to ``MakeDirs``. Writing a
+    file still creates its directories, as both originals did."""
+    import tensorflow as tf
+
+    with pytest.raises(tf.errors.NotFoundError):
+        gfile.MkDir("igfs:///no/parent")
+    gfile.MakeDirs("igfs:///no/parent")
+    with gfile.Open("igfs:///other/new/file", "w") as f:
+        f.write("")
+    assert gfile.IsDirectory("igfs:///no/parent") and gfile.IsDirectory("igfs:///other/new")
+
+
 def test_list_a_directory(gfile, fs):
     gfile.MkDir("igfs:///listing")
     gfile.MkDir("igfs:///listing/2")

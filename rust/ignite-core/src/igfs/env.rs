@@ -1,5 +1,5 @@
-//! The `IGFS_*` environment variables, read in this one place for every face of igfs (the
-//! TensorFlow plugin, and the Python API through the bindings).
+//! The `IGFS_*` environment variables, read in this one place for every face of igfs: the
+//! TensorFlow plugin, and (once the bindings expose it) the Python API.
 //!
 //! Why the environment: the original TensorFlow IGFS plugin took its cluster from it, so
 //! `igfs:///path` names a file without naming a host, and code written for it keeps working.

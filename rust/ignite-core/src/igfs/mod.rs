@@ -16,6 +16,9 @@
 //!   over an existing file is atomic. Blocks of versions that become unreachable are recorded as
 //!   trash in the same transaction and deleted right after it; [`Igfs::gc`] finishes what a
 //!   crashed process left (trash, and blocks of writers that died).
+//!
+//! Which cluster and caches `igfs:///path` means when no one says: the `IGFS_*` environment
+//! variables, read by [`IgfsEnv`] (the TensorFlow plugin reads them through it).
 
 pub mod entry;
 pub mod env;
