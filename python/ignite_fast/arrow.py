@@ -27,7 +27,7 @@ numpy form (vectorized, no Python object per row); exact decimals are parsed per
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -78,13 +78,16 @@ def _strings(raw: np.ndarray, valid: np.ndarray | None) -> pa.Array:
 def _decimals(raw: np.ndarray, valid: np.ndarray | None) -> pa.Array:
     texts = _strings(raw, valid).to_pylist()
     values = [None if t is None else Decimal(t) for t in texts]
-    exponents = [v.as_tuple().exponent for v in values if v is not None]
+    exponents = [_exponent(v) for v in values if v is not None]
     scale = max([-e for e in exponents if e < 0], default=0)
-    digits = max(
-        [len(v.as_tuple().digits) + max(0, scale + v.as_tuple().exponent) for v in values if v is not None], default=1
-    )
+    digits = max([len(v.as_tuple().digits) + max(0, scale + _exponent(v)) for v in values if v is not None], default=1)
     precision = min(max(digits, scale + 1, 1), 38)
     return pa.array(values, type=pa.decimal128(precision, scale))
+
+
+def _exponent(value: Decimal) -> int:
+    # Ignite decimals are finite, so the exponent is an int (never NaN's 'n'/'N' or infinity's 'F')
+    return cast(int, value.as_tuple().exponent)
 
 
 def to_arrow_array(column: Column) -> pa.Array:

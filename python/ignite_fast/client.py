@@ -81,7 +81,7 @@ class Client:
     def topology_version(self) -> tuple[int, int]:
         """The cluster's affinity topology version ``(major, minor)``: the major number changes
         when a server node joins or leaves, the minor one on cache changes and rebalancing."""
-        return tuple(self._native.topology_version())
+        return self._native.topology_version()
 
     def partition_sizes(self, cache: str, parallel: int = 4) -> list[int]:
         """Entries in each partition of ``cache`` (counted by one pass over the data, read from the

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -111,7 +111,7 @@ def to_pylist(column: Any) -> list:
             inner = list(zip(to_pylist(column.values["key"]), to_pylist(column.values["value"])))
         else:
             inner = to_pylist(column.values)
-        out = []  # offsets index the whole values column, also in a slice of rows
+        out: list[Any] = []  # offsets index the whole values column, also in a slice of rows
         for i in range(len(column)):
             if column.valid is not None and not column.valid[i]:
                 out.append(None)
@@ -125,7 +125,7 @@ def to_pylist(column: Any) -> list:
     if isinstance(column, np.ma.MaskedArray):
         mask = np.ma.getmaskarray(column)
         if mask.ndim > 1:
-            mask = mask.reshape(len(mask), -1).any(axis=1)
+            mask = np.any(mask.reshape(len(mask), -1), axis=1)
         return [None if m else v for v, m in zip(column.data.tolist(), mask.tolist())]
     return column.tolist()
 
@@ -326,18 +326,20 @@ def concat(columns: list[Column]) -> Column | None:
     first = columns[0]
     if any(type(c) is not type(first) for c in columns):
         return None
+    # every column has first's type (checked above): the casts below only tell mypy so
     if isinstance(first, (PrimColumn, FixedColumn)):
-        values = [c.values for c in columns]  # type: ignore[union-attr]
+        arrays = cast("list[PrimColumn | FixedColumn]", columns)
+        values = [c.values for c in arrays]
         if any(v.dtype != values[0].dtype or v.shape[1:] != values[0].shape[1:] for v in values):
             return None
-        valid = _concat_valid([c.valid for c in columns], [len(v) for v in values])  # type: ignore[union-attr]
+        valid = _concat_valid([c.valid for c in arrays], [len(v) for v in values])
         if isinstance(first, FixedColumn):
             return FixedColumn(np.concatenate(values), valid)
-        if any(c.logical != first.logical for c in columns):  # type: ignore[union-attr]
+        if any(c.logical != first.logical for c in cast("list[PrimColumn]", columns)):
             return None
         return PrimColumn(np.concatenate(values), valid, first.logical)
     if isinstance(first, StrColumn):
-        strs: list[StrColumn] = columns  # type: ignore[assignment]
+        strs = cast("list[StrColumn]", columns)
         if any(c.logical != first.logical for c in strs):
             return None
         width = max(c.data.shape[1] for c in strs)
@@ -348,7 +350,7 @@ def concat(columns: list[Column]) -> Column | None:
             at += len(c.data)
         return StrColumn(out, _concat_valid([c.valid for c in strs], [len(c.data) for c in strs]), first.logical)
     if isinstance(first, StructColumn):
-        structs: list[StructColumn] = columns  # type: ignore[assignment]
+        structs = cast("list[StructColumn]", columns)
         if any(c.type_name != first.type_name or c.fields.keys() != first.fields.keys() for c in structs):
             return None
         fields = {}

@@ -119,7 +119,7 @@ def score_from_igfs(port: int, cache_name: str, predictions_cache: str) -> float
     held_out = keys % 5 == 0
     predicted = model.predict(pixels[held_out].astype(np.float32) / 255.0, verbose=0).argmax(axis=1)
     client.put_batches(predictions_cache, {"key": keys[held_out], "val": predicted.astype(np.int32)})
-    stored = {}
+    stored: dict[int, int] = {}
     for batch in client.scan(predictions_cache):
         stored.update(zip(batch["key"].tolist(), batch["val"].tolist()))
     truth = dict(zip(keys.tolist(), labels.tolist()))

@@ -202,6 +202,7 @@ class IgniteFileSystem:
         kind = mode.replace("b", "").replace("t", "")
         if kind not in ("r", "w", "x", "a") or ("b" in mode and "t" in mode) or "+" in mode:
             raise InvalidArgumentError(f"unsupported mode {mode!r}: use r, w, x or a, with b for binary")
+        binary: io.BufferedReader | IgfsWriter
         if kind == "r":
             raw = _RawReader(self._native.open(path), path)
             size = buffering if buffering > 0 else min(self.block_size, 1 << 20)

@@ -114,7 +114,7 @@ class IgniteIterableDataset(IterableDataset):
             check_shard(shard)
         self.cache = cache
         self.batch_size = batch_size
-        self._client_args = dict(
+        self._client_args: dict[str, Any] = dict(
             host=list(hosts) if hosts is not None else host,
             port=port,
             username=username,
@@ -123,7 +123,7 @@ class IgniteIterableDataset(IterableDataset):
             connect_timeout=timeout,
             read_timeout=timeout,
         )
-        self._scan_args = dict(
+        self._scan_args: dict[str, Any] = dict(
             batch_size=batch_size,
             columns=None if columns is None else list(columns),
             value_type=value_type,

@@ -263,7 +263,7 @@ def _count_entries(
 
 def _host_ips(host: str) -> set[str]:
     try:
-        return {info[4][0] for info in socket.getaddrinfo(host, None)}
+        return {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
     except OSError:
         return {host}
 
@@ -284,7 +284,7 @@ def home_nodes(homes: Sequence[str | None], nodes: dict[bytes, str]) -> list[set
     resolved = {
         node: (_host_ips(_split_address(address)[0]), _split_address(address)[1]) for node, address in nodes.items()
     }
-    out = []
+    out: list[set[bytes]] = []
     for home in homes:
         if home is None:
             out.append(set())

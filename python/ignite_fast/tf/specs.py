@@ -164,7 +164,7 @@ def mask_value(value: Any, spec: Any) -> Any:
         return _ragged_valid(value)
     mask = np.ma.getmaskarray(value)
     if mask.ndim > 1:
-        mask = mask.reshape(len(mask), -1).any(axis=1)
+        mask = np.any(mask.reshape(len(mask), -1), axis=1)
     return ~mask
 
 
