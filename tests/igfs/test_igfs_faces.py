@@ -81,7 +81,9 @@ def _quiet_env(fs_name: str) -> dict:
 def test_gfile_operations(fs, monkeypatch):
     import tensorflow as tf
 
-    import ignite_fast.tf  # noqa: F401 - registers igfs://
+    from ignite_fast.tf import register_igfs_filesystem
+
+    register_igfs_filesystem()
 
     monkeypatch.setenv("IGFS_PORT", str(SESSION_PORT))
     g = tf.io.gfile
@@ -111,7 +113,9 @@ def test_gfile_operations(fs, monkeypatch):
 def test_keras_checkpoint_restored_in_a_new_process(fs, fs_name, monkeypatch):
     import tensorflow as tf
 
-    import ignite_fast.tf  # noqa: F401
+    from ignite_fast.tf import register_igfs_filesystem
+
+    register_igfs_filesystem()
 
     monkeypatch.setenv("IGFS_PORT", str(SESSION_PORT))
     rng = np.random.default_rng(0)
@@ -131,8 +135,9 @@ def test_keras_checkpoint_restored_in_a_new_process(fs, fs_name, monkeypatch):
     expected = model(x[:5]).numpy()
     script = textwrap.dedent("""
         import sys, numpy as np
-        import ignite_fast.tf
         import tensorflow as tf
+        from ignite_fast.tf import register_igfs_filesystem
+        register_igfs_filesystem()
         x = np.load(sys.argv[1])
         model = tf.keras.Sequential([tf.keras.Input((8,)), tf.keras.layers.Dense(16, activation="relu"),
                                      tf.keras.layers.Dense(2)])
@@ -164,7 +169,9 @@ def test_keras_checkpoint_restored_in_a_new_process(fs, fs_name, monkeypatch):
 def test_saved_model_and_tensorboard_events(fs, monkeypatch):
     import tensorflow as tf
 
-    import ignite_fast.tf  # noqa: F401
+    from ignite_fast.tf import register_igfs_filesystem
+
+    register_igfs_filesystem()
 
     monkeypatch.setenv("IGFS_PORT", str(SESSION_PORT))
 
