@@ -73,22 +73,29 @@ def test_igfs_throughput(benchmark, igfs_fs, payload, tmp_path_factory, reader):
 def tfrecord_paths(igfs_fs, tmp_path_factory):
     """The same TFRecord file (MNIST-sized tf.train.Examples) on igfs and on local disk, both
     written by TensorFlow."""
-    import ignite_fast.tf
     import tensorflow as tf
+
+    import ignite_fast.tf
 
     saved = os.environ.get("IGFS_FS_NAME")
     os.environ["IGFS_FS_NAME"] = igfs_fs.name  # the plugin finds the benchmark's caches by name
     ignite_fast.tf.register_igfs_filesystem()
     rng = np.random.default_rng(8)
     pixels = rng.integers(0, 256, (TFRECORD_ROWS, 784), dtype=np.uint8)
-    paths = {"igfs": f"igfs://127.0.0.1:{PORT}/records/digits.tfrecord",
-             "local file": str(tmp_path_factory.mktemp("tfrecords") / "digits.tfrecord")}
+    paths = {
+        "igfs": f"igfs://127.0.0.1:{PORT}/records/digits.tfrecord",
+        "local file": str(tmp_path_factory.mktemp("tfrecords") / "digits.tfrecord"),
+    }
     writers = [tf.io.TFRecordWriter(p) for p in paths.values()]
     for i in range(TFRECORD_ROWS):
-        example = tf.train.Example(features=tf.train.Features(feature={
-            "pixels": tf.train.Feature(bytes_list=tf.train.BytesList(value=[pixels[i].tobytes()])),
-            "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 10])),
-        })).SerializeToString()
+        example = tf.train.Example(
+            features=tf.train.Features(
+                feature={
+                    "pixels": tf.train.Feature(bytes_list=tf.train.BytesList(value=[pixels[i].tobytes()])),
+                    "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 10])),
+                }
+            )
+        ).SerializeToString()
         for w in writers:
             w.write(example)
     for w in writers:

@@ -10,8 +10,14 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from fsspec.tests.abstract import (AbstractCopyTests, AbstractFixtures, AbstractGetTests, AbstractOpenTests,
-                                   AbstractPipeTests, AbstractPutTests)
+from fsspec.tests.abstract import (
+    AbstractCopyTests,
+    AbstractFixtures,
+    AbstractGetTests,
+    AbstractOpenTests,
+    AbstractPipeTests,
+    AbstractPutTests,
+)
 
 from ignite_fast.igfs_fsspec import IgfsFileSystem
 

@@ -36,7 +36,8 @@ def digits(cluster):
     keys = np.arange(30, dtype=np.int64)
     pixels = (keys[:, None] + np.arange(16)[None, :]).astype(np.uint8)
     ignite_fast.Client("127.0.0.1", PORT).put_batches(
-        name, {"key": keys, "val": {"pixels": pixels, "label": (keys % 10).astype(np.int32)}}, type_name="DropInDigit")
+        name, {"key": keys, "val": {"pixels": pixels, "label": (keys % 10).astype(np.int32)}}, type_name="DropInDigit"
+    )
     return name
 
 
@@ -50,19 +51,29 @@ def test_interleave_with_the_host_as_a_tensor(squares):
     """The original's own test: hosts come as a dataset of strings, the schema from schema_host."""
     dataset = tf.data.Dataset.from_tensor_slices(["localhost", "127.0.0.1"]).interleave(
         lambda host: IgniteDataset(cache_name=squares, schema_host="localhost", schema_port=PORT, host=host, port=PORT),
-        cycle_length=4, block_length=16)
+        cycle_length=4,
+        block_length=16,
+    )
     keys = sorted(int(e["key"]) for e in dataset.as_numpy_iterator())
     assert keys == sorted(list(range(40)) * 2)
 
 
 def test_port_part_and_page_size_as_tensors_in_flat_map_and_tf_function(squares):
     client = ignite_fast.Client("127.0.0.1", PORT)
-    parts = sorted({p for p in range(len(client.partition_map(squares)))
-                    if next(client.scan(squares, part=p), None) is not None})[:3]
+    parts = sorted(
+        {p for p in range(len(client.partition_map(squares))) if next(client.scan(squares, part=p), None) is not None}
+    )[:3]
 
     def read(part):
-        return IgniteDataset(squares, host="127.0.0.1", port=tf.constant(PORT), schema_host="127.0.0.1",
-                             schema_port=PORT, part=part, page_size=tf.constant(7))
+        return IgniteDataset(
+            squares,
+            host="127.0.0.1",
+            port=tf.constant(PORT),
+            schema_host="127.0.0.1",
+            schema_port=PORT,
+            part=part,
+            page_size=tf.constant(7),
+        )
 
     by_partition = tf.data.Dataset.from_tensor_slices(tf.constant(parts, tf.int32)).flat_map(read)
     expected = sorted(int(k) for p in parts for b in client.scan(squares, part=p) for k in b["key"])
@@ -93,8 +104,9 @@ def test_array_fields_are_plain_tensors_per_element_and_batch_dense(digits):
     keys = batch["key"].numpy()
     assert (batch["val"]["pixels"].numpy() == (keys[:, None] + np.arange(16)).astype(np.uint8)).all()
     # The batched fast path is dense with the width known; ragged=True keeps RaggedTensor for who wants it.
-    assert IgniteDataset(digits, port=PORT, batch_size=8).element_spec["val"]["pixels"] == \
-        tf.TensorSpec([None, 16], tf.uint8)
+    assert IgniteDataset(digits, port=PORT, batch_size=8).element_spec["val"]["pixels"] == tf.TensorSpec(
+        [None, 16], tf.uint8
+    )
     ragged = IgniteDataset(digits, port=PORT, ragged=True).element_spec["val"]["pixels"]
     assert isinstance(ragged, tf.RaggedTensorSpec)
 
@@ -105,8 +117,9 @@ def test_arrays_of_varying_length_per_element_and_batched_in_runs(pyignite_clien
     from pyignite import GenericObjectMeta
     from pyignite.datatypes import IntArrayObject
 
-    class Varying(metaclass=GenericObjectMeta, type_name="DropInVarying",
-                  schema=OrderedDict([("arr", IntArrayObject)])):
+    class Varying(
+        metaclass=GenericObjectMeta, type_name="DropInVarying", schema=OrderedDict([("arr", IntArrayObject)])
+    ):
         pass
 
     # lengths 0,0,1,1,2,2,3,3: runs of two rows of one length, empty arrays among them
@@ -147,13 +160,27 @@ def test_tls_without_ca_file_says_what_to_add(pki, tls_node):
     """The original never verified the server; its users' TLS arguments (certfile, cert_password)
     against a cluster whose certificate no system root signed get an error naming the fix."""
     with pytest.raises(ignite_fast.TlsError) as caught:
-        IgniteDataset("anything", host="localhost", port=TLS_PORT, certfile=str(pki["client_cert"]),
-                      keyfile=str(pki["client_key"]))
+        IgniteDataset(
+            "anything",
+            host="localhost",
+            port=TLS_PORT,
+            certfile=str(pki["client_cert"]),
+            keyfile=str(pki["client_key"]),
+        )
     message = str(caught.value)
     assert "ca_file=" in message and "IGNITE_DATASET_CA_FILE" in message
     # ...and with it, the same arguments read.
-    list(ignite_fast.Client("localhost", TLS_PORT, tls=ignite_fast.TlsOptions(ca_file=pki["ca"])).sql(
-        "CREATE TABLE IF NOT EXISTS DROPINTLS (ID INT PRIMARY KEY, V INT)"))
-    dataset = IgniteDataset("SQL_PUBLIC_DROPINTLS", host="localhost", port=TLS_PORT, ca_file=str(pki["ca"]),
-                            certfile=str(pki["client_cert"]), keyfile=str(pki["client_key"]))
+    list(
+        ignite_fast.Client("localhost", TLS_PORT, tls=ignite_fast.TlsOptions(ca_file=pki["ca"])).sql(
+            "CREATE TABLE IF NOT EXISTS DROPINTLS (ID INT PRIMARY KEY, V INT)"
+        )
+    )
+    dataset = IgniteDataset(
+        "SQL_PUBLIC_DROPINTLS",
+        host="localhost",
+        port=TLS_PORT,
+        ca_file=str(pki["ca"]),
+        certfile=str(pki["client_cert"]),
+        keyfile=str(pki["client_key"]),
+    )
     assert list(dataset) == []
