@@ -9,13 +9,3 @@ cluster/ (three nodes), tf/ (TensorFlow), igfs/ (the igfs:// file system and its
 """
 
 pytest_plugins = ["node_fixtures", "tls_fixtures"]
-
-
-def __getattr__(name: str):
-    """`from conftest import SESSION_PORT` in test files written before node_fixtures.py; new code
-    imports from node_fixtures (`conftest` may be benches/conftest.py when both directories run)."""
-    if name == "SESSION_PORT":
-        from node_fixtures import SESSION_PORT
-
-        return SESSION_PORT
-    raise AttributeError(name)
