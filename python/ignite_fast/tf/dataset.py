@@ -396,45 +396,17 @@ class IgniteDataset(_GeneratorDataset):
 
     @staticmethod
     def from_sql(
-        query: str,
-        args: list | tuple = (),
-        host: str = "localhost",
-        port: int = 10800,
-        *,
-        schema: str = "PUBLIC",
-        page_size: int = 1024,
-        batch_size: int | None = None,
-        ragged: bool = False,
-        username: str | None = None,
-        password: str | None = None,
-        hosts: list[str] | None = None,
-        timeout: float = 60.0,
-        distributed_joins: bool = False,
-        lazy: bool = False,
-        with_masks: bool = False,
+        query: str, args: list | tuple = (), host: str = "localhost", port: int = 10800, **options: Any
     ) -> SqlDataset:
         """A dataset over the rows of an SQL fields query: elements ``{column name: value}``.
-        Filtering and projecting on the server sends only what training needs.
+        Filtering and projecting on the server sends only what training needs. ``options`` are
+        those of :class:`SqlDataset` (``schema``, ``page_size``, ``batch_size``, ``ragged``,
+        ``username``, ``password``, ``hosts``, ``timeout``, ``distributed_joins``, ``lazy``,
+        ``with_masks``).
 
         >>> ds = IgniteDataset.from_sql("SELECT NAME FROM KITTEN_CACHE WHERE ID > ?", [1])  # doctest: +SKIP
         """
-        return SqlDataset(
-            query,
-            args,
-            host,
-            port,
-            schema=schema,
-            page_size=page_size,
-            batch_size=batch_size,
-            ragged=ragged,
-            username=username,
-            password=password,
-            hosts=hosts,
-            timeout=timeout,
-            distributed_joins=distributed_joins,
-            lazy=lazy,
-            with_masks=with_masks,
-        )
+        return SqlDataset(query, args, host, port, **options)
 
 
 class SqlDataset(_GeneratorDataset):
