@@ -2,12 +2,14 @@
 //! pixels + int label), tabular objects (ten numeric fields) and string-heavy objects (five
 //! texts), encoded by the writer's own entry encoder and wrapped as keep-binary scans deliver
 //! them, and decodes each into columns repeatedly.
-//! Run: `cargo run --release -p ignite-core --example decode_bench`.
+//! Run: `cargo run --release -p ignite-core --example decode_bench [MNIST|tabular|string]` (an
+//! argument runs only the pages whose name contains it).
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use ignite_core::columns::ColumnBuilder;
+use ignite_core::decode::ignite2::push_value;
+use ignite_core::decode::ColumnBuilder;
 use ignite_core::format::metadata::{BinaryType, TypeResolver};
 use ignite_core::protocol::type_code as tc;
 use ignite_core::write::binary_type::binary_type_of;
@@ -66,14 +68,17 @@ fn padded(texts: &[String]) -> (Vec<u8>, usize) {
 
 /// Decodes `page` into key and value columns `rounds` times and prints the rate.
 fn bench(what: &str, page: &[u8], types: &mut OneType, rows: usize, rounds: usize) {
+    if std::env::args().nth(1).is_some_and(|only| !what.contains(&only)) {
+        return;
+    }
     let start = Instant::now();
     for _ in 0..rounds {
         let mut key = ColumnBuilder::with_rows_hint("key", rows);
         let mut val = ColumnBuilder::with_rows_hint("val", rows);
         let mut pos = 0;
         while pos < page.len() {
-            pos = key.push_value(page, pos, types, 0).unwrap();
-            pos = val.push_value(page, pos, types, 0).unwrap();
+            pos = push_value(&mut key, page, pos, types, 0).unwrap();
+            pos = push_value(&mut val, page, pos, types, 0).unwrap();
         }
         std::hint::black_box((key.finish(None), val.finish(None)));
     }

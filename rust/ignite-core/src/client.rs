@@ -1,13 +1,17 @@
-//! The client: a connection pool and a metadata cache shared by everything it opens.
+//! The client: a connection pool and the binary types it has looked up, shared by everything
+//! it opens. What the bindings use.
 
 use std::sync::Arc;
 
-use crate::net::connection::ConnectionConfig;
+use crate::cluster::{caches, endpoints, partition_map, NodeEndpoint, PartitionMap};
 use crate::error::Result;
-use crate::read::known_types::KnownTypes;
+use crate::format::metadata::BinaryType;
+use crate::net::connection::ConnectionConfig;
 use crate::net::pool::ConnectionPool;
-use crate::cursor::{Cursor, ScanOptions, SqlArg, SqlOptions};
-use crate::partition_scan::PartitionScan;
+use crate::protocol::{name_id, ProtocolVersion};
+use crate::read::known_types::KnownTypes;
+use crate::read::{Cursor, PartitionScan, ScanOptions, SqlArg, SqlOptions};
+use crate::write::{self, WriteColumn, WriteValues};
 
 #[derive(Clone)]
 pub struct Client {
@@ -25,7 +29,7 @@ impl Client {
     }
 
     pub fn cache_names(&self) -> Result<Vec<String>> {
-        self.pool.with_connection(crate::cluster::caches::cache_names)
+        self.pool.with_connection(caches::cache_names)
     }
 
     pub fn scan(&self, cache_name: &str, options: &ScanOptions) -> Result<Cursor> {
@@ -42,14 +46,14 @@ impl Client {
         Cursor::sql(self.pool.clone(), self.metadata.clone(), query, args, options)
     }
 
-    /// Binary type metadata for `type_id` (cached).
-    pub fn binary_type(&self, type_id: i32) -> Result<Arc<crate::format::metadata::BinaryType>> {
+    /// Binary type metadata for `type_id` (looked up once).
+    pub fn binary_type(&self, type_id: i32) -> Result<Arc<BinaryType>> {
         let metadata = self.metadata.clone();
         self.pool.with_connection(|c| metadata.fetch(type_id, c))
     }
 
     /// The protocol version a connection of this client settles on.
-    pub fn protocol_version(&self) -> Result<crate::protocol::ProtocolVersion> {
+    pub fn protocol_version(&self) -> Result<ProtocolVersion> {
         self.pool.with_connection(|c| Ok(c.version()))
     }
 
@@ -59,37 +63,36 @@ impl Client {
     }
 
     /// The client endpoints of the cluster's server nodes; `None` where the server cannot say.
-    pub fn node_endpoints(&self) -> Result<Option<Vec<crate::cluster::NodeEndpoint>>> {
-        self.pool.with_connection(crate::cluster::endpoints::node_endpoints)
+    pub fn node_endpoints(&self) -> Result<Option<Vec<NodeEndpoint>>> {
+        self.pool.with_connection(endpoints::node_endpoints)
     }
 
     /// The cluster's affinity topology version (major, minor).
     pub fn topology_version(&self) -> Result<(i64, i32)> {
-        self.pool.with_connection(crate::cluster::partition_map::topology_version)
+        self.pool.with_connection(partition_map::topology_version)
     }
 
     /// The primary node of every partition of a cache; `None` where partition awareness does not
     /// apply (replicated caches, custom affinity).
-    pub fn partition_map(&self, cache_name: &str) -> Result<Option<crate::cluster::PartitionMap>> {
-        self.pool.with_connection(|c| crate::cluster::partition_map::partition_map(c, cache_name))
+    pub fn partition_map(&self, cache_name: &str) -> Result<Option<PartitionMap>> {
+        self.pool.with_connection(|c| partition_map::partition_map(c, cache_name))
     }
 
     /// Backup copies the cache keeps of each partition (`i32::MAX` for a replicated cache).
     pub fn cache_backups(&self, cache_name: &str) -> Result<i32> {
-        self.pool.with_connection(|c| crate::cluster::caches::backups(c, cache_name))
+        self.pool.with_connection(|c| caches::backups(c, cache_name))
     }
 
-    /// Writes rows (see [`crate::write::put_all`]), creating the cache if asked.
-    pub fn put_all(&self, cache_name: &str, keys: &crate::write::WriteColumn, values: &crate::write::WriteValues, create: bool) -> Result<usize> {
-        let metadata = self.metadata.clone();
+    /// Writes rows (see [`write::put_all`]), creating the cache if asked.
+    pub fn put_all(&self, cache_name: &str, keys: &WriteColumn, values: &WriteValues, create: bool) -> Result<usize> {
         let written = self.pool.with_connection(|c| {
             if create {
-                crate::cluster::caches::get_or_create(c, cache_name)?;
+                caches::get_or_create(c, cache_name)?;
             }
-            crate::write::put_all(c, cache_name, keys, values)
+            write::put_all(c, cache_name, keys, values)
         })?;
-        if let crate::write::WriteValues::Object { type_name, .. } = values {
-            metadata.invalidate(crate::protocol::name_id(type_name)); // its schemas may have grown
+        if let WriteValues::Object { type_name, .. } = values {
+            self.metadata.invalidate(name_id(type_name)); // its schemas may have grown
         }
         Ok(written)
     }

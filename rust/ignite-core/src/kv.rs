@@ -6,10 +6,12 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::net::connection::Connection;
 use crate::error::{Error, Result};
-use crate::protocol::{java_string_hash, op, request_flag, tx, type_code};
+use crate::format::values::value_end;
+use crate::net::connection::Connection;
 use crate::net::wire::{Reader, Writer};
+use crate::protocol::{java_string_hash, op, request_flag, tx, type_code};
+use crate::read::requests::{next_page_body, ScanRequest};
 
 /// A cache addressed by name; its id is the Java hash of the name.
 #[derive(Debug, Clone)]
@@ -135,16 +137,13 @@ impl CacheRef {
     /// a byte array; other entries are skipped. For bookkeeping sweeps, not for bulk reads.
     pub fn for_each(&self, conn: &mut Connection, mut visit: impl FnMut(&str, &[u8])) -> Result<()> {
         const PAGE_ENTRIES: i32 = 1024;
-        let mut w = Writer::new();
-        w.i32(self.id).u8(crate::protocol::SCAN_FLAG_KEEP_BINARY).u8(type_code::NULL).i32(PAGE_ENTRIES).i32(-1).bool(false);
-        let first = conn.request(op::QUERY_SCAN, &w.buf).map_err(|e| self.explain(e))?;
+        let scan = ScanRequest { cache_id: self.id, page_size: PAGE_ENTRIES, partition: -1, local: false };
+        let first = conn.request(op::QUERY_SCAN, &scan.body()).map_err(|e| self.explain(e))?;
         let mut r = Reader::new(&first);
         let cursor_id = r.i64()?;
         let mut more = visit_page(&mut r, &mut visit)?;
         while more {
-            let mut w = Writer::new();
-            w.i64(cursor_id);
-            let page = conn.request(op::QUERY_SCAN_CURSOR_GET_PAGE, &w.buf)?;
+            let page = conn.request(op::QUERY_SCAN_CURSOR_GET_PAGE, &next_page_body(cursor_id))?;
             more = visit_page(&mut Reader::new(&page), &mut visit)?;
         }
         Ok(())
@@ -163,8 +162,8 @@ fn visit_page(r: &mut Reader<'_>, visit: &mut impl FnMut(&str, &[u8])) -> Result
     let n = r.len(2)?;
     for _ in 0..n {
         let key_start = r.pos();
-        let key_end = crate::format::values::value_end(r.buffer(), key_start, 0)?;
-        let value_end = crate::format::values::value_end(r.buffer(), key_end, 0)?;
+        let key_end = value_end(r.buffer(), key_start, 0)?;
+        let value_end = value_end(r.buffer(), key_end, 0)?;
         let buf = r.buffer();
         if buf[key_start] == type_code::STRING && buf[key_end] == type_code::BYTE_ARR {
             let key = std::str::from_utf8(&buf[key_start + 5..key_end]).map_err(|_| Error::protocol("a key is not UTF-8"))?;

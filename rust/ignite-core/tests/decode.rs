@@ -8,10 +8,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use common::{int, object, string, Types};
-use ignite_core::columns::{Column, ColumnBuilder, ScalarKind};
+use ignite_core::decode::ignite2::push_value;
+use ignite_core::decode::{Column, ColumnBuilder};
 use ignite_core::format::metadata::{BinaryType, FieldMeta};
 use ignite_core::protocol::{name_id, schema_id, type_code as tc};
-use ignite_core::{Error, PrimKind, Result};
+use ignite_core::{Error, PrimKind, Result, ScalarKind};
 
 /// A type for the tests: name, fields (name, type code), and its schemas (field names in order).
 type TypeDef<'a> = (&'a str, &'a [(&'a str, u8)], &'a [&'a [&'a str]]);
@@ -48,7 +49,7 @@ fn decode_all(values: &[Vec<u8>], types: &mut Types) -> Result<Column> {
     let mut col = ColumnBuilder::new("val");
     let mut pos = 0;
     while pos < buf.len() {
-        pos = col.push_value(&buf, pos, types, 0)?;
+        pos = push_value(&mut col, &buf, pos, types, 0)?;
     }
     Ok(col.finish(None))
 }
@@ -199,7 +200,7 @@ fn hostile_bytes_end_in_protocol_errors() {
         let mut t = person_types();
         let buf = &good[..cut];
         let mut col = ColumnBuilder::new("val");
-        assert!(col.push_value(buf, 0, &mut t, 0).is_err(), "truncated at {cut}");
+        assert!(push_value(&mut col, buf, 0, &mut t, 0).is_err(), "truncated at {cut}");
     }
     // Total length larger than the data.
     let mut long = good.clone();
@@ -241,7 +242,7 @@ fn hostile_bytes_end_in_protocol_errors() {
 fn unknown_type_codes_are_errors_not_guesses() {
     let mut t = person_types();
     let mut col = ColumnBuilder::new("val");
-    let err = col.push_value(&[200, 0, 0, 0], 0, &mut t, 0).unwrap_err();
+    let err = push_value(&mut col, &[200, 0, 0, 0], 0, &mut t, 0).unwrap_err();
     assert!(matches!(err, Error::UnsupportedType(_)), "{err}");
 }
 
@@ -259,7 +260,7 @@ fn handle_chains_and_deep_nesting_are_bounded() {
         let mut t = person_types();
         let mut col = ColumnBuilder::new("val");
         let last = buf.len() - 5;
-        let result = col.push_value(&buf, last, &mut t, 0);
+        let result = push_value(&mut col, &buf, last, &mut t, 0);
         assert_eq!(result.is_ok(), ok, "chain of {n}");
     }
 }

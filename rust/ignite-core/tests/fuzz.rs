@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use common::{int, object_of_ids, string, wrapped, Types};
-use ignite_core::columns::ColumnBuilder;
+use ignite_core::decode::ignite2::push_value;
+use ignite_core::decode::ColumnBuilder;
 use ignite_core::format::metadata::{BinaryType, FieldMeta};
 use ignite_core::format::values::value_end;
 use ignite_core::protocol::{name_id, schema_id, type_code as tc};
@@ -94,8 +95,8 @@ fn decode(page: &[u8], types: &mut Types) -> Result<usize> {
     let mut pos = 0;
     let mut rows = 0;
     while pos < page.len() && rows < 64 {
-        pos = key.push_value(page, pos, types, 0)?;
-        pos = val.push_value(page, pos, types, 0)?;
+        pos = push_value(&mut key, page, pos, types, 0)?;
+        pos = push_value(&mut val, page, pos, types, 0)?;
         rows += 1;
     }
     let _ = (key.finish(None), val.finish(None));
@@ -187,8 +188,8 @@ fn corpus_inputs_end_in_errors_not_panics() {
         let mut column = ColumnBuilder::with_rows_hint("val", 4);
         let mut options_exact = ColumnBuilder::with_options("val", 4, ignite_core::DecodeOptions { decimal_as_string: true });
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let a = column.push_value(&bytes, 0, &mut types, 0).map(|_| ());
-            let b = options_exact.push_value(&bytes, 0, &mut types, 0).map(|_| ());
+            let a = push_value(&mut column, &bytes, 0, &mut types, 0).map(|_| ());
+            let b = push_value(&mut options_exact, &bytes, 0, &mut types, 0).map(|_| ());
             let c = value_end(&bytes, 0, 0).map(|_| ());
             (a, b, c)
         }));

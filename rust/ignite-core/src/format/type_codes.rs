@@ -27,17 +27,12 @@ impl PrimKind {
         }
     }
 
+    /// A table rather than a match, like [`PrimKind::size`]: asked for every value on the
+    /// decoder's short path.
+    #[inline(always)]
     pub fn code(self) -> u8 {
-        match self {
-            PrimKind::I8 => tc::BYTE,
-            PrimKind::I16 => tc::SHORT,
-            PrimKind::I32 => tc::INT,
-            PrimKind::I64 => tc::LONG,
-            PrimKind::F32 => tc::FLOAT,
-            PrimKind::F64 => tc::DOUBLE,
-            PrimKind::Char => tc::CHAR,
-            PrimKind::Bool => tc::BOOL,
-        }
+        const CODES: [u8; 8] = [tc::BYTE, tc::SHORT, tc::INT, tc::LONG, tc::FLOAT, tc::DOUBLE, tc::CHAR, tc::BOOL];
+        CODES[self as usize]
     }
 
     pub fn array_code(self) -> u8 {

@@ -13,14 +13,16 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use crate::net::connection::Connection;
-use crate::columns::ColumnBuilder;
-use crate::cursor::{Batch, Page, RowDecoder, ScanOptions};
+use crate::decode::ignite2::{Page, RowDecoder};
+use crate::decode::{Batch, ColumnBuilder};
 use crate::error::{Error, Result};
-use crate::read::known_types::{ConnectionResolver, KnownTypes};
+use crate::net::connection::Connection;
 use crate::net::pool::ConnectionPool;
-use crate::protocol::{java_string_hash, op, type_code, SCAN_FLAG_KEEP_BINARY};
-use crate::net::wire::{Reader, Writer};
+use crate::net::wire::Reader;
+use crate::protocol::{java_string_hash, op};
+use crate::read::known_types::{ConnectionResolver, KnownTypes};
+use crate::read::options::ScanOptions;
+use crate::read::requests::{next_page_body, ScanRequest};
 
 /// The server's default limit of open cursors per connection is 128
 /// (`ClientConnectorConfiguration.maxOpenCursorsPerConnection`); stay well below it.
@@ -70,6 +72,7 @@ pub struct PartitionScan {
     /// `None` after a failure (the connection is dropped) or once given back.
     conn: Option<Connection>,
     cache_name: String,
+    cache_id: i32,
     page_size: i32,
     decoder: RowDecoder,
     max_cursors: usize,
@@ -83,7 +86,6 @@ pub struct PartitionScan {
     ready: VecDeque<i32>,
     /// Where the next response lands before it moves into its cursor (buffers circulate).
     incoming: Vec<u8>,
-    wire_bytes: u64,
 }
 
 impl PartitionScan {
@@ -102,15 +104,15 @@ impl PartitionScan {
             metadata,
             conn: Some(conn),
             cache_name: cache_name.to_string(),
+            cache_id: java_string_hash(cache_name),
             page_size: options.page_size,
-            decoder: RowDecoder::for_scan(options),
+            decoder: options.row_decoder(),
             max_cursors,
             queued: VecDeque::new(),
             cursors: HashMap::new(),
             requests: HashMap::new(),
             ready: VecDeque::new(),
             incoming: Vec::new(),
-            wire_bytes: 0,
         })
     }
 
@@ -134,10 +136,6 @@ impl PartitionScan {
     /// How many partitions can be added without waiting for a cursor to free up.
     pub fn free_cursors(&self) -> usize {
         self.max_cursors.saturating_sub(self.pending())
-    }
-
-    pub fn wire_bytes(&self) -> u64 {
-        self.wire_bytes
     }
 
     /// Decodes up to `max_rows` rows of one partition, from the first page to arrive; `None`
@@ -222,14 +220,9 @@ impl PartitionScan {
     fn open_queued(&mut self) -> Result<()> {
         while self.cursors.len() < self.max_cursors {
             let Some(partition) = self.queued.pop_front() else { break };
-            let mut w = Writer::new();
-            w.i32(java_string_hash(&self.cache_name))
-                .u8(SCAN_FLAG_KEEP_BINARY)
-                .u8(type_code::NULL) // no filter
-                .i32(self.page_size)
-                .i32(partition)
-                .bool(false); // not local: the caller picked the node
-            let request = self.conn().send(op::QUERY_SCAN, &w.buf)?;
+            // not local: the caller picked the node
+            let body = ScanRequest { cache_id: self.cache_id, page_size: self.page_size, partition, local: false }.body();
+            let request = self.conn().send(op::QUERY_SCAN, &body)?;
             self.requests.insert(request, partition);
             self.cursors.insert(partition, PartitionCursor { cursor_id: None, page: Page::default(), first_page_unread: false });
         }
@@ -287,11 +280,9 @@ impl PartitionScan {
         })();
         started.map_err(|e| self.in_context(partition, e))?;
         let cursor = &self.cursors[&partition];
-        self.wire_bytes += cursor.page.bytes.len() as u64;
         if cursor.page.more {
-            let mut w = Writer::new();
-            w.i64(cursor.cursor_id.expect("set above"));
-            let next = self.conn().send(op::QUERY_SCAN_CURSOR_GET_PAGE, &w.buf)?;
+            let body = next_page_body(cursor.cursor_id.expect("set above"));
+            let next = self.conn().send(op::QUERY_SCAN_CURSOR_GET_PAGE, &body)?;
             self.requests.insert(next, partition);
         }
         self.ready.push_back(partition);

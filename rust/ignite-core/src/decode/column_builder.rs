@@ -1,0 +1,525 @@
+//! One column being built from the values a source reader hands it, row by row. The builder
+//! knows kinds ([`ValueKind`]) and buffers, never a wire format: a column's kind is fixed by its
+//! first value (or by the kind declared for it when it sees only nulls) and every later value must
+//! be of that kind. How a source drives it is told in [`crate::decode`].
+
+use std::sync::Arc;
+
+use crate::decode::buffer::AlignedBuf;
+use crate::decode::column::Column;
+use crate::decode::selection::Selection;
+use crate::decode::struct_builder::StructBuilder;
+use crate::decode::value_kind::ValueKind;
+use crate::error::{Error, Result};
+use crate::kinds::{PrimKind, ScalarKind};
+
+/// How values that have more than one sensible form are decoded.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DecodeOptions {
+    /// Decimals as exact strings instead of the nearest float64.
+    pub decimal_as_string: bool,
+}
+
+/// The column's storage, by kind.
+enum Data {
+    /// No value seen yet: only nulls so far.
+    Unknown,
+    Scalar { kind: ScalarKind, values: AlignedBuf },
+    /// UTF-8 text, or exact decimals as text (`decimal`).
+    Text { decimal: bool, bytes: Vec<u8>, offsets: Vec<usize> },
+    Array { kind: PrimKind, values: AlignedBuf, offsets: AlignedBuf },
+    List { name: &'static str, offsets: AlignedBuf, child: Box<ColumnBuilder> },
+    Map { offsets: AlignedBuf, keys: Box<ColumnBuilder>, values: Box<ColumnBuilder> },
+    Struct(Box<StructBuilder>),
+}
+
+impl Data {
+    fn kind(&self) -> Option<ValueKind> {
+        Some(match self {
+            Data::Unknown => return None,
+            Data::Scalar { kind, .. } => ValueKind::Scalar(*kind),
+            Data::Text { decimal: false, .. } => ValueKind::Text,
+            Data::Text { decimal: true, .. } => ValueKind::DecimalText,
+            Data::Array { kind, .. } => ValueKind::PrimArray(*kind),
+            Data::List { name, .. } => ValueKind::List(name),
+            Data::Map { .. } => ValueKind::Map,
+            Data::Struct(_) => ValueKind::Struct,
+        })
+    }
+}
+
+pub struct ColumnBuilder {
+    path: String,
+    /// Rows this batch is expected to hold: buffers are sized from it when the first value shows
+    /// the element size, instead of growing by doubling (an aligned realloc copies).
+    rows_hint: usize,
+    options: DecodeOptions,
+    len: usize,
+    validity: AlignedBuf,
+    null_count: usize,
+    /// What the column holds by its declaration (binary metadata, an SQL column type), used to
+    /// type a column that sees only nulls.
+    declared: Option<ValueKind>,
+    /// For object columns: the fields to decode.
+    selection: Option<Arc<Selection>>,
+    /// For object columns: accept objects of several types.
+    union: bool,
+    data: Data,
+}
+
+/// A column of primitives of one kind, ready for a value of that kind: the decoder's short path
+/// (see [`ColumnBuilder::prim_slot`]).
+pub struct PrimSlot<'a> {
+    kind: PrimKind,
+    values: &'a mut AlignedBuf,
+    validity: &'a mut AlignedBuf,
+    len: &'a mut usize,
+}
+
+impl PrimSlot<'_> {
+    #[inline(always)]
+    pub fn kind(&self) -> PrimKind {
+        self.kind
+    }
+
+    /// Appends one value: its `kind().size()` little-endian bytes.
+    #[inline(always)]
+    pub fn push(self, value: &[u8]) {
+        push_prim(self.values, self.kind, value);
+        self.validity.push_u8(1);
+        *self.len += 1;
+    }
+}
+
+fn zero_offsets(rows: usize, capacity_rows: usize) -> AlignedBuf {
+    let mut offsets = AlignedBuf::with_capacity(8 * (capacity_rows + 1));
+    offsets.extend_zeros(8 * (rows + 1));
+    offsets
+}
+
+fn last_offset(offsets: &AlignedBuf) -> i64 {
+    offsets.i64_at(offsets.len() / 8 - 1)
+}
+
+impl ColumnBuilder {
+    pub fn new(path: impl Into<String>) -> Self {
+        Self::with_options(path, 0, DecodeOptions::default())
+    }
+
+    pub fn with_rows_hint(path: impl Into<String>, rows_hint: usize) -> Self {
+        Self::with_options(path, rows_hint, DecodeOptions::default())
+    }
+
+    pub fn with_options(path: impl Into<String>, rows_hint: usize, options: DecodeOptions) -> Self {
+        ColumnBuilder {
+            path: path.into(),
+            rows_hint,
+            options,
+            len: 0,
+            validity: AlignedBuf::new(),
+            null_count: 0,
+            declared: None,
+            selection: None,
+            union: false,
+            data: Data::Unknown,
+        }
+    }
+
+    /// Read objects of every type into this column, merging their fields (see [`StructBuilder`]).
+    pub fn union_of_types(mut self, union: bool) -> Self {
+        self.union = union;
+        self
+    }
+
+    /// Decode only the selected fields of the objects in this column.
+    pub fn select(mut self, selection: Option<Arc<Selection>>) -> Self {
+        self.selection = selection;
+        self
+    }
+
+    /// The kind the column holds by declaration: a column that sees only nulls gets it.
+    pub fn declare(mut self, kind: Option<ValueKind>) -> Self {
+        self.declared = kind;
+        self
+    }
+
+    /// A column of `nulls` nulls so far (a field first met after some rows).
+    pub(crate) fn with_nulls(path: String, declared: Option<ValueKind>, nulls: usize, rows_hint: usize, options: DecodeOptions) -> Self {
+        let mut c = ColumnBuilder::with_options(path, rows_hint, options).declare(declared);
+        c.validity.reserve(rows_hint);
+        for _ in 0..nulls {
+            c.push_null();
+        }
+        c
+    }
+
+    fn child(&self, suffix: &str) -> Box<ColumnBuilder> {
+        Box::new(ColumnBuilder::with_options(format!("{}{suffix}", self.path), self.rows_hint, self.options))
+    }
+
+    /// The column's name (dotted for fields of objects), as errors name it.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub fn options(&self) -> DecodeOptions {
+        self.options
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// What the column holds; `None` while it has seen only nulls.
+    pub fn kind(&self) -> Option<ValueKind> {
+        self.data.kind()
+    }
+
+    pub fn push_null(&mut self) {
+        self.len += 1;
+        self.null_count += 1;
+        self.validity.push_u8(0);
+        match &mut self.data {
+            Data::Unknown => {}
+            Data::Scalar { kind, values } => values.extend_zeros(kind.size()),
+            Data::Text { bytes, offsets, .. } => offsets.push(bytes.len()),
+            Data::Array { kind, values, offsets } => offsets.push_i64((values.len() / kind.size()) as i64),
+            Data::List { offsets, .. } | Data::Map { offsets, .. } => {
+                let last = last_offset(offsets);
+                offsets.push_i64(last);
+            }
+            Data::Struct(s) => s.push_null(),
+        }
+    }
+
+    /// Readies the column for a value of `kind`: gives a column that has seen only nulls this
+    /// kind, or checks that the column holds it. Every `push_*` below checks this too; a source
+    /// that must read a value before pushing it calls it first, so that a value of the wrong kind
+    /// is named as such rather than by whatever reading it would have gone wrong.
+    #[inline(always)]
+    pub fn expect(&mut self, kind: ValueKind) -> Result<()> {
+        if self.holds(kind) {
+            return Ok(());
+        }
+        self.start_or_conflict(kind)
+    }
+
+    /// Whether the column holds values of `kind` already (the check of every value, kept small
+    /// enough to inline).
+    #[inline(always)]
+    fn holds(&self, kind: ValueKind) -> bool {
+        match (&self.data, kind) {
+            (Data::Scalar { kind: own, .. }, ValueKind::Scalar(k)) => own.holds(k),
+            (Data::Text { decimal, .. }, ValueKind::Text) => !*decimal,
+            (Data::Text { decimal, .. }, ValueKind::DecimalText) => *decimal,
+            (Data::Array { kind: own, .. }, ValueKind::PrimArray(k)) => *own == k,
+            // list names are static strings, nearly always the same one
+            (Data::List { name, .. }, ValueKind::List(n)) => std::ptr::eq(*name, n) || *name == n,
+            (Data::Map { .. }, ValueKind::Map) | (Data::Struct(_), ValueKind::Struct) => true,
+            _ => false,
+        }
+    }
+
+    /// The first value of a column, or a value of the wrong kind.
+    #[inline(never)]
+    fn start_or_conflict(&mut self, kind: ValueKind) -> Result<()> {
+        match self.data.kind() {
+            None => self.start(kind),
+            Some(own) => Err(self.conflict(own.name(), kind.name())),
+        }
+    }
+
+    /// Gives an `Unknown` column `kind`, back-filling the nulls seen so far.
+    fn start(&mut self, kind: ValueKind) -> Result<()> {
+        if self.selection.is_some() && kind != ValueKind::Struct {
+            return Err(Error::InvalidArgument(format!(
+                "fields can only be selected from objects, and column '{}' holds {} values",
+                self.path,
+                kind.name()
+            )));
+        }
+        let rows = self.len;
+        let expected_rows = self.rows_hint.max(rows + 64);
+        self.data = match kind {
+            ValueKind::Scalar(kind) => {
+                let mut values = AlignedBuf::with_capacity(kind.size() * expected_rows);
+                values.extend_zeros(kind.size() * rows);
+                Data::Scalar { kind, values }
+            }
+            ValueKind::PrimArray(kind) => Data::Array { kind, values: AlignedBuf::new(), offsets: zero_offsets(rows, expected_rows) },
+            ValueKind::Text | ValueKind::DecimalText => {
+                Data::Text { decimal: kind == ValueKind::DecimalText, bytes: Vec::new(), offsets: vec![0; rows + 1] }
+            }
+            ValueKind::List(name) => Data::List { name, offsets: zero_offsets(rows, expected_rows), child: self.child("[]") },
+            ValueKind::Map => Data::Map { offsets: zero_offsets(rows, expected_rows), keys: self.child(".key"), values: self.child(".value") },
+            ValueKind::Struct => Data::Struct(Box::new(StructBuilder::new(
+                self.path.clone(),
+                rows,
+                self.rows_hint,
+                self.options,
+                self.selection.clone(),
+                self.union,
+            ))),
+        };
+        Ok(())
+    }
+
+    fn conflict(&self, expected: &str, got: &str) -> Error {
+        Error::Schema(format!(
+            "column '{}' holds both {expected} and {got} values; read one type at a time",
+            self.path
+        ))
+    }
+
+    /// The error for a value that the source cannot decode (`name` and `code` are the source's
+    /// names for its type): the kinds conflict when the column holds something already.
+    pub fn unsupported(&self, name: &str, code: u8) -> Error {
+        match self.data.kind() {
+            Some(own) => self.conflict(own.name(), name),
+            None if self.selection.is_some() => Error::InvalidArgument(format!(
+                "fields can only be selected from objects, and column '{}' holds {name} values",
+                self.path
+            )),
+            None => Error::UnsupportedType(format!(
+                "column '{}' holds {name} values (type code {code}), which ignite_fast does not decode",
+                self.path
+            )),
+        }
+    }
+
+    /// A present value was appended to the column's data.
+    #[inline]
+    fn mark_present(&mut self) {
+        self.validity.push_u8(1);
+        self.len += 1;
+    }
+
+    /// The short path for a column of primitives of one kind: `None` unless the column holds
+    /// them. Object fields take it for nearly every value of a table of numbers; the source
+    /// checks that the value is of [`PrimSlot::kind`] and hands over its bytes.
+    #[inline(always)]
+    pub fn prim_slot(&mut self) -> Option<PrimSlot<'_>> {
+        let Data::Scalar { kind: ScalarKind::Prim(kind), values } = &mut self.data else { return None };
+        Some(PrimSlot { kind: *kind, values, validity: &mut self.validity, len: &mut self.len })
+    }
+
+    /// Appends a scalar of `kind`: its `kind.size()` bytes as [`ScalarKind`] lays them out
+    /// (little-endian numbers; a bool byte becomes 0 or 1). An enum value of another enum type
+    /// than the column's is a schema error.
+    #[inline(always)]
+    pub fn push_scalar(&mut self, kind: ScalarKind, value: &[u8]) -> Result<()> {
+        debug_assert_eq!(value.len(), kind.size());
+        self.expect(ValueKind::Scalar(kind))?;
+        let Data::Scalar { kind: own, values } = &mut self.data else { unreachable!("expect set the kind") };
+        match (own, kind) {
+            (ScalarKind::Prim(_), ScalarKind::Prim(k)) => push_prim(values, k, value),
+            (ScalarKind::Enum { type_id }, ScalarKind::Enum { type_id: value_type }) => {
+                if *type_id == 0 {
+                    *type_id = value_type;
+                } else if *type_id != value_type {
+                    return Err(Error::Schema(format!(
+                        "column '{}' holds values of two enum types ({type_id} and {value_type})",
+                        self.path
+                    )));
+                }
+                values.extend_from_slice(value);
+            }
+            _ => values.extend_from_slice(value),
+        }
+        self.mark_present();
+        Ok(())
+    }
+
+    /// Appends a string; bytes that are not UTF-8 are a protocol error.
+    #[inline(always)]
+    pub fn push_string(&mut self, utf8: &[u8]) -> Result<()> {
+        self.expect(ValueKind::Text)?;
+        let rows = self.len;
+        let Data::Text { bytes, offsets, .. } = &mut self.data else { unreachable!("expect set the kind") };
+        if bytes.is_empty() {
+            bytes.reserve(batch_reservation(utf8.len(), self.rows_hint, rows));
+        }
+        if std::str::from_utf8(utf8).is_err() {
+            return Err(Error::protocol(format!("column '{}': a string is not valid UTF-8", self.path)));
+        }
+        bytes.extend_from_slice(utf8);
+        offsets.push(bytes.len());
+        self.mark_present();
+        Ok(())
+    }
+
+    /// Appends an exact decimal, as text (`-12.30`).
+    pub fn push_decimal_string(&mut self, text: &str) -> Result<()> {
+        self.expect(ValueKind::DecimalText)?;
+        let Data::Text { bytes, offsets, .. } = &mut self.data else { unreachable!("expect set the kind") };
+        bytes.extend_from_slice(text.as_bytes());
+        offsets.push(bytes.len());
+        self.mark_present();
+        Ok(())
+    }
+
+    /// Appends an array of primitives of `kind` from its elements' little-endian bytes.
+    #[inline(always)]
+    pub fn push_prim_array(&mut self, kind: PrimKind, elements: &[u8]) -> Result<()> {
+        self.expect(ValueKind::PrimArray(kind))?;
+        let rows = self.len;
+        let Data::Array { values, offsets, .. } = &mut self.data else { unreachable!("expect set the kind") };
+        if values.is_empty() {
+            // Most array columns hold arrays of one length: size for the whole batch.
+            values.reserve(batch_reservation(elements.len(), self.rows_hint, rows));
+        }
+        copy_elements(values, kind, elements);
+        offsets.push_i64((values.len() / kind.size()) as i64);
+        self.mark_present();
+        Ok(())
+    }
+
+    /// Appends a list of the list type `name`: `fill` pushes its elements into the column of
+    /// every list's elements.
+    pub fn push_list<T>(&mut self, name: &'static str, fill: impl FnOnce(&mut ColumnBuilder) -> Result<T>) -> Result<T> {
+        self.expect(ValueKind::List(name))?;
+        let Data::List { offsets, child, .. } = &mut self.data else { unreachable!("expect set the kind") };
+        let filled = fill(child)?;
+        offsets.push_i64(child.len() as i64);
+        self.mark_present();
+        Ok(filled)
+    }
+
+    /// Appends a map: `fill` pushes its pairs into the columns of every map's keys and values.
+    pub fn push_map<T>(&mut self, fill: impl FnOnce(&mut ColumnBuilder, &mut ColumnBuilder) -> Result<T>) -> Result<T> {
+        self.expect(ValueKind::Map)?;
+        let Data::Map { offsets, keys, values } = &mut self.data else { unreachable!("expect set the kind") };
+        let filled = fill(keys, values)?;
+        offsets.push_i64(keys.len() as i64);
+        self.mark_present();
+        Ok(filled)
+    }
+
+    /// Appends an object: `fill` adds one row to the column's [`StructBuilder`].
+    pub fn push_struct<T>(&mut self, fill: impl FnOnce(&mut StructBuilder) -> Result<T>) -> Result<T> {
+        self.expect(ValueKind::Struct)?;
+        let Data::Struct(s) = &mut self.data else { unreachable!("expect set the kind") };
+        let filled = fill(s)?;
+        self.mark_present();
+        Ok(filled)
+    }
+
+    /// Appends a string that did not come from the wire (such as a type name).
+    pub(crate) fn push_text(&mut self, text: &[u8]) {
+        if matches!(self.data, Data::Unknown) {
+            self.start(ValueKind::Text).expect("strings are supported");
+        }
+        if let Data::Text { bytes, offsets, .. } = &mut self.data {
+            bytes.extend_from_slice(text);
+            offsets.push(bytes.len());
+            self.mark_present();
+        }
+    }
+
+    /// Turns the builder into a column. `parent_validity` makes rows of a null parent object null.
+    pub fn finish(self, parent_validity: Option<&[u8]>) -> Column {
+        let len = self.len;
+        let mut validity = self.validity;
+        let mut null_count = self.null_count;
+        if let Some(parent) = parent_validity {
+            for (v, &p) in validity.as_mut_slice().iter_mut().zip(parent) {
+                if *v == 1 && p == 0 {
+                    *v = 0;
+                    null_count += 1;
+                }
+            }
+        }
+        let validity = if null_count > 0 { Some(validity) } else { None };
+        match self.data {
+            Data::Unknown => match self.declared {
+                // Only nulls, but the declaration says what the column holds: a typed, all-null column.
+                Some(kind) if kind != ValueKind::Struct => {
+                    let mut typed = ColumnBuilder::with_options(self.path, 0, self.options);
+                    if typed.start(kind).is_err() {
+                        return Column::Null { len };
+                    }
+                    for _ in 0..len {
+                        typed.push_null();
+                    }
+                    typed.finish(None)
+                }
+                _ => Column::Null { len },
+            },
+            Data::Scalar { kind, values } => Column::Scalar { kind, values, len, validity },
+            Data::Array { kind, values, offsets } => finish_array(kind, values, offsets, len, validity),
+            Data::Text { decimal, bytes, offsets } => finish_strings(&bytes, &offsets, len, validity, decimal),
+            Data::List { offsets, child, .. } => Column::List { offsets, child: Box::new(child.finish(None)), len, validity },
+            Data::Map { offsets, keys, values } => Column::Map {
+                offsets,
+                keys: Box::new(keys.finish(None)),
+                values: Box::new(values.finish(None)),
+                len,
+                validity,
+            },
+            Data::Struct(s) => s.finish(validity.as_ref().map(|v| v.as_slice())),
+        }
+    }
+}
+
+/// Appends one primitive value (`bytes` is `kind.size()` long) with a store of its size rather
+/// than a call to memcpy; a bool byte becomes 0 or 1.
+#[inline(always)]
+fn push_prim(values: &mut AlignedBuf, kind: PrimKind, bytes: &[u8]) {
+    if kind == PrimKind::Bool {
+        return copy_elements(values, kind, bytes);
+    }
+    match bytes.len() {
+        8 => values.extend_from_array::<8>(bytes.try_into().expect("length matched")),
+        4 => values.extend_from_array::<4>(bytes.try_into().expect("length matched")),
+        2 => values.extend_from_array::<2>(bytes.try_into().expect("length matched")),
+        _ => values.extend_from_slice(bytes),
+    }
+}
+
+/// Copies primitive elements into `out`, turning any non-zero bool byte into 1 so that the
+/// buffer is a valid numpy bool array.
+#[inline]
+fn copy_elements(out: &mut AlignedBuf, kind: PrimKind, bytes: &[u8]) {
+    if kind == PrimKind::Bool {
+        out.reserve(bytes.len());
+        for &b in bytes {
+            out.push_u8((b != 0) as u8);
+        }
+    } else {
+        out.extend_from_slice(bytes);
+    }
+}
+
+/// Bytes to reserve for a variable-size column on its first value: that value's size for every
+/// row still expected, capped so that an odd first value cannot reserve without bound.
+fn batch_reservation(first_value_bytes: usize, rows_hint: usize, rows_so_far: usize) -> usize {
+    const MAX_RESERVATION: usize = 256 << 20;
+    first_value_bytes
+        .saturating_mul(rows_hint.saturating_sub(rows_so_far).max(1))
+        .min(MAX_RESERVATION)
+}
+
+fn finish_array(kind: PrimKind, values: AlignedBuf, offsets: AlignedBuf, len: usize, validity: Option<AlignedBuf>) -> Column {
+    // Null rows have no elements, so they would break a 2-D layout unless every row is empty.
+    let width = if len > 0 { offsets.i64_at(1) - offsets.i64_at(0) } else { 0 };
+    let uniform = (0..len).all(|i| offsets.i64_at(i + 1) - offsets.i64_at(i) == width);
+    let null_rows_filled = validity.is_none() || width == 0;
+    if uniform && null_rows_filled && len > 0 {
+        return Column::FixedArray { kind, values, len, width: width as usize, validity };
+    }
+    Column::VarArray { kind, values, offsets, len, validity }
+}
+
+fn finish_strings(bytes: &[u8], offsets: &[usize], len: usize, validity: Option<AlignedBuf>, decimal: bool) -> Column {
+    let width = offsets.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0).max(1);
+    let mut values = AlignedBuf::with_capacity(width * len);
+    for w in offsets.windows(2) {
+        values.extend_from_slice(&bytes[w[0]..w[1]]);
+        values.extend_zeros(width - (w[1] - w[0]));
+    }
+    Column::Strings { values, width, len, validity, decimal }
+}

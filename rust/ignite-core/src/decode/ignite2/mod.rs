@@ -1,0 +1,15 @@
+//! Ignite 2's binary values into the column builders: the one source format the decoder reads
+//! today. Everything that knows the binary layout on the decoding side is here; the builders in
+//! the rooms above only see kinds and values. A second format (Ignite 3's BinaryTuple rows) gets
+//! a sibling of this folder.
+//!
+//! - [`value`]: one value of any type code into a column;
+//! - [`object`]: one binary object into a struct column, through its footer and schema;
+//! - [`rows`]: the rows of a scan or query page into a batch.
+
+pub mod object;
+pub mod rows;
+pub mod value;
+
+pub use rows::{Page, RowDecoder};
+pub use value::{push_value, value_kind};
