@@ -32,10 +32,19 @@ impl TypeResolver for OneType {
 /// Also the type's metadata, as registered by the writer.
 fn page_of(type_name: &str, fields: &[(&str, WriteColumn)], rows: usize) -> (Vec<u8>, OneType) {
     let key_bytes: Vec<u8> = (0..rows as i64).flat_map(i64::to_le_bytes).collect();
-    let keys = WriteColumn::Scalar { kind: PrimKind::I64, data: &key_bytes };
-    let fields: Vec<(String, WriteColumn)> = fields.iter().map(|(name, column)| (name.to_string(), *column)).collect();
+    let keys = WriteColumn::Scalar {
+        kind: PrimKind::I64,
+        data: &key_bytes,
+    };
+    let fields: Vec<(String, WriteColumn)> = fields
+        .iter()
+        .map(|(name, column)| (name.to_string(), *column))
+        .collect();
     let types = OneType(Arc::new(binary_type_of(type_name, &fields)));
-    let values = WriteValues::Object { type_name: type_name.into(), fields };
+    let values = WriteValues::Object {
+        type_name: type_name.into(),
+        fields,
+    };
     let mut entries = EntryEncoder::new(&keys, &values);
     let (mut page, mut object) = (Vec::new(), Vec::new());
     for row in 0..rows {
@@ -68,7 +77,10 @@ fn padded(texts: &[String]) -> (Vec<u8>, usize) {
 
 /// Decodes `page` into key and value columns `rounds` times and prints the rate.
 fn bench(what: &str, page: &[u8], types: &mut OneType, rows: usize, rounds: usize) {
-    if std::env::args().nth(1).is_some_and(|only| !what.contains(&only)) {
+    if std::env::args()
+        .nth(1)
+        .is_some_and(|only| !what.contains(&only))
+    {
         return;
     }
     let start = Instant::now();
@@ -98,8 +110,21 @@ fn main() {
     let (page, mut types) = page_of(
         "MnistDigit",
         &[
-            ("pixels", WriteColumn::FixedArray { kind: PrimKind::I8, data: &pixels, width: 784 }),
-            ("label", WriteColumn::Scalar { kind: PrimKind::I32, data: &labels }),
+            (
+                "pixels",
+                WriteColumn::FixedArray {
+                    kind: PrimKind::I8,
+                    data: &pixels,
+                    width: 784,
+                },
+            ),
+            (
+                "label",
+                WriteColumn::Scalar {
+                    kind: PrimKind::I32,
+                    data: &labels,
+                },
+            ),
         ],
         ROWS,
     );
@@ -109,24 +134,67 @@ fn main() {
     let doubles = scalars(TABLE_ROWS, |i| (i as f64 / 7.0).to_le_bytes());
     let longs = scalars(TABLE_ROWS, |i| ((i as i64) << 20).to_le_bytes());
     let ints = scalars(TABLE_ROWS, |i| (i as i32).to_le_bytes());
-    let double = WriteColumn::Scalar { kind: PrimKind::F64, data: &doubles };
-    let long = WriteColumn::Scalar { kind: PrimKind::I64, data: &longs };
-    let int = WriteColumn::Scalar { kind: PrimKind::I32, data: &ints };
+    let double = WriteColumn::Scalar {
+        kind: PrimKind::F64,
+        data: &doubles,
+    };
+    let long = WriteColumn::Scalar {
+        kind: PrimKind::I64,
+        data: &longs,
+    };
+    let int = WriteColumn::Scalar {
+        kind: PrimKind::I32,
+        data: &ints,
+    };
     let fields = [
-        ("f0", double), ("f1", double), ("f2", double), ("f3", double), ("f4", double),
-        ("l0", long), ("l1", long), ("l2", long), ("i0", int), ("i1", int),
+        ("f0", double),
+        ("f1", double),
+        ("f2", double),
+        ("f3", double),
+        ("f4", double),
+        ("l0", long),
+        ("l1", long),
+        ("l2", long),
+        ("i0", int),
+        ("i1", int),
     ];
     let (page, mut types) = page_of("BenchRow", &fields, TABLE_ROWS);
-    bench("tabular (ten numeric fields)", &page, &mut types, TABLE_ROWS, 30);
+    bench(
+        "tabular (ten numeric fields)",
+        &page,
+        &mut types,
+        TABLE_ROWS,
+        30,
+    );
 
     // five texts of 10-80 characters, one of them not ASCII
-    let text = |seed: usize, letter: &str| padded(&(0..ROWS).map(|i| letter.repeat(10 + (i * 31 + seed * 17) % 70)).collect::<Vec<_>>());
-    let texts = [text(0, "x"), text(1, "x"), text(2, "x"), text(3, "x"), text(4, "ü")];
+    let text = |seed: usize, letter: &str| {
+        padded(
+            &(0..ROWS)
+                .map(|i| letter.repeat(10 + (i * 31 + seed * 17) % 70))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let texts = [
+        text(0, "x"),
+        text(1, "x"),
+        text(2, "x"),
+        text(3, "x"),
+        text(4, "ü"),
+    ];
     let names = ["title", "author", "body", "tag", "lang"];
     let fields: Vec<(&str, WriteColumn)> = names
         .iter()
         .zip(&texts)
-        .map(|(name, (data, width))| (*name, WriteColumn::Strings { data, width: *width }))
+        .map(|(name, (data, width))| {
+            (
+                *name,
+                WriteColumn::Strings {
+                    data,
+                    width: *width,
+                },
+            )
+        })
         .collect();
     let (page, mut types) = page_of("BenchDoc", &fields, ROWS);
     bench("string-heavy (five texts)", &page, &mut types, ROWS, 300);

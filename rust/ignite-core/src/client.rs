@@ -25,7 +25,10 @@ impl Client {
         let pool = Arc::new(ConnectionPool::new(config));
         let conn = pool.take()?;
         pool.give_back(conn);
-        Ok(Client { pool, metadata: Arc::new(KnownTypes::default()) })
+        Ok(Client {
+            pool,
+            metadata: Arc::new(KnownTypes::default()),
+        })
     }
 
     pub fn cache_names(&self) -> Result<Vec<String>> {
@@ -33,17 +36,39 @@ impl Client {
     }
 
     pub fn scan(&self, cache_name: &str, options: &ScanOptions) -> Result<Cursor> {
-        Cursor::scan(self.pool.clone(), self.metadata.clone(), cache_name, options)
+        Cursor::scan(
+            self.pool.clone(),
+            self.metadata.clone(),
+            cache_name,
+            options,
+        )
     }
 
     /// A scan of the partitions given to [`PartitionScan::add`], up to `max_cursors` at once on
     /// one connection.
-    pub fn partition_scan(&self, cache_name: &str, options: &ScanOptions, max_cursors: usize) -> Result<PartitionScan> {
-        PartitionScan::new(self.pool.clone(), self.metadata.clone(), cache_name, options, max_cursors)
+    pub fn partition_scan(
+        &self,
+        cache_name: &str,
+        options: &ScanOptions,
+        max_cursors: usize,
+    ) -> Result<PartitionScan> {
+        PartitionScan::new(
+            self.pool.clone(),
+            self.metadata.clone(),
+            cache_name,
+            options,
+            max_cursors,
+        )
     }
 
     pub fn sql(&self, query: &str, args: &[SqlArg], options: &SqlOptions) -> Result<Cursor> {
-        Cursor::sql(self.pool.clone(), self.metadata.clone(), query, args, options)
+        Cursor::sql(
+            self.pool.clone(),
+            self.metadata.clone(),
+            query,
+            args,
+            options,
+        )
     }
 
     /// Binary type metadata for `type_id` (looked up once).
@@ -75,16 +100,24 @@ impl Client {
     /// The primary node of every partition of a cache; `None` where partition awareness does not
     /// apply (replicated caches, custom affinity).
     pub fn partition_map(&self, cache_name: &str) -> Result<Option<PartitionMap>> {
-        self.pool.with_connection(|c| partition_map::partition_map(c, cache_name))
+        self.pool
+            .with_connection(|c| partition_map::partition_map(c, cache_name))
     }
 
     /// Backup copies the cache keeps of each partition (`i32::MAX` for a replicated cache).
     pub fn cache_backups(&self, cache_name: &str) -> Result<i32> {
-        self.pool.with_connection(|c| caches::backups(c, cache_name))
+        self.pool
+            .with_connection(|c| caches::backups(c, cache_name))
     }
 
     /// Writes rows (see [`write::put_all`]), creating the cache if asked.
-    pub fn put_all(&self, cache_name: &str, keys: &WriteColumn, values: &WriteValues, create: bool) -> Result<usize> {
+    pub fn put_all(
+        &self,
+        cache_name: &str,
+        keys: &WriteColumn,
+        values: &WriteValues,
+        create: bool,
+    ) -> Result<usize> {
         let written = self.pool.with_connection(|c| {
             if create {
                 caches::get_or_create(c, cache_name)?;

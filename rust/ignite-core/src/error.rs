@@ -58,7 +58,10 @@ impl Error {
     }
 
     pub fn fs(kind: FsErrorKind, message: impl Into<String>) -> Error {
-        Error::Fs { kind, message: message.into() }
+        Error::Fs {
+            kind,
+            message: message.into(),
+        }
     }
 
     pub fn protocol(msg: impl Into<String>) -> Error {
@@ -74,7 +77,9 @@ impl fmt::Display for Error {
             Error::Tls(m) => write!(f, "TLS error: {m}"),
             Error::Authentication(m) => write!(f, "authentication failed: {m}"),
             Error::Protocol(m) => write!(f, "protocol error: {m}"),
-            Error::Server { status, message } => write!(f, "server error (status {status}): {message}"),
+            Error::Server { status, message } => {
+                write!(f, "server error (status {status}): {message}")
+            }
             Error::CacheNotFound(m) => write!(f, "{m}"),
             Error::Schema(m) => write!(f, "{m}"),
             Error::UnsupportedType(m) => write!(f, "{m}"),
@@ -89,7 +94,10 @@ impl std::error::Error for Error {}
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Error {
         // rustls reports handshake and certificate failures through io errors.
-        if let Some(tls) = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        if let Some(tls) = e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
             return Error::Tls(tls.to_string());
         }
         match e.kind() {

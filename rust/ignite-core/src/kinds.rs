@@ -70,7 +70,9 @@ pub enum ScalarKind {
     /// int64 milliseconds since midnight.
     Time,
     /// int32 ordinal of an enum of the given type.
-    Enum { type_id: i32 },
+    Enum {
+        type_id: i32,
+    },
     /// float64, the nearest to the exact decimal.
     Decimal,
 }

@@ -22,7 +22,10 @@ pub struct CacheRef {
 
 impl CacheRef {
     pub fn new(name: &str) -> CacheRef {
-        CacheRef { name: name.to_string(), id: java_string_hash(name) }
+        CacheRef {
+            name: name.to_string(),
+            id: java_string_hash(name),
+        }
     }
 
     /// `cache id | flags | [tx id]`, the start of every key-value request.
@@ -37,7 +40,12 @@ impl CacheRef {
     }
 
     /// Value of `key`, or `None` when absent (op 1000).
-    pub fn get(&self, conn: &mut Connection, tx: Option<i32>, key: &str) -> Result<Option<Vec<u8>>> {
+    pub fn get(
+        &self,
+        conn: &mut Connection,
+        tx: Option<i32>,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>> {
         let id = self.send_get(conn, tx, key)?;
         self.receive_value(conn, id, key)
     }
@@ -50,36 +58,59 @@ impl CacheRef {
     }
 
     /// The answer to a [`CacheRef::send_get`].
-    pub fn receive_value(&self, conn: &mut Connection, request_id: i64, key: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self.receive_value_in_frame(conn, request_id, key)?.map(|(mut frame, range)| {
-            frame.copy_within(range.clone(), 0);
-            frame.truncate(range.len());
-            frame
-        }))
+    pub fn receive_value(
+        &self,
+        conn: &mut Connection,
+        request_id: i64,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .receive_value_in_frame(conn, request_id, key)?
+            .map(|(mut frame, range)| {
+                frame.copy_within(range.clone(), 0);
+                frame.truncate(range.len());
+                frame
+            }))
     }
 
     /// Like [`CacheRef::receive_value`], without moving the value: the whole response frame and
     /// where the value lies in it.
-    pub fn receive_value_in_frame(&self, conn: &mut Connection, request_id: i64, key: &str) -> Result<Option<(Vec<u8>, std::ops::Range<usize>)>> {
+    pub fn receive_value_in_frame(
+        &self,
+        conn: &mut Connection,
+        request_id: i64,
+        key: &str,
+    ) -> Result<Option<(Vec<u8>, std::ops::Range<usize>)>> {
         let mut buf = Vec::new();
-        let start = conn.receive(request_id, &mut buf).map_err(|e| self.explain(e))?;
+        let start = conn
+            .receive(request_id, &mut buf)
+            .map_err(|e| self.explain(e))?;
         let mut r = Reader::at(&buf, start)?;
         Ok(byte_array_or_null(&mut r, key)?.map(|range| (buf, range)))
     }
 
     /// Values of several keys in one round trip (op 1003); absent keys are missing from the map.
-    pub fn get_all(&self, conn: &mut Connection, tx: Option<i32>, keys: &[String]) -> Result<HashMap<String, Vec<u8>>> {
+    pub fn get_all(
+        &self,
+        conn: &mut Connection,
+        tx: Option<i32>,
+        keys: &[String],
+    ) -> Result<HashMap<String, Vec<u8>>> {
         let mut w = self.header(tx);
         w.i32(keys.len() as i32);
         for key in keys {
             w.string_object(Some(key));
         }
-        let payload = conn.request(op::CACHE_GET_ALL, &w.buf).map_err(|e| self.explain(e))?;
+        let payload = conn
+            .request(op::CACHE_GET_ALL, &w.buf)
+            .map_err(|e| self.explain(e))?;
         let mut r = Reader::new(&payload);
         let n = r.len(2)?;
         let mut out = HashMap::with_capacity(n);
         for _ in 0..n {
-            let key = r.string_object()?.ok_or_else(|| Error::protocol("get-all answered a null key"))?;
+            let key = r
+                .string_object()?
+                .ok_or_else(|| Error::protocol("get-all answered a null key"))?;
             if let Some(range) = byte_array_or_null(&mut r, &key)? {
                 out.insert(key, payload[range].to_vec());
             }
@@ -88,15 +119,29 @@ impl CacheRef {
     }
 
     /// Stores `value` under `key` (op 1001).
-    pub fn put(&self, conn: &mut Connection, tx: Option<i32>, key: &str, value: &[u8]) -> Result<()> {
+    pub fn put(
+        &self,
+        conn: &mut Connection,
+        tx: Option<i32>,
+        key: &str,
+        value: &[u8],
+    ) -> Result<()> {
         let id = self.send_put(conn, tx, key, value)?;
         self.receive_ack(conn, id)
     }
 
     /// Sends a put without waiting, for pipelined writes; see [`CacheRef::receive_ack`].
-    pub fn send_put(&self, conn: &mut Connection, tx: Option<i32>, key: &str, value: &[u8]) -> Result<i64> {
+    pub fn send_put(
+        &self,
+        conn: &mut Connection,
+        tx: Option<i32>,
+        key: &str,
+        value: &[u8],
+    ) -> Result<i64> {
         let mut w = self.header(tx);
-        w.string_object(Some(key)).u8(type_code::BYTE_ARR).i32(value.len() as i32);
+        w.string_object(Some(key))
+            .u8(type_code::BYTE_ARR)
+            .i32(value.len() as i32);
         let head = w.buf;
         // The value goes straight from the caller's slice into the message.
         conn.send_with(op::CACHE_PUT, head.len() + value.len(), |msg| {
@@ -108,7 +153,8 @@ impl CacheRef {
     /// Waits for the answer to a request that returns nothing.
     pub fn receive_ack(&self, conn: &mut Connection, request_id: i64) -> Result<()> {
         let mut buf = Vec::new();
-        conn.receive(request_id, &mut buf).map_err(|e| self.explain(e))?;
+        conn.receive(request_id, &mut buf)
+            .map_err(|e| self.explain(e))?;
         Ok(())
     }
 
@@ -116,29 +162,48 @@ impl CacheRef {
     pub fn remove(&self, conn: &mut Connection, tx: Option<i32>, key: &str) -> Result<bool> {
         let mut w = self.header(tx);
         w.string_object(Some(key));
-        let payload = conn.request(op::CACHE_REMOVE_KEY, &w.buf).map_err(|e| self.explain(e))?;
+        let payload = conn
+            .request(op::CACHE_REMOVE_KEY, &w.buf)
+            .map_err(|e| self.explain(e))?;
         Reader::new(&payload).bool()
     }
 
     /// Removes several keys in one request (op 1018); absent keys are ignored.
-    pub fn remove_all(&self, conn: &mut Connection, tx: Option<i32>, keys: &[String]) -> Result<()> {
+    pub fn remove_all(
+        &self,
+        conn: &mut Connection,
+        tx: Option<i32>,
+        keys: &[String],
+    ) -> Result<()> {
         for chunk in keys.chunks(1024) {
             let mut w = self.header(tx);
             w.i32(chunk.len() as i32);
             for key in chunk {
                 w.string_object(Some(key));
             }
-            conn.request(op::CACHE_REMOVE_KEYS, &w.buf).map_err(|e| self.explain(e))?;
+            conn.request(op::CACHE_REMOVE_KEYS, &w.buf)
+                .map_err(|e| self.explain(e))?;
         }
         Ok(())
     }
 
     /// Calls `visit` with every `(key, value)` of the cache whose key is a string and whose value is
     /// a byte array; other entries are skipped. For bookkeeping sweeps, not for bulk reads.
-    pub fn for_each(&self, conn: &mut Connection, mut visit: impl FnMut(&str, &[u8])) -> Result<()> {
+    pub fn for_each(
+        &self,
+        conn: &mut Connection,
+        mut visit: impl FnMut(&str, &[u8]),
+    ) -> Result<()> {
         const PAGE_ENTRIES: i32 = 1024;
-        let scan = ScanRequest { cache_id: self.id, page_size: PAGE_ENTRIES, partition: -1, local: false };
-        let first = conn.request(op::QUERY_SCAN, &scan.body()).map_err(|e| self.explain(e))?;
+        let scan = ScanRequest {
+            cache_id: self.id,
+            page_size: PAGE_ENTRIES,
+            partition: -1,
+            local: false,
+        };
+        let first = conn
+            .request(op::QUERY_SCAN, &scan.body())
+            .map_err(|e| self.explain(e))?;
         let mut r = Reader::new(&first);
         let cursor_id = r.i64()?;
         let mut more = visit_page(&mut r, &mut visit)?;
@@ -151,7 +216,9 @@ impl CacheRef {
 
     fn explain(&self, e: Error) -> Error {
         match e {
-            Error::CacheNotFound(_) => Error::CacheNotFound(format!("cache '{}' does not exist", self.name)),
+            Error::CacheNotFound(_) => {
+                Error::CacheNotFound(format!("cache '{}' does not exist", self.name))
+            }
             other => other,
         }
     }
@@ -166,7 +233,8 @@ fn visit_page(r: &mut Reader<'_>, visit: &mut impl FnMut(&str, &[u8])) -> Result
         let value_end = value_end(r.buffer(), key_end, 0)?;
         let buf = r.buffer();
         if buf[key_start] == type_code::STRING && buf[key_end] == type_code::BYTE_ARR {
-            let key = std::str::from_utf8(&buf[key_start + 5..key_end]).map_err(|_| Error::protocol("a key is not UTF-8"))?;
+            let key = std::str::from_utf8(&buf[key_start + 5..key_end])
+                .map_err(|_| Error::protocol("a key is not UTF-8"))?;
             visit(key, &buf[key_end + 5..value_end]);
         }
         r.skip(value_end - key_start)?;

@@ -246,7 +246,12 @@ mod tests {
         // Values of "x".hashCode() computed by the JVM.
         assert_eq!(java_string_hash(""), 0);
         assert_eq!(java_string_hash("a"), 97);
-        assert_eq!(java_string_hash("SQL_PUBLIC_KITTEN_CACHE"), "SQL_PUBLIC_KITTEN_CACHE".encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32)));
+        assert_eq!(
+            java_string_hash("SQL_PUBLIC_KITTEN_CACHE"),
+            "SQL_PUBLIC_KITTEN_CACHE"
+                .encode_utf16()
+                .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
+        );
         assert_eq!(java_string_hash("hello"), 99162322);
         // A name outside the BMP hashes over its surrogate pair, as Java does.
         assert_eq!(java_string_hash("\u{1F600}"), 0xD83D * 31 + 0xDE00);

@@ -12,7 +12,9 @@ pub fn cache_names(conn: &mut Connection) -> Result<Vec<String>> {
     let payload = conn.request(op::CACHE_GET_NAMES, &[])?;
     let mut r = Reader::new(&payload);
     let n = r.len(1)?;
-    (0..n).map(|_| r.string_object().map(|s| s.unwrap_or_default())).collect()
+    (0..n)
+        .map(|_| r.string_object().map(|s| s.unwrap_or_default()))
+        .collect()
 }
 
 /// Ignite's atomicity modes.
@@ -42,23 +44,33 @@ pub struct CacheSettings {
 pub fn get_or_create(conn: &mut Connection, name: &str) -> Result<()> {
     let mut w = Writer::new();
     w.string_object(Some(name));
-    conn.request(op::CACHE_GET_OR_CREATE_WITH_NAME, &w.buf).map(|_| ())
+    conn.request(op::CACHE_GET_OR_CREATE_WITH_NAME, &w.buf)
+        .map(|_| ())
 }
 
 /// Creates the cache with `settings` unless it exists (op 1054).
-pub fn get_or_create_with_settings(conn: &mut Connection, name: &str, settings: &CacheSettings) -> Result<()> {
+pub fn get_or_create_with_settings(
+    conn: &mut Connection,
+    name: &str,
+    settings: &CacheSettings,
+) -> Result<()> {
     use cache_config::*;
     let mut props = Writer::new();
     props.i16(5);
     props.i16(PROPERTY_NAME).string_object(Some(name));
     props.i16(PROPERTY_CACHE_MODE).i32(CACHE_MODE_PARTITIONED);
-    props.i16(PROPERTY_ATOMICITY_MODE).i32(settings.atomicity.code());
+    props
+        .i16(PROPERTY_ATOMICITY_MODE)
+        .i32(settings.atomicity.code());
     props.i16(PROPERTY_BACKUPS).i32(settings.backups);
     // Full sync: a write is acknowledged once every copy has it, so a reader on any node sees it.
-    props.i16(PROPERTY_WRITE_SYNCHRONIZATION_MODE).i32(WRITE_SYNC_FULL);
+    props
+        .i16(PROPERTY_WRITE_SYNCHRONIZATION_MODE)
+        .i32(WRITE_SYNC_FULL);
     let mut w = Writer::new();
     w.i32(props.buf.len() as i32).bytes(&props.buf);
-    conn.request(op::CACHE_GET_OR_CREATE_WITH_CONFIGURATION, &w.buf).map(|_| ())
+    conn.request(op::CACHE_GET_OR_CREATE_WITH_CONFIGURATION, &w.buf)
+        .map(|_| ())
 }
 
 /// How many backup copies `name` keeps of each partition (op 1055). The configuration starts
@@ -73,7 +85,9 @@ pub fn backups(conn: &mut Connection, name: &str) -> Result<i32> {
     let _atomicity = r.i32()?;
     let backups = r.i32()?;
     if backups < 0 {
-        return Err(Error::protocol(format!("cache '{name}' reports {backups} backups")));
+        return Err(Error::protocol(format!(
+            "cache '{name}' reports {backups} backups"
+        )));
     }
     Ok(backups)
 }

@@ -31,7 +31,8 @@ pub fn node_endpoints(conn: &mut Connection) -> Result<Option<Vec<NodeEndpoint>>
     for _ in 0..count {
         let node_id = r.uuid()?;
         let port = r.i32()?;
-        let port = u16::try_from(port).map_err(|_| Error::protocol(format!("node endpoint port {port} is out of range")))?;
+        let port = u16::try_from(port)
+            .map_err(|_| Error::protocol(format!("node endpoint port {port} is out of range")))?;
         let names = r.len(5)?;
         let mut hosts = Vec::with_capacity(names);
         for _ in 0..names {
@@ -39,7 +40,11 @@ pub fn node_endpoints(conn: &mut Connection) -> Result<Option<Vec<NodeEndpoint>>
                 hosts.push(host);
             }
         }
-        nodes.push(NodeEndpoint { node_id, port, hosts });
+        nodes.push(NodeEndpoint {
+            node_id,
+            port,
+            hosts,
+        });
     }
     Ok(Some(nodes))
 }

@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 
-use crate::net::connection::Connection;
 use crate::error::{Error, Result};
-use crate::protocol::{java_string_hash, op, type_code};
+use crate::net::connection::Connection;
 use crate::net::wire::{Reader, Writer};
+use crate::protocol::{java_string_hash, op, type_code};
 
 #[derive(Debug, Clone)]
 pub struct PartitionMap {
@@ -75,10 +75,19 @@ fn parse(payload: &[u8], cache_id: i32) -> Result<Option<PartitionMap>> {
         if ours {
             let n = owners.len();
             let primaries = (0..n as i32)
-                .map(|p| owners.get(&p).copied().ok_or_else(|| Error::protocol(format!("partition map misses partition {p}"))))
+                .map(|p| {
+                    owners.get(&p).copied().ok_or_else(|| {
+                        Error::protocol(format!("partition map misses partition {p}"))
+                    })
+                })
                 .collect::<Result<Vec<_>>>()?;
-            return Ok(Some(PartitionMap { topology, primaries }));
+            return Ok(Some(PartitionMap {
+                topology,
+                primaries,
+            }));
         }
     }
-    Err(Error::protocol(format!("the partition map does not mention cache id {cache_id}")))
+    Err(Error::protocol(format!(
+        "the partition map does not mention cache id {cache_id}"
+    )))
 }

@@ -76,7 +76,11 @@ impl Default for AlignedBuf {
 impl AlignedBuf {
     pub const fn new() -> Self {
         // A dangling but aligned pointer, as Vec does for empty buffers.
-        AlignedBuf { ptr: unsafe { NonNull::new_unchecked(ALIGNMENT as *mut u8) }, len: 0, cap: 0 }
+        AlignedBuf {
+            ptr: unsafe { NonNull::new_unchecked(ALIGNMENT as *mut u8) },
+            len: 0,
+            cap: 0,
+        }
     }
 
     pub fn with_capacity(cap: usize) -> Self {
@@ -111,7 +115,10 @@ impl AlignedBuf {
 
     #[inline]
     pub fn reserve(&mut self, additional: usize) {
-        let needed = self.len.checked_add(additional).expect("buffer size overflow");
+        let needed = self
+            .len
+            .checked_add(additional)
+            .expect("buffer size overflow");
         if needed <= self.cap {
             return;
         }
@@ -145,7 +152,11 @@ impl AlignedBuf {
     pub fn extend_from_slice(&mut self, data: &[u8]) {
         self.reserve(data.len());
         unsafe {
-            std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.as_ptr().add(self.len), data.len());
+            std::ptr::copy_nonoverlapping(
+                data.as_ptr(),
+                self.ptr.as_ptr().add(self.len),
+                data.len(),
+            );
         }
         self.len += data.len();
     }
@@ -191,7 +202,12 @@ impl Drop for AlignedBuf {
             return;
         }
         if let Some((ptr, cap)) = recycler::give(self.ptr, self.cap) {
-            unsafe { alloc::dealloc(ptr.as_ptr(), Layout::from_size_align_unchecked(cap, ALIGNMENT)) };
+            unsafe {
+                alloc::dealloc(
+                    ptr.as_ptr(),
+                    Layout::from_size_align_unchecked(cap, ALIGNMENT),
+                )
+            };
         }
     }
 }

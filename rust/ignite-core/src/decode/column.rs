@@ -8,20 +8,58 @@ use crate::kinds::{PrimKind, ScalarKind};
 pub enum Column {
     /// Only nulls were seen and no type is known.
     Null { len: usize },
-    Scalar { kind: ScalarKind, values: AlignedBuf, len: usize, validity: Option<AlignedBuf> },
+    Scalar {
+        kind: ScalarKind,
+        values: AlignedBuf,
+        len: usize,
+        validity: Option<AlignedBuf>,
+    },
     /// Primitive arrays that all have `width` elements: a row-major 2-D buffer.
-    FixedArray { kind: PrimKind, values: AlignedBuf, len: usize, width: usize, validity: Option<AlignedBuf> },
+    FixedArray {
+        kind: PrimKind,
+        values: AlignedBuf,
+        len: usize,
+        width: usize,
+        validity: Option<AlignedBuf>,
+    },
     /// Primitive arrays of varying length: values plus `len + 1` i64 offsets (in elements).
-    VarArray { kind: PrimKind, values: AlignedBuf, offsets: AlignedBuf, len: usize, validity: Option<AlignedBuf> },
+    VarArray {
+        kind: PrimKind,
+        values: AlignedBuf,
+        offsets: AlignedBuf,
+        len: usize,
+        validity: Option<AlignedBuf>,
+    },
     /// UTF-8 strings (or exact decimals) padded with zero bytes to a common `width` (numpy
     /// `S<width>`), at least 1.
-    Strings { values: AlignedBuf, width: usize, len: usize, validity: Option<AlignedBuf>, decimal: bool },
+    Strings {
+        values: AlignedBuf,
+        width: usize,
+        len: usize,
+        validity: Option<AlignedBuf>,
+        decimal: bool,
+    },
     /// Arrays of objects or strings, collections: `len + 1` i64 offsets into the child column.
-    List { offsets: AlignedBuf, child: Box<Column>, len: usize, validity: Option<AlignedBuf> },
+    List {
+        offsets: AlignedBuf,
+        child: Box<Column>,
+        len: usize,
+        validity: Option<AlignedBuf>,
+    },
     /// Maps: `len + 1` i64 offsets into the key and value columns.
-    Map { offsets: AlignedBuf, keys: Box<Column>, values: Box<Column>, len: usize, validity: Option<AlignedBuf> },
+    Map {
+        offsets: AlignedBuf,
+        keys: Box<Column>,
+        values: Box<Column>,
+        len: usize,
+        validity: Option<AlignedBuf>,
+    },
     /// An object: its fields sorted by name. A null object makes every field null in that row.
-    Struct { type_name: String, fields: Vec<(String, Column)>, len: usize },
+    Struct {
+        type_name: String,
+        fields: Vec<(String, Column)>,
+        len: usize,
+    },
 }
 
 impl Column {

@@ -24,12 +24,31 @@ pub struct DecodeOptions {
 enum Data {
     /// No value seen yet: only nulls so far.
     Unknown,
-    Scalar { kind: ScalarKind, values: AlignedBuf },
+    Scalar {
+        kind: ScalarKind,
+        values: AlignedBuf,
+    },
     /// UTF-8 text, or exact decimals as text (`decimal`).
-    Text { decimal: bool, bytes: Vec<u8>, offsets: Vec<usize> },
-    Array { kind: PrimKind, values: AlignedBuf, offsets: AlignedBuf },
-    List { name: &'static str, offsets: AlignedBuf, child: Box<ColumnBuilder> },
-    Map { offsets: AlignedBuf, keys: Box<ColumnBuilder>, values: Box<ColumnBuilder> },
+    Text {
+        decimal: bool,
+        bytes: Vec<u8>,
+        offsets: Vec<usize>,
+    },
+    Array {
+        kind: PrimKind,
+        values: AlignedBuf,
+        offsets: AlignedBuf,
+    },
+    List {
+        name: &'static str,
+        offsets: AlignedBuf,
+        child: Box<ColumnBuilder>,
+    },
+    Map {
+        offsets: AlignedBuf,
+        keys: Box<ColumnBuilder>,
+        values: Box<ColumnBuilder>,
+    },
     Struct(Box<StructBuilder>),
 }
 
@@ -144,7 +163,13 @@ impl ColumnBuilder {
     }
 
     /// A column of `nulls` nulls so far (a field first met after some rows).
-    pub(crate) fn with_nulls(path: String, declared: Option<ValueKind>, nulls: usize, rows_hint: usize, options: DecodeOptions) -> Self {
+    pub(crate) fn with_nulls(
+        path: String,
+        declared: Option<ValueKind>,
+        nulls: usize,
+        rows_hint: usize,
+        options: DecodeOptions,
+    ) -> Self {
         let mut c = ColumnBuilder::with_options(path, rows_hint, options).declare(declared);
         c.validity.reserve(rows_hint);
         for _ in 0..nulls {
@@ -154,7 +179,11 @@ impl ColumnBuilder {
     }
 
     fn child(&self, suffix: &str) -> Box<ColumnBuilder> {
-        Box::new(ColumnBuilder::with_options(format!("{}{suffix}", self.path), self.rows_hint, self.options))
+        Box::new(ColumnBuilder::with_options(
+            format!("{}{suffix}", self.path),
+            self.rows_hint,
+            self.options,
+        ))
     }
 
     /// The column's name (dotted for fields of objects), as errors name it.
@@ -187,7 +216,11 @@ impl ColumnBuilder {
             Data::Unknown => {}
             Data::Scalar { kind, values } => values.extend_zeros(kind.size()),
             Data::Text { bytes, offsets, .. } => offsets.push(bytes.len()),
-            Data::Array { kind, values, offsets } => offsets.push_i64((values.len() / kind.size()) as i64),
+            Data::Array {
+                kind,
+                values,
+                offsets,
+            } => offsets.push_i64((values.len() / kind.size()) as i64),
             Data::List { offsets, .. } | Data::Map { offsets, .. } => {
                 let last = last_offset(offsets);
                 offsets.push_i64(last);
@@ -250,12 +283,26 @@ impl ColumnBuilder {
                 values.extend_zeros(kind.size() * rows);
                 Data::Scalar { kind, values }
             }
-            ValueKind::PrimArray(kind) => Data::Array { kind, values: AlignedBuf::new(), offsets: zero_offsets(rows, expected_rows) },
-            ValueKind::Text | ValueKind::DecimalText => {
-                Data::Text { decimal: kind == ValueKind::DecimalText, bytes: Vec::new(), offsets: vec![0; rows + 1] }
-            }
-            ValueKind::List(name) => Data::List { name, offsets: zero_offsets(rows, expected_rows), child: self.child("[]") },
-            ValueKind::Map => Data::Map { offsets: zero_offsets(rows, expected_rows), keys: self.child(".key"), values: self.child(".value") },
+            ValueKind::PrimArray(kind) => Data::Array {
+                kind,
+                values: AlignedBuf::new(),
+                offsets: zero_offsets(rows, expected_rows),
+            },
+            ValueKind::Text | ValueKind::DecimalText => Data::Text {
+                decimal: kind == ValueKind::DecimalText,
+                bytes: Vec::new(),
+                offsets: vec![0; rows + 1],
+            },
+            ValueKind::List(name) => Data::List {
+                name,
+                offsets: zero_offsets(rows, expected_rows),
+                child: self.child("[]"),
+            },
+            ValueKind::Map => Data::Map {
+                offsets: zero_offsets(rows, expected_rows),
+                keys: self.child(".key"),
+                values: self.child(".value"),
+            },
             ValueKind::Struct => Data::Struct(Box::new(StructBuilder::new(
                 self.path.clone(),
                 rows,
@@ -303,8 +350,19 @@ impl ColumnBuilder {
     /// checks that the value is of [`PrimSlot::kind`] and hands over its bytes.
     #[inline(always)]
     pub fn prim_slot(&mut self) -> Option<PrimSlot<'_>> {
-        let Data::Scalar { kind: ScalarKind::Prim(kind), values } = &mut self.data else { return None };
-        Some(PrimSlot { kind: *kind, values, validity: &mut self.validity, len: &mut self.len })
+        let Data::Scalar {
+            kind: ScalarKind::Prim(kind),
+            values,
+        } = &mut self.data
+        else {
+            return None;
+        };
+        Some(PrimSlot {
+            kind: *kind,
+            values,
+            validity: &mut self.validity,
+            len: &mut self.len,
+        })
     }
 
     /// Appends a scalar of `kind`: its `kind.size()` bytes as [`ScalarKind`] lays them out
@@ -314,10 +372,17 @@ impl ColumnBuilder {
     pub fn push_scalar(&mut self, kind: ScalarKind, value: &[u8]) -> Result<()> {
         debug_assert_eq!(value.len(), kind.size());
         self.expect(ValueKind::Scalar(kind))?;
-        let Data::Scalar { kind: own, values } = &mut self.data else { unreachable!("expect set the kind") };
+        let Data::Scalar { kind: own, values } = &mut self.data else {
+            unreachable!("expect set the kind")
+        };
         match (own, kind) {
             (ScalarKind::Prim(_), ScalarKind::Prim(k)) => push_prim(values, k, value),
-            (ScalarKind::Enum { type_id }, ScalarKind::Enum { type_id: value_type }) => {
+            (
+                ScalarKind::Enum { type_id },
+                ScalarKind::Enum {
+                    type_id: value_type,
+                },
+            ) => {
                 if *type_id == 0 {
                     *type_id = value_type;
                 } else if *type_id != value_type {
@@ -339,12 +404,17 @@ impl ColumnBuilder {
     pub fn push_string(&mut self, utf8: &[u8]) -> Result<()> {
         self.expect(ValueKind::Text)?;
         let rows = self.len;
-        let Data::Text { bytes, offsets, .. } = &mut self.data else { unreachable!("expect set the kind") };
+        let Data::Text { bytes, offsets, .. } = &mut self.data else {
+            unreachable!("expect set the kind")
+        };
         if bytes.is_empty() {
             bytes.reserve(batch_reservation(utf8.len(), self.rows_hint, rows));
         }
         if std::str::from_utf8(utf8).is_err() {
-            return Err(Error::protocol(format!("column '{}': a string is not valid UTF-8", self.path)));
+            return Err(Error::protocol(format!(
+                "column '{}': a string is not valid UTF-8",
+                self.path
+            )));
         }
         bytes.extend_from_slice(utf8);
         offsets.push(bytes.len());
@@ -355,7 +425,9 @@ impl ColumnBuilder {
     /// Appends an exact decimal, as text (`-12.30`).
     pub fn push_decimal_string(&mut self, text: &str) -> Result<()> {
         self.expect(ValueKind::DecimalText)?;
-        let Data::Text { bytes, offsets, .. } = &mut self.data else { unreachable!("expect set the kind") };
+        let Data::Text { bytes, offsets, .. } = &mut self.data else {
+            unreachable!("expect set the kind")
+        };
         bytes.extend_from_slice(text.as_bytes());
         offsets.push(bytes.len());
         self.mark_present();
@@ -367,7 +439,12 @@ impl ColumnBuilder {
     pub fn push_prim_array(&mut self, kind: PrimKind, elements: &[u8]) -> Result<()> {
         self.expect(ValueKind::PrimArray(kind))?;
         let rows = self.len;
-        let Data::Array { values, offsets, .. } = &mut self.data else { unreachable!("expect set the kind") };
+        let Data::Array {
+            values, offsets, ..
+        } = &mut self.data
+        else {
+            unreachable!("expect set the kind")
+        };
         if values.is_empty() {
             // Most array columns hold arrays of one length: size for the whole batch.
             values.reserve(batch_reservation(elements.len(), self.rows_hint, rows));
@@ -380,9 +457,15 @@ impl ColumnBuilder {
 
     /// Appends a list of the list type `name`: `fill` pushes its elements into the column of
     /// every list's elements.
-    pub fn push_list<T>(&mut self, name: &'static str, fill: impl FnOnce(&mut ColumnBuilder) -> Result<T>) -> Result<T> {
+    pub fn push_list<T>(
+        &mut self,
+        name: &'static str,
+        fill: impl FnOnce(&mut ColumnBuilder) -> Result<T>,
+    ) -> Result<T> {
         self.expect(ValueKind::List(name))?;
-        let Data::List { offsets, child, .. } = &mut self.data else { unreachable!("expect set the kind") };
+        let Data::List { offsets, child, .. } = &mut self.data else {
+            unreachable!("expect set the kind")
+        };
         let filled = fill(child)?;
         offsets.push_i64(child.len() as i64);
         self.mark_present();
@@ -390,9 +473,19 @@ impl ColumnBuilder {
     }
 
     /// Appends a map: `fill` pushes its pairs into the columns of every map's keys and values.
-    pub fn push_map<T>(&mut self, fill: impl FnOnce(&mut ColumnBuilder, &mut ColumnBuilder) -> Result<T>) -> Result<T> {
+    pub fn push_map<T>(
+        &mut self,
+        fill: impl FnOnce(&mut ColumnBuilder, &mut ColumnBuilder) -> Result<T>,
+    ) -> Result<T> {
         self.expect(ValueKind::Map)?;
-        let Data::Map { offsets, keys, values } = &mut self.data else { unreachable!("expect set the kind") };
+        let Data::Map {
+            offsets,
+            keys,
+            values,
+        } = &mut self.data
+        else {
+            unreachable!("expect set the kind")
+        };
         let filled = fill(keys, values)?;
         offsets.push_i64(keys.len() as i64);
         self.mark_present();
@@ -400,9 +493,14 @@ impl ColumnBuilder {
     }
 
     /// Appends an object: `fill` adds one row to the column's [`StructBuilder`].
-    pub fn push_struct<T>(&mut self, fill: impl FnOnce(&mut StructBuilder) -> Result<T>) -> Result<T> {
+    pub fn push_struct<T>(
+        &mut self,
+        fill: impl FnOnce(&mut StructBuilder) -> Result<T>,
+    ) -> Result<T> {
         self.expect(ValueKind::Struct)?;
-        let Data::Struct(s) = &mut self.data else { unreachable!("expect set the kind") };
+        let Data::Struct(s) = &mut self.data else {
+            unreachable!("expect set the kind")
+        };
         let filled = fill(s)?;
         self.mark_present();
         Ok(filled)
@@ -449,11 +547,33 @@ impl ColumnBuilder {
                 }
                 _ => Column::Null { len },
             },
-            Data::Scalar { kind, values } => Column::Scalar { kind, values, len, validity },
-            Data::Array { kind, values, offsets } => finish_array(kind, values, offsets, len, validity),
-            Data::Text { decimal, bytes, offsets } => finish_strings(&bytes, &offsets, len, validity, decimal),
-            Data::List { offsets, child, .. } => Column::List { offsets, child: Box::new(child.finish(None)), len, validity },
-            Data::Map { offsets, keys, values } => Column::Map {
+            Data::Scalar { kind, values } => Column::Scalar {
+                kind,
+                values,
+                len,
+                validity,
+            },
+            Data::Array {
+                kind,
+                values,
+                offsets,
+            } => finish_array(kind, values, offsets, len, validity),
+            Data::Text {
+                decimal,
+                bytes,
+                offsets,
+            } => finish_strings(&bytes, &offsets, len, validity, decimal),
+            Data::List { offsets, child, .. } => Column::List {
+                offsets,
+                child: Box::new(child.finish(None)),
+                len,
+                validity,
+            },
+            Data::Map {
+                offsets,
+                keys,
+                values,
+            } => Column::Map {
                 offsets,
                 keys: Box::new(keys.finish(None)),
                 values: Box::new(values.finish(None)),
@@ -503,23 +623,62 @@ fn batch_reservation(first_value_bytes: usize, rows_hint: usize, rows_so_far: us
         .min(MAX_RESERVATION)
 }
 
-fn finish_array(kind: PrimKind, values: AlignedBuf, offsets: AlignedBuf, len: usize, validity: Option<AlignedBuf>) -> Column {
+fn finish_array(
+    kind: PrimKind,
+    values: AlignedBuf,
+    offsets: AlignedBuf,
+    len: usize,
+    validity: Option<AlignedBuf>,
+) -> Column {
     // Null rows have no elements, so they would break a 2-D layout unless every row is empty.
-    let width = if len > 0 { offsets.i64_at(1) - offsets.i64_at(0) } else { 0 };
+    let width = if len > 0 {
+        offsets.i64_at(1) - offsets.i64_at(0)
+    } else {
+        0
+    };
     let uniform = (0..len).all(|i| offsets.i64_at(i + 1) - offsets.i64_at(i) == width);
     let null_rows_filled = validity.is_none() || width == 0;
     if uniform && null_rows_filled && len > 0 {
-        return Column::FixedArray { kind, values, len, width: width as usize, validity };
+        return Column::FixedArray {
+            kind,
+            values,
+            len,
+            width: width as usize,
+            validity,
+        };
     }
-    Column::VarArray { kind, values, offsets, len, validity }
+    Column::VarArray {
+        kind,
+        values,
+        offsets,
+        len,
+        validity,
+    }
 }
 
-fn finish_strings(bytes: &[u8], offsets: &[usize], len: usize, validity: Option<AlignedBuf>, decimal: bool) -> Column {
-    let width = offsets.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0).max(1);
+fn finish_strings(
+    bytes: &[u8],
+    offsets: &[usize],
+    len: usize,
+    validity: Option<AlignedBuf>,
+    decimal: bool,
+) -> Column {
+    let width = offsets
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let mut values = AlignedBuf::with_capacity(width * len);
     for w in offsets.windows(2) {
         values.extend_from_slice(&bytes[w[0]..w[1]]);
         values.extend_zeros(width - (w[1] - w[0]));
     }
-    Column::Strings { values, width, len, validity, decimal }
+    Column::Strings {
+        values,
+        width,
+        len,
+        validity,
+        decimal,
+    }
 }

@@ -19,7 +19,9 @@ impl Selection {
         for path in paths {
             let path = path.as_ref();
             if path.is_empty() || path.split('.').any(str::is_empty) {
-                return Err(Error::InvalidArgument(format!("'{path}' is not a field path (names joined by '.')")));
+                return Err(Error::InvalidArgument(format!(
+                    "'{path}' is not a field path (names joined by '.')"
+                )));
             }
             root.insert(path.split('.').collect::<Vec<_>>().as_slice());
         }
@@ -32,7 +34,10 @@ impl Selection {
             self.fields.insert(first.to_string(), None); // the whole field
             return;
         }
-        let entry = self.fields.entry(first.to_string()).or_insert_with(|| Some(Arc::new(Selection::default())));
+        let entry = self
+            .fields
+            .entry(first.to_string())
+            .or_insert_with(|| Some(Arc::new(Selection::default())));
         if let Some(sub) = entry {
             Arc::make_mut(sub).insert(rest);
         }
@@ -43,7 +48,10 @@ impl Selection {
         if let Some(sub) = self.fields.get(name) {
             return Some(sub.clone());
         }
-        self.fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+        self.fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
     }
 
     pub(crate) fn names(&self) -> impl Iterator<Item = &String> {

@@ -115,9 +115,15 @@ impl StructBuilder {
     /// Takes a type not met before, described by `describe`, and returns its index. Its fields
     /// all get columns (so that batches keep one structure), and the selection must name only
     /// fields it has. Outside union mode a second type is a schema error.
-    pub fn add_type(&mut self, type_id: i32, describe: impl FnOnce() -> Result<StructType>) -> Result<usize> {
+    pub fn add_type(
+        &mut self,
+        type_id: i32,
+        describe: impl FnOnce() -> Result<StructType>,
+    ) -> Result<usize> {
         if let (Some((_, first)), false) = (self.types.first(), self.union) {
-            let other = describe().map(|t| t.name).unwrap_or_else(|_| type_id.to_string());
+            let other = describe()
+                .map(|t| t.name)
+                .unwrap_or_else(|_| type_id.to_string());
             return Err(Error::Schema(format!(
                 "column '{}' holds objects of two types, {first} and {other}; select one with value_type=, or read them all with value_type=\"*\"",
                 self.path
@@ -138,9 +144,15 @@ impl StructBuilder {
 
     /// Every selected name must be a field of the type (checked once, on the first object).
     fn check_selection(&self, t: &StructType) -> Result<()> {
-        let Some(selection) = &self.selection else { return Ok(()) };
+        let Some(selection) = &self.selection else {
+            return Ok(());
+        };
         for name in selection.names() {
-            if !t.fields.iter().any(|f| f.name == *name || f.name.eq_ignore_ascii_case(name)) {
+            if !t
+                .fields
+                .iter()
+                .any(|f| f.name == *name || f.name.eq_ignore_ascii_case(name))
+            {
                 let mut known: Vec<&str> = t.fields.iter().map(|f| f.name.as_str()).collect();
                 known.sort_unstable();
                 return Err(Error::InvalidArgument(format!(
@@ -169,7 +181,9 @@ impl StructBuilder {
             },
         };
         let path = format!("{}.{}", self.path, field.name);
-        let column = ColumnBuilder::with_nulls(path, field.declared, self.len, self.rows_hint, self.options).select(sub_selection);
+        let column =
+            ColumnBuilder::with_nulls(path, field.declared, self.len, self.rows_hint, self.options)
+                .select(sub_selection);
         self.field_ids.push(field.id);
         self.field_names.push(field.name.clone());
         self.columns.push(column);
@@ -197,11 +211,21 @@ impl StructBuilder {
     /// Starts a row of type `type_index` in `shape`: returns the shape's column indices and the
     /// columns, for the row's values to be pushed; [`Self::end_row`] completes it.
     #[inline]
-    pub fn begin_row(&mut self, type_index: usize, shape: usize) -> (&[usize], &mut [ColumnBuilder]) {
+    pub fn begin_row(
+        &mut self,
+        type_index: usize,
+        shape: usize,
+    ) -> (&[usize], &mut [ColumnBuilder]) {
         if self.union {
             let len = self.len;
             let column = self.type_column.get_or_insert_with(|| {
-                ColumnBuilder::with_nulls(format!("{}._type", self.path), None, len, 0, DecodeOptions::default())
+                ColumnBuilder::with_nulls(
+                    format!("{}._type", self.path),
+                    None,
+                    len,
+                    0,
+                    DecodeOptions::default(),
+                )
             });
             column.push_text(self.types[type_index].1.as_bytes());
         }
@@ -221,7 +245,12 @@ impl StructBuilder {
 
     pub(crate) fn finish(self, own_validity: Option<&[u8]>) -> Column {
         let len = self.len;
-        let type_name = self.types.iter().map(|(_, name)| name.as_str()).collect::<Vec<_>>().join(" | ");
+        let type_name = self
+            .types
+            .iter()
+            .map(|(_, name)| name.as_str())
+            .collect::<Vec<_>>()
+            .join(" | ");
         let mut fields: Vec<(String, Column)> = self
             .field_names
             .into_iter()
@@ -232,6 +261,10 @@ impl StructBuilder {
             fields.push(("_type".to_string(), c.finish(own_validity)));
         }
         fields.sort_by(|a, b| a.0.cmp(&b.0));
-        Column::Struct { type_name, fields, len }
+        Column::Struct {
+            type_name,
+            fields,
+            len,
+        }
     }
 }

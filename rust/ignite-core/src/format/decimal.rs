@@ -18,7 +18,11 @@ pub fn read_decimal<'a>(r: &mut Reader<'a>) -> Result<DecimalParts<'a>> {
     let n = r.len(1)?;
     let magnitude = r.take(n)?;
     let negative = magnitude.first().is_some_and(|b| b & 0x80 != 0);
-    Ok(DecimalParts { negative, scale, magnitude })
+    Ok(DecimalParts {
+        negative,
+        scale,
+        magnitude,
+    })
 }
 
 impl DecimalParts<'_> {
@@ -55,7 +59,11 @@ impl DecimalParts<'_> {
                 s
             }
         };
-        let sign = if self.negative && digits != "0" { "-" } else { "" };
+        let sign = if self.negative && digits != "0" {
+            "-"
+        } else {
+            ""
+        };
         // Plain notation while it stays short; scientific beyond that, so that a hostile scale
         // (any i32) cannot make us write billions of zeros.
         const MAX_PLAIN_ZEROS: i64 = 64;
@@ -72,8 +80,15 @@ impl DecimalParts<'_> {
         } else {
             let exponent = n - 1 - scale;
             let (first, rest) = digits.split_at(1);
-            let fraction = if rest.is_empty() { String::new() } else { format!(".{rest}") };
-            format!("{sign}{first}{fraction}E{}{exponent}", if exponent >= 0 { "+" } else { "" })
+            let fraction = if rest.is_empty() {
+                String::new()
+            } else {
+                format!(".{rest}")
+            };
+            format!(
+                "{sign}{first}{fraction}E{}{exponent}",
+                if exponent >= 0 { "+" } else { "" }
+            )
         }
     }
 
@@ -91,7 +106,9 @@ mod tests {
         let mut bytes = scale.to_le_bytes().to_vec();
         bytes.extend_from_slice(&(magnitude.len() as i32).to_le_bytes());
         bytes.extend_from_slice(magnitude);
-        read_decimal(&mut Reader::new(&bytes)).unwrap().to_decimal_string()
+        read_decimal(&mut Reader::new(&bytes))
+            .unwrap()
+            .to_decimal_string()
     }
 
     #[test]
@@ -105,7 +122,13 @@ mod tests {
         assert_eq!(decimal(i32::MAX, &[0x01]), "1E-2147483647");
         assert_eq!(decimal(i32::MIN, &[0x0F]), "1.5E+2147483649");
         // 2^64 = 18446744073709551616, more than one limb.
-        assert_eq!(decimal(0, &[0x01, 0, 0, 0, 0, 0, 0, 0, 0]), "18446744073709551616");
-        assert_eq!(decimal(3, &[0x01, 0, 0, 0, 0, 0, 0, 0, 0]), "18446744073709551.616");
+        assert_eq!(
+            decimal(0, &[0x01, 0, 0, 0, 0, 0, 0, 0, 0]),
+            "18446744073709551616"
+        );
+        assert_eq!(
+            decimal(3, &[0x01, 0, 0, 0, 0, 0, 0, 0, 0]),
+            "18446744073709551.616"
+        );
     }
 }

@@ -47,7 +47,11 @@ impl BinaryType {
             let name = r.string_object()?.unwrap_or_default();
             let type_code = r.i32()?;
             let field_id = r.i32()?;
-            fields.push(FieldMeta { name, type_code: type_code as u8, field_id });
+            fields.push(FieldMeta {
+                name,
+                type_code: type_code as u8,
+                field_id,
+            });
         }
         let is_enum = r.bool()?;
         let mut enum_values = Vec::new();
@@ -66,16 +70,27 @@ impl BinaryType {
             let ids = (0..n).map(|_| r.i32()).collect::<Result<Vec<_>>>()?;
             schemas.insert(schema_id, ids);
         }
-        Ok(Some(BinaryType { type_id, name, fields, is_enum, enum_values, schemas }))
+        Ok(Some(BinaryType {
+            type_id,
+            name,
+            fields,
+            is_enum,
+            enum_values,
+            schemas,
+        }))
     }
 
     /// The type as a registration (op 3003) sends it: the lookup answer's layout without its
     /// leading "found" flag.
     pub fn encode(&self, w: &mut Writer) {
-        w.i32(self.type_id).string_object(Some(&self.name)).string_object(None); // no affinity key field
+        w.i32(self.type_id)
+            .string_object(Some(&self.name))
+            .string_object(None); // no affinity key field
         w.i32(self.fields.len() as i32);
         for f in &self.fields {
-            w.string_object(Some(&f.name)).i32(f.type_code as i32).i32(f.field_id);
+            w.string_object(Some(&f.name))
+                .i32(f.type_code as i32)
+                .i32(f.field_id);
         }
         w.bool(self.is_enum);
         if self.is_enum {
@@ -109,7 +124,11 @@ mod tests {
     #[test]
     fn parses_a_binary_type() {
         let mut w = Writer::new();
-        w.bool(true).i32(42).string_object(Some("Digit")).string_object(None).i32(2);
+        w.bool(true)
+            .i32(42)
+            .string_object(Some("Digit"))
+            .string_object(None)
+            .i32(2);
         w.string_object(Some("label")).i32(3).i32(7);
         w.string_object(Some("pixels")).i32(12).i32(9);
         w.bool(false).i32(1).i32(-5).i32(2).i32(7).i32(9);
@@ -124,7 +143,11 @@ mod tests {
         let t = BinaryType {
             type_id: 42,
             name: "Digit".into(),
-            fields: vec![FieldMeta { name: "label".into(), type_code: 3, field_id: 7 }],
+            fields: vec![FieldMeta {
+                name: "label".into(),
+                type_code: 3,
+                field_id: 7,
+            }],
             is_enum: true,
             enum_values: vec![("ONE".into(), 1)],
             schemas: HashMap::from([(-5, vec![7])]),
@@ -133,7 +156,10 @@ mod tests {
         w.bool(true);
         t.encode(&mut w);
         let back = BinaryType::parse(&w.buf).unwrap().unwrap();
-        assert_eq!((back.type_id, back.name.as_str(), back.is_enum), (42, "Digit", true));
+        assert_eq!(
+            (back.type_id, back.name.as_str(), back.is_enum),
+            (42, "Digit", true)
+        );
         assert_eq!(back.field(7).unwrap().name, "label");
         assert_eq!(back.enum_values, vec![("ONE".to_string(), 1)]);
         assert_eq!(back.schemas[&-5], vec![7]);

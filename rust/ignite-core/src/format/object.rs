@@ -27,7 +27,9 @@ impl ObjectLayout {
         let mut r = Reader::at(buf, start)?;
         let code = r.u8()?;
         if code != tc::OBJECT {
-            return Err(Error::protocol(format!("expected an object (103) at offset {start}, got type code {code}")));
+            return Err(Error::protocol(format!(
+                "expected an object (103) at offset {start}, got type code {code}"
+            )));
         }
         let _version = r.u8()?;
         let flags = r.u16()?;
@@ -51,7 +53,11 @@ impl ObjectLayout {
             4
         };
         let (footer_start, footer_end) = if flags & flag::HAS_SCHEMA != 0 {
-            let footer_end = if flags & flag::HAS_RAW_DATA != 0 { total_len - 4 } else { total_len };
+            let footer_end = if flags & flag::HAS_RAW_DATA != 0 {
+                total_len - 4
+            } else {
+                total_len
+            };
             if schema_offset < HEADER_LEN as i32 || schema_offset as usize > footer_end {
                 return Err(Error::protocol(format!(
                     "object at offset {start}: schema offset {schema_offset} outside the object (length {total_len})"
@@ -61,7 +67,11 @@ impl ObjectLayout {
         } else {
             (total_len, total_len)
         };
-        let entry = if flags & flag::COMPACT_FOOTER != 0 { offset_size } else { 4 + offset_size };
+        let entry = if flags & flag::COMPACT_FOOTER != 0 {
+            offset_size
+        } else {
+            4 + offset_size
+        };
         if (footer_end - footer_start) % entry != 0 {
             return Err(Error::protocol(format!(
                 "object at offset {start}: footer of {} bytes is not a whole number of {entry}-byte entries",
@@ -89,7 +99,11 @@ impl ObjectLayout {
     }
 
     fn entry_size(&self) -> usize {
-        if self.is_compact() { self.offset_size } else { 4 + self.offset_size }
+        if self.is_compact() {
+            self.offset_size
+        } else {
+            4 + self.offset_size
+        }
     }
 
     pub fn field_count(&self) -> usize {

@@ -18,7 +18,10 @@ pub struct Footer<'a> {
 
 impl Footer<'static> {
     /// Offsets only, as narrow as the object allows: what put-all writes.
-    pub const COMPACT: Footer<'static> = Footer { field_ids: None, offset_size: None };
+    pub const COMPACT: Footer<'static> = Footer {
+        field_ids: None,
+        offset_size: None,
+    };
 }
 
 /// Builds objects one at a time, keeping its buffers from one object to the next.
@@ -98,14 +101,30 @@ mod tests {
 
     #[test]
     fn objects_read_back_with_every_footer() {
-        for (ids, offset_size) in [(None, None), (Some(&[7, 9][..]), None), (None, Some(4)), (Some(&[7, 9][..]), Some(2))] {
+        for (ids, offset_size) in [
+            (None, None),
+            (Some(&[7, 9][..]), None),
+            (None, Some(4)),
+            (Some(&[7, 9][..]), Some(2)),
+        ] {
             let mut encoder = ObjectEncoder::new();
             encoder.field().extend_from_slice(&[tc::INT, 5, 0, 0, 0]);
             encoder.field().push(tc::NULL);
             let mut out = vec![0xAA]; // objects land after what the buffer holds
-            encoder.finish(&mut out, 42, -3, Footer { field_ids: ids, offset_size });
+            encoder.finish(
+                &mut out,
+                42,
+                -3,
+                Footer {
+                    field_ids: ids,
+                    offset_size,
+                },
+            );
             let layout = ObjectLayout::parse(&out, 1).unwrap();
-            assert_eq!((layout.type_id, layout.schema_id, layout.field_count()), (42, -3, 2));
+            assert_eq!(
+                (layout.type_id, layout.schema_id, layout.field_count()),
+                (42, -3, 2)
+            );
             assert_eq!(layout.is_compact(), ids.is_none());
             assert_eq!(layout.end(), out.len());
             assert_eq!(layout.field_position(&out, 0).unwrap(), 1 + HEADER_LEN);

@@ -31,7 +31,16 @@ impl PrimKind {
     /// decoder's short path.
     #[inline(always)]
     pub fn code(self) -> u8 {
-        const CODES: [u8; 8] = [tc::BYTE, tc::SHORT, tc::INT, tc::LONG, tc::FLOAT, tc::DOUBLE, tc::CHAR, tc::BOOL];
+        const CODES: [u8; 8] = [
+            tc::BYTE,
+            tc::SHORT,
+            tc::INT,
+            tc::LONG,
+            tc::FLOAT,
+            tc::DOUBLE,
+            tc::CHAR,
+            tc::BOOL,
+        ];
         CODES[self as usize]
     }
 
@@ -73,7 +82,11 @@ mod tests {
                 assert_eq!(k.array_name(), type_code_name(k.array_code()));
             }
             if let Some(k) = ScalarKind::from_code(code) {
-                let named = if code == tc::BINARY_ENUM { tc::ENUM } else { code };
+                let named = if code == tc::BINARY_ENUM {
+                    tc::ENUM
+                } else {
+                    code
+                };
                 assert_eq!(k.name(), type_code_name(named));
             }
         }

@@ -13,7 +13,9 @@ use crate::protocol::type_code as tc;
 /// from a key to its value in a page. `depth` bounds nesting against hostile input.
 pub fn value_end(buf: &[u8], pos: usize, depth: u32) -> Result<usize> {
     if depth > MAX_DEPTH {
-        return Err(Error::protocol(format!("values nested deeper than {MAX_DEPTH} levels")));
+        return Err(Error::protocol(format!(
+            "values nested deeper than {MAX_DEPTH} levels"
+        )));
     }
     let mut r = Reader::at(buf, pos)?;
     let code = r.u8()?;
@@ -47,7 +49,12 @@ pub fn value_end(buf: &[u8], pos: usize, depth: u32) -> Result<usize> {
             let len = r.len(1)?;
             r.skip(len + 4)?;
         }
-        tc::UUID_ARR | tc::DATE_ARR | tc::TIME_ARR | tc::TIMESTAMP_ARR | tc::STRING_ARR | tc::DECIMAL_ARR => {
+        tc::UUID_ARR
+        | tc::DATE_ARR
+        | tc::TIME_ARR
+        | tc::TIMESTAMP_ARR
+        | tc::STRING_ARR
+        | tc::DECIMAL_ARR => {
             let n = r.len(1)?;
             return skip_values(buf, r.pos(), n, depth);
         }
@@ -67,7 +74,9 @@ pub fn value_end(buf: &[u8], pos: usize, depth: u32) -> Result<usize> {
             return skip_values(buf, r.pos(), 2 * n, depth);
         }
         other => {
-            return Err(Error::protocol(format!("unknown type code {other} at offset {pos}")));
+            return Err(Error::protocol(format!(
+                "unknown type code {other} at offset {pos}"
+            )));
         }
     }
     Ok(r.pos())
@@ -88,7 +97,9 @@ pub fn handle_target(buf: &[u8], pos: usize) -> Result<usize> {
     let mut r = Reader::at(buf, pos + 1)?;
     let back = r.i32()?;
     if back <= 0 || back as usize > pos {
-        return Err(Error::protocol(format!("handle at offset {pos} points {back} bytes back, outside the data")));
+        return Err(Error::protocol(format!(
+            "handle at offset {pos} points {back} bytes back, outside the data"
+        )));
     }
     Ok(pos - back as usize)
 }
@@ -105,7 +116,9 @@ pub fn object_type_id(buf: &[u8], pos: usize) -> Result<Option<i32>> {
             _ => return Ok(None),
         }
     }
-    Err(Error::protocol(format!("values nested deeper than {MAX_DEPTH} levels")))
+    Err(Error::protocol(format!(
+        "values nested deeper than {MAX_DEPTH} levels"
+    )))
 }
 
 /// For a wrapped object (27) at `pos`: the position of the object inside it.
@@ -116,7 +129,9 @@ pub fn wrapped_target(buf: &[u8], pos: usize) -> Result<usize> {
     r.skip(len)?;
     let offset = r.i32()?;
     if offset < 0 || offset as usize >= len {
-        return Err(Error::protocol(format!("wrapped object at offset {pos}: inner offset {offset} outside its {len} bytes")));
+        return Err(Error::protocol(format!(
+            "wrapped object at offset {pos}: inner offset {offset} outside its {len} bytes"
+        )));
     }
     Ok(data_start + offset as usize)
 }
@@ -129,5 +144,9 @@ pub fn read_timestamp_nanos(r: &mut Reader<'_>) -> Result<i64> {
     millis
         .checked_mul(1_000_000)
         .and_then(|n| n.checked_add(extra_nanos as i64))
-        .ok_or_else(|| Error::Schema(format!("timestamp {millis} ms is outside the range of datetime64[ns]")))
+        .ok_or_else(|| {
+            Error::Schema(format!(
+                "timestamp {millis} ms is outside the range of datetime64[ns]"
+            ))
+        })
 }

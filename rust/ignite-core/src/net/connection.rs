@@ -10,11 +10,11 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::error::{Error, Result};
-use crate::protocol::{
-    self, response_flag, ProtocolVersion, HANDSHAKE_CODE, THIN_CLIENT_CODE,
-    VERSION_1_1_0, VERSION_1_4_0, VERSION_1_7_0,
-};
 use crate::net::wire::{Reader, Writer};
+use crate::protocol::{
+    self, response_flag, ProtocolVersion, HANDSHAKE_CODE, THIN_CLIENT_CODE, VERSION_1_1_0,
+    VERSION_1_4_0, VERSION_1_7_0,
+};
 
 /// Largest frame we accept from a server: a guard against a corrupt length field making us
 /// allocate without bound. Pages are far smaller than this in practice.
@@ -153,8 +153,15 @@ impl Connection {
                 }
             }
         }
-        let message = format!("could not connect to any Ignite node ({})", failures.join("; "));
-        Err(if all_timed_out { Error::Timeout(message) } else { Error::Connection(message) })
+        let message = format!(
+            "could not connect to any Ignite node ({})",
+            failures.join("; ")
+        );
+        Err(if all_timed_out {
+            Error::Timeout(message)
+        } else {
+            Error::Connection(message)
+        })
     }
 
     fn open_one(address: &str, config: &ConnectionConfig) -> Result<Connection> {
@@ -164,8 +171,11 @@ impl Connection {
             let stream = match &config.tls {
                 None => Stream::Plain(tcp),
                 Some(tls) => {
-                    let session = rustls::ClientConnection::new(tls.clone(), crate::net::tls::server_name(address)?)
-                        .map_err(|e| Error::Tls(e.to_string()))?;
+                    let session = rustls::ClientConnection::new(
+                        tls.clone(),
+                        crate::net::tls::server_name(address)?,
+                    )
+                    .map_err(|e| Error::Tls(e.to_string()))?;
                     Stream::Tls(Box::new(rustls::StreamOwned::new(session, tcp)))
                 }
             };
@@ -196,7 +206,11 @@ impl Connection {
     fn handshake(&mut self, config: &ConnectionConfig) -> Result<Option<ProtocolVersion>> {
         let v = self.version;
         let mut w = Writer::new();
-        w.u8(HANDSHAKE_CODE).i16(v.0).i16(v.1).i16(v.2).u8(THIN_CLIENT_CODE);
+        w.u8(HANDSHAKE_CODE)
+            .i16(v.0)
+            .i16(v.1)
+            .i16(v.2)
+            .u8(THIN_CLIENT_CODE);
         if v >= VERSION_1_7_0 {
             // Only features that change no message layout (some others do).
             w.byte_array_object(protocol::CLIENT_FEATURES);
@@ -226,9 +240,7 @@ impl Connection {
         let server_version = ProtocolVersion(r.i16()?, r.i16()?, r.i16()?);
         let message = r.string_object()?.unwrap_or_default();
         let status = if r.remaining() >= 4 { r.i32()? } else { 0 };
-        if status == protocol::status::AUTH_FAILED
-            || message.to_lowercase().contains("authentic")
-        {
+        if status == protocol::status::AUTH_FAILED || message.to_lowercase().contains("authentic") {
             let user = config.username.as_deref().unwrap_or("<none>");
             return Err(Error::Authentication(format!(
                 "the server at {} refused user '{user}': {message}",
@@ -292,7 +304,12 @@ impl Connection {
 
     /// Sends a request whose body `write_body` appends to the message buffer (about
     /// `body_len` bytes), so that large bodies are copied once, not built and then copied.
-    pub fn send_with(&mut self, op_code: i16, body_len: usize, write_body: impl FnOnce(&mut Vec<u8>)) -> Result<i64> {
+    pub fn send_with(
+        &mut self,
+        op_code: i16,
+        body_len: usize,
+        write_body: impl FnOnce(&mut Vec<u8>),
+    ) -> Result<i64> {
         let id = self.next_request_id;
         self.next_request_id += 1;
         let mut msg = Vec::with_capacity(14 + body_len);
@@ -321,7 +338,10 @@ impl Connection {
                 if frame_id == id {
                     break;
                 }
-                if frame_id <= 0 || frame_id >= self.next_request_id || self.stashed.contains_key(&frame_id) {
+                if frame_id <= 0
+                    || frame_id >= self.next_request_id
+                    || self.stashed.contains_key(&frame_id)
+                {
                     self.broken = true;
                     return Err(Error::protocol(format!(
                         "response for request id {frame_id}, which this connection never sent or already received"
@@ -345,7 +365,9 @@ impl Connection {
         let id = Reader::new(buf).i64()?;
         if id <= 0 || id >= self.next_request_id {
             self.broken = true;
-            return Err(Error::protocol(format!("response for request id {id}, which this connection never sent")));
+            return Err(Error::protocol(format!(
+                "response for request id {id}, which this connection never sent"
+            )));
         }
         Ok((id, self.parse_response_header(buf)))
     }
@@ -420,7 +442,9 @@ impl Connection {
         // a chunk up front, and let the buffer grow with the bytes read.
         buf.reserve(len.min(UNTRUSTED_RESERVE));
         // read_to_end fills the spare capacity without zeroing it first.
-        let got = Read::by_ref(&mut self.stream).take(len as u64).read_to_end(buf)?;
+        let got = Read::by_ref(&mut self.stream)
+            .take(len as u64)
+            .read_to_end(buf)?;
         if got != len {
             return Err(Error::Connection(format!(
                 "the server closed the connection in the middle of a {len}-byte message"
@@ -471,8 +495,11 @@ fn connect_socket(address: &str, config: &ConnectionConfig) -> Result<TcpStream>
             "connecting to {address} timed out after {:?}",
             config.connect_timeout
         ))),
-        Some(e) => Err(Error::Connection(format!("could not connect to an Ignite node at {address}: {e}"))),
-        None => Err(Error::Connection(format!("'{address}' resolves to no address"))),
+        Some(e) => Err(Error::Connection(format!(
+            "could not connect to an Ignite node at {address}: {e}"
+        ))),
+        None => Err(Error::Connection(format!(
+            "'{address}' resolves to no address"
+        ))),
     }
 }
-

@@ -3,8 +3,8 @@
 
 use std::sync::Mutex;
 
-use crate::net::connection::{Connection, ConnectionConfig};
 use crate::error::Result;
+use crate::net::connection::{Connection, ConnectionConfig};
 
 /// Idle connections kept for reuse; more are opened on demand and closed when returned.
 const MAX_IDLE: usize = 8;
@@ -16,14 +16,19 @@ pub struct ConnectionPool {
 
 impl ConnectionPool {
     pub fn new(config: ConnectionConfig) -> Self {
-        ConnectionPool { config, idle: Mutex::new(Vec::new()) }
+        ConnectionPool {
+            config,
+            idle: Mutex::new(Vec::new()),
+        }
     }
 
     /// An idle connection that is still open, or a new one. Idle connections the node has
     /// closed meanwhile are dropped here rather than failing the caller's first request.
     pub fn take(&self) -> Result<Connection> {
         loop {
-            let Some(mut conn) = self.idle.lock().unwrap().pop() else { break };
+            let Some(mut conn) = self.idle.lock().unwrap().pop() else {
+                break;
+            };
             if !conn.is_dead_while_idle() {
                 return Ok(conn);
             }

@@ -10,7 +10,9 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 
 use crate::error::{Error, Result};
 
@@ -48,17 +50,31 @@ fn tls_error(message: impl Into<String>) -> Error {
 
 fn read_certificates(path: &PathBuf, what: &str) -> Result<Vec<CertificateDer<'static>>> {
     let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| tls_error(format!("cannot read the {what} file {}: {e}", path.display())))?
+        .map_err(|e| {
+            tls_error(format!(
+                "cannot read the {what} file {}: {e}",
+                path.display()
+            ))
+        })?
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| tls_error(format!("the {what} file {} is not valid PEM: {e}", path.display())))?;
+        .map_err(|e| {
+            tls_error(format!(
+                "the {what} file {} is not valid PEM: {e}",
+                path.display()
+            ))
+        })?;
     if certs.is_empty() {
-        return Err(tls_error(format!("the {what} file {} holds no certificate", path.display())));
+        return Err(tls_error(format!(
+            "the {what} file {} holds no certificate",
+            path.display()
+        )));
     }
     Ok(certs)
 }
 
 fn read_private_key(path: &PathBuf, password: Option<&str>) -> Result<PrivateKeyDer<'static>> {
-    let text = std::fs::read(path).map_err(|e| tls_error(format!("cannot read the key file {}: {e}", path.display())))?;
+    let text = std::fs::read(path)
+        .map_err(|e| tls_error(format!("cannot read the key file {}: {e}", path.display())))?;
     if let Ok(key) = PrivateKeyDer::from_pem_slice(&text) {
         return Ok(key);
     }
@@ -67,18 +83,39 @@ fn read_private_key(path: &PathBuf, password: Option<&str>) -> Result<PrivateKey
     let start = text
         .windows(begin.len())
         .position(|w| w == begin)
-        .ok_or_else(|| tls_error(format!("the key file {} holds no private key", path.display())))?;
+        .ok_or_else(|| {
+            tls_error(format!(
+                "the key file {} holds no private key",
+                path.display()
+            ))
+        })?;
     let password = password.ok_or_else(|| {
-        tls_error(format!("the private key in {} is encrypted: a key password is needed", path.display()))
+        tls_error(format!(
+            "the private key in {} is encrypted: a key password is needed",
+            path.display()
+        ))
     })?;
-    let (_, der) = pkcs8::der::pem::decode_vec(&text[start..])
-        .map_err(|e| tls_error(format!("the encrypted key in {} is not valid PEM: {e}", path.display())))?;
-    let encrypted = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice())
-        .map_err(|e| tls_error(format!("the encrypted key in {} cannot be parsed: {e}", path.display())))?;
-    let decrypted = encrypted
-        .decrypt(password)
-        .map_err(|_| tls_error(format!("cannot decrypt the private key in {}: wrong key password?", path.display())))?;
-    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(decrypted.as_bytes().to_vec())))
+    let (_, der) = pkcs8::der::pem::decode_vec(&text[start..]).map_err(|e| {
+        tls_error(format!(
+            "the encrypted key in {} is not valid PEM: {e}",
+            path.display()
+        ))
+    })?;
+    let encrypted = pkcs8::EncryptedPrivateKeyInfo::try_from(der.as_slice()).map_err(|e| {
+        tls_error(format!(
+            "the encrypted key in {} cannot be parsed: {e}",
+            path.display()
+        ))
+    })?;
+    let decrypted = encrypted.decrypt(password).map_err(|_| {
+        tls_error(format!(
+            "cannot decrypt the private key in {}: wrong key password?",
+            path.display()
+        ))
+    })?;
+    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        decrypted.as_bytes().to_vec(),
+    )))
 }
 
 /// Builds the client configuration all connections of a client share.
@@ -88,7 +125,9 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>> {
     match &options.ca_file {
         Some(path) => {
             for cert in read_certificates(path, "CA")? {
-                roots.add(cert).map_err(|e| tls_error(format!("bad CA certificate in {}: {e}", path.display())))?;
+                roots.add(cert).map_err(|e| {
+                    tls_error(format!("bad CA certificate in {}: {e}", path.display()))
+                })?;
             }
         }
         None => {
@@ -97,7 +136,9 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>> {
                 let _ = roots.add(cert); // skip the odd unparsable system certificate
             }
             if roots.is_empty() {
-                return Err(tls_error("no trusted CA certificates in the system store; pass a CA file"));
+                return Err(tls_error(
+                    "no trusted CA certificates in the system store; pass a CA file",
+                ));
             }
         }
     }
@@ -135,7 +176,8 @@ pub fn server_name(address: &str) -> Result<ServerName<'static>> {
         _ => address,
     };
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    ServerName::try_from(host.to_string()).map_err(|_| tls_error(format!("'{host}' is not a valid TLS server name")))
+    ServerName::try_from(host.to_string())
+        .map_err(|_| tls_error(format!("'{host}' is not a valid TLS server name")))
 }
 
 /// Verifies the certificate chain but accepts any host name: the caller's explicit opt-out.
@@ -151,11 +193,14 @@ impl ServerCertVerifier for AnyHostName {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
             Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForName))
-            | Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. })) => {
-                Ok(ServerCertVerified::assertion())
-            }
+            | Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+                ..
+            })) => Ok(ServerCertVerified::assertion()),
             other => other,
         }
     }
@@ -189,14 +234,27 @@ mod tests {
 
     #[test]
     fn server_names_from_addresses() {
-        assert!(matches!(server_name("127.0.0.1:10800").unwrap(), ServerName::IpAddress(_)));
-        assert!(matches!(server_name("[::1]:10800").unwrap(), ServerName::IpAddress(_)));
-        assert!(matches!(server_name("ignite.example:10800").unwrap(), ServerName::DnsName(_)));
+        assert!(matches!(
+            server_name("127.0.0.1:10800").unwrap(),
+            ServerName::IpAddress(_)
+        ));
+        assert!(matches!(
+            server_name("[::1]:10800").unwrap(),
+            ServerName::IpAddress(_)
+        ));
+        assert!(matches!(
+            server_name("ignite.example:10800").unwrap(),
+            ServerName::DnsName(_)
+        ));
     }
 
     #[test]
     fn missing_files_are_tls_errors() {
-        let options = TlsOptions { ca_file: Some("/no/such/ca.pem".into()), verify_hostname: true, ..Default::default() };
+        let options = TlsOptions {
+            ca_file: Some("/no/such/ca.pem".into()),
+            verify_hostname: true,
+            ..Default::default()
+        };
         assert!(matches!(client_config(&options), Err(Error::Tls(_))));
     }
 }

@@ -17,7 +17,9 @@ macro_rules! read_le {
         pub fn $name(&mut self) -> Result<$t> {
             const N: usize = std::mem::size_of::<$t>();
             let bytes = self.take(N)?;
-            Ok(<$t>::from_le_bytes(bytes.try_into().expect("length checked")))
+            Ok(<$t>::from_le_bytes(
+                bytes.try_into().expect("length checked"),
+            ))
         }
     };
 }
@@ -29,7 +31,10 @@ impl<'a> Reader<'a> {
 
     pub fn at(buf: &'a [u8], pos: usize) -> Result<Self> {
         if pos > buf.len() {
-            return Err(Error::protocol(format!("position {pos} is past the end of a {}-byte buffer", buf.len())));
+            return Err(Error::protocol(format!(
+                "position {pos} is past the end of a {}-byte buffer",
+                buf.len()
+            )));
         }
         Ok(Reader { buf, pos })
     }
@@ -93,7 +98,10 @@ impl<'a> Reader<'a> {
     pub fn len(&mut self, elem_size: usize) -> Result<usize> {
         let n = self.i32()?;
         if n < 0 {
-            return Err(Error::protocol(format!("negative length {n} at offset {}", self.pos - 4)));
+            return Err(Error::protocol(format!(
+                "negative length {n} at offset {}",
+                self.pos - 4
+            )));
         }
         let n = n as usize;
         if n.saturating_mul(elem_size) > self.remaining() {
@@ -117,7 +125,9 @@ impl<'a> Reader<'a> {
                     .map(Some)
                     .map_err(|_| Error::protocol("a string is not valid UTF-8"))
             }
-            code => Err(Error::protocol(format!("expected a string (type code 9), got type code {code}"))),
+            code => Err(Error::protocol(format!(
+                "expected a string (type code 9), got type code {code}"
+            ))),
         }
     }
 }
@@ -130,7 +140,9 @@ pub struct Writer {
 
 impl Writer {
     pub fn new() -> Self {
-        Writer { buf: Vec::with_capacity(64) }
+        Writer {
+            buf: Vec::with_capacity(64),
+        }
     }
     pub fn u8(&mut self, v: u8) -> &mut Self {
         self.buf.push(v);
@@ -159,7 +171,10 @@ impl Writer {
     pub fn string_object(&mut self, s: Option<&str>) -> &mut Self {
         match s {
             None => self.u8(type_code::NULL),
-            Some(s) => self.u8(type_code::STRING).i32(s.len() as i32).bytes(s.as_bytes()),
+            Some(s) => self
+                .u8(type_code::STRING)
+                .i32(s.len() as i32)
+                .bytes(s.as_bytes()),
         }
     }
     /// A byte-array object (type code 12).

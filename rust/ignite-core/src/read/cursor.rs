@@ -32,15 +32,26 @@ pub struct Cursor {
 }
 
 /// Sends the request that opens a cursor and returns the connection and the first page.
-fn open_request(pool: &ConnectionPool, op_code: i16, body: &[u8], what: &str) -> Result<(Connection, Vec<u8>, usize)> {
+fn open_request(
+    pool: &ConnectionPool,
+    op_code: i16,
+    body: &[u8],
+    what: &str,
+) -> Result<(Connection, Vec<u8>, usize)> {
     let mut conn = pool.take()?;
     let mut page = Vec::new();
-    match conn.send(op_code, body).and_then(|id| conn.receive(id, &mut page)) {
+    match conn
+        .send(op_code, body)
+        .and_then(|id| conn.receive(id, &mut page))
+    {
         Ok(start) => Ok((conn, page, start)),
         Err(e) => {
             pool.give_back(conn);
             Err(match e {
-                Error::Server { status, message } => Error::Server { status, message: format!("{what} failed: {message}") },
+                Error::Server { status, message } => Error::Server {
+                    status,
+                    message: format!("{what} failed: {message}"),
+                },
                 other => other,
             })
         }
@@ -49,7 +60,12 @@ fn open_request(pool: &ConnectionPool, op_code: i16, body: &[u8], what: &str) ->
 
 impl Cursor {
     /// Opens a scan query over `cache_name`; rows are (key, val).
-    pub fn scan(pool: Arc<ConnectionPool>, metadata: Arc<KnownTypes>, cache_name: &str, options: &ScanOptions) -> Result<Cursor> {
+    pub fn scan(
+        pool: Arc<ConnectionPool>,
+        metadata: Arc<KnownTypes>,
+        cache_name: &str,
+        options: &ScanOptions,
+    ) -> Result<Cursor> {
         options.validate()?;
         let request = ScanRequest {
             cache_id: java_string_hash(cache_name),
@@ -57,34 +73,74 @@ impl Cursor {
             partition: options.partition,
             local: options.local,
         };
-        let (conn, page, start) = open_request(&pool, op::QUERY_SCAN, &request.body(), &format!("scan of cache '{cache_name}'"))
-            .map_err(|e| match e {
-                Error::CacheNotFound(_) => Error::CacheNotFound(format!("cache '{cache_name}' does not exist")),
-                other => other,
-            })?;
+        let (conn, page, start) = open_request(
+            &pool,
+            op::QUERY_SCAN,
+            &request.body(),
+            &format!("scan of cache '{cache_name}'"),
+        )
+        .map_err(|e| match e {
+            Error::CacheNotFound(_) => {
+                Error::CacheNotFound(format!("cache '{cache_name}' does not exist"))
+            }
+            other => other,
+        })?;
         // cursor id, then the rows as in every page
         let cursor_id = Reader::at(&page, start)?.i64()?;
         let decoder = options.row_decoder();
-        let mut cursor = Cursor::new(pool, metadata, conn, page, cursor_id, decoder, op::QUERY_SCAN_CURSOR_GET_PAGE, options.page_size);
-        cursor.start_page(start + 8).inspect_err(|_| cursor.fail())?;
+        let mut cursor = Cursor::new(
+            pool,
+            metadata,
+            conn,
+            page,
+            cursor_id,
+            decoder,
+            op::QUERY_SCAN_CURSOR_GET_PAGE,
+            options.page_size,
+        );
+        cursor
+            .start_page(start + 8)
+            .inspect_err(|_| cursor.fail())?;
         Ok(cursor)
     }
 
     /// Runs an SQL fields query; rows have one value per result column.
-    pub fn sql(pool: Arc<ConnectionPool>, metadata: Arc<KnownTypes>, query: &str, args: &[SqlArg], options: &SqlOptions) -> Result<Cursor> {
+    pub fn sql(
+        pool: Arc<ConnectionPool>,
+        metadata: Arc<KnownTypes>,
+        query: &str,
+        args: &[SqlArg],
+        options: &SqlOptions,
+    ) -> Result<Cursor> {
         validate_page_size(options.page_size)?;
         if query.trim().is_empty() {
             return Err(Error::InvalidArgument("the SQL query is empty".into()));
         }
-        let (conn, page, start) = open_request(&pool, op::QUERY_SQL_FIELDS, &sql_fields_body(query, args, options), "SQL query")?;
+        let (conn, page, start) = open_request(
+            &pool,
+            op::QUERY_SQL_FIELDS,
+            &sql_fields_body(query, args, options),
+            "SQL query",
+        )?;
         // cursor id | column count | column names, then the rows as in every page
         let mut r = Reader::at(&page, start)?;
         let cursor_id = r.i64()?;
         let n = r.len(1)?;
-        let names = (0..n).map(|_| r.string_object().map(|s| s.unwrap_or_default())).collect::<Result<Vec<_>>>()?;
+        let names = (0..n)
+            .map(|_| r.string_object().map(|s| s.unwrap_or_default()))
+            .collect::<Result<Vec<_>>>()?;
         let rows_at = r.pos();
         let decoder = RowDecoder::for_columns(names, options.decode);
-        let mut cursor = Cursor::new(pool, metadata, conn, page, cursor_id, decoder, op::QUERY_SQL_FIELDS_CURSOR_GET_PAGE, options.page_size);
+        let mut cursor = Cursor::new(
+            pool,
+            metadata,
+            conn,
+            page,
+            cursor_id,
+            decoder,
+            op::QUERY_SQL_FIELDS_CURSOR_GET_PAGE,
+            options.page_size,
+        );
         cursor.start_page(rows_at).inspect_err(|_| cursor.fail())?;
         Ok(cursor)
     }
@@ -108,7 +164,10 @@ impl Cursor {
             page_op,
             decoder,
             page_size: page_size as usize,
-            page: Page { bytes: page, ..Page::default() },
+            page: Page {
+                bytes: page,
+                ..Page::default()
+            },
             next_page_request: None,
         }
     }
@@ -121,11 +180,13 @@ impl Cursor {
     /// Takes a received page whose row count starts at `count_pos`, and asks for the next page
     /// at once, before this one is decoded, so that the server works while we decode.
     fn start_page(&mut self, count_pos: usize) -> Result<()> {
-        self.page.start(count_pos, self.decoder.column_names.len())?;
+        self.page
+            .start(count_pos, self.decoder.column_names.len())?;
         self.next_page_request = None;
         if self.page.more {
             let conn = self.conn.as_mut().expect("open cursor has a connection");
-            self.next_page_request = Some(conn.send(self.page_op, &next_page_body(self.cursor_id))?);
+            self.next_page_request =
+                Some(conn.send(self.page_op, &next_page_body(self.cursor_id))?);
         }
         Ok(())
     }
@@ -174,7 +235,12 @@ impl Cursor {
         // a page grows as it fills).
         let promised = self.page.rows_left.max(self.page_size);
         let within_two_pages = max_rows <= self.page.rows_left + self.page_size;
-        let rows_hint = if within_two_pages { max_rows } else { max_rows.min(promised) }.min(1 << 20);
+        let rows_hint = if within_two_pages {
+            max_rows
+        } else {
+            max_rows.min(promised)
+        }
+        .min(1 << 20);
         let mut builders = self.decoder.builders(rows_hint);
         let mut rows = 0;
         while rows < max_rows && self.conn.is_some() {
@@ -185,8 +251,16 @@ impl Cursor {
                 continue;
             }
             let conn = self.conn.as_mut().expect("checked above");
-            let mut types = ConnectionResolver { types: &self.metadata, conn };
-            rows += self.decoder.decode_rows(&mut self.page, max_rows - rows, &mut builders, &mut types)?;
+            let mut types = ConnectionResolver {
+                types: &self.metadata,
+                conn,
+            };
+            rows += self.decoder.decode_rows(
+                &mut self.page,
+                max_rows - rows,
+                &mut builders,
+                &mut types,
+            )?;
         }
         if rows == 0 && self.conn.is_none() {
             return Ok(None);
@@ -210,7 +284,9 @@ impl Cursor {
             return Ok(Some((rows, bytes)));
         };
         let conn = self.conn.as_mut().expect("open cursor has a connection");
-        let result = conn.receive(request, &mut self.page.bytes).and_then(|start| self.start_page(start));
+        let result = conn
+            .receive(request, &mut self.page.bytes)
+            .and_then(|start| self.start_page(start));
         if let Err(e) = result {
             self.fail();
             return Err(e);
@@ -223,7 +299,9 @@ impl Drop for Cursor {
     /// An abandoned cursor collects its prefetched page and closes itself on the server, so that
     /// the connection goes back to the pool clean and the server does not keep the cursor.
     fn drop(&mut self) {
-        let Some(mut conn) = self.conn.take() else { return };
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
         let Some(request) = self.next_page_request.take() else {
             // Last page already received: the server has freed the cursor.
             self.pool.give_back(conn);

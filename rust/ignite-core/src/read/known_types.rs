@@ -44,7 +44,9 @@ pub fn request_binary_type(conn: &mut Connection, type_id: i32) -> Result<Binary
     w.i32(type_id);
     let payload = conn.request(op::GET_BINARY_TYPE, &w.buf)?;
     BinaryType::parse(&payload)?.ok_or_else(|| {
-        Error::Schema(format!("the server has no binary type metadata for type id {type_id}"))
+        Error::Schema(format!(
+            "the server has no binary type metadata for type id {type_id}"
+        ))
     })
 }
 

@@ -26,7 +26,15 @@ pub struct ScanOptions {
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { page_size: 1024, partition: -1, local: false, decode: DecodeOptions::default(), fields: None, value_type: None, union_types: false }
+        ScanOptions {
+            page_size: 1024,
+            partition: -1,
+            local: false,
+            decode: DecodeOptions::default(),
+            fields: None,
+            value_type: None,
+            union_types: false,
+        }
     }
 }
 
@@ -56,7 +64,9 @@ impl ScanOptions {
 
 pub(crate) fn validate_page_size(page_size: i32) -> Result<()> {
     if page_size <= 0 {
-        return Err(Error::InvalidArgument(format!("page_size must be positive, got {page_size}")));
+        return Err(Error::InvalidArgument(format!(
+            "page_size must be positive, got {page_size}"
+        )));
     }
     Ok(())
 }

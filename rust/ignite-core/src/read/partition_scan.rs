@@ -91,7 +91,13 @@ pub struct PartitionScan {
 impl PartitionScan {
     /// Takes a connection for a scan of `cache_name` with `options` (its `partition` and `local`
     /// do not apply: partitions come from [`PartitionScan::add`]).
-    pub fn new(pool: Arc<ConnectionPool>, metadata: Arc<KnownTypes>, cache_name: &str, options: &ScanOptions, max_cursors: usize) -> Result<PartitionScan> {
+    pub fn new(
+        pool: Arc<ConnectionPool>,
+        metadata: Arc<KnownTypes>,
+        cache_name: &str,
+        options: &ScanOptions,
+        max_cursors: usize,
+    ) -> Result<PartitionScan> {
         options.validate()?;
         if !(1..=MAX_CURSORS_PER_CONNECTION).contains(&max_cursors) {
             return Err(Error::InvalidArgument(format!(
@@ -119,10 +125,14 @@ impl PartitionScan {
     /// Queues `partition` for reading; its cursor opens as soon as one of `max_cursors` is free.
     pub fn add(&mut self, partition: i32) -> Result<()> {
         if partition < 0 {
-            return Err(Error::InvalidArgument(format!("partition must be non-negative, got {partition}")));
+            return Err(Error::InvalidArgument(format!(
+                "partition must be non-negative, got {partition}"
+            )));
         }
         if self.queued.contains(&partition) || self.cursors.contains_key(&partition) {
-            return Err(Error::InvalidArgument(format!("partition {partition} is already being read")));
+            return Err(Error::InvalidArgument(format!(
+                "partition {partition} is already being read"
+            )));
         }
         self.queued.push_back(partition);
         self.guarded(|scan| scan.open_queued())
@@ -142,22 +152,34 @@ impl PartitionScan {
     /// when every added partition has been read. With `whole_partitions`, a partition that came
     /// whole in one page is followed in the same batch by the next ones to arrive that did too,
     /// while they fit in `max_rows` (see [`PartitionBatch::merged`]).
-    pub fn next_batch(&mut self, max_rows: usize, whole_partitions: bool) -> Result<Option<PartitionBatch>> {
+    pub fn next_batch(
+        &mut self,
+        max_rows: usize,
+        whole_partitions: bool,
+    ) -> Result<Option<PartitionBatch>> {
         if max_rows == 0 {
             return Err(Error::InvalidArgument("batch_size must be positive".into()));
         }
         self.guarded(|scan| loop {
-            let Some(partition) = scan.next_ready()? else { return Ok(None) };
+            let Some(partition) = scan.next_ready()? else {
+                return Ok(None);
+            };
             let cursor = &scan.cursors[&partition];
             let merging = whole_partitions && cursor.whole_within(max_rows);
-            let rows_hint = if merging { max_rows } else { max_rows.min(cursor.page.rows_left) };
+            let rows_hint = if merging {
+                max_rows
+            } else {
+                max_rows.min(cursor.page.rows_left)
+            };
             let mut builders = scan.decoder.builders(rows_hint.max(1));
             let mut rows = scan.decode_from(partition, max_rows, &mut builders)?;
             let finished = scan.page_done(partition)?;
             let mut merged = Vec::new();
             while merging && rows < max_rows {
                 // the next page to arrive (waiting for it: it is the next thing to read anyway)
-                let Some(next) = scan.next_arrival()? else { break };
+                let Some(next) = scan.next_arrival()? else {
+                    break;
+                };
                 if !scan.cursors[&next].whole_within(max_rows - rows) {
                     break;
                 }
@@ -167,30 +189,58 @@ impl PartitionScan {
                 merged.push(next);
             }
             if rows > 0 || finished {
-                return Ok(Some(PartitionBatch { partition, batch: scan.decoder.finish(builders, rows), finished, merged }));
+                return Ok(Some(PartitionBatch {
+                    partition,
+                    batch: scan.decoder.finish(builders, rows),
+                    finished,
+                    merged,
+                }));
             }
             // a page whose entries were all of another value type: go on
         })
     }
 
     /// Decodes up to `max_rows` rows of `partition`'s received page into `builders`.
-    fn decode_from(&mut self, partition: i32, max_rows: usize, builders: &mut [ColumnBuilder]) -> Result<usize> {
-        let cursor = self.cursors.get_mut(&partition).expect("ready partitions have cursors");
+    fn decode_from(
+        &mut self,
+        partition: i32,
+        max_rows: usize,
+        builders: &mut [ColumnBuilder],
+    ) -> Result<usize> {
+        let cursor = self
+            .cursors
+            .get_mut(&partition)
+            .expect("ready partitions have cursors");
         let conn = self.conn.as_mut().expect("checked by guarded");
-        let mut types = ConnectionResolver { types: &self.metadata, conn };
+        let mut types = ConnectionResolver {
+            types: &self.metadata,
+            conn,
+        };
         cursor.first_page_unread = false;
-        self.decoder.decode_rows(&mut cursor.page, max_rows, builders, &mut types)
+        self.decoder
+            .decode_rows(&mut cursor.page, max_rows, builders, &mut types)
     }
 
     /// Takes the next page to arrive and throws it away undecoded.
     pub fn next_raw_page(&mut self) -> Result<Option<RawPage>> {
         self.guarded(|scan| {
-            let Some(partition) = scan.next_ready()? else { return Ok(None) };
-            let page = &mut scan.cursors.get_mut(&partition).expect("ready partitions have cursors").page;
+            let Some(partition) = scan.next_ready()? else {
+                return Ok(None);
+            };
+            let page = &mut scan
+                .cursors
+                .get_mut(&partition)
+                .expect("ready partitions have cursors")
+                .page;
             let (rows, bytes) = (page.rows_left, page.bytes.len());
             page.skip_rest();
             let finished = scan.page_done(partition)?;
-            Ok(Some(RawPage { partition, rows, bytes, finished }))
+            Ok(Some(RawPage {
+                partition,
+                rows,
+                bytes,
+                finished,
+            }))
         })
     }
 
@@ -198,7 +248,9 @@ impl PartitionScan {
     /// frees the server's cursors) and the scan ends.
     fn guarded<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         if self.conn.is_none() {
-            return Err(Error::Connection("this partition scan failed earlier and its connection is closed".into()));
+            return Err(Error::Connection(
+                "this partition scan failed earlier and its connection is closed".into(),
+            ));
         }
         let result = f(self);
         if result.is_err() {
@@ -219,12 +271,27 @@ impl PartitionScan {
     /// requests go out together and are answered in any order.
     fn open_queued(&mut self) -> Result<()> {
         while self.cursors.len() < self.max_cursors {
-            let Some(partition) = self.queued.pop_front() else { break };
+            let Some(partition) = self.queued.pop_front() else {
+                break;
+            };
             // not local: the caller picked the node
-            let body = ScanRequest { cache_id: self.cache_id, page_size: self.page_size, partition, local: false }.body();
+            let body = ScanRequest {
+                cache_id: self.cache_id,
+                page_size: self.page_size,
+                partition,
+                local: false,
+            }
+            .body();
             let request = self.conn().send(op::QUERY_SCAN, &body)?;
             self.requests.insert(request, partition);
-            self.cursors.insert(partition, PartitionCursor { cursor_id: None, page: Page::default(), first_page_unread: false });
+            self.cursors.insert(
+                partition,
+                PartitionCursor {
+                    cursor_id: None,
+                    page: Page::default(),
+                    first_page_unread: false,
+                },
+            );
         }
         Ok(())
     }
@@ -262,10 +329,15 @@ impl PartitionScan {
         let mut incoming = std::mem::take(&mut self.incoming);
         let (request, answer) = self.conn().receive_next(&mut incoming)?;
         let Some(partition) = self.requests.remove(&request) else {
-            return Err(Error::protocol(format!("response for request {request}, which no partition of this scan is waiting for")));
+            return Err(Error::protocol(format!(
+                "response for request {request}, which no partition of this scan is waiting for"
+            )));
         };
         let start = answer.map_err(|e| self.in_context(partition, e))?;
-        let cursor = self.cursors.get_mut(&partition).expect("requested partitions have cursors");
+        let cursor = self
+            .cursors
+            .get_mut(&partition)
+            .expect("requested partitions have cursors");
         std::mem::swap(&mut cursor.page.bytes, &mut incoming);
         self.incoming = incoming;
         let mut count_at = start;
@@ -297,7 +369,8 @@ impl PartitionScan {
         if page.rows_left > 0 {
             return Ok(false);
         }
-        page.check_consumed().map_err(|e| self.in_context(partition, e))?;
+        page.check_consumed()
+            .map_err(|e| self.in_context(partition, e))?;
         self.ready.pop_front();
         if self.cursors[&partition].page.more {
             return Ok(false);
@@ -308,10 +381,18 @@ impl PartitionScan {
     }
 
     fn in_context(&self, partition: i32, error: Error) -> Error {
-        let what = format!("scan of partition {partition} of cache '{}'", self.cache_name);
+        let what = format!(
+            "scan of partition {partition} of cache '{}'",
+            self.cache_name
+        );
         match error {
-            Error::CacheNotFound(_) => Error::CacheNotFound(format!("cache '{}' does not exist", self.cache_name)),
-            Error::Server { status, message } => Error::Server { status, message: format!("{what} failed: {message}") },
+            Error::CacheNotFound(_) => {
+                Error::CacheNotFound(format!("cache '{}' does not exist", self.cache_name))
+            }
+            Error::Server { status, message } => Error::Server {
+                status,
+                message: format!("{what} failed: {message}"),
+            },
             Error::Protocol(message) => Error::Protocol(format!("{what}: {message}")),
             other => other,
         }

@@ -20,7 +20,11 @@ pub fn binary_type_of(type_name: &str, fields: &[(String, WriteColumn)]) -> Bina
         fields: fields
             .iter()
             .zip(&ids)
-            .map(|((name, column), &field_id)| FieldMeta { name: name.clone(), type_code: column.type_code(), field_id })
+            .map(|((name, column), &field_id)| FieldMeta {
+                name: name.clone(),
+                type_code: column.type_code(),
+                field_id,
+            })
             .collect(),
         is_enum: false,
         enum_values: Vec::new(),
@@ -29,10 +33,16 @@ pub fn binary_type_of(type_name: &str, fields: &[(String, WriteColumn)]) -> Bina
 }
 
 /// Registers `type_name` with `fields` (in the order they are written).
-pub fn register(conn: &mut Connection, type_name: &str, fields: &[(String, WriteColumn)]) -> Result<()> {
+pub fn register(
+    conn: &mut Connection,
+    type_name: &str,
+    fields: &[(String, WriteColumn)],
+) -> Result<()> {
     let binary_type = binary_type_of(type_name, fields);
     let mut w = Writer::new();
-    w.u8(0).i32(binary_type.type_id).string_object(Some(type_name)); // platform 0: Java
+    w.u8(0)
+        .i32(binary_type.type_id)
+        .string_object(Some(type_name)); // platform 0: Java
     conn.request(op::REGISTER_TYPE_NAME, &w.buf)?;
     let mut w = Writer::new();
     binary_type.encode(&mut w);

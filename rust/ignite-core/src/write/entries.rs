@@ -14,7 +14,11 @@ pub enum WriteColumn<'a> {
     /// One primitive per row, little-endian.
     Scalar { kind: PrimKind, data: &'a [u8] },
     /// An array of `width` primitives per row.
-    FixedArray { kind: PrimKind, data: &'a [u8], width: usize },
+    FixedArray {
+        kind: PrimKind,
+        data: &'a [u8],
+        width: usize,
+    },
     /// UTF-8 strings padded with NULs to `width` bytes (numpy `S<width>`).
     Strings { data: &'a [u8], width: usize },
 }
@@ -24,7 +28,9 @@ impl WriteColumn<'_> {
         match *self {
             WriteColumn::Scalar { kind, data } => data.len() / kind.size(),
             // zero-width arrays and strings hold no bytes to count rows by
-            WriteColumn::FixedArray { kind, data, width } => data.len().checked_div(kind.size() * width).unwrap_or(0),
+            WriteColumn::FixedArray { kind, data, width } => {
+                data.len().checked_div(kind.size() * width).unwrap_or(0)
+            }
             WriteColumn::Strings { data, width } => data.len().checked_div(width).unwrap_or(0),
         }
     }
@@ -77,7 +83,9 @@ impl WriteColumn<'_> {
                 let cell = &data[row * width..(row + 1) * width];
                 let len = cell.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
                 if std::str::from_utf8(&cell[..len]).is_err() {
-                    return Err(Error::InvalidArgument(format!("{what}: row {row} is not valid UTF-8")));
+                    return Err(Error::InvalidArgument(format!(
+                        "{what}: row {row} is not valid UTF-8"
+                    )));
                 }
             }
         }
@@ -89,7 +97,10 @@ impl WriteColumn<'_> {
 #[derive(Debug)]
 pub enum WriteValues<'a> {
     Plain(WriteColumn<'a>),
-    Object { type_name: String, fields: Vec<(String, WriteColumn<'a>)> },
+    Object {
+        type_name: String,
+        fields: Vec<(String, WriteColumn<'a>)>,
+    },
 }
 
 /// Encodes the entries of `keys` and `values` row by row, as put-all sends them.
@@ -111,7 +122,13 @@ impl<'a> EntryEncoder<'a> {
             }
             WriteValues::Plain(_) => (0, 0),
         };
-        EntryEncoder { keys, values, type_id, schema_id, objects: ObjectEncoder::new() }
+        EntryEncoder {
+            keys,
+            values,
+            type_id,
+            schema_id,
+            objects: ObjectEncoder::new(),
+        }
     }
 
     /// Appends the key of `row` to `out`.
@@ -130,7 +147,8 @@ impl<'a> EntryEncoder<'a> {
                 for (_, column) in fields {
                     column.encode(row, self.objects.field());
                 }
-                self.objects.finish(out, self.type_id, self.schema_id, Footer::COMPACT);
+                self.objects
+                    .finish(out, self.type_id, self.schema_id, Footer::COMPACT);
             }
         }
     }
@@ -141,7 +159,11 @@ impl<'a> EntryEncoder<'a> {
             + match self.values {
                 WriteValues::Plain(column) => column.max_encoded_len(),
                 WriteValues::Object { fields, .. } => {
-                    HEADER_LEN + fields.iter().map(|(_, c)| c.max_encoded_len() + 4).sum::<usize>()
+                    HEADER_LEN
+                        + fields
+                            .iter()
+                            .map(|(_, c)| c.max_encoded_len() + 4)
+                            .sum::<usize>()
                 }
             }
     }

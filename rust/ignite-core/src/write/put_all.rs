@@ -19,7 +19,12 @@ const IN_FLIGHT: usize = 4;
 /// Writes `keys[i] -> values[i]` for every row into `cache_name`; returns the rows written.
 /// Rows go in chunks: a failure part-way leaves the chunks before it written (put-all is not a
 /// transaction), which the error message says.
-pub fn put_all(conn: &mut Connection, cache_name: &str, keys: &WriteColumn, values: &WriteValues) -> Result<usize> {
+pub fn put_all(
+    conn: &mut Connection,
+    cache_name: &str,
+    keys: &WriteColumn,
+    values: &WriteValues,
+) -> Result<usize> {
     let rows = keys.rows();
     keys.check_strings("key")?;
     match values {
@@ -29,7 +34,9 @@ pub fn put_all(conn: &mut Connection, cache_name: &str, keys: &WriteColumn, valu
         }
         WriteValues::Object { type_name, fields } => {
             if fields.is_empty() {
-                return Err(Error::InvalidArgument("an object value needs at least one field".into()));
+                return Err(Error::InvalidArgument(
+                    "an object value needs at least one field".into(),
+                ));
             }
             for (name, column) in fields {
                 check_rows(column, rows, name)?;
@@ -73,20 +80,32 @@ pub fn put_all(conn: &mut Connection, cache_name: &str, keys: &WriteColumn, valu
 
 fn check_rows(column: &WriteColumn, rows: usize, name: &str) -> Result<()> {
     if column.rows() != rows {
-        return Err(Error::InvalidArgument(format!("column '{name}' has {} rows, the keys have {rows}", column.rows())));
+        return Err(Error::InvalidArgument(format!(
+            "column '{name}' has {} rows, the keys have {rows}",
+            column.rows()
+        )));
     }
     Ok(())
 }
 
 /// Waits for the oldest request in flight; returns the rows it acknowledged.
-fn wait(conn: &mut Connection, in_flight: &mut VecDeque<(i64, usize)>, done: usize, cache_name: &str) -> Result<usize> {
+fn wait(
+    conn: &mut Connection,
+    in_flight: &mut VecDeque<(i64, usize)>,
+    done: usize,
+    cache_name: &str,
+) -> Result<usize> {
     let (id, rows) = in_flight.pop_front().expect("a request in flight");
     let mut buf = Vec::new();
     conn.receive(id, &mut buf).map_err(|e| match e {
-        Error::CacheNotFound(_) => Error::CacheNotFound(format!("cache '{cache_name}' does not exist")),
+        Error::CacheNotFound(_) => {
+            Error::CacheNotFound(format!("cache '{cache_name}' does not exist"))
+        }
         Error::Server { status, message } => Error::Server {
             status,
-            message: format!("writing to '{cache_name}' failed after {done} rows were stored: {message}"),
+            message: format!(
+                "writing to '{cache_name}' failed after {done} rows were stored: {message}"
+            ),
         },
         other => other,
     })?;

@@ -12,13 +12,23 @@ use crate::format::metadata::{BinaryType, TypeResolver};
 use crate::format::object::ObjectLayout;
 
 /// Decodes the object at `pos` (type code 103) as one row of `s`; returns the position past it.
-pub fn push_object(s: &mut StructBuilder, buf: &[u8], pos: usize, types: &mut dyn TypeResolver, depth: u32) -> Result<usize> {
+pub fn push_object(
+    s: &mut StructBuilder,
+    buf: &[u8],
+    pos: usize,
+    types: &mut dyn TypeResolver,
+    depth: u32,
+) -> Result<usize> {
     let layout = ObjectLayout::parse(buf, pos)?;
     let type_index = match s.type_index(layout.type_id) {
         Some(index) => index,
         None => {
             let options = s.options();
-            s.add_type(layout.type_id, || types.binary_type(layout.type_id).map(|t| struct_type(&t, options)))?
+            s.add_type(layout.type_id, || {
+                types
+                    .binary_type(layout.type_id)
+                    .map(|t| struct_type(&t, options))
+            })?
         }
     };
     let key = (layout.type_id, layout.schema_id);
@@ -55,17 +65,33 @@ pub fn push_object(s: &mut StructBuilder, buf: &[u8], pos: usize, types: &mut dy
 
 /// A binary type as the struct builder takes it.
 fn struct_type(t: &BinaryType, options: DecodeOptions) -> StructType {
-    StructType { name: t.name.clone(), fields: t.fields.iter().map(|f| field_decl(f.field_id, &f.name, f.type_code, options)).collect() }
+    StructType {
+        name: t.name.clone(),
+        fields: t
+            .fields
+            .iter()
+            .map(|f| field_decl(f.field_id, &f.name, f.type_code, options))
+            .collect(),
+    }
 }
 
 fn field_decl(id: i32, name: &str, type_code: u8, options: DecodeOptions) -> FieldDecl {
-    FieldDecl { id, name: name.to_string(), declared: value_kind(type_code, options) }
+    FieldDecl {
+        id,
+        name: name.to_string(),
+        declared: value_kind(type_code, options),
+    }
 }
 
 /// The column of each footer entry of objects laid out like `layout`: field ids from the
 /// footer, or from the schema (compact footers), asking the server again for a schema or a
 /// field registered after the type was looked up.
-fn shape_columns(s: &mut StructBuilder, layout: &ObjectLayout, buf: &[u8], types: &mut dyn TypeResolver) -> Result<Vec<usize>> {
+fn shape_columns(
+    s: &mut StructBuilder,
+    layout: &ObjectLayout,
+    buf: &[u8],
+    types: &mut dyn TypeResolver,
+) -> Result<Vec<usize>> {
     let mut t = types.binary_type(layout.type_id)?;
     let ids: Vec<i32> = if layout.is_compact() {
         if !t.schemas.contains_key(&layout.schema_id) {
@@ -81,7 +107,9 @@ fn shape_columns(s: &mut StructBuilder, layout: &ObjectLayout, buf: &[u8], types
             ))
         })?
     } else {
-        (0..layout.field_count()).map(|i| layout.footer_field_id(buf, i)).collect::<Result<_>>()?
+        (0..layout.field_count())
+            .map(|i| layout.footer_field_id(buf, i))
+            .collect::<Result<_>>()?
     };
     if ids.len() != layout.field_count() {
         return Err(Error::protocol(format!(
@@ -92,11 +120,18 @@ fn shape_columns(s: &mut StructBuilder, layout: &ObjectLayout, buf: &[u8], types
             layout.field_count()
         )));
     }
-    ids.into_iter().map(|id| field_column(s, &mut t, id, types)).collect()
+    ids.into_iter()
+        .map(|id| field_column(s, &mut t, id, types))
+        .collect()
 }
 
 /// The column of field `field_id`, added if new, or [`SKIP`] when the field is not selected.
-fn field_column(s: &mut StructBuilder, t: &mut Arc<BinaryType>, field_id: i32, types: &mut dyn TypeResolver) -> Result<usize> {
+fn field_column(
+    s: &mut StructBuilder,
+    t: &mut Arc<BinaryType>,
+    field_id: i32,
+    types: &mut dyn TypeResolver,
+) -> Result<usize> {
     if let Some(index) = s.field_column(field_id) {
         return Ok(index);
     }
@@ -111,5 +146,10 @@ fn field_column(s: &mut StructBuilder, t: &mut Arc<BinaryType>, field_id: i32, t
             t.name
         )));
     };
-    Ok(s.add_field(&field_decl(meta.field_id, &meta.name, meta.type_code, s.options())))
+    Ok(s.add_field(&field_decl(
+        meta.field_id,
+        &meta.name,
+        meta.type_code,
+        s.options(),
+    )))
 }

@@ -28,7 +28,13 @@ pub struct RowDecoder {
 impl RowDecoder {
     /// Rows of one value per column, all decoded: an SQL query's.
     pub fn for_columns(column_names: Vec<String>, decode: DecodeOptions) -> RowDecoder {
-        RowDecoder { column_names, decode, fields: None, value_type: None, union_types: false }
+        RowDecoder {
+            column_names,
+            decode,
+            fields: None,
+            value_type: None,
+            union_types: false,
+        }
     }
 
     /// Empty column builders sized for about `rows_hint` rows.
@@ -38,7 +44,9 @@ impl RowDecoder {
             .map(|name| {
                 let builder = ColumnBuilder::with_options(name.clone(), rows_hint, self.decode);
                 if name == "val" {
-                    builder.select(self.fields.clone()).union_of_types(self.union_types)
+                    builder
+                        .select(self.fields.clone())
+                        .union_of_types(self.union_types)
                 } else {
                     builder
                 }
@@ -48,7 +56,13 @@ impl RowDecoder {
 
     /// Decodes up to `max_rows` rows of `page` into `builders`; returns how many it kept
     /// (entries of another value type are skipped undecoded and not counted).
-    pub fn decode_rows(&self, page: &mut Page, max_rows: usize, builders: &mut [ColumnBuilder], types: &mut dyn TypeResolver) -> Result<usize> {
+    pub fn decode_rows(
+        &self,
+        page: &mut Page,
+        max_rows: usize,
+        builders: &mut [ColumnBuilder],
+        types: &mut dyn TypeResolver,
+    ) -> Result<usize> {
         let mut rows = 0;
         let mut pos = page.pos;
         while page.rows_left > 0 && rows < max_rows {
@@ -71,7 +85,12 @@ impl RowDecoder {
     }
 
     pub fn finish(&self, builders: Vec<ColumnBuilder>, len: usize) -> Batch {
-        let columns = self.column_names.iter().cloned().zip(builders.into_iter().map(|b| b.finish(None))).collect();
+        let columns = self
+            .column_names
+            .iter()
+            .cloned()
+            .zip(builders.into_iter().map(|b| b.finish(None)))
+            .collect();
         Batch { columns, len }
     }
 }
@@ -94,11 +113,16 @@ impl Page {
         let mut r = Reader::at(&self.bytes, count_pos)?;
         let count = r.i32()?;
         if count < 0 {
-            return Err(Error::protocol(format!("page with negative row count {count}")));
+            return Err(Error::protocol(format!(
+                "page with negative row count {count}"
+            )));
         }
         // Every value is at least one byte (a null), plus the trailing `more` flag.
         if (count as usize).saturating_mul(columns.max(1)) + 1 > r.remaining() {
-            return Err(Error::protocol(format!("page claims {count} rows in {} bytes", r.remaining())));
+            return Err(Error::protocol(format!(
+                "page claims {count} rows in {} bytes",
+                r.remaining()
+            )));
         }
         self.more = *self.bytes.last().expect("checked non-empty") != 0;
         self.pos = r.pos();

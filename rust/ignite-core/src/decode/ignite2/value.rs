@@ -8,7 +8,9 @@ use crate::decode::value_kind::ValueKind;
 use crate::error::{Error, Result};
 use crate::format::decimal::read_decimal;
 use crate::format::metadata::TypeResolver;
-use crate::format::values::{handle_target, read_timestamp_nanos, value_end, wrapped_target, MAX_DEPTH};
+use crate::format::values::{
+    handle_target, read_timestamp_nanos, value_end, wrapped_target, MAX_DEPTH,
+};
 use crate::kinds::{PrimKind, ScalarKind};
 use crate::net::wire::Reader;
 use crate::protocol::{type_code as tc, type_code_name};
@@ -21,7 +23,9 @@ pub fn value_kind(code: u8, options: DecodeOptions) -> Option<ValueKind> {
     match code {
         tc::STRING => Some(ValueKind::Text),
         tc::OBJECT => Some(ValueKind::Struct),
-        tc::BYTE..=tc::BOOL => PrimKind::from_code(code).map(|k| ValueKind::Scalar(ScalarKind::Prim(k))),
+        tc::BYTE..=tc::BOOL => {
+            PrimKind::from_code(code).map(|k| ValueKind::Scalar(ScalarKind::Prim(k)))
+        }
         tc::BYTE_ARR..=tc::BOOL_ARR => PrimKind::from_array_code(code).map(ValueKind::PrimArray),
         _ => other_value_kind(code, options),
     }
@@ -30,12 +34,23 @@ pub fn value_kind(code: u8, options: DecodeOptions) -> Option<ValueKind> {
 fn other_value_kind(code: u8, options: DecodeOptions) -> Option<ValueKind> {
     Some(match code {
         tc::DECIMAL if options.decimal_as_string => ValueKind::DecimalText,
-        tc::UUID | tc::DATE | tc::TIMESTAMP | tc::TIME | tc::ENUM | tc::BINARY_ENUM | tc::DECIMAL => {
-            ValueKind::Scalar(ScalarKind::from_code(code)?)
-        }
+        tc::UUID
+        | tc::DATE
+        | tc::TIMESTAMP
+        | tc::TIME
+        | tc::ENUM
+        | tc::BINARY_ENUM
+        | tc::DECIMAL => ValueKind::Scalar(ScalarKind::from_code(code)?),
         // a count of full values of any kind each: lists
-        tc::STRING_ARR | tc::UUID_ARR | tc::DATE_ARR | tc::DECIMAL_ARR | tc::TIMESTAMP_ARR | tc::TIME_ARR | tc::OBJ_ARR
-        | tc::ENUM_ARR | tc::COLLECTION => ValueKind::List(type_code_name(code)),
+        tc::STRING_ARR
+        | tc::UUID_ARR
+        | tc::DATE_ARR
+        | tc::DECIMAL_ARR
+        | tc::TIMESTAMP_ARR
+        | tc::TIME_ARR
+        | tc::OBJ_ARR
+        | tc::ENUM_ARR
+        | tc::COLLECTION => ValueKind::List(type_code_name(code)),
         tc::MAP => ValueKind::Map,
         _ => return None,
     })
@@ -59,9 +74,17 @@ pub fn push_own_scalar(column: &mut ColumnBuilder, buf: &[u8], pos: usize) -> Op
 
 /// Decodes the value at `pos` into `column` and returns the position just past it. `depth`
 /// bounds nesting against hostile input.
-pub fn push_value(column: &mut ColumnBuilder, buf: &[u8], pos: usize, types: &mut dyn TypeResolver, depth: u32) -> Result<usize> {
+pub fn push_value(
+    column: &mut ColumnBuilder,
+    buf: &[u8],
+    pos: usize,
+    types: &mut dyn TypeResolver,
+    depth: u32,
+) -> Result<usize> {
     if depth > MAX_DEPTH {
-        return Err(Error::protocol(format!("values nested deeper than {MAX_DEPTH} levels")));
+        return Err(Error::protocol(format!(
+            "values nested deeper than {MAX_DEPTH} levels"
+        )));
     }
     if let Some(end) = push_own_scalar(column, buf, pos) {
         return Ok(end);
@@ -96,7 +119,9 @@ pub fn push_value(column: &mut ColumnBuilder, buf: &[u8], pos: usize, types: &mu
             let n = r.len(1)?;
             column.push_string(r.take(n)?)?;
         }
-        ValueKind::DecimalText => column.push_decimal_string(&read_decimal(&mut r)?.to_decimal_string())?,
+        ValueKind::DecimalText => {
+            column.push_decimal_string(&read_decimal(&mut r)?.to_decimal_string())?
+        }
         ValueKind::PrimArray(kind) => {
             let n = r.len(kind.size())?;
             column.push_prim_array(kind, r.take(n * kind.size())?)?;
