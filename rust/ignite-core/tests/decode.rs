@@ -23,7 +23,11 @@ fn types(defs: &[TypeDef]) -> Types {
         let type_id = name_id(name);
         let fields: Vec<FieldMeta> = fields
             .iter()
-            .map(|(n, code)| FieldMeta { name: n.to_string(), type_code: *code, field_id: name_id(n) })
+            .map(|(n, code)| FieldMeta {
+                name: n.to_string(),
+                type_code: *code,
+                field_id: name_id(n),
+            })
             .collect();
         let schemas = schemas
             .iter()
@@ -32,7 +36,17 @@ fn types(defs: &[TypeDef]) -> Types {
                 (schema_id(&ids), ids)
             })
             .collect();
-        map.insert(type_id, Arc::new(BinaryType { type_id, name: name.to_string(), fields, is_enum: false, enum_values: vec![], schemas }));
+        map.insert(
+            type_id,
+            Arc::new(BinaryType {
+                type_id,
+                name: name.to_string(),
+                fields,
+                is_enum: false,
+                enum_values: vec![],
+                schemas,
+            }),
+        );
     }
     Types(map)
 }
@@ -63,9 +77,15 @@ fn field<'a>(col: &'a Column, name: &str) -> &'a Column {
 
 fn i32s(col: &Column) -> Vec<i32> {
     match col {
-        Column::Scalar { kind: ScalarKind::Prim(PrimKind::I32), values, .. } => {
-            values.as_slice().chunks(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect()
-        }
+        Column::Scalar {
+            kind: ScalarKind::Prim(PrimKind::I32),
+            values,
+            ..
+        } => values
+            .as_slice()
+            .chunks(4)
+            .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
+            .collect(),
         other => panic!("not an int column: {other:?}"),
     }
 }
@@ -75,7 +95,9 @@ fn strings(col: &Column) -> Vec<String> {
         Column::Strings { values, width, .. } => values
             .as_slice()
             .chunks(*width)
-            .map(|c| String::from_utf8(c.iter().copied().take_while(|&b| b != 0).collect()).unwrap())
+            .map(|c| {
+                String::from_utf8(c.iter().copied().take_while(|&b| b != 0).collect()).unwrap()
+            })
             .collect(),
         other => panic!("not a string column: {other:?}"),
     }
@@ -91,7 +113,11 @@ fn validity(col: &Column) -> Option<Vec<u8>> {
 }
 
 fn person_types() -> Types {
-    types(&[("Person", &[("age", tc::INT), ("name", tc::STRING)], &[&["age", "name"], &["name", "age"], &["name"]])])
+    types(&[(
+        "Person",
+        &[("age", tc::INT), ("name", tc::STRING)],
+        &[&["age", "name"], &["name", "age"], &["name"]],
+    )])
 }
 
 #[test]
@@ -99,10 +125,21 @@ fn compact_and_full_footers_with_every_offset_width() {
     for compact in [true, false] {
         for offset_size in [1, 2, 4] {
             let rows: Vec<Vec<u8>> = (0..3)
-                .map(|i| object("Person", &[("age", int(30 + i)), ("name", string(&format!("p{i}")))], compact, offset_size))
+                .map(|i| {
+                    object(
+                        "Person",
+                        &[("age", int(30 + i)), ("name", string(&format!("p{i}")))],
+                        compact,
+                        offset_size,
+                    )
+                })
                 .collect();
             let col = decode_all(&rows, &mut person_types()).unwrap();
-            assert_eq!(i32s(field(&col, "age")), vec![30, 31, 32], "compact={compact} offset={offset_size}");
+            assert_eq!(
+                i32s(field(&col, "age")),
+                vec![30, 31, 32],
+                "compact={compact} offset={offset_size}"
+            );
             assert_eq!(strings(field(&col, "name")), vec!["p0", "p1", "p2"]);
         }
     }
@@ -114,7 +151,12 @@ fn fields_are_found_by_schema_not_position_and_missing_ones_are_null() {
         object("Person", &[("age", int(1)), ("name", string("a"))], true, 1),
         object("Person", &[("name", string("b")), ("age", int(2))], true, 1),
         object("Person", &[("name", string("c"))], true, 1),
-        object("Person", &[("name", string("d")), ("age", int(4))], false, 4),
+        object(
+            "Person",
+            &[("name", string("d")), ("age", int(4))],
+            false,
+            4,
+        ),
     ];
     let col = decode_all(&rows, &mut person_types()).unwrap();
     assert_eq!(i32s(field(&col, "age")), vec![1, 2, 0, 4]);
@@ -126,7 +168,12 @@ fn fields_are_found_by_schema_not_position_and_missing_ones_are_null() {
 #[test]
 fn null_values_and_null_objects_are_masked() {
     let rows = vec![
-        object("Person", &[("age", vec![tc::NULL]), ("name", string("x"))], true, 1),
+        object(
+            "Person",
+            &[("age", vec![tc::NULL]), ("name", string("x"))],
+            true,
+            1,
+        ),
         vec![tc::NULL],
         object("Person", &[("age", int(7)), ("name", string("y"))], true, 1),
     ];
@@ -139,36 +186,63 @@ fn null_values_and_null_objects_are_masked() {
 #[test]
 fn handles_and_wrapped_objects_resolve_to_their_targets() {
     let mut t = types(&[
-        ("Pair", &[("first", tc::OBJECT), ("second", tc::OBJECT)], &[&["first", "second"]]),
-        ("Person", &[("age", tc::INT), ("name", tc::STRING)], &[&["age", "name"]]),
+        (
+            "Pair",
+            &[("first", tc::OBJECT), ("second", tc::OBJECT)],
+            &[&["first", "second"]],
+        ),
+        (
+            "Person",
+            &[("age", tc::INT), ("name", tc::STRING)],
+            &[&["age", "name"]],
+        ),
     ]);
-    let inner = object("Person", &[("age", int(5)), ("name", string("shared"))], true, 1);
+    let inner = object(
+        "Person",
+        &[("age", int(5)), ("name", string("shared"))],
+        true,
+        1,
+    );
     // `second` is a handle pointing back to `first` (which starts at offset 24 of the pair).
     let handle_pos = 24 + inner.len();
     let mut handle = vec![tc::HANDLE];
     handle.extend_from_slice(&((handle_pos - 24) as i32).to_le_bytes());
-    let pair = object("Pair", &[("first", inner.clone()), ("second", handle)], true, 4);
+    let pair = object(
+        "Pair",
+        &[("first", inner.clone()), ("second", handle)],
+        true,
+        4,
+    );
     // The pair again, wrapped in a type-27 envelope as keep-binary scans deliver it.
     let wrapped = common::wrapped(&pair);
     let col = decode_all(&[pair, wrapped], &mut t).unwrap();
     for side in ["first", "second"] {
         assert_eq!(i32s(field(field(&col, side), "age")), vec![5, 5]);
-        assert_eq!(strings(field(field(&col, side), "name")), vec!["shared", "shared"]);
+        assert_eq!(
+            strings(field(field(&col, side), "name")),
+            vec!["shared", "shared"]
+        );
     }
 }
 
 #[test]
 fn primitive_arrays_are_two_dimensional_when_uniform() {
     let mut t = types(&[("Img", &[("px", tc::BYTE_ARR)], &[&["px"]])]);
-    let fixed: Vec<Vec<u8>> = (0..4).map(|i| object("Img", &[("px", bytes_array(&[i; 3]))], true, 1)).collect();
+    let fixed: Vec<Vec<u8>> = (0..4)
+        .map(|i| object("Img", &[("px", bytes_array(&[i; 3]))], true, 1))
+        .collect();
     match field(&decode_all(&fixed, &mut t).unwrap(), "px") {
-        Column::FixedArray { width, len, values, .. } => {
+        Column::FixedArray {
+            width, len, values, ..
+        } => {
             assert_eq!((*width, *len), (3, 4));
             assert_eq!(values.as_slice(), &[0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]);
         }
         other => panic!("{other:?}"),
     }
-    let ragged: Vec<Vec<u8>> = (0..3).map(|i| object("Img", &[("px", bytes_array(&vec![9; i]))], true, 1)).collect();
+    let ragged: Vec<Vec<u8>> = (0..3)
+        .map(|i| object("Img", &[("px", bytes_array(&vec![9; i]))], true, 1))
+        .collect();
     match field(&decode_all(&ragged, &mut t).unwrap(), "px") {
         Column::VarArray { offsets, len, .. } => {
             assert_eq!(*len, 3);
@@ -182,7 +256,10 @@ fn primitive_arrays_are_two_dimensional_when_uniform() {
 #[test]
 fn two_types_in_one_column_is_a_schema_error() {
     let err = decode_all(&[int(1), string("x")], &mut person_types()).unwrap_err();
-    assert!(matches!(err, Error::Schema(ref m) if m.contains("both int and string")), "{err}");
+    assert!(
+        matches!(err, Error::Schema(ref m) if m.contains("both int and string")),
+        "{err}"
+    );
 }
 
 fn expect_protocol_error(bytes: Vec<u8>, mut t: Types) {
@@ -200,7 +277,10 @@ fn hostile_bytes_end_in_protocol_errors() {
         let mut t = person_types();
         let buf = &good[..cut];
         let mut col = ColumnBuilder::new("val");
-        assert!(push_value(&mut col, buf, 0, &mut t, 0).is_err(), "truncated at {cut}");
+        assert!(
+            push_value(&mut col, buf, 0, &mut t, 0).is_err(),
+            "truncated at {cut}"
+        );
     }
     // Total length larger than the data.
     let mut long = good.clone();
@@ -283,37 +363,76 @@ fn numeric_fields_of_every_width_keep_their_bytes_and_a_late_conflict_is_an_erro
     // Object fields of a known primitive kind take the decoder's short path after the first
     // row; values of every width, nulls and bools between them must come out exactly.
     let row_types = || {
-        types(&[("Row", &[("s", tc::SHORT), ("i", tc::INT), ("l", tc::LONG), ("d", tc::DOUBLE), ("b", tc::BOOL)],
-                 &[&["s", "i", "l", "d", "b"]])])
+        types(&[(
+            "Row",
+            &[
+                ("s", tc::SHORT),
+                ("i", tc::INT),
+                ("l", tc::LONG),
+                ("d", tc::DOUBLE),
+                ("b", tc::BOOL),
+            ],
+            &[&["s", "i", "l", "d", "b"]],
+        )])
     };
     let row = |k: i64| {
-        let s = if k == 2 { vec![tc::NULL] } else { tagged(tc::SHORT, &(-3 * k as i16).to_le_bytes()) };
-        object("Row", &[
-            ("s", s),
-            ("i", int(k as i32 * 1_000_003)),
-            ("l", tagged(tc::LONG, &(k << 40).to_le_bytes())),
-            ("d", tagged(tc::DOUBLE, &(k as f64 / 3.0).to_le_bytes())),
-            ("b", tagged(tc::BOOL, &[if k % 2 == 0 { 0 } else { 7 }])),
-        ], true, 1)
+        let s = if k == 2 {
+            vec![tc::NULL]
+        } else {
+            tagged(tc::SHORT, &(-3 * k as i16).to_le_bytes())
+        };
+        object(
+            "Row",
+            &[
+                ("s", s),
+                ("i", int(k as i32 * 1_000_003)),
+                ("l", tagged(tc::LONG, &(k << 40).to_le_bytes())),
+                ("d", tagged(tc::DOUBLE, &(k as f64 / 3.0).to_le_bytes())),
+                ("b", tagged(tc::BOOL, &[if k % 2 == 0 { 0 } else { 7 }])),
+            ],
+            true,
+            1,
+        )
     };
     let rows: Vec<Vec<u8>> = (0..5).map(row).collect();
     let col = decode_all(&rows, &mut row_types()).unwrap();
     let expect = |f: &dyn Fn(i64) -> Vec<u8>| (0..5).flat_map(f).collect::<Vec<u8>>();
-    assert_eq!(scalar_bytes(field(&col, "s")), expect(&|k| if k == 2 { vec![0, 0] } else { (-3 * k as i16).to_le_bytes().to_vec() }));
+    assert_eq!(
+        scalar_bytes(field(&col, "s")),
+        expect(&|k| if k == 2 {
+            vec![0, 0]
+        } else {
+            (-3 * k as i16).to_le_bytes().to_vec()
+        })
+    );
     assert_eq!(validity(field(&col, "s")), Some(vec![1, 1, 0, 1, 1]));
-    assert_eq!(i32s(field(&col, "i")), (0..5).map(|k| k * 1_000_003).collect::<Vec<i32>>());
-    assert_eq!(scalar_bytes(field(&col, "l")), expect(&|k| (k << 40).to_le_bytes().to_vec()));
-    assert_eq!(scalar_bytes(field(&col, "d")), expect(&|k| (k as f64 / 3.0).to_le_bytes().to_vec()));
+    assert_eq!(
+        i32s(field(&col, "i")),
+        (0..5).map(|k| k * 1_000_003).collect::<Vec<i32>>()
+    );
+    assert_eq!(
+        scalar_bytes(field(&col, "l")),
+        expect(&|k| (k << 40).to_le_bytes().to_vec())
+    );
+    assert_eq!(
+        scalar_bytes(field(&col, "d")),
+        expect(&|k| (k as f64 / 3.0).to_le_bytes().to_vec())
+    );
     assert_eq!(scalar_bytes(field(&col, "b")), vec![0, 1, 0, 1, 0]); // any non-zero byte is true
 
     // A long where the int field held ints: a conflict, not a misread.
     let mut late = rows.clone();
-    late.push(object("Row", &[
-        ("s", tagged(tc::SHORT, &1i16.to_le_bytes())),
-        ("i", tagged(tc::LONG, &5i64.to_le_bytes())),
-        ("l", tagged(tc::LONG, &1i64.to_le_bytes())),
-        ("d", tagged(tc::DOUBLE, &1f64.to_le_bytes())),
-        ("b", tagged(tc::BOOL, &[1])),
-    ], true, 1));
+    late.push(object(
+        "Row",
+        &[
+            ("s", tagged(tc::SHORT, &1i16.to_le_bytes())),
+            ("i", tagged(tc::LONG, &5i64.to_le_bytes())),
+            ("l", tagged(tc::LONG, &1i64.to_le_bytes())),
+            ("d", tagged(tc::DOUBLE, &1f64.to_le_bytes())),
+            ("b", tagged(tc::BOOL, &[1])),
+        ],
+        true,
+        1,
+    ));
     assert!(decode_all(&late, &mut row_types()).is_err());
 }

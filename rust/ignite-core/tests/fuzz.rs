@@ -10,11 +10,21 @@ use std::sync::Arc;
 
 use common::{int, object_of_ids, string, wrapped, Types};
 use ignite_core::decode::ignite2::push_value;
-use ignite_core::decode::ColumnBuilder;
+use ignite_core::decode::{Column, ColumnBuilder};
 use ignite_core::format::metadata::{BinaryType, FieldMeta};
 use ignite_core::format::values::value_end;
 use ignite_core::protocol::{name_id, schema_id, type_code as tc};
-use ignite_core::{PrimKind, Result, WriteColumn};
+use ignite_core::write::binary_type::binary_type_of;
+use ignite_core::write::EntryEncoder;
+use ignite_core::{PrimKind, Result, ScalarKind, WriteColumn, WriteValues};
+
+/// Inputs per mutation test: env `FUZZ_ITERATIONS`, 20000 by default.
+fn iterations() -> usize {
+    std::env::var("FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000)
+}
 
 /// xorshift64*: small, deterministic, good enough to drive mutations.
 struct Rng(u64);
@@ -32,22 +42,45 @@ impl Rng {
 }
 
 fn field(name: &str, code: u8) -> FieldMeta {
-    FieldMeta { name: name.into(), type_code: code, field_id: name_id(name) }
+    FieldMeta {
+        name: name.into(),
+        type_code: code,
+        field_id: name_id(name),
+    }
 }
 
 fn seed_types() -> Types {
     let fields = vec![
-        field("n", tc::INT), field("s", tc::STRING), field("px", tc::BYTE_ARR), field("inner", tc::OBJECT),
-        field("list", tc::COLLECTION), field("map", tc::MAP), field("ts", tc::TIMESTAMP), field("dec", tc::DECIMAL),
-        field("uid", tc::UUID), field("again", tc::OBJECT),
+        field("n", tc::INT),
+        field("s", tc::STRING),
+        field("px", tc::BYTE_ARR),
+        field("inner", tc::OBJECT),
+        field("list", tc::COLLECTION),
+        field("map", tc::MAP),
+        field("ts", tc::TIMESTAMP),
+        field("dec", tc::DECIMAL),
+        field("uid", tc::UUID),
+        field("again", tc::OBJECT),
     ];
     let ids: Vec<i32> = fields.iter().map(|f| f.field_id).collect();
     let inner_ids = vec![name_id("n"), name_id("s")];
     let mut map = HashMap::new();
-    let rec = BinaryType { type_id: name_id("Rec"), name: "Rec".into(), fields, is_enum: false, enum_values: vec![],
-                           schemas: HashMap::from([(schema_id(&ids), ids)]) };
-    let inner = BinaryType { type_id: name_id("Inner"), name: "Inner".into(), fields: vec![field("n", tc::INT), field("s", tc::STRING)],
-                             is_enum: false, enum_values: vec![], schemas: HashMap::from([(schema_id(&inner_ids), inner_ids)]) };
+    let rec = BinaryType {
+        type_id: name_id("Rec"),
+        name: "Rec".into(),
+        fields,
+        is_enum: false,
+        enum_values: vec![],
+        schemas: HashMap::from([(schema_id(&ids), ids)]),
+    };
+    let inner = BinaryType {
+        type_id: name_id("Inner"),
+        name: "Inner".into(),
+        fields: vec![field("n", tc::INT), field("s", tc::STRING)],
+        is_enum: false,
+        enum_values: vec![],
+        schemas: HashMap::from([(schema_id(&inner_ids), inner_ids)]),
+    };
     map.insert(rec.type_id, Arc::new(rec));
     map.insert(inner.type_id, Arc::new(inner));
     Types(map)
@@ -59,7 +92,15 @@ fn seed_page(rows: usize, compact: bool) -> Vec<u8> {
     for i in 0..rows {
         page.push(tc::LONG);
         page.extend_from_slice(&(i as i64).to_le_bytes());
-        let inner = object_of_ids(name_id("Inner"), &[(name_id("n"), &int(i as i32)), (name_id("s"), &string("in"))], compact, None);
+        let inner = object_of_ids(
+            name_id("Inner"),
+            &[
+                (name_id("n"), &int(i as i32)),
+                (name_id("s"), &string("in")),
+            ],
+            compact,
+            None,
+        );
         let mut list = vec![tc::COLLECTION, 2, 0, 0, 0, 0];
         list.extend(int(1));
         list.extend(int(2));
@@ -73,23 +114,46 @@ fn seed_page(rows: usize, compact: bool) -> Vec<u8> {
         let mut uid = vec![tc::UUID];
         uid.extend_from_slice(&[7u8; 16]);
         let mut px = Vec::new();
-        WriteColumn::FixedArray { kind: PrimKind::I8, data: &[i as u8; 10], width: 10 }.encode(0, &mut px);
+        WriteColumn::FixedArray {
+            kind: PrimKind::I8,
+            data: &[i as u8; 10],
+            width: 10,
+        }
+        .encode(0, &mut px);
         // `again` is a handle back to `inner` (which starts right after the header).
         let inner_offset = 24 + int(0).len() + string("row").len() + px.len();
-        let handle_pos = inner_offset + inner.len() + list.len() + map.len() + ts.len() + dec.len() + uid.len();
+        let handle_pos =
+            inner_offset + inner.len() + list.len() + map.len() + ts.len() + dec.len() + uid.len();
         let mut again = vec![tc::HANDLE];
         again.extend_from_slice(&((handle_pos - inner_offset) as i32).to_le_bytes());
-        let object = object_of_ids(name_id("Rec"), &[
-            (name_id("n"), &int(i as i32)), (name_id("s"), &string("row")), (name_id("px"), &px),
-            (name_id("inner"), &inner), (name_id("list"), &list), (name_id("map"), &map), (name_id("ts"), &ts),
-            (name_id("dec"), &dec), (name_id("uid"), &uid), (name_id("again"), &again),
-        ], compact, None);
+        let object = object_of_ids(
+            name_id("Rec"),
+            &[
+                (name_id("n"), &int(i as i32)),
+                (name_id("s"), &string("row")),
+                (name_id("px"), &px),
+                (name_id("inner"), &inner),
+                (name_id("list"), &list),
+                (name_id("map"), &map),
+                (name_id("ts"), &ts),
+                (name_id("dec"), &dec),
+                (name_id("uid"), &uid),
+                (name_id("again"), &again),
+            ],
+            compact,
+            None,
+        );
         page.extend(wrapped(&object));
     }
     page
 }
 
 fn decode(page: &[u8], types: &mut Types) -> Result<usize> {
+    decode_columns(page, types).map(|(key, _)| key.len())
+}
+
+/// Decodes (key, val) rows, at most 64, into a key and a value column.
+fn decode_columns(page: &[u8], types: &mut Types) -> Result<(Column, Column)> {
     let mut key = ColumnBuilder::with_rows_hint("key", 8);
     let mut val = ColumnBuilder::with_rows_hint("val", 8);
     let mut pos = 0;
@@ -99,8 +163,7 @@ fn decode(page: &[u8], types: &mut Types) -> Result<usize> {
         pos = push_value(&mut val, page, pos, types, 0)?;
         rows += 1;
     }
-    let _ = (key.finish(None), val.finish(None));
-    Ok(rows)
+    Ok((key.finish(None), val.finish(None)))
 }
 
 const EXTREMES: [i32; 8] = [0, 1, -1, 23, 24, i32::MAX, i32::MIN, 0x7fff_fff0];
@@ -123,7 +186,16 @@ fn mutate(rng: &mut Rng, page: &mut Vec<u8>) {
         }
         3 => {
             let i = rng.below(page.len());
-            page[i] = [tc::HANDLE, tc::WRAPPED, tc::OBJECT, tc::MAP, tc::COLLECTION, tc::NULL, 0, 255][rng.below(8)];
+            page[i] = [
+                tc::HANDLE,
+                tc::WRAPPED,
+                tc::OBJECT,
+                tc::MAP,
+                tc::COLLECTION,
+                tc::NULL,
+                0,
+                255,
+            ][rng.below(8)];
         }
         _ => {
             // splice a copy of one region over another
@@ -146,7 +218,7 @@ fn seeds_decode_cleanly() {
 
 #[test]
 fn mutated_pages_never_panic() {
-    let iterations: usize = std::env::var("FUZZ_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let iterations = iterations();
     let seeds = [seed_page(3, true), seed_page(3, false), seed_page(1, true)];
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let (mut ok, mut errors) = (0usize, 0usize);
@@ -171,7 +243,10 @@ fn mutated_pages_never_panic() {
         }
     }
     eprintln!("fuzz: {iterations} inputs, {ok} decoded, {errors} rejected with an error");
-    assert!(errors > iterations / 10, "the mutations should break most inputs");
+    assert!(
+        errors > iterations / 10,
+        "the mutations should break most inputs"
+    );
 }
 
 /// The corpus: hostile inputs, kept as files (tests/corpus), replayed on every run. The one the
@@ -179,14 +254,23 @@ fn mutated_pages_never_panic() {
 #[test]
 fn corpus_inputs_end_in_errors_not_panics() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("corpus directory").map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("corpus directory")
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort();
     assert!(files.len() >= 15, "corpus at {}", dir.display());
     for path in files {
         let bytes = std::fs::read(&path).unwrap();
         let mut types = seed_types();
         let mut column = ColumnBuilder::with_rows_hint("val", 4);
-        let mut options_exact = ColumnBuilder::with_options("val", 4, ignite_core::DecodeOptions { decimal_as_string: true });
+        let mut options_exact = ColumnBuilder::with_options(
+            "val",
+            4,
+            ignite_core::DecodeOptions {
+                decimal_as_string: true,
+            },
+        );
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let a = push_value(&mut column, &bytes, 0, &mut types, 0).map(|_| ());
             let b = push_value(&mut options_exact, &bytes, 0, &mut types, 0).map(|_| ());
@@ -201,4 +285,246 @@ fn corpus_inputs_end_in_errors_not_panics() {
         }
         let _ = c;
     }
+}
+
+/// Text of every UTF-8 width (and an empty one), NUL-padded to 12 bytes as the writer takes it.
+const TEXTS: [&str; 4] = ["plain", "kätzchen", "日本", "\u{1F600}!"];
+const ROWS: usize = 16;
+
+/// Rows as put-all writes them: long keys, and objects of every column kind the writer takes
+/// (primitives of each width, bools that are not 0 or 1, arrays, strings), every other one
+/// wrapped as keep-binary scans deliver them. With the metadata the writer registers.
+fn production_page(columns: &ProductionColumns) -> (Vec<u8>, Types) {
+    let keys = WriteColumn::Scalar {
+        kind: PrimKind::I64,
+        data: &columns.keys,
+    };
+    let fields = columns.fields();
+    let t = binary_type_of("Production", &fields);
+    let values = WriteValues::Object {
+        type_name: "Production".into(),
+        fields,
+    };
+    let mut entries = EntryEncoder::new(&keys, &values);
+    let (mut page, mut object) = (Vec::new(), Vec::new());
+    for row in 0..ROWS {
+        entries.encode_key(row, &mut page);
+        object.clear();
+        entries.encode_value(row, &mut object);
+        if row % 2 == 0 {
+            page.extend(wrapped(&object));
+        } else {
+            page.extend_from_slice(&object);
+        }
+    }
+    (page, Types(HashMap::from([(t.type_id, Arc::new(t))])))
+}
+
+/// The columns of [`production_page`], as numpy would hold them.
+struct ProductionColumns {
+    keys: Vec<u8>,
+    doubles: Vec<u8>,
+    ints: Vec<u8>,
+    shorts: Vec<u8>,
+    chars: Vec<u8>,
+    bools: Vec<u8>,
+    pixels: Vec<u8>,
+    floats: Vec<u8>,
+    texts: Vec<u8>,
+}
+
+impl ProductionColumns {
+    fn new() -> Self {
+        let each = |f: &dyn Fn(usize) -> Vec<u8>| (0..ROWS).flat_map(f).collect::<Vec<u8>>();
+        ProductionColumns {
+            keys: each(&|r| (r as i64 * 1_000_003).to_le_bytes().to_vec()),
+            doubles: each(&|r| (r as f64 / 7.0).to_le_bytes().to_vec()),
+            ints: each(&|r| (r as i32 - 8).to_le_bytes().to_vec()),
+            shorts: each(&|r| (r as i16 * -300).to_le_bytes().to_vec()),
+            chars: each(&|r| (0x3B1 + r as u16).to_le_bytes().to_vec()),
+            bools: each(&|r| vec![(r % 3) as u8 * 3]),
+            pixels: each(&|r| vec![r as u8; 5]),
+            floats: each(&|r| {
+                [r as f32, -(r as f32)]
+                    .iter()
+                    .flat_map(|f| f.to_le_bytes())
+                    .collect()
+            }),
+            texts: each(&|r| {
+                let mut cell = TEXTS[r % TEXTS.len()].as_bytes().to_vec();
+                if r == 5 {
+                    cell.clear();
+                }
+                cell.resize(12, 0);
+                cell
+            }),
+        }
+    }
+
+    fn fields(&self) -> Vec<(String, WriteColumn<'_>)> {
+        vec![
+            (
+                "d".into(),
+                WriteColumn::Scalar {
+                    kind: PrimKind::F64,
+                    data: &self.doubles,
+                },
+            ),
+            (
+                "i".into(),
+                WriteColumn::Scalar {
+                    kind: PrimKind::I32,
+                    data: &self.ints,
+                },
+            ),
+            (
+                "s".into(),
+                WriteColumn::Scalar {
+                    kind: PrimKind::I16,
+                    data: &self.shorts,
+                },
+            ),
+            (
+                "c".into(),
+                WriteColumn::Scalar {
+                    kind: PrimKind::Char,
+                    data: &self.chars,
+                },
+            ),
+            (
+                "b".into(),
+                WriteColumn::Scalar {
+                    kind: PrimKind::Bool,
+                    data: &self.bools,
+                },
+            ),
+            (
+                "px".into(),
+                WriteColumn::FixedArray {
+                    kind: PrimKind::I8,
+                    data: &self.pixels,
+                    width: 5,
+                },
+            ),
+            (
+                "v".into(),
+                WriteColumn::FixedArray {
+                    kind: PrimKind::F32,
+                    data: &self.floats,
+                    width: 2,
+                },
+            ),
+            (
+                "t".into(),
+                WriteColumn::Strings {
+                    data: &self.texts,
+                    width: 12,
+                },
+            ),
+        ]
+    }
+}
+
+fn struct_field<'a>(column: &'a Column, name: &str) -> &'a Column {
+    let Column::Struct { fields, .. } = column else {
+        panic!("not a struct: {column:?}")
+    };
+    &fields
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no field {name}"))
+        .1
+}
+
+fn values_of(column: &Column) -> &[u8] {
+    match column {
+        Column::Scalar {
+            values,
+            validity: None,
+            ..
+        }
+        | Column::FixedArray {
+            values,
+            validity: None,
+            ..
+        } => values.as_slice(),
+        other => panic!("not a column of present values: {other:?}"),
+    }
+}
+
+/// The fuzzer over the production encoder's output: objects put-all would write read back value
+/// for value, then mutated pages of them end in a value or an error, never a panic.
+#[test]
+fn production_objects_round_trip_and_mutations_never_panic() {
+    let columns = ProductionColumns::new();
+    let (page, types) = production_page(&columns);
+    let (keys, val) = decode_columns(&page, &mut Types(types.0.clone())).unwrap();
+    assert_eq!(values_of(&keys), columns.keys.as_slice());
+    for (name, data) in [
+        ("d", &columns.doubles),
+        ("i", &columns.ints),
+        ("s", &columns.shorts),
+        ("c", &columns.chars),
+        ("px", &columns.pixels),
+        ("v", &columns.floats),
+    ] {
+        assert_eq!(
+            values_of(struct_field(&val, name)),
+            data.as_slice(),
+            "field {name}"
+        );
+    }
+    let bools: Vec<u8> = columns.bools.iter().map(|&b| (b != 0) as u8).collect();
+    assert_eq!(values_of(struct_field(&val, "b")), bools.as_slice());
+    assert!(matches!(
+        struct_field(&val, "b"),
+        Column::Scalar {
+            kind: ScalarKind::Prim(PrimKind::Bool),
+            ..
+        }
+    ));
+    let Column::Strings { values, width, .. } = struct_field(&val, "t") else {
+        panic!("t is not a string column")
+    };
+    let texts: Vec<&[u8]> = values
+        .as_slice()
+        .chunks(*width)
+        .map(|cell| &cell[..cell.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1)])
+        .collect();
+    let expected: Vec<&[u8]> = (0..ROWS)
+        .map(|r| {
+            if r == 5 {
+                &b""[..]
+            } else {
+                TEXTS[r % TEXTS.len()].as_bytes()
+            }
+        })
+        .collect();
+    assert_eq!(texts, expected);
+
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let (mut ok, mut errors) = (0usize, 0usize);
+    for iteration in 0..iterations() / 2 {
+        let mut mutated = page.clone();
+        for _ in 0..1 + rng.below(4) {
+            if mutated.is_empty() {
+                break;
+            }
+            mutate(&mut rng, &mut mutated);
+        }
+        let mut types = Types(types.0.clone());
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            decode_columns(&mutated, &mut types).map(|_| ())
+        }));
+        match outcome {
+            Ok(Ok(())) => ok += 1,
+            Ok(Err(_)) => errors += 1,
+            Err(_) => panic!("iteration {iteration}: decoding panicked on {mutated:?}"),
+        }
+    }
+    eprintln!("fuzz (production objects): {ok} decoded, {errors} rejected with an error");
+    assert!(
+        errors > 0 && ok > 0,
+        "the mutations should break some inputs and spare others"
+    );
 }

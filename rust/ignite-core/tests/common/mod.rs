@@ -16,7 +16,10 @@ pub struct Types(pub HashMap<i32, Arc<BinaryType>>);
 
 impl TypeResolver for Types {
     fn binary_type(&mut self, type_id: i32) -> Result<Arc<BinaryType>> {
-        self.0.get(&type_id).cloned().ok_or_else(|| Error::Schema(format!("no type {type_id}")))
+        self.0
+            .get(&type_id)
+            .cloned()
+            .ok_or_else(|| Error::Schema(format!("no type {type_id}")))
     }
     fn refresh(&mut self, type_id: i32) -> Result<Arc<BinaryType>> {
         self.binary_type(type_id)
@@ -41,21 +44,37 @@ pub fn string(s: &str) -> Vec<u8> {
 /// A binary object of type `type_id` with `fields` (field id, encoded value) in that order, made by
 /// the production object encoder: a compact or a full footer, offsets of `offset_size` bytes
 /// (`None`: as narrow as the object allows).
-pub fn object_of_ids(type_id: i32, fields: &[(i32, &[u8])], compact: bool, offset_size: Option<usize>) -> Vec<u8> {
+pub fn object_of_ids(
+    type_id: i32,
+    fields: &[(i32, &[u8])],
+    compact: bool,
+    offset_size: Option<usize>,
+) -> Vec<u8> {
     let ids: Vec<i32> = fields.iter().map(|(id, _)| *id).collect();
     let mut encoder = ObjectEncoder::new();
     for (_, value) in fields {
         encoder.field().extend_from_slice(value);
     }
     let mut out = Vec::new();
-    let footer = Footer { field_ids: (!compact).then_some(ids.as_slice()), offset_size };
+    let footer = Footer {
+        field_ids: (!compact).then_some(ids.as_slice()),
+        offset_size,
+    };
     encoder.finish(&mut out, type_id, schema_id(&ids), footer);
     out
 }
 
 /// Like [`object_of_ids`], with the type and the fields named.
-pub fn object(type_name: &str, fields: &[(&str, Vec<u8>)], compact: bool, offset_size: usize) -> Vec<u8> {
-    let fields: Vec<(i32, &[u8])> = fields.iter().map(|(name, value)| (name_id(name), value.as_slice())).collect();
+pub fn object(
+    type_name: &str,
+    fields: &[(&str, Vec<u8>)],
+    compact: bool,
+    offset_size: usize,
+) -> Vec<u8> {
+    let fields: Vec<(i32, &[u8])> = fields
+        .iter()
+        .map(|(name, value)| (name_id(name), value.as_slice()))
+        .collect();
     object_of_ids(name_id(type_name), &fields, compact, Some(offset_size))
 }
 
