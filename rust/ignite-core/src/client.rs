@@ -110,7 +110,7 @@ impl Client {
             .with_connection(|c| caches::backups(c, cache_name))
     }
 
-    /// Writes rows (see [`write::put_all`]), creating the cache if asked.
+    /// Writes rows (see [`write::put_all`](fn@write::put_all)), creating the cache if asked.
     pub fn put_all(
         &self,
         cache_name: &str,

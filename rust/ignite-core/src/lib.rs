@@ -1,17 +1,17 @@
 //! `ignite-core`: the Apache Ignite thin-client data path, with no Python in it.
 //!
-//! Rooms, one job each, from the socket up (a room uses only those listed before it; the
-//! `layers` test checks it):
+//! Rooms, one job each, from the socket up. A room uses only rooms listed before it, and the column
+//! builders of `decode` not even `format` or `net`; `tests/layers.rs` checks this on the sources.
 //! - [`protocol`]: every code the protocol gives a meaning to, and the Java-compatible hashes;
 //!   [`error`]: the one error type; [`kinds`]: the kinds of values every layer names;
 //! - [`net`]: bounds-checked wire reading and writing, connections (handshake, framing, request
 //!   ids), TLS, the connection pool;
-//! - [`format`]: Ignite 2's binary format: object layout, value extents, type codes, binary type
+//! - [`format`](mod@format): Ignite 2's binary format: object layout, value extents, type codes, binary type
 //!   metadata, the one object encoder;
 //! - [`decode`]: column builders that know kinds, not formats, and the Ignite 2 reader that
 //!   drives them (`decode::ignite2`: values, objects, page rows);
 //! - [`read`]: scan and SQL request encoders, the binary types looked up, cursors with page
-//!   prefetch, partition scans; [`write`]: entries encoded from columns, type registration,
+//!   prefetch, partition scans; [`write`](mod@write): entries encoded from columns, type registration,
 //!   put-all; [`cluster`]: partition maps, node endpoints, caches (names, creation, backups);
 //! - [`kv`]: key-value operations and transactions; [`igfs`]: a file system on two caches;
 //! - [`client`]: what the bindings use.
