@@ -30,7 +30,7 @@ $(PY):
 # one minor version: its formatter's style moves between minor versions).
 $(DEPS_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "maturin>=1.7,<2" "numpy>=1.26" "tensorflow>=2.16" \
+	$(PY) -m pip install --quiet "maturin>=1.7,<2" "numpy>=1.26" "tqdm>=4.66" "tensorflow>=2.16" \
 		"pytest>=8" "pytest-benchmark>=4" "pytest-timeout>=2" "pyignite==0.6.1" "scikit-learn>=1.3" \
 		"hypothesis>=6" "pyarrow>=15" "pandas>=2" "cryptography>=42" "matplotlib>=3.8" \
 		"fsspec>=2023.1" "tensorboard>=2.16" "torch>=2.2" "ruff>=0.17,<0.18" "mypy>=2.4"

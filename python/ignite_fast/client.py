@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -10,9 +11,10 @@ import numpy as np
 from . import _native
 from ._nodes import primaries_of
 from ._options import ConnectionSettings, TlsOptions, check_int, decode_args
+from ._progress import STEP_BYTES, check_progress, rows_bar
 from ._sizing import DEFAULT_CURSORS
 from .columns import Column, batch_to_numpy, describe
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, ServerError
 from .reading import Reader, Selection, batches_of
 from .sharding import ShardPlan, partition_sizes, plan_shards
 
@@ -83,10 +85,11 @@ class Client:
         when a server node joins or leaves, the minor one on cache changes and rebalancing."""
         return self._native.topology_version()
 
-    def partition_sizes(self, cache: str, parallel: int = 4) -> list[int]:
+    def partition_sizes(self, cache: str, parallel: int = 4, *, progress: bool | None = None) -> list[int]:
         """Entries in each partition of ``cache`` (counted by one pass over the data, read from the
-        primaries and discarded undecoded: the protocol has no per-partition size request)."""
-        return partition_sizes(self._reader.nodes(), self._reader.sizer, cache, parallel)
+        primaries and discarded undecoded: the protocol has no per-partition size request).
+        ``progress``: a bar of partitions counted (None: only when stderr is a terminal)."""
+        return partition_sizes(self._reader.nodes(), self._reader.sizer, cache, parallel, progress=progress)
 
     def plan_shards(
         self,
@@ -96,15 +99,24 @@ class Client:
         homes: Sequence[str | None] | None = None,
         balance: str = "entries",
         parallel: int = 4,
+        progress: bool | None = None,
     ) -> ShardPlan:
         """Splits ``cache``'s partitions among ``workers``: disjoint shards covering every
         partition, balanced by entry count (``balance="entries"``, one counting pass) or by
         partition count (``"partitions"``), each worker preferring the partitions whose primary
         is its ``homes[i]`` node (``"host:port"`` or ``"host"``). Compute it once and hand it to
         the workers (``scan(cache, shard=(i, n), plan=plan)`` or ``partitions=plan[i]``); see
-        :mod:`ignite_fast.sharding`."""
+        :mod:`ignite_fast.sharding`. ``progress``: a bar of partitions counted (None: only when
+        stderr is a terminal)."""
         return plan_shards(
-            self._reader.nodes(), self._reader.sizer, cache, workers, homes=homes, balance=balance, parallel=parallel
+            self._reader.nodes(),
+            self._reader.sizer,
+            cache,
+            workers,
+            homes=homes,
+            balance=balance,
+            parallel=parallel,
+            progress=progress,
         )
 
     @property
@@ -184,15 +196,21 @@ class Client:
         for _, batch in self._reader.read(cache, selection, batch_size=batch_size, page_size=page_size, decode=decode):
             yield convert(batch)
 
-    def to_arrow(self, cache: str, **scan_args) -> Any:
-        """The whole cache as a ``pyarrow.Table`` (arguments as in :meth:`scan`)."""
+    def to_arrow(self, cache: str, *, progress: bool | None = None, **scan_args) -> Any:
+        """The whole cache as a ``pyarrow.Table`` (arguments as in :meth:`scan`). ``progress``: a
+        bar of rows read, moved per batch (None: only when stderr is a terminal)."""
         from .arrow import to_table
 
-        return to_table(list(self.scan(cache, format="arrow", **scan_args)))
+        batches = []
+        with rows_bar(progress, f"reading {cache}") as bar:
+            for batch in self.scan(cache, format="arrow", **scan_args):
+                batches.append(batch)
+                bar.update(batch.num_rows)
+        return to_table(batches)
 
-    def to_pandas(self, cache: str, **scan_args) -> Any:
+    def to_pandas(self, cache: str, *, progress: bool | None = None, **scan_args) -> Any:
         """The whole cache as a ``pandas.DataFrame``, value fields as columns (by way of Arrow)."""
-        return self.to_arrow(cache, **scan_args).to_pandas()
+        return self.to_arrow(cache, progress=progress, **scan_args).to_pandas()
 
     def schema(self, cache: str, value_type: str | int | None = None) -> dict:
         """The structure of the cache's entries: ``{"key": "long", "val": {"NAME": "string", ...}}``.
@@ -268,7 +286,15 @@ class Client:
         for _, batch in batches_of(cursor, batch_size):
             yield convert(batch)
 
-    def put_batches(self, cache: str, batch: dict, *, type_name: str | None = None, create: bool = True) -> int:
+    def put_batches(
+        self,
+        cache: str,
+        batch: dict,
+        *,
+        type_name: str | None = None,
+        create: bool = True,
+        progress: bool | None = None,
+    ) -> int:
         """Writes numpy columns: ``{"key": keys, "val": values}`` where ``values`` is one column
         (e.g. a 2-D ``uint8`` array of byte[] values) or a dict of named columns, written as binary
         objects of ``type_name`` (default ``"<cache>Value"``) with compact footers, readable by
@@ -277,28 +303,56 @@ class Client:
         of those (fixed-length arrays); strings (``str``/``bytes`` arrays, UTF-8). No Python
         object per row: the arrays are read in place. The cache is created if ``create``.
 
-        Rows go out in put-all requests of a few MB, several in flight; a failure part-way
-        leaves the rows before it written (put-all is not a transaction): the error says how
-        many. Returns the number of rows written.
+        Every column is checked before anything is sent. Rows go out in put-all requests of a
+        few MB, several in flight; a failure part-way leaves the rows before it written (put-all
+        is not a transaction): the error says how many. Returns the number of rows written.
+        ``progress``: a bar of rows written (None: only when stderr is a terminal).
 
         >>> columns = {"key": np.arange(3), "val": {"label": labels, "pixels": pixels}}  # doctest: +SKIP
         >>> client.put_batches("digits", columns)  # doctest: +SKIP
         """
         if not isinstance(batch, dict) or set(batch) != {"key", "val"}:
             raise InvalidArgumentError('batch must be a dict {"key": keys, "val": values}')
-        keys = _write_spec(batch["key"], "key")
+        check_progress(progress)
+        keys = _WriteColumn.of(batch["key"], "key")
         val = batch["val"]
         if isinstance(val, dict):
             if not val:
                 raise InvalidArgumentError("an object value needs at least one field")
-            values: tuple = (
-                "object",
-                type_name or f"{cache}Value",
-                [(str(name), _write_spec(column, str(name))) for name, column in val.items()],
-            )
+            fields = [_WriteColumn.of(column, str(name)) for name, column in val.items()]
         else:
-            values = ("plain", _write_spec(val, "val"))
-        return self._native.put_all(cache, keys, values, create=bool(create))
+            fields = [_WriteColumn.of(val, "val")]
+        for column in fields:
+            if column.rows != keys.rows:
+                raise InvalidArgumentError(f"column '{column.name}' has {column.rows} rows, the keys have {keys.rows}")
+        for column in (keys, *fields):
+            column.check_utf8()
+
+        def values(start: int, stop: int) -> tuple:
+            if isinstance(val, dict):
+                return ("object", type_name or f"{cache}Value", [(c.name, c.rows_spec(start, stop)) for c in fields])
+            return ("plain", fields[0].rows_spec(start, stop))
+
+        # The native writer sends the rows it is given with several requests in flight; it is
+        # called once per piece of about STEP_BYTES so the bar moves as pieces are acknowledged.
+        row_bytes = sum(c.row_bytes for c in (keys, *fields))
+        step = max(1, STEP_BYTES // max(1, row_bytes))
+        written = 0
+        with rows_bar(progress, f"writing {cache}", total=keys.rows) as bar:
+            for start in range(0, max(keys.rows, 1), step):
+                stop = min(start + step, keys.rows)
+                try:
+                    # Only the first piece may create the cache: the others find it.
+                    piece = self._native.put_all(
+                        cache, keys.rows_spec(start, stop), values(start, stop), create=bool(create) and start == 0
+                    )
+                except ServerError as e:
+                    if start == 0:
+                        raise
+                    raise type(e)(f"{e} (rows 0..{start} were stored by the requests before)", e.status) from e
+                written += piece
+                bar.update(piece)
+        return written
 
     def raw_pages(
         self,
@@ -320,26 +374,72 @@ class Client:
 _WRITE_KINDS = {**{dtype: name for name, dtype in _native.PRIMITIVE_DTYPES.items()}, "int8": "byte"}
 
 
-def _write_spec(column: Any, name: str) -> tuple:
-    """A column for the writer: ``(kind, uint8 view of the data, width)``, without copying
-    contiguous little-endian arrays."""
-    array = np.asarray(column)
-    if array.dtype.kind in "UO":
-        array = np.char.encode(array.astype(str), "utf-8")
-    if array.dtype.kind == "S":
-        array = np.ascontiguousarray(array)
-        if array.ndim != 1:
-            raise InvalidArgumentError(f"column '{name}': strings must be a 1-D array")
-        return ("string", array.view(np.uint8).reshape(-1), array.dtype.itemsize)
-    kind = _WRITE_KINDS.get(array.dtype.name)
-    if kind is None:
-        raise InvalidArgumentError(f"column '{name}': cannot write values of dtype {array.dtype}")
-    array = np.ascontiguousarray(array.astype(array.dtype.newbyteorder("<"), copy=False))
-    if array.ndim == 1:
-        return (kind, array.view(np.uint8).reshape(-1), 1)
-    if array.ndim == 2:
-        return (kind + "[]", array.view(np.uint8).reshape(-1), array.shape[1])
-    raise InvalidArgumentError(f"column '{name}': arrays of {array.ndim} dimensions cannot be written")
+@dataclass(frozen=True)
+class _WriteColumn:
+    """A column made ready for the native writer: its bytes (a ``uint8`` view of the array, rows
+    one after the other, not copied when the array is contiguous and little-endian), the writer's
+    kind, and ``width`` (elements per row of a 2-D array, bytes per cell of a string)."""
+
+    name: str
+    kind: str
+    data: np.ndarray
+    width: int
+    rows: int
+    #: Strings encoded here from ``str`` are valid UTF-8; ``bytes`` given as they are may not be.
+    valid_utf8: bool = True
+
+    @classmethod
+    def of(cls, column: Any, name: str) -> _WriteColumn:
+        array = np.asarray(column)
+        encoded = array.dtype.kind in "UO"
+        if encoded:
+            array = np.char.encode(array.astype(str), "utf-8")
+        if array.dtype.kind == "S":
+            array = np.ascontiguousarray(array)
+            if array.ndim != 1:
+                raise InvalidArgumentError(f"column '{name}': strings must be a 1-D array")
+            data = array.view(np.uint8).reshape(-1)
+            return cls(name, "string", data, array.dtype.itemsize, len(array), valid_utf8=encoded)
+        kind = _WRITE_KINDS.get(array.dtype.name)
+        if kind is None:
+            raise InvalidArgumentError(f"column '{name}': cannot write values of dtype {array.dtype}")
+        if array.ndim not in (1, 2):
+            raise InvalidArgumentError(f"column '{name}': arrays of {array.ndim} dimensions cannot be written")
+        array = np.ascontiguousarray(array.astype(array.dtype.newbyteorder("<"), copy=False))
+        width = 1 if array.ndim == 1 else array.shape[1]
+        return cls(name, kind if array.ndim == 1 else kind + "[]", array.view(np.uint8).reshape(-1), width, len(array))
+
+    @property
+    def row_bytes(self) -> int:
+        return self.data.size // self.rows if self.rows else 0
+
+    def rows_spec(self, start: int, stop: int) -> tuple:
+        """The native writer's ``(kind, bytes, width)`` of rows ``start..stop`` (a view)."""
+        return (self.kind, self.data[start * self.row_bytes : stop * self.row_bytes], self.width)
+
+    def check_utf8(self) -> None:
+        """Refuses a string column with a cell that is not UTF-8 (trailing NULs are padding)
+        before any row is sent, as the native writer does for the rows of one call.
+
+        Vectorised: the bytes are decoded a piece of rows at a time, which also passes when a
+        character runs from one cell into the next; so no cell may start with a continuation
+        byte either (every character then lies within one cell)."""
+        if self.kind != "string" or self.valid_utf8 or not self.rows:
+            return
+        cells = self.data.reshape(self.rows, self.width)
+        step = max(1, STEP_BYTES // self.width)
+        for start in range(0, self.rows, step):
+            piece = cells[start : start + step]
+            try:
+                if ((piece[:, 0] & 0xC0) == 0x80).any():
+                    raise ValueError
+                str(piece.data, "utf-8")
+            except ValueError:  # UnicodeDecodeError is one: find the row, on this error path only
+                for row, cell in enumerate(piece, start):
+                    try:
+                        bytes(cell).rstrip(b"\0").decode("utf-8")
+                    except UnicodeDecodeError:
+                        raise InvalidArgumentError(f"{self.name}: row {row} is not valid UTF-8") from None
 
 
 def _converter(format: str) -> Callable[[dict[str, Column]], Any]:

@@ -1,15 +1,20 @@
 """``ignite-fast fs ls|cat|put|get|rm|mv|mkdir|stat|gc``: IGFS from the shell.
 
 Paths are ``igfs://host:port/path`` URLs or plain paths on the cluster the ``IGFS_*``
-environment names (``--host``/``--port`` override it)."""
+environment names (``--host``/``--port`` override it). ``put`` and ``get`` show a bar of bytes
+copied on stderr when it is a terminal (``--progress``/``--no-progress`` decide otherwise)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import stat
 import sys
 import time
+from typing import Any, BinaryIO
 
+from ._progress import bytes_bar
 from .errors import IgniteError
 from .igfs import IgniteFileSystem, split_url
 
@@ -32,6 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     get = sub.add_parser("get", help="copy a file out ('-' writes stdout)")
     get.add_argument("path")
     get.add_argument("local")
+    for copy in (put, get):
+        copy.add_argument(
+            "--progress",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="a bar of bytes copied on stderr (default: when stderr is a terminal)",
+        )
     rm = sub.add_parser("rm", help="remove files or directories")
     rm.add_argument("paths", nargs="+")
     rm.add_argument("-r", "--recursive", action="store_true")
@@ -53,6 +65,22 @@ def _line(stat, long: bool) -> str:
     return f"{'d' if stat.is_dir else '-'} {stat.size:>14} {when} {stat.path}"
 
 
+def _copy(src: Any, dst: Any, chunk: int, bar: Any) -> None:
+    """``shutil.copyfileobj`` that moves ``bar`` once per chunk."""
+    while data := src.read(chunk):
+        dst.write(data)
+        bar.update(len(data))
+
+
+def _local_size(file: BinaryIO) -> int | None:
+    """The size of a regular local file, None for a pipe or a terminal (the bar then counts up)."""
+    try:
+        info = os.fstat(file.fileno())
+    except (OSError, ValueError):
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     first = getattr(args, "path", None) or getattr(args, "src", None) or (getattr(args, "paths", None) or [None])[0]
@@ -70,15 +98,17 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.buffer.flush()
         elif args.command == "put":
             src = sys.stdin.buffer if args.local == "-" else open(args.local, "rb")
-            with src, fs.open(args.path, "wb") as dst:
-                shutil.copyfileobj(src, dst, length=fs.block_size)
+            with src, fs.open(args.path, "wb") as dst, bytes_bar(args.progress, "put", _local_size(src)) as bar:
+                _copy(src, dst, fs.block_size, bar)
         elif args.command == "get":
-            with fs.open(args.path, "rb") as src:
+            size = fs.stat(args.path).size
+            with fs.open(args.path, "rb") as src, bytes_bar(args.progress, "get", size) as bar:
                 if args.local == "-":
-                    shutil.copyfileobj(src, sys.stdout.buffer, length=fs.block_size)
+                    _copy(src, sys.stdout.buffer, fs.block_size, bar)
+                    sys.stdout.buffer.flush()
                 else:
                     with open(args.local, "wb") as dst:
-                        shutil.copyfileobj(src, dst, length=fs.block_size)
+                        _copy(src, dst, fs.block_size, bar)
         elif args.command == "rm":
             for path in args.paths:
                 fs.rm(path, recursive=args.recursive)

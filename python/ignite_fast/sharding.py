@@ -20,12 +20,13 @@ import json
 import os
 import socket
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from . import _native
 from ._nodes import NodeConnections
 from ._options import check_int
+from ._progress import rows_bar
 from ._sizing import Sizer
 from .errors import IgniteConnectionError, InvalidArgumentError
 
@@ -210,12 +211,15 @@ def assign_partitions(
     return [sorted(shard) for shard in shards]
 
 
-def partition_sizes(nodes: NodeConnections, sizer: Sizer, cache: str, parallel: int = 4) -> list[int]:
+def partition_sizes(
+    nodes: NodeConnections, sizer: Sizer, cache: str, parallel: int = 4, *, progress: bool | None = None
+) -> list[int]:
     """The number of entries in each partition of ``cache``, counted by reading every partition
     from its primary node and discarding the pages undecoded: one pass over the data at the
-    server's speed (the thin-client protocol has no per-partition size request)."""
+    server's speed (the thin-client protocol has no per-partition size request). ``progress``:
+    a bar of partitions counted (None: only when stderr is a terminal)."""
     _topology, primaries = _partition_map(nodes, cache)
-    return _count_entries(nodes, sizer, cache, primaries, parallel)
+    return _count_entries(nodes, sizer, cache, primaries, parallel, progress)
 
 
 def _partition_map(nodes: NodeConnections, cache: str) -> tuple[tuple[int, int], list[bytes]]:
@@ -234,7 +238,7 @@ def _partition_map(nodes: NodeConnections, cache: str) -> tuple[tuple[int, int],
 
 
 def _count_entries(
-    nodes: NodeConnections, sizer: Sizer, cache: str, primaries: list[bytes], parallel: int
+    nodes: NodeConnections, sizer: Sizer, cache: str, primaries: list[bytes], parallel: int, progress: bool | None
 ) -> list[int]:
     page_size = sizer.count_page_rows(cache)
 
@@ -257,8 +261,14 @@ def _count_entries(
                 raise
             return entries(nodes.main, partition)  # its node went away: any node routes the scan
 
-    with ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="ignite-fast-count") as pool:
-        return list(pool.map(count, range(len(primaries))))
+    with (
+        rows_bar(progress, f"counting {cache}", total=len(primaries), unit="partitions") as bar,
+        ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="ignite-fast-count") as pool,
+    ):
+        counts = [pool.submit(count, partition) for partition in range(len(primaries))]
+        for _ in as_completed(counts):  # the bar moves as partitions finish, in any order
+            bar.update(1)
+        return [counted.result() for counted in counts]
 
 
 def _host_ips(host: str) -> set[str]:
@@ -310,6 +320,7 @@ def plan_shards(
     homes: Sequence[str | None] | None = None,
     balance: str = "entries",
     parallel: int = 4,
+    progress: bool | None = None,
 ) -> ShardPlan:
     """A plan giving each of ``workers`` a disjoint share of ``cache``'s partitions.
 
@@ -318,6 +329,7 @@ def plan_shards(
     and reads nothing. ``homes[i]`` is the Ignite node beside worker i (``"host:port"``, or
     ``"host"`` for any node there): its partitions are preferred for that worker as long as the
     balance allows. The client must be given every node's address for locality to be known.
+    ``progress``: a bar of the partitions counted (None: only when stderr is a terminal).
     """
     check_int("workers", workers, 1)
     if balance not in ("entries", "partitions"):
@@ -325,7 +337,10 @@ def plan_shards(
     if homes is not None and len(homes) != workers:
         raise InvalidArgumentError(f"homes names {len(homes)} workers' nodes, but there are {workers} workers")
     topology, primaries = _partition_map(nodes, cache)  # one connection per node: the count and locality
-    weights = _count_entries(nodes, sizer, cache, primaries, parallel) if balance == "entries" else [1] * len(primaries)
+    if balance == "entries":
+        weights = _count_entries(nodes, sizer, cache, primaries, parallel, progress)
+    else:
+        weights = [1] * len(primaries)
     local_to = home_nodes(homes, nodes.addresses()) if homes is not None else [set()] * workers
     shards = assign_partitions(weights, primaries, local_to, workers)
     return ShardPlan(

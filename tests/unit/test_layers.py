@@ -27,6 +27,7 @@ LAYERS = {
     "_options": 1,  # addresses, TLS options, argument checks, decode arguments
     "columns": 1,  # the one owner of the native column contract
     "arrow": 1,  # column -> Arrow conversion
+    "_progress": 1,  # progress bars (tqdm) and when they show
     # 2: plumbing
     "_sizing": 2,  # page and batch sizes
     "_nodes": 2,  # per-node connections
