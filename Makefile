@@ -36,10 +36,11 @@ $(DEPS_STAMP): pyproject.toml | $(PY)
 		"fsspec>=2023.1" "tensorboard>=2.16" "torch>=2.2" "ruff>=0.17,<0.18" "mypy>=2.4"
 	touch $@
 
-# The extension module, in release mode (lto, one codegen unit), installed editable.
+# The extension module, in release mode (lto, one codegen unit), installed editable. It is also
+# TensorFlow's igfs:// plugin (one shared object). Extensions of older builds (per-version names,
+# the former separate plugin) would shadow or confuse it: they go first.
 $(BUILD_STAMP): $(DEPS_STAMP) $(RUST_SOURCES) pyproject.toml
-	cargo build --release --quiet -p ignite-tf-fs
-	cp target/release/libignite_fast_tf_fs.so python/ignite_fast/
+	rm -f python/ignite_fast/_native.cpython-*.so python/ignite_fast/libignite_fast_tf_fs.so
 	$(VENV)/bin/maturin develop --release --quiet
 	touch $@
 

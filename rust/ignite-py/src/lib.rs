@@ -10,6 +10,10 @@
 //! - [`client`]: the native client and its cursors;
 //! - [`partition_scan`]: several partitions read at once over one connection;
 //! - [`igfs`]: the file system, its readers and writers.
+//!
+//! The same shared object is TensorFlow's `igfs://` plugin: it re-exports `TF_InitPlugin` from
+//! `ignite-tf-fs`, so the wheel carries one `.so` that `ignite_fast.tf.register_igfs_filesystem()`
+//! hands to `tf.experimental.register_filesystem_plugin` (which finds the library already loaded).
 
 use pyo3::prelude::*;
 
@@ -22,6 +26,10 @@ mod errors;
 mod igfs;
 mod partition_scan;
 mod primitives;
+
+// Used here so that rustc links the plugin crate in (an unused dependency is left out); the
+// cdylib then exports the `#[no_mangle]` symbol (`nm -D --defined-only` lists `TF_InitPlugin`).
+pub use ignite_fast_tf_fs::TF_InitPlugin;
 
 /// The name of a binary type code (`long`, `string`, `int[]`, `object`, ...).
 #[pyfunction]
