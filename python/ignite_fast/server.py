@@ -38,7 +38,9 @@ from ._progress import bytes_bar
 # The one place the Ignite version is pinned: the newest 2.x whose ignite-core, ignite-spring and
 # ignite-indexing are all on Maven Central. 2.18.0 is not yet: Central's maven-metadata.xml lists
 # 2.18.0 for ignite-core (and its new ignite-commons, ignite-binary-* and ignite-grid-unsafe) but
-# ends at 2.17.0 for ignite-spring (the XML config a node starts from) and ignite-indexing (SQL).
+# ends at 2.17.0 for ignite-spring (the XML config a node starts from) and ignite-indexing (SQL);
+# and ignite-indexing 2.17.0 does not run on ignite-core 2.18.0 (the node stops at start-up with
+# NoSuchMethodError: F.eq(Object, Object), from H2Connection.schema).
 IGNITE_VERSION = "2.17.0"
 
 MAIN_CLASS = "org.apache.ignite.startup.cmdline.CommandLineStartup"
