@@ -16,11 +16,11 @@ from typing import Any
 
 from .errors import InvalidArgumentError
 
-#: Work between two updates where the caller cuts the work itself to report on it (put_batches
-#: cuts its columns into pieces this large): big enough that the cut costs nothing measurable
-#: (the native writer keeps its requests in flight within a piece), small enough that a bar moves
-#: about once a second even on a slow link.
-STEP_BYTES = 32 << 20
+#: Work between two updates where the caller cuts the work itself to report on it (put_batches,
+#: when it shows a bar, cuts its columns into pieces this large): each cut drains the native
+#: writer's requests in flight (on one local node, 32 MB pieces cost about 8% of put_batches'
+#: throughput, 64 MB ones 2 to 6%), and a bar still moves about once a second at 64 MB/s.
+STEP_BYTES = 64 << 20
 
 # Redraw at most this often (seconds): a bar is for people, not a hot loop.
 _REDRAW_SECONDS = 0.25

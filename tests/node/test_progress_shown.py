@@ -1,6 +1,6 @@
 """Progress bars on the long operations, against the session node: shown on a terminal, absent when
 disabled and absent by default when stderr is not a terminal; and put_batches cut into pieces for
-its bar writes exactly what one call would, refusing a bad column before the first piece."""
+its bar (only then) writes exactly what one call would, refusing a bad column before the first piece."""
 
 from __future__ import annotations
 
@@ -84,9 +84,16 @@ def test_put_batches_is_silent_when_disabled_or_not_on_a_terminal(client, cache_
 def test_a_bad_string_in_a_later_piece_is_refused_before_the_first_is_sent(client, cache_name, small_pieces):
     keys = np.array([f"k{i:05}".encode() for i in range(5000)])
     keys[4321] = b"\xc3("  # not UTF-8, far past the first piece
-    with pytest.raises(ignite_fast.InvalidArgumentError, match="key: row 4321 is not valid UTF-8"):
-        client.put_batches(cache_name, {"key": keys, "val": np.arange(5000)})
+
+    def refused():
+        return pytest.raises(ignite_fast.InvalidArgumentError, match="key: row 4321 is not valid UTF-8")
+
+    with stderr(terminal=False), refused():  # with a bar: in pieces, every piece checked before the first
+        client.put_batches(cache_name, {"key": keys, "val": np.arange(5000)}, progress=True)
     assert cache_name not in client.cache_names()  # nothing was sent: not even the cache was created
+    with refused():  # without: in one call, which the native writer checks whole before writing
+        client.put_batches(cache_name, {"key": keys, "val": np.arange(5000)}, progress=False)
+    assert list(client.scan(cache_name)) == []
 
 
 def test_to_pandas_shows_rows_read_on_a_terminal(client, cache_name):
