@@ -11,21 +11,45 @@ know is the cluster: partition maps, where the nodes are, and when the partition
 - :func:`home_node` finds the Ignite node on this worker's own machine by matching the nodes'
   endpoints against this host's addresses; where several nodes share a host the workers there
   are spread over them. ``IGNITE_FAST_HOME_NODE=host:port`` overrides it.
+- :func:`agreed_plan` gives every worker the same :class:`~ignite_fast.sharding.ShardPlan`, one
+  shard per rank, each preferring its rank's home: through the engine's collective where there
+  is one (``torch.distributed``: every rank's home gathered, rank 0 plans, the plan broadcast),
+  otherwise through a plan record in Ignite that the first writer creates and the others read.
+  No worker counts a changing cache on its own.
+- :class:`TopologyWatch` raises :class:`~ignite_fast.errors.TopologyChangedError` once the
+  cluster's affinity topology has left the plan's major version; a worker ends on it (exit
+  status :data:`TOPOLOGY_CHANGED_EXIT_CODE` with :func:`exit_on_topology_change`) and the engine
+  restarts the job.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import json
 import os
 import re
 import socket
-from collections.abc import Callable, Mapping, Sequence
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import quote
 
 from .client import Client
-from .errors import IgniteError, InvalidArgumentError
+from .errors import (
+    IgfsExistsError,
+    IgfsNotFoundError,
+    IgniteConnectionError,
+    IgniteError,
+    IgniteTimeoutError,
+    InvalidArgumentError,
+    TopologyChangedError,
+)
+from .igfs import IgniteFileSystem
+from .sharding import ShardPlan
 
 #: ``host:port`` of the Ignite node this worker should treat as its own (overrides the search).
 HOME_ENV = "IGNITE_FAST_HOME_NODE"
@@ -33,6 +57,12 @@ HOME_ENV = "IGNITE_FAST_HOME_NODE"
 JOB_ID_ENV = "IGNITE_FAST_JOB_ID"
 #: The attempt number, where something outside the engine counts attempts for every worker alike.
 ATTEMPT_ENV = "IGNITE_FAST_ATTEMPT"
+#: The exit status of a worker that ends on a topology change (:func:`exit_on_topology_change`).
+#: Any non-zero status makes torchrun (``--max-restarts``) restart the job; 128 and above is
+#: what Kubeflow's ``restartPolicy: ExitCode`` retries (lower ones are permanent failures).
+TOPOLOGY_CHANGED_EXIT_CODE = 200
+#: Where plan records are kept on the cluster's IGFS (see :func:`agreed_plan`).
+PLAN_RECORDS = "/.ignite-fast/plans"
 
 
 @dataclass(frozen=True)
@@ -264,3 +294,239 @@ def home_node(
         return None
     home = choose_home(nodes, context.slot)
     return None if home is None else home.address
+
+
+# ---- one plan per attempt -------------------------------------------------------------------
+
+
+class Collective(Protocol):
+    """The engine's collective operations over every worker of the job (rank order)."""
+
+    def all_gather(self, value: Any) -> list[Any]:
+        """Every rank's ``value``, by rank."""
+        ...
+
+    def broadcast(self, value: Any) -> Any:
+        """Rank 0's ``value``, on every rank."""
+        ...
+
+
+def agreed_plan(
+    client: Client,
+    cache: str,
+    context: WorkerContext | None = None,
+    *,
+    home: str | None = None,
+    collective: Collective | None = None,
+    balance: str = "entries",
+    timeout: float = 600.0,
+    progress: bool | None = None,
+) -> ShardPlan:
+    """The shard plan of ``cache`` for this attempt: one shard per rank, the same on every
+    worker, shard ``r`` preferring rank r's home node. Every worker calls it.
+
+    With a ``collective`` (the PyTorch adaptor passes ``torch.distributed``'s): the homes are
+    gathered, rank 0 plans (one counting pass with ``balance="entries"``), and the plan is
+    broadcast. Without one, through a plan record on the cluster's IGFS, under
+    ``/.ignite-fast/plans/<job id>/world-<n>-topology-<major>[-attempt-<a>]/``: every worker
+    writes its home there, rank 0 waits for them all, plans, and creates ``<cache>.json``
+    exclusively (IGFS's exclusive create: a pessimistic transaction on its TRANSACTIONAL metadata
+    cache, so the first writer wins); the others wait for the record and read it. Records are
+    keyed by the topology's major version rather than by torchrun's restart count, which each
+    agent keeps for itself: after a restart on an unchanged topology the workers find the
+    plan they had, and after a node joined or left they make a fresh one.
+
+    ``home`` is this worker's home node (default: :func:`home_node`); ``timeout`` bounds the
+    wait for the others, in seconds (:class:`~ignite_fast.errors.IgniteTimeoutError` then).
+    Raises :class:`~ignite_fast.errors.TopologyChangedError` when the topology changes while
+    the workers agree."""
+    context = worker_context() if context is None else context
+    home = home_node(client, context) if home is None else home or None
+    if context.world_size == 1:
+        return client.plan_shards(cache, 1, homes=[home], balance="partitions")
+    if collective is not None:
+        return _plan_by_collective(client, cache, context, home, collective, balance, progress)
+    if context.job_id is None:
+        raise InvalidArgumentError(
+            f"{context.world_size} workers must agree on one shard plan, and nothing names the job: "
+            f"initialise torch.distributed before building the dataset, or set {JOB_ID_ENV}"
+        )
+    return _plan_by_record(client, cache, context, home, balance, timeout, progress)
+
+
+def _make_plan(
+    client: Client, cache: str, homes: Sequence[str | None], balance: str, progress: bool | None
+) -> ShardPlan:
+    return client.plan_shards(
+        cache,
+        len(homes),
+        homes=None if all(h is None for h in homes) else list(homes),
+        balance=balance,
+        progress=progress,
+    )
+
+
+def _plan_by_collective(
+    client: Client,
+    cache: str,
+    context: WorkerContext,
+    home: str | None,
+    collective: Collective,
+    balance: str,
+    progress: bool | None,
+) -> ShardPlan:
+    homes = collective.all_gather(home)
+    offer: dict[str, Any] | None = None
+    failure: IgniteError | None = None
+    if context.rank == 0:
+        try:
+            offer = {"plan": _make_plan(client, cache, homes, balance, progress).to_dict()}
+        except IgniteError as e:
+            failure, offer = e, {"error": f"{type(e).__name__}: {e}"}  # so that no rank waits forever
+    answer = collective.broadcast(offer)
+    if failure is not None:
+        raise failure
+    if "error" in answer:
+        raise IgniteError(f"rank 0 could not plan the shards of {cache!r}: {answer['error']}")
+    return ShardPlan.from_dict(answer["plan"])
+
+
+def plan_record_dir(context: WorkerContext, topology_major: int) -> str:
+    """The IGFS directory of this job's plan records for one topology (and attempt, if known)."""
+    attempt = "" if context.attempt is None else f"-attempt-{context.attempt}"
+    return f"{PLAN_RECORDS}/{context.job_id}/world-{context.world_size}-topology-{topology_major}{attempt}"
+
+
+def _file_system(client: Client) -> IgniteFileSystem:
+    """The IGFS of the client's cluster, on the first of its addresses that answers."""
+    settings = client.settings
+    failure: IgniteError | None = None
+    for address in settings.addresses:
+        host, _, port = address.rpartition(":")
+        try:
+            return IgniteFileSystem(
+                host.strip("[]"),
+                int(port),
+                username=settings.username,
+                password=settings.password,
+                tls=settings.tls,
+                connect_timeout=settings.connect_timeout,
+                read_timeout=settings.read_timeout,
+            )
+        except IgniteConnectionError as e:
+            failure = e
+    raise failure or IgniteConnectionError("the client has no address")
+
+
+class _Waiter:
+    """Polls for what other workers write, within a deadline, and notices a topology change."""
+
+    def __init__(self, client: Client, major: int, timeout: float, what: str):
+        self.watch = TopologyWatch(client, (major, 0), every=1.0)
+        self.deadline = time.monotonic() + timeout
+        self.timeout, self.what = timeout, what
+
+    def until(self, ready: Callable[[], Any]) -> Any:
+        pause = 0.05
+        while (value := ready()) is None:
+            if time.monotonic() > self.deadline:
+                raise IgniteTimeoutError(f"waited {self.timeout:.0f} s for {self.what}")
+            self.watch.check()
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+        return value
+
+
+def _read_json(fs: IgniteFileSystem, path: str) -> Any:
+    try:
+        return json.loads(fs.read_bytes(path))
+    except IgfsNotFoundError:
+        return None
+
+
+def _plan_by_record(
+    client: Client,
+    cache: str,
+    context: WorkerContext,
+    home: str | None,
+    balance: str,
+    timeout: float,
+    progress: bool | None,
+) -> ShardPlan:
+    fs = _file_system(client)
+    major = client.topology_version()[0]
+    directory = plan_record_dir(context, major)
+    record = f"{directory}/{quote(cache, safe='')}.json"
+    with fs.open(f"{directory}/homes/{context.rank}.json", "w", makedirs=True) as f:
+        json.dump({"home": home}, f)
+    waiter = _Waiter(client, major, timeout, f"the shard plan of {cache!r} at igfs://{record}")
+    data = _read_json(fs, record)
+    if data is None and context.rank == 0:
+        homes_wait = _Waiter(client, major, timeout, f"every worker's home under igfs://{directory}/homes")
+
+        def homes() -> list[str | None] | None:
+            found = [_read_json(fs, f"{directory}/homes/{rank}.json") for rank in range(context.world_size)]
+            return None if any(h is None for h in found) else [h["home"] for h in found]
+
+        plan = _make_plan(client, cache, homes_wait.until(homes), balance, progress)
+        if plan.topology is not None and plan.topology[0] != major:
+            raise TopologyChangedError(
+                f"the topology changed while the shards of {cache!r} were planned", (major, 0), plan.topology
+            )
+        try:
+            with fs.open(record, "x") as f:
+                json.dump(plan.to_dict(), f)
+        except IgfsExistsError:
+            pass  # another writer's plan was first: that one holds
+    if data is None:
+        data = waiter.until(lambda: _read_json(fs, record))
+    plan = ShardPlan.from_dict(data)
+    if plan.cache != cache or len(plan) != context.world_size:
+        raise InvalidArgumentError(f"igfs://{record} holds a plan of {len(plan)} shards of {plan.cache!r}")
+    return plan
+
+
+# ---- topology changes -----------------------------------------------------------------------
+
+
+class TopologyWatch:
+    """Raises :class:`~ignite_fast.errors.TopologyChangedError` from :meth:`check` once the
+    cluster's affinity topology major version differs from ``planned``'s (a node joined or
+    left). It asks the cluster at most every ``every`` seconds (one small request); a plan
+    without a topology (None) is never stale."""
+
+    def __init__(self, client: Client, planned: tuple[int, int] | None, every: float = 1.0, what: str = "the plan"):
+        self.client, self.planned, self.every, self.what = client, planned, every, what
+        self._next = 0.0
+
+    def check(self, now: bool = False) -> None:
+        """Asks the cluster if ``every`` seconds have passed since the last question (or ``now``)."""
+        if self.planned is None or (not now and time.monotonic() < self._next):
+            return
+        self._next = time.monotonic() + self.every
+        try:
+            current = self.client.topology_version()
+        except IgniteConnectionError:
+            return  # the node asked may be the one that left: the next check asks another
+        if current[0] != self.planned[0]:
+            raise TopologyChangedError(
+                f"the cluster's topology changed (version {self.planned[0]} -> {current[0]}: a node joined or "
+                f"left) since {self.what} was made; restart every worker to make a fresh plan",
+                tuple(self.planned),  # type: ignore[arg-type]
+                current,
+            )
+
+
+@contextlib.contextmanager
+def exit_on_topology_change() -> Iterator[None]:
+    """Ends the process with :data:`TOPOLOGY_CHANGED_EXIT_CODE` when the block raises
+    :class:`~ignite_fast.errors.TopologyChangedError`, after saying why on stderr::
+
+        with exit_on_topology_change():
+            train()
+    """
+    try:
+        yield
+    except TopologyChangedError as e:
+        print(f"ignite_fast: {e} (exit status {TOPOLOGY_CHANGED_EXIT_CODE})", file=sys.stderr, flush=True)
+        sys.exit(TOPOLOGY_CHANGED_EXIT_CODE)

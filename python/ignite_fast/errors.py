@@ -30,6 +30,20 @@ class DataLostError(IgniteError):
     rather than return part of the data as if it were all."""
 
 
+class TopologyChangedError(IgniteError):
+    """The cluster's affinity topology changed its major version (a server node joined or left)
+    since the shard plan being read was made: partitions have moved, so the plan no longer says
+    which worker reads what, nor which reads are local. The worker should end (non-zero: see
+    :data:`ignite_fast.distributed.TOPOLOGY_CHANGED_EXIT_CODE`) so that its engine restarts
+    every worker, and the next attempt makes a fresh plan and resumes from its checkpoint.
+    ``planned`` and ``current`` are the two versions ``(major, minor)`` when known."""
+
+    def __init__(self, message: str, planned: tuple[int, int] | None = None, current: tuple[int, int] | None = None):
+        super().__init__(message)  # one argument, so that a DataLoader worker's re-raise keeps the type
+        self.planned = planned
+        self.current = current
+
+
 class ProtocolError(IgniteError):
     """The server sent bytes that do not follow the thin-client protocol."""
 
@@ -103,6 +117,7 @@ __all__ = [
     "AuthenticationError",
     "TlsError",
     "DataLostError",
+    "TopologyChangedError",
     "ProtocolError",
     "ServerError",
     "CacheNotFoundError",

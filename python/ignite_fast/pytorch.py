@@ -16,16 +16,21 @@ units; strings, and arrays of varying length (:class:`~ignite_fast.columns.Ragge
 as PyTorch has no tensors for them. Null values are zero, or with ``with_masks=True`` each
 nullable column is a pair ``(values, valid)``.
 
-Shards: worker ``w`` of ``W`` DataLoader workers on rank ``r`` of ``R`` reads shard
-``(r * W + w, R * W)``, from the plan ``ignite-fast train`` put in the environment when it has
-that many shards, else contiguous partition ranges (see :mod:`ignite_fast.sharding`). The rank
-comes from ``torch.distributed`` when it is initialized, else from ``RANK``/``WORLD_SIZE``.
+Under an engine (``torchrun``, Kubeflow's PyTorchJob: see :mod:`ignite_fast.distributed`), the
+dataset is made on every rank, after ``torch.distributed.init_process_group`` when the job uses
+it: the ranks then agree on one shard plan (every rank's home node gathered, rank 0 plans, the
+plan broadcast; without a process group, through a plan record in Ignite), and rank r reads
+shard r, its DataLoader workers each a part of it. When the cluster's topology changes under
+the plan (a node joins or leaves), iterating raises
+:class:`~ignite_fast.errors.TopologyChangedError`: end the worker (see
+:func:`ignite_fast.distributed.exit_on_topology_change`) and let the engine restart the job.
+``shard=(i, n)`` instead reads contiguous ranges of partition numbers, which need no agreement.
 PyTorch is an optional dependency: only this module imports it.
 """
 
 from __future__ import annotations
 
-import os
+import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -35,24 +40,52 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from .client import Client, TlsOptions
 from .columns import Ragged
+from .distributed import TopologyWatch, WorkerContext, agreed_plan, worker_context
 from .errors import InvalidArgumentError
 from .sharding import ShardPlan, check_shard
 
 
-def process_rank() -> tuple[int, int]:
-    """``(rank, world_size)`` of this process: ``torch.distributed`` when initialized, else the
-    ``RANK``/``WORLD_SIZE`` environment (set by ``torchrun`` and ``ignite-fast train``), else (0, 1)."""
+def _process_group() -> Any:
+    """``torch.distributed`` when its default process group is initialized, else None."""
     import torch.distributed as dist
 
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    try:
-        rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    except ValueError as e:
-        raise InvalidArgumentError(f"RANK/WORLD_SIZE must be integers: {e}") from None
-    if not 0 <= rank < world:
-        raise InvalidArgumentError(f"RANK={rank} is not within WORLD_SIZE={world}")
-    return rank, world
+    return dist if dist.is_available() and dist.is_initialized() else None
+
+
+def process_context() -> WorkerContext:
+    """This process's :class:`~ignite_fast.distributed.WorkerContext`, its rank and world size
+    taken from ``torch.distributed`` when initialized."""
+    context = worker_context()
+    dist = _process_group()
+    if dist is not None and (dist.get_rank(), dist.get_world_size()) != (context.rank, context.world_size):
+        context = dataclasses.replace(context, rank=dist.get_rank(), world_size=dist.get_world_size())
+    return context
+
+
+def process_rank() -> tuple[int, int]:
+    """``(rank, world_size)`` of this process: ``torch.distributed`` when initialized, else the
+    engine's environment (``RANK``/``WORLD_SIZE``, ``TF_CONFIG``), else (0, 1)."""
+    context = process_context()
+    return context.rank, context.world_size
+
+
+class TorchCollective:
+    """``torch.distributed``'s default group as the collective :func:`~ignite_fast.distributed.agreed_plan`
+    uses (object collectives; with NCCL, set the process's device first, as they require)."""
+
+    def all_gather(self, value: Any) -> list[Any]:
+        import torch.distributed as dist
+
+        gathered: list[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(gathered, value)
+        return gathered
+
+    def broadcast(self, value: Any) -> Any:
+        import torch.distributed as dist
+
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
 
 
 def to_torch(column: Any, with_masks: bool = False) -> Any:
@@ -81,10 +114,18 @@ class IgniteIterableDataset(IterableDataset):
     ``hosts`` lists the nodes (``"host:port"``; give them all, so that each partition is read
     from its primary), or ``host``/``port`` name one. ``batch_size`` is rows per batch (default:
     about 16 MB). ``columns`` and ``value_type`` are as in :meth:`ignite_fast.Client.scan`;
-    ``parallel`` is how many partitions each worker reads at a time. ``shard=(i, n)`` overrides
-    the process's place (rank) among ``n``; ``plan`` (a :class:`~ignite_fast.sharding.ShardPlan`
-    with one shard per DataLoader worker of every process) gives the partitions outright.
-    ``transform`` is applied to every batch, in the worker.
+    ``parallel`` is how many partitions each worker reads at a time. ``transform`` is applied to
+    every batch, in the worker.
+
+    Which partitions this process reads: with several ranks (``torch.distributed``, or the
+    engine's ``RANK``/``WORLD_SIZE``/``TF_CONFIG``), shard ``rank`` of the plan the ranks agree
+    on when the dataset is made (see :func:`~ignite_fast.distributed.agreed_plan`; ``balance``
+    is its ``"entries"`` or ``"partitions"``), split among the DataLoader's workers; alone, the
+    whole cache. ``plan`` gives the plan outright (one shard per rank, or one per DataLoader
+    worker of every rank); ``shard=(i, n)`` reads contiguous partition ranges as rank i of n,
+    with no plan. Iterating a plan raises :class:`~ignite_fast.errors.TopologyChangedError`
+    when the cluster's topology leaves the plan's (asked at most every ``topology_check``
+    seconds, and at each epoch's start and end).
     """
 
     def __init__(
@@ -100,6 +141,8 @@ class IgniteIterableDataset(IterableDataset):
         parallel: int = 2,
         shard: tuple[int, int] | None = None,
         plan: ShardPlan | None = None,
+        balance: str = "entries",
+        topology_check: float = 1.0,
         with_masks: bool = False,
         transform: Any = None,
         username: str | None = None,
@@ -112,6 +155,8 @@ class IgniteIterableDataset(IterableDataset):
             raise InvalidArgumentError(f"cache must be a non-empty string, got {cache!r}")
         if shard is not None:
             check_shard(shard)
+            if plan is not None:
+                raise InvalidArgumentError("give shard= (contiguous ranges) or plan=, not both")
         self.cache = cache
         self.batch_size = batch_size
         self._client_args: dict[str, Any] = dict(
@@ -130,21 +175,66 @@ class IgniteIterableDataset(IterableDataset):
             parallel=parallel,
             failover_timeout=timeout,
         )
-        self._shard = shard
-        self._plan = plan
         self._with_masks = with_masks
         self._transform = transform
-        Client(**self._client_args)  # fail here, in the main process, on a bad address or credentials
+        self._topology_check = topology_check
+        # Made in this process, before the DataLoader starts its workers: connections do not
+        # cross a fork, and collectives are for ranks, not their DataLoader workers.
+        client = Client(**self._client_args)  # fails here on a bad address or credentials
+        self._rank: tuple[int, int] = shard if shard is not None else (0, 1)
+        if shard is None:
+            context = process_context()
+            self._rank = (context.rank, context.world_size)
+            if plan is None and context.world_size > 1:
+                collective = TorchCollective() if _process_group() is not None else None
+                plan = agreed_plan(client, cache, context, collective=collective, balance=balance)
+        self.plan = plan
 
     def worker_shard(self) -> tuple[int, int]:
         """``(index, count)`` of the calling DataLoader worker among all readers of the cache."""
-        rank, world = self._shard if self._shard is not None else process_rank()
-        info = get_worker_info()
-        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
+        rank, world = self._rank
+        worker, workers = _dataloader_worker()
         return rank * workers + worker, world * workers
+
+    def worker_partitions(self) -> list[int] | None:
+        """The partitions the calling DataLoader worker reads under the plan (None without one)."""
+        plan = self.plan
+        if plan is None:
+            return None
+        rank, world = self._rank
+        worker, workers = _dataloader_worker()
+        if len(plan) == world:
+            return list(plan[rank][worker::workers])  # the rank's shard, dealt among its workers
+        if len(plan) == world * workers:
+            return list(plan[rank * workers + worker])
+        raise InvalidArgumentError(
+            f"the plan has {len(plan)} shards: not one per rank ({world}) "
+            f"nor one per DataLoader worker of every rank ({world * workers})"
+        )
 
     def __iter__(self) -> Iterator[Any]:
         client = Client(**self._client_args)  # per worker process: connections do not cross a fork
-        for batch in client.scan(self.cache, shard=self.worker_shard(), plan=self._plan, **self._scan_args):
+        partitions = self.worker_partitions()
+        if partitions is None:
+            batches = client.scan(self.cache, shard=self.worker_shard(), **self._scan_args)
+            yield from self._tensors(batches)
+            return
+        assert self.plan is not None
+        watch = TopologyWatch(client, self.plan.topology, self._topology_check, f"the shard plan of {self.cache!r}")
+        watch.check(now=True)
+        if partitions:
+            for tensors in self._tensors(client.scan(self.cache, partitions=partitions, **self._scan_args)):
+                yield tensors
+                watch.check()
+        watch.check(now=True)  # an epoch read across a change is not the plan's epoch
+
+    def _tensors(self, batches: Iterator[Any]) -> Iterator[Any]:
+        for batch in batches:
             tensors = to_torch(batch, self._with_masks)
             yield tensors if self._transform is None else self._transform(tensors)
+
+
+def _dataloader_worker() -> tuple[int, int]:
+    """``(id, count)`` of the calling DataLoader worker; (0, 1) outside one."""
+    info = get_worker_info()
+    return (info.id, info.num_workers) if info is not None else (0, 1)

@@ -1,0 +1,191 @@
+"""One shard plan per attempt, the same on every worker (ignite_fast.distributed.agreed_plan), on
+the three-node cluster: through a plan record in Ignite for workers started seconds apart while
+the cache grows, and through a collective (threads standing in for ranks; the real
+torch.distributed one is in test_torchrun.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import numpy as np
+import pytest
+from pyignite import Client as PyIgniteClient
+from pyignite.datatypes.prop_codes import PROP_BACKUPS_NUMBER, PROP_NAME
+
+import ignite_fast
+from ignite_fast.distributed import WorkerContext, agreed_plan, plan_record_dir
+from ignite_fast.igfs import IgniteFileSystem
+from ignite_fast.sharding import ShardPlan
+from node_fixtures import TRIO_PORT
+
+WORKERS = 3
+FIRST_ROWS = 6_000
+
+
+def _create(cache: str, backups: int = 1) -> None:
+    writer = PyIgniteClient()
+    writer.connect("127.0.0.1", TRIO_PORT)
+    writer.get_or_create_cache({PROP_NAME: cache, PROP_BACKUPS_NUMBER: backups})
+    writer.close()
+
+
+def _put(client: ignite_fast.Client, cache: str, start: int, stop: int) -> None:
+    keys = np.arange(start, stop, dtype=np.int64)
+    client.put_batches(cache, {"key": keys, "val": keys.astype(np.int32)}, create=False, progress=False)
+
+
+WORKER = """
+import json, sys
+import ignite_fast
+from ignite_fast.distributed import agreed_plan, worker_context
+client = ignite_fast.Client({hosts!r})
+context = worker_context()
+plan = agreed_plan(client, {cache!r}, context, progress=False)
+keys = [k for batch in client.scan({cache!r}, partitions=plan[context.rank]) for k in batch["key"].tolist()]
+print(json.dumps({{"plan": plan.to_dict(), "keys": keys}}))
+"""
+
+
+def test_workers_started_apart_agree_on_one_plan_while_the_cache_grows(trio):
+    cache, job = f"agree_{uuid.uuid4().hex[:8]}", f"pytest-{uuid.uuid4().hex[:8]}"
+    _create(cache)
+    client = ignite_fast.Client(trio.addresses)
+    _put(client, cache, 0, FIRST_ROWS)
+    written = [FIRST_ROWS]
+    stop = threading.Event()
+
+    def grow() -> None:  # a few hundred rows every tenth of a second, all along
+        while not stop.is_set():
+            _put(client, cache, written[0], written[0] + 300)
+            written[0] += 300
+            time.sleep(0.1)
+
+    grower = threading.Thread(target=grow, daemon=True)
+    grower.start()
+    procs = []
+    try:
+        for rank in (2, 0, 1):  # rank 0 neither first nor last
+            env = {
+                "PATH": "/usr/bin:/bin",
+                "RANK": str(rank),
+                "WORLD_SIZE": str(WORKERS),
+                "LOCAL_RANK": str(rank),
+                "LOCAL_WORLD_SIZE": str(WORKERS),
+                "IGNITE_FAST_JOB_ID": job,
+            }
+            code = WORKER.format(hosts=trio.addresses, cache=cache)
+            procs.append(
+                (rank, subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True))
+            )
+            time.sleep(1.5)
+        results = {}
+        for rank, proc in procs:
+            out, _ = proc.communicate(timeout=120)
+            assert proc.returncode == 0, f"rank {rank} failed"
+            results[rank] = json.loads(out.strip().splitlines()[-1])
+    finally:
+        stop.set()
+        grower.join()
+        for _, proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    plans = {rank: ShardPlan.from_dict(r["plan"]) for rank, r in results.items()}
+    assert plans[0] == plans[1] == plans[2] and len(plans[0]) == WORKERS
+    plan = plans[0]
+    assert sum(plan.entries) >= FIRST_ROWS  # counted once, by rank 0, as the cache grew
+    read = [k for r in results.values() for k in r["keys"]]
+    assert len(read) == len(set(read)), "a key was read by two workers"
+    assert set(range(FIRST_ROWS)) <= set(read) <= set(range(written[0]))
+    # Homes were spread over the three nodes (one per local rank): most partitions are local.
+    assert plan.local_partitions is not None
+    shares = [local / len(shard) for local, shard in zip(plan.local_partitions, plan.shards, strict=True)]
+    assert min(shares) > 0.8, plan.describe()
+    # The record is on the cluster's IGFS, where a restarted worker finds it.
+    major = client.topology_version()[0]
+    record = f"{plan_record_dir(WorkerContext(0, WORKERS, job_id=job), major)}/{cache}.json"
+    assert ShardPlan.from_dict(json.loads(IgniteFileSystem("127.0.0.1", TRIO_PORT).read_bytes(record))) == plan
+    again = agreed_plan(client, cache, WorkerContext(1, WORKERS, job_id=job), home="", progress=False)
+    assert again == plan  # the same topology, the same plan: nothing is counted again
+
+
+def test_a_worker_whose_rank_0_never_comes_gives_up(trio):
+    cache = f"agree_{uuid.uuid4().hex[:8]}"
+    _create(cache)
+    client = ignite_fast.Client(trio.addresses)
+    lonely = WorkerContext(1, 2, job_id=f"pytest-{uuid.uuid4().hex[:8]}")
+    started = time.monotonic()
+    with pytest.raises(ignite_fast.IgniteTimeoutError, match="shard plan"):
+        agreed_plan(client, cache, lonely, home="", timeout=2.0)
+    assert time.monotonic() - started < 10
+    with pytest.raises(ignite_fast.InvalidArgumentError, match="IGNITE_FAST_JOB_ID"):
+        agreed_plan(client, cache, WorkerContext(1, 2), home="")
+
+
+class ThreadCollective:
+    """Ranks as threads of one process: what torch.distributed's object collectives do."""
+
+    def __init__(self, world: int):
+        self.barrier = threading.Barrier(world, timeout=60)
+        self.slots: list = [None] * world
+        self.root = None
+
+    def for_rank(self, rank: int):
+        collective = self
+
+        class Rank:
+            def all_gather(self, value):
+                collective.slots[rank] = value
+                collective.barrier.wait()
+                gathered = list(collective.slots)
+                collective.barrier.wait()
+                return gathered
+
+            def broadcast(self, value):
+                if rank == 0:
+                    collective.root = value
+                collective.barrier.wait()
+                value = collective.root
+                collective.barrier.wait()
+                return value
+
+        return Rank()
+
+
+def _agree_in_threads(trio, cache: str, world: int) -> dict:
+    collective = ThreadCollective(world)
+    client = ignite_fast.Client(trio.addresses)
+    out: dict = {}
+
+    def rank(r: int) -> None:
+        context = WorkerContext(r, world, local_rank=r, local_world_size=world)
+        try:
+            out[r] = agreed_plan(client, cache, context, collective=collective.for_rank(r), progress=False)
+        except ignite_fast.IgniteError as e:
+            out[r] = e
+
+    threads = [threading.Thread(target=rank, args=(r,)) for r in range(world)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return out
+
+
+def test_ranks_agree_through_the_engines_collective(trio):
+    cache = f"agree_{uuid.uuid4().hex[:8]}"
+    _create(cache)
+    _put(ignite_fast.Client(trio.addresses), cache, 0, FIRST_ROWS)
+    plans = _agree_in_threads(trio, cache, 3)
+    assert plans[0] == plans[1] == plans[2] and sum(plans[0].entries) == FIRST_ROWS
+    assert min(plans[0].local_partitions) > 0.8 * min(len(s) for s in plans[0].shards), plans[0].describe()
+    # Rank 0 cannot plan a cache that does not exist: it raises its error, every other rank hears
+    # why, and none waits forever.
+    missing = f"missing_{uuid.uuid4().hex[:8]}"
+    failed = _agree_in_threads(trio, missing, 2)
+    assert isinstance(failed[0], ignite_fast.IgniteError) and "rank 0" not in str(failed[0])
+    assert f"rank 0 could not plan the shards of {missing!r}: {type(failed[0]).__name__}" in str(failed[1])
