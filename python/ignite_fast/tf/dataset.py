@@ -24,6 +24,7 @@ import tensorflow as tf
 from .._options import TlsOptions
 from ..client import Client
 from ..columns import Column, to_numpy
+from ..distributed import TopologyWatch
 from ..errors import InvalidArgumentError, TlsError
 from .specs import EMPTY_SPEC, batch_spec, mask_spec, mask_value, split_runs, to_tf
 
@@ -337,10 +338,18 @@ class IgniteDataset(_GeneratorDataset):
                 format="columns",
                 **selection,
             )
+            # A plan's shards hold only while the topology it was made for does: a change
+            # mid-epoch raises TopologyChangedError (checked at most once a second, and at the end).
+            planned = getattr(selection["plan"], "topology", None)
+            watch = TopologyWatch(client, planned, what=f"the shard plan of {values['cache_name']!r}")
+            watch.check(now=True)
             try:
-                yield from batches
+                for batch in batches:
+                    yield batch
+                    watch.check()
             except TlsError as e:
                 raise _explain_tls(e, values["ca_file"]) from None
+            watch.check(now=True)
 
         # Arguments whose tensors are known only when run take their defaults for the sample.
         schema_values = {
