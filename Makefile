@@ -2,7 +2,9 @@
 # (.venv), the Rust extension (built in release mode into it), and the Ignite jars (build/ignite).
 #   make demo    set up, start a local Ignite node, load digits, train from IgniteDataset, stop
 #   make lint    ruff (rules and format), mypy on the package, cargo fmt --check, clippy -D warnings
-#   make test    lint, set up, cargo test, then the pytest suite against real Ignite nodes
+#   make test    lint, set up, cargo test, the pytest suite against real Ignite nodes, then the
+#                installed-package smoke suite (make test-smoke)
+#   make wheel   the wheel users install (abi3, manylinux_2_28) and the sdist, into dist/
 #   make bench   set up, run the benchmark smoke (benches/)
 
 PYTHON ?= python3
@@ -19,21 +21,23 @@ DEPS_STAMP := $(VENV)/.deps-installed
 BUILD_STAMP := $(VENV)/.extension-built
 JARS_STAMP := $(IGNITE_FAST_HOME)/.jars-installed
 
-.PHONY: setup demo lint test test-rust test-python bench bench-baseline bench-compare clean
+.PHONY: setup demo lint test test-rust test-python wheel test-smoke bench bench-baseline bench-compare clean
 
 setup: $(BUILD_STAMP) $(JARS_STAMP)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# Python packages: the build tool, then the run-time, TensorFlow, test and lint dependencies (ruff to
-# one minor version: its formatter's style moves between minor versions).
+# Python packages: the build tools (maturin; zig links the manylinux wheel of make wheel), then the
+# run-time, TensorFlow, test and lint dependencies (ruff to one minor version: its formatter's style
+# moves between minor versions).
 $(DEPS_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet "maturin>=1.7,<2" "numpy>=1.26" "tqdm>=4.66" "tensorflow>=2.16" \
+	$(PY) -m pip install --quiet "maturin>=1.7,<2" "ziglang>=0.13" "numpy>=1.26" "tqdm>=4.66" "tensorflow>=2.16" \
 		"pytest>=8" "pytest-benchmark>=4" "pytest-timeout>=2" "pyignite==0.6.1" "scikit-learn>=1.3" \
 		"hypothesis>=6" "pyarrow>=15" "pandas>=2" "cryptography>=42" "matplotlib>=3.8" \
-		"fsspec>=2023.1" "tensorboard>=2.16" "torch>=2.2" "ruff>=0.17,<0.18" "mypy>=2.4"
+		"fsspec>=2023.1" "tensorboard>=2.16" "torch>=2.2" "ray[data,train]>=2.60" \
+		"ruff>=0.17,<0.18" "mypy>=2.4"
 	touch $@
 
 # The extension module, in release mode (lto, one codegen unit), installed editable. It is also
@@ -59,13 +63,33 @@ lint: $(DEPS_STAMP)
 	cargo fmt --all --check
 	cargo clippy --quiet --workspace --all-targets -- -D warnings
 
-test: lint setup test-rust test-python
+test: lint setup test-rust test-python test-smoke
 
 test-rust:
 	cargo test --quiet -p ignite-core -p ignite-tf-fs
 
+# tests/smoke is not for this venv: it tests an installed wheel (test-smoke).
 test-python: setup
-	$(PY) -m pytest tests -v --durations=15
+	$(PY) -m pytest tests --ignore=tests/smoke -v --durations=15
+
+# The wheel: one abi3 wheel for CPython 3.11+ holding the extension, which is also TensorFlow's
+# igfs:// plugin. Zig links it against glibc 2.28, so it runs on older Linux than this machine's
+# and carries a manylinux_2_28 tag. --sdist builds the sdist first and the wheel from it (so the
+# sdist is shown to build); release profile: fat LTO, one codegen unit. Its own target directory:
+# zig's compiler settings would otherwise rebuild the editable extension's artefacts each time.
+WHEEL_GLOB := dist/ignite_fast-*-cp311-abi3-manylinux_2_28_x86_64.whl
+wheel: $(DEPS_STAMP)
+	rm -rf dist
+	$(VENV)/bin/maturin build --release --sdist --zig --compatibility manylinux_2_28 \
+		--target-dir target/wheel --out dist
+	@ls -l dist
+
+# The installed-package smoke suite (tests/smoke/run.sh): the wheel in fresh venvs outside the
+# checkout on each Python version, a node the installed package starts, and a pip install of a
+# clean clone. The jars of make setup are reused (IGNITE_FAST_HOME).
+SMOKE_PYTHONS ?= 3.11 3.12 3.13
+test-smoke: wheel $(JARS_STAMP)
+	tests/smoke/run.sh $(WHEEL_GLOB) $(SMOKE_PYTHONS)
 
 # Benchmarks: JSON in benches/results, a table on the terminal, a PNG chart beside the JSON.
 BENCH_ARGS := benches --benchmark-only --benchmark-columns=min,median,max,rounds -q
@@ -82,4 +106,4 @@ bench-compare: setup
 	$(PY) -m pytest $(BENCH_ARGS) --benchmark-compare --benchmark-compare-fail=min:30%
 
 clean:
-	rm -rf $(VENV) build target
+	rm -rf $(VENV) build target dist
