@@ -62,27 +62,35 @@ PY
 run_suite() {
     rm -rf "$work/suite" && mkdir -p "$work/suite" && cp "$checkout"/tests/smoke/*.py "$work/suite/"
     (cd "$work" && IGNITE_FAST_SMOKE_PORT=$port "$1/bin/python" -m pytest suite -q -p no:cacheprovider --durations=5 \
-        -W "ignore::DeprecationWarning:gast")  # TensorFlow's autograph on Python 3.13, not ours
+        -W "ignore::DeprecationWarning:gast.astn")  # TensorFlow's autograph on Python 3.13, not ours
 }
 
-echo "wheel: $(basename "$wheel") ($(du -k "$wheel" | cut -f1) KB)"
-for version in "${versions[@]}"; do
-    venv="$work/venv-$version"
-    step "Python $version: fresh venv, pip install $(basename "$wheel")[tf]"
-    make_venv "$venv" "$(find_python "$version")" "$wheel"
-    if [ -z "$node_python" ]; then
-        step "an Ignite node started by the installed package"
-        node_python="$venv/bin/python"
-        "$node_python" -m ignite_fast.server install
-        "$node_python" -m ignite_fast.server start "${node[@]}" "${node_ports[@]}"
-    fi
-    step "Python $version: the smoke suite"
-    run_suite "$venv"
-done
+main() {
+    echo "wheel: $(basename "$wheel") ($(du -k "$wheel" | cut -f1) KB)"
+    for version in "${versions[@]}"; do
+        venv="$work/venv-$version"
+        step "Python $version: fresh venv, pip install $(basename "$wheel")[tf]"
+        python=$(find_python "$version")
+        make_venv "$venv" "$python" "$wheel"
+        if [ -z "$node_python" ]; then
+            step "an Ignite node started by the installed package"
+            node_python="$venv/bin/python"
+            "$node_python" -m ignite_fast.server install
+            "$node_python" -m ignite_fast.server start "${node[@]}" "${node_ports[@]}"
+        fi
+        step "Python $version: the smoke suite"
+        run_suite "$venv"
+    done
 
-step "a clean clone, pip install <clone>[tf] (no wheel), Python ${versions[0]}"
-git clone --quiet "$checkout" "$work/clone"
-mkdir -p "$checkout/target/source-install"
-CARGO_TARGET_DIR="$checkout/target/source-install" make_venv "$work/venv-clone" "$(find_python "${versions[0]}")" "$work/clone"
-run_suite "$work/venv-clone"
-step "done"
+    step "a clean clone, pip install <clone>[tf] (no wheel), Python ${versions[0]}"
+    git clone --quiet "$checkout" "$work/clone"
+    mkdir -p "$checkout/target/source-install"
+    python=$(find_python "${versions[0]}")
+    CARGO_TARGET_DIR="$checkout/target/source-install" make_venv "$work/venv-clone" "$python" "$work/clone"
+    run_suite "$work/venv-clone"
+    step "done"
+}
+
+# All of it in one function, read whole before it runs: editing this file meanwhile is harmless.
+main
+exit
