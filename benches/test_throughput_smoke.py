@@ -49,7 +49,7 @@ def _raw_reader(cache, page_size, parallel):
         pages = client.raw_pages(
             cache["name"],
             parallel=parallel,
-            page_size=None if parallel else min(page_size, client._page_rows(cache["name"])),
+            page_size=None if parallel else min(page_size, client._reader.sizer.cursor_page_rows(cache["name"])),
         )
         rows = sum(entries for entries, _ in pages)
         assert rows == cache["rows"]

@@ -9,3 +9,6 @@ cluster/ (three nodes), tf/ (TensorFlow), igfs/ (the igfs:// file system and its
 """
 
 pytest_plugins = ["node_fixtures", "tls_fixtures"]
+
+# tests/smoke runs against an installed wheel in a venv of its own (make test-smoke), never here.
+collect_ignore = ["smoke"]

@@ -1,6 +1,8 @@
 //! A TensorFlow modular file system plugin: `igfs://host:port/path` (or `igfs:///path`, the
 //! cluster named by `IGFS_HOST`/`IGFS_PORT`) in `tf.io.gfile`, checkpoints, SavedModels and
-//! summary writers. `ignite_fast.tf` loads it with `tf.experimental.register_filesystem_plugin`.
+//! summary writers. The Python extension (`rust/ignite-py`) links this crate in and re-exports
+//! `TF_InitPlugin`, so `ignite_fast.tf.register_igfs_filesystem()` hands the extension's own .so to
+//! `tf.experimental.register_filesystem_plugin`: one shared object is both.
 //!
 //! Every operation goes to the same [`ignite_core::igfs`] code as the Python API, so the two see
 //! one file system with the same guarantees. Settings come from the `IGFS_*` environment
