@@ -257,6 +257,7 @@ def main(argv: list[str]) -> int:
     summary = {
         "framework": args.framework,
         "accuracy": result.metrics.get("accuracy"),
+        "held_out": result.metrics.get("held_out"),
         "epochs": result.metrics["epoch"] + 1,
         "started_at_epoch": result.metrics["started_at_epoch"],
         "loss": result.metrics["loss"],
