@@ -107,8 +107,9 @@ def read_ignite(
     discovered). ``parallelism`` is the number of read tasks in all (default: two per CPU of
     the Ray cluster, at least one per Ignite node, at most one per partition); ``locality=False``
     lets Ray Data place every task (see the module's notes). ``num_cpus`` (per task) and
-    ``concurrency`` (tasks at once, per read) go to ``ray.data.read_datasource``. Connects to
-    Ray (``ray.init()``) if it is not yet."""
+    ``concurrency`` (tasks at once, per read) go to ``ray.data.read_datasource``: a task takes
+    one CPU by default, so beside a trainer leave CPUs free for them (a Ray Train job whose
+    workers hold every CPU reads nothing). Connects to Ray (``ray.init()``) if it is not yet."""
     if not ray.is_initialized():
         ray.init()
     client = Client(
