@@ -394,8 +394,11 @@ class IgfsWriter(io.RawIOBase):
 
     def write(self, data) -> int:
         self._checkClosed()
+        view = memoryview(data)
+        if view.format != "B":  # any bytes-like object: pyarrow's Buffer is signed ('b'), arrays are wider
+            view = view.cast("B")
         with self._lock:
-            return self._native.write(data)
+            return self._native.write(view)
 
     def tell(self) -> int:
         self._checkClosed()

@@ -291,33 +291,7 @@ def igfs_storage(url: str, **options: Any) -> tuple[str, pyarrow.fs.FileSystem]:
     through ``pyarrow.fs.FSSpecHandler``). ``options`` go to
     :class:`~ignite_fast.igfs_fsspec.IgfsFileSystem` (username, password, tls...)."""
     host, port, path = split_url(url)
-    return path, pyarrow.fs.PyFileSystem(_IgfsHandler(IgfsFileSystem(host, port, **options)))
-
-
-class _IgfsHandler(pyarrow.fs.FSSpecHandler):
-    """FSSpecHandler whose output streams hand igfs plain bytes. pyarrow writes ``pyarrow.Buffer``
-    objects, whose buffer format is ``'b'`` (signed), and ``IgfsWriter.write`` takes only
-    unsigned-byte buffers (``'B'``) for now: the views are recast here. (A workaround: once
-    ``IgfsWriter.write`` casts itself, plain ``FSSpecHandler`` does.)"""
-
-    def open_output_stream(self, path: str, metadata: Any) -> pa.PythonFile:
-        return pa.PythonFile(_UnsignedWrites(self.fs.open(path, mode="wb")), mode="w")
-
-    def open_append_stream(self, path: str, metadata: Any) -> pa.PythonFile:
-        return pa.PythonFile(_UnsignedWrites(self.fs.open(path, mode="ab")), mode="w")
-
-
-class _UnsignedWrites:
-    """A writable file that passes every write on as an unsigned-byte view."""
-
-    def __init__(self, file: Any):
-        self._file = file
-
-    def write(self, data: Any) -> int:
-        return self._file.write(memoryview(data).cast("B"))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._file, name)
+    return path, pyarrow.fs.PyFileSystem(pyarrow.fs.FSSpecHandler(IgfsFileSystem(host, port, **options)))
 
 
 def _host_of(address: str) -> str:

@@ -403,3 +403,30 @@ def test_an_atomic_metadata_cache_is_refused_clearly(cluster, pyignite_client, f
     pyignite_client.get_or_create_cache(f"{fs_name}_atomic")  # ATOMIC by default
     with pytest.raises(ValueError, match="must be TRANSACTIONAL"):
         igfs.IgniteFileSystem("127.0.0.1", SESSION_PORT, meta_cache=f"{fs_name}_atomic", data_cache=f"{fs_name}_d")
+
+
+def test_writes_take_any_bytes_like_object(fs, fs_name):
+    """pyarrow hands writers its Buffer (a signed 'b' buffer): pyarrow.fs.PyFileSystem over fsspec
+    wrote nothing before writes cast every bytes-like view to unsigned bytes."""
+    import array
+
+    import numpy as np
+    import pyarrow as pa
+
+    with fs.open("/bytes_like.bin", "wb") as f:
+        f.write(pa.py_buffer(b"arrow "))
+        f.write(memoryview(b"signed ").cast("b"))
+        f.write(array.array("i", [1]))
+        f.write(np.arange(2, dtype=np.uint16))
+    assert (
+        fs.read_bytes("/bytes_like.bin")
+        == b"arrow signed " + array.array("i", [1]).tobytes() + np.arange(2, dtype=np.uint16).tobytes()
+    )
+    from pyarrow import fs as pafs
+
+    from ignite_fast.igfs_fsspec import IgfsFileSystem
+
+    handler = pafs.PyFileSystem(pafs.FSSpecHandler(IgfsFileSystem("127.0.0.1", SESSION_PORT, name=fs_name)))
+    with handler.open_output_stream("/through_pyarrow.bin") as out:
+        out.write(b"through pyarrow")
+    assert fs.read_bytes("/through_pyarrow.bin") == b"through pyarrow"
