@@ -141,7 +141,8 @@ def train(args: argparse.Namespace, hosts: list[str]) -> int:
         epoch += 1
         if args.keys_out:
             os.makedirs(args.keys_out, exist_ok=True)
-            name = f"rank-{rank}-epoch-{epoch - 1}-restart-{context.restarts}.json"
+            topology = "none" if plan is None or plan.topology is None else plan.topology[0]
+            name = f"rank-{rank}-epoch-{epoch - 1}-topology-{topology}.json"
             with open(os.path.join(args.keys_out, name), "w") as out:
                 json.dump(keys, out)
         if rank == 0:  # a file is published whole on close, so a crash mid-save leaves the last one

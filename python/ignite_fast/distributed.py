@@ -528,5 +528,5 @@ def exit_on_topology_change() -> Iterator[None]:
     try:
         yield
     except TopologyChangedError as e:
-        print(f"ignite_fast: {e} (exit status {TOPOLOGY_CHANGED_EXIT_CODE})", file=sys.stderr, flush=True)
+        print(f"ignite_fast: exit status {TOPOLOGY_CHANGED_EXIT_CODE}: {e}", file=sys.stderr, flush=True)
         sys.exit(TOPOLOGY_CHANGED_EXIT_CODE)

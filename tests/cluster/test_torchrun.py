@@ -148,12 +148,12 @@ class Agents:
             return "\n".join(self.lines[-150:])
 
 
-def _epoch_keys(keys_dir: Path, epoch: int, restart: str = r"\d+") -> list[int]:
-    keys = []
-    for path in keys_dir.glob(f"rank-*-epoch-{epoch}-restart-*.json"):
-        if re.fullmatch(rf"rank-\d-epoch-{epoch}-restart-{restart}\.json", path.name):
-            keys += json.loads(path.read_text())
-    return keys
+def _epoch_keys(keys_dir: Path, epoch: int, topology: str = "*") -> dict[int, list[int]]:
+    """The keys each rank read in ``epoch`` (under the plan of topology ``topology``), by rank."""
+    return {
+        int(path.name.split("-")[1]): json.loads(path.read_text())
+        for path in keys_dir.glob(f"rank-*-epoch-{epoch}-topology-{topology}.json")
+    }
 
 
 def _exactly_once(keys: list[int]) -> None:
@@ -171,7 +171,9 @@ def test_two_agents_read_every_key_once_mostly_from_their_home_nodes(digits, tmp
     run = Agents(digits, tmp_path, "--epochs", "2", "--keys-out", str(keys_dir))
     assert run.finish() == [0, 0], run.output()
     for epoch in range(2):
-        _exactly_once(_epoch_keys(keys_dir, epoch))
+        by_rank = _epoch_keys(keys_dir, epoch)
+        assert sorted(by_rank) == [0, 1, 2, 3]
+        _exactly_once([k for keys in by_rank.values() for k in keys])
     shares = {}
     for m in run.grep(SAID + r"pid \d+ home (\S+): (\d+) partitions, (\d+) on its home node"):
         shares[int(m.group(1))] = (m.group(3), int(m.group(5)) / int(m.group(4)))
@@ -198,3 +200,28 @@ def test_a_killed_worker_restarts_the_job_from_its_igfs_checkpoint(digits, tmp_p
     finished = [int(m.group(3)) for m in run.grep(SAID + r"finished at epoch 5 step (\d+)")]
     assert len(finished) == 4, run.output()  # every rank of the last attempt, once
     assert min(finished) > step  # the step carried on from the checkpoint
+
+
+def test_a_node_leaving_mid_epoch_restarts_the_job_with_a_fresh_plan(digits, trio, tmp_path):
+    """Keep last: kills an Ignite node."""
+    keys_dir = tmp_path / "keys"
+    run = Agents(digits, tmp_path, "--epochs", "5", "--step-delay", "0.1", "--keys-out", str(keys_dir), max_restarts=1)
+    first = run.wait_for(SAID + r"pid \d+ home \S+: .* topology \((\d+), \d+\)")
+    run.wait_for(r"\[rank 1 restart 0\] epoch 1 done")
+    trio.kill_node(2)
+    assert run.finish() == [0, 0], run.output()
+    assert run.grep(r"ignite_fast: exit status 200: .*TopologyChangedError"), run.output()
+    assert run.grep(r"exitcode\s*: 200"), run.output()  # torchrun saw the status and restarted
+    before, after = int(first.group(3)), None
+    for m in run.grep(SAID + r"pid \d+ home (\S+): .* topology \((\d+), \d+\)"):
+        if int(m.group(4)) != before:
+            after = int(m.group(4))
+            assert m.group(3) != digits[2]  # no rank makes its home on the node that left
+    assert after is not None and after > before, run.output()
+    resumed = {int(m.group(3)) for m in run.grep(SAID + r"resuming from igfs://\S+ at epoch (\d+) step \d+")}
+    assert len(resumed) == 1 and resumed.pop() >= 2
+    # Every epoch read under the fresh plan reads every key exactly once (one backup: nothing lost).
+    fresh = [e for e in range(5) if len(_epoch_keys(keys_dir, e, str(after))) == 4]
+    assert fresh and fresh[-1] == 4, sorted(p.name for p in keys_dir.iterdir())
+    for epoch in fresh:
+        _exactly_once([k for keys in _epoch_keys(keys_dir, epoch, str(after)).values() for k in keys])
