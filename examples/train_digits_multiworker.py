@@ -1,14 +1,18 @@
-"""Trains the digits classifier on several TensorFlow workers with MultiWorkerMirroredStrategy.
+"""Trains the digits classifier on several TensorFlow workers with MultiWorkerMirroredStrategy,
+started by torchrun (one launcher for PyTorch and TensorFlow; no launcher of ours).
 
-Each worker reads only its own partitions of the ``digits`` cache (the launcher's shard plan:
-balanced by entries, partitions of the worker's own node first), checkpoints go to ``igfs://``
-in the same cluster, and a restarted job resumes from the latest checkpoint: the step counter
-carries on where it was.
+The workers' ``TF_CONFIG`` comes from torchrun's rendezvous
+(``ignite_fast.distributed.tf_config_from_torchrun``). Each worker reads only its own partitions
+of the ``digits`` cache: the plan the workers agree on (``for_input_context(..., plan="agree")``:
+a plan record in Ignite, balanced by entries, each worker's home node first). Checkpoints go to
+``igfs://`` in the same cluster, and a restarted job resumes from the latest checkpoint: the step
+counter carries on where it was. A topology change mid-training raises TopologyChangedError: the
+worker exits with status 200 and torchrun restarts the job.
 
     ignite-fast server start --nodes 2                                   # or use your cluster
     python examples/train_digits_multiworker.py --load --hosts 127.0.0.1:10800
-    ignite-fast train --workers 2 --hosts 127.0.0.1:10800,127.0.0.1:10801 --cache digits \\
-        examples/train_digits_multiworker.py --steps 600
+    TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 torchrun --standalone --nproc-per-node=2 --max-restarts=3 \
+        examples/train_digits_multiworker.py --hosts 127.0.0.1:10800,127.0.0.1:10801 --steps 600
 
 Every fifth key is held out; at the end the first worker prints the held-out accuracy.
 """
@@ -25,18 +29,21 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hosts", default=os.environ.get("IGNITE_FAST_HOSTS", "127.0.0.1:10800"),
-                        help="Ignite nodes, host:port,... (the launcher sets IGNITE_FAST_HOSTS)")
+    parser.add_argument("--hosts", default="127.0.0.1:10800", help="Ignite nodes, host:port,... (give them all)")
     parser.add_argument("--cache", default="digits")
     parser.add_argument("--load", action="store_true", help="load scikit-learn's digits into the cache and exit")
     parser.add_argument("--steps", type=int, default=600, help="training steps in all (not per restart)")
     parser.add_argument("--global-batch", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=0.003)
     parser.add_argument("--checkpoint-every", type=int, default=50)
-    parser.add_argument("--checkpoint-dir", default=None,
-                        help="default igfs://<first host>/examples/digits-multiworker/checkpoints")
-    parser.add_argument("--keys-out", default=None,
-                        help="a directory: each worker first reads its shard once and saves the keys it got there")
+    parser.add_argument(
+        "--checkpoint-dir", default=None, help="default igfs://<first host>/examples/digits-multiworker/checkpoints"
+    )
+    parser.add_argument(
+        "--keys-out",
+        default=None,
+        help="a directory: each worker first reads its shard once and saves the keys it got there",
+    )
     return parser.parse_args(argv)
 
 
@@ -48,9 +55,14 @@ def load(hosts: list[str], cache: str) -> None:
 
     digits = load_digits()
     pixels = np.clip(np.rint(digits.images.reshape(-1, 64) * 255 / 16), 0, 255).astype(np.uint8)
-    rows = Client(hosts).put_batches(cache, {"key": np.arange(len(pixels), dtype=np.int64),
-                                              "val": {"pixels": pixels, "label": digits.target.astype(np.int32)}},
-                                     type_name="Digit")
+    rows = Client(hosts).put_batches(
+        cache,
+        {
+            "key": np.arange(len(pixels), dtype=np.int64),
+            "val": {"pixels": pixels, "label": digits.target.astype(np.int32)},
+        },
+        type_name="Digit",
+    )
     print(f"loaded {rows} digits into {cache!r}")
 
 
@@ -61,6 +73,15 @@ def main(argv: list[str]) -> int:
         load(hosts, args.cache)
         return 0
 
+    from ignite_fast.distributed import exit_on_topology_change, tf_config_from_torchrun, worker_context
+
+    if "TF_CONFIG" not in os.environ and "TORCHELASTIC_RUN_ID" in os.environ:
+        tf_config_from_torchrun()  # before the strategy is made
+    with exit_on_topology_change():  # TopologyChangedError: exit 200, and torchrun restarts the job
+        return train(args, hosts, worker_context().restarts)
+
+
+def train(args: argparse.Namespace, hosts: list[str], attempt: int) -> int:
     import numpy as np
     import tensorflow as tf
 
@@ -74,17 +95,19 @@ def main(argv: list[str]) -> int:
     workers = strategy.num_replicas_in_sync  # one replica per worker on CPUs
     index = strategy.cluster_resolver.task_id or 0
     is_chief = index == 0
-    attempt = os.environ.get("IGNITE_FAST_ATTEMPT", "0")
-    say = lambda message: print(f"{message}", flush=True)  # noqa: E731 - the launcher adds "[worker i]"
+    say = lambda message: print(f"[worker {index}] {message}", flush=True)  # noqa: E731
+    say(f"pid {os.getpid()}, attempt {attempt}")
 
     def shard(context: tf.distribute.InputContext) -> tf.data.Dataset:
-        # This worker's partitions only: the launcher's plan, or contiguous ranges without one.
-        return IgniteDataset.for_input_context(context, args.cache, hosts=hosts, batch_size=512,
-                                               columns=["pixels", "label"])
+        # This worker's partitions only, from the plan every worker agrees on.
+        return IgniteDataset.for_input_context(
+            context, args.cache, plan="agree", hosts=hosts, batch_size=512, columns=["pixels", "label"]
+        )
 
     if args.keys_out:  # one plain pass over this worker's shard, to show what it reads
-        context = tf.distribute.InputContext(num_input_pipelines=workers, input_pipeline_id=index,
-                                             num_replicas_in_sync=workers)
+        context = tf.distribute.InputContext(
+            num_input_pipelines=workers, input_pipeline_id=index, num_replicas_in_sync=workers
+        )
         keys = np.concatenate([b["key"] for b in shard(context).as_numpy_iterator()])
         os.makedirs(args.keys_out, exist_ok=True)
         np.save(os.path.join(args.keys_out, f"worker-{index}-attempt-{attempt}.npy"), keys)
@@ -94,18 +117,24 @@ def main(argv: list[str]) -> int:
         def example(element):
             return tf.cast(element["val"]["pixels"], tf.float32) / 255.0, element["val"]["label"]
 
-        return (shard(context).unbatch()
-                .filter(lambda e: tf.not_equal(e["key"] % 5, 0))  # every fifth key is held out
-                .map(example).shuffle(2048, seed=index).repeat()
-                .batch(context.get_per_replica_batch_size(args.global_batch), drop_remainder=True)
-                .prefetch(2))
+        return (
+            shard(context)
+            .unbatch()
+            .filter(lambda e: tf.not_equal(e["key"] % 5, 0))  # every fifth key is held out
+            .map(example)
+            .shuffle(2048, seed=index)
+            .repeat()
+            .batch(context.get_per_replica_batch_size(args.global_batch), drop_remainder=True)
+            .prefetch(2)
+        )
 
     batches = iter(strategy.distribute_datasets_from_function(training_pipeline))
 
     tf.keras.utils.set_random_seed(7)  # the same initial weights on every worker
     with strategy.scope():
-        model = tf.keras.Sequential([tf.keras.Input(shape=(64,)), tf.keras.layers.Dense(128, activation="relu"),
-                                     tf.keras.layers.Dense(10)])
+        model = tf.keras.Sequential(
+            [tf.keras.Input(shape=(64,)), tf.keras.layers.Dense(128, activation="relu"), tf.keras.layers.Dense(10)]
+        )
         optimizer = tf.keras.optimizers.Adam(args.learning_rate)
         optimizer.build(model.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, trainable=False)
@@ -125,8 +154,9 @@ def main(argv: list[str]) -> int:
     def train_step(iterator):
         def replica_step(x, y):
             with tf.GradientTape() as tape:
-                loss = tf.nn.compute_average_loss(loss_of(y, model(x, training=True)),
-                                                  global_batch_size=args.global_batch)
+                loss = tf.nn.compute_average_loss(
+                    loss_of(y, model(x, training=True)), global_batch_size=args.global_batch
+                )
             grads = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
             return loss

@@ -1,5 +1,6 @@
-"""The ``ignite-fast`` command: ``ignite-fast server start|stop|status|install``,
-``ignite-fast fs ls|cat|put|get|rm|mv|mkdir|stat|gc`` and ``ignite-fast train``."""
+"""The ``ignite-fast`` command: ``ignite-fast server start|stop|status|install`` and
+``ignite-fast fs ls|cat|put|get|rm|mv|mkdir|stat|gc``. (``ignite-fast train`` is retired:
+torchrun, Ray or Kubernetes start and restart the workers; see :mod:`ignite_fast.distributed`.)"""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(
             "usage: ignite-fast server {install,start,stop,status} [options]\n"
-            "       ignite-fast fs {ls,cat,put,get,rm,mv,mkdir,stat,gc} [options]\n"
-            "       ignite-fast train --workers N [--hosts H:P,...] [--cache NAME] script.py [args]"
+            "       ignite-fast fs {ls,cat,put,get,rm,mv,mkdir,stat,gc} [options]"
         )
         return 0 if argv else 2
     if argv[0] == "server":
@@ -24,9 +24,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return fs_cli.main(argv[1:])
     if argv[0] == "train":
-        from . import launcher
-
-        return launcher.main(argv[1:])
+        print(
+            "ignite-fast train is retired: start the workers with torchrun (or Ray, or Kubernetes), e.g.\n"
+            "  TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 torchrun --standalone --nproc-per-node=2 --max-restarts=3 "
+            "script.py ...\n"
+            "ignite_fast.distributed gives each worker its home node, the agreed shard plan and "
+            "TopologyChangedError (see the README, 'Running on many machines').",
+            file=sys.stderr,
+        )
+        return 2
     print(f"ignite-fast: unknown command {argv[0]!r} (try: ignite-fast --help)", file=sys.stderr)
     return 2
 

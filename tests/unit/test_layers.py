@@ -46,7 +46,6 @@ LAYERS = {
     "igfs": 5,
     "igfs_fsspec": 5,
     "fs_cli": 5,
-    "launcher": 5,
     "distributed": 5,  # worker context, home node, agreed plans, topology watch
     "cli": 5,
     "demo": 5,

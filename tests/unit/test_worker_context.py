@@ -120,3 +120,10 @@ def test_workers_spread_over_the_nodes_sharing_their_host():
 
 def test_an_ipv6_node_address():
     assert _node(1, 10800, "fe80::1%eth0", "fd00::5").address == "[fd00::5]:10800"
+
+
+def test_ignite_fast_train_is_retired_and_says_what_to_use(capsys):
+    from ignite_fast import cli
+
+    assert cli.main(["train", "--workers", "2", "script.py"]) == 2
+    assert "torchrun" in capsys.readouterr().err

@@ -13,6 +13,7 @@ elements directly, which is much faster: ``from_generator`` pays a fixed cost pe
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ import tensorflow as tf
 from .._options import TlsOptions
 from ..client import Client
 from ..columns import Column, to_numpy
-from ..distributed import TopologyWatch
+from ..distributed import TopologyWatch, agreed_plan, worker_context
 from ..errors import InvalidArgumentError, TlsError
 from .specs import EMPTY_SPEC, batch_spec, mask_spec, mask_value, split_runs, to_tf
 
@@ -360,6 +361,8 @@ class IgniteDataset(_GeneratorDataset):
             "page_size": None if page is ... else page,
         }
         schema_client = client_for(hosts if hosts is not None else schema_host, schema_port, schema_values)
+        if isinstance(plan, str):
+            selection["plan"] = _agreed(schema_client, self.cache_name, plan, shard)
         page_rows = page if isinstance(page, int) else None
         rows_per_step = batch_size or (page_rows and max(page_rows, _ELEMENT_MODE_BATCH)) or None
         # The element structure comes from a sample of the first rows: enough to tell arrays of
@@ -393,12 +396,16 @@ class IgniteDataset(_GeneratorDataset):
         """The dataset of one input pipeline under ``tf.distribute``: pipeline ``i`` of ``n``
         reads shard ``(i, n)`` of the cache's partitions, so that together the pipelines read
         every entry exactly once per epoch. The shards come from ``plan`` (a
-        :class:`~ignite_fast.sharding.ShardPlan`), or the plan ``ignite-fast train`` put in the
-        environment (balanced by entries, local partitions first), or else contiguous ranges of
-        partitions. Use it inside ``strategy.distribute_datasets_from_function``::
+        :class:`~ignite_fast.sharding.ShardPlan`); with ``plan="agree"``, from the plan the
+        workers agree on through a plan record in Ignite (see
+        :func:`ignite_fast.distributed.agreed_plan`: the job is the engine's, e.g. torchrun's
+        with :func:`~ignite_fast.distributed.tf_config_from_torchrun`; balanced by entries, each
+        worker's home node first); else from the plan ``ignite-fast train`` put in the
+        environment, or contiguous ranges of partitions. Use it inside
+        ``strategy.distribute_datasets_from_function``::
 
             dist = strategy.distribute_datasets_from_function(
-                lambda ctx: IgniteDataset.for_input_context(ctx, "digits", batch_size=256))
+                lambda ctx: IgniteDataset.for_input_context(ctx, "digits", plan="agree", batch_size=256))
         """
         shard = (input_context.input_pipeline_id, input_context.num_input_pipelines)
         return cls(cache_name, shard=shard, plan=plan, **kwargs)
@@ -483,3 +490,12 @@ def _tls_factory(check_hostname: bool) -> Callable[[dict[str, Any]], TlsOptions 
         )
 
     return tls_of
+
+
+def _agreed(client: Client, cache: str, plan: str, shard: tuple[int, int] | None) -> Any:
+    """The plan every input pipeline agrees on, for ``plan="agree"``: pipeline ``i`` of ``n`` is
+    rank ``i`` of ``n`` in the engine's job (:mod:`ignite_fast.distributed`)."""
+    if plan != "agree" or shard is None:
+        raise InvalidArgumentError(f"plan must be a ShardPlan, or 'agree' with shard=(i, n); got {plan!r}")
+    context = dataclasses.replace(worker_context(), rank=shard[0], world_size=shard[1])
+    return agreed_plan(client, cache, context)
