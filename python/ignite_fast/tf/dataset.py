@@ -400,8 +400,8 @@ class IgniteDataset(_GeneratorDataset):
         workers agree on through a plan record in Ignite (see
         :func:`ignite_fast.distributed.agreed_plan`: the job is the engine's, e.g. torchrun's
         with :func:`~ignite_fast.distributed.tf_config_from_torchrun`; balanced by entries, each
-        worker's home node first); else from the plan ``ignite-fast train`` put in the
-        environment, or contiguous ranges of partitions. Use it inside
+        worker's home node first); else from a plan in ``IGNITE_FAST_SHARD_PLANS`` (see
+        :mod:`ignite_fast.sharding`), or contiguous ranges of partitions. Use it inside
         ``strategy.distribute_datasets_from_function``::
 
             dist = strategy.distribute_datasets_from_function(
