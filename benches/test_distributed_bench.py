@@ -1,6 +1,6 @@
 """Aggregate read throughput of 1, 2 and 3 training workers against three local nodes.
 
-Each worker is its own process, as in distributed training: it reads its shard of the launcher's
+Each worker is its own process, as in distributed training: it reads its shard of the
 plan (balanced by entries, partitions of its own node first) with ``scan(shard=(i, n))`` over
 two connections. The workers start and connect before the clock starts; a round is one
 pass over the whole cache by all of them together, timed from "go" to the last worker's "done".
@@ -36,7 +36,7 @@ for line in sys.stdin:
 
 
 class Workers:
-    """``count`` reader processes with the launcher's environment, kept alive across rounds."""
+    """``count`` reader processes with the plans' environment, kept alive across rounds."""
 
     def __init__(self, cluster, cache: str, count: int):
         import ignite_fast

@@ -23,6 +23,7 @@ from .errors import (
     SchemaError,
     ServerError,
     TlsError,
+    TopologyChangedError,
     UnsupportedTypeError,
 )
 
@@ -40,6 +41,7 @@ __all__ = [
     "AuthenticationError",
     "TlsError",
     "DataLostError",
+    "TopologyChangedError",
     "ProtocolError",
     "ServerError",
     "CacheNotFoundError",

@@ -174,7 +174,7 @@ class Client:
         pages while the client decodes (a partition is held in memory until it is read whole).
         ``shard=(i, n)`` reads only worker ``i``'s share of ``n``: disjoint sets of partitions
         that together cover the cache, taken from ``plan`` (see :meth:`plan_shards`), from the
-        plan ``ignite-fast train`` put in the environment, or else contiguous ranges that every
+        plan put in the environment (``sharding.PLANS_ENV``), or else contiguous ranges that every
         worker computes alike (see :mod:`ignite_fast.sharding`). ``partitions=[...]`` reads just
         those partitions (e.g. ``plan[i]``). Both read in parallel like ``parallel=``.
         Leaving the loop early closes the server-side cursors.

@@ -3,7 +3,7 @@
 A :class:`ShardPlan` splits a cache's partitions into disjoint shards that together cover every
 partition, one shard per worker, balanced by entry count and, where workers run beside Ignite
 nodes, preferring partitions whose primary copy is on the worker's own node. A plan is computed
-once, in one place (``ignite-fast train`` does it, or ``Client.plan_shards``), and handed to the
+once, in one place (``Client.plan_shards``, or ``distributed.agreed_plan`` under an engine), and handed to the
 workers, so they never need to agree on anything themselves: counts taken at different moments
 on a changing cache cannot make two workers read the same partition, or none read one.
 
@@ -30,7 +30,7 @@ from ._progress import rows_bar
 from ._sizing import Sizer
 from .errors import IgniteConnectionError, InvalidArgumentError
 
-#: Where ``ignite-fast train`` puts the plans of the caches it was told about (JSON, by cache name).
+#: Plans of caches handed to workers through the environment (JSON, by cache name): for layouts made by hand.
 PLANS_ENV = "IGNITE_FAST_SHARD_PLANS"
 
 
@@ -137,7 +137,7 @@ def shard_partitions(
     cache: str, partition_count: int, shard: tuple[int, int], plan: ShardPlan | None = None
 ) -> Sequence[int]:
     """Worker ``i``'s partitions for ``shard=(i, n)``: from ``plan`` or the plan for ``cache`` in
-    the environment (``ignite-fast train`` puts it there) when it has ``n`` shards of this
+    the environment (:data:`PLANS_ENV`) when it has ``n`` shards of this
     cache's partitions, otherwise :func:`contiguous_shard`."""
     index, count = check_shard(shard)
     explicit = plan is not None
