@@ -144,18 +144,35 @@ fn is_a_directory(path: &str) -> Error {
     )
 }
 
-/// A server error that another attempt of the same transaction may not meet (lock timeouts,
-/// deadlocks, a full transaction table).
-fn is_retryable(e: &Error) -> bool {
-    match e {
-        Error::Server { status, message } => {
-            *status == crate::protocol::status::TX_LIMIT
-                || message.contains("Deadlock")
-                || message.contains("deadlock")
-                || message.contains("timed out")
-                || message.contains("TransactionTimeout")
-        }
-        _ => false,
+/// Why another attempt of the same transaction may succeed.
+#[derive(Debug, PartialEq, Eq)]
+enum Retry {
+    /// Lock timeouts, deadlocks, a full transaction table: the next attempt may not meet them.
+    Contention,
+    /// A primary node left the cluster mid-transaction (Ignite: "primary node left grid, retry
+    /// transaction if possible"): the next attempt succeeds once the cluster has handed the
+    /// node's partitions to their backups, which takes up to a few seconds.
+    Topology,
+}
+
+fn retry_kind(e: &Error) -> Option<Retry> {
+    let Error::Server { status, message } = e else {
+        return None;
+    };
+    if message.contains("retry transaction if possible")
+        || message.contains("node left grid")
+        || message.contains("ClusterTopology")
+    {
+        Some(Retry::Topology)
+    } else if *status == crate::protocol::status::TX_LIMIT
+        || message.contains("Deadlock")
+        || message.contains("deadlock")
+        || message.contains("timed out")
+        || message.contains("TransactionTimeout")
+    {
+        Some(Retry::Contention)
+    } else {
+        None
     }
 }
 
@@ -684,19 +701,23 @@ pub(crate) fn transaction<T>(
     label: &str,
     mut body: impl FnMut(&mut Tx<'_>) -> Result<T>,
 ) -> Result<T> {
-    const ATTEMPTS: usize = 4;
+    // Contention clears in milliseconds; a node leaving takes the cluster up to seconds to re-map
+    // (about 6 s of waiting in all here).
+    const CONTENTION_ATTEMPTS: usize = 4;
+    const TOPOLOGY_ATTEMPTS: usize = 8;
     let mut attempt = 0;
     loop {
         attempt += 1;
         let mut conn = shared.pool.take()?;
         let result = run_once(&mut conn, shared, label, &mut body);
         shared.pool.give_back(conn);
-        match result {
-            Err(e) if attempt < ATTEMPTS && is_retryable(&e) => {
-                std::thread::sleep(Duration::from_millis(20 * attempt as u64));
-            }
-            other => return other,
-        }
+        let Err(e) = &result else { return result };
+        let wait_ms = match retry_kind(e) {
+            Some(Retry::Contention) if attempt < CONTENTION_ATTEMPTS => 20 * attempt as u64,
+            Some(Retry::Topology) if attempt < TOPOLOGY_ATTEMPTS => 200 * attempt as u64,
+            _ => return result,
+        };
+        std::thread::sleep(Duration::from_millis(wait_ms));
     }
 }
 
@@ -721,5 +742,36 @@ fn run_once<T>(
             let _ = transaction.rollback(conn);
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod retry_tests {
+    use super::*;
+
+    fn server(status: i32, message: &str) -> Error {
+        Error::Server {
+            status,
+            message: message.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_primary_leaving_mid_transaction_is_retried_after_the_cluster_remaps() {
+        // What Ignite 2.17 said when a node was killed during an igfs commit.
+        let left = server(
+            1,
+            "Failed to acquire lock for keys (primary node left grid, retry transaction if possible) [keys=[...]]",
+        );
+        assert_eq!(retry_kind(&left), Some(Retry::Topology));
+        assert_eq!(
+            retry_kind(&server(1, "Deadlock detected")),
+            Some(Retry::Contention)
+        );
+        assert_eq!(
+            retry_kind(&server(1, "Failed to update keys: cache is stopped")),
+            None
+        );
+        assert_eq!(retry_kind(&Error::Protocol("short frame".into())), None);
     }
 }
