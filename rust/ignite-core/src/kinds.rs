@@ -67,8 +67,10 @@ pub enum ScalarKind {
     Date,
     /// int64 nanoseconds since the epoch.
     Timestamp,
-    /// int64 milliseconds since midnight.
+    /// int64 milliseconds since midnight (Ignite 2's TIME).
     Time,
+    /// int64 nanoseconds since midnight (Ignite 3's TIME, which keeps up to nanoseconds).
+    TimeNanos,
     /// int32 ordinal of an enum of the given type.
     Enum {
         type_id: i32,
@@ -82,7 +84,11 @@ impl ScalarKind {
         match self {
             ScalarKind::Prim(k) => k.size(),
             ScalarKind::Uuid => 16,
-            ScalarKind::Date | ScalarKind::Timestamp | ScalarKind::Time | ScalarKind::Decimal => 8,
+            ScalarKind::Date
+            | ScalarKind::Timestamp
+            | ScalarKind::Time
+            | ScalarKind::TimeNanos
+            | ScalarKind::Decimal => 8,
             ScalarKind::Enum { .. } => 4,
         }
     }
@@ -94,6 +100,7 @@ impl ScalarKind {
             ScalarKind::Date => "date",
             ScalarKind::Timestamp => "timestamp",
             ScalarKind::Time => "time",
+            ScalarKind::TimeNanos => "time_ns",
             ScalarKind::Enum { .. } => "enum",
             ScalarKind::Decimal => "decimal",
         }

@@ -4,6 +4,7 @@
 //! builders of `decode` not even `format` or `net`; `tests/layers.rs` checks this on the sources.
 //! - [`protocol`]: every code the protocol gives a meaning to, and the Java-compatible hashes;
 //!   [`error`]: the one error type; [`kinds`]: the kinds of values every layer names;
+//!   [`decimal`]: exact decimals as text, for both wire formats;
 //! - [`net`]: bounds-checked wire reading and writing, connections (handshake, framing, request
 //!   ids), TLS, the connection pool;
 //! - [`format`](mod@format): Ignite 2's binary format: object layout, value extents, type codes, binary type
@@ -18,6 +19,7 @@
 
 pub mod client;
 pub mod cluster;
+pub mod decimal;
 pub mod decode;
 pub mod error;
 pub mod format;

@@ -1,6 +1,7 @@
 //! The crate's layer rule, checked on its sources: each room uses only the rooms below it (the
 //! list in `lib.rs`), so that imports point one way. Above all, the column builders in `decode/`
-//! know no wire format: only `decode/ignite2/` may use `format`, `protocol` and `net`. Also the
+//! know no wire format: only `decode/ignite2/` may use `format`, `protocol` and `net`, and
+//! `decode/ignite3/` (Ignite 3's rows) none of them. Also the
 //! habit that every module starts with a `//!` header saying its job.
 
 use std::collections::HashMap;
@@ -11,10 +12,12 @@ use std::path::{Path, PathBuf};
 const ALLOWED: &[(&str, &[&str])] = &[
     ("protocol", &[]),
     ("kinds", &[]),
+    ("decimal", &[]),
     ("error", &["protocol"]),
     ("net", &["error", "protocol"]),
-    ("format", &["error", "protocol", "kinds", "net"]),
+    ("format", &["error", "protocol", "kinds", "decimal", "net"]),
     ("decode", &["error", "kinds"]),
+    ("decode::ignite3", &["error", "kinds", "decimal", "decode"]),
     (
         "decode::ignite2",
         &["error", "protocol", "kinds", "net", "format", "decode"],
@@ -33,6 +36,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("write", &["error", "protocol", "kinds", "net", "format"]),
     ("cluster", &["error", "protocol", "net"]),
+    // Ignite 3's wire protocol: its own framing and messages on the same sockets and TLS.
+    (
+        "ignite3",
+        &["error", "kinds", "net", "decode", "decode::ignite3"],
+    ),
     ("kv", &["error", "protocol", "net", "format", "read"]),
     (
         "igfs",
@@ -63,8 +71,8 @@ fn room_of(relative: &Path) -> String {
         .iter()
         .map(|p| p.to_string_lossy().trim_end_matches(".rs").to_string())
         .collect();
-    if parts.len() > 2 && parts[0] == "decode" && parts[1] == "ignite2" {
-        return "decode::ignite2".into();
+    if parts.len() > 2 && parts[0] == "decode" && (parts[1] == "ignite2" || parts[1] == "ignite3") {
+        return format!("decode::{}", parts[1]);
     }
     parts[0].clone()
 }
@@ -84,6 +92,8 @@ fn rooms_used(source: &str, facade: &HashMap<String, String>) -> Vec<String> {
         let first = identifier(path);
         let room = if first == "decode" && path.starts_with("decode::ignite2") {
             "decode::ignite2".to_string()
+        } else if first == "decode" && path.starts_with("decode::ignite3") {
+            "decode::ignite3".to_string()
         } else {
             facade
                 .get(first)

@@ -19,6 +19,7 @@ pub mod buffer;
 pub mod column;
 pub mod column_builder;
 pub mod ignite2;
+pub mod ignite3;
 pub mod selection;
 pub mod struct_builder;
 pub mod value_kind;

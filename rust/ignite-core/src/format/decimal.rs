@@ -1,6 +1,7 @@
 //! Decimals (type code 30): Java's `BigDecimal` as Ignite writes it, turned into an exact
 //! decimal string or the nearest float64.
 
+use crate::decimal;
 use crate::error::Result;
 use crate::net::wire::Reader;
 
@@ -28,68 +29,11 @@ pub fn read_decimal<'a>(r: &mut Reader<'a>) -> Result<DecimalParts<'a>> {
 impl DecimalParts<'_> {
     /// The exact value as a decimal string, e.g. `-12.3400`, `1.5E+3` for a negative scale.
     pub fn to_decimal_string(&self) -> String {
-        // Base-1e9 limbs of the magnitude, most significant first, by long division.
-        let mut bytes: Vec<u8> = self.magnitude.to_vec();
-        if let Some(first) = bytes.first_mut() {
-            *first &= 0x7f;
+        let mut magnitude = self.magnitude.to_vec();
+        if let Some(first) = magnitude.first_mut() {
+            *first &= 0x7f; // the sign bit
         }
-        let mut limbs: Vec<u32> = Vec::new();
-        let mut number: Vec<u8> = bytes.into_iter().skip_while(|&b| b == 0).collect();
-        while !number.is_empty() {
-            let mut rem: u64 = 0;
-            let mut quotient = Vec::with_capacity(number.len());
-            for &b in &number {
-                let cur = (rem << 8) | b as u64;
-                let q = cur / 1_000_000_000;
-                rem = cur % 1_000_000_000;
-                if !(quotient.is_empty() && q == 0) {
-                    quotient.push(q as u8);
-                }
-            }
-            limbs.push(rem as u32);
-            number = quotient;
-        }
-        let mut digits = match limbs.split_last() {
-            None => "0".to_string(),
-            Some((most, rest)) => {
-                let mut s = most.to_string();
-                for limb in rest.iter().rev() {
-                    s.push_str(&format!("{limb:09}"));
-                }
-                s
-            }
-        };
-        let sign = if self.negative && digits != "0" {
-            "-"
-        } else {
-            ""
-        };
-        // Plain notation while it stays short; scientific beyond that, so that a hostile scale
-        // (any i32) cannot make us write billions of zeros.
-        const MAX_PLAIN_ZEROS: i64 = 64;
-        let scale = self.scale as i64;
-        let n = digits.len() as i64;
-        if scale == 0 {
-            format!("{sign}{digits}")
-        } else if scale > 0 && scale - n <= MAX_PLAIN_ZEROS {
-            if n <= scale {
-                digits = format!("{}{}", "0".repeat((scale - n + 1) as usize), digits);
-            }
-            let point = digits.len() - scale as usize;
-            format!("{sign}{}.{}", &digits[..point], &digits[point..])
-        } else {
-            let exponent = n - 1 - scale;
-            let (first, rest) = digits.split_at(1);
-            let fraction = if rest.is_empty() {
-                String::new()
-            } else {
-                format!(".{rest}")
-            };
-            format!(
-                "{sign}{first}{fraction}E{}{exponent}",
-                if exponent >= 0 { "+" } else { "" }
-            )
-        }
+        decimal::to_text(self.negative, self.scale as i64, &magnitude)
     }
 
     /// The nearest float64 (by way of the exact decimal string, so correctly rounded).

@@ -167,7 +167,9 @@ fn push_scalar(column: &mut ColumnBuilder, kind: ScalarKind, r: &mut Reader<'_>)
     match kind {
         ScalarKind::Prim(k) => column.push_scalar(kind, r.take(k.size())?),
         ScalarKind::Uuid => column.push_scalar(kind, &r.uuid()?),
-        ScalarKind::Date | ScalarKind::Time => column.push_scalar(kind, &r.i64()?.to_le_bytes()),
+        ScalarKind::Date | ScalarKind::Time | ScalarKind::TimeNanos => {
+            column.push_scalar(kind, &r.i64()?.to_le_bytes())
+        }
         ScalarKind::Timestamp => column.push_scalar(kind, &read_timestamp_nanos(r)?.to_le_bytes()),
         ScalarKind::Decimal => column.push_scalar(kind, &read_decimal(r)?.to_f64().to_le_bytes()),
         ScalarKind::Enum { .. } => {
