@@ -195,25 +195,28 @@ def test_read_tasks_run_beside_their_partitions_primary(trio, ray_cluster):
 
 def _run_example(trio, tmp_path, ray_cluster, *args: str) -> dict:
     """Runs the example against this module's clusters; returns its summary (the last line)."""
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(EXAMPLE),
-            "--hosts",
-            ",".join(trio.addresses),
-            "--cache",
-            "ray_digits",
-            "--ray-address",
-            ray_cluster.address,
-            "--storage",
-            f"igfs://{trio.addresses[0]}/pytest-ray/{tmp_path.name}",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=ROOT,
-    )
+    command = [
+        sys.executable,
+        str(EXAMPLE),
+        "--hosts",
+        ",".join(trio.addresses),
+        "--cache",
+        "ray_digits",
+        "--ray-address",
+        ray_cluster.address,
+        "--storage",
+        f"igfs://{trio.addresses[0]}/pytest-ray/{tmp_path.name}",
+        *args,
+    ]
+    # Well inside the test's own time limit, so that a run that hangs shows what it printed.
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=420, cwd=ROOT)
+    except subprocess.TimeoutExpired as timeout:
+        printed = "".join(
+            part.decode(errors="replace") if isinstance(part, bytes) else part
+            for part in (timeout.stdout or "", timeout.stderr or "")
+        )
+        pytest.fail(f"the example ran for more than {timeout.timeout} s; its last output:\n{printed[-12000:]}")
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-8000:]
     # The summary is the driver's last line of its own; Ray's forwarded worker lines may follow it.
