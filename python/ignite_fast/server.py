@@ -5,6 +5,8 @@
     python -m ignite_fast.server status
     python -m ignite_fast.server stop
 
+``--ignite 3`` does the same for Apache Ignite 3.x nodes (``server_ignite3``).
+
 The same from Python (this is what the test suite and the demo use)::
 
     from ignite_fast.server import IgniteCluster
@@ -21,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -33,7 +34,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from ._progress import bytes_bar
+# ServerError and maven_download are re-exported (`as`): users and tests import them from here.
+from . import server_ignite3
+from ._node_process import ServerError as ServerError
+from ._node_process import (
+    copy_dependencies_command,
+    home_dir,
+    log_tail,
+    pid_alive,
+    port_open,
+    read_pid,
+    run_maven,
+    send_signal,
+    start_process,
+    stop_processes,
+)
+from ._node_process import maven_download as maven_download
 
 # The one place the Ignite version is pinned: the newest 2.x whose ignite-core, ignite-spring and
 # ignite-indexing are all on Maven Central. 2.18.0 is not yet: Central's maven-metadata.xml lists
@@ -75,48 +91,8 @@ _OPENS = [
 JAVA_MODULE_FLAGS = [f"--add-opens={o}=ALL-UNNAMED" for o in _OPENS]
 
 
-class ServerError(RuntimeError):
-    """A node could not be installed, started or stopped; the message carries its log."""
-
-
-def home_dir() -> Path:
-    """Where jars and node work directories live (``IGNITE_FAST_HOME``, default ~/.cache/ignite_fast)."""
-    return Path(os.environ.get("IGNITE_FAST_HOME", Path.home() / ".cache" / "ignite_fast"))
-
-
 def libs_dir(version: str = IGNITE_VERSION) -> Path:
     return home_dir() / f"ignite-{version}" / "libs"
-
-
-# Maven's line for each file it has fetched: "Downloaded from central: <url> (1.2 MB at 3.4 MB/s)".
-_DOWNLOADED = re.compile(r"Downloaded from [^:]+: (?P<url>\S+) \((?P<size>[\d.]+) (?P<unit>[kMG]?B)\b")
-_UNITS = {"B": 1, "kB": 10**3, "MB": 10**6, "GB": 10**9}  # Maven counts in powers of ten
-
-
-def maven_download(line: str) -> tuple[str, int] | None:
-    """``(file name, bytes)`` when ``line`` is Maven reporting a file it fetched, else None."""
-    found = _DOWNLOADED.search(line)
-    if found is None:
-        return None
-    return found["url"].rsplit("/", 1)[-1], round(float(found["size"]) * _UNITS[found["unit"]])
-
-
-def _run_maven(cmd: list[str], cwd: Path, progress: bool | None) -> tuple[int, str]:
-    """Runs Maven with a bar of the bytes it fetches, moved per file (a jar counts when it has
-    arrived whole; the total is not known beforehand), named after the last one. Returns Maven's
-    exit code and its output."""
-    output = []
-    with (
-        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=str(cwd)) as proc,
-        bytes_bar(progress, "Maven") as bar,
-    ):
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            output.append(line)
-            if (fetched := maven_download(line)) is not None:
-                bar.set_postfix_str(fetched[0], refresh=False)
-                bar.update(fetched[1])
-        return proc.wait(), "".join(output)
 
 
 def install(version: str = IGNITE_VERSION, quiet: bool = False, progress: bool | None = None) -> Path:
@@ -134,18 +110,8 @@ def install(version: str = IGNITE_VERSION, quiet: bool = False, progress: bool |
     shutil.rmtree(tmp, ignore_errors=True)
     if not quiet:
         print(f"fetching Apache Ignite {version} jars with Maven into {libs} ...", flush=True)
-    cmd = [
-        mvn,
-        "-B",  # batch mode: one "Downloaded from" line per file, which the bar follows
-        "-Dstyle.color=never",
-        "-f",
-        str(pom),
-        f"-Dignite.version={version}",
-        "dependency:copy-dependencies",
-        f"-DoutputDirectory={tmp}",
-        "-DincludeScope=runtime",
-    ]
-    returncode, output = _run_maven(cmd, pom.parent, progress)
+    cmd = copy_dependencies_command(mvn, pom, tmp, f"-Dignite.version={version}")
+    returncode, output = run_maven(cmd, pom.parent, progress)
     if returncode != 0:
         raise ServerError(f"Maven could not fetch Ignite {version}:\n{output[-8000:]}")
     shutil.rmtree(libs, ignore_errors=True)
@@ -308,7 +274,7 @@ class IgniteCluster:
 
     def _answers(self, port: int) -> bool:
         if self.ssl:  # a plaintext handshake cannot succeed; the port accepting is enough
-            return _port_open(port)
+            return port_open(port)
         return handshake_ok("127.0.0.1", port, any_answer=self.authentication)
 
     def java_command(self, node: NodeSpec, libs: Path) -> list[str]:
@@ -356,24 +322,14 @@ class IgniteCluster:
     def _start_once(self, libs: Path, quiet: bool) -> None:
         for spec in self.node_specs():
             for p in (spec.client_port, spec.discovery_port, spec.communication_port):
-                if _port_open(p):
+                if port_open(p):
                     raise ServerError(f"port {p} on 127.0.0.1 is already in use; pick other ports")
         shutil.rmtree(self.cluster_dir, ignore_errors=True)
         for spec in self.node_specs():
             spec.work_dir.mkdir(parents=True, exist_ok=True)
             (spec.work_dir / "config.xml").write_text(self.config_xml(spec))
-            log = open(spec.work_dir / "node.log", "wb")
-            proc = subprocess.Popen(
-                self.java_command(spec, libs),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=str(spec.work_dir),
-                start_new_session=True,
-            )
-            log.close()
+            proc = start_process(self.java_command(spec, libs), spec.work_dir)
             self._procs.append(proc)
-            (spec.work_dir / "pid").write_text(str(proc.pid))
             if not quiet:
                 print(f"started Ignite node {spec.index} (pid {proc.pid}), client port {spec.client_port}", flush=True)
         (self.cluster_dir / "cluster.json").write_text(json.dumps(self._describe()))
@@ -403,7 +359,7 @@ class IgniteCluster:
         pid = self._pid(spec)
         log = spec.work_dir / "node.log"
         while time.monotonic() < deadline:
-            if pid is None or not _pid_alive(pid):
+            if pid is None or not pid_alive(pid):
                 raise ServerError(f"Ignite node {spec.index} exited during start-up.\n{self.log_tail(spec.index)}")
             started = "Ignite node started OK" in log.read_text(errors="replace")
             if started and self._answers(spec.client_port):
@@ -428,27 +384,19 @@ class IgniteCluster:
         raise ServerError(f"the {self.nodes} nodes did not form one cluster.\n{self.log_tail(0)}")
 
     def log_tail(self, index: int = 0, lines: int = 60) -> str:
-        path = self.log_path(index)
-        try:
-            text = path.read_text(errors="replace").splitlines()
-        except OSError:
-            return f"(no log at {path})"
-        return f"--- last {lines} lines of {path} ---\n" + "\n".join(text[-lines:])
+        return log_tail(self.log_path(index), lines)
 
     def _pid(self, spec: NodeSpec) -> int | None:
-        try:
-            return int((spec.work_dir / "pid").read_text())
-        except (OSError, ValueError):
-            return None
+        return read_pid(spec.work_dir)
 
     def _pids_alive(self) -> list[bool]:
-        return [(pid := self._pid(s)) is not None and _pid_alive(pid) for s in self.node_specs()]
+        return [(pid := self._pid(s)) is not None and pid_alive(pid) for s in self.node_specs()]
 
     def status(self) -> list[dict]:
         out = []
         for spec in self.node_specs():
             pid = self._pid(spec)
-            alive = pid is not None and _pid_alive(pid)
+            alive = pid is not None and pid_alive(pid)
             out.append(
                 {
                     "node": spec.index,
@@ -463,15 +411,8 @@ class IgniteCluster:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stops every node: SIGTERM, then SIGKILL after `timeout` seconds."""
-        pids = [p for s in self.node_specs() if (p := self._pid(s)) is not None and _pid_alive(p)]
-        for pid in pids:
-            _signal(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for pid in pids:
-            while _pid_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if _pid_alive(pid):
-                _signal(pid, signal.SIGKILL)
+        pids = [p for s in self.node_specs() if (p := self._pid(s)) is not None and pid_alive(p)]
+        stop_processes(pids, timeout)
         for proc in self._procs:
             try:
                 proc.wait(timeout=5)
@@ -485,7 +426,7 @@ class IgniteCluster:
         """Kills one node at once (SIGKILL), as a crash would."""
         pid = self._pid(self.node_specs()[index])
         if pid is not None:
-            _signal(pid, signal.SIGKILL)
+            send_signal(pid, signal.SIGKILL)
 
     def __enter__(self) -> IgniteCluster:
         return self.start()
@@ -501,43 +442,6 @@ class IgniteCluster:
             return cls(**json.loads(path.read_text()))
         except OSError:
             return cls(name=name)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie counts as dead.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ")[-1][:1] != "Z"
-    except OSError:
-        return True
-
-
-def _signal(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def handshake_ok(host: str, port: int, timeout: float = 2.0, *, any_answer: bool = False) -> bool:
@@ -596,7 +500,20 @@ def activate(
             )
 
 
-def main(argv: list[str] | None = None) -> int:
+# Options that only one generation's start takes: name -> (generation, default).
+_GENERATION_OPTIONS = {
+    "region_mb": (2, 512),
+    "discovery_port": (2, 27500),
+    "communication_port": (2, 27100),
+    "persistence": (2, False),
+    "authentication": (2, False),
+    "network_port": (3, 3344),
+    "rest_port": (3, 10300),
+    "storage_mb": (3, 256),
+}
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ignite-fast server", description="Run local Apache Ignite nodes.")
     sub = parser.add_subparsers(dest="command", required=True)
     install_parser = sub.add_parser("install", help="fetch the Ignite jars with Maven")
@@ -609,45 +526,88 @@ def main(argv: list[str] | None = None) -> int:
     start = sub.add_parser("start", help="start a cluster and wait until it answers")
     start.add_argument("--nodes", type=int, default=1)
     start.add_argument("--port", type=int, default=10800, help="client port of the first node")
-    start.add_argument("--region-mb", type=int, default=512, help="data region size per node")
     start.add_argument("--heap-mb", type=int, default=1024, help="JVM heap per node")
-    start.add_argument("--discovery-port", type=int, default=27500)
-    start.add_argument("--communication-port", type=int, default=27100)
-    start.add_argument("--persistence", action="store_true", help="native persistence (the cluster starts active)")
-    start.add_argument(
+    ignite2 = start.add_argument_group("Ignite 2.x only")
+    ignite2.add_argument("--region-mb", type=int, help="data region size per node (default 512)")
+    ignite2.add_argument("--discovery-port", type=int, help="(default 27500)")
+    ignite2.add_argument("--communication-port", type=int, help="(default 27100)")
+    ignite2.add_argument("--persistence", action="store_true", help="native persistence (the cluster starts active)")
+    ignite2.add_argument(
         "--authentication",
         action="store_true",
         help="require a username and password (implies --persistence; user ignite/ignite)",
     )
+    ignite3 = start.add_argument_group("Ignite 3.x only")
+    ignite3.add_argument("--network-port", type=int, help="cluster network port of the first node (default 3344)")
+    ignite3.add_argument("--rest-port", type=int, help="REST port of the first node (default 10300)")
+    ignite3.add_argument("--storage-mb", type=int, help="default storage profile size per node (default 256)")
     for name in ("start", "stop", "status"):
         p = start if name == "start" else sub.add_parser(name, help=f"{name} the cluster")
-        p.add_argument("--name", default="default", help="cluster name (keeps work directories apart)")
+        p.add_argument(
+            "--name", help="cluster name (keeps work directories apart; default: 'default', 'ignite3' for 3.x)"
+        )
+    for p in sub.choices.values():
+        p.add_argument(
+            "--ignite",
+            type=int,
+            choices=(2, 3),
+            help="Ignite generation (default 2; stop and status follow what start recorded under --name)",
+        )
+    return parser
+
+
+def _generation(args: argparse.Namespace) -> int:
+    if args.ignite is not None:
+        return args.ignite
+    if args.command in ("stop", "status") and args.name is not None:
+        recorded = server_ignite3.recorded_cluster(args.name)
+        if recorded is not None and recorded.get("ignite") == 3:
+            return 3
+    return 2
+
+
+def _start_options(args: argparse.Namespace, generation: int, parser: argparse.ArgumentParser) -> dict:
+    """The generation's own start options, with their defaults; another generation's is an error."""
+    options = {}
+    for name, (owner, default) in _GENERATION_OPTIONS.items():
+        given = getattr(args, name)
+        if owner != generation:
+            if given not in (None, False):
+                parser.error(f"--{name.replace('_', '-')} is an option of Ignite {owner}.x only")
+            continue
+        options[name] = default if given is None else given
+    return options
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
+    generation = _generation(args)
+    name = getattr(args, "name", None) or ("ignite3" if generation == 3 else "default")
+    cluster: IgniteCluster | server_ignite3.Ignite3Cluster
     try:
         if args.command == "install":
-            print(install(progress=args.progress))
+            installer = server_ignite3.install if generation == 3 else install
+            print(installer(progress=args.progress))
         elif args.command == "start":
-            cluster = IgniteCluster(
-                nodes=args.nodes,
-                port=args.port,
-                region_mb=args.region_mb,
-                heap_mb=args.heap_mb,
-                discovery_port=args.discovery_port,
-                communication_port=args.communication_port,
-                name=args.name,
-                persistence=args.persistence or args.authentication,
-                authentication=args.authentication,
-            )
+            options = _start_options(args, generation, parser)
+            common = {"nodes": args.nodes, "port": args.port, "heap_mb": args.heap_mb, "name": name}
+            if generation == 3:
+                cluster = server_ignite3.Ignite3Cluster(**common, **options)
+            else:
+                options["persistence"] = options["persistence"] or options["authentication"]
+                cluster = IgniteCluster(**common, **options)
             cluster.start(quiet=False)
             print(f"Ignite {cluster.version} is up: {', '.join(cluster.addresses)} (logs in {cluster.cluster_dir})")
         elif args.command == "stop":
-            IgniteCluster.load(args.name).stop()
+            (server_ignite3.Ignite3Cluster.load(name) if generation == 3 else IgniteCluster.load(name)).stop()
             print("stopped")
         elif args.command == "status":
-            rows = IgniteCluster.load(args.name).status()
+            rows = (server_ignite3.Ignite3Cluster.load(name) if generation == 3 else IgniteCluster.load(name)).status()
             for row in rows:
+                state = f" state={row['state']}" if "state" in row else ""
                 print(
-                    f"node {row['node']}: pid={row['pid']} alive={row['alive']} port={row['port']} "
+                    f"node {row['node']}: pid={row['pid']} alive={row['alive']} port={row['port']}{state} "
                     f"answers={row['answers']} log={row['log']}"
                 )
             return 0 if rows and all(r["answers"] for r in rows) else 1

@@ -28,6 +28,7 @@ LAYERS = {
     "columns": 1,  # the one owner of the native column contract
     "arrow": 1,  # column -> Arrow conversion
     "_progress": 1,  # progress bars (tqdm) and when they show
+    "_node_process": 1,  # what the node launchers share: Maven, pid files, signals
     # 2: plumbing
     "_sizing": 2,  # page and batch sizes
     "_nodes": 2,  # per-node connections
@@ -37,6 +38,7 @@ LAYERS = {
     "reading": 3,  # the one function that chooses how a selection is read
     # 4: the client
     "client": 4,
+    "client3": 4,  # the Ignite 3 client (Client(..., ignite=3))
     # 5: faces
     "tf": 5,
     "tf.dataset": 5,
@@ -51,6 +53,7 @@ LAYERS = {
     "demo": 5,
     "ray": 5,
     "server": 5,  # the node starter: standalone
+    "server_ignite3": 5,  # the Ignite 3 node starter (server's --ignite 3): standalone
     # 6: the package's own namespace
     "__init__": 6,
 }

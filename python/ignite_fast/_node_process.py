@@ -1,0 +1,160 @@
+"""What the two node launchers (``server`` for Ignite 2.x, ``server_ignite3`` for 3.x) share: where
+jars and work directories live, fetching jars with Maven behind a progress bar, and the node
+processes themselves (started in a session of their own, found again through a pid file, signalled
+as a group).
+
+Standalone, like the launchers: only the standard library and ``_progress``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from ._progress import bytes_bar
+
+
+class ServerError(RuntimeError):
+    """A node could not be installed, started or stopped; the message carries its log."""
+
+
+def home_dir() -> Path:
+    """Where jars and node work directories live (``IGNITE_FAST_HOME``, default ~/.cache/ignite_fast)."""
+    return Path(os.environ.get("IGNITE_FAST_HOME", Path.home() / ".cache" / "ignite_fast"))
+
+
+# ---- Maven ----
+
+# Maven's line for each file it has fetched: "Downloaded from central: <url> (1.2 MB at 3.4 MB/s)".
+_DOWNLOADED = re.compile(r"Downloaded from [^:]+: (?P<url>\S+) \((?P<size>[\d.]+) (?P<unit>[kMG]?B)\b")
+_UNITS = {"B": 1, "kB": 10**3, "MB": 10**6, "GB": 10**9}  # Maven counts in powers of ten
+
+
+def maven_download(line: str) -> tuple[str, int] | None:
+    """``(file name, bytes)`` when ``line`` is Maven reporting a file it fetched, else None."""
+    found = _DOWNLOADED.search(line)
+    if found is None:
+        return None
+    return found["url"].rsplit("/", 1)[-1], round(float(found["size"]) * _UNITS[found["unit"]])
+
+
+def run_maven(cmd: list[str], cwd: Path, progress: bool | None) -> tuple[int, str]:
+    """Runs Maven with a bar of the bytes it fetches, moved per file (a jar counts when it has
+    arrived whole; the total is not known beforehand), named after the last one. Returns Maven's
+    exit code and its output."""
+    output = []
+    with (
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=str(cwd)) as proc,
+        bytes_bar(progress, "Maven") as bar,
+    ):
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            output.append(line)
+            if (fetched := maven_download(line)) is not None:
+                bar.set_postfix_str(fetched[0], refresh=False)
+                bar.update(fetched[1])
+        return proc.wait(), "".join(output)
+
+
+def copy_dependencies_command(mvn: str, pom: Path, output_dir: Path, *properties: str) -> list[str]:
+    """The Maven command that copies the runtime dependencies of ``pom`` into ``output_dir``."""
+    return [
+        mvn,
+        "-B",  # batch mode: one "Downloaded from" line per file, which the bar follows
+        "-Dstyle.color=never",
+        "-f",
+        str(pom),
+        *properties,
+        "dependency:copy-dependencies",
+        f"-DoutputDirectory={output_dir}",
+        "-DincludeScope=runtime",
+    ]
+
+
+# ---- node processes ----
+
+
+def start_process(cmd: list[str], work_dir: Path, log_name: str = "node.log") -> subprocess.Popen:
+    """Starts one node in a session of its own (so a signal reaches the whole group), its output
+    into ``work_dir/log_name``, and records its pid in ``work_dir/pid``."""
+    with open(work_dir / log_name, "wb") as log:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=str(work_dir),
+            start_new_session=True,
+        )
+    (work_dir / "pid").write_text(str(proc.pid))
+    return proc
+
+
+def read_pid(work_dir: Path) -> int | None:
+    try:
+        return int((work_dir / "pid").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie counts as dead.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return True
+
+
+def send_signal(pid: int, sig: int) -> None:
+    """Signals the node's process group (it leads one), or the process alone if it has none."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def stop_processes(pids: list[int], timeout: float) -> None:
+    """SIGTERM to every pid at once, then SIGKILL to those still alive after ``timeout`` seconds."""
+    for pid in pids:
+        send_signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if pid_alive(pid):
+            send_signal(pid, signal.SIGKILL)
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def log_tail(path: Path, lines: int = 60) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return f"(no log at {path})"
+    return f"--- last {lines} lines of {path} ---\n" + "\n".join(text[-lines:])
