@@ -15,6 +15,7 @@
 //!   prefetch, partition scans; [`write`](mod@write): entries encoded from columns, type registration,
 //!   put-all; [`cluster`]: partition maps, node endpoints, caches (names, creation, backups);
 //! - [`kv`]: key-value operations and transactions; [`igfs`]: a file system on two caches;
+//! - [`ignite3`]: the Ignite 3 client protocol (handshake, SQL cursors, partition map);
 //! - [`client`]: what the bindings use.
 
 pub mod client;
@@ -24,6 +25,7 @@ pub mod decode;
 pub mod error;
 pub mod format;
 pub mod igfs;
+pub mod ignite3;
 pub mod kinds;
 pub mod kv;
 pub mod net;

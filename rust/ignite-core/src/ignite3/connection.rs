@@ -1,0 +1,446 @@
+//! One connection to one Ignite 3 node: magic and handshake (basic authentication when a user is
+//! given), big-endian length-prefixed frames, request ids, and response headers (flags,
+//! observable timestamp, notifications) with the server's error records mapped to typed errors.
+//!
+//! Frames are read whole into a caller's reusable buffer, so a page of rows arrives with one copy
+//! out of the socket and is then only sliced.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+
+use crate::error::{Error, Result};
+use crate::ignite3::codes::{self, error_code, flag, op};
+use crate::ignite3::msgpack::{MsgReader, MsgWriter};
+use crate::ignite3::socket::Stream;
+use crate::net::connection::ConnectionConfig;
+
+/// How much a frame's declared length may make us allocate before its bytes arrive.
+const UNTRUSTED_RESERVE: usize = 64 << 20;
+
+/// What the node said about itself in the handshake.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    /// The node's id (canonical UUID bytes).
+    pub node_id: [u8; 16],
+    /// The node's consistent name: what partition maps name their primaries by.
+    pub node_name: String,
+    pub cluster_name: String,
+    /// Cluster ids, oldest first (the id changes only on a metastorage repair).
+    pub cluster_ids: Vec<[u8; 16]>,
+    /// The server drops a connection idle this long (ms; 0: never); send a heartbeat before.
+    pub idle_timeout_ms: i64,
+    /// The product version, e.g. "3.1.0".
+    pub version: String,
+}
+
+pub struct Connection {
+    stream: Stream,
+    address: String,
+    info: ServerInfo,
+    next_request_id: i64,
+    /// The largest hybrid timestamp the server reported; sent with queries so that a read on any
+    /// node sees this connection's earlier writes.
+    observable_timestamp: i64,
+    /// Set when a response says the partition assignment changed: the newest primary start time.
+    assignment_changed: Option<i64>,
+    /// Responses that arrived while we waited for another request id.
+    stashed: HashMap<i64, Vec<u8>>,
+    /// Set after an I/O or framing failure: the stream position is unknown.
+    broken: bool,
+    /// The outgoing message, reused.
+    out: Vec<u8>,
+}
+
+/// A parsed response header: where the answer starts, or the server's error for the request.
+struct Header {
+    request_id: i64,
+    flags: i32,
+    payload: Result<usize>,
+}
+
+impl Connection {
+    /// Connects to the first address that answers and completes the handshake. Wrong
+    /// credentials end the search (another node of the cluster would say the same).
+    pub fn open(config: &ConnectionConfig) -> Result<Connection> {
+        if config.addresses.is_empty() {
+            return Err(Error::InvalidArgument("no server address given".into()));
+        }
+        if let [address] = config.addresses.as_slice() {
+            return Connection::open_one(address, config);
+        }
+        let mut failures = Vec::new();
+        let mut all_timed_out = true;
+        for address in &config.addresses {
+            match Connection::open_one(address, config) {
+                Ok(conn) => return Ok(conn),
+                Err(e @ Error::Authentication(_)) => return Err(e),
+                Err(e) => {
+                    all_timed_out &= matches!(e, Error::Timeout(_));
+                    failures.push(format!("{address}: {e}"));
+                }
+            }
+        }
+        let message = format!(
+            "could not connect to any Ignite 3 node ({})",
+            failures.join("; ")
+        );
+        Err(if all_timed_out {
+            Error::Timeout(message)
+        } else {
+            Error::Connection(message)
+        })
+    }
+
+    /// Connects to one address.
+    pub fn open_one(address: &str, config: &ConnectionConfig) -> Result<Connection> {
+        let mut conn = Connection {
+            stream: Stream::open(address, config)?,
+            address: address.to_string(),
+            info: ServerInfo {
+                node_id: [0; 16],
+                node_name: String::new(),
+                cluster_name: String::new(),
+                cluster_ids: Vec::new(),
+                idle_timeout_ms: 0,
+                version: String::new(),
+            },
+            next_request_id: 1,
+            observable_timestamp: 0,
+            assignment_changed: None,
+            stashed: HashMap::new(),
+            broken: false,
+            out: Vec::with_capacity(256),
+        };
+        conn.handshake(config)?;
+        Ok(conn)
+    }
+
+    fn handshake(&mut self, config: &ConnectionConfig) -> Result<()> {
+        let mut body = Vec::with_capacity(128);
+        let mut w = MsgWriter::new(&mut body);
+        let (major, minor, patch) = codes::PROTOCOL_VERSION;
+        w.int(major as i64).int(minor as i64).int(patch as i64);
+        w.int(codes::CLIENT_CODE_GENERAL as i64);
+        // No features: the layouts of SQL_EXEC and its answer then stay the plain ones.
+        w.bin(&[]);
+        match &config.username {
+            Some(user) => {
+                w.int(3);
+                w.str("authn-type").str("basic");
+                w.str("authn-identity").str(user);
+                w.str("authn-secret")
+                    .str(config.password.as_deref().unwrap_or(""));
+            }
+            None => {
+                w.int(0);
+            }
+        }
+        let mut msg = Vec::with_capacity(8 + body.len());
+        msg.extend_from_slice(codes::MAGIC);
+        msg.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        msg.extend_from_slice(&body);
+        self.write_all(&msg)?;
+
+        let mut magic = [0u8; 4];
+        if let Err(e) = self.stream.read_exact(&mut magic) {
+            self.broken = true;
+            return Err(e.into());
+        }
+        if &magic != codes::MAGIC {
+            self.broken = true;
+            return Err(Error::protocol(format!(
+                "{} answered the handshake with {magic:02x?}, not the Ignite 3 magic 'IGNI' (an Ignite 2 node or another service?)",
+                self.address
+            )));
+        }
+        let mut buf = Vec::new();
+        self.read_frame(&mut buf)?;
+        let result = self.parse_handshake(&buf, config);
+        if result.is_err() {
+            self.broken = true;
+        }
+        result
+    }
+
+    fn parse_handshake(&mut self, buf: &[u8], config: &ConnectionConfig) -> Result<()> {
+        let mut r = MsgReader::new(buf);
+        let version = (r.i32()?, r.i32()?, r.i32()?);
+        if !r.try_nil()? {
+            let err = read_error(&mut r)?;
+            return Err(match err {
+                Error::Authentication(m) => Error::Authentication(format!(
+                    "{} refused user '{}': {m}",
+                    self.address,
+                    config.username.as_deref().unwrap_or("<none>")
+                )),
+                Error::Server { status, message } => Error::Connection(format!(
+                    "handshake with {} failed (error code {status:#x}, server protocol {}.{}.{}): {message}",
+                    self.address, version.0, version.1, version.2
+                )),
+                other => other,
+            });
+        }
+        self.info.idle_timeout_ms = r.i64()?;
+        self.info.node_id = r.uuid()?;
+        self.info.node_name = r.str()?.to_string();
+        let ids = r.count()?;
+        for _ in 0..ids.min(r.remaining()) {
+            self.info.cluster_ids.push(r.uuid()?);
+        }
+        self.info.cluster_name = r.str()?.to_string();
+        self.observe_timestamp(r.i64()?);
+        let (major, minor, maintenance) = (r.i64()?, r.i64()?, r.i64()?);
+        let patch = if r.try_nil()? { None } else { Some(r.i64()?) };
+        let pre_release = r.str_or_nil()?;
+        let mut version = format!("{major}.{minor}.{maintenance}");
+        if let Some(p) = patch {
+            version.push_str(&format!(".{p}"));
+        }
+        if let Some(pre) = pre_release {
+            version.push_str(&format!("-{pre}"));
+        }
+        self.info.version = version;
+        r.bin()?; // the server's features; we asked for none, so none are in effect
+        let extensions = r.count()?;
+        for _ in 0..extensions.min(r.remaining()) {
+            r.skip()?;
+            r.skip()?;
+        }
+        Ok(())
+    }
+
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    pub fn server_info(&self) -> &ServerInfo {
+        &self.info
+    }
+
+    /// The node's consistent name (as partition maps name their primaries).
+    pub fn node_name(&self) -> &str {
+        &self.info.node_name
+    }
+
+    pub fn is_broken(&self) -> bool {
+        self.broken
+    }
+
+    /// Marks the connection unusable, e.g. when requests of an abandoned exchange are unanswered.
+    pub fn mark_broken(&mut self) {
+        self.broken = true;
+    }
+
+    pub fn observable_timestamp(&self) -> i64 {
+        self.observable_timestamp
+    }
+
+    fn observe_timestamp(&mut self, ts: i64) {
+        self.observable_timestamp = self.observable_timestamp.max(ts);
+    }
+
+    /// The newest primary-replica start time, if a response since the last call said the
+    /// partition assignment changed (pass it to `PARTITION_ASSIGNMENT_GET`).
+    pub fn take_assignment_change(&mut self) -> Option<i64> {
+        self.assignment_changed.take()
+    }
+
+    /// Sends a request whose fields `write_body` appends; returns its id for [`Connection::receive`].
+    pub fn send(&mut self, op_code: i32, write_body: impl FnOnce(&mut MsgWriter)) -> Result<i64> {
+        if self.broken {
+            return Err(Error::Connection(format!(
+                "the connection to {} broke earlier and cannot be reused",
+                self.address
+            )));
+        }
+        let id = self.next_request_id;
+        self.next_request_id += 1;
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        out.extend_from_slice(&[0; 4]); // length, patched below
+        let mut w = MsgWriter::new(&mut out);
+        w.int(op_code as i64).int(id);
+        write_body(&mut w);
+        let len = (out.len() - 4) as u32;
+        out[..4].copy_from_slice(&len.to_be_bytes());
+        let result = self.write_all(&out);
+        self.out = out;
+        result.map(|()| id)
+    }
+
+    /// Reads the answer to request `id` into `buf` (replacing its contents, keeping its capacity)
+    /// and returns where the answer's fields start; the server's error for it is the `Err`.
+    /// Answers to other requests that arrive first are kept for their own `receive`;
+    /// notifications are read and dropped.
+    pub fn receive(&mut self, id: i64, buf: &mut Vec<u8>) -> Result<usize> {
+        if let Some(stashed) = self.stashed.remove(&id) {
+            *buf = stashed;
+            return self.parse_header(buf)?.payload;
+        }
+        loop {
+            self.read_frame(buf)?;
+            let header = match self.parse_header(buf) {
+                Ok(h) => h,
+                Err(e) => {
+                    self.broken = true;
+                    return Err(e);
+                }
+            };
+            if header.flags & flag::SERVER_OP != 0 {
+                self.broken = true;
+                return Err(Error::protocol(format!(
+                    "{} sent a server-to-client request, which only compute executors take",
+                    self.address
+                )));
+            }
+            if header.flags & flag::NOTIFICATION != 0 {
+                continue;
+            }
+            if header.request_id == id {
+                return header.payload;
+            }
+            if header.request_id <= 0
+                || header.request_id >= self.next_request_id
+                || self.stashed.contains_key(&header.request_id)
+            {
+                self.broken = true;
+                return Err(Error::protocol(format!(
+                    "{} answered request id {}, which this connection never sent or already received",
+                    self.address, header.request_id
+                )));
+            }
+            self.stashed.insert(header.request_id, std::mem::take(buf));
+        }
+    }
+
+    /// Sends a request and waits for its answer: the frame and where the answer's fields start.
+    pub fn request(
+        &mut self,
+        op_code: i32,
+        write_body: impl FnOnce(&mut MsgWriter),
+    ) -> Result<(Vec<u8>, usize)> {
+        let id = self.send(op_code, write_body)?;
+        let mut buf = Vec::new();
+        let start = self.receive(id, &mut buf)?;
+        Ok((buf, start))
+    }
+
+    /// Keeps an idle connection alive on a server with an idle timeout.
+    pub fn heartbeat(&mut self) -> Result<()> {
+        self.request(op::HEARTBEAT, |_| {}).map(|_| ())
+    }
+
+    fn parse_header(&mut self, buf: &[u8]) -> Result<Header> {
+        let mut r = MsgReader::new(buf);
+        let request_id = r.i64()?;
+        let flags = r.i32()?;
+        if flags & flag::PARTITION_ASSIGNMENT_CHANGED != 0 {
+            let start_time = r.i64()?;
+            self.assignment_changed = Some(start_time.max(self.assignment_changed.unwrap_or(0)));
+        }
+        self.observe_timestamp(r.i64()?);
+        let payload = if flags & flag::ERROR != 0 {
+            Err(read_error(&mut r)?)
+        } else {
+            Ok(r.pos())
+        };
+        Ok(Header {
+            request_id,
+            flags,
+            payload,
+        })
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
+        let result = self
+            .stream
+            .write_all(bytes)
+            .and_then(|()| self.stream.flush());
+        result.map_err(|e| {
+            self.broken = true;
+            Error::from(e)
+        })
+    }
+
+    /// Reads one length-prefixed frame into `buf`.
+    fn read_frame(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        let result = self.read_frame_inner(buf);
+        if result.is_err() {
+            self.broken = true;
+        }
+        result
+    }
+
+    fn read_frame_inner(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        let mut len_bytes = [0u8; 4];
+        self.stream.read_exact(&mut len_bytes)?;
+        let len = i32::from_be_bytes(len_bytes);
+        if len < 0 {
+            return Err(Error::protocol(format!(
+                "{} sent a frame of negative length {len}",
+                self.address
+            )));
+        }
+        let len = len as usize;
+        buf.clear();
+        // Trust the length only as far as the bytes that arrive: reserve at most a chunk up
+        // front and let the buffer grow with the data (read_to_end does not zero it first).
+        buf.reserve(len.min(UNTRUSTED_RESERVE));
+        let got = Read::by_ref(&mut self.stream)
+            .take(len as u64)
+            .read_to_end(buf)?;
+        if got != len {
+            return Err(Error::Connection(format!(
+                "{} closed the connection in the middle of a {len}-byte message",
+                self.address
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Reads a server error record and turns it into the crate's error: authentication failures
+/// (error group 15) become `Error::Authentication`, everything else `Error::Server` with Ignite 3's
+/// full error code (`group << 16 | code`) as the status.
+fn read_error(r: &mut MsgReader) -> Result<Error> {
+    let trace_id = r.uuid()?;
+    let code = r.i32()?;
+    let class = r.str()?;
+    let message = r.str_or_nil()?.unwrap_or("");
+    r.str_or_nil()?; // stack trace, or a hint on how to get one
+    if !r.try_nil()? {
+        let extensions = r.count()?;
+        for _ in 0..extensions.min(r.remaining()) {
+            r.skip()?;
+            r.skip()?;
+        }
+    }
+    let short_class = class.rsplit('.').next().unwrap_or(class);
+    let message = format!(
+        "{short_class}: {message} ({}, trace id {})",
+        error_code::display(code),
+        format_uuid(&trace_id)
+    );
+    Ok(
+        if error_code::group(code) == error_code::GROUP_AUTHENTICATION {
+            Error::Authentication(message)
+        } else {
+            Error::Server {
+                status: code,
+                message,
+            }
+        },
+    )
+}
+
+fn format_uuid(bytes: &[u8; 16]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}

@@ -1,0 +1,23 @@
+//! The Ignite 3 client protocol, wire level: MessagePack framing, the handshake, request ids and
+//! typed server errors, SQL cursors whose pages keep rows as BinaryTuple byte ranges, and the
+//! partition map. Decoding tuples into columns is `decode/ignite3`'s job. The protocol facts, with
+//! their sources in the Ignite 3.1.0 code, are in docs/IGNITE3-PROTOCOL.md.
+//!
+//! - [`codes`]: op codes, flags, column type ids, error groups;
+//! - [`msgpack`]: the bounds-checked MessagePack reader and writer;
+//! - [`socket`]: TCP or TLS streams; [`connection`]: handshake, frames, request ids, errors;
+//! - [`tuple_builder`]: BinaryTuples the client sends (SQL arguments);
+//! - [`sql`]: `SQL_EXEC`, column metadata, paged cursors; [`cluster`]: tables, partitions, nodes.
+
+pub mod client;
+pub mod cluster;
+pub mod codes;
+pub mod connection;
+pub mod msgpack;
+pub mod socket;
+pub mod sql;
+pub mod tuple_builder;
+
+pub use cluster::{NodeInfo, PartitionPrimaries, TableInfo};
+pub use connection::{Connection, ServerInfo};
+pub use sql::{execute, execute_update, ColumnMeta, Page, SqlArg, SqlCursor, SqlOptions};
