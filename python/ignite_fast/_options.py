@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,3 +176,19 @@ def decode_args(
         value_type=type_id,
         union_types=union,
     )
+
+
+def batch_converter(format: str) -> Callable[[dict], Any]:
+    """What a batch of named columns becomes for ``format``: ``"numpy"`` arrays, an ``"arrow"``
+    RecordBatch, or the ``"columns"`` themselves (checked before anything is read)."""
+    if format == "numpy":
+        from .columns import batch_to_numpy
+
+        return batch_to_numpy
+    if format == "arrow":
+        from .arrow import to_record_batch
+
+        return to_record_batch
+    if format == "columns":
+        return lambda batch: batch
+    raise InvalidArgumentError(f"format must be 'numpy', 'arrow' or 'columns', got {format!r}")

@@ -111,6 +111,8 @@ def to_arrow_array(column: Column) -> pa.Array:
             if len(values) == 0 or (values.min() >= 0 and values.max() < _MS_PER_DAY):
                 return pa.array(values.astype(np.int32), type=pa.time32("ms"), mask=mask)
             return pa.array(values, type=pa.duration("ms"), mask=mask)
+        if logical == "time_ns":  # Ignite 3's TIME: always within a day
+            return pa.array(values, type=pa.time64("ns"), mask=mask)
         raise AssertionError(f"unknown logical type {logical!r}")
     if isinstance(column, StrColumn):
         if column.logical == "decimal":

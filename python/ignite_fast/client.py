@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,10 +10,10 @@ import numpy as np
 
 from . import _native
 from ._nodes import primaries_of
-from ._options import ConnectionSettings, TlsOptions, check_int, decode_args
+from ._options import ConnectionSettings, TlsOptions, batch_converter, check_int, decode_args
 from ._progress import STEP_BYTES, check_progress, rows_bar
 from ._sizing import DEFAULT_CURSORS
-from .columns import Column, batch_to_numpy, describe
+from .columns import describe
 from .errors import InvalidArgumentError, ServerError
 from .reading import Reader, Selection, batches_of
 from .sharding import ShardPlan, partition_sizes, plan_shards
@@ -31,11 +31,23 @@ class Client:
     ...     pixels, labels = batch["val"]["pixels"], batch["val"]["label"]
     """
 
+    def __new__(cls, *args: Any, ignite: int = 2, **kwargs: Any) -> Any:
+        """``ignite=3`` connects to an Apache Ignite 3 cluster instead, and gives an
+        :class:`~ignite_fast.client3.Ignite3Client` (tables rather than caches)."""
+        if ignite == 3:
+            from .client3 import Ignite3Client
+
+            return Ignite3Client(*args, **kwargs)
+        if ignite != 2:
+            raise InvalidArgumentError(f"ignite must be 2 or 3, got {ignite!r}")
+        return super().__new__(cls)
+
     def __init__(
         self,
         host: str | Sequence[str] = "127.0.0.1",
         port: int = 10800,
         *,
+        ignite: int = 2,
         username: str | None = None,
         password: str | None = None,
         connect_timeout: float = 10.0,
@@ -179,7 +191,7 @@ class Client:
         those partitions (e.g. ``plan[i]``). Both read in parallel like ``parallel=``.
         Leaving the loop early closes the server-side cursors.
         """
-        convert = _converter(format)
+        convert = batch_converter(format)
         exact = format == "arrow" if decimal_as_string is None else decimal_as_string
         selection = Selection(
             part=part,
@@ -266,7 +278,7 @@ class Client:
         """
         if not isinstance(query, str) or not query.strip():
             raise InvalidArgumentError(f"query must be a non-empty string, got {query!r}")
-        convert = _converter(format)
+        convert = batch_converter(format)
         exact = format == "arrow" if decimal_as_string is None else decimal_as_string
         check_int("batch_size", batch_size, 1)
         page_size = batch_size if page_size is None else check_int("page_size", page_size, 1)
@@ -444,16 +456,3 @@ class _WriteColumn:
                         bytes(cell).rstrip(b"\0").decode("utf-8")
                     except UnicodeDecodeError:
                         raise InvalidArgumentError(f"{self.name}: row {row} is not valid UTF-8") from None
-
-
-def _converter(format: str) -> Callable[[dict[str, Column]], Any]:
-    """What a batch of named columns becomes: numpy arrays, an Arrow RecordBatch, or the columns."""
-    if format == "numpy":
-        return batch_to_numpy
-    if format == "arrow":
-        from .arrow import to_record_batch
-
-        return to_record_batch
-    if format == "columns":
-        return lambda batch: batch
-    raise InvalidArgumentError(f"format must be 'numpy', 'arrow' or 'columns', got {format!r}")

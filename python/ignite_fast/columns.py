@@ -13,7 +13,8 @@ UUID                                         ``uint8`` array ``(rows, 16)``, can
                                              (``uuid.UUID(bytes=row.tobytes())``); :func:`uuid_strings` for text
 Date                                         ``datetime64[ms]``
 Timestamp                                    ``datetime64[ns]`` (Ignite keeps nanoseconds)
-Time                                         ``timedelta64[ms]`` since midnight
+Time                                         ``timedelta64[ms]`` since midnight (Ignite 3's TIME:
+                                             ``timedelta64[ns]``, it keeps nanoseconds)
 Decimal                                      ``float64`` (nearest); ``decimal_as_string=True`` gives the exact
                                              value as ``S<width>`` strings (``decimal.Decimal(s.decode())``)
 Enum, binary enum                            ``int32`` ordinal; ``Client.enum_values(type)`` gives the names
@@ -41,7 +42,12 @@ import numpy as np
 
 from . import _native
 
-_LOGICAL_VIEWS = {"date": "datetime64[ms]", "timestamp": "datetime64[ns]", "time": "timedelta64[ms]"}
+_LOGICAL_VIEWS = {
+    "date": "datetime64[ms]",
+    "timestamp": "datetime64[ns]",
+    "time": "timedelta64[ms]",
+    "time_ns": "timedelta64[ns]",
+}
 
 
 @dataclass(frozen=True)
@@ -148,7 +154,7 @@ def _masked(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
 @dataclass(frozen=True, slots=True)
 class PrimColumn:
     """One primitive per row. ``logical`` says how to read the values: None (as they are),
-    ``"uuid"`` (``(rows, 16)`` bytes), ``"date"``/``"time"`` (int64 ms), ``"timestamp"`` (int64 ns),
+    ``"uuid"`` (``(rows, 16)`` bytes), ``"date"``/``"time"`` (int64 ms), ``"timestamp"``/``"time_ns"`` (int64 ns),
     ``"decimal"`` (float64), or ``("enum", type_id)`` (int32 ordinals)."""
 
     values: np.ndarray

@@ -220,6 +220,14 @@ class IgniteDataset(_GeneratorDataset):
     ``check_hostname=False``.
     """
 
+    def __new__(cls, *args: Any, ignite: int = 2, **kwargs: Any) -> Any:
+        """``ignite=3`` reads an Apache Ignite 3 table instead: see :class:`TableDataset`."""
+        if ignite == 3:
+            return TableDataset(*args, **kwargs)
+        if ignite != 2:
+            raise InvalidArgumentError(f"ignite must be 2 or 3, got {ignite!r}")
+        return super().__new__(cls)
+
     def __init__(
         self,
         cache_name: Any,
@@ -249,6 +257,7 @@ class IgniteDataset(_GeneratorDataset):
         shard: tuple[int, int] | None = None,
         partitions: list[int] | None = None,
         plan: Any = None,
+        ignite: int = 2,
     ):
         given = dict(
             cache_name=_env("CACHE_NAME", cache_name),
@@ -418,7 +427,7 @@ class IgniteDataset(_GeneratorDataset):
         Filtering and projecting on the server sends only what training needs. ``options`` are
         those of :class:`SqlDataset` (``schema``, ``page_size``, ``batch_size``, ``ragged``,
         ``username``, ``password``, ``hosts``, ``timeout``, ``distributed_joins``, ``lazy``,
-        ``with_masks``).
+        ``with_masks``; ``ignite=3`` for an Apache Ignite 3 cluster).
 
         >>> ds = IgniteDataset.from_sql("SELECT NAME FROM KITTEN_CACHE WHERE ID > ?", [1])  # doctest: +SKIP
         """
@@ -446,33 +455,90 @@ class SqlDataset(_GeneratorDataset):
         distributed_joins: bool = False,
         lazy: bool = False,
         with_masks: bool = False,
+        ignite: int = 2,
     ):
         _check_batch_size(batch_size)
         self.cache_name = None
         client = Client(
             hosts if hosts is not None else [host],
             port,
+            ignite=ignite,
             username=username,
             password=password,
             connect_timeout=timeout,
             read_timeout=timeout,
         )
+        # Ignite 3's SQL has no distributed-join or lazy switches: its engine always does both.
+        ignite2_options = {} if ignite == 3 else dict(distributed_joins=distributed_joins, lazy=lazy)
 
         def query_batches(rows: int) -> Iterator[dict[str, Column]]:
             return client.sql(
-                query,
-                args,
-                batch_size=rows,
-                page_size=page_size,
-                schema=schema,
-                distributed_joins=distributed_joins,
-                lazy=lazy,
-                format="columns",
+                query, args, batch_size=rows, page_size=page_size, schema=schema, format="columns", **ignite2_options
             )
 
         rows_per_step = batch_size or max(page_size, _ELEMENT_MODE_BATCH)
         sample = next(query_batches(min(rows_per_step, _SAMPLE_ROWS)), None)
         dataset = _element_dataset(sample, lambda: query_batches(rows_per_step), [], batch_size, ragged, with_masks)
+        super().__init__(dataset, client, batch_size)
+
+
+class TableDataset(_GeneratorDataset):
+    """An Apache Ignite 3 table as a ``tf.data.Dataset`` (``IgniteDataset(table, ..., ignite=3)``
+    makes one): elements ``{column: value}``, columns named as SQL names them, one element per row
+    or whole batches with ``batch_size``. ``columns`` reads only those columns; ``parallel``,
+    ``partitions`` and ``shard=(i, n)`` as in :meth:`Ignite3Client.scan
+    <ignite_fast.client3.Ignite3Client.scan>` (give every node in ``hosts``); ``ragged``,
+    ``with_masks``, ``timeout`` and the credentials as for Ignite 2. TLS: ``ca_file``,
+    ``certfile``/``keyfile``/``cert_password`` turn it on, as for Ignite 2."""
+
+    def __init__(
+        self,
+        table: str,
+        host: str = "localhost",
+        port: int = 10800,
+        *,
+        hosts: list[str] | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        certfile: str | None = None,
+        keyfile: str | None = None,
+        cert_password: str | None = None,
+        ca_file: str | None = None,
+        check_hostname: bool = True,
+        timeout: float = 60.0,
+        page_size: int | None = None,
+        batch_size: int | None = None,
+        ragged: bool = False,
+        with_masks: bool = False,
+        columns: list[str] | None = None,
+        parallel: int | None = None,
+        partitions: list[int] | None = None,
+        shard: tuple[int, int] | None = None,
+    ):
+        _check_batch_size(batch_size)
+        self.cache_name = table
+        tls_values = dict(certfile=certfile, keyfile=keyfile, cert_password=cert_password, ca_file=ca_file)
+        try:
+            client: Any = Client(  # an Ignite3Client
+                hosts if hosts is not None else [host],
+                port,
+                ignite=3,
+                username=username,
+                password=password,
+                connect_timeout=timeout,
+                read_timeout=timeout,
+                tls=_tls_factory(check_hostname)(tls_values),
+            )
+        except TlsError as e:
+            raise _explain_tls(e, ca_file) from None
+        selection = dict(columns=columns, parallel=parallel, partitions=partitions, shard=shard, page_size=page_size)
+
+        def table_batches(rows: int) -> Iterator[dict[str, Column]]:
+            return client.scan(table, rows, format="columns", **selection)
+
+        rows_per_step = batch_size or max(page_size or 0, _ELEMENT_MODE_BATCH)
+        sample = next(table_batches(min(rows_per_step, _SAMPLE_ROWS)), None)
+        dataset = _element_dataset(sample, lambda: table_batches(rows_per_step), [], batch_size, ragged, with_masks)
         super().__init__(dataset, client, batch_size)
 
 

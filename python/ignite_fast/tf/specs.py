@@ -51,7 +51,8 @@ _DTYPES = {
     "bool": tf.bool,
 }
 
-_UNITS = {"date": "ms", "time": "ms", "timestamp": "ns"}
+#: int64 columns of times: the spec's name carries the unit.
+_TIME_NAMES = {"date": "date_ms", "time": "time_ms", "time_ns": "time_ns", "timestamp": "timestamp_ns"}
 
 #: The spec of a dataset with no rows: nothing to take the element structure from.
 EMPTY_SPEC = {"key": tf.TensorSpec([None], tf.int64), "val": tf.TensorSpec([None], tf.int64)}
@@ -76,8 +77,8 @@ def _flat_spec(column: Column, arrays: str, path: str) -> tf.TypeSpec:
             return tf.TensorSpec([None], _DTYPES[column.values.dtype.name])
         if logical == "uuid":
             return tf.TensorSpec([None], tf.string, name="uuid")
-        if logical in _UNITS:  # int64 with the unit in the spec's name
-            return tf.TensorSpec([None], tf.int64, name=f"{logical}_{_UNITS[logical]}")
+        if logical in _TIME_NAMES:  # int64 with the unit in the spec's name
+            return tf.TensorSpec([None], tf.int64, name=_TIME_NAMES[logical])
         if logical == "decimal":
             return tf.TensorSpec([None], tf.float64)
         return tf.TensorSpec([None], tf.int32, name="enum_ordinal")

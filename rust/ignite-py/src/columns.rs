@@ -5,7 +5,7 @@
 //! | ("var", values, offsets, valid) | ("str", bytes_2d, valid, logical) | ("list", offsets, child, valid)
 //! | ("map", offsets, keys, values, valid) | ("struct", type_name, {name: column}, len)`
 //!
-//! `logical` is None for plain primitives, else `"uuid"`, `"date"`, `"timestamp"`, `"time"`,
+//! `logical` is None for plain primitives, else `"uuid"`, `"date"`, `"timestamp"`, `"time"`, `"time_ns"`,
 //! `"decimal"` or `("enum", type_id)`. Every array is a zero-copy view (see [`crate::arrays`]).
 
 use ignite_core::{AlignedBuf, Batch, Column, ScalarKind};
@@ -124,6 +124,7 @@ fn scalar_values<'py>(
         ScalarKind::Date => tagged(zero_copy_array::<i64>(py, values, &[len])?, "date"),
         ScalarKind::Timestamp => tagged(zero_copy_array::<i64>(py, values, &[len])?, "timestamp"),
         ScalarKind::Time => tagged(zero_copy_array::<i64>(py, values, &[len])?, "time"),
+        ScalarKind::TimeNanos => tagged(zero_copy_array::<i64>(py, values, &[len])?, "time_ns"),
         ScalarKind::Decimal => tagged(zero_copy_array::<f64>(py, values, &[len])?, "decimal"),
         ScalarKind::Enum { type_id } => Ok((
             zero_copy_array::<i32>(py, values, &[len])?,

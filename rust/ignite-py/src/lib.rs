@@ -9,7 +9,8 @@
 //! - [`connection_spec`]: where and how to connect, shared by the client and the file system;
 //! - [`client`]: the native client and its cursors;
 //! - [`partition_scan`]: several partitions read at once over one connection;
-//! - [`igfs`]: the file system, its readers and writers.
+//! - [`igfs`]: the file system, its readers and writers;
+//! - [`ignite3`]: the Ignite 3 client and its query cursors.
 //!
 //! The same shared object is TensorFlow's `igfs://` plugin: it re-exports `TF_InitPlugin` from
 //! `ignite-tf-fs`, so the wheel carries one `.so` that `ignite_fast.tf.register_igfs_filesystem()`
@@ -24,6 +25,7 @@ mod columns;
 mod connection_spec;
 mod errors;
 mod igfs;
+mod ignite3;
 mod partition_scan;
 mod primitives;
 
@@ -50,6 +52,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::NativeCursor>()?;
     m.add_class::<partition_scan::NativePartitionScan>()?;
     m.add_class::<arrays::ColumnBuffer>()?;
+    m.add_class::<ignite3::NativeIgnite3Client>()?;
+    m.add_class::<ignite3::NativeIgnite3Cursor>()?;
     m.add_class::<igfs::NativeIgfs>()?;
     m.add_class::<igfs::NativeFileReader>()?;
     m.add_class::<igfs::NativeFileWriter>()?;

@@ -1,0 +1,438 @@
+"""The client for Apache Ignite 3: tables read into the same numpy batches, Arrow and columns as
+Ignite 2's caches, over Ignite 3's own client protocol.
+
+A batch is ``{column name: column}``, named as SQL names them (unquoted names in upper case), in
+the order of the table or the query. How SQL types look (see the README's table):
+
+=====================================  ===============================================
+Ignite 3 SQL type                      numpy
+=====================================  ===============================================
+BOOLEAN                                ``bool``
+TINYINT, SMALLINT, INTEGER, BIGINT     ``int8``, ``int16``, ``int32``, ``int64``
+REAL, DOUBLE                           ``float32``, ``float64``
+DECIMAL                                ``float64`` (nearest); exact strings with ``decimal_as_string``
+DATE                                   ``datetime64[ms]``
+TIME                                   ``timedelta64[ns]`` since midnight
+TIMESTAMP                              ``datetime64[ns]`` (no zone)
+TIMESTAMP WITH LOCAL TIME ZONE         ``datetime64[ns]`` (UTC)
+UUID                                   ``uint8`` ``(rows, 16)``, canonical byte order
+VARCHAR                                ``S<width>`` UTF-8 bytes
+VARBINARY                              ``uint8`` ``(rows, length)`` when all rows have one length, else
+                                       :class:`~ignite_fast.columns.Ragged`; Arrow ``list<uint8>``
+=====================================  ===============================================
+
+Nullable columns with nulls are masked arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import _native
+from ._options import ConnectionSettings, TlsOptions, batch_converter, check_int
+from ._progress import rows_bar
+from .columns import Column, PrimColumn, batch_from_native
+from .errors import InvalidArgumentError
+
+__all__ = ["Ignite3Client"]
+
+#: Rows per page and per batch unless told: pages of a few MB for rows of a few hundred bytes.
+DEFAULT_PAGE_ROWS = 4096
+
+# A table name as SQL takes it: identifiers (quoted or not), optionally schema-qualified.
+_NAME = r'(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")'
+_TABLE_NAME = re.compile(rf"{_NAME}(?:\.{_NAME})?")
+
+
+def _check_table(table: Any) -> str:
+    if not isinstance(table, str) or not _TABLE_NAME.fullmatch(table):
+        raise InvalidArgumentError(
+            f"table must be an SQL table name (optionally schema.table; quote mixed case: '\"MyTable\"'), got {table!r}"
+        )
+    return table
+
+
+def _quoted(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+class Ignite3Client:
+    """A connection to an Apache Ignite 3 cluster (``ignite_fast.Client(..., ignite=3)`` makes one).
+
+    ``host`` is a host name, a ``"host:port"`` string, or a list of them; give every node's
+    address for ``parallel=`` reads, which read each partition from its primary node.
+
+    >>> client = Client("127.0.0.1", 10800, ignite=3)                       # doctest: +SKIP
+    >>> for batch in client.scan("digits"):                                # doctest: +SKIP
+    ...     pixels, labels = batch["PIXELS"], batch["LABEL"]
+    """
+
+    def __init__(
+        self,
+        host: str | Sequence[str] = "127.0.0.1",
+        port: int = 10800,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        connect_timeout: float = 10.0,
+        read_timeout: float | None = 60.0,
+        tls: bool | TlsOptions | None = None,
+    ):
+        self._settings = ConnectionSettings.make(
+            host,
+            port,
+            username=username,
+            password=password,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            tls=tls,
+        )
+        self._native = _native.Ignite3Client(self._settings.native_spec())
+        self._nodes: dict[str, _native.Ignite3Client] | None = None
+        self._nodes_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        user = f", username={self._settings.username!r}" if self._settings.username else ""
+        return f"Client({list(self._settings.addresses)!r}, ignite=3{user})"
+
+    @property
+    def addresses(self) -> list[str]:
+        return list(self._settings.addresses)
+
+    @property
+    def settings(self) -> ConnectionSettings:
+        return self._settings
+
+    # -- SQL -----------------------------------------------------------------------------------
+
+    def sql(
+        self,
+        query: str,
+        args: Sequence[Any] = (),
+        *,
+        batch_size: int | None = None,
+        page_size: int | None = None,
+        schema: str = "PUBLIC",
+        decimal_as_string: bool | None = None,
+        format: str = "numpy",
+    ) -> Iterator[Any]:
+        """Runs ``query`` and yields batches ``{column: column}`` of up to ``batch_size`` rows
+        (default ``page_size``, 4096 rows). ``args`` fill its ``?`` placeholders (None, bool,
+        int, float, str or bytes). ``format`` as in :meth:`scan`."""
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidArgumentError(f"query must be a non-empty string, got {query!r}")
+        convert = batch_converter(format)
+        exact = format == "arrow" if decimal_as_string is None else bool(decimal_as_string)
+        page_size = DEFAULT_PAGE_ROWS if page_size is None else check_int("page_size", page_size, 1)
+        batch_size = page_size if batch_size is None else check_int("batch_size", batch_size, 1)
+        cursor = self._native.sql(query, list(args), schema, min(page_size, 2**31 - 1), exact)
+        for batch in _batches_of(cursor, batch_size):
+            yield convert(batch)
+
+    def execute(self, query: str, args: Sequence[Any] = (), *, schema: str = "PUBLIC") -> int:
+        """Runs a statement that returns no rows (DDL, INSERT, UPDATE...); returns the rows it
+        changed (-1 for DDL)."""
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidArgumentError(f"query must be a non-empty string, got {query!r}")
+        return self._native.execute(query, list(args), schema)
+
+    # -- tables --------------------------------------------------------------------------------
+
+    def schema(self, table: str) -> dict[str, str]:
+        """``{column: SQL type}`` of ``table``, in column order (``"VARBINARY(784)"``,
+        ``"DECIMAL(10, 2)"``, ``"TIMESTAMP(6)"``...); a column that allows NULL ends in
+        ``" NULL"``."""
+        cursor = self._native.sql(f"SELECT * FROM {_check_table(table)} LIMIT 0", [], "PUBLIC", 1, False)
+        try:
+            return {
+                name: _type_text(sql_type, nullable, scale, precision)
+                for name, sql_type, nullable, scale, precision in cursor.columns()
+            }
+        finally:
+            cursor.close()
+
+    def partitions(self, table: str) -> int:
+        """The number of partitions of ``table``."""
+        return self._native.partition_count(_check_table(table))
+
+    def scan(
+        self,
+        table: str,
+        batch_size: int | None = None,
+        *,
+        columns: Sequence[str] | None = None,
+        page_size: int | None = None,
+        decimal_as_string: bool | None = None,
+        format: str = "numpy",
+        parallel: int | None = None,
+        partitions: Sequence[int] | None = None,
+        shard: tuple[int, int] | None = None,
+        ordered: bool = False,
+    ) -> Iterator[Any]:
+        """Reads ``table`` and yields batches ``{column: column}`` of up to ``batch_size`` rows
+        (default ``page_size``, 4096 rows); ``columns`` names the columns to read (as SQL names
+        them), the others are not sent. ``format="arrow"`` yields ``pyarrow.RecordBatch`` es,
+        ``format="columns"`` the named columns of :mod:`ignite_fast.columns`.
+
+        ``parallel=N`` reads the partitions N at a time, each from its primary node when the
+        client knows that node's address, in no particular order (partition order with
+        ``ordered=True``); ``partitions=[...]`` reads just those partitions, ``shard=(i, n)``
+        worker ``i``'s contiguous range of ``n`` (disjoint ranges that together cover the table).
+        If a node leaves while a partition is being read, the scan raises the connection's error
+        rather than give a partial result."""
+        select = self._select(table, columns)
+        convert = batch_converter(format)
+        exact = format == "arrow" if decimal_as_string is None else bool(decimal_as_string)
+        page_size = DEFAULT_PAGE_ROWS if page_size is None else check_int("page_size", page_size, 1)
+        batch_size = page_size if batch_size is None else check_int("batch_size", batch_size, 1)
+        if shard is not None:
+            if partitions is not None:
+                raise InvalidArgumentError("give shard= or partitions=, not both")
+            partitions = shard_of(shard, self.partitions(table))
+        if parallel is None and partitions is None:
+            cursor = self._native.sql(select, [], "PUBLIC", page_size, exact)
+            for batch in _batches_of(cursor, batch_size):
+                yield convert(batch)
+            return
+        parallel = 1 if parallel is None else check_int("parallel", parallel, 1)
+        count = self.partitions(table)
+        chosen = list(range(count)) if partitions is None else _checked_partitions(table, partitions, count)
+        nodes = self.node_clients() if len(self._settings.addresses) > 1 else {}
+        primaries = self.primaries(table) if nodes else []
+        # Each partition from its primary's connection where the client has one.
+        natives = (
+            [nodes.get(primaries[p] or "", self._native) for p in chosen] if nodes else [self._native] * len(chosen)
+        )
+        read = _PartitionReads(
+            f"{select} WHERE __part = ?", chosen, natives, page_size, batch_size, exact, parallel, ordered
+        )
+        for batch in read:
+            yield convert(batch)
+
+    def to_arrow(
+        self,
+        table: str | None = None,
+        *,
+        query: str | None = None,
+        args: Sequence[Any] = (),
+        progress: bool | None = None,
+        **scan_args,
+    ) -> Any:
+        """A table (arguments as in :meth:`scan`), or the result of ``query``, as a
+        ``pyarrow.Table``. ``progress``: a bar of rows read (None: only when stderr is a terminal)."""
+        from .arrow import to_table
+
+        if (table is None) == (query is None):
+            raise InvalidArgumentError("give a table or a query=")
+        if table is not None:
+            batches = self.scan(table, format="arrow", **scan_args)
+        else:
+            batches = self.sql(str(query), args, format="arrow", **scan_args)
+        out = []
+        with rows_bar(progress, f"reading {table or 'query'}") as bar:
+            for batch in batches:
+                out.append(batch)
+                bar.update(batch.num_rows)
+        return to_table(out)
+
+    def to_pandas(self, table: str | None = None, **arrow_args) -> Any:
+        """As :meth:`to_arrow`, as a ``pandas.DataFrame``."""
+        return self.to_arrow(table, **arrow_args).to_pandas()
+
+    def raw_pages(self, table: str, page_size: int | None = None) -> Iterator[tuple[int, int]]:
+        """Fetches every page of ``SELECT * FROM table`` and discards it undecoded, yielding
+        ``(rows, bytes)``: the server-and-wire limit that benchmarks compare decoding against."""
+        page_size = DEFAULT_PAGE_ROWS if page_size is None else check_int("page_size", page_size, 1)
+        cursor = self._native.sql(self._select(table, None), [], "PUBLIC", page_size, False)
+        try:
+            while (page := cursor.next_raw_page()) is not None:
+                yield page
+        finally:
+            cursor.close()
+
+    def _select(self, table: str, columns: Sequence[str] | None) -> str:
+        _check_table(table)
+        if columns is None:
+            return f"SELECT * FROM {table}"
+        if isinstance(columns, str) or not columns:
+            raise InvalidArgumentError("columns must be a non-empty list of column names")
+        return f"SELECT {', '.join(_quoted(str(c)) for c in columns)} FROM {table}"
+
+    # -- per-node connections --------------------------------------------------------------------
+
+    def node_clients(self) -> dict[str, _native.Ignite3Client]:
+        """One native client per node this client was given, by the node's name (made once)."""
+        with self._nodes_lock:
+            if self._nodes is None:
+                nodes = {}
+                for address in self._settings.addresses:
+                    native = _native.Ignite3Client(self._settings.for_address(address).native_spec())
+                    nodes[native.node_name()] = native
+                self._nodes = nodes
+            return self._nodes
+
+    def primaries(self, table: str) -> list[str | None]:
+        """The name of the primary node of each partition of ``table``."""
+        return self._native.primary_replicas(_check_table(table))
+
+
+def _type_text(type_name: str, nullable: bool, scale: int, precision: int) -> str:
+    if type_name == "DECIMAL":
+        text = f"DECIMAL({precision}, {scale})"
+    elif type_name in ("VARCHAR", "VARBINARY") and precision > 0:
+        text = f"{type_name}({precision})"
+    elif type_name.startswith(("TIME", "TIMESTAMP")) and precision >= 0:
+        text = (
+            type_name.replace("TIMESTAMP", f"TIMESTAMP({precision})", 1)
+            if "TIMESTAMP" in type_name
+            else f"TIME({precision})"
+        )
+    else:
+        text = type_name
+    return f"{text} NULL" if nullable else text
+
+
+def shard_of(shard: tuple[int, int], count: int) -> list[int]:
+    """Worker ``i``'s contiguous range of ``count`` partitions shared by ``n`` workers."""
+    if not (isinstance(shard, tuple) and len(shard) == 2 and all(isinstance(x, int) for x in shard)):
+        raise InvalidArgumentError(f"shard must be a tuple (i, n), got {shard!r}")
+    i, n = shard
+    if not 0 <= i < n:
+        raise InvalidArgumentError(f"shard (i, n) needs 0 <= i < n, got {shard!r}")
+    return [p for p in range(count) if p * n // count == i]
+
+
+def _checked_partitions(table: str, partitions: Sequence[int], count: int) -> list[int]:
+    out = []
+    for p in partitions:
+        if isinstance(p, bool) or not hasattr(p, "__index__"):
+            raise InvalidArgumentError(f"partitions must be partition numbers, got {p!r}")
+        p = p.__index__()
+        if not 0 <= p < count:
+            raise InvalidArgumentError(f"partition {p} is out of range: table {table!r} has {count} partitions")
+        out.append(p)
+    if len(set(out)) != len(out):
+        raise InvalidArgumentError("partitions name a partition more than once")
+    return out
+
+
+def _batches_of(cursor: Any, batch_size: int, *, typed_empty: bool = True) -> Iterator[dict[str, Column]]:
+    """A native cursor's batches as named columns; closes the cursor when the loop ends early.
+    A result without rows gives one empty batch, with its columns' types, unless not
+    ``typed_empty`` (one partition of many)."""
+    # SQL's TINYINT is signed; the native columns give Java bytes as uint8 (as the original
+    # IgniteDataset did for Ignite 2): the same bytes, seen as int8.
+    tinyints = [name for name, sql_type, *_ in cursor.columns() if sql_type == "TINYINT"]
+    try:
+        while (batch := cursor.next_batch(batch_size)) is not None:
+            if batch[0] or typed_empty:
+                columns = batch_from_native(batch[1])
+                for name in tinyints:
+                    column = columns[name]
+                    if isinstance(column, PrimColumn):
+                        columns[name] = dataclasses.replace(column, values=column.values.view(np.int8))
+                yield columns
+    finally:
+        cursor.close()
+
+
+class _PartitionReads:
+    """Partitions read ``parallel`` at a time by worker threads (the native calls release the
+    GIL), each from its primary's connection where the client has one. Batches come back through
+    a bounded queue, so a slow consumer holds back the readers; with ``ordered``, partition by
+    partition in the order given."""
+
+    _DONE = object()
+
+    def __init__(
+        self,
+        query: str,
+        partitions: list[int],
+        natives: list[Any],
+        page_size: int,
+        batch_size: int,
+        exact: bool,
+        parallel: int,
+        ordered: bool,
+    ):
+        self._query = query
+        self._partitions = partitions
+        self._natives = natives  # the native client that reads each partition
+        self._page_size = page_size
+        self._batch_size = batch_size
+        self._exact = exact
+        self._parallel = min(parallel, max(1, len(partitions)))
+        self._ordered = ordered
+
+    def __iter__(self) -> Iterator[dict[str, Column]]:
+        stop = threading.Event()
+        # Ordered: one queue per partition, drained in turn; else one queue for all.
+        queues: dict[int, queue.Queue] | None = (
+            {p: queue.Queue(maxsize=4) for p in self._partitions} if self._ordered else None
+        )
+        shared: queue.Queue = queue.Queue(maxsize=2 * self._parallel)
+        todo = iter(zip(self._partitions, self._natives))
+        todo_lock = threading.Lock()
+
+        def put(q: queue.Queue, item: Any) -> bool:
+            while not stop.is_set():
+                try:
+                    q.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def work() -> None:
+            while not stop.is_set():
+                with todo_lock:
+                    task = next(todo, None)
+                if task is None:
+                    break
+                partition, native = task
+                q = queues[partition] if queues is not None else shared
+                try:
+                    cursor = native.sql(self._query, [partition], "PUBLIC", self._page_size, self._exact)
+                    for batch in _batches_of(cursor, self._batch_size, typed_empty=False):
+                        if not put(q, batch):
+                            return
+                    put(q, (self._DONE, partition))
+                except BaseException as error:  # handed to the consumer, which raises it
+                    put(q, error)
+                    return
+            if queues is None:
+                put(shared, (self._DONE, None))
+
+        threads = [threading.Thread(target=work, daemon=True, name=f"ignite3-scan-{i}") for i in range(self._parallel)]
+        for thread in threads:
+            thread.start()
+        try:
+            if queues is not None:
+                for partition in self._partitions:
+                    while (item := queues[partition].get()) is not None:
+                        if isinstance(item, BaseException):
+                            raise item
+                        if isinstance(item, tuple) and item[0] is self._DONE:
+                            break
+                        yield item
+            else:
+                finished = 0
+                while finished < len(threads):
+                    item = shared.get()
+                    if isinstance(item, BaseException):
+                        raise item
+                    if isinstance(item, tuple) and item and item[0] is self._DONE:
+                        finished += item[1] is None
+                        continue
+                    yield item
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join()

@@ -1,0 +1,188 @@
+//! The native Ignite 3 client and its query cursors: the same column tuples as Ignite 2's
+//! (see [`crate::columns`]), SQL arguments from Python values, the GIL released around every
+//! network and decode step.
+
+use ignite_core::ignite3::client::{Ignite3Client, QueryBatches};
+use ignite_core::ignite3::sql::{SqlArg, SqlOptions};
+use ignite_core::{DecodeOptions, Error};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use crate::args::sql_arg;
+use crate::columns::batch_to_py;
+use crate::connection_spec::ConnectionSpec;
+use crate::errors::{to_py_err, IntoPyResult};
+
+/// `(name, SQL type name, nullable, scale, precision)` of a result column.
+type ColumnTuple = (String, &'static str, bool, i32, i32);
+
+/// Python values as Ignite 3 SQL arguments (the kinds Ignite 2's queries take).
+fn args3(args: &[Bound<'_, PyAny>]) -> PyResult<Vec<SqlArg>> {
+    use ignite_core::SqlArg as Arg2;
+    args.iter()
+        .map(|a| {
+            Ok(match sql_arg(a)? {
+                Arg2::Null => SqlArg::Null,
+                Arg2::Bool(v) => SqlArg::Bool(v),
+                Arg2::Long(v) => SqlArg::Long(v),
+                Arg2::Double(v) => SqlArg::Double(v),
+                Arg2::String(v) => SqlArg::String(v),
+                Arg2::Bytes(v) => SqlArg::Bytes(v),
+            })
+        })
+        .collect()
+}
+
+fn sql_options(schema: String, page_size: i32) -> SqlOptions {
+    SqlOptions {
+        page_size,
+        schema: Some(schema),
+        timeout_ms: 0,
+    }
+}
+
+/// Pooled connections to an Ignite 3 cluster.
+#[pyclass(module = "ignite_fast._native", name = "Ignite3Client")]
+pub(crate) struct NativeIgnite3Client {
+    inner: Ignite3Client,
+}
+
+#[pymethods]
+impl NativeIgnite3Client {
+    /// Connects as `spec` says (its protocol version is Ignite 2's and is not used).
+    #[new]
+    fn new(py: Python<'_>, spec: &ConnectionSpec) -> PyResult<Self> {
+        let config = spec.config.clone();
+        let inner = py.detach(|| Ignite3Client::connect(config)).py_err()?;
+        Ok(NativeIgnite3Client { inner })
+    }
+
+    /// The name of the node this client reached first.
+    fn node_name(&self) -> String {
+        self.inner.node_name().to_string()
+    }
+
+    /// Runs a query: a cursor over its rows.
+    #[pyo3(signature = (query, args, schema="PUBLIC".to_string(), page_size=4096, decimal_as_string=false))]
+    fn sql(
+        &self,
+        py: Python<'_>,
+        query: &str,
+        args: Vec<Bound<'_, PyAny>>,
+        schema: String,
+        page_size: i32,
+        decimal_as_string: bool,
+    ) -> PyResult<NativeIgnite3Cursor> {
+        let args = args3(&args)?;
+        let options = sql_options(schema, page_size);
+        let decode = DecodeOptions { decimal_as_string };
+        let client = &self.inner;
+        let batches = py
+            .detach(|| client.query(query, &args, &options, decode))
+            .py_err()?;
+        Ok(NativeIgnite3Cursor {
+            inner: Some(batches),
+        })
+    }
+
+    /// Runs a statement without rows; the rows it changed (-1 for DDL).
+    #[pyo3(signature = (statement, args, schema="PUBLIC".to_string()))]
+    fn execute(
+        &self,
+        py: Python<'_>,
+        statement: &str,
+        args: Vec<Bound<'_, PyAny>>,
+        schema: String,
+    ) -> PyResult<i64> {
+        let args = args3(&args)?;
+        let options = sql_options(schema, 1024);
+        let client = &self.inner;
+        py.detach(|| client.execute(statement, &args, &options))
+            .py_err()
+    }
+
+    /// The primary node's name of each partition of `table` (None where none is known).
+    fn primary_replicas(&self, py: Python<'_>, table: &str) -> PyResult<Vec<Option<String>>> {
+        let client = &self.inner;
+        py.detach(|| client.partition_primaries(table)).py_err()
+    }
+
+    /// The number of partitions of `table`.
+    fn partition_count(&self, py: Python<'_>, table: &str) -> PyResult<usize> {
+        Ok(self.primary_replicas(py, table)?.len())
+    }
+}
+
+/// An open Ignite 3 query.
+#[pyclass(module = "ignite_fast._native", name = "Ignite3Cursor")]
+pub(crate) struct NativeIgnite3Cursor {
+    /// `None` once the query ended, failed or was closed.
+    inner: Option<QueryBatches>,
+}
+
+impl NativeIgnite3Cursor {
+    /// One step with the GIL released; the end or an error lets go of the query.
+    fn step<T: Send>(
+        &mut self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut QueryBatches) -> Result<Option<T>, Error> + Send,
+    ) -> PyResult<Option<T>> {
+        let Some(batches) = self.inner.as_mut() else {
+            return Ok(None);
+        };
+        let result = py.detach(|| f(batches));
+        if !matches!(result, Ok(Some(_))) {
+            self.release(py);
+        }
+        result.map_err(to_py_err)
+    }
+
+    fn release(&mut self, py: Python<'_>) {
+        if let Some(batches) = self.inner.take() {
+            py.detach(move || drop(batches));
+        }
+    }
+}
+
+#[pymethods]
+impl NativeIgnite3Cursor {
+    /// The result's columns: `[(name, SQL type, nullable, scale, precision)]` (empty once closed).
+    fn columns(&self) -> Vec<ColumnTuple> {
+        self.inner.as_ref().map_or_else(Vec::new, |b| {
+            b.columns()
+                .iter()
+                .map(|c| {
+                    (
+                        c.name.clone(),
+                        c.type_name(),
+                        c.nullable,
+                        c.scale,
+                        c.precision,
+                    )
+                })
+                .collect()
+        })
+    }
+
+    /// Decodes up to `max_rows` rows: `(rows, {name: column})`, or None at the end.
+    fn next_batch<'py>(
+        &mut self,
+        py: Python<'py>,
+        max_rows: usize,
+    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        match self.step(py, |b| b.next_batch(max_rows))? {
+            Some(batch) => Ok(Some(batch_to_py(py, batch)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Fetches one page and discards it: `(rows, bytes)`, or None at the end.
+    fn next_raw_page(&mut self, py: Python<'_>) -> PyResult<Option<(usize, usize)>> {
+        self.step(py, |b| b.next_raw_page())
+    }
+
+    /// Closes the query on the server if it is still open; idempotent.
+    fn close(&mut self, py: Python<'_>) {
+        self.release(py);
+    }
+}
