@@ -20,21 +20,24 @@ RUST_SOURCES := $(shell find rust -name '*.rs' -o -name Cargo.toml) Cargo.toml
 DEPS_STAMP := $(VENV)/.deps-installed
 BUILD_STAMP := $(VENV)/.extension-built
 JARS_STAMP := $(IGNITE_FAST_HOME)/.jars-installed
+JARS3_STAMP := $(IGNITE_FAST_HOME)/.jars3-installed
 
 .PHONY: setup demo lint test test-rust test-python wheel test-smoke bench bench-baseline bench-compare clean
 
-setup: $(BUILD_STAMP) $(JARS_STAMP)
+setup: $(BUILD_STAMP) $(JARS_STAMP) $(JARS3_STAMP)
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # Python packages: the build tools (maturin; zig links the manylinux wheel of make wheel), then the
 # run-time, TensorFlow, test and lint dependencies (ruff to one minor version: its formatter's style
-# moves between minor versions).
+# moves between minor versions; pyignite_dbapi, Ignite 3's own DB-API driver, is the Ignite 3 tests'
+# independent writer, pinned to the version of the nodes).
 $(DEPS_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "maturin>=1.7,<2" "ziglang>=0.13" "numpy>=1.26" "tqdm>=4.66" "tensorflow>=2.16" \
-		"pytest>=8" "pytest-benchmark>=4" "pytest-timeout>=2" "pyignite==0.6.1" "scikit-learn>=1.3" \
+		"pytest>=8" "pytest-benchmark>=4" "pytest-timeout>=2" "pyignite==0.6.1" "pyignite_dbapi==3.1.0" \
+		"scikit-learn>=1.3" \
 		"hypothesis>=6" "pyarrow>=15" "pandas>=2" "cryptography>=42" "matplotlib>=3.8" \
 		"fsspec>=2023.1" "tensorboard>=2.16" "torch>=2.2" "ray[data,train]>=2.60" \
 		"ruff>=0.17,<0.18" "mypy>=2.4"
@@ -50,6 +53,11 @@ $(BUILD_STAMP): $(DEPS_STAMP) $(RUST_SOURCES) pyproject.toml
 
 $(JARS_STAMP): python/ignite_fast/server.py python/ignite_fast/ignite-jars.pom.xml | $(BUILD_STAMP)
 	$(PY) -m ignite_fast.server install
+	mkdir -p $(dir $@) && touch $@
+
+# Ignite 3 (ignite-runner and its dependencies; the pom is a string in server_ignite3.py).
+$(JARS3_STAMP): python/ignite_fast/server_ignite3.py | $(BUILD_STAMP)
+	$(PY) -m ignite_fast.server install --ignite 3
 	mkdir -p $(dir $@) && touch $@
 
 demo: setup
