@@ -1,5 +1,5 @@
-//! The kinds of values that every layer names: fixed-size elements ([`PrimKind`]) and fixed-width
-//! scalars ([`ScalarKind`]). What a column holds and what a writer writes are said in these
+//! The kinds of values that every layer names: fixed-size elements ([`PrimKind`]), fixed-width
+//! scalars ([`ScalarKind`]) and SQL query arguments ([`SqlArg`], which both protocols encode). What a column holds and what a writer writes are said in these
 //! terms. No wire codes here: Ignite 2's type codes for these kinds are in
 //! `format::type_codes`, so that another wire format can name the same kinds its own way.
 
@@ -114,4 +114,16 @@ impl ScalarKind {
             _ => self == other,
         }
     }
+}
+
+/// An SQL query argument, for Ignite 2's and Ignite 3's queries alike (each protocol writes it in
+/// its own format).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlArg {
+    Null,
+    Bool(bool),
+    Long(i64),
+    Double(f64),
+    String(String),
+    Bytes(Vec<u8>),
 }

@@ -1,5 +1,6 @@
 //! Every number the Ignite 3 client protocol gives a meaning to that this crate uses: op codes,
-//! response flags, column type ids, error groups. Sources and layouts: docs/IGNITE3-PROTOCOL.md.
+//! response flags, column type ids (their names are `decode::ignite3::SqlType`'s), error groups.
+//! Sources and layouts: docs/IGNITE3-PROTOCOL.md.
 
 /// The bytes each side sends once before its first frame.
 pub const MAGIC: &[u8; 4] = b"IGNI";
@@ -61,31 +62,6 @@ pub mod column_type {
     pub const BYTE_ARRAY: i32 = 16;
     pub const PERIOD: i32 = 17;
     pub const DURATION: i32 = 18;
-
-    /// The SQL-ish name of a type id, for messages.
-    pub fn name(id: i32) -> &'static str {
-        match id {
-            NULL => "NULL",
-            BOOLEAN => "BOOLEAN",
-            INT8 => "TINYINT",
-            INT16 => "SMALLINT",
-            INT32 => "INTEGER",
-            INT64 => "BIGINT",
-            FLOAT => "REAL",
-            DOUBLE => "DOUBLE",
-            DECIMAL => "DECIMAL",
-            DATE => "DATE",
-            TIME => "TIME",
-            DATETIME => "TIMESTAMP",
-            TIMESTAMP => "TIMESTAMP WITH LOCAL TIME ZONE",
-            UUID => "UUID",
-            STRING => "VARCHAR",
-            BYTE_ARRAY => "VARBINARY",
-            PERIOD => "INTERVAL YEAR TO MONTH",
-            DURATION => "INTERVAL DAY TO SECOND",
-            _ => "unknown type",
-        }
-    }
 }
 
 /// Error codes are `group << 16 | code` (`ErrorGroup.registerErrorCode`).

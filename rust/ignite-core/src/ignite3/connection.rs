@@ -11,8 +11,7 @@ use std::io::{Read, Write};
 use crate::error::{Error, Result};
 use crate::ignite3::codes::{self, error_code, flag, op};
 use crate::ignite3::msgpack::{MsgReader, MsgWriter};
-use crate::ignite3::socket::Stream;
-use crate::net::connection::ConnectionConfig;
+use crate::net::connection::{open_first, ConnectionConfig, Stream};
 
 /// How much a frame's declared length may make us allocate before its bytes arrive.
 const UNTRUSTED_RESERVE: usize = 64 << 20;
@@ -62,32 +61,8 @@ impl Connection {
     /// Connects to the first address that answers and completes the handshake. Wrong
     /// credentials end the search (another node of the cluster would say the same).
     pub fn open(config: &ConnectionConfig) -> Result<Connection> {
-        if config.addresses.is_empty() {
-            return Err(Error::InvalidArgument("no server address given".into()));
-        }
-        if let [address] = config.addresses.as_slice() {
-            return Connection::open_one(address, config);
-        }
-        let mut failures = Vec::new();
-        let mut all_timed_out = true;
-        for address in &config.addresses {
-            match Connection::open_one(address, config) {
-                Ok(conn) => return Ok(conn),
-                Err(e @ Error::Authentication(_)) => return Err(e),
-                Err(e) => {
-                    all_timed_out &= matches!(e, Error::Timeout(_));
-                    failures.push(format!("{address}: {e}"));
-                }
-            }
-        }
-        let message = format!(
-            "could not connect to any Ignite 3 node ({})",
-            failures.join("; ")
-        );
-        Err(if all_timed_out {
-            Error::Timeout(message)
-        } else {
-            Error::Connection(message)
+        open_first(&config.addresses, "Ignite 3 node", |address| {
+            Connection::open_one(address, config)
         })
     }
 

@@ -5,7 +5,7 @@
 //!
 //! - [`codes`]: op codes, flags, column type ids, error groups;
 //! - [`msgpack`]: the bounds-checked MessagePack reader and writer;
-//! - [`socket`]: TCP or TLS streams; [`connection`]: handshake, frames, request ids, errors;
+//! - [`connection`]: handshake, frames, request ids, errors (over `net`'s TCP or TLS stream);
 //! - [`tuple_builder`]: BinaryTuples the client sends (SQL arguments);
 //! - [`sql`]: `SQL_EXEC`, column metadata, paged cursors; [`cluster`]: tables, partitions, nodes.
 
@@ -14,7 +14,6 @@ pub mod cluster;
 pub mod codes;
 pub mod connection;
 pub mod msgpack;
-pub mod socket;
 pub mod sql;
 pub mod tuple_builder;
 

@@ -7,22 +7,13 @@
 
 use std::ops::Range;
 
+use crate::decode::ignite3::SqlType;
 use crate::error::{Error, Result};
 use crate::ignite3::codes::{column_type, op};
 use crate::ignite3::connection::Connection;
 use crate::ignite3::msgpack::MsgReader;
 use crate::ignite3::tuple_builder::TupleBuilder;
-
-/// A query argument.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SqlArg {
-    Null,
-    Bool(bool),
-    Long(i64),
-    Double(f64),
-    String(String),
-    Bytes(Vec<u8>),
-}
+pub use crate::kinds::SqlArg;
 
 /// How a query runs.
 #[derive(Debug, Clone)]
@@ -59,8 +50,9 @@ pub struct ColumnMeta {
 }
 
 impl ColumnMeta {
+    /// The SQL name of the column's type ("BIGINT", "TIMESTAMP WITH LOCAL TIME ZONE", ...).
     pub fn type_name(&self) -> &'static str {
-        column_type::name(self.type_id)
+        SqlType::from_id(self.type_id).map_or("unknown type", SqlType::name)
     }
 }
 

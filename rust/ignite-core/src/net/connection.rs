@@ -70,13 +70,31 @@ impl std::fmt::Debug for ConnectionConfig {
     }
 }
 
-/// The byte stream of a connection: plain TCP, or TLS over it.
-enum Stream {
+/// The byte stream of a connection: plain TCP, or TLS over it. Ignite 3's connection
+/// (`ignite3::connection`) opens the same one.
+pub(crate) enum Stream {
     Plain(TcpStream),
     Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
 }
 
 impl Stream {
+    /// Connects to `address` with the config's buffers and timeouts, and starts TLS on it when
+    /// the config asks for it.
+    pub(crate) fn open(address: &str, config: &ConnectionConfig) -> Result<Stream> {
+        let tcp = connect_socket(address, config)?;
+        Ok(match &config.tls {
+            None => Stream::Plain(tcp),
+            Some(tls) => {
+                let session = rustls::ClientConnection::new(
+                    tls.clone(),
+                    crate::net::tls::server_name(address)?,
+                )
+                .map_err(|e| Error::Tls(e.to_string()))?;
+                Stream::Tls(Box::new(rustls::StreamOwned::new(session, tcp)))
+            }
+        })
+    }
+
     /// The TCP socket underneath.
     fn tcp(&self) -> &TcpStream {
         match self {
@@ -136,51 +154,16 @@ impl Connection {
                 protocol::OLDEST_SUPPORTED
             )));
         }
-        if let [address] = config.addresses.as_slice() {
-            // One address: its error as it is (a protocol error stays one).
-            return Connection::open_one(address, config);
-        }
-        let mut failures = Vec::new();
-        let mut all_timed_out = true;
-        for address in &config.addresses {
-            match Connection::open_one(address, config) {
-                Ok(conn) => return Ok(conn),
-                // Wrong credentials are final: another node of the same cluster says the same.
-                Err(e @ Error::Authentication(_)) => return Err(e),
-                Err(e) => {
-                    all_timed_out &= matches!(e, Error::Timeout(_));
-                    failures.push(format!("{address}: {e}"));
-                }
-            }
-        }
-        let message = format!(
-            "could not connect to any Ignite node ({})",
-            failures.join("; ")
-        );
-        Err(if all_timed_out {
-            Error::Timeout(message)
-        } else {
-            Error::Connection(message)
+        open_first(&config.addresses, "Ignite node", |address| {
+            Connection::open_one(address, config)
         })
     }
 
     fn open_one(address: &str, config: &ConnectionConfig) -> Result<Connection> {
         let mut version = config.protocol_version;
         loop {
-            let tcp = connect_socket(address, config)?;
-            let stream = match &config.tls {
-                None => Stream::Plain(tcp),
-                Some(tls) => {
-                    let session = rustls::ClientConnection::new(
-                        tls.clone(),
-                        crate::net::tls::server_name(address)?,
-                    )
-                    .map_err(|e| Error::Tls(e.to_string()))?;
-                    Stream::Tls(Box::new(rustls::StreamOwned::new(session, tcp)))
-                }
-            };
             let mut conn = Connection {
-                stream,
+                stream: Stream::open(address, config)?,
                 address: address.to_string(),
                 version,
                 next_request_id: 1,
@@ -466,6 +449,44 @@ fn tls_peer_gone(stream: &mut rustls::StreamOwned<rustls::ClientConnection, TcpS
         Ok(state) => state.peer_has_closed() || state.plaintext_bytes_to_read() > 0,
         Err(_) => true,
     }
+}
+
+/// The connection `open_one` makes to the first of `addresses` that answers (`product` names
+/// what was sought in the error when none does). One address gives its own error as it is (a
+/// protocol error stays one); wrong credentials end the search, since another node of the same
+/// cluster would say the same. Ignite 3's connections are opened the same way.
+pub(crate) fn open_first<C>(
+    addresses: &[String],
+    product: &str,
+    mut open_one: impl FnMut(&str) -> Result<C>,
+) -> Result<C> {
+    if addresses.is_empty() {
+        return Err(Error::InvalidArgument("no server address given".into()));
+    }
+    if let [address] = addresses {
+        return open_one(address);
+    }
+    let mut failures = Vec::new();
+    let mut all_timed_out = true;
+    for address in addresses {
+        match open_one(address) {
+            Ok(conn) => return Ok(conn),
+            Err(e @ Error::Authentication(_)) => return Err(e),
+            Err(e) => {
+                all_timed_out &= matches!(e, Error::Timeout(_));
+                failures.push(format!("{address}: {e}"));
+            }
+        }
+    }
+    let message = format!(
+        "could not connect to any {product} ({})",
+        failures.join("; ")
+    );
+    Err(if all_timed_out {
+        Error::Timeout(message)
+    } else {
+        Error::Connection(message)
+    })
 }
 
 fn connect_socket(address: &str, config: &ConnectionConfig) -> Result<TcpStream> {

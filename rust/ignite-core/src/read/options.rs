@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::decode::ignite2::RowDecoder;
 use crate::decode::{DecodeOptions, Selection};
 use crate::error::{Error, Result};
+pub use crate::kinds::SqlArg;
 
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
@@ -69,17 +70,6 @@ pub(crate) fn validate_page_size(page_size: i32) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// An SQL query argument.
-#[derive(Debug, Clone)]
-pub enum SqlArg {
-    Null,
-    Bool(bool),
-    Long(i64),
-    Double(f64),
-    String(String),
-    Bytes(Vec<u8>),
 }
 
 #[derive(Debug, Clone)]

@@ -62,7 +62,8 @@ impl SqlType {
         })
     }
 
-    /// The SQL name of the type, as Ignite 3 writes it in schemas.
+    /// The SQL name of the type, as Ignite 3 writes it in schemas (and as result schemas give it
+    /// to Python, through `ignite3::sql::ColumnMeta::type_name`).
     pub fn name(self) -> &'static str {
         match self {
             SqlType::Null => "NULL",
@@ -81,8 +82,8 @@ impl SqlType {
             SqlType::Uuid => "UUID",
             SqlType::String => "VARCHAR",
             SqlType::Bytes => "VARBINARY",
-            SqlType::Period => "INTERVAL (year-month)",
-            SqlType::Duration => "INTERVAL (day-time)",
+            SqlType::Period => "INTERVAL YEAR TO MONTH",
+            SqlType::Duration => "INTERVAL DAY TO SECOND",
         }
     }
 
