@@ -3,7 +3,7 @@
 //! network and decode step.
 
 use ignite_core::ignite3::client::{Ignite3Client, QueryBatches};
-use ignite_core::ignite3::sql::{SqlArg, SqlOptions};
+use ignite_core::ignite3::sql::SqlOptions;
 use ignite_core::{DecodeOptions, Error};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -15,23 +15,6 @@ use crate::errors::{to_py_err, IntoPyResult};
 
 /// `(name, SQL type name, nullable, scale, precision)` of a result column.
 type ColumnTuple = (String, &'static str, bool, i32, i32);
-
-/// Python values as Ignite 3 SQL arguments (the kinds Ignite 2's queries take).
-fn args3(args: &[Bound<'_, PyAny>]) -> PyResult<Vec<SqlArg>> {
-    use ignite_core::SqlArg as Arg2;
-    args.iter()
-        .map(|a| {
-            Ok(match sql_arg(a)? {
-                Arg2::Null => SqlArg::Null,
-                Arg2::Bool(v) => SqlArg::Bool(v),
-                Arg2::Long(v) => SqlArg::Long(v),
-                Arg2::Double(v) => SqlArg::Double(v),
-                Arg2::String(v) => SqlArg::String(v),
-                Arg2::Bytes(v) => SqlArg::Bytes(v),
-            })
-        })
-        .collect()
-}
 
 fn sql_options(schema: String, page_size: i32) -> SqlOptions {
     SqlOptions {
@@ -73,7 +56,7 @@ impl NativeIgnite3Client {
         page_size: i32,
         decimal_as_string: bool,
     ) -> PyResult<NativeIgnite3Cursor> {
-        let args = args3(&args)?;
+        let args = args.iter().map(sql_arg).collect::<PyResult<Vec<_>>>()?;
         let options = sql_options(schema, page_size);
         let decode = DecodeOptions { decimal_as_string };
         let client = &self.inner;
@@ -94,7 +77,7 @@ impl NativeIgnite3Client {
         args: Vec<Bound<'_, PyAny>>,
         schema: String,
     ) -> PyResult<i64> {
-        let args = args3(&args)?;
+        let args = args.iter().map(sql_arg).collect::<PyResult<Vec<_>>>()?;
         let options = sql_options(schema, 1024);
         let client = &self.inner;
         py.detach(|| client.execute(statement, &args, &options))
