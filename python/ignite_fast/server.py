@@ -439,9 +439,12 @@ class IgniteCluster:
         """The cluster that `start` recorded under `name` (for `status` and `stop` from the CLI)."""
         path = home_dir() / "clusters" / name / "cluster.json"
         try:
-            return cls(**json.loads(path.read_text()))
+            recorded = json.loads(path.read_text())
         except OSError:
             return cls(name=name)
+        if (generation := recorded.get("ignite", 2)) != 2:
+            raise ServerError(f"cluster '{name}' is an Ignite {generation}.x cluster: pass --ignite {generation}")
+        return cls(**recorded)
 
 
 def handshake_ok(host: str, port: int, timeout: float = 2.0, *, any_answer: bool = False) -> bool:

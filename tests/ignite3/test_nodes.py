@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import os
 import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 from ignite_fast.server_ignite3 import Ignite3Cluster, handshake_ok
 from node_fixtures import ignite3_connect
@@ -30,6 +32,34 @@ def test_the_session_node_has_started_and_answers(ignite3: Ignite3Cluster):
     assert row["alive"] and row["answers"] and row["state"] == "STARTED", row
     assert ignite3.addresses == ["127.0.0.1:10942"]
     assert handshake_ok("127.0.0.1", ignite3.port)
+
+
+def listening_addresses(pid: int) -> list[tuple[str, int]]:
+    """(IPv4 address, port) of every TCP socket process `pid` listens on, from /proc."""
+    sockets = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        if target.startswith("socket:["):
+            sockets.add(target[len("socket:[") : -1])
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in sockets:  # state LISTEN
+                address, port = fields[1].split(":")
+                v4 = address[-8:]  # IPv4, or the tail of an IPv4-mapped IPv6 address (little-endian)
+                mapped = len(address) == 8 or address[:24] == "0000000000000000FFFF0000"
+                dotted = ".".join(str(int(v4[i : i + 2], 16)) for i in (6, 4, 2, 0))
+                found.append((dotted if mapped else address, int(port, 16)))
+    return found
+
+
+def test_every_port_of_the_node_is_on_loopback(ignite3: Ignite3Cluster):
+    """Client, cluster network and REST: the three ports, all bound to 127.0.0.1."""
+    [row] = ignite3.status()
+    listening = listening_addresses(row["pid"])
+    assert sorted(port for _, port in listening) == [3344, 10300, 10942], listening
+    assert {address for address, _ in listening} == {"127.0.0.1"}, listening
 
 
 def test_pyignite_dbapi_writes_and_reads_back_a_table_of_several_types(ignite3: Ignite3Cluster):
