@@ -126,6 +126,10 @@ class IgniteIterableDataset(IterableDataset):
     with no plan. Iterating a plan raises :class:`~ignite_fast.errors.TopologyChangedError`
     when the cluster's topology leaves the plan's (asked at most every ``topology_check``
     seconds, and at each epoch's start and end).
+
+    ``ignite=3`` reads an Apache Ignite 3 table (``cache`` is its name; batches are
+    ``{column: tensor}``): ranks and DataLoader workers read contiguous ranges of its partitions,
+    or the partitions of ``plan``; ``value_type`` does not apply.
     """
 
     def __init__(
@@ -149,6 +153,7 @@ class IgniteIterableDataset(IterableDataset):
         password: str | None = None,
         tls: bool | TlsOptions | None = None,
         timeout: float = 60.0,
+        ignite: int = 2,
     ):
         super().__init__()
         if not isinstance(cache, str) or not cache:
@@ -168,24 +173,27 @@ class IgniteIterableDataset(IterableDataset):
             connect_timeout=timeout,
             read_timeout=timeout,
         )
+        self._ignite = ignite
         self._scan_args: dict[str, Any] = dict(
-            batch_size=batch_size,
-            columns=None if columns is None else list(columns),
-            value_type=value_type,
-            parallel=parallel,
-            failover_timeout=timeout,
+            batch_size=batch_size, columns=None if columns is None else list(columns), parallel=parallel
         )
+        if ignite == 3:
+            if value_type is not None:
+                raise InvalidArgumentError("value_type= is for Ignite 2 caches: an Ignite 3 table has one row type")
+        else:
+            self._scan_args.update(value_type=value_type, failover_timeout=timeout)
         self._with_masks = with_masks
         self._transform = transform
         self._topology_check = topology_check
         # Made in this process, before the DataLoader starts its workers: connections do not
         # cross a fork, and collectives are for ranks, not their DataLoader workers.
-        client = Client(**self._client_args)  # fails here on a bad address or credentials
+        client = Client(**self._client_args, ignite=ignite)  # fails here on a bad address or credentials
         self._rank: tuple[int, int] = shard if shard is not None else (0, 1)
         if shard is None:
             context = process_context()
             self._rank = (context.rank, context.world_size)
-            if plan is None and context.world_size > 1:
+            # Ignite 3: contiguous ranges of partitions (its hash spreads rows evenly over them).
+            if plan is None and context.world_size > 1 and ignite != 3:
                 collective = TorchCollective() if _process_group() is not None else None
                 plan = agreed_plan(client, cache, context, collective=collective, balance=balance)
         self.plan = plan
@@ -213,11 +221,15 @@ class IgniteIterableDataset(IterableDataset):
         )
 
     def __iter__(self) -> Iterator[Any]:
-        client = Client(**self._client_args)  # per worker process: connections do not cross a fork
+        # per worker process: connections do not cross a fork
+        client = Client(**self._client_args, ignite=self._ignite)
         partitions = self.worker_partitions()
         if partitions is None:
             batches = client.scan(self.cache, shard=self.worker_shard(), **self._scan_args)
             yield from self._tensors(batches)
+            return
+        if self._ignite == 3:  # no topology version to watch in Ignite 3's protocol
+            yield from self._tensors(client.scan(self.cache, partitions=partitions, **self._scan_args))
             return
         assert self.plan is not None
         watch = TopologyWatch(client, self.plan.topology, self._topology_check, f"the shard plan of {self.cache!r}")

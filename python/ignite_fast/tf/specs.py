@@ -42,6 +42,7 @@ from ..errors import InvalidArgumentError, UnsupportedTypeError
 
 _DTYPES = {
     "uint8": tf.uint8,
+    "int8": tf.int8,  # Ignite 3 TINYINT
     "int16": tf.int16,
     "int32": tf.int32,
     "int64": tf.int64,

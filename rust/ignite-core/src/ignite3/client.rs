@@ -3,6 +3,7 @@
 //! while this one is decoded); rows go through `decode::ignite3` into the same column builders as
 //! Ignite 2's, so that numpy, Arrow and TensorFlow see one column contract.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,23 +19,50 @@ use crate::net::connection::ConnectionConfig;
 
 /// Idle connections kept for reuse.
 const MAX_IDLE: usize = 8;
+/// New connections that lose the server's handshake race are opened again this many times.
+const HANDSHAKE_RACE_RETRIES: usize = 3;
 /// How long a just-created table's partitions may take to get primaries.
 const PLACEMENT_WAIT: Duration = Duration::from_secs(10);
 
 struct Pool {
     config: ConnectionConfig,
     idle: Mutex<Vec<Connection>>,
+    /// The newest hybrid timestamp any connection of this client has seen (shared with the
+    /// clients made by `for_address`). Every query carries it: a connection that has not seen a
+    /// write would otherwise read as of 1.5 s ago and miss it.
+    observed: Arc<AtomicI64>,
 }
 
 impl Pool {
     fn take(&self) -> Result<Connection> {
-        if let Some(conn) = self.idle.lock().unwrap().pop() {
-            return Ok(conn);
+        let mut conn = match self.idle.lock().unwrap().pop() {
+            Some(conn) => conn,
+            None => self.open()?,
+        };
+        conn.observe_timestamp(self.observed.load(Ordering::Acquire));
+        Ok(conn)
+    }
+
+    /// A new connection past the server's handshake race: Ignite 3.1 marks a handshake done only
+    /// after its answer is sent, from another thread, so a request that follows the answer
+    /// closely can be refused ("Unexpected message received before handshake completion") and
+    /// the connection closed. A heartbeat meets that race instead of the caller's request; a
+    /// connection that loses it is opened again.
+    fn open(&self) -> Result<Connection> {
+        let mut attempts = 0;
+        loop {
+            let mut conn = Connection::open(&self.config)?;
+            match conn.heartbeat() {
+                Ok(()) => return Ok(conn),
+                Err(Error::Connection(_)) if attempts < HANDSHAKE_RACE_RETRIES => attempts += 1,
+                Err(e) => return Err(e),
+            }
         }
-        Connection::open(&self.config)
     }
 
     fn give_back(&self, conn: Connection) {
+        self.observed
+            .fetch_max(conn.observable_timestamp(), Ordering::AcqRel);
         if conn.is_broken() {
             return;
         }
@@ -63,13 +91,36 @@ pub struct Ignite3Client {
 impl Ignite3Client {
     /// Connects once (so that a wrong address or credentials fail here) and keeps the connection.
     pub fn connect(config: ConnectionConfig) -> Result<Ignite3Client> {
-        let conn = Connection::open(&config)?;
-        let node_name = conn.node_name().to_string();
-        let pool = Arc::new(Pool {
+        Self::connect_sharing(config, Arc::new(AtomicI64::new(0)))
+    }
+
+    fn connect_sharing(
+        config: ConnectionConfig,
+        observed: Arc<AtomicI64>,
+    ) -> Result<Ignite3Client> {
+        let pool = Pool {
             config,
-            idle: Mutex::new(vec![conn]),
-        });
-        Ok(Ignite3Client { pool, node_name })
+            idle: Mutex::new(Vec::new()),
+            observed,
+        };
+        let conn = pool.open()?;
+        let node_name = conn.node_name().to_string();
+        pool.idle.lock().unwrap().push(conn);
+        Ok(Ignite3Client {
+            pool: Arc::new(pool),
+            node_name,
+        })
+    }
+
+    /// A client of the node at `address` alone, with this one's settings, that shares what
+    /// this one has seen (so that it reads this client's writes): for reading partitions from
+    /// their primaries.
+    pub fn for_address(&self, address: &str) -> Result<Ignite3Client> {
+        let config = ConnectionConfig {
+            addresses: vec![address.to_string()],
+            ..self.pool.config.clone()
+        };
+        Self::connect_sharing(config, self.pool.observed.clone())
     }
 
     /// The name of the node the first connection reached (as partition maps name nodes).
@@ -260,6 +311,7 @@ impl QueryBatches {
         self.cursor = None;
         if let Some(mut conn) = self.conn.take() {
             conn.mark_broken();
+            self.pool.give_back(conn); // keeps what it saw, drops the socket
         }
     }
 }

@@ -210,7 +210,9 @@ impl Connection {
         self.observable_timestamp
     }
 
-    fn observe_timestamp(&mut self, ts: i64) {
+    /// Takes in a timestamp seen elsewhere (another connection of the same client), so that
+    /// this connection's queries see what those saw.
+    pub fn observe_timestamp(&mut self, ts: i64) {
         self.observable_timestamp = self.observable_timestamp.max(ts);
     }
 
