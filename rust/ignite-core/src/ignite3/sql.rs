@@ -141,37 +141,43 @@ pub fn execute(
     })?;
     let mut buf = Vec::new();
     let start = conn.receive(id, &mut buf)?;
-    let mut cursor = SqlCursor {
-        columns: Vec::new(),
-        has_row_set: false,
-        applied: false,
-        affected_rows: -1,
-        resource_id: None,
-        first_page: None,
-        pending: None,
-        connection: connection_key(conn),
-    };
-    let mut r = MsgReader::at(&buf, start)?;
-    cursor.resource_id = if r.try_nil()? { None } else { Some(r.i64()?) };
-    cursor.has_row_set = r.bool()?;
-    let has_more = r.bool()?;
-    cursor.applied = r.bool()?;
-    cursor.affected_rows = r.i64()?;
-    cursor.columns = read_columns(&mut r)?;
-    if !has_more {
-        cursor.resource_id = None; // the server closed it
-    } else if cursor.resource_id.is_none() {
-        return Err(Error::protocol(
-            "the server said more pages follow but gave no cursor id",
-        ));
-    }
+    let mut cursor = SqlCursor::from_answer(buf, start, connection_key(conn))?;
     if cursor.has_row_set {
-        let mut rows = Vec::new();
-        read_rows(&mut r, &mut rows)?;
-        cursor.first_page = Some(Page { buf, rows });
         cursor.request_next(conn)?;
     }
     Ok(cursor)
+}
+
+/// Parses an `SQL_EXEC` answer as [`execute`] does, with no connection: `frame` is the message
+/// after its length prefix, `start` where the answer's fields begin (after the response header).
+/// Gives the columns, the first page (for a query) and whether more pages follow. Public so that
+/// the fuzzer (`tests/fuzz_ignite3.rs`) can feed the cursor's own parsing hostile bytes at full
+/// speed, without a server.
+pub fn parse_exec_answer(
+    frame: Vec<u8>,
+    start: usize,
+) -> Result<(Vec<ColumnMeta>, Option<Page>, bool)> {
+    let cursor = SqlCursor::from_answer(frame, start, (String::new(), [0; 16]))?;
+    let has_more = cursor.has_more();
+    Ok((cursor.columns, cursor.first_page, has_more))
+}
+
+/// Parses a `SQL_CURSOR_NEXT_PAGE` answer as [`SqlCursor::next_page_into`] does (see
+/// [`parse_exec_answer`] for why it is public): the page, and whether more pages follow.
+pub fn parse_next_page(frame: Vec<u8>, start: usize) -> Result<(Page, bool)> {
+    let mut page = Page {
+        buf: frame,
+        rows: Vec::new(),
+    };
+    let has_more = read_next_page(&mut page, start)?;
+    Ok((page, has_more))
+}
+
+/// The rows of a NEXT_PAGE answer whose frame `page` holds, from `start`; whether more follow.
+fn read_next_page(page: &mut Page, start: usize) -> Result<bool> {
+    let mut r = MsgReader::at(&page.buf, start)?;
+    read_rows(&mut r, &mut page.rows)?;
+    r.bool()
 }
 
 /// Arguments as the tuple of (type id, scale, value) triples; `None` when there are none.
@@ -257,6 +263,46 @@ fn connection_key(conn: &Connection) -> (String, [u8; 16]) {
 }
 
 impl SqlCursor {
+    /// The cursor an `SQL_EXEC` answer describes (its fields from `start` in `buf`), with its
+    /// first page when it has a row set.
+    fn from_answer(
+        buf: Vec<u8>,
+        start: usize,
+        connection: (String, [u8; 16]),
+    ) -> Result<SqlCursor> {
+        let mut r = MsgReader::at(&buf, start)?;
+        let mut resource_id = if r.try_nil()? { None } else { Some(r.i64()?) };
+        let has_row_set = r.bool()?;
+        let has_more = r.bool()?;
+        let applied = r.bool()?;
+        let affected_rows = r.i64()?;
+        let columns = read_columns(&mut r)?;
+        if !has_more {
+            resource_id = None; // the server closed it
+        } else if resource_id.is_none() {
+            return Err(Error::protocol(
+                "the server said more pages follow but gave no cursor id",
+            ));
+        }
+        let first_page = if has_row_set {
+            let mut rows = Vec::new();
+            read_rows(&mut r, &mut rows)?;
+            Some(Page { buf, rows })
+        } else {
+            None
+        };
+        Ok(SqlCursor {
+            columns,
+            has_row_set,
+            applied,
+            affected_rows,
+            resource_id,
+            first_page,
+            pending: None,
+            connection,
+        })
+    }
+
     pub fn columns(&self) -> &[ColumnMeta] {
         &self.columns
     }
@@ -317,9 +363,7 @@ impl SqlCursor {
         let start = conn.receive(id, &mut page.buf).inspect_err(|_| {
             self.resource_id = None;
         })?;
-        let mut r = MsgReader::at(&page.buf, start)?;
-        read_rows(&mut r, &mut page.rows)?;
-        if !r.bool()? {
+        if !read_next_page(page, start)? {
             self.resource_id = None; // the server closed it after the last page
         }
         self.request_next(conn)?;
@@ -338,9 +382,11 @@ impl SqlCursor {
         if let Some(id) = self.pending.take() {
             let mut buf = Vec::new();
             let start = conn.receive(id, &mut buf)?;
-            let mut r = MsgReader::at(&buf, start)?;
-            read_rows(&mut r, &mut Vec::new())?;
-            if !r.bool()? {
+            let mut page = Page {
+                buf,
+                rows: Vec::new(),
+            };
+            if !read_next_page(&mut page, start)? {
                 self.resource_id = None;
             }
         }

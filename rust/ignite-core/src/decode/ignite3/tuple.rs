@@ -17,6 +17,11 @@ use crate::kinds::{PrimKind, ScalarKind};
 /// The mark before a variable-length value that is empty or starts with this byte.
 const VARLEN_EMPTY_BYTE: u8 = 0x80;
 
+/// The longest unscaled DECIMAL value Ignite 3 writes: 32767 digits (`CatalogUtils.
+/// MAX_DECIMAL_PRECISION`) take 13607 bytes, and a sign bit may add one. A longer one is hostile:
+/// turning it into text costs time quadratic in its length.
+const MAX_DECIMAL_BYTES: usize = 13_608;
+
 const NANOS_PER_DAY: i64 = 86_400_000_000_000;
 const MILLIS_PER_DAY: i64 = 86_400_000;
 
@@ -144,6 +149,13 @@ fn push_element(builder: &mut ColumnBuilder, sql_type: SqlType, value: &[u8]) ->
             builder.push_scalar(ScalarKind::Timestamp, &total.to_le_bytes())
         }
         SqlType::Decimal if value.len() > 2 => {
+            if value.len() - 2 > MAX_DECIMAL_BYTES {
+                return Err(corrupt(&format!(
+                    "column '{}' has a DECIMAL of {} bytes, longer than 32767 digits take",
+                    builder.path(),
+                    value.len() - 2
+                )));
+            }
             let scale = i16::from_le_bytes([value[0], value[1]]) as i64;
             let (negative, magnitude) = decimal::from_twos_complement(&value[2..]);
             let text = decimal::to_text(negative, scale, &magnitude);
