@@ -73,8 +73,14 @@ lint: $(DEPS_STAMP)
 
 test: lint setup test-rust test-python test-smoke
 
-test-rust:
-	cargo test --quiet -p ignite-core -p ignite-tf-fs
+# The Ignite 3 wire tests (rust/ignite-core/tests/ignite3_wire.rs) talk to a real node: one is
+# started for them through the project's launcher (ports apart from the pytest fixtures') and
+# stopped afterwards, whatever the tests' outcome.
+IGNITE3_CARGO := --ignite 3 --name cargo-ignite3
+test-rust: setup
+	$(PY) -m ignite_fast.server start $(IGNITE3_CARGO) --port 10990 --network-port 3396 --rest-port 10356 --heap-mb 768
+	IGNITE3_ADDR=127.0.0.1:10990 cargo test --quiet -p ignite-core -p ignite-tf-fs; \
+		status=$$?; $(PY) -m ignite_fast.server stop --name cargo-ignite3; exit $$status
 
 # tests/smoke is not for this venv: it tests an installed wheel (test-smoke).
 test-python: setup
