@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from ignite_fast.server import IgniteCluster  # noqa: E402
 from node_fixtures import session_cluster, started  # noqa: E402, F401 - test_memory_bench.py uses started
-from report import raw_peer  # noqa: E402
+from report import peer_of, raw_peer  # noqa: E402
 
 PORT = 10860
 ONE_MB_ROWS = int(os.environ.get("BENCH_1MB_ROWS", "1024"))  # 1 GB
@@ -304,11 +304,9 @@ def pytest_terminal_summary(terminalreporter):
         return
     tr = terminalreporter
     tr.section("throughput (median round; ratios within this run)")
-    tr.write_line(
-        f"{'scenario':<14} {'reader':<28} {'MB/s':>10} {'rows/s':>14} {'vs pyignite':>12} {'vs raw pages':>13}"
-    )
+    tr.write_line(f"{'scenario':<14} {'reader':<28} {'MB/s':>10} {'rows/s':>14} {'vs peer':>12} {'vs raw pages':>13}")
     for scenario, readers in RESULTS.items():
-        base = readers.get("pyignite", {}).get("rows/s")
+        base = readers.get(peer_of(readers), {}).get("rows/s")
         for reader, info in readers.items():
             raw = readers.get(raw_peer(reader), {}).get("rows/s")
             vs_py = f"{info['rows/s'] / base:.1f}x" if base else "-"

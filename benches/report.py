@@ -36,6 +36,12 @@ def load(path: str) -> tuple[dict[str, dict[str, dict]], str]:
     return results, where
 
 
+def peer_of(readers: dict) -> str:
+    """The peer client a scenario's readers are compared with: pyignite for Ignite 2 caches,
+    Ignite 3's own driver (pyignite_dbapi, fetchall) for Ignite 3 tables."""
+    return "pyignite" if "pyignite" in readers else "pyignite_dbapi fetchall"
+
+
 def raw_peer(reader: str) -> str:
     """The raw page reader that fetches pages the way ``reader`` does (one cursor, or
     partition-parallel): the denominator of its "vs raw pages" ratio."""
@@ -43,9 +49,12 @@ def raw_peer(reader: str) -> str:
 
 
 def table(results: dict[str, dict[str, dict]]) -> str:
-    lines = ["| scenario | reader | MB/s | rows/s | vs pyignite | vs raw pages |", "|---|---|---:|---:|---:|---:|"]
+    lines = [
+        "| scenario | reader | MB/s | rows/s | vs peer (pyignite / pyignite_dbapi) | vs raw pages |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for scenario, readers in results.items():
-        base = readers.get("pyignite", {}).get("rows/s")
+        base = readers.get(peer_of(readers), {}).get("rows/s")
         for reader, info in readers.items():
             raw = readers.get(raw_peer(reader), {}).get("rows/s")
             vs_py = f"{info['rows/s'] / base:.1f}x" if base and "writer" not in reader else ""
