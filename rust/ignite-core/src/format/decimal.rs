@@ -2,7 +2,7 @@
 //! decimal string or the nearest float64.
 
 use crate::decimal;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::net::wire::Reader;
 
 /// A Decimal (type 30) after its type code: `int scale | int len | big-endian magnitude` with
@@ -14,9 +14,18 @@ pub struct DecimalParts<'a> {
     magnitude: &'a [u8],
 }
 
+/// The longest magnitude read: 64 KB, about 158,000 digits. Text conversion takes time quadratic
+/// in the length, so a hostile length must not reach it.
+const MAX_MAGNITUDE_BYTES: usize = 1 << 16;
+
 pub fn read_decimal<'a>(r: &mut Reader<'a>) -> Result<DecimalParts<'a>> {
     let scale = r.i32()?;
     let n = r.len(1)?;
+    if n > MAX_MAGNITUDE_BYTES {
+        return Err(Error::protocol(format!(
+            "a decimal of {n} bytes (at most {MAX_MAGNITUDE_BYTES} are read)"
+        )));
+    }
     let magnitude = r.take(n)?;
     let negative = magnitude.first().is_some_and(|b| b & 0x80 != 0);
     Ok(DecimalParts {
