@@ -52,3 +52,22 @@ def fs_name() -> str:
 def cache() -> str:
     """A fresh cache name."""
     return f"smoke_{uuid.uuid4().hex[:10]}"
+
+
+PORT3 = 10966
+NODE3 = ["--ignite", "3", "--name", "smoke3"]
+NODE3_PORTS = ["--port", str(PORT3), "--network-port", "3366", "--rest-port", "10316", "--heap-mb", "768"]
+
+
+@pytest.fixture(scope="session")
+def port3():
+    """The Ignite 3 node's client port (``IGNITE_FAST_SMOKE3_PORT``, else one started here)."""
+    if "IGNITE_FAST_SMOKE3_PORT" in os.environ:
+        yield int(os.environ["IGNITE_FAST_SMOKE3_PORT"])
+        return
+    server("install", "--ignite", "3")
+    server("start", *NODE3, *NODE3_PORTS)
+    try:
+        yield PORT3
+    finally:
+        server("stop", *NODE3)

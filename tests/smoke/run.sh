@@ -5,8 +5,9 @@
 #
 # 1. For each Python version: a fresh venv outside the checkout, `pip install WHEEL[tf]` (and pytest,
 #    fsspec), the installed wheel's tag printed.
-# 2. One Ignite node, started by the installed package: `python -m ignite_fast.server install` and
-#    `start` (IGNITE_FAST_HOME may name a place that already holds the jars).
+# 2. One Ignite 2 node and one Ignite 3 node, started by the installed package: `python -m
+#    ignite_fast.server install` and `start` (`--ignite 3` for the second; IGNITE_FAST_HOME may name
+#    a place that already holds the jars).
 # 3. In each venv, pytest on a copy of tests/smoke, run from a directory outside the checkout.
 # 4. `pip install <a clean clone>[tf]` (no wheel: pip builds from source) into one more venv, on the
 #    first version: the same suite.
@@ -24,13 +25,19 @@ checkout=$(cd "$(dirname "$0")/../.." && pwd)
 port=10960
 node=(--name smoke)
 node_ports=(--port "$port" --discovery-port 27660 --communication-port 27260)
+port3=10966
+node3=(--ignite 3 --name smoke3)
+node3_ports=(--port "$port3" --network-port 3366 --rest-port 10316 --heap-mb 768)
 
 # Nothing of the checkout's environment leaks into the venvs.
 unset PYTHONPATH VIRTUAL_ENV PYTHONHOME
 work=$(mktemp -d "${TMPDIR:-/tmp}/ignite-fast-smoke.XXXXXX")
 node_python=""
 cleanup() {
-    if [ -n "$node_python" ]; then "$node_python" -m ignite_fast.server stop "${node[@]}" >/dev/null || true; fi
+    if [ -n "$node_python" ]; then
+        "$node_python" -m ignite_fast.server stop "${node[@]}" >/dev/null || true
+        "$node_python" -m ignite_fast.server stop "${node3[@]}" >/dev/null || true
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -61,7 +68,7 @@ PY
 # pytest on a copy of the suite, from outside the checkout, with the venv $1's Python.
 run_suite() {
     rm -rf "$work/suite" && mkdir -p "$work/suite" && cp "$checkout"/tests/smoke/*.py "$work/suite/"
-    (cd "$work" && IGNITE_FAST_SMOKE_PORT=$port "$1/bin/python" -m pytest suite -q -p no:cacheprovider --durations=5 \
+    (cd "$work" && IGNITE_FAST_SMOKE_PORT=$port IGNITE_FAST_SMOKE3_PORT=$port3 "$1/bin/python" -m pytest suite -q -p no:cacheprovider --durations=5 \
         -W "ignore::DeprecationWarning:gast.astn")  # TensorFlow's autograph on Python 3.13, not ours
 }
 
@@ -77,6 +84,9 @@ main() {
             node_python="$venv/bin/python"
             "$node_python" -m ignite_fast.server install
             "$node_python" -m ignite_fast.server start "${node[@]}" "${node_ports[@]}"
+            step "an Ignite 3 node started by the installed package"
+            "$node_python" -m ignite_fast.server install --ignite 3
+            "$node_python" -m ignite_fast.server start "${node3[@]}" "${node3_ports[@]}"
         fi
         step "Python $version: the smoke suite"
         run_suite "$venv"
