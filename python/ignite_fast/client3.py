@@ -37,9 +37,10 @@ import numpy as np
 
 from . import _native
 from ._options import ConnectionSettings, TlsOptions, batch_converter, check_int
-from ._progress import rows_bar
+from ._progress import STEP_BYTES, check_progress, rows_bar
+from .client import _WriteColumn
 from .columns import Column, PrimColumn, batch_from_native
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, ServerError
 
 __all__ = ["Ignite3Client"]
 
@@ -158,6 +159,57 @@ class Ignite3Client:
         finally:
             cursor.close()
 
+    def put_batches(self, table: str, columns: dict[str, Any], *, progress: bool | None = None) -> int:
+        """Writes numpy columns ``{column: array}`` into ``table`` (columns named as
+        :meth:`schema` names them; every key column given, the others take their defaults) and
+        returns the number of rows written. An existing key's row is replaced: an upsert, as
+        Ignite 2's ``put_batches``.
+
+        Accepted (dtype into SQL type): ``bool`` into BOOLEAN; signed and unsigned integers into
+        TINYINT, SMALLINT, INTEGER, BIGINT when every value fits (a value that does not is
+        refused, never truncated); ``float32`` into REAL; ``float32``/``float64`` into DOUBLE;
+        ``str``/``bytes`` arrays into VARCHAR (UTF-8; trailing NULs of ``bytes`` cells are
+        padding); a 2-D ``uint8``/``int8`` array into VARBINARY (a row is its bytes). A numpy
+        masked array writes NULL where masked (a 2-D row when all of it is masked).
+
+        Every column and value is checked before any row is sent. Rows go through Ignite 3's data
+        streamer: to their partitions, in batches of a few MB, several in flight. Each batch is
+        stored whole or not at all; a failure part-way says how many rows were stored.
+        ``progress``: a bar of rows written (None: only when stderr is a terminal)."""
+        _check_table(table)
+        if not isinstance(columns, dict) or not columns:
+            raise InvalidArgumentError("columns must be a non-empty dict {column name: array}")
+        check_progress(progress)
+        self.partitions(table)  # a missing table raises CacheNotFoundError, not an SQL error
+        types = self.schema(table)
+        prepared = [_PutColumn.of(str(name), array, types) for name, array in columns.items()]
+        rows = prepared[0].values.rows
+        for column in prepared:
+            if column.values.rows != rows:
+                raise InvalidArgumentError(
+                    f"column '{column.name}' has {column.values.rows} rows, '{prepared[0].name}' has {rows}"
+                )
+        written = 0
+        with rows_bar(progress, f"writing {table}", total=rows) as bar:
+            # As Ignite 2's put_batches: all rows in one native call, or pieces of about
+            # STEP_BYTES when a bar is shown (each piece drains its requests in flight).
+            step = max(rows, 1)
+            if not bar.disable:
+                step = max(1, STEP_BYTES // max(1, sum(c.values.row_bytes for c in prepared)))
+            for column in prepared:
+                column.values.check_utf8()
+            for start in range(0, max(rows, 1), step):
+                stop = min(start + step, rows)
+                try:
+                    piece = self._native.put_columns(table, [c.spec(start, stop) for c in prepared])
+                except ServerError as e:
+                    if start == 0:
+                        raise
+                    raise type(e)(f"{e} (and rows 0..{start} by the calls before)", e.status) from e
+                written += piece
+                bar.update(piece)
+        return written
+
     def partitions(self, table: str) -> int:
         """The number of partitions of ``table``."""
         return self._native.partition_count(_check_table(table))
@@ -273,7 +325,7 @@ class Ignite3Client:
             if self._nodes is None:
                 nodes = {}
                 for address in self._settings.addresses:
-                    native = _native.Ignite3Client(self._settings.for_address(address).native_spec())
+                    native = self._native.for_address(address)
                     nodes[native.node_name()] = native
                 self._nodes = nodes
             return self._nodes
@@ -436,3 +488,71 @@ class _PartitionReads:
             stop.set()
             for thread in threads:
                 thread.join()
+
+
+# SQL types (as schema() names them, without length or NULL) that put_batches writes, with the
+# numpy dtype kinds each takes: b bool, i/u integers, f floats, U/S/O strings, 2-D bytes.
+_PUT_KINDS = {
+    "BOOLEAN": "b",
+    "TINYINT": "iu",
+    "SMALLINT": "iu",
+    "INTEGER": "iu",
+    "BIGINT": "iu",
+    "REAL": "f",
+    "DOUBLE": "f",
+    "VARCHAR": "USO",
+    "VARBINARY": "bytes",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class _PutColumn:
+    """A column checked against its SQL type and made ready for the native writer: its values
+    (read in place where possible) and its NULL mask (one byte per row, or None)."""
+
+    name: str
+    values: _WriteColumn
+    nulls: np.ndarray | None
+
+    @classmethod
+    def of(cls, name: str, column: Any, types: dict[str, str]) -> _PutColumn:
+        if name not in types:
+            raise InvalidArgumentError(f"table has no column '{name}' (its columns: {', '.join(types)})")
+        sql_type = types[name].removesuffix(" NULL").split("(")[0]
+        nulls = None
+        if np.ma.isMaskedArray(column):
+            mask = np.ma.getmaskarray(column)
+            if mask.ndim == 2:
+                if (mask.any(axis=1) != mask.all(axis=1)).any():
+                    raise InvalidArgumentError(f"column '{name}': a row is NULL when all of it is masked, not part")
+                mask = np.asarray(mask.all(axis=1) if mask.shape[1] else np.zeros(len(mask), bool))
+            nulls = np.ascontiguousarray(mask).view(np.uint8) if mask.any() else None
+            column = np.ma.getdata(column)
+        array = np.asarray(column)
+        accepts = _PUT_KINDS.get(sql_type)
+        if accepts is None:
+            raise InvalidArgumentError(f"column '{name}' is {types[name]}: put_batches cannot write that type")
+        if accepts == "bytes":
+            fits = array.ndim == 2 and array.dtype in (np.uint8, np.int8)
+        else:
+            fits = array.ndim == 1 and array.dtype.kind in accepts
+            if sql_type == "REAL" and array.dtype == np.float64:
+                fits = False  # would round: refused rather than changed
+        if not fits:
+            shape = "x".join(map(str, array.shape))
+            raise InvalidArgumentError(
+                f"column '{name}' is {types[name]}: cannot write a {shape} array of {array.dtype} to it"
+            )
+        if array.dtype.kind == "u" and sql_type != "VARBINARY":
+            # The writer reads uint8 as Java's signed byte: widen unsigned integers first.
+            if array.dtype == np.uint64 and array.size and array.max() > np.iinfo(np.int64).max:
+                raise InvalidArgumentError(f"column '{name}': a value does not fit {sql_type}")
+            array = array.astype({1: np.int16, 2: np.int32}.get(array.dtype.itemsize, np.int64))
+        elif array.dtype == np.float16:
+            array = array.astype(np.float32)
+        return cls(name, _WriteColumn.of(array, name), nulls)
+
+    def spec(self, start: int, stop: int) -> tuple:
+        """The native writer's ``(name, (kind, bytes, width), nulls)`` of rows ``start..stop``."""
+        nulls = None if self.nulls is None else self.nulls[start:stop]
+        return (self.name, self.values.rows_spec(start, stop), nulls)

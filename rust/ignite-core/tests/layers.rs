@@ -39,7 +39,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // Ignite 3's wire protocol: its own framing and messages on the same sockets and TLS.
     (
         "ignite3",
-        &["error", "kinds", "net", "decode", "decode::ignite3"],
+        &[
+            "error",
+            "kinds",
+            "net",
+            "decode",
+            "decode::ignite3",
+            "write",
+        ],
     ),
     ("kv", &["error", "protocol", "net", "format", "read"]),
     (

@@ -2,13 +2,18 @@
 //! (see [`crate::columns`]), SQL arguments from Python values, the GIL released around every
 //! network and decode step.
 
+use std::sync::Mutex;
+
 use ignite_core::ignite3::client::{Ignite3Client, QueryBatches};
+use ignite_core::ignite3::connection::Connection;
 use ignite_core::ignite3::sql::SqlOptions;
-use ignite_core::{DecodeOptions, Error};
+use ignite_core::ignite3::upsert::{upsert_columns, UpsertColumn};
+use ignite_core::{ConnectionConfig, DecodeOptions, Error};
+use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use crate::args::sql_arg;
+use crate::args::{sql_arg, write_column, ColumnSpec};
 use crate::columns::batch_to_py;
 use crate::connection_spec::ConnectionSpec;
 use crate::errors::{to_py_err, IntoPyResult};
@@ -28,7 +33,15 @@ fn sql_options(schema: String, page_size: i32) -> SqlOptions {
 #[pyclass(module = "ignite_fast._native", name = "Ignite3Client")]
 pub(crate) struct NativeIgnite3Client {
     inner: Ignite3Client,
+    /// How to open the writer's connection, and the connection once open (kept between calls;
+    /// the core client's pool is private to it).
+    config: ConnectionConfig,
+    writer: Mutex<Option<Connection>>,
 }
+
+/// A column to write, from Python: `(table column, spec, null mask or None)`; the mask has one
+/// byte per row, nonzero = NULL.
+type PutColumn<'py> = (String, ColumnSpec<'py>, Option<PyReadonlyArray1<'py, u8>>);
 
 #[pymethods]
 impl NativeIgnite3Client {
@@ -36,13 +49,34 @@ impl NativeIgnite3Client {
     #[new]
     fn new(py: Python<'_>, spec: &ConnectionSpec) -> PyResult<Self> {
         let config = spec.config.clone();
-        let inner = py.detach(|| Ignite3Client::connect(config)).py_err()?;
-        Ok(NativeIgnite3Client { inner })
+        let inner = py
+            .detach(|| Ignite3Client::connect(config.clone()))
+            .py_err()?;
+        Ok(NativeIgnite3Client {
+            inner,
+            config,
+            writer: Mutex::new(None),
+        })
     }
 
     /// The name of the node this client reached first.
     fn node_name(&self) -> String {
         self.inner.node_name().to_string()
+    }
+
+    /// A client of the node at `address` alone that sees what this one has seen (its writes).
+    fn for_address(&self, py: Python<'_>, address: &str) -> PyResult<Self> {
+        let client = &self.inner;
+        let inner = py.detach(|| client.for_address(address)).py_err()?;
+        let config = ConnectionConfig {
+            addresses: vec![address.to_string()],
+            ..self.config.clone()
+        };
+        Ok(NativeIgnite3Client {
+            inner,
+            config,
+            writer: Mutex::new(None),
+        })
     }
 
     /// Runs a query: a cursor over its rows.
@@ -88,6 +122,43 @@ impl NativeIgnite3Client {
     fn primary_replicas(&self, py: Python<'_>, table: &str) -> PyResult<Vec<Option<String>>> {
         let client = &self.inner;
         py.detach(|| client.partition_primaries(table)).py_err()
+    }
+
+    /// Upserts the rows of `columns` into `table` through the data streamer (every column and
+    /// value checked before anything is sent); returns the rows written.
+    fn put_columns(
+        &self,
+        py: Python<'_>,
+        table: &str,
+        columns: Vec<PutColumn<'_>>,
+    ) -> PyResult<usize> {
+        let values = columns
+            .iter()
+            .map(|(_, spec, _)| write_column(spec))
+            .collect::<PyResult<Vec<_>>>()?;
+        let nulls = columns
+            .iter()
+            .map(|(_, _, mask)| mask.as_ref().map(|m| m.as_slice()).transpose())
+            .collect::<Result<Vec<_>, _>>()?;
+        let upserts: Vec<UpsertColumn> = columns
+            .iter()
+            .zip(values)
+            .zip(nulls)
+            .map(|(((name, _, _), values), nulls)| UpsertColumn {
+                name,
+                values,
+                nulls,
+            })
+            .collect();
+        py.detach(|| {
+            let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            if writer.as_ref().is_none_or(Connection::is_broken) {
+                *writer = Some(Connection::open(&self.config)?);
+            }
+            let conn = writer.as_mut().expect("opened above");
+            upsert_columns(conn, table, &upserts)
+        })
+        .py_err()
     }
 
     /// The number of partitions of `table`.

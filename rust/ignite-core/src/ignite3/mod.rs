@@ -16,6 +16,7 @@ pub mod connection;
 pub mod msgpack;
 pub mod sql;
 pub mod tuple_builder;
+pub mod upsert;
 
 pub use cluster::{NodeInfo, PartitionPrimaries, TableInfo};
 pub use connection::{Connection, ServerInfo};

@@ -1,0 +1,189 @@
+"""Writing Ignite 3 tables: `put_batches` upserts numpy columns through the data streamer, and
+Ignite 3's own driver (`pyignite_dbapi`, the independent oracle) reads them back exactly. Rows land
+in the partition the server itself would pick (compared with a twin table filled by SQL), existing
+keys are overwritten, and bad columns are refused before anything is written."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ignite_fast
+from ignite_fast.errors import CacheNotFoundError, InvalidArgumentError, ServerError
+from ignite_fast.server_ignite3 import Ignite3Cluster
+from node_fixtures import ignite3_connect
+
+
+def _client(cluster: Ignite3Cluster):
+    return ignite_fast.Client(cluster.addresses, ignite=3)
+
+
+def _fresh(client, table: str, columns: str) -> None:
+    client.execute(f"DROP TABLE IF EXISTS {table}")
+    client.execute(f"CREATE TABLE {table} ({columns})")
+
+
+def _rows(cluster: Ignite3Cluster, query: str, args: tuple = ()) -> list[tuple]:
+    """The oracle's read, in a read-write transaction: it sees every committed write. (An
+    implicit read-only query of another client reads slightly in the past, as of its own
+    observable timestamp, and may miss writes acknowledged a moment ago.)"""
+    with ignite3_connect(cluster) as conn:
+        conn.autocommit = False
+        with conn.cursor() as cur:
+            cur.execute(query, args)
+            rows = [tuple(r) for r in cur.fetchall()]
+        conn.rollback()
+        return rows
+
+
+def _partitions(cluster: Ignite3Cluster, table: str, key: str) -> dict:
+    return {row[:-1]: row[-1] for row in _rows(cluster, f"SELECT {key}, __part FROM {table}")}
+
+
+def test_mnist_rows_read_back_exactly_from_their_partitions(ignite3: Ignite3Cluster):
+    client = _client(ignite3)
+    _fresh(client, "MNIST_W", "ID INT PRIMARY KEY, PIXELS VARBINARY(784), LABEL INT")
+    rows = 10_000
+    rng = np.random.default_rng(18)
+    ids = rng.permutation(rows).astype(np.int64) - 5000  # negative keys hash too
+    pixels = rng.integers(0, 256, size=(rows, 784), dtype=np.uint8)
+    pixels[0] = 0x80  # a value that starts like the empty-value mark
+    labels = rng.integers(0, 10, size=rows).astype(np.int32)
+    assert client.put_batches("MNIST_W", {"ID": ids, "PIXELS": pixels, "LABEL": labels}) == rows
+
+    back = _rows(ignite3, "SELECT ID, PIXELS, LABEL FROM MNIST_W ORDER BY ID")
+    order = np.argsort(ids)
+    assert [r[0] for r in back] == ids[order].tolist()
+    assert all(r[1] == pixels[i].tobytes() and r[2] == labels[i] for r, i in zip(back, order))
+
+    # Each row sits in the partition the server computes for its key: a twin filled by SQL.
+    _fresh(client, "MNIST_W_SQL", "ID INT PRIMARY KEY, LABEL INT")
+    client.execute("INSERT INTO MNIST_W_SQL SELECT x::INT - 5000, 0 FROM TABLE(SYSTEM_RANGE(0, 9999))")
+    assert _partitions(ignite3, "MNIST_W", "ID") == _partitions(ignite3, "MNIST_W_SQL", "ID")
+    # and key lookups (which go to the key's partition only) find them
+    for i in (0, 1, rows - 1):
+        assert _rows(ignite3, "SELECT LABEL FROM MNIST_W WHERE ID = ?", (int(ids[i]),)) == [(int(labels[i]),)]
+
+
+def test_every_numeric_kind_reads_back_exactly(ignite3: Ignite3Cluster):
+    client = _client(ignite3)
+    _fresh(
+        client,
+        "NUMS_W",
+        "ID BIGINT PRIMARY KEY, B BOOLEAN, I8 TINYINT, I16 SMALLINT, I32 INT, I64 BIGINT, R REAL, D DOUBLE, "
+        "D32 DOUBLE, U8 SMALLINT, U16 INT, N INT",
+    )
+    f32 = np.float32
+    columns = {
+        "ID": np.arange(5, dtype=np.int64) * (1 << 40) - (1 << 41),
+        "B": np.array([True, False, True, False, True]),
+        "I8": np.array([-128, 127, 0, -1, 1], dtype=np.int8),
+        "I16": np.array([-32768, 32767, 0, -129, 128], dtype=np.int16),
+        "I32": np.array([-(2**31), 2**31 - 1, 0, -32769, 32768], dtype=np.int32),
+        "I64": np.array([-(2**63), 2**63 - 1, 0, -(2**31) - 1, 2**31], dtype=np.int64),
+        "R": np.array([-3.4028235e38, 1.5e-45, 0.1, -0.0, np.inf], dtype=f32),
+        "D": np.array([-1.7976931348623157e308, 5e-324, 0.1, 2.0 / 3.0, 0.5]),
+        "D32": np.array([0.1, -2.5, 1e30, 0, 7], dtype=f32),
+        "U8": np.array([0, 255, 128, 1, 200], dtype=np.uint8),
+        "U16": np.array([0, 65535, 32768, 1, 2], dtype=np.uint16),
+        # NULL where masked; an int64 column into INT, every value fitting
+        "N": np.ma.masked_array(np.array([1, 2, 3, 4, 2**31 - 1]), mask=[False, True, False, True, False]),
+    }
+    assert client.put_batches("NUMS_W", columns) == 5
+    back = _rows(ignite3, "SELECT * FROM NUMS_W ORDER BY ID")
+    names = list(columns)
+    for i, row in enumerate(back):
+        got = dict(zip(names, row))
+        for name in names:
+            want = columns[name][i]
+            if name == "N":
+                assert got[name] == (None if columns["N"].mask[i] else int(want)), (i, name)
+            elif name in ("R", "D32"):
+                assert np.float32(got[name]).tobytes() == np.float32(want).tobytes(), (i, name)
+            elif name == "D":
+                assert np.float64(got[name]).tobytes() == want.tobytes(), (i, name)
+            else:
+                assert got[name] == want.item(), (i, name, got[name], want)
+    _fresh(client, "NUMS_W_SQL", "ID BIGINT PRIMARY KEY")
+    with ignite3_connect(ignite3) as conn, conn.cursor() as cur:
+        cur.executemany("INSERT INTO NUMS_W_SQL VALUES (?)", [(int(k),) for k in columns["ID"]])
+    assert _partitions(ignite3, "NUMS_W", "ID") == _partitions(ignite3, "NUMS_W_SQL", "ID")
+
+
+def test_strings_with_a_composite_key_land_where_sql_puts_them(ignite3: Ignite3Cluster):
+    client = _client(ignite3)
+    schema = "ID INT, NAME VARCHAR(12), NOTE VARCHAR, PRIMARY KEY (ID, NAME)"
+    _fresh(client, "STRS_W", schema)
+    _fresh(client, "STRS_W_SQL", schema)
+    names = ["", "a", "héllo", "世界", "🌍 earth", "\x80x", "tab\tend", "x" * 12] * 50
+    notes = np.array([f"ноте {i} — ✓" for i in range(len(names))])
+    ids = np.arange(len(names), dtype=np.int32) % 7
+    ids[-1] = -1
+    # NAME as str (encoded here), NOTE as UTF-8 bytes padded with NULs
+    frame = {"ID": ids, "NAME": np.array(names, dtype=object), "NOTE": np.char.encode(notes, "utf-8")}
+    unique = {(int(i), n): k for k, (i, n) in enumerate(zip(ids, names))}  # the last row of a key wins
+    assert client.put_batches("STRS_W", frame) == len(names)
+    with ignite3_connect(ignite3) as conn, conn.cursor() as cur:
+        cur.executemany("INSERT INTO STRS_W_SQL (ID, NAME) VALUES (?, ?)", list(unique))
+    back = _rows(ignite3, "SELECT ID, NAME, NOTE FROM STRS_W")
+    assert {(r[0], r[1]): r[2] for r in back} == {key: str(notes[k]) for key, k in unique.items()}
+    assert _partitions(ignite3, "STRS_W", "ID, NAME") == _partitions(ignite3, "STRS_W_SQL", "ID, NAME")
+
+
+def test_existing_keys_are_overwritten_whole(ignite3: Ignite3Cluster):
+    """Upsert semantics: a key's row is replaced; columns not given take their defaults."""
+    client = _client(ignite3)
+    _fresh(client, "OVER_W", "ID INT PRIMARY KEY, PIXELS VARBINARY(4), LABEL INT")
+    ids = np.arange(100)
+    pixels = np.full((100, 4), 7, dtype=np.uint8)
+    client.put_batches("OVER_W", {"ID": ids, "PIXELS": pixels, "LABEL": np.ones(100, np.int32)})
+    client.put_batches("OVER_W", {"ID": ids + 50, "LABEL": np.full(100, 2, np.int32)})
+    back = _rows(ignite3, "SELECT ID, PIXELS, LABEL FROM OVER_W ORDER BY ID")
+    assert [r[0] for r in back] == list(range(150))
+    assert all(r[1:] == (bytes([7] * 4), 1) for r in back[:50])
+    assert all(r[1:] == (None, 2) for r in back[50:])
+
+
+def test_bad_columns_are_refused_before_anything_is_written(ignite3: Ignite3Cluster):
+    client = _client(ignite3)
+    _fresh(
+        client,
+        "REFUSE_W",
+        "ID INT PRIMARY KEY, PIXELS VARBINARY(4), LABEL INT NOT NULL DEFAULT 0, R REAL, S VARCHAR(3)",
+    )
+    client.put_batches("REFUSE_W", {"ID": np.array([1]), "LABEL": np.array([5])})
+    before = _rows(ignite3, "SELECT * FROM REFUSE_W")
+    ids = np.arange(10, 20)
+    bad = [
+        ({"ID": ids, "COLOUR": ids}, "no column 'COLOUR'"),
+        ({"ID": ids, "LABEL": np.arange(9)}, "has 9 rows"),
+        ({"ID": ids, "LABEL": ids * 0.5}, "cannot write a 10 array of float64"),
+        ({"ID": ids, "R": ids * 0.5}, "float64"),
+        ({"ID": ids, "PIXELS": np.zeros((10, 4), np.int32)}, "int32"),
+        ({"ID": ids, "PIXELS": np.zeros((10, 5), np.uint8)}, "5 bytes, VARBINARY\\(4\\)"),
+        ({"ID": ids, "S": np.array(["abcd"] * 10)}, "4 characters, VARCHAR\\(3\\)"),
+        ({"ID": ids, "LABEL": np.r_[np.arange(9), 2**31]}, "row 9: 2147483648 does not fit INTEGER"),
+        ({"ID": np.ma.masked_array(ids, mask=ids == 15), "LABEL": ids}, "row 5: a key column cannot be NULL"),
+        ({"ID": ids, "LABEL": np.ma.masked_array(ids, mask=ids == 12)}, "row 2: the column is NOT NULL"),
+        ({"LABEL": ids}, "key column 'ID' is not given"),
+        ({"ID": ids, "S": np.array([b"\xff"] * 10)}, "not valid UTF-8"),
+        ({}, "non-empty dict"),
+    ]
+    for columns, message in bad:
+        with pytest.raises(InvalidArgumentError, match=message):
+            client.put_batches("REFUSE_W", columns)
+    with pytest.raises(CacheNotFoundError):
+        client.put_batches("NO_SUCH_TABLE_W", {"ID": ids})
+    assert _rows(ignite3, "SELECT * FROM REFUSE_W") == before
+
+
+def test_a_server_error_says_how_many_rows_were_stored(ignite3: Ignite3Cluster):
+    client = _client(ignite3)
+    # NEEDED is NOT NULL without a default, and put_batches is not given it: the server refuses.
+    _fresh(client, "FAIL_W", "ID INT PRIMARY KEY, NEEDED INT NOT NULL, LABEL INT")
+    with pytest.raises(ServerError, match="0 of 1000 rows were stored") as error:
+        client.put_batches("FAIL_W", {"ID": np.arange(1000), "LABEL": np.arange(1000)})
+    assert "NEEDED" in str(error.value)
+    assert _rows(ignite3, "SELECT COUNT(*) FROM FAIL_W") == [(0,)]
+    # the client still works afterwards
+    assert client.put_batches("FAIL_W", {"ID": np.arange(3), "NEEDED": np.arange(3)}) == 3
