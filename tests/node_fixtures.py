@@ -109,7 +109,7 @@ ignite3 = session_cluster(
     network_port=3344,
     rest_port=10300,
     name="pytest-ignite3",
-    heap_mb=1024,
+    heap_mb=1536,  # every Ignite 3 module's tables live here for the whole session
     storage_mb=512,
 )
 

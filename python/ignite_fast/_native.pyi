@@ -168,9 +168,7 @@ class Ignite3Client:
     def partition_count(self, table: str) -> int: ...
     # columns: [(table column, (kind, uint8 data, width), uint8 null mask or None)]; upserts
     # through the data streamer; the rows written
-    def put_columns(
-        self, table: str, columns: list[tuple[str, tuple[str, Any, int], Any | None]]
-    ) -> int: ...
+    def put_columns(self, table: str, columns: list[tuple[str, tuple[str, Any, int], Any | None]]) -> int: ...
 
 class Ignite3Cursor:
     # (name, SQL type, nullable, scale, precision)

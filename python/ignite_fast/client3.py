@@ -30,7 +30,7 @@ import dataclasses
 import queue
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,7 +38,7 @@ import numpy as np
 from . import _native
 from ._options import ConnectionSettings, TlsOptions, batch_converter, check_int
 from ._progress import STEP_BYTES, check_progress, rows_bar
-from .client import _WriteColumn
+from ._write_columns import WriteColumn
 from .columns import Column, PrimColumn, batch_from_native
 from .errors import InvalidArgumentError, ServerError
 
@@ -256,17 +256,23 @@ class Ignite3Client:
         parallel = 1 if parallel is None else check_int("parallel", parallel, 1)
         count = self.partitions(table)
         chosen = list(range(count)) if partitions is None else _checked_partitions(table, partitions, count)
-        nodes = self.node_clients() if len(self._settings.addresses) > 1 else {}
-        primaries = self.primaries(table) if nodes else []
-        # Each partition from its primary's connection where the client has one.
-        natives = (
-            [nodes.get(primaries[p] or "", self._native) for p in chosen] if nodes else [self._native] * len(chosen)
-        )
-        read = _PartitionReads(
-            f"{select} WHERE __part = ?", chosen, natives, page_size, batch_size, exact, parallel, ordered
-        )
-        for batch in read:
+        query = f"{select} WHERE __part = ?"
+
+        def read(native: Any, partition: int) -> Iterator[dict[str, Column]]:
+            cursor = native.sql(query, [partition], "PUBLIC", page_size, exact)
+            return _batches_of(cursor, batch_size, typed_empty=False)
+
+        for batch in _PartitionReads(chosen, self._primary_clients(table, chosen), read, parallel, ordered):
             yield convert(batch)
+
+    def _primary_clients(self, table: str, partitions: list[int]) -> list[Any]:
+        """The native client that reads each partition: its primary's, where this client was
+        given that node's address, else the client's own."""
+        nodes = self.node_clients() if len(self._settings.addresses) > 1 else {}
+        if not nodes:
+            return [self._native] * len(partitions)
+        primaries = self.primaries(table)
+        return [nodes.get(primaries[p] or "", self._native) for p in partitions]
 
     def to_arrow(
         self,
@@ -298,16 +304,31 @@ class Ignite3Client:
         """As :meth:`to_arrow`, as a ``pandas.DataFrame``."""
         return self.to_arrow(table, **arrow_args).to_pandas()
 
-    def raw_pages(self, table: str, page_size: int | None = None) -> Iterator[tuple[int, int]]:
+    def raw_pages(
+        self, table: str, page_size: int | None = None, *, parallel: int | None = None
+    ) -> Iterator[tuple[int, int]]:
         """Fetches every page of ``SELECT * FROM table`` and discards it undecoded, yielding
-        ``(rows, bytes)``: the server-and-wire limit that benchmarks compare decoding against."""
+        ``(rows, bytes)``: the server-and-wire limit that benchmarks compare decoding against.
+        ``parallel=N`` fetches the partitions' pages as ``scan(parallel=N)`` does."""
         page_size = DEFAULT_PAGE_ROWS if page_size is None else check_int("page_size", page_size, 1)
-        cursor = self._native.sql(self._select(table, None), [], "PUBLIC", page_size, False)
-        try:
-            while (page := cursor.next_raw_page()) is not None:
-                yield page
-        finally:
-            cursor.close()
+        select = self._select(table, None)
+
+        def pages(native: Any, query: str, args: list) -> Iterator[tuple[int, int]]:
+            cursor = native.sql(query, args, "PUBLIC", page_size, False)
+            try:
+                while (page := cursor.next_raw_page()) is not None:
+                    yield page
+            finally:
+                cursor.close()
+
+        if parallel is None:
+            yield from pages(self._native, select, [])
+            return
+        parallel = check_int("parallel", parallel, 1)
+        chosen = list(range(self.partitions(table)))
+        query = f"{select} WHERE __part = ?"
+        clients = self._primary_clients(table, chosen)
+        yield from _PartitionReads(chosen, clients, lambda native, p: pages(native, query, [p]), parallel, False)
 
     def _select(self, table: str, columns: Sequence[str] | None) -> str:
         _check_table(table)
@@ -405,25 +426,19 @@ class _PartitionReads:
 
     def __init__(
         self,
-        query: str,
         partitions: list[int],
         natives: list[Any],
-        page_size: int,
-        batch_size: int,
-        exact: bool,
+        read: Callable[[Any, int], Iterator[Any]],
         parallel: int,
         ordered: bool,
     ):
-        self._query = query
         self._partitions = partitions
         self._natives = natives  # the native client that reads each partition
-        self._page_size = page_size
-        self._batch_size = batch_size
-        self._exact = exact
+        self._read = read  # (native client, partition) -> the partition's items
         self._parallel = min(parallel, max(1, len(partitions)))
         self._ordered = ordered
 
-    def __iter__(self) -> Iterator[dict[str, Column]]:
+    def __iter__(self) -> Iterator[Any]:
         stop = threading.Event()
         # Ordered: one queue per partition, drained in turn; else one queue for all.
         queues: dict[int, queue.Queue] | None = (
@@ -451,9 +466,8 @@ class _PartitionReads:
                 partition, native = task
                 q = queues[partition] if queues is not None else shared
                 try:
-                    cursor = native.sql(self._query, [partition], "PUBLIC", self._page_size, self._exact)
-                    for batch in _batches_of(cursor, self._batch_size, typed_empty=False):
-                        if not put(q, batch):
+                    for item in self._read(native, partition):
+                        if not put(q, item):
                             return
                     put(q, (self._DONE, partition))
                 except BaseException as error:  # handed to the consumer, which raises it
@@ -511,7 +525,7 @@ class _PutColumn:
     (read in place where possible) and its NULL mask (one byte per row, or None)."""
 
     name: str
-    values: _WriteColumn
+    values: WriteColumn
     nulls: np.ndarray | None
 
     @classmethod
@@ -550,7 +564,7 @@ class _PutColumn:
             array = array.astype({1: np.int16, 2: np.int32}.get(array.dtype.itemsize, np.int64))
         elif array.dtype == np.float16:
             array = array.astype(np.float32)
-        return cls(name, _WriteColumn.of(array, name), nulls)
+        return cls(name, WriteColumn.of(array, name), nulls)
 
     def spec(self, start: int, stop: int) -> tuple:
         """The native writer's ``(name, (kind, bytes, width), nulls)`` of rows ``start..stop``."""

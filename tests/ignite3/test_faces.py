@@ -65,7 +65,11 @@ def test_the_pytorch_adaptor_reads_every_row_once_across_dataloader_workers(igni
     assert sorted(ids) == list(range(ROWS))
     # ranks of a job (shard=(rank, world)) read disjoint parts that cover the table
     parts = [
-        [i for b in IgniteIterableDataset("DIGITS3", port=ignite3.port, ignite=3, shard=(r, 3)) for i in b["ID"].tolist()]
+        [
+            i
+            for b in IgniteIterableDataset("DIGITS3", port=ignite3.port, ignite=3, shard=(r, 3))
+            for i in b["ID"].tolist()
+        ]
         for r in range(3)
     ]
     assert sorted(sum(parts, [])) == list(range(ROWS)) and all(parts)

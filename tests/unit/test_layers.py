@@ -28,6 +28,7 @@ LAYERS = {
     "columns": 1,  # the one owner of the native column contract
     "arrow": 1,  # column -> Arrow conversion
     "_progress": 1,  # progress bars (tqdm) and when they show
+    "_write_columns": 1,  # numpy columns as the native writers take them
     "_node_process": 1,  # what the node launchers share: Maven, pid files, signals
     # 2: plumbing
     "_sizing": 2,  # page and batch sizes

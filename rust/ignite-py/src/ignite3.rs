@@ -2,13 +2,10 @@
 //! (see [`crate::columns`]), SQL arguments from Python values, the GIL released around every
 //! network and decode step.
 
-use std::sync::Mutex;
-
 use ignite_core::ignite3::client::{Ignite3Client, QueryBatches};
-use ignite_core::ignite3::connection::Connection;
 use ignite_core::ignite3::sql::SqlOptions;
-use ignite_core::ignite3::upsert::{upsert_columns, UpsertColumn};
-use ignite_core::{ConnectionConfig, DecodeOptions, Error};
+use ignite_core::ignite3::upsert::UpsertColumn;
+use ignite_core::{DecodeOptions, Error};
 use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -33,10 +30,6 @@ fn sql_options(schema: String, page_size: i32) -> SqlOptions {
 #[pyclass(module = "ignite_fast._native", name = "Ignite3Client")]
 pub(crate) struct NativeIgnite3Client {
     inner: Ignite3Client,
-    /// How to open the writer's connection, and the connection once open (kept between calls;
-    /// the core client's pool is private to it).
-    config: ConnectionConfig,
-    writer: Mutex<Option<Connection>>,
 }
 
 /// A column to write, from Python: `(table column, spec, null mask or None)`; the mask has one
@@ -49,14 +42,8 @@ impl NativeIgnite3Client {
     #[new]
     fn new(py: Python<'_>, spec: &ConnectionSpec) -> PyResult<Self> {
         let config = spec.config.clone();
-        let inner = py
-            .detach(|| Ignite3Client::connect(config.clone()))
-            .py_err()?;
-        Ok(NativeIgnite3Client {
-            inner,
-            config,
-            writer: Mutex::new(None),
-        })
+        let inner = py.detach(|| Ignite3Client::connect(config)).py_err()?;
+        Ok(NativeIgnite3Client { inner })
     }
 
     /// The name of the node this client reached first.
@@ -68,15 +55,7 @@ impl NativeIgnite3Client {
     fn for_address(&self, py: Python<'_>, address: &str) -> PyResult<Self> {
         let client = &self.inner;
         let inner = py.detach(|| client.for_address(address)).py_err()?;
-        let config = ConnectionConfig {
-            addresses: vec![address.to_string()],
-            ..self.config.clone()
-        };
-        Ok(NativeIgnite3Client {
-            inner,
-            config,
-            writer: Mutex::new(None),
-        })
+        Ok(NativeIgnite3Client { inner })
     }
 
     /// Runs a query: a cursor over its rows.
@@ -150,15 +129,8 @@ impl NativeIgnite3Client {
                 nulls,
             })
             .collect();
-        py.detach(|| {
-            let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-            if writer.as_ref().is_none_or(Connection::is_broken) {
-                *writer = Some(Connection::open(&self.config)?);
-            }
-            let conn = writer.as_mut().expect("opened above");
-            upsert_columns(conn, table, &upserts)
-        })
-        .py_err()
+        let client = &self.inner;
+        py.detach(|| client.upsert(table, &upserts)).py_err()
     }
 
     /// The number of partitions of `table`.

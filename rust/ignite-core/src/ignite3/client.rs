@@ -15,6 +15,7 @@ use crate::ignite3::connection::Connection;
 use crate::ignite3::sql::{
     execute, execute_update, ColumnMeta, Page, SqlArg, SqlCursor, SqlOptions,
 };
+use crate::ignite3::upsert::{upsert_columns, UpsertColumn};
 use crate::net::connection::ConnectionConfig;
 
 /// Idle connections kept for reuse.
@@ -151,6 +152,12 @@ impl Ignite3Client {
     pub fn execute(&self, statement: &str, args: &[SqlArg], options: &SqlOptions) -> Result<i64> {
         self.pool
             .with(|conn| execute_update(conn, statement, args, options))
+    }
+
+    /// Writes `columns` into `table` through the data streamer (see [`upsert_columns`]) on a
+    /// pooled connection, so that this client's reads see the rows afterwards.
+    pub fn upsert(&self, table: &str, columns: &[UpsertColumn]) -> Result<usize> {
+        self.pool.with(|conn| upsert_columns(conn, table, columns))
     }
 
     /// The primary node's name of each partition of `table` (SQL name); `None` where none is

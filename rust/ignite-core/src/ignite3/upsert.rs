@@ -13,7 +13,7 @@
 //! bits), `ColocationUtils`, and the Java client's `Math.abs(hash % partitions)`.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::decode::ignite3::SqlType;
 use crate::error::{Error, Result};
@@ -23,7 +23,7 @@ use crate::ignite3::connection::Connection;
 use crate::ignite3::msgpack::{MsgReader, MsgWriter};
 use crate::ignite3::sql::{self, SqlOptions};
 use crate::ignite3::tuple_builder::VARLEN_EMPTY_BYTE;
-use crate::kinds::PrimKind;
+use crate::kinds::{PrimKind, SqlArg};
 use crate::write::WriteColumn;
 
 /// Bytes of rows per streamer request (a few MB, as Ignite 2's put-all).
@@ -32,6 +32,8 @@ const CHUNK_BYTES: usize = 4 << 20;
 const IN_FLIGHT: usize = 4;
 /// How long a just-created table's partitions may take to get primaries.
 const PLACEMENT_WAIT: Duration = Duration::from_secs(10);
+/// How long written rows may take to become visible to reads (seen: up to 2 s).
+const VISIBILITY_WAIT: Duration = Duration::from_secs(30);
 /// MessagePack ext type of a bit set (`ClientMsgPackType.BITMASK`).
 const EXT_BITMASK: u8 = 8;
 
@@ -145,6 +147,21 @@ enum Cell<'a> {
 struct Source<'a> {
     column: UpsertColumn<'a>,
     sql: &'a SchemaColumn,
+}
+
+impl Cell<'_> {
+    /// The value as an SQL argument (for looking a written row up by key).
+    fn as_arg(&self) -> SqlArg {
+        match *self {
+            Cell::Null => SqlArg::Null,
+            Cell::Bool(v) => SqlArg::Bool(v),
+            Cell::Int(v) => SqlArg::Long(v),
+            Cell::Float(v) => SqlArg::Double(v as f64),
+            Cell::Double(v) => SqlArg::Double(v),
+            Cell::Text(b) => SqlArg::String(String::from_utf8_lossy(b).into_owned()),
+            Cell::Bytes(b) => SqlArg::Bytes(b.to_vec()),
+        }
+    }
 }
 
 impl<'a> Source<'a> {
@@ -455,7 +472,103 @@ pub fn upsert_columns(
     while !stream.in_flight.is_empty() {
         stream.wait_oldest()?;
     }
-    Ok(stream.stored)
+    let stored = stream.stored;
+    let last_rows: Vec<usize> = by_partition
+        .iter()
+        .filter_map(|rows| rows.last().map(|&row| row as usize))
+        .collect();
+    await_visible(conn, table, &plan, &last_rows)?;
+    Ok(stored)
+}
+
+/// Waits until this connection's reads see the rows just written. Ignite 3.1 acknowledges a
+/// streamer batch before its rows are visible at the hybrid timestamp of the answer: a read
+/// right after `put_batches` saw none of 1,000 rows for up to 2 s here. Commits in a partition
+/// are ordered, so the last row written to each partition being visible means all of them are:
+/// those rows are looked up by key until every one is found (an error after
+/// [`VISIBILITY_WAIT`]). The answer's timestamp then covers them, for every connection of the
+/// client.
+fn await_visible(
+    conn: &mut Connection,
+    table: &str,
+    plan: &Plan,
+    last_rows: &[usize],
+) -> Result<()> {
+    let mut keys: Vec<&Source> = plan
+        .sources
+        .iter()
+        .flatten()
+        .filter(|s| s.sql.key_index >= 0)
+        .collect();
+    keys.sort_by_key(|s| s.sql.key_index);
+    if keys.is_empty() || last_rows.is_empty() {
+        return Ok(());
+    }
+    let quoted = |s: &Source| format!("\"{}\"", s.sql.name.replace('"', "\"\""));
+    // One key column: one IN query for all rows. Several: one query per row (a long OR of ANDs
+    // sent the planner of a 1 GB node out of memory).
+    let lookups: Vec<(String, Vec<SqlArg>)> = if keys.len() == 1 {
+        let marks = vec!["?"; last_rows.len()].join(", ");
+        let args = last_rows
+            .iter()
+            .map(|&row| keys[0].cell(row).as_arg())
+            .collect();
+        vec![(
+            format!(
+                "SELECT 1 FROM {table} WHERE {} IN ({marks})",
+                quoted(keys[0])
+            ),
+            args,
+        )]
+    } else {
+        let condition = keys
+            .iter()
+            .map(|k| format!("{} = ?", quoted(k)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let query = format!("SELECT 1 FROM {table} WHERE {condition}");
+        last_rows
+            .iter()
+            .map(|&row| {
+                (
+                    query.clone(),
+                    keys.iter().map(|k| k.cell(row).as_arg()).collect(),
+                )
+            })
+            .collect()
+    };
+    let options = SqlOptions {
+        page_size: last_rows.len() as i32 + 1,
+        ..SqlOptions::default()
+    };
+    let deadline = Instant::now() + VISIBILITY_WAIT;
+    let mut page = sql::Page::default();
+    let mut pending = lookups;
+    loop {
+        let mut still = Vec::new();
+        for (query, args) in pending {
+            let expected = if keys.len() == 1 { args.len() } else { 1 };
+            let mut cursor = sql::execute(conn, &query, &args, &options)?;
+            let mut seen = 0;
+            while cursor.next_page_into(conn, &mut page)? {
+                seen += page.len();
+            }
+            if seen < expected {
+                still.push((query, args));
+            }
+        }
+        if still.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Timeout(format!(
+                "the rows written to {table} were stored, but some were still not visible to \
+                 reads after {VISIBILITY_WAIT:?}"
+            )));
+        }
+        pending = still;
+        std::thread::sleep(Duration::from_millis(25));
+    }
 }
 
 /// "BIGINT", "VARCHAR", ... for messages.
