@@ -256,13 +256,15 @@ class Ignite3Client:
         parallel = 1 if parallel is None else check_int("parallel", parallel, 1)
         count = self.partitions(table)
         chosen = list(range(count)) if partitions is None else _checked_partitions(table, partitions, count)
-        query = f"{select} WHERE __part = ?"
+        tasks = _read_tasks(chosen, self._primary_clients(table, chosen), parallel, ordered)
 
-        def read(native: Any, partition: int) -> Iterator[dict[str, Column]]:
-            cursor = native.sql(query, [partition], "PUBLIC", page_size, exact)
+        def read(native: Any, task: int) -> Iterator[dict[str, Column]]:
+            parts = tasks[task][1]
+            cursor = native.sql(_in_partitions(select, parts), parts, "PUBLIC", page_size, exact)
             return _batches_of(cursor, batch_size, typed_empty=False)
 
-        for batch in _PartitionReads(chosen, self._primary_clients(table, chosen), read, parallel, ordered):
+        reads = _PartitionReads(list(range(len(tasks))), [t[0] for t in tasks], read, parallel, ordered)
+        for batch in reads:
             yield convert(batch)
 
     def _primary_clients(self, table: str, partitions: list[int]) -> list[Any]:
@@ -326,9 +328,14 @@ class Ignite3Client:
             return
         parallel = check_int("parallel", parallel, 1)
         chosen = list(range(self.partitions(table)))
-        query = f"{select} WHERE __part = ?"
-        clients = self._primary_clients(table, chosen)
-        yield from _PartitionReads(chosen, clients, lambda native, p: pages(native, query, [p]), parallel, False)
+        tasks = _read_tasks(chosen, self._primary_clients(table, chosen), parallel, False)
+        yield from _PartitionReads(
+            list(range(len(tasks))),
+            [t[0] for t in tasks],
+            lambda native, task: pages(native, _in_partitions(select, tasks[task][1]), tasks[task][1]),
+            parallel,
+            False,
+        )
 
     def _select(self, table: str, columns: Sequence[str] | None) -> str:
         _check_table(table)
@@ -370,6 +377,28 @@ def _type_text(type_name: str, nullable: bool, scale: int, precision: int) -> st
     else:
         text = type_name
     return f"{text} NULL" if nullable else text
+
+
+def _read_tasks(partitions: list[int], clients: list[Any], parallel: int, ordered: bool) -> list[tuple[Any, list[int]]]:
+    """The queries of a partition-parallel read: ``(native client, partitions)`` each. Ignite 3.1
+    does not prune partitions by ``__part`` (each query scans the whole table and filters), so
+    partitions are read a node's share at a time, ``WHERE __part IN (...)``: at least one query
+    per node, about ``parallel`` in all, each on its node's connection. ``ordered`` reads
+    partition by partition instead (one full scan each: slower)."""
+    if ordered:
+        return [(client, [p]) for p, client in zip(partitions, clients)]
+    by_node: dict[int, tuple[Any, list[int]]] = {}
+    for p, client in zip(partitions, clients):
+        by_node.setdefault(id(client), (client, []))[1].append(p)
+    tasks: list[tuple[Any, list[int]]] = []
+    for client, parts in by_node.values():
+        pieces = max(1, min(len(parts), round(parallel * len(parts) / len(partitions))))
+        tasks.extend((client, parts[i::pieces]) for i in range(pieces))
+    return tasks
+
+
+def _in_partitions(select: str, partitions: list[int]) -> str:
+    return f"{select} WHERE __part IN ({', '.join('?' * len(partitions))})"
 
 
 def shard_of(shard: tuple[int, int], count: int) -> list[int]:
