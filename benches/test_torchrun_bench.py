@@ -48,7 +48,8 @@ rank, world = dist.get_rank(), dist.get_world_size()
 dataset = IgniteIterableDataset(cache, hosts=hosts, parallel=2)  # the ranks agree on one plan here
 loader = DataLoader(dataset, batch_size=None, num_workers=loader_workers)
 if rank == 0:
-    print(json.dumps({"ready": world, "plan": dataset.plan.describe()}), flush=True)
+    plan = dataset.plan.describe() if dataset.plan is not None else "none: one rank reads the whole cache"
+    print(json.dumps({"ready": world, "plan": plan}), flush=True)
 while True:
     box = [sys.stdin.readline().strip() if rank == 0 else None]
     dist.broadcast_object_list(box, src=0)

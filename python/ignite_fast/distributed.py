@@ -65,6 +65,12 @@ ATTEMPT_ENV = "IGNITE_FAST_ATTEMPT"
 TOPOLOGY_CHANGED_EXIT_CODE = 200
 #: Where plan records are kept on the cluster's IGFS (see :func:`agreed_plan`).
 PLAN_RECORDS = "/.ignite-fast/plans"
+#: Seconds after which the plan records of a job nothing has written to are removed, whatever
+#: the job (see :func:`remove_stale_plan_records`): a day, far longer than any agreement takes.
+PLAN_RECORD_MAX_AGE = 24 * 3600.0
+#: Backups of the IGFS caches when a plan record is the first thing to use them, so that the
+#: records outlive one node, as a cache with one backup does.
+PLAN_RECORD_BACKUPS = 1
 
 
 @dataclass(frozen=True)
@@ -336,7 +342,10 @@ def agreed_plan(
     cache, so the first writer wins); the others wait for the record and read it. Records are
     keyed by the topology's major version rather than by torchrun's restart count, which each
     agent keeps for itself: after a restart on an unchanged topology the workers find the
-    plan they had, and after a node joined or left they make a fresh one.
+    plan they had, and after a node joined or left they make a fresh one. Rank 0, having written
+    a record, removes the records it supersedes (see :func:`remove_stale_plan_records`). Where
+    a record is the first use of the cluster's IGFS, its caches are made with
+    :data:`PLAN_RECORD_BACKUPS` backup.
 
     ``home`` is this worker's home node (default: :func:`home_node`); ``timeout`` bounds the
     wait for the others, in seconds (:class:`~ignite_fast.errors.IgniteTimeoutError` then).
@@ -409,6 +418,7 @@ def _file_system(client: Client) -> IgniteFileSystem:
             return IgniteFileSystem(
                 host.strip("[]"),
                 int(port),
+                backups=PLAN_RECORD_BACKUPS,  # only if these are the first to use it
                 username=settings.username,
                 password=settings.password,
                 tls=settings.tls,
@@ -480,12 +490,57 @@ def _plan_by_record(
                 json.dump(plan.to_dict(), f)
         except IgfsExistsError:
             pass  # another writer's plan was first: that one holds
+        else:
+            remove_stale_plan_records(fs, directory)
     if data is None:
         data = waiter.until(lambda: _read_json(fs, record))
     plan = ShardPlan.from_dict(data)
     if plan.cache != cache or len(plan) != context.world_size:
         raise InvalidArgumentError(f"igfs://{record} holds a plan of {len(plan)} shards of {plan.cache!r}")
     return plan
+
+
+_RECORD_DIR = re.compile(r"world-\d+-topology-(\d+)(?:-attempt-(-?\d+))?")
+
+
+def remove_stale_plan_records(fs: IgniteFileSystem, current: str, now: float | None = None) -> list[str]:
+    """Removes the plan records that ``current`` (the record directory of the attempt that has
+    just written its plan) supersedes, from one listing of :data:`PLAN_RECORDS`, and returns
+    what it removed. Best effort: a failure here never fails a plan.
+
+    - The same job's other directories: earlier attempts, topologies and world sizes. Not one of
+      a newer topology than ``current``'s, which a worker that saw the change first may be using
+      (its attempt is about to end on the change).
+    - Every other job's records once nothing below its directory has been written for
+      :data:`PLAN_RECORD_MAX_AGE` seconds (modification times are those of the writers' clocks).
+    """
+    now = time.time() if now is None else now
+    job_dir, _, name = current.rpartition("/")
+    named = _RECORD_DIR.fullmatch(name)
+    major = int(named.group(1)) if named else None
+    doomed: list[str] = []
+    try:
+        entries = fs.ls(PLAN_RECORDS, recursive=True, detail=True)
+        newest: dict[str, float] = {}  # job directory -> latest write below it
+        for entry in entries:
+            job = "/".join(entry.path.split("/")[: PLAN_RECORDS.count("/") + 2])
+            newest[job] = max(newest.get(job, 0.0), entry.modified)
+            parent, _, child = entry.path.rpartition("/")
+            if parent == job_dir and entry.is_dir and entry.path != current:
+                sibling = _RECORD_DIR.fullmatch(child)
+                if major is None or sibling is None or int(sibling.group(1)) <= major:
+                    doomed.append(entry.path)
+        doomed += [job for job, latest in newest.items() if job != job_dir and now - latest > PLAN_RECORD_MAX_AGE]
+    except IgniteError:
+        return []
+    removed = []
+    for path in doomed:
+        try:
+            fs.rm(path, recursive=True)
+            removed.append(path)
+        except IgniteError:
+            pass  # gone already (another rank 0 cleaning up), or busy: the next plan tries again
+    return removed
 
 
 # ---- topology changes -----------------------------------------------------------------------

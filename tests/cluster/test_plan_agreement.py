@@ -18,7 +18,8 @@ from pyignite import Client as PyIgniteClient
 from pyignite.datatypes.prop_codes import PROP_BACKUPS_NUMBER, PROP_NAME
 
 import ignite_fast
-from ignite_fast.distributed import WorkerContext, agreed_plan, plan_record_dir
+import ignite_fast.distributed
+from ignite_fast.distributed import PLAN_RECORDS, WorkerContext, agreed_plan, plan_record_dir
 from ignite_fast.igfs import IgniteFileSystem
 from ignite_fast.sharding import ShardPlan
 from node_fixtures import TRIO_PORT
@@ -189,3 +190,90 @@ def test_ranks_agree_through_the_engines_collective(trio):
     failed = _agree_in_threads(trio, missing, 2)
     assert isinstance(failed[0], ignite_fast.IgniteError) and "rank 0" not in str(failed[0])
     assert f"rank 0 could not plan the shards of {missing!r}: {type(failed[0]).__name__}" in str(failed[1])
+
+
+def _agree_by_record(trio, cache: str, job: str, attempt: int | None, world: int = 2) -> list:
+    """``world`` ranks (threads) of ``job`` agreeing through a plan record; their plans by rank."""
+    client = ignite_fast.Client(trio.addresses)
+    plans: list = [None] * world
+
+    def rank(r: int) -> None:
+        context = WorkerContext(r, world, job_id=job, attempt=attempt)
+        try:
+            plans[r] = agreed_plan(client, cache, context, home="", timeout=60, progress=False)
+        except ignite_fast.IgniteError as e:
+            plans[r] = e
+
+    threads = [threading.Thread(target=rank, args=(r,)) for r in range(world)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert all(isinstance(p, ShardPlan) for p in plans), plans
+    return plans
+
+
+def _record(trio, job: str, world: int, attempt: int | None, cache: str, major_offset: int = 0) -> str:
+    major = ignite_fast.Client(trio.addresses).topology_version()[0] + major_offset
+    return f"{plan_record_dir(WorkerContext(0, world, job_id=job, attempt=attempt), major)}/{cache}.json"
+
+
+def _write(fs: IgniteFileSystem, path: str, data: bytes = b"{}") -> None:
+    with fs.open(path, "wb", makedirs=True) as f:
+        f.write(data)
+
+
+def test_a_new_attempts_plan_removes_the_records_of_the_attempts_before_it(trio):
+    cache, job = f"agree_{uuid.uuid4().hex[:8]}", f"pytest-{uuid.uuid4().hex[:8]}"
+    _create(cache)
+    _put(ignite_fast.Client(trio.addresses), cache, 0, FIRST_ROWS)
+    fs = IgniteFileSystem("127.0.0.1", TRIO_PORT)
+    first = _agree_by_record(trio, cache, job, attempt=1)
+    earlier = _record(trio, job, 2, 1, cache)
+    assert fs.exists(earlier)
+    other_world = _record(trio, job, 3, None, cache, major_offset=-1)  # an elastic job that shrank
+    newer = _record(trio, job, 2, 1, cache, major_offset=1)  # a worker that saw a node join first
+    for path in (other_world, newer):
+        _write(fs, path.rpartition("/")[0] + "/homes/0.json")
+    second = _agree_by_record(trio, cache, job, attempt=2)
+    assert second[0] == second[1] and len(second[0]) == 2 and sum(second[0].entries) == sum(first[0].entries)
+    assert fs.exists(_record(trio, job, 2, 2, cache))
+    assert not fs.exists(earlier.rpartition("/")[0]), "the earlier attempt's records are still there"
+    assert not fs.exists(other_world.rpartition("/")[0])
+    assert fs.exists(newer.rpartition("/")[0])  # a newer topology's records are not rank 0's to remove
+
+
+def test_a_plan_removes_other_jobs_records_untouched_for_a_day(trio, monkeypatch):
+    cache = f"agree_{uuid.uuid4().hex[:8]}"
+    _create(cache)
+    _put(ignite_fast.Client(trio.addresses), cache, 0, FIRST_ROWS)
+    fs = IgniteFileSystem("127.0.0.1", TRIO_PORT)
+    old_job, live_job = f"pytest-old-{uuid.uuid4().hex[:8]}", f"pytest-live-{uuid.uuid4().hex[:8]}"
+    _write(fs, _record(trio, old_job, 2, None, cache))
+    time.sleep(6)
+    _write(fs, _record(trio, live_job, 2, None, "other").rpartition("/")[0] + "/homes/1.json")
+    monkeypatch.setattr(ignite_fast.distributed, "PLAN_RECORD_MAX_AGE", 4.0)  # a day, shortened
+    _agree_by_record(trio, cache, f"pytest-{uuid.uuid4().hex[:8]}", attempt=None)
+    assert not fs.exists(f"{PLAN_RECORDS}/{old_job}")
+    assert fs.exists(f"{PLAN_RECORDS}/{live_job}")  # written to within the age: a job still agreeing
+
+
+def test_plan_records_made_first_on_a_cluster_keep_a_backup(trio, monkeypatch):
+    """When a plan record is the first use of the cluster's IGFS, its caches are made with one
+    backup, so that the records outlive a node as the data does."""
+    name = f"plans{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("IGFS_FS_NAME", name)  # a file system nothing has made yet
+    cache, job = f"agree_{uuid.uuid4().hex[:8]}", f"pytest-{uuid.uuid4().hex[:8]}"
+    _create(cache)
+    _put(ignite_fast.Client(trio.addresses), cache, 0, FIRST_ROWS)
+    _agree_by_record(trio, cache, job, attempt=None)
+    writer = PyIgniteClient()
+    writer.connect("127.0.0.1", TRIO_PORT)
+    try:
+        for igfs_cache in (f"igfs_{name}_meta", f"igfs_{name}_data"):
+            assert writer.get_cache(igfs_cache).settings[PROP_BACKUPS_NUMBER] == 1, igfs_cache
+        assert IgniteFileSystem("127.0.0.1", TRIO_PORT, name=name).exists(_record(trio, job, 2, None, cache))
+    finally:
+        for igfs_cache in (f"igfs_{name}_meta", f"igfs_{name}_data"):
+            writer.get_cache(igfs_cache).destroy()
+        writer.close()
