@@ -3,7 +3,8 @@ reuses `started` and `session_cluster` with its own ports and sizes).
 
 Every test tier meets the same nodes: one session node (client port 10850, never the 10800 of
 `make demo`), one three-node cluster, and one node with authentication. Ignite 3 has its own: one
-session node (`ignite3`, client port 10942) and a two-node cluster (`ignite3_pair`, 10944-10945).
+session node (`ignite3`, client port 10942), a two-node cluster (`ignite3_pair`, 10944-10945) and
+a node with authentication and TLS (`ignite3_secure`, 10948).
 If a node cannot start, every test that needs it fails with the node's log: nothing skips.
 """
 
@@ -31,6 +32,9 @@ AUTH_PORT = 10880
 # Ignite 3: client ports (network 3344+, REST 10300+: Ignite 3's own defaults, unused by 2.x).
 IGNITE3_PORT = 10942
 IGNITE3_PAIR_PORT = 10944
+IGNITE3_SECURE_PORT = 10948
+# The one user of the secure Ignite 3 node (WRONG_PASSWORD is refused there too).
+IGNITE3_USER, IGNITE3_PASSWORD = "trainer", "Tr41n-Pa55"
 # A password the authenticating node refuses (the right one is ignite/ignite).
 WRONG_PASSWORD = "s3cr3t-Pa55"
 # Rows of the Java-written cache of every type (tests/java/AllTypesFixture.java).
@@ -134,6 +138,31 @@ def ignite3_pair(ignite3_pair_nodes: Ignite3Cluster) -> Ignite3Cluster:
         ignite3_pair_nodes.stop()
         started(ignite3_pair_nodes)
     return ignite3_pair_nodes
+
+
+@pytest.fixture(scope="session")
+def ignite3_secure(pki):
+    """An Ignite 3 node with basic authentication (IGNITE3_USER / IGNITE3_PASSWORD) and TLS on its
+    client port: the certificate of tests/tls_fixtures.py's `pki`, which names "localhost" only."""
+    from tls_fixtures import STORE_PASSWORD  # imported here: tls_fixtures imports this module
+
+    ssl = {"keystore": str(pki["server_store"]), "keystore_password": STORE_PASSWORD}
+    cluster = started(
+        Ignite3Cluster(
+            nodes=1,
+            port=IGNITE3_SECURE_PORT,
+            network_port=3350,
+            rest_port=10306,
+            name="pytest-ignite3-secure",
+            heap_mb=512,
+            storage_mb=128,
+            username=IGNITE3_USER,
+            password=IGNITE3_PASSWORD,
+            ssl=ssl,
+        )
+    )
+    yield cluster
+    cluster.stop()
 
 
 def ignite3_connect(cluster: Ignite3Cluster):

@@ -513,6 +513,12 @@ _GENERATION_OPTIONS = {
     "network_port": (3, 3344),
     "rest_port": (3, 10300),
     "storage_mb": (3, 256),
+    "username": (3, None),
+    "password": (3, None),
+    "ssl_keystore": (3, None),
+    "ssl_keystore_password": (3, None),
+    "ssl_truststore": (3, None),
+    "ssl_truststore_password": (3, None),
 }
 
 
@@ -544,6 +550,14 @@ def _parser() -> argparse.ArgumentParser:
     ignite3.add_argument("--network-port", type=int, help="cluster network port of the first node (default 3344)")
     ignite3.add_argument("--rest-port", type=int, help="REST port of the first node (default 10300)")
     ignite3.add_argument("--storage-mb", type=int, help="default storage profile size per node (default 256)")
+    ignite3.add_argument("--username", help="basic authentication with this one user (needs --password)")
+    ignite3.add_argument("--password", help="the user's password")
+    ignite3.add_argument("--ssl-keystore", help="TLS on the client port: the node's PKCS12 keystore")
+    ignite3.add_argument("--ssl-keystore-password")
+    ignite3.add_argument(
+        "--ssl-truststore", help="require client certificates signed by a CA of this PKCS12 truststore"
+    )
+    ignite3.add_argument("--ssl-truststore-password")
     for name in ("start", "stop", "status"):
         p = start if name == "start" else sub.add_parser(name, help=f"{name} the cluster")
         p.add_argument(
@@ -596,6 +610,8 @@ def main(argv: list[str] | None = None) -> int:
             options = _start_options(args, generation, parser)
             common = {"nodes": args.nodes, "port": args.port, "heap_mb": args.heap_mb, "name": name}
             if generation == 3:
+                ssl = {name: options.pop(f"ssl_{name}") for name in server_ignite3.SSL_SETTINGS}
+                options["ssl"] = server_ignite3.ssl_settings(**ssl)
                 cluster = server_ignite3.Ignite3Cluster(**common, **options)
             else:
                 options["persistence"] = options["persistence"] or options["authentication"]

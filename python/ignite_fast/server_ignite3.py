@@ -17,15 +17,26 @@ cluster network port ``network_port + i`` and REST port ``rest_port + i``, all o
 cluster is initialised once, through REST on node 0, which holds the cluster's meta storage and
 cluster management group: node 0 must stay up for the cluster to work, any other node may go.
 Work directories are wiped at each start, so every start is a new, empty cluster.
+
+Security, both optional: ``username``/``password`` turn on basic authentication (given in the
+cluster configuration at init, so it is on from the cluster's first moment; REST then wants the
+same credentials), and ``ssl`` puts TLS on every node's client port (a PKCS12 keystore, and a
+truststore when client certificates are required)::
+
+    Ignite3Cluster(username="trainer", password="...",
+                   ssl={"keystore": "server.p12", "keystore_password": "...",
+                        "truststore": "trust.p12", "truststore_password": "...", "client_auth": True})
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
 import signal
 import socket
+import ssl as tls
 import struct
 import subprocess
 import time
@@ -101,10 +112,26 @@ _OPENS = [
 JAVA_MODULE_FLAGS = [f"--add-opens={o}=ALL-UNNAMED" for o in _OPENS]
 
 # The client handshake of protocol 3.0.0: magic, then a length-prefixed MessagePack message of
-# version (3, 0, 0), client code 2, no feature bits (an empty bin 8), no extensions (a count of 0:
-# extensions are an int count then key/value strings, not a MessagePack map).
-_HANDSHAKE_BODY = bytes([3, 0, 0, 2, 0xC4, 0x00, 0x00])
+# version (3, 0, 0), client code 2, no feature bits (an empty bin 8), then the extensions: an int
+# count then key/value strings (not a MessagePack map); basic authentication is three of them.
+_HANDSHAKE_HEAD = bytes([3, 0, 0, 2, 0xC4, 0x00])
 _MAGIC = b"IGNI"
+
+
+def _msgpack_str(text: str) -> bytes:
+    data = text.encode()
+    if len(data) < 32:
+        return bytes([0xA0 | len(data)]) + data
+    if len(data) < 256:
+        return bytes([0xD9, len(data)]) + data
+    return b"\xda" + struct.pack(">H", len(data)) + data
+
+
+def _handshake_body(username: str | None, password: str | None) -> bytes:
+    if username is None:
+        return _HANDSHAKE_HEAD + b"\x00"
+    extensions = {"authn-type": "basic", "authn-identity": username, "authn-secret": password or ""}
+    return _HANDSHAKE_HEAD + b"\x03" + b"".join(_msgpack_str(k) + _msgpack_str(v) for k, v in extensions.items())
 
 
 def libs_dir(version: str = IGNITE3_VERSION) -> Path:
@@ -138,11 +165,21 @@ def install(version: str = IGNITE3_VERSION, quiet: bool = False, progress: bool 
     return libs
 
 
-def handshake_ok(host: str, port: int, timeout: float = 2.0) -> bool:
-    """True when an Ignite 3 node on host:port accepts a client handshake (no credentials)."""
+def handshake_ok(
+    host: str,
+    port: int,
+    timeout: float = 2.0,
+    username: str | None = None,
+    password: str | None = None,
+    tls_context: tls.SSLContext | None = None,
+) -> bool:
+    """True when an Ignite 3 node on host:port accepts a client handshake (with these credentials;
+    over TLS when a `tls_context` is given)."""
+    body = _handshake_body(username, password)
     try:
-        with socket.create_connection((host, port), timeout=timeout) as s:
-            s.sendall(_MAGIC + struct.pack(">i", len(_HANDSHAKE_BODY)) + _HANDSHAKE_BODY)
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            s = tls_context.wrap_socket(raw, server_hostname=host) if tls_context else raw
+            s.sendall(_MAGIC + struct.pack(">i", len(body)) + body)
             head = _recv_exactly(s, 8)
             if head[:4] != _MAGIC:
                 return False
@@ -179,7 +216,10 @@ class Ignite3Cluster:
 
     ``name`` names the cluster (at init) and keeps its work directories (logs, configs, pid files)
     apart from other clusters'. ``storage_mb`` sizes the default storage profile (aipersist) of
-    each node; Ignite's own default is 20% of the machine's memory.
+    each node; Ignite's own default is 20% of the machine's memory. ``username``/``password``:
+    basic authentication with that one user. ``ssl``: TLS on the client port, a dict of
+    "keystore", "keystore_password" (PKCS12), and for ``"client_auth": True`` (client certificates
+    required) "truststore", "truststore_password" (PKCS12 holding the clients' CA).
     """
 
     nodes: int = 1
@@ -191,6 +231,9 @@ class Ignite3Cluster:
     name: str = "ignite3"
     version: str = IGNITE3_VERSION
     start_timeout: float = 180.0
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ssl: dict | None = None
     _procs: list = field(default_factory=list, repr=False)
 
     @property
@@ -227,12 +270,50 @@ class Ignite3Cluster:
   }}
   clientConnector {{
     port: {node.client_port}
-    listenAddresses: ["127.0.0.1"]
+    listenAddresses: ["127.0.0.1"]{self._ssl_hocon()}
   }}
   rest.port: {node.rest_port}
   storage.profiles: [{{ name: default, engine: aipersist, sizeBytes: {self.storage_mb * 1024 * 1024} }}]
 }}
 """
+
+    def _ssl_hocon(self) -> str:
+        """The client connector's `ssl` block (empty without TLS). JSON strings are HOCON strings."""
+        if not self.ssl:
+            return ""
+        keystore = _store_hocon(self.ssl["keystore"], self.ssl["keystore_password"])
+        trust = ""
+        if self.ssl.get("client_auth"):
+            truststore = _store_hocon(self.ssl["truststore"], self.ssl["truststore_password"])
+            trust = f"\n      clientAuth: require\n      trustStore {truststore}"
+        return f"\n    ssl {{\n      enabled: true\n      keyStore {keystore}{trust}\n    }}"
+
+    def cluster_configuration(self) -> str | None:
+        """The cluster configuration given at init (HOCON): basic authentication with one user
+        when a username is set, else None (Ignite's defaults: no security)."""
+        if self.username is None:
+            return None
+        user = f"{{ username: {json.dumps(self.username)}, password: {json.dumps(self.password)} }}"
+        return f"""ignite.security {{
+  enabled: true
+  authentication.providers: [{{ name: default, type: basic, users: [{user}] }}]
+}}
+"""
+
+    def answers(self, spec: Ignite3NodeSpec) -> bool:
+        """The node accepts a client handshake with the cluster's credentials (over TLS when it
+        is on; when client certificates are required, which the launcher has none of, a node
+        that has started and accepts connections on its client port)."""
+        if self.ssl and self.ssl.get("client_auth"):
+            return port_open(spec.client_port)
+        context = None
+        if self.ssl:  # only checks that the node answers: its certificate is the client's business
+            context = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = tls.CERT_NONE
+        return handshake_ok(
+            "127.0.0.1", spec.client_port, username=self.username, password=self.password, tls_context=context
+        )
 
     def java_command(self, node: Ignite3NodeSpec, libs: Path) -> list[str]:
         java = os.environ.get("JAVA", shutil.which("java") or "java")
@@ -264,6 +345,8 @@ class Ignite3Cluster:
         """Starts every node, initialises the cluster through node 0 and waits until every node
         has started and accepts a client handshake. A cluster of this name that still has a
         running node is refused: stop it first."""
+        if self.username is not None and not self.password:
+            raise ServerError("basic authentication needs a password (Ignite 3 refuses a blank one)")
         libs = install(self.version, quiet=quiet, progress=False if quiet else None)
         running = [i for i, alive in enumerate(self._pids_alive()) if alive]
         if running:
@@ -287,7 +370,9 @@ class Ignite3Cluster:
             self._procs.append(start_process(self.java_command(spec, libs), spec.work_dir))
             if not quiet:
                 print(f"started Ignite 3 node {spec.index} ({spec.name}), client port {spec.client_port}", flush=True)
-        (self.cluster_dir / "cluster.json").write_text(json.dumps(self._describe()))
+        record = self.cluster_dir / "cluster.json"
+        record.touch(mode=0o600)  # it holds the password, for `status` and `stop` from the CLI
+        record.write_text(json.dumps(self._describe()))
         deadline = time.monotonic() + self.start_timeout
         for spec in self.node_specs():
             self._wait(spec, deadline, "answer REST", lambda s: self.node_state(s) is not None)
@@ -297,18 +382,21 @@ class Ignite3Cluster:
                 spec,
                 deadline,
                 "start and answer a client handshake",
-                lambda s: self.node_state(s) == "STARTED" and handshake_ok("127.0.0.1", s.client_port),
+                lambda s: self.node_state(s) == "STARTED" and self.answers(s),
             )
 
     def _init(self) -> None:
         """Initialises the cluster (once per cluster) with node 0 as its meta storage and cluster
         management group: REST POST /management/v1/cluster/init."""
         first = self.node_specs()[0]
-        body = json.dumps({"metaStorageNodes": [first.name], "cmgNodes": [first.name], "clusterName": self.name})
+        command = {"metaStorageNodes": [first.name], "cmgNodes": [first.name], "clusterName": self.name}
+        configuration = self.cluster_configuration()
+        if configuration is not None:
+            command["clusterConfiguration"] = configuration
         request = urllib.request.Request(
             f"http://127.0.0.1:{first.rest_port}/management/v1/cluster/init",
-            data=body.encode(),
-            headers={"Content-Type": "application/json"},
+            data=json.dumps(command).encode(),
+            headers={"Content-Type": "application/json", **self._rest_auth()},
             method="POST",
         )
         try:
@@ -325,10 +413,18 @@ class Ignite3Cluster:
         it has joined), or None when REST does not answer."""
         url = f"http://127.0.0.1:{spec.rest_port}/management/v1/node/state"
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=self._rest_auth()), timeout=2) as response:
                 return json.loads(response.read()).get("state")
         except (OSError, ValueError):
             return None
+
+    def _rest_auth(self) -> dict[str, str]:
+        """The Authorization header REST wants once the cluster has authentication (harmless
+        before init)."""
+        if self.username is None:
+            return {}
+        token = base64.b64encode(f"{self.username}:{self.password or ''}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
 
     def _wait(self, spec: Ignite3NodeSpec, deadline: float, what: str, ready) -> None:
         pid = self._pid(spec)
@@ -353,6 +449,9 @@ class Ignite3Cluster:
             "storage_mb": self.storage_mb,
             "name": self.name,
             "version": self.version,
+            "username": self.username,
+            "password": self.password,
+            "ssl": self.ssl,
         }
 
     def log_tail(self, index: int = 0, lines: int = 60) -> str:
@@ -377,7 +476,7 @@ class Ignite3Cluster:
                     "alive": alive,
                     "port": spec.client_port,
                     "state": self.node_state(spec) if alive else None,
-                    "answers": alive and handshake_ok("127.0.0.1", spec.client_port),
+                    "answers": alive and self.answers(spec),
                     "log": str(spec.work_dir / "node.log"),
                 }
             )
@@ -418,6 +517,34 @@ class Ignite3Cluster:
             return cls(name=name)
         recorded.pop("ignite")
         return cls(**recorded)
+
+
+# The command line's TLS settings (`--ssl-<name>`), as `ssl_settings` takes them.
+SSL_SETTINGS = ("keystore", "keystore_password", "truststore", "truststore_password")
+
+
+def ssl_settings(
+    keystore: str | None,
+    keystore_password: str | None,
+    truststore: str | None = None,
+    truststore_password: str | None = None,
+) -> dict | None:
+    """The `ssl` of an `Ignite3Cluster` from separate settings: None without a keystore; a
+    truststore turns on required client certificates."""
+    if keystore is None:
+        if truststore is not None:
+            raise ServerError("a truststore (client certificates) needs a keystore: TLS on the client port")
+        return None
+    if keystore_password is None or (truststore is not None and truststore_password is None):
+        raise ServerError("a PKCS12 keystore or truststore needs its password")
+    ssl: dict = {"keystore": keystore, "keystore_password": keystore_password}
+    if truststore is not None:
+        ssl.update(truststore=truststore, truststore_password=truststore_password, client_auth=True)
+    return ssl
+
+
+def _store_hocon(path: str | os.PathLike, password: str) -> str:
+    return f"{{ type: PKCS12, path: {json.dumps(str(path))}, password: {json.dumps(password)} }}"
 
 
 def recorded_cluster(name: str) -> dict | None:

@@ -91,6 +91,11 @@ impl Connection {
     }
 
     fn handshake(&mut self, config: &ConnectionConfig) -> Result<()> {
+        self.exchange_handshake(config)
+            .map_err(|e| explain_handshake_failure(e, &self.address, config.tls.is_some()))
+    }
+
+    fn exchange_handshake(&mut self, config: &ConnectionConfig) -> Result<()> {
         let mut body = Vec::with_capacity(128);
         let mut w = MsgWriter::new(&mut body);
         let (major, minor, patch) = codes::PROTOCOL_VERSION;
@@ -123,8 +128,14 @@ impl Connection {
         }
         if &magic != codes::MAGIC {
             self.broken = true;
+            // 0x15 0x03 / 0x16 0x03: a TLS alert or handshake record, from a port that speaks TLS.
+            let what = if matches!(magic, [0x15 | 0x16, 0x03, ..]) {
+                "a TLS record: the node has TLS on its client port, connect with TLS"
+            } else {
+                "an Ignite 2 node or another service?"
+            };
             return Err(Error::protocol(format!(
-                "{} answered the handshake with {magic:02x?}, not the Ignite 3 magic 'IGNI' (an Ignite 2 node or another service?)",
+                "{} answered the handshake with {magic:02x?}, not the Ignite 3 magic 'IGNI' ({what})",
                 self.address
             )));
         }
@@ -373,6 +384,23 @@ impl Connection {
             )));
         }
         Ok(())
+    }
+}
+
+/// Says what to do about the handshake failures that a TLS mismatch causes: a node certificate
+/// signed by a CA the client does not trust, or plain TCP to a node with TLS on (it resets the
+/// connection when the first bytes are not a TLS hello).
+fn explain_handshake_failure(e: Error, address: &str, tls: bool) -> Error {
+    match e {
+        Error::Tls(m) if m.contains("UnknownIssuer") => Error::Tls(format!(
+            "{address}: {m}: the node's certificate is signed by a CA this client does not trust; \
+             pass that CA's certificate (PEM) as TlsOptions(ca_file=...)"
+        )),
+        Error::Connection(m) if !tls => Error::Connection(format!(
+            "{address} dropped the connection during the handshake ({m}); if the node has TLS on \
+             its client port, connect with TLS (tls=True or TlsOptions(...))"
+        )),
+        other => other,
     }
 }
 
