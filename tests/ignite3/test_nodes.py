@@ -38,7 +38,10 @@ def listening_addresses(pid: int) -> list[tuple[str, int]]:
     """(IPv4 address, port) of every TCP socket process `pid` listens on, from /proc."""
     sockets = set()
     for fd in os.listdir(f"/proc/{pid}/fd"):
-        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:  # closed since the listing
+            continue
         if target.startswith("socket:["):
             sockets.add(target[len("socket:[") : -1])
     found = []
@@ -180,6 +183,9 @@ def test_options_of_the_other_generation_are_refused():
 def test_killing_a_node_leaves_the_other_answering(ignite3_pair: Ignite3Cluster):
     """The last test that uses the pair in this module: the next module gets a new cluster."""
     ignite3_pair.kill_node(1)
-    first, second = ignite3_pair.status()
+    deadline = time.monotonic() + 10  # SIGKILL is sent; the process is gone a moment later
+    while (status := ignite3_pair.status())[1]["alive"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    first, second = status
     assert not second["alive"]
     assert first["alive"] and first["answers"]
