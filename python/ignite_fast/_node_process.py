@@ -15,6 +15,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 from ._progress import bytes_bar
 
@@ -158,3 +159,55 @@ def log_tail(path: Path, lines: int = 60) -> str:
     except OSError:
         return f"(no log at {path})"
     return f"--- last {lines} lines of {path} ---\n" + "\n".join(text[-lines:])
+
+
+class NodeProcesses:
+    """What a launcher's cluster does with its node processes, whatever the Ignite generation:
+    find their pids, stop them (SIGTERM, then SIGKILL), kill one as a crash would, and serve as a
+    context manager. A subclass gives `node_specs()` (each with a `work_dir`), `log_path(i)`,
+    `start()`, and a `_procs` list of the processes it started."""
+
+    _procs: list
+
+    def node_specs(self) -> list[Any]:
+        raise NotImplementedError
+
+    def log_path(self, index: int = 0) -> Path:
+        raise NotImplementedError
+
+    def start(self) -> Any:
+        raise NotImplementedError
+
+    def log_tail(self, index: int = 0, lines: int = 60) -> str:
+        return log_tail(self.log_path(index), lines)
+
+    def node_pid(self, spec: Any) -> int | None:
+        """The pid of `spec`'s node, from its pid file (None if it has none)."""
+        return read_pid(spec.work_dir)
+
+    def pids_alive(self) -> list[bool]:
+        return [(pid := self.node_pid(s)) is not None and pid_alive(pid) for s in self.node_specs()]
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stops every node: SIGTERM, then SIGKILL after `timeout` seconds."""
+        stop_processes([p for s in self.node_specs() if (p := self.node_pid(s)) is not None and pid_alive(p)], timeout)
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        self._procs.clear()
+        for spec in self.node_specs():
+            (spec.work_dir / "pid").unlink(missing_ok=True)
+
+    def kill_node(self, index: int) -> None:
+        """Kills one node at once (SIGKILL), as a crash would."""
+        pid = self.node_pid(self.node_specs()[index])
+        if pid is not None:
+            send_signal(pid, signal.SIGKILL)
+
+    def __enter__(self) -> Any:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -24,10 +24,8 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import socket
 import struct
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -36,19 +34,16 @@ from xml.sax.saxutils import escape
 
 # ServerError and maven_download are re-exported (`as`): users and tests import them from here.
 from . import server_ignite3
-from ._node_process import ServerError as ServerError
 from ._node_process import (
+    NodeProcesses,
     copy_dependencies_command,
     home_dir,
-    log_tail,
     pid_alive,
     port_open,
-    read_pid,
     run_maven,
-    send_signal,
     start_process,
-    stop_processes,
 )
+from ._node_process import ServerError as ServerError
 from ._node_process import maven_download as maven_download
 
 # The one place the Ignite version is pinned: the newest 2.x whose ignite-core, ignite-spring and
@@ -134,7 +129,7 @@ class NodeSpec:
 
 
 @dataclass
-class IgniteCluster:
+class IgniteCluster(NodeProcesses):
     """One or more Ignite server nodes on 127.0.0.1, forming one cluster.
 
     Client ports are ``port``, ``port + 1``, ...; discovery and communication ports likewise from
@@ -304,7 +299,7 @@ class IgniteCluster:
         ("Failed to execute affinity operation on cache groups", apache/ignite#12621); such a
         start is retried from scratch, up to `attempts` times."""
         libs = install(self.version, quiet=quiet, progress=False if quiet else None)
-        running = [i for i, alive in enumerate(self._pids_alive()) if alive]
+        running = [i for i, alive in enumerate(self.pids_alive()) if alive]
         if running:
             raise ServerError(f"cluster '{self.name}' already has running nodes {running}; stop it first")
         for attempt in range(1, attempts + 1):
@@ -356,7 +351,7 @@ class IgniteCluster:
 
     def _wait_ready(self, spec: NodeSpec) -> None:
         deadline = time.monotonic() + self.start_timeout
-        pid = self._pid(spec)
+        pid = self.node_pid(spec)
         log = spec.work_dir / "node.log"
         while time.monotonic() < deadline:
             if pid is None or not pid_alive(pid):
@@ -383,19 +378,10 @@ class IgniteCluster:
             time.sleep(0.25)
         raise ServerError(f"the {self.nodes} nodes did not form one cluster.\n{self.log_tail(0)}")
 
-    def log_tail(self, index: int = 0, lines: int = 60) -> str:
-        return log_tail(self.log_path(index), lines)
-
-    def _pid(self, spec: NodeSpec) -> int | None:
-        return read_pid(spec.work_dir)
-
-    def _pids_alive(self) -> list[bool]:
-        return [(pid := self._pid(s)) is not None and pid_alive(pid) for s in self.node_specs()]
-
     def status(self) -> list[dict]:
         out = []
         for spec in self.node_specs():
-            pid = self._pid(spec)
+            pid = self.node_pid(spec)
             alive = pid is not None and pid_alive(pid)
             out.append(
                 {
@@ -408,31 +394,6 @@ class IgniteCluster:
                 }
             )
         return out
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stops every node: SIGTERM, then SIGKILL after `timeout` seconds."""
-        pids = [p for s in self.node_specs() if (p := self._pid(s)) is not None and pid_alive(p)]
-        stop_processes(pids, timeout)
-        for proc in self._procs:
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-        self._procs.clear()
-        for spec in self.node_specs():
-            (spec.work_dir / "pid").unlink(missing_ok=True)
-
-    def kill_node(self, index: int) -> None:
-        """Kills one node at once (SIGKILL), as a crash would."""
-        pid = self._pid(self.node_specs()[index])
-        if pid is not None:
-            send_signal(pid, signal.SIGKILL)
-
-    def __enter__(self) -> IgniteCluster:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     @classmethod
     def load(cls, name: str = "default") -> IgniteCluster:

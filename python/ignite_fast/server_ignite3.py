@@ -34,11 +34,9 @@ import base64
 import json
 import os
 import shutil
-import signal
 import socket
 import ssl as tls
 import struct
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -46,17 +44,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._node_process import (
+    NodeProcesses,
     ServerError,
     copy_dependencies_command,
     home_dir,
-    log_tail,
     pid_alive,
     port_open,
-    read_pid,
     run_maven,
-    send_signal,
     start_process,
-    stop_processes,
 )
 
 IGNITE3_VERSION = "3.1.0"
@@ -211,7 +206,7 @@ class Ignite3NodeSpec:
 
 
 @dataclass
-class Ignite3Cluster:
+class Ignite3Cluster(NodeProcesses):
     """One or more Ignite 3 nodes on 127.0.0.1, forming one initialised cluster.
 
     ``name`` names the cluster (at init) and keeps its work directories (logs, configs, pid files)
@@ -348,7 +343,7 @@ class Ignite3Cluster:
         if self.username is not None and not self.password:
             raise ServerError("basic authentication needs a password (Ignite 3 refuses a blank one)")
         libs = install(self.version, quiet=quiet, progress=False if quiet else None)
-        running = [i for i, alive in enumerate(self._pids_alive()) if alive]
+        running = [i for i, alive in enumerate(self.pids_alive()) if alive]
         if running:
             raise ServerError(f"Ignite 3 cluster '{self.name}' already has running nodes {running}; stop it first")
         try:
@@ -427,7 +422,7 @@ class Ignite3Cluster:
         return {"Authorization": f"Basic {token}"}
 
     def _wait(self, spec: Ignite3NodeSpec, deadline: float, what: str, ready) -> None:
-        pid = self._pid(spec)
+        pid = self.node_pid(spec)
         while time.monotonic() < deadline:
             if pid is None or not pid_alive(pid):
                 raise ServerError(f"Ignite 3 node {spec.index} exited during start-up.\n{self.log_tail(spec.index)}")
@@ -454,19 +449,10 @@ class Ignite3Cluster:
             "ssl": self.ssl,
         }
 
-    def log_tail(self, index: int = 0, lines: int = 60) -> str:
-        return log_tail(self.log_path(index), lines)
-
-    def _pid(self, spec: Ignite3NodeSpec) -> int | None:
-        return read_pid(spec.work_dir)
-
-    def _pids_alive(self) -> list[bool]:
-        return [(pid := self._pid(s)) is not None and pid_alive(pid) for s in self.node_specs()]
-
     def status(self) -> list[dict]:
         out = []
         for spec in self.node_specs():
-            pid = self._pid(spec)
+            pid = self.node_pid(spec)
             alive = pid is not None and pid_alive(pid)
             out.append(
                 {
@@ -481,33 +467,6 @@ class Ignite3Cluster:
                 }
             )
         return out
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stops every node: SIGTERM (a clean shutdown takes about 9 s), then SIGKILL after
-        `timeout` seconds."""
-        pids = [p for s in self.node_specs() if (p := self._pid(s)) is not None and pid_alive(p)]
-        stop_processes(pids, timeout)
-        for proc in self._procs:
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-        self._procs.clear()
-        for spec in self.node_specs():
-            (spec.work_dir / "pid").unlink(missing_ok=True)
-
-    def kill_node(self, index: int) -> None:
-        """Kills one node at once (SIGKILL), as a crash would. Node 0 holds the meta storage:
-        without it the cluster stops working, so fault tests kill another node."""
-        pid = self._pid(self.node_specs()[index])
-        if pid is not None:
-            send_signal(pid, signal.SIGKILL)
-
-    def __enter__(self) -> Ignite3Cluster:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     @classmethod
     def load(cls, name: str = "ignite3") -> Ignite3Cluster:

@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use common::{int, object_of_ids, string, wrapped, Types};
+use common::{int, object_of_ids, string, wrapped, Rng, Types};
 use ignite_core::decode::ignite2::push_value;
 use ignite_core::decode::{Column, ColumnBuilder};
 use ignite_core::format::metadata::{BinaryType, FieldMeta};
@@ -20,25 +20,7 @@ use ignite_core::{PrimKind, Result, ScalarKind, WriteColumn, WriteValues};
 
 /// Inputs per mutation test: env `FUZZ_ITERATIONS`, 20000 by default.
 fn iterations() -> usize {
-    std::env::var("FUZZ_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000)
-}
-
-/// xorshift64*: small, deterministic, good enough to drive mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
+    common::fuzz_iterations(20_000)
 }
 
 fn field(name: &str, code: u8) -> FieldMeta {

@@ -12,6 +12,8 @@
 //! (a counting allocator records the largest single request; a 4 GB declared length must not
 //! reach it). `FUZZ_ITERATIONS` bounds the run.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::io::{Read, Write};
@@ -19,6 +21,7 @@ use std::net::{Shutdown, TcpListener};
 use std::thread;
 use std::time::Duration;
 
+use common::Rng;
 use ignite_core::decode::ignite3::{push_tuple, SqlType};
 use ignite_core::decode::{AlignedBuf, Column, ColumnBuilder, DecodeOptions};
 use ignite_core::ignite3::msgpack::MsgWriter;
@@ -78,25 +81,7 @@ fn assert_allocations_below(bound: usize) {
 /// Inputs per mutation test: env `FUZZ_ITERATIONS`, 200000 by default (the file then runs in
 /// about 5 s in release on 2 cores; the fake-server test takes a twentieth of it).
 fn iterations() -> usize {
-    std::env::var("FUZZ_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000)
-}
-
-/// xorshift64*: small, deterministic, good enough to drive mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
+    common::fuzz_iterations(200_000)
 }
 
 /// One value of a row, with what the decoder must make of it.

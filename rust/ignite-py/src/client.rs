@@ -1,14 +1,15 @@
 //! The native client (one cluster's connection pool and metadata cache) and its cursors. Every
 //! call that touches the network or decodes releases the GIL.
 
-use ignite_core::{Client, Cursor, DecodeOptions, Error, SqlOptions};
+use ignite_core::{Client, Cursor, DecodeOptions, SqlOptions};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::args::{scan_options, sql_arg, write_column, ColumnSpec, ValuesSpec};
 use crate::columns::batch_to_py;
 use crate::connection_spec::ConnectionSpec;
-use crate::errors::{to_py_err, IntoPyResult};
+use crate::errors::IntoPyResult;
+use crate::open_cursor::OpenCursor;
 use crate::partition_scan::NativePartitionScan;
 
 /// What Python receives for a binary type: `(name, [(field, type code)], [(enum constant, ordinal)])`.
@@ -65,7 +66,7 @@ impl NativeClient {
         let client = &self.inner;
         let cursor = py.detach(|| client.scan(cache_name, &options)).py_err()?;
         Ok(NativeCursor {
-            inner: Some(cursor),
+            inner: OpenCursor::new(cursor),
         })
     }
 
@@ -136,7 +137,7 @@ impl NativeClient {
         let client = &self.inner;
         let cursor = py.detach(|| client.sql(query, &args, &options)).py_err()?;
         Ok(NativeCursor {
-            inner: Some(cursor),
+            inner: OpenCursor::new(cursor),
         })
     }
 
@@ -241,34 +242,7 @@ impl NativeClient {
 /// An open scan or query cursor.
 #[pyclass(module = "ignite_fast._native")]
 pub(crate) struct NativeCursor {
-    /// `None` once the cursor ended, failed or was closed.
-    inner: Option<Cursor>,
-}
-
-impl NativeCursor {
-    /// Runs one step of the cursor with the GIL released; the end of the results or an error lets
-    /// go of the cursor (and so of its connection).
-    fn step<T: Send>(
-        &mut self,
-        py: Python<'_>,
-        f: impl FnOnce(&mut Cursor) -> Result<Option<T>, Error> + Send,
-    ) -> PyResult<Option<T>> {
-        let Some(cursor) = self.inner.as_mut() else {
-            return Ok(None);
-        };
-        let result = py.detach(|| f(cursor));
-        if !matches!(result, Ok(Some(_))) {
-            self.release(py);
-        }
-        result.map_err(to_py_err)
-    }
-
-    /// Drops the cursor (closing it on the server if it is still open there) without the GIL.
-    fn release(&mut self, py: Python<'_>) {
-        if let Some(cursor) = self.inner.take() {
-            py.detach(move || drop(cursor));
-        }
-    }
+    inner: OpenCursor<Cursor>,
 }
 
 #[pymethods]
@@ -279,7 +253,7 @@ impl NativeCursor {
         py: Python<'py>,
         max_rows: usize,
     ) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        match self.step(py, |cursor| cursor.next_batch(max_rows))? {
+        match self.inner.step(py, |cursor| cursor.next_batch(max_rows))? {
             Some(batch) => Ok(Some(batch_to_py(py, batch)?)),
             None => Ok(None),
         }
@@ -287,11 +261,11 @@ impl NativeCursor {
 
     /// Fetches one page and discards it: `(entries, bytes)`, or None at the end.
     fn next_raw_page(&mut self, py: Python<'_>) -> PyResult<Option<(usize, usize)>> {
-        self.step(py, |cursor| cursor.next_raw_page())
+        self.inner.step(py, |cursor| cursor.next_raw_page())
     }
 
     /// Closes the cursor on the server if it is still open; idempotent.
     fn close(&mut self, py: Python<'_>) {
-        self.release(py);
+        self.inner.release(py);
     }
 }

@@ -5,7 +5,7 @@
 use ignite_core::ignite3::client::{Ignite3Client, QueryBatches};
 use ignite_core::ignite3::sql::SqlOptions;
 use ignite_core::ignite3::upsert::UpsertColumn;
-use ignite_core::{DecodeOptions, Error};
+use ignite_core::DecodeOptions;
 use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -13,7 +13,8 @@ use pyo3::types::PyTuple;
 use crate::args::{sql_arg, write_column, ColumnSpec};
 use crate::columns::batch_to_py;
 use crate::connection_spec::ConnectionSpec;
-use crate::errors::{to_py_err, IntoPyResult};
+use crate::errors::IntoPyResult;
+use crate::open_cursor::OpenCursor;
 
 /// `(name, SQL type name, nullable, scale, precision)` of a result column.
 type ColumnTuple = (String, &'static str, bool, i32, i32);
@@ -77,7 +78,7 @@ impl NativeIgnite3Client {
             .detach(|| client.query(query, &args, &options, decode))
             .py_err()?;
         Ok(NativeIgnite3Cursor {
-            inner: Some(batches),
+            inner: OpenCursor::new(batches),
         })
     }
 
@@ -142,39 +143,14 @@ impl NativeIgnite3Client {
 /// An open Ignite 3 query.
 #[pyclass(module = "ignite_fast._native", name = "Ignite3Cursor")]
 pub(crate) struct NativeIgnite3Cursor {
-    /// `None` once the query ended, failed or was closed.
-    inner: Option<QueryBatches>,
-}
-
-impl NativeIgnite3Cursor {
-    /// One step with the GIL released; the end or an error lets go of the query.
-    fn step<T: Send>(
-        &mut self,
-        py: Python<'_>,
-        f: impl FnOnce(&mut QueryBatches) -> Result<Option<T>, Error> + Send,
-    ) -> PyResult<Option<T>> {
-        let Some(batches) = self.inner.as_mut() else {
-            return Ok(None);
-        };
-        let result = py.detach(|| f(batches));
-        if !matches!(result, Ok(Some(_))) {
-            self.release(py);
-        }
-        result.map_err(to_py_err)
-    }
-
-    fn release(&mut self, py: Python<'_>) {
-        if let Some(batches) = self.inner.take() {
-            py.detach(move || drop(batches));
-        }
-    }
+    inner: OpenCursor<QueryBatches>,
 }
 
 #[pymethods]
 impl NativeIgnite3Cursor {
     /// The result's columns: `[(name, SQL type, nullable, scale, precision)]` (empty once closed).
     fn columns(&self) -> Vec<ColumnTuple> {
-        self.inner.as_ref().map_or_else(Vec::new, |b| {
+        self.inner.get().map_or_else(Vec::new, |b| {
             b.columns()
                 .iter()
                 .map(|c| {
@@ -196,7 +172,7 @@ impl NativeIgnite3Cursor {
         py: Python<'py>,
         max_rows: usize,
     ) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        match self.step(py, |b| b.next_batch(max_rows))? {
+        match self.inner.step(py, |b| b.next_batch(max_rows))? {
             Some(batch) => Ok(Some(batch_to_py(py, batch)?)),
             None => Ok(None),
         }
@@ -204,11 +180,11 @@ impl NativeIgnite3Cursor {
 
     /// Fetches one page and discards it: `(rows, bytes)`, or None at the end.
     fn next_raw_page(&mut self, py: Python<'_>) -> PyResult<Option<(usize, usize)>> {
-        self.step(py, |b| b.next_raw_page())
+        self.inner.step(py, |b| b.next_raw_page())
     }
 
     /// Closes the query on the server if it is still open; idempotent.
     fn close(&mut self, py: Python<'_>) {
-        self.release(py);
+        self.inner.release(py);
     }
 }

@@ -7,7 +7,8 @@
 //! - [`columns`]: core columns as the tagged tuples of `_native.pyi`;
 //! - [`args`]: Python arguments as core options, SQL arguments and write columns;
 //! - [`connection_spec`]: where and how to connect, shared by the client and the file system;
-//! - [`client`]: the native client and its cursors;
+//! - [`client`]: the native client and its cursors; [`open_cursor`]: a cursor held by Python,
+//!   stepped without the GIL;
 //! - [`partition_scan`]: several partitions read at once over one connection;
 //! - [`igfs`]: the file system, its readers and writers;
 //! - [`ignite3`]: the Ignite 3 client and its query cursors.
@@ -26,6 +27,7 @@ mod connection_spec;
 mod errors;
 mod igfs;
 mod ignite3;
+mod open_cursor;
 mod partition_scan;
 mod primitives;
 

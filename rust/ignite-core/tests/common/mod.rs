@@ -1,5 +1,6 @@
-//! Helpers shared by the decoder tests and the fuzz harness: encoded values, objects built by the
-//! production object encoder, and a type resolver over fixed metadata.
+//! Helpers shared by the decoder tests and the fuzz harnesses: encoded values, objects built by the
+//! production object encoder, a type resolver over fixed metadata, and the fuzzers' inputs count
+//! and random numbers.
 
 #![allow(dead_code)]
 
@@ -85,4 +86,28 @@ pub fn wrapped(object: &[u8]) -> Vec<u8> {
     v.extend_from_slice(object);
     v.extend_from_slice(&0i32.to_le_bytes()); // the object starts at offset 0 inside
     v
+}
+
+/// Inputs per mutation test: env `FUZZ_ITERATIONS`, else `default`.
+pub fn fuzz_iterations(default: usize) -> usize {
+    std::env::var("FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// xorshift64*: small, deterministic, good enough to drive mutations.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
 }
