@@ -118,22 +118,22 @@ def torch_loop(config: dict) -> None:
         start = state["epoch"] + 1
         print(f"worker {rank}: resuming at epoch {start} from {checkpoint.path}", flush=True)
     shard = ray.train.get_dataset_shard("train")
-    loss_of = nn.CrossEntropyLoss()
+    loss_of = nn.CrossEntropyLoss(reduction="none")
     for epoch in range(start, config["epochs"]):
         die_once(config["fail_once"], rank, epoch)
         rows, total_loss = 0, 0.0
         for batch in shard.iter_torch_batches(batch_size=config["batch_size"], drop_last=False):
-            train = batch["key"] % 5 != 0  # every fifth key is held out
-            if not bool(train.any()):
-                continue
-            x = batch["pixels"][train].float() / 255.0
-            y = batch["label"][train].long()
-            loss = loss_of(model(x), y)
+            # Every rank must take the same number of steps: DDP averages the gradients across ranks
+            # at each one, and a rank that skipped a batch (say, one of only held-out rows) left the
+            # other waiting in backward() forever. Held-out rows weigh zero instead.
+            train = (batch["key"] % 5 != 0).float()  # every fifth key is held out
+            per_row = loss_of(model(batch["pixels"].float() / 255.0), batch["label"].long())
+            loss = (per_row * train).sum() / train.sum().clamp(min=1.0)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            rows += len(y)
-            total_loss += float(loss.detach()) * len(y)
+            rows += int(train.sum())
+            total_loss += float(loss.detach()) * int(train.sum())
         metrics = {"epoch": epoch, "rows": rows, "loss": total_loss / max(rows, 1), "started_at_epoch": start}
         with tempfile.TemporaryDirectory() as directory:
             saved = None
