@@ -92,7 +92,10 @@ def train(args: argparse.Namespace, hosts: list[str]) -> int:
     rank = context.rank
 
     def say(message: str) -> None:
-        print(f"[rank {rank} restart {context.restarts}] {message}", flush=True)
+        # One write per line: torchrun gives the ranks of an agent one stdout, and print()'s
+        # separate write of the newline let two ranks' lines run together.
+        sys.stdout.write(f"[rank {rank} restart {context.restarts}] {message}\n")
+        sys.stdout.flush()
 
     dataset = IgniteIterableDataset(args.cache, hosts=hosts, batch_size=args.batch_size, columns=["pixels", "label"])
     plan = dataset.plan

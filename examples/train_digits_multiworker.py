@@ -95,7 +95,12 @@ def train(args: argparse.Namespace, hosts: list[str], attempt: int) -> int:
     workers = strategy.num_replicas_in_sync  # one replica per worker on CPUs
     index = strategy.cluster_resolver.task_id or 0
     is_chief = index == 0
-    say = lambda message: print(f"[worker {index}] {message}", flush=True)  # noqa: E731
+
+    def say(message: str) -> None:
+        # One write per line, so that two workers' lines under one torchrun agent never run together.
+        sys.stdout.write(f"[worker {index}] {message}\n")
+        sys.stdout.flush()
+
     say(f"pid {os.getpid()}, attempt {attempt}")
 
     def shard(context: tf.distribute.InputContext) -> tf.data.Dataset:

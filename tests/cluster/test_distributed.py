@@ -244,7 +244,8 @@ class Torchrun:
         return "\n".join(self.lines)
 
     def grep(self, pattern: str) -> list[re.Match]:
-        return [m for line in list(self.lines) if (m := re.search(pattern, line))]
+        # every match of every line: two workers' lines may have run together in one
+        return [m for line in list(self.lines) for m in re.finditer(pattern, line)]
 
 
 def _train(trio, tmp_path, workers: int, *extra: str, max_restarts: int = 0) -> Torchrun:

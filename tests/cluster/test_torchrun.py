@@ -115,7 +115,8 @@ class Agents:
 
     def grep(self, pattern: str) -> list[re.Match]:
         with self._lock:
-            return [m for line in self.lines if (m := re.search(pattern, line))]
+            # every match of every line: two ranks' lines may have run together in one
+            return [m for line in self.lines for m in re.finditer(pattern, line)]
 
     def wait_for(self, pattern: str, timeout: float = 300) -> re.Match:
         deadline = time.monotonic() + timeout
