@@ -164,10 +164,23 @@ def log_tail(path: Path, lines: int = 60) -> str:
 class NodeProcesses:
     """What a launcher's cluster does with its node processes, whatever the Ignite generation:
     find their pids, stop them (SIGTERM, then SIGKILL), kill one as a crash would, and serve as a
-    context manager. A subclass gives `node_specs()` (each with a `work_dir`), `log_path(i)`,
+    context manager; where it keeps its files and its nodes' addresses. A subclass has `name`,
+    `nodes` and `port`, and gives `node_specs()` (each with a `work_dir`), `log_path(i)`,
     `start()`, and a `_procs` list of the processes it started."""
 
     _procs: list
+    name: str
+    nodes: int
+    port: int
+
+    @property
+    def cluster_dir(self) -> Path:
+        return home_dir() / "clusters" / self.name
+
+    @property
+    def addresses(self) -> list[str]:
+        """Every node's client address (node i listens on `port + i`)."""
+        return [f"127.0.0.1:{self.port + i}" for i in range(self.nodes)]
 
     def node_specs(self) -> list[Any]:
         raise NotImplementedError

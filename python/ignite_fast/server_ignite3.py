@@ -231,14 +231,6 @@ class Ignite3Cluster(NodeProcesses):
     ssl: dict | None = None
     _procs: list = field(default_factory=list, repr=False)
 
-    @property
-    def cluster_dir(self) -> Path:
-        return home_dir() / "clusters" / self.name
-
-    @property
-    def addresses(self) -> list[str]:
-        return [f"127.0.0.1:{self.port + i}" for i in range(self.nodes)]
-
     def node_specs(self) -> list[Ignite3NodeSpec]:
         return [
             Ignite3NodeSpec(
