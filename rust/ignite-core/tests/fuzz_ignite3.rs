@@ -940,7 +940,8 @@ fn framed(body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A handshake answer that a 3.1.0 node would send, after the magic.
+/// A handshake answer that a 3.1.0 node would send, after the magic, and its answer to the
+/// heartbeat after it.
 fn handshake() -> Vec<u8> {
     let mut b = Vec::new();
     let mut w = MsgWriter::new(&mut b);
@@ -949,6 +950,10 @@ fn handshake() -> Vec<u8> {
     w.int(1).int(3).int(1).int(0).nil().nil().bin(&[]).int(0);
     let mut out = b"IGNI".to_vec();
     out.extend(framed(&b));
+    // the answer to the heartbeat that opening sends (request 1)
+    let mut heartbeat = Vec::new();
+    response_header(1, &mut heartbeat);
+    out.extend(framed(&heartbeat));
     out
 }
 
@@ -978,9 +983,10 @@ fn fake_server() -> (String, std::sync::mpsc::Sender<Vec<u8>>) {
 fn mutated_frames_through_the_cursor_end_in_errors() {
     let iterations = (iterations() / 20).max(50);
     let tuples = seed_tuples();
-    let exec = framed(&exec_answer(1, &tuples, true).0);
-    let page = framed(&next_page(2, &tuples[1..], true).0);
-    let last = framed(&next_page(3, &tuples[..1], false).0);
+    // requests 2, 3 and 4: the first after the heartbeat of opening
+    let exec = framed(&exec_answer(2, &tuples, true).0);
+    let page = framed(&next_page(3, &tuples[1..], true).0);
+    let last = framed(&next_page(4, &tuples[..1], false).0);
     let valid: Vec<u8> = [exec.clone(), page.clone(), last.clone()].concat();
     let (address, server) = fake_server();
     let config = ConnectionConfig {

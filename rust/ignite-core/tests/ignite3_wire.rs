@@ -273,7 +273,8 @@ fn ignite3_bad_sql_is_a_server_error_with_its_code() {
 // ---- a fake server for malformed bytes ----
 
 /// Serves one connection: reads the client's magic and handshake, then writes `reply`, and
-/// (if `then` is given) after reading one more frame writes `then`. Returns the address.
+/// (if `then` is given) after reading one more frame (the heartbeat of opening) writes `then`.
+/// Returns the address.
 fn fake_server(reply: Vec<u8>, then: Option<Vec<u8>>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap().to_string();
@@ -313,7 +314,7 @@ fn magic_frame(body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A handshake answer that a 3.1.0 node would send.
+/// A handshake answer that a 3.1.0 node would send, and its answer to the heartbeat after it.
 fn good_handshake() -> Vec<u8> {
     let mut b = Vec::new();
     let mut w = MsgWriter::new(&mut b);
@@ -326,7 +327,12 @@ fn good_handshake() -> Vec<u8> {
         .str("fake-node");
     w.int(1).uuid(&[2; 16]).str("fake-cluster").int(12345);
     w.int(3).int(1).int(0).nil().nil().bin(&[]).int(0);
-    magic_frame(&b)
+    let mut out = magic_frame(&b);
+    // the answer to the heartbeat that opening sends (request 1: id, flags, timestamp)
+    let mut heartbeat = Vec::new();
+    MsgWriter::new(&mut heartbeat).int(1).int(0).int(12345);
+    out.extend(frame(&heartbeat));
+    out
 }
 
 fn error_record(w: &mut MsgWriter, code: i32, message: &str) {
@@ -408,7 +414,8 @@ fn ignite3_fake_server_refusals_map_to_error_kinds() {
 fn ignite3_fake_server_malformed_responses_are_typed_errors() {
     let header = |flags: i64| {
         let mut b = Vec::new();
-        MsgWriter::new(&mut b).int(1).int(flags).int(99);
+        // request 2: the first after the heartbeat of opening
+        MsgWriter::new(&mut b).int(2).int(flags).int(99);
         b
     };
     let mut sql_error = header(4);

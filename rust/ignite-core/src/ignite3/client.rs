@@ -20,8 +20,6 @@ use crate::net::connection::ConnectionConfig;
 
 /// Idle connections kept for reuse.
 const MAX_IDLE: usize = 8;
-/// New connections that lose the server's handshake race are opened again this many times.
-const HANDSHAKE_RACE_RETRIES: usize = 3;
 /// How long a just-created table's partitions may take to get primaries.
 const PLACEMENT_WAIT: Duration = Duration::from_secs(10);
 
@@ -44,21 +42,9 @@ impl Pool {
         Ok(conn)
     }
 
-    /// A new connection past the server's handshake race: Ignite 3.1 marks a handshake done only
-    /// after its answer is sent, from another thread, so a request that follows the answer
-    /// closely can be refused ("Unexpected message received before handshake completion") and
-    /// the connection closed. A heartbeat meets that race instead of the caller's request; a
-    /// connection that loses it is opened again.
+    /// A new connection (`Connection::open` gets it past the server's handshake race).
     fn open(&self) -> Result<Connection> {
-        let mut attempts = 0;
-        loop {
-            let mut conn = Connection::open(&self.config)?;
-            match conn.heartbeat() {
-                Ok(()) => return Ok(conn),
-                Err(Error::Connection(_)) if attempts < HANDSHAKE_RACE_RETRIES => attempts += 1,
-                Err(e) => return Err(e),
-            }
-        }
+        Connection::open(&self.config)
     }
 
     fn give_back(&self, conn: Connection) {

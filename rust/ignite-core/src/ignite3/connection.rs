@@ -15,6 +15,8 @@ use crate::net::connection::{open_first, ConnectionConfig, Stream};
 
 /// How much a frame's declared length may make us allocate before its bytes arrive.
 const UNTRUSTED_RESERVE: usize = 64 << 20;
+/// New connections that lose the server's handshake race are opened again this many times.
+const HANDSHAKE_RACE_RETRIES: usize = 3;
 
 /// What the node said about itself in the handshake.
 #[derive(Debug, Clone)]
@@ -66,8 +68,25 @@ impl Connection {
         })
     }
 
-    /// Connects to one address.
+    /// Connects to one address, past the server's handshake race: Ignite 3.1 marks a handshake
+    /// done only after its answer is sent, from another thread, so a request that follows the
+    /// answer closely can be refused ("Unexpected message received before handshake completion")
+    /// and the connection closed. A heartbeat meets that race instead of the caller's first
+    /// request; a connection that loses it is opened again.
     pub fn open_one(address: &str, config: &ConnectionConfig) -> Result<Connection> {
+        let mut attempts = 0;
+        loop {
+            let mut conn = Connection::handshaken(address, config)?;
+            match conn.heartbeat() {
+                Ok(()) => return Ok(conn),
+                Err(Error::Connection(_)) if attempts < HANDSHAKE_RACE_RETRIES => attempts += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Connects to one address and exchanges the handshake.
+    fn handshaken(address: &str, config: &ConnectionConfig) -> Result<Connection> {
         let mut conn = Connection {
             stream: Stream::open(address, config)?,
             address: address.to_string(),
