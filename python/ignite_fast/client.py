@@ -268,8 +268,9 @@ class Client:
         """Runs an SQL fields query and yields batches ``{column name: column}`` of up to
         ``batch_size`` rows, columns as in :meth:`scan`.
 
-        ``args`` fill the query's ``?`` placeholders (None, bool, int, float, str or bytes);
-        filtering and projecting on the server sends only what you need over the wire.
+        ``args`` fill the query's ``?`` placeholders (None, bool, int, float, str, bytes,
+        ``datetime.date``/``datetime``/``time``, ``uuid.UUID`` or ``decimal.Decimal``; Ignite 2
+        keeps milliseconds of a TIME); filtering and projecting on the server sends only what you need over the wire.
 
         >>> for batch in client.sql("SELECT ID, NAME FROM KITTEN_CACHE WHERE ID > ?", [1]):  # doctest: +SKIP
         ...     print(batch["ID"], batch["NAME"])

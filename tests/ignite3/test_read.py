@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 import ignite_fast
-from ignite_fast.errors import CacheNotFoundError, ServerError
+from ignite_fast.errors import CacheNotFoundError, InvalidArgumentError, ServerError
 from ignite_fast.server_ignite3 import Ignite3Cluster
 from node_fixtures import ignite3_connect
 
@@ -156,6 +156,34 @@ def test_every_type_written_by_the_driver_reads_back_exactly(ignite3: Ignite3Clu
             if name == "TZ" and isinstance(want, float):  # the driver gives instants as epoch seconds
                 want = datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=want)
             assert got == want, f"row {r} column {name}: {got!r} != {want!r}"
+
+
+def test_dates_times_uuids_and_decimals_are_sql_arguments(ignite3: Ignite3Cluster, typed_table):
+    """Python's date, datetime (naive: TIMESTAMP; with a zone: an instant), time, UUID and
+    Decimal values fill `?` with their SQL types, so comparisons with columns find their rows."""
+    client = ignite_fast.Client(ignite3.addresses, ignite=3)
+    utc = datetime.UTC
+    cases = [
+        ("DT = ?", datetime.date(9999, 12, 31), [2]),
+        ("TM = ?", datetime.time(23, 59, 59, 999000), [2]),
+        ("TS = ?", datetime.datetime(2024, 2, 29, 12, 0, 0, 1000), [3]),
+        ("TZ = ?", datetime.datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=utc), [1]),
+        (
+            "TZ = ?",
+            datetime.datetime(2024, 1, 2, 5, 4, 5, 678000, tzinfo=datetime.timezone(datetime.timedelta(hours=2))),
+            [1],
+        ),
+        ("U = ?", uuid.UUID("12345678-9abc-def0-1234-56789abcdef0"), [3]),
+        ("DEC = ?", decimal.Decimal("-9999999999999999.9999"), [1]),
+        ("DEC > ?", decimal.Decimal("1E+3"), [2]),
+    ]
+    for condition, arg, ids in cases:
+        [batch] = list(client.sql(f"SELECT ID FROM TYPED WHERE {condition} ORDER BY ID", [arg]))
+        assert batch["ID"].tolist() == ids, (condition, arg)
+    with pytest.raises(InvalidArgumentError, match="not a finite number"):
+        list(client.sql("SELECT ID FROM TYPED WHERE DEC = ?", [decimal.Decimal("NaN")]))
+    with pytest.raises(InvalidArgumentError, match="more than 38 digits"):
+        list(client.sql("SELECT ID FROM TYPED WHERE DEC = ?", [decimal.Decimal("1" * 39)]))
 
 
 def test_arrow_and_pandas_hold_the_same_values(ignite3: Ignite3Cluster, typed_table):

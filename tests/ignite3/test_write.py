@@ -5,6 +5,10 @@ keys are overwritten, and bad columns are refused before anything is written."""
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import uuid
+
 import numpy as np
 import pytest
 
@@ -128,6 +132,154 @@ def test_strings_with_a_composite_key_land_where_sql_puts_them(ignite3: Ignite3C
     back = _rows(ignite3, "SELECT ID, NAME, NOTE FROM STRS_W")
     assert {(r[0], r[1]): r[2] for r in back} == {key: str(notes[k]) for key, k in unique.items()}
     assert _partitions(ignite3, "STRS_W", "ID, NAME") == _partitions(ignite3, "STRS_W_SQL", "ID, NAME")
+
+
+def test_dates_times_uuids_and_decimals_read_back_exactly(ignite3: Ignite3Cluster):
+    """The driver (the oracle) reads back what numpy's datetime64/timedelta64, 16-byte rows,
+    uuid.UUID and decimal values wrote; NaT and None are NULL; fractions of a second are cut to
+    the milliseconds Ignite 3.1 keeps (even in TIME(9) and TIMESTAMP(9)); decimals round half up
+    to the column's scale."""
+    client = _client(ignite3)
+    _fresh(
+        client,
+        "TEMPORAL_W",
+        "ID INT PRIMARY KEY, DT DATE, TM TIME(9), TM3 TIME(3), TS TIMESTAMP(9), TS6 TIMESTAMP(6), "
+        "TZ TIMESTAMP(6) WITH LOCAL TIME ZONE, U UUID, U2 UUID, DEC DECIMAL(20, 4), DEC0 DECIMAL(5, 0)",
+    )
+    dates = np.array(["0001-01-01", "9999-12-31", "1969-12-31", "2024-02-29", "NaT"], "datetime64[D]")
+    times = np.array([0, 86_399_999_999_999, 45_907_123_456_789, 1, 0], "timedelta64[ns]")
+    times[4] = np.timedelta64("NaT")
+    stamps = np.array(
+        [
+            "1677-09-22T00:12:43.145224192",
+            "2262-04-11T23:47:16.854775807",
+            "1969-12-31T23:59:59.999999999",
+            "2024-02-29T13:45:07.123456789",
+            "NaT",
+        ],
+        "datetime64[ns]",
+    )
+    seconds = np.array(
+        ["0001-01-01T18:00:00", "9999-12-31T05:59:59", "1960-06-01T12:00:00", "2024-02-29T13:45:07", "NaT"],
+        "datetime64[s]",
+    )
+    uuids = np.frombuffer(bytes(range(80)), np.uint8).reshape(5, 16).copy()
+    uuid_objects = np.array([uuid.UUID(int=0), uuid.UUID(int=2**128 - 1), uuid.uuid4(), None, uuid.uuid4()], object)
+    decimals = np.array(["-9999999999999999.9999", "12.34565", "1e3", "-0.00005", "0.1"])
+    columns = {
+        "ID": np.arange(5, dtype=np.int32),
+        "DT": dates,
+        "TM": times,
+        "TM3": times,
+        "TS": stamps,
+        "TS6": stamps,
+        "TZ": seconds,
+        "U": np.ma.masked_array(uuids, mask=np.repeat([[False], [False], [False], [False], [True]], 16, axis=1)),
+        "U2": uuid_objects,
+        "DEC": decimals,
+        "DEC0": np.array([-0.5, 2.5, 99999.4, 1e-9, np.float64(12345)]),
+    }
+    assert client.put_batches("TEMPORAL_W", columns) == 5
+    back = _rows(ignite3, "SELECT * FROM TEMPORAL_W ORDER BY ID")
+    epoch = datetime.datetime(1970, 1, 1)
+    for r, row in enumerate(back):
+        want_dt = None if np.isnat(dates[r]) else dates[r].item()
+        assert row[1] == want_dt, (r, row[1])
+        nanos = None if np.isnat(times[r]) else int(times[r].astype(np.int64))
+        as_time = lambda ns: (datetime.datetime.min + datetime.timedelta(microseconds=ns // 1000)).time()  # noqa: E731
+        assert row[2] == (None if nanos is None else as_time(nanos // 1_000_000 * 1_000_000)), (r, row[2])
+        assert row[3] == row[2]
+        millis = None if np.isnat(stamps[r]) else int(stamps[r].astype("datetime64[ms]").astype(np.int64))
+        assert row[4] == (None if millis is None else epoch + datetime.timedelta(milliseconds=millis)), (r, row[4])
+        assert row[5] == row[4]
+        want_tz = None if np.isnat(seconds[r]) else int(seconds[r].astype(np.int64))
+        got_tz = row[6] if row[6] is None or isinstance(row[6], (int, float)) else row[6].timestamp()
+        assert got_tz == want_tz, (r, row[6])
+        assert row[7] == (None if r == 4 else uuid.UUID(bytes=bytes(uuids[r]))), (r, row[7])
+        assert row[8] == uuid_objects[r], (r, row[8])
+    rounded = ("-9999999999999999.9999", "12.3457", "1000", "-0.0001", "0.1")
+    assert [row[9] for row in back] == [decimal.Decimal(d) for d in rounded]
+    assert [row[10] for row in back] == [decimal.Decimal(d) for d in ("-1", "3", "99999", "0", "12345")]
+
+    # Our own reader gives the same numpy values back (in milliseconds where they are cut).
+    [batch] = list(client.sql("SELECT DT, TM, TS, U FROM TEMPORAL_W ORDER BY ID"))
+    assert (batch["DT"].astype("datetime64[D]")[:4] == dates[:4]).all() and batch["DT"].mask[4]
+    assert (np.ma.getdata(batch["TM"])[:4] == times[:4].astype("timedelta64[ms]")).all() and batch["TM"].mask[4]
+    assert (np.ma.getdata(batch["TS"])[:4] == stamps[:4].astype("datetime64[ms]")).all()
+    assert (np.ma.getdata(batch["U"])[:4] == uuids[:4]).all()
+
+
+def test_keys_of_dates_times_uuids_and_decimals_land_where_sql_puts_them(ignite3: Ignite3Cluster):
+    """The colocation hash of every temporal, UUID and decimal key column is Ignite's: each row
+    sits in the partition of its twin inserted by SQL, and key lookups find it."""
+    client = _client(ignite3)
+    schema = (
+        "D DATE, T TIME(3), TS TIMESTAMP(6), TZ TIMESTAMP(6) WITH LOCAL TIME ZONE, U UUID, "
+        "DEC DECIMAL(10, 2), PRIMARY KEY (D, T, TS, TZ, U, DEC)"
+    )
+    _fresh(client, "TKEYS_W", schema)
+    _fresh(client, "TKEYS_W_SQL", schema)
+    rows = 64
+    rng = np.random.default_rng(7)
+    dates = np.datetime64("1900-01-01") + rng.integers(0, 200 * 365, rows).astype("timedelta64[D]")
+    times = rng.integers(0, 86_400_000, rows).astype("timedelta64[ms]").astype("timedelta64[ns]")
+    stamps = np.datetime64("1950-01-01T00:00:00", "us") + rng.integers(0, 10**15, rows).astype("timedelta64[us]")
+    zoned = np.datetime64("1990-01-01T00:00:00", "us") + rng.integers(0, 10**15, rows).astype("timedelta64[us]")
+    uuids = rng.integers(0, 256, (rows, 16), dtype=np.uint8)
+    decimals = np.array([f"{v / 100:.2f}" for v in rng.integers(-(10**9), 10**9, rows)])
+    assert (
+        client.put_batches("TKEYS_W", {"D": dates, "T": times, "TS": stamps, "TZ": zoned, "U": uuids, "DEC": decimals})
+        == rows
+    )
+
+    def literal(r: int) -> str:
+        millis = int(times[r].astype("timedelta64[ms]").astype(np.int64))
+        t = (datetime.datetime.min + datetime.timedelta(milliseconds=millis)).time()
+        return (
+            f"(DATE '{dates[r]}', TIME '{t.isoformat(timespec='milliseconds')}', "
+            f"TIMESTAMP '{str(stamps[r]).replace('T', ' ')}', "
+            f"TIMESTAMP WITH LOCAL TIME ZONE '{str(zoned[r]).replace('T', ' ')}', "
+            f"UUID '{uuid.UUID(bytes=bytes(uuids[r]))}', {decimals[r]})"
+        )
+
+    client.execute(f"INSERT INTO TKEYS_W_SQL VALUES {', '.join(literal(r) for r in range(rows))}")
+    keys = "D, T, TS, TZ, U, DEC"
+    ours, theirs = _partitions(ignite3, "TKEYS_W", keys), _partitions(ignite3, "TKEYS_W_SQL", keys)
+    assert len(ours) == rows and ours == theirs
+    for r in (0, rows // 2, rows - 1):
+        found = client.sql(
+            f"SELECT COUNT(*) AS N FROM TKEYS_W WHERE U = UUID '{uuid.UUID(bytes=bytes(uuids[r]))}' "
+            f"AND D = DATE '{dates[r]}' AND DEC = {decimals[r]}"
+        )
+        assert next(iter(found))["N"][0] == 1
+
+
+def test_temporal_and_decimal_values_a_column_cannot_hold_are_refused(ignite3: Ignite3Cluster):
+    client = _client(ignite3)
+    _fresh(
+        client,
+        "TREFUSE_W",
+        "ID INT PRIMARY KEY, DT DATE, TM TIME, TS TIMESTAMP, TZ TIMESTAMP WITH LOCAL TIME ZONE, U UUID, "
+        "DEC DECIMAL(5, 2)",
+    )
+    ids = np.arange(3)
+    bad = [
+        ({"ID": ids, "DT": np.array(["2024-01-01T12:00"] * 3, "datetime64[m]")}, "has a time of day"),
+        ({"ID": ids, "DT": np.array(["0000-12-31"] * 3, "datetime64[D]")}, "row 0: the date is outside"),
+        ({"ID": ids, "TM": np.array([0, 0, 86_400], "timedelta64[s]")}, "row 2: a time of day of 86400000000000 ns"),
+        ({"ID": ids, "TM": np.arange(3)}, "cannot write a 3 array of int64"),
+        ({"ID": ids, "TS": np.array(["10000-01-01"] * 3, "datetime64[D]")}, "outside 0001-01-01..9999-12-31"),
+        ({"ID": ids, "TZ": np.array(["0001-01-01T17:59"] * 3, "datetime64[m]")}, "instant is outside"),
+        ({"ID": ids, "U": np.zeros((3, 15), np.uint8)}, "UUID NULL: cannot write a 3x15 array"),
+        ({"ID": ids, "U": np.array(["a", "b", "c"], object)}, "must be uuid.UUID or None"),
+        ({"ID": ids, "DEC": np.array(["1", "2", "1000"])}, "row 2: 1000 does not fit DECIMAL\\(5, 2\\)"),
+        ({"ID": ids, "DEC": np.array(["1", "x", "2"])}, "row 1: 'x' is not a decimal number"),
+        ({"ID": ids, "DEC": np.array([1.0, np.nan, 2.0])}, "row 1: 'NaN' is not a decimal number"),
+    ]
+    for columns, message in bad:
+        with pytest.raises(InvalidArgumentError, match=message):
+            client.put_batches("TREFUSE_W", columns)
+    assert _rows(ignite3, "SELECT COUNT(*) FROM TREFUSE_W") == [(0,)]
 
 
 def test_existing_keys_are_overwritten_whole(ignite3: Ignite3Cluster):

@@ -3,6 +3,10 @@ tests/node_fixtures.py; as tf.data: tests/tf/test_sql_dataset.py)."""
 
 from __future__ import annotations
 
+import datetime
+import decimal
+import uuid
+
 import numpy as np
 import pytest
 
@@ -39,6 +43,22 @@ def test_exact_decimals_and_aggregates(client, readings):
     assert batch["AMOUNT"].tolist() == [b"11.125"]
     [agg] = list(client.sql("SELECT COUNT(*) AS N, MAX(TEMP) AS HOT FROM READINGS"))
     assert agg["N"].tolist() == [250] and agg["HOT"].tolist() == [249 / 4]
+
+
+def test_dates_times_uuids_and_decimals_are_arguments(client, readings):
+    """Python's datetime, date, time, UUID and Decimal values go as Ignite 2's own types."""
+    at = datetime.datetime(2024, 1, 2, 3, 4, 7, 500000)
+    [batch] = list(client.sql("SELECT ID FROM READINGS WHERE AT = ? AND ID < 100 ORDER BY ID", [at]))
+    assert batch["ID"].tolist() == [7, 67]
+    [batch] = list(client.sql("SELECT ID FROM READINGS WHERE AMOUNT = ?", [decimal.Decimal("11.125")]))
+    assert batch["ID"].tolist() == [11]
+    [batch] = list(client.sql("SELECT ID FROM READINGS WHERE AMOUNT > ? ORDER BY ID", [decimal.Decimal("2.48E+2")]))
+    assert batch["ID"].tolist() == [248, 249]
+    day, noon, key = datetime.date(2024, 2, 29), datetime.time(12, 0, 1, 250000), uuid.UUID(int=2**127 + 5)
+    [echo] = list(client.sql("SELECT ? AS D, ? AS T, ? AS U", [day, noon, key]))
+    assert echo["D"].astype("datetime64[D]")[0] == np.datetime64("2024-02-29")
+    assert uuid.UUID(bytes=bytes(echo["U"][0])) == key
+    assert echo["T"][0] == np.timedelta64(43_201_250, "ms")  # Ignite 2's TIME keeps milliseconds
 
 
 def test_empty_result_and_bad_sql(client, readings):

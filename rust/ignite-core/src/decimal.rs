@@ -77,6 +77,101 @@ pub fn from_twos_complement(bytes: &[u8]) -> (bool, Vec<u8>) {
     (negative, magnitude)
 }
 
+/// The most digits an exact decimal written by this crate holds: what an `i128` always holds.
+pub const MAX_WRITE_DIGITS: u32 = 38;
+
+/// Why a decimal text could not be written at a scale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseDecimalError {
+    /// Not a decimal number (also NaN and infinities).
+    NotANumber,
+    /// More than [`MAX_WRITE_DIGITS`] digits at the scale asked for.
+    TooManyDigits,
+}
+
+/// The unscaled value of decimal `text` (`-12.345`, `1.5E+3`, `7`) at `scale` digits after the
+/// point, rounded half away from zero (Java's `RoundingMode.HALF_UP`).
+pub fn parse_unscaled(text: &str, scale: i32) -> Result<i128, ParseDecimalError> {
+    let text = text.trim();
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(i) => (
+            &text[..i],
+            text[i + 1..]
+                .parse::<i64>()
+                .map_err(|_| ParseDecimalError::NotANumber)?,
+        ),
+        None => (text, 0),
+    };
+    let (negative, unsigned) = match mantissa.as_bytes().first() {
+        Some(b'-') => (true, &mantissa[1..]),
+        Some(b'+') => (false, &mantissa[1..]),
+        _ => (false, mantissa),
+    };
+    let (whole, fraction) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let digits_ok = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if (whole.is_empty() && fraction.is_empty()) || !digits_ok(whole) || !digits_ok(fraction) {
+        return Err(ParseDecimalError::NotANumber);
+    }
+    // The value is digits * 10^(exponent - fraction digits); at `scale` the digits shift by:
+    let shift = exponent - fraction.len() as i64 + scale as i64;
+    let digits = format!("{whole}{fraction}");
+    let digits = digits.trim_start_matches('0');
+    let (kept, dropped) = if shift >= 0 {
+        (digits, "")
+    } else {
+        digits.split_at(digits.len().saturating_sub(shift.unsigned_abs() as usize))
+    };
+    let kept_digits = kept.len() as i64 + shift.max(0);
+    if kept_digits > MAX_WRITE_DIGITS as i64 {
+        return Err(ParseDecimalError::TooManyDigits);
+    }
+    let mut value: i128 = 0;
+    for b in kept.bytes() {
+        value = value * 10 + (b - b'0') as i128;
+    }
+    value *= 10i128.pow(shift.max(0) as u32);
+    // dropped digits: round on the first; when the shift drops more digits than there are, the
+    // first dropped one is an implied leading zero
+    let dropped_all = shift < 0 && shift.unsigned_abs() as usize > digits.len();
+    if !dropped_all && dropped.as_bytes().first().is_some_and(|&b| b >= b'5') {
+        value += 1;
+        if value >= 10i128.pow(MAX_WRITE_DIGITS) {
+            return Err(ParseDecimalError::TooManyDigits);
+        }
+    }
+    Ok(if negative { -value } else { value })
+}
+
+/// Decimal digits of `value`'s magnitude (1 for zero).
+pub fn digit_count(value: i128) -> u32 {
+    value.unsigned_abs().checked_ilog10().map_or(1, |d| d + 1)
+}
+
+/// `value`'s two's complement big-endian bytes, as few as hold it (`BigInteger.toByteArray`).
+pub fn to_twos_complement(value: i128) -> Vec<u8> {
+    let bytes = value.to_be_bytes();
+    let sign = if value < 0 { 0xff } else { 0 };
+    // drop leading sign bytes while the next byte still carries the sign in its top bit
+    let mut start = 0;
+    while start < 15 && bytes[start] == sign && (bytes[start + 1] & 0x80) == (sign & 0x80) {
+        start += 1;
+    }
+    bytes[start..].to_vec()
+}
+
+/// `unscaled * 10^-scale` without trailing zeros (`BigDecimal.stripTrailingZeros`; zero has
+/// scale 0).
+pub fn strip_trailing_zeros(mut unscaled: i128, mut scale: i32) -> (i128, i32) {
+    if unscaled == 0 {
+        return (0, 0);
+    }
+    while unscaled % 10 == 0 {
+        unscaled /= 10;
+        scale -= 1;
+    }
+    (unscaled, scale)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +190,66 @@ mod tests {
         assert_eq!(from_twos_complement(&[0xFF]), (true, vec![0x01]));
         let (neg, mag) = from_twos_complement(&[0xFB, 0x2E]);
         assert_eq!(to_text(neg, 2, &mag), "-12.34");
+    }
+
+    #[test]
+    fn texts_parse_at_a_scale_rounding_half_up() {
+        let p = |t: &str, s: i32| parse_unscaled(t, s);
+        assert_eq!(p("12.345", 2), Ok(1235));
+        assert_eq!(p("-12.345", 2), Ok(-1235));
+        assert_eq!(p("12.344", 2), Ok(1234));
+        assert_eq!(p("7", 3), Ok(7000));
+        assert_eq!(p("1.5E+3", 0), Ok(1500));
+        assert_eq!(p("1.2345e1", 1), Ok(123));
+        assert_eq!(p("-0.5", 0), Ok(-1));
+        assert_eq!(p("0.0004", 3), Ok(0));
+        assert_eq!(p("0.0005", 3), Ok(1));
+        assert_eq!(p("0.00049", 2), Ok(0));
+        assert_eq!(p("5e-10", 2), Ok(0));
+        assert_eq!(p(".5", 1), Ok(5));
+        assert_eq!(p("150", -2), Ok(2));
+        assert_eq!(
+            p("99999999999999999999999999999999999999", 0).unwrap(),
+            10i128.pow(38) - 1
+        );
+        assert_eq!(p("1e38", 0), Err(ParseDecimalError::TooManyDigits));
+        assert_eq!(p("9.5", 38), Err(ParseDecimalError::TooManyDigits));
+        for bad in [
+            "",
+            "-",
+            ".",
+            "1.2.3",
+            "NaN",
+            "inf",
+            "1e",
+            "12a",
+            "1e99999999999999999999",
+        ] {
+            assert_eq!(p(bad, 2), Err(ParseDecimalError::NotANumber), "{bad}");
+        }
+    }
+
+    #[test]
+    fn twos_complement_bytes_are_minimal_and_read_back() {
+        assert_eq!(to_twos_complement(0), vec![0]);
+        assert_eq!(to_twos_complement(127), vec![0x7f]);
+        assert_eq!(to_twos_complement(128), vec![0, 0x80]);
+        assert_eq!(to_twos_complement(-128), vec![0x80]);
+        assert_eq!(to_twos_complement(-129), vec![0xff, 0x7f]);
+        assert_eq!(to_twos_complement(1235), vec![0x04, 0xd3]);
+        for v in [1i128, -1, 1 << 100, -(1 << 100), i128::MAX, i128::MIN + 1] {
+            let (negative, magnitude) = from_twos_complement(&to_twos_complement(v));
+            assert_eq!(negative, v < 0);
+            let back = magnitude
+                .iter()
+                .fold(0u128, |acc, &b| (acc << 8) | b as u128);
+            assert_eq!(back, v.unsigned_abs());
+        }
+        assert_eq!(digit_count(0), 1);
+        assert_eq!(digit_count(-999), 3);
+        assert_eq!(digit_count(1000), 4);
+        assert_eq!(strip_trailing_zeros(10000, 3), (1, -1));
+        assert_eq!(strip_trailing_zeros(0, 5), (0, 0));
+        assert_eq!(strip_trailing_zeros(-1230, 2), (-123, 1));
     }
 }

@@ -126,4 +126,48 @@ pub enum SqlArg {
     Double(f64),
     String(String),
     Bytes(Vec<u8>),
+    /// A calendar date: days since 1970-01-01.
+    Date(i64),
+    /// A time of day: nanoseconds since midnight.
+    Time(i64),
+    /// A date and time of day without a time zone (SQL `TIMESTAMP`): seconds since
+    /// 1970-01-01T00:00 and nanoseconds (0..1e9) on top.
+    DateTime {
+        seconds: i64,
+        nanos: i32,
+    },
+    /// An instant (SQL `TIMESTAMP WITH LOCAL TIME ZONE`): seconds since the epoch and
+    /// nanoseconds (0..1e9) on top.
+    Instant {
+        seconds: i64,
+        nanos: i32,
+    },
+    /// 16 bytes in canonical (big-endian) order.
+    Uuid([u8; 16]),
+    /// An exact decimal: `unscaled * 10^-scale`.
+    Decimal {
+        unscaled: i128,
+        scale: i32,
+    },
+}
+
+impl SqlArg {
+    /// What is wrong with a value that no column could hold (a time beyond one day, nanoseconds
+    /// beyond one second), so that both protocols refuse it before sending.
+    pub fn invalid(&self) -> Option<String> {
+        const NANOS_PER_DAY: i64 = 86_400_000_000_000;
+        match *self {
+            SqlArg::Time(nanos) if !(0..NANOS_PER_DAY).contains(&nanos) => {
+                Some(format!("a time of day of {nanos} ns is not within one day"))
+            }
+            SqlArg::DateTime { nanos, .. } | SqlArg::Instant { nanos, .. }
+                if !(0..1_000_000_000).contains(&nanos) =>
+            {
+                Some(format!(
+                    "{nanos} nanoseconds on top of a second is not 0..1e9"
+                ))
+            }
+            _ => None,
+        }
+    }
 }

@@ -4,7 +4,8 @@
 //! builders of `decode` not even `format` or `net`; `tests/layers.rs` checks this on the sources.
 //! - [`protocol`]: every code the protocol gives a meaning to, and the Java-compatible hashes;
 //!   [`error`]: the one error type; [`kinds`]: the kinds of values every layer names;
-//!   [`decimal`]: exact decimals as text, for both wire formats;
+//!   [`decimal`]: exact decimals as text, for both wire formats; [`calendar`]: dates and times
+//!   of day as numbers and fields;
 //! - [`net`]: bounds-checked wire reading and writing, connections (handshake, framing, request
 //!   ids), TLS, the connection pool;
 //! - [`format`](mod@format): Ignite 2's binary format: object layout, value extents, type codes, binary type
@@ -18,6 +19,7 @@
 //! - [`ignite3`]: the Ignite 3 client protocol (handshake, SQL cursors, partition map);
 //! - [`client`]: what the bindings use.
 
+pub mod calendar;
 pub mod client;
 pub mod cluster;
 pub mod decimal;
@@ -35,7 +37,9 @@ pub mod write;
 
 // The facade: the bindings and the TensorFlow plugin import only these names (and `igfs`), so the
 // rooms behind them can move without touching the crates above.
+pub use calendar::days_from_civil;
 pub use client::Client;
+pub use decimal::parse_unscaled;
 pub use decode::{AlignedBuf, Batch, Column, DecodeOptions, Selection, ALIGNMENT};
 pub use error::{Error, FsErrorKind, Result};
 pub use kinds::{PrimKind, ScalarKind, SqlArg};

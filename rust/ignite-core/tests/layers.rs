@@ -13,11 +13,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("protocol", &[]),
     ("kinds", &[]),
     ("decimal", &[]),
+    ("calendar", &[]),
     ("error", &["protocol"]),
     ("net", &["error", "protocol"]),
     ("format", &["error", "protocol", "kinds", "decimal", "net"]),
     ("decode", &["error", "kinds"]),
-    ("decode::ignite3", &["error", "kinds", "decimal", "decode"]),
+    (
+        "decode::ignite3",
+        &["error", "kinds", "decimal", "calendar", "decode"],
+    ),
     (
         "decode::ignite2",
         &["error", "protocol", "kinds", "net", "format", "decode"],
@@ -28,6 +32,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "error",
             "protocol",
             "kinds",
+            "decimal",
             "net",
             "format",
             "decode",
@@ -42,6 +47,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "error",
             "kinds",
+            "decimal",
+            "calendar",
             "net",
             "decode",
             "decode::ignite3",

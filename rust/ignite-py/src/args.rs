@@ -4,7 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ignite_core::{DecodeOptions, ScanOptions, Selection, SqlArg, WriteColumn, WriteValues};
+use ignite_core::{
+    days_from_civil, parse_unscaled, DecodeOptions, ScanOptions, Selection, SqlArg, WriteColumn,
+    WriteValues,
+};
 use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString, PyTuple};
@@ -43,7 +46,9 @@ pub(crate) fn scan_options(
     })
 }
 
-/// An SQL query argument: None, bool, int, float, str or bytes.
+/// An SQL query argument: None, bool, int, float, str, bytes, or a `datetime.date`,
+/// `datetime.datetime` (naive: SQL TIMESTAMP; with a zone: an instant), `datetime.time`,
+/// `uuid.UUID` or `decimal.Decimal`.
 pub(crate) fn sql_arg(value: &Bound<'_, PyAny>) -> PyResult<SqlArg> {
     Ok(if value.is_none() {
         SqlArg::Null
@@ -57,12 +62,87 @@ pub(crate) fn sql_arg(value: &Bound<'_, PyAny>) -> PyResult<SqlArg> {
         SqlArg::String(value.extract()?)
     } else if value.is_instance_of::<PyBytes>() {
         SqlArg::Bytes(value.extract()?)
+    } else if let Some(arg) = library_value(value)? {
+        arg
     } else {
         return Err(invalid_argument(format!(
-            "SQL arguments must be None, bool, int, float, str or bytes, got {}",
+            "SQL arguments must be None, bool, int, float, str, bytes, datetime.date, \
+             datetime.datetime, datetime.time, uuid.UUID or decimal.Decimal, got {}",
             value.get_type().name()?
         )));
     })
+}
+
+/// The standard library's dates, times, UUIDs and decimals, read through their attributes (the
+/// limited API has no datetime structs); `None` for any other object.
+fn library_value(value: &Bound<'_, PyAny>) -> PyResult<Option<SqlArg>> {
+    let py = value.py();
+    let is = |module: &str, class: &str| -> PyResult<bool> {
+        value.is_instance(&py.import(module)?.getattr(class)?)
+    };
+    let int = |name: &str| -> PyResult<i64> { value.getattr(name)?.extract() };
+    let day_number =
+        || -> PyResult<i64> { Ok(days_from_civil(int("year")?, int("month")?, int("day")?)) };
+    let clock_nanos = || -> PyResult<i64> {
+        // pandas' Timestamp adds nanoseconds beyond the microsecond
+        let extra = match value.getattr("nanosecond") {
+            Ok(n) => n.extract::<i64>()?,
+            Err(_) => 0,
+        };
+        Ok(
+            ((int("hour")? * 60 + int("minute")?) * 60 + int("second")?) * 1_000_000_000
+                + int("microsecond")? * 1000
+                + extra,
+        )
+    };
+    Ok(Some(if is("datetime", "datetime")? {
+        let nanos = clock_nanos()?;
+        let local = day_number()? * 86_400 + nanos / 1_000_000_000;
+        let nanos = (nanos % 1_000_000_000) as i32;
+        let offset = value.call_method0("utcoffset")?;
+        if offset.is_none() {
+            SqlArg::DateTime {
+                seconds: local,
+                nanos,
+            }
+        } else {
+            let offset: f64 = offset.call_method0("total_seconds")?.extract()?;
+            SqlArg::Instant {
+                seconds: local - offset as i64,
+                nanos,
+            }
+        }
+    } else if is("datetime", "date")? {
+        SqlArg::Date(day_number()?)
+    } else if is("datetime", "time")? {
+        SqlArg::Time(clock_nanos()?)
+    } else if is("uuid", "UUID")? {
+        let bytes: Vec<u8> = value.getattr("bytes")?.extract()?;
+        SqlArg::Uuid(
+            bytes
+                .try_into()
+                .map_err(|_| invalid_argument("a uuid.UUID whose bytes are not 16"))?,
+        )
+    } else if is("decimal", "Decimal")? {
+        let text: String = value.str()?.extract()?;
+        let exponent = value.call_method0("as_tuple")?.getattr("exponent")?;
+        let scale = match exponent.extract::<i64>() {
+            Ok(e) if (-32_768..=32_767).contains(&-e) => -e as i32,
+            _ => {
+                return Err(invalid_argument(format!(
+                    "decimal SQL argument {text} is not a finite number with a scale Ignite holds"
+                )))
+            }
+        };
+        let unscaled = parse_unscaled(&text, scale).map_err(|_| {
+            invalid_argument(format!(
+                "decimal SQL argument {text} has more than 38 digits"
+            ))
+        })?;
+        SqlArg::Decimal { unscaled, scale }
+    } else {
+        return Ok(None);
+    }))
 }
 
 /// A column to write, from Python: `(kind, uint8 view of the data, width)`; kind is a primitive

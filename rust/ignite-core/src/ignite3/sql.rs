@@ -12,7 +12,9 @@ use crate::error::{Error, Result};
 use crate::ignite3::codes::{column_type, op};
 use crate::ignite3::connection::Connection;
 use crate::ignite3::msgpack::MsgReader;
-use crate::ignite3::tuple_builder::TupleBuilder;
+use crate::ignite3::tuple_builder::{
+    put_date, put_datetime, put_decimal, put_instant, put_time, put_uuid, TupleBuilder,
+};
 pub use crate::kinds::SqlArg;
 
 /// How a query runs.
@@ -122,6 +124,9 @@ pub fn execute(
             options.page_size
         )));
     }
+    if let Some(why) = args.iter().find_map(SqlArg::invalid) {
+        return Err(Error::InvalidArgument(why));
+    }
     let arg_tuple = args_tuple(args);
     let observable = conn.observable_timestamp();
     let id = conn.send(op::SQL_EXEC, |w| {
@@ -187,18 +192,24 @@ fn args_tuple(args: &[SqlArg]) -> Option<Vec<u8>> {
     }
     let mut b = TupleBuilder::new();
     for arg in args {
-        let type_id = match arg {
+        let (type_id, scale) = match arg {
             SqlArg::Null => {
                 b.null().null().null();
                 continue;
             }
-            SqlArg::Bool(_) => column_type::BOOLEAN,
-            SqlArg::Long(_) => column_type::INT64,
-            SqlArg::Double(_) => column_type::DOUBLE,
-            SqlArg::String(_) => column_type::STRING,
-            SqlArg::Bytes(_) => column_type::BYTE_ARRAY,
+            SqlArg::Bool(_) => (column_type::BOOLEAN, 0),
+            SqlArg::Long(_) => (column_type::INT64, 0),
+            SqlArg::Double(_) => (column_type::DOUBLE, 0),
+            SqlArg::String(_) => (column_type::STRING, 0),
+            SqlArg::Bytes(_) => (column_type::BYTE_ARRAY, 0),
+            SqlArg::Date(_) => (column_type::DATE, 0),
+            SqlArg::Time(_) => (column_type::TIME, 0),
+            SqlArg::DateTime { .. } => (column_type::DATETIME, 0),
+            SqlArg::Instant { .. } => (column_type::TIMESTAMP, 0),
+            SqlArg::Uuid(_) => (column_type::UUID, 0),
+            SqlArg::Decimal { scale, .. } => (column_type::DECIMAL, *scale),
         };
-        b.int(type_id as i64).int(0);
+        b.int(type_id as i64).int(scale as i64);
         match arg {
             SqlArg::Null => unreachable!("handled above"),
             SqlArg::Bool(v) => b.bool(*v),
@@ -206,6 +217,12 @@ fn args_tuple(args: &[SqlArg]) -> Option<Vec<u8>> {
             SqlArg::Double(v) => b.double(*v),
             SqlArg::String(v) => b.str(v),
             SqlArg::Bytes(v) => b.bytes(v),
+            SqlArg::Date(days) => b.element(|o| put_date(o, *days)),
+            SqlArg::Time(nanos) => b.element(|o| put_time(o, *nanos)),
+            SqlArg::DateTime { seconds, nanos } => b.element(|o| put_datetime(o, *seconds, *nanos)),
+            SqlArg::Instant { seconds, nanos } => b.element(|o| put_instant(o, *seconds, *nanos)),
+            SqlArg::Uuid(bytes) => b.element(|o| put_uuid(o, bytes)),
+            SqlArg::Decimal { unscaled, scale } => b.element(|o| put_decimal(o, *unscaled, *scale)),
         };
     }
     Some(b.build())

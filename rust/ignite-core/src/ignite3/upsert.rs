@@ -15,6 +15,10 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use crate::calendar::{
+    civil_from_days, truncate_nanos, TimeOfDay, NANOS_PER_DAY, NANOS_PER_SECOND,
+};
+use crate::decimal::{self, ParseDecimalError};
 use crate::decode::ignite3::SqlType;
 use crate::error::{Error, Result};
 use crate::ignite3::cluster;
@@ -22,7 +26,9 @@ use crate::ignite3::codes::{column_type, op};
 use crate::ignite3::connection::Connection;
 use crate::ignite3::msgpack::{MsgReader, MsgWriter};
 use crate::ignite3::sql::{self, SqlOptions};
-use crate::ignite3::tuple_builder::VARLEN_EMPTY_BYTE;
+use crate::ignite3::tuple_builder::{
+    put_date, put_datetime, put_decimal, put_instant, put_time, put_uuid, VARLEN_EMPTY_BYTE,
+};
 use crate::kinds::{PrimKind, SqlArg};
 use crate::write::WriteColumn;
 
@@ -130,7 +136,9 @@ pub struct UpsertColumn<'a> {
     pub nulls: Option<&'a [u8]>,
 }
 
-/// One value read from a column, before it is checked against its SQL type.
+/// One value of a row: first as its given column holds it (`Source::raw`), then as its table
+/// column's type holds it (`Source::cell`: dates, times, UUIDs and decimals are made from the
+/// integers, pairs, bytes, floats and strings that carry them).
 #[derive(Debug, Clone, Copy)]
 enum Cell<'a> {
     Null,
@@ -141,6 +149,27 @@ enum Cell<'a> {
     /// UTF-8 text (padding removed).
     Text(&'a [u8]),
     Bytes(&'a [u8]),
+    /// DATE: days since 1970-01-01.
+    Date(i64),
+    /// TIME: nanoseconds since midnight.
+    Time(i64),
+    /// TIMESTAMP: wall-clock seconds since 1970-01-01T00:00, and nanoseconds.
+    DateTime {
+        seconds: i64,
+        nanos: i32,
+    },
+    /// TIMESTAMP WITH LOCAL TIME ZONE: seconds since the epoch, and nanoseconds.
+    Instant {
+        seconds: i64,
+        nanos: i32,
+    },
+    /// UUID, canonical order.
+    Uuid(&'a [u8; 16]),
+    /// DECIMAL at its column's scale.
+    Decimal {
+        unscaled: i128,
+        scale: i32,
+    },
 }
 
 /// A given column matched to its table column.
@@ -160,12 +189,37 @@ impl Cell<'_> {
             Cell::Double(v) => SqlArg::Double(v),
             Cell::Text(b) => SqlArg::String(String::from_utf8_lossy(b).into_owned()),
             Cell::Bytes(b) => SqlArg::Bytes(b.to_vec()),
+            Cell::Date(days) => SqlArg::Date(days),
+            Cell::Time(nanos) => SqlArg::Time(nanos),
+            Cell::DateTime { seconds, nanos } => SqlArg::DateTime { seconds, nanos },
+            Cell::Instant { seconds, nanos } => SqlArg::Instant { seconds, nanos },
+            Cell::Uuid(b) => SqlArg::Uuid(*b),
+            Cell::Decimal { unscaled, scale } => SqlArg::Decimal { unscaled, scale },
         }
     }
 }
 
+/// The most fractional digits of a second Ignite 3.1 keeps, whatever the column's precision:
+/// TIME(9) and TIMESTAMP(9) columns read back, compare and take SQL arguments in milliseconds
+/// (seen on 3.1.0). Written values are cut to them, so that SQL finds a key where it looks.
+const KEPT_FRACTION_DIGITS: i32 = 3;
+
+/// Fractional digits of a second a temporal column keeps.
+fn kept_digits(sql: &SchemaColumn) -> i32 {
+    sql.precision.min(KEPT_FRACTION_DIGITS)
+}
+
+/// The dates SQL's DATE and TIMESTAMP types hold in Ignite 3: 0001-01-01 to 9999-12-31.
+const FIRST_DAY: i64 = -719_162;
+const LAST_DAY: i64 = 2_932_896;
+/// The instants TIMESTAMP WITH LOCAL TIME ZONE holds: those dates in every zone (18 hours in from
+/// both ends; the server refuses the rest, "Value is out of allowed range").
+const FIRST_INSTANT: i64 = FIRST_DAY * 86_400 + 18 * 3600;
+const LAST_INSTANT: i64 = (LAST_DAY + 1) * 86_400 - 18 * 3600 - 1;
+
 impl<'a> Source<'a> {
-    fn cell(&self, row: usize) -> Cell<'a> {
+    /// Row `row`'s value as the given column holds it.
+    fn raw(&self, row: usize) -> Cell<'a> {
         if self.column.nulls.is_some_and(|n| n[row] != 0) {
             return Cell::Null;
         }
@@ -184,8 +238,9 @@ impl<'a> Source<'a> {
                     PrimKind::F64 => Cell::Double(f64::from_le_bytes(b.try_into().unwrap())),
                 }
             }
-            WriteColumn::FixedArray { data, width, .. } => {
-                Cell::Bytes(&data[row * width..(row + 1) * width])
+            WriteColumn::FixedArray { kind, data, width } => {
+                let n = kind.size() * width;
+                Cell::Bytes(&data[row * n..(row + 1) * n])
             }
             WriteColumn::Strings { data, width } => {
                 let cell = &data[row * width..(row + 1) * width];
@@ -193,6 +248,98 @@ impl<'a> Source<'a> {
                 Cell::Text(&cell[..len])
             }
         }
+    }
+
+    /// Row `row`'s value as its table column holds it; an error says why the value cannot be
+    /// one (a time beyond a day, a decimal with too many digits, ...). Fractions of a second
+    /// are cut to what the column keeps (see [`KEPT_FRACTION_DIGITS`]).
+    fn cell(&self, row: usize) -> Result<Cell<'a>> {
+        use column_type as t;
+        let sql = self.sql;
+        let fail = |why: String| {
+            Err(Error::InvalidArgument(format!(
+                "column '{}', row {row}: {why}",
+                sql.name
+            )))
+        };
+        let in_range = |days: i64| (FIRST_DAY..=LAST_DAY).contains(&days);
+        let raw = self.raw(row);
+        match (raw, sql.type_id) {
+            (Cell::Null, _) => Ok(Cell::Null),
+            (Cell::Int(days), t::DATE) if in_range(days) => Ok(Cell::Date(days)),
+            (Cell::Int(_), t::DATE) => fail("the date is outside 0001-01-01..9999-12-31".into()),
+            (Cell::Int(nanos), t::TIME) if (0..NANOS_PER_DAY).contains(&nanos) => Ok(Cell::Time(
+                nanos - nanos % NANOS_PER_SECOND
+                    + truncate_nanos(nanos % NANOS_PER_SECOND, kept_digits(sql)),
+            )),
+            (Cell::Int(nanos), t::TIME) => fail(format!(
+                "a time of day of {nanos} ns is not within 00:00..24:00"
+            )),
+            (Cell::Bytes(b), t::DATETIME | t::TIMESTAMP) => {
+                let seconds = i64::from_le_bytes(b[..8].try_into().unwrap());
+                let nanos = i64::from_le_bytes(b[8..16].try_into().unwrap());
+                if !(0..NANOS_PER_SECOND).contains(&nanos) {
+                    return fail(format!("{nanos} nanoseconds on top of a second"));
+                }
+                if sql.type_id == t::DATETIME && !in_range(seconds.div_euclid(86_400)) {
+                    return fail("the time is outside 0001-01-01..9999-12-31".into());
+                }
+                if sql.type_id == t::TIMESTAMP && !(FIRST_INSTANT..=LAST_INSTANT).contains(&seconds)
+                {
+                    return fail(
+                        "the instant is outside 0001-01-01T18:00Z..9999-12-31T05:59:59Z".into(),
+                    );
+                }
+                let nanos = truncate_nanos(nanos, kept_digits(sql)) as i32;
+                Ok(if sql.type_id == t::DATETIME {
+                    Cell::DateTime { seconds, nanos }
+                } else {
+                    Cell::Instant { seconds, nanos }
+                })
+            }
+            (Cell::Bytes(b), t::UUID) => Ok(Cell::Uuid(b.try_into().unwrap())),
+            (Cell::Int(_) | Cell::Float(_) | Cell::Double(_) | Cell::Text(_), t::DECIMAL) => {
+                let parsed = match raw {
+                    Cell::Int(v) => v.to_string(),
+                    // `{:e}`: the shortest digits that read back as the same float
+                    Cell::Float(v) if v.is_finite() => format!("{v:e}"),
+                    Cell::Double(v) if v.is_finite() => format!("{v:e}"),
+                    Cell::Text(b) => String::from_utf8_lossy(b).into_owned(),
+                    _ => String::from("NaN"),
+                };
+                match decimal::parse_unscaled(&parsed, sql.scale) {
+                    Ok(unscaled)
+                        if sql.precision <= 0
+                            || decimal::digit_count(unscaled) <= sql.precision as u32 =>
+                    {
+                        Ok(Cell::Decimal {
+                            unscaled,
+                            scale: sql.scale,
+                        })
+                    }
+                    Ok(_) | Err(ParseDecimalError::TooManyDigits) => fail(format!(
+                        "{parsed} does not fit DECIMAL({}, {}){}",
+                        sql.precision,
+                        sql.scale,
+                        if sql.precision as u32 > decimal::MAX_WRITE_DIGITS {
+                            " as this writer writes it (38 digits at most)"
+                        } else {
+                            ""
+                        }
+                    )),
+                    Err(ParseDecimalError::NotANumber) => {
+                        fail(format!("'{parsed}' is not a decimal number"))
+                    }
+                }
+            }
+            (other, _) => Ok(other),
+        }
+    }
+
+    /// Row `row`'s value as its table column holds it, once `Plan::check_values` has passed.
+    fn checked_cell(&self, row: usize) -> Cell<'a> {
+        self.cell(row)
+            .expect("every value was checked before any was sent")
     }
 
     /// Whether the column's kind can fill its SQL type at all (values are checked per row).
@@ -212,9 +359,27 @@ impl<'a> Source<'a> {
                     )
                     | (PrimKind::F32, t::FLOAT | t::DOUBLE)
                     | (PrimKind::F64, t::DOUBLE)
+                    // days since 1970-01-01; nanoseconds since midnight
+                    | (PrimKind::I64, t::DATE | t::TIME)
+                    | (
+                        PrimKind::I8
+                            | PrimKind::I16
+                            | PrimKind::I32
+                            | PrimKind::I64
+                            | PrimKind::F32
+                            | PrimKind::F64,
+                        t::DECIMAL
+                    )
             ),
             (WriteColumn::FixedArray { kind, .. }, t::BYTE_ARRAY) => kind == PrimKind::I8,
-            (WriteColumn::Strings { .. }, t::STRING) => true,
+            (WriteColumn::Strings { .. }, t::STRING | t::DECIMAL) => true,
+            // (seconds, nanoseconds) per row
+            (WriteColumn::FixedArray { kind, width, .. }, t::DATETIME | t::TIMESTAMP) => {
+                kind == PrimKind::I64 && width == 2
+            }
+            (WriteColumn::FixedArray { kind, width, .. }, t::UUID) => {
+                kind == PrimKind::I8 && width == 16
+            }
             _ => false,
         }
     }
@@ -296,6 +461,12 @@ fn encode(cell: Cell, out: &mut Vec<u8>) {
             }
             out.extend_from_slice(b);
         }
+        Cell::Date(days) => put_date(out, days),
+        Cell::Time(nanos) => put_time(out, nanos),
+        Cell::DateTime { seconds, nanos } => put_datetime(out, seconds, nanos),
+        Cell::Instant { seconds, nanos } => put_instant(out, seconds, nanos),
+        Cell::Uuid(b) => put_uuid(out, b),
+        Cell::Decimal { unscaled, scale } => put_decimal(out, unscaled, scale),
     }
 }
 
@@ -364,18 +535,47 @@ fn hash32(data: &[u8], seed: i32) -> i32 {
 }
 
 /// `HashCalculator.hashValue` of a value of SQL type `type_id` (`ColocationUtils.append`).
+/// Temporal values come already cut to the column's precision, decimals at its scale.
 fn value_hash(cell: Cell, type_id: i32) -> i32 {
+    let int = |v: i64, seed: i32| hash32(&(v as i32).to_le_bytes(), seed);
+    let long = |v: i64, seed: i32| hash32(&v.to_le_bytes(), seed);
+    // hashDate: the day seeded by the month seeded by the year
+    let date = |days: i64| {
+        let (year, month, day) = civil_from_days(days);
+        int(day, int(month, int(year, 0)))
+    };
+    // hashTime: hour, minute, second, then the nanoseconds, each seeding the next
+    let time = |nanos: i64| {
+        let t = TimeOfDay::from_nanos(nanos).expect("a checked time of day");
+        int(t.nano, int(t.second, int(t.minute, int(t.hour, 0))))
+    };
     match (cell, type_id) {
         (Cell::Null, _) => hash32(&[0], 0),
         (Cell::Bool(v), _) => hash32(&[v as u8], 0),
         (Cell::Int(v), column_type::INT8) => hash32(&(v as i8).to_le_bytes(), 0),
         (Cell::Int(v), column_type::INT16) => hash32(&(v as i16).to_le_bytes(), 0),
-        (Cell::Int(v), column_type::INT32) => hash32(&(v as i32).to_le_bytes(), 0),
-        (Cell::Int(v), _) => hash32(&v.to_le_bytes(), 0),
+        (Cell::Int(v), column_type::INT32) => int(v, 0),
+        (Cell::Int(v), _) => long(v, 0),
         (Cell::Float(v), column_type::FLOAT) => hash32(&v.to_bits().to_le_bytes(), 0),
         (Cell::Float(v), _) => hash32(&(v as f64).to_bits().to_le_bytes(), 0),
         (Cell::Double(v), _) => hash32(&v.to_bits().to_le_bytes(), 0),
         (Cell::Text(b) | Cell::Bytes(b), _) => hash32(b, 0),
+        (Cell::Date(days), _) => date(days),
+        (Cell::Time(nanos), _) => time(nanos),
+        // hashDateTime: HashUtils.combine(hashDate, hashTime)
+        (Cell::DateTime { seconds, nanos }, _) => combine(
+            date(seconds.div_euclid(86_400)),
+            time(seconds.rem_euclid(86_400) * NANOS_PER_SECOND + nanos as i64),
+        ),
+        // hashTimestamp: the nanoseconds seeded by the seconds' hash
+        (Cell::Instant { seconds, nanos }, _) => int(nanos as i64, long(seconds, 0)),
+        // hashUuid: the low long seeded by the high long's hash
+        (Cell::Uuid(b), _) => {
+            let half = |h: &[u8]| i64::from_be_bytes(h.try_into().unwrap());
+            long(half(&b[8..]), long(half(&b[..8]), 0))
+        }
+        // hashDecimal: the bytes of the unscaled value at the column's scale
+        (Cell::Decimal { unscaled, .. }, _) => hash32(&decimal::to_twos_complement(unscaled), 0),
     }
 }
 
@@ -511,7 +711,7 @@ fn await_visible(
         let marks = vec!["?"; last_rows.len()].join(", ");
         let args = last_rows
             .iter()
-            .map(|&row| keys[0].cell(row).as_arg())
+            .map(|&row| keys[0].checked_cell(row).as_arg())
             .collect();
         vec![(
             format!(
@@ -532,7 +732,7 @@ fn await_visible(
             .map(|&row| {
                 (
                     query.clone(),
-                    keys.iter().map(|k| k.cell(row).as_arg()).collect(),
+                    keys.iter().map(|k| k.checked_cell(row).as_arg()).collect(),
                 )
             })
             .collect()
@@ -682,18 +882,19 @@ impl<'a> Plan<'a> {
     /// Every value checked against its column, before anything is sent.
     fn check_values(&self) -> Result<()> {
         for source in self.sources.iter().flatten() {
-            let kind_checks = !matches!(
-                source.column.values,
-                WriteColumn::Scalar {
-                    kind: PrimKind::Bool | PrimKind::F32 | PrimKind::F64,
-                    ..
-                }
-            );
-            if !kind_checks && source.column.nulls.is_none() {
+            let always_fits = source.sql.type_id != column_type::DECIMAL
+                && matches!(
+                    source.column.values,
+                    WriteColumn::Scalar {
+                        kind: PrimKind::Bool | PrimKind::F32 | PrimKind::F64,
+                        ..
+                    }
+                );
+            if always_fits && source.column.nulls.is_none() {
                 continue;
             }
             for row in 0..self.rows {
-                source.check(row, source.cell(row))?;
+                source.check(row, source.cell(row)?)?;
             }
         }
         Ok(())
@@ -704,7 +905,10 @@ impl<'a> Plan<'a> {
             let source = self.sources[i]
                 .as_ref()
                 .expect("colocation columns are key columns");
-            combine(hash, value_hash(source.cell(row), source.sql.type_id))
+            combine(
+                hash,
+                value_hash(source.checked_cell(row), source.sql.type_id),
+            )
         })
     }
 
@@ -715,6 +919,8 @@ impl<'a> Plan<'a> {
             .iter()
             .flatten()
             .map(|s| match s.column.values {
+                // a decimal: its scale and up to 16 bytes of unscaled value
+                _ if s.sql.type_id == column_type::DECIMAL => 18,
                 WriteColumn::Scalar { kind, .. } => kind.size(),
                 WriteColumn::FixedArray { kind, width, .. } => kind.size() * width + 1,
                 WriteColumn::Strings { width, .. } => width + 1,
@@ -728,7 +934,7 @@ impl<'a> Plan<'a> {
         tuple.clear();
         for source in &self.sources {
             if let Some(source) = source {
-                encode(source.cell(row), &mut tuple.values);
+                encode(source.checked_cell(row), &mut tuple.values);
             }
             tuple.ends.push(tuple.values.len());
         }
@@ -878,6 +1084,76 @@ mod tests {
         ]);
         assert_eq!(mix, 1667176687);
         assert_eq!(partition_of(mix, 25), 12);
+    }
+
+    #[test]
+    fn temporal_uuid_and_decimal_hashes_match_the_java_calculator() {
+        // HashCalculator.hashDate/hashTime/hashDateTime/hashTimestamp/hashUuid/hashDecimal of
+        // Ignite 3.1.0, values cut to the precision (scale) given to it.
+        use column_type as t;
+        let time = ((13 * 60 + 45) * 60 + 7) * NANOS_PER_SECOND;
+        let uuid: [u8; 16] = [
+            0x12, 0x3e, 0x45, 0x67, 0xe8, 0x9b, 0x12, 0xd3, 0xa4, 0x56, 0x42, 0x66, 0x14, 0x17,
+            0x40, 0x00,
+        ];
+        let cases: Vec<(Cell, i32, i32)> = vec![
+            (Cell::Date(19_782), t::DATE, 403765605),
+            (Cell::Date(-719_529), t::DATE, -1454998425),
+            (Cell::Time(time + 123_456_789), t::TIME, -533493763),
+            (Cell::Time(time + 123_000_000), t::TIME, -1076167703),
+            (
+                Cell::DateTime {
+                    seconds: 19_782 * 86_400 + time / NANOS_PER_SECOND,
+                    nanos: 123_456_000,
+                },
+                t::DATETIME,
+                1846241740,
+            ),
+            (
+                Cell::Instant {
+                    seconds: -2,
+                    nanos: 500_000_000,
+                },
+                t::TIMESTAMP,
+                1028608660,
+            ),
+            (
+                Cell::Instant {
+                    seconds: 1_700_000_000,
+                    nanos: 123_456_789,
+                },
+                t::TIMESTAMP,
+                -783239016,
+            ),
+            (Cell::Uuid(&uuid), t::UUID, -2120767834),
+            (
+                Cell::Decimal {
+                    unscaled: 1235,
+                    scale: 2,
+                },
+                t::DECIMAL,
+                1046128362,
+            ),
+            (
+                Cell::Decimal {
+                    unscaled: -1,
+                    scale: 0,
+                },
+                t::DECIMAL,
+                -482826348,
+            ),
+            (
+                Cell::Decimal {
+                    unscaled: 100_000,
+                    scale: 3,
+                },
+                t::DECIMAL,
+                1520194248,
+            ),
+        ];
+        for (cell, type_id, java) in cases {
+            assert_eq!(value_hash(cell, type_id), java, "{cell:?}");
+        }
     }
 
     #[test]

@@ -116,6 +116,9 @@ impl Cursor {
         if query.trim().is_empty() {
             return Err(Error::InvalidArgument("the SQL query is empty".into()));
         }
+        if let Some(why) = args.iter().find_map(SqlArg::invalid) {
+            return Err(Error::InvalidArgument(why));
+        }
         let (conn, page, start) = open_request(
             &pool,
             op::QUERY_SQL_FIELDS,

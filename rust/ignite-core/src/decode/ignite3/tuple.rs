@@ -8,6 +8,7 @@
 //! exactly takes 4. An empty string or byte array, or a byte array that starts with 0x80, is
 //! written with a leading 0x80 byte, which is not part of the value.
 
+use crate::calendar::{days_from_civil, NANOS_PER_DAY};
 use crate::decimal;
 use crate::decode::column_builder::ColumnBuilder;
 use crate::decode::ignite3::sql_type::SqlType;
@@ -22,7 +23,6 @@ const VARLEN_EMPTY_BYTE: u8 = 0x80;
 /// turning it into text costs time quadratic in its length.
 const MAX_DECIMAL_BYTES: usize = 13_608;
 
-const NANOS_PER_DAY: i64 = 86_400_000_000_000;
 const MILLIS_PER_DAY: i64 = 86_400_000;
 
 /// Appends the row `tuple`, whose elements are of `types` in order, to `builders` (one per
@@ -220,17 +220,6 @@ fn days(value: &[u8]) -> Option<i64> {
         return None;
     }
     Some(days_from_civil(year as i64, month as i64, day as i64))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// Nanoseconds since midnight of a 4-, 5- or 6-byte time: hour, minute, second and a fraction
