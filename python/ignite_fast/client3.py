@@ -39,7 +39,7 @@ from . import _native
 from ._options import ConnectionSettings, TlsOptions, batch_converter, check_int
 from ._progress import STEP_BYTES, check_progress, rows_bar
 from ._write_columns import WriteColumn
-from .columns import Column, PrimColumn, batch_from_native
+from .columns import Column, batch_from_native
 from .errors import InvalidArgumentError, ServerError
 
 __all__ = ["Ignite3Client"]
@@ -438,18 +438,10 @@ def _batches_of(cursor: Any, batch_size: int, *, typed_empty: bool = True) -> It
     """A native cursor's batches as named columns; closes the cursor when the loop ends early.
     A result without rows gives one empty batch, with its columns' types, unless not
     ``typed_empty`` (one partition of many)."""
-    # SQL's TINYINT is signed; the native columns give Java bytes as uint8 (as the original
-    # IgniteDataset did for Ignite 2): the same bytes, seen as int8.
-    tinyints = [name for name, sql_type, *_ in cursor.columns() if sql_type == "TINYINT"]
     try:
         while (batch := cursor.next_batch(batch_size)) is not None:
             if batch[0] or typed_empty:
-                columns = batch_from_native(batch[1])
-                for name in tinyints:
-                    column = columns[name]
-                    if isinstance(column, PrimColumn):
-                        columns[name] = dataclasses.replace(column, values=column.values.view(np.int8))
-                yield columns
+                yield batch_from_native(batch[1])
     finally:
         cursor.close()
 

@@ -6,7 +6,7 @@ A batch is a dict ``{"key": column, "val": column}``. A column is one of:
 Ignite type                                  numpy form
 ===========================================  ==============================================================
 byte, short, int, long                       ``uint8`` (Java bytes, as the original IgniteDataset), ``int16``,
-                                             ``int32``, ``int64``
+                                             ``int32``, ``int64`` (Ignite 3's TINYINT, a number: ``int8``)
 float, double, char, bool                    ``float32``, ``float64``, ``uint16`` (UTF-16 unit), ``bool``
 String                                       ``S<width>`` bytes (UTF-8); ``np.char.decode(a, "utf-8")`` for str
 UUID                                         ``uint8`` array ``(rows, 16)``, canonical byte order

@@ -61,6 +61,9 @@ impl PrimKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScalarKind {
     Prim(PrimKind),
+    /// A signed byte that is a number (SQL TINYINT), as int8; Java's `byte` (`Prim(I8)`) goes
+    /// to Python as uint8, as the original IgniteDataset gave pixels and raw bytes.
+    SignedByte,
     /// 16 bytes, canonical (big-endian) order.
     Uuid,
     /// int64 milliseconds since the epoch.
@@ -83,6 +86,7 @@ impl ScalarKind {
     pub fn size(self) -> usize {
         match self {
             ScalarKind::Prim(k) => k.size(),
+            ScalarKind::SignedByte => 1,
             ScalarKind::Uuid => 16,
             ScalarKind::Date
             | ScalarKind::Timestamp
@@ -96,6 +100,7 @@ impl ScalarKind {
     pub fn name(self) -> &'static str {
         match self {
             ScalarKind::Prim(k) => k.name(),
+            ScalarKind::SignedByte => "tinyint",
             ScalarKind::Uuid => "uuid",
             ScalarKind::Date => "date",
             ScalarKind::Timestamp => "timestamp",

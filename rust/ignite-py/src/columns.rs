@@ -120,6 +120,10 @@ fn scalar_values<'py>(
             primitive_array(py, k, values, &[len])?,
             py.None().into_bound(py),
         )),
+        ScalarKind::SignedByte => Ok((
+            zero_copy_array::<i8>(py, values, &[len])?,
+            py.None().into_bound(py),
+        )),
         ScalarKind::Uuid => tagged(zero_copy_array::<u8>(py, values, &[len, 16])?, "uuid"),
         ScalarKind::Date => tagged(zero_copy_array::<i64>(py, values, &[len])?, "date"),
         ScalarKind::Timestamp => tagged(zero_copy_array::<i64>(py, values, &[len])?, "timestamp"),

@@ -165,7 +165,9 @@ pub fn push_value(
 #[inline]
 fn push_scalar(column: &mut ColumnBuilder, kind: ScalarKind, r: &mut Reader<'_>) -> Result<()> {
     match kind {
-        ScalarKind::Prim(k) => column.push_scalar(kind, r.take(k.size())?),
+        ScalarKind::Prim(_) | ScalarKind::SignedByte => {
+            column.push_scalar(kind, r.take(kind.size())?)
+        }
         ScalarKind::Uuid => column.push_scalar(kind, &r.uuid()?),
         ScalarKind::Date | ScalarKind::Time | ScalarKind::TimeNanos => {
             column.push_scalar(kind, &r.i64()?.to_le_bytes())

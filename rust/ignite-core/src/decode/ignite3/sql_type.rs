@@ -94,7 +94,7 @@ impl SqlType {
         Ok(match self {
             SqlType::Null => None,
             SqlType::Boolean => prim(PrimKind::Bool),
-            SqlType::Int8 => prim(PrimKind::I8),
+            SqlType::Int8 => Some(ValueKind::Scalar(ScalarKind::SignedByte)),
             SqlType::Int16 => prim(PrimKind::I16),
             SqlType::Int32 => prim(PrimKind::I32),
             SqlType::Int64 => prim(PrimKind::I64),

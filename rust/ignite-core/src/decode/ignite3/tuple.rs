@@ -87,17 +87,8 @@ fn push_element(builder: &mut ColumnBuilder, sql_type: SqlType, value: &[u8]) ->
             let v = int(value, 2).ok_or_else(bad_length)? as i16;
             push_prim(builder, PrimKind::I16, &v.to_le_bytes())
         }
-        SqlType::Int8 | SqlType::Boolean => {
-            if value.len() != 1 {
-                return Err(bad_length());
-            }
-            let kind = if sql_type == SqlType::Boolean {
-                PrimKind::Bool
-            } else {
-                PrimKind::I8
-            };
-            push_prim(builder, kind, value)
-        }
+        SqlType::Int8 if value.len() == 1 => builder.push_scalar(ScalarKind::SignedByte, value),
+        SqlType::Boolean if value.len() == 1 => push_prim(builder, PrimKind::Bool, value),
         SqlType::Double => match value.len() {
             8 => push_prim(builder, PrimKind::F64, value),
             4 => {
