@@ -11,10 +11,8 @@ use std::io::{Read, Write};
 use crate::error::{Error, Result};
 use crate::ignite3::codes::{self, error_code, flag, op};
 use crate::ignite3::msgpack::{MsgReader, MsgWriter};
-use crate::net::connection::{open_first, ConnectionConfig, Stream};
+use crate::net::connection::{open_first, read_frame_body, ConnectionConfig, Stream};
 
-/// How much a frame's declared length may make us allocate before its bytes arrive.
-const UNTRUSTED_RESERVE: usize = 64 << 20;
 /// New connections that lose the server's handshake race are opened again this many times.
 const HANDSHAKE_RACE_RETRIES: usize = 3;
 
@@ -381,28 +379,12 @@ impl Connection {
     fn read_frame_inner(&mut self, buf: &mut Vec<u8>) -> Result<()> {
         let mut len_bytes = [0u8; 4];
         self.stream.read_exact(&mut len_bytes)?;
-        let len = i32::from_be_bytes(len_bytes);
-        if len < 0 {
-            return Err(Error::protocol(format!(
-                "{} sent a frame of negative length {len}",
-                self.address
-            )));
-        }
-        let len = len as usize;
-        buf.clear();
-        // Trust the length only as far as the bytes that arrive: reserve at most a chunk up
-        // front and let the buffer grow with the data (read_to_end does not zero it first).
-        buf.reserve(len.min(UNTRUSTED_RESERVE));
-        let got = Read::by_ref(&mut self.stream)
-            .take(len as u64)
-            .read_to_end(buf)?;
-        if got != len {
-            return Err(Error::Connection(format!(
-                "{} closed the connection in the middle of a {len}-byte message",
-                self.address
-            )));
-        }
-        Ok(())
+        read_frame_body(
+            &mut self.stream,
+            i32::from_be_bytes(len_bytes),
+            buf,
+            &self.address,
+        )
     }
 }
 

@@ -415,26 +415,41 @@ impl Connection {
     fn read_frame_inner(&mut self, buf: &mut Vec<u8>) -> Result<()> {
         let mut len_bytes = [0u8; 4];
         self.stream.read_exact(&mut len_bytes)?;
-        let len = i32::from_le_bytes(len_bytes);
-        if len < 0 || len as usize > MAX_FRAME_LEN {
-            return Err(Error::protocol(format!("invalid frame length {len}")));
-        }
-        let len = len as usize;
-        buf.clear();
-        // Trust the length field only as far as the data that actually arrives: reserve at most
-        // a chunk up front, and let the buffer grow with the bytes read.
-        buf.reserve(len.min(UNTRUSTED_RESERVE));
-        // read_to_end fills the spare capacity without zeroing it first.
-        let got = Read::by_ref(&mut self.stream)
-            .take(len as u64)
-            .read_to_end(buf)?;
-        if got != len {
-            return Err(Error::Connection(format!(
-                "the server closed the connection in the middle of a {len}-byte message"
-            )));
-        }
-        Ok(())
+        read_frame_body(
+            &mut self.stream,
+            i32::from_le_bytes(len_bytes),
+            buf,
+            "the server",
+        )
     }
+}
+
+/// Reads a frame's `len` bytes (its length field already read, in either protocol's byte order)
+/// into `buf`, replacing its contents and keeping its capacity. `peer` names the sender in errors.
+pub fn read_frame_body(
+    stream: &mut impl Read,
+    len: i32,
+    buf: &mut Vec<u8>,
+    peer: &str,
+) -> Result<()> {
+    if len < 0 || len as usize > MAX_FRAME_LEN {
+        return Err(Error::protocol(format!(
+            "{peer} sent an invalid frame length {len}"
+        )));
+    }
+    let len = len as usize;
+    buf.clear();
+    // Trust the length field only as far as the data that actually arrives: reserve at most
+    // a chunk up front, and let the buffer grow with the bytes read.
+    buf.reserve(len.min(UNTRUSTED_RESERVE));
+    // read_to_end fills the spare capacity without zeroing it first.
+    let got = Read::by_ref(stream).take(len as u64).read_to_end(buf)?;
+    if got != len {
+        return Err(Error::Connection(format!(
+            "{peer} closed the connection in the middle of a {len}-byte message"
+        )));
+    }
+    Ok(())
 }
 
 /// Reads the TLS records waiting on an idle connection (its socket is non-blocking): true when
