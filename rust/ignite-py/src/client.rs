@@ -6,7 +6,6 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::args::{scan_options, sql_arg, write_column, ColumnSpec, ValuesSpec};
-use crate::columns::batch_to_py;
 use crate::connection_spec::ConnectionSpec;
 use crate::errors::IntoPyResult;
 use crate::open_cursor::OpenCursor;
@@ -253,15 +252,12 @@ impl NativeCursor {
         py: Python<'py>,
         max_rows: usize,
     ) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        match self.inner.step(py, |cursor| cursor.next_batch(max_rows))? {
-            Some(batch) => Ok(Some(batch_to_py(py, batch)?)),
-            None => Ok(None),
-        }
+        self.inner.next_batch(py, max_rows)
     }
 
     /// Fetches one page and discards it: `(entries, bytes)`, or None at the end.
     fn next_raw_page(&mut self, py: Python<'_>) -> PyResult<Option<(usize, usize)>> {
-        self.inner.step(py, |cursor| cursor.next_raw_page())
+        self.inner.next_raw_page(py)
     }
 
     /// Closes the cursor on the server if it is still open; idempotent.

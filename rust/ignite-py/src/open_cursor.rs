@@ -2,10 +2,39 @@
 //! step runs with the GIL released, and the end of the results or an error lets go of the cursor,
 //! and so of its connection (dropping it closes it on the server if it is still open there).
 
-use ignite_core::Error;
+use ignite_core::ignite3::client::QueryBatches;
+use ignite_core::{Batch, Cursor, Error};
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
+use crate::columns::batch_to_py;
 use crate::errors::to_py_err;
+
+/// What both protocols' query cursors do, so that one body serves their Python methods.
+pub(crate) trait BatchCursor: Send {
+    /// Up to `max_rows` rows decoded, or `None` at the end.
+    fn next_batch(&mut self, max_rows: usize) -> Result<Option<Batch>, Error>;
+    /// One page fetched and thrown away: `(rows, bytes)`, or `None` at the end.
+    fn next_raw_page(&mut self) -> Result<Option<(usize, usize)>, Error>;
+}
+
+impl BatchCursor for Cursor {
+    fn next_batch(&mut self, max_rows: usize) -> Result<Option<Batch>, Error> {
+        Cursor::next_batch(self, max_rows)
+    }
+    fn next_raw_page(&mut self) -> Result<Option<(usize, usize)>, Error> {
+        Cursor::next_raw_page(self)
+    }
+}
+
+impl BatchCursor for QueryBatches {
+    fn next_batch(&mut self, max_rows: usize) -> Result<Option<Batch>, Error> {
+        QueryBatches::next_batch(self, max_rows)
+    }
+    fn next_raw_page(&mut self) -> Result<Option<(usize, usize)>, Error> {
+        QueryBatches::next_raw_page(self)
+    }
+}
 
 pub(crate) struct OpenCursor<C: Send> {
     /// `None` once the cursor ended, failed or was closed.
@@ -44,5 +73,24 @@ impl<C: Send> OpenCursor<C> {
         if let Some(cursor) = self.cursor.take() {
             py.detach(move || drop(cursor));
         }
+    }
+}
+
+impl<C: BatchCursor> OpenCursor<C> {
+    /// `(rows, {name: column})` of up to `max_rows` rows, or None at the end.
+    pub(crate) fn next_batch<'py>(
+        &mut self,
+        py: Python<'py>,
+        max_rows: usize,
+    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        match self.step(py, |cursor| cursor.next_batch(max_rows))? {
+            Some(batch) => Ok(Some(batch_to_py(py, batch)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// One page fetched and thrown away: `(rows, bytes)`, or None at the end.
+    pub(crate) fn next_raw_page(&mut self, py: Python<'_>) -> PyResult<Option<(usize, usize)>> {
+        self.step(py, |cursor| cursor.next_raw_page())
     }
 }
