@@ -60,6 +60,62 @@ pub fn to_text(negative: bool, scale: i64, magnitude: &[u8]) -> String {
     }
 }
 
+/// Powers of ten that are exact float64 values (10^22 is the last).
+const EXACT_POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// The nearest float64 to `(-1 if negative) * magnitude * 10^-scale`, `magnitude` unsigned
+/// big-endian. Most decimals take a short path without text: one IEEE division (or product) of
+/// two exact operands, an integer below 2^53 and a power of ten up to 10^22, is correctly
+/// rounded, as parsing the exact text would be.
+pub fn to_f64(negative: bool, scale: i64, magnitude: &[u8]) -> f64 {
+    let significant = &magnitude[magnitude.iter().take_while(|&&b| b == 0).count()..];
+    if significant.len() <= 8 {
+        let m = significant
+            .iter()
+            .fold(0u64, |acc, &b| (acc << 8) | b as u64);
+        if let Some(v) = exact_quotient(m, scale) {
+            return if negative && m != 0 { -v } else { v };
+        }
+    }
+    to_text(negative, scale, magnitude)
+        .parse()
+        .unwrap_or(f64::NAN)
+}
+
+/// `m * 10^-scale` as one correctly rounded operation, when both operands are exact.
+#[inline]
+fn exact_quotient(m: u64, scale: i64) -> Option<f64> {
+    if m >= 1 << 53 || !(-22..=22).contains(&scale) {
+        return None;
+    }
+    let power = EXACT_POWERS_OF_TEN[scale.unsigned_abs() as usize];
+    Some(if scale >= 0 {
+        m as f64 / power
+    } else {
+        m as f64 * power
+    })
+}
+
+/// The nearest float64 to a two's complement big-endian unscaled value (Java's
+/// `BigInteger.toByteArray`) times `10^-scale`.
+pub fn twos_complement_to_f64(bytes: &[u8], scale: i64) -> f64 {
+    if (1..=8).contains(&bytes.len()) {
+        // sign-extend to 64 bits
+        let fill = if bytes[0] & 0x80 != 0 { 0xff } else { 0 };
+        let mut word = [fill; 8];
+        word[8 - bytes.len()..].copy_from_slice(bytes);
+        let v = i64::from_be_bytes(word);
+        if let Some(q) = exact_quotient(v.unsigned_abs(), scale) {
+            return if v < 0 { -q } else { q };
+        }
+    }
+    let (negative, magnitude) = from_twos_complement(bytes);
+    to_f64(negative, scale, &magnitude)
+}
+
 /// The parts of a two's complement big-endian integer (Java's `BigInteger.toByteArray`):
 /// whether it is negative, and its unsigned magnitude.
 pub fn from_twos_complement(bytes: &[u8]) -> (bool, Vec<u8>) {
@@ -251,5 +307,48 @@ mod tests {
         assert_eq!(strip_trailing_zeros(10000, 3), (1, -1));
         assert_eq!(strip_trailing_zeros(0, 5), (0, 0));
         assert_eq!(strip_trailing_zeros(-1230, 2), (-123, 1));
+    }
+
+    #[test]
+    fn short_path_floats_equal_the_parsed_text() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..200_000u64 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            // magnitudes of every width up to 9 bytes, scales -25..25
+            let width = (i % 10) as usize;
+            let bytes = state.to_be_bytes();
+            let mut magnitude = bytes[8 - width.min(8)..].to_vec();
+            if width == 9 {
+                magnitude.insert(0, 1);
+            }
+            let scale = (state % 51) as i64 - 25;
+            let negative = state & 1 == 1;
+            let text: f64 = to_text(negative, scale, &magnitude).parse().unwrap();
+            let fast = to_f64(negative, scale, &magnitude);
+            assert_eq!(
+                fast.to_bits(),
+                text.to_bits(),
+                "{negative} {scale} {magnitude:?}"
+            );
+            // the same value as two's complement
+            let mut twos = vec![0u8];
+            twos.extend(&magnitude);
+            if negative {
+                let mut carry = true;
+                for b in twos.iter_mut().rev() {
+                    let (sum, overflow) = (!*b).overflowing_add(carry as u8);
+                    *b = sum;
+                    carry = overflow;
+                }
+            }
+            assert_eq!(
+                twos_complement_to_f64(&twos, scale).to_bits(),
+                text.to_bits()
+            );
+        }
+        assert_eq!(to_f64(true, 2, &[0]).to_bits(), 0f64.to_bits()); // no negative zero
+        assert_eq!(to_f64(false, 2, &[]), 0.0);
     }
 }

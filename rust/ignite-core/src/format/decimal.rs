@@ -45,9 +45,21 @@ impl DecimalParts<'_> {
         decimal::to_text(self.negative, self.scale as i64, &magnitude)
     }
 
-    /// The nearest float64 (by way of the exact decimal string, so correctly rounded).
+    /// The nearest float64 (correctly rounded, as parsing the exact text would be).
     pub fn to_f64(&self) -> f64 {
-        self.to_decimal_string().parse().unwrap_or(f64::NAN)
+        let n = self.magnitude.len();
+        if n <= 8 {
+            // the magnitude without its sign bit, on the stack
+            let mut word = [0u8; 8];
+            word[8 - n..].copy_from_slice(self.magnitude);
+            if n > 0 {
+                word[8 - n] &= 0x7f;
+            }
+            return decimal::to_f64(self.negative, self.scale as i64, &word);
+        }
+        let mut unsigned = self.magnitude.to_vec();
+        unsigned[0] &= 0x7f;
+        decimal::to_f64(self.negative, self.scale as i64, &unsigned)
     }
 }
 

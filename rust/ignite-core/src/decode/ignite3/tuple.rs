@@ -148,12 +148,11 @@ fn push_element(builder: &mut ColumnBuilder, sql_type: SqlType, value: &[u8]) ->
                 )));
             }
             let scale = i16::from_le_bytes([value[0], value[1]]) as i64;
-            let (negative, magnitude) = decimal::from_twos_complement(&value[2..]);
-            let text = decimal::to_text(negative, scale, &magnitude);
             if builder.options().decimal_as_string {
-                builder.push_decimal_string(&text)
+                let (negative, magnitude) = decimal::from_twos_complement(&value[2..]);
+                builder.push_decimal_string(&decimal::to_text(negative, scale, &magnitude))
             } else {
-                let nearest: f64 = text.parse().unwrap_or(f64::NAN);
+                let nearest = decimal::twos_complement_to_f64(&value[2..], scale);
                 builder.push_scalar(ScalarKind::Decimal, &nearest.to_le_bytes())
             }
         }
