@@ -98,13 +98,6 @@ def _stat(t) -> IgfsStat:
     return IgfsStat(path, kind, size, block_size, modified_ms / 1000.0)
 
 
-def _env_flag(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() not in ("0", "false", "no", "off")
-
-
 def split_url(url: str) -> tuple[str | None, int | None, str]:
     """``igfs://host:port/a/b`` -> ``("host", port, "/a/b")``; host and port are None when the URL
     does not name them (``igfs:///a/b``), and a plain path passes through."""
@@ -143,21 +136,15 @@ class IgniteFileSystem:
         are used as they are, provided the metadata cache is TRANSACTIONAL.
         ``block_size`` applies to files created from here on; ``backups`` only when this call
         creates the caches."""
-        env = os.environ
-        host = host or env.get("IGFS_HOST") or "127.0.0.1"
-        port = int(port or env.get("IGFS_PORT") or DEFAULT_PORT)
-        name = name if name is not None else env.get("IGFS_FS_NAME", "")
-        username = username if username is not None else env.get("IGFS_USERNAME") or None
-        password = password if password is not None else env.get("IGFS_PASSWORD") or None
-        if tls is None and (_env_flag("IGFS_TLS", False) or env.get("IGFS_CA_FILE")):
-            tls = TlsOptions(
-                ca_file=env.get("IGFS_CA_FILE") or None,
-                cert_file=env.get("IGFS_CERT_FILE") or None,
-                key_file=env.get("IGFS_KEY_FILE") or None,
-                key_password=env.get("IGFS_KEY_PASSWORD") or None,
-                check_hostname=_env_flag("IGFS_CHECK_HOSTNAME", True),
-            )
-        block_size = int(block_size or env.get("IGFS_BLOCK_SIZE") or (1 << 20))  # range checked natively
+        env = _native.igfs_env()  # the IGFS_* variables, read by the TF plugin's own code
+        host = host or env["host"]
+        port = int(port or env["port"])
+        name = name if name is not None else env["name"]
+        username = username if username is not None else env["username"]
+        password = password if password is not None else env["password"]
+        if tls is None and env["tls"] is not None:
+            tls = TlsOptions(**env["tls"])
+        block_size = int(block_size or env["block_size"])  # range checked natively
         self.host, self.port, self.name = host, port, name
         self._native = _native.NativeIgfs(
             ConnectionSettings.make(
@@ -456,12 +443,8 @@ def connect(url: str | None = None, **kwargs) -> IgniteFileSystem:
     """The file system an ``igfs://host:port/...`` URL names (one shared instance per host, port
     and settings); without a URL, the one the ``IGFS_*`` environment describes."""
     host, port, _ = split_url(url or "igfs:///")
-    key = (
-        host or os.environ.get("IGFS_HOST"),
-        port or os.environ.get("IGFS_PORT"),
-        os.environ.get("IGFS_FS_NAME"),
-        tuple(sorted(kwargs.items())),
-    )
+    env = _native.igfs_env()
+    key = (host or env["host"], port or env["port"], env["name"], tuple(sorted(kwargs.items())))
     with _shared_lock:
         fs = _shared.get(key)
         if fs is None:

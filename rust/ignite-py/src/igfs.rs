@@ -3,11 +3,13 @@
 
 use std::time::Duration;
 
-use ignite_core::igfs::{Entry, FileReader, FileWriter, Igfs, IgfsSettings, Kind, WriteMode};
+use ignite_core::igfs::{
+    Entry, FileReader, FileWriter, Igfs, IgfsEnv, IgfsSettings, Kind, WriteMode,
+};
 use ignite_core::{Error, FsErrorKind};
 use pyo3::buffer::PyBuffer;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyDict};
 
 use crate::args::seconds;
 use crate::connection_spec::ConnectionSpec;
@@ -25,6 +27,39 @@ fn entry_tuple(path: String, entry: &Entry) -> EntryTuple {
         _ => ("directory", 0),
     };
     (path, kind, entry.size(), block_size, entry.modified_ms)
+}
+
+/// What the `IGFS_*` environment variables say, read by the same code as the TensorFlow
+/// plugin's: `{host, port, name, username, password, block_size, tls}`, `tls` None or
+/// `{ca_file, cert_file, key_file, key_password, check_hostname}`. A malformed number is an
+/// `InvalidArgumentError` naming the variable.
+#[pyfunction]
+pub(crate) fn igfs_env(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let env = IgfsEnv::from_env().py_err()?;
+    let out = PyDict::new(py);
+    out.set_item("host", &env.host)?;
+    out.set_item("port", env.port)?;
+    out.set_item("name", &env.name)?;
+    out.set_item("username", &env.username)?;
+    out.set_item("password", &env.password)?;
+    out.set_item("block_size", env.block_size)?;
+    let tls = match &env.tls {
+        None => None,
+        Some(t) => {
+            let path = |p: &Option<std::path::PathBuf>| {
+                p.as_ref().map(|p| p.to_string_lossy().into_owned())
+            };
+            let tls = PyDict::new(py);
+            tls.set_item("ca_file", path(&t.ca_file))?;
+            tls.set_item("cert_file", path(&t.cert_file))?;
+            tls.set_item("key_file", path(&t.key_file))?;
+            tls.set_item("key_password", &t.key_password)?;
+            tls.set_item("check_hostname", t.verify_hostname)?;
+            Some(tls)
+        }
+    };
+    out.set_item("tls", tls)?;
+    Ok(out)
 }
 
 /// A raw pointer into a Python buffer that stays alive (and pinned) for the call.

@@ -59,6 +59,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<igfs::NativeIgfs>()?;
     m.add_class::<igfs::NativeFileReader>()?;
     m.add_class::<igfs::NativeFileWriter>()?;
+    m.add_function(wrap_pyfunction!(igfs::igfs_env, m)?)?;
     m.add_function(wrap_pyfunction!(type_id, m)?)?;
     m.add_function(wrap_pyfunction!(type_code_name, m)?)?;
     m.add_function(wrap_pyfunction!(errors::error_kind_samples, m)?)?;
