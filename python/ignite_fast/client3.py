@@ -184,9 +184,10 @@ class Ignite3Client:
         Every column and value is checked before any row is sent. Rows go through Ignite 3's data
         streamer: to their partitions, in batches of a few MB, several in flight. Each batch is
         stored whole or not at all; a failure part-way says how many rows were stored.
-        The call returns once the rows are visible to this client's reads; Ignite 3.1 makes them
-        visible about 1.7 s after it acknowledges them (default settings), so a call costs at
-        least that: write in large batches.
+        The call returns once the rows are visible to this client's reads (Ignite 3.1
+        acknowledges streamed rows before its reads see them): the last row of each partition is
+        read back in a read-write transaction, whose commit moves the client's timestamp past
+        them (if that fails, reads are repeated until the rows show, up to 30 s).
         ``progress``: a bar of rows written (None: only when stderr is a terminal)."""
         _check_table(table)
         if not isinstance(columns, dict) or not columns:

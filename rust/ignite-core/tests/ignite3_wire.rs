@@ -12,7 +12,7 @@ use std::time::Duration;
 use ignite_core::ignite3::codes::{column_type, error_code};
 use ignite_core::ignite3::msgpack::MsgWriter;
 use ignite_core::ignite3::{
-    cluster, execute, execute_update, Connection, Page, SqlArg, SqlOptions,
+    cluster, execute, execute_update, transaction, Connection, Page, SqlArg, SqlOptions,
 };
 use ignite_core::{ConnectionConfig, Error};
 
@@ -235,6 +235,47 @@ fn ignite3_arguments_of_every_kind_reach_the_server() {
     assert_eq!(element(5), [0]);
     assert_eq!(element(6), [1]);
     assert!(cursor.next_page(&mut conn).unwrap().is_none());
+}
+
+#[test]
+fn ignite3_transactions_commit_and_roll_back() {
+    let mut conn = connect();
+    table_with_rows(&mut conn, "WIRE_TX", 0);
+    let insert = |conn: &mut Connection, tx: i64, id: i64| {
+        let options = SqlOptions {
+            transaction: Some(tx),
+            ..SqlOptions::default()
+        };
+        execute_update(
+            conn,
+            "INSERT INTO WIRE_TX (ID) VALUES (?)",
+            &[SqlArg::Long(id)],
+            &options,
+        )
+        .unwrap()
+    };
+    let tx = transaction::begin_read_write(&mut conn).unwrap();
+    assert_eq!(insert(&mut conn, tx, 1), 1);
+    transaction::rollback(&mut conn, tx).unwrap();
+    let tx = transaction::begin_read_write(&mut conn).unwrap();
+    assert_eq!(insert(&mut conn, tx, 2), 1);
+    // inside the transaction its own write is seen; outside, not before the commit
+    let in_tx = SqlOptions {
+        transaction: Some(tx),
+        ..SqlOptions::default()
+    };
+    let mut cursor = execute(&mut conn, "SELECT ID FROM WIRE_TX", &[], &in_tx).unwrap();
+    let mut page = Page::default();
+    let mut seen = 0;
+    while cursor.next_page_into(&mut conn, &mut page).unwrap() {
+        seen += page.len();
+    }
+    assert_eq!(seen, 1);
+    transaction::commit(&mut conn, tx).unwrap();
+    let (_, ids) = read_ids(&mut conn, "SELECT ID FROM WIRE_TX", &[], 10);
+    assert_eq!(ids, [2]);
+    // a committed transaction's id is gone
+    assert!(transaction::commit(&mut conn, tx).is_err());
 }
 
 #[test]

@@ -22,7 +22,7 @@ fn sql_options(schema: String, page_size: i32) -> SqlOptions {
     SqlOptions {
         page_size,
         schema: Some(schema),
-        timeout_ms: 0,
+        ..SqlOptions::default()
     }
 }
 

@@ -17,6 +17,9 @@ pub mod op {
     pub const TABLES_GET: i32 = 3;
     pub const TABLE_GET: i32 = 4;
     pub const SCHEMAS_GET: i32 = 5;
+    pub const TX_BEGIN: i32 = 43;
+    pub const TX_COMMIT: i32 = 44;
+    pub const TX_ROLLBACK: i32 = 45;
     pub const CLUSTER_GET_NODES: i32 = 48;
     pub const SQL_EXEC: i32 = 50;
     pub const SQL_CURSOR_NEXT_PAGE: i32 = 51;

@@ -7,7 +7,8 @@
 //! - [`msgpack`]: the bounds-checked MessagePack reader and writer;
 //! - [`connection`]: handshake, frames, request ids, errors (over `net`'s TCP or TLS stream);
 //! - [`tuple_builder`]: BinaryTuples the client sends (SQL arguments);
-//! - [`sql`]: `SQL_EXEC`, column metadata, paged cursors; [`cluster`]: tables, partitions, nodes.
+//! - [`sql`]: `SQL_EXEC`, column metadata, paged cursors; [`cluster`]: tables, partitions, nodes;
+//! - [`transaction`]: explicit transactions; [`upsert`]: the data streamer's writes.
 
 pub mod client;
 pub mod cluster;
@@ -15,6 +16,7 @@ pub mod codes;
 pub mod connection;
 pub mod msgpack;
 pub mod sql;
+pub mod transaction;
 pub mod tuple_builder;
 pub mod upsert;
 

@@ -26,6 +26,9 @@ pub struct SqlOptions {
     pub schema: Option<String>,
     /// The server cancels the query after this long; 0: no limit.
     pub timeout_ms: i64,
+    /// Run in this explicit transaction (its id from [`crate::ignite3::transaction::begin`]);
+    /// `None`: an implicit one.
+    pub transaction: Option<i64>,
 }
 
 impl Default for SqlOptions {
@@ -34,6 +37,7 @@ impl Default for SqlOptions {
             page_size: 1024,
             schema: None,
             timeout_ms: 0,
+            transaction: None,
         }
     }
 }
@@ -130,7 +134,10 @@ pub fn execute(
     let arg_tuple = args_tuple(args);
     let observable = conn.observable_timestamp();
     let id = conn.send(op::SQL_EXEC, |w| {
-        w.nil(); // no transaction: an implicit one
+        match options.transaction {
+            Some(id) => w.int(id),
+            None => w.nil(), // an implicit transaction
+        };
         w.str_or_nil(options.schema.as_deref());
         w.int(options.page_size as i64);
         w.int(options.timeout_ms);
