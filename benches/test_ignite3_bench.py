@@ -9,6 +9,9 @@ Readers: ignite_fast's numpy iterator (one cursor, through the first node), the 
 Ignite 3's own Python driver ``pyignite_dbapi`` (``fetchall`` and ``fetchmany``: the peer), and the
 raw page readers (the same pages fetched and thrown away, one cursor or partition-parallel: the
 bound). MB/s counts the columns' payload bytes.
+
+Writers: ``put_batches`` (the data streamer, visibility included) and the peer, ``pyignite_dbapi``
+``executemany`` of an ``INSERT``, each filling an emptied MNIST-shaped table.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ignite_fast.server_ignite3 import Ignite3Cluster
 from node_fixtures import session_cluster
 
 MNIST_ROWS = int(os.environ.get("BENCH3_MNIST_ROWS", "60000"))
+WRITE_ROWS = int(os.environ.get("BENCH3_WRITE_ROWS", "20000"))
 TABULAR_ROWS = int(os.environ.get("BENCH3_TABULAR_ROWS", "300000"))
 PAGE_ROWS = 4096
 ROUNDS = 5
@@ -157,3 +161,40 @@ def test_ignite3_scan_throughput(benchmark, bench3, tables3, scenario, reader):
     quiet_before_timing(bench3)
     rows = benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=1)
     record(benchmark, f"ignite3 {scenario}", reader, rows, rows * table["row_bytes"])
+
+
+@pytest.mark.parametrize("writer", ["put_batches", "pyignite_dbapi executemany"])
+def test_ignite3_write_throughput(benchmark, bench3, tables3, writer):
+    import numpy as np
+    import pyignite_dbapi
+
+    client = ignite_fast.Client(bench3.addresses, ignite=3)
+    name = "BENCH3_WRITE"
+    client.execute(f"DROP TABLE IF EXISTS {name}")
+    client.execute(f"CREATE TABLE {name} ({TABLES['mnist'][0]}) ZONE BENCH3")
+    rng = np.random.default_rng(3)
+    ids = np.arange(WRITE_ROWS, dtype=np.int32)
+    pixels = rng.integers(0, 256, (WRITE_ROWS, 784), dtype=np.uint8)
+    labels = (ids % 10).astype(np.int32)
+    if writer == "put_batches":
+
+        def run():
+            return client.put_batches(name, {"ID": ids, "PIXELS": pixels, "LABEL": labels})
+
+    else:
+        rows = [(int(i), pixels[i].tobytes(), int(labels[i])) for i in ids]
+        connection = pyignite_dbapi.connect(address=bench3.addresses, timeout=300)
+
+        def run():
+            with connection.cursor() as cursor:
+                cursor.executemany(f"INSERT INTO {name} (ID, PIXELS, LABEL) VALUES (?, ?, ?)", rows)
+            return len(rows)
+
+    def empty():
+        client.execute(f"DELETE FROM {name}")
+
+    quiet_before_timing(bench3)
+    written = benchmark.pedantic(run, setup=empty, rounds=3, iterations=1)
+    assert written == WRITE_ROWS
+    assert next(iter(client.sql(f"SELECT COUNT(*) AS N FROM {name}")))["N"][0] == WRITE_ROWS
+    record(benchmark, "ignite3 mnist write", writer, WRITE_ROWS, WRITE_ROWS * TABLES["mnist"][3])
