@@ -186,6 +186,24 @@ def test_dates_times_uuids_and_decimals_are_sql_arguments(ignite3: Ignite3Cluste
         list(client.sql("SELECT ID FROM TYPED WHERE DEC = ?", [decimal.Decimal("1" * 39)]))
 
 
+def test_exact_decimals_are_written_at_their_column_scale(ignite3: Ignite3Cluster):
+    """Ignite 3 stores a DECIMAL without its trailing zeros (100.00 of a DECIMAL(10, 2) as 1E+2);
+    the exact text and Arrow's type give them back at the column's scale, as SQL shows them."""
+    client = ignite_fast.Client(ignite3.addresses, ignite=3)
+    client.execute("DROP TABLE IF EXISTS DEC_SCALE")
+    client.execute("CREATE TABLE DEC_SCALE (ID INT PRIMARY KEY, D DECIMAL(10, 2), W DECIMAL(30, 0))")
+    client.execute(
+        "INSERT INTO DEC_SCALE VALUES (1, 100.00, 1000), (2, 12.30, -5), (3, 0, 0), (4, -0.5, NULL), "
+        "(5, NULL, 123456789012345678901234567890)"
+    )
+    [batch] = list(client.sql("SELECT D, W FROM DEC_SCALE ORDER BY ID", decimal_as_string=True))
+    assert np.ma.getdata(batch["D"])[:4].tolist() == [b"100.00", b"12.30", b"0.00", b"-0.50"]
+    assert np.ma.getdata(batch["W"])[[0, 1, 2, 4]].tolist() == [b"1000", b"-5", b"0", b"123456789012345678901234567890"]
+    table = client.to_arrow(query="SELECT D FROM DEC_SCALE ORDER BY ID")
+    assert table.schema.field("D").type.scale == 2
+    assert [str(v) for v in table.column("D").to_pylist()] == ["100.00", "12.30", "0.00", "-0.50", "None"]
+
+
 def test_arrow_and_pandas_hold_the_same_values(ignite3: Ignite3Cluster, typed_table):
     client = ignite_fast.Client(ignite3.addresses, ignite=3)
     table = client.to_arrow(query="SELECT * FROM TYPED ORDER BY ID")

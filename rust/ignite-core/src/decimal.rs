@@ -5,6 +5,16 @@
 
 /// `magnitude` is unsigned, big-endian; the value is `(-1 if negative) * magnitude * 10^-scale`.
 pub fn to_text(negative: bool, scale: i64, magnitude: &[u8]) -> String {
+    to_text_at_least(negative, scale, magnitude, scale)
+}
+
+/// The most zeros [`to_text_at_least`] appends to reach a column's scale.
+const MAX_PADDING: i64 = 1000;
+
+/// As [`to_text`], with at least `min_scale` digits after the point (trailing zeros added, up to
+/// a thousand): the text of a value stored without its trailing zeros, at its column's scale
+/// (Ignite 3 stores `100.00` of a DECIMAL(10, 2) as `1E+2`).
+pub fn to_text_at_least(negative: bool, scale: i64, magnitude: &[u8], min_scale: i64) -> String {
     // Base-1e9 limbs of the magnitude, least significant first, by long division.
     let mut limbs: Vec<u32> = Vec::new();
     let mut number: Vec<u8> = magnitude.iter().copied().skip_while(|&b| b == 0).collect();
@@ -33,6 +43,11 @@ pub fn to_text(negative: bool, scale: i64, magnitude: &[u8]) -> String {
         }
     };
     let sign = if negative && digits != "0" { "-" } else { "" };
+    let mut scale = scale;
+    if min_scale > scale && min_scale - scale <= MAX_PADDING {
+        digits.push_str(&"0".repeat((min_scale - scale) as usize));
+        scale = min_scale;
+    }
     // Plain notation while it stays short; scientific beyond that, so that a hostile scale
     // cannot make us write billions of zeros.
     const MAX_PLAIN_ZEROS: i64 = 64;
@@ -350,5 +365,17 @@ mod tests {
         }
         assert_eq!(to_f64(true, 2, &[0]).to_bits(), 0f64.to_bits()); // no negative zero
         assert_eq!(to_f64(false, 2, &[]), 0.0);
+    }
+
+    #[test]
+    fn text_at_a_column_scale_gets_its_trailing_zeros_back() {
+        assert_eq!(to_text_at_least(false, -2, &[1], 2), "100.00");
+        assert_eq!(to_text_at_least(false, 1, &[123], 2), "12.30");
+        assert_eq!(to_text_at_least(true, 1, &[5], 2), "-0.50");
+        assert_eq!(to_text_at_least(false, 0, &[0], 2), "0.00");
+        assert_eq!(to_text_at_least(false, 3, &[0x30, 0x39], 2), "12.345"); // more digits stay
+        assert_eq!(to_text_at_least(false, -2, &[1], 0), "100");
+        // a hostile scale far below the column's is not padded out
+        assert_eq!(to_text_at_least(false, -30000, &[1], 2), "1E+30000");
     }
 }

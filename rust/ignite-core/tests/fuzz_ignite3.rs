@@ -22,7 +22,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::Rng;
-use ignite_core::decode::ignite3::{push_tuple, SqlType};
+use ignite_core::decode::ignite3::{push_tuple, SqlType, TupleColumn};
 use ignite_core::decode::{AlignedBuf, Column, ColumnBuilder, DecodeOptions};
 use ignite_core::ignite3::msgpack::MsgWriter;
 use ignite_core::ignite3::sql::{parse_exec_answer, parse_next_page, ColumnMeta};
@@ -329,8 +329,9 @@ fn builders(types: &[SqlType], options: DecodeOptions) -> Vec<ColumnBuilder> {
 
 fn decode_rows(rows: &[Vec<u8>], types: &[SqlType], options: DecodeOptions) -> Result<Vec<Column>> {
     let mut builders = builders(types, options);
+    let columns: Vec<TupleColumn> = types.iter().map(|&t| t.into()).collect();
     for row in rows {
-        push_tuple(row, types, &mut builders)?;
+        push_tuple(row, &columns, &mut builders)?;
     }
     Ok(builders.into_iter().map(|b| b.finish(None)).collect())
 }
@@ -807,8 +808,17 @@ fn decode_page(columns: &[ColumnMeta], page: &Page, options: DecodeOptions) -> R
         })
         .collect::<Result<Vec<_>>>()?;
     let mut builders = builders(&types, options);
+    // at each column's scale, as the client decodes
+    let columns: Vec<TupleColumn> = types
+        .iter()
+        .zip(columns)
+        .map(|(&sql_type, meta)| TupleColumn {
+            sql_type,
+            scale: Some(meta.scale),
+        })
+        .collect();
     for row in page.rows() {
-        push_tuple(row, &types, &mut builders)?;
+        push_tuple(row, &columns, &mut builders)?;
     }
     Ok(page.len())
 }

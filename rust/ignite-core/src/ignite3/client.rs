@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::decode::ignite3::{push_tuple, SqlType};
+use crate::decode::ignite3::{push_tuple, SqlType, TupleColumn};
 use crate::decode::{Batch, ColumnBuilder, DecodeOptions};
 use crate::error::{Error, Result};
 use crate::ignite3::cluster;
@@ -165,7 +165,7 @@ pub struct QueryBatches {
     conn: Option<Connection>,
     cursor: Option<SqlCursor>,
     columns: Vec<ColumnMeta>,
-    types: Vec<SqlType>,
+    types: Vec<TupleColumn>,
     decode: DecodeOptions,
     page: Page,
     /// The next row of `page` to decode.
@@ -197,8 +197,11 @@ impl QueryBatches {
         let types = columns
             .iter()
             .map(|c| {
-                let t = SqlType::from_id(c.type_id)?;
-                t.value_kind(decode).map(|_| t)
+                let sql_type = SqlType::from_id(c.type_id)?;
+                sql_type.value_kind(decode).map(|_| TupleColumn {
+                    sql_type,
+                    scale: Some(c.scale),
+                })
             })
             .collect::<Result<Vec<_>>>()?;
         batches.columns = columns;
@@ -230,7 +233,7 @@ impl QueryBatches {
             .iter()
             .zip(&self.types)
             .map(|(c, t)| {
-                let kind = t.value_kind(self.decode).ok().flatten();
+                let kind = t.sql_type.value_kind(self.decode).ok().flatten();
                 ColumnBuilder::with_options(c.name.clone(), rows_hint, self.decode).declare(kind)
             })
             .collect();

@@ -11,3 +11,22 @@ pub mod tuple;
 
 pub use sql_type::SqlType;
 pub use tuple::push_tuple;
+
+/// What the decoder needs of a result column: its SQL type and, for DECIMAL, the column's scale
+/// (exact text is written at it: Ignite stores `100.00` of a DECIMAL(10, 2) as `1E+2`; `None`:
+/// each value's own scale).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TupleColumn {
+    pub sql_type: SqlType,
+    pub scale: Option<i32>,
+}
+
+impl From<SqlType> for TupleColumn {
+    /// A column of `sql_type` whose values keep their own scale.
+    fn from(sql_type: SqlType) -> TupleColumn {
+        TupleColumn {
+            sql_type,
+            scale: None,
+        }
+    }
+}

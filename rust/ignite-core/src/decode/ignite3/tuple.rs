@@ -12,6 +12,7 @@ use crate::calendar::{days_from_civil, NANOS_PER_DAY};
 use crate::decimal;
 use crate::decode::column_builder::ColumnBuilder;
 use crate::decode::ignite3::sql_type::SqlType;
+use crate::decode::ignite3::TupleColumn;
 use crate::error::{Error, Result};
 use crate::kinds::{PrimKind, ScalarKind};
 
@@ -27,8 +28,12 @@ const MILLIS_PER_DAY: i64 = 86_400_000;
 
 /// Appends the row `tuple`, whose elements are of `types` in order, to `builders` (one per
 /// element). Bytes that do not follow the format are a protocol error, never a panic.
-pub fn push_tuple(tuple: &[u8], types: &[SqlType], builders: &mut [ColumnBuilder]) -> Result<()> {
-    debug_assert_eq!(types.len(), builders.len());
+pub fn push_tuple(
+    tuple: &[u8],
+    columns: &[TupleColumn],
+    builders: &mut [ColumnBuilder],
+) -> Result<()> {
+    debug_assert_eq!(columns.len(), builders.len());
     let Some(&header) = tuple.first() else {
         return Err(corrupt("a row has no header"));
     };
@@ -37,7 +42,7 @@ pub fn push_tuple(tuple: &[u8], types: &[SqlType], builders: &mut [ColumnBuilder
         return Err(corrupt("a row's offset entries are 8 bytes wide"));
     }
     let entries = 1;
-    let values_at = types
+    let values_at = columns
         .len()
         .checked_mul(entry_size)
         .map(|n| entries + n)
@@ -45,7 +50,7 @@ pub fn push_tuple(tuple: &[u8], types: &[SqlType], builders: &mut [ColumnBuilder
         .ok_or_else(|| corrupt("a row is shorter than its offset table"))?;
     let values = &tuple[values_at..];
     let mut begin = 0usize;
-    for (index, (sql_type, builder)) in types.iter().zip(builders.iter_mut()).enumerate() {
+    for (index, (column, builder)) in columns.iter().zip(builders.iter_mut()).enumerate() {
         let end = offset(tuple, entries + index * entry_size, entry_size);
         if end < begin || end > values.len() {
             return Err(corrupt("a row's offset table points outside the row"));
@@ -55,7 +60,7 @@ pub fn push_tuple(tuple: &[u8], types: &[SqlType], builders: &mut [ColumnBuilder
         if value.is_empty() {
             builder.push_null();
         } else {
-            push_element(builder, *sql_type, value)?;
+            push_element(builder, *column, value)?;
         }
     }
     Ok(())
@@ -72,7 +77,8 @@ fn offset(tuple: &[u8], at: usize, entry_size: usize) -> usize {
 
 /// One present value of `sql_type`.
 #[inline(always)]
-fn push_element(builder: &mut ColumnBuilder, sql_type: SqlType, value: &[u8]) -> Result<()> {
+fn push_element(builder: &mut ColumnBuilder, column: TupleColumn, value: &[u8]) -> Result<()> {
+    let sql_type = column.sql_type;
     let bad_length = || corrupt_value(builder, sql_type, value.len());
     match sql_type {
         SqlType::Int64 => {
@@ -150,7 +156,9 @@ fn push_element(builder: &mut ColumnBuilder, sql_type: SqlType, value: &[u8]) ->
             let scale = i16::from_le_bytes([value[0], value[1]]) as i64;
             if builder.options().decimal_as_string {
                 let (negative, magnitude) = decimal::from_twos_complement(&value[2..]);
-                builder.push_decimal_string(&decimal::to_text(negative, scale, &magnitude))
+                let at_least = column.scale.map_or(scale, i64::from);
+                let text = decimal::to_text_at_least(negative, scale, &magnitude, at_least);
+                builder.push_decimal_string(&text)
             } else {
                 let nearest = decimal::twos_complement_to_f64(&value[2..], scale);
                 builder.push_scalar(ScalarKind::Decimal, &nearest.to_le_bytes())
@@ -279,8 +287,9 @@ mod tests {
         let mut builders: Vec<ColumnBuilder> = (0..types.len())
             .map(|i| ColumnBuilder::new(format!("c{i}")))
             .collect();
+        let columns: Vec<TupleColumn> = types.iter().map(|&t| t.into()).collect();
         for row in rows {
-            push_tuple(row, types, &mut builders)?;
+            push_tuple(row, &columns, &mut builders)?;
         }
         Ok(builders.into_iter().map(|b| b.finish(None)).collect())
     }
