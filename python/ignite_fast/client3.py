@@ -41,6 +41,7 @@ from ._progress import STEP_BYTES, check_progress, rows_bar
 from ._write_columns import WriteColumn
 from .columns import Column, batch_from_native
 from .errors import InvalidArgumentError, ServerError
+from .sharding import ShardPlan, assign_partitions, home_nodes
 
 __all__ = ["Ignite3Client"]
 
@@ -96,7 +97,7 @@ class Ignite3Client:
             tls=tls,
         )
         self._native = _native.Ignite3Client(self._settings.native_spec())
-        self._nodes: dict[str, _native.Ignite3Client] | None = None
+        self._nodes: dict[str, tuple[_native.Ignite3Client, str]] | None = None
         self._nodes_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -362,14 +363,60 @@ class Ignite3Client:
 
     def node_clients(self) -> dict[str, _native.Ignite3Client]:
         """One native client per node this client was given, by the node's name (made once)."""
+        return {name: native for name, (native, _) in self._node_connections().items()}
+
+    def _node_connections(self) -> dict[str, tuple[_native.Ignite3Client, str]]:
+        """``{node name: (native client, address)}`` of the nodes this client was given."""
         with self._nodes_lock:
             if self._nodes is None:
                 nodes = {}
                 for address in self._settings.addresses:
                     native = self._native.for_address(address)
-                    nodes[native.node_name()] = native
+                    nodes[native.node_name()] = (native, address)
                 self._nodes = nodes
             return self._nodes
+
+    def plan_shards(
+        self,
+        table: str,
+        workers: int,
+        *,
+        homes: Sequence[str | None] | None = None,
+        balance: str = "rows",
+    ) -> ShardPlan:
+        """Splits ``table``'s partitions among ``workers``: disjoint shards that cover every
+        partition, balanced by row count (``balance="rows"``: one ``GROUP BY __part`` query) or
+        by partition count (``"partitions"``), each worker preferring the partitions whose
+        primary is its ``homes[i]`` node (``"host:port"``, or ``"host"`` for any node there; the
+        client must be given every node's address). Hand worker i ``plan[i]``:
+        ``scan(table, partitions=plan[i])`` or ``IgniteIterableDataset(..., ignite=3, plan=plan)``."""
+        check_int("workers", workers, 1)
+        if balance not in ("rows", "partitions"):
+            raise InvalidArgumentError(f"balance must be 'rows' or 'partitions', got {balance!r}")
+        if homes is not None and len(homes) != workers:
+            raise InvalidArgumentError(f"homes names {len(homes)} workers' nodes, but there are {workers} workers")
+        table = _check_table(table)
+        primaries = self.primaries(table)
+        weights = [1] * len(primaries)
+        if balance == "rows":
+            weights = [0] * len(primaries)
+            for batch in self.sql(f"SELECT __part AS P, COUNT(*) AS N FROM {table} GROUP BY __part"):
+                for partition, rows in zip(batch["P"].tolist(), batch["N"].tolist()):
+                    weights[partition] = rows
+        local_to: list[set] = [set() for _ in range(workers)]
+        if homes is not None:
+            addresses = {name: address for name, (_, address) in self._node_connections().items()}
+            local_to = home_nodes(homes, addresses)
+        shards = assign_partitions(weights, primaries, local_to, workers)
+        return ShardPlan(
+            cache=table,
+            partition_count=len(primaries),
+            shards=tuple(tuple(s) for s in shards),
+            entries=tuple(sum(weights[p] for p in s) for s in shards) if balance == "rows" else None,
+            local_partitions=tuple(sum(primaries[p] in local_to[i] for p in s) for i, s in enumerate(shards))
+            if homes is not None
+            else None,
+        )
 
     def primaries(self, table: str) -> list[str | None]:
         """The name of the primary node of each partition of ``table``."""

@@ -22,6 +22,7 @@ import socket
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from typing import Any
 
 from . import _native
 from ._nodes import NodeConnections
@@ -288,13 +289,14 @@ def _split_address(address: str) -> tuple[str, int | None]:
     return address, None
 
 
-def home_nodes(homes: Sequence[str | None], nodes: dict[bytes, str]) -> list[set[bytes]]:
+def home_nodes(homes: Sequence[str | None], nodes: dict[Any, str]) -> list[set[Any]]:
     """For each worker's home (``"host:port"``: that node; ``"host"``: every node on that host;
-    None: nowhere), the ids of the nodes local to it. Hosts are compared by IP address."""
+    None: nowhere), the nodes local to it, as ``nodes`` names them (``{node: "host:port"}``: an
+    Ignite 2 node id, an Ignite 3 node name). Hosts are compared by IP address."""
     resolved = {
         node: (_host_ips(_split_address(address)[0]), _split_address(address)[1]) for node, address in nodes.items()
     }
-    out: list[set[bytes]] = []
+    out: list[set[Any]] = []
     for home in homes:
         if home is None:
             out.append(set())

@@ -69,6 +69,34 @@ def test_shards_are_disjoint_and_cover_the_table(big):
     assert (seen == 1).all()
 
 
+def test_shard_plans_balance_rows_prefer_home_nodes_and_cover_the_table(ignite3_pair: Ignite3Cluster, big):
+    counts = next(big.sql("SELECT __part AS P, COUNT(*) AS N FROM BIG3 GROUP BY __part"))
+    rows_in = dict(zip(counts["P"].tolist(), counts["N"].tolist()))
+    plan = big.plan_shards("BIG3", 3)
+    assert plan.partition_count == 16 and len(plan) == 3  # a ShardPlan checks every partition is in once
+    assert plan.entries == tuple(sum(rows_in.get(p, 0) for p in shard) for shard in plan.shards)
+    assert max(plan.entries) - ROWS / 3 <= max(rows_in.values())  # within one partition of the fair share
+
+    # two workers, each beside one node: every partition read from its own worker's node
+    first, second = ignite3_pair.addresses
+    plan = big.plan_shards("BIG3", 2, homes=[first, second], balance="partitions")
+    primaries = big.primaries("BIG3")
+    names = {address: next(iter(ignite_fast.Client(address, ignite=3).node_clients())) for address in (first, second)}
+    for worker, home in enumerate((first, second)):
+        assert plan.local_partitions[worker] == sum(primaries[p] == names[home] for p in plan[worker])
+        # its own node's partitions, as many as the fair share (8) allows
+        assert plan.local_partitions[worker] == min(8, primaries.count(names[home]))
+    seen = np.zeros(ROWS, np.int32)
+    for shard in plan.shards:
+        for batch in big.scan("BIG3", partitions=list(shard), parallel=2, columns=["ID"]):
+            np.add.at(seen, batch["ID"], 1)
+    assert (seen == 1).all()
+    with pytest.raises(ignite_fast.errors.InvalidArgumentError, match="balance"):
+        big.plan_shards("BIG3", 2, balance="entries")
+    with pytest.raises(ignite_fast.errors.InvalidArgumentError, match="homes names 1"):
+        big.plan_shards("BIG3", 2, homes=[first])
+
+
 def test_a_node_killed_mid_scan_gives_a_typed_error_or_every_row(ignite3_pair: Ignite3Cluster, big):
     """Last in the module: it kills node 1 (node 0 keeps the meta storage). The zone keeps one copy
     of each partition, so node 1's partitions are gone: the scan must fail with a typed error,
