@@ -41,7 +41,7 @@ from ._progress import STEP_BYTES, check_progress, rows_bar
 from ._write_columns import WriteColumn
 from .columns import Column, batch_from_native
 from .errors import InvalidArgumentError, ServerError
-from .sharding import ShardPlan, assign_partitions, home_nodes
+from .sharding import ShardPlan, balanced_plan, home_nodes
 
 __all__ = ["Ignite3Client"]
 
@@ -403,20 +403,11 @@ class Ignite3Client:
             for batch in self.sql(f"SELECT __part AS P, COUNT(*) AS N FROM {table} GROUP BY __part"):
                 for partition, rows in zip(batch["P"].tolist(), batch["N"].tolist()):
                     weights[partition] = rows
-        local_to: list[set] = [set() for _ in range(workers)]
+        local_to = None
         if homes is not None:
             addresses = {name: address for name, (_, address) in self._node_connections().items()}
             local_to = home_nodes(homes, addresses)
-        shards = assign_partitions(weights, primaries, local_to, workers)
-        return ShardPlan(
-            cache=table,
-            partition_count=len(primaries),
-            shards=tuple(tuple(s) for s in shards),
-            entries=tuple(sum(weights[p] for p in s) for s in shards) if balance == "rows" else None,
-            local_partitions=tuple(sum(primaries[p] in local_to[i] for p in s) for i, s in enumerate(shards))
-            if homes is not None
-            else None,
-        )
+        return balanced_plan(table, weights, primaries, local_to, workers, counted=balance == "rows")
 
     def primaries(self, table: str) -> list[str | None]:
         """The name of the primary node of each partition of ``table``."""

@@ -343,15 +343,31 @@ def plan_shards(
         weights = _count_entries(nodes, sizer, cache, primaries, parallel, progress)
     else:
         weights = [1] * len(primaries)
-    local_to = home_nodes(homes, nodes.addresses()) if homes is not None else [set()] * workers
-    shards = assign_partitions(weights, primaries, local_to, workers)
+    local_to = home_nodes(homes, nodes.addresses()) if homes is not None else None
+    return balanced_plan(cache, weights, primaries, local_to, workers, counted=balance == "entries", topology=topology)
+
+
+def balanced_plan(
+    cache: str,
+    weights: Sequence[int],
+    primaries: Sequence[object],
+    local_to: list[set] | None,
+    workers: int,
+    *,
+    counted: bool,
+    topology: tuple[int, int] | None = None,
+) -> ShardPlan:
+    """The plan :func:`assign_partitions` makes of partition ``weights`` (entry or row counts
+    when ``counted``, else ones), their ``primaries`` and the nodes local to each worker
+    (``None``: no homes given), with what it gives each shard."""
+    shards = assign_partitions(weights, primaries, local_to or [set()] * workers, workers)
     return ShardPlan(
         cache=cache,
         partition_count=len(primaries),
         shards=tuple(tuple(s) for s in shards),
-        entries=tuple(sum(weights[p] for p in s) for s in shards) if balance == "entries" else None,
-        local_partitions=tuple(sum(primaries[p] in local_to[i] for p in s) for i, s in enumerate(shards))
-        if homes is not None
-        else None,
+        entries=tuple(sum(weights[p] for p in s) for s in shards) if counted else None,
+        local_partitions=None
+        if local_to is None
+        else tuple(sum(primaries[p] in local_to[i] for p in s) for i, s in enumerate(shards)),
         topology=topology,
     )
