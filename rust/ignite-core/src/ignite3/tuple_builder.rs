@@ -12,6 +12,40 @@ pub const VARLEN_EMPTY_BYTE: u8 = 0x80;
 // Element writers for the types whose layout is more than their bytes, in the widths Java's
 // `BinaryTupleBuilder` picks.
 
+/// Any integer type (INT8..INT64): the fewest bytes that hold the value.
+#[inline]
+pub fn put_int(out: &mut Vec<u8>, v: i64) {
+    if let Ok(b) = i8::try_from(v) {
+        out.push(b as u8);
+    } else if let Ok(s) = i16::try_from(v) {
+        out.extend_from_slice(&s.to_le_bytes());
+    } else if let Ok(i) = i32::try_from(v) {
+        out.extend_from_slice(&i.to_le_bytes());
+    } else {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// DOUBLE: 4 bytes when the value is exactly a float32, else 8 (Java's `value == (float) value`
+/// decides, so NaN takes 8).
+#[inline]
+pub fn put_double(out: &mut Vec<u8>, v: f64) {
+    if v == (v as f32) as f64 {
+        out.extend_from_slice(&(v as f32).to_le_bytes());
+    } else {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+}
+
+/// STRING or BYTE_ARRAY: the bytes, led by 0x80 when empty or when they start with 0x80.
+#[inline]
+pub fn put_varlen(out: &mut Vec<u8>, b: &[u8]) {
+    if b.first().is_none_or(|&first| first == VARLEN_EMPTY_BYTE) {
+        out.push(VARLEN_EMPTY_BYTE);
+    }
+    out.extend_from_slice(b);
+}
+
 /// DATE: `year << 9 | month << 5 | day` in 3 bytes (little-endian, the year signed).
 pub fn put_date(out: &mut Vec<u8>, days: i64) {
     let (year, month, day) = civil_from_days(days);
@@ -100,27 +134,12 @@ impl TupleBuilder {
 
     /// Any integer column type (INT8..INT64): the fewest bytes that hold the value.
     pub fn int(&mut self, v: i64) -> &mut Self {
-        if let Ok(b) = i8::try_from(v) {
-            self.values.push(b as u8);
-        } else if let Ok(s) = i16::try_from(v) {
-            self.values.extend_from_slice(&s.to_le_bytes());
-        } else if let Ok(i) = i32::try_from(v) {
-            self.values.extend_from_slice(&i.to_le_bytes());
-        } else {
-            self.values.extend_from_slice(&v.to_le_bytes());
-        }
-        self.end_element()
+        self.element(|o| put_int(o, v))
     }
 
     /// DOUBLE: 4 bytes when the value is exactly a float32 (as Ignite writes it), else 8.
     pub fn double(&mut self, v: f64) -> &mut Self {
-        let narrow = v as f32;
-        if narrow as f64 == v || v.is_nan() {
-            self.values.extend_from_slice(&narrow.to_le_bytes());
-        } else {
-            self.values.extend_from_slice(&v.to_le_bytes());
-        }
-        self.end_element()
+        self.element(|o| put_double(o, v))
     }
 
     /// An element written by one of the `put_*` functions.
@@ -135,11 +154,7 @@ impl TupleBuilder {
 
     /// STRING or BYTE_ARRAY: the bytes, led by 0x80 when empty or when they start with 0x80.
     pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
-        if b.first().is_none_or(|&first| first == VARLEN_EMPTY_BYTE) {
-            self.values.push(VARLEN_EMPTY_BYTE);
-        }
-        self.values.extend_from_slice(b);
-        self.end_element()
+        self.element(|o| put_varlen(o, b))
     }
 
     pub fn len(&self) -> usize {

@@ -28,7 +28,8 @@ use crate::ignite3::msgpack::{MsgReader, MsgWriter};
 use crate::ignite3::sql::{self, SqlOptions};
 use crate::ignite3::transaction;
 use crate::ignite3::tuple_builder::{
-    put_date, put_datetime, put_decimal, put_instant, put_time, put_uuid, VARLEN_EMPTY_BYTE,
+    put_date, put_datetime, put_decimal, put_double, put_instant, put_int, put_time, put_uuid,
+    put_varlen,
 };
 use crate::kinds::{PrimKind, SqlArg};
 use crate::write::WriteColumn;
@@ -435,33 +436,11 @@ fn encode(cell: Cell, out: &mut Vec<u8>) {
     match cell {
         Cell::Null => {}
         Cell::Bool(v) => out.push(v as u8),
-        Cell::Int(v) => {
-            if let Ok(b) = i8::try_from(v) {
-                out.push(b as u8);
-            } else if let Ok(s) = i16::try_from(v) {
-                out.extend_from_slice(&s.to_le_bytes());
-            } else if let Ok(i) = i32::try_from(v) {
-                out.extend_from_slice(&i.to_le_bytes());
-            } else {
-                out.extend_from_slice(&v.to_le_bytes());
-            }
-        }
+        Cell::Int(v) => put_int(out, v),
         // REAL, or a float32 into DOUBLE: exactly a float, so 4 bytes either way (as Java).
         Cell::Float(v) => out.extend_from_slice(&v.to_le_bytes()),
-        Cell::Double(v) => {
-            // NaN is never equal to itself: 8 bytes, as Java's `value == (float) value` decides.
-            if v == (v as f32) as f64 {
-                out.extend_from_slice(&(v as f32).to_le_bytes());
-            } else {
-                out.extend_from_slice(&v.to_le_bytes());
-            }
-        }
-        Cell::Text(b) | Cell::Bytes(b) => {
-            if b.first().is_none_or(|&first| first == VARLEN_EMPTY_BYTE) {
-                out.push(VARLEN_EMPTY_BYTE);
-            }
-            out.extend_from_slice(b);
-        }
+        Cell::Double(v) => put_double(out, v),
+        Cell::Text(b) | Cell::Bytes(b) => put_varlen(out, b),
         Cell::Date(days) => put_date(out, days),
         Cell::Time(nanos) => put_time(out, nanos),
         Cell::DateTime { seconds, nanos } => put_datetime(out, seconds, nanos),
