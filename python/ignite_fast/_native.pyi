@@ -185,3 +185,6 @@ def type_id(name: str) -> int: ...
 def type_code_name(code: int) -> str: ...
 def error_kind_samples() -> list[tuple[str, BaseException]]:
     """For the error-mapping test: one sample of every core error kind, as (kind, the exception it raises)."""
+
+def panic_sample() -> None:
+    """For the boundary test: panics inside native work; raises ``IgniteError("internal error: ...")``."""

@@ -24,6 +24,48 @@ class ServerError(RuntimeError):
     """A node could not be installed, started or stopped; the message carries its log."""
 
 
+class ClusterNameError(ServerError, ValueError):
+    """A cluster name that is not a plain name: it would lead outside the launcher's home."""
+
+
+# A cluster's name is a directory of its own under <home>/clusters, which `start` wipes: a plain
+# name only (no separator, not "." or ".."), starting with a letter or a digit so that it reads
+# as no option in a node's command line.
+_CLUSTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_cluster_name(name: object) -> str:
+    """``name`` when it is a plain cluster name (letters, digits, ``.``, ``_``, ``-``, starting
+    with a letter or a digit, at most 64 characters), else :class:`ClusterNameError`."""
+    if not isinstance(name, str) or _CLUSTER_NAME.fullmatch(name) is None:
+        raise ClusterNameError(
+            f"cluster name {name!r} is not a plain name: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or a digit (it names a directory under the launcher's home)"
+        )
+    return name
+
+
+def clusters_dir() -> Path:
+    return home_dir() / "clusters"
+
+
+def cluster_dir(name: str) -> Path:
+    """The work directory of cluster ``name`` (checked: a plain name), never a link elsewhere."""
+    path = clusters_dir() / check_cluster_name(name)
+    if path.is_symlink():
+        raise ClusterNameError(f"{path} is a symbolic link: the launcher keeps clusters in directories of its own")
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Writes ``text`` to ``path``, readable and writable by its owner alone: it may hold
+    passwords. Created with that mode (never readable by others, not even for a moment)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "w", encoding="utf-8") as f:
+        os.fchmod(fd, 0o600)  # a file that was there before keeps its mode otherwise
+        f.write(text)
+
+
 def home_dir() -> Path:
     """Where jars and node work directories live (``IGNITE_FAST_HOME``, default ~/.cache/ignite_fast)."""
     return Path(os.environ.get("IGNITE_FAST_HOME", Path.home() / ".cache" / "ignite_fast"))
@@ -124,6 +166,17 @@ def pid_alive(pid: int) -> bool:
         return True
 
 
+def runs_with_argument(pid: int, argument: str) -> bool:
+    """Whether process ``pid`` runs with ``argument`` in its command line (a node's config file,
+    which no other process has): a pid file outlives its process, and after a reboot or a
+    while its pid may be another program's."""
+    try:
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return os.fsencode(argument) in args
+
+
 def send_signal(pid: int, sig: int) -> None:
     """Signals the node's process group (it leads one), or the process alone if it has none."""
     try:
@@ -173,9 +226,12 @@ class NodeProcesses:
     nodes: int
     port: int
 
+    def __post_init__(self) -> None:
+        check_cluster_name(self.name)  # before anything is touched: `start` wipes the directory
+
     @property
     def cluster_dir(self) -> Path:
-        return home_dir() / "clusters" / self.name
+        return cluster_dir(self.name)
 
     @property
     def addresses(self) -> list[str]:
@@ -188,6 +244,11 @@ class NodeProcesses:
     def log_path(self, index: int = 0) -> Path:
         raise NotImplementedError
 
+    def config_path(self, spec: Any) -> Path:
+        """The node's configuration file: on its command line, so it tells the node's process
+        from any other that has its pid."""
+        raise NotImplementedError
+
     def start(self) -> Any:
         raise NotImplementedError
 
@@ -195,14 +256,23 @@ class NodeProcesses:
         return log_tail(self.log_path(index), lines)
 
     def node_pid(self, spec: Any) -> int | None:
-        """The pid of `spec`'s node, from its pid file (None if it has none)."""
-        return read_pid(spec.work_dir)
+        """The pid of `spec`'s node, from its pid file; None if it has none, or when that pid is
+        no longer the node's (it has ended, and the pid may be another process's now). A process
+        this object started and that still runs is the node's: its command line may not be
+        readable yet (the parent resumes while the kernel is still setting up the new program)."""
+        pid = read_pid(spec.work_dir)
+        if pid is None:
+            return None
+        if any(proc.pid == pid and proc.poll() is None for proc in self._procs):
+            return pid
+        return pid if runs_with_argument(pid, str(self.config_path(spec))) else None
 
     def pids_alive(self) -> list[bool]:
         return [(pid := self.node_pid(s)) is not None and pid_alive(pid) for s in self.node_specs()]
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stops every node: SIGTERM, then SIGKILL after `timeout` seconds."""
+        """Stops every node: SIGTERM, then SIGKILL after `timeout` seconds. A pid file whose
+        process is not the node's (stale) is removed, its pid left alone."""
         stop_processes([p for s in self.node_specs() if (p := self.node_pid(s)) is not None and pid_alive(p)], timeout)
         for proc in self._procs:
             try:

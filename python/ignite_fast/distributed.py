@@ -27,6 +27,7 @@ know is the cluster: partition maps, where the nodes are, and when the partition
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import ipaddress
 import json
@@ -35,6 +36,7 @@ import re
 import socket
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -83,7 +85,9 @@ class WorkerContext:
     on: torchrun counts restarts per agent, and only the agent whose worker failed counts one);
     ``restarts`` is this worker's own engine count, for logs. ``engine``: ``"torchrun"``,
     ``"env"`` (``RANK``/``WORLD_SIZE``, as Kubeflow's PyTorchJob or a script sets them),
-    ``"tf_config"`` or ``"none"`` (one worker alone)."""
+    ``"tf_config"`` or ``"none"`` (one worker alone). ``job_store``: ``host:port`` of torchrun's
+    store when torchrun names no job (no ``--rdzv-id``); :func:`agreed_plan` agrees on a job id
+    there (see :func:`job_id_from_store`)."""
 
     rank: int = 0
     world_size: int = 1
@@ -94,6 +98,7 @@ class WorkerContext:
     attempt: int | None = None
     restarts: int = 0
     engine: str = "none"
+    job_store: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.rank < self.world_size:
@@ -133,7 +138,13 @@ def worker_context(environ: Mapping[str, str] | None = None) -> WorkerContext:
     ``LOCAL_WORLD_SIZE``, ``GROUP_RANK``, ``TORCHELASTIC_RESTART_COUNT``); ``RANK``/``WORLD_SIZE``
     alone (Kubeflow's PyTorchJob; the job is named by ``MASTER_ADDR:MASTER_PORT``, the master's
     service); ``TF_CONFIG`` (TFJob, MultiWorkerMirroredStrategy: the chief, then the workers, in
-    order; the job is named by its cluster's addresses); else one worker alone.
+    order; the job is named by its cluster's addresses); else one worker alone. A master on a
+    loopback address names a job of one host only, so the host's name is added to it; in a Ray
+    worker, Ray's job id is too.
+
+    torchrun's run id is its ``--rdzv-id``, which defaults to ``"none"``: such a job is named
+    by an id its workers agree on through torchrun's store, which lives as long as the torchrun
+    run (``job_store``; where the workers do not share torchrun's store, by that store's address).
     ``IGNITE_FAST_JOB_ID`` and ``IGNITE_FAST_ATTEMPT`` override the job id and attempt."""
     env = os.environ if environ is None else environ
     if "RANK" in env or "WORLD_SIZE" in env:
@@ -142,7 +153,10 @@ def worker_context(environ: Mapping[str, str] | None = None) -> WorkerContext:
         context = _from_tf_config(env["TF_CONFIG"])
     else:
         context = WorkerContext()
-    job_id = env.get(JOB_ID_ENV) or context.job_id
+    job_id = context.job_id
+    if job_id is not None and context.engine != "torchrun" and environ is None and (ray := _ray_job_id()):
+        job_id = f"ray-{ray}-{job_id}"
+    job_id = env.get(JOB_ID_ENV) or job_id
     attempt = _int(env, ATTEMPT_ENV, -1) if env.get(ATTEMPT_ENV) else context.attempt
     return WorkerContext(
         rank=context.rank,
@@ -154,19 +168,47 @@ def worker_context(environ: Mapping[str, str] | None = None) -> WorkerContext:
         attempt=attempt,
         restarts=context.restarts,
         engine=context.engine,
+        job_store=None if env.get(JOB_ID_ENV) else context.job_store,
     )
+
+
+def _ray_job_id() -> str | None:
+    """The id of the Ray job this process belongs to, if Ray runs it (Ray is never imported
+    here: a process that Ray started has it loaded)."""
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return None
+    return str(ray.get_runtime_context().get_job_id())
+
+
+def _master_name(addr: str, port: str) -> str:
+    """``addr:port`` of the job's master, as a name for the job: a loopback address only says
+    that every worker runs on one host, so that host's name is added (jobs on two hosts may both
+    use 127.0.0.1:29500)."""
+    if _is_loopback(addr.strip("[]")):
+        return f"{socket.gethostname()}-{addr}:{port}"
+    return f"{addr}:{port}"
 
 
 def _from_rank_env(env: Mapping[str, str]) -> WorkerContext:
     local_rank = _int(env, "LOCAL_RANK", 0)
-    master = f"{env['MASTER_ADDR']}:{env.get('MASTER_PORT', '')}" if env.get("MASTER_ADDR") else None
+    master = _master_name(env["MASTER_ADDR"], env.get("MASTER_PORT", "")) if env.get("MASTER_ADDR") else None
     run_id = env.get("TORCHELASTIC_RUN_ID")
     job_id: str | None = master
+    job_store = None
     engine, restarts = "env", 0
     if run_id is not None:
-        # torchrun's default --rdzv-id is "none": the store's address tells such jobs apart.
-        job_id = run_id if run_id != "none" or master is None else f"none-{master}"
+        job_id = run_id
         engine, restarts = "torchrun", _int(env, "TORCHELASTIC_RESTART_COUNT", 0)
+    if run_id == "none":
+        # torchrun's default --rdzv-id: it names no job. Its store names one: shared with the
+        # workers (the default), it lives as long as the run, and they agree on an id there;
+        # else the store is the workers' own, at an address of this run.
+        job_id = None
+        if master is not None and env.get("TORCHELASTIC_USE_AGENT_STORE") == "True":
+            job_store = f"{env['MASTER_ADDR']}:{env.get('MASTER_PORT', '')}"
+        elif master is not None:
+            job_id = f"none-{master}"
     return WorkerContext(
         rank=_int(env, "RANK", 0),
         world_size=_int(env, "WORLD_SIZE", 1),
@@ -177,7 +219,31 @@ def _from_rank_env(env: Mapping[str, str]) -> WorkerContext:
         attempt=None,
         restarts=restarts,
         engine=engine,
+        job_store=job_store,
     )
+
+
+def job_id_from_store(address: str, timeout: float = 300.0) -> str:
+    """A job id that every worker of a torchrun run gets alike, agreed through torchrun's store
+    at ``address`` (``host:port``): the first worker to ask sets a random one, the others read
+    it. The store lives as long as the run, restarts included, so a restarted worker gets the
+    same id; another run gets another."""
+    from datetime import timedelta
+
+    import torch.distributed as dist
+
+    host, _, port = address.rpartition(":")
+    try:
+        store = dist.TCPStore(
+            host.strip("[]"), int(port), is_master=False, timeout=timedelta(seconds=timeout), wait_for_workers=False
+        )
+        agreed = store.compare_set("ignite_fast/job_id", "", f"torchrun-{uuid.uuid4().hex}")
+    except (RuntimeError, ValueError) as e:  # torch's DistStoreError and DistNetworkError are RuntimeErrors
+        raise IgniteConnectionError(
+            f"could not agree on a job id through torchrun's store at {address} ({e}): name the job with "
+            f"torchrun --rdzv-id or {JOB_ID_ENV}"
+        ) from None
+    return agreed.decode()
 
 
 def _from_tf_config(raw: str) -> WorkerContext:
@@ -329,6 +395,7 @@ def agreed_plan(
     balance: str = "entries",
     timeout: float = 600.0,
     progress: bool | None = None,
+    job_id: str | None = None,
 ) -> ShardPlan:
     """The shard plan of ``cache`` for this attempt: one shard per rank, the same on every
     worker, shard ``r`` preferring rank r's home node. Every worker calls it.
@@ -347,6 +414,8 @@ def agreed_plan(
     a record is the first use of the cluster's IGFS, its caches are made with
     :data:`PLAN_RECORD_BACKUPS` backup.
 
+    The job is ``job_id`` if given, else the context's (see :func:`worker_context`); two jobs
+    running at once must have different ids, or they take and remove each other's records.
     ``home`` is this worker's home node (default: :func:`home_node`); ``timeout`` bounds the
     wait for the others, in seconds (:class:`~ignite_fast.errors.IgniteTimeoutError` then).
     Raises :class:`~ignite_fast.errors.TopologyChangedError` when the topology changes while
@@ -357,10 +426,14 @@ def agreed_plan(
         return client.plan_shards(cache, 1, homes=[home], balance="partitions")
     if collective is not None:
         return _plan_by_collective(client, cache, context, home, collective, balance, progress)
+    if job_id is not None:
+        context = dataclasses.replace(context, job_id=_safe_id(job_id))
+    elif context.job_id is None and context.job_store is not None:
+        context = dataclasses.replace(context, job_id=_safe_id(job_id_from_store(context.job_store, timeout)))
     if context.job_id is None:
         raise InvalidArgumentError(
             f"{context.world_size} workers must agree on one shard plan, and nothing names the job: "
-            f"initialise torch.distributed before building the dataset, or set {JOB_ID_ENV}"
+            f"initialise torch.distributed before building the dataset, give torchrun --rdzv-id, or set {JOB_ID_ENV}"
         )
     return _plan_by_record(client, cache, context, home, balance, timeout, progress)
 

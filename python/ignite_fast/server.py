@@ -32,16 +32,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-# ServerError and maven_download are re-exported (`as`): users and tests import them from here.
+# ClusterNameError, ServerError and maven_download are re-exported (`as`): users and tests import
+# them from here.
 from . import server_ignite3
+from ._node_process import ClusterNameError as ClusterNameError
 from ._node_process import (
     NodeProcesses,
+    cluster_dir,
     copy_dependencies_command,
     home_dir,
     pid_alive,
     port_open,
     run_maven,
     start_process,
+    write_private,
 )
 from ._node_process import ServerError as ServerError
 from ._node_process import maven_download as maven_download
@@ -115,8 +119,12 @@ def install(version: str = IGNITE_VERSION, quiet: bool = False, progress: bool |
     return libs
 
 
+# Attribute values escaped whole: quotes, and the white space a parser would turn into spaces.
+_ATTRIBUTE_ENTITIES = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+
+
 def _bean_property(name: str, value) -> str:
-    return f'<property name="{name}" value="{escape(str(value))}"/>'
+    return f'<property name="{name}" value="{escape(str(value), _ATTRIBUTE_ENTITIES)}"/>'
 
 
 @dataclass
@@ -155,7 +163,8 @@ class IgniteCluster(NodeProcesses):
     authentication: bool = False
     # TLS on the client port: {"keystore", "keystore_password", "truststore",
     # "truststore_password" (PKCS12 files), "client_auth": require client certificates}.
-    ssl: dict | None = None
+    # Left out of the repr: it holds passwords.
+    ssl: dict | None = field(default=None, repr=False)
     _procs: list = field(default_factory=list, repr=False)
 
     def node_specs(self) -> list[NodeSpec]:
@@ -168,6 +177,9 @@ class IgniteCluster(NodeProcesses):
 
     def log_path(self, index: int = 0) -> Path:
         return self.cluster_dir / f"node{index}" / "node.log"
+
+    def config_path(self, spec: NodeSpec) -> Path:
+        return spec.work_dir / "config.xml"
 
     def config_xml(self, node: NodeSpec) -> str:
         if self.authentication and not self.persistence:
@@ -280,7 +292,7 @@ class IgniteCluster(NodeProcesses):
             "-cp",
             f"{libs}/*",
             MAIN_CLASS,
-            str(node.work_dir / "config.xml"),
+            str(self.config_path(node)),
         ]
 
     # ---- lifecycle ----
@@ -289,7 +301,8 @@ class IgniteCluster(NodeProcesses):
         """Starts every node and waits until each has logged a successful start and answers a
         handshake. Ignite 2.17 sometimes dies in its very first partition exchange
         ("Failed to execute affinity operation on cache groups", apache/ignite#12621); such a
-        start is retried from scratch, up to `attempts` times."""
+        start is retried from scratch, up to `attempts` times. Whatever ends a start early (an
+        error, Ctrl-C) stops the nodes it had started."""
         libs = install(self.version, quiet=quiet, progress=False if quiet else None)
         running = [i for i, alive in enumerate(self.pids_alive()) if alive]
         if running:
@@ -298,9 +311,9 @@ class IgniteCluster(NodeProcesses):
             try:
                 self._start_once(libs, quiet)
                 return self
-            except ServerError as e:
-                self.stop()
-                if attempt == attempts or "exited during start-up" not in str(e):
+            except BaseException as e:
+                self.stop(timeout=5)
+                if not isinstance(e, ServerError) or attempt == attempts or "exited during start-up" not in str(e):
                     raise
                 if not quiet:
                     print(f"an Ignite node died during start-up; retrying ({attempt}/{attempts - 1})", flush=True)
@@ -314,12 +327,12 @@ class IgniteCluster(NodeProcesses):
         shutil.rmtree(self.cluster_dir, ignore_errors=True)
         for spec in self.node_specs():
             spec.work_dir.mkdir(parents=True, exist_ok=True)
-            (spec.work_dir / "config.xml").write_text(self.config_xml(spec))
+            write_private(self.config_path(spec), self.config_xml(spec))  # TLS store passwords
             proc = start_process(self.java_command(spec, libs), spec.work_dir)
             self._procs.append(proc)
             if not quiet:
                 print(f"started Ignite node {spec.index} (pid {proc.pid}), client port {spec.client_port}", flush=True)
-        (self.cluster_dir / "cluster.json").write_text(json.dumps(self._describe()))
+        write_private(self.cluster_dir / "cluster.json", json.dumps(self._describe()))
         for spec in self.node_specs():
             self._wait_ready(spec)
         self._wait_topology()
@@ -390,7 +403,7 @@ class IgniteCluster(NodeProcesses):
     @classmethod
     def load(cls, name: str = "default") -> IgniteCluster:
         """The cluster that `start` recorded under `name` (for `status` and `stop` from the CLI)."""
-        path = home_dir() / "clusters" / name / "cluster.json"
+        path = cluster_dir(name) / "cluster.json"
         try:
             recorded = json.loads(path.read_text())
         except OSError:
@@ -475,6 +488,16 @@ _GENERATION_OPTIONS = {
 }
 
 
+# Secrets of `start`, each also from a file (`--<option>-file PATH`) or an environment variable:
+# a value on the command line is visible to every user of the machine (ps) and kept in shell
+# history. Option -> its environment variable.
+SECRET_OPTIONS = {
+    "password": "IGNITE_FAST_PASSWORD",
+    "ssl_keystore_password": "IGNITE_FAST_SSL_KEYSTORE_PASSWORD",
+    "ssl_truststore_password": "IGNITE_FAST_SSL_TRUSTSTORE_PASSWORD",
+}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ignite-fast server", description="Run local Apache Ignite nodes.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -504,13 +527,16 @@ def _parser() -> argparse.ArgumentParser:
     ignite3.add_argument("--rest-port", type=int, help="REST port of the first node (default 10300)")
     ignite3.add_argument("--storage-mb", type=int, help="default storage profile size per node (default 256)")
     ignite3.add_argument("--username", help="basic authentication with this one user (needs --password)")
-    ignite3.add_argument("--password", help="the user's password")
     ignite3.add_argument("--ssl-keystore", help="TLS on the client port: the node's PKCS12 keystore")
-    ignite3.add_argument("--ssl-keystore-password")
     ignite3.add_argument(
         "--ssl-truststore", help="require client certificates signed by a CA of this PKCS12 truststore"
     )
-    ignite3.add_argument("--ssl-truststore-password")
+    what = {"password": "the user's password", "ssl_keystore_password": "the keystore's password"}
+    for name, variable in SECRET_OPTIONS.items():
+        flag = f"--{name.replace('_', '-')}"
+        secret = what.get(name, "the truststore's password")
+        ignite3.add_argument(f"{flag}-file", metavar="PATH", help=f"{secret}, from this file (or set {variable})")
+        ignite3.add_argument(flag, help=f"{secret} (visible in ps: prefer {flag}-file or {variable})")
     for name in ("start", "stop", "status"):
         p = start if name == "start" else sub.add_parser(name, help=f"{name} the cluster")
         p.add_argument(
@@ -536,6 +562,33 @@ def _generation(args: argparse.Namespace) -> int:
     return 2
 
 
+def _read_secrets(args: argparse.Namespace, generation: int, parser: argparse.ArgumentParser) -> None:
+    """Sets each secret option of `start` from its file or its environment variable when it is
+    not given itself; a secret given on the command line works, with a warning on stderr."""
+    for name, variable in SECRET_OPTIONS.items():
+        flag = f"--{name.replace('_', '-')}"
+        given, path = getattr(args, name), getattr(args, f"{name}_file")
+        if generation != 3:
+            if path is not None:
+                parser.error(f"{flag}-file is an option of Ignite 3.x only")
+            continue  # `_start_options` refuses the option itself
+        if given is not None and path is not None:
+            parser.error(f"give {flag} or {flag}-file, not both")
+        if given is not None:
+            print(
+                f"warning: {flag} on the command line is visible to every user of this machine (ps) and stays "
+                f"in shell history; use {flag}-file or {variable}",
+                file=sys.stderr,
+            )
+        elif path is not None:
+            try:
+                setattr(args, name, Path(path).read_text(encoding="utf-8").rstrip("\r\n"))
+            except (OSError, UnicodeDecodeError) as e:
+                parser.error(f"cannot read {flag}-file {path}: {e}")
+        elif os.environ.get(variable):
+            setattr(args, name, os.environ[variable])
+
+
 def _start_options(args: argparse.Namespace, generation: int, parser: argparse.ArgumentParser) -> dict:
     """The generation's own start options, with their defaults; another generation's is an error."""
     options = {}
@@ -552,14 +605,15 @@ def _start_options(args: argparse.Namespace, generation: int, parser: argparse.A
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    generation = _generation(args)
-    name = getattr(args, "name", None) or ("ignite3" if generation == 3 else "default")
     cluster: IgniteCluster | server_ignite3.Ignite3Cluster
     try:
+        generation = _generation(args)
+        name = getattr(args, "name", None) or ("ignite3" if generation == 3 else "default")
         if args.command == "install":
             installer = server_ignite3.install if generation == 3 else install
             print(installer(progress=args.progress))
         elif args.command == "start":
+            _read_secrets(args, generation, parser)
             options = _start_options(args, generation, parser)
             common = {"nodes": args.nodes, "port": args.port, "heap_mb": args.heap_mb, "name": name}
             if generation == 3:

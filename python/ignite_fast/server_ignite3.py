@@ -46,12 +46,14 @@ from pathlib import Path
 from ._node_process import (
     NodeProcesses,
     ServerError,
+    cluster_dir,
     copy_dependencies_command,
     home_dir,
     pid_alive,
     port_open,
     run_maven,
     start_process,
+    write_private,
 )
 
 IGNITE3_VERSION = "3.1.0"
@@ -228,7 +230,7 @@ class Ignite3Cluster(NodeProcesses):
     start_timeout: float = 180.0
     username: str | None = None
     password: str | None = field(default=None, repr=False)
-    ssl: dict | None = None
+    ssl: dict | None = field(default=None, repr=False)  # holds the stores' passwords
     _procs: list = field(default_factory=list, repr=False)
 
     def node_specs(self) -> list[Ignite3NodeSpec]:
@@ -246,6 +248,9 @@ class Ignite3Cluster(NodeProcesses):
 
     def log_path(self, index: int = 0) -> Path:
         return self.cluster_dir / f"node{index}" / "node.log"
+
+    def config_path(self, spec: Ignite3NodeSpec) -> Path:
+        return spec.work_dir / "ignite-config.conf"
 
     def config_hocon(self, node: Ignite3NodeSpec) -> str:
         members = ", ".join(f'"127.0.0.1:{self.network_port + i}"' for i in range(self.nodes))
@@ -319,7 +324,7 @@ class Ignite3Cluster(NodeProcesses):
             f"{libs}/*",
             MAIN_CLASS,
             "--config-path",
-            str(node.work_dir / "ignite-config.conf"),
+            str(self.config_path(node)),
             "--work-dir",
             str(node.work_dir / "work"),
             "--node-name",
@@ -353,13 +358,12 @@ class Ignite3Cluster(NodeProcesses):
         shutil.rmtree(self.cluster_dir, ignore_errors=True)
         for spec in self.node_specs():
             spec.work_dir.mkdir(parents=True, exist_ok=True)
-            (spec.work_dir / "ignite-config.conf").write_text(self.config_hocon(spec))
+            write_private(self.config_path(spec), self.config_hocon(spec))  # TLS store passwords
             self._procs.append(start_process(self.java_command(spec, libs), spec.work_dir))
             if not quiet:
                 print(f"started Ignite 3 node {spec.index} ({spec.name}), client port {spec.client_port}", flush=True)
-        record = self.cluster_dir / "cluster.json"
-        record.touch(mode=0o600)  # it holds the password, for `status` and `stop` from the CLI
-        record.write_text(json.dumps(self._describe()))
+        # It holds the passwords, for `status` and `stop` from the command line.
+        write_private(self.cluster_dir / "cluster.json", json.dumps(self._describe()))
         deadline = time.monotonic() + self.start_timeout
         for spec in self.node_specs():
             self._wait(spec, deadline, "answer REST", lambda s: self.node_state(s) is not None)
@@ -501,6 +505,6 @@ def _store_hocon(path: str | os.PathLike, password: str) -> str:
 def recorded_cluster(name: str) -> dict | None:
     """What `start` recorded about the cluster `name` (either generation), or None."""
     try:
-        return json.loads((home_dir() / "clusters" / name / "cluster.json").read_text())
+        return json.loads((cluster_dir(name) / "cluster.json").read_text())
     except (OSError, ValueError):
         return None

@@ -277,3 +277,52 @@ def test_plan_records_made_first_on_a_cluster_keep_a_backup(trio, monkeypatch):
         for igfs_cache in (f"igfs_{name}_meta", f"igfs_{name}_data"):
             writer.get_cache(igfs_cache).destroy()
         writer.close()
+
+
+def test_two_torchrun_runs_at_one_store_address_keep_their_own_records(trio):
+    """torchrun without --rdzv-id names every run "none", and the default store address is
+    127.0.0.1:29500 on every host: two such runs once shared a job id, and the second one's rank
+    0 removed the first one's records as its own stale ones. Each run now agrees on its own id
+    through its store (one run after the other here, at the same address, as two hosts at once)."""
+    from datetime import timedelta
+
+    import torch.distributed as dist
+
+    from ignite_fast.distributed import job_id_from_store, worker_context
+
+    cache = f"agree_{uuid.uuid4().hex[:8]}"
+    _create(cache)
+    client = ignite_fast.Client(trio.addresses)
+    _put(client, cache, 0, FIRST_ROWS)
+    fs = IgniteFileSystem("127.0.0.1", TRIO_PORT)
+    port, records = 0, []
+    for world in (2, 3):  # the second run is bigger: its rank 0 removes its own job's other worlds
+        agent = dist.TCPStore("127.0.0.1", port, 1, True, timedelta(seconds=60), wait_for_workers=False)
+        port = agent.port
+        env = {
+            "WORLD_SIZE": str(world),
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "TORCHELASTIC_RUN_ID": "none",
+            "TORCHELASTIC_USE_AGENT_STORE": "True",
+        }
+        plans: list = [None] * world
+
+        def rank(r: int, env=env, plans=plans) -> None:
+            try:
+                plans[r] = agreed_plan(client, cache, worker_context({**env, "RANK": str(r)}), home="", progress=False)
+            except ignite_fast.IgniteError as e:
+                plans[r] = e
+
+        threads = [threading.Thread(target=rank, args=(r,)) for r in range(world)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert all(isinstance(p, ShardPlan) and len(p) == world for p in plans), plans
+        job = job_id_from_store(f"127.0.0.1:{port}", timeout=30)
+        records.append(_record(trio, job, world, None, cache))
+        del agent
+    assert records[0] != records[1]
+    assert fs.exists(records[0]), "the second run removed the first run's plan"
+    assert fs.exists(records[1])

@@ -1,18 +1,22 @@
 """Real Apache Ignite 3 nodes from the project's launcher (`python -m ignite_fast.server --ignite 3`,
 `ignite_fast.server_ignite3`): a node that Ignite 3's own driver, `pyignite_dbapi`, writes to and
 reads from; a two-node cluster whose partitions are spread over both nodes; `status` and `stop`
-from the command line; a second `start` of a running cluster is refused; a killed node."""
+from the command line; a second `start` of a running cluster is refused; a killed node; a start
+interrupted by Ctrl-C."""
 
 from __future__ import annotations
 
 import datetime
 import decimal
 import os
+import stat
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
+
+import pytest
 
 from ignite_fast.server_ignite3 import Ignite3Cluster, handshake_ok
 from node_fixtures import ignite3_connect
@@ -189,3 +193,42 @@ def test_killing_a_node_leaves_the_other_answering(ignite3_pair: Ignite3Cluster)
     first, second = status
     assert not second["alive"]
     assert first["alive"] and first["answers"]
+
+
+def test_ctrl_c_during_start_stops_the_node_and_its_files_are_private(monkeypatch):
+    """KeyboardInterrupt while the node comes up: its JVM is stopped and the interrupt goes on.
+    The HOCON and the cluster record, which hold the passwords, are the owner's alone."""
+    cluster = Ignite3Cluster(
+        nodes=1,
+        port=10952,
+        network_port=3354,
+        rest_port=10310,
+        name="pytest-ignite3-interrupted",
+        heap_mb=512,
+        username="trainer",
+        password="Tr41n-Pa55",
+    )
+    [spec] = cluster.node_specs()
+    config = os.fsencode(str(cluster.config_path(spec)))
+
+    def jvms() -> list[str]:
+        return [p.name for p in Path("/proc").glob("[0-9]*") if config in _cmdline(p)]
+
+    def interrupted(self, spec, deadline, what, ready):
+        assert jvms(), "the node's JVM is running"
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Ignite3Cluster, "_wait", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cluster.start()
+    assert jvms() == []
+    assert not cluster.status()[0]["alive"]
+    for path in (cluster.config_path(spec), cluster.cluster_dir / "cluster.json"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def _cmdline(process: Path) -> list[bytes]:
+    try:
+        return (process / "cmdline").read_bytes().split(b"\0")
+    except OSError:  # ended since the listing
+        return []

@@ -1,15 +1,21 @@
 """Starting real Ignite nodes (ignite_fast.server, the node starter): the session node answers,
-`status` from the command line, and a two-node cluster started and stopped."""
+`status` from the command line, a two-node cluster started and stopped, a start interrupted by
+Ctrl-C, and a keystore password that needs quoting in the node's XML."""
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 import ignite_fast
 from ignite_fast.server import IgniteCluster, handshake_ok
+from tls_fixtures import STORE_PASSWORD
 
 
 def test_session_node_answers_handshake(cluster):
@@ -61,3 +67,90 @@ def test_two_node_cluster_serves_every_entry_from_either_node(cluster):
         ]
         assert sum(local_counts) == 500 and all(0 < n < 500 for n in local_counts)
     assert not any(row["alive"] for row in pair.status())
+
+
+def _processes_with(argument: str) -> list[int]:
+    """Pids of the processes whose command line has ``argument`` (a node's config file)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and os.fsencode(argument) in (entry / "cmdline").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:  # ended since the listing
+            continue
+    return found
+
+
+def test_ctrl_c_during_start_stops_the_nodes_it_had_started(monkeypatch):
+    """KeyboardInterrupt while the nodes come up (here, as the first readiness wait begins): the
+    JVMs already started are stopped, and the interrupt goes on. The files start wrote, which
+    may hold passwords, are the owner's alone."""
+    cluster = IgniteCluster(
+        nodes=2,
+        port=10874,
+        discovery_port=27574,
+        communication_port=27174,
+        name="pytest-interrupted",
+        region_mb=128,
+        heap_mb=256,
+    )
+
+    def interrupted(self, spec):
+        assert all(_processes_with(str(self.config_path(s))) for s in self.node_specs())  # both JVMs run
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(IgniteCluster, "_wait_ready", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cluster.start()
+    for spec in cluster.node_specs():
+        assert _processes_with(str(cluster.config_path(spec))) == [], "a JVM of the interrupted start is still running"
+        assert stat.S_IMODE(cluster.config_path(spec).stat().st_mode) == 0o600
+    assert stat.S_IMODE((cluster.cluster_dir / "cluster.json").stat().st_mode) == 0o600
+    assert not any(row["alive"] for row in cluster.status())
+
+
+def test_a_node_takes_a_keystore_password_with_quotes_and_ampersands(pki, tmp_path):
+    """The Spring XML quotes every attribute: a keystore password with `"`, `'`, `&`, `<` and
+    `${...}` reaches the node as it is, and TLS works with it."""
+    password = "q\"u'o&t<e>s ${HOME} %s"
+    store = tmp_path / "server.p12"
+    directory = Path(pki["server_store"]).parent
+    subprocess.run(
+        [
+            "openssl",
+            "pkcs12",
+            "-export",
+            "-in",
+            str(directory / "server.pem"),
+            "-inkey",
+            str(directory / "server.key"),
+            "-out",
+            str(store),
+            "-passout",
+            f"pass:{password}",
+            "-name",
+            "server",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    ssl = {
+        "keystore": str(store),
+        "keystore_password": password,
+        "truststore": str(pki["truststore"]),
+        "truststore_password": STORE_PASSWORD,
+    }
+    node = IgniteCluster(
+        nodes=1,
+        port=10876,
+        discovery_port=27576,
+        communication_port=27176,
+        name="pytest-quoted",
+        region_mb=128,
+        heap_mb=256,
+        ssl=ssl,
+    )
+    with node:
+        client = ignite_fast.Client("localhost", 10876, tls=ignite_fast.TlsOptions(ca_file=pki["ca"]))
+        assert client.protocol_version >= (1, 7, 0) and isinstance(client.cache_names(), list)
+        assert password not in repr(node)

@@ -5,11 +5,24 @@ and a real cluster: tests/cluster/test_torchrun.py."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import socket
+import sys
+import types
 
 import pytest
 
-from ignite_fast.distributed import NodeEndpoint, WorkerContext, choose_home, is_this_host, worker_context
-from ignite_fast.errors import InvalidArgumentError
+from ignite_fast.distributed import (
+    JOB_ID_ENV,
+    NodeEndpoint,
+    WorkerContext,
+    choose_home,
+    is_this_host,
+    job_id_from_store,
+    worker_context,
+)
+from ignite_fast.errors import IgniteConnectionError, InvalidArgumentError
 
 
 def test_one_worker_alone():
@@ -41,8 +54,93 @@ def test_torchrun():
         engine="torchrun",
     )
     assert context.slot == 3
-    # torchrun's default rendezvous id is "none": the store's address names the job instead.
+    # torchrun's default rendezvous id is "none", which names no job. Where the workers share
+    # torchrun's store, they agree on a job id there (job_id_from_store) ...
+    shared = worker_context({**env, "TORCHELASTIC_RUN_ID": "none", "TORCHELASTIC_USE_AGENT_STORE": "True"})
+    assert shared.job_id is None and shared.job_store == "10.0.0.1:29400"
+    # ... else their own store's address, fresh for each run, names it.
     assert worker_context({**env, "TORCHELASTIC_RUN_ID": "none"}).job_id == "none-10.0.0.1_29400"
+    assert worker_context({**env, "TORCHELASTIC_RUN_ID": "none", JOB_ID_ENV: "mine"}) == WorkerContext(
+        rank=3,
+        world_size=4,
+        local_rank=1,
+        local_world_size=2,
+        node_rank=1,
+        job_id="mine",
+        restarts=2,
+        engine="torchrun",
+    )
+
+
+def test_a_loopback_master_names_a_job_of_this_host_only(monkeypatch):
+    """Jobs on two hosts may both have their master at 127.0.0.1:29500: the host tells them apart."""
+    env = {"RANK": "0", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+    ids = []
+    for host in ("gpu-1", "gpu-2"):
+        monkeypatch.setattr(socket, "gethostname", lambda host=host: host)
+        ids.append(worker_context(env).job_id)
+    assert ids == ["gpu-1-127.0.0.1_29500", "gpu-2-127.0.0.1_29500"]
+
+
+def _torchrun_env(rank: int, port: int) -> dict[str, str]:
+    """A worker's environment under torchrun without --rdzv-id, the store shared (its default)."""
+    return {
+        "RANK": str(rank),
+        "WORLD_SIZE": "2",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(port),
+        "TORCHELASTIC_RUN_ID": "none",
+        "TORCHELASTIC_USE_AGENT_STORE": "True",
+    }
+
+
+def test_runs_at_the_same_store_address_get_their_own_job_ids():
+    """Two torchrun runs without --rdzv-id whose store has the same address (one after the
+    other here; at once on two hosts with the default 127.0.0.1:29500): each run's workers agree
+    on one job id, and the two runs' ids differ, so neither takes or removes the other's plan
+    records. The store plays torchrun agent's, which lives as long as the run."""
+    from datetime import timedelta
+
+    import torch.distributed as dist
+
+    ids = []
+    port = 0
+    for _run in range(2):
+        agent = dist.TCPStore("127.0.0.1", port, 1, True, timedelta(seconds=30), wait_for_workers=False)
+        port = agent.port
+        contexts = [worker_context(_torchrun_env(rank, port)) for rank in range(2)]
+        assert {c.job_store for c in contexts} == {f"127.0.0.1:{port}"}
+        agreed = {job_id_from_store(c.job_store, timeout=30) for c in contexts}
+        assert len(agreed) == 1
+        assert job_id_from_store(contexts[1].job_store, timeout=30) in agreed  # a restarted worker
+        ids.append(agreed.pop())
+        del agent
+    assert ids[0] != ids[1]
+    assert all(re.fullmatch(r"torchrun-[0-9a-f]{32}", i) for i in ids), ids
+
+
+def test_no_store_to_agree_at_is_a_connection_error():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens on it
+    with pytest.raises(IgniteConnectionError, match="--rdzv-id or IGNITE_FAST_JOB_ID"):
+        job_id_from_store(f"127.0.0.1:{port}", timeout=1)
+
+
+def test_a_ray_worker_adds_rays_job_id(monkeypatch):
+    class Context:
+        def get_job_id(self):
+            return "02000000"
+
+    ray = types.SimpleNamespace(is_initialized=lambda: True, get_runtime_context=Context)
+    monkeypatch.setitem(sys.modules, "ray", ray)
+    for name in list(os.environ):
+        monkeypatch.delenv(name)
+    for name, value in {"RANK": "1", "WORLD_SIZE": "2", "MASTER_ADDR": "10.0.0.7", "MASTER_PORT": "41234"}.items():
+        monkeypatch.setenv(name, value)
+    assert worker_context().job_id == "ray-02000000-10.0.0.7_41234"
+    monkeypatch.setenv(JOB_ID_ENV, "chosen")
+    assert worker_context().job_id == "chosen"
 
 
 def test_kubeflow_pytorchjob_sets_rank_and_world_size():

@@ -232,6 +232,7 @@ fn visit_page(r: &mut Reader<'_>, visit: &mut impl FnMut(&str, &[u8])) -> Result
         let key_end = value_end(r.buffer(), key_start, 0)?;
         let value_end = value_end(r.buffer(), key_end, 0)?;
         let buf = r.buffer();
+        // `value_end` read a type code at both positions, so both lie inside `buf`.
         if buf[key_start] == type_code::STRING && buf[key_end] == type_code::BYTE_ARR {
             let key = std::str::from_utf8(&buf[key_start + 5..key_end])
                 .map_err(|_| Error::protocol("a key is not UTF-8"))?;

@@ -7,6 +7,8 @@ use numpy::ndarray::{ArrayViewD, IxDyn};
 use numpy::{Element, PyArrayDescr, PyArrayDyn};
 use pyo3::prelude::*;
 
+use crate::errors::internal_error;
+
 /// Owns a column buffer; numpy arrays made from it hold it as their base object.
 #[pyclass(frozen, module = "ignite_fast._native")]
 pub(crate) struct ColumnBuffer {
@@ -27,10 +29,15 @@ pub(crate) fn zero_copy_array<'py, T: Element>(
     shape: &[usize],
 ) -> PyResult<Bound<'py, PyAny>> {
     let n: usize = shape.iter().product();
-    assert!(
-        n * std::mem::size_of::<T>() <= buf.len(),
-        "column buffer smaller than its shape"
-    );
+    // The core fills a buffer for its shape; this check (memory safety rests on it) is for bugs.
+    if n.checked_mul(std::mem::size_of::<T>())
+        .is_none_or(|bytes| bytes > buf.len())
+    {
+        return Err(internal_error(format!(
+            "a column buffer of {} bytes is smaller than its shape {shape:?}",
+            buf.len()
+        )));
+    }
     let owner = Bound::new(py, ColumnBuffer { buf })?;
     let ptr = owner.get().buf.as_ptr() as *const T;
     // SAFETY: the buffer is 64-byte aligned, holds `n` initialised elements of T (booleans are

@@ -7,7 +7,7 @@ use pyo3::types::PyTuple;
 
 use crate::args::{scan_options, sql_arg, write_column, ColumnSpec, ValuesSpec};
 use crate::connection_spec::ConnectionSpec;
-use crate::errors::IntoPyResult;
+use crate::errors::detach;
 use crate::open_cursor::OpenCursor;
 use crate::partition_scan::NativePartitionScan;
 
@@ -30,13 +30,13 @@ impl NativeClient {
     #[new]
     fn new(py: Python<'_>, spec: &ConnectionSpec) -> PyResult<Self> {
         let config = spec.config.clone();
-        let inner = py.detach(|| Client::connect(config)).py_err()?;
+        let inner = detach(py, || Client::connect(config))?;
         Ok(NativeClient { inner })
     }
 
     fn cache_names(&self, py: Python<'_>) -> PyResult<Vec<String>> {
         let client = &self.inner;
-        py.detach(|| client.cache_names()).py_err()
+        detach(py, || client.cache_names())
     }
 
     #[pyo3(signature = (cache_name, page_size=1024, part=-1, local=false, decimal_as_string=false, fields=None, value_type=None, union_types=false))]
@@ -63,7 +63,7 @@ impl NativeClient {
         options.partition = part;
         options.local = local;
         let client = &self.inner;
-        let cursor = py.detach(|| client.scan(cache_name, &options)).py_err()?;
+        let cursor = detach(py, || client.scan(cache_name, &options))?;
         Ok(NativeCursor {
             inner: OpenCursor::new(cursor),
         })
@@ -91,9 +91,7 @@ impl NativeClient {
             union_types,
         )?;
         let client = &self.inner;
-        let scan = py
-            .detach(|| client.partition_scan(cache_name, &options, cursors))
-            .py_err()?;
+        let scan = detach(py, || client.partition_scan(cache_name, &options, cursors))?;
         Ok(NativePartitionScan::new(scan))
     }
 
@@ -134,7 +132,7 @@ impl NativeClient {
             decode: DecodeOptions { decimal_as_string },
         };
         let client = &self.inner;
-        let cursor = py.detach(|| client.sql(query, &args, &options)).py_err()?;
+        let cursor = detach(py, || client.sql(query, &args, &options))?;
         Ok(NativeCursor {
             inner: OpenCursor::new(cursor),
         })
@@ -155,8 +153,9 @@ impl NativeClient {
         let values = ValuesSpec::from_py(&values)?;
         let write_values = values.write_values()?;
         let client = &self.inner;
-        py.detach(|| client.put_all(cache_name, &key_column, &write_values, create))
-            .py_err()
+        detach(py, || {
+            client.put_all(cache_name, &key_column, &write_values, create)
+        })
     }
 
     #[getter]
@@ -167,7 +166,7 @@ impl NativeClient {
     /// Binary type metadata: `(name, [(field, type_code)], [(enum constant, ordinal)])`.
     fn binary_type(&self, py: Python<'_>, type_id: i32) -> PyResult<BinaryTypeTuple> {
         let client = &self.inner;
-        let t = py.detach(|| client.binary_type(type_id)).py_err()?;
+        let t = detach(py, || client.binary_type(type_id))?;
         Ok((
             t.name.clone(),
             t.fields
@@ -181,10 +180,7 @@ impl NativeClient {
     /// The id of the node this client talks to, as 16 canonical bytes (None before 1.4.0).
     fn node_id(&self, py: Python<'_>) -> PyResult<Option<Vec<u8>>> {
         let client = &self.inner;
-        Ok(py
-            .detach(|| client.node_id())
-            .py_err()?
-            .map(|id| id.to_vec()))
+        Ok(detach(py, || client.node_id())?.map(|id| id.to_vec()))
     }
 
     /// `(topology_major, topology_minor, [primary node id per partition])`, or None where partition
@@ -195,7 +191,7 @@ impl NativeClient {
         cache_name: &str,
     ) -> PyResult<Option<PartitionMapTuple>> {
         let client = &self.inner;
-        let map = py.detach(|| client.partition_map(cache_name)).py_err()?;
+        let map = detach(py, || client.partition_map(cache_name))?;
         Ok(map.map(|m| {
             (
                 m.topology.0,
@@ -208,14 +204,14 @@ impl NativeClient {
     /// Backup copies `cache_name` keeps of each partition (2**31 - 1 for a replicated cache).
     fn cache_backups(&self, py: Python<'_>, cache_name: &str) -> PyResult<i32> {
         let client = &self.inner;
-        py.detach(|| client.cache_backups(cache_name)).py_err()
+        detach(py, || client.cache_backups(cache_name))
     }
 
     /// `[(node id, port, [hosts])]` of the cluster's server nodes, or None where the server
     /// does not offer them.
     fn node_endpoints(&self, py: Python<'_>) -> PyResult<Option<Vec<NodeEndpointTuple>>> {
         let client = &self.inner;
-        let nodes = py.detach(|| client.node_endpoints()).py_err()?;
+        let nodes = detach(py, || client.node_endpoints())?;
         Ok(nodes.map(|nodes| {
             nodes
                 .into_iter()
@@ -227,13 +223,13 @@ impl NativeClient {
     /// `(major, minor)` affinity topology version of the cluster.
     fn topology_version(&self, py: Python<'_>) -> PyResult<(i64, i32)> {
         let client = &self.inner;
-        py.detach(|| client.topology_version()).py_err()
+        detach(py, || client.topology_version())
     }
 
     /// The protocol version the handshake settled on.
     fn protocol_version(&self, py: Python<'_>) -> PyResult<(i16, i16, i16)> {
         let client = &self.inner;
-        let v = py.detach(|| client.protocol_version()).py_err()?;
+        let v = detach(py, || client.protocol_version())?;
         Ok((v.0, v.1, v.2))
     }
 }

@@ -7,7 +7,7 @@ use ignite_core::{ConnectionConfig, ProtocolVersion, TlsOptions};
 use pyo3::prelude::*;
 
 use crate::args::seconds;
-use crate::errors::IntoPyResult;
+use crate::errors::detach;
 
 /// Addresses, credentials, timeouts, the protocol version to start the handshake at, and TLS
 /// (the client configuration is built here, once: certificates are read and checked now).
@@ -47,10 +47,7 @@ impl ConnectionSpec {
                     key_password,
                     verify_hostname,
                 };
-                Some(
-                    py.detach(|| ignite_core::tls_client_config(&options))
-                        .py_err()?,
-                )
+                Some(detach(py, || ignite_core::tls_client_config(&options))?)
             }
             false => None,
         };

@@ -1,15 +1,23 @@
 //! Core errors raised as the exceptions of `ignite_fast.errors`, through one table.
 //!
+//! Panics never reach Python as pyo3's `PanicException` (a `BaseException`, which `except Exception`
+//! misses): core work runs through [`detach`], which turns a panic into
+//! `IgniteError("internal error: ...")`.
+//!
 //! The classes are bound by name at compile time (`import_exception!`: the module is imported once,
 //! on first use, and a missing class panics loudly instead of degrading to a bare `Exception`).
 //! The table maps every core error kind to its class with one `match` and no catch-all, so the
 //! compiler refuses a new core variant until it has a row here.
+
+use std::any::Any;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use ignite_core::{Error, FsErrorKind};
 use pyo3::prelude::*;
 
 /// The exception classes of `ignite_fast.errors` that core errors become.
 mod classes {
+    pyo3::import_exception!(ignite_fast.errors, IgniteError);
     pyo3::import_exception!(ignite_fast.errors, IgniteConnectionError);
     pyo3::import_exception!(ignite_fast.errors, IgniteTimeoutError);
     pyo3::import_exception!(ignite_fast.errors, AuthenticationError);
@@ -101,6 +109,50 @@ pub(crate) fn invalid_argument(message: impl Into<String>) -> PyErr {
     to_py_err(Error::InvalidArgument(message.into()))
 }
 
+/// Runs core work without the GIL and returns its result as Python's. A panic inside (a bug)
+/// becomes `IgniteError("internal error: ...")` instead of pyo3's `PanicException`.
+pub(crate) fn detach<T: Send>(
+    py: Python<'_>,
+    work: impl FnOnce() -> Result<T, Error> + Send,
+) -> PyResult<T> {
+    detach_guarded(py, work)?.py_err()
+}
+
+/// Runs `work` without the GIL; a panic inside becomes `IgniteError("internal error: ...")`.
+pub(crate) fn detach_guarded<T: Send>(
+    py: Python<'_>,
+    work: impl FnOnce() -> T + Send,
+) -> PyResult<T> {
+    // Unwind safety: after a panic the caller's object may be half-updated; the error says so, and
+    // the object's own checks (closed, failed) still hold, so nothing is read out of bounds.
+    py.detach(|| catch_unwind(AssertUnwindSafe(work)))
+        .map_err(|payload| panic_error(payload.as_ref()))
+}
+
+/// Drops `value` without the GIL (its drop may talk to the cluster), for `Drop` impls of Python
+/// objects, which hold the GIL and cannot raise: a panic there is already printed by the hook.
+pub(crate) fn drop_detached<T: Send>(value: T) {
+    Python::attach(|py| {
+        let _ = detach_guarded(py, move || drop(value));
+    });
+}
+
+fn panic_error(payload: &(dyn Any + Send)) -> PyErr {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".to_string());
+    internal_error(what)
+}
+
+/// `IgniteError("internal error: ...")`: a bug in this library, caught before it does harm.
+pub(crate) fn internal_error(what: impl std::fmt::Display) -> PyErr {
+    classes::IgniteError::new_err(format!(
+        "internal error: {what} (a bug in ignite_fast; please report it)"
+    ))
+}
+
 /// `result.py_err()`: a core result as a Python one.
 pub(crate) trait IntoPyResult<T> {
     fn py_err(self) -> PyResult<T>;
@@ -125,4 +177,13 @@ pub(crate) fn error_kind_samples(
             (kind, exception.into_value(py))
         })
         .collect()
+}
+
+/// For the boundary test (`tests/unit/test_native_panics.py`): panics inside core work run the
+/// way every binding runs it, so the test sees what a bug would raise.
+#[pyfunction]
+pub(crate) fn panic_sample(py: Python<'_>) -> PyResult<()> {
+    detach(py, || -> Result<(), Error> {
+        panic!("a sample panic for the boundary test")
+    })
 }

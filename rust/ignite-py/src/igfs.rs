@@ -13,10 +13,7 @@ use pyo3::types::{PyBytes, PyDict};
 
 use crate::args::seconds;
 use crate::connection_spec::ConnectionSpec;
-use crate::errors::{invalid_argument, to_py_err, IntoPyResult};
-
-/// Below this many bytes a call is cheaper than releasing and taking back the GIL.
-const DETACH_BYTES: usize = 64 << 10;
+use crate::errors::{detach, drop_detached, invalid_argument, to_py_err, IntoPyResult};
 
 /// `(path, kind, size, block_size, modified_ms)`; kind is `"file"` or `"directory"`.
 type EntryTuple = (String, &'static str, u64, u32, i64);
@@ -101,7 +98,7 @@ impl NativeIgfs {
             lease: seconds(lease, "lease")?,
             ..named
         };
-        let inner = py.detach(|| Igfs::connect(config, settings)).py_err()?;
+        let inner = detach(py, || Igfs::connect(config, settings))?;
         Ok(NativeIgfs { inner })
     }
 
@@ -113,20 +110,20 @@ impl NativeIgfs {
 
     fn stat(&self, py: Python<'_>, path: &str) -> PyResult<EntryTuple> {
         let fs = &self.inner;
-        let entry = py.detach(|| fs.stat(path)).py_err()?;
+        let entry = detach(py, || fs.stat(path))?;
         let normalized = ignite_core::igfs::path::normalize(path).py_err()?;
         Ok(entry_tuple(normalized, &entry))
     }
 
     fn exists(&self, py: Python<'_>, path: &str) -> PyResult<bool> {
         let fs = &self.inner;
-        py.detach(|| fs.exists(path)).py_err()
+        detach(py, || fs.exists(path))
     }
 
     #[pyo3(signature = (path, recursive=false))]
     fn list(&self, py: Python<'_>, path: &str, recursive: bool) -> PyResult<Vec<EntryTuple>> {
         let fs = &self.inner;
-        let entries = py.detach(|| fs.list(path, recursive)).py_err()?;
+        let entries = detach(py, || fs.list(path, recursive))?;
         Ok(entries
             .into_iter()
             .map(|(p, e)| entry_tuple(p, &e))
@@ -136,24 +133,26 @@ impl NativeIgfs {
     #[pyo3(signature = (path, parents=false, exist_ok=false))]
     fn mkdir(&self, py: Python<'_>, path: &str, parents: bool, exist_ok: bool) -> PyResult<()> {
         let fs = &self.inner;
-        py.detach(|| fs.mkdir(path, parents, exist_ok)).py_err()
+        detach(py, || fs.mkdir(path, parents, exist_ok))
     }
 
     #[pyo3(signature = (path, recursive=false))]
     fn delete(&self, py: Python<'_>, path: &str, recursive: bool) -> PyResult<()> {
         let fs = &self.inner;
-        py.detach(|| fs.delete(path, recursive)).py_err()
+        detach(py, || fs.delete(path, recursive))
     }
 
     fn rename(&self, py: Python<'_>, src: &str, dst: &str) -> PyResult<()> {
         let fs = &self.inner;
-        py.detach(|| fs.rename(src, dst)).py_err()
+        detach(py, || fs.rename(src, dst))
     }
 
     fn open(&self, py: Python<'_>, path: &str) -> PyResult<NativeFileReader> {
         let fs = &self.inner;
-        let reader = py.detach(|| fs.open(path)).py_err()?;
-        Ok(NativeFileReader { inner: reader })
+        let reader = detach(py, || fs.open(path))?;
+        Ok(NativeFileReader {
+            inner: Some(reader),
+        })
     }
 
     /// `mode`: `"w"` (overwrite), `"x"` (exclusive) or `"a"` (append); `parents` creates missing
@@ -177,7 +176,7 @@ impl NativeIgfs {
             }
         };
         let fs = &self.inner;
-        let writer = py.detach(|| fs.create(path, mode, parents)).py_err()?;
+        let writer = detach(py, || fs.create(path, mode, parents))?;
         Ok(NativeFileWriter {
             inner: Some(writer),
         })
@@ -187,7 +186,7 @@ impl NativeIgfs {
     fn gc(&self, py: Python<'_>, older_than: f64) -> PyResult<(usize, usize, u64)> {
         let older_than: Duration = seconds(older_than, "older_than")?;
         let fs = &self.inner;
-        let report = py.detach(|| fs.gc(older_than)).py_err()?;
+        let report = detach(py, || fs.gc(older_than))?;
         Ok((
             report.trash_records,
             report.abandoned_writers,
@@ -196,16 +195,38 @@ impl NativeIgfs {
     }
 }
 
+/// Every call that may touch the network releases the GIL, however few bytes it moves: a small
+/// read or write can still wait on a stalled node (a block fetched, a block put, the writer's
+/// sign of life for `gc`), and must not freeze the other Python threads meanwhile. Releasing and
+/// taking back the GIL costs well under a microsecond.
 #[pyclass(module = "ignite_fast._native")]
 pub struct NativeFileReader {
-    inner: FileReader,
+    /// Always `Some` until dropped (taken then, to be dropped without the GIL).
+    inner: Option<FileReader>,
+}
+
+impl NativeFileReader {
+    fn reader(&mut self) -> PyResult<&mut FileReader> {
+        self.inner
+            .as_mut()
+            .ok_or_else(|| invalid_argument("the file is closed"))
+    }
+}
+
+impl Drop for NativeFileReader {
+    /// The read-ahead answers still on the way are collected without the GIL.
+    fn drop(&mut self) {
+        if let Some(reader) = self.inner.take() {
+            drop_detached(reader);
+        }
+    }
 }
 
 #[pymethods]
 impl NativeFileReader {
     #[getter]
     fn size(&self) -> u64 {
-        self.inner.size()
+        self.inner.as_ref().map_or(0, |r| r.size())
     }
 
     /// Up to `n` bytes from `offset` as a new `bytes` object, read straight into it.
@@ -215,10 +236,10 @@ impl NativeFileReader {
         offset: u64,
         n: usize,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let n = n.min(self.inner.size().saturating_sub(offset) as usize);
-        let reader = &mut self.inner;
+        let reader = self.reader()?;
+        let n = n.min(reader.size().saturating_sub(offset) as usize);
         PyBytes::new_with(py, n, |out| {
-            let read = py.detach(|| reader.read_at(offset, out)).py_err()?;
+            let read = detach(py, || reader.read_at(offset, out))?;
             if read < n {
                 return Err(to_py_err(Error::fs(
                     FsErrorKind::Corrupt,
@@ -237,19 +258,13 @@ impl NativeFileReader {
             ));
         }
         let target = RawSlice(buffer.buf_ptr() as *mut u8, buffer.len_bytes());
-        let reader = &mut self.inner;
-        let read = move || {
+        let reader = self.reader()?;
+        detach(py, move || {
             let target = target;
             // SAFETY: `buffer` holds the Python buffer (and its memory) until this call returns.
             let out = unsafe { std::slice::from_raw_parts_mut(target.0, target.1) };
             reader.read_at(offset, out)
-        };
-        let result = if buffer.len_bytes() >= DETACH_BYTES {
-            py.detach(read)
-        } else {
-            read()
-        };
-        result.py_err()
+        })
     }
 }
 
@@ -266,6 +281,16 @@ impl NativeFileWriter {
     }
 }
 
+impl Drop for NativeFileWriter {
+    /// Garbage-collected without `close`: the writer aborts (see `FileWriter`'s drop), talking to
+    /// the cluster without the GIL.
+    fn drop(&mut self) {
+        if let Some(writer) = self.inner.take() {
+            drop_detached(writer);
+        }
+    }
+}
+
 #[pymethods]
 impl NativeFileWriter {
     fn write(&mut self, py: Python<'_>, data: PyBuffer<u8>) -> PyResult<usize> {
@@ -277,18 +302,12 @@ impl NativeFileWriter {
         let source = RawSlice(data.buf_ptr() as *mut u8, data.len_bytes());
         let n = data.len_bytes();
         let writer = self.writer()?;
-        let write = move || {
+        detach(py, move || {
             let source = source;
             // SAFETY: `data` holds the Python buffer until this call returns; we only read it.
             let bytes = unsafe { std::slice::from_raw_parts(source.0 as *const u8, source.1) };
             writer.write(bytes)
-        };
-        let result = if n >= DETACH_BYTES {
-            py.detach(write)
-        } else {
-            write()
-        };
-        result.py_err()?;
+        })?;
         Ok(n)
     }
 
@@ -298,12 +317,12 @@ impl NativeFileWriter {
 
     fn flush(&mut self, py: Python<'_>) -> PyResult<()> {
         let writer = self.writer()?;
-        py.detach(|| writer.flush()).py_err()
+        detach(py, || writer.flush())
     }
 
     fn sync(&mut self, py: Python<'_>) -> PyResult<()> {
         let writer = self.writer()?;
-        py.detach(|| writer.sync()).py_err()
+        detach(py, || writer.sync())
     }
 
     /// Publishes the file. Closing twice is harmless.
@@ -311,13 +330,15 @@ impl NativeFileWriter {
         let Some(mut writer) = self.inner.take() else {
             return Ok(());
         };
-        py.detach(|| writer.close()).py_err()
+        // The writer is dropped inside, without the GIL, too.
+        detach(py, move || writer.close())
     }
 
     /// Drops what was written since the last publish.
-    fn abort(&mut self, py: Python<'_>) {
+    fn abort(&mut self, py: Python<'_>) -> PyResult<()> {
         if let Some(mut writer) = self.inner.take() {
-            py.detach(|| writer.abort());
+            crate::errors::detach_guarded(py, move || writer.abort())?;
         }
+        Ok(())
     }
 }

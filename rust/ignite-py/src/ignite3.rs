@@ -12,7 +12,7 @@ use pyo3::types::PyTuple;
 
 use crate::args::{sql_arg, write_column, ColumnSpec};
 use crate::connection_spec::ConnectionSpec;
-use crate::errors::IntoPyResult;
+use crate::errors::detach;
 use crate::open_cursor::OpenCursor;
 
 /// `(name, SQL type name, nullable, scale, precision)` of a result column.
@@ -42,7 +42,7 @@ impl NativeIgnite3Client {
     #[new]
     fn new(py: Python<'_>, spec: &ConnectionSpec) -> PyResult<Self> {
         let config = spec.config.clone();
-        let inner = py.detach(|| Ignite3Client::connect(config)).py_err()?;
+        let inner = detach(py, || Ignite3Client::connect(config))?;
         Ok(NativeIgnite3Client { inner })
     }
 
@@ -54,7 +54,7 @@ impl NativeIgnite3Client {
     /// A client of the node at `address` alone that sees what this one has seen (its writes).
     fn for_address(&self, py: Python<'_>, address: &str) -> PyResult<Self> {
         let client = &self.inner;
-        let inner = py.detach(|| client.for_address(address)).py_err()?;
+        let inner = detach(py, || client.for_address(address))?;
         Ok(NativeIgnite3Client { inner })
     }
 
@@ -73,9 +73,7 @@ impl NativeIgnite3Client {
         let options = sql_options(schema, page_size);
         let decode = DecodeOptions { decimal_as_string };
         let client = &self.inner;
-        let batches = py
-            .detach(|| client.query(query, &args, &options, decode))
-            .py_err()?;
+        let batches = detach(py, || client.query(query, &args, &options, decode))?;
         Ok(NativeIgnite3Cursor {
             inner: OpenCursor::new(batches),
         })
@@ -93,14 +91,13 @@ impl NativeIgnite3Client {
         let args = args.iter().map(sql_arg).collect::<PyResult<Vec<_>>>()?;
         let options = sql_options(schema, 1024);
         let client = &self.inner;
-        py.detach(|| client.execute(statement, &args, &options))
-            .py_err()
+        detach(py, || client.execute(statement, &args, &options))
     }
 
     /// The primary node's name of each partition of `table` (None where none is known).
     fn primary_replicas(&self, py: Python<'_>, table: &str) -> PyResult<Vec<Option<String>>> {
         let client = &self.inner;
-        py.detach(|| client.partition_primaries(table)).py_err()
+        detach(py, || client.partition_primaries(table))
     }
 
     /// Upserts the rows of `columns` into `table` through the data streamer (every column and
@@ -130,7 +127,7 @@ impl NativeIgnite3Client {
             })
             .collect();
         let client = &self.inner;
-        py.detach(|| client.upsert(table, &upserts)).py_err()
+        detach(py, || client.upsert(table, &upserts))
     }
 
     /// The number of partitions of `table`.

@@ -1,7 +1,8 @@
 //! `ignite_fast._native`: Python bindings for `ignite-core`. This crate only converts types, maps
 //! errors to the exception classes of `ignite_fast.errors`, and releases the GIL around all network
 //! and decode work. This file only registers; the rooms, one job each:
-//! - [`errors`]: core errors as `ignite_fast.errors` exceptions (one exhaustive table);
+//! - [`errors`]: core errors as `ignite_fast.errors` exceptions (one exhaustive table), and core
+//!   work run without the GIL, a panic in it raised as `IgniteError` (never `PanicException`);
 //! - [`arrays`]: numpy arrays over core column buffers, without a copy;
 //! - [`primitives`]: the primitive kinds by name, with their numpy dtypes;
 //! - [`columns`]: core columns as the tagged tuples of `_native.pyi`;
@@ -63,6 +64,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(type_id, m)?)?;
     m.add_function(wrap_pyfunction!(type_code_name, m)?)?;
     m.add_function(wrap_pyfunction!(errors::error_kind_samples, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::panic_sample, m)?)?;
     m.add("PRIMITIVE_DTYPES", primitives::dtype_names(m.py())?)?;
     Ok(())
 }

@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::columns::batch_to_py;
-use crate::errors::to_py_err;
+use crate::errors::{detach_guarded, drop_detached, to_py_err};
 
 /// What both protocols' query cursors do, so that one body serves their Python methods.
 pub(crate) trait BatchCursor: Send {
@@ -61,17 +61,26 @@ impl<C: Send> OpenCursor<C> {
         let Some(cursor) = self.cursor.as_mut() else {
             return Ok(None);
         };
-        let result = py.detach(|| f(cursor));
+        let result = detach_guarded(py, || f(cursor)).and_then(|r| r.map_err(to_py_err));
         if !matches!(result, Ok(Some(_))) {
             self.release(py);
         }
-        result.map_err(to_py_err)
+        result
     }
 
     /// Drops the cursor without the GIL; idempotent.
     pub(crate) fn release(&mut self, py: Python<'_>) {
         if let Some(cursor) = self.cursor.take() {
             py.detach(move || drop(cursor));
+        }
+    }
+}
+
+impl<C: Send> Drop for OpenCursor<C> {
+    /// Garbage-collected while open: the cursor closes on the server without the GIL.
+    fn drop(&mut self) {
+        if let Some(cursor) = self.cursor.take() {
+            drop_detached(cursor);
         }
     }
 }

@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::columns::columns_to_py;
-use crate::errors::{invalid_argument, IntoPyResult};
+use crate::errors::{detach, drop_detached, invalid_argument};
 
 #[pyclass(module = "ignite_fast._native")]
 pub(crate) struct NativePartitionScan {
@@ -31,7 +31,7 @@ impl NativePartitionScan {
     /// Queues a partition; its cursor opens (the request goes out) as soon as a cursor is free.
     fn add(&mut self, py: Python<'_>, partition: i32) -> PyResult<()> {
         let scan = self.scan()?;
-        py.detach(|| scan.add(partition)).py_err()
+        detach(py, || scan.add(partition))
     }
 
     /// How many partitions can be added without waiting for a cursor.
@@ -58,10 +58,7 @@ impl NativePartitionScan {
         whole_partitions: bool,
     ) -> PyResult<Option<Bound<'py, PyTuple>>> {
         let scan = self.scan()?;
-        match py
-            .detach(|| scan.next_batch(max_rows, whole_partitions))
-            .py_err()?
-        {
+        match detach(py, || scan.next_batch(max_rows, whole_partitions))? {
             None => Ok(None),
             Some(PartitionBatch {
                 partition,
@@ -84,7 +81,7 @@ impl NativePartitionScan {
     /// The next page to arrive, discarded: `(partition, finished, entries, bytes)`, or None.
     fn next_raw_page(&mut self, py: Python<'_>) -> PyResult<Option<(i32, bool, usize, usize)>> {
         let scan = self.scan()?;
-        let page = py.detach(|| scan.next_raw_page()).py_err()?;
+        let page = detach(py, || scan.next_raw_page())?;
         Ok(page.map(|p| (p.partition, p.finished, p.rows, p.bytes)))
     }
 
@@ -92,6 +89,15 @@ impl NativePartitionScan {
     fn close(&mut self, py: Python<'_>) {
         if let Some(scan) = self.inner.take() {
             py.detach(move || drop(scan));
+        }
+    }
+}
+
+impl Drop for NativePartitionScan {
+    /// Garbage-collected without `close`: the connection still goes without the GIL.
+    fn drop(&mut self) {
+        if let Some(scan) = self.inner.take() {
+            drop_detached(scan);
         }
     }
 }

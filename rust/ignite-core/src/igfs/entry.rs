@@ -162,6 +162,13 @@ fn check_version(r: &mut Reader<'_>) -> Result<()> {
     Ok(())
 }
 
+/// 16 bytes: a file id or a lease owner.
+fn file_id(r: &mut Reader<'_>) -> Result<FileId> {
+    r.take(16)?
+        .try_into()
+        .map_err(|_| Error::protocol("a 16-byte id is short"))
+}
+
 fn decode_entry(bytes: &[u8]) -> Result<Entry> {
     let mut r = Reader::new(bytes);
     check_version(&mut r)?;
@@ -169,7 +176,7 @@ fn decode_entry(bytes: &[u8]) -> Result<Entry> {
     let modified_ms = r.i64()?;
     let node = match kind {
         KIND_FILE => {
-            let id: FileId = r.take(16)?.try_into().unwrap();
+            let id = file_id(&mut r)?;
             let size = r.i64()?;
             let block_size = r.i32()?;
             if size < 0 || block_size <= 0 {
@@ -180,7 +187,7 @@ fn decode_entry(bytes: &[u8]) -> Result<Entry> {
             let lease = match r.u8()? {
                 0 => None,
                 _ => Some(Lease {
-                    owner: r.take(16)?.try_into().unwrap(),
+                    owner: file_id(&mut r)?,
                     until_ms: r.i64()?,
                 }),
             };
@@ -215,12 +222,20 @@ fn decode_entry(bytes: &[u8]) -> Result<Entry> {
 /// Blocks of a file version that a writer has started and not yet published (or is appending
 /// to). `bound` is above every block index the writer may have stored; `gc` uses it to find
 /// the blocks of writers that died.
+///
+/// The record is also the writer's sign of life: the writer refreshes `updated_ms` as it works
+/// (see `writer::HEARTBEAT`), and checks, whenever it stores the record again or publishes, that
+/// the record is still the one it stored last. `gc` takes a writer for dead by marking its record
+/// `reaped_from` in a transaction before deleting anything, so a writer either shows its sign of
+/// life first (and keeps its blocks) or learns that it was taken for dead (and publishes nothing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingRecord {
     pub bound: u64,
     pub updated_ms: i64,
+    /// Set by `gc` once it took the writer for dead: the blocks from this index up to `bound` are
+    /// being deleted (those below it belong to the published version).
+    pub reaped_from: Option<u64>,
 }
-
 /// A file version that is no longer reachable and whose `blocks` are being deleted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrashRecord {
@@ -236,6 +251,10 @@ impl PendingRecord {
         w.u8(FORMAT_VERSION)
             .i64(self.bound as i64)
             .i64(self.updated_ms);
+        // An optional tail, so records of writers that are alive read the same as before.
+        if let Some(from) = self.reaped_from {
+            w.u8(1).i64(from as i64);
+        }
         w.buf
     }
 
@@ -243,9 +262,17 @@ impl PendingRecord {
         let parse = || -> Result<PendingRecord> {
             let mut r = Reader::new(bytes);
             check_version(&mut r)?;
+            let bound = r.i64()?.max(0) as u64;
+            let updated_ms = r.i64()?;
+            let reaped_from = if r.pos() < bytes.len() && r.u8()? != 0 {
+                Some(r.i64()?.max(0) as u64)
+            } else {
+                None
+            };
             Ok(PendingRecord {
-                bound: r.i64()?.max(0) as u64,
-                updated_ms: r.i64()?,
+                bound,
+                updated_ms,
+                reaped_from,
             })
         };
         parse().map_err(|e| corrupt(key, e))
@@ -334,6 +361,28 @@ mod tests {
             "{err}"
         );
         assert!(Entry::decode("/x", &[1, 2, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 255, 127]).is_err());
+    }
+
+    #[test]
+    fn pending_records_round_trip_and_read_the_old_layout() {
+        let alive = PendingRecord {
+            bound: 64,
+            updated_ms: 1_700_000_000_000,
+            reaped_from: None,
+        };
+        let reaped = PendingRecord {
+            reaped_from: Some(3),
+            ..alive.clone()
+        };
+        for record in [&alive, &reaped] {
+            assert_eq!(
+                &PendingRecord::decode("k", &record.encode()).unwrap(),
+                record
+            );
+        }
+        // Records of writers of earlier versions end after the time.
+        assert_eq!(alive.encode().len(), 17);
+        assert!(PendingRecord::decode("k", &reaped.encode()[..20]).is_err());
     }
 
     #[test]

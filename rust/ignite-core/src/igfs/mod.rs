@@ -33,7 +33,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use entry::{Entry, FileInfo, Kind, Node};
 pub use env::IgfsEnv;
 pub use reader::FileReader;
-pub use writer::{FileWriter, WriteMode};
+pub use writer::{FileWriter, WriteMode, HEARTBEAT};
 
 use crate::cluster::caches::{self, Atomicity, CacheSettings};
 use crate::error::{Error, FsErrorKind, Result};
@@ -117,16 +117,37 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-pub(crate) fn random_id() -> [u8; 16] {
+/// A duration in milliseconds, as times are kept; huge ones (from any caller) saturate.
+pub(crate) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn random_id() -> Result<[u8; 16]> {
     let mut id = [0u8; 16];
-    getrandom::getrandom(&mut id).expect("the operating system's random source");
-    id
+    // Fails only where the OS has no random source at all (an odd sandbox): an OS error, like a
+    // socket's, hence `Connection`.
+    getrandom::getrandom(&mut id).map_err(|e| {
+        Error::Connection(format!(
+            "the operating system gave no random bytes for a file id: {e}"
+        ))
+    })?;
+    Ok(id)
 }
 
 fn not_found(path: &str) -> Error {
     Error::fs(
         FsErrorKind::NotFound,
         format!("no such file or directory: '{path}'"),
+    )
+}
+
+fn root_missing(meta_cache: &str) -> Error {
+    Error::fs(
+        FsErrorKind::NotFound,
+        format!(
+            "no such file or directory: '/' (the root's entry is missing from the metadata cache \
+             '{meta_cache}'; connecting again recreates it)"
+        ),
     )
 }
 
@@ -205,6 +226,11 @@ impl Tx<'_> {
     pub fn put_entry(&mut self, path: &str, entry: &Entry) -> Result<()> {
         self.meta
             .put(self.conn, Some(self.id), path, &entry.encode())
+    }
+
+    /// A bookkeeping record (pending or trash), read and locked.
+    pub fn record(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
+        self.meta.get(self.conn, Some(self.id), key)
     }
 
     pub fn put_record(&mut self, key: &str, value: &[u8]) -> Result<()> {
@@ -383,6 +409,7 @@ impl Igfs {
     pub fn mkdir(&self, path: &str, parents: bool, exist_ok: bool) -> Result<()> {
         let path = path::normalize(path)?;
         let chain = path::ancestry(&path);
+        let meta_cache = self.shared.meta.name.as_str();
         self.transaction("igfs: mkdir", |tx| {
             let mut found = tx.entries(&chain)?;
             let now = now_ms();
@@ -413,11 +440,13 @@ impl Igfs {
                         if !parents && depth + 1 < chain.len() {
                             return Err(not_found(p));
                         }
+                        // Only the root has no parent; its entry is missing when someone removed
+                        // it from the metadata cache (connecting again recreates it).
                         let (parent_path, mut parent_entry, _) =
-                            parent.take().expect("the root exists");
+                            parent.take().ok_or_else(|| root_missing(meta_cache))?;
                         parent_entry
                             .children_mut()
-                            .unwrap()
+                            .ok_or_else(|| not_a_directory(&parent_path))?
                             .insert(path::name(p).to_string(), Kind::Directory);
                         parent_entry.modified_ms = now;
                         tx.put_entry(&parent_path, &parent_entry)?;
@@ -494,7 +523,9 @@ impl Igfs {
                 "cannot move '{src}' into itself ('{dst}')"
             )));
         }
-        let src_parent = path::parent(&src).unwrap().to_string();
+        let src_parent = path::parent(&src)
+            .ok_or_else(|| Error::InvalidArgument("cannot move the root".into()))?
+            .to_string();
         let dst_parent = path::parent(&dst)
             .ok_or_else(|| Error::InvalidArgument("cannot replace the root".into()))?
             .to_string();
@@ -555,7 +586,7 @@ impl Igfs {
             };
             dst_parent_entry
                 .children_mut()
-                .unwrap()
+                .ok_or_else(|| not_a_directory(&dst_parent))?
                 .insert(path::name(&dst).to_string(), kind);
             dst_parent_entry.modified_ms = now;
             tx.put_entry(&dst_parent, &dst_parent_entry)?;
@@ -623,7 +654,16 @@ impl Igfs {
     }
 
     /// Finishes what crashed processes left: deletes trashed versions, and the blocks of writers
-    /// that stopped (no progress for `older_than`) without publishing. Safe to run at any time.
+    /// that stopped (no sign of life for `older_than`) without publishing. Safe to run at any
+    /// time.
+    ///
+    /// A writer shows it is alive with every write, flush, block put and sync (recorded at most
+    /// [`HEARTBEAT`] apart), so `gc` never takes for dead a writer that touches its file
+    /// more often than every `older_than` minus that. One that pauses longer is taken for dead:
+    /// its unpublished blocks are deleted, and its next write, sync or close fails with
+    /// `Conflict`, publishing nothing (the file keeps its previous version). A writer is never
+    /// published with blocks missing: `gc` marks a writer's record before deleting its blocks,
+    /// and a writer checks its record inside the transaction that publishes.
     pub fn gc(&self, older_than: Duration) -> Result<GcReport> {
         let shared = &self.shared;
         let mut referenced: HashMap<[u8; 16], u64> = HashMap::new();
@@ -661,23 +701,52 @@ impl Igfs {
             })?;
             report.trash_records += 1;
         }
-        let cutoff = now_ms() - older_than.as_millis() as i64;
+        let cutoff = now_ms().saturating_sub(millis(older_than));
         let mut seen = HashSet::new();
         for (hex, record) in pending {
             let Some(id) = parse_id_hex(&hex) else {
                 continue;
             };
-            if record.updated_ms > cutoff || !seen.insert(id) {
+            if !seen.insert(id) {
                 continue;
             }
-            // Blocks a published version still uses stay; only the part past its end goes.
-            let keep = referenced.get(&id).copied().unwrap_or(0);
-            report.blocks_deleted += self.delete_blocks(&hex, keep, record.bound)?;
-            shared.pool.with_connection(|c| {
-                shared
-                    .meta
-                    .remove(c, None, &format!("{PENDING_PREFIX}{hex}"))
-            })?;
+            let key = format!("{PENDING_PREFIX}{hex}");
+            let from = match record.reaped_from {
+                // An earlier gc took this writer for dead and stopped before it finished.
+                Some(from) => from,
+                None if record.updated_ms > cutoff => continue,
+                None => {
+                    // Blocks a published version still uses stay; only the part past its end
+                    // goes. The count read above still holds if the record is unchanged: the
+                    // writer's sync, and any other appender's claim, change the record.
+                    let keep = referenced.get(&id).copied().unwrap_or(0);
+                    let reaped = PendingRecord {
+                        reaped_from: Some(keep),
+                        ..record.clone()
+                    };
+                    let taken = self.transaction("igfs: gc a writer", |tx| {
+                        let current = tx
+                            .record(&key)?
+                            .map(|v| PendingRecord::decode(&key, &v))
+                            .transpose()?;
+                        // A writer that showed a sign of life since the sweep stays.
+                        if current.as_ref() != Some(&record) {
+                            return Ok(false);
+                        }
+                        tx.put_record(&key, &reaped.encode())?;
+                        Ok(true)
+                    })?;
+                    if !taken {
+                        continue;
+                    }
+                    keep
+                }
+            };
+            report.blocks_deleted += self.delete_blocks(&hex, from, record.bound)?;
+            // Nobody else changes a reaped record (writers and appenders refuse it), so it can go.
+            shared
+                .pool
+                .with_connection(|c| shared.meta.remove(c, None, &key))?;
             report.abandoned_writers += 1;
         }
         Ok(report)

@@ -51,12 +51,13 @@ impl FileReader {
         let block_size = self.info.block_size as u64;
         let mut done = 0usize;
         while done < out.len() {
-            let position = offset + done as u64;
+            let position = offset.saturating_add(done as u64);
             if position >= self.info.size {
                 break;
             }
             let index = position / block_size;
             let within = (position % block_size) as usize;
+            // `block` checked that the block reaches the file's end or its own, so past `within`.
             let block = self.block(index)?;
             let available = block.len().saturating_sub(within);
             let n = available.min(out.len() - done);
@@ -95,8 +96,13 @@ impl FileReader {
         }
         // Keep the current block (small reads come back to it) and those ahead of it.
         self.ready.retain(|b, _| *b >= index);
-        let (frame, range) = &self.ready[&index];
-        let block = &frame[range.clone()];
+        // Never missing: the loop above stopped once it had stored block `index`.
+        let (frame, range) = self.ready.get(&index).ok_or_else(|| {
+            Error::Connection(format!("block {index} of '{}' was not received", self.path))
+        })?;
+        let block = frame.get(range.clone()).ok_or_else(|| {
+            Error::protocol(format!("block {index} lies outside its response frame"))
+        })?;
         let expected = (self.info.size - index * self.info.block_size as u64)
             .min(self.info.block_size as u64) as usize;
         if block.len() < expected {
@@ -113,10 +119,11 @@ impl FileReader {
     }
 
     fn connection(&mut self) -> Result<&mut Connection> {
-        if self.conn.is_none() {
-            self.conn = Some(self.shared.pool.take()?);
-        }
-        Ok(self.conn.as_mut().unwrap())
+        let conn = match self.conn.take() {
+            Some(conn) => conn,
+            None => self.shared.pool.take()?,
+        };
+        Ok(self.conn.insert(conn))
     }
 
     fn request(&mut self, index: u64) -> Result<()> {
@@ -134,7 +141,14 @@ impl FileReader {
     ) -> Result<(Vec<u8>, std::ops::Range<usize>)> {
         let key = block_key(&self.id_hex, index);
         let shared = self.shared.clone();
-        let conn = self.conn.as_mut().expect("a request was sent on it");
+        let Some(conn) = self.conn.as_mut() else {
+            // Never: the connection is only dropped together with the requests on it.
+            self.requested.clear();
+            return Err(Error::Connection(format!(
+                "the connection reading '{}' was lost",
+                self.path
+            )));
+        };
         match shared.data.receive_value_in_frame(conn, request_id, &key) {
             Ok(Some(block)) => Ok(block),
             Ok(None) => Err(Error::fs(

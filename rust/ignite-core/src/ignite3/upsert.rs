@@ -646,7 +646,7 @@ pub fn upsert_columns(
                 partition,
                 rows: batch.len(),
             }),
-            Err(e) => return Err(stream.failed(e)),
+            Err(e) => return Err(stream.failed(e, 0)), // not sent whole: not stored
         }
     }
     while !stream.in_flight.is_empty() {
@@ -1016,15 +1016,30 @@ impl Stream<'_> {
                 self.stored += request.rows;
                 Ok(())
             }
-            Err(e) => Err(self.failed(e)),
+            // A server's error: the batch stored nothing. A transport error or a timeout: its
+            // answer never came, and the batch may have been stored.
+            Err(e) => {
+                let uncertain = if self.conn.is_broken() {
+                    request.rows
+                } else {
+                    0
+                };
+                Err(self.failed(e, uncertain))
+            }
         }
     }
 
-    /// Collects the answers still in flight (so that the count of stored rows is exact when the
-    /// connection still works), then says how many rows were stored.
-    fn failed(&mut self, error: Error) -> Error {
-        let mut uncertain = 0;
+    /// Collects the answers still in flight while the connection works (so that the count of
+    /// stored rows is exact), then says how many rows were stored. After a transport error or
+    /// a timeout nothing more is read from the connection (its position in the stream is
+    /// unknown, and each read would wait out the timeout again): the batches still unanswered
+    /// are counted as `uncertain`, with the rows already so.
+    fn failed(&mut self, error: Error, mut uncertain: usize) -> Error {
         while let Some(request) = self.in_flight.pop_front() {
+            if self.conn.is_broken() {
+                uncertain += request.rows;
+                continue;
+            }
             let mut buf = Vec::new();
             match self.conn.receive(request.id, &mut buf) {
                 Ok(_) => self.stored += request.rows,
@@ -1057,6 +1072,108 @@ impl Stream<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fake Ignite 3 node serving one connection: it accepts the handshake and the heartbeat
+    /// of opening, answers the first streamer request at once, then holds every answer back
+    /// for `delay` (longer than the client's read timeout: a node that stopped answering) and
+    /// sends them late.
+    fn slow_node(delay: Duration) -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let read_id = |s: &mut std::net::TcpStream| -> Option<i64> {
+                let mut len = [0u8; 4];
+                s.read_exact(&mut len).ok()?;
+                let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+                s.read_exact(&mut body).ok()?;
+                let mut r = MsgReader::new(&body);
+                r.i64().ok()?; // op
+                r.i64().ok()
+            };
+            let frame = |body: &[u8]| {
+                let mut out = (body.len() as u32).to_be_bytes().to_vec();
+                out.extend_from_slice(body);
+                out
+            };
+            let answer = |id: i64| {
+                let mut b = Vec::new();
+                MsgWriter::new(&mut b).int(id).int(0).int(12345); // id, flags, timestamp
+                frame(&b)
+            };
+            let mut magic = [0u8; 4];
+            s.read_exact(&mut magic).unwrap();
+            let mut len = [0u8; 4];
+            s.read_exact(&mut len).unwrap();
+            s.read_exact(&mut vec![0u8; u32::from_be_bytes(len) as usize])
+                .unwrap();
+            let mut hello = Vec::new();
+            let mut w = MsgWriter::new(&mut hello);
+            w.int(3)
+                .int(0)
+                .int(0)
+                .nil()
+                .int(0)
+                .uuid(&[1; 16])
+                .str("fake-node");
+            w.int(1).uuid(&[2; 16]).str("fake-cluster").int(12345);
+            w.int(3).int(1).int(0).nil().nil().bin(&[]).int(0);
+            let mut out = b"IGNI".to_vec();
+            out.extend(frame(&hello));
+            s.write_all(&out).unwrap();
+            let heartbeat = read_id(&mut s).unwrap();
+            s.write_all(&answer(heartbeat)).unwrap();
+            let first = read_id(&mut s).unwrap();
+            s.write_all(&answer(first)).unwrap();
+            let rest: Vec<i64> = (0..3).map_while(|_| read_id(&mut s)).collect();
+            std::thread::sleep(delay);
+            for id in rest {
+                let _ = s.write_all(&answer(id));
+            }
+            let _ = read_id(&mut s); // until the client closes
+        });
+        address
+    }
+
+    #[test]
+    fn the_streamer_stops_reading_at_a_timeout_and_counts_the_unanswered_batches_uncertain() {
+        let config = crate::ConnectionConfig {
+            addresses: vec![slow_node(Duration::from_millis(1500))],
+            read_timeout: Some(Duration::from_secs(1)),
+            ..crate::ConnectionConfig::default()
+        };
+        let mut conn = Connection::open(&config).unwrap();
+        let mut stream = Stream {
+            conn: &mut conn,
+            table: "T",
+            in_flight: VecDeque::new(),
+            stored: 0,
+            total: 40,
+        };
+        for _ in 0..4 {
+            let id = stream.conn.send(op::STREAMER_BATCH_SEND, |w| {
+                w.nil();
+            });
+            stream.in_flight.push_back(InFlight {
+                id: id.unwrap(),
+                partition: 0,
+                rows: 10,
+            });
+        }
+        stream.wait_oldest().unwrap();
+        let error = stream.wait_oldest().unwrap_err();
+        // The late answers are not read: after the timeout the stream's position is unknown.
+        assert!(matches!(error, Error::Timeout(_)), "{error}");
+        assert!(
+            error.to_string().contains(
+                "writing to table T failed (10 of 40 rows were stored, and up to 30 more may have been)"
+            ),
+            "{error}"
+        );
+        assert!(stream.in_flight.is_empty());
+        assert!(conn.is_broken(), "the connection is dropped, not reused");
+    }
 
     /// Values printed by Ignite 3.1.0's own `HashCalculator` (ignite-core-3.1.0.jar).
     #[test]

@@ -137,6 +137,8 @@ pub struct Connection {
     stashed: HashMap<i64, Vec<u8>>,
     /// Set after any I/O or framing failure: the stream position is unknown, so it must not be reused.
     broken: bool,
+    /// Requests sent whose responses no caller has collected yet (on the wire or stashed).
+    awaited: usize,
     /// The node's id, from the handshake (protocol 1.4.0 and later).
     node_id: Option<[u8; 16]>,
 }
@@ -169,6 +171,7 @@ impl Connection {
                 next_request_id: 1,
                 stashed: HashMap::new(),
                 broken: false,
+                awaited: 0,
                 node_id: None,
             };
             match conn.handshake(config)? {
@@ -251,6 +254,12 @@ impl Connection {
         self.broken
     }
 
+    /// Whether responses to requests sent on this connection are still to be collected: the
+    /// connection is not clean for another user (a pool drops it instead of keeping it).
+    pub fn awaits_responses(&self) -> bool {
+        self.awaited > 0
+    }
+
     /// Whether an idle connection can no longer be used: the node closed it (it restarted, or
     /// dropped an idle client), or bytes nobody asked for are waiting. Checked without blocking
     /// before a pooled connection is reused, so that a node restarted between two scans costs a
@@ -306,6 +315,7 @@ impl Connection {
             self.broken = true;
             return Err(e.into());
         }
+        self.awaited += 1;
         Ok(id)
     }
 
@@ -333,6 +343,7 @@ impl Connection {
                 self.stashed.insert(frame_id, std::mem::take(buf));
             }
         }
+        self.awaited = self.awaited.saturating_sub(1);
         self.parse_response_header(buf)
     }
 
@@ -342,6 +353,7 @@ impl Connection {
     pub fn receive_next(&mut self, buf: &mut Vec<u8>) -> Result<(i64, Result<usize>)> {
         if let Some(&id) = self.stashed.keys().min() {
             *buf = self.stashed.remove(&id).expect("key just seen");
+            self.awaited = self.awaited.saturating_sub(1);
             return Ok((id, self.parse_response_header(buf)));
         }
         self.read_frame(buf)?;
@@ -352,6 +364,7 @@ impl Connection {
                 "response for request id {id}, which this connection never sent"
             )));
         }
+        self.awaited = self.awaited.saturating_sub(1);
         Ok((id, self.parse_response_header(buf)))
     }
 

@@ -36,9 +36,10 @@ impl ConnectionPool {
         Connection::open(&self.config)
     }
 
-    /// Returns a healthy connection for reuse; a broken one is dropped (closing its socket).
+    /// Returns a healthy connection for reuse; a broken one, or one with responses still to
+    /// come (its next user would read them), is dropped, closing its socket.
     pub fn give_back(&self, conn: Connection) {
-        if conn.is_broken() {
+        if conn.is_broken() || conn.awaits_responses() {
             return;
         }
         let mut idle = self.idle.lock().unwrap();
