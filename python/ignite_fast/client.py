@@ -12,7 +12,7 @@ from ._progress import STEP_BYTES, check_progress, rows_bar
 from ._sizing import DEFAULT_CURSORS
 from ._write_columns import WriteColumn
 from .columns import describe
-from .errors import InvalidArgumentError, ServerError
+from .errors import IgniteError, InvalidArgumentError
 from .reading import Reader, Selection, batches_of
 from .sharding import ShardPlan, partition_sizes, plan_shards
 
@@ -361,10 +361,12 @@ class Client:
                     piece = self._native.put_all(
                         cache, keys.rows_spec(start, stop), values(start, stop), create=bool(create) and start == 0
                     )
-                except ServerError as e:
-                    if start == 0:
-                        raise
-                    raise type(e)(f"{e} (rows 0..{start} were stored by the requests before)", e.status) from e
+                except IgniteError as e:
+                    if start > 0:
+                        # Same type and attributes (status, ...): only the message learns of the
+                        # pieces acknowledged before this one. Each error holds one argument.
+                        e.args = (f"{e} (and rows 0..{start} were stored by the calls before)",)
+                    raise
                 written += piece
                 bar.update(piece)
         return written
