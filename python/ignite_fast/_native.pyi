@@ -177,9 +177,11 @@ class Ignite3Cursor:
     def next_raw_page(self) -> tuple[int, int] | None: ...
     def close(self) -> None: ...
 
-def igfs_env() -> dict[str, Any]:
-    """The IGFS_* variables as the TF plugin reads them: host, port, name, username, password,
-    block_size, tls (None or the TlsOptions fields)."""
+def igfs_env(addresses: list[str] | None = None) -> dict[str, Any]:
+    """The IGFS_* variables as the TF plugin reads them: host, hosts (IGFS_HOST's entries), port,
+    name, username, password, block_size, tls (None or the TlsOptions fields), withheld. With
+    addresses ("host:port"), as they apply there: credentials only for the environment's own
+    cluster; withheld says whether some were kept back."""
 
 def type_id(name: str) -> int: ...
 def type_code_name(code: int) -> str: ...

@@ -14,7 +14,9 @@ default). The same Rust core serves this module, the fsspec ``igfs://`` file sys
 Guarantees:
 
 - A file being written is invisible (or readers see its previous version) until ``close()``; a
-  writer that fails, raises inside ``with``, or whose process dies publishes nothing.
+  writer that fails, raises inside ``with`` (binary or text), is closed while an exception raised
+  after it was opened propagates (fsspec, pandas and pyarrow close files that way), is dropped
+  without ``close()``, or whose process dies publishes nothing. ``commit()`` publishes anyway.
 - Two writers of one path never mix their bytes: the last to close wins (``"xb"`` fails instead if
   the file exists). An appender (``"ab"``) holds a lease on the file until it closes; a second
   appender, or a writer replacing the file meanwhile, gets :class:`IgfsConflictError`.
@@ -28,7 +30,15 @@ TensorFlow IGFS plugin: ``IGFS_HOST`` (127.0.0.1), ``IGFS_PORT`` (10800), ``IGFS
 the caches: ``igfs_<name>_meta`` / ``igfs_<name>_data``; default ``igfs_meta`` / ``igfs_data``),
 ``IGFS_USERNAME``, ``IGFS_PASSWORD``, ``IGFS_TLS`` (``1`` for TLS), ``IGFS_CA_FILE``,
 ``IGFS_CERT_FILE``, ``IGFS_KEY_FILE``, ``IGFS_KEY_PASSWORD``, ``IGFS_CHECK_HOSTNAME`` (``0`` turns
-the host-name check off) and ``IGFS_BLOCK_SIZE``.
+the host-name check off) and ``IGFS_BLOCK_SIZE``. ``IGFS_HOST`` may list several addresses
+(``node1,node2:10801``).
+
+The environment's credentials (user, password, client certificate and key) go only to the cluster
+it names: to a host ``IGFS_HOST`` lists (compared by name), on the port it gives (``IGFS_PORT`` or
+``host:port``; any port when it gives none). A URL or ``host`` naming another host connects without
+them (a node that wants a login then refuses it with :class:`~ignite_fast.errors.AuthenticationError`)
+or with credentials passed for it explicitly. TLS trust (the CA file, the host-name check) applies
+to every host. The TensorFlow plugin applies the same rule, through the same code.
 """
 
 from __future__ import annotations
@@ -36,14 +46,17 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from . import _native
-from ._options import ConnectionSettings, TlsOptions
+from ._options import ConnectionSettings, TlsOptions, parse_addresses
 from .errors import (
+    AuthenticationError,
     IgfsConflictError,
     IgfsCorruptError,
     IgfsDirectoryNotEmptyError,
@@ -128,6 +141,7 @@ class IgniteFileSystem:
         read_ahead: int = 4,
         connect_timeout: float = 10.0,
         read_timeout: float | None = 60.0,
+        lease: float | None = None,
     ):
         """Connects and creates the two caches (and the root directory) if they do not exist.
         Unset arguments come from the ``IGFS_*`` environment variables (see the module docs).
@@ -135,34 +149,51 @@ class IgniteFileSystem:
         caches that exist already (say, configured in the nodes' XML with backups or persistence)
         are used as they are, provided the metadata cache is TRANSACTIONAL.
         ``block_size`` applies to files created from here on; ``backups`` only when this call
-        creates the caches."""
-        env = _native.igfs_env()  # the IGFS_* variables, read by the TF plugin's own code
-        host = host or env["host"]
+        creates the caches. ``lease``: seconds an appender's claim on a file lasts unrenewed.
+        Credentials from the environment are used only when ``host`` is the environment's
+        cluster (see the module docs)."""
+        # The IGFS_* variables, read by the TF plugin's own code, which also decides what of
+        # them may go to these addresses.
+        env = _native.igfs_env()
         port = int(port or env["port"])
+        addresses = parse_addresses(host or env["hosts"], port)
+        env = _native.igfs_env(addresses)
         name = name if name is not None else env["name"]
+        explicit = username is not None or password is not None
         username = username if username is not None else env["username"]
         password = password if password is not None else env["password"]
         if tls is None and env["tls"] is not None:
             tls = TlsOptions(**env["tls"])
         block_size = int(block_size or env["block_size"])  # range checked natively
-        self.host, self.port, self.name = host, port, name
-        self._native = _native.NativeIgfs(
-            ConnectionSettings.make(
-                host,
-                port,
-                username=username,
-                password=password,
-                connect_timeout=connect_timeout,
-                read_timeout=read_timeout,
-                tls=tls,
-            ).native_spec(),
-            name,
-            block_size=block_size,
-            backups=int(backups),
-            read_ahead=int(read_ahead),
-            meta_cache=meta_cache,
-            data_cache=data_cache,
+        self.host, self.port, self.name = host or addresses[0].rsplit(":", 1)[0], port, name
+        options: dict[str, Any] = {} if lease is None else {"lease": float(lease)}
+        settings = ConnectionSettings.make(
+            addresses,
+            port,
+            username=username,
+            password=password,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            tls=tls,
         )
+        try:
+            self._native = _native.NativeIgfs(
+                settings.native_spec(),
+                name,
+                block_size=block_size,
+                backups=int(backups),
+                read_ahead=int(read_ahead),
+                meta_cache=meta_cache,
+                data_cache=data_cache,
+                **options,
+            )
+        except AuthenticationError as e:
+            if env["withheld"] and not explicit:
+                raise AuthenticationError(
+                    f"{e} (the IGFS_* credentials go only to the cluster IGFS_HOST names, "
+                    f"{', '.join(env['hosts'])}; pass username= and password= for this host)"
+                ) from e
+            raise
         self.meta_cache, self.data_cache, self.block_size = self._native.layout()
 
     def __repr__(self) -> str:
@@ -180,25 +211,30 @@ class IgniteFileSystem:
         newline: str | None = None,
         buffering: int = -1,
         makedirs: bool = False,
+        autocommit: bool = True,
     ):
         """Opens a file like the built-in :func:`open`. Modes: ``rb``/``r`` (read, seekable),
         ``wb``/``w`` (create or replace on close), ``xb``/``x`` (create, fail if it exists),
-        ``ab``/``a`` (append). Text modes wrap the binary file in :class:`io.TextIOWrapper`.
-        With ``makedirs``, writing creates the missing directories above ``path``."""
+        ``ab``/``a`` (append). Text modes wrap the binary file in :class:`io.TextIOWrapper`
+        (:class:`IgfsTextWriter` for writing). With ``makedirs``, writing creates the missing
+        directories above ``path``. With ``autocommit=False`` (fsspec's transactions), ``close()``
+        stores the blocks but publishes nothing: :meth:`IgfsWriter.commit` publishes,
+        :meth:`IgfsWriter.discard` drops them."""
         path = self._path(path)
         kind = mode.replace("b", "").replace("t", "")
         if kind not in ("r", "w", "x", "a") or ("b" in mode and "t" in mode) or "+" in mode:
             raise InvalidArgumentError(f"unsupported mode {mode!r}: use r, w, x or a, with b for binary")
-        binary: io.BufferedReader | IgfsWriter
         if kind == "r":
             raw = _RawReader(self._native.open(path), path)
             size = buffering if buffering > 0 else min(self.block_size, 1 << 20)
-            binary = io.BufferedReader(raw, buffer_size=max(size, io.DEFAULT_BUFFER_SIZE))
-        else:
-            binary = IgfsWriter(self._native.create(path, kind, makedirs), path)
+            reader = io.BufferedReader(raw, buffer_size=max(size, io.DEFAULT_BUFFER_SIZE))
+            if "b" in mode:
+                return reader
+            return io.TextIOWrapper(reader, encoding=encoding or "utf-8", errors=errors, newline=newline)
+        writer = IgfsWriter(self._native.create(path, kind, makedirs), path, autocommit=autocommit)
         if "b" in mode:
-            return binary
-        return io.TextIOWrapper(binary, encoding=encoding or "utf-8", errors=errors, newline=newline)
+            return writer
+        return IgfsTextWriter(writer, encoding=encoding or "utf-8", errors=errors, newline=newline)
 
     def read_bytes(self, path: str) -> bytes:
         with self.open(path, "rb") as f:
@@ -367,13 +403,20 @@ class _ClosedFile:
 
 class IgfsWriter(io.RawIOBase):
     """A file opened for writing. Bytes go to the cluster in blocks as they fill; ``close()``
-    publishes the file atomically. Leaving a ``with`` block through an exception (or
-    :meth:`abort`) publishes nothing, so readers keep seeing the previous version."""
+    publishes the file atomically. Nothing is published, and readers keep seeing the previous
+    version, when the file leaves a ``with`` block through an exception, when :meth:`abort` is
+    called, when it is dropped without ``close()``, or when ``close()`` is called while an
+    exception raised after the file was opened propagates: fsspec's ``OpenFile``, pandas and
+    pyarrow close files that way, never telling the file why. :meth:`commit` publishes even then."""
 
-    def __init__(self, native, path: str):
+    def __init__(self, native, path: str, *, autocommit: bool = True):
         self._native = native
         self._lock = threading.Lock()
         self._finished = False  # published or aborted; IOBase.close still calls flush after that
+        self._autocommit = autocommit
+        # The exception being handled when the file was opened (a file may be written inside an
+        # ``except`` block): only a later one means that the writing failed.
+        self._handling_at_open = id(sys.exc_info()[1])
         self.name = path
 
     def writable(self) -> bool:
@@ -405,33 +448,74 @@ class IgfsWriter(io.RawIOBase):
             self._native.sync()
 
     def close(self) -> None:
+        """Publishes the file, unless an exception raised since it was opened is propagating
+        (then it aborts), or it was opened with ``autocommit=False`` (then :meth:`commit` or
+        :meth:`discard` decides)."""
         if self.closed:
             return
+        exception = sys.exc_info()[1]
+        if exception is not None and id(exception) != self._handling_at_open:
+            self.abort()
+        elif self._autocommit:
+            self.commit()
+        else:
+            super().close()  # flushes: the blocks are stored, and wait for commit()
+
+    def commit(self) -> None:
+        """Publishes what was written and closes the file (also after a deferred ``close()``);
+        nothing happens to a file already published or aborted."""
         try:
             with self._lock:
-                self._finished = True
-                self._native.close()
+                if not self._finished:
+                    self._finished = True
+                    self._native.close()
         finally:
             super().close()
 
     def abort(self) -> None:
         """Drops everything written since the last publish and closes the file."""
-        if self.closed:
-            return
         with self._lock:
-            self._finished = True
-            self._native.abort()
+            if not self._finished:
+                self._finished = True
+                self._native.abort()
         super().close()
+
+    discard = abort  # fsspec's name, called when a transaction fails
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
             self.abort()
-            return None
-        self.close()
-        return None
+        else:
+            self.close()
 
     def __del__(self):
         # Garbage-collected without close(): publish nothing (the native writer aborts on drop).
+        pass
+
+
+class IgfsTextWriter(io.TextIOWrapper):
+    """A text file opened for writing, over an :class:`IgfsWriter`: it publishes and aborts as the
+    binary file does (an exception leaving ``with`` aborts, text still buffered included)."""
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            self.abort()
+        else:
+            self.close()
+
+    def abort(self) -> None:
+        """Drops everything written since the last publish (buffered text too) and closes."""
+        cast(IgfsWriter, self.buffer).abort()
+
+    def commit(self) -> None:
+        """Publishes what was written, buffered text included, and closes."""
+        if not self.closed:
+            self.flush()
+        cast(IgfsWriter, self.buffer).commit()
+
+    def __del__(self):
+        # As the binary file: dropped without close(), it publishes nothing. (TextIOWrapper's
+        # own finalizer would close, and so publish.)
         pass
 
 

@@ -7,7 +7,9 @@
 
 pandas, dask and pyarrow (through ``pyarrow.fs.PyFileSystem(pyarrow.fs.FSSpecHandler(fs))``)
 read and write igfs paths this way. The host and port come from the URL, else from the
-``IGFS_*`` environment (see :mod:`ignite_fast.igfs`). Writes publish atomically on close.
+``IGFS_*`` environment (see :mod:`ignite_fast.igfs`); the environment's credentials go only to
+its own cluster, and storage options (``username=``, ``password=``, ``tls=``) give them for
+another. Writes publish atomically on close; a write that raises publishes nothing.
 """
 
 from __future__ import annotations
@@ -76,9 +78,16 @@ class IgfsFileSystem(AbstractFileSystem):
         return [self._entry(e) for e in entries] if detail else [e.path for e in entries]
 
     def _open(self, path, mode="rb", block_size=None, autocommit=True, cache_options=None, **kwargs):
+        """A file of ``ignite_fast.igfs``. A writer publishes on close, unless an exception raised
+        since it was opened propagates (fsspec's ``OpenFile.__exit__`` closes without saying
+        why): then it aborts. In ``fs.transaction`` (``autocommit=False``) it publishes when the
+        transaction ends without an exception, and drops its blocks otherwise."""
+        path = self._strip_protocol(path)
+        if "r" in mode:
+            return self.igfs.open(path, mode)
         # fsspec writes create parents, as on object stores, so pandas and pyarrow can write to a
         # new prefix.
-        return self.igfs.open(self._strip_protocol(path), mode, makedirs=True)
+        return self.igfs.open(path, mode, makedirs=True, autocommit=autocommit)
 
     def mkdir(self, path, create_parents=True, **kwargs):
         self.igfs.mkdir(self._strip_protocol(path), parents=create_parents, exist_ok=False)

@@ -78,7 +78,9 @@ def test_igfs_over_mutual_tls_in_python_and_tensorflow(pki, mtls_node, monkeypat
     )
     fs = igfs.IgniteFileSystem("localhost", MTLS_PORT, name="tls", tls=options)
     fs.write_bytes("/secret.bin", b"over TLS" * 1000)
-    # The TensorFlow plugin takes the same settings from the environment.
+    # The TensorFlow plugin takes the same settings from the environment, whose client
+    # certificate goes only to the host IGFS_HOST names.
+    monkeypatch.setenv("IGFS_HOST", "localhost")
     monkeypatch.setenv("IGFS_FS_NAME", "tls")
     monkeypatch.setenv("IGFS_CA_FILE", str(pki["ca"]))
     monkeypatch.setenv("IGFS_CERT_FILE", str(pki["client_cert"]))

@@ -27,13 +27,22 @@ fn entry_tuple(path: String, entry: &Entry) -> EntryTuple {
 }
 
 /// What the `IGFS_*` environment variables say, read by the same code as the TensorFlow
-/// plugin's: `{host, port, name, username, password, block_size, tls}`, `tls` None or
-/// `{ca_file, cert_file, key_file, key_password, check_hostname}`. A malformed number is an
-/// `InvalidArgumentError` naming the variable.
+/// plugin's: `{host, hosts, port, name, username, password, block_size, tls, withheld}`, `tls`
+/// None or `{ca_file, cert_file, key_file, key_password, check_hostname}`. With `addresses`
+/// (`host:port` strings), as it applies to a connection there: the credentials only when they
+/// are the environment's own cluster's, `withheld` saying whether some were kept back (the
+/// rule is `IgfsEnv::for_addresses`). A malformed variable is an `InvalidArgumentError` naming it.
 #[pyfunction]
-pub(crate) fn igfs_env(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    let env = IgfsEnv::from_env().py_err()?;
+#[pyo3(signature = (addresses=None))]
+pub(crate) fn igfs_env(
+    py: Python<'_>,
+    addresses: Option<Vec<String>>,
+) -> PyResult<Bound<'_, PyDict>> {
+    let all = IgfsEnv::from_env().py_err()?;
+    let env = all.for_addresses(&addresses.unwrap_or_else(|| all.addresses()));
     let out = PyDict::new(py);
+    out.set_item("hosts", all.hosts())?;
+    out.set_item("withheld", all.has_credentials() && !env.has_credentials())?;
     out.set_item("host", &env.host)?;
     out.set_item("port", env.port)?;
     out.set_item("name", &env.name)?;

@@ -6,7 +6,8 @@
 //!
 //! Every operation goes to the same [`ignite_core::igfs`] code as the Python API, so the two see
 //! one file system with the same guarantees. Settings come from the `IGFS_*` environment
-//! variables, read by [`IgfsEnv`] (documented in `ignite_fast.igfs`). No panic crosses into
+//! variables, read by [`IgfsEnv`] (documented in `ignite_fast.igfs`); their credentials go only
+//! to the cluster `IGFS_HOST` names, never to another host a URL names. No panic crosses into
 //! TensorFlow: each entry point catches it and reports `INTERNAL`.
 
 mod ffi;
@@ -48,9 +49,9 @@ fn tf_error(e: Error) -> (i32, String) {
     (code, format!("igfs: {e}"))
 }
 
-/// `igfs://host:port/a/b` -> (`host:port`, `/a/b`); the host and port default to the
-/// environment's.
-fn split_uri(uri: &str, env: &IgfsEnv) -> OpResult<(String, String)> {
+/// `igfs://host:port/a/b` -> (the cluster's addresses, `/a/b`): the URL's `host:port` (a host
+/// alone takes `IGFS_PORT`), or every address of the environment's cluster for `igfs:///a/b`.
+fn split_uri(uri: &str, env: &IgfsEnv) -> OpResult<(Vec<String>, String)> {
     let rest = uri.strip_prefix("igfs://").ok_or_else(|| {
         (
             code::INVALID_ARGUMENT,
@@ -61,19 +62,28 @@ fn split_uri(uri: &str, env: &IgfsEnv) -> OpResult<(String, String)> {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let authority = if authority.is_empty() {
-        env.address()
-    } else if authority.contains(':') {
-        authority.to_string()
+    let addresses = if authority.is_empty() {
+        env.addresses()
     } else {
-        format!("{authority}:{}", env.port)
+        match env::split_address(authority) {
+            Some((host, None)) if host.contains(':') => vec![format!("[{host}]:{}", env.port)],
+            Some((host, None)) => vec![format!("{host}:{}", env.port)],
+            Some(_) => vec![authority.to_string()],
+            None => {
+                return Err((
+                    code::INVALID_ARGUMENT,
+                    format!("igfs: not a host or host:port in {uri}"),
+                ))
+            }
+        }
     };
-    Ok((authority, path.to_string()))
+    Ok((addresses, path.to_string()))
 }
 
-/// The cluster address and the value of every `IGFS_*` variable: a handle serves one such key.
-fn handle_key(address: &str) -> String {
-    let mut key = address.to_string();
+/// The cluster's addresses and the value of every `IGFS_*` variable: a handle serves one such
+/// key.
+fn handle_key(addresses: &[String]) -> String {
+    let mut key = addresses.join(",");
     for name in env::VARIABLES {
         key.push('\0');
         key.push_str(&std::env::var(name).unwrap_or_default());
@@ -82,18 +92,21 @@ fn handle_key(address: &str) -> String {
 }
 
 impl Plugin {
-    /// The file system for `uri` and the path within it.
+    /// The file system for `uri` and the path within it. The environment's credentials go only
+    /// to its own cluster ([`IgfsEnv::for_addresses`]): a URL naming another host connects
+    /// without them.
     fn resolve(&self, uri: *const c_char) -> OpResult<(Igfs, String)> {
         let uri = c_str(uri)?;
         let env = IgfsEnv::from_env().map_err(tf_error)?;
-        let (address, path) = split_uri(&uri, &env)?;
-        let key = handle_key(&address);
+        let (addresses, path) = split_uri(&uri, &env)?;
+        let key = handle_key(&addresses);
         let mut clusters = self.clusters.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(fs) = clusters.get(&key) {
             return Ok((fs.clone(), path));
         }
-        let config = env.connection_config(vec![address]).map_err(tf_error)?;
-        let fs = Igfs::connect(config, env.settings()).map_err(tf_error)?;
+        let config = env.connection_config(addresses.clone()).map_err(tf_error)?;
+        let fs = Igfs::connect(config, env.settings())
+            .map_err(|e| tf_error(env.explain(&addresses, e)))?;
         clusters.insert(key, fs.clone());
         Ok((fs, path))
     }
@@ -636,20 +649,22 @@ mod tests {
         let env = IgfsEnv::from_lookup(|name| (name == "IGFS_PORT").then(|| "10850".to_string()))
             .unwrap();
         let split = |uri| split_uri(uri, &env).unwrap();
-        assert_eq!(
-            split("igfs://h:1/a/b"),
-            ("h:1".to_string(), "/a/b".to_string())
-        );
-        assert_eq!(split("igfs://h:1"), ("h:1".to_string(), "/".to_string()));
-        assert_eq!(
-            split("igfs://h/a"),
-            ("h:10850".to_string(), "/a".to_string())
-        );
-        assert_eq!(
-            split("igfs:///a/"),
-            ("127.0.0.1:10850".to_string(), "/a/".to_string())
-        );
+        let one = |address: &str, path: &str| (vec![address.to_string()], path.to_string());
+        assert_eq!(split("igfs://h:1/a/b"), one("h:1", "/a/b"));
+        assert_eq!(split("igfs://h:1"), one("h:1", "/"));
+        assert_eq!(split("igfs://h/a"), one("h:10850", "/a"));
+        assert_eq!(split("igfs://[::1]/a"), one("[::1]:10850", "/a"));
+        assert_eq!(split("igfs://[::1]:7/a"), one("[::1]:7", "/a"));
+        assert_eq!(split("igfs:///a/"), one("127.0.0.1:10850", "/a/"));
         assert!(split_uri("gs://x/y", &env).is_err());
+        assert!(split_uri("igfs://h:port/y", &env).is_err());
+        let listed =
+            IgfsEnv::from_lookup(|name| (name == "IGFS_HOST").then(|| "a,b:2".to_string()))
+                .unwrap();
+        assert_eq!(
+            split_uri("igfs:///x", &listed).unwrap().0,
+            ["a:10800", "b:2"]
+        );
     }
 
     #[test]
