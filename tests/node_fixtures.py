@@ -273,6 +273,44 @@ def java_all_types(java_fixture) -> tuple[str, dict[int, dict]]:
 
 
 @pytest.fixture(scope="session")
+def java_shared_graphs(cluster, tmp_path_factory):
+    """Compiles tests/java/SharedGraphFixture.java against the node's own Ignite jars and returns a
+    function `run(cache, shape)` that puts objects whose fields refer to the same child into `cache`
+    through Ignite's Java thin client (its marshaller writes the handles) and returns what the
+    fixture printed, per key: the expected tree for shape "shared", the levels for "deep" and "wide"."""
+    source = Path(__file__).parent / "java" / "SharedGraphFixture.java"
+    classes = tmp_path_factory.mktemp("java-shared-graphs")
+    classpath = f"{libs_dir(cluster.version)}/*"
+    compiled = subprocess.run(
+        ["javac", "-cp", classpath, "-d", str(classes), str(source)], capture_output=True, text=True, timeout=300
+    )
+    assert compiled.returncode == 0, f"javac failed:\n{compiled.stderr}"
+
+    def run(cache: str, shape: str) -> dict[int, dict]:
+        proc = subprocess.run(
+            [
+                "java",
+                *JAVA_MODULE_FLAGS,
+                "-cp",
+                f"{classes}:{classpath}",
+                "SharedGraphFixture",
+                cluster.addresses[0],
+                cache,
+                shape,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, f"the Java fixture failed:\n{proc.stderr[-4000:]}"
+        records = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+        assert records, f"the Java fixture printed nothing:\n{proc.stdout[-2000:]}"
+        return {r["key"]: r for r in records}
+
+    return run
+
+
+@pytest.fixture(scope="session")
 def readings(pyignite_client) -> str:
     """The SQL table READINGS: 250 rows of int, varchar, double, boolean, decimal (every tenth
     NULL) and timestamp columns."""

@@ -1,5 +1,6 @@
 //! Decoding hand-built binary objects into columns: both footer kinds, every offset width,
-//! handles, wrapped objects, nulls and schema evolution, and hostile bytes that must end in an
+//! handles, wrapped objects, nulls and schema evolution, objects that share children (copies
+//! within the page's budget, a schema error past it), and hostile bytes that must end in an
 //! error rather than a panic, a hang or a wrong value.
 
 mod common;
@@ -8,8 +9,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use common::{int, object, string, Types};
-use ignite_core::decode::ignite2::push_value;
-use ignite_core::decode::{Column, ColumnBuilder};
+use ignite_core::decode::ignite2::{push_value, Page, RowDecoder};
+use ignite_core::decode::{Batch, Column, ColumnBuilder, DecodeOptions};
 use ignite_core::format::metadata::{BinaryType, FieldMeta};
 use ignite_core::protocol::{name_id, schema_id, type_code as tc};
 use ignite_core::{Error, PrimKind, Result, ScalarKind};
@@ -435,4 +436,263 @@ fn numeric_fields_of_every_width_keep_their_bytes_and_a_late_conflict_is_an_erro
         1,
     ));
     assert!(decode_all(&late, &mut row_types()).is_err());
+}
+
+// ---- objects that share children ----
+
+/// `Node { id, left, right }`, and `Node { id, kids }` (a list) as a second schema.
+fn node_types() -> Types {
+    types(&[(
+        "Node",
+        &[
+            ("id", tc::INT),
+            ("left", tc::OBJECT),
+            ("right", tc::OBJECT),
+            ("kids", tc::COLLECTION),
+        ],
+        &[&["id", "left", "right"], &["id", "kids"]],
+    )])
+}
+
+fn handle_back(back: usize) -> Vec<u8> {
+    let mut h = vec![tc::HANDLE];
+    h.extend_from_slice(&(back as i32).to_le_bytes());
+    h
+}
+
+fn node(id: i32, left: Vec<u8>, right: Vec<u8>) -> Vec<u8> {
+    object(
+        "Node",
+        &[("id", int(id)), ("left", left), ("right", right)],
+        true,
+        4,
+    )
+}
+
+/// An ArrayList (collection kind 1) of encoded elements.
+fn list_of(elements: &[Vec<u8>]) -> Vec<u8> {
+    let mut l = vec![tc::COLLECTION];
+    l.extend_from_slice(&(elements.len() as i32).to_le_bytes());
+    l.push(1);
+    l.extend(elements.concat());
+    l
+}
+
+/// Node `levels` has both children the same node `levels - 1` (the right one a handle back to
+/// the left one), down to a leaf: as Java writes `n.left = n.right = child`. 2^levels leaves as
+/// a tree. `in_list`: a list of four references instead (4^levels leaves).
+fn shared_levels(levels: i32, in_list: bool) -> Vec<u8> {
+    let mut n = node(0, vec![tc::NULL], vec![tc::NULL]);
+    for id in 1..=levels {
+        let len = n.len(); // each handle points back over the child and the handles before it
+        n = if in_list {
+            let kids = list_of(&[
+                n,
+                handle_back(len),
+                handle_back(len + 5),
+                handle_back(len + 10),
+            ]);
+            object("Node", &[("id", int(id)), ("kids", kids)], true, 4)
+        } else {
+            node(id, n, handle_back(len))
+        };
+    }
+    n
+}
+
+/// Decodes a scan page of (key, val) rows as a cursor does, one budget for the page.
+fn decode_page(rows: &[(i64, Vec<u8>)], types: &mut Types) -> Result<Batch> {
+    let mut bytes = (rows.len() as i32).to_le_bytes().to_vec();
+    for (key, val) in rows {
+        bytes.push(tc::LONG);
+        bytes.extend_from_slice(&key.to_le_bytes());
+        bytes.extend(common::wrapped(val));
+    }
+    bytes.push(0); // no more pages
+    let decoder = RowDecoder {
+        column_names: vec!["key".into(), "val".into()],
+        decode: DecodeOptions::default(),
+        fields: None,
+        value_type: None,
+        union_types: false,
+        source: "cache 'graphs'".into(),
+    };
+    let mut page = Page {
+        bytes,
+        ..Page::default()
+    };
+    page.start(0, 2)?;
+    let mut builders = decoder.builders(rows.len());
+    let n = decoder.decode_rows(&mut page, rows.len(), &mut builders, types)?;
+    page.check_consumed()?;
+    Ok(decoder.finish(builders, n))
+}
+
+fn val_of(batch: &Batch) -> &Column {
+    &batch.columns.iter().find(|(n, _)| n == "val").unwrap().1
+}
+
+fn list_child(col: &Column) -> &Column {
+    match col {
+        Column::List { child, .. } => child,
+        other => panic!("not a list: {other:?}"),
+    }
+}
+
+/// The ids of each row's list of nodes.
+fn list_ids(col: &Column) -> Vec<Vec<i32>> {
+    let Column::List { offsets, child, .. } = col else {
+        panic!("not a list: {col:?}");
+    };
+    let offsets: Vec<usize> = offsets
+        .as_slice()
+        .chunks(8)
+        .map(|c| i64::from_le_bytes(c.try_into().unwrap()) as usize)
+        .collect();
+    let ids = i32s(field(child, "id"));
+    offsets
+        .windows(2)
+        .map(|w| ids[w[0]..w[1]].to_vec())
+        .collect()
+}
+
+#[test]
+fn a_few_shared_children_decode_as_copies() {
+    // root { left: a, right: b { left: -> a, right: c }, kids: [-> a, -> c, -> b] }, where -> is
+    // a handle: each reference reads as a copy of its target. Positions are relative to the
+    // root's `left` field (a), which the id's 5 bytes precede.
+    let a = node(2, vec![tc::NULL], vec![tc::NULL]);
+    let c = node(4, vec![tc::NULL], vec![tc::NULL]);
+    let a_at = 0;
+    let b_at = a.len();
+    let b_left_at = b_at + 24 + 5; // b's header and id
+    let b = node(3, handle_back(b_left_at - a_at), c);
+    let c_at = b_left_at + 5;
+    let first_kid_at = b_at + b.len() + 6; // the list's code, count and kind
+    let kids = list_of(&[
+        handle_back(first_kid_at - a_at),
+        handle_back(first_kid_at + 5 - c_at),
+        handle_back(first_kid_at + 10 - b_at),
+    ]);
+    let root = object(
+        "Node",
+        &[("id", int(1)), ("left", a), ("right", b), ("kids", kids)],
+        true,
+        4,
+    );
+    let mut t = types(&[(
+        "Node",
+        &[
+            ("id", tc::INT),
+            ("left", tc::OBJECT),
+            ("right", tc::OBJECT),
+            ("kids", tc::COLLECTION),
+        ],
+        &[&["id", "left", "right", "kids"], &["id", "left", "right"]],
+    )]);
+    let batch = decode_page(&[(7, root)], &mut t).unwrap();
+    let val = val_of(&batch);
+    assert_eq!(i32s(field(val, "id")), vec![1]);
+    assert_eq!(i32s(field(field(val, "left"), "id")), vec![2]);
+    let right = field(val, "right");
+    assert_eq!(i32s(field(right, "id")), vec![3]);
+    assert_eq!(i32s(field(field(right, "left"), "id")), vec![2]);
+    assert_eq!(i32s(field(field(right, "right"), "id")), vec![4]);
+    assert_eq!(list_ids(field(val, "kids")), vec![vec![2, 4, 3]]);
+    // the copy of b in the list keeps b's own children
+    let kids = list_child(field(val, "kids"));
+    assert_eq!(i32s(field(field(kids, "left"), "id"))[2], 2);
+    assert_eq!(i32s(field(field(kids, "right"), "id"))[2], 4);
+}
+
+#[test]
+fn moderately_shared_levels_decode_whole() {
+    // 2^8 leaves (4^4 in lists) from a few hundred bytes: within the budget, every copy there.
+    for (in_list, levels) in [(false, 8), (true, 4)] {
+        let value = shared_levels(levels, in_list);
+        let batch = decode_page(&[(1, value)], &mut node_types()).unwrap();
+        let mut col = val_of(&batch);
+        for level in (0..=levels).rev() {
+            if in_list {
+                // one list column per depth, holding every copy at that depth
+                let ids = i32s(field(col, "id"));
+                assert_eq!(ids.len(), 1 << (2 * (levels - level)));
+                assert!(ids.iter().all(|&id| id == level));
+                if level > 0 {
+                    col = list_child(field(col, "kids"));
+                }
+            } else {
+                // a struct column per path: one row per root
+                assert_eq!(i32s(field(col, "id")), vec![level]);
+                if level > 0 {
+                    for side in ["left", "right"] {
+                        assert_eq!(i32s(field(field(col, side), "id")), vec![level - 1]);
+                    }
+                    col = field(col, "left");
+                }
+            }
+        }
+    }
+}
+
+fn assert_budget_error(result: Result<Batch>) {
+    match result {
+        Err(Error::Schema(m)) => {
+            assert!(
+                m.starts_with("cache 'graphs': objects that share children"),
+                "{m}"
+            );
+            assert!(m.contains("decoding limit of"), "{m}");
+        }
+        other => panic!("expected the budget's schema error, got {other:?}"),
+    }
+}
+
+#[test]
+fn exponentially_shared_children_are_a_schema_error_naming_the_cache_and_the_limit() {
+    // Thirty levels of two fields (15 of four list elements): about 1.5 KB, 2^30 leaves as a
+    // tree. Before the budget this grew to tens of gigabytes; now it stops at the page's limit.
+    for (in_list, levels) in [(false, 30), (true, 15)] {
+        let value = shared_levels(levels, in_list);
+        assert!(value.len() < 2000, "{} bytes", value.len());
+        assert_budget_error(decode_page(&[(1, value)], &mut node_types()));
+    }
+    // The budget is the page's: rows that each fit add up. A row here is a 4 KB text and a list
+    // of 100 handles to it: some 400,000 units, adding 16 a byte of its 4.6 KB to the limit.
+    let text = string(&"x".repeat(4096));
+    let copies: Vec<Vec<u8>> = (0..100)
+        .map(|j| handle_back(text.len() + 6 + 5 * j))
+        .collect();
+    let doc = object(
+        "Doc",
+        &[("text", text), ("copies", list_of(&copies))],
+        true,
+        4,
+    );
+    let doc_types = || {
+        types(&[(
+            "Doc",
+            &[("text", tc::STRING), ("copies", tc::COLLECTION)],
+            &[&["text", "copies"]],
+        )])
+    };
+    let rows: Vec<(i64, Vec<u8>)> = (0..60).map(|k| (k, doc.clone())).collect();
+    let batch = decode_page(&rows[..1], &mut doc_types()).unwrap();
+    let copies = list_child(field(val_of(&batch), "copies"));
+    assert_eq!(strings(copies), vec!["x".repeat(4096); 100]);
+    assert_budget_error(decode_page(&rows, &mut doc_types()));
+}
+
+#[test]
+fn footer_entries_aliasing_one_child_are_bounded_too() {
+    // No handles: both footer entries of each level point at the same inline child.
+    let mut n = node(0, vec![tc::NULL], vec![tc::NULL]);
+    for id in 1..=30 {
+        n = node(id, n, vec![tc::NULL]);
+        // compact footer of 4-byte offsets (id, left, right): right's offset := left's
+        let footer = i32::from_le_bytes(n[20..24].try_into().unwrap()) as usize;
+        let left_offset: [u8; 4] = n[footer + 4..footer + 8].try_into().unwrap();
+        n[footer + 8..footer + 12].copy_from_slice(&left_offset);
+    }
+    assert_budget_error(decode_page(&[(1, n)], &mut node_types()));
 }

@@ -339,5 +339,6 @@ fn scan_rows() -> RowDecoder {
         fields: None,
         value_type: None,
         union_types: false,
+        source: "cache 'seam'".into(),
     }
 }

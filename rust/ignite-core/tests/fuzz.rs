@@ -2,14 +2,20 @@
 //! mutated (bytes flipped, lengths and offsets overwritten with extreme values, truncated,
 //! spliced) and decoded. Every input must end in `Ok` or an `Err`: no panic, no unbounded
 //! allocation, no endless loop. ITERATIONS (env `FUZZ_ITERATIONS`) bounds the run.
+//!
+//! Object graphs that share children (handles back to objects met before, cycles among them)
+//! are generated too: a counting allocator checks that decoding them, whole or mutated, takes
+//! memory bounded by the decoding budget, however far their trees would expand.
 
 mod common;
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use common::{int, object_of_ids, string, wrapped, Rng, Types};
-use ignite_core::decode::ignite2::push_value;
+use ignite_core::decode::ignite2::{push_value, push_value_within, Budget};
 use ignite_core::decode::{Column, ColumnBuilder};
 use ignite_core::format::metadata::{BinaryType, FieldMeta};
 use ignite_core::format::values::value_end;
@@ -17,6 +23,60 @@ use ignite_core::protocol::{name_id, schema_id, type_code as tc};
 use ignite_core::write::binary_type::binary_type_of;
 use ignite_core::write::EntryEncoder;
 use ignite_core::{PrimKind, Result, ScalarKind, WriteColumn, WriteValues};
+
+// ---- the allocation bound ----
+
+/// The system allocator, recording per thread (each test runs on its own) the bytes live and the
+/// most live at once since [`reset_peak`].
+struct Counting;
+
+thread_local! {
+    static LIVE: Cell<usize> = const { Cell::new(0) };
+    static PEAK: Cell<usize> = const { Cell::new(0) };
+}
+
+fn grew(size: usize) {
+    let _ = LIVE.try_with(|live| {
+        live.set(live.get() + size);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(live.get())));
+    });
+}
+
+fn shrank(size: usize) {
+    // a block freed on another thread than it was allocated on: saturate
+    let _ = LIVE.try_with(|live| live.set(live.get().saturating_sub(size)));
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        grew(layout.size());
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        shrank(layout.size());
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        grew(new_size);
+        shrank(layout.size());
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Starts measuring: the peak becomes what is live now, which is returned.
+fn reset_peak() -> usize {
+    let live = LIVE.with(Cell::get);
+    PEAK.with(|peak| peak.set(live));
+    live
+}
+
+/// The most bytes live at once beyond `base` since [`reset_peak`].
+fn peak_above(base: usize) -> usize {
+    PEAK.with(Cell::get).saturating_sub(base)
+}
 
 /// Inputs per mutation test: env `FUZZ_ITERATIONS`, 20000 by default.
 fn iterations() -> usize {
@@ -508,5 +568,190 @@ fn production_objects_round_trip_and_mutations_never_panic() {
     assert!(
         errors > 0 && ok > 0,
         "the mutations should break some inputs and spare others"
+    );
+}
+
+// ---- object graphs that share children ----
+
+/// `Node { id, left, right, kids, label }`: two object fields, a list of nodes, a string.
+fn node_types() -> Types {
+    let fields = vec![
+        field("id", tc::INT),
+        field("left", tc::OBJECT),
+        field("right", tc::OBJECT),
+        field("kids", tc::COLLECTION),
+        field("label", tc::STRING),
+    ];
+    let ids: Vec<i32> = fields.iter().map(|f| f.field_id).collect();
+    let node = BinaryType {
+        type_id: name_id("Node"),
+        name: "Node".into(),
+        fields,
+        is_enum: false,
+        enum_values: vec![],
+        schemas: HashMap::from([(schema_id(&ids), ids)]),
+    };
+    Types(HashMap::from([(node.type_id, Arc::new(node))]))
+}
+
+/// A node as the generator built it: its bytes, and where the objects and strings in it start
+/// (offsets from its start; the node itself at 0), for later references to point back at.
+struct Built {
+    bytes: Vec<u8>,
+    objects: Vec<usize>,
+    strings: Vec<usize>,
+    /// The nodes written in place in this one (the largest shared children).
+    children: Vec<usize>,
+}
+
+/// The value of one reference: null, a new node written in place, or a handle back to an
+/// object met before in the enclosing node (the enclosing node itself, sometimes: a cycle).
+/// `at` is where it lands, from the enclosing node's start.
+fn reference(rng: &mut Rng, levels: u32, at: usize, met: &mut Built, out: &mut Vec<u8>) {
+    // about one new node in three references: the graph stays small on the wire
+    let choice = rng.below(12);
+    if choice < 4 && levels > 0 {
+        let child = node_graph(rng, levels - 1);
+        met.objects.extend(child.objects.iter().map(|o| at + o));
+        met.strings.extend(child.strings.iter().map(|s| at + s));
+        met.children.push(at);
+        out.extend(child.bytes);
+    } else if choice < 6 || (met.objects.len() == 1 && rng.below(256) != 0) {
+        out.push(tc::NULL);
+    } else {
+        // a handle to an object met before, often a child written in place here (what doubles
+        // the tree at each level), rarely the node itself (a cycle)
+        let earlier = if !met.children.is_empty() && rng.below(2) == 0 {
+            &met.children
+        } else {
+            &met.objects[usize::from(met.objects.len() > 1 && rng.below(256) != 0)..]
+        };
+        let target = earlier[rng.below(earlier.len())];
+        out.push(tc::HANDLE);
+        out.extend_from_slice(&((at - target) as i32).to_le_bytes());
+    }
+}
+
+/// A node of up to `levels` levels of new nodes below it, whose references point back at what
+/// it met before: a random graph of shared children, small on the wire, whose tree may be
+/// anything from its own size to exponentially larger (or endless, through a cycle).
+fn node_graph(rng: &mut Rng, levels: u32) -> Built {
+    let mut met = Built {
+        bytes: Vec::new(),
+        objects: vec![0],
+        strings: Vec::new(),
+        children: Vec::new(),
+    };
+    let mut values: Vec<Vec<u8>> = vec![int(rng.below(1000) as i32)];
+    let mut at = 24 + values[0].len(); // fields follow the 24-byte header
+    for _ in 0..2 {
+        let mut v = Vec::new();
+        reference(rng, levels, at, &mut met, &mut v);
+        at += v.len();
+        values.push(v);
+    }
+    let mut kids = vec![tc::COLLECTION];
+    let n = rng.below(4);
+    kids.extend_from_slice(&(n as i32).to_le_bytes());
+    kids.push(1); // ArrayList
+    at += kids.len();
+    for _ in 0..n {
+        let start = kids.len();
+        reference(rng, levels, at, &mut met, &mut kids);
+        at += kids.len() - start;
+    }
+    values.push(kids);
+    // the label: new text, or a handle to text met before (a long text copied many times)
+    values.push(if met.strings.is_empty() || rng.below(2) == 0 {
+        met.strings.push(at);
+        string(&"label".repeat(1 + rng.below(40)))
+    } else {
+        let target = met.strings[rng.below(met.strings.len())];
+        let mut h = vec![tc::HANDLE];
+        h.extend_from_slice(&((at - target) as i32).to_le_bytes());
+        h
+    });
+    let ids: Vec<i32> = ["id", "left", "right", "kids", "label"]
+        .iter()
+        .map(|n| name_id(n))
+        .collect();
+    let fields: Vec<(i32, &[u8])> = ids
+        .iter()
+        .copied()
+        .zip(values.iter().map(|v| &v[..]))
+        .collect();
+    met.bytes = object_of_ids(name_id("Node"), &fields, rng.below(2) == 0, None);
+    met
+}
+
+/// A page of (long key, wrapped node graph) rows.
+fn graph_page(rng: &mut Rng) -> Vec<u8> {
+    let mut page = Vec::new();
+    for key in 0..1 + rng.below(3) {
+        page.push(tc::LONG);
+        page.extend_from_slice(&(key as i64).to_le_bytes());
+        let levels = 1 + rng.below(16) as u32;
+        page.extend(wrapped(&node_graph(rng, levels).bytes));
+    }
+    page
+}
+
+/// The budget each generated page gets: smaller than a real page's, so that many inputs reach
+/// it quickly; memory must stay within a fixed multiple of it.
+const GRAPH_UNITS: u64 = 1 << 18;
+/// Bytes of memory a unit of budget may take at most (under 4 are measured).
+const BYTES_PER_UNIT: usize = 8;
+
+/// Decodes a page's rows within one budget, as a cursor does.
+fn decode_within(page: &[u8], types: &mut Types, budget: &mut Budget) -> Result<()> {
+    let mut key = ColumnBuilder::with_rows_hint("key", 4);
+    let mut val = ColumnBuilder::with_rows_hint("val", 4);
+    let mut pos = 0;
+    while pos < page.len() {
+        pos = push_value_within(&mut key, page, pos, types, 0, budget)?;
+        pos = push_value_within(&mut val, page, pos, types, 0, budget)?;
+    }
+    std::hint::black_box((key.finish(None), val.finish(None)));
+    Ok(())
+}
+
+#[test]
+fn shared_children_decode_within_bounded_memory_whole_or_mutated() {
+    let mut rng = Rng(0x5851_F42D_4C95_7F2D);
+    let (mut ok, mut over_budget, mut other_errors) = (0usize, 0usize, 0usize);
+    let (mut largest_page, mut largest_peak) = (0, 0);
+    for iteration in 0..(iterations() / 40).max(50) {
+        let mut page = graph_page(&mut rng);
+        if iteration % 3 == 2 {
+            mutate(&mut rng, &mut page);
+        }
+        largest_page = largest_page.max(page.len());
+        let mut types = node_types();
+        let mut budget = Budget::with_limit(GRAPH_UNITS, page.len());
+        let base = reset_peak();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            decode_within(&page, &mut types, &mut budget)
+        }));
+        let peak = peak_above(base);
+        largest_peak = largest_peak.max(peak);
+        match outcome {
+            Ok(Ok(())) => ok += 1,
+            Ok(Err(_)) if budget.is_exceeded() => over_budget += 1,
+            Ok(Err(_)) => other_errors += 1,
+            Err(_) => panic!("iteration {iteration}: decoding panicked on {page:?}"),
+        }
+        assert!(
+            peak <= GRAPH_UNITS as usize * BYTES_PER_UNIT,
+            "iteration {iteration}: a {}-byte page took {peak} bytes to decode",
+            page.len()
+        );
+    }
+    eprintln!(
+        "fuzz (shared children): {ok} decoded, {over_budget} over the budget, {other_errors} \
+         other errors; pages up to {largest_page} bytes, at most {largest_peak} bytes live"
+    );
+    assert!(
+        ok > 0 && over_budget > 0,
+        "the graphs should both fit and expand past the budget"
     );
 }

@@ -166,6 +166,16 @@ impl StructBuilder {
         Ok(())
     }
 
+    /// How many field columns the builder has (selected fields only).
+    pub fn column_count(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// The rows a new column reserves room for.
+    pub fn rows_hint(&self) -> usize {
+        self.rows_hint
+    }
+
     /// The column of field `field_id`, if it has one.
     pub fn field_column(&self, field_id: i32) -> Option<usize> {
         self.field_ids.iter().position(|&id| id == field_id)

@@ -87,7 +87,7 @@ impl Cursor {
         })?;
         // cursor id, then the rows as in every page
         let cursor_id = Reader::at(&page, start)?.i64()?;
-        let decoder = options.row_decoder();
+        let decoder = options.row_decoder(cache_name);
         let mut cursor = Cursor::new(
             pool,
             metadata,

@@ -51,14 +51,16 @@ impl ScanOptions {
         Ok(())
     }
 
-    /// How the rows of this scan become batches: (key, val), with the value's fields and types.
-    pub(crate) fn row_decoder(&self) -> RowDecoder {
+    /// How the rows of this scan of `cache_name` become batches: (key, val), with the value's
+    /// fields and types.
+    pub(crate) fn row_decoder(&self, cache_name: &str) -> RowDecoder {
         RowDecoder {
             column_names: vec!["key".to_string(), "val".to_string()],
             decode: self.decode,
             fields: self.fields.clone(),
             value_type: self.value_type,
             union_types: self.union_types,
+            source: format!("cache '{cache_name}'"),
         }
     }
 }

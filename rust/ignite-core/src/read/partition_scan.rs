@@ -112,7 +112,7 @@ impl PartitionScan {
             cache_name: cache_name.to_string(),
             cache_id: java_string_hash(cache_name),
             page_size: options.page_size,
-            decoder: options.row_decoder(),
+            decoder: options.row_decoder(cache_name),
             max_cursors,
             queued: VecDeque::new(),
             cursors: HashMap::new(),

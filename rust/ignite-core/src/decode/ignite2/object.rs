@@ -4,7 +4,8 @@
 
 use std::sync::Arc;
 
-use crate::decode::ignite2::value::{push_own_scalar, push_value, value_kind};
+use crate::decode::ignite2::budget::Budget;
+use crate::decode::ignite2::value::{push_own_scalar, push_value_within, value_kind};
 use crate::decode::struct_builder::{FieldDecl, StructBuilder, StructType, SKIP};
 use crate::decode::DecodeOptions;
 use crate::error::{Error, Result};
@@ -12,14 +13,18 @@ use crate::format::metadata::{BinaryType, TypeResolver};
 use crate::format::object::ObjectLayout;
 
 /// Decodes the object at `pos` (type code 103) as one row of `s`; returns the position past it.
+/// Spends from `budget` for the row and for every column the object adds (hostile footers may
+/// point many entries at the same bytes; shared children add columns at every copy).
 pub fn push_object(
     s: &mut StructBuilder,
     buf: &[u8],
     pos: usize,
     types: &mut dyn TypeResolver,
     depth: u32,
+    budget: &mut Budget,
 ) -> Result<usize> {
     let layout = ObjectLayout::parse(buf, pos)?;
+    let columns_before = s.column_count();
     let type_index = match s.type_index(layout.type_id) {
         Some(index) => index,
         None => {
@@ -39,6 +44,11 @@ pub fn push_object(
             s.add_shape(key, columns)
         }
     };
+    // A new column costs its own memory, with room for the batch's rows and nulls for the rows
+    // before; a row, one unit per footer entry and per column.
+    let new_columns = s.column_count() - columns_before;
+    budget.spend_columns(new_columns, s.len() + s.rows_hint())?;
+    budget.spend(layout.field_count() + s.column_count())?;
     if s.shape_len(shape) != layout.field_count() {
         return Err(Error::protocol(format!(
             "object '{}': {} footer entries where schema {} has {}",
@@ -56,7 +66,7 @@ pub fn push_object(
         let p = layout.field_position(buf, i)?;
         let column = &mut columns[index];
         if push_own_scalar(column, buf, p).is_none() {
-            push_value(column, buf, p, types, depth + 1)?;
+            push_value_within(column, buf, p, types, depth + 1, budget)?;
         }
     }
     s.end_row();

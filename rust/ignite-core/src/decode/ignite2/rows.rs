@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use crate::decode::column::Batch;
 use crate::decode::column_builder::{ColumnBuilder, DecodeOptions};
-use crate::decode::ignite2::value::push_value;
+use crate::decode::ignite2::budget::Budget;
+use crate::decode::ignite2::value::push_value_within;
 use crate::decode::selection::Selection;
 use crate::error::{Error, Result};
 use crate::format::metadata::TypeResolver;
@@ -23,6 +24,8 @@ pub struct RowDecoder {
     pub fields: Option<Arc<Selection>>,
     pub value_type: Option<i32>,
     pub union_types: bool,
+    /// What the rows come from, for errors: `cache 'name'`, `SQL query`.
+    pub source: String,
 }
 
 impl RowDecoder {
@@ -34,6 +37,7 @@ impl RowDecoder {
             fields: None,
             value_type: None,
             union_types: false,
+            source: "SQL query".to_string(),
         }
     }
 
@@ -55,8 +59,25 @@ impl RowDecoder {
     }
 
     /// Decodes up to `max_rows` rows of `page` into `builders`; returns how many it kept
-    /// (entries of another value type are skipped undecoded and not counted).
+    /// (entries of another value type are skipped undecoded and not counted). The page's
+    /// [`Budget`] bounds the work, across batches that share the page.
     pub fn decode_rows(
+        &self,
+        page: &mut Page,
+        max_rows: usize,
+        builders: &mut [ColumnBuilder],
+        types: &mut dyn TypeResolver,
+    ) -> Result<usize> {
+        self.decode_rows_within_budget(page, max_rows, builders, types)
+            .map_err(|e| match e {
+                Error::Schema(m) if page.budget.is_exceeded() => {
+                    Error::Schema(format!("{}: {m}", self.source))
+                }
+                other => other,
+            })
+    }
+
+    fn decode_rows_within_budget(
         &self,
         page: &mut Page,
         max_rows: usize,
@@ -76,7 +97,7 @@ impl RowDecoder {
                 }
             }
             for builder in builders.iter_mut() {
-                pos = push_value(builder, &page.bytes, pos, types, 0)?;
+                pos = push_value_within(builder, &page.bytes, pos, types, 0, &mut page.budget)?;
             }
             rows += 1;
         }
@@ -104,6 +125,8 @@ pub struct Page {
     pub rows_left: usize,
     /// The server has more pages after this one.
     pub more: bool,
+    /// What decoding the page may still cost.
+    pub budget: Budget,
 }
 
 impl Page {
@@ -127,6 +150,7 @@ impl Page {
         self.more = *self.bytes.last().expect("checked non-empty") != 0;
         self.pos = r.pos();
         self.rows_left = count as usize;
+        self.budget = Budget::for_page(self.bytes.len());
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 //! path for a primitive of its column's own kind.
 
 use crate::decode::column_builder::{ColumnBuilder, DecodeOptions};
+use crate::decode::ignite2::budget::Budget;
 use crate::decode::ignite2::object::push_object;
 use crate::decode::value_kind::ValueKind;
 use crate::error::{Error, Result};
@@ -72,8 +73,8 @@ pub fn push_own_scalar(column: &mut ColumnBuilder, buf: &[u8], pos: usize) -> Op
     Some(end)
 }
 
-/// Decodes the value at `pos` into `column` and returns the position just past it. `depth`
-/// bounds nesting against hostile input.
+/// Decodes the value at `pos` into `column` and returns the position just past it, within a
+/// [`Budget`] of its own sized for all of `buf`. `depth` bounds nesting against hostile input.
 pub fn push_value(
     column: &mut ColumnBuilder,
     buf: &[u8],
@@ -81,11 +82,26 @@ pub fn push_value(
     types: &mut dyn TypeResolver,
     depth: u32,
 ) -> Result<usize> {
+    let mut budget = Budget::for_page(buf.len());
+    push_value_within(column, buf, pos, types, depth, &mut budget)
+}
+
+/// As [`push_value`], spending from `budget` (a page's): every value costs a unit, and every
+/// byte its text or array copies one more.
+pub fn push_value_within(
+    column: &mut ColumnBuilder,
+    buf: &[u8],
+    pos: usize,
+    types: &mut dyn TypeResolver,
+    depth: u32,
+    budget: &mut Budget,
+) -> Result<usize> {
     if depth > MAX_DEPTH {
         return Err(Error::protocol(format!(
             "values nested deeper than {MAX_DEPTH} levels"
         )));
     }
+    budget.spend(1)?;
     if let Some(end) = push_own_scalar(column, buf, pos) {
         return Ok(end);
     }
@@ -97,13 +113,14 @@ pub fn push_value(
             return Ok(pos + 1);
         }
         tc::HANDLE => {
+            // decoded again in full: a child shared by two fields becomes two copies
             let target = handle_target(buf, pos)?;
-            push_value(column, buf, target, types, depth + 1)?;
+            push_value_within(column, buf, target, types, depth + 1, budget)?;
             return Ok(pos + 5);
         }
         tc::WRAPPED => {
             let inner = wrapped_target(buf, pos)?;
-            push_value(column, buf, inner, types, depth + 1)?;
+            push_value_within(column, buf, inner, types, depth + 1, budget)?;
             return value_end(buf, pos, depth);
         }
         _ => {}
@@ -117,13 +134,17 @@ pub fn push_value(
         ValueKind::Scalar(kind) => push_scalar(column, kind, &mut r)?,
         ValueKind::Text => {
             let n = r.len(1)?;
+            budget.spend(n)?;
             column.push_string(r.take(n)?)?;
         }
         ValueKind::DecimalText => {
-            column.push_decimal_string(&read_decimal(&mut r)?.to_decimal_string())?
+            let text = read_decimal(&mut r)?.to_decimal_string();
+            budget.spend(text.len())?;
+            column.push_decimal_string(&text)?
         }
         ValueKind::PrimArray(kind) => {
             let n = r.len(kind.size())?;
+            budget.spend(n * kind.size())?;
             column.push_prim_array(kind, r.take(n * kind.size())?)?;
         }
         ValueKind::List(name) => {
@@ -137,7 +158,7 @@ pub fn push_value(
             let mut p = r.pos();
             column.push_list(name, |elements| {
                 for _ in 0..n {
-                    p = push_value(elements, buf, p, types, depth + 1)?;
+                    p = push_value_within(elements, buf, p, types, depth + 1, budget)?;
                 }
                 Ok(())
             })?;
@@ -149,14 +170,16 @@ pub fn push_value(
             let mut p = r.pos();
             column.push_map(|keys, values| {
                 for _ in 0..n {
-                    p = push_value(keys, buf, p, types, depth + 1)?;
-                    p = push_value(values, buf, p, types, depth + 1)?;
+                    p = push_value_within(keys, buf, p, types, depth + 1, budget)?;
+                    p = push_value_within(values, buf, p, types, depth + 1, budget)?;
                 }
                 Ok(())
             })?;
             return Ok(p);
         }
-        ValueKind::Struct => return column.push_struct(|s| push_object(s, buf, pos, types, depth)),
+        ValueKind::Struct => {
+            return column.push_struct(|s| push_object(s, buf, pos, types, depth, budget))
+        }
     }
     Ok(r.pos())
 }
