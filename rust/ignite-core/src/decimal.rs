@@ -3,6 +3,16 @@
 //! sign-and-magnitude, Ignite 3's two's complement) come down to these parts, so both read the
 //! same text.
 
+/// The most digits a decimal read may have: Ignite 3's DECIMAL precision
+/// (`CatalogUtils.MAX_DECIMAL_PRECISION`). Ignite 2 sets no limit, but both generations' readers
+/// take the same: text conversion takes time quadratic in the length, so longer (hostile)
+/// values must not reach it.
+pub const MAX_READ_DIGITS: u32 = 32_767;
+
+/// The bytes of the longest magnitude read: 32,767 digits take 13,607 bytes (108,850 bits),
+/// and a sign bit may add one (Java's `BigInteger.toByteArray`, which both generations write).
+pub const MAX_READ_BYTES: usize = 13_608;
+
 /// `magnitude` is unsigned, big-endian; the value is `(-1 if negative) * magnitude * 10^-scale`.
 pub fn to_text(negative: bool, scale: i64, magnitude: &[u8]) -> String {
     to_text_at_least(negative, scale, magnitude, scale)
@@ -15,23 +25,7 @@ const MAX_PADDING: i64 = 1000;
 /// a thousand): the text of a value stored without its trailing zeros, at its column's scale
 /// (Ignite 3 stores `100.00` of a DECIMAL(10, 2) as `1E+2`).
 pub fn to_text_at_least(negative: bool, scale: i64, magnitude: &[u8], min_scale: i64) -> String {
-    // Base-1e9 limbs of the magnitude, least significant first, by long division.
-    let mut limbs: Vec<u32> = Vec::new();
-    let mut number: Vec<u8> = magnitude.iter().copied().skip_while(|&b| b == 0).collect();
-    while !number.is_empty() {
-        let mut rem: u64 = 0;
-        let mut quotient = Vec::with_capacity(number.len());
-        for &b in &number {
-            let cur = (rem << 8) | b as u64;
-            let q = cur / 1_000_000_000;
-            rem = cur % 1_000_000_000;
-            if !(quotient.is_empty() && q == 0) {
-                quotient.push(q as u8);
-            }
-        }
-        limbs.push(rem as u32);
-        number = quotient;
-    }
+    let limbs = billions(magnitude);
     let mut digits = match limbs.split_last() {
         None => "0".to_string(),
         Some((most, rest)) => {
@@ -73,6 +67,44 @@ pub fn to_text_at_least(negative: bool, scale: i64, magnitude: &[u8], min_scale:
             if exponent >= 0 { "+" } else { "" }
         )
     }
+}
+
+/// The base-10^9 limbs of an unsigned big-endian magnitude, least significant first, by long
+/// division of its base-2^32 words (quadratic in the length: callers cap it).
+fn billions(magnitude: &[u8]) -> Vec<u32> {
+    const BILLION: u64 = 1_000_000_000;
+    let significant = &magnitude[magnitude.iter().take_while(|&&b| b == 0).count()..];
+    // most significant word first; the first takes the bytes left over
+    let head = significant.len() % 4;
+    let mut words: Vec<u32> = Vec::with_capacity(significant.len() / 4 + 1);
+    if head > 0 {
+        words.push(
+            significant[..head]
+                .iter()
+                .fold(0, |w, &b| (w << 8) | b as u32),
+        );
+    }
+    words.extend(
+        significant[head..]
+            .chunks_exact(4)
+            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]])),
+    );
+    let mut limbs = Vec::with_capacity(significant.len() * 8 / 29 + 1);
+    let mut start = 0; // words before it are zero
+    while start < words.len() {
+        let mut rem = 0u64;
+        for word in &mut words[start..] {
+            // rem < 10^9 < 2^30: the dividend fits 62 bits and the quotient 32
+            let dividend = (rem << 32) | *word as u64;
+            *word = (dividend / BILLION) as u32;
+            rem = dividend % BILLION;
+        }
+        limbs.push(rem as u32);
+        while start < words.len() && words[start] == 0 {
+            start += 1;
+        }
+    }
+    limbs
 }
 
 /// Powers of ten that are exact float64 values (10^22 is the last).
@@ -377,5 +409,69 @@ mod tests {
         assert_eq!(to_text_at_least(false, -2, &[1], 0), "100");
         // a hostile scale far below the column's is not padded out
         assert_eq!(to_text_at_least(false, -30000, &[1], 2), "1E+30000");
+    }
+
+    /// The long division this module did before, a byte at a time: the reference.
+    fn billions_bytewise(magnitude: &[u8]) -> Vec<u32> {
+        let mut limbs = Vec::new();
+        let mut number: Vec<u8> = magnitude.iter().copied().skip_while(|&b| b == 0).collect();
+        while !number.is_empty() {
+            let mut rem: u64 = 0;
+            let mut quotient = Vec::with_capacity(number.len());
+            for &b in &number {
+                let cur = (rem << 8) | b as u64;
+                let q = cur / 1_000_000_000;
+                rem = cur % 1_000_000_000;
+                if !(quotient.is_empty() && q == 0) {
+                    quotient.push(q as u8);
+                }
+            }
+            limbs.push(rem as u32);
+            number = quotient;
+        }
+        limbs
+    }
+
+    #[test]
+    fn word_division_gives_the_bytewise_limbs() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..300usize {
+            let magnitude: Vec<u8> = (0..len)
+                .map(|i| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    // leading zeros now and then, and runs of zero words inside
+                    if (i < 3 && len % 5 == 0) || (i / 4) % 7 == 3 {
+                        0
+                    } else {
+                        state as u8
+                    }
+                })
+                .collect();
+            assert_eq!(
+                billions(&magnitude),
+                billions_bytewise(&magnitude),
+                "{magnitude:?}"
+            );
+        }
+        assert_eq!(
+            to_text(false, 0, &[0xff; 16]),
+            "340282366920938463463374607431768211455" // 2^128 - 1
+        );
+        assert_eq!(to_text(false, 0, &[0, 0, 0, 0, 0]), "0");
+        assert_eq!(to_text(true, 0, &[0, 0, 1, 0, 0]), "-65536");
+    }
+
+    #[test]
+    fn the_longest_decimals_read_hold_32767_digits() {
+        // 10^32767 - 1 needs 108,850 bits: 13,607 bytes, plus one for Java's sign bit
+        let bits = (MAX_READ_DIGITS as f64 * 10f64.log2()).floor() as usize + 1;
+        assert_eq!(bits, 108_850);
+        assert_eq!(bits.div_ceil(8) + 1, MAX_READ_BYTES);
+        // 2^108,849 - 1, one bit short of them, is still 32,767 digits long
+        let mut ones = vec![0xffu8; MAX_READ_BYTES - 1];
+        ones[0] = 0x01;
+        assert_eq!(to_text(false, 0, &ones).len(), 32_767);
     }
 }

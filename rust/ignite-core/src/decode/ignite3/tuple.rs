@@ -19,11 +19,6 @@ use crate::kinds::{PrimKind, ScalarKind};
 /// The mark before a variable-length value that is empty or starts with this byte.
 const VARLEN_EMPTY_BYTE: u8 = 0x80;
 
-/// The longest unscaled DECIMAL value Ignite 3 writes: 32767 digits (`CatalogUtils.
-/// MAX_DECIMAL_PRECISION`) take 13607 bytes, and a sign bit may add one. A longer one is hostile:
-/// turning it into text costs time quadratic in its length.
-const MAX_DECIMAL_BYTES: usize = 13_608;
-
 const MILLIS_PER_DAY: i64 = 86_400_000;
 
 /// Appends the row `tuple`, whose elements are of `types` in order, to `builders` (one per
@@ -146,7 +141,8 @@ fn push_element(builder: &mut ColumnBuilder, column: TupleColumn, value: &[u8]) 
             builder.push_scalar(ScalarKind::Timestamp, &total.to_le_bytes())
         }
         SqlType::Decimal if value.len() > 2 => {
-            if value.len() - 2 > MAX_DECIMAL_BYTES {
+            // longer than Ignite 3 writes (32,767 digits): hostile, and quadratic to convert
+            if value.len() - 2 > decimal::MAX_READ_BYTES {
                 return Err(corrupt(&format!(
                     "column '{}' has a DECIMAL of {} bytes, longer than 32767 digits take",
                     builder.path(),
