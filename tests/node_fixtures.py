@@ -228,39 +228,40 @@ def cache_name() -> str:
     return f"t_{uuid.uuid4().hex[:12]}"
 
 
-@pytest.fixture(scope="session")
-def java_fixture(cluster, tmp_path_factory):
-    """Compiles tests/java/AllTypesFixture.java against the node's own Ignite jars and returns a
-    function that runs it: it puts `rows` objects with a field of every type into `cache` through
-    Ignite's Java thin client (Ignite's marshaller writes them) and returns what it wrote, per key."""
-    source = Path(__file__).parent / "java" / "AllTypesFixture.java"
-    classes = tmp_path_factory.mktemp("java-fixture")
+def compiled_java(cluster, tmp_path_factory, program: str):
+    """Compiles tests/java/<program>.java against the node's own Ignite jars and returns a function
+    that runs it with arguments (the node's address first) and returns the JSON records it printed,
+    per key. The programs write through Ignite's Java thin client: Ignite's own marshaller writes
+    the objects."""
+    source = Path(__file__).parent / "java" / f"{program}.java"
+    classes = tmp_path_factory.mktemp(f"java-{program}")
     classpath = f"{libs_dir(cluster.version)}/*"
     compiled = subprocess.run(
         ["javac", "-cp", classpath, "-d", str(classes), str(source)], capture_output=True, text=True, timeout=300
     )
     assert compiled.returncode == 0, f"javac failed:\n{compiled.stderr}"
 
-    def run(cache: str, rows: int) -> dict[int, dict]:
-        proc = subprocess.run(
-            [
-                "java",
-                *JAVA_MODULE_FLAGS,
-                "-cp",
-                f"{classes}:{classpath}",
-                "AllTypesFixture",
-                cluster.addresses[0],
-                cache,
-                str(rows),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+    def run(*args: str) -> dict[int, dict]:
+        command = ["java", *JAVA_MODULE_FLAGS, "-cp", f"{classes}:{classpath}", program, cluster.addresses[0], *args]
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, f"the Java fixture failed:\n{proc.stderr[-4000:]}"
         records = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-        assert len(records) == rows
+        assert records, f"the Java fixture printed nothing:\n{proc.stdout[-2000:]}"
         return {r["key"]: r for r in records}
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def java_fixture(cluster, tmp_path_factory):
+    """A function `run(cache, rows)` that puts `rows` objects with a field of every type into
+    `cache` (tests/java/AllTypesFixture.java) and returns what it wrote, per key."""
+    program = compiled_java(cluster, tmp_path_factory, "AllTypesFixture")
+
+    def run(cache: str, rows: int) -> dict[int, dict]:
+        written = program(cache, str(rows))
+        assert len(written) == rows
+        return written
 
     return run
 
@@ -274,40 +275,11 @@ def java_all_types(java_fixture) -> tuple[str, dict[int, dict]]:
 
 @pytest.fixture(scope="session")
 def java_shared_graphs(cluster, tmp_path_factory):
-    """Compiles tests/java/SharedGraphFixture.java against the node's own Ignite jars and returns a
-    function `run(cache, shape)` that puts objects whose fields refer to the same child into `cache`
-    through Ignite's Java thin client (its marshaller writes the handles) and returns what the
-    fixture printed, per key: the expected tree for shape "shared", the levels for "deep" and "wide"."""
-    source = Path(__file__).parent / "java" / "SharedGraphFixture.java"
-    classes = tmp_path_factory.mktemp("java-shared-graphs")
-    classpath = f"{libs_dir(cluster.version)}/*"
-    compiled = subprocess.run(
-        ["javac", "-cp", classpath, "-d", str(classes), str(source)], capture_output=True, text=True, timeout=300
-    )
-    assert compiled.returncode == 0, f"javac failed:\n{compiled.stderr}"
-
-    def run(cache: str, shape: str) -> dict[int, dict]:
-        proc = subprocess.run(
-            [
-                "java",
-                *JAVA_MODULE_FLAGS,
-                "-cp",
-                f"{classes}:{classpath}",
-                "SharedGraphFixture",
-                cluster.addresses[0],
-                cache,
-                shape,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert proc.returncode == 0, f"the Java fixture failed:\n{proc.stderr[-4000:]}"
-        records = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-        assert records, f"the Java fixture printed nothing:\n{proc.stdout[-2000:]}"
-        return {r["key"]: r for r in records}
-
-    return run
+    """A function `run(cache, shape)` that puts objects whose fields refer to the same child into
+    `cache` (tests/java/SharedGraphFixture.java: its marshaller writes the handles) and returns
+    what the fixture printed, per key: the expected tree for shape "shared", the levels for "deep"
+    and "wide"."""
+    return compiled_java(cluster, tmp_path_factory, "SharedGraphFixture")
 
 
 @pytest.fixture(scope="session")
