@@ -25,6 +25,8 @@ const PLACEMENT_WAIT: Duration = Duration::from_secs(10);
 
 struct Pool {
     config: ConnectionConfig,
+    /// Every change under the lock is one push, pop or insert: a lock poisoned by a panic elsewhere
+    /// guards consistent data and is used as it is.
     idle: Mutex<Vec<Connection>>,
     /// The newest hybrid timestamp any connection of this client has seen (shared with the
     /// clients made by `for_address`). Every query carries it: a connection that has not seen a
@@ -34,7 +36,7 @@ struct Pool {
 
 impl Pool {
     fn take(&self) -> Result<Connection> {
-        let mut conn = match self.idle.lock().unwrap().pop() {
+        let mut conn = match self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
             Some(conn) => conn,
             None => self.open()?,
         };
@@ -53,7 +55,7 @@ impl Pool {
         if conn.is_broken() {
             return;
         }
-        let mut idle = self.idle.lock().unwrap();
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < MAX_IDLE {
             idle.push(conn);
         }
@@ -92,7 +94,10 @@ impl Ignite3Client {
         };
         let conn = pool.open()?;
         let node_name = conn.node_name().to_string();
-        pool.idle.lock().unwrap().push(conn);
+        pool.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
         Ok(Ignite3Client {
             pool: Arc::new(pool),
             node_name,

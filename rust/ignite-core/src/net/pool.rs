@@ -11,6 +11,8 @@ const MAX_IDLE: usize = 8;
 
 pub struct ConnectionPool {
     config: ConnectionConfig,
+    /// Every change under the lock is one push, pop or insert: a lock poisoned by a panic elsewhere
+    /// guards consistent data and is used as it is.
     idle: Mutex<Vec<Connection>>,
 }
 
@@ -26,7 +28,7 @@ impl ConnectionPool {
     /// closed meanwhile are dropped here rather than failing the caller's first request.
     pub fn take(&self) -> Result<Connection> {
         loop {
-            let Some(mut conn) = self.idle.lock().unwrap().pop() else {
+            let Some(mut conn) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() else {
                 break;
             };
             if !conn.is_dead_while_idle() {
@@ -42,7 +44,7 @@ impl ConnectionPool {
         if conn.is_broken() || conn.awaits_responses() {
             return;
         }
-        let mut idle = self.idle.lock().unwrap();
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < MAX_IDLE {
             idle.push(conn);
         }
@@ -57,6 +59,6 @@ impl ConnectionPool {
     }
 
     pub fn idle_count(&self) -> usize {
-        self.idle.lock().unwrap().len()
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }

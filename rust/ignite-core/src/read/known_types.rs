@@ -14,12 +14,18 @@ use crate::protocol::op;
 /// The binary types this client has looked up, by id.
 #[derive(Default)]
 pub struct KnownTypes {
+    /// Every change under the lock is one push, pop or insert: a lock poisoned by a panic elsewhere
+    /// guards consistent data and is used as it is.
     types: Mutex<HashMap<i32, Arc<BinaryType>>>,
 }
 
 impl KnownTypes {
     pub fn get(&self, type_id: i32) -> Option<Arc<BinaryType>> {
-        self.types.lock().unwrap().get(&type_id).cloned()
+        self.types
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&type_id)
+            .cloned()
     }
 
     /// Returns the type, asking the server through `conn` on a miss.
@@ -28,14 +34,20 @@ impl KnownTypes {
             return Ok(t);
         }
         let t = Arc::new(request_binary_type(conn, type_id)?);
-        self.types.lock().unwrap().insert(type_id, t.clone());
+        self.types
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(type_id, t.clone());
         Ok(t)
     }
 
     /// Forgets a type so that the next fetch asks the server again (a schema we have not seen
     /// may have been registered since we cached it).
     pub fn invalidate(&self, type_id: i32) {
-        self.types.lock().unwrap().remove(&type_id);
+        self.types
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&type_id);
     }
 }
 
