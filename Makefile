@@ -1,7 +1,8 @@
 # One-command set-up and runs. Everything installs into the project: a virtual environment
 # (.venv), the Rust extension (built in release mode into it), and the Ignite jars (build/ignite).
 #   make demo    set up, start a local Ignite node, load digits, train from IgniteDataset, stop
-#   make lint    ruff (rules and format), mypy on the package, cargo fmt --check, clippy -D warnings
+#   make lint    ruff (rules and format), mypy on the package, stubtest of the extension's stubs,
+#                cargo fmt --check, clippy -D warnings
 #   make test    lint, set up, cargo test, the pytest suite against real Ignite nodes, then the
 #                installed-package smoke suite (make test-smoke)
 #   make wheel   the wheel users install (abi3, manylinux_2_28) and the sdist, into dist/
@@ -22,7 +23,7 @@ BUILD_STAMP := $(VENV)/.extension-built
 JARS_STAMP := $(IGNITE_FAST_HOME)/.jars-installed
 JARS3_STAMP := $(IGNITE_FAST_HOME)/.jars3-installed
 
-.PHONY: setup demo lint test test-rust test-python wheel test-smoke bench bench-baseline bench-compare clean
+.PHONY: setup demo lint lint-stubs test test-rust test-python wheel test-smoke bench bench-baseline bench-compare clean
 
 setup: $(BUILD_STAMP) $(JARS_STAMP) $(JARS3_STAMP)
 
@@ -63,13 +64,19 @@ $(JARS3_STAMP): python/ignite_fast/server_ignite3.py | $(BUILD_STAMP)
 demo: setup
 	$(PY) -m ignite_fast.demo
 
-# Lint needs only the Python tools (mypy reads the extension's stubs, _native.pyi, not the build).
-lint: $(DEPS_STAMP)
+# Lint needs the Python tools (mypy reads the extension's stubs, _native.pyi, not the build), and,
+# for lint-stubs, the built extension.
+lint: $(DEPS_STAMP) lint-stubs
 	$(VENV)/bin/ruff check python tests benches
 	$(VENV)/bin/ruff format --check python tests benches
 	$(VENV)/bin/mypy
 	cargo fmt --all --check
 	cargo clippy --quiet --workspace --all-targets -- -D warnings
+
+# The stubs against the extension itself: names, classes, signatures and defaults of _native.pyi
+# (pyo3 gives each function its text signature).
+lint-stubs: $(BUILD_STAMP)
+	$(PY) -m mypy.stubtest ignite_fast._native
 
 test: lint setup test-rust test-python test-smoke
 

@@ -1,8 +1,28 @@
 """Type stubs for the Rust extension module (rust/ignite-py)."""
 
-from typing import Any
+from typing import Any, Self, final
 
 import numpy as np
+
+# The extension's own __all__ (pyo3 writes it from what the module adds).
+__all__ = [
+    "ConnectionSpec",
+    "NativeClient",
+    "NativeCursor",
+    "NativePartitionScan",
+    "ColumnBuffer",
+    "Ignite3Client",
+    "Ignite3Cursor",
+    "NativeIgfs",
+    "NativeFileReader",
+    "NativeFileWriter",
+    "igfs_env",
+    "type_id",
+    "type_code_name",
+    "error_kind_samples",
+    "panic_sample",
+    "PRIMITIVE_DTYPES",
+]
 
 # {Ignite primitive name: numpy dtype name of its arrays}, e.g. {"byte": "uint8", "int": "int32", ...}:
 # the one list of the primitive kinds (the writer's column kinds and the reader's dtypes).
@@ -14,18 +34,21 @@ PRIMITIVE_DTYPES: dict[str, str]
 #   | ("list", offsets, child, valid | None) | ("map", offsets, keys, values, valid | None)
 #   | ("struct", type_name, {name: column}, len)
 # logical: None | "uuid" | "date" | "timestamp" | "time" | "time_ns" | "decimal" | ("enum", type_id)
-NativeColumn = tuple[Any, ...]
+_NativeColumn = tuple[Any, ...]  # private: a name of the stubs only, not of the module
 
+@final
 class ColumnBuffer:
     """Owner of a 64-byte-aligned column buffer; the base object of the numpy arrays over it."""
 
     def __len__(self) -> int: ...
 
+@final
 class NativeCursor:
-    def next_batch(self, max_rows: int) -> tuple[int, dict[str, NativeColumn]] | None: ...
+    def next_batch(self, max_rows: int) -> tuple[int, dict[str, _NativeColumn]] | None: ...
     def next_raw_page(self) -> tuple[int, int] | None: ...
     def close(self) -> None: ...
 
+@final
 class NativePartitionScan:
     def add(self, partition: int) -> None: ...
     @property
@@ -34,15 +57,16 @@ class NativePartitionScan:
     def pending(self) -> int: ...
     def next_batch(
         self, max_rows: int, whole_partitions: bool = False
-    ) -> tuple[int, bool, int, dict[str, NativeColumn], list[int]] | None: ...
+    ) -> tuple[int, bool, int, dict[str, _NativeColumn], list[int]] | None: ...
     def next_raw_page(self) -> tuple[int, bool, int, int] | None: ...
     def close(self) -> None: ...
 
+@final
 class ConnectionSpec:
     """Addresses, credentials, timeouts, handshake version and TLS, shared by the native client
     and file system (TLS certificates are read when it is made)."""
-    def __init__(
-        self,
+    def __new__(
+        cls,
         addresses: list[str],
         username: str | None = None,
         password: str | None = None,
@@ -55,10 +79,11 @@ class ConnectionSpec:
         key_file: str | None = None,
         key_password: str | None = None,
         verify_hostname: bool = True,
-    ) -> None: ...
+    ) -> Self: ...
 
+@final
 class NativeClient:
-    def __init__(self, spec: ConnectionSpec) -> None: ...
+    def __new__(cls, spec: ConnectionSpec) -> Self: ...
     def protocol_version(self) -> tuple[int, int, int]: ...
     def node_id(self) -> bytes | None: ...
     def partition_map(self, cache_name: str) -> tuple[int, int, list[bytes]] | None: ...
@@ -113,9 +138,10 @@ class NativeClient:
 # (path, "file" | "directory", size, block_size, modified_ms)
 _Entry = tuple[str, str, int, int, int]
 
+@final
 class NativeIgfs:
-    def __init__(
-        self,
+    def __new__(
+        cls,
         spec: ConnectionSpec,
         name: str = "",
         block_size: int = 1 << 20,
@@ -125,7 +151,7 @@ class NativeIgfs:
         lease: float = 600.0,
         meta_cache: str | None = None,
         data_cache: str | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     def layout(self) -> tuple[str, str, int]: ...
     def stat(self, path: str) -> _Entry: ...
     def exists(self, path: str) -> bool: ...
@@ -137,12 +163,14 @@ class NativeIgfs:
     def create(self, path: str, mode: str, parents: bool = False) -> NativeFileWriter: ...
     def gc(self, older_than: float) -> tuple[int, int, int]: ...
 
+@final
 class NativeFileReader:
     @property
     def size(self) -> int: ...
     def read_bytes(self, offset: int, n: int) -> bytes: ...
     def read_into(self, offset: int, buffer: Any) -> int: ...
 
+@final
 class NativeFileWriter:
     def write(self, data: Any) -> int: ...
     def tell(self) -> int: ...
@@ -151,8 +179,9 @@ class NativeFileWriter:
     def close(self) -> None: ...
     def abort(self) -> None: ...
 
+@final
 class Ignite3Client:
-    def __init__(self, spec: ConnectionSpec) -> None: ...
+    def __new__(cls, spec: ConnectionSpec) -> Self: ...
     def node_name(self) -> str: ...
     def for_address(self, address: str) -> Ignite3Client: ...
     def sql(
@@ -170,10 +199,11 @@ class Ignite3Client:
     # through the data streamer; the rows written
     def put_columns(self, table: str, columns: list[tuple[str, tuple[str, Any, int], Any | None]]) -> int: ...
 
+@final
 class Ignite3Cursor:
     # (name, SQL type, nullable, scale, precision)
     def columns(self) -> list[tuple[str, str, bool, int, int]]: ...
-    def next_batch(self, max_rows: int) -> tuple[int, dict[str, Any]] | None: ...
+    def next_batch(self, max_rows: int) -> tuple[int, dict[str, _NativeColumn]] | None: ...
     def next_raw_page(self) -> tuple[int, int] | None: ...
     def close(self) -> None: ...
 

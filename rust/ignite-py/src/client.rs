@@ -39,7 +39,10 @@ impl NativeClient {
         detach(py, || client.cache_names())
     }
 
-    #[pyo3(signature = (cache_name, page_size=1024, part=-1, local=false, decimal_as_string=false, fields=None, value_type=None, union_types=false))]
+    #[pyo3(signature = (cache_name, page_size=1024, part=-1, local=false, decimal_as_string=false, fields=None, value_type=None, union_types=false),
+           // Written out: pyo3 shows a negative default as `...`.
+           text_signature = "($self, cache_name, page_size=1024, part=-1, local=False, decimal_as_string=False, \
+                             fields=None, value_type=None, union_types=False)")]
     #[allow(clippy::too_many_arguments)]
     fn scan(
         &self,
@@ -98,7 +101,11 @@ impl NativeClient {
     /// Runs an SQL fields query.
     #[pyo3(signature = (query, args=Vec::new(), schema="PUBLIC".to_string(), page_size=1024, max_rows=0,
                         distributed_joins=false, local=false, replicated_only=false, enforce_join_order=false,
-                        collocated=false, lazy=false, timeout_ms=0, decimal_as_string=false))]
+                        collocated=false, lazy=false, timeout_ms=0, decimal_as_string=false),
+           // Written out: pyo3 shows defaults that are not plain literals as `...`.
+           text_signature = "($self, query, args=[], schema='PUBLIC', page_size=1024, max_rows=0, \
+                             distributed_joins=False, local=False, replicated_only=False, enforce_join_order=False, \
+                             collocated=False, lazy=False, timeout_ms=0, decimal_as_string=False)")]
     #[allow(clippy::too_many_arguments)]
     fn sql(
         &self,

@@ -21,7 +21,11 @@ impl ConnectionSpec {
     #[new]
     #[pyo3(signature = (addresses, username=None, password=None, connect_timeout=10.0, read_timeout=Some(60.0),
                         protocol_version=(1, 7, 0), tls=false, ca_file=None, cert_file=None, key_file=None,
-                        key_password=None, verify_hostname=true))]
+                        key_password=None, verify_hostname=true),
+           // Written out: pyo3 shows defaults that are not plain literals (`Some(60.0)`, a tuple) as `...`.
+           text_signature = "(addresses, username=None, password=None, connect_timeout=10.0, read_timeout=60.0, \
+                             protocol_version=(1, 7, 0), tls=False, ca_file=None, cert_file=None, key_file=None, \
+                             key_password=None, verify_hostname=True)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,

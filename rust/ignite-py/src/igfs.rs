@@ -80,7 +80,7 @@ pub struct NativeIgfs {
 #[pymethods]
 impl NativeIgfs {
     #[new]
-    #[pyo3(signature = (spec, name="", block_size=1<<20, backups=0, read_ahead=4, write_pipeline=4, lease=600.0,
+    #[pyo3(signature = (spec, name="", block_size=1_048_576, backups=0, read_ahead=4, write_pipeline=4, lease=600.0,
                         meta_cache=None, data_cache=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(

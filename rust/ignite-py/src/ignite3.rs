@@ -59,7 +59,9 @@ impl NativeIgnite3Client {
     }
 
     /// Runs a query: a cursor over its rows.
-    #[pyo3(signature = (query, args, schema="PUBLIC".to_string(), page_size=4096, decimal_as_string=false))]
+    #[pyo3(signature = (query, args, schema="PUBLIC".to_string(), page_size=4096, decimal_as_string=false),
+           // Written out: pyo3 shows a default that is not a plain literal as `...`.
+           text_signature = "($self, query, args, schema='PUBLIC', page_size=4096, decimal_as_string=False)")]
     fn sql(
         &self,
         py: Python<'_>,
@@ -80,7 +82,8 @@ impl NativeIgnite3Client {
     }
 
     /// Runs a statement without rows; the rows it changed (-1 for DDL).
-    #[pyo3(signature = (statement, args, schema="PUBLIC".to_string()))]
+    #[pyo3(signature = (statement, args, schema="PUBLIC".to_string()),
+           text_signature = "($self, statement, args, schema='PUBLIC')")]
     fn execute(
         &self,
         py: Python<'_>,
