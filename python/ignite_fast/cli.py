@@ -1,5 +1,6 @@
 """The ``ignite-fast`` command: ``ignite-fast server start|stop|status|install`` and
-``ignite-fast fs ls|cat|put|get|rm|mv|mkdir|stat|gc``. (``ignite-fast train`` is retired:
+``ignite-fast fs ls|cat|put|get|rm|mv|mkdir|stat|gc`` and ``ignite-fast tensorboard --logdir igfs://...``
+(TensorBoard on event files in igfs). (``ignite-fast train`` is retired:
 torchrun, Ray or Kubernetes start and restart the workers; see :mod:`ignite_fast.distributed`.)"""
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(
             "usage: ignite-fast server {install,start,stop,status} [options]\n"
-            "       ignite-fast fs {ls,cat,put,get,rm,mv,mkdir,stat,gc} [options]"
+            "       ignite-fast fs {ls,cat,put,get,rm,mv,mkdir,stat,gc} [options]\n"
+            "       ignite-fast tensorboard --logdir igfs://host:port/logs [tensorboard options]"
         )
         return 0 if argv else 2
     if argv[0] == "server":
@@ -23,6 +25,15 @@ def main(argv: list[str] | None = None) -> int:
         from . import fs_cli
 
         return fs_cli.main(argv[1:])
+    if argv[0] == "tensorboard":
+        try:
+            from .tf import tensorboard_cli
+        except ModuleNotFoundError as e:
+            if e.name not in ("tensorflow", "tensorboard"):
+                raise
+            print(f"ignite-fast tensorboard needs {e.name}: pip install ignite_fast[tf]", file=sys.stderr)
+            return 2
+        return tensorboard_cli.main(argv[1:])
     if argv[0] == "train":
         print(
             "ignite-fast train is retired: start the workers with torchrun (or Ray, or Kubernetes), e.g.\n"

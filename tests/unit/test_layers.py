@@ -45,6 +45,8 @@ LAYERS = {
     "tf.dataset": 5,
     "tf.specs": 5,
     "tf.gfile": 5,
+    "tf.igfs_ops": 5,  # registers igfs:// on import, as the original's igfs_ops did
+    "tf.tensorboard_cli": 5,  # ignite-fast tensorboard
     "pytorch": 5,
     "igfs": 5,
     "igfs_fsspec": 5,
