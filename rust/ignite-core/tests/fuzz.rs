@@ -47,19 +47,27 @@ fn shrank(size: usize) {
     let _ = LIVE.try_with(|live| live.set(live.get().saturating_sub(size)));
 }
 
+// SAFETY: every method hands its arguments to the system allocator, whose contract is the
+// same; the bookkeeping beside it neither allocates nor panics (thread-local cells of const
+// initialisers, `try_with`, sums far below usize::MAX).
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         grew(layout.size());
-        System.alloc(layout)
+        // SAFETY: the caller's promises for `alloc`, passed on.
+        unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         shrank(layout.size());
-        System.dealloc(ptr, layout)
+        // SAFETY: the caller's promises for `dealloc`: `ptr` came from this allocator, which is
+        // the system's.
+        unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         grew(new_size);
         shrank(layout.size());
-        System.realloc(ptr, layout, new_size)
+        // SAFETY: the caller's promises for `realloc`: `ptr` came from this allocator, which is
+        // the system's.
+        unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 

@@ -43,17 +43,25 @@ fn record(size: usize) {
     let _ = LARGEST_ALLOCATION.try_with(|largest| largest.set(largest.get().max(size)));
 }
 
+// SAFETY: every method hands its arguments to the system allocator, whose contract is the
+// same; the bookkeeping beside it neither allocates nor panics (a thread-local cell of a const
+// initialiser, `try_with`, a maximum).
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         record(layout.size());
-        System.alloc(layout)
+        // SAFETY: the caller's promises for `alloc`, passed on.
+        unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
+        // SAFETY: the caller's promises for `dealloc`: `ptr` came from this allocator, which is
+        // the system's.
+        unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         record(new_size);
-        System.realloc(ptr, layout, new_size)
+        // SAFETY: the caller's promises for `realloc`: `ptr` came from this allocator, which is
+        // the system's.
+        unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 

@@ -40,9 +40,10 @@ pub(crate) fn zero_copy_array<'py, T: Element>(
     }
     let owner = Bound::new(py, ColumnBuffer { buf })?;
     let ptr = owner.get().buf.as_ptr() as *const T;
-    // SAFETY: the buffer is 64-byte aligned, holds `n` initialised elements of T (booleans are
-    // written as 0/1 only), and is owned by `owner`, which becomes the array's base object and is
-    // never mutated or reallocated.
+    // SAFETY: the buffer is 64-byte aligned, holds `n` initialised elements of T (checked above;
+    // booleans are written as 0/1 only), and is owned by `owner`, which becomes the array's base
+    // object and is never reallocated: Rust reads only its length after this (numpy may write
+    // the elements through the array, and `ColumnBuffer` hands out no reference to them).
     let array = unsafe {
         let view = ArrayViewD::from_shape_ptr(IxDyn(shape), ptr);
         PyArrayDyn::<T>::borrow_from_array(&view, owner.into_any())

@@ -70,6 +70,8 @@ pub(crate) fn igfs_env(
 
 /// A raw pointer into a Python buffer that stays alive (and pinned) for the call.
 struct RawSlice(*mut u8, usize);
+// SAFETY: only to move into `detach`'s closure, which runs on this thread, within the call, while
+// the `PyBuffer` that the pointer comes from keeps the buffer exported (alive, not resized).
 unsafe impl Send for RawSlice {}
 
 #[pyclass(module = "ignite_fast._native", frozen)]
@@ -266,12 +268,24 @@ impl NativeFileReader {
                 "read_into needs a writable, contiguous buffer",
             ));
         }
-        let target = RawSlice(buffer.buf_ptr() as *mut u8, buffer.len_bytes());
         let reader = self.reader()?;
+        // The bytes the file has from `offset` on, the most `read_at` writes: the rest of the
+        // buffer is left as it is.
+        let n = buffer
+            .len_bytes()
+            .min(reader.size().saturating_sub(offset) as usize);
+        let target = RawSlice(buffer.buf_ptr() as *mut u8, n);
         detach(py, move || {
             let target = target;
-            // SAFETY: `buffer` holds the Python buffer (and its memory) until this call returns.
-            let out = unsafe { std::slice::from_raw_parts_mut(target.0, target.1) };
+            // SAFETY: `buffer` keeps the Python buffer exported until this call returns: the
+            // writable, contiguous `buffer.len_bytes()` >= `target.1` bytes at `target.0` stay put.
+            // They may be uninitialised (numpy.empty), which a `&mut [u8]` may not point at, hence
+            // zeroed first (a memset beside the copy that fills them). A Python thread that uses
+            // the same buffer during the call races with it, as with CPython's own `readinto`.
+            let out = unsafe {
+                std::ptr::write_bytes(target.0, 0, target.1);
+                std::slice::from_raw_parts_mut(target.0, target.1)
+            };
             reader.read_at(offset, out)
         })
     }
@@ -313,7 +327,10 @@ impl NativeFileWriter {
         let writer = self.writer()?;
         detach(py, move || {
             let source = source;
-            // SAFETY: `data` holds the Python buffer until this call returns; we only read it.
+            // SAFETY: `data` keeps the Python buffer exported until this call returns: the
+            // contiguous `source.1` bytes at `source.0` stay put, and are only read. A Python
+            // thread that writes the same buffer during the call races with it, as with CPython's
+            // own `write`.
             let bytes = unsafe { std::slice::from_raw_parts(source.0 as *const u8, source.1) };
             writer.write(bytes)
         })?;

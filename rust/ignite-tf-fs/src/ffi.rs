@@ -211,34 +211,58 @@ static SET_STATUS: OnceLock<Option<SetStatus>> = OnceLock::new();
 /// link against TensorFlow, so it builds without it and works with any 2.x that loads it.
 pub fn resolve_set_status() -> bool {
     SET_STATUS
-        .get_or_init(|| unsafe {
-            let mut symbol = libc::dlsym(libc::RTLD_DEFAULT, c"TF_SetStatus".as_ptr());
-            if symbol.is_null() {
-                for library in [
-                    c"libtensorflow_framework.so.2",
-                    c"libtensorflow_framework.so",
-                    c"libtensorflow.so.2",
-                ] {
-                    let handle = libc::dlopen(library.as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD);
-                    if !handle.is_null() {
-                        symbol = libc::dlsym(handle, c"TF_SetStatus".as_ptr());
-                        if !symbol.is_null() {
-                            break;
+        .get_or_init(|| {
+            // SAFETY: dlsym and dlopen get NUL-terminated names; RTLD_NOLOAD only looks among the
+            // libraries already loaded. A symbol found is TensorFlow's
+            // `void TF_SetStatus(TF_Status*, TF_Code, const char*)` (TF_Code a C enum, an int),
+            // whose address POSIX lets dlsym return as a data pointer.
+            unsafe {
+                let mut symbol = libc::dlsym(libc::RTLD_DEFAULT, c"TF_SetStatus".as_ptr());
+                if symbol.is_null() {
+                    for library in [
+                        c"libtensorflow_framework.so.2",
+                        c"libtensorflow_framework.so",
+                        c"libtensorflow.so.2",
+                    ] {
+                        let handle =
+                            libc::dlopen(library.as_ptr(), libc::RTLD_NOW | libc::RTLD_NOLOAD);
+                        if !handle.is_null() {
+                            symbol = libc::dlsym(handle, c"TF_SetStatus".as_ptr());
+                            if !symbol.is_null() {
+                                break;
+                            }
                         }
                     }
                 }
+                (!symbol.is_null()).then(|| std::mem::transmute::<*mut c_void, SetStatus>(symbol))
             }
-            (!symbol.is_null()).then(|| std::mem::transmute::<*mut c_void, SetStatus>(symbol))
         })
         .is_some()
 }
 
-pub fn set_status(status: *mut TF_Status, code: i32, message: &str) {
-    if status.is_null() {
-        return;
+/// The status object TensorFlow hands an entry point, to report the call's outcome in.
+#[derive(Clone, Copy)]
+pub struct Status(*mut TF_Status);
+
+impl Status {
+    /// # Safety
+    /// `status` is null or a `TF_Status` that stays valid while the value is used: an entry
+    /// point's argument, used within that call.
+    pub unsafe fn new(status: *mut TF_Status) -> Self {
+        Status(status)
     }
-    if let Some(Some(set)) = SET_STATUS.get() {
-        let message = CString::new(message.replace('\0', " ")).unwrap_or_default();
-        unsafe { set(status, code, message.as_ptr()) }
+
+    /// Sets the code and message (nothing when the status is null, or `TF_SetStatus` unknown).
+    pub fn set(self, code: i32, message: &str) {
+        if self.0.is_null() {
+            return;
+        }
+        if let Some(Some(set)) = SET_STATUS.get() {
+            let message = CString::new(message.replace('\0', " ")).unwrap_or_default();
+            // SAFETY: `self.0` is a live status (the promise of `Status::new`), `set` is
+            // TensorFlow's `TF_SetStatus` (`resolve_set_status`), and `message` a NUL-terminated
+            // string, which it copies.
+            unsafe { set(self.0, code, message.as_ptr()) }
+        }
     }
 }

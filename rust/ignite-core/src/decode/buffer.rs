@@ -19,7 +19,8 @@ mod recycler {
     const MAX_HELD: usize = 64 << 20;
 
     struct Block(NonNull<u8>, usize);
-    // Blocks are plain owned allocations.
+    // SAFETY: a block is a plain allocation that nothing else points to (a dropped buffer's); the
+    // global allocator frees it from any thread.
     unsafe impl Send for Block {}
 
     static FREE: Mutex<(Vec<Block>, usize)> = Mutex::new((Vec::new(), 0));
@@ -63,8 +64,10 @@ pub struct AlignedBuf {
     cap: usize,
 }
 
-// The buffer owns its allocation exclusively, like a Vec<u8>.
+// SAFETY: the buffer owns its allocation exclusively, like a Vec<u8>: moving it moves that
+// ownership, and the global allocator frees it from any thread.
 unsafe impl Send for AlignedBuf {}
+// SAFETY: a shared reference only reads (there is no interior mutability), like &Vec<u8>.
 unsafe impl Sync for AlignedBuf {}
 
 impl Default for AlignedBuf {
@@ -77,6 +80,7 @@ impl AlignedBuf {
     pub const fn new() -> Self {
         // A dangling but aligned pointer, as Vec does for empty buffers.
         AlignedBuf {
+            // SAFETY: ALIGNMENT is not zero.
             ptr: unsafe { NonNull::new_unchecked(ALIGNMENT as *mut u8) },
             len: 0,
             cap: 0,
@@ -101,11 +105,14 @@ impl AlignedBuf {
 
     #[inline]
     pub fn as_slice(&self) -> &[u8] {
+        // SAFETY: the invariant of the type: `ptr` is non-null and aligned, and its first `len`
+        // bytes (len <= cap) lie in its allocation (none when cap is 0) and were written.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 
     #[inline]
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: as in `as_slice`; `&mut self` makes the slice the only reference.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
     }
 
@@ -136,6 +143,10 @@ impl AlignedBuf {
                 return;
             }
         }
+        // SAFETY: `new_layout` has a non-zero size (at least ALIGNMENT). With cap > 0, `ptr` was
+        // allocated by the global allocator with the layout (cap, ALIGNMENT) (here, or by the
+        // recycler's source, a buffer of the same cap), and `new_cap` rounded up to ALIGNMENT does
+        // not overflow isize (`new_layout` checked it).
         let ptr = unsafe {
             if self.cap == 0 {
                 alloc::alloc(new_layout)
@@ -151,6 +162,8 @@ impl AlignedBuf {
     #[inline]
     pub fn extend_from_slice(&mut self, data: &[u8]) {
         self.reserve(data.len());
+        // SAFETY: `reserve` made room for `data.len()` bytes after `len`; `data` cannot be in
+        // this buffer, which `&mut self` borrows exclusively.
         unsafe {
             std::ptr::copy_nonoverlapping(
                 data.as_ptr(),
@@ -163,6 +176,7 @@ impl AlignedBuf {
 
     pub fn extend_zeros(&mut self, n: usize) {
         self.reserve(n);
+        // SAFETY: `reserve` made room for `n` bytes after `len`.
         unsafe { std::ptr::write_bytes(self.ptr.as_ptr().add(self.len), 0, n) };
         self.len += n;
     }
@@ -172,6 +186,7 @@ impl AlignedBuf {
     #[inline(always)]
     pub fn extend_from_array<const N: usize>(&mut self, data: &[u8; N]) {
         self.reserve(N);
+        // SAFETY: `reserve` made room for N bytes after `len`; `data` cannot be in this buffer.
         unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.as_ptr().add(self.len), N) };
         self.len += N;
     }
@@ -179,6 +194,7 @@ impl AlignedBuf {
     #[inline(always)]
     pub fn push_u8(&mut self, v: u8) {
         self.reserve(1);
+        // SAFETY: `reserve` made room for a byte after `len`.
         unsafe { *self.ptr.as_ptr().add(self.len) = v };
         self.len += 1;
     }
@@ -202,6 +218,8 @@ impl Drop for AlignedBuf {
             return;
         }
         if let Some((ptr, cap)) = recycler::give(self.ptr, self.cap) {
+            // SAFETY: cap > 0: `ptr` was allocated with the layout (cap, ALIGNMENT) and is freed
+            // once (the recycler handed it back instead of keeping it).
             unsafe {
                 alloc::dealloc(
                     ptr.as_ptr(),
