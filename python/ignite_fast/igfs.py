@@ -536,6 +536,6 @@ def connect(url: str | None = None, **kwargs) -> IgniteFileSystem:
         return fs
 
 
-def open(url: str, mode: str = "rb", **kwargs):  # noqa: A001 - mirrors the built-in on purpose
+def open(url: str, mode: str = "rb", **kwargs):  # mirrors the built-in on purpose
     """Opens ``igfs://host:port/path`` (or a bare path on the ``IGFS_*`` cluster)."""
     return connect(url).open(url, mode, **kwargs)
