@@ -15,9 +15,9 @@ import pytest
 # The node fixtures are the tests' own (tests/node_fixtures.py), with the benchmarks' ports and sizes.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from ignite_fast.server import IgniteCluster  # noqa: E402
-from node_fixtures import session_cluster, started  # noqa: E402, F401 - test_memory_bench.py uses started
-from report import peer_of, raw_peer  # noqa: E402
+from ignite_fast.server import IgniteCluster
+from node_fixtures import session_cluster, started  # noqa: F401 - test_memory_bench.py uses started
+from report import peer_of, raw_peer
 
 PORT = 10860
 ONE_MB_ROWS = int(os.environ.get("BENCH_1MB_ROWS", "1024"))  # 1 GB

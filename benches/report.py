@@ -13,7 +13,8 @@ from collections import defaultdict
 
 
 def load(path: str) -> tuple[dict[str, dict[str, dict]], str]:
-    data = json.load(open(path))
+    with open(path) as f:
+        data = json.load(f)
     results: dict[str, dict[str, dict]] = defaultdict(dict)
     for bench in data["benchmarks"]:
         info = bench.get("extra_info", {})

@@ -7,6 +7,7 @@ ratio is in the igfs result's ``extra_info``)."""
 from __future__ import annotations
 
 import os
+from functools import partial
 
 import numpy as np
 import pytest
@@ -56,14 +57,14 @@ def test_igfs_throughput(benchmark, igfs_fs, payload, tmp_path_factory, reader):
     size = len(payload)
     if reader.endswith("read"):  # the file to read, written once
         if reader.startswith("igfs"):
-            _write(lambda: igfs_fs.open("/bench.bin", "wb"), payload)
+            _write(partial(igfs_fs.open, "/bench.bin", "wb"), payload)
         else:
-            _write(lambda: open(local, "wb"), payload)
+            _write(partial(open, local, "wb"), payload)
     run = {
-        "igfs write": lambda: _write(lambda: igfs_fs.open("/bench.bin", "wb"), payload),
-        "igfs read": lambda: _read(lambda: igfs_fs.open("/bench.bin", "rb", buffering=CHUNK), size),
-        "local file write": lambda: _write(lambda: open(local, "wb"), payload),
-        "local file read": lambda: _read(lambda: open(local, "rb", buffering=0), size),
+        "igfs write": lambda: _write(partial(igfs_fs.open, "/bench.bin", "wb"), payload),
+        "igfs read": lambda: _read(partial(igfs_fs.open, "/bench.bin", "rb", buffering=CHUNK), size),
+        "local file write": lambda: _write(partial(open, local, "wb"), payload),
+        "local file read": lambda: _read(partial(open, local, "rb", buffering=0), size),
     }[reader]
     nbytes = benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=WARMUP_ROUNDS)
     record(benchmark, f"igfs {FILE_MB}MB file", reader, 1, nbytes)

@@ -165,7 +165,7 @@ CASES = [(reader, 1) for reader in READERS] + [(reader, 3) for reader in READERS
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
-@pytest.mark.parametrize("reader,nodes", CASES)
+@pytest.mark.parametrize(("reader", "nodes"), CASES)
 def test_scan_throughput(benchmark, caches, scenario, reader, nodes):
     batch, py_pages = SCENARIOS[scenario]
     cache = caches.get(scenario, nodes)

@@ -21,8 +21,8 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from ignite_fast.server import JAVA_MODULE_FLAGS, IgniteCluster, libs_dir  # noqa: E402
-from ignite_fast.server_ignite3 import Ignite3Cluster  # noqa: E402
+from ignite_fast.server import JAVA_MODULE_FLAGS, IgniteCluster, libs_dir
+from ignite_fast.server_ignite3 import Ignite3Cluster
 
 _Cluster = TypeVar("_Cluster", IgniteCluster, Ignite3Cluster)
 

@@ -8,6 +8,7 @@ Standalone, like the launchers: only the standard library and ``_progress``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -182,10 +183,8 @@ def send_signal(pid: int, sig: int) -> None:
     try:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 def stop_processes(pids: list[int], timeout: float) -> None:
@@ -275,10 +274,8 @@ class NodeProcesses:
         process is not the node's (stale) is removed, its pid left alone."""
         stop_processes([p for s in self.node_specs() if (p := self.node_pid(s)) is not None and pid_alive(p)], timeout)
         for proc in self._procs:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
         self._procs.clear()
         for spec in self.node_specs():
             (spec.work_dir / "pid").unlink(missing_ok=True)

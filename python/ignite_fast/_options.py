@@ -63,7 +63,7 @@ def parse_addresses(host: str | Sequence[str], port: int) -> list[str]:
     for h in hosts:
         if not isinstance(h, str) or not h:
             raise InvalidArgumentError(f"a server address must be a non-empty string, got {h!r}")
-        if h.startswith("[") and "]:" in h or (h.count(":") == 1):
+        if (h.startswith("[") and "]:" in h) or (h.count(":") == 1):
             out.append(h)
         elif h.startswith("["):
             out.append(f"{h}:{port}")

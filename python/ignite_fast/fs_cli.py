@@ -81,6 +81,11 @@ def _local_size(file: BinaryIO) -> int | None:
     return info.st_size if stat.S_ISREG(info.st_mode) else None
 
 
+def _put(fs: IgniteFileSystem, src: BinaryIO, path: str, progress: bool | None) -> None:
+    with fs.open(path, "wb") as dst, bytes_bar(progress, "put", _local_size(src)) as bar:
+        _copy(src, dst, fs.block_size, bar)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     first = getattr(args, "path", None) or getattr(args, "src", None) or (getattr(args, "paths", None) or [None])[0]
@@ -97,9 +102,11 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.copyfileobj(f, sys.stdout.buffer, length=fs.block_size)
             sys.stdout.buffer.flush()
         elif args.command == "put":
-            src = sys.stdin.buffer if args.local == "-" else open(args.local, "rb")
-            with src, fs.open(args.path, "wb") as dst, bytes_bar(args.progress, "put", _local_size(src)) as bar:
-                _copy(src, dst, fs.block_size, bar)
+            if args.local == "-":
+                _put(fs, sys.stdin.buffer, args.path, args.progress)
+            else:
+                with open(args.local, "rb") as src:
+                    _put(fs, src, args.path, args.progress)
         elif args.command == "get":
             size = fs.stat(args.path).size
             with fs.open(args.path, "rb") as src, bytes_bar(args.progress, "get", size) as bar:

@@ -237,7 +237,7 @@ def parallel_scan(
         while not stop.is_set() and (node := todo.claim_node()) is not None:
             try:
                 read_node(node)
-            except BaseException as error:  # noqa: BLE001 - re-raised in the consumer
+            except BaseException as error:  # re-raised in the consumer
                 hand_over((None, None, error))
                 return
             finally:
@@ -271,11 +271,13 @@ def parallel_scan(
 
     try:
         yield from handed_over() if raw else coalesce(handed_over(), batch_size)
-        if any(not nodes.reaches(node) for node in set(primaries)):
-            # Partitions of nodes without a connection of their own were routed through
-            # another node, which answers for whoever owns them now: check nobody left.
-            if (fresh := primaries_of(nodes.main, cache)) is not None:
-                check_nothing_lost(fresh, routed_only=True)
+        # Partitions of nodes without a connection of their own were routed through another
+        # node, which answers for whoever owns them now: check nobody left.
+        if (
+            any(not nodes.reaches(node) for node in set(primaries))
+            and (fresh := primaries_of(nodes.main, cache)) is not None
+        ):
+            check_nothing_lost(fresh, routed_only=True)
     finally:
         stop.set()
         for thread in threads:

@@ -7,6 +7,7 @@ leaving mid-epoch: test_torchrun.py."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import re
@@ -73,7 +74,8 @@ def _keys(batches) -> list[int]:
 def test_partition_sizes_count_every_entry(trio, lopsided):
     client = ignite_fast.Client(trio.addresses)
     sizes = client.partition_sizes("lopsided")
-    assert len(sizes) == 1024 and sum(sizes) == len(lopsided)
+    assert len(sizes) == 1024
+    assert sum(sizes) == len(lopsided)
     assert sum(sizes[:512]) == 0
     for part in (600, 700, 1023):
         assert sizes[part] == len(_keys(client.scan("lopsided", part=part)))
@@ -99,7 +101,8 @@ def test_plan_balances_entries_and_prefers_each_workers_node(trio, lopsided):
         assert local >= 0.8 * len(shard), plan.describe()
 
     by_count = client.plan_shards("lopsided", 4, balance="partitions")
-    assert by_count.entries is None and {len(s) for s in by_count.shards} == {256}
+    assert by_count.entries is None
+    assert {len(s) for s in by_count.shards} == {256}
     assert ShardPlan.from_dict(json.loads(json.dumps(plan.to_dict()))) == plan
 
 
@@ -145,7 +148,8 @@ print(json.dumps({{"keys": keys}}))
 """)
     keys = result["keys"]
     duplicates = [k for k, n in collections.Counter(keys).items() if n > 1]
-    assert not duplicates and set(keys) == lopsided
+    assert not duplicates
+    assert set(keys) == lopsided
 
 
 def test_torch_trains_a_small_model_on_the_digits(trio):
@@ -175,7 +179,8 @@ with torch.no_grad():
         total += int(held_out.sum())
 print(json.dumps({{"correct": correct, "total": total}}))
 """)
-    assert result["total"] == 360 and result["correct"] / result["total"] > 0.9, result
+    assert result["total"] == 360, result
+    assert result["correct"] / result["total"] > 0.9, result
 
 
 class Torchrun:
@@ -232,10 +237,8 @@ class Torchrun:
             status = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             status = None
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)  # whatever is left of the job
-        except ProcessLookupError:
-            pass
         self.proc.wait()
         self._reader.join(timeout=10)
         return status
@@ -268,7 +271,8 @@ def test_two_tensorflow_workers_under_torchrun_read_disjoint_shards_and_train_li
     one = _train(trio, tmp_path / "one", 1, "--steps", "300")
     assert one.finish() == 0, one.output()[-6000:]
     one_accuracy = float(one.wait_for(r"\[worker 0\] held-out accuracy ([0-9.]+)").group(1))
-    assert one_accuracy > 0.9 and two_accuracy > 0.9
+    assert one_accuracy > 0.9
+    assert two_accuracy > 0.9
     assert abs(two_accuracy - one_accuracy) < 0.04, (one_accuracy, two_accuracy)
 
 
@@ -280,6 +284,7 @@ def test_a_killed_tensorflow_worker_restarts_the_job_from_its_igfs_checkpoint(tr
     assert run.finish() == 0, run.output()[-6000:]
     assert run.grep(rf"\(exitcode: -9\) local_rank: 1 \(pid: {pid}\)"), run.output()[-6000:]
     resumed = [int(m.group(2)) for m in run.grep(r"\[worker (\d)\] resuming from igfs://.* at step (\d+)")]
-    assert len(resumed) == 2 and resumed[0] == resumed[1] >= 150, run.output()[-6000:]
+    assert len(resumed) == 2, run.output()[-6000:]
+    assert resumed[0] == resumed[1] >= 150, run.output()[-6000:]
     assert len(run.grep(r"\[worker \d\] finished at step 500 ")) == 2
     assert run.grep(r"\[worker 0\] held-out accuracy 0\.9")

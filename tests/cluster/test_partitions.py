@@ -60,7 +60,9 @@ def test_scans_of_one_client_share_their_node_connections(trio):
     assert sorted(_keys(client.scan("spread3", parallel=3, batch_size=1000))) == list(range(ROWS))
     nodes = client._reader.nodes()
     per_node = {node: nodes.for_node(node) for node in set(client.partition_map("spread3"))}
-    assert len(per_node) == 3 and client._native not in per_node.values()  # each node over its own client
+    # each node over its own client
+    assert len(per_node) == 3
+    assert client._native not in per_node.values()
     assert sorted(_keys(client.scan("spread3", parallel=3, batch_size=1000))) == list(range(ROWS))
     assert client._reader.nodes() is nodes
     assert all(nodes.for_node(node) is sibling for node, sibling in per_node.items())
@@ -76,7 +78,8 @@ def test_raw_pages_in_parallel_count_every_entry(trio):
 def test_parallel_scan_reads_every_key_exactly_once(trio):
     client = ignite_fast.Client(trio.addresses)
     keys = _keys(client.scan("spread3", parallel=4, batch_size=256))
-    assert len(keys) == ROWS and set(keys) == set(range(ROWS))
+    assert len(keys) == ROWS
+    assert set(keys) == set(range(ROWS))
 
 
 def test_several_partition_cursors_in_flight_on_one_connection(trio):
@@ -92,7 +95,9 @@ def test_several_partition_cursors_in_flight_on_one_connection(trio):
         if (item := scan.next_batch(100)) is None:
             break
         partition, done, rows, columns, merged = item
-        assert rows <= 7 and merged == []  # a batch is one page of one partition
+        # a batch is one page of one partition
+        assert rows <= 7
+        assert merged == []
         keys[partition] += to_numpy(column_from_native(columns["key"])).tolist()
         order.append(partition)
         if done:
@@ -126,7 +131,8 @@ def test_partitions_whole_in_one_page_share_batches(trio):
             break
         partition, done, rows, columns, merged = item
         whole = [partition, *merged]
-        assert done and rows <= 200
+        assert done
+        assert rows <= 200
         # the batch is those partitions' entries, one after the other, each complete
         assert to_numpy(column_from_native(columns["key"])).tolist() == [
             k for p in whole for k in _keys(client.scan("spread3", part=p))
@@ -134,13 +140,16 @@ def test_partitions_whole_in_one_page_share_batches(trio):
         read += whole
         sizes.append(rows)
     assert sorted(read) == list(range(0, 1024, 3))  # each exactly once
-    assert len(sizes) < 342 / 4 and max(sizes) > 150  # most batches hold several partitions
+    # most batches hold several partitions
+    assert len(sizes) < 342 / 4
+    assert max(sizes) > 150
 
 
 def test_small_partitions_are_merged_into_full_batches(trio):
     client = ignite_fast.Client(trio.addresses)
     sizes = [len(b["key"]) for b in client.scan("spread3", parallel=3, batch_size=1000)]
-    assert sum(sizes) == ROWS and max(sizes) <= 1000
+    assert sum(sizes) == ROWS
+    assert max(sizes) <= 1000
     assert len(sizes) <= ROWS // 900 + 3, sizes  # not one batch per partition (about 20 entries each)
 
 
@@ -169,7 +178,8 @@ def test_a_node_killed_mid_scan_loses_and_duplicates_nothing(trio):
     victim = bytes(ignite_fast.Client(trio.addresses[2])._native.node_id())
     owned_by_victim = client.partition_map("spread3").count(victim)
     assert owned_by_victim > 200
-    assert client._native.cache_backups("spread3") == 1 and client._native.cache_backups("lone3") == 0
+    assert client._native.cache_backups("spread3") == 1
+    assert client._native.cache_backups("lone3") == 0
     batches = client.scan("spread3", parallel=2, batch_size=64, page_size=32)
     unprotected = client.scan("lone3", parallel=2, batch_size=64, page_size=32)
     seen = _keys([next(batches) for _ in range(5)])  # a handful of ~1024 partitions read so far

@@ -96,7 +96,8 @@ def test_workers_started_apart_agree_on_one_plan_while_the_cache_grows(trio):
             if proc.poll() is None:
                 proc.kill()
     plans = {rank: ShardPlan.from_dict(r["plan"]) for rank, r in results.items()}
-    assert plans[0] == plans[1] == plans[2] and len(plans[0]) == WORKERS
+    assert plans[0] == plans[1] == plans[2]
+    assert len(plans[0]) == WORKERS
     plan = plans[0]
     assert sum(plan.entries) >= FIRST_ROWS  # counted once, by rank 0, as the cache grew
     read = [k for r in results.values() for k in r["keys"]]
@@ -182,13 +183,15 @@ def test_ranks_agree_through_the_engines_collective(trio):
     _create(cache)
     _put(ignite_fast.Client(trio.addresses), cache, 0, FIRST_ROWS)
     plans = _agree_in_threads(trio, cache, 3)
-    assert plans[0] == plans[1] == plans[2] and sum(plans[0].entries) == FIRST_ROWS
+    assert plans[0] == plans[1] == plans[2]
+    assert sum(plans[0].entries) == FIRST_ROWS
     assert min(plans[0].local_partitions) > 0.8 * min(len(s) for s in plans[0].shards), plans[0].describe()
     # Rank 0 cannot plan a cache that does not exist: it raises its error, every other rank hears
     # why, and none waits forever.
     missing = f"missing_{uuid.uuid4().hex[:8]}"
     failed = _agree_in_threads(trio, missing, 2)
-    assert isinstance(failed[0], ignite_fast.IgniteError) and "rank 0" not in str(failed[0])
+    assert isinstance(failed[0], ignite_fast.IgniteError)
+    assert "rank 0" not in str(failed[0])
     assert f"rank 0 could not plan the shards of {missing!r}: {type(failed[0]).__name__}" in str(failed[1])
 
 
@@ -236,7 +239,9 @@ def test_a_new_attempts_plan_removes_the_records_of_the_attempts_before_it(trio)
     for path in (other_world, newer):
         _write(fs, path.rpartition("/")[0] + "/homes/0.json")
     second = _agree_by_record(trio, cache, job, attempt=2)
-    assert second[0] == second[1] and len(second[0]) == 2 and sum(second[0].entries) == sum(first[0].entries)
+    assert second[0] == second[1]
+    assert len(second[0]) == 2
+    assert sum(second[0].entries) == sum(first[0].entries)
     assert fs.exists(_record(trio, job, 2, 2, cache))
     assert not fs.exists(earlier.rpartition("/")[0]), "the earlier attempt's records are still there"
     assert not fs.exists(other_world.rpartition("/")[0])

@@ -12,6 +12,7 @@ with DDP (examples/torchrun_digits.py).
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import re
@@ -135,10 +136,8 @@ class Agents:
             time.sleep(0.2)
         statuses = [p.poll() for p in self.procs]
         for p in self.procs:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(p.pid, signal.SIGKILL)  # a stuck agent, and workers an agent left behind
-            except ProcessLookupError:
-                pass
             p.wait()
         for reader in self._readers:
             reader.join(timeout=10)
@@ -195,9 +194,11 @@ def test_a_killed_worker_restarts_the_job_from_its_igfs_checkpoint(digits, tmp_p
         (int(m.group(3)), int(m.group(4)))
         for m in run.grep(SAID + r"resuming from igfs://\S+ at epoch (\d+) step (\d+)")
     ]
-    assert len(resumed) == 4 and len(set(resumed)) == 1, run.output()
+    assert len(resumed) == 4, run.output()
+    assert len(set(resumed)) == 1, run.output()
     epoch, step = resumed[0]
-    assert epoch >= 2 and step > 0
+    assert epoch >= 2
+    assert step > 0
     finished = [int(m.group(3)) for m in run.grep(SAID + r"finished at epoch 5 step (\d+)")]
     assert len(finished) == 4, run.output()  # every rank of the last attempt, once
     assert min(finished) > step  # the step carried on from the checkpoint
@@ -218,11 +219,14 @@ def test_a_node_leaving_mid_epoch_restarts_the_job_with_a_fresh_plan(digits, tri
         if int(m.group(4)) != before:
             after = int(m.group(4))
             assert m.group(3) != digits[2]  # no rank makes its home on the node that left
-    assert after is not None and after > before, run.output()
+    assert after is not None, run.output()
+    assert after > before, run.output()
     resumed = {int(m.group(3)) for m in run.grep(SAID + r"resuming from igfs://\S+ at epoch (\d+) step \d+")}
-    assert len(resumed) == 1 and resumed.pop() >= 2
+    assert len(resumed) == 1
+    assert resumed.pop() >= 2
     # Every epoch read under the fresh plan reads every key exactly once (one backup: nothing lost).
     fresh = [e for e in range(5) if len(_epoch_keys(keys_dir, e, str(after))) == 4]
-    assert fresh and fresh[-1] == 4, sorted(p.name for p in keys_dir.iterdir())
+    assert fresh, sorted(p.name for p in keys_dir.iterdir())
+    assert fresh[-1] == 4, sorted(p.name for p in keys_dir.iterdir())
     for epoch in fresh:
         _exactly_once([k for keys in _epoch_keys(keys_dir, epoch, str(after)).values() for k in keys])

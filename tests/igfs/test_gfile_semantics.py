@@ -55,7 +55,8 @@ def test_remove_an_empty_directory(gfile, fs):
     gfile.MkDir("igfs:///empty")
     assert gfile.IsDirectory("igfs:///empty")
     gfile.Remove("igfs:///empty")
-    assert not gfile.Exists("igfs:///empty") and fs.ls("/") == []
+    assert not gfile.Exists("igfs:///empty")
+    assert fs.ls("/") == []
 
 
 def test_remove_refuses_a_directory_that_has_entries(gfile, fs):
@@ -72,7 +73,9 @@ def test_remove_refuses_a_directory_that_has_entries(gfile, fs):
 def test_mkdir_with_a_trailing_slash(gfile, fs):
     assert not gfile.Exists("igfs:///made/")
     gfile.MkDir("igfs:///made/")
-    assert gfile.Exists("igfs:///made/") and gfile.Exists("igfs:///made") and gfile.IsDirectory("igfs:///made/")
+    assert gfile.Exists("igfs:///made/")
+    assert gfile.Exists("igfs:///made")
+    assert gfile.IsDirectory("igfs:///made/")
     assert fs.stat("/made").is_dir
     gfile.Remove("igfs:///made/")
     assert not gfile.Exists("igfs:///made")
@@ -89,7 +92,8 @@ def test_mkdir_needs_its_parent(gfile, fs):
     gfile.MakeDirs("igfs:///no/parent")
     with gfile.Open("igfs:///other/new/file", "w") as f:
         f.write("")
-    assert gfile.IsDirectory("igfs:///no/parent") and gfile.IsDirectory("igfs:///other/new")
+    assert gfile.IsDirectory("igfs:///no/parent")
+    assert gfile.IsDirectory("igfs:///other/new")
 
 
 def test_list_a_directory(gfile, fs):
@@ -101,7 +105,8 @@ def test_list_a_directory(gfile, fs):
     gfile.MkDir("igfs:///listing/4")
     assert sorted(gfile.ListDirectory("igfs:///listing")) == ["1", "2", "4"]
     assert sorted(gfile.ListDirectory("igfs:///listing/")) == ["1", "2", "4"]
-    assert gfile.IsDirectory("igfs:///listing/2") and not gfile.IsDirectory("igfs:///listing/1")
+    assert gfile.IsDirectory("igfs:///listing/2")
+    assert not gfile.IsDirectory("igfs:///listing/1")
 
 
 def test_rename_a_directory_then_remove_it(gfile, fs):
@@ -109,9 +114,11 @@ def test_rename_a_directory_then_remove_it(gfile, fs):
     gfile.MkDir("igfs:///renaming/1")
     gfile.Rename("igfs:///renaming/1", "igfs:///renaming/2")
     assert not gfile.Exists("igfs:///renaming/1")
-    assert gfile.Exists("igfs:///renaming/2") and gfile.IsDirectory("igfs:///renaming/2")
+    assert gfile.Exists("igfs:///renaming/2")
+    assert gfile.IsDirectory("igfs:///renaming/2")
     gfile.Remove("igfs:///renaming/2")
-    assert not gfile.Exists("igfs:///renaming/2") and gfile.ListDirectory("igfs:///renaming") == []
+    assert not gfile.Exists("igfs:///renaming/2")
+    assert gfile.ListDirectory("igfs:///renaming") == []
 
 
 def test_rename_a_directory_with_files(gfile, fs):
@@ -148,6 +155,7 @@ def test_create_copy_and_remove_files(gfile, fs):
         assert r.read() == "42"
     gfile.Remove("igfs:///files/1")
     gfile.Remove("igfs:///files/2")
-    assert not gfile.Exists("igfs:///files/1") and not gfile.Exists("igfs:///files/2")
+    assert not gfile.Exists("igfs:///files/1")
+    assert not gfile.Exists("igfs:///files/2")
     gfile.Remove("igfs:///files")
     assert fs.ls("/") == []

@@ -131,11 +131,14 @@ def test_listing_after_many_creates_and_deletes(fs, pyignite_client):
     kept = sorted(set(names) - set(names[::3]))
     assert fs.ls("/d") == sorted([f"/d/{n}" for n in kept] + ["/d/sub"])  # sorted by name
     detail = {s.path: s for s in fs.ls("/d", detail=True)}
-    assert detail["/d/sub"].is_dir and detail["/d/f001"].size == 4
+    assert detail["/d/sub"].is_dir
+    assert detail["/d/f001"].size == 4
     assert sorted(fs.ls("/", recursive=True)) == sorted(["/d", "/d/sub"] + [f"/d/{n}" for n in kept])
     walked = list(fs.walk("/"))
     assert walked[0] == ("/", ["d"], [])
-    assert walked[1][0] == "/d" and walked[1][1] == ["sub"] and sorted(walked[1][2]) == kept
+    assert walked[1][0] == "/d"
+    assert walked[1][1] == ["sub"]
+    assert sorted(walked[1][2]) == kept
     assert data_blocks(pyignite_client, fs) == len(kept)
 
 
@@ -169,15 +172,17 @@ def test_path_operations_and_their_errors(fs):
     assert fs.ls("/a") == ["/a/renamed"]
     fs.write_bytes("/x/y/deep", b"deep")
     fs.rename("/x", "/a/x")
-    assert fs.read_bytes("/a/x/y/deep") == b"deep" and not fs.exists("/x")
-    with pytest.raises(ValueError):
+    assert fs.read_bytes("/a/x/y/deep") == b"deep"
+    assert not fs.exists("/x")
+    with pytest.raises(ValueError, match="into itself"):
         fs.rename("/a", "/a/x/inside")
     with pytest.raises(IgfsIsADirectoryError):
         fs.rename("/a/renamed", "/a/x")
     with pytest.raises(IgfsNotFoundError):
         fs.rename("/nothing", "/a/other")
     fs.rm("/", recursive=True)
-    assert fs.ls("/") == [] and fs.isdir("/")
+    assert fs.ls("/") == []
+    assert fs.isdir("/")
     assert fs.exists("igfs://127.0.0.1:1/") is True  # a URL's path is used; host picked the client
 
 
@@ -190,18 +195,20 @@ def test_writes_are_invisible_until_close(fs):
     g = fs.open("/fresh", "wb")
     g.write(b"x")
     g.flush()
-    assert not fs.exists("/fresh") and fs.ls("/") == ["/v"]
+    assert not fs.exists("/fresh")
+    assert fs.ls("/") == ["/v"]
     f.close()
     g.close()
-    assert fs.read_bytes("/v") == b"new" * 1000 and fs.read_bytes("/fresh") == b"x"
+    assert fs.read_bytes("/v") == b"new" * 1000
+    assert fs.read_bytes("/fresh") == b"x"
 
 
 def test_exception_inside_with_publishes_nothing(fs, pyignite_client):
     fs.write_bytes("/keep", b"keep me")
-    with pytest.raises(RuntimeError):
-        with fs.open("/keep", "wb") as f:
-            f.write(os.urandom(3 * fs.block_size))
-            raise RuntimeError("interrupted")
+    # the exception leaves the writer's `with`: the block is the test
+    with pytest.raises(RuntimeError, match="interrupted"), fs.open("/keep", "wb") as f:  # noqa: PT012
+        f.write(os.urandom(3 * fs.block_size))
+        raise RuntimeError("interrupted")
     assert fs.read_bytes("/keep") == b"keep me"
     assert data_blocks(pyignite_client, fs) == 1  # the aborted writer's blocks are gone
 
@@ -273,7 +280,7 @@ def test_rename_over_existing_file_is_atomic(small_blocks):
                 seen.add(small_blocks.read_bytes("/model"))
             except IgfsConflictError:
                 pass  # replaced between opening and reading: fine, never mixed
-            except Exception as e:  # noqa: BLE001 - anything else fails the test
+            except Exception as e:  # anything else fails the test
                 errors.append(e)
 
     threads = [threading.Thread(target=read_loop) for _ in range(2)]
@@ -288,7 +295,8 @@ def test_rename_over_existing_file_is_atomic(small_blocks):
         for t in threads:
             t.join()
     assert not errors
-    assert seen <= versions and len(seen) >= 1
+    assert seen <= versions
+    assert len(seen) >= 1
     assert small_blocks.read_bytes("/model") == b"9" * 7000
     assert small_blocks.ls("/") == ["/model"]
 
@@ -333,7 +341,8 @@ def test_killed_writer_keeps_old_content_and_gc_removes_its_blocks(fs, fs_name, 
     assert data_blocks(pyignite_client, fs) == 1 + 5  # its full blocks are stored, unreachable
     assert fs.gc(older_than=3600)["abandoned_writers"] == 0  # too recent: might still be alive
     report = fs.gc(older_than=0)
-    assert report["abandoned_writers"] == 1 and report["blocks_deleted"] >= 5
+    assert report["abandoned_writers"] == 1
+    assert report["blocks_deleted"] >= 5
     assert data_blocks(pyignite_client, fs) == 1
     assert fs.read_bytes("/ckpt") == b"the good version"
 
@@ -372,12 +381,14 @@ def test_cli(cluster, fs_name, tmp_path):
     assert cli("cat", "/c/d/in.bin").stdout == local.read_bytes()
     assert cli("mv", "/c/d/in.bin", "/c/out.bin").returncode == 0
     listing = cli("ls", "-R", "-l", "/").stdout.decode()
-    assert "/c/out.bin" in listing and "3000001" in listing
+    assert "/c/out.bin" in listing
+    assert "3000001" in listing
     out = tmp_path / "out.bin"
     assert cli("get", f"igfs://127.0.0.1:{SESSION_PORT}/c/out.bin", str(out)).returncode == 0
     assert out.read_bytes() == local.read_bytes()
     failed = cli("rm", "/c")
-    assert failed.returncode == 1 and b"not empty" in failed.stderr
+    assert failed.returncode == 1
+    assert b"not empty" in failed.stderr
     assert cli("rm", "-r", "/c").returncode == 0
     assert cli("ls", "/").stdout == b""
     assert b"blocks deleted: 0" in cli("gc").stdout

@@ -55,13 +55,12 @@ def _unchanged(fs, pyignite_client, count: int) -> None:
 def test_an_exception_inside_with_publishes_nothing(fs, pyignite_client, mode):
     path = "/new" if "x" in mode else "/f"
     count = blocks(pyignite_client, fs)
-    with pytest.raises(Boom):
-        with fs.open(path, mode) as f:
-            for _ in range(20):  # 20,000 bytes: blocks reach the cluster before the exception
-                f.write("partial text, " * 70 + "\n" if "b" not in mode else b"partial bytes " * 71 + b"\n")
-            f.flush()
-            f.write("unflushed tail" if "b" not in mode else b"unflushed tail")
-            raise Boom
+    with pytest.raises(Boom), fs.open(path, mode) as f:
+        for _ in range(20):  # 20,000 bytes: blocks reach the cluster before the exception
+            f.write("partial text, " * 70 + "\n" if "b" not in mode else b"partial bytes " * 71 + b"\n")
+        f.flush()
+        f.write("unflushed tail" if "b" not in mode else b"unflushed tail")
+        raise Boom
     assert not fs.exists("/new")
     _unchanged(fs, pyignite_client, count)
 
@@ -98,7 +97,8 @@ def test_close_while_an_exception_propagates_aborts_but_not_one_handled_before_o
         f2 = fs.open("/h", "wb")
         f2.write(b"explicit")
         f2.close()
-    assert fs.read_bytes("/g") == b"fallback" and fs.read_bytes("/h") == b"explicit"
+    assert fs.read_bytes("/g") == b"fallback"
+    assert fs.read_bytes("/h") == b"explicit"
     # commit() publishes even while an exception is handled.
     try:
         f3 = fs.open("/i", "w")
@@ -114,10 +114,9 @@ def test_fsspec_open_that_raises_publishes_nothing(fs, pyignite_client, mode):
     import fsspec
 
     count = blocks(pyignite_client, fs)
-    with pytest.raises(Boom):
-        with fsspec.open(f"{URL}/f", mode, name=fs.name) as f:
-            f.write("z" * 5000 if "b" not in mode else b"z" * 5000)
-            raise Boom
+    with pytest.raises(Boom), fsspec.open(f"{URL}/f", mode, name=fs.name) as f:
+        f.write("z" * 5000 if "b" not in mode else b"z" * 5000)
+        raise Boom
     _unchanged(fs, pyignite_client, count)
     # and one that does not raise publishes
     with fsspec.open(f"{URL}/f", mode, name=fs.name) as f:
@@ -131,10 +130,9 @@ def test_fsspec_filesystem_open_text_that_raises_publishes_nothing(fs, pyignite_
 
     ffs = fsspec.filesystem("igfs", host="127.0.0.1", port=SESSION_PORT, name=fs.name)
     count = blocks(pyignite_client, fs)
-    with pytest.raises(Boom):
-        with ffs.open("/f", "w") as f:
-            f.write("t" * 5000)
-            raise Boom
+    with pytest.raises(Boom), ffs.open("/f", "w") as f:
+        f.write("t" * 5000)
+        raise Boom
     _unchanged(fs, pyignite_client, count)
 
 
@@ -143,14 +141,15 @@ def test_fsspec_transactions_commit_or_discard(fs, pyignite_client):
 
     ffs = fsspec.filesystem("igfs", host="127.0.0.1", port=SESSION_PORT, name=fs.name)
     count = blocks(pyignite_client, fs)
-    with pytest.raises(Boom):
-        with ffs.transaction:
-            with ffs.open("/f", "wb") as f:
-                f.write(b"t" * 5000)
-            with ffs.open("/other", "wb") as f:
-                f.write(b"o")
-            assert fs.read_bytes("/f") == OLD and not fs.exists("/other")  # closed, not published
-            raise Boom
+    with pytest.raises(Boom), ffs.transaction:
+        with ffs.open("/f", "wb") as f:
+            f.write(b"t" * 5000)
+        with ffs.open("/other", "wb") as f:
+            f.write(b"o")
+        # closed, not published
+        assert fs.read_bytes("/f") == OLD
+        assert not fs.exists("/other")
+        raise Boom
     assert not fs.exists("/other")
     _unchanged(fs, pyignite_client, count)
     with ffs.transaction:
@@ -159,7 +158,8 @@ def test_fsspec_transactions_commit_or_discard(fs, pyignite_client):
         with ffs.open("/other", "wb") as f:
             f.write(b"or neither")
         assert fs.read_bytes("/f") != b"both"
-    assert fs.read_bytes("/f") == b"both" and fs.read_bytes("/other") == b"or neither"
+    assert fs.read_bytes("/f") == b"both"
+    assert fs.read_bytes("/other") == b"or neither"
 
 
 def test_pandas_to_csv_that_raises_publishes_nothing(fs, pyignite_client):
@@ -193,15 +193,18 @@ def test_pyarrow_write_that_raises_publishes_nothing(fs, pyignite_client):
     arrow_fs = PyFileSystem(FSSpecHandler(IgfsFileSystem("127.0.0.1", SESSION_PORT, name=fs.name)))
     table = pa.table({"x": np.arange(100_000, dtype=np.int64)})
     count = blocks(pyignite_client, fs)
-    with pytest.raises(Boom):
-        with pq.ParquetWriter("/f", table.schema, filesystem=arrow_fs) as writer:
-            writer.write_table(table)  # ~800 KB: written to the stream before the exception
-            raise Boom
+    with pytest.raises(Boom), pq.ParquetWriter("/f", table.schema, filesystem=arrow_fs) as writer:
+        writer.write_table(table)  # ~800 KB: written to the stream before the exception
+        raise Boom
     _unchanged(fs, pyignite_client, count)
-    with pytest.raises(ValueError):  # pyarrow's own failure: a table of another schema
+
+    def write_another_schema():  # pyarrow's own failure, leaving the writer's `with`
         with pq.ParquetWriter("/f", table.schema, filesystem=arrow_fs) as writer:
             writer.write_table(table)
             writer.write_table(pa.table({"y": ["other schema"]}))
+
+    with pytest.raises(ValueError, match="schema does not match"):
+        write_another_schema()
     assert fs.read_bytes("/f").startswith(OLD)
     pq.write_table(table, "/f", filesystem=arrow_fs)
     assert pq.read_table("/f", filesystem=arrow_fs).equals(table)
@@ -216,10 +219,9 @@ def test_gfile_publishes_on_close_even_through_an_exception(fs, pyignite_client)
     from ignite_fast.tf import register_igfs_filesystem
 
     register_igfs_filesystem()
-    with pytest.raises(Boom):
-        with tf.io.gfile.GFile("igfs:///f", "wb") as f:
-            f.write(b"partial")
-            raise Boom
+    with pytest.raises(Boom), tf.io.gfile.GFile("igfs:///f", "wb") as f:
+        f.write(b"partial")
+        raise Boom
     assert fs.read_bytes("/f") == b"partial"
     count = blocks(pyignite_client, fs)
     f = tf.io.gfile.GFile("igfs:///f", "wb")
@@ -227,7 +229,8 @@ def test_gfile_publishes_on_close_even_through_an_exception(fs, pyignite_client)
     f.flush()
     del f
     gc.collect()
-    assert fs.read_bytes("/f") == b"partial" and blocks(pyignite_client, fs) == count
+    assert fs.read_bytes("/f") == b"partial"
+    assert blocks(pyignite_client, fs) == count
     with tf.io.gfile.GFile("igfs:///f.tmp", "wb") as f:
         f.write(b"whole")
     tf.io.gfile.rename("igfs:///f.tmp", "igfs:///f", overwrite=True)

@@ -129,7 +129,8 @@ def test_python_api_sends_no_env_password_to_another_host(env, recorder):
     _fails_to_reach(lambda: igfs.IgniteFileSystem(FOREIGN_HOST, recorder.port, read_timeout=5))
     _fails_to_reach(lambda: igfs.connect(f"igfs://{FOREIGN_HOST}:{recorder.port}/x"))
     data = _handshake_seen(recorder)
-    assert SECRET.encode() not in data and b"ignite" not in data
+    assert SECRET.encode() not in data
+    assert b"ignite" not in data
     # Given explicitly for that host, credentials go there: the recorder does see passwords.
     _fails_to_reach(lambda: igfs.IgniteFileSystem(FOREIGN_HOST, recorder.port, username="u", password="explicit-pw"))
     assert b"explicit-pw" in recorder.all_bytes()
@@ -153,9 +154,8 @@ def test_fsspec_sends_no_env_password_to_another_host(env, recorder):
     import fsspec
 
     url = f"igfs://{FOREIGN_HOST}:{recorder.port}/data/x.csv"
-    with pytest.raises(IgniteError):
-        with fsspec.open(url, "w", skip_instance_cache=True) as f:
-            f.write("a,b\n")
+    with pytest.raises(IgniteError), fsspec.open(url, "w", skip_instance_cache=True) as f:
+        f.write("a,b\n")
     assert SECRET.encode() not in _handshake_seen(recorder)
     # Storage options give credentials for that host.
     with pytest.raises(IgniteError):
@@ -209,11 +209,13 @@ def test_client_certificate_goes_only_to_the_environments_cluster(env, tls_recor
     env.setenv("IGFS_CERT_FILE", str(files["client"]))
     env.setenv("IGFS_KEY_FILE", str(files["client_key"]))
     _fails_to_reach(lambda: igfs.IgniteFileSystem(FOREIGN_HOST, recorder.port))
-    assert recorder.client_certs == [None] * len(recorder.client_certs) and recorder.client_certs
+    assert recorder.client_certs == [None] * len(recorder.client_certs)
+    assert recorder.client_certs
     assert SECRET.encode() not in _handshake_seen(recorder)  # the TLS trust still applied: it got through
     env.setenv("IGFS_HOST", FOREIGN_HOST)
     _fails_to_reach(lambda: igfs.IgniteFileSystem(FOREIGN_HOST, recorder.port))
-    assert recorder.client_certs[-1] is not None and SECRET.encode() in recorder.received[-1]
+    assert recorder.client_certs[-1] is not None
+    assert SECRET.encode() in recorder.received[-1]
 
 
 def test_the_environments_cluster_authenticates_and_another_name_is_refused_clearly(secured, env):
@@ -275,4 +277,5 @@ def test_no_repr_or_error_shows_a_secret(cluster, env):
     finally:
         recorder.close()
     for text in shown:
-        assert SECRET not in text and KEY_SECRET not in text, text
+        assert SECRET not in text, text
+        assert KEY_SECRET not in text, text

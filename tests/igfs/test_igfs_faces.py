@@ -45,13 +45,15 @@ def test_fsspec_entry_point_and_files(fs):
         assert f.read(3) == b"\x01\x00\x01"
     ffs = fsspec.filesystem("igfs", host="127.0.0.1", port=SESSION_PORT)
     assert ffs.ls("/data", detail=False) == ["/data/x.bin"]
-    assert ffs.info(f"{URL}/data/x.bin")["size"] == 2000 and ffs.isdir("/data")
+    assert ffs.info(f"{URL}/data/x.bin")["size"] == 2000
+    assert ffs.isdir("/data")
     ffs.cp_file("/data/x.bin", "/data/y.bin")
     ffs.mv("/data/y.bin", "/data/z.bin")
     assert ffs.cat_file("/data/z.bin") == b"\x00\x01" * 1000
     assert sorted(ffs.glob("/data/*.bin")) == ["/data/x.bin", "/data/z.bin"]
     ffs.rm("/data", recursive=True)
-    assert not ffs.exists("/data") and fs.ls("/") == []
+    assert not ffs.exists("/data")
+    assert fs.ls("/") == []
 
 
 def test_pandas_and_pyarrow_read_and_write_igfs_paths(fs):
@@ -91,7 +93,9 @@ def test_gfile_operations(fs, monkeypatch):
     g.makedirs("igfs:///a/b")
     with g.GFile("igfs:///a/b/x.txt", "w") as f:
         f.write("hello")
-    assert g.exists(f"{URL}/a/b/x.txt") and g.isdir("igfs:///a/b") and not g.isdir("igfs:///a/b/x.txt")
+    assert g.exists(f"{URL}/a/b/x.txt")
+    assert g.isdir("igfs:///a/b")
+    assert not g.isdir("igfs:///a/b/x.txt")
     assert g.listdir("igfs:///a") == ["b"]
     assert g.stat("igfs:///a/b/x.txt").length == 5
     assert g.glob("igfs:///a/b/*.txt") == ["igfs:///a/b/x.txt"]

@@ -42,7 +42,8 @@ def test_ignite_dataset_gives_one_element_per_row(ignite3: Ignite3Cluster, digit
     assert seen == digits3
     # .batch() of equal-length arrays is dense, as with the original
     first = next(iter(dataset.batch(32)))
-    assert first["PIXELS"].shape == (32, 64) and first["LABEL"].dtype == tf.int8
+    assert first["PIXELS"].shape == (32, 64)
+    assert first["LABEL"].dtype == tf.int8
 
 
 def test_ignite_dataset_batched_and_from_sql(ignite3: Ignite3Cluster, digits3):
@@ -59,7 +60,8 @@ def test_the_pytorch_adaptor_reads_every_row_once_across_dataloader_workers(igni
     dataset = IgniteIterableDataset("DIGITS3", port=ignite3.port, ignite=3, batch_size=50, columns=["ID", "PIXELS"])
     ids = []
     for batch in DataLoader(dataset, batch_size=None, num_workers=2):
-        assert isinstance(batch["PIXELS"], torch.Tensor) and batch["PIXELS"].dtype == torch.uint8
+        assert isinstance(batch["PIXELS"], torch.Tensor)
+        assert batch["PIXELS"].dtype == torch.uint8
         assert batch["PIXELS"].shape[1] == 64
         ids.extend(batch["ID"].tolist())
     assert sorted(ids) == list(range(ROWS))
@@ -72,7 +74,8 @@ def test_the_pytorch_adaptor_reads_every_row_once_across_dataloader_workers(igni
         ]
         for r in range(3)
     ]
-    assert sorted(sum(parts, [])) == list(range(ROWS)) and all(parts)
+    assert sorted(k for part in parts for k in part) == list(range(ROWS))
+    assert all(parts)
 
 
 def test_client_scan_matches_the_driver(ignite3: Ignite3Cluster, digits3):

@@ -33,7 +33,9 @@ def server_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
 
 def test_the_session_node_has_started_and_answers(ignite3: Ignite3Cluster):
     [row] = ignite3.status()
-    assert row["alive"] and row["answers"] and row["state"] == "STARTED", row
+    assert row["alive"], row
+    assert row["answers"], row
+    assert row["state"] == "STARTED", row
     assert ignite3.addresses == ["127.0.0.1:10942"]
     assert handshake_ok("127.0.0.1", ignite3.port)
 
@@ -122,7 +124,8 @@ def test_both_nodes_of_the_pair_answer_and_hold_partitions(ignite3_pair: Ignite3
         reader.execute("SELECT __part, count(*) FROM PAIR_SPREAD GROUP BY __part ORDER BY 1")
         per_partition = dict(reader.fetchall())
         assert sorted(per_partition) == list(range(8))
-        assert sum(per_partition.values()) == rows and min(per_partition.values()) > 0
+        assert sum(per_partition.values()) == rows
+        assert min(per_partition.values()) > 0
 
         # (SELECT DISTINCT on this system view fails in 3.1.0: "tbl is null".)
         reader.execute("SELECT NODE_NAME FROM SYSTEM.LOCAL_PARTITION_STATES WHERE TABLE_NAME = 'PAIR_SPREAD'")
@@ -143,7 +146,8 @@ def test_a_second_start_of_a_running_cluster_is_refused(ignite3: Ignite3Cluster)
     assert out.returncode == 1
     assert "already has running nodes [0]; stop it first" in out.stderr
     [row] = ignite3.status()
-    assert row["alive"] and row["answers"]
+    assert row["alive"]
+    assert row["answers"]
 
 
 def test_cli_start_status_stop(tmp_path):
@@ -168,20 +172,25 @@ def test_cli_start_status_stop(tmp_path):
         assert f"Ignite 3.1.0 is up: 127.0.0.1:{CLI_PORT}" in start.stdout
         assert handshake_ok("127.0.0.1", CLI_PORT)
         status = server_cli("status", "--name", name, timeout=60)
-        assert status.returncode == 0 and "answers=True" in status.stdout, status.stdout + status.stderr
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "answers=True" in status.stdout, status.stdout + status.stderr
     finally:
         stop = server_cli("stop", "--name", name, timeout=120)
-    assert stop.returncode == 0 and "stopped" in stop.stdout, stop.stderr
+    assert stop.returncode == 0, stop.stderr
+    assert "stopped" in stop.stdout, stop.stderr
     assert not handshake_ok("127.0.0.1", CLI_PORT)
     after = server_cli("status", "--name", name, timeout=60)
-    assert after.returncode == 1 and "alive=False" in after.stdout
+    assert after.returncode == 1
+    assert "alive=False" in after.stdout
 
 
 def test_options_of_the_other_generation_are_refused():
     out = server_cli("start", "--ignite", "3", "--persistence", timeout=60)
-    assert out.returncode == 2 and "--persistence is an option of Ignite 2.x only" in out.stderr
+    assert out.returncode == 2
+    assert "--persistence is an option of Ignite 2.x only" in out.stderr
     out = server_cli("start", "--rest-port", "10399", timeout=60)
-    assert out.returncode == 2 and "--rest-port is an option of Ignite 3.x only" in out.stderr
+    assert out.returncode == 2
+    assert "--rest-port is an option of Ignite 3.x only" in out.stderr
 
 
 def test_killing_a_node_leaves_the_other_answering(ignite3_pair: Ignite3Cluster):
@@ -192,7 +201,8 @@ def test_killing_a_node_leaves_the_other_answering(ignite3_pair: Ignite3Cluster)
         time.sleep(0.1)
     first, second = status
     assert not second["alive"]
-    assert first["alive"] and first["answers"]
+    assert first["alive"]
+    assert first["answers"]
 
 
 def test_ctrl_c_during_start_stops_the_node_and_its_files_are_private(monkeypatch):

@@ -36,13 +36,16 @@ def big(ignite3_pair: Ignite3Cluster) -> ignite_fast.client3.Ignite3Client:
 
 def test_parallel_reads_every_row_once_from_the_primaries(big):
     primaries = big.primaries("BIG3")
-    assert len(primaries) == 16 and len(set(primaries)) == 2  # both nodes are primaries of some
+    # both nodes are primaries of some
+    assert len(primaries) == 16
+    assert len(set(primaries)) == 2
     assert set(big.node_clients()) == set(primaries)  # the client reached both by name
     seen = np.zeros(ROWS, np.int32)
     for batch in big.scan("BIG3", parallel=2, batch_size=5000):
         ids = batch["ID"]
         np.add.at(seen, ids, 1)
-        assert batch["PIXELS"].shape == (len(ids), 784) and (batch["PIXELS"] == 0x5A).all()
+        assert batch["PIXELS"].shape == (len(ids), 784)
+        assert (batch["PIXELS"] == 0x5A).all()
         assert np.array_equal(batch["LABEL"], ids % 10)
     assert (seen == 1).all(), f"{int((seen == 0).sum())} rows missed, {int((seen > 1).sum())} read twice"
 
@@ -73,7 +76,9 @@ def test_shard_plans_balance_rows_prefer_home_nodes_and_cover_the_table(ignite3_
     counts = next(big.sql("SELECT __part AS P, COUNT(*) AS N FROM BIG3 GROUP BY __part"))
     rows_in = dict(zip(counts["P"].tolist(), counts["N"].tolist()))
     plan = big.plan_shards("BIG3", 3)
-    assert plan.partition_count == 16 and len(plan) == 3  # a ShardPlan checks every partition is in once
+    # a ShardPlan checks every partition is in once
+    assert plan.partition_count == 16
+    assert len(plan) == 3
     assert plan.entries == tuple(sum(rows_in.get(p, 0) for p in shard) for shard in plan.shards)
     assert max(plan.entries) - ROWS / 3 <= max(rows_in.values())  # within one partition of the fair share
 

@@ -213,8 +213,10 @@ def test_arrow_and_pandas_hold_the_same_values(ignite3: Ignite3Cluster, typed_ta
     assert table.schema.field("DEC").type == pa.decimal128(20, 4) or pa.types.is_decimal(table.schema.field("DEC").type)
     rows = table.to_pylist()
     for r, expected in enumerate(typed_table):
-        assert rows[r]["I64"] == expected[5] and rows[r]["DEC"] == expected[8]
-        assert rows[r]["S"] == expected[14] and (rows[r]["BIN"] is None) == (expected[15] is None)
+        assert rows[r]["I64"] == expected[5]
+        assert rows[r]["DEC"] == expected[8]
+        assert rows[r]["S"] == expected[14]
+        assert (rows[r]["BIN"] is None) == (expected[15] is None)
     frame = client.to_pandas("TYPED")
     assert sorted(frame["ID"]) == [1, 2, 3, 4]
 
@@ -240,9 +242,11 @@ def test_rows_inserted_by_sql_read_back_as_sql_computes_them(ignite3: Ignite3Clu
         keys.extend(ids.tolist())
     assert sorted(keys) == list(range(10_000))
     [only] = list(client.sql("SELECT ID, NAME FROM SQL_MADE WHERE ID > ? AND NAME <> ? ORDER BY ID", [9997, "x"]))
-    assert only["ID"].tolist() == [9998, 9999] and only["NAME"].tolist() == [b"n9998", b"n9999"]
+    assert only["ID"].tolist() == [9998, 9999]
+    assert only["NAME"].tolist() == [b"n9998", b"n9999"]
     [picked] = list(client.scan("SQL_MADE", columns=["NAME", "ID"], batch_size=20_000))
-    assert list(picked) == ["NAME", "ID"] and len(picked["ID"]) == 10_000
+    assert list(picked) == ["NAME", "ID"]
+    assert len(picked["ID"]) == 10_000
 
 
 def test_an_empty_table_gives_its_schema_and_no_rows(ignite3: Ignite3Cluster):
@@ -256,16 +260,19 @@ def test_an_empty_table_gives_its_schema_and_no_rows(ignite3: Ignite3Cluster):
         "W": "DOUBLE NULL",
     }
     batches = list(client.scan("EMPTY3"))
-    assert len(batches) == 1 and all(len(column) == 0 for column in batches[0].values())
-    assert batches[0]["W"].dtype == np.float64 and batches[0]["LABEL"].dtype == np.int8
+    assert len(batches) == 1
+    assert all(len(column) == 0 for column in batches[0].values())
+    assert batches[0]["W"].dtype == np.float64
+    assert batches[0]["LABEL"].dtype == np.int8
     table = client.to_arrow("EMPTY3")
-    assert table.num_rows == 0 and table.column_names == ["ID", "PIXELS", "LABEL", "W"]
+    assert table.num_rows == 0
+    assert table.column_names == ["ID", "PIXELS", "LABEL", "W"]
     assert table.schema.field("W").type == pa.float64()
 
 
 def test_errors_are_typed(ignite3: Ignite3Cluster):
     client = ignite_fast.Client(ignite3.addresses, ignite=3)
-    with pytest.raises(ServerError, match="Failed to parse|Failed to validate") as error:
+    with pytest.raises(ServerError, match=r"Failed to parse|Failed to validate") as error:
         list(client.sql("SELEKT 1"))
     assert error.value.status >> 16 == 4  # Ignite 3's SQL error group
     with pytest.raises(CacheNotFoundError, match="NO_SUCH_TABLE"):

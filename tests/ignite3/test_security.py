@@ -59,7 +59,9 @@ def test_wrong_password_is_refused_promptly_naming_the_user_never_the_password(p
         secure_client(pki, password=WRONG_PASSWORD)
     assert time.monotonic() - started_at < 5
     message = str(caught.value)
-    assert IGNITE3_USER in message and WRONG_PASSWORD not in message and IGNITE3_PASSWORD not in message
+    assert IGNITE3_USER in message
+    assert WRONG_PASSWORD not in message
+    assert IGNITE3_PASSWORD not in message
     assert WRONG_PASSWORD not in repr(caught.value)
 
 
@@ -74,7 +76,7 @@ def test_unknown_user_is_refused(pki, ignite3_secure):
 
 
 def test_host_name_is_verified(pki, ignite3_secure):
-    with pytest.raises(TlsError, match="(?i)name"):
+    with pytest.raises(TlsError, match=r"(?i)name"):
         ignite_fast.Client(
             f"127.0.0.1:{IGNITE3_SECURE_PORT}",
             ignite=3,
@@ -90,7 +92,7 @@ def test_system_roots_do_not_trust_the_test_ca_and_the_error_says_what_to_add(ig
 
 
 def test_another_ca_is_refused(pki, ignite3_secure):
-    with pytest.raises(TlsError, match="(?i)unknown|issuer|certificate"):
+    with pytest.raises(TlsError, match=r"(?i)unknown|issuer|certificate"):
         secure_client(pki, tls=TlsOptions(ca_file=pki["other_ca"]))
 
 
@@ -106,7 +108,9 @@ def test_plain_tcp_to_the_tls_port_fails_typed_within_the_timeout(ignite3_secure
 
 def test_the_launcher_checks_the_node_with_its_credentials_over_tls(pki, ignite3_secure):
     [row] = ignite3_secure.status()
-    assert row["alive"] and row["answers"] and row["state"] == "STARTED", row
+    assert row["alive"], row
+    assert row["answers"], row
+    assert row["state"] == "STARTED", row
     port, context = ignite3_secure.port, ssl.create_default_context(cafile=str(pki["ca"]))
     assert handshake_ok("localhost", port, username=IGNITE3_USER, password=IGNITE3_PASSWORD, tls_context=context)
     assert not handshake_ok("localhost", port, tls_context=context)  # no credentials

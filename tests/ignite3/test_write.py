@@ -203,8 +203,10 @@ def test_dates_times_uuids_and_decimals_read_back_exactly(ignite3: Ignite3Cluste
 
     # Our own reader gives the same numpy values back (in milliseconds where they are cut).
     [batch] = list(client.sql("SELECT DT, TM, TS, U FROM TEMPORAL_W ORDER BY ID"))
-    assert (batch["DT"].astype("datetime64[D]")[:4] == dates[:4]).all() and batch["DT"].mask[4]
-    assert (np.ma.getdata(batch["TM"])[:4] == times[:4].astype("timedelta64[ms]")).all() and batch["TM"].mask[4]
+    assert (batch["DT"].astype("datetime64[D]")[:4] == dates[:4]).all()
+    assert batch["DT"].mask[4]
+    assert (np.ma.getdata(batch["TM"])[:4] == times[:4].astype("timedelta64[ms]")).all()
+    assert batch["TM"].mask[4]
     assert (np.ma.getdata(batch["TS"])[:4] == stamps[:4].astype("datetime64[ms]")).all()
     assert (np.ma.getdata(batch["U"])[:4] == uuids[:4]).all()
 
@@ -245,7 +247,8 @@ def test_keys_of_dates_times_uuids_and_decimals_land_where_sql_puts_them(ignite3
     client.execute(f"INSERT INTO TKEYS_W_SQL VALUES {', '.join(literal(r) for r in range(rows))}")
     keys = "D, T, TS, TZ, U, DEC"
     ours, theirs = _partitions(ignite3, "TKEYS_W", keys), _partitions(ignite3, "TKEYS_W_SQL", keys)
-    assert len(ours) == rows and ours == theirs
+    assert len(ours) == rows
+    assert ours == theirs
     for r in (0, rows // 2, rows - 1):
         found = client.sql(
             f"SELECT COUNT(*) AS N FROM TKEYS_W WHERE U = UUID '{uuid.UUID(bytes=bytes(uuids[r]))}' "

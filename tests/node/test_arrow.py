@@ -22,10 +22,12 @@ def test_record_batches_have_native_types(client, written):
     assert table.num_rows == 9
     schema = table.schema
     assert schema.field("key").type == pa.int32()
-    assert schema.field("b").type == pa.uint8() and schema.field("c").type == pa.uint16()
+    assert schema.field("b").type == pa.uint8()
+    assert schema.field("c").type == pa.uint16()
     assert schema.field("str").type == pa.string()
     assert schema.field("uuid").type == pa.binary(16)
-    assert schema.field("date").type == pa.timestamp("ms") and schema.field("ts").type == pa.timestamp("ns")
+    assert schema.field("date").type == pa.timestamp("ms")
+    assert schema.field("ts").type == pa.timestamp("ns")
     assert schema.field("time").type == pa.time32("ms")
     assert pa.types.is_decimal(schema.field("dec").type)
     assert schema.field("doubles").type == pa.list_(pa.float64(), 3)
@@ -36,11 +38,14 @@ def test_record_batches_have_native_types(client, written):
     rows = {r["key"]: r for r in table.to_pylist()}
     for k, e in expected.items():
         r = rows[k]
-        assert r["str"] == e["str"] and uuid.UUID(bytes=r["uuid"]) == uuid.UUID(e["uuid"])
+        assert r["str"] == e["str"]
+        assert uuid.UUID(bytes=r["uuid"]) == uuid.UUID(e["uuid"])
         assert r["dec"] == Decimal(e["dec"])
-        assert r["strs"] == e["strs"] and r["list"] == e["list"]
+        assert r["strs"] == e["strs"]
+        assert r["list"] == e["list"]
         assert dict(r["map"]) == e["map"]
-        assert r["inner"] == e["inner"] and r["maybeInt"] == e["maybeInt"]
+        assert r["inner"] == e["inner"]
+        assert r["maybeInt"] == e["maybeInt"]
         assert r["objs"] == e["objs"]
 
 

@@ -84,7 +84,7 @@ def test_concurrent_scans_and_a_soak_leak_nothing(cluster, pyignite_client):
     def scan_all():
         try:
             results.append(sum(len(b["key"]) for b in client.scan("soak", batch_size=128, page_size=64)))
-        except BaseException as e:  # noqa: BLE001 - reported below
+        except BaseException as e:  # reported below
             errors.append(e)
 
     workers = [threading.Thread(target=scan_all) for _ in range(32)]

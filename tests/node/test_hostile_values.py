@@ -85,9 +85,11 @@ def _read_in_capped_process(cache: str) -> list[str]:
 def _assert_typed_errors(lines: list[str], cache: str) -> None:
     for call in ("schema", "scan", "scan(batch_size=1)"):
         line = next((line for line in lines if line.startswith(call + " ")), None)
-        assert line is not None and " SchemaError " in line, f"{call}: {line}"
+        assert line is not None, f"{call}: {line}"
+        assert " SchemaError " in line, f"{call}: {line}"
         assert f"cache '{cache}': objects that share children" in line, line
-        assert "decoding limit of" in line and "units" in line, line
+        assert "decoding limit of" in line, line
+        assert "units" in line, line
     # the same process reads on: leaving the shared fields out, the row is there
     assert "keys [0]" in lines, lines
     assert any(line.startswith("alive ") for line in lines), lines

@@ -37,7 +37,8 @@ def test_every_type_reads_back_as_java_wrote_it(client, java_all_types):
         got = {name: values[r] for name, values in cols.items()}
         assert got["b"] == e["b"] & 0xFF
         assert (got["s"], got["i"], got["l"], got["c"], got["bool"]) == (e["s"], e["i"], e["l"], e["c"], e["bool"])
-        assert got["f"] == _f32(e["f"]) and got["d"] == float(e["d"])
+        assert got["f"] == _f32(e["f"])
+        assert got["d"] == float(e["d"])
         assert got["str"].decode("utf-8") == e["str"]
         assert _uuid(got["uuid"]) == uuid.UUID(e["uuid"])
         assert as_int64["date"][r] == e["date"]
@@ -81,9 +82,12 @@ def test_numpy_types_of_the_logical_columns(client, java_all_types):
     assert val["date"].dtype == np.dtype("datetime64[ms]")
     assert val["ts"].dtype == np.dtype("datetime64[ns]")
     assert val["time"].dtype == np.dtype("timedelta64[ms]")
-    assert val["uuid"].shape == (ROWS, 16) and val["uuid"].dtype == np.uint8
-    assert val["dec"].dtype == np.float64 and val["color"].dtype == np.int32
-    assert isinstance(val["map"], ignite_fast.Ragged) and val["map"].kind == "map"
+    assert val["uuid"].shape == (ROWS, 16)
+    assert val["uuid"].dtype == np.uint8
+    assert val["dec"].dtype == np.float64
+    assert val["color"].dtype == np.int32
+    assert isinstance(val["map"], ignite_fast.Ragged)
+    assert val["map"].kind == "map"
     assert isinstance(val["objs"].values, dict)
 
 

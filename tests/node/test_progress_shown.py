@@ -66,7 +66,8 @@ def test_put_batches_shows_rows_written_on_a_terminal(client, cache_name, small_
     batch = digits(2000)  # about 90 bytes a row: some 45 pieces of 4 KB
     with stderr(terminal=True) as shown:
         assert client.put_batches(cache_name, batch, type_name="ProgressDigit") == 2000
-    assert f"writing {cache_name}" in shown.getvalue() and "2000/2000" in shown.getvalue()
+    assert f"writing {cache_name}" in shown.getvalue()
+    assert "2000/2000" in shown.getvalue()
     got = read_back(client, cache_name)
     assert (got["pixels"] == batch["val"]["pixels"]).all()
     assert (got["label"] == batch["val"]["label"]).all()
@@ -78,7 +79,8 @@ def test_put_batches_is_silent_when_disabled_or_not_on_a_terminal(client, cache_
         client.put_batches(cache_name, digits(10), progress=False)
     with stderr(terminal=False) as log:
         client.put_batches(cache_name, digits(10))
-    assert disabled.getvalue() == "" and log.getvalue() == ""
+    assert disabled.getvalue() == ""
+    assert log.getvalue() == ""
 
 
 def test_a_bad_string_in_a_later_piece_is_refused_before_the_first_is_sent(client, cache_name, small_pieces):
@@ -101,7 +103,8 @@ def test_to_pandas_shows_rows_read_on_a_terminal(client, cache_name):
     with stderr(terminal=True) as shown:
         frame = client.to_pandas(cache_name, batch_size=500)
     assert len(frame) == 3000
-    assert f"reading {cache_name}" in shown.getvalue() and "3000rows" in shown.getvalue().replace(" ", "")
+    assert f"reading {cache_name}" in shown.getvalue()
+    assert "3000rows" in shown.getvalue().replace(" ", "")
     with stderr(terminal=False) as log:
         client.to_arrow(cache_name)
     assert log.getvalue() == ""
@@ -113,7 +116,8 @@ def test_plan_shards_shows_partitions_counted_on_a_terminal(client, cache_name):
     with stderr(terminal=True) as shown:
         plan = client.plan_shards(cache_name, workers=2, balance="entries")
     assert sum(plan.entries) == 5000
-    assert f"counting {cache_name}" in shown.getvalue() and f"{partitions}/{partitions}" in shown.getvalue()
+    assert f"counting {cache_name}" in shown.getvalue()
+    assert f"{partitions}/{partitions}" in shown.getvalue()
     with stderr(terminal=True) as disabled:
         client.partition_sizes(cache_name, progress=False)
     assert disabled.getvalue() == ""
@@ -148,9 +152,13 @@ def test_fs_put_and_get_show_bytes_copied_on_a_terminal(cluster, tmp_path):
     local = tmp_path / "in.bin"
     local.write_bytes(os.urandom(3 << 20))
     code, shown = run_cli(["put", str(local), "/in.bin"], env, terminal=True)
-    assert code == 0 and "put" in shown and "3.00M/3.00M" in shown
+    assert code == 0
+    assert "put" in shown
+    assert "3.00M/3.00M" in shown
     code, shown = run_cli(["get", "/in.bin", str(tmp_path / "out.bin")], env, terminal=True)
-    assert code == 0 and "get" in shown and "3.00M/3.00M" in shown
+    assert code == 0
+    assert "get" in shown
+    assert "3.00M/3.00M" in shown
     assert (tmp_path / "out.bin").read_bytes() == local.read_bytes()
     assert run_cli(["get", "--no-progress", "/in.bin", str(tmp_path / "quiet.bin")], env, terminal=True) == (0, "")
     assert run_cli(["put", str(local), "/piped.bin"], env, terminal=False) == (0, "")

@@ -113,9 +113,7 @@ def _read_all(cache_name: str, address: str, batch_size: int = 16) -> dict:
                 "ch": chr(val["ch"][r]),
                 "flag": bool(val["flag"][r]),
                 "name": val["name"][r].decode("utf-8"),
-                "blob": bytes(val["blob"][r])
-                if not isinstance(val["blob"], ignite_fast.Ragged)
-                else bytes(val["blob"][r]),
+                "blob": bytes(val["blob"][r]),
                 "ints": val["ints"][r].tolist(),
                 "doubles": val["doubles"][r].tolist(),
                 "inner": (int(val["inner"]["x"][r]), val["inner"]["label"][r].decode("utf-8")),
@@ -158,10 +156,12 @@ def test_dtypes_follow_the_java_types(pyignite_client, cache_name, address):
         "doubles": np.float64,
         "maybe": dtypes["maybe"],
     }
-    assert dtypes["name"].kind == "S" and dtypes["maybe"].kind == "S"
+    assert dtypes["name"].kind == "S"
+    assert dtypes["maybe"].kind == "S"
     # Fixed-length arrays are 2-D; varying ones are values + offsets.
     assert val["doubles"].shape == (ROWS, 3)
-    assert isinstance(val["ints"], ignite_fast.Ragged) and isinstance(val["blob"], ignite_fast.Ragged)
+    assert isinstance(val["ints"], ignite_fast.Ragged)
+    assert isinstance(val["blob"], ignite_fast.Ragged)
     # Nulls are masked, never made up.
     assert isinstance(val["maybe"], np.ma.MaskedArray)
     assert list(np.ma.getmaskarray(val["maybe"])) == [i % 3 == 0 for i in batch["key"]]

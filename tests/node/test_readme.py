@@ -43,4 +43,5 @@ def test_readme_examples_run(cluster, pyignite_client, capsys):
             continue
         exec(compile(code, str(README), "exec"), namespace)
     out = capsys.readouterr().out
-    assert "'pixels': 'byte[]'" in out and "does not exist" in out
+    assert "'pixels': 'byte[]'" in out
+    assert "does not exist" in out

@@ -49,7 +49,7 @@ def test_one_partition_and_the_union_of_all_partitions(client, filled):
 
 
 def test_partition_out_of_range_is_refused_before_the_scan(client, filled):
-    with pytest.raises(ignite_fast.InvalidArgumentError, match="part=5000 is out of range.*1024 partitions"):
+    with pytest.raises(ignite_fast.InvalidArgumentError, match=r"part=5000 is out of range.*1024 partitions"):
         next(client.scan(filled, part=5000))
     assert len(list(client.scan(filled, part=1023))) <= 1
 
@@ -86,7 +86,7 @@ def test_missing_cache_raises_cache_not_found(client):
 
 
 @pytest.mark.parametrize(
-    "kwargs, message",
+    ("kwargs", "message"),
     [
         (dict(batch_size=0), "batch_size"),
         (dict(page_size=-1), "page_size"),
@@ -156,7 +156,8 @@ def test_columns_are_zero_copy_and_64_byte_aligned(pyignite_client, client, cach
     for a in arrays:
         assert isinstance(_owner(a), _native.ColumnBuffer), a
         assert a.ctypes.data % 64 == 0, a
-    assert val["pixels"].shape == (100, 784) and val["pixels"].flags.c_contiguous
+    assert val["pixels"].shape == (100, 784)
+    assert val["pixels"].flags.c_contiguous
 
 
 def test_one_megabyte_values(pyignite_client, client, cache_name):
@@ -209,19 +210,20 @@ def people(pyignite_client, cache_name):
 
 def test_columns_select_fields_and_nested_fields(client, people):
     batch = next(client.scan(people, value_type="SelPerson", columns=["age", "address.zip"]))
-    assert set(batch["val"]) == {"age", "address"} and set(batch["val"]["address"]) == {"zip"}
+    assert set(batch["val"]) == {"age", "address"}
+    assert set(batch["val"]["address"]) == {"zip"}
     order = np.argsort(batch["key"])
     assert batch["val"]["age"][order].tolist() == [20 + i for i in range(10)]
     assert batch["val"]["address"]["zip"][order].tolist() == [1000 + i for i in range(10)]
 
 
 def test_unknown_column_names_the_fields_that_exist(client, people):
-    with pytest.raises(ignite_fast.InvalidArgumentError, match="no field 'height'.*address, age, name"):
+    with pytest.raises(ignite_fast.InvalidArgumentError, match=r"no field 'height'.*address, age, name"):
         next(client.scan(people, value_type="SelPerson", columns=["height"]))
 
 
 def test_mixed_value_types_need_a_choice(client, people):
-    with pytest.raises(ignite_fast.SchemaError, match="SelPerson and SelPet|SelPet and SelPerson"):
+    with pytest.raises(ignite_fast.SchemaError, match=r"SelPerson and SelPet|SelPet and SelPerson"):
         list(client.scan(people, batch_size=100))
     pets = next(client.scan(people, value_type="SelPet", batch_size=100))
     assert sorted(pets["key"].tolist()) == [100, 101, 102]
@@ -244,9 +246,11 @@ def test_union_of_value_types(client, people):
     val = batch["val"]
     assert set(val) == {"name", "age", "address", "species", "_type"}
     kinds = dict(zip(batch["key"].tolist(), [t.decode() for t in val["_type"]]))
-    assert {kinds[k] for k in range(10)} == {"SelPerson"} and {kinds[k] for k in (100, 101, 102)} == {"SelPet"}
+    assert {kinds[k] for k in range(10)} == {"SelPerson"}
+    assert {kinds[k] for k in (100, 101, 102)} == {"SelPet"}
     species = dict(zip(batch["key"].tolist(), np.ma.getmaskarray(val["species"]).tolist()))
-    assert all(species[k] for k in range(10)) and not any(species[k] for k in (100, 101, 102))
+    assert all(species[k] for k in range(10))
+    assert not any(species[k] for k in (100, 101, 102))
 
 
 def test_batches_are_sized_in_bytes_by_default(pyignite_client, client, cache_name):
@@ -261,5 +265,7 @@ def test_batches_are_sized_in_bytes_by_default(pyignite_client, client, cache_na
     small.put_all({i: i for i in range(20_000)})
     big_rows = [len(b["key"]) for b in client.scan(cache_name + "_big")]
     small_rows = [len(b["key"]) for b in client.scan(cache_name + "_small")]
-    assert sum(big_rows) == 40 and 8 <= max(big_rows) <= 20
-    assert sum(small_rows) == 20_000 and max(small_rows) == 20_000
+    assert sum(big_rows) == 40
+    assert 8 <= max(big_rows) <= 20
+    assert sum(small_rows) == 20_000
+    assert max(small_rows) == 20_000

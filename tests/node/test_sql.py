@@ -20,13 +20,15 @@ def test_query_rows_come_back_as_columns(client, readings):
     )
     assert [len(b["ID"]) for b in batches] == [64, 64, 64, 58]
     ids = np.concatenate([b["ID"] for b in batches])
-    assert ids.tolist() == list(range(250)) and ids.dtype == np.int32
+    assert ids.tolist() == list(range(250))
+    assert ids.dtype == np.int32
     first = batches[0]
     assert first["SENSOR"][:3].tolist() == [b"s0", b"s1", b"s2"]
     assert first["TEMP"][:3].tolist() == [0.0, 0.25, 0.5]
     assert first["OK"][:4].tolist() == [True, False, False, True]
     amounts = to_pylist(first["AMOUNT"])
-    assert amounts[0] is None and amounts[1] == 1.125
+    assert amounts[0] is None
+    assert amounts[1] == 1.125
     assert first["AT"].dtype == np.dtype("datetime64[ns]")
     assert str(first["AT"][7]) == "2024-01-02T03:04:07.500000000"
 
@@ -42,7 +44,8 @@ def test_exact_decimals_and_aggregates(client, readings):
     [batch] = list(client.sql("SELECT AMOUNT FROM READINGS WHERE ID = 11", decimal_as_string=True))
     assert batch["AMOUNT"].tolist() == [b"11.125"]
     [agg] = list(client.sql("SELECT COUNT(*) AS N, MAX(TEMP) AS HOT FROM READINGS"))
-    assert agg["N"].tolist() == [250] and agg["HOT"].tolist() == [249 / 4]
+    assert agg["N"].tolist() == [250]
+    assert agg["HOT"].tolist() == [249 / 4]
 
 
 def test_dates_times_uuids_and_decimals_are_arguments(client, readings):

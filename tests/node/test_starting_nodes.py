@@ -21,7 +21,8 @@ from tls_fixtures import STORE_PASSWORD
 def test_session_node_answers_handshake(cluster):
     assert handshake_ok("127.0.0.1", cluster.port)
     [row] = cluster.status()
-    assert row["alive"] and row["answers"]
+    assert row["alive"]
+    assert row["answers"]
     assert "Ignite" in cluster.log_path(0).read_text(errors="replace")
 
 
@@ -33,7 +34,8 @@ def test_cli_status_reports_the_running_node(cluster):
         timeout=60,
     )
     assert out.returncode == 0, out.stderr
-    assert f"port={cluster.port}" in out.stdout and "answers=True" in out.stdout
+    assert f"port={cluster.port}" in out.stdout
+    assert "answers=True" in out.stdout
 
 
 def test_two_node_cluster_serves_every_entry_from_either_node(cluster):
@@ -65,7 +67,8 @@ def test_two_node_cluster_serves_every_entry_from_either_node(cluster):
         local_counts = [
             sum(len(b["key"]) for b in ignite_fast.Client(addr).scan("spread", local=True)) for addr in pair.addresses
         ]
-        assert sum(local_counts) == 500 and all(0 < n < 500 for n in local_counts)
+        assert sum(local_counts) == 500
+        assert all(0 < n < 500 for n in local_counts)
     assert not any(row["alive"] for row in pair.status())
 
 
@@ -152,5 +155,6 @@ def test_a_node_takes_a_keystore_password_with_quotes_and_ampersands(pki, tmp_pa
     )
     with node:
         client = ignite_fast.Client("localhost", 10876, tls=ignite_fast.TlsOptions(ca_file=pki["ca"]))
-        assert client.protocol_version >= (1, 7, 0) and isinstance(client.cache_names(), list)
+        assert client.protocol_version >= (1, 7, 0)
+        assert isinstance(client.cache_names(), list)
         assert password not in repr(node)

@@ -28,12 +28,12 @@ def test_tls_settings_reach_the_parallel_connections(pki, tls_node):
 
 
 def test_unknown_ca_is_refused(pki, tls_node):
-    with pytest.raises(ignite_fast.TlsError, match="(?i)unknown|issuer|certificate"):
+    with pytest.raises(ignite_fast.TlsError, match=r"(?i)unknown|issuer|certificate"):
         ignite_fast.Client("localhost", TLS_PORT, tls=TlsOptions(ca_file=pki["other_ca"]))
 
 
 def test_wrong_host_name_is_refused_unless_opted_out(pki, tls_node):
-    with pytest.raises(ignite_fast.TlsError, match="(?i)name"):
+    with pytest.raises(ignite_fast.TlsError, match=r"(?i)name"):
         ignite_fast.Client("127.0.0.1", TLS_PORT, tls=TlsOptions(ca_file=pki["ca"]))
     client = ignite_fast.Client("127.0.0.1", TLS_PORT, tls=TlsOptions(ca_file=pki["ca"], check_hostname=False))
     assert _keys(client) == [1, 2]
@@ -52,7 +52,7 @@ def test_plaintext_client_against_a_tls_node_fails_cleanly(tls_node):
 def test_expired_certificate_is_refused(pki):
     node = started(tls_cluster("pytest-expired", 10904, 4, pki["expired_store"], pki["truststore"]))
     try:
-        with pytest.raises(ignite_fast.TlsError, match="(?i)expired"):
+        with pytest.raises(ignite_fast.TlsError, match=r"(?i)expired"):
             ignite_fast.Client("localhost", 10904, tls=TlsOptions(ca_file=pki["ca"]))
     finally:
         node.stop()
@@ -66,7 +66,8 @@ def test_mutual_tls_with_plain_and_encrypted_keys(pki, mtls_node):
     )
     client = ignite_fast.Client("localhost", MTLS_PORT, tls=encrypted)
     assert isinstance(client.cache_names(), list)
-    assert KEY_PASSWORD not in repr(client) and KEY_PASSWORD not in repr(encrypted)
+    assert KEY_PASSWORD not in repr(client)
+    assert KEY_PASSWORD not in repr(encrypted)
     with pytest.raises(ignite_fast.TlsError, match="decrypt"):
         ignite_fast.Client(
             "localhost",

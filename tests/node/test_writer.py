@@ -29,8 +29,10 @@ def test_objects_round_trip_and_pyignite_reads_them(client, pyignite_client, cac
     order = np.argsort(keys)
     assert keys[order].tolist() == list(range(n))
     got = {name: np.concatenate([b["val"][name] for b in batches])[order] for name in val}
-    assert (got["pixels"] == pixels).all() and (got["label"] == val["label"]).all()
-    assert (got["score"] == val["score"]).all() and (got["flag"] == val["flag"]).all()
+    assert (got["pixels"] == pixels).all()
+    assert (got["label"] == val["label"]).all()
+    assert (got["score"] == val["score"]).all()
+    assert (got["flag"] == val["flag"]).all()
     assert (got["small"] == val["small"]).all()
     assert [s.decode() for s in got["name"][:3]] == ["Kätzchen-0", "Kätzchen-1", "Kätzchen-2"]
     # pyignite decodes our objects through the metadata we registered.
@@ -53,12 +55,12 @@ def test_a_type_keeps_its_field_types(client, cache_name):
     client.put_batches(
         cache_name, {"key": np.arange(2), "val": {"x": np.arange(2, dtype=np.int32)}}, type_name="Stable"
     )
-    with pytest.raises(ignite_fast.IgniteError, match="(?i)type"):
+    with pytest.raises(ignite_fast.IgniteError, match=r"(?i)type"):
         client.put_batches(cache_name, {"key": np.arange(2), "val": {"x": np.array(["a", "b"])}}, type_name="Stable")
 
 
 @pytest.mark.parametrize(
-    "batch, message",
+    ("batch", "message"),
     [
         ({"key": np.arange(3), "val": np.arange(2)}, "rows"),
         ({"key": np.arange(2), "val": np.array([1j, 2j])}, "dtype"),

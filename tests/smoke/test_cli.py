@@ -20,7 +20,8 @@ def ignite_fast(*args: str) -> str:
 def test_help_names_the_commands():
     assert CLI.is_file()
     out = ignite_fast("--help")
-    assert "ignite-fast server" in out and "ignite-fast fs" in out
+    assert "ignite-fast server" in out
+    assert "ignite-fast fs" in out
 
 
 def test_server_status_of_the_smoke_node(port):

@@ -18,6 +18,7 @@ def test_an_ignite3_table_reads_back(port3):
     ids = np.concatenate([b["ID"] for b in client.scan("SMOKE3", batch_size=1000)])
     assert sorted(ids.tolist()) == list(range(5000))
     [batch] = list(client.scan("SMOKE3", partitions=[0], columns=["PIXELS", "LABEL"], batch_size=5000))
-    assert batch["PIXELS"].shape[1] == 16 and batch["LABEL"].dtype == np.int8
+    assert batch["PIXELS"].shape[1] == 16
+    assert batch["LABEL"].dtype == np.int8
     dataset = ignite_fast.IgniteDataset("SMOKE3", port=port3, ignite=3, batch_size=500)
     assert sum(int(b["ID"].shape[0]) for b in dataset) == 5000

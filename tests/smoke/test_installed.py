@@ -34,9 +34,11 @@ def test_wheel_metadata():
     dist = importlib.metadata.distribution("ignite_fast")
     wheel = dist.read_text("WHEEL") or ""
     tags = [line.split(":", 1)[1].strip() for line in wheel.splitlines() if line.startswith("Tag:")]
-    assert tags and all(tag.startswith("cp311-abi3-") for tag in tags), tags
+    assert tags, tags
+    assert all(tag.startswith("cp311-abi3-") for tag in tags), tags
     entry_points = {(ep.group, ep.name): ep.value for ep in dist.entry_points}
     assert entry_points[("console_scripts", "ignite-fast")] == "ignite_fast.cli:main"
     assert entry_points[("fsspec.specs", "igfs")] == "ignite_fast.igfs_fsspec:IgfsFileSystem"
     assert (PACKAGE / "ignite-jars.pom.xml").is_file()  # what `server install` gives Maven
-    assert (PACKAGE / "py.typed").is_file() and (PACKAGE / "_native.pyi").is_file()
+    assert (PACKAGE / "py.typed").is_file()
+    assert (PACKAGE / "_native.pyi").is_file()

@@ -34,7 +34,7 @@ def test_ignite_dataset_elements(port, table):
 
 
 def test_ignite_dataset_batches_feed_a_model(port, table):
-    cache, values = table
+    cache, _values = table
     dataset = IgniteDataset(cache, port=port, batch_size=1024)
     keys = np.concatenate([b["key"] for b in dataset.as_numpy_iterator()])
     assert sorted(keys) == list(range(ROWS))

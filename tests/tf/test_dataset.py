@@ -39,7 +39,8 @@ def test_seed_example(kittens):
     assert _sorted(dataset.as_numpy_iterator()) == EXPECTED
     # Eager iteration gives tensors.
     element = next(iter(dataset))
-    assert isinstance(element["key"], tf.Tensor) and element["val"]["NAME"].dtype == tf.string
+    assert isinstance(element["key"], tf.Tensor)
+    assert element["val"]["NAME"].dtype == tf.string
 
 
 def test_inside_tf_function(kittens):
@@ -132,7 +133,8 @@ def test_passes_share_the_dataset_client(pyignite_client, cache_name):
     assert idle >= 1
     for _ in range(3):
         assert sorted(k for batch in ds for k in batch["key"].numpy().tolist()) == first_pass == list(range(5000))
-    assert ds._client is client and client._native.idle_connections == idle
+    assert ds._client is client
+    assert client._native.idle_connections == idle
 
 
 def test_empty_cache_yields_nothing(pyignite_client, cache_name):
@@ -161,7 +163,7 @@ def test_bad_environment_value_is_clear(kittens, monkeypatch):
 def test_tls_arguments_are_used_not_ignored(kittens):
     import ignite_fast
 
-    with pytest.raises(ignite_fast.TlsError, match="client.pem"):
+    with pytest.raises(ignite_fast.TlsError, match=r"client\.pem"):
         IgniteDataset(kittens, port=PORT, certfile="client.pem")
 
 

@@ -91,7 +91,7 @@ def test_arguments_known_only_when_run_need_a_schema_host(squares):
         return IgniteDataset(squares, host=host, port=PORT)
 
     # inside interleave, TensorFlow's autograph re-raises it as its own StagingError
-    with pytest.raises(Exception, match="InvalidArgumentError: host and port are tensors.*pass schema_host="):
+    with pytest.raises(Exception, match=r"InvalidArgumentError: host and port are tensors.*pass schema_host="):
         tf.data.Dataset.from_tensor_slices(["localhost"]).interleave(build)
 
 
@@ -100,7 +100,8 @@ def test_array_fields_are_plain_tensors_per_element_and_batch_dense(digits):
     assert dataset.element_spec["val"]["pixels"] == tf.TensorSpec([None], tf.uint8)
     assert dataset.element_spec["val"]["label"] == tf.TensorSpec([], tf.int32)
     batch = next(iter(dataset.batch(8)))
-    assert isinstance(batch["val"]["pixels"], tf.Tensor) and batch["val"]["pixels"].shape == (8, 16)
+    assert isinstance(batch["val"]["pixels"], tf.Tensor)
+    assert batch["val"]["pixels"].shape == (8, 16)
     keys = batch["key"].numpy()
     assert (batch["val"]["pixels"].numpy() == (keys[:, None] + np.arange(16)).astype(np.uint8)).all()
     # The batched fast path is dense with the width known; ragged=True keeps RaggedTensor for who wants it.
@@ -153,7 +154,8 @@ def test_tf1_graph_mode_with_a_one_shot_iterator(squares):
     """)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env)
-    assert done.returncode == 0 and "graph mode ok" in done.stdout, done.stderr[-3000:]
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "graph mode ok" in done.stdout, done.stderr[-3000:]
 
 
 def test_tls_without_ca_file_says_what_to_add(pki, tls_node):
@@ -168,7 +170,8 @@ def test_tls_without_ca_file_says_what_to_add(pki, tls_node):
             keyfile=str(pki["client_key"]),
         )
     message = str(caught.value)
-    assert "ca_file=" in message and "IGNITE_DATASET_CA_FILE" in message
+    assert "ca_file=" in message
+    assert "IGNITE_DATASET_CA_FILE" in message
     # ...and with it, the same arguments read.
     list(
         ignite_fast.Client("localhost", TLS_PORT, tls=ignite_fast.TlsOptions(ca_file=pki["ca"])).sql(

@@ -23,7 +23,8 @@ def test_tf_dataset_reads_partitions_in_parallel(trio):
 
     dataset = IgniteDataset("spread3", hosts=trio.addresses, batch_size=1000, parallel=3)
     keys = [k for batch in dataset.as_numpy_iterator() for k in batch["key"].tolist()]
-    assert len(keys) == ROWS and set(keys) == set(range(ROWS))
+    assert len(keys) == ROWS
+    assert set(keys) == set(range(ROWS))
 
 
 def test_tf_input_pipelines_read_every_key_once(trio):

@@ -27,10 +27,14 @@ def test_every_type_through_the_tf_adaptor(java_all_types):
     spec = batched.element_spec["val"]
     assert spec["uuid"] == tf.TensorSpec([None], tf.string, name="uuid")
     assert spec["ts"] == tf.TensorSpec([None], tf.int64, name="timestamp_ns")
-    assert spec["date"].dtype == tf.int64 and spec["date"].name == "date_ms"
-    assert spec["dec"].dtype == tf.float64 and spec["color"].dtype == tf.int32
-    assert isinstance(spec["strs"], tf.RaggedTensorSpec) and spec["strs"].dtype == tf.string
-    assert set(spec["objs"]) == {"label", "x"} and isinstance(spec["objs"]["x"], tf.RaggedTensorSpec)
+    assert spec["date"].dtype == tf.int64
+    assert spec["date"].name == "date_ms"
+    assert spec["dec"].dtype == tf.float64
+    assert spec["color"].dtype == tf.int32
+    assert isinstance(spec["strs"], tf.RaggedTensorSpec)
+    assert spec["strs"].dtype == tf.string
+    assert set(spec["objs"]) == {"label", "x"}
+    assert isinstance(spec["objs"]["x"], tf.RaggedTensorSpec)
     assert set(spec["map"]) == {"key", "value"}
     [batch] = list(batched)
     keys = batch["key"].numpy().tolist()
@@ -39,7 +43,8 @@ def test_every_type_through_the_tf_adaptor(java_all_types):
         e = expected[k]
         assert val["uuid"][r].numpy().decode() == e["uuid"]
         assert int(val["ts"][r]) == e["ts"][0] * 1_000_000 + e["ts"][1]
-        assert int(val["date"][r]) == e["date"] and int(val["time"][r]) == e["time"]
+        assert int(val["date"][r]) == e["date"]
+        assert int(val["time"][r]) == e["time"]
         assert val["ints"][r].numpy().tolist() == e["ints"]
         assert val["objs"]["x"][r].numpy().tolist() == [o["x"] for o in e["objs"]]
         assert [s.decode() for s in val["map"]["key"][r].numpy()] == list(e["map"])
@@ -64,7 +69,8 @@ def test_tf_null_masks(java_all_types):
     assert batch["val"]["maybeInt"].numpy().tolist() == [expected[k]["maybeInt"] or 0 for k in keys]
     assert mask["maybeInner"]["x"].numpy().tolist() == [expected[k]["maybeInner"] is not None for k in keys]
     assert mask["nullStr"].numpy().tolist() == [False] * ROWS
-    assert mask["i"].numpy().all() and mask["strs"].numpy().all()
+    assert mask["i"].numpy().all()
+    assert mask["strs"].numpy().all()
     element = next(iter(IgniteDataset(cache, port=SESSION_PORT, with_masks=True)))
     assert element["mask"]["val"]["i"].dtype.name == "bool"
 

@@ -38,11 +38,13 @@ def test_coalesce_merges_columns_of_every_mergeable_kind():
             batch_size=10,
         )
     )
-    assert len(out) == 1 and out[0][0] == 4
+    assert len(out) == 1
+    assert out[0][0] == 4
     merged = out[0][1]
     assert merged["key"].values.tolist() == [1, 2, 3, 4]
     name = to_numpy(merged["val"].fields["name"])
-    assert name.tolist() == [b"a", b"bbbb", None, b"d"] and name.mask.tolist() == [False, False, True, False]
+    assert name.tolist() == [b"a", b"bbbb", None, b"d"]
+    assert name.mask.tolist() == [False, False, True, False]
     assert to_numpy(merged["val"])["vec"][:, 0].tolist() == [1, 1, 3, 4]
     # a run with a column that does not merge (ragged here) is passed on as it came, in order
     first = batch([5], ["e"], None)

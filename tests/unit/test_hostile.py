@@ -188,7 +188,7 @@ def test_partition_scan_request_answered_twice(hostile):
 def test_partition_scan_page_claiming_a_million_rows(hostile):
     body = struct.pack("<qi", 7, 1_000_000) + b"\x65\x65" + b"\x00"
     server = hostile(frame(HANDSHAKE_OK), lambda rid, op: scan_response(rid, body))
-    with pytest.raises(ignite_fast.ProtocolError, match="partition 0 .*claims"):
+    with pytest.raises(ignite_fast.ProtocolError, match=r"partition 0 .*claims"):
         _timed(lambda: _partition_scan(server, partitions=(0,)))
 
 

@@ -115,7 +115,9 @@ def test_credentials_apply_only_to_the_named_cluster(clean_env):
         ), own
     for other in (["node3:10800"], ["node2:10800"], ["node1:10800", "evil:10800"], ["node1.evil:10800"]):
         env = _native.igfs_env(other)
-        assert env["withheld"] and env["username"] is None and env["password"] is None, other
+        assert env["withheld"], other
+        assert env["username"] is None, other
+        assert env["password"] is None, other
         # the trust stays, the client certificate does not
         assert env["tls"] == {
             "ca_file": "/etc/ca.pem",
@@ -124,7 +126,8 @@ def test_credentials_apply_only_to_the_named_cluster(clean_env):
             "key_password": None,
             "check_hostname": True,
         }
-        assert env["name"] == "" and env["block_size"] == 1 << 20
+        assert env["name"] == ""
+        assert env["block_size"] == 1 << 20
     clean_env.setenv("IGFS_PORT", "10850")
     assert _native.igfs_env(["node1:10850"])["password"] == "secret"
     assert _native.igfs_env(["node1:10800"])["password"] is None
@@ -132,4 +135,5 @@ def test_credentials_apply_only_to_the_named_cluster(clean_env):
 
 def test_nothing_is_withheld_without_credentials(clean_env):
     env = _native.igfs_env(["elsewhere:10800"])
-    assert env["withheld"] is False and env["password"] is None
+    assert env["withheld"] is False
+    assert env["password"] is None

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -36,7 +37,8 @@ def home(tmp_path, monkeypatch) -> Path:
 def test_a_name_that_is_not_a_plain_name_is_refused(kind, name):
     with pytest.raises(ClusterNameError, match="not a plain name") as error:
         kind(name=name)
-    assert isinstance(error.value, ServerError) and isinstance(error.value, ValueError)
+    assert isinstance(error.value, ServerError)
+    assert isinstance(error.value, ValueError)
 
 
 @pytest.mark.parametrize("name", ["default", "ignite3", "pytest-ignite3-pair", "run_7.b", "a" * 64])
@@ -104,7 +106,8 @@ def test_hocon_strings_are_json_strings():
     assert NASTY not in hocon  # unquoted, ${HOME} would be substituted and the newline end the value
     security = cluster.cluster_configuration()
     user = json.dumps(cluster.username)
-    assert security is not None and f"username: {user}, password: {json.dumps(NASTY)}" in security
+    assert security is not None
+    assert f"username: {user}, password: {json.dumps(NASTY)}" in security
 
 
 def test_reprs_show_no_secret():
@@ -114,7 +117,9 @@ def test_reprs_show_no_secret():
         Ignite3Cluster(name="r", username="u", password="user-secret", ssl=ssl),
     ):
         text = repr(cluster)
-        assert "secret" not in text and "'ts'" not in text and "name='r'" in text
+        assert "secret" not in text
+        assert "'ts'" not in text
+        assert "name='r'" in text
 
 
 def test_private_files_are_created_owner_only(tmp_path):
@@ -172,7 +177,7 @@ def test_the_nodes_own_process_is_recognised_by_its_config_file(home):
 class _Started:
     """Takes the place of `start` for the command-line tests: what the CLI built, no node."""
 
-    clusters: list = []
+    clusters: ClassVar[list] = []
 
     @staticmethod
     def start(cluster, quiet=True):
@@ -197,7 +202,8 @@ def test_secrets_from_files(tmp_path, started, capsys):
     args = [*START3, "--password-file", str(tmp_path / "pw"), "--ssl-keystore-password-file", str(tmp_path / "ks")]
     assert server.main(args) == 0
     [cluster] = started
-    assert cluster.password == "from-file" and cluster.ssl["keystore_password"] == "store-file"
+    assert cluster.password == "from-file"
+    assert cluster.ssl["keystore_password"] == "store-file"
     assert "warning" not in capsys.readouterr().err
 
 
@@ -206,7 +212,8 @@ def test_secrets_from_the_environment(started, monkeypatch, capsys):
     monkeypatch.setenv("IGNITE_FAST_SSL_KEYSTORE_PASSWORD", "store-env")
     assert server.main(START3) == 0
     [cluster] = started
-    assert cluster.password == "from-env" and cluster.ssl["keystore_password"] == "store-env"
+    assert cluster.password == "from-env"
+    assert cluster.ssl["keystore_password"] == "store-env"
     assert "warning" not in capsys.readouterr().err
 
 
@@ -216,7 +223,8 @@ def test_a_secret_on_the_command_line_works_with_a_warning(started, monkeypatch,
     [cluster] = started
     assert cluster.password == "on-argv"
     err = capsys.readouterr().err
-    assert "warning: --password on the command line is visible" in err and "--password-file" in err
+    assert "warning: --password on the command line is visible" in err
+    assert "--password-file" in err
     assert "warning: --ssl-keystore-password on the command line" in err
 
 
@@ -224,11 +232,14 @@ def test_a_secret_given_twice_or_unreadable_is_refused(tmp_path, started, capsys
     (tmp_path / "pw").write_text("x")
     with pytest.raises(SystemExit) as both:
         server.main([*START3, "--password", "a", "--password-file", str(tmp_path / "pw")])
-    assert both.value.code == 2 and "not both" in capsys.readouterr().err
+    assert both.value.code == 2
+    assert "not both" in capsys.readouterr().err
     with pytest.raises(SystemExit) as missing:
         server.main([*START3, "--password-file", str(tmp_path / "absent")])
-    assert missing.value.code == 2 and "cannot read --password-file" in capsys.readouterr().err
+    assert missing.value.code == 2
+    assert "cannot read --password-file" in capsys.readouterr().err
     with pytest.raises(SystemExit) as other:
         server.main(["start", "--password-file", str(tmp_path / "pw")])
-    assert other.value.code == 2 and "--password-file is an option of Ignite 3.x only" in capsys.readouterr().err
+    assert other.value.code == 2
+    assert "--password-file is an option of Ignite 3.x only" in capsys.readouterr().err
     assert not started

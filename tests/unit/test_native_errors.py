@@ -37,7 +37,9 @@ def test_every_core_error_kind_has_one_sample():
     assert set(kinds) == set(EXPECTED)
 
 
-@pytest.mark.parametrize("kind, exception", _native.error_kind_samples(), ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("kind", "exception"), _native.error_kind_samples(), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_core_error_kind_raises_its_class(kind, exception):
     assert type(exception) is EXPECTED[kind]
     assert isinstance(exception, errors.IgniteError)

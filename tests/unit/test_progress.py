@@ -46,7 +46,9 @@ def count_to_ten(progress: bool | None) -> None:
 def test_a_bar_shows_on_a_terminal_by_default():
     with stderr(terminal=True) as shown:
         count_to_ten(None)
-    assert "writing digits" in shown.getvalue() and "10/10" in shown.getvalue() and "rows" in shown.getvalue()
+    assert "writing digits" in shown.getvalue()
+    assert "10/10" in shown.getvalue()
+    assert "rows" in shown.getvalue()
 
 
 def test_no_bar_by_default_when_stderr_is_not_a_terminal():
@@ -64,13 +66,15 @@ def test_false_hides_the_bar_even_on_a_terminal():
 def test_true_shows_the_bar_in_a_log_too():
     with stderr(terminal=False) as shown:
         count_to_ten(True)
-    assert "writing digits" in shown.getvalue() and "10/10" in shown.getvalue()
+    assert "writing digits" in shown.getvalue()
+    assert "10/10" in shown.getvalue()
 
 
 def test_a_bytes_bar_counts_in_binary_units():
     with stderr(terminal=True) as shown, bytes_bar(None, "put", total=3 << 20) as bar:
         bar.update(3 << 20)
-    assert "put" in shown.getvalue() and "3.00M/3.00M" in shown.getvalue()
+    assert "put" in shown.getvalue()
+    assert "3.00M/3.00M" in shown.getvalue()
 
 
 @pytest.mark.parametrize("progress", ["yes", 1, 0.5])
@@ -80,7 +84,7 @@ def test_progress_is_none_true_or_false(progress):
 
 
 @pytest.mark.parametrize(
-    "line, fetched",
+    ("line", "fetched"),
     [
         (
             "Downloaded from central: https://repo.maven.apache.org/maven2/org/apache/ignite/ignite-core/2.17.0/"
@@ -131,7 +135,8 @@ def test_install_shows_the_bytes_maven_fetches_on_a_terminal(fake_maven):
         libs = server.install("9.9.9", quiet=True)
     assert (libs / "ignite-core-9.9.9.jar").read_bytes() == b"jar"
     shown = stream.getvalue()
-    assert "Maven" in shown and "ignite-core-9.9.9.jar" in shown
+    assert "Maven" in shown
+    assert "ignite-core-9.9.9.jar" in shown
     assert "13.4MB" in shown  # 6.0 kB + 14 MB as Maven counts them (powers of ten), shown in MiB
 
 

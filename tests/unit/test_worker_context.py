@@ -57,7 +57,8 @@ def test_torchrun():
     # torchrun's default rendezvous id is "none", which names no job. Where the workers share
     # torchrun's store, they agree on a job id there (job_id_from_store) ...
     shared = worker_context({**env, "TORCHELASTIC_RUN_ID": "none", "TORCHELASTIC_USE_AGENT_STORE": "True"})
-    assert shared.job_id is None and shared.job_store == "10.0.0.1:29400"
+    assert shared.job_id is None
+    assert shared.job_store == "10.0.0.1:29400"
     # ... else their own store's address, fresh for each run, names it.
     assert worker_context({**env, "TORCHELASTIC_RUN_ID": "none"}).job_id == "none-10.0.0.1_29400"
     assert worker_context({**env, "TORCHELASTIC_RUN_ID": "none", JOB_ID_ENV: "mine"}) == WorkerContext(
@@ -147,13 +148,16 @@ def test_kubeflow_pytorchjob_sets_rank_and_world_size():
     env = {"RANK": "1", "WORLD_SIZE": "3", "MASTER_ADDR": "train-master-0", "MASTER_PORT": "23456"}
     context = worker_context(env)
     assert (context.rank, context.world_size, context.local_rank, context.local_world_size) == (1, 3, 0, 1)
-    assert context.engine == "env" and context.job_id == "train-master-0_23456" and context.attempt is None
+    assert context.engine == "env"
+    assert context.job_id == "train-master-0_23456"
+    assert context.attempt is None
 
 
 def test_overrides_name_the_job_and_the_attempt():
     env = {"RANK": "0", "WORLD_SIZE": "2", "IGNITE_FAST_JOB_ID": "nightly/run 5", "IGNITE_FAST_ATTEMPT": "4"}
     context = worker_context(env)
-    assert context.job_id == "nightly_run_5" and context.attempt == 4
+    assert context.job_id == "nightly_run_5"
+    assert context.attempt == 4
 
 
 def test_tf_config_counts_the_chief_then_the_workers():
@@ -166,7 +170,9 @@ def test_tf_config_counts_the_chief_then_the_workers():
     assert (chief.rank, chief.world_size, chief.local_rank, chief.local_world_size) == (0, 4, 0, 2)
     assert (w0.rank, w0.local_rank) == (1, 1)
     assert (w2.rank, w2.local_rank, w2.local_world_size) == (3, 1, 2)
-    assert chief.job_id == w2.job_id and chief.job_id.startswith("tf-") and chief.engine == "tf_config"
+    assert chief.job_id == w2.job_id
+    assert chief.job_id.startswith("tf-")
+    assert chief.engine == "tf_config"
     evaluator = for_task("evaluator", 0)
     assert (evaluator.rank, evaluator.world_size) == (0, 1)  # it reads the whole cache
 
@@ -191,7 +197,8 @@ def _node(n: int, port: int, *hosts: str) -> NodeEndpoint:
 
 
 def test_this_hosts_addresses():
-    assert is_this_host("127.0.0.1") and is_this_host("localhost")
+    assert is_this_host("127.0.0.1")
+    assert is_this_host("localhost")
     assert not is_this_host("192.0.2.254")  # TEST-NET-1: no machine has it
     assert not is_this_host("no-such-host.invalid")
 

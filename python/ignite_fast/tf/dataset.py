@@ -22,11 +22,12 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from .._options import TlsOptions
-from ..client import Client
-from ..columns import Column, to_numpy
-from ..distributed import TopologyWatch, agreed_plan, worker_context
-from ..errors import InvalidArgumentError, TlsError
+from ignite_fast._options import TlsOptions
+from ignite_fast.client import Client
+from ignite_fast.columns import Column, to_numpy
+from ignite_fast.distributed import TopologyWatch, agreed_plan, worker_context
+from ignite_fast.errors import InvalidArgumentError, TlsError
+
 from .specs import EMPTY_SPEC, batch_spec, mask_spec, mask_value, split_runs, to_tf
 
 # Rows decoded per generator step when the caller asks for single elements.

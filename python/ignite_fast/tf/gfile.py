@@ -13,8 +13,8 @@ import os
 
 import tensorflow as tf
 
-from .. import _native
-from ..errors import IgfsPluginError
+from ignite_fast import _native
+from ignite_fast.errors import IgfsPluginError
 
 
 def igfs_plugin_path() -> str:

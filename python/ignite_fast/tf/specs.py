@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from ..columns import (
+from ignite_fast.columns import (
     Column,
     FixedColumn,
     ListColumn,
@@ -38,7 +38,7 @@ from ..columns import (
     VarColumn,
     uuid_strings,
 )
-from ..errors import InvalidArgumentError, UnsupportedTypeError
+from ignite_fast.errors import InvalidArgumentError, UnsupportedTypeError
 
 _DTYPES = {
     "uint8": tf.uint8,
@@ -216,7 +216,7 @@ def split_runs(element: Any, rows: int) -> list[Any]:
         lengths = np.diff(leaf.offsets)
         change[1:] |= lengths[1:] != lengths[:-1]
     starts = np.flatnonzero(change).tolist()
-    bounds = list(zip(starts, starts[1:] + [rows]))
+    bounds = list(zip(starts, [*starts[1:], rows]))
     return [_cut(element, start, stop) for start, stop in bounds]
 
 

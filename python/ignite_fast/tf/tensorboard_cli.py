@@ -19,7 +19,8 @@ import sys
 
 from tensorboard import main as tensorboard_main  # type: ignore[import-untyped]
 
-from ..errors import IgfsPluginError
+from ignite_fast.errors import IgfsPluginError
+
 from .gfile import register_igfs_filesystem
 
 
