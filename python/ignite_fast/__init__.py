@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import errors
 from .client import Client, TlsOptions
 from .columns import Ragged
@@ -51,7 +53,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     # TensorFlow is optional and slow to import: load the tf.data adaptor only when asked for.
     if name == "IgniteDataset":
         try:

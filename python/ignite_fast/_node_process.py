@@ -123,7 +123,7 @@ def copy_dependencies_command(mvn: str, pom: Path, output_dir: Path, *properties
 # ---- node processes ----
 
 
-def start_process(cmd: list[str], work_dir: Path, log_name: str = "node.log") -> subprocess.Popen:
+def start_process(cmd: list[str], work_dir: Path, log_name: str = "node.log") -> subprocess.Popen[bytes]:
     """Starts one node in a session of its own (so a signal reaches the whole group), its output
     into ``work_dir/log_name``, and records its pid in ``work_dir/pid``."""
     with open(work_dir / log_name, "wb") as log:
@@ -220,7 +220,7 @@ class NodeProcesses:
     `nodes` and `port`, and gives `node_specs()` (each with a `work_dir`), `log_path(i)`,
     `start()`, and a `_procs` list of the processes it started."""
 
-    _procs: list
+    _procs: list[subprocess.Popen[bytes]]
     name: str
     nodes: int
     port: int

@@ -24,9 +24,9 @@ class TlsOptions:
     works too) present a client certificate to clusters that require one.
     """
 
-    ca_file: str | os.PathLike | None = None
-    cert_file: str | os.PathLike | None = None
-    key_file: str | os.PathLike | None = None
+    ca_file: str | os.PathLike[str] | None = None
+    cert_file: str | os.PathLike[str] | None = None
+    key_file: str | os.PathLike[str] | None = None
     key_password: str | None = None
     check_hostname: bool = True
 
@@ -155,7 +155,7 @@ class ConnectionSettings:
         return _native.NativeClient(self.native_spec())
 
 
-def _path(p: str | os.PathLike | None) -> str | None:
+def _path(p: str | os.PathLike[str] | None) -> str | None:
     return None if p is None else os.fspath(p)
 
 
@@ -178,7 +178,7 @@ def decode_args(
     )
 
 
-def batch_converter(format: str) -> Callable[[dict], Any]:
+def batch_converter(format: str) -> Callable[[dict[str, Any]], Any]:
     """What a batch of named columns becomes for ``format``: ``"numpy"`` arrays, an ``"arrow"``
     RecordBatch, or the ``"columns"`` themselves (checked before anything is read)."""
     if format == "numpy":

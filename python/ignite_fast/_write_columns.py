@@ -55,7 +55,7 @@ class WriteColumn:
     def row_bytes(self) -> int:
         return self.data.size // self.rows if self.rows else 0
 
-    def rows_spec(self, start: int, stop: int) -> tuple:
+    def rows_spec(self, start: int, stop: int) -> tuple[str, np.ndarray, int]:
         """The native writer's ``(kind, bytes, width)`` of rows ``start..stop`` (a view)."""
         return (self.kind, self.data[start * self.row_bytes : stop * self.row_bytes], self.width)
 

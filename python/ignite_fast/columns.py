@@ -88,7 +88,7 @@ class Ragged:
     def dtype(self) -> np.dtype | None:
         return getattr(self.values, "dtype", None)
 
-    def to_list(self) -> list:
+    def to_list(self) -> list[Any]:
         """Plain Python values, row by row (a convenience, not a fast path)."""
         return to_pylist(self)
 
@@ -109,7 +109,7 @@ def _column_len(column: Any) -> int:
     return len(column)
 
 
-def to_pylist(column: Any) -> list:
+def to_pylist(column: Any) -> list[Any]:
     """Any column as a list of plain Python values, one per row: nulls as None, lists as lists,
     maps as dicts, objects as dicts (a convenience for inspection and tests, not a fast path)."""
     if isinstance(column, Ragged):
@@ -133,7 +133,7 @@ def to_pylist(column: Any) -> list:
         if mask.ndim > 1:
             mask = np.any(mask.reshape(len(mask), -1), axis=1)
         return [None if m else v for v, m in zip(column.data.tolist(), mask.tolist())]
-    return column.tolist()
+    return cast(list[Any], column.tolist())
 
 
 def _masked(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
@@ -227,7 +227,7 @@ class NullColumn:
 Column = PrimColumn | FixedColumn | VarColumn | StrColumn | ListColumn | MapColumn | StructColumn | NullColumn
 
 
-def column_from_native(native: tuple) -> Column:
+def column_from_native(native: tuple[Any, ...]) -> Column:
     """A column from ``_native`` (a tagged tuple) as its named type: a few Python operations per
     column and batch, none per row."""
     tag = native[0]
@@ -250,7 +250,7 @@ def column_from_native(native: tuple) -> Column:
     raise AssertionError(f"unknown native column tag {tag!r}")
 
 
-def batch_from_native(native: dict[str, tuple]) -> dict[str, Column]:
+def batch_from_native(native: dict[str, tuple[Any, ...]]) -> dict[str, Column]:
     """A batch of native columns (``{"key": ..., "val": ...}`` or SQL columns) as named columns."""
     return {name: column_from_native(col) for name, col in native.items()}
 

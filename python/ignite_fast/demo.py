@@ -187,7 +187,7 @@ def train(port: int, cache_name: str, rows: int, real: int, epochs: int) -> floa
     dataset = IgniteDataset(cache_name=cache_name, port=port)
     info(f"element spec: {dataset.element_spec}")
 
-    def features(element):
+    def features(element: dict[str, Any]) -> tuple[Any, Any]:
         x = tf.cast(element["val"]["pixels"], tf.float32) / 255.0
         return tf.reshape(x, [SIDE * SIDE]), element["val"]["label"]
 
@@ -222,8 +222,8 @@ def train(port: int, cache_name: str, rows: int, real: int, epochs: int) -> floa
 
     Callback: Any = tf.keras.callbacks.Callback
 
-    class CheckpointToIgfs(Callback):
-        def on_epoch_end(self, index, logs=None):
+    class CheckpointToIgfs(Callback):  # type: ignore[misc]  # Keras has no type hints: Callback is Any
+        def on_epoch_end(self, index: int, logs: dict[str, Any] | None = None) -> None:
             epoch.assign_add(1)
             checkpoints.save(checkpoint_number=int(epoch.numpy()))
 
@@ -291,7 +291,7 @@ def score_from_igfs(port: int, cache_name: str, predictions_cache: str, real: in
     info("igfs:///demo now holds:")
     for stat in fs.ls("/demo", recursive=True, detail=True):
         info(f"  {stat.path}{'/' if stat.is_dir else f'  ({stat.size:,} bytes)'}")
-    return correct / len(stored)
+    return float(correct) / len(stored)
 
 
 def draw_predictions(path: Path, pixels: Any, predicted: list[int], truth: list[int], accuracy: float) -> None:
@@ -395,7 +395,8 @@ def measure_reads(port: int, cache_name: str, rows: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ignite_fast.server import IgniteCluster, ServerError, home_dir
+    from ignite_fast._node_process import home_dir
+    from ignite_fast.server import IgniteCluster, ServerError
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=10800)

@@ -683,7 +683,7 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
-def tf_config_from_torchrun(environ: Mapping[str, str] | None = None, timeout: float = 300.0) -> dict:
+def tf_config_from_torchrun(environ: Mapping[str, str] | None = None, timeout: float = 300.0) -> dict[str, Any]:
     """Sets ``TF_CONFIG`` for ``tf.distribute.MultiWorkerMirroredStrategy`` in a worker that
     torchrun started, and returns it: every rank picks a free port on its host, the addresses
     are exchanged through the torch.distributed store torchrun's rendezvous set up

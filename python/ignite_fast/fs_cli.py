@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 
 from ._progress import bytes_bar
 from .errors import IgniteError
-from .igfs import IgniteFileSystem, split_url
+from .igfs import IgfsStat, IgniteFileSystem, split_url
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _line(stat, long: bool) -> str:
+def _line(stat: IgfsStat, long: bool) -> str:
     if not long:
         return stat.path + ("/" if stat.is_dir else "")
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stat.modified))

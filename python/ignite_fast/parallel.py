@@ -11,7 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from ._nodes import NodeConnections, primaries_of
@@ -49,7 +49,7 @@ class _PartitionQueues:
         self._readers: dict[bytes, int] = {}
         self.put(partitions)
 
-    def put(self, partitions) -> None:
+    def put(self, partitions: Iterable[int]) -> None:
         with self._lock:
             for partition in partitions:
                 self._queues.setdefault(self._primaries[partition], []).append(partition)
@@ -100,7 +100,7 @@ def parallel_scan(
     failover_timeout: float,
     decode: dict[str, Any],
     raw: bool = False,
-) -> Iterator[tuple]:
+) -> Iterator[tuple[Any, ...]]:
     """Yields ``(rows, columns)`` batches of the partitions ``mine`` of ``cache`` (whose primaries
     are ``primaries``), partition by partition. ``workers`` threads each keep up to ``cursors``
     partitions in flight on one connection, with at most ``IN_FLIGHT_BYTES`` of pages asked for at
@@ -111,7 +111,7 @@ def parallel_scan(
     nodes.look_for(primaries)
     todo = _PartitionQueues(mine, primaries)
     # Read partitions wait here for the consumer; the bound keeps memory flat when it is slow.
-    done: queue.Queue = queue.Queue(maxsize=2 * workers)
+    done: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=2 * workers)
     stop = threading.Event()
     # When the scan last finished a partition: connection failures are retried (on the
     # partitions' new primaries) until none has been finished for ``failover_timeout`` seconds.
@@ -157,7 +157,7 @@ def parallel_scan(
                 todo.set_primaries(fresh)
                 return
 
-    def hand_over(item: tuple) -> None:
+    def hand_over(item: tuple[Any, ...]) -> None:
         while not stop.is_set():
             try:
                 done.put(item, timeout=0.2)
@@ -169,12 +169,12 @@ def parallel_scan(
         """Reads ``node``'s queued partitions, ``cursors`` at a time on one connection, handing
         each over once whole. If the node goes away, the unfinished ones are queued again for
         their new primaries (after the cluster has had a moment to hand them to backups)."""
-        held: dict[int, list] = {}
+        held: dict[int, list[Any]] = {}
         rows_read = parts_read = 0
         # The raw reader hands complete partitions over in groups: one hand-over per partition
         # cost more than fetching a small partition's page (the numpy path shares batches).
         group_partitions: list[int] = []
-        group_pages: list = []
+        group_pages: list[Any] = []
 
         def hand_over_group() -> None:
             nonlocal group_partitions, group_pages
@@ -250,8 +250,8 @@ def parallel_scan(
     for thread in threads:
         thread.start()
 
-    def handed_over() -> Iterator[tuple]:
-        waiting: dict[int, list] = {}
+    def handed_over() -> Iterator[tuple[Any, ...]]:
+        waiting: dict[int, list[Any]] = {}
         in_order = iter(mine)
         next_partition = next(in_order, None)
         received = 0
@@ -307,10 +307,10 @@ def coalesce(
 ) -> Iterator[tuple[int, dict[str, Column]]]:
     """Yields ``(rows, columns)`` batches as they come, but runs of small ones merged into
     batches of up to ``batch_size`` rows (in the same order)."""
-    pending: list[tuple] = []
+    pending: list[tuple[Any, ...]] = []
     pending_rows = 0
 
-    def flush() -> Iterator[tuple]:
+    def flush() -> Iterator[tuple[Any, ...]]:
         nonlocal pending, pending_rows
         if len(pending) == 1:
             yield pending[0]
@@ -331,7 +331,7 @@ def coalesce(
     yield from flush()
 
 
-def batch_step(scan: Any, batch_size: int, share_batches: bool):
+def batch_step(scan: Any, batch_size: int, share_batches: bool) -> Callable[[], Piece | None]:
     """One step of a node's partition scan that decodes: a :class:`Piece` of named columns."""
 
     def step() -> Piece | None:
@@ -344,7 +344,7 @@ def batch_step(scan: Any, batch_size: int, share_batches: bool):
     return step
 
 
-def raw_step(scan: Any):
+def raw_step(scan: Any) -> Callable[[], Piece | None]:
     """One step of a node's partition scan that discards pages: a :class:`Piece` of byte counts."""
 
     def step() -> Piece | None:

@@ -108,7 +108,7 @@ def to_torch(column: Any, with_masks: bool = False) -> Any:
     return column
 
 
-class IgniteIterableDataset(IterableDataset):
+class IgniteIterableDataset(IterableDataset[Any]):
     """Batches of an Ignite cache for a ``torch.utils.data.DataLoader`` (with ``batch_size=None``).
 
     ``hosts`` lists the nodes (``"host:port"``; give them all, so that each partition is read

@@ -26,10 +26,12 @@ import os
 import shutil
 import socket
 import struct
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 # ClusterNameError, ServerError and maven_download are re-exported (`as`): users and tests import
@@ -123,7 +125,7 @@ def install(version: str = IGNITE_VERSION, quiet: bool = False, progress: bool |
 _ATTRIBUTE_ENTITIES = {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
 
 
-def _bean_property(name: str, value) -> str:
+def _bean_property(name: str, value: object) -> str:
     return f'<property name="{name}" value="{escape(str(value), _ATTRIBUTE_ENTITIES)}"/>'
 
 
@@ -164,8 +166,8 @@ class IgniteCluster(NodeProcesses):
     # TLS on the client port: {"keystore", "keystore_password", "truststore",
     # "truststore_password" (PKCS12 files), "client_auth": require client certificates}.
     # Left out of the repr: it holds passwords.
-    ssl: dict | None = field(default=None, repr=False)
-    _procs: list = field(default_factory=list, repr=False)
+    ssl: dict[str, Any] | None = field(default=None, repr=False)
+    _procs: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
 
     def node_specs(self) -> list[NodeSpec]:
         return [
@@ -339,7 +341,7 @@ class IgniteCluster(NodeProcesses):
         if self.persistence:
             activate("127.0.0.1", self.port, *(("ignite", "ignite") if self.authentication else (None, None)))
 
-    def _describe(self) -> dict:
+    def _describe(self) -> dict[str, Any]:
         return {
             "nodes": self.nodes,
             "port": self.port,
@@ -383,7 +385,7 @@ class IgniteCluster(NodeProcesses):
             time.sleep(0.25)
         raise ServerError(f"the {self.nodes} nodes did not form one cluster.\n{self.log_tail(0)}")
 
-    def status(self) -> list[dict]:
+    def status(self) -> list[dict[str, Any]]:
         out = []
         for spec in self.node_specs():
             pid = self.node_pid(spec)
@@ -554,7 +556,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _generation(args: argparse.Namespace) -> int:
     if args.ignite is not None:
-        return args.ignite
+        return int(args.ignite)
     if args.command in ("stop", "status") and args.name is not None:
         recorded = server_ignite3.recorded_cluster(args.name)
         if recorded is not None and recorded.get("ignite") == 3:
@@ -589,7 +591,7 @@ def _read_secrets(args: argparse.Namespace, generation: int, parser: argparse.Ar
             setattr(args, name, os.environ[variable])
 
 
-def _start_options(args: argparse.Namespace, generation: int, parser: argparse.ArgumentParser) -> dict:
+def _start_options(args: argparse.Namespace, generation: int, parser: argparse.ArgumentParser) -> dict[str, Any]:
     """The generation's own start options, with their defaults; another generation's is an error."""
     options = {}
     for name, (owner, default) in _GENERATION_OPTIONS.items():

@@ -37,11 +37,14 @@ import shutil
 import socket
 import ssl as tls
 import struct
+import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 from ._node_process import (
     NodeProcesses,
@@ -230,8 +233,8 @@ class Ignite3Cluster(NodeProcesses):
     start_timeout: float = 180.0
     username: str | None = None
     password: str | None = field(default=None, repr=False)
-    ssl: dict | None = field(default=None, repr=False)  # holds the stores' passwords
-    _procs: list = field(default_factory=list, repr=False)
+    ssl: dict[str, Any] | None = field(default=None, repr=False)  # holds the stores' passwords
+    _procs: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
 
     def node_specs(self) -> list[Ignite3NodeSpec]:
         return [
@@ -405,7 +408,7 @@ class Ignite3Cluster(NodeProcesses):
         url = f"http://127.0.0.1:{spec.rest_port}/management/v1/node/state"
         try:
             with urllib.request.urlopen(urllib.request.Request(url, headers=self._rest_auth()), timeout=2) as response:
-                return json.loads(response.read()).get("state")
+                return cast("str | None", json.loads(response.read()).get("state"))
         except (OSError, ValueError):
             return None
 
@@ -417,7 +420,9 @@ class Ignite3Cluster(NodeProcesses):
         token = base64.b64encode(f"{self.username}:{self.password or ''}".encode()).decode()
         return {"Authorization": f"Basic {token}"}
 
-    def _wait(self, spec: Ignite3NodeSpec, deadline: float, what: str, ready) -> None:
+    def _wait(
+        self, spec: Ignite3NodeSpec, deadline: float, what: str, ready: Callable[[Ignite3NodeSpec], bool]
+    ) -> None:
         pid = self.node_pid(spec)
         while time.monotonic() < deadline:
             if pid is None or not pid_alive(pid):
@@ -429,7 +434,7 @@ class Ignite3Cluster(NodeProcesses):
             f"Ignite 3 node {spec.index} did not {what} within {self.start_timeout:.0f}s.\n{self.log_tail(spec.index)}"
         )
 
-    def _describe(self) -> dict:
+    def _describe(self) -> dict[str, Any]:
         return {
             "ignite": 3,
             "nodes": self.nodes,
@@ -445,7 +450,7 @@ class Ignite3Cluster(NodeProcesses):
             "ssl": self.ssl,
         }
 
-    def status(self) -> list[dict]:
+    def status(self) -> list[dict[str, Any]]:
         out = []
         for spec in self.node_specs():
             pid = self.node_pid(spec)
@@ -483,7 +488,7 @@ def ssl_settings(
     keystore_password: str | None,
     truststore: str | None = None,
     truststore_password: str | None = None,
-) -> dict | None:
+) -> dict[str, Any] | None:
     """The `ssl` of an `Ignite3Cluster` from separate settings: None without a keystore; a
     truststore turns on required client certificates."""
     if keystore is None:
@@ -492,19 +497,19 @@ def ssl_settings(
         return None
     if keystore_password is None or (truststore is not None and truststore_password is None):
         raise ServerError("a PKCS12 keystore or truststore needs its password")
-    ssl: dict = {"keystore": keystore, "keystore_password": keystore_password}
+    ssl: dict[str, Any] = {"keystore": keystore, "keystore_password": keystore_password}
     if truststore is not None:
         ssl.update(truststore=truststore, truststore_password=truststore_password, client_auth=True)
     return ssl
 
 
-def _store_hocon(path: str | os.PathLike, password: str) -> str:
+def _store_hocon(path: str | os.PathLike[str], password: str) -> str:
     return f"{{ type: PKCS12, path: {json.dumps(str(path))}, password: {json.dumps(password)} }}"
 
 
-def recorded_cluster(name: str) -> dict | None:
+def recorded_cluster(name: str) -> dict[str, Any] | None:
     """What `start` recorded about the cluster `name` (either generation), or None."""
     try:
-        return json.loads((cluster_dir(name) / "cluster.json").read_text())
+        return cast("dict[str, Any]", json.loads((cluster_dir(name) / "cluster.json").read_text()))
     except (OSError, ValueError):
         return None

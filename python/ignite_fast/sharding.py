@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
@@ -62,7 +62,7 @@ class ShardPlan:
     def __getitem__(self, worker: int) -> tuple[int, ...]:
         return self.shards[worker]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "cache": self.cache,
             "partition_count": self.partition_count,
@@ -73,8 +73,8 @@ class ShardPlan:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> ShardPlan:
-        def tup(value):
+    def from_dict(cls, data: dict[str, Any]) -> ShardPlan:
+        def tup(value: Any) -> tuple[Any, ...] | None:
             return None if value is None else tuple(value)
 
         try:
@@ -172,7 +172,7 @@ def plan_from_env(cache: str) -> ShardPlan | None:
 
 
 def assign_partitions(
-    weights: Sequence[int], primaries: Sequence[object], homes: Sequence[set], workers: int
+    weights: Sequence[int], primaries: Sequence[object], homes: Sequence[set[object]], workers: int
 ) -> list[list[int]]:
     """Splits partitions ``0..len(weights)`` among ``workers``.
 
@@ -188,7 +188,7 @@ def assign_partitions(
     counts = [0] * workers
     shards: list[list[int]] = [[] for _ in range(workers)]
 
-    def lightest(candidates):
+    def lightest(candidates: Iterable[int]) -> int:
         return min(candidates, key=lambda i: (loads[i], counts[i], i))
 
     def give(worker: int, partition: int) -> None:
@@ -351,7 +351,7 @@ def balanced_plan(
     cache: str,
     weights: Sequence[int],
     primaries: Sequence[object],
-    local_to: list[set] | None,
+    local_to: list[set[object]] | None,
     workers: int,
     *,
     counted: bool,

@@ -17,7 +17,7 @@ import dataclasses
 import os
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import tensorflow as tf
@@ -172,7 +172,7 @@ def _check_batch_size(batch_size: Any) -> None:
         raise InvalidArgumentError(f"batch_size must be a positive int or None, got {batch_size!r}")
 
 
-class _GeneratorDataset(tf.data.Dataset):
+class _GeneratorDataset(tf.data.Dataset):  # type: ignore[misc]  # TensorFlow has no type hints: Dataset is Any
     """A ``tf.data.Dataset`` that wraps a built pipeline and keeps the client it reads with."""
 
     def __init__(self, dataset: tf.data.Dataset, client: Client, batch_size: int | None):
@@ -181,7 +181,7 @@ class _GeneratorDataset(tf.data.Dataset):
         self._dataset = dataset
         super().__init__(dataset._variant_tensor)  # noqa: SLF001 - how a Dataset subclass wraps another
 
-    def _inputs(self) -> list:
+    def _inputs(self) -> list[Any]:
         return []
 
     @property
@@ -324,7 +324,7 @@ class IgniteDataset(_GeneratorDataset):
 
         # One client per (addresses, port, credentials, TLS) for every pass: the one the element
         # structure is sampled with now, and those for other values the tensors take when run.
-        clients: dict[tuple, Client] = {}
+        clients: dict[tuple[Any, ...], Client] = {}
         lock = threading.Lock()
 
         def client_for(address: Any, port: int, values: dict[str, Any]) -> Client:
@@ -422,7 +422,7 @@ class IgniteDataset(_GeneratorDataset):
 
     @staticmethod
     def from_sql(
-        query: str, args: list | tuple = (), host: str = "localhost", port: int = 10800, **options: Any
+        query: str, args: list[Any] | tuple[Any, ...] = (), host: str = "localhost", port: int = 10800, **options: Any
     ) -> SqlDataset:
         """A dataset over the rows of an SQL fields query: elements ``{column name: value}``.
         Filtering and projecting on the server sends only what training needs. ``options`` are
@@ -441,7 +441,7 @@ class SqlDataset(_GeneratorDataset):
     def __init__(
         self,
         query: str,
-        args: list | tuple = (),
+        args: list[Any] | tuple[Any, ...] = (),
         host: str = "localhost",
         port: int = 10800,
         *,
@@ -535,7 +535,7 @@ class TableDataset(_GeneratorDataset):
         selection = dict(columns=columns, parallel=parallel, partitions=partitions, shard=shard, page_size=page_size)
 
         def table_batches(rows: int) -> Iterator[dict[str, Column]]:
-            return client.scan(table, rows, format="columns", **selection)
+            return cast(Iterator[dict[str, Column]], client.scan(table, rows, format="columns", **selection))
 
         rows_per_step = batch_size or max(page_size or 0, _ELEMENT_MODE_BATCH)
         sample = next(table_batches(min(rows_per_step, _SAMPLE_ROWS)), None)
