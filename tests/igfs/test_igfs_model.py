@@ -1,5 +1,5 @@
 """igfs checked against a model: a hypothesis state machine drives three IgniteFileSystem clients
-(separate connections; one with a short lease) and fsspec at once — writers, appenders, renames,
+(separate connections; one with a 0.4 s lease) and fsspec at once — writers, appenders, renames,
 deletes, gc, exceptions in the middle of a write, leases running out, readers — and after every
 step compares what a reader sees with a plain in-memory model.
 
@@ -16,7 +16,7 @@ The model (what each reader may see):
 Where the outcome depends on a clock (a lease near its end, a writer near gc's threshold), the
 model allows both outcomes and follows the one observed. Every error is a typed IgfsError.
 
-CI size: 40 examples of 25 steps. IGNITE_FAST_SOAK=1 runs 400 examples of 50 steps."""
+CI size: 50 examples of 25 steps. IGNITE_FAST_SOAK=1 runs 400 examples of 50 steps."""
 
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ from node_fixtures import SESSION_PORT
 SOAK = os.environ.get("IGNITE_FAST_SOAK") == "1"
 pytestmark = pytest.mark.timeout(4 * 3600 if SOAK else 600)
 BLOCK = 128  # small blocks: most writes span several, so block puts happen mid-write
-SHORT_LEASE = 0.6
+SHORT_LEASE = 0.4
+SLEEPS = 2  # waits for short leases to run out, at most, per example (they cost most of the time)
 HEARTBEAT = 0.25  # igfs/writer.rs HEARTBEAT: a writer refreshes its record at most this often
 MARGIN = 0.15  # clock slack on both sides of a lease's end or gc's threshold
 NAMES = ("a", "b", "c")
@@ -160,6 +161,7 @@ def test_igfs_against_the_model(clients):
             self.files: dict[str, Version] = {}
             self.handles: list[Handle] = []
             self.readers: list[Reader] = []
+            self.sleeps = 0
 
         def path(self, name: str) -> str:
             return f"{self.root}/{name}"
@@ -320,9 +322,10 @@ def test_igfs_against_the_model(clients):
             assert h.file.closed
             self.end(h)
 
-        @precondition(lambda self: any(h.client.lease < 60 for h in self.handles))
+        @precondition(lambda self: self.sleeps < SLEEPS and any(h.client.lease < 60 for h in self.handles))
         @rule()
         def let_short_leases_run_out(self):
+            self.sleeps += 1
             time.sleep(SHORT_LEASE + 2 * MARGIN)
 
         # ---- the tree ----
@@ -411,7 +414,7 @@ def test_igfs_against_the_model(clients):
     run_state_machine_as_test(
         Machine,
         settings=settings(
-            max_examples=400 if SOAK else 40,
+            max_examples=400 if SOAK else 50,
             stateful_step_count=50 if SOAK else 25,
             deadline=None,
             database=None,
