@@ -90,6 +90,16 @@ class Client:
         or None where partition awareness does not apply (replicated caches, custom affinity)."""
         return primaries_of(self._native, cache)
 
+    def primaries(self, cache: str) -> list[bytes] | None:
+        """The primary node of every partition of ``cache`` (as :meth:`partition_map`): the name
+        under which faces ask either generation's client which node holds what."""
+        return self.partition_map(cache)
+
+    def node_addresses(self) -> dict[bytes, str]:
+        """The address (``"host:port"``) each node of the cluster answered on, by node id: the
+        nodes given and those discovered from them."""
+        return self._reader.nodes().addresses()
+
     def topology_version(self) -> tuple[int, int]:
         """The cluster's affinity topology version ``(major, minor)``: the major number changes
         when a server node joins or leaves, the minor one on cache changes and rebalancing."""

@@ -365,6 +365,11 @@ class Ignite3Client:
         """One native client per node this client was given, by the node's name (made once)."""
         return {name: native for name, (native, _) in self._node_connections().items()}
 
+    def node_addresses(self) -> dict[str, str]:
+        """The address (``"host:port"``) of each node this client was given, by node name (the
+        names :meth:`primaries` gives)."""
+        return {name: address for name, (_, address) in self._node_connections().items()}
+
     def _node_connections(self) -> dict[str, tuple[_native.Ignite3Client, str]]:
         """``{node name: (native client, address)}`` of the nodes this client was given."""
         with self._nodes_lock:

@@ -28,8 +28,9 @@ from ray.cluster_utils import Cluster
 from ray.experimental import get_object_locations
 
 import ignite_fast
+from ignite_fast.errors import InvalidArgumentError
 from ignite_fast.igfs_fsspec import IgfsFileSystem
-from ignite_fast.ray import plan_reads, ray_nodes_beside, read_ignite, split_by_primary
+from ignite_fast.ray import numpy_columns, plan_reads, ray_nodes_beside, read_ignite, split_by_primary
 from node_fixtures import TRIO_PORT
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +60,43 @@ def test_ray_nodes_beside_ignite_nodes_by_host():
     beside = ray_nodes_beside(ignite, ray_nodes, driver_ip="192.0.2.7")
     # Loopback is the driver's host; its three Ignite nodes are dealt over its two Ray nodes in order.
     assert beside == {b"1": "ra", b"2": "rb", b"4": "ra"}  # 10.9.9.9 has no Ray node
+
+
+def test_ignite3_node_names_split_like_node_ids():
+    primaries = ["node-b", "node-a", "node-b", "", "node-a", "node-b"]  # "": no primary named yet
+    groups = split_by_primary(range(6), primaries, tasks=3)
+    assert sorted(p for g in groups for p in g) == list(range(6))
+    assert all(len({primaries[p] for p in g}) == 1 for g in groups)
+
+
+def test_blocks_become_the_numpy_columns_put_batches_takes():
+    table = pa.table(
+        {
+            "key": pa.array([1, 2, 3], pa.int64()),
+            "name": pa.array(["a", None, "héllo"]),
+            "blob": pa.array([b"ab", b"cd", None]),
+            "pixels": pa.array([[1, 2], [3, 4], [5, 6]], pa.list_(pa.uint8(), 2)),
+            "at": pa.array([1, None, 3], pa.timestamp("ms")),
+            "time": pa.array([5, 6, None], pa.time64("ns")),
+        }
+    ).slice(1)  # an offset into every buffer
+    columns = numpy_columns(table)
+    assert columns["key"].tolist() == [2, 3]
+    assert columns["name"].dtype == np.dtype("S6")  # UTF-8 bytes, padded to the longest
+    assert columns["name"].mask.tolist() == [True, False]
+    assert columns["name"][1] == "héllo".encode()
+    assert columns["blob"].shape == (2, 2)
+    assert columns["blob"].mask.tolist() == [[False, False], [True, True]]  # a null row is masked whole
+    assert columns["blob"][0].tolist() == [99, 100]
+    assert columns["pixels"].tolist() == [[3, 4], [5, 6]]
+    assert columns["pixels"].dtype == np.uint8
+    assert columns["at"].dtype == np.dtype("datetime64[ms]")
+    assert columns["time"].dtype == np.dtype("timedelta64[ns]")
+    assert columns["time"].mask.tolist() == [False, True]
+    with pytest.raises(InvalidArgumentError, match="rows of 1 and 2 elements"):
+        numpy_columns(pa.table({"x": pa.array([[1], [1, 2]])}))
+    with pytest.raises(InvalidArgumentError, match="struct"):
+        numpy_columns(pa.table({"x": pa.array([{"a": 1}])}))
 
 
 # On the three-node Ignite cluster and a three-node Ray cluster.
@@ -136,7 +174,9 @@ def test_read_ignite_reads_every_entry_once_with_the_types_of_to_arrow(trio, ray
     dataset = read_ignite("ray_mixed", hosts=trio.addresses)
     table = _sorted_table(ray.get(_blocks(dataset)))
     keys = table["key"].to_numpy()
-    assert len(keys) == ROWS and np.array_equal(keys, np.arange(ROWS))  # each key exactly once
+    # each key exactly once
+    assert len(keys) == ROWS
+    assert np.array_equal(keys, np.arange(ROWS))
     expected = ignite_fast.Client(trio.addresses).to_arrow("ray_mixed").sort_by("key")
     assert table.schema.equals(expected.schema), f"{table.schema}\n!=\n{expected.schema}"
     assert table.equals(expected)
@@ -152,7 +192,9 @@ def test_read_ignite_passes_the_scan_options(trio, ray_cluster):
     # In numpy batches a fixed-size list is an array of arrays (iter_torch_batches stacks it).
     batch = next(iter(dataset.select_columns(["pixels", "label"]).iter_batches(batch_size=8, batch_format="numpy")))
     pixels = np.stack(batch["pixels"])
-    assert pixels.shape == (8, 128) and pixels.dtype == np.uint8 and batch["label"].dtype == np.int32
+    assert pixels.shape == (8, 128)
+    assert pixels.dtype == np.uint8
+    assert batch["label"].dtype == np.int32
 
 
 def test_a_replicated_cache_is_read_whole_by_one_task(trio, ray_cluster):
@@ -168,7 +210,8 @@ def test_read_tasks_run_beside_their_partitions_primary(trio, ray_cluster):
     groups = plan_reads(client, "ray_mixed")
     # One read per Ray node: here three Ignite nodes and three Ray nodes share the host, one each.
     ray_nodes = {node["NodeID"] for node in ray.nodes() if node["Alive"]}
-    assert len(groups) == RAY_NODES and {g.ray_node for g in groups} == ray_nodes
+    assert len(groups) == RAY_NODES
+    assert {g.ray_node for g in groups} == ray_nodes
     assert sorted(p for g in groups for p in g.partitions) == list(range(1024))
     assert all(len(set(g.primaries)) == 1 for g in groups)  # each Ray node beside one primary
     tasks = RAY_NODES * CPUS_PER_RAY_NODE * 2  # two per CPU, shared out by partitions
@@ -233,7 +276,8 @@ def test_torch_trainer_trains_from_read_ignite_and_resumes_from_igfs_after_a_wor
     assert mark.read_text().startswith("killed worker 1")  # a worker was SIGKILLed in epoch 1...
     assert summary["started_at_epoch"] == 1, summary  # ...and the last attempt resumed from epoch 0's checkpoint
     assert summary["epochs"] == 6, summary
-    assert summary["accuracy"] >= 0.9 and summary["held_out"] == 360, summary
+    assert summary["accuracy"] >= 0.9, summary
+    assert summary["held_out"] == 360, summary
     # The checkpoints are on igfs: the last two kept (CheckpointConfig(num_to_keep=2)).
     igfs = IgfsFileSystem(*trio.addresses[0].split(":"))
     run_dir = f"/pytest-ray/{tmp_path.name}/torch"
@@ -241,12 +285,15 @@ def test_torch_trainer_trains_from_read_ignite_and_resumes_from_igfs_after_a_wor
     checkpoints = [
         p for p in igfs.ls(run_dir, detail=False) if re.fullmatch(r"checkpoint_[0-9-]+_[0-9.-]+", p.rsplit("/", 1)[1])
     ]
-    assert len(checkpoints) == 2 and summary["checkpoint"] in checkpoints, checkpoints
+    assert len(checkpoints) == 2, checkpoints
+    assert summary["checkpoint"] in checkpoints, checkpoints
     assert igfs.info(summary["checkpoint"] + "/state.pt")["size"] > 10_000
 
 
 def test_tensorflow_trainer_reads_shards_through_ignite_dataset(trio, ray_cluster, tmp_path):
     summary = _run_example(trio, tmp_path, ray_cluster, "--framework", "tensorflow", "--name", "tf", "--epochs", "6")
-    assert summary["epochs"] == 6 and summary["accuracy"] >= 0.9 and summary["held_out"] == 360, summary
+    assert summary["epochs"] == 6, summary
+    assert summary["accuracy"] >= 0.9, summary
+    assert summary["held_out"] == 360, summary
     igfs = IgfsFileSystem(*trio.addresses[0].split(":"))
     assert igfs.info(summary["checkpoint"] + "/digits.weights.h5")["size"] > 10_000
