@@ -11,8 +11,8 @@ UUID                   fixed_size_binary(16), canonical byte order
 Date                   timestamp[ms]
 Timestamp              timestamp[ns]
 Time                   time32[ms] (duration[ms] if a value lies outside one day)
-Decimal                decimal128(precision, scale) from the exact value (float64 with
-                       ``exact_decimals=False``)
+Decimal                decimal128(precision, scale) from the exact value, decimal256 past 38
+                       digits, SchemaError past 76 (float64 with ``decimal_as_string=False``)
 Enum                   int32 ordinal
 arrays, collections    large_list<element> (fixed_size_list for primitive arrays of one length)
 Map                    map<key, value>
@@ -42,6 +42,7 @@ from .columns import (
     StructColumn,
     VarColumn,
 )
+from .errors import SchemaError
 
 try:
     import pyarrow as pa
@@ -75,14 +76,25 @@ def _strings(raw: np.ndarray, valid: np.ndarray | None) -> pa.Array:
     return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data), _validity(valid))
 
 
+# decimal256's precision; decimal128 holds 38 digits.
+MAX_ARROW_DECIMAL_DIGITS = 76
+
+
 def _decimals(raw: np.ndarray, valid: np.ndarray | None) -> pa.Array:
     texts = _strings(raw, valid).to_pylist()
     values = [None if t is None else Decimal(t) for t in texts]
     exponents = [_exponent(v) for v in values if v is not None]
     scale = max([-e for e in exponents if e < 0], default=0)
     digits = max([len(v.as_tuple().digits) + max(0, scale + _exponent(v)) for v in values if v is not None], default=1)
-    precision = min(max(digits, scale + 1, 1), 38)
-    return pa.array(values, type=pa.decimal128(precision, scale))
+    precision = max(digits, scale + 1, 1)
+    if precision > MAX_ARROW_DECIMAL_DIGITS:
+        widest = max((v for v in values if v is not None), key=lambda v: len(v.as_tuple().digits) + abs(_exponent(v)))
+        raise SchemaError(
+            f"a decimal column holds values of {precision} digits (such as {widest:.6E}): Arrow's decimals "
+            f"hold {MAX_ARROW_DECIMAL_DIGITS} at most; read it with decimal_as_string=False (float64)"
+        )
+    kind = pa.decimal128 if precision <= 38 else pa.decimal256
+    return pa.array(values, type=kind(precision, scale))
 
 
 def _exponent(value: Decimal) -> int:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import collections
 import uuid
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import pyarrow as pa
 import pytest
+from pyignite import GenericObjectMeta
+from pyignite.datatypes import DecimalObject
 
 import ignite_fast
 
@@ -64,3 +67,31 @@ def test_sql_as_arrow(client, pyignite_client):
     assert batch.to_pylist() == [{"ID": 1, "P": Decimal("12.50")}, {"ID": 2, "P": None}]
     with pytest.raises(ignite_fast.InvalidArgumentError, match="format"):
         next(client.sql("SELECT 1", format="excel"))
+
+
+class _Amount(
+    metaclass=GenericObjectMeta,
+    type_name="ArrowAmount",
+    schema=collections.OrderedDict([("amount", DecimalObject)]),
+):
+    pass
+
+
+def test_decimals_past_decimal128_widen_then_refuse(client, pyignite_client, cache_name):
+    """Arrow's decimal128 holds 38 digits: wider exact decimals are decimal256 (76 digits), and past
+    that a SchemaError that says what to do, not pyarrow's ArrowInvalid."""
+    cache = pyignite_client.get_or_create_cache(cache_name)
+    digits = "1234567891" * 5  # no trailing zero: pyignite would strip it
+    wide = Decimal(f"{digits[:-2]}.{digits[-2:]}")  # 50 digits, scale 2
+    with localcontext() as context:
+        context.prec = 100  # pyignite normalizes a decimal in the context's precision
+        cache.put_all({1: _Amount(amount=wide), 2: _Amount(amount=Decimal("0.5"))})
+    table = client.to_arrow(cache_name)
+    assert table.schema.field("amount").type == pa.decimal256(50, 2)
+    assert sorted(table["amount"].to_pylist()) == [Decimal("0.50"), wide]
+
+    cache.put(3, _Amount(amount=Decimal(10) ** 80))
+    with pytest.raises(ignite_fast.SchemaError, match="decimal_as_string=False"):
+        client.to_arrow(cache_name)
+    floats = client.to_arrow(cache_name, decimal_as_string=False)
+    assert sorted(floats["amount"].to_pylist()) == [0.5, float(wide), 1e80]
