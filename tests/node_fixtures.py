@@ -68,7 +68,10 @@ cluster = session_cluster(
     discovery_port=27550,
     communication_port=27150,
     name="pytest",
-    region_mb=1536,
+    # Every cache takes a few MB of the region for its 1024 partitions, empty or not, and a
+    # session makes a few hundred: 1.5 GB ran out (IgniteOutOfMemoryException on a cache's
+    # creation). Tests that make a file system a test drop its caches (`igfs_name`).
+    region_mb=3072,
     heap_mb=1024,
 )
 
@@ -220,6 +223,16 @@ def pyignite_full_footer(cluster):
     c = _pyignite(compact_footer=False)
     yield c
     c.close()
+
+
+@pytest.fixture
+def igfs_name(pyignite_client):
+    """A fresh igfs file system name for one test; its two caches are destroyed afterwards."""
+    name = f"t{uuid.uuid4().hex[:10]}"
+    yield name
+    for cache in (f"igfs_{name}_meta", f"igfs_{name}_data"):
+        if cache in pyignite_client.get_cache_names():
+            pyignite_client.get_cache(cache).destroy()
 
 
 @pytest.fixture

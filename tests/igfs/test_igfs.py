@@ -12,7 +12,6 @@ import sys
 import textwrap
 import threading
 import time
-import uuid
 
 import pytest
 
@@ -30,8 +29,8 @@ from node_fixtures import SESSION_PORT
 
 
 @pytest.fixture
-def fs_name() -> str:
-    return f"t{uuid.uuid4().hex[:10]}"
+def fs_name(igfs_name) -> str:
+    return igfs_name
 
 
 @pytest.fixture

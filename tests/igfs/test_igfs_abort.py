@@ -7,7 +7,6 @@ new blocks are dropped (counted by pyignite, an independent client, on the data 
 from __future__ import annotations
 
 import gc
-import uuid
 
 import numpy as np
 import pytest
@@ -24,11 +23,11 @@ class Boom(Exception):
 
 
 @pytest.fixture
-def fs(cluster, monkeypatch):
+def fs(cluster, monkeypatch, igfs_name):
     """A fresh file system with 1000-byte blocks, so a partial write spans stored blocks. TensorFlow
     finds it through the environment; fsspec is given its name (fsspec keeps one instance per
     storage options, whatever the environment says later)."""
-    name = f"a{uuid.uuid4().hex[:10]}"
+    name = igfs_name
     monkeypatch.setenv("IGFS_FS_NAME", name)
     monkeypatch.setenv("IGFS_HOST", "127.0.0.1")
     monkeypatch.setenv("IGFS_PORT", str(SESSION_PORT))

@@ -8,23 +8,25 @@ import os
 import subprocess
 import sys
 import textwrap
-import uuid
 
 import numpy as np
 import pytest
 
 from ignite_fast import igfs
+from ignite_fast.igfs_fsspec import IgfsFileSystem
 from node_fixtures import SESSION_PORT
 
 URL = f"igfs://127.0.0.1:{SESSION_PORT}"
 
 
 @pytest.fixture
-def fs_name(monkeypatch) -> str:
-    """A fresh file system; the TF plugin and fsspec find it through IGFS_FS_NAME."""
-    name = f"t{uuid.uuid4().hex[:10]}"
-    monkeypatch.setenv("IGFS_FS_NAME", name)
-    return name
+def fs_name(monkeypatch, igfs_name) -> str:
+    """A fresh file system; the TF plugin and fsspec find it through IGFS_FS_NAME. fsspec keeps one
+    instance per set of arguments, whatever the environment says later: its instances go, or a
+    URL would reach the file system of an earlier test (whose caches are gone)."""
+    monkeypatch.setenv("IGFS_FS_NAME", igfs_name)
+    IgfsFileSystem.clear_instance_cache()
+    return igfs_name
 
 
 @pytest.fixture

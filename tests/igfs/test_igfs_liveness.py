@@ -15,7 +15,6 @@ import sys
 import textwrap
 import threading
 import time
-import uuid
 
 import pytest
 from pyignite import Client as PyIgniteClient
@@ -32,8 +31,8 @@ BLOCK = 1000
 
 
 @pytest.fixture
-def fs_name() -> str:
-    return f"t{uuid.uuid4().hex[:10]}"
+def fs_name(igfs_name) -> str:
+    return igfs_name
 
 
 @pytest.fixture
