@@ -67,6 +67,35 @@ impl Error {
     pub fn protocol(msg: impl Into<String>) -> Error {
         Error::Protocol(msg.into())
     }
+
+    /// The error of a write that failed part-way (both generations' pipelined writers): the same
+    /// kind, its message prefixed with `writing to <target> failed (N of T rows were stored[, and
+    /// up to M more may have been])`. `unsure`: rows whose answers never came, or whose request
+    /// failed where part of it may have been kept.
+    pub fn of_partial_write(
+        self,
+        target: &str,
+        stored: usize,
+        total: usize,
+        unsure: usize,
+    ) -> Error {
+        let mut outcome = format!("{stored} of {total} rows were stored");
+        if unsure > 0 {
+            outcome.push_str(&format!(", and up to {unsure} more may have been"));
+        }
+        let context = format!("writing to {target} failed ({outcome})");
+        match self {
+            Error::Server { status, message } => Error::Server {
+                status,
+                message: format!("{context}: {message}"),
+            },
+            Error::Connection(m) => Error::Connection(format!("{context}: {m}")),
+            Error::Timeout(m) => Error::Timeout(format!("{context}: {m}")),
+            Error::Protocol(m) => Error::Protocol(format!("{context}: {m}")),
+            Error::Tls(m) => Error::Tls(format!("{context}: {m}")),
+            other => other,
+        }
+    }
 }
 
 impl fmt::Display for Error {

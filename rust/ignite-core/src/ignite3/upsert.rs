@@ -1047,25 +1047,12 @@ impl Stream<'_> {
                 Err(_) => {}
             }
         }
-        let stored = if uncertain > 0 {
-            format!(
-                "{} of {} rows were stored, and up to {uncertain} more may have been",
-                self.stored, self.total
-            )
-        } else {
-            format!("{} of {} rows were stored", self.stored, self.total)
-        };
-        let context = format!("writing to table {} failed ({stored})", self.table);
-        match error {
-            Error::Server { status, message } => Error::Server {
-                status,
-                message: format!("{context}: {message}"),
-            },
-            Error::Connection(m) => Error::Connection(format!("{context}: {m}")),
-            Error::Timeout(m) => Error::Timeout(format!("{context}: {m}")),
-            Error::Protocol(m) => Error::Protocol(format!("{context}: {m}")),
-            other => other,
-        }
+        error.of_partial_write(
+            &format!("table {}", self.table),
+            self.stored,
+            self.total,
+            uncertain,
+        )
     }
 }
 

@@ -151,26 +151,12 @@ impl Stream<'_> {
         if let Error::CacheNotFound(_) = error {
             return Error::CacheNotFound(format!("cache '{}' does not exist", self.cache_name));
         }
-        let stored = if unsure > 0 {
-            format!(
-                "{} of {} rows were stored, and up to {unsure} more may have been",
-                self.stored, self.total
-            )
-        } else {
-            format!("{} of {} rows were stored", self.stored, self.total)
-        };
-        let context = format!("writing to '{}' failed ({stored})", self.cache_name);
-        match error {
-            Error::Server { status, message } => Error::Server {
-                status,
-                message: format!("{context}: {message}"),
-            },
-            Error::Connection(m) => Error::Connection(format!("{context}: {m}")),
-            Error::Timeout(m) => Error::Timeout(format!("{context}: {m}")),
-            Error::Protocol(m) => Error::Protocol(format!("{context}: {m}")),
-            Error::Tls(m) => Error::Tls(format!("{context}: {m}")),
-            other => other,
-        }
+        error.of_partial_write(
+            &format!("'{}'", self.cache_name),
+            self.stored,
+            self.total,
+            unsure,
+        )
     }
 }
 
