@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -31,17 +32,25 @@ def test_readme_examples_run(cluster, pyignite_client, capsys):
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
     assert len(blocks) >= 3
     namespace: dict = {}
-    for block in blocks:
-        if "ignite=3" in block:  # Ignite 3's examples run against an Ignite 3 node (tests/ignite3)
-            continue
-        code = block.replace("10800", str(cluster.port))
-        if "torch" in code:
-            # PyTorch examples run in their own interpreter: this one has loaded TensorFlow, and
-            # TensorFlow and triton (imported by torch.optim) cannot share a process (both bundle LLVM).
-            proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-            assert proc.returncode == 0, f"README example failed:\n{code}\n{proc.stderr[-4000:]}"
-            continue
-        exec(compile(code, str(README), "exec"), namespace)
+    # The examples set IGFS_* variables as a user would; they go back as they were, or later
+    # tests' igfs:// URLs would meet this node's IGFS_PORT (and keep their credentials from it).
+    saved = {name: value for name, value in os.environ.items() if name.startswith("IGFS_")}
+    try:
+        for block in blocks:
+            if "ignite=3" in block:  # Ignite 3's examples run against an Ignite 3 node (tests/ignite3)
+                continue
+            code = block.replace("10800", str(cluster.port))
+            if "torch" in code:
+                # PyTorch examples run in their own interpreter: this one has loaded TensorFlow, and
+                # TensorFlow and triton (imported by torch.optim) cannot share a process (both bundle LLVM).
+                proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+                assert proc.returncode == 0, f"README example failed:\n{code}\n{proc.stderr[-4000:]}"
+                continue
+            exec(compile(code, str(README), "exec"), namespace)
+    finally:
+        for name in [name for name in os.environ if name.startswith("IGFS_")]:
+            del os.environ[name]
+        os.environ.update(saved)
     out = capsys.readouterr().out
     assert "'pixels': 'byte[]'" in out
     assert "does not exist" in out
