@@ -74,6 +74,23 @@ def parse_addresses(host: str | Sequence[str], port: int) -> list[str]:
     return out
 
 
+def split_address(address: str) -> tuple[str, int | None]:
+    """``(host, port)`` of ``"host:port"`` (``"[v6]:port"`` too); the port is None where the
+    address names none (a bare host or IPv6 address)."""
+    host, port = address, ""
+    if address.startswith("["):
+        host, _, rest = address[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif address.count(":") == 1:
+        host, port = address.split(":")
+    if not port:
+        return host, None
+    try:
+        return host, int(port)
+    except ValueError:
+        raise InvalidArgumentError(f"{address!r} is not host:port (the port is not a number)") from None
+
+
 def tls_setting(tls: bool | TlsOptions | None) -> TlsOptions | None:
     """``True`` -> default options (system roots), ``None``/``False`` -> no TLS; checks the type."""
     if tls is True:
@@ -124,6 +141,17 @@ class ConnectionSettings:
         """The same settings for one address only (a node's own connection)."""
         timeout = self.connect_timeout if connect_timeout is None else connect_timeout
         return dataclasses.replace(self, addresses=(address,), connect_timeout=timeout)
+
+    def client_args(self) -> dict[str, Any]:
+        """The keyword arguments besides the address that connect a client or a file system of
+        either generation alike (credentials, timeouts, TLS)."""
+        return dict(
+            username=self.username,
+            password=self.password,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            tls=self.tls,
+        )
 
     def native_spec(self) -> _native.ConnectionSpec:
         """The settings in the extension's terms (TLS certificates are read here)."""

@@ -38,6 +38,7 @@ LAYERS = {
     "sharding": 3,  # shard plans
     "reading": 3,  # the one function that chooses how a selection is read
     # 4: the client
+    "source": 4,  # the source protocol both generations' clients satisfy
     "client": 4,
     "client3": 4,  # the Ignite 3 client (Client(..., ignite=3))
     # 5: faces
@@ -51,7 +52,14 @@ LAYERS = {
     "igfs": 5,
     "igfs_fsspec": 5,
     "fs_cli": 5,
-    "distributed": 5,  # worker context, home node, agreed plans, topology watch
+    "distributed": 5,  # training workers under an engine: the public names of the modules below
+    "distributed.hosts": 5,  # whether an address is this machine's
+    "distributed.context": 5,  # who this worker is, from the engine's environment
+    "distributed.home": 5,  # the Ignite node on this worker's machine
+    "distributed.topology": 5,  # the topology watch, the exit status that restarts a job
+    "distributed.records": 5,  # plan records where there is no collective
+    "distributed.plans": 5,  # one shard plan per attempt
+    "distributed.tf_config": 5,  # TF_CONFIG from torchrun's rendezvous
     "cli": 5,
     "demo": 5,
     "ray": 5,
