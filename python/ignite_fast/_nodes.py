@@ -10,6 +10,7 @@ from here. The set is made once per client and kept, so scans after the first re
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterable
 
 from . import _native
@@ -18,6 +19,11 @@ from .errors import IgniteConnectionError, IgniteError
 
 #: Seconds to wait on an address the cluster reported rather than one the caller gave.
 DISCOVERED_CONNECT_TIMEOUT = 2.0
+
+
+def node_key(node_id: bytes) -> str:
+    """A node id as the source protocol names nodes: UUID text, as Ignite prints it."""
+    return str(uuid.UUID(bytes=bytes(node_id)))
 
 
 def primaries_of(native: _native.NativeClient, cache: str) -> list[bytes] | None:

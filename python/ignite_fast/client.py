@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from . import _native
-from ._nodes import primaries_of
+from ._nodes import node_key, primaries_of
 from ._options import ConnectionSettings, TlsOptions, batch_converter, check_int, decode_args
 from ._progress import STEP_BYTES, check_progress, rows_bar
 from ._sizing import DEFAULT_CURSORS
@@ -90,20 +90,31 @@ class Client:
         or None where partition awareness does not apply (replicated caches, custom affinity)."""
         return primaries_of(self._native, cache)
 
-    def primaries(self, cache: str) -> list[bytes] | None:
-        """The primary node of every partition of ``cache`` (as :meth:`partition_map`): the name
-        under which faces ask either generation's client which node holds what."""
-        return self.partition_map(cache)
+    def partitions(self, cache: str) -> int:
+        """The number of partitions of ``cache``; 0 where they cannot be read one by one
+        (replicated caches, custom affinity: :meth:`scan` reads those whole)."""
+        return len(self.primaries(cache))
 
-    def node_addresses(self) -> dict[bytes, str]:
-        """The address (``"host:port"``) each node of the cluster answered on, by node id: the
-        nodes given and those discovered from them."""
-        return self._reader.nodes().addresses()
+    def primaries(self, cache: str) -> list[str | None]:
+        """The primary node of every partition of ``cache``, by node id as UUID text (the keys of
+        :meth:`node_addresses`); empty where :meth:`partitions` is 0. :meth:`partition_map`
+        gives the same ids as 16 bytes."""
+        primaries = self.partition_map(cache)
+        return [] if primaries is None else [node_key(node) for node in primaries]
+
+    def node_addresses(self) -> dict[str, str]:
+        """The address (``"host:port"``) each node of the cluster answered on, by node id as UUID
+        text: the nodes given and those discovered from them."""
+        return {node_key(node): address for node, address in self._reader.nodes().addresses().items()}
 
     def topology_version(self) -> tuple[int, int]:
         """The cluster's affinity topology version ``(major, minor)``: the major number changes
         when a server node joins or leaves, the minor one on cache changes and rebalancing."""
         return self._native.topology_version()
+
+    def topology(self) -> tuple[int, int]:
+        """The source protocol's topology: :meth:`topology_version`."""
+        return self.topology_version()
 
     def partition_sizes(self, cache: str, parallel: int = 4, *, progress: bool | None = None) -> list[int]:
         """Entries in each partition of ``cache`` (counted by one pass over the data, read from the
@@ -216,7 +227,7 @@ class Client:
         for _, batch in self._reader.read(cache, selection, batch_size=batch_size, page_size=page_size, decode=decode):
             yield convert(batch)
 
-    def to_arrow(self, cache: str, *, progress: bool | None = None, **scan_args) -> Any:
+    def to_arrow(self, cache: str, /, *, progress: bool | None = None, **scan_args: Any) -> Any:
         """The whole cache as a ``pyarrow.Table`` (arguments as in :meth:`scan`). ``progress``: a
         bar of rows read, moved per batch (None: only when stderr is a terminal)."""
         from .arrow import to_table
@@ -228,7 +239,7 @@ class Client:
                 bar.update(batch.num_rows)
         return to_table(batches)
 
-    def to_pandas(self, cache: str, *, progress: bool | None = None, **scan_args) -> Any:
+    def to_pandas(self, cache: str, /, *, progress: bool | None = None, **scan_args: Any) -> Any:
         """The whole cache as a ``pandas.DataFrame``, value fields as columns (by way of Arrow)."""
         return self.to_arrow(cache, progress=progress, **scan_args).to_pandas()
 
@@ -264,7 +275,7 @@ class Client:
         query: str,
         args: Sequence[Any] = (),
         *,
-        batch_size: int = 1024,
+        batch_size: int | None = None,
         page_size: int | None = None,
         schema: str = "PUBLIC",
         max_rows: int = 0,
@@ -276,7 +287,7 @@ class Client:
         format: str = "numpy",
     ) -> Iterator[Any]:
         """Runs an SQL fields query and yields batches ``{column name: column}`` of up to
-        ``batch_size`` rows, columns as in :meth:`scan`.
+        ``batch_size`` rows (default 1024), columns as in :meth:`scan`.
 
         ``args`` fill the query's ``?`` placeholders (None, bool, int, float, str, bytes,
         ``datetime.date``/``datetime``/``time``, ``uuid.UUID`` or ``decimal.Decimal``; Ignite 2
@@ -289,7 +300,7 @@ class Client:
             raise InvalidArgumentError(f"query must be a non-empty string, got {query!r}")
         convert = batch_converter(format)
         exact = format == "arrow" if decimal_as_string is None else decimal_as_string
-        check_int("batch_size", batch_size, 1)
+        batch_size = 1024 if batch_size is None else check_int("batch_size", batch_size, 1)
         page_size = batch_size if page_size is None else check_int("page_size", page_size, 1)
         check_int("max_rows", max_rows, 0)
         cursor = self._native.sql(

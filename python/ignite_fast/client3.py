@@ -41,7 +41,7 @@ from ._progress import STEP_BYTES, check_progress, rows_bar
 from ._write_columns import WriteColumn
 from .columns import Column, batch_from_native
 from .errors import InvalidArgumentError, ServerError
-from .sharding import ShardPlan, balanced_plan, home_nodes
+from .sharding import ShardPlan, balanced_plan, check_selection, home_nodes, shard_partitions
 
 __all__ = ["Ignite3Client"]
 
@@ -240,6 +240,7 @@ class Ignite3Client:
         parallel: int | None = None,
         partitions: Sequence[int] | None = None,
         shard: tuple[int, int] | None = None,
+        plan: ShardPlan | None = None,
         ordered: bool = False,
     ) -> Iterator[Any]:
         """Reads ``table`` and yields batches ``{column: column}`` of up to ``batch_size`` rows
@@ -250,7 +251,10 @@ class Ignite3Client:
         ``parallel=N`` reads the partitions N at a time, each from its primary node when the
         client knows that node's address, in no particular order (partition order with
         ``ordered=True``); ``partitions=[...]`` reads just those partitions, ``shard=(i, n)``
-        worker ``i``'s contiguous range of ``n`` (disjoint ranges that together cover the table).
+        worker ``i``'s share of ``n``: disjoint sets of partitions that together cover the table,
+        from ``plan`` (see :meth:`plan_shards`), from the plan put in the environment
+        (``sharding.PLANS_ENV``), or else contiguous ranges (``sharding.contiguous_shard``, the
+        same as Ignite 2's).
         If a node leaves while a partition is being read, the scan raises the connection's error
         rather than give a partial result."""
         select = self._select(table, columns)
@@ -258,10 +262,9 @@ class Ignite3Client:
         exact = format == "arrow" if decimal_as_string is None else bool(decimal_as_string)
         page_size = DEFAULT_PAGE_ROWS if page_size is None else check_int("page_size", page_size, 1)
         batch_size = page_size if batch_size is None else check_int("batch_size", batch_size, 1)
+        partitions = check_selection(shard, partitions, plan)
         if shard is not None:
-            if partitions is not None:
-                raise InvalidArgumentError("give shard= or partitions=, not both")
-            partitions = shard_of(shard, self.partitions(table))
+            partitions = list(shard_partitions(table, self.partitions(table), shard, plan))
         if parallel is None and partitions is None:
             cursor = self._native.sql(select, [], "PUBLIC", page_size, exact)
             for batch in _batches_of(cursor, batch_size):
@@ -293,6 +296,7 @@ class Ignite3Client:
     def to_arrow(
         self,
         table: str | None = None,
+        /,
         *,
         query: str | None = None,
         args: Sequence[Any] = (),
@@ -316,9 +320,9 @@ class Ignite3Client:
                 bar.update(batch.num_rows)
         return to_table(out)
 
-    def to_pandas(self, table: str | None = None, **arrow_args) -> Any:
+    def to_pandas(self, table: str | None = None, /, *, progress: bool | None = None, **arrow_args: Any) -> Any:
         """As :meth:`to_arrow`, as a ``pandas.DataFrame``."""
-        return self.to_arrow(table, **arrow_args).to_pandas()
+        return self.to_arrow(table, progress=progress, **arrow_args).to_pandas()
 
     def raw_pages(
         self, table: str, page_size: int | None = None, *, parallel: int | None = None
@@ -415,8 +419,14 @@ class Ignite3Client:
         return balanced_plan(table, weights, primaries, local_to, workers, counted=balance == "rows")
 
     def primaries(self, table: str) -> list[str | None]:
-        """The name of the primary node of each partition of ``table``."""
+        """The name of the primary node of each partition of ``table`` (None where the cluster
+        names none at the moment)."""
         return self._native.primary_replicas(_check_table(table))
+
+    def topology(self) -> None:
+        """None: Ignite 3's client protocol tells no topology version, so there is none to watch
+        (the source protocol's ``topology``)."""
+        return None
 
 
 def _type_text(type_name: str, nullable: bool, scale: int, precision: int) -> str:
@@ -455,16 +465,6 @@ def _read_tasks(partitions: list[int], clients: list[Any], parallel: int, ordere
 
 def _in_partitions(select: str, partitions: list[int]) -> str:
     return f"{select} WHERE __part IN ({', '.join('?' * len(partitions))})"
-
-
-def shard_of(shard: tuple[int, int], count: int) -> list[int]:
-    """Worker ``i``'s contiguous range of ``count`` partitions shared by ``n`` workers."""
-    if not (isinstance(shard, tuple) and len(shard) == 2 and all(isinstance(x, int) for x in shard)):
-        raise InvalidArgumentError(f"shard must be a tuple (i, n), got {shard!r}")
-    i, n = shard
-    if not 0 <= i < n:
-        raise InvalidArgumentError(f"shard (i, n) needs 0 <= i < n, got {shard!r}")
-    return [p for p in range(count) if p * n // count == i]
 
 
 def _checked_partitions(table: str, partitions: Sequence[int], count: int) -> list[int]:

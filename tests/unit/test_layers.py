@@ -48,6 +48,7 @@ LAYERS = {
     "tf.gfile": 5,
     "tf.igfs_ops": 5,  # registers igfs:// on import, as the original's igfs_ops did
     "tf.tensorboard_cli": 5,  # ignite-fast tensorboard
+    "_faces": 5,  # what the faces share: the options a client's scan takes
     "pytorch": 5,
     "igfs": 5,
     "igfs_fsspec": 5,
