@@ -206,13 +206,15 @@ def decode_args(
     )
 
 
-def batch_converter(format: str) -> Callable[[dict[str, Any]], Any]:
-    """What a batch of named columns becomes for ``format``: ``"numpy"`` arrays, an ``"arrow"``
-    RecordBatch, or the ``"columns"`` themselves (checked before anything is read)."""
-    if format == "numpy":
-        from .columns import batch_to_numpy
+def batch_converter(format: str, strings: str = "bytes") -> Callable[[dict[str, Any]], Any]:
+    """What a batch of named columns becomes for ``format``: ``"numpy"`` arrays (text as
+    ``strings`` says: ``columns.STRING_FORMS``), an ``"arrow"`` RecordBatch, or the ``"columns"``
+    themselves (checked before anything is read)."""
+    from .columns import batch_to_numpy, check_strings
 
-        return batch_to_numpy
+    check_strings(strings)
+    if format == "numpy":
+        return lambda batch: batch_to_numpy(batch, strings)
     if format == "arrow":
         from .arrow import to_record_batch
 
