@@ -11,7 +11,7 @@ __all__ = [
     "NativeCursor",
     "NativePartitionScan",
     "ColumnBuffer",
-    "Ignite3Client",
+    "NativeIgnite3Client",
     "Ignite3Cursor",
     "NativeIgfs",
     "NativeFileReader",
@@ -184,10 +184,10 @@ class NativeFileWriter:
     def abort(self) -> None: ...
 
 @final
-class Ignite3Client:
+class NativeIgnite3Client:
     def __new__(cls, spec: ConnectionSpec) -> Self: ...
     def node_name(self) -> str: ...
-    def for_address(self, address: str) -> Ignite3Client: ...
+    def for_address(self, address: str) -> NativeIgnite3Client: ...
     def sql(
         self,
         query: str,

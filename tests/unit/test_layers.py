@@ -31,16 +31,26 @@ LAYERS = {
     "_write_columns": 1,  # numpy columns as the native writers take them
     "_node_process": 1,  # what the node launchers share: Maven, pid files, signals
     # 2: plumbing
-    "_sizing": 2,  # page and batch sizes
-    "_nodes": 2,  # per-node connections
-    # 3: reading
-    "parallel": 3,  # partition-parallel scans
-    "sharding": 3,  # shard plans
-    "reading": 3,  # the one function that chooses how a selection is read
-    # 4: the client
+    "_sizing": 2,  # page and batch sizes, both generations
+    "ignite2.nodes": 2,  # Ignite 2's per-node connections
+    # 3: reading and writing
+    "parallel": 3,  # the one fan-out of partition-parallel reads; merging small batches
+    "reading": 3,  # partition reading both generations share (cursors, partitions=, read tasks)
+    "writing": 3,  # the put loop both generations share
+    "sharding": 3,  # shard plans and the one shard formula
+    "ignite2.partition_scan": 3,  # Ignite 2's partition-parallel scans (failover, no gaps)
+    "ignite2.reading": 3,  # the one function that chooses how a selection of a cache is read
+    "ignite2.plans": 3,  # Ignite 2's shard plans (the counting pass)
+    "ignite3.types": 3,  # Ignite 3's SQL type text
+    "ignite3.reading": 3,  # Ignite 3's partition reads (WHERE __part IN)
+    "ignite3.writing": 3,  # columns made ready for Ignite 3's writer
+    # 4: the clients
     "source": 4,  # the source protocol both generations' clients satisfy
-    "client": 4,
-    "client3": 4,  # the Ignite 3 client (Client(..., ignite=3))
+    "ignite2.client": 4,  # the Ignite 2 client
+    "ignite2": 4,
+    "ignite3.client": 4,  # the Ignite 3 client
+    "ignite3": 4,
+    "client": 4,  # the public Client: Ignite 2's, or Ignite 3's with ignite=3
     # 5: faces
     "tf": 5,
     "tf.dataset": 5,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from ignite_fast.client import Client
-from ignite_fast.client3 import Ignite3Client
+from ignite_fast.ignite3 import Ignite3Client
 from ignite_fast.source import Source
 
 CLIENTS = [Client, Ignite3Client]

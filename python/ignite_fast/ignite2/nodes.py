@@ -1,4 +1,4 @@
-"""One connection per node of a cluster, to send each partition's scan to its primary node.
+"""Ignite 2: one connection per node of a cluster, to send each partition's scan to its primary node.
 
 The nodes are those at the client's own addresses and the others the cluster names through its node
 endpoints (op 5102). An endpoint counts only if the node that answers there has the id the cluster
@@ -13,9 +13,9 @@ import threading
 import uuid
 from collections.abc import Iterable
 
-from . import _native
-from ._options import ConnectionSettings
-from .errors import IgniteConnectionError, IgniteError
+from ignite_fast import _native
+from ignite_fast._options import ConnectionSettings
+from ignite_fast.errors import IgniteConnectionError, IgniteError
 
 #: Seconds to wait on an address the cluster reported rather than one the caller gave.
 DISCOVERED_CONNECT_TIMEOUT = 2.0
