@@ -2,6 +2,9 @@
 
 - every module has a layer in LAYERS, and imports only modules of its own layer or lower ones;
 - no import cycle, counting imports inside functions and under TYPE_CHECKING;
+- the two generations' rooms (``ignite2/``, ``ignite3/``) never import each other, not even
+  through a shared module between them: only modules outside both (``client``, the faces) may
+  know both;
 - no module uses another module's private name (`from .x import _name`, `x._name`). A module whose
   own name starts with `_` is package-internal: importing it is fine, and its public names are public.
 
@@ -272,6 +275,66 @@ def test_no_private_names_across_modules():
         for line, expression, owner in _uses(path).private_uses:
             found.append(f"{module_path(module_name(path))}:{line}: {expression} (a private name of {owner})")
     assert not found, "private names used across modules:\n" + "\n".join(found)
+
+
+# The two generations' rooms: neither reaches the other, directly or through any module between.
+GENERATIONS = ("ignite2", "ignite3")
+
+
+def generation(module: str) -> str | None:
+    """The generation whose room ``module`` is in (None for the shared modules and the faces)."""
+    room = module.partition(".")[0]
+    return room if room in GENERATIONS else None
+
+
+def generation_crossings(imports: list[Import]) -> list[str]:
+    """Every module of one generation that reaches a module of the other through ``imports``
+    (directly, or through shared modules: what it imports imports), with the path."""
+    graph: dict[str, list[Import]] = {}
+    for i in imports:
+        graph.setdefault(i.source, []).append(i)
+    found = []
+    for start in sorted(graph):
+        mine = generation(start)
+        if mine is None:
+            continue
+        # Breadth first, so the path named is a shortest one.
+        paths: dict[str, list[Import]] = {start: []}
+        frontier = [start]
+        while frontier:
+            following = []
+            for module in frontier:
+                for i in sorted(graph.get(module, []), key=lambda i: (i.target, i.line)):
+                    if i.target in paths:
+                        continue
+                    paths[i.target] = [*paths[module], i]
+                    other = generation(i.target)
+                    if other is not None and other != mine:
+                        hops = " -> ".join(f"{step.target} ({step.where()})" for step in paths[i.target])
+                        found.append(f"{start} ({mine}) reaches {i.target} ({other}): {start} -> {hops}")
+                        continue
+                    following.append(i.target)
+            frontier = following
+    return found
+
+
+def test_the_generations_never_import_each_other():
+    crossings = generation_crossings(all_imports())
+    assert not crossings, (
+        "a generation's room imports the other's (ignite2/ and ignite3/ share only modules outside both; "
+        "imports inside functions and under TYPE_CHECKING count):\n" + "\n".join(crossings)
+    )
+
+
+def test_the_generation_rule_sees_a_crossing():
+    """The rule on made-up imports: direct, inside a function (any line), and through a shared module."""
+    direct = [Import("ignite2.client", "ignite3.types", 10, "type_text")]
+    through_shared = [Import("ignite3.reading", "reading", 1), Import("reading", "ignite2.nodes", 99)]
+    allowed = [Import("client", "ignite2", 1), Import("client", "ignite3", 2), Import("ignite2.client", "reading", 3)]
+    assert generation_crossings(allowed) == []
+    assert len(generation_crossings(direct)) == 1
+    (crossing,) = generation_crossings(through_shared)
+    assert crossing.startswith("ignite3.reading (ignite3) reaches ignite2.nodes (ignite2)")
 
 
 def _strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
