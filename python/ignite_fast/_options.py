@@ -47,6 +47,17 @@ def check_int(name: str, value: Any, minimum: int) -> int:
     return value
 
 
+def check_query(query: Any) -> str:
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidArgumentError(f"query must be a non-empty string, got {query!r}")
+    return query
+
+
+def exact_decimals(format: str, decimal_as_string: bool | None) -> bool:
+    """Whether decimals are read as exact text: as asked, or else for Arrow (exact decimals)."""
+    return format == "arrow" if decimal_as_string is None else bool(decimal_as_string)
+
+
 def check_cache_name(cache: Any) -> str:
     if not isinstance(cache, str) or not cache:
         raise InvalidArgumentError(f"cache must be a non-empty string, got {cache!r}")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import operator
 from collections import defaultdict
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
 from ._options import check_int
+from ._progress import rows_bar
 from .columns import Column, batch_from_native
 from .errors import InvalidArgumentError
 
@@ -48,6 +49,19 @@ def raw_pages(cursor: Cursor) -> Iterator[tuple[int, int]]:
             yield page
     finally:
         cursor.close()
+
+
+def arrow_table(batches: Iterable[Any], progress: bool | None, label: str) -> Any:
+    """Arrow record batches gathered into one ``pyarrow.Table``, with a bar of rows read, moved
+    per batch (``progress`` None: only when stderr is a terminal)."""
+    from .arrow import to_table
+
+    gathered = []
+    with rows_bar(progress, f"reading {label}") as bar:
+        for batch in batches:
+            gathered.append(batch)
+            bar.update(batch.num_rows)
+    return to_table(gathered)
 
 
 def checked_partitions(name: str, partitions: Sequence[int], count: int) -> list[int]:

@@ -34,6 +34,33 @@ NodeKey = str
 Topology = tuple[int, int]
 
 
+class Connected:
+    """What both clients keep: their connection settings, the addresses and repr made of them
+    (a base class of both, beside the protocol). ``_generation``: how the repr names a
+    generation other than Ignite 2."""
+
+    _generation = ""
+
+    def __init__(self, settings: ConnectionSettings) -> None:
+        self._settings = settings
+
+    def __repr__(self) -> str:
+        settings = self._settings
+        user = f", username={settings.username!r}" if settings.username else ""
+        tls = f", tls={settings.tls!r}" if settings.tls else ""
+        return f"Client({list(settings.addresses)!r}{self._generation}{user}{tls})"
+
+    @property
+    def addresses(self) -> list[str]:
+        """The ``"host:port"`` addresses the client was given."""
+        return list(self._settings.addresses)
+
+    @property
+    def settings(self) -> ConnectionSettings:
+        """Where and how this client connects (for making another client or file system alike)."""
+        return self._settings
+
+
 @runtime_checkable
 class Source(Protocol):
     """A client of either generation. The parameters named here mean the same on both; a

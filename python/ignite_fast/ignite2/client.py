@@ -7,14 +7,23 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ignite_fast import _native
-from ignite_fast._options import ConnectionSettings, TlsOptions, batch_converter, check_int, decode_args
-from ignite_fast._progress import check_progress, rows_bar
+from ignite_fast._options import (
+    ConnectionSettings,
+    TlsOptions,
+    batch_converter,
+    check_int,
+    check_query,
+    decode_args,
+    exact_decimals,
+)
+from ignite_fast._progress import check_progress
 from ignite_fast._sizing import DEFAULT_CURSORS
 from ignite_fast._write_columns import WriteColumn
 from ignite_fast.columns import describe
 from ignite_fast.errors import InvalidArgumentError
-from ignite_fast.reading import batches_of
+from ignite_fast.reading import arrow_table, batches_of
 from ignite_fast.sharding import ShardPlan
+from ignite_fast.source import Connected
 from ignite_fast.writing import put_in_pieces
 
 from .nodes import node_key, primaries_of
@@ -24,7 +33,7 @@ from .reading import Reader, Selection
 __all__ = ["Ignite2Client"]
 
 
-class Ignite2Client:
+class Ignite2Client(Connected):
     """A connection to an Ignite 2 cluster (``ignite_fast.Client`` is this class, and makes an
     Ignite 3 client when asked: ``Client(..., ignite=3)``).
 
@@ -51,33 +60,20 @@ class Ignite2Client:
         version and the client falls back to it (down to 1.1.0). ``tls=True`` connects with TLS,
         verified against the system's roots; pass :class:`TlsOptions` for a CA file, client
         certificates or to turn the host-name check off."""
-        self._settings = ConnectionSettings.make(
-            host,
-            port,
-            username=username,
-            password=password,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            protocol_version=protocol_version,
-            tls=tls,
+        super().__init__(
+            ConnectionSettings.make(
+                host,
+                port,
+                username=username,
+                password=password,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                protocol_version=protocol_version,
+                tls=tls,
+            )
         )
         self._reader = Reader(self._settings)
         self._native = self._reader.native
-
-    def __repr__(self) -> str:
-        settings = self._settings
-        user = f", username={settings.username!r}" if settings.username else ""
-        tls = f", tls={settings.tls!r}" if settings.tls else ""
-        return f"Client({list(settings.addresses)!r}{user}{tls})"
-
-    @property
-    def addresses(self) -> list[str]:
-        return list(self._settings.addresses)
-
-    @property
-    def settings(self) -> ConnectionSettings:
-        """Where and how this client connects (for making another client or file system alike)."""
-        return self._settings
 
     def partition_map(self, cache: str) -> list[bytes] | None:
         """The primary node id (16 bytes) of every partition of ``cache``, by partition number,
@@ -208,7 +204,7 @@ class Ignite2Client:
         Leaving the loop early closes the server-side cursors.
         """
         convert = batch_converter(format, strings)
-        exact = format == "arrow" if decimal_as_string is None else decimal_as_string
+        exact = exact_decimals(format, decimal_as_string)
         selection = Selection(
             part=part,
             local=local,
@@ -227,14 +223,7 @@ class Ignite2Client:
     def to_arrow(self, cache: str, /, *, progress: bool | None = None, **scan_args: Any) -> Any:
         """The whole cache as a ``pyarrow.Table`` (arguments as in :meth:`scan`). ``progress``: a
         bar of rows read, moved per batch (None: only when stderr is a terminal)."""
-        from ignite_fast.arrow import to_table
-
-        batches = []
-        with rows_bar(progress, f"reading {cache}") as bar:
-            for batch in self.scan(cache, format="arrow", **scan_args):
-                batches.append(batch)
-                bar.update(batch.num_rows)
-        return to_table(batches)
+        return arrow_table(self.scan(cache, format="arrow", **scan_args), progress, cache)
 
     def to_pandas(self, cache: str, /, *, progress: bool | None = None, **scan_args: Any) -> Any:
         """The whole cache as a ``pandas.DataFrame``, value fields as columns (by way of Arrow)."""
@@ -294,10 +283,9 @@ class Ignite2Client:
         >>> for batch in client.sql("SELECT ID, NAME FROM KITTEN_CACHE WHERE ID > ?", [1]):  # doctest: +SKIP
         ...     print(batch["ID"], batch["NAME"])
         """
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidArgumentError(f"query must be a non-empty string, got {query!r}")
+        check_query(query)
         convert = batch_converter(format, strings)
-        exact = format == "arrow" if decimal_as_string is None else decimal_as_string
+        exact = exact_decimals(format, decimal_as_string)
         batch_size = 1024 if batch_size is None else check_int("batch_size", batch_size, 1)
         page_size = batch_size if page_size is None else check_int("page_size", page_size, 1)
         check_int("max_rows", max_rows, 0)

@@ -31,11 +31,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from ignite_fast import _native
-from ignite_fast._options import ConnectionSettings, TlsOptions, batch_converter, check_int
-from ignite_fast._progress import check_progress, rows_bar
+from ignite_fast._options import ConnectionSettings, TlsOptions, batch_converter, check_int, check_query, exact_decimals
+from ignite_fast._progress import check_progress
 from ignite_fast._sizing import TABLE_PAGE_ROWS
 from ignite_fast.errors import InvalidArgumentError
-from ignite_fast.reading import Batch, batches_of, checked_partitions, raw_pages
+from ignite_fast.reading import Batch, arrow_table, batches_of, checked_partitions, raw_pages
 from ignite_fast.sharding import (
     ShardPlan,
     balanced_plan,
@@ -44,6 +44,7 @@ from ignite_fast.sharding import (
     home_nodes,
     shard_partitions,
 )
+from ignite_fast.source import Connected
 from ignite_fast.writing import put_in_pieces
 
 from .reading import check_table, in_partitions, partition_reads, read_tasks, select
@@ -55,7 +56,9 @@ __all__ = ["Ignite3Client"]
 Native = _native.NativeIgnite3Client
 
 
-class Ignite3Client:
+class Ignite3Client(Connected):
+    _generation = ", ignite=3"
+
     """A connection to an Apache Ignite 3 cluster (``ignite_fast.Client(..., ignite=3)`` makes one).
 
     ``host`` is a host name, a ``"host:port"`` string, or a list of them; give every node's
@@ -77,7 +80,7 @@ class Ignite3Client:
         read_timeout: float | None = 60.0,
         tls: bool | TlsOptions | None = None,
     ):
-        self._settings = ConnectionSettings.make(
+        settings = ConnectionSettings.make(
             host,
             port,
             username=username,
@@ -86,21 +89,10 @@ class Ignite3Client:
             read_timeout=read_timeout,
             tls=tls,
         )
+        super().__init__(settings)
         self._native = _native.NativeIgnite3Client(self._settings.native_spec())
         self._nodes: dict[str, tuple[Native, str]] | None = None
         self._nodes_lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        user = f", username={self._settings.username!r}" if self._settings.username else ""
-        return f"Client({list(self._settings.addresses)!r}, ignite=3{user})"
-
-    @property
-    def addresses(self) -> list[str]:
-        return list(self._settings.addresses)
-
-    @property
-    def settings(self) -> ConnectionSettings:
-        return self._settings
 
     # -- SQL -----------------------------------------------------------------------------------
 
@@ -121,10 +113,9 @@ class Ignite3Client:
         int, float, str, bytes, ``datetime.date``, ``datetime.datetime`` (naive: TIMESTAMP; with a
         zone: TIMESTAMP WITH LOCAL TIME ZONE), ``datetime.time``, ``uuid.UUID`` or
         ``decimal.Decimal``). ``format`` as in :meth:`scan`."""
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidArgumentError(f"query must be a non-empty string, got {query!r}")
+        check_query(query)
         convert = batch_converter(format, strings)
-        exact = format == "arrow" if decimal_as_string is None else bool(decimal_as_string)
+        exact = exact_decimals(format, decimal_as_string)
         page_size = TABLE_PAGE_ROWS if page_size is None else check_int("page_size", page_size, 1)
         batch_size = page_size if batch_size is None else check_int("batch_size", batch_size, 1)
         cursor = self._native.sql(query, list(args), schema, min(page_size, 2**31 - 1), exact)
@@ -134,9 +125,7 @@ class Ignite3Client:
     def execute(self, query: str, args: Sequence[Any] = (), *, schema: str = "PUBLIC") -> int:
         """Runs a statement that returns no rows (DDL, INSERT, UPDATE...); returns the rows it
         changed (-1 for DDL)."""
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidArgumentError(f"query must be a non-empty string, got {query!r}")
-        return self._native.execute(query, list(args), schema)
+        return self._native.execute(check_query(query), list(args), schema)
 
     # -- tables --------------------------------------------------------------------------------
 
@@ -238,7 +227,7 @@ class Ignite3Client:
         rather than give a partial result."""
         query = select(table, columns)
         convert = batch_converter(format)
-        exact = format == "arrow" if decimal_as_string is None else bool(decimal_as_string)
+        exact = exact_decimals(format, decimal_as_string)
         page_size = TABLE_PAGE_ROWS if page_size is None else check_int("page_size", page_size, 1)
         batch_size = page_size if batch_size is None else check_int("batch_size", batch_size, 1)
         partitions = check_selection(shard, partitions, plan)
@@ -287,20 +276,13 @@ class Ignite3Client:
     ) -> Any:
         """A table (arguments as in :meth:`scan`), or the result of ``query``, as a
         ``pyarrow.Table``. ``progress``: a bar of rows read (None: only when stderr is a terminal)."""
-        from ignite_fast.arrow import to_table
-
         if (table is None) == (query is None):
             raise InvalidArgumentError("give a table or a query=")
         if table is not None:
             batches = self.scan(table, format="arrow", **scan_args)
         else:
             batches = self.sql(str(query), args, format="arrow", **scan_args)
-        out = []
-        with rows_bar(progress, f"reading {table or 'query'}") as bar:
-            for batch in batches:
-                out.append(batch)
-                bar.update(batch.num_rows)
-        return to_table(out)
+        return arrow_table(batches, progress, table or "query")
 
     def to_pandas(self, table: str | None = None, /, *, progress: bool | None = None, **arrow_args: Any) -> Any:
         """As :meth:`to_arrow`, as a ``pandas.DataFrame``."""
