@@ -91,8 +91,10 @@ class Source(Protocol):
         shard: tuple[int, int] | None = None,
         partitions: Sequence[int] | None = None,
         plan: ShardPlan | None = None,
+        strings: str = "bytes",
     ) -> Iterator[Any]:
-        """Batches of ``name`` (``format``: ``"numpy"``, ``"arrow"``, ``"columns"``). ``parallel``
+        """Batches of ``name`` (``format``: ``"numpy"``, ``"arrow"``, ``"columns"``; ``strings``
+        the numpy form of text, ``columns.STRING_FORMS``). ``parallel``
         reads partitions from their primaries; ``shard=(i, n)`` reads worker i's share (of
         ``plan``, of the plan in the environment, or else :func:`~ignite_fast.sharding.contiguous_shard`);
         ``partitions`` reads just those."""
@@ -109,6 +111,7 @@ class Source(Protocol):
         schema: str = "PUBLIC",
         decimal_as_string: bool | None = None,
         format: str = "numpy",
+        strings: str = "bytes",
     ) -> Iterator[Any]:
         """Batches ``{column: column}`` of an SQL query's result, ``args`` filling its ``?``."""
         ...
