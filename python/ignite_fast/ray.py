@@ -61,7 +61,6 @@ scan's failover).
 from __future__ import annotations
 
 import functools
-import inspect
 import ipaddress
 import pickle
 import socket
@@ -79,6 +78,7 @@ import ray.exceptions
 from ray.data import Datasink, Datasource, ReadTask
 from ray.data.block import Block, BlockAccessor, BlockMetadata
 
+from ._faces import given_options
 from ._options import ConnectionSettings, TlsOptions, check_int, split_address
 from .client import Client
 from .errors import IgniteError, InvalidArgumentError
@@ -174,8 +174,9 @@ def read_ignite(
     groups = plan_reads(client, name, parallelism=parallelism, locality=locality)
     if not groups:  # not partitioned (replicated, custom affinity): one task reads it whole
         source = IgniteDatasource(client.settings, name, scan_args=scan_args, ignite=generation.ignite)
-        return ray.data.read_datasource(source, override_num_blocks=1, **read_args)
-    reads = []
+        whole: ray.data.Dataset = ray.data.read_datasource(source, override_num_blocks=1, **read_args)
+        return whole
+    reads: list[ray.data.Dataset] = []
     for group in groups:
         source = IgniteDatasource(
             client.settings, name, group.partitions, group.primaries, scan_args, ignite=generation.ignite
@@ -193,16 +194,9 @@ def read_ignite(
 def _scan_args(client: Any, name: str, **options: Any) -> dict[str, Any]:
     """The scan options given (None: not given), checked here against the client's own ``scan``
     rather than in every task: one it does not take (``value_type`` on Ignite 3) is refused."""
-    given = {option: value for option, value in options.items() if value is not None}
-    if "batch_size" in given:
-        check_int("batch_size", given["batch_size"], 1)
-    takes = inspect.signature(client.scan).parameters
-    unknown = [option for option in given if option not in takes]
-    if unknown:
-        raise InvalidArgumentError(
-            f"{client!r} reads {name!r} without {', '.join(unknown)}: its scan has no such option"
-        )
-    return given
+    if options.get("batch_size") is not None:
+        check_int("batch_size", options["batch_size"], 1)
+    return given_options(client.scan, repr(name), **options)
 
 
 def plan_reads(client: Any, name: str, *, parallelism: int | None = None, locality: bool = True) -> list[ReadGroup]:
@@ -301,7 +295,7 @@ class IgniteDatasource(Datasource):
         *,
         ignite: int = 2,
     ):
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # Ray's pushdown mixins are unannotated
         if partitions is not None and (primaries is None or len(primaries) != len(partitions)):
             raise InvalidArgumentError("give the primary node of each partition")
         self._settings = settings
@@ -638,11 +632,11 @@ def _numpy_column(name: str, array: pa.Array) -> np.ndarray:
 
 
 def _is_binary(kind: pa.DataType) -> bool:
-    return pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind)
+    return bool(pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind))
 
 
 def _is_list(kind: pa.DataType) -> bool:
-    return pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+    return bool(pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind))
 
 
 def _offsets(array: pa.Array) -> np.ndarray:
