@@ -6,8 +6,11 @@ row's ID and V are in an element, which :class:`Source` says."""
 
 from __future__ import annotations
 
+import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -130,3 +133,32 @@ def test_to_arrow_and_to_pandas(source: Source):
     assert _pairs(table[source.arrow_id].to_numpy(), table["V"].to_numpy()) == EXPECTED
     frame = client.to_pandas(source.name)
     assert _pairs(frame[source.arrow_id].to_numpy(), frame["V"].to_numpy()) == EXPECTED
+
+
+def test_input_pipelines_agree_on_one_plan(source: Source, igfs_name, monkeypatch):
+    """``for_input_context(..., plan="agree")``: two input pipelines, with no collective between
+    them, agree on one plan through plan records (IGFS on Ignite 2, a table on Ignite 3) and
+    together read every row once."""
+    monkeypatch.setenv("IGFS_FS_NAME", igfs_name)  # Ignite 2's records in a file system of this test
+    monkeypatch.setenv("IGNITE_FAST_JOB_ID", f"pytest-{uuid.uuid4().hex[:8]}")
+    datasets: dict[int, Any] = {}
+    failures: list[BaseException] = []
+
+    def pipeline(i: int) -> None:
+        context = SimpleNamespace(input_pipeline_id=i, num_input_pipelines=2)
+        try:
+            datasets[i] = IgniteDataset.for_input_context(
+                context, source.name, plan="agree", port=source.port, ignite=source.ignite, batch_size=64
+            )
+        except BaseException as e:  # raised below, in the test's thread
+            failures.append(e)
+
+    threads = [threading.Thread(target=pipeline, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures
+    parts = [[i for batch in datasets[p] for i in source.ids(batch).numpy().tolist()] for p in range(2)]
+    assert all(parts)
+    assert sorted(parts[0] + parts[1]) == list(range(ROWS))  # disjoint, and every row
