@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ignite_fast._options import split_address
 from ignite_fast.errors import IgniteError
-from ignite_fast.source import Source
+from ignite_fast.source import NodeKey, Source
 
 from .context import WorkerContext, worker_context
 from .hosts import is_loopback, is_this_host
@@ -21,9 +21,10 @@ HOME_ENV = "IGNITE_FAST_HOME_NODE"
 
 @dataclass(frozen=True)
 class NodeEndpoint:
-    """A server node: its id (Ignite 2's 16 bytes, Ignite 3's name), client port and addresses."""
+    """A server node: its key (as the client's ``node_addresses`` names it), client port and
+    addresses."""
 
-    node_id: bytes | str
+    node_id: NodeKey
     port: int
     hosts: tuple[str, ...]
 
