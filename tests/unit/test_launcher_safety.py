@@ -10,6 +10,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import ClassVar
@@ -157,6 +158,15 @@ def test_a_stale_pid_file_is_removed_and_its_process_left_alone(home):
         sleeper.wait()
 
 
+def _wait_for_exec(pid: int, argument: str) -> None:
+    """Until the child has exec'd: between fork and exec its command line is still pytest's."""
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    deadline = time.monotonic() + 30
+    while argument.encode() not in cmdline.read_bytes():
+        assert time.monotonic() < deadline, f"process {pid} never ran with {argument}"
+        time.sleep(0.01)
+
+
 def test_the_nodes_own_process_is_recognised_by_its_config_file(home):
     """A process started with the node's config file on its command line is the node's."""
     cluster = Ignite3Cluster(name="mine")
@@ -165,6 +175,7 @@ def test_the_nodes_own_process_is_recognised_by_its_config_file(home):
     config = str(cluster.config_path(spec))
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "--config-path", config])
     try:
+        _wait_for_exec(proc.pid, config)
         (spec.work_dir / "pid").write_text(str(proc.pid))
         assert cluster.node_pid(spec) == proc.pid
         cluster.stop(timeout=10)
