@@ -1,22 +1,22 @@
 //! What the bindings use for Ignite 3: pooled connections to one cluster (or one node of it), and
 //! query results as batches of columns. Pages come from [`SqlCursor`] (the next one requested
-//! while this one is decoded); rows go through `decode::ignite3` into the same column builders as
+//! while this one is decoded); rows go through `ignite3::decode` into the same column builders as
 //! Ignite 2's, so that numpy, Arrow and TensorFlow see one column contract.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::decode::ignite3::{push_tuple, SqlType, TupleColumn};
 use crate::decode::{Batch, ColumnBuilder, DecodeOptions};
 use crate::error::{Error, Result};
 use crate::ignite3::cluster;
 use crate::ignite3::connection::Connection;
+use crate::ignite3::decode::{push_tuple, SqlType, TupleColumn};
 use crate::ignite3::sql::{
     execute, execute_update, ColumnMeta, Page, SqlArg, SqlCursor, SqlOptions,
 };
 use crate::ignite3::upsert::{upsert_columns, UpsertColumn};
-use crate::net::connection::ConnectionConfig;
+use crate::net::stream::ConnectionConfig;
 
 /// Idle connections kept for reuse.
 const MAX_IDLE: usize = 8;

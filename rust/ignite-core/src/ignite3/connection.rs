@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use crate::error::{Error, Result};
 use crate::ignite3::codes::{self, error_code, flag, op};
 use crate::ignite3::msgpack::{MsgReader, MsgWriter};
-use crate::net::connection::{open_first, read_frame_body, ConnectionConfig, Stream};
+use crate::net::stream::{open_first, read_frame_body, ConnectionConfig, Stream};
 
 /// New connections that lose the server's handshake race are opened again this many times.
 const HANDSHAKE_RACE_RETRIES: usize = 3;

@@ -1,6 +1,6 @@
 //! The Ignite 3 client protocol, wire level: MessagePack framing, the handshake, request ids and
 //! typed server errors, SQL cursors whose pages keep rows as BinaryTuple byte ranges, and the
-//! partition map. Decoding tuples into columns is `decode/ignite3`'s job. The protocol facts, with
+//! partition map. Its [`decode`] turns tuples into columns. The protocol facts, with
 //! their sources in the Ignite 3.1.0 code, are in docs/IGNITE3-PROTOCOL.md.
 //!
 //! - [`codes`]: op codes, flags, column type ids, error groups;
@@ -14,6 +14,7 @@ pub mod client;
 pub mod cluster;
 pub mod codes;
 pub mod connection;
+pub mod decode;
 pub mod msgpack;
 pub mod sql;
 pub mod transaction;

@@ -7,10 +7,10 @@
 
 use std::ops::Range;
 
-use crate::decode::ignite3::SqlType;
 use crate::error::{Error, Result};
 use crate::ignite3::codes::{column_type, op};
 use crate::ignite3::connection::Connection;
+use crate::ignite3::decode::SqlType;
 use crate::ignite3::msgpack::MsgReader;
 use crate::ignite3::tuple_builder::{
     put_date, put_datetime, put_decimal, put_instant, put_time, put_uuid, TupleBuilder,

@@ -1,7 +1,7 @@
 //! Builds Ignite 3 BinaryTuples (header byte, offset table, values) for what the client sends:
 //! SQL arguments, statement properties and (through the `put_*` element writers) the streamer's
 //! rows. Reading tuples is the decoder's job
-//! (`decode/ignite3`); the layout is in docs/IGNITE3-PROTOCOL.md.
+//! (`ignite3::decode`); the layout is in docs/IGNITE3-PROTOCOL.md.
 
 use crate::calendar::{civil_from_days, TimeOfDay, NANOS_PER_SECOND};
 use crate::decimal;

@@ -19,11 +19,11 @@ use crate::calendar::{
     civil_from_days, truncate_nanos, TimeOfDay, NANOS_PER_DAY, NANOS_PER_SECOND,
 };
 use crate::decimal::{self, ParseDecimalError};
-use crate::decode::ignite3::SqlType;
 use crate::error::{Error, Result};
 use crate::ignite3::cluster;
 use crate::ignite3::codes::{column_type, op};
 use crate::ignite3::connection::Connection;
+use crate::ignite3::decode::SqlType;
 use crate::ignite3::msgpack::{MsgReader, MsgWriter};
 use crate::ignite3::sql::{self, SqlOptions};
 use crate::ignite3::transaction;
@@ -31,8 +31,8 @@ use crate::ignite3::tuple_builder::{
     put_date, put_datetime, put_decimal, put_double, put_instant, put_int, put_time, put_uuid,
     put_varlen,
 };
+use crate::kinds::WriteColumn;
 use crate::kinds::{PrimKind, SqlArg};
-use crate::write::WriteColumn;
 
 /// Bytes of rows per streamer request (a few MB, as Ignite 2's put-all).
 const CHUNK_BYTES: usize = 4 << 20;
