@@ -1,6 +1,6 @@
 //! What the bindings use for Ignite 3: pooled connections to one cluster (or one node of it), and
 //! query results as batches of columns. Pages come from [`SqlCursor`] (the next one requested
-//! while this one is decoded); rows go through `ignite3::decode` into the same column builders as
+//! while this one is decoded); rows go through `ignite3::tuple` into the same column builders as
 //! Ignite 2's, so that numpy, Arrow and TensorFlow see one column contract.
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -11,10 +11,11 @@ use crate::decode::{Batch, ColumnBuilder, DecodeOptions};
 use crate::error::{Error, Result};
 use crate::ignite3::cluster;
 use crate::ignite3::connection::Connection;
-use crate::ignite3::decode::{push_tuple, SqlType, TupleColumn};
 use crate::ignite3::sql::{
     execute, execute_update, ColumnMeta, Page, SqlArg, SqlCursor, SqlOptions,
 };
+use crate::ignite3::sql_type::{SqlType, TupleColumn};
+use crate::ignite3::tuple::push_tuple;
 use crate::ignite3::upsert::{upsert_columns, UpsertColumn};
 use crate::net::stream::ConnectionConfig;
 

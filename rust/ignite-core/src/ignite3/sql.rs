@@ -10,9 +10,9 @@ use std::ops::Range;
 use crate::error::{Error, Result};
 use crate::ignite3::codes::{column_type, op};
 use crate::ignite3::connection::Connection;
-use crate::ignite3::decode::SqlType;
 use crate::ignite3::msgpack::MsgReader;
-use crate::ignite3::tuple_builder::{
+use crate::ignite3::sql_type::SqlType;
+use crate::ignite3::tuple::writer::{
     put_date, put_datetime, put_decimal, put_instant, put_time, put_uuid, TupleBuilder,
 };
 pub use crate::kinds::SqlArg;

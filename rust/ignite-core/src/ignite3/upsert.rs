@@ -23,11 +23,11 @@ use crate::error::{Error, Result};
 use crate::ignite3::cluster;
 use crate::ignite3::codes::{column_type, op};
 use crate::ignite3::connection::Connection;
-use crate::ignite3::decode::SqlType;
 use crate::ignite3::msgpack::{MsgReader, MsgWriter};
 use crate::ignite3::sql::{self, SqlOptions};
+use crate::ignite3::sql_type::SqlType;
 use crate::ignite3::transaction;
-use crate::ignite3::tuple_builder::{
+use crate::ignite3::tuple::writer::{
     put_date, put_datetime, put_decimal, put_double, put_instant, put_int, put_time, put_uuid,
     put_varlen,
 };

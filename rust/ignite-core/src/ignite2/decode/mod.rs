@@ -1,6 +1,6 @@
 //! Ignite 2's binary values into the shared column builders (`crate::decode`). Everything that
 //! knows the binary layout on the decoding side is here; the builders only see kinds and values.
-//! Ignite 3's BinaryTuple rows fill the same builders from `ignite3::decode`.
+//! Ignite 3's BinaryTuple rows fill the same builders from `ignite3::tuple`.
 //!
 //! - [`value`]: one value of any type code into a column;
 //! - [`budget`]: the decoding work a page may cost, against objects that share children;

@@ -1,10 +1,11 @@
-//! Ignite 3's SQL column types as its client protocol numbers them (`org.apache.ignite.sql.
-//! ColumnType` ids), and the kind of column each fills. Ignite 3 TIME keeps up to nanoseconds,
-//! so it fills a nanosecond time column; Ignite 2's time is milliseconds and stays so.
+//! Ignite 3's SQL column types (their ids are `codes::column_type`'s), their SQL names, and the
+//! kind of column each fills; and what the tuple reader needs of a result column
+//! ([`TupleColumn`]). Ignite 3 TIME keeps up to nanoseconds, so it fills a nanosecond time column;
+//! Ignite 2's time is milliseconds and stays so.
 
-use crate::decode::column_builder::DecodeOptions;
-use crate::decode::value_kind::ValueKind;
+use crate::decode::{DecodeOptions, ValueKind};
 use crate::error::{Error, Result};
+use crate::ignite3::codes::column_type as id;
 use crate::kinds::{PrimKind, ScalarKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,24 +37,24 @@ impl SqlType {
     /// The type of a `ColumnType` id; an id this version does not know is an unsupported type.
     pub fn from_id(id: i32) -> Result<SqlType> {
         Ok(match id {
-            0 => SqlType::Null,
-            1 => SqlType::Boolean,
-            2 => SqlType::Int8,
-            3 => SqlType::Int16,
-            4 => SqlType::Int32,
-            5 => SqlType::Int64,
-            6 => SqlType::Float,
-            7 => SqlType::Double,
-            8 => SqlType::Decimal,
-            9 => SqlType::Date,
-            10 => SqlType::Time,
-            11 => SqlType::DateTime,
-            12 => SqlType::Timestamp,
-            13 => SqlType::Uuid,
-            15 => SqlType::String,
-            16 => SqlType::Bytes,
-            17 => SqlType::Period,
-            18 => SqlType::Duration,
+            id::NULL => SqlType::Null,
+            id::BOOLEAN => SqlType::Boolean,
+            id::INT8 => SqlType::Int8,
+            id::INT16 => SqlType::Int16,
+            id::INT32 => SqlType::Int32,
+            id::INT64 => SqlType::Int64,
+            id::FLOAT => SqlType::Float,
+            id::DOUBLE => SqlType::Double,
+            id::DECIMAL => SqlType::Decimal,
+            id::DATE => SqlType::Date,
+            id::TIME => SqlType::Time,
+            id::DATETIME => SqlType::DateTime,
+            id::TIMESTAMP => SqlType::Timestamp,
+            id::UUID => SqlType::Uuid,
+            id::STRING => SqlType::String,
+            id::BYTE_ARRAY => SqlType::Bytes,
+            id::PERIOD => SqlType::Period,
+            id::DURATION => SqlType::Duration,
             _ => {
                 return Err(Error::UnsupportedType(format!(
                     "Ignite 3 column type id {id}, which ignite_fast does not know"
@@ -118,5 +119,24 @@ impl SqlType {
                 )))
             }
         })
+    }
+}
+
+/// What the decoder needs of a result column: its SQL type and, for DECIMAL, the column's scale
+/// (exact text is written at it: Ignite stores `100.00` of a DECIMAL(10, 2) as `1E+2`; `None`:
+/// each value's own scale).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TupleColumn {
+    pub sql_type: SqlType,
+    pub scale: Option<i32>,
+}
+
+impl From<SqlType> for TupleColumn {
+    /// A column of `sql_type` whose values keep their own scale.
+    fn from(sql_type: SqlType) -> TupleColumn {
+        TupleColumn {
+            sql_type,
+            scale: None,
+        }
     }
 }

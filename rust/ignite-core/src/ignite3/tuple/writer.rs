@@ -1,13 +1,10 @@
-//! Builds Ignite 3 BinaryTuples (header byte, offset table, values) for what the client sends:
-//! SQL arguments, statement properties and (through the `put_*` element writers) the streamer's
-//! rows. Reading tuples is the decoder's job
-//! (`ignite3::decode`); the layout is in docs/IGNITE3-PROTOCOL.md.
+//! Builds Ignite 3 BinaryTuples (laid out in [`super`]) for what the client sends: SQL arguments,
+//! statement properties and (through the `put_*` element writers) the streamer's rows.
 
 use crate::calendar::{civil_from_days, TimeOfDay, NANOS_PER_SECOND};
 use crate::decimal;
 
-/// The byte that marks an empty (or 0x80-led) variable-length value (`VARLEN_EMPTY_BYTE`).
-pub const VARLEN_EMPTY_BYTE: u8 = 0x80;
+use crate::ignite3::tuple::VARLEN_EMPTY_BYTE;
 
 // Element writers for the types whose layout is more than their bytes, in the widths Java's
 // `BinaryTupleBuilder` picks.

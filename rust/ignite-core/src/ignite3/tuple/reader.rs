@@ -1,23 +1,13 @@
-//! One BinaryTuple (Ignite 3's row format) into one row of column builders.
-//!
-//! Layout (`BinaryTupleParser`/`BinaryTupleBuilder` in Ignite 3's `binary-tuple` module): a header
-//! byte whose two low bits give the width of an offset entry (1, 2 or 4 bytes); one entry per
-//! element, each the end of that element's bytes counted from the start of the values; then the
-//! values. An element with no bytes is NULL. Values are little-endian and as short as they can be:
-//! an integer takes 1, 2, 4 or 8 bytes whatever its column's width, a DOUBLE that a float holds
-//! exactly takes 4. An empty string or byte array, or a byte array that starts with 0x80, is
-//! written with a leading 0x80 byte, which is not part of the value.
+//! One BinaryTuple (Ignite 3's row format, laid out in [`super`]) into one row of column
+//! builders: the shared builders Ignite 2's objects fill too.
 
 use crate::calendar::{days_from_civil, NANOS_PER_DAY};
 use crate::decimal;
 use crate::decode::column_builder::ColumnBuilder;
 use crate::error::{Error, Result};
-use crate::ignite3::decode::sql_type::SqlType;
-use crate::ignite3::decode::TupleColumn;
+use crate::ignite3::sql_type::{SqlType, TupleColumn};
+use crate::ignite3::tuple::{ENTRY_SIZE_BITS, VARLEN_EMPTY_BYTE};
 use crate::kinds::{PrimKind, ScalarKind};
-
-/// The mark before a variable-length value that is empty or starts with this byte.
-const VARLEN_EMPTY_BYTE: u8 = 0x80;
 
 const MILLIS_PER_DAY: i64 = 86_400_000;
 
@@ -32,7 +22,7 @@ pub fn push_tuple(
     let Some(&header) = tuple.first() else {
         return Err(corrupt("a row has no header"));
     };
-    let entry_size = 1usize << (header & 0b11);
+    let entry_size = 1usize << (header & ENTRY_SIZE_BITS);
     if entry_size == 8 {
         return Err(corrupt("a row's offset entries are 8 bytes wide"));
     }
