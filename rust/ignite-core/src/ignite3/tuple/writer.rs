@@ -162,17 +162,33 @@ impl TupleBuilder {
         self.ends.is_empty()
     }
 
-    /// The tuple's bytes appended to `out`.
-    pub fn build_into(&self, out: &mut Vec<u8>) {
+    /// Empties the builder, keeping its buffers (one builder serves many rows).
+    pub fn clear(&mut self) {
+        self.values.clear();
+        self.ends.clear();
+    }
+
+    /// The header flags and the width of an offset entry: the narrowest that holds every end.
+    fn entry_width(&self) -> (u8, usize) {
         let total = self.values.len();
-        let (flags, entry) = if total <= 0xff {
-            (0u8, 1)
+        if total <= 0xff {
+            (0, 1)
         } else if total <= 0xffff {
             (1, 2)
         } else {
             (2, 4)
-        };
-        out.reserve(1 + entry * self.ends.len() + total);
+        }
+    }
+
+    /// How many bytes [`TupleBuilder::build_into`] appends.
+    pub fn encoded_len(&self) -> usize {
+        1 + self.entry_width().1 * self.ends.len() + self.values.len()
+    }
+
+    /// The tuple's bytes appended to `out`.
+    pub fn build_into(&self, out: &mut Vec<u8>) {
+        let (flags, entry) = self.entry_width();
+        out.reserve(self.encoded_len());
         out.push(flags);
         for &end in &self.ends {
             out.extend_from_slice(&(end as u32).to_le_bytes()[..entry]);
