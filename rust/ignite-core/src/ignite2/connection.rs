@@ -12,6 +12,7 @@ use crate::ignite2::protocol::{
 };
 use crate::ignite2::wire::{Reader, Writer};
 use crate::net::stream::{open_first, read_frame_body, ConnectionConfig, ProtocolVersion, Stream};
+use crate::net::window::Pipelined;
 
 pub struct Connection {
     stream: Stream,
@@ -315,5 +316,15 @@ fn status_error(code: i32, message: String) -> Error {
             status: code,
             message,
         },
+    }
+}
+
+impl Pipelined for Connection {
+    fn answer(&mut self, id: i64) -> Result<()> {
+        self.receive(id, &mut Vec::new()).map(|_| ())
+    }
+
+    fn is_broken(&self) -> bool {
+        Connection::is_broken(self)
     }
 }

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::ignite3::codes::{self, error_code, flag, op};
 use crate::ignite3::msgpack::{MsgReader, MsgWriter};
 use crate::net::stream::{open_first, read_frame_body, ConnectionConfig, Stream};
+use crate::net::window::Pipelined;
 
 /// New connections that lose the server's handshake race are opened again this many times.
 const HANDSHAKE_RACE_RETRIES: usize = 3;
@@ -449,4 +450,14 @@ fn format_uuid(bytes: &[u8; 16]) -> String {
         &hex[16..20],
         &hex[20..]
     )
+}
+
+impl Pipelined for Connection {
+    fn answer(&mut self, id: i64) -> Result<()> {
+        self.receive(id, &mut Vec::new()).map(|_| ())
+    }
+
+    fn is_broken(&self) -> bool {
+        Connection::is_broken(self)
+    }
 }

@@ -3,14 +3,13 @@
 //! value's type is registered first ([`super::binary_type`]) so that every reader, Java's
 //! included, can read the objects.
 
-use std::collections::VecDeque;
-
 use crate::error::{Error, Result};
 use crate::ignite2::connection::Connection;
 use crate::ignite2::protocol::{java_string_hash, op};
 use crate::ignite2::write::binary_type::register;
 use crate::ignite2::write::entries::{EntryEncoder, WriteValues};
 use crate::kinds::WriteColumn;
+use crate::net::window::{InFlightWindow, Refused};
 
 /// Bytes of entries per put-all request.
 const CHUNK_BYTES: usize = 4 << 20;
@@ -50,22 +49,22 @@ pub fn put_all(
     let cache_id = java_string_hash(cache_name);
     let mut entries = EntryEncoder::new(keys, values);
     let max_entry = entries.max_entry_len();
-    let mut stream = Stream {
-        conn,
-        cache_name,
-        in_flight: VecDeque::new(),
-        stored: 0,
-        total: rows,
-    };
+    // An atomic cache's put-all is not all or nothing: a refused chunk may be stored in part.
+    let target = format!("'{cache_name}'");
+    let mut window = InFlightWindow::new(conn, target, IN_FLIGHT, rows, Refused::MayHaveStoredSome);
     let mut row = 0;
-    while row < rows {
-        if stream.in_flight.len() == IN_FLIGHT {
-            stream.wait_oldest()?;
+    let mut chunk = 0;
+    let written = loop {
+        if row == rows {
+            break window.finish();
+        }
+        if let Err(e) = window.make_room(chunk) {
+            break Err(e);
         }
         let first = row;
         // Entries are encoded straight into the outgoing message: values are copied once.
-        let sent = stream
-            .conn
+        let sent = window
+            .conn()
             .send_with(op::CACHE_PUT_ALL, 9 + CHUNK_BYTES + max_entry, |msg| {
                 let start = msg.len();
                 msg.extend_from_slice(&cache_id.to_le_bytes());
@@ -79,19 +78,17 @@ pub fn put_all(
                 let count = (row - first) as i32;
                 msg[start + 5..start + 9].copy_from_slice(&count.to_le_bytes());
             });
-        match sent {
-            Ok(id) => stream.in_flight.push_back(InFlight {
-                id,
-                rows: row - first,
-            }),
-            // Not sent whole, so not stored: the server reads a request only once all of it is in.
-            Err(e) => return Err(stream.failed(e, 0)),
+        if let Err(e) = window.sent(sent, row - first, chunk) {
+            break Err(e);
         }
-    }
-    while !stream.in_flight.is_empty() {
-        stream.wait_oldest()?;
-    }
-    Ok(stream.stored)
+        chunk += 1;
+    };
+    written.map_err(|e| match e {
+        Error::CacheNotFound(_) => {
+            Error::CacheNotFound(format!("cache '{cache_name}' does not exist"))
+        }
+        e => e,
+    })
 }
 
 fn check_rows(column: &WriteColumn, rows: usize, name: &str) -> Result<()> {
@@ -102,63 +99,6 @@ fn check_rows(column: &WriteColumn, rows: usize, name: &str) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-struct InFlight {
-    id: i64,
-    rows: usize,
-}
-
-/// The put-all requests in flight and the rows acknowledged.
-struct Stream<'c> {
-    conn: &'c mut Connection,
-    cache_name: &'c str,
-    in_flight: VecDeque<InFlight>,
-    stored: usize,
-    total: usize,
-}
-
-impl Stream<'_> {
-    /// Waits for the oldest request in flight.
-    fn wait_oldest(&mut self) -> Result<()> {
-        let request = self.in_flight.pop_front().expect("a request in flight");
-        let mut buf = Vec::new();
-        match self.conn.receive(request.id, &mut buf) {
-            Ok(_) => {
-                self.stored += request.rows;
-                Ok(())
-            }
-            Err(e) => Err(self.failed(e, request.rows)),
-        }
-    }
-
-    /// The error of a write that failed part-way, saying how many rows were stored. `unsure`:
-    /// the rows of the request that failed, which may have been stored in part (an atomic
-    /// cache's put-all is not all or nothing). The answers still in flight are collected while
-    /// the connection works (then they count, and the connection is clean); after a transport
-    /// error or a timeout nothing more is read, and the rows still unanswered count as unsure.
-    fn failed(&mut self, error: Error, mut unsure: usize) -> Error {
-        while let Some(request) = self.in_flight.pop_front() {
-            let mut buf = Vec::new();
-            if self.conn.is_broken() {
-                unsure += request.rows;
-                continue;
-            }
-            match self.conn.receive(request.id, &mut buf) {
-                Ok(_) => self.stored += request.rows,
-                Err(_) => unsure += request.rows,
-            }
-        }
-        if let Error::CacheNotFound(_) = error {
-            return Error::CacheNotFound(format!("cache '{}' does not exist", self.cache_name));
-        }
-        error.of_partial_write(
-            &format!("'{}'", self.cache_name),
-            self.stored,
-            self.total,
-            unsure,
-        )
-    }
 }
 
 #[cfg(test)]

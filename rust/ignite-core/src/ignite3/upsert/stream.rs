@@ -1,13 +1,12 @@
 //! Rows grouped by partition and sent as streamer batches (`STREAMER_BATCH_SEND`) of a few MB,
-//! several in flight but one per partition at a time (so that a repeated key's last row wins),
-//! counting the rows stored when a batch fails.
+//! several in flight (`net::window`) but one per partition at a time (so that a repeated key's
+//! last row wins).
 
-use std::collections::VecDeque;
-
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ignite3::codes::op;
 use crate::ignite3::connection::Connection;
 use crate::ignite3::tuple::TupleBuilder;
+use crate::net::window::{InFlightWindow, Refused};
 
 use super::colocation::partition_of;
 use super::plan::Plan;
@@ -56,21 +55,14 @@ pub(super) fn send_batches(
         }
     }
 
-    let mut stream = Stream {
-        conn,
-        table,
-        in_flight: VecDeque::new(),
-        stored: 0,
-        total: plan.rows,
-    };
+    // A batch is one transaction on its partition: a refused one stored none of its rows.
+    let target = format!("table {table}");
+    let mut window =
+        InFlightWindow::new(conn, target, IN_FLIGHT, plan.rows, Refused::StoredNothing);
     let mut tuple = TupleBuilder::new();
     for (partition, batch) in requests {
-        while stream.in_flight.len() >= IN_FLIGHT
-            || stream.in_flight.iter().any(|r| r.partition == partition)
-        {
-            stream.wait_oldest()?;
-        }
-        let result = stream.conn.send(op::STREAMER_BATCH_SEND, |w| {
+        window.make_room(partition)?;
+        let sent = window.conn().send(op::STREAMER_BATCH_SEND, |w| {
             w.int(table_id as i64)
                 .int(partition as i64)
                 .nil() // no deletions
@@ -80,83 +72,9 @@ pub(super) fn send_batches(
                 plan.write_row(row as usize, &mut tuple, w);
             }
         });
-        match result {
-            Ok(id) => stream.in_flight.push_back(InFlight {
-                id,
-                partition,
-                rows: batch.len(),
-            }),
-            Err(e) => return Err(stream.failed(e, 0)), // not sent whole: not stored
-        }
+        window.sent(sent, batch.len(), partition)?;
     }
-    while !stream.in_flight.is_empty() {
-        stream.wait_oldest()?;
-    }
-    Ok(stream.stored)
-}
-
-struct InFlight {
-    id: i64,
-    partition: usize,
-    rows: usize,
-}
-
-/// The requests in flight and the rows they stored.
-struct Stream<'c> {
-    conn: &'c mut Connection,
-    table: &'c str,
-    in_flight: VecDeque<InFlight>,
-    stored: usize,
-    total: usize,
-}
-
-impl Stream<'_> {
-    fn wait_oldest(&mut self) -> Result<()> {
-        let request = self.in_flight.pop_front().expect("a request in flight");
-        let mut buf = Vec::new();
-        match self.conn.receive(request.id, &mut buf) {
-            Ok(_) => {
-                self.stored += request.rows;
-                Ok(())
-            }
-            // A server's error: the batch stored nothing. A transport error or a timeout: its
-            // answer never came, and the batch may have been stored.
-            Err(e) => {
-                let uncertain = if self.conn.is_broken() {
-                    request.rows
-                } else {
-                    0
-                };
-                Err(self.failed(e, uncertain))
-            }
-        }
-    }
-
-    /// Collects the answers still in flight while the connection works (so that the count of
-    /// stored rows is exact), then says how many rows were stored. After a transport error or
-    /// a timeout nothing more is read from the connection (its position in the stream is
-    /// unknown, and each read would wait out the timeout again): the batches still unanswered
-    /// are counted as `uncertain`, with the rows already so.
-    fn failed(&mut self, error: Error, mut uncertain: usize) -> Error {
-        while let Some(request) = self.in_flight.pop_front() {
-            if self.conn.is_broken() {
-                uncertain += request.rows;
-                continue;
-            }
-            let mut buf = Vec::new();
-            match self.conn.receive(request.id, &mut buf) {
-                Ok(_) => self.stored += request.rows,
-                Err(_) if self.conn.is_broken() => uncertain += request.rows,
-                Err(_) => {}
-            }
-        }
-        error.of_partial_write(
-            &format!("table {}", self.table),
-            self.stored,
-            self.total,
-            uncertain,
-        )
-    }
+    window.finish()
 }
 
 #[cfg(test)]
@@ -164,6 +82,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::error::Error;
     use crate::ignite3::msgpack::{MsgReader, MsgWriter};
 
     /// A fake Ignite 3 node serving one connection: it accepts the handshake and the heartbeat
@@ -237,25 +156,20 @@ mod tests {
             ..crate::ConnectionConfig::default()
         };
         let mut conn = Connection::open(&config).unwrap();
-        let mut stream = Stream {
-            conn: &mut conn,
-            table: "T",
-            in_flight: VecDeque::new(),
-            stored: 0,
-            total: 40,
-        };
-        for _ in 0..4 {
-            let id = stream.conn.send(op::STREAMER_BATCH_SEND, |w| {
+        let mut window = InFlightWindow::new(
+            &mut conn,
+            "table T".into(),
+            IN_FLIGHT,
+            40,
+            Refused::StoredNothing,
+        );
+        for partition in 0..4 {
+            let sent = window.conn().send(op::STREAMER_BATCH_SEND, |w| {
                 w.nil();
             });
-            stream.in_flight.push_back(InFlight {
-                id: id.unwrap(),
-                partition: 0,
-                rows: 10,
-            });
+            window.sent(sent, 10, partition).unwrap();
         }
-        stream.wait_oldest().unwrap();
-        let error = stream.wait_oldest().unwrap_err();
+        let error = window.finish().unwrap_err();
         // The late answers are not read: after the timeout the stream's position is unknown.
         assert!(matches!(error, Error::Timeout(_)), "{error}");
         assert!(
@@ -264,7 +178,6 @@ mod tests {
             ),
             "{error}"
         );
-        assert!(stream.in_flight.is_empty());
         assert!(conn.is_broken(), "the connection is dropped, not reused");
     }
 }
