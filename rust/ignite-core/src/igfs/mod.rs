@@ -39,7 +39,7 @@ use crate::error::{Error, FsErrorKind, Result};
 use crate::ignite2::cluster::caches::{self, Atomicity, CacheSettings};
 use crate::ignite2::connection::Connection;
 use crate::ignite2::kv::{CacheRef, Transaction};
-use crate::ignite2::pool::ConnectionPool;
+use crate::net::pool::ConnectionPool;
 use crate::net::stream::ConnectionConfig;
 use entry::{
     block_key, id_hex, parse_id_hex, PendingRecord, TrashRecord, PENDING_PREFIX, TRASH_PREFIX,
@@ -99,7 +99,7 @@ pub struct GcReport {
 
 /// Metadata and data caches, shared by every reader and writer of one file system.
 pub(crate) struct Shared {
-    pub pool: ConnectionPool,
+    pub pool: ConnectionPool<Connection>,
     pub meta: CacheRef,
     pub data: CacheRef,
     pub settings: IgfsSettings,

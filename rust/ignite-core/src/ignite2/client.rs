@@ -5,19 +5,20 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::ignite2::cluster::{caches, endpoints, partition_map, NodeEndpoint, PartitionMap};
+use crate::ignite2::connection::Connection;
 use crate::ignite2::format::metadata::BinaryType;
-use crate::ignite2::pool::ConnectionPool;
 use crate::ignite2::protocol::name_id;
 use crate::ignite2::read::known_types::KnownTypes;
 use crate::ignite2::read::{Cursor, PartitionScan, ScanOptions, SqlArg, SqlOptions};
 use crate::ignite2::write::{self, WriteValues};
 use crate::kinds::WriteColumn;
+use crate::net::pool::ConnectionPool;
 use crate::net::stream::ConnectionConfig;
 use crate::net::stream::ProtocolVersion;
 
 #[derive(Clone)]
 pub struct Client {
-    pool: Arc<ConnectionPool>,
+    pool: Arc<ConnectionPool<Connection>>,
     metadata: Arc<KnownTypes>,
 }
 

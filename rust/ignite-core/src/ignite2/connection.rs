@@ -11,6 +11,7 @@ use crate::ignite2::protocol::{
     VERSION_1_7_0,
 };
 use crate::ignite2::wire::{Reader, Writer};
+use crate::net::pool::Pooled;
 use crate::net::stream::{open_first, read_frame_body, ConnectionConfig, ProtocolVersion, Stream};
 use crate::net::window::Pipelined;
 
@@ -326,5 +327,19 @@ impl Pipelined for Connection {
 
     fn is_broken(&self) -> bool {
         Connection::is_broken(self)
+    }
+}
+
+impl Pooled for Connection {
+    fn open(config: &ConnectionConfig) -> Result<Connection> {
+        Connection::open(config)
+    }
+
+    fn is_dead_while_idle(&mut self) -> bool {
+        Connection::is_dead_while_idle(self)
+    }
+
+    fn is_reusable(&self) -> bool {
+        !self.is_broken() && !self.awaits_responses()
     }
 }

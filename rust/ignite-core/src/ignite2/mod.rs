@@ -3,7 +3,7 @@
 //!
 //! - [`protocol`]: every code the protocol gives a meaning to, and the Java-compatible hashes;
 //! - [`wire`]: bounds-checked little-endian reading and writing; [`connection`]: handshake,
-//!   frames, request ids, typed errors; [`pool`]: open connections kept for reuse;
+//!   frames, request ids, typed errors (pooled by `net::pool`);
 //! - [`format`](mod@format): the binary format: object layout, value extents, type codes, binary
 //!   type metadata, the one object encoder;
 //! - [`decode`]: values, objects and page rows into the shared column builders;
@@ -19,7 +19,6 @@ pub mod connection;
 pub mod decode;
 pub mod format;
 pub mod kv;
-pub mod pool;
 pub mod protocol;
 pub mod read;
 pub mod wire;

@@ -11,6 +11,7 @@ use std::io::{Read, Write};
 use crate::error::{Error, Result};
 use crate::ignite3::codes::{self, error_code, flag, op};
 use crate::ignite3::msgpack::{MsgReader, MsgWriter};
+use crate::net::pool::Pooled;
 use crate::net::stream::{open_first, read_frame_body, ConnectionConfig, Stream};
 use crate::net::window::Pipelined;
 
@@ -459,5 +460,22 @@ impl Pipelined for Connection {
 
     fn is_broken(&self) -> bool {
         Connection::is_broken(self)
+    }
+}
+
+impl Pooled for Connection {
+    /// Past the server's handshake race (see [`Connection::open`]).
+    fn open(config: &ConnectionConfig) -> Result<Connection> {
+        Connection::open(config)
+    }
+
+    /// Not checked: a request on an idle connection the node has closed meanwhile fails, and
+    /// the caller sees the error and its kind.
+    fn is_dead_while_idle(&mut self) -> bool {
+        false
+    }
+
+    fn is_reusable(&self) -> bool {
+        !self.is_broken()
     }
 }

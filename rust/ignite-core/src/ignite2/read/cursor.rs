@@ -8,7 +8,6 @@ use crate::decode::Batch;
 use crate::error::{Error, Result};
 use crate::ignite2::connection::Connection;
 use crate::ignite2::decode::{Page, RowDecoder};
-use crate::ignite2::pool::ConnectionPool;
 use crate::ignite2::protocol::{java_string_hash, op};
 use crate::ignite2::read::known_types::{ConnectionResolver, KnownTypes};
 use crate::ignite2::read::options::{validate_page_size, ScanOptions, SqlArg, SqlOptions};
@@ -16,9 +15,10 @@ use crate::ignite2::read::requests::{
     close_resource, next_page_body, sql_fields_body, ScanRequest,
 };
 use crate::ignite2::wire::Reader;
+use crate::net::pool::ConnectionPool;
 
 pub struct Cursor {
-    pool: Arc<ConnectionPool>,
+    pool: Arc<ConnectionPool<Connection>>,
     metadata: Arc<KnownTypes>,
     /// `None` once the cursor has finished (connection returned) or failed (connection dropped).
     conn: Option<Connection>,
@@ -35,7 +35,7 @@ pub struct Cursor {
 
 /// Sends the request that opens a cursor and returns the connection and the first page.
 fn open_request(
-    pool: &ConnectionPool,
+    pool: &ConnectionPool<Connection>,
     op_code: i16,
     body: &[u8],
     what: &str,
@@ -63,7 +63,7 @@ fn open_request(
 impl Cursor {
     /// Opens a scan query over `cache_name`; rows are (key, val).
     pub fn scan(
-        pool: Arc<ConnectionPool>,
+        pool: Arc<ConnectionPool<Connection>>,
         metadata: Arc<KnownTypes>,
         cache_name: &str,
         options: &ScanOptions,
@@ -108,7 +108,7 @@ impl Cursor {
 
     /// Runs an SQL fields query; rows have one value per result column.
     pub fn sql(
-        pool: Arc<ConnectionPool>,
+        pool: Arc<ConnectionPool<Connection>>,
         metadata: Arc<KnownTypes>,
         query: &str,
         args: &[SqlArg],
@@ -152,7 +152,7 @@ impl Cursor {
 
     #[allow(clippy::too_many_arguments)]
     fn new(
-        pool: Arc<ConnectionPool>,
+        pool: Arc<ConnectionPool<Connection>>,
         metadata: Arc<KnownTypes>,
         conn: Connection,
         page: Vec<u8>,

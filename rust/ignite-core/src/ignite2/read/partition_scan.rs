@@ -17,12 +17,12 @@ use crate::decode::{Batch, ColumnBuilder};
 use crate::error::{Error, Result};
 use crate::ignite2::connection::Connection;
 use crate::ignite2::decode::{Page, RowDecoder};
-use crate::ignite2::pool::ConnectionPool;
 use crate::ignite2::protocol::{java_string_hash, op};
 use crate::ignite2::read::known_types::{ConnectionResolver, KnownTypes};
 use crate::ignite2::read::options::ScanOptions;
 use crate::ignite2::read::requests::{next_page_body, ScanRequest};
 use crate::ignite2::wire::Reader;
+use crate::net::pool::ConnectionPool;
 
 /// The server's default limit of open cursors per connection is 128
 /// (`ClientConnectorConfiguration.maxOpenCursorsPerConnection`); stay well below it.
@@ -67,7 +67,7 @@ impl PartitionCursor {
 }
 
 pub struct PartitionScan {
-    pool: Arc<ConnectionPool>,
+    pool: Arc<ConnectionPool<Connection>>,
     metadata: Arc<KnownTypes>,
     /// `None` after a failure (the connection is dropped) or once given back.
     conn: Option<Connection>,
@@ -92,7 +92,7 @@ impl PartitionScan {
     /// Takes a connection for a scan of `cache_name` with `options` (its `partition` and `local`
     /// do not apply: partitions come from [`PartitionScan::add`]).
     pub fn new(
-        pool: Arc<ConnectionPool>,
+        pool: Arc<ConnectionPool<Connection>>,
         metadata: Arc<KnownTypes>,
         cache_name: &str,
         options: &ScanOptions,

@@ -112,8 +112,8 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::ignite2::pool::ConnectionPool;
     use crate::kinds::PrimKind;
+    use crate::net::pool::ConnectionPool;
     use crate::net::stream::ConnectionConfig;
 
     /// What the fake node does with the n-th request (from 1) after the handshake.
@@ -181,7 +181,7 @@ mod tests {
     }
 
     /// 24 rows of 1 MiB values: four rows a request, six requests.
-    fn write(pool: &ConnectionPool) -> Result<usize> {
+    fn write(pool: &ConnectionPool<Connection>) -> Result<usize> {
         let keys: Vec<u8> = (0..24i64).flat_map(|k| k.to_le_bytes()).collect();
         let values = vec![7u8; 24 << 20];
         pool.with_connection(|conn| {
@@ -254,7 +254,8 @@ mod tests {
 
     #[test]
     fn a_connection_with_a_response_to_come_is_not_pooled() {
-        let pool = ConnectionPool::new(config(&fake_node(|_| Answer::Ok)));
+        let pool: ConnectionPool<Connection> =
+            ConnectionPool::new(config(&fake_node(|_| Answer::Ok)));
         let mut conn = pool.take().unwrap();
         let id = conn.send(op::CACHE_PUT_ALL, &[0; 9]).unwrap();
         assert!(conn.awaits_responses());
