@@ -1,9 +1,7 @@
-//! Ignite 2's connection to one node: the handshake (with version fallback), little-endian
-//! length-prefixed frames, request ids in the header, and response headers mapped to typed
-//! errors. The socket, TLS and the search over addresses are `net`'s.
-
-use std::collections::HashMap;
-use std::io::{Read, Write};
+//! Ignite 2's connection to one node: the handshake (with version fallback), requests framed
+//! little-endian with their id in the header, and response headers mapped to typed errors. The
+//! socket, TLS, the search over addresses and the matching of answers to request ids are
+//! `net`'s.
 
 use crate::error::{Error, Result};
 use crate::ignite2::protocol::{
@@ -11,21 +9,15 @@ use crate::ignite2::protocol::{
     VERSION_1_7_0,
 };
 use crate::ignite2::wire::{Reader, Writer};
+use crate::net::mux::{Frame, LengthPrefix, Multiplexer};
 use crate::net::pool::Pooled;
-use crate::net::stream::{open_first, read_frame_body, ConnectionConfig, ProtocolVersion, Stream};
+use crate::net::stream::{open_first, ConnectionConfig, ProtocolVersion, Stream};
 use crate::net::window::Pipelined;
 
 pub struct Connection {
-    stream: Stream,
+    mux: Multiplexer,
     address: String,
     version: ProtocolVersion,
-    next_request_id: i64,
-    /// Responses that arrived while we waited for another request id.
-    stashed: HashMap<i64, Vec<u8>>,
-    /// Set after any I/O or framing failure: the stream position is unknown, so it must not be reused.
-    broken: bool,
-    /// Requests sent whose responses no caller has collected yet (on the wire or stashed).
-    awaited: usize,
     /// The node's id, from the handshake (protocol 1.4.0 and later).
     node_id: Option<[u8; 16]>,
 }
@@ -52,13 +44,13 @@ impl Connection {
         let mut version = config.protocol_version;
         loop {
             let mut conn = Connection {
-                stream: Stream::open(address, config)?,
+                mux: Multiplexer::new(
+                    Stream::open(address, config)?,
+                    "the server".to_string(),
+                    LengthPrefix::LittleEndian,
+                ),
                 address: address.to_string(),
                 version,
-                next_request_id: 1,
-                stashed: HashMap::new(),
-                broken: false,
-                awaited: 0,
                 node_id: None,
             };
             match conn.handshake(config)? {
@@ -96,7 +88,7 @@ impl Connection {
         }
         self.write_frame(&w.buf)?;
         let mut buf = Vec::new();
-        self.read_frame(&mut buf)?;
+        self.mux.read_frame(&mut buf)?;
         let mut r = Reader::new(&buf);
         if r.u8()? == 1 {
             if v >= VERSION_1_7_0 && r.remaining() > 0 {
@@ -138,13 +130,13 @@ impl Connection {
     }
 
     pub fn is_broken(&self) -> bool {
-        self.broken
+        self.mux.is_broken()
     }
 
     /// Whether responses to requests sent on this connection are still to be collected: the
     /// connection is not clean for another user (a pool drops it instead of keeping it).
     pub fn awaits_responses(&self) -> bool {
-        self.awaited > 0
+        self.mux.awaits_responses()
     }
 
     /// Whether an idle connection can no longer be used: the node closed it (it restarted, or
@@ -152,7 +144,7 @@ impl Connection {
     /// before a pooled connection is reused, so that a node restarted between two scans costs a
     /// reconnect rather than a failed scan.
     pub fn is_dead_while_idle(&mut self) -> bool {
-        self.broken || self.stream.is_dead_while_idle()
+        self.mux.is_dead_while_idle()
     }
 
     /// The id of the node this connection talks to (canonical UUID bytes), if the server said.
@@ -173,8 +165,7 @@ impl Connection {
         body_len: usize,
         write_body: impl FnOnce(&mut Vec<u8>),
     ) -> Result<i64> {
-        let id = self.next_request_id;
-        self.next_request_id += 1;
+        let id = self.mux.next_id();
         let mut msg = Vec::with_capacity(14 + body_len);
         msg.extend_from_slice(&[0; 4]); // length, patched below
         msg.extend_from_slice(&op_code.to_le_bytes());
@@ -182,39 +173,14 @@ impl Connection {
         write_body(&mut msg);
         let len = (msg.len() - 4) as i32;
         msg[..4].copy_from_slice(&len.to_le_bytes());
-        if let Err(e) = self.stream.write_all(&msg) {
-            self.broken = true;
-            return Err(e.into());
-        }
-        self.awaited += 1;
+        self.mux.send(&msg)?;
         Ok(id)
     }
 
     /// Reads the response to request `id` into `buf` and returns where its payload starts.
     /// Responses to other requests that arrive first are kept for their own `receive`.
     pub fn receive(&mut self, id: i64, buf: &mut Vec<u8>) -> Result<usize> {
-        if let Some(stashed) = self.stashed.remove(&id) {
-            *buf = stashed;
-        } else {
-            loop {
-                self.read_frame(buf)?;
-                let frame_id = Reader::new(buf).i64()?;
-                if frame_id == id {
-                    break;
-                }
-                if frame_id <= 0
-                    || frame_id >= self.next_request_id
-                    || self.stashed.contains_key(&frame_id)
-                {
-                    self.broken = true;
-                    return Err(Error::protocol(format!(
-                        "response for request id {frame_id}, which this connection never sent or already received"
-                    )));
-                }
-                self.stashed.insert(frame_id, std::mem::take(buf));
-            }
-        }
-        self.awaited = self.awaited.saturating_sub(1);
+        self.mux.receive(id, buf, answered_id)?;
         self.parse_response_header(buf)
     }
 
@@ -222,27 +188,14 @@ impl Connection {
     /// `receive` first), into `buf`. Returns its request id and where its payload starts, or the
     /// server's error for that request; the outer error is a broken connection.
     pub fn receive_next(&mut self, buf: &mut Vec<u8>) -> Result<(i64, Result<usize>)> {
-        if let Some(&id) = self.stashed.keys().min() {
-            *buf = self.stashed.remove(&id).expect("key just seen");
-            self.awaited = self.awaited.saturating_sub(1);
-            return Ok((id, self.parse_response_header(buf)));
-        }
-        self.read_frame(buf)?;
-        let id = Reader::new(buf).i64()?;
-        if id <= 0 || id >= self.next_request_id {
-            self.broken = true;
-            return Err(Error::protocol(format!(
-                "response for request id {id}, which this connection never sent"
-            )));
-        }
-        self.awaited = self.awaited.saturating_sub(1);
+        let id = self.mux.receive_next(buf, answered_id)?;
         Ok((id, self.parse_response_header(buf)))
     }
 
     /// Marks the connection unusable for others, e.g. when requests of an abandoned exchange
     /// are still unanswered on it.
     pub fn mark_broken(&mut self) {
-        self.broken = true;
+        self.mux.mark_broken();
     }
 
     /// Sends a request and waits for its payload.
@@ -254,7 +207,7 @@ impl Connection {
         Ok(buf)
     }
 
-    fn parse_response_header(&mut self, buf: &[u8]) -> Result<usize> {
+    fn parse_response_header(&self, buf: &[u8]) -> Result<usize> {
         let mut r = Reader::new(buf);
         r.i64()?; // request id, already matched
         if self.version >= VERSION_1_4_0 {
@@ -281,31 +234,13 @@ impl Connection {
         let mut msg = Vec::with_capacity(4 + body.len());
         msg.extend_from_slice(&(body.len() as i32).to_le_bytes());
         msg.extend_from_slice(body);
-        self.stream.write_all(&msg).map_err(|e| {
-            self.broken = true;
-            Error::from(e)
-        })
+        self.mux.write_all(&msg)
     }
+}
 
-    /// Reads one length-prefixed frame into `buf` (replacing its contents, keeping its capacity).
-    fn read_frame(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        let result = self.read_frame_inner(buf);
-        if result.is_err() {
-            self.broken = true;
-        }
-        result
-    }
-
-    fn read_frame_inner(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        let mut len_bytes = [0u8; 4];
-        self.stream.read_exact(&mut len_bytes)?;
-        read_frame_body(
-            &mut self.stream,
-            i32::from_le_bytes(len_bytes),
-            buf,
-            "the server",
-        )
-    }
+/// The request a frame answers: its first field.
+fn answered_id(frame: &[u8]) -> Result<Frame> {
+    Ok(Frame::Answer(Reader::new(frame).i64()?))
 }
 
 /// The typed error for a status code in a response header.
