@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from ignite_fast.server import IgniteCluster
 from node_fixtures import session_cluster, started  # noqa: F401 - test_memory_bench.py uses started
-from report import peer_of, raw_peer
+from report import bound_lines, peer_of, raw_peer
 
 PORT = 10860
 ONE_MB_ROWS = int(os.environ.get("BENCH_1MB_ROWS", "1024"))  # 1 GB
@@ -314,3 +314,7 @@ def pytest_terminal_summary(terminalreporter):
             tr.write_line(
                 f"{scenario:<14} {reader:<28} {info['MB/s']:>10.1f} {info['rows/s']:>14,.0f} {vs_py:>12} {vs_raw:>13}"
             )
+    if bound := bound_lines(RESULTS):
+        tr.write_line("decode at the bound (numpy reader / raw page reader, target >= 0.90):")
+        for line in bound:
+            tr.write_line(f"  {line}")

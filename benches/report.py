@@ -49,6 +49,31 @@ def raw_peer(reader: str) -> str:
     return "raw pages parallel" if "parallel" in reader else "raw pages"
 
 
+# Issue 24's decode-at-the-bound scenarios: (label, scenario, reader, raw reader). Target: 0.9 or more.
+BOUND_SCENARIOS = [
+    ("Ignite 2, objects of five text fields", "strings", "numpy batches", "raw pages"),
+    ("Ignite 3, one node's cursor (MNIST)", "ignite3 mnist", "numpy batches", "raw pages"),
+    ("Ignite 3, one node's cursor (tabular)", "ignite3 tabular", "numpy batches", "raw pages"),
+    ("Ignite 3, two nodes (MNIST)", "ignite3 mnist", "numpy parallel", "raw pages parallel"),
+    ("Ignite 3, two nodes (tabular)", "ignite3 tabular", "numpy parallel", "raw pages parallel"),
+]
+
+
+def bound_lines(results: dict[str, dict[str, dict]]) -> list[str]:
+    """Decoding against the raw page reader fetching the same pages, and against the peer client,
+    for the scenarios of :data:`BOUND_SCENARIOS` that this run measured."""
+    lines = []
+    for label, scenario, reader, raw in BOUND_SCENARIOS:
+        readers = results.get(scenario, {})
+        if reader not in readers or raw not in readers:
+            continue
+        rate = readers[reader]["rows/s"]
+        peer = peer_of(readers)
+        vs_peer = f"{rate / readers[peer]['rows/s']:.1f}x {peer}" if peer in readers else "no peer measured"
+        lines.append(f"{label}: {reader} / {raw} = {rate / readers[raw]['rows/s']:.2f} ({vs_peer})")
+    return lines
+
+
 def table(results: dict[str, dict[str, dict]]) -> str:
     lines = [
         "| scenario | reader | MB/s | rows/s | vs peer (pyignite / pyignite_dbapi) | vs raw pages |",
@@ -102,6 +127,9 @@ def main() -> int:
     results, where = load(sys.argv[1])
     print(f"Throughput ({where})\n")
     print(table(results))
+    if bound := bound_lines(results):
+        print("\nDecode at the bound (numpy reader / raw page reader, target >= 0.90):\n")
+        print("\n".join(f"- {line}" for line in bound))
     if len(sys.argv) > 2:
         chart(results, where, sys.argv[2])
         print(f"\nchart: {sys.argv[2]}")

@@ -1,6 +1,7 @@
 """ignite_fast: read Apache Ignite caches into numpy and TensorFlow, fast.
 
-- :class:`Client` scans caches into columnar numpy batches (no Python object per row).
+- :class:`Client` scans caches into columnar numpy batches (no Python object per row);
+  ``Client(..., ignite=3)`` gives an :class:`Ignite3Client`, which reads Ignite 3 tables alike.
 - :class:`IgniteDataset` (needs TensorFlow, ``pip install ignite_fast[tf]``) is a drop-in for the
   original ``tf.contrib.ignite.IgniteDataset``.
 - :mod:`ignite_fast.server` runs real Ignite nodes on loopback for tests, demos and development.
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import errors
-from .client import Client, TlsOptions
+from .client import Client, Ignite3Client, TlsOptions
 from .columns import Ragged
 from .errors import (
     AuthenticationError,
@@ -33,6 +34,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Client",
+    "Ignite3Client",
     "TlsOptions",
     "IgniteDataset",
     "Ragged",

@@ -11,7 +11,7 @@ __all__ = [
     "NativeCursor",
     "NativePartitionScan",
     "ColumnBuffer",
-    "Ignite3Client",
+    "NativeIgnite3Client",
     "Ignite3Cursor",
     "NativeIgfs",
     "NativeFileReader",
@@ -19,6 +19,8 @@ __all__ = [
     "igfs_env",
     "type_id",
     "type_code_name",
+    "padded_strings",
+    "string_dtype_array",
     "error_kind_samples",
     "panic_sample",
     "PRIMITIVE_DTYPES",
@@ -30,10 +32,12 @@ PRIMITIVE_DTYPES: dict[str, str]
 
 # A column is a tagged tuple; see ignite_fast.columns.column_from_native:
 #   ("null", len) | ("prim", values, valid | None, logical) | ("fixed", values_2d, valid | None)
-#   | ("var", values, offsets, valid | None) | ("str", bytes_2d, valid | None, None | "decimal")
+#   | ("var", values, offsets, valid | None) | ("str", offsets, data, valid | None, None | "decimal")
 #   | ("list", offsets, child, valid | None) | ("map", offsets, keys, values, valid | None)
 #   | ("struct", type_name, {name: column}, len)
 # logical: None | "uuid" | "date" | "timestamp" | "time" | "time_ns" | "decimal" | ("enum", type_id)
+# Strings are Arrow's layout: row i is data[offsets[i]:offsets[i + 1]] (uint8 UTF-8; int32 offsets,
+# int64 past 2 GiB); a null row is empty.
 _NativeColumn = tuple[Any, ...]  # private: a name of the stubs only, not of the module
 
 @final
@@ -180,10 +184,10 @@ class NativeFileWriter:
     def abort(self) -> None: ...
 
 @final
-class Ignite3Client:
+class NativeIgnite3Client:
     def __new__(cls, spec: ConnectionSpec) -> Self: ...
     def node_name(self) -> str: ...
-    def for_address(self, address: str) -> Ignite3Client: ...
+    def for_address(self, address: str) -> NativeIgnite3Client: ...
     def sql(
         self,
         query: str,
@@ -215,6 +219,12 @@ def igfs_env(addresses: list[str] | None = None) -> dict[str, Any]:
 
 def type_id(name: str) -> int: ...
 def type_code_name(code: int) -> str: ...
+def padded_strings(offsets: np.ndarray, data: np.ndarray) -> np.ndarray:
+    """Strings (offsets into UTF-8 bytes) padded with zero bytes to the longest: a (rows, width) uint8 array."""
+
+def string_dtype_array(offsets: np.ndarray, data: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """Strings (offsets into UTF-8 bytes) as a numpy 2 StringDType(na_object=None) array, None where not valid."""
+
 def error_kind_samples() -> list[tuple[str, BaseException]]:
     """For the error-mapping test: one sample of every core error kind, as (kind, the exception it raises)."""
 

@@ -47,6 +47,17 @@ def check_int(name: str, value: Any, minimum: int) -> int:
     return value
 
 
+def check_query(query: Any) -> str:
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidArgumentError(f"query must be a non-empty string, got {query!r}")
+    return query
+
+
+def exact_decimals(format: str, decimal_as_string: bool | None) -> bool:
+    """Whether decimals are read as exact text: as asked, or else for Arrow (exact decimals)."""
+    return format == "arrow" if decimal_as_string is None else bool(decimal_as_string)
+
+
 def check_cache_name(cache: Any) -> str:
     if not isinstance(cache, str) or not cache:
         raise InvalidArgumentError(f"cache must be a non-empty string, got {cache!r}")
@@ -72,6 +83,23 @@ def parse_addresses(host: str | Sequence[str], port: int) -> list[str]:
         else:
             out.append(f"{h}:{port}")
     return out
+
+
+def split_address(address: str) -> tuple[str, int | None]:
+    """``(host, port)`` of ``"host:port"`` (``"[v6]:port"`` too); the port is None where the
+    address names none (a bare host or IPv6 address)."""
+    host, port = address, ""
+    if address.startswith("["):
+        host, _, rest = address[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    elif address.count(":") == 1:
+        host, port = address.split(":")
+    if not port:
+        return host, None
+    try:
+        return host, int(port)
+    except ValueError:
+        raise InvalidArgumentError(f"{address!r} is not host:port (the port is not a number)") from None
 
 
 def tls_setting(tls: bool | TlsOptions | None) -> TlsOptions | None:
@@ -124,6 +152,17 @@ class ConnectionSettings:
         """The same settings for one address only (a node's own connection)."""
         timeout = self.connect_timeout if connect_timeout is None else connect_timeout
         return dataclasses.replace(self, addresses=(address,), connect_timeout=timeout)
+
+    def client_args(self) -> dict[str, Any]:
+        """The keyword arguments besides the address that connect a client or a file system of
+        either generation alike (credentials, timeouts, TLS)."""
+        return dict(
+            username=self.username,
+            password=self.password,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            tls=self.tls,
+        )
 
     def native_spec(self) -> _native.ConnectionSpec:
         """The settings in the extension's terms (TLS certificates are read here)."""
@@ -178,13 +217,15 @@ def decode_args(
     )
 
 
-def batch_converter(format: str) -> Callable[[dict[str, Any]], Any]:
-    """What a batch of named columns becomes for ``format``: ``"numpy"`` arrays, an ``"arrow"``
-    RecordBatch, or the ``"columns"`` themselves (checked before anything is read)."""
-    if format == "numpy":
-        from .columns import batch_to_numpy
+def batch_converter(format: str, strings: str = "bytes") -> Callable[[dict[str, Any]], Any]:
+    """What a batch of named columns becomes for ``format``: ``"numpy"`` arrays (text as
+    ``strings`` says: ``columns.STRING_FORMS``), an ``"arrow"`` RecordBatch, or the ``"columns"``
+    themselves (checked before anything is read)."""
+    from .columns import batch_to_numpy, check_strings
 
-        return batch_to_numpy
+    check_strings(strings)
+    if format == "numpy":
+        return lambda batch: batch_to_numpy(batch, strings)
     if format == "arrow":
         from .arrow import to_record_batch
 

@@ -1,4 +1,4 @@
-"""How many entries make a page and a batch: the one place that sizes them.
+"""How many entries make a page and a batch: the one place that sizes them, for both generations.
 
 Batches and pages are sized in bytes unless the caller gives a row count; the bytes per entry are
 measured once per cache from a first small page. Two limits shape every size:
@@ -29,6 +29,10 @@ PROBE_ROWS = 16
 PROBE_SAMPLE_BYTES = 64 << 10
 #: Pages are made a little under the server's power-of-two page buffer.
 SERVER_BUFFER_SHARE = 15 / 16
+
+#: Rows per page and per batch of an Ignite 3 read unless told: pages of a few MB for rows of a
+#: few hundred bytes (Ignite 3 pages count rows; no size is measured).
+TABLE_PAGE_ROWS = 4096
 
 #: Partition cursors in flight on each connection of a partition-parallel scan: the server prepares
 #: their pages while the client decodes, which matters most for small partitions (one round trip

@@ -6,7 +6,7 @@ data (a decimal's precision, a list's fixed size); ``Client.to_arrow`` widens th
 Ignite                 Arrow
 =====================  ==============================================================
 primitives             int8..int64 (Java byte as uint8), float32/64, uint16 (char), bool
-String                 utf8
+String                 utf8 (large_utf8 past 2 GiB of text in a batch)
 UUID                   fixed_size_binary(16), canonical byte order
 Date                   timestamp[ms]
 Timestamp              timestamp[ns]
@@ -20,8 +20,8 @@ object                 struct (top-level value objects are flattened into column
 null                   validity bits
 =====================  ==============================================================
 
-Primitive buffers are shared with Arrow without a copy; strings are repacked from their padded
-numpy form (vectorized, no Python object per row); exact decimals are parsed per value.
+Primitive buffers and strings (offsets and UTF-8 bytes, Arrow's own layout) are shared with Arrow
+without a copy; exact decimals are parsed per value.
 """
 
 from __future__ import annotations
@@ -62,26 +62,12 @@ def _mask(valid: np.ndarray | None) -> pa.Array | None:
     return None if valid is None else pa.array(~valid, type=pa.bool_())
 
 
-def _strings(raw: np.ndarray, valid: np.ndarray | None) -> pa.Array:
-    """Padded (rows, width) bytes -> utf8 without a Python object per row."""
-    n, width = raw.shape
-    lengths = np.char.str_len(raw.view(f"S{width}").reshape(n)) if n else np.zeros(0, np.int64)
-    data = raw[np.arange(width)[None, :] < lengths[:, None]]
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    if offsets[-1] < 2**31:
-        return pa.StringArray.from_buffers(
-            n, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data), _validity(valid)
-        )
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data), _validity(valid))
-
-
 # decimal256's precision; decimal128 holds 38 digits.
 MAX_ARROW_DECIMAL_DIGITS = 76
 
 
-def _decimals(raw: np.ndarray, valid: np.ndarray | None) -> pa.Array:
-    texts = _strings(raw, valid).to_pylist()
+def _decimals(column: StrColumn) -> pa.Array:
+    texts = column.to_arrow().to_pylist()
     values = [None if t is None else Decimal(t) for t in texts]
     exponents = [_exponent(v) for v in values if v is not None]
     scale = max([-e for e in exponents if e < 0], default=0)
@@ -128,8 +114,8 @@ def to_arrow_array(column: Column) -> pa.Array:
         raise AssertionError(f"unknown logical type {logical!r}")
     if isinstance(column, StrColumn):
         if column.logical == "decimal":
-            return _decimals(column.data, column.valid)
-        return _strings(column.data, column.valid)
+            return _decimals(column)
+        return column.to_arrow()
     if isinstance(column, FixedColumn):
         values = column.values
         flat = pa.array(values.reshape(-1))

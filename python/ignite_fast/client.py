@@ -1,26 +1,35 @@
-"""The client: the public facade over the reading machinery, SQL, writes and cluster facts."""
+"""The public client: ``Client`` reads Ignite 2 caches (``ignite2/``) and, given ``ignite=3``,
+makes an :class:`Ignite3Client` for Ignite 3 tables (``ignite3/``). Both satisfy the source
+protocol (``source.py``); this module is the only one that knows both generations."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-from . import _native
-from ._nodes import primaries_of
-from ._options import ConnectionSettings, TlsOptions, batch_converter, check_int, decode_args
-from ._progress import STEP_BYTES, check_progress, rows_bar
-from ._sizing import DEFAULT_CURSORS
-from ._write_columns import WriteColumn
-from .columns import describe
-from .errors import IgniteError, InvalidArgumentError
-from .reading import Reader, Selection, batches_of
-from .sharding import ShardPlan, partition_sizes, plan_shards
+from ._options import TlsOptions
+from .errors import InvalidArgumentError
+from .ignite2 import Ignite2Client
+from .ignite3 import Ignite3Client
 
-__all__ = ["Client", "TlsOptions"]
+__all__ = ["Client", "Ignite3Client", "TlsOptions"]
 
 
-class Client:
-    """A connection to an Ignite cluster.
+class _Generations(type):
+    """Client's metaclass: ``Client(..., ignite=3)`` makes an :class:`Ignite3Client` instead (a
+    class's own ``__new__`` could return one too, but type checkers would not follow it)."""
+
+    def __call__(cls, *args: Any, ignite: int = 2, **kwargs: Any) -> Any:
+        if ignite == 3:
+            return Ignite3Client(*args, **kwargs)
+        if ignite != 2:
+            raise InvalidArgumentError(f"ignite must be 2 or 3, got {ignite!r}")
+        return super().__call__(*args, **kwargs)
+
+
+class Client(Ignite2Client, metaclass=_Generations):
+    """A connection to an Ignite 2 cluster; ``Client(..., ignite=3)`` gives an
+    :class:`Ignite3Client` for an Apache Ignite 3 cluster instead (tables rather than caches).
 
     ``host`` is a host name, a ``"host:port"`` string, or a list of them (tried in order).
 
@@ -29,369 +38,49 @@ class Client:
     ...     pixels, labels = batch["val"]["pixels"], batch["val"]["label"]
     """
 
-    def __new__(cls, *args: Any, ignite: int = 2, **kwargs: Any) -> Any:
-        """``ignite=3`` connects to an Apache Ignite 3 cluster instead, and gives an
-        :class:`~ignite_fast.client3.Ignite3Client` (tables rather than caches)."""
-        if ignite == 3:
-            from .client3 import Ignite3Client
+    if TYPE_CHECKING:  # which class a call gives, for type checkers (the metaclass makes it)
 
-            return Ignite3Client(*args, **kwargs)
-        if ignite != 2:
-            raise InvalidArgumentError(f"ignite must be 2 or 3, got {ignite!r}")
-        return super().__new__(cls)
+        @overload
+        def __new__(
+            cls,
+            host: str | Sequence[str] = ...,
+            port: int = ...,
+            *,
+            ignite: Literal[2] = ...,
+            username: str | None = ...,
+            password: str | None = ...,
+            connect_timeout: float = ...,
+            read_timeout: float | None = ...,
+            protocol_version: tuple[int, int, int] = ...,
+            tls: bool | TlsOptions | None = ...,
+        ) -> Client: ...
 
-    def __init__(
-        self,
-        host: str | Sequence[str] = "127.0.0.1",
-        port: int = 10800,
-        *,
-        ignite: int = 2,
-        username: str | None = None,
-        password: str | None = None,
-        connect_timeout: float = 10.0,
-        read_timeout: float | None = 60.0,
-        protocol_version: tuple[int, int, int] = (1, 7, 0),
-        tls: bool | TlsOptions | None = None,
-    ):
-        """``protocol_version`` is where the handshake starts; an older server names its own
-        version and the client falls back to it (down to 1.1.0). ``tls=True`` connects with TLS,
-        verified against the system's roots; pass :class:`TlsOptions` for a CA file, client
-        certificates or to turn the host-name check off."""
-        self._settings = ConnectionSettings.make(
-            host,
-            port,
-            username=username,
-            password=password,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            protocol_version=protocol_version,
-            tls=tls,
-        )
-        self._reader = Reader(self._settings)
-        self._native = self._reader.native
+        @overload
+        def __new__(  # type: ignore[misc]  # Ignite 3's client is another class: that is the point
+            cls,
+            host: str | Sequence[str] = ...,
+            port: int = ...,
+            *,
+            ignite: Literal[3],
+            username: str | None = ...,
+            password: str | None = ...,
+            connect_timeout: float = ...,
+            read_timeout: float | None = ...,
+            tls: bool | TlsOptions | None = ...,
+        ) -> Ignite3Client: ...
 
-    def __repr__(self) -> str:
-        settings = self._settings
-        user = f", username={settings.username!r}" if settings.username else ""
-        tls = f", tls={settings.tls!r}" if settings.tls else ""
-        return f"Client({list(settings.addresses)!r}{user}{tls})"
+        @overload
+        def __new__(  # type: ignore[misc]  # a generation known at run time: either
+            cls,
+            host: str | Sequence[str] = ...,
+            port: int = ...,
+            *,
+            ignite: int,
+            username: str | None = ...,
+            password: str | None = ...,
+            connect_timeout: float = ...,
+            read_timeout: float | None = ...,
+            tls: bool | TlsOptions | None = ...,
+        ) -> Client | Ignite3Client: ...
 
-    @property
-    def addresses(self) -> list[str]:
-        return list(self._settings.addresses)
-
-    @property
-    def settings(self) -> ConnectionSettings:
-        """Where and how this client connects (for making another client or file system alike)."""
-        return self._settings
-
-    def partition_map(self, cache: str) -> list[bytes] | None:
-        """The primary node id (16 bytes) of every partition of ``cache``, by partition number,
-        or None where partition awareness does not apply (replicated caches, custom affinity)."""
-        return primaries_of(self._native, cache)
-
-    def primaries(self, cache: str) -> list[bytes] | None:
-        """The primary node of every partition of ``cache`` (as :meth:`partition_map`): the name
-        under which faces ask either generation's client which node holds what."""
-        return self.partition_map(cache)
-
-    def node_addresses(self) -> dict[bytes, str]:
-        """The address (``"host:port"``) each node of the cluster answered on, by node id: the
-        nodes given and those discovered from them."""
-        return self._reader.nodes().addresses()
-
-    def topology_version(self) -> tuple[int, int]:
-        """The cluster's affinity topology version ``(major, minor)``: the major number changes
-        when a server node joins or leaves, the minor one on cache changes and rebalancing."""
-        return self._native.topology_version()
-
-    def partition_sizes(self, cache: str, parallel: int = 4, *, progress: bool | None = None) -> list[int]:
-        """Entries in each partition of ``cache`` (counted by one pass over the data, read from the
-        primaries and discarded undecoded: the protocol has no per-partition size request).
-        ``progress``: a bar of partitions counted (None: only when stderr is a terminal)."""
-        return partition_sizes(self._reader.nodes(), self._reader.sizer, cache, parallel, progress=progress)
-
-    def plan_shards(
-        self,
-        cache: str,
-        workers: int,
-        *,
-        homes: Sequence[str | None] | None = None,
-        balance: str = "entries",
-        parallel: int = 4,
-        progress: bool | None = None,
-    ) -> ShardPlan:
-        """Splits ``cache``'s partitions among ``workers``: disjoint shards covering every
-        partition, balanced by entry count (``balance="entries"``, one counting pass) or by
-        partition count (``"partitions"``), each worker preferring the partitions whose primary
-        is its ``homes[i]`` node (``"host:port"`` or ``"host"``). Compute it once and hand it to
-        the workers (``scan(cache, shard=(i, n), plan=plan)`` or ``partitions=plan[i]``); see
-        :mod:`ignite_fast.sharding`. ``progress``: a bar of partitions counted (None: only when
-        stderr is a terminal)."""
-        return plan_shards(
-            self._reader.nodes(),
-            self._reader.sizer,
-            cache,
-            workers,
-            homes=homes,
-            balance=balance,
-            parallel=parallel,
-            progress=progress,
-        )
-
-    @property
-    def protocol_version(self) -> tuple[int, int, int]:
-        """The thin-client protocol version agreed with the server."""
-        return self._native.protocol_version()
-
-    def cache_names(self) -> list[str]:
-        """Names of all caches in the cluster."""
-        return self._native.cache_names()
-
-    def scan(
-        self,
-        cache: str,
-        batch_size: int | None = None,
-        *,
-        page_size: int | None = None,
-        part: int = -1,
-        local: bool = False,
-        decimal_as_string: bool | None = None,
-        columns: Sequence[str] | None = None,
-        value_type: str | int | None = None,
-        format: str = "numpy",
-        parallel: int | None = None,
-        ordered: bool = False,
-        failover_timeout: float = 60.0,
-        shard: tuple[int, int] | None = None,
-        partitions: Sequence[int] | None = None,
-        plan: ShardPlan | None = None,
-        cursors: int = DEFAULT_CURSORS,
-    ) -> Iterator[Any]:
-        """Scans ``cache`` and yields batches ``{"key": column, "val": column}`` of up to
-        ``batch_size`` rows (see :mod:`ignite_fast.columns` for how columns look). Without
-        ``batch_size``, batches and pages hold about 16 MB, whatever the size of an entry: a first
-        small page measures it.
-
-        ``page_size`` is the number of entries per network page (default: ``batch_size``);
-        ``part`` reads one partition (``-1``: all); ``local`` reads only the entries of the node
-        this client is connected to; ``decimal_as_string`` gives decimals as exact strings instead
-        of float64. ``columns`` names the value fields to decode (dotted paths reach nested
-        fields: ``["label", "metadata.width"]``); the others are skipped undecoded.
-        ``value_type`` (a type name or id) keeps only entries whose value is of that type, for
-        caches that hold several; ``value_type="*"`` reads them all as one union: fields merge
-        by name (null where a type lacks them) and a ``_type`` column names each row's type.
-        ``format="arrow"`` yields ``pyarrow.RecordBatch`` es instead (see :mod:`ignite_fast.arrow`);
-        ``format="columns"`` the named columns of :mod:`ignite_fast.columns` that both are made from.
-
-        ``parallel=N`` reads the partitions N at a time, each from its primary node (give the
-        client the addresses of all nodes), in no particular order, or in partition order with
-        ``ordered=True``. If a node dies, its partitions are read again from the backups that take
-        over (within ``failover_timeout`` seconds), with no duplicates and no gaps; if more nodes
-        left than the cache keeps backups while some of their partitions were unread, the scan
-        raises :class:`DataLostError` (Ignite gives such partitions to others empty). Each of the N
-        connections keeps ``cursors`` partitions in flight, so the server prepares their next
-        pages while the client decodes (a partition is held in memory until it is read whole).
-        ``shard=(i, n)`` reads only worker ``i``'s share of ``n``: disjoint sets of partitions
-        that together cover the cache, taken from ``plan`` (see :meth:`plan_shards`), from the
-        plan put in the environment (``sharding.PLANS_ENV``), or else contiguous ranges that every
-        worker computes alike (see :mod:`ignite_fast.sharding`). ``partitions=[...]`` reads just
-        those partitions (e.g. ``plan[i]``). Both read in parallel like ``parallel=``.
-        Leaving the loop early closes the server-side cursors.
-        """
-        convert = batch_converter(format)
-        exact = format == "arrow" if decimal_as_string is None else decimal_as_string
-        selection = Selection(
-            part=part,
-            local=local,
-            parallel=parallel,
-            shard=shard,
-            partitions=partitions,
-            plan=plan,
-            cursors=cursors,
-            ordered=ordered,
-            failover_timeout=failover_timeout,
-        )
-        decode = decode_args(exact, columns, value_type)
-        for _, batch in self._reader.read(cache, selection, batch_size=batch_size, page_size=page_size, decode=decode):
-            yield convert(batch)
-
-    def to_arrow(self, cache: str, *, progress: bool | None = None, **scan_args) -> Any:
-        """The whole cache as a ``pyarrow.Table`` (arguments as in :meth:`scan`). ``progress``: a
-        bar of rows read, moved per batch (None: only when stderr is a terminal)."""
-        from .arrow import to_table
-
-        batches = []
-        with rows_bar(progress, f"reading {cache}") as bar:
-            for batch in self.scan(cache, format="arrow", **scan_args):
-                batches.append(batch)
-                bar.update(batch.num_rows)
-        return to_table(batches)
-
-    def to_pandas(self, cache: str, *, progress: bool | None = None, **scan_args) -> Any:
-        """The whole cache as a ``pandas.DataFrame``, value fields as columns (by way of Arrow)."""
-        return self.to_arrow(cache, progress=progress, **scan_args).to_pandas()
-
-    def schema(self, cache: str, value_type: str | int | None = None) -> dict:
-        """The structure of the cache's entries: ``{"key": "long", "val": {"NAME": "string", ...}}``.
-
-        It comes from the first entry and the binary type metadata (every field the type has ever
-        had, also those the first object leaves out). For an empty cache, name the value type and
-        the structure comes from the metadata alone (nested objects show as ``"object"``, the key
-        as ``"unknown"``); without it an empty cache gives ``{}``.
-        """
-        for batch in self.scan(cache, batch_size=1, value_type=value_type, format="columns"):
-            return {name: describe(col, self._type_name) for name, col in batch.items()}
-        if value_type is None:
-            return {}
-        type_id = _native.type_id(value_type) if isinstance(value_type, str) else value_type
-        _name, fields, _enum = self._native.binary_type(type_id)
-        return {"key": "unknown", "val": {name: _native.type_code_name(code) for name, code in sorted(fields)}}
-
-    def _type_name(self, type_id: int) -> str:
-        return self._native.binary_type(type_id)[0]
-
-    def enum_values(self, enum_type: str | int) -> dict[int, str]:
-        """``{ordinal: name}`` of an enum type, by type name (e.g. ``"com.example.Color"``) or id."""
-        type_id = enum_type if isinstance(enum_type, int) else _native.type_id(enum_type)
-        name, _fields, values = self._native.binary_type(type_id)
-        if not values:
-            raise InvalidArgumentError(f"binary type {name!r} is not an enum")
-        return {ordinal: constant for constant, ordinal in values}
-
-    def sql(
-        self,
-        query: str,
-        args: Sequence[Any] = (),
-        *,
-        batch_size: int = 1024,
-        page_size: int | None = None,
-        schema: str = "PUBLIC",
-        max_rows: int = 0,
-        distributed_joins: bool = False,
-        local: bool = False,
-        lazy: bool = False,
-        timeout: float = 0.0,
-        decimal_as_string: bool | None = None,
-        format: str = "numpy",
-    ) -> Iterator[Any]:
-        """Runs an SQL fields query and yields batches ``{column name: column}`` of up to
-        ``batch_size`` rows, columns as in :meth:`scan`.
-
-        ``args`` fill the query's ``?`` placeholders (None, bool, int, float, str, bytes,
-        ``datetime.date``/``datetime``/``time``, ``uuid.UUID`` or ``decimal.Decimal``; Ignite 2
-        keeps milliseconds of a TIME); filtering and projecting on the server sends only what you need over the wire.
-
-        >>> for batch in client.sql("SELECT ID, NAME FROM KITTEN_CACHE WHERE ID > ?", [1]):  # doctest: +SKIP
-        ...     print(batch["ID"], batch["NAME"])
-        """
-        if not isinstance(query, str) or not query.strip():
-            raise InvalidArgumentError(f"query must be a non-empty string, got {query!r}")
-        convert = batch_converter(format)
-        exact = format == "arrow" if decimal_as_string is None else decimal_as_string
-        check_int("batch_size", batch_size, 1)
-        page_size = batch_size if page_size is None else check_int("page_size", page_size, 1)
-        check_int("max_rows", max_rows, 0)
-        cursor = self._native.sql(
-            query,
-            list(args),
-            schema=schema,
-            page_size=min(page_size, 2**31 - 1),
-            max_rows=max_rows,
-            distributed_joins=bool(distributed_joins),
-            local=bool(local),
-            lazy=bool(lazy),
-            timeout_ms=int(timeout * 1000),
-            decimal_as_string=bool(exact),
-        )
-        for _, batch in batches_of(cursor, batch_size):
-            yield convert(batch)
-
-    def put_batches(
-        self,
-        cache: str,
-        batch: dict,
-        *,
-        type_name: str | None = None,
-        create: bool = True,
-        progress: bool | None = None,
-    ) -> int:
-        """Writes numpy columns: ``{"key": keys, "val": values}`` where ``values`` is one column
-        (e.g. a 2-D ``uint8`` array of byte[] values) or a dict of named columns, written as binary
-        objects of ``type_name`` (default ``"<cache>Value"``) with compact footers, readable by
-        every Ignite client. Columns: 1-D arrays of ``uint8``/``int8`` (byte), ``int16``,
-        ``int32``, ``int64``, ``float32``, ``float64``, ``uint16`` (char), ``bool``; 2-D arrays
-        of those (fixed-length arrays); strings (``str``/``bytes`` arrays, UTF-8). No Python
-        object per row: the arrays are read in place. The cache is created if ``create``.
-
-        Every column is checked before any row is sent. Rows go out in put-all requests of a
-        few MB, several in flight; a failure part-way leaves the rows before it written (put-all
-        is not a transaction): the error says how many. Returns the number of rows written.
-        ``progress``: a bar of rows written (None: only when stderr is a terminal).
-
-        >>> columns = {"key": np.arange(3), "val": {"label": labels, "pixels": pixels}}  # doctest: +SKIP
-        >>> client.put_batches("digits", columns)  # doctest: +SKIP
-        """
-        if not isinstance(batch, dict) or set(batch) != {"key", "val"}:
-            raise InvalidArgumentError('batch must be a dict {"key": keys, "val": values}')
-        check_progress(progress)
-        keys = WriteColumn.of(batch["key"], "key")
-        val = batch["val"]
-        if isinstance(val, dict):
-            if not val:
-                raise InvalidArgumentError("an object value needs at least one field")
-            fields = [WriteColumn.of(column, str(name)) for name, column in val.items()]
-        else:
-            fields = [WriteColumn.of(val, "val")]
-        for column in fields:
-            if column.rows != keys.rows:
-                raise InvalidArgumentError(f"column '{column.name}' has {column.rows} rows, the keys have {keys.rows}")
-
-        def values(start: int, stop: int) -> tuple:
-            if isinstance(val, dict):
-                return ("object", type_name or f"{cache}Value", [(c.name, c.rows_spec(start, stop)) for c in fields])
-            return ("plain", fields[0].rows_spec(start, stop))
-
-        written = 0
-        with rows_bar(progress, f"writing {cache}", total=keys.rows) as bar:
-            # The native writer keeps several requests in flight over all the rows of one call.
-            # Without a bar it gets every row at once; with one, pieces of about STEP_BYTES, and
-            # the bar moves as each is acknowledged (every cut drains the requests in flight:
-            # a few per cent of throughput, paid only when a bar is shown).
-            step = max(keys.rows, 1)
-            if not bar.disable:
-                step = max(1, STEP_BYTES // max(1, sum(c.row_bytes for c in (keys, *fields))))
-            if step < keys.rows:  # the native writer checks the strings of one call; here, of all
-                for column in (keys, *fields):
-                    column.check_utf8()
-            for start in range(0, max(keys.rows, 1), step):
-                stop = min(start + step, keys.rows)
-                try:
-                    # Only the first piece may create the cache: the others find it.
-                    piece = self._native.put_all(
-                        cache, keys.rows_spec(start, stop), values(start, stop), create=bool(create) and start == 0
-                    )
-                except IgniteError as e:
-                    if start > 0:
-                        # Same type and attributes (status, ...): only the message learns of the
-                        # pieces acknowledged before this one. Each error holds one argument.
-                        e.args = (f"{e} (and rows 0..{start} were stored by the calls before)",)
-                    raise
-                written += piece
-                bar.update(piece)
-        return written
-
-    def raw_pages(
-        self,
-        cache: str,
-        page_size: int | None = None,
-        part: int = -1,
-        *,
-        parallel: int | None = None,
-        cursors: int = DEFAULT_CURSORS,
-    ) -> Iterator[tuple[int, int]]:
-        """Fetches every page of a scan (of one partition with ``part``) and discards it undecoded,
-        yielding ``(entries, bytes)``: the server-and-wire limit that benchmarks compare decoding
-        against. ``page_size`` (entries), ``parallel`` and ``cursors`` as in :meth:`scan`."""
-        selection = Selection(part=part, parallel=parallel, cursors=cursors, failover_timeout=0.0)
-        yield from self._reader.read(cache, selection, batch_size=None, page_size=page_size, decode={}, raw=True)
+        def __new__(cls, *args: Any, **kwargs: Any) -> Any: ...

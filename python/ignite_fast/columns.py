@@ -8,7 +8,9 @@ Ignite type                                  numpy form
 byte, short, int, long                       ``uint8`` (Java bytes, as the original IgniteDataset), ``int16``,
                                              ``int32``, ``int64`` (Ignite 3's TINYINT, a number: ``int8``)
 float, double, char, bool                    ``float32``, ``float64``, ``uint16`` (UTF-16 unit), ``bool``
-String                                       ``S<width>`` bytes (UTF-8); ``np.char.decode(a, "utf-8")`` for str
+String                                       ``S<width>`` bytes (UTF-8), padded to the longest; with
+                                             ``strings="str"`` numpy 2's ``StringDType`` (None at nulls),
+                                             ``strings="arrow"`` a ``pyarrow.StringArray`` (no copy)
 UUID                                         ``uint8`` array ``(rows, 16)``, canonical byte order
                                              (``uuid.UUID(bytes=row.tobytes())``); :func:`uuid_strings` for text
 Date                                         ``datetime64[ms]``
@@ -29,7 +31,8 @@ null                                         ``numpy.ma.MaskedArray`` (``valid``
                                              object masks all its fields in that row
 ===========================================  ==============================================================
 
-All arrays are views of 64-byte-aligned buffers filled in Rust: nothing is copied on the way to numpy.
+All arrays are views of 64-byte-aligned buffers filled in Rust: nothing is copied on the way to numpy,
+except strings in their ``S`` form (padded from the decoded offsets and bytes, one copy) and ``str`` form.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from typing import Any, cast
 import numpy as np
 
 from . import _native
+from .errors import InvalidArgumentError
 
 _LOGICAL_VIEWS = {
     "date": "datetime64[ms]",
@@ -181,12 +185,36 @@ class VarColumn:
 
 @dataclass(frozen=True, slots=True)
 class StrColumn:
-    """UTF-8 strings padded with zero bytes to a ``(rows, width)`` uint8 array; ``logical`` is
+    """UTF-8 strings in Arrow's layout: row ``i`` is ``data[offsets[i]:offsets[i + 1]]`` (``data``
+    uint8, ``offsets`` int32, or int64 past 2 GiB of text), a null row empty; ``logical`` is
     ``"decimal"`` for exact decimals given as text."""
 
+    offsets: np.ndarray
     data: np.ndarray
     valid: np.ndarray | None
     logical: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def padded(self) -> np.ndarray:
+        """numpy's ``S<width>`` form: each string padded with zero bytes to the longest (one copy)."""
+        raw = _native.padded_strings(self.offsets, self.data)
+        return raw.view(f"S{raw.shape[1]}").reshape(raw.shape[0])
+
+    def to_str(self) -> np.ndarray:
+        """numpy 2's variable-width ``StringDType(na_object=None)``, None at nulls (packed by numpy's
+        C API, no Python object per value)."""
+        return _native.string_dtype_array(self.offsets, self.data, self.valid)
+
+    def to_arrow(self) -> Any:
+        """A ``pyarrow`` ``StringArray`` (``LargeStringArray`` with int64 offsets) over these
+        buffers, without a copy (the arrays keep them alive); nulls as its validity bits."""
+        import pyarrow as pa
+
+        kind = pa.StringArray if self.offsets.dtype == np.int32 else pa.LargeStringArray
+        validity = None if self.valid is None else pa.array(self.valid, type=pa.bool_()).buffers()[1]
+        return kind.from_buffers(len(self), pa.py_buffer(self.offsets), pa.py_buffer(self.data), validity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +264,7 @@ def column_from_native(native: tuple[Any, ...]) -> Column:
     if tag == "fixed":
         return FixedColumn(native[1], native[2])
     if tag == "str":
-        return StrColumn(native[1], native[2], native[3])
+        return StrColumn(native[1], native[2], native[3], native[4])
     if tag == "var":
         return VarColumn(native[1], native[2], native[3])
     if tag == "list":
@@ -255,8 +283,22 @@ def batch_from_native(native: dict[str, tuple[Any, ...]]) -> dict[str, Column]:
     return {name: column_from_native(col) for name, col in native.items()}
 
 
-def to_numpy(column: Column) -> Any:
-    """The numpy form of a column (see the table above): views of the column's buffers, no copy."""
+#: The forms strings can take in numpy batches (``strings=``): ``"bytes"`` (``S<width>``, padded),
+#: ``"str"`` (numpy 2's ``StringDType``), ``"arrow"`` (``pyarrow.StringArray``, no copy).
+STRING_FORMS = ("bytes", "str", "arrow")
+
+
+def check_strings(strings: str) -> str:
+    """``strings`` if it names one of :data:`STRING_FORMS` (checked before anything is read)."""
+    if strings not in STRING_FORMS:
+        raise InvalidArgumentError(f"strings must be one of {', '.join(map(repr, STRING_FORMS))}, got {strings!r}")
+    return strings
+
+
+def to_numpy(column: Column, strings: str = "bytes") -> Any:
+    """The numpy form of a column (see the table above): views of the column's buffers, no copy;
+    ``strings`` is the form of text columns (one of :data:`STRING_FORMS`; exact decimals as
+    text are always ``S``)."""
     if isinstance(column, PrimColumn):
         values, logical = column.values, column.logical
         if isinstance(logical, str) and logical in _LOGICAL_VIEWS:
@@ -265,23 +307,25 @@ def to_numpy(column: Column) -> Any:
     if isinstance(column, FixedColumn):
         return _masked(column.values, column.valid)
     if isinstance(column, StrColumn):
-        raw = column.data
-        return _masked(raw.view(f"S{raw.shape[1]}").reshape(raw.shape[0]), column.valid)
+        if strings == "str" and column.logical is None:
+            return column.to_str()
+        if strings == "arrow" and column.logical is None:
+            return column.to_arrow()
+        return _masked(column.padded(), column.valid)
     if isinstance(column, VarColumn):
         return Ragged(column.values, column.offsets, column.valid)
     if isinstance(column, ListColumn):
-        return Ragged(to_numpy(column.child), column.offsets, column.valid)
+        return Ragged(to_numpy(column.child, strings), column.offsets, column.valid)
     if isinstance(column, MapColumn):
-        return Ragged(
-            {"key": to_numpy(column.keys), "value": to_numpy(column.values)}, column.offsets, column.valid, "map"
-        )
+        keys, values = to_numpy(column.keys, strings), to_numpy(column.values, strings)
+        return Ragged({"key": keys, "value": values}, column.offsets, column.valid, "map")
     if isinstance(column, StructColumn):
-        return {name: to_numpy(col) for name, col in column.fields.items()}
+        return {name: to_numpy(col, strings) for name, col in column.fields.items()}
     return np.ma.masked_all(column.length, dtype=np.float64)
 
 
-def batch_to_numpy(batch: dict[str, Column]) -> dict[str, Any]:
-    return {name: to_numpy(col) for name, col in batch.items()}
+def batch_to_numpy(batch: dict[str, Column], strings: str = "bytes") -> dict[str, Any]:
+    return {name: to_numpy(col, strings) for name, col in batch.items()}
 
 
 # Ignite's primitive type names by the numpy dtype of their columns (the bindings own the list).
@@ -348,13 +392,15 @@ def concat(columns: list[Column]) -> Column | None:
         strs = cast("list[StrColumn]", columns)
         if any(c.logical != first.logical for c in strs):
             return None
-        width = max(c.data.shape[1] for c in strs)
-        out = np.zeros((sum(len(c.data) for c in strs), width), np.uint8)  # zero bytes pad short strings
-        at = 0
-        for c in strs:
-            out[at : at + len(c.data), : c.data.shape[1]] = c.data
-            at += len(c.data)
-        return StrColumn(out, _concat_valid([c.valid for c in strs], [len(c.data) for c in strs]), first.logical)
+        pieces = [c.data[c.offsets[0] : c.offsets[-1]] for c in strs]  # each column's own bytes
+        size = sum(len(p) for p in pieces)
+        offsets = np.empty(sum(len(c) for c in strs) + 1, np.int32 if size < 2**31 else np.int64)
+        offsets[0] = row = at = 0
+        for c, piece in zip(strs, pieces):
+            offsets[row + 1 : row + len(c) + 1] = c.offsets[1:] - c.offsets[0] + at
+            row, at = row + len(c), at + len(piece)
+        valid = _concat_valid([c.valid for c in strs], [len(c) for c in strs])
+        return StrColumn(offsets, np.concatenate(pieces), valid, first.logical)
     if isinstance(first, StructColumn):
         structs = cast("list[StructColumn]", columns)
         if any(c.type_name != first.type_name or c.fields.keys() != first.fields.keys() for c in structs):

@@ -50,7 +50,8 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from types import TracebackType
+from typing import Any, Literal, cast, overload
 from urllib.parse import urlsplit
 
 from . import _native
@@ -106,7 +107,7 @@ class IgfsStat:
         return self.kind == "file"
 
 
-def _stat(t) -> IgfsStat:
+def _stat(t: tuple[str, str, int, int, int]) -> IgfsStat:
     path, kind, size, block_size, modified_ms = t
     return IgfsStat(path, kind, size, block_size, modified_ms / 1000.0)
 
@@ -201,6 +202,71 @@ class IgniteFileSystem:
 
     # ---- files ----
 
+    @overload
+    def open(
+        self,
+        path: str,
+        mode: Literal["rb"] = "rb",
+        *,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+        buffering: int = -1,
+        makedirs: bool = False,
+        autocommit: bool = True,
+    ) -> io.BufferedReader[Any]: ...
+    @overload
+    def open(
+        self,
+        path: str,
+        mode: Literal["wb", "xb", "ab"],
+        *,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+        buffering: int = -1,
+        makedirs: bool = False,
+        autocommit: bool = True,
+    ) -> IgfsWriter: ...
+    @overload
+    def open(
+        self,
+        path: str,
+        mode: Literal["r", "rt"],
+        *,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+        buffering: int = -1,
+        makedirs: bool = False,
+        autocommit: bool = True,
+    ) -> io.TextIOWrapper: ...
+    @overload
+    def open(
+        self,
+        path: str,
+        mode: Literal["w", "x", "a", "wt", "xt", "at"],
+        *,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+        buffering: int = -1,
+        makedirs: bool = False,
+        autocommit: bool = True,
+    ) -> IgfsTextWriter: ...
+    @overload
+    def open(
+        self,
+        path: str,
+        mode: str,
+        *,
+        encoding: str | None = None,
+        errors: str | None = None,
+        newline: str | None = None,
+        buffering: int = -1,
+        makedirs: bool = False,
+        autocommit: bool = True,
+    ) -> io.BufferedReader[Any] | io.TextIOWrapper | IgfsWriter | IgfsTextWriter: ...
     def open(
         self,
         path: str,
@@ -212,7 +278,7 @@ class IgniteFileSystem:
         buffering: int = -1,
         makedirs: bool = False,
         autocommit: bool = True,
-    ):
+    ) -> io.BufferedReader[Any] | io.TextIOWrapper | IgfsWriter | IgfsTextWriter:
         """Opens a file like the built-in :func:`open`. Modes: ``rb``/``r`` (read, seekable),
         ``wb``/``w`` (create or replace on close), ``xb``/``x`` (create, fail if it exists),
         ``ab``/``a`` (append). Text modes wrap the binary file in :class:`io.TextIOWrapper`
@@ -244,12 +310,12 @@ class IgniteFileSystem:
         with self.open(path, "wb") as f:
             f.write(data)
 
-    def put(self, local_path: str | os.PathLike, path: str) -> None:
+    def put(self, local_path: str | os.PathLike[str], path: str) -> None:
         """Copies a local file to ``path``."""
         with builtin_open(local_path, "rb") as src, self.open(path, "wb") as dst:
             shutil.copyfileobj(src, dst, length=self.block_size)
 
-    def get(self, path: str, local_path: str | os.PathLike) -> None:
+    def get(self, path: str, local_path: str | os.PathLike[str]) -> None:
         """Copies ``path`` to a local file."""
         with self.open(path, "rb") as src, builtin_open(local_path, "wb") as dst:
             shutil.copyfileobj(src, dst, length=self.block_size)
@@ -274,7 +340,11 @@ class IgniteFileSystem:
         except IgfsNotFoundError:
             return False
 
-    def ls(self, path: str = "/", *, recursive: bool = False, detail: bool = False) -> list:
+    @overload
+    def ls(self, path: str = "/", *, recursive: bool = False, detail: Literal[False] = False) -> list[str]: ...
+    @overload
+    def ls(self, path: str = "/", *, recursive: bool = False, detail: Literal[True]) -> list[IgfsStat]: ...
+    def ls(self, path: str = "/", *, recursive: bool = False, detail: bool = False) -> list[IgfsStat] | list[str]:
         """Entries of directory ``path`` (full paths, sorted by name within a directory), or
         :class:`IgfsStat` records with ``detail=True``. ``recursive`` lists the whole subtree,
         parents before children."""
@@ -320,7 +390,7 @@ class IgniteFileSystem:
 
     mv = rename
 
-    def gc(self, older_than: float = 3600.0) -> dict:
+    def gc(self, older_than: float = 3600.0) -> dict[str, int]:
         """Deletes blocks no file uses any more: trash left by interrupted deletes, and blocks of
         writers that made no progress for ``older_than`` seconds without closing (crashed
         processes). Returns counts of what it removed."""
@@ -328,9 +398,9 @@ class IgniteFileSystem:
         return {"trash_records": trash, "abandoned_writers": writers, "blocks_deleted": blocks}
 
     @staticmethod
-    def _path(path: str | os.PathLike) -> str:
+    def _path(path: str | os.PathLike[str]) -> str:
         path = os.fspath(path)
-        if not isinstance(path, str):
+        if not isinstance(path, str):  # a bytes path from an untyped caller
             raise InvalidArgumentError(f"an igfs path must be a string, got {type(path).__name__}")
         return split_url(path)[2]
 
@@ -341,8 +411,8 @@ builtin_open = open
 class _RawReader(io.RawIOBase):
     """The raw, seekable side of a file opened for reading; reads land in the caller's buffer."""
 
-    def __init__(self, native, path: str):
-        self._native = native
+    def __init__(self, native: _native.NativeFileReader, path: str):
+        self._native: _native.NativeFileReader | _ClosedFile = native
         self._position = 0
         self.name = path
 
@@ -352,7 +422,7 @@ class _RawReader(io.RawIOBase):
     def seekable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: Any) -> int:
         self._checkClosed()
         n = self._native.read_into(self._position, buffer)
         self._position += n
@@ -395,10 +465,11 @@ class _RawReader(io.RawIOBase):
 class _ClosedFile:
     size = 0
 
-    def read_into(self, offset, buffer):
+    def read_into(self, offset: int, buffer: Any) -> int:
         raise ValueError("I/O operation on closed file")
 
-    read_bytes = read_into
+    def read_bytes(self, offset: int, n: int) -> bytes:
+        raise ValueError("I/O operation on closed file")
 
 
 class IgfsWriter(io.RawIOBase):
@@ -409,7 +480,7 @@ class IgfsWriter(io.RawIOBase):
     exception raised after the file was opened propagates: fsspec's ``OpenFile``, pandas and
     pyarrow close files that way, never telling the file why. :meth:`commit` publishes even then."""
 
-    def __init__(self, native, path: str, *, autocommit: bool = True):
+    def __init__(self, native: _native.NativeFileWriter, path: str, *, autocommit: bool = True):
         self._native = native
         self._lock = threading.Lock()
         self._finished = False  # published or aborted; IOBase.close still calls flush after that
@@ -422,7 +493,7 @@ class IgfsWriter(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:
+    def write(self, data: Any) -> int:
         self._checkClosed()
         view = memoryview(data)
         if view.format != "B":  # any bytes-like object: pyarrow's Buffer is signed ('b'), arrays are wider
@@ -482,13 +553,15 @@ class IgfsWriter(io.RawIOBase):
 
     discard = abort  # fsspec's name, called when a transaction fails
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is not None:
             self.abort()
         else:
             self.close()
 
-    def __del__(self):
+    def __del__(self) -> None:
         # Garbage-collected without close(): publish nothing (the native writer aborts on drop).
         pass
 
@@ -497,7 +570,9 @@ class IgfsTextWriter(io.TextIOWrapper):
     """A text file opened for writing, over an :class:`IgfsWriter`: it publishes and aborts as the
     binary file does (an exception leaving ``with`` aborts, text still buffered included)."""
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is not None:
             self.abort()
         else:
@@ -513,17 +588,17 @@ class IgfsTextWriter(io.TextIOWrapper):
             self.flush()
         cast(IgfsWriter, self.buffer).commit()
 
-    def __del__(self):
+    def __del__(self) -> None:
         # As the binary file: dropped without close(), it publishes nothing. (TextIOWrapper's
         # own finalizer would close, and so publish.)
         pass
 
 
-_shared: dict[tuple, IgniteFileSystem] = {}
+_shared: dict[tuple[Any, ...], IgniteFileSystem] = {}
 _shared_lock = threading.Lock()
 
 
-def connect(url: str | None = None, **kwargs) -> IgniteFileSystem:
+def connect(url: str | None = None, **kwargs: Any) -> IgniteFileSystem:
     """The file system an ``igfs://host:port/...`` URL names (one shared instance per host, port
     and settings); without a URL, the one the ``IGFS_*`` environment describes."""
     host, port, _ = split_url(url or "igfs:///")
@@ -536,6 +611,9 @@ def connect(url: str | None = None, **kwargs) -> IgniteFileSystem:
         return fs
 
 
-def open(url: str, mode: str = "rb", **kwargs):  # mirrors the built-in on purpose
+# The file type follows the mode, as IgniteFileSystem.open says; this one mirrors the built-in on purpose.
+def open(
+    url: str, mode: str = "rb", **kwargs: Any
+) -> io.BufferedReader[Any] | io.TextIOWrapper | IgfsWriter | IgfsTextWriter:
     """Opens ``igfs://host:port/path`` (or a bare path on the ``IGFS_*`` cluster)."""
     return connect(url).open(url, mode, **kwargs)

@@ -79,7 +79,7 @@ import ray.exceptions
 from ray.data import Datasink, Datasource, ReadTask
 from ray.data.block import Block, BlockAccessor, BlockMetadata
 
-from ._options import ConnectionSettings, TlsOptions, check_int
+from ._options import ConnectionSettings, TlsOptions, check_int, split_address
 from .client import Client
 from .errors import IgniteError, InvalidArgumentError
 from .igfs import split_url
@@ -251,7 +251,7 @@ def ray_nodes_beside(
         ray_by_ip[_canonical_ip(ip, driver_ip)].append(ray_node)
     ignite_by_ip: dict[str, list[tuple[str, Any]]] = defaultdict(list)
     for ignite_node, address in ignite_nodes.items():
-        for ip in sorted(_host_ips(_host_of(address), driver_ip)):
+        for ip in sorted(_host_ips(split_address(address)[0], driver_ip)):
             if ip in ray_by_ip:
                 ignite_by_ip[ip].append((address, ignite_node))
                 break
@@ -728,27 +728,11 @@ def igfs_storage(url: str, **options: Any) -> tuple[str, pyarrow.fs.FileSystem]:
 
 
 def _connect2(settings: ConnectionSettings) -> Any:
-    return Client(
-        list(settings.addresses),
-        username=settings.username,
-        password=settings.password,
-        connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout,
-        protocol_version=settings.protocol_version,
-        tls=settings.tls,
-    )
+    return Client(list(settings.addresses), protocol_version=settings.protocol_version, **settings.client_args())
 
 
 def _connect3(settings: ConnectionSettings) -> Any:
-    return Client(
-        list(settings.addresses),
-        ignite=3,
-        username=settings.username,
-        password=settings.password,
-        connect_timeout=settings.connect_timeout,
-        read_timeout=settings.read_timeout,
-        tls=settings.tls,
-    )
+    return Client(list(settings.addresses), ignite=3, **settings.client_args())
 
 
 def _scan_columns2(projection: Sequence[str]) -> list[str] | None:
@@ -818,12 +802,6 @@ def _generation(ignite: Any) -> _Generation:
     if generation is None:
         raise InvalidArgumentError(f"ignite must be 2 or 3, got {ignite!r}")
     return generation
-
-
-def _host_of(address: str) -> str:
-    if address.startswith("["):
-        return address[1:].partition("]")[0]
-    return address.rsplit(":", 1)[0] if address.count(":") == 1 else address
 
 
 def _host_ips(host: str, driver_ip: str) -> set[str]:

@@ -1,186 +1,49 @@
-"""How a selection of a cache is read: the one place that chooses between one cursor, a
-partition-parallel scan, a worker's shard and given partitions, and checks the arguments that make
-the choice. ``Client.scan``, ``Client.raw_pages``, and through them ``IgniteDataset``, the PyTorch
-adaptor and Arrow, all read through :meth:`Reader.read`.
+"""Partition reading both generations share: a cursor's batches and raw pages, the check of
+``partitions=`` and the split of partitions into read tasks by primary node. How a selection is
+read is each generation's own choice (``ignite2/reading.py``, ``ignite3/reading.py``); both run
+their parallel reads on ``parallel.FanOut``.
 """
 
 from __future__ import annotations
 
 import operator
-import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections import defaultdict
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from typing import Any, Protocol, TypeVar
 
-from . import _native
-from ._nodes import NodeConnections, primaries_of
-from ._options import ConnectionSettings, check_cache_name, check_int
-from ._sizing import DEFAULT_CURSORS, Sizer
+from ._options import check_int
+from ._progress import rows_bar
 from .columns import Column, batch_from_native
 from .errors import InvalidArgumentError
-from .parallel import coalesce, parallel_scan
-from .sharding import ShardPlan, check_selection, shard_partitions
 
-#: What a reader yields: ``(rows, {"key": column, "val": column})``, or ``(entries, bytes)`` when raw.
+#: What a cursor's reader yields: ``(rows, {column name: column})``.
 Batch = tuple[int, dict[str, Column]]
 
-
-@dataclass(frozen=True)
-class Selection:
-    """Which entries of a cache to read, and how: ``part``/``local`` for one cursor; ``parallel``
-    connections, a worker's ``shard`` (of ``plan``) or given ``partitions`` for a
-    partition-parallel scan."""
-
-    part: int = -1
-    local: bool = False
-    parallel: int | None = None
-    shard: tuple[int, int] | None = None
-    partitions: Sequence[int] | None = None
-    plan: ShardPlan | None = None
-    cursors: int = DEFAULT_CURSORS
-    ordered: bool = False
-    failover_timeout: float = 60.0
-
-    def checked(self) -> Selection:
-        """The selection with its arguments checked; ``shard``/``partitions`` imply ``parallel=1``."""
-        check_int("part", self.part, -1)
-        check_int("cursors", self.cursors, 1)
-        partitions = check_selection(self.shard, self.partitions, self.plan)
-        parallel = self.parallel
-        if self.shard is not None or partitions is not None:
-            parallel = parallel or 1
-        if parallel is not None:
-            check_int("parallel", parallel, 1)
-            if self.part != -1 or self.local:
-                raise InvalidArgumentError(
-                    "parallel=, shard= and partitions= choose the partitions themselves: "
-                    "they do not combine with part= or local="
-                )
-        return Selection(
-            self.part,
-            bool(self.local),
-            parallel,
-            self.shard,
-            partitions,
-            self.plan,
-            self.cursors,
-            self.ordered,
-            self.failover_timeout,
-        )
+Node = TypeVar("Node", bound=Hashable)
 
 
-class Reader:
-    """A client's reading machinery: its native client, the sizer, and per-node connections
-    (made on first partition-parallel use and kept)."""
+class Cursor(Protocol):
+    """A native cursor of either generation (a scan or an SQL query)."""
 
-    def __init__(self, settings: ConnectionSettings):
-        self.settings = settings
-        self.native = settings.connect()
-        self.sizer = Sizer(self.native)
-        self._nodes: NodeConnections | None = None
-        self._nodes_lock = threading.Lock()
-
-    def nodes(self) -> NodeConnections:
-        """A connection per node, made once."""
-        with self._nodes_lock:
-            if self._nodes is None:
-                self._nodes = NodeConnections(self.settings, self.native)
-            return self._nodes
-
-    def read(
-        self,
-        cache: str,
-        selection: Selection,
-        *,
-        batch_size: int | None,
-        page_size: int | None,
-        decode: dict[str, Any],
-        raw: bool = False,
-    ) -> Iterator[Any]:
-        """Yields ``(rows, columns)`` batches of up to ``batch_size`` rows (sized to about 16 MB
-        when None), or ``(entries, bytes)`` of every page when ``raw``."""
-        check_cache_name(cache)
-        selection = selection.checked()
-        if page_size is not None:
-            check_int("page_size", page_size, 1)
-        if batch_size is not None:
-            check_int("batch_size", batch_size, 1)
-        if selection.parallel is None:
-            return self._cursor(cache, selection.part, selection.local, batch_size, page_size, decode, raw)
-        primaries = primaries_of(self.native, cache)
-        if primaries is None:  # replicated cache or custom affinity: one cursor does it
-            if selection.partitions is not None:
-                raise InvalidArgumentError(
-                    f"cache {cache!r} is not partitioned (replicated, or a custom affinity): "
-                    "partitions= does not apply to it"
-                )
-            if selection.shard is not None and selection.shard[0] != 0:
-                return iter(())  # every entry lives everywhere: the first shard reads them all, once
-            return self._cursor(cache, -1, False, batch_size, page_size, decode, raw)
-        if selection.partitions is not None:
-            mine = _checked_partitions(cache, selection.partitions, len(primaries))
-        elif selection.shard is not None:
-            mine = list(shard_partitions(cache, len(primaries), selection.shard, selection.plan))
-        else:
-            mine = list(range(len(primaries)))
-        rows = 1 if raw else batch_size or self.sizer.batch_rows(cache)
-        batches = parallel_scan(
-            self.nodes(),
-            self.sizer,
-            cache,
-            primaries,
-            mine,
-            workers=selection.parallel,
-            batch_size=rows,
-            page_size=page_size,
-            cursors=selection.cursors,
-            ordered=selection.ordered,
-            failover_timeout=selection.failover_timeout,
-            decode=decode,
-            raw=raw,
-        )
-        return batches if raw else coalesce(batches, rows)
-
-    def _cursor(
-        self,
-        cache: str,
-        part: int,
-        local: bool,
-        batch_size: int | None,
-        page_size: int | None,
-        decode: dict[str, Any],
-        raw: bool,
-    ) -> Iterator[Any]:
-        """One scan cursor: batches of ``batch_size`` rows (about 16 MB when None) from pages of
-        ``page_size`` entries (the batch, but no more than about 16 MB a page: the server's heap)."""
-        if part >= 0:
-            count = self.sizer.partition_count(cache)
-            if count is not None and part >= count:
-                raise InvalidArgumentError(
-                    f"part={part} is out of range: cache {cache!r} has {count} partitions (0-{count - 1})"
-                )
-        if raw:
-            page_size = page_size or self.sizer.cursor_page_rows(cache, part, local)
-            return _pages(self.native.scan(cache, page_size=min(page_size, 2**31 - 1), part=part, local=local))
-        if batch_size is None:
-            batch_size = self.sizer.batch_rows(cache, part)
-        if page_size is None:
-            page_size = min(batch_size, self.sizer.cursor_page_rows(cache, part, local))
-        cursor = self.native.scan(cache, page_size=min(page_size, 2**31 - 1), part=part, local=local, **decode)
-        return batches_of(cursor, batch_size)
+    def next_batch(self, max_rows: int) -> tuple[int, dict[str, Any]] | None: ...
+    def next_raw_page(self) -> tuple[int, int] | None: ...
+    def close(self) -> None: ...
 
 
-def batches_of(cursor: _native.NativeCursor, batch_size: int) -> Iterator[Batch]:
-    """The batches of a native cursor (a scan or an SQL query) as named columns. A generator, so
-    that leaving the loop early (or dropping the iterator) closes the cursor on the server."""
+def batches_of(cursor: Cursor, batch_size: int, *, typed_empty: bool = True) -> Iterator[Batch]:
+    """A cursor's batches as named columns. A generator, so that leaving the loop early (or
+    dropping the iterator) closes the cursor on the server. A result without rows gives one empty
+    batch, with its columns' types, unless not ``typed_empty`` (one partition of many)."""
     try:
         while (batch := cursor.next_batch(batch_size)) is not None:
-            yield batch[0], batch_from_native(batch[1])
+            if batch[0] or typed_empty:
+                yield batch[0], batch_from_native(batch[1])
     finally:
         cursor.close()
 
 
-def _pages(cursor: _native.NativeCursor) -> Iterator[tuple[int, int]]:
+def raw_pages(cursor: Cursor) -> Iterator[tuple[int, int]]:
+    """``(rows, bytes)`` of each page of a cursor, fetched and discarded undecoded."""
     try:
         while (page := cursor.next_raw_page()) is not None:
             yield page
@@ -188,8 +51,21 @@ def _pages(cursor: _native.NativeCursor) -> Iterator[tuple[int, int]]:
         cursor.close()
 
 
-def _checked_partitions(cache: str, partitions: Sequence[int], count: int) -> list[int]:
-    """Partition numbers as given, in order, each in range and named once."""
+def arrow_table(batches: Iterable[Any], progress: bool | None, label: str) -> Any:
+    """Arrow record batches gathered into one ``pyarrow.Table``, with a bar of rows read, moved
+    per batch (``progress`` None: only when stderr is a terminal)."""
+    from .arrow import to_table
+
+    gathered = []
+    with rows_bar(progress, f"reading {label}") as bar:
+        for batch in batches:
+            gathered.append(batch)
+            bar.update(batch.num_rows)
+    return to_table(gathered)
+
+
+def checked_partitions(name: str, partitions: Sequence[int], count: int) -> list[int]:
+    """Partition numbers as given, in order, each in range of ``name``'s ``count`` and named once."""
     out = []
     for p in partitions:
         try:
@@ -200,9 +76,26 @@ def _checked_partitions(cache: str, partitions: Sequence[int], count: int) -> li
             raise InvalidArgumentError(f"partitions must be partition numbers, got {p!r}") from None
         if not 0 <= p < count:
             raise InvalidArgumentError(
-                f"partition {p} is out of range: cache {cache!r} has {count} partitions (0-{count - 1})"
+                f"partition {p} is out of range: {name!r} has {count} partitions (0-{count - 1})"
             )
         out.append(p)
     if len(set(out)) != len(out):
         raise InvalidArgumentError("partitions names a partition more than once")
     return out
+
+
+def split_by_primary(partitions: Sequence[int], primaries: Sequence[Node], tasks: int) -> list[list[int]]:
+    """``partitions`` cut into about ``tasks`` groups, each of partitions with the same primary
+    (``primaries[i]`` is partition ``partitions[i]``'s): every primary gets at least one group and
+    a share of the others in proportion to its partitions, its partitions dealt out evenly."""
+    check_int("tasks", tasks, 1)
+    by_node: dict[Node, list[int]] = defaultdict(list)
+    for partition, primary in zip(partitions, primaries):
+        by_node[primary].append(partition)
+    total = len(partitions)
+    groups: list[list[int]] = []
+    for node in sorted(by_node, key=repr):  # one generation's keys: a fixed order
+        mine = by_node[node]
+        count = min(len(mine), max(1, round(tasks * len(mine) / total)))
+        groups.extend(mine[i::count] for i in range(count))
+    return groups

@@ -1,14 +1,18 @@
 """Which partitions each training worker reads.
 
-A :class:`ShardPlan` splits a cache's partitions into disjoint shards that together cover every
-partition, one shard per worker, balanced by entry count and, where workers run beside Ignite
-nodes, preferring partitions whose primary copy is on the worker's own node. A plan is computed
-once, in one place (``Client.plan_shards``, or ``distributed.agreed_plan`` under an engine), and handed to the
-workers, so they never need to agree on anything themselves: counts taken at different moments
-on a changing cache cannot make two workers read the same partition, or none read one.
+A :class:`ShardPlan` splits the partitions of a cache (Ignite 2) or a table (Ignite 3) into
+disjoint shards that together cover every partition, one shard per worker, balanced by entry or
+row count and, where workers run beside Ignite nodes, preferring partitions whose primary copy is
+on the worker's own node. A plan is computed once, in one place (``plan_shards`` of either
+generation's client, or ``distributed.agreed_plan`` under an engine), and handed to the workers,
+so they never need to agree on anything themselves: counts taken at different moments on a
+changing cache cannot make two workers read the same partition, or none read one. Each
+generation counts in its own room (``ignite2/plans.py``, ``Ignite3Client.plan_shards``); the
+split (:func:`balanced_plan`) and its checks are made here, once.
 
 Without a plan, ``shard=(i, n)`` falls back to contiguous ranges of partition numbers
-(:func:`contiguous_shard`), which every worker can compute alone from the partition count.
+(:func:`contiguous_shard`), which every worker can compute alone from the partition count: the
+one formula of both generations.
 
 >>> plan = client.plan_shards("digits", workers=2, homes=["10.0.0.1:10800", "10.0.0.2:10800"])  # doctest: +SKIP
 >>> client.scan("digits", partitions=plan[0])                                      # doctest: +SKIP
@@ -20,16 +24,11 @@ import json
 import os
 import socket
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any
 
-from . import _native
-from ._nodes import NodeConnections
-from ._options import check_int
-from ._progress import rows_bar
-from ._sizing import Sizer
-from .errors import IgniteConnectionError, InvalidArgumentError
+from ._options import check_int, split_address
+from .errors import InvalidArgumentError
 
 #: Plans of caches handed to workers through the environment (JSON, by cache name): for layouts made by hand.
 PLANS_ENV = "IGNITE_FAST_SHARD_PLANS"
@@ -212,66 +211,6 @@ def assign_partitions(
     return [sorted(shard) for shard in shards]
 
 
-def partition_sizes(
-    nodes: NodeConnections, sizer: Sizer, cache: str, parallel: int = 4, *, progress: bool | None = None
-) -> list[int]:
-    """The number of entries in each partition of ``cache``, counted by reading every partition
-    from its primary node and discarding the pages undecoded: one pass over the data at the
-    server's speed (the thin-client protocol has no per-partition size request). ``progress``:
-    a bar of partitions counted (None: only when stderr is a terminal)."""
-    _topology, primaries = _partition_map(nodes, cache)
-    return _count_entries(nodes, sizer, cache, primaries, parallel, progress)
-
-
-def _partition_map(nodes: NodeConnections, cache: str) -> tuple[tuple[int, int], list[bytes]]:
-    """``((topology major, minor), primary node id of each partition)``; looks for nodes it names
-    that ``nodes`` has not met."""
-    partition_map = nodes.main.partition_map(cache)
-    if partition_map is None:
-        raise InvalidArgumentError(
-            f"cache {cache!r} is not partitioned (replicated, or a custom affinity): "
-            "it has no partitions to share out (shard=(i, n) gives it whole to worker 0)"
-        )
-    major, minor, ids = partition_map
-    primaries = [bytes(node) for node in ids]
-    nodes.look_for(primaries)
-    return (int(major), int(minor)), primaries
-
-
-def _count_entries(
-    nodes: NodeConnections, sizer: Sizer, cache: str, primaries: list[bytes], parallel: int, progress: bool | None
-) -> list[int]:
-    page_size = sizer.count_page_rows(cache)
-
-    def entries(target: _native.NativeClient, partition: int) -> int:
-        scan = target.scan(cache, page_size=page_size, part=partition)
-        total = 0
-        try:
-            while (page := scan.next_raw_page()) is not None:
-                total += page[0]
-        finally:
-            scan.close()
-        return total
-
-    def count(partition: int) -> int:
-        target = nodes.for_node(primaries[partition])
-        try:
-            return entries(target, partition)
-        except IgniteConnectionError:
-            if target is nodes.main:
-                raise
-            return entries(nodes.main, partition)  # its node went away: any node routes the scan
-
-    with (
-        rows_bar(progress, f"counting {cache}", total=len(primaries), unit="partitions") as bar,
-        ThreadPoolExecutor(max_workers=max(1, parallel), thread_name_prefix="ignite-fast-count") as pool,
-    ):
-        counts = [pool.submit(count, partition) for partition in range(len(primaries))]
-        for _ in as_completed(counts):  # the bar moves as partitions finish, in any order
-            bar.update(1)
-        return [counted.result() for counted in counts]
-
-
 def _host_ips(host: str) -> set[str]:
     try:
         return {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
@@ -279,29 +218,19 @@ def _host_ips(host: str) -> set[str]:
         return {host}
 
 
-def _split_address(address: str) -> tuple[str, int | None]:
-    if address.startswith("["):
-        host, _, rest = address[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") else None
-    if address.count(":") == 1:
-        host, port = address.split(":")
-        return host, int(port)
-    return address, None
-
-
 def home_nodes(homes: Sequence[str | None], nodes: dict[Any, str]) -> list[set[Any]]:
     """For each worker's home (``"host:port"``: that node; ``"host"``: every node on that host;
     None: nowhere), the nodes local to it, as ``nodes`` names them (``{node: "host:port"}``: an
     Ignite 2 node id, an Ignite 3 node name). Hosts are compared by IP address."""
     resolved = {
-        node: (_host_ips(_split_address(address)[0]), _split_address(address)[1]) for node, address in nodes.items()
+        node: (_host_ips(split_address(address)[0]), split_address(address)[1]) for node, address in nodes.items()
     }
     out: list[set[Any]] = []
     for home in homes:
         if home is None:
             out.append(set())
             continue
-        host, port = _split_address(home)
+        host, port = split_address(home)
         ips = _host_ips(host)
         out.append(
             {
@@ -313,38 +242,14 @@ def home_nodes(homes: Sequence[str | None], nodes: dict[Any, str]) -> list[set[A
     return out
 
 
-def plan_shards(
-    nodes: NodeConnections,
-    sizer: Sizer,
-    cache: str,
-    workers: int,
-    *,
-    homes: Sequence[str | None] | None = None,
-    balance: str = "entries",
-    parallel: int = 4,
-    progress: bool | None = None,
-) -> ShardPlan:
-    """A plan giving each of ``workers`` a disjoint share of ``cache``'s partitions.
-
-    ``balance="entries"`` counts the entries of every partition first (one pass over the data,
-    see :func:`partition_sizes`) and balances those; ``"partitions"`` balances partition counts
-    and reads nothing. ``homes[i]`` is the Ignite node beside worker i (``"host:port"``, or
-    ``"host"`` for any node there): its partitions are preferred for that worker as long as the
-    balance allows. The client must be given every node's address for locality to be known.
-    ``progress``: a bar of the partitions counted (None: only when stderr is a terminal).
-    """
+def check_plan_args(workers: int, homes: Sequence[str | None] | None, balance: str, balances: tuple[str, str]) -> None:
+    """Checks a plan's arguments: ``balance`` is one of ``balances`` (the source's count, then
+    ``"partitions"``), ``homes`` names each worker's node."""
     check_int("workers", workers, 1)
-    if balance not in ("entries", "partitions"):
-        raise InvalidArgumentError(f"balance must be 'entries' or 'partitions', got {balance!r}")
+    if balance not in balances:
+        raise InvalidArgumentError(f"balance must be {balances[0]!r} or {balances[1]!r}, got {balance!r}")
     if homes is not None and len(homes) != workers:
         raise InvalidArgumentError(f"homes names {len(homes)} workers' nodes, but there are {workers} workers")
-    topology, primaries = _partition_map(nodes, cache)  # one connection per node: the count and locality
-    if balance == "entries":
-        weights = _count_entries(nodes, sizer, cache, primaries, parallel, progress)
-    else:
-        weights = [1] * len(primaries)
-    local_to = home_nodes(homes, nodes.addresses()) if homes is not None else None
-    return balanced_plan(cache, weights, primaries, local_to, workers, counted=balance == "entries", topology=topology)
 
 
 def balanced_plan(

@@ -40,7 +40,7 @@ def test_partition_map_names_every_node(trio):
 
 
 def test_one_address_is_enough_to_reach_every_node(trio):
-    from ignite_fast._nodes import NodeConnections
+    from ignite_fast.ignite2.nodes import NodeConnections
 
     client = ignite_fast.Client(trio.addresses[0])
     endpoints = client._native.node_endpoints()

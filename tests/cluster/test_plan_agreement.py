@@ -18,7 +18,7 @@ from pyignite import Client as PyIgniteClient
 from pyignite.datatypes.prop_codes import PROP_BACKUPS_NUMBER, PROP_NAME
 
 import ignite_fast
-import ignite_fast.distributed
+import ignite_fast.distributed.records
 from ignite_fast.distributed import PLAN_RECORDS, WorkerContext, agreed_plan, plan_record_dir
 from ignite_fast.igfs import IgniteFileSystem
 from ignite_fast.sharding import ShardPlan
@@ -257,7 +257,7 @@ def test_a_plan_removes_other_jobs_records_untouched_for_a_day(trio, monkeypatch
     _write(fs, _record(trio, old_job, 2, None, cache))
     time.sleep(6)
     _write(fs, _record(trio, live_job, 2, None, "other").rpartition("/")[0] + "/homes/1.json")
-    monkeypatch.setattr(ignite_fast.distributed, "PLAN_RECORD_MAX_AGE", 4.0)  # a day, shortened
+    monkeypatch.setattr(ignite_fast.distributed.records, "PLAN_RECORD_MAX_AGE", 4.0)  # a day, shortened
     _agree_by_record(trio, cache, f"pytest-{uuid.uuid4().hex[:8]}", attempt=None)
     assert not fs.exists(f"{PLAN_RECORDS}/{old_job}")
     assert fs.exists(f"{PLAN_RECORDS}/{live_job}")  # written to within the age: a job still agreeing

@@ -19,7 +19,7 @@ PIXELS = "X'" + "5a" * 784 + "'"
 
 
 @pytest.fixture(scope="module")
-def big(ignite3_pair: Ignite3Cluster) -> ignite_fast.client3.Ignite3Client:
+def big(ignite3_pair: Ignite3Cluster) -> ignite_fast.Ignite3Client:
     """BIG3: ROWS MNIST-shaped rows made by SQL on the server, in a zone of 16 partitions with one
     copy each, spread over both nodes."""
     client = ignite_fast.Client(ignite3_pair.addresses, ignite=3)

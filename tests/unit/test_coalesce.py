@@ -12,13 +12,15 @@ def test_coalesce_merges_columns_of_every_mergeable_kind():
     from ignite_fast.parallel import coalesce
 
     def batch(keys, names, valid):
-        raw = np.zeros((len(names), max(map(len, names))), np.uint8)
-        for i, name in enumerate(names):
-            raw[i, : len(name)] = list(name.encode())
+        data = np.frombuffer("".join(names).encode(), np.uint8)
+        offsets = np.cumsum([0] + [len(n) for n in names], dtype=np.int32)
         val = (
             "struct",
             "Thing",
-            {"name": ("str", raw, valid, None), "vec": ("fixed", np.ones((len(keys), 2), np.float32) * keys[0], None)},
+            {
+                "name": ("str", offsets, data, valid, None),
+                "vec": ("fixed", np.ones((len(keys), 2), np.float32) * keys[0], None),
+            },
             len(keys),
         )
         return len(keys), batch_from_native({"key": ("prim", np.array(keys, np.int64), None, None), "val": val})

@@ -2,6 +2,9 @@
 
 - every module has a layer in LAYERS, and imports only modules of its own layer or lower ones;
 - no import cycle, counting imports inside functions and under TYPE_CHECKING;
+- the two generations' rooms (``ignite2/``, ``ignite3/``) never import each other, not even
+  through a shared module between them: only modules outside both (``client``, the faces) may
+  know both;
 - no module uses another module's private name (`from .x import _name`, `x._name`). A module whose
   own name starts with `_` is package-internal: importing it is fine, and its public names are public.
 
@@ -31,15 +34,26 @@ LAYERS = {
     "_write_columns": 1,  # numpy columns as the native writers take them
     "_node_process": 1,  # what the node launchers share: Maven, pid files, signals
     # 2: plumbing
-    "_sizing": 2,  # page and batch sizes
-    "_nodes": 2,  # per-node connections
-    # 3: reading
-    "parallel": 3,  # partition-parallel scans
-    "sharding": 3,  # shard plans
-    "reading": 3,  # the one function that chooses how a selection is read
-    # 4: the client
-    "client": 4,
-    "client3": 4,  # the Ignite 3 client (Client(..., ignite=3))
+    "_sizing": 2,  # page and batch sizes, both generations
+    "ignite2.nodes": 2,  # Ignite 2's per-node connections
+    # 3: reading and writing
+    "parallel": 3,  # the one fan-out of partition-parallel reads; merging small batches
+    "reading": 3,  # partition reading both generations share (cursors, partitions=, read tasks)
+    "writing": 3,  # the put loop both generations share
+    "sharding": 3,  # shard plans and the one shard formula
+    "ignite2.partition_scan": 3,  # Ignite 2's partition-parallel scans (failover, no gaps)
+    "ignite2.reading": 3,  # the one function that chooses how a selection of a cache is read
+    "ignite2.plans": 3,  # Ignite 2's shard plans (the counting pass)
+    "ignite3.types": 3,  # Ignite 3's SQL type text
+    "ignite3.reading": 3,  # Ignite 3's partition reads (WHERE __part IN)
+    "ignite3.writing": 3,  # columns made ready for Ignite 3's writer
+    # 4: the clients
+    "source": 4,  # the source protocol both generations' clients satisfy
+    "ignite2.client": 4,  # the Ignite 2 client
+    "ignite2": 4,
+    "ignite3.client": 4,  # the Ignite 3 client
+    "ignite3": 4,
+    "client": 4,  # the public Client: Ignite 2's, or Ignite 3's with ignite=3
     # 5: faces
     "tf": 5,
     "tf.dataset": 5,
@@ -47,11 +61,19 @@ LAYERS = {
     "tf.gfile": 5,
     "tf.igfs_ops": 5,  # registers igfs:// on import, as the original's igfs_ops did
     "tf.tensorboard_cli": 5,  # ignite-fast tensorboard
+    "_faces": 5,  # what the faces share: the options a client's scan takes
     "pytorch": 5,
     "igfs": 5,
     "igfs_fsspec": 5,
     "fs_cli": 5,
-    "distributed": 5,  # worker context, home node, agreed plans, topology watch
+    "distributed": 5,  # training workers under an engine: the public names of the modules below
+    "distributed.hosts": 5,  # whether an address is this machine's
+    "distributed.context": 5,  # who this worker is, from the engine's environment
+    "distributed.home": 5,  # the Ignite node on this worker's machine
+    "distributed.topology": 5,  # the topology watch, the exit status that restarts a job
+    "distributed.records": 5,  # plan records where there is no collective
+    "distributed.plans": 5,  # one shard plan per attempt
+    "distributed.tf_config": 5,  # TF_CONFIG from torchrun's rendezvous
     "cli": 5,
     "demo": 5,
     "ray": 5,
@@ -253,6 +275,66 @@ def test_no_private_names_across_modules():
         for line, expression, owner in _uses(path).private_uses:
             found.append(f"{module_path(module_name(path))}:{line}: {expression} (a private name of {owner})")
     assert not found, "private names used across modules:\n" + "\n".join(found)
+
+
+# The two generations' rooms: neither reaches the other, directly or through any module between.
+GENERATIONS = ("ignite2", "ignite3")
+
+
+def generation(module: str) -> str | None:
+    """The generation whose room ``module`` is in (None for the shared modules and the faces)."""
+    room = module.partition(".")[0]
+    return room if room in GENERATIONS else None
+
+
+def generation_crossings(imports: list[Import]) -> list[str]:
+    """Every module of one generation that reaches a module of the other through ``imports``
+    (directly, or through shared modules: what it imports imports), with the path."""
+    graph: dict[str, list[Import]] = {}
+    for i in imports:
+        graph.setdefault(i.source, []).append(i)
+    found = []
+    for start in sorted(graph):
+        mine = generation(start)
+        if mine is None:
+            continue
+        # Breadth first, so the path named is a shortest one.
+        paths: dict[str, list[Import]] = {start: []}
+        frontier = [start]
+        while frontier:
+            following = []
+            for module in frontier:
+                for i in sorted(graph.get(module, []), key=lambda i: (i.target, i.line)):
+                    if i.target in paths:
+                        continue
+                    paths[i.target] = [*paths[module], i]
+                    other = generation(i.target)
+                    if other is not None and other != mine:
+                        hops = " -> ".join(f"{step.target} ({step.where()})" for step in paths[i.target])
+                        found.append(f"{start} ({mine}) reaches {i.target} ({other}): {start} -> {hops}")
+                        continue
+                    following.append(i.target)
+            frontier = following
+    return found
+
+
+def test_the_generations_never_import_each_other():
+    crossings = generation_crossings(all_imports())
+    assert not crossings, (
+        "a generation's room imports the other's (ignite2/ and ignite3/ share only modules outside both; "
+        "imports inside functions and under TYPE_CHECKING count):\n" + "\n".join(crossings)
+    )
+
+
+def test_the_generation_rule_sees_a_crossing():
+    """The rule on made-up imports: direct, inside a function (any line), and through a shared module."""
+    direct = [Import("ignite2.client", "ignite3.types", 10, "type_text")]
+    through_shared = [Import("ignite3.reading", "reading", 1), Import("reading", "ignite2.nodes", 99)]
+    allowed = [Import("client", "ignite2", 1), Import("client", "ignite3", 2), Import("ignite2.client", "reading", 3)]
+    assert generation_crossings(allowed) == []
+    assert len(generation_crossings(direct)) == 1
+    (crossing,) = generation_crossings(through_shared)
+    assert crossing.startswith("ignite3.reading (ignite3) reaches ignite2.nodes (ignite2)")
 
 
 def _strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:

@@ -93,13 +93,21 @@ fn i32s(col: &Column) -> Vec<i32> {
 
 fn strings(col: &Column) -> Vec<String> {
     match col {
-        Column::Strings { values, width, .. } => values
-            .as_slice()
-            .chunks(*width)
-            .map(|c| {
-                String::from_utf8(c.iter().copied().take_while(|&b| b != 0).collect()).unwrap()
-            })
-            .collect(),
+        Column::Strings {
+            offsets,
+            large: false,
+            data,
+            ..
+        } => {
+            let ends: Vec<usize> = offsets
+                .as_slice()
+                .chunks(4)
+                .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as usize)
+                .collect();
+            ends.windows(2)
+                .map(|w| String::from_utf8(data.as_slice()[w[0]..w[1]].to_vec()).unwrap())
+                .collect()
+        }
         other => panic!("not a string column: {other:?}"),
     }
 }

@@ -534,13 +534,23 @@ fn production_objects_round_trip_and_mutations_never_panic() {
             ..
         }
     ));
-    let Column::Strings { values, width, .. } = struct_field(&val, "t") else {
+    let Column::Strings {
+        offsets,
+        large: false,
+        data,
+        ..
+    } = struct_field(&val, "t")
+    else {
         panic!("t is not a string column")
     };
-    let texts: Vec<&[u8]> = values
+    let ends: Vec<usize> = offsets
         .as_slice()
-        .chunks(*width)
-        .map(|cell| &cell[..cell.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1)])
+        .chunks(4)
+        .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as usize)
+        .collect();
+    let texts: Vec<&[u8]> = ends
+        .windows(2)
+        .map(|w| &data.as_slice()[w[0]..w[1]])
         .collect();
     let expected: Vec<&[u8]> = (0..ROWS)
         .map(|r| {

@@ -379,14 +379,17 @@ fn i64_at(column: &Column, row: usize) -> Option<i64> {
 fn bytes_at(column: &Column, row: usize) -> Option<&[u8]> {
     match column {
         Column::Strings {
-            values,
-            width,
+            offsets,
+            large: false,
+            data,
             validity,
             ..
         } => present(validity, row).then(|| {
-            let padded = &values.as_slice()[row * width..(row + 1) * width];
-            let len = padded.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
-            &padded[..len]
+            let at = |i: usize| {
+                i32::from_le_bytes(offsets.as_slice()[4 * i..4 * i + 4].try_into().unwrap())
+                    as usize
+            };
+            &data.as_slice()[at(row)..at(row + 1)]
         }),
         Column::VarArray {
             values,

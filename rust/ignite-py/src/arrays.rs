@@ -2,12 +2,19 @@
 //! [`ColumnBuffer`] that owns the 64-byte-aligned buffer the array views, so the buffer lives
 //! exactly as long as some array still points into it.
 
+use std::ffi::{c_char, c_int, c_void};
+
+use ignite_core::decode::column_builder::{longest_string, pad_strings};
 use ignite_core::{AlignedBuf, PrimKind};
 use numpy::ndarray::{ArrayViewD, IxDyn};
-use numpy::{Element, PyArrayDescr, PyArrayDyn};
+use numpy::{
+    Element, PyArrayDescr, PyArrayDyn, PyReadonlyArray1, PyUntypedArray, PyUntypedArrayMethods,
+};
+use pyo3::exceptions::{PyMemoryError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::{PyCapsule, PyCapsuleMethods, PyDict};
 
-use crate::errors::internal_error;
+use crate::errors::{detach, internal_error, to_py_err};
 
 /// Owns a column buffer; numpy arrays made from it hold it as their base object.
 #[pyclass(frozen, module = "ignite_fast._native")]
@@ -117,5 +124,177 @@ pub(crate) fn validity_array<'py>(
     match validity {
         Some(v) => zero_copy_array::<bool>(py, v, &[len]),
         None => Ok(py.None().into_bound(py)),
+    }
+}
+
+/// A string column's offsets from Python: int32 (Arrow's `utf8`) or int64 (`large_utf8`).
+enum StrOffsets<'py> {
+    Narrow(PyReadonlyArray1<'py, i32>),
+    Wide(PyReadonlyArray1<'py, i64>),
+}
+
+impl<'py> StrOffsets<'py> {
+    fn extract(offsets: &Bound<'py, PyAny>) -> PyResult<Self> {
+        if let Ok(narrow) = offsets.extract() {
+            return Ok(StrOffsets::Narrow(narrow));
+        }
+        Ok(StrOffsets::Wide(offsets.extract().map_err(|_| {
+            PyTypeError::new_err("string offsets must be a 1-D int32 or int64 array")
+        })?))
+    }
+}
+
+/// Evaluates `$body` with `$o` the offsets as a slice of their own integer type.
+macro_rules! with_offsets {
+    ($offsets:expr, $o:ident => $body:expr) => {
+        match $offsets {
+            StrOffsets::Narrow(narrow) => {
+                let $o = narrow.as_slice()?;
+                $body
+            }
+            StrOffsets::Wide(wide) => {
+                let $o = wide.as_slice()?;
+                $body
+            }
+        }
+    };
+}
+
+/// Strings given as offsets into UTF-8 bytes, padded with zero bytes to the longest (at least
+/// 1): a `(rows, width)` uint8 array, numpy's `S<width>` layout (one copy, without the GIL).
+#[pyfunction]
+pub(crate) fn padded_strings<'py>(
+    py: Python<'py>,
+    offsets: &Bound<'py, PyAny>,
+    data: PyReadonlyArray1<'py, u8>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let data = data.as_slice()?;
+    let offsets = StrOffsets::extract(offsets)?;
+    let (values, width) = with_offsets!(&offsets, o => detach(py, || pad_strings(o, data))?);
+    let rows = with_offsets!(&offsets, o => o.len() - 1);
+    zero_copy_array::<u8>(py, values, &[rows, width])
+}
+
+/// Strings given as offsets into UTF-8 bytes as a numpy 2 `StringDType(na_object=None)` array,
+/// None where `valid` says so: numpy's own variable-width strings, packed by its C API (no Python
+/// object per value).
+#[pyfunction]
+#[pyo3(signature = (offsets, data, valid=None))]
+pub(crate) fn string_dtype_array<'py>(
+    py: Python<'py>,
+    offsets: &Bound<'py, PyAny>,
+    data: PyReadonlyArray1<'py, u8>,
+    valid: Option<PyReadonlyArray1<'py, bool>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let data = data.as_slice()?;
+    let offsets = StrOffsets::extract(offsets)?;
+    let ranges: Vec<(usize, usize)> = with_offsets!(&offsets, o => {
+        longest_string(o, data).map_err(to_py_err)?;
+        o.windows(2).map(|w| (w[0] as usize, w[1] as usize)).collect()
+    });
+    let valid = valid.as_ref().map(|v| v.as_slice()).transpose()?;
+    if valid.is_some_and(|v| v.len() != ranges.len()) {
+        return Err(PyValueError::new_err(
+            "valid must have one entry per string",
+        ));
+    }
+    if let Some(&(start, end)) = ranges
+        .iter()
+        .find(|&&(s, e)| simdutf8::basic::from_utf8(&data[s..e]).is_err())
+    {
+        return Err(PyValueError::new_err(format!(
+            "the string at bytes {start}..{end} is not UTF-8"
+        )));
+    }
+    let numpy = py.import("numpy")?;
+    let Ok(string_dtype) = numpy.getattr("dtypes")?.getattr("StringDType") else {
+        return Err(PyTypeError::new_err(
+            "strings=\"str\" needs numpy 2 (numpy.dtypes.StringDType)",
+        ));
+    };
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("na_object", py.None())?;
+    let dtype = string_dtype.call((), Some(&kwargs))?;
+    let array = numpy.getattr("empty")?.call1((ranges.len(), dtype))?;
+    let untyped = array.cast::<PyUntypedArray>()?;
+    let api = string_api(py)?;
+    // SAFETY: `array` is a new, C-contiguous StringDType array of `ranges.len()` elements (made
+    // just above), so its data holds that many 16-byte packed strings and its descriptor is a
+    // PyArray_StringDTypeObject, as NpyString_acquire_allocator requires; the allocator is held
+    // (numpy's lock) while packing and released once, and the GIL is held throughout. Each
+    // packed source slice lies within `data` (checked by `longest_string`) and is UTF-8.
+    let failed = unsafe {
+        let raw = untyped.as_array_ptr();
+        let elements = (*raw).fields.data as *mut PackedString;
+        let allocator = (api.acquire_allocator)((*raw).fields.descr as *const c_void);
+        let mut failed = false;
+        for (i, &(start, end)) in ranges.iter().enumerate() {
+            let out = elements.add(i);
+            let status = match valid {
+                Some(v) if !v[i] => (api.pack_null)(allocator, out),
+                _ => (api.pack)(allocator, out, data.as_ptr().add(start).cast(), end - start),
+            };
+            if status < 0 {
+                failed = true;
+                break;
+            }
+        }
+        (api.release_allocator)(allocator);
+        failed
+    };
+    if failed {
+        return Err(PyErr::take(py).unwrap_or_else(|| {
+            PyMemoryError::new_err("numpy could not allocate a StringDType string")
+        }));
+    }
+    Ok(array)
+}
+
+/// numpy's `npy_packed_static_string`: an element of a StringDType array (opaque, 16 bytes).
+#[repr(C)]
+struct PackedString([u8; 16]);
+
+type AcquireAllocator = unsafe extern "C" fn(*const c_void) -> *mut c_void;
+type ReleaseAllocator = unsafe extern "C" fn(*mut c_void);
+type Pack = unsafe extern "C" fn(*mut c_void, *mut PackedString, *const c_char, usize) -> c_int;
+type PackNull = unsafe extern "C" fn(*mut c_void, *mut PackedString) -> c_int;
+
+/// The functions of numpy 2's C API that fill a StringDType array.
+struct StringApi {
+    acquire_allocator: AcquireAllocator,
+    release_allocator: ReleaseAllocator,
+    pack: Pack,
+    pack_null: PackNull,
+}
+
+/// Slots of numpy 2's `PyArray_API` table (`__multiarray_api.h`).
+const NPY_STRING_PACK: usize = 314;
+const NPY_STRING_PACK_NULL: usize = 315;
+const NPY_STRING_ACQUIRE_ALLOCATOR: usize = 316;
+const NPY_STRING_RELEASE_ALLOCATOR: usize = 318;
+
+/// The StringDType functions of the running numpy (2.0 or later, where these slots exist).
+fn string_api(py: Python<'_>) -> PyResult<StringApi> {
+    let capsule = py
+        .import("numpy._core._multiarray_umath")?
+        .getattr("_ARRAY_API")?;
+    let table = capsule.cast::<PyCapsule>()?.pointer_checked(None)?;
+    let table = table.as_ptr() as *const *const c_void;
+    // SAFETY: numpy 2's module `numpy._core` exists (numpy 1 names it `numpy.core`, and the
+    // import above fails there), and its `_ARRAY_API` table holds the C API functions at the
+    // slots of its header, with the signatures written here; the table lives as long as numpy.
+    unsafe {
+        Ok(StringApi {
+            acquire_allocator: std::mem::transmute::<*const c_void, AcquireAllocator>(
+                *table.add(NPY_STRING_ACQUIRE_ALLOCATOR),
+            ),
+            release_allocator: std::mem::transmute::<*const c_void, ReleaseAllocator>(
+                *table.add(NPY_STRING_RELEASE_ALLOCATOR),
+            ),
+            pack: std::mem::transmute::<*const c_void, Pack>(*table.add(NPY_STRING_PACK)),
+            pack_null: std::mem::transmute::<*const c_void, PackNull>(
+                *table.add(NPY_STRING_PACK_NULL),
+            ),
+        })
     }
 }

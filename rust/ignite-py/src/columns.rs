@@ -2,11 +2,14 @@
 //! `ignite_fast.columns` turns them into numpy objects):
 //!
 //! `("null", len) | ("prim", values, valid, logical) | ("fixed", values_2d, valid)
-//! | ("var", values, offsets, valid) | ("str", bytes_2d, valid, logical) | ("list", offsets, child, valid)
+//! | ("var", values, offsets, valid) | ("str", offsets, data, valid, logical) | ("list", offsets, child, valid)
 //! | ("map", offsets, keys, values, valid) | ("struct", type_name, {name: column}, len)`
 //!
 //! `logical` is None for plain primitives, else `"uuid"`, `"date"`, `"timestamp"`, `"time"`, `"time_ns"`,
-//! `"decimal"` or `("enum", type_id)`. Every array is a zero-copy view (see [`crate::arrays`]).
+//! `"decimal"` or `("enum", type_id)`. Strings are Arrow's layout: int32 offsets (int64 past 2 GiB)
+//! into uint8 UTF-8 bytes. Every array is a zero-copy view (see [`crate::arrays`]); the numpy
+//! forms of strings are made from them on request ([`crate::arrays::padded_strings`],
+//! [`crate::arrays::string_dtype_array`]).
 
 use ignite_core::{AlignedBuf, Batch, Column, ScalarKind};
 use pyo3::prelude::*;
@@ -57,16 +60,24 @@ fn column_to_py<'py>(py: Python<'py>, column: Column) -> PyResult<Bound<'py, PyT
                 .into_pyobject(py)?
         }
         Column::Strings {
-            values,
-            width,
+            offsets,
+            large,
+            data,
             len,
             validity,
             decimal,
         } => {
             let logical = if decimal { Some("decimal") } else { None };
+            let n = data.len();
+            let offsets = if large {
+                zero_copy_array::<i64>(py, offsets, &[len + 1])?
+            } else {
+                zero_copy_array::<i32>(py, offsets, &[len + 1])?
+            };
             (
                 "str",
-                zero_copy_array::<u8>(py, values, &[len, width])?,
+                offsets,
+                zero_copy_array::<u8>(py, data, &[n])?,
                 validity_array(py, validity, len)?,
                 logical,
             )

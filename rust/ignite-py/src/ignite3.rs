@@ -27,7 +27,7 @@ fn sql_options(schema: String, page_size: i32) -> SqlOptions {
 }
 
 /// Pooled connections to an Ignite 3 cluster.
-#[pyclass(module = "ignite_fast._native", name = "Ignite3Client")]
+#[pyclass(module = "ignite_fast._native")]
 pub(crate) struct NativeIgnite3Client {
     inner: Ignite3Client,
 }

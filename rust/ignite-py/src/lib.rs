@@ -63,6 +63,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(igfs::igfs_env, m)?)?;
     m.add_function(wrap_pyfunction!(type_id, m)?)?;
     m.add_function(wrap_pyfunction!(type_code_name, m)?)?;
+    m.add_function(wrap_pyfunction!(arrays::padded_strings, m)?)?;
+    m.add_function(wrap_pyfunction!(arrays::string_dtype_array, m)?)?;
     m.add_function(wrap_pyfunction!(errors::error_kind_samples, m)?)?;
     m.add_function(wrap_pyfunction!(errors::panic_sample, m)?)?;
     m.add("PRIMITIVE_DTYPES", primitives::dtype_names(m.py())?)?;

@@ -25,7 +25,8 @@ mod recycler {
 
     static FREE: Mutex<(Vec<Block>, usize)> = Mutex::new((Vec::new(), 0));
 
-    /// A held block of at least `cap` bytes and at most twice that, if one is free.
+    /// A held block of at least `cap` bytes and at most four times that, if one is free (text
+    /// columns' buffers vary in size from batch to batch: a narrower window missed most).
     pub fn take(cap: usize) -> Option<(NonNull<u8>, usize)> {
         if cap < MIN_BLOCK {
             return None;
@@ -35,7 +36,7 @@ mod recycler {
             .0
             .iter()
             .enumerate()
-            .filter(|(_, b)| b.1 >= cap && b.1 <= cap.saturating_mul(2))
+            .filter(|(_, b)| b.1 >= cap && b.1 <= cap.saturating_mul(4))
             .min_by_key(|(_, b)| b.1)
             .map(|(i, _)| i)?;
         let block = free.0.swap_remove(best);
@@ -136,12 +137,19 @@ impl AlignedBuf {
     fn grow(&mut self, needed: usize) {
         let new_cap = needed.max(self.cap * 2).max(ALIGNMENT);
         let new_layout = Layout::from_size_align(new_cap, ALIGNMENT).expect("buffer too large");
-        if self.cap == 0 {
-            if let Some((ptr, cap)) = recycler::take(new_cap) {
-                self.ptr = ptr;
-                self.cap = cap;
-                return;
+        if let Some((ptr, cap)) = recycler::take(new_cap) {
+            // A held block rather than a realloc: an over-aligned realloc is a fresh allocation
+            // and a copy anyway, and large fresh ones are new pages to fault in.
+            if self.cap > 0 {
+                // SAFETY: `ptr` is a held block of `cap >= new_cap > len` bytes that nothing else
+                // points to, distinct from this buffer's own allocation, whose first `len` bytes
+                // were written.
+                unsafe { std::ptr::copy_nonoverlapping(self.ptr.as_ptr(), ptr.as_ptr(), self.len) };
             }
+            let len = self.len;
+            self.release();
+            (self.ptr, self.len, self.cap) = (ptr, len, cap);
+            return;
         }
         // SAFETY: `new_layout` has a non-zero size (at least ALIGNMENT). With cap > 0, `ptr` was
         // allocated by the global allocator with the layout (cap, ALIGNMENT) (here, or by the
@@ -214,10 +222,19 @@ impl AlignedBuf {
 
 impl Drop for AlignedBuf {
     fn drop(&mut self) {
+        self.release();
+    }
+}
+
+impl AlignedBuf {
+    /// Gives the allocation to the recycler or back to the allocator, leaving the buffer empty.
+    fn release(&mut self) {
         if self.cap == 0 {
             return;
         }
-        if let Some((ptr, cap)) = recycler::give(self.ptr, self.cap) {
+        let (ptr, cap) = (self.ptr, self.cap);
+        (self.ptr, self.len, self.cap) = (Self::new().ptr, 0, 0);
+        if let Some((ptr, cap)) = recycler::give(ptr, cap) {
             // SAFETY: cap > 0: `ptr` was allocated with the layout (cap, ALIGNMENT) and is freed
             // once (the recycler handed it back instead of keeping it).
             unsafe {
@@ -262,6 +279,23 @@ mod tests {
         assert_eq!(second.len(), 0);
         // Small buffers bypass the recycler.
         assert!(recycler::take(1024).is_none());
+    }
+
+    #[test]
+    fn growing_past_a_held_block_takes_another_and_keeps_the_bytes() {
+        // sizes of their own among the tests (a held block goes to a request of 1/4 its size up)
+        let size = 24 << 20;
+        let mut b = AlignedBuf::with_capacity(size);
+        b.extend_from_slice(&[7u8; 1000]);
+        b.extend_zeros(size - 1000);
+        let held = AlignedBuf::with_capacity(2 * size);
+        let address = held.as_ptr() as usize;
+        drop(held);
+        b.push_u8(9); // past its capacity: grows into the held block
+        assert_eq!(b.as_ptr() as usize, address);
+        assert_eq!(b.len(), size + 1);
+        assert_eq!(&b.as_slice()[..3], [7, 7, 7]);
+        assert_eq!(b.as_slice()[size], 9);
     }
 
     #[test]

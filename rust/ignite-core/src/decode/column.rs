@@ -30,11 +30,13 @@ pub enum Column {
         len: usize,
         validity: Option<AlignedBuf>,
     },
-    /// UTF-8 strings (or exact decimals) padded with zero bytes to a common `width` (numpy
-    /// `S<width>`), at least 1.
+    /// UTF-8 strings (or exact decimals as text) in Arrow's layout: `len + 1` offsets, i32 (i64
+    /// when `large`: past 2 GiB of text), into `data`; row `i` is `data[offsets[i]..offsets[i + 1]]`,
+    /// a null row empty.
     Strings {
-        values: AlignedBuf,
-        width: usize,
+        offsets: AlignedBuf,
+        large: bool,
+        data: AlignedBuf,
         len: usize,
         validity: Option<AlignedBuf>,
         decimal: bool,

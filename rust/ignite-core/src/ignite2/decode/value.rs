@@ -73,6 +73,31 @@ pub fn push_own_scalar(column: &mut ColumnBuilder, buf: &[u8], pos: usize) -> Op
     Some(end)
 }
 
+/// Appends a string to a column of strings without the general path's dispatch, and returns
+/// the position past it; `None` (nothing read) for anything else, or a length that the general
+/// path must name as wrong. Text fields take this way for nearly every value.
+#[inline(always)]
+fn push_own_text(
+    column: &mut ColumnBuilder,
+    buf: &[u8],
+    pos: usize,
+    budget: &mut Budget,
+) -> Option<Result<usize>> {
+    if *buf.get(pos)? != tc::STRING || !column.holds_text() {
+        return None;
+    }
+    let len = i32::from_le_bytes(buf.get(pos + 1..pos + 5)?.try_into().ok()?);
+    let start = pos + 5;
+    let end = start.checked_add(usize::try_from(len).ok()?)?;
+    let text = buf.get(start..end)?;
+    Some(
+        budget
+            .spend(text.len())
+            .and_then(|()| column.push_string(text))
+            .map(|()| end),
+    )
+}
+
 /// Decodes the value at `pos` into `column` and returns the position just past it, within a
 /// [`Budget`] of its own sized for all of `buf`. `depth` bounds nesting against hostile input.
 pub fn push_value(
@@ -104,6 +129,9 @@ pub fn push_value_within(
     budget.spend(1)?;
     if let Some(end) = push_own_scalar(column, buf, pos) {
         return Ok(end);
+    }
+    if let Some(end) = push_own_text(column, buf, pos, budget) {
+        return end;
     }
     let mut r = Reader::at(buf, pos)?;
     let code = r.u8()?;

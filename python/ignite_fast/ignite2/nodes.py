@@ -1,4 +1,4 @@
-"""One connection per node of a cluster, to send each partition's scan to its primary node.
+"""Ignite 2: one connection per node of a cluster, to send each partition's scan to its primary node.
 
 The nodes are those at the client's own addresses and the others the cluster names through its node
 endpoints (op 5102). An endpoint counts only if the node that answers there has the id the cluster
@@ -10,14 +10,20 @@ from here. The set is made once per client and kept, so scans after the first re
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterable
 
-from . import _native
-from ._options import ConnectionSettings
-from .errors import IgniteConnectionError, IgniteError
+from ignite_fast import _native
+from ignite_fast._options import ConnectionSettings
+from ignite_fast.errors import IgniteConnectionError, IgniteError
 
 #: Seconds to wait on an address the cluster reported rather than one the caller gave.
 DISCOVERED_CONNECT_TIMEOUT = 2.0
+
+
+def node_key(node_id: bytes) -> str:
+    """A node id as the source protocol names nodes: UUID text, as Ignite prints it."""
+    return str(uuid.UUID(bytes=bytes(node_id)))
 
 
 def primaries_of(native: _native.NativeClient, cache: str) -> list[bytes] | None:
