@@ -8,6 +8,7 @@ use super::entry::{block_key, id_hex, FileInfo};
 use super::Shared;
 use crate::error::{Error, FsErrorKind, Result};
 use crate::ignite2::connection::Connection;
+use crate::net::mux::Pipelined;
 
 pub struct FileReader {
     shared: Arc<Shared>,

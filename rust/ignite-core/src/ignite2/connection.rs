@@ -9,10 +9,9 @@ use crate::ignite2::protocol::{
     VERSION_1_7_0,
 };
 use crate::ignite2::wire::{Reader, Writer};
-use crate::net::mux::{Frame, LengthPrefix, Multiplexer};
+use crate::net::mux::{Frame, LengthPrefix, Multiplexer, Pipelined};
 use crate::net::pool::Pooled;
 use crate::net::stream::{open_first, ConnectionConfig, ProtocolVersion, Stream};
-use crate::net::window::Pipelined;
 
 pub struct Connection {
     mux: Multiplexer,
@@ -129,10 +128,6 @@ impl Connection {
         &self.address
     }
 
-    pub fn is_broken(&self) -> bool {
-        self.mux.is_broken()
-    }
-
     /// Whether responses to requests sent on this connection are still to be collected: the
     /// connection is not clean for another user (a pool drops it instead of keeping it).
     pub fn awaits_responses(&self) -> bool {
@@ -175,13 +170,6 @@ impl Connection {
         msg[..4].copy_from_slice(&len.to_le_bytes());
         self.mux.send(&msg)?;
         Ok(id)
-    }
-
-    /// Reads the response to request `id` into `buf` and returns where its payload starts.
-    /// Responses to other requests that arrive first are kept for their own `receive`.
-    pub fn receive(&mut self, id: i64, buf: &mut Vec<u8>) -> Result<usize> {
-        self.mux.receive(id, buf, answered_id)?;
-        self.parse_response_header(buf)
     }
 
     /// Reads the next response to arrive, whichever request it answers (one kept by an earlier
@@ -256,12 +244,15 @@ fn status_error(code: i32, message: String) -> Error {
 }
 
 impl Pipelined for Connection {
-    fn answer(&mut self, id: i64) -> Result<()> {
-        self.receive(id, &mut Vec::new()).map(|_| ())
+    fn is_broken(&self) -> bool {
+        self.mux.is_broken()
     }
 
-    fn is_broken(&self) -> bool {
-        Connection::is_broken(self)
+    /// Reads the response to request `id` into `buf` and returns where its payload starts.
+    /// Responses to other requests that arrive first are kept for their own `receive`.
+    fn receive(&mut self, id: i64, buf: &mut Vec<u8>) -> Result<usize> {
+        self.mux.receive(id, buf, answered_id)?;
+        self.parse_response_header(buf)
     }
 }
 

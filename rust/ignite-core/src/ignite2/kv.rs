@@ -12,6 +12,7 @@ use crate::ignite2::format::values::value_end;
 use crate::ignite2::protocol::{java_string_hash, op, request_flag, tx, type_code};
 use crate::ignite2::read::requests::{next_page_body, ScanRequest};
 use crate::ignite2::wire::{Reader, Writer};
+use crate::net::mux::Pipelined;
 
 /// A cache addressed by name; its id is the Java hash of the name.
 #[derive(Debug, Clone)]

@@ -9,10 +9,9 @@
 use crate::error::{Error, Result};
 use crate::ignite3::codes::{self, error_code, flag, op};
 use crate::ignite3::msgpack::{MsgReader, MsgWriter};
-use crate::net::mux::{Frame, LengthPrefix, Multiplexer};
+use crate::net::mux::{Frame, LengthPrefix, Multiplexer, Pipelined};
 use crate::net::pool::Pooled;
 use crate::net::stream::{open_first, ConnectionConfig, Stream};
-use crate::net::window::Pipelined;
 
 /// New connections that lose the server's handshake race are opened again this many times.
 const HANDSHAKE_RACE_RETRIES: usize = 3;
@@ -224,10 +223,6 @@ impl Connection {
         &self.info.node_name
     }
 
-    pub fn is_broken(&self) -> bool {
-        self.mux.is_broken()
-    }
-
     /// Marks the connection unusable, e.g. when requests of an abandoned exchange are unanswered.
     pub fn mark_broken(&mut self) {
         self.mux.mark_broken();
@@ -269,33 +264,6 @@ impl Connection {
         let result = self.mux.send(&out);
         self.out = out;
         result.map(|()| id)
-    }
-
-    /// Reads the answer to request `id` into `buf` (replacing its contents, keeping its capacity)
-    /// and returns where the answer's fields start; the server's error for it is the `Err`.
-    /// Answers to other requests that arrive first are kept for their own `receive`;
-    /// notifications are read and dropped.
-    pub fn receive(&mut self, id: i64, buf: &mut Vec<u8>) -> Result<usize> {
-        let (address, seen) = (&self.address, &mut self.seen);
-        // The payload of the last frame read: the answer, unless it was kept from earlier.
-        let mut last = None;
-        self.mux.receive(id, buf, |frame| {
-            let header = seen.parse_header(frame)?;
-            if header.flags & flag::SERVER_OP != 0 {
-                return Err(Error::protocol(format!(
-                    "{address} sent a server-to-client request, which only compute executors take"
-                )));
-            }
-            if header.flags & flag::NOTIFICATION != 0 {
-                return Ok(Frame::Skip);
-            }
-            last = Some((header.request_id, header.payload));
-            Ok(Frame::Answer(header.request_id))
-        })?;
-        match last {
-            Some((answers, payload)) if answers == id => payload,
-            _ => self.seen.parse_header(buf)?.payload,
-        }
     }
 
     /// Sends a request and waits for its answer: the frame and where the answer's fields start.
@@ -407,12 +375,35 @@ fn format_uuid(bytes: &[u8; 16]) -> String {
 }
 
 impl Pipelined for Connection {
-    fn answer(&mut self, id: i64) -> Result<()> {
-        self.receive(id, &mut Vec::new()).map(|_| ())
+    fn is_broken(&self) -> bool {
+        self.mux.is_broken()
     }
 
-    fn is_broken(&self) -> bool {
-        Connection::is_broken(self)
+    /// Reads the answer to request `id` into `buf` (replacing its contents, keeping its capacity)
+    /// and returns where the answer's fields start; the server's error for it is the `Err`.
+    /// Answers to other requests that arrive first are kept for their own `receive`;
+    /// notifications are read and dropped.
+    fn receive(&mut self, id: i64, buf: &mut Vec<u8>) -> Result<usize> {
+        let (address, seen) = (&self.address, &mut self.seen);
+        // The payload of the last frame read: the answer, unless it was kept from earlier.
+        let mut last = None;
+        self.mux.receive(id, buf, |frame| {
+            let header = seen.parse_header(frame)?;
+            if header.flags & flag::SERVER_OP != 0 {
+                return Err(Error::protocol(format!(
+                    "{address} sent a server-to-client request, which only compute executors take"
+                )));
+            }
+            if header.flags & flag::NOTIFICATION != 0 {
+                return Ok(Frame::Skip);
+            }
+            last = Some((header.request_id, header.payload));
+            Ok(Frame::Answer(header.request_id))
+        })?;
+        match last {
+            Some((answers, payload)) if answers == id => payload,
+            _ => self.seen.parse_header(buf)?.payload,
+        }
     }
 }
 

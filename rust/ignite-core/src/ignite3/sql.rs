@@ -15,6 +15,8 @@ use crate::ignite3::sql_type::SqlType;
 use crate::ignite3::tuple::writer::{
     put_date, put_datetime, put_decimal, put_instant, put_time, put_uuid, TupleBuilder,
 };
+use crate::net::mux::Pipelined;
+
 pub use crate::kinds::SqlArg;
 
 /// How a query runs.

@@ -30,6 +30,16 @@ pub enum Frame {
     Skip,
 }
 
+/// A connection whose answers are received by request id: each generation's, over a
+/// [`Multiplexer`] (what `net::window` needs of it).
+pub trait Pipelined {
+    /// Reads the answer to request `id` into `buf` and returns where its payload starts; the
+    /// server's error for it is the `Err`.
+    fn receive(&mut self, id: i64, buf: &mut Vec<u8>) -> Result<usize>;
+    /// Whether the connection broke: nothing more may be read from it.
+    fn is_broken(&self) -> bool;
+}
+
 pub struct Multiplexer {
     stream: Stream,
     /// Who is at the other end, in errors.

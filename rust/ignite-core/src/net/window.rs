@@ -13,14 +13,7 @@
 use std::collections::VecDeque;
 
 use crate::error::{Error, Result};
-
-/// A connection as the window uses it: each generation's connection answers by request id.
-pub trait Pipelined {
-    /// Waits for the answer to request `id` (the payload is not needed: the answer means stored).
-    fn answer(&mut self, id: i64) -> Result<()>;
-    /// Whether the connection broke: nothing more may be read from it.
-    fn is_broken(&self) -> bool;
-}
+use crate::net::mux::Pipelined;
 
 /// What a server's refusal of one request means for its rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +42,8 @@ pub struct InFlightWindow<'c, C: Pipelined> {
     in_flight: VecDeque<Request>,
     stored: usize,
     total: usize,
+    /// Answers are read into it (their payload is not needed: an answer means stored).
+    buf: Vec<u8>,
 }
 
 impl<'c, C: Pipelined> InFlightWindow<'c, C> {
@@ -68,6 +63,7 @@ impl<'c, C: Pipelined> InFlightWindow<'c, C> {
             in_flight: VecDeque::new(),
             stored: 0,
             total,
+            buf: Vec::new(),
         }
     }
 
@@ -108,7 +104,7 @@ impl<'c, C: Pipelined> InFlightWindow<'c, C> {
 
     fn wait_oldest(&mut self) -> Result<()> {
         let request = self.in_flight.pop_front().expect("a request in flight");
-        match self.conn.answer(request.id) {
+        match self.conn.receive(request.id, &mut self.buf).map(|_| ()) {
             Ok(()) => {
                 self.stored += request.rows;
                 Ok(())
@@ -134,7 +130,7 @@ impl<'c, C: Pipelined> InFlightWindow<'c, C> {
                 unsure += request.rows;
                 continue;
             }
-            match self.conn.answer(request.id) {
+            match self.conn.receive(request.id, &mut self.buf).map(|_| ()) {
                 Ok(()) => self.stored += request.rows,
                 Err(_) if self.conn.is_broken() => unsure += request.rows,
                 Err(_) if self.refused == Refused::MayHaveStoredSome => unsure += request.rows,
@@ -158,11 +154,11 @@ mod tests {
     }
 
     impl Pipelined for Scripted {
-        fn answer(&mut self, id: i64) -> Result<()> {
+        fn receive(&mut self, id: i64, _: &mut Vec<u8>) -> Result<usize> {
             self.asked.push(id);
             assert!(!self.broken, "read from a broken connection");
             match self.answers.iter().find(|(i, _)| *i == id).unwrap().1 {
-                Some(true) => Ok(()),
+                Some(true) => Ok(0),
                 Some(false) => Err(Error::Server {
                     status: 1,
                     message: "refused".into(),

@@ -15,6 +15,7 @@ use crate::ignite2::read::requests::{
     close_resource, next_page_body, sql_fields_body, ScanRequest,
 };
 use crate::ignite2::wire::Reader;
+use crate::net::mux::Pipelined;
 use crate::net::pool::ConnectionPool;
 
 pub struct Cursor {

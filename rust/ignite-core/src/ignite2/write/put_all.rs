@@ -113,6 +113,7 @@ mod tests {
 
     use super::*;
     use crate::kinds::PrimKind;
+    use crate::net::mux::Pipelined;
     use crate::net::pool::ConnectionPool;
     use crate::net::stream::ConnectionConfig;
 

@@ -84,6 +84,7 @@ mod tests {
     use super::*;
     use crate::error::Error;
     use crate::ignite3::msgpack::{MsgReader, MsgWriter};
+    use crate::net::mux::Pipelined;
 
     /// A fake Ignite 3 node serving one connection: it accepts the handshake and the heartbeat
     /// of opening, answers the first streamer request at once, then holds every answer back
