@@ -1,5 +1,5 @@
-//! The client: a connection pool and the binary types it has looked up, shared by everything
-//! it opens. What the bindings use.
+//! Ignite 2's client: a connection pool and the binary types it has looked up, shared by
+//! everything it opens. What the bindings use.
 
 use std::sync::Arc;
 

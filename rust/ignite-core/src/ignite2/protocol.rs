@@ -1,4 +1,4 @@
-//! The protocol room: every number the thin-client protocol gives a meaning to (versions, op
+//! Ignite 2's codes: every number its thin-client protocol gives a meaning to (versions, op
 //! codes, status codes, flags, cache settings, transaction modes, type codes) and the
 //! Java-compatible hashes that name caches, types, fields and schemas. Other rooms use these names
 //! and never spell a code themselves, so one file answers "what does 1054 mean".
