@@ -41,8 +41,8 @@ pub struct ConnectionConfig {
     pub read_timeout: Option<Duration>,
     /// SO_RCVBUF / SO_SNDBUF; large buffers let the next page stream in while we decode.
     pub socket_buffer_bytes: usize,
-    /// The protocol version the handshake starts with; a server that speaks an older one says so
-    /// and we fall back to it (down to 1.1.0).
+    /// The protocol version Ignite 2's handshake starts with; a server that speaks an older one
+    /// says so and the connection falls back to it (down to 1.1.0). Ignite 3's ignores it.
     pub protocol_version: ProtocolVersion,
     /// TLS for every connection (see [`crate::net::tls::client_config`]); `None`: plain TCP.
     pub tls: Option<Arc<rustls::ClientConfig>>,
