@@ -6,7 +6,7 @@
 //! - [`codes`]: op codes, flags, column type ids, error groups;
 //! - [`msgpack`]: the bounds-checked MessagePack reader and writer;
 //! - [`connection`]: handshake, frames, request ids, errors (over `net`'s TCP or TLS stream);
-//! - [`tuple`]: BinaryTuple, both ways: rows into the shared column builders, and what the
+//! - [`tuple`](mod@tuple): BinaryTuple, both ways: rows into the shared column builders, and what the
 //!   client sends (SQL arguments, the streamer's rows); [`sql_type`]: column types and the kind
 //!   of column each fills;
 //! - [`sql`]: `SQL_EXEC`, column metadata, paged cursors; [`cluster`]: tables, partitions, nodes;

@@ -8,10 +8,10 @@
 //! overwritten. Each batch is one implicit transaction on its partition: a failed batch stores
 //! none of its rows, so the rows acknowledged before a failure are exactly the rows stored.
 //!
-//! One job a file: the table's schema ([`schema`]), each given value as its table column holds
-//! it ([`cells`]), given columns matched to table columns and rows laid out ([`plan`]), the
-//! colocation hash ([`colocation`]), batches sent with several in flight ([`stream`]), and the
-//! wait until written rows are visible to reads ([`visibility`]).
+//! One job a file: the table's schema (`schema.rs`), each given value as its table column holds
+//! it (`cells.rs`), given columns matched to table columns and rows laid out (`plan.rs`), the
+//! colocation hash (`colocation.rs`), batches sent with several in flight (`stream.rs`), and the
+//! wait until written rows are visible to reads (`visibility.rs`).
 //!
 //! Facts used (Ignite 3.1.0): `ClientStreamerBatchSendRequest`, `ClientSchemasGetRequest` /
 //! `ClientTableCommon.writeSchema`, `HashCalculator`, `HashUtils` (murmur3 x64 128 folded to 32
