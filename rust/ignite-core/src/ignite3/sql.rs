@@ -28,7 +28,7 @@ pub struct SqlOptions {
     pub schema: Option<String>,
     /// The server cancels the query after this long; 0: no limit.
     pub timeout_ms: i64,
-    /// Run in this explicit transaction (its id from [`crate::ignite3::transaction::begin`]);
+    /// Run in this explicit transaction (its id from [`crate::ignite3::transaction::begin_read_write`]);
     /// `None`: an implicit one.
     pub transaction: Option<i64>,
 }
