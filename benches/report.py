@@ -52,6 +52,9 @@ def raw_peer(reader: str) -> str:
 # Issue 24's decode-at-the-bound scenarios: (label, scenario, reader, raw reader). Target: 0.9 or more.
 BOUND_SCENARIOS = [
     ("Ignite 2, objects of five text fields", "strings", "numpy batches", "raw pages"),
+    ("the same, text as StringDType", "strings", "numpy batches, strings=str", "raw pages"),
+    ("the same, text as Arrow strings", "strings", "numpy batches, strings=arrow", "raw pages"),
+    ("the same, Arrow record batches", "strings", "arrow batches", "raw pages"),
     ("Ignite 3, one node's cursor (MNIST)", "ignite3 mnist", "numpy batches", "raw pages"),
     ("Ignite 3, one node's cursor (tabular)", "ignite3 tabular", "numpy batches", "raw pages"),
     ("Ignite 3, two nodes (MNIST)", "ignite3 mnist", "numpy parallel", "raw pages parallel"),

@@ -4,7 +4,8 @@ Scenarios: 1 MB byte-array values (1 GB), MNIST-shaped objects (70,000), tabular
 numeric fields (1,000,000), string-heavy objects and objects of mixed types (UUID, timestamp,
 decimal, arrays); each on one local node and on three.
 
-Readers: ignite_fast's numpy iterator, the tf.data adaptor (batched, also with TensorFlow's
+Readers: ignite_fast's numpy iterator (for the strings also with text as numpy 2 StringDType or
+Arrow string arrays, and as Arrow record batches: no padding), the tf.data adaptor (batched, also with TensorFlow's
 autotuner off, and element by element as the original was used), the raw page reader (pages
 fetched the same way and thrown away: the server-and-wire limit) and a pyignite 0.6.1 scan at the
 best of three or four page sizes (probed first).
@@ -201,6 +202,39 @@ def test_scan_throughput(benchmark, caches, scenario, reader, nodes):
     rows = benchmark.pedantic(run, rounds=rounds, iterations=1, warmup_rounds=warmup)
     label = scenario if nodes == 1 else f"{scenario} (3 nodes)"
     record(benchmark, label, reader, rows, rows * cache["value_bytes"])
+
+
+# The strings scenario's text without padding: numpy 2 StringDType, Arrow string arrays over the
+# decoded buffers (numpy batches with strings=...), and Arrow record batches.
+STRING_FORMS = {
+    "numpy batches, strings=str": "str",
+    "numpy batches, strings=arrow": "arrow",
+    "arrow batches": None,
+}
+
+
+@pytest.mark.parametrize("reader", list(STRING_FORMS))
+def test_string_forms(benchmark, caches, reader):
+    cache = caches.get("strings", 1)
+    batch_size = SCENARIOS["strings"][0]
+    client = ignite_fast.Client(cache["addresses"])
+    strings = STRING_FORMS[reader]
+
+    def run():
+        rows = 0
+        if strings is None:
+            for batch in client.scan(cache["name"], batch_size=batch_size, format="arrow"):
+                rows += batch.num_rows
+        else:
+            for batch in client.scan(cache["name"], batch_size=batch_size, strings=strings):
+                rows += len(batch["key"])
+        assert rows == cache["rows"]
+        return rows
+
+    run()
+    quiet_before_timing(cache["cluster"])
+    rows = benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=WARMUP_ROUNDS)
+    record(benchmark, "strings", reader, rows, rows * cache["value_bytes"])
 
 
 @pytest.mark.parametrize("scenario", ["1mb", "mnist"])

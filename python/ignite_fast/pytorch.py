@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from ._faces import given_options, where_taken
 from .client import Client, TlsOptions
 from .columns import Ragged
 from .distributed import TopologyWatch, WorkerContext, agreed_plan, worker_context
@@ -120,16 +121,17 @@ class IgniteIterableDataset(IterableDataset[Any]):
     Which partitions this process reads: with several ranks (``torch.distributed``, or the
     engine's ``RANK``/``WORLD_SIZE``/``TF_CONFIG``), shard ``rank`` of the plan the ranks agree
     on when the dataset is made (see :func:`~ignite_fast.distributed.agreed_plan`; ``balance``
-    is its ``"entries"`` or ``"partitions"``), split among the DataLoader's workers; alone, the
-    whole cache. ``plan`` gives the plan outright (one shard per rank, or one per DataLoader
-    worker of every rank); ``shard=(i, n)`` reads contiguous partition ranges as rank i of n,
-    with no plan. Iterating a plan raises :class:`~ignite_fast.errors.TopologyChangedError`
-    when the cluster's topology leaves the plan's (asked at most every ``topology_check``
-    seconds, and at each epoch's start and end).
+    is the client's ``plan_shards``': by default what is stored, counted, or ``"partitions"``),
+    split among the DataLoader's workers; alone, the whole cache. ``plan`` gives the plan
+    outright (one shard per rank, or one per DataLoader worker of every rank); ``shard=(i, n)``
+    reads contiguous partition ranges as rank i of n, with no plan. Iterating a plan raises
+    :class:`~ignite_fast.errors.TopologyChangedError` when the cluster's topology leaves the
+    plan's (asked at most every ``topology_check`` seconds, and at each epoch's start and end).
 
     ``ignite=3`` reads an Apache Ignite 3 table (``cache`` is its name; batches are
-    ``{column: tensor}``): ranks and DataLoader workers read contiguous ranges of its partitions,
-    or the partitions of ``plan``; ``value_type`` does not apply.
+    ``{column: tensor}``) the same way, through the client ``Client(..., ignite=3)`` gives:
+    whatever a client cannot do is refused when the dataset is made (``value_type`` on Ignite 3),
+    and a plan is watched for topology changes where the client tells its topology (Ignite 2).
     """
 
     def __init__(
@@ -145,7 +147,7 @@ class IgniteIterableDataset(IterableDataset[Any]):
         parallel: int = 2,
         shard: tuple[int, int] | None = None,
         plan: ShardPlan | None = None,
-        balance: str = "entries",
+        balance: str | None = None,
         topology_check: float = 1.0,
         with_masks: bool = False,
         transform: Any = None,
@@ -174,26 +176,26 @@ class IgniteIterableDataset(IterableDataset[Any]):
             read_timeout=timeout,
         )
         self._ignite = ignite
-        self._scan_args: dict[str, Any] = dict(
-            batch_size=batch_size, columns=None if columns is None else list(columns), parallel=parallel
-        )
-        if ignite == 3:
-            if value_type is not None:
-                raise InvalidArgumentError("value_type= is for Ignite 2 caches: an Ignite 3 table has one row type")
-        else:
-            self._scan_args.update(value_type=value_type, failover_timeout=timeout)
         self._with_masks = with_masks
         self._transform = transform
         self._topology_check = topology_check
         # Made in this process, before the DataLoader starts its workers: connections do not
         # cross a fork, and collectives are for ranks, not their DataLoader workers.
         client = Client(**self._client_args, ignite=ignite)  # fails here on a bad address or credentials
+        self._scan_args: dict[str, Any] = {
+            "batch_size": batch_size,
+            "parallel": parallel,
+            # what this client's scan does not take (value_type on Ignite 3) is refused here
+            **given_options(
+                client.scan, repr(cache), columns=None if columns is None else list(columns), value_type=value_type
+            ),
+            **where_taken(client.scan, failover_timeout=timeout),
+        }
         self._rank: tuple[int, int] = shard if shard is not None else (0, 1)
         if shard is None:
             context = process_context()
             self._rank = (context.rank, context.world_size)
-            # Ignite 3: contiguous ranges of partitions (its hash spreads rows evenly over them).
-            if plan is None and context.world_size > 1 and ignite != 3:
+            if plan is None and context.world_size > 1:
                 collective = TorchCollective() if _process_group() is not None else None
                 plan = agreed_plan(client, cache, context, collective=collective, balance=balance)
         self.plan = plan
@@ -227,9 +229,6 @@ class IgniteIterableDataset(IterableDataset[Any]):
         if partitions is None:
             batches = client.scan(self.cache, shard=self.worker_shard(), **self._scan_args)
             yield from self._tensors(batches)
-            return
-        if self._ignite == 3:  # no topology version to watch in Ignite 3's protocol
-            yield from self._tensors(client.scan(self.cache, partitions=partitions, **self._scan_args))
             return
         assert self.plan is not None
         watch = TopologyWatch(client, self.plan.topology, self._topology_check, f"the shard plan of {self.cache!r}")

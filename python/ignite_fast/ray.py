@@ -61,7 +61,6 @@ scan's failover).
 from __future__ import annotations
 
 import functools
-import inspect
 import ipaddress
 import pickle
 import socket
@@ -79,11 +78,14 @@ import ray.exceptions
 from ray.data import Datasink, Datasource, ReadTask
 from ray.data.block import Block, BlockAccessor, BlockMetadata
 
+from ._faces import given_options
 from ._options import ConnectionSettings, TlsOptions, check_int, split_address
 from .client import Client
 from .errors import IgniteError, InvalidArgumentError
 from .igfs import split_url
 from .igfs_fsspec import IgfsFileSystem
+from .reading import split_by_primary
+from .source import NodeKey, Source
 
 __all__ = [
     "IgniteDatasink",
@@ -100,9 +102,6 @@ NODE_ID_LABEL = "ray.io/node-id"
 #: Read tasks per CPU of the Ray cluster when ``parallelism`` is not given.
 TASKS_PER_CPU = 2
 
-#: A node as a client names it: Ignite 2's node id (16 bytes), Ignite 3's node name.
-NodeId = bytes | str
-
 
 @dataclass(frozen=True)
 class ReadGroup:
@@ -111,7 +110,7 @@ class ReadGroup:
 
     ray_node: str | None
     partitions: tuple[int, ...]
-    primaries: tuple[NodeId, ...]
+    primaries: tuple[NodeKey, ...]
     tasks: int
 
 
@@ -174,8 +173,9 @@ def read_ignite(
     groups = plan_reads(client, name, parallelism=parallelism, locality=locality)
     if not groups:  # not partitioned (replicated, custom affinity): one task reads it whole
         source = IgniteDatasource(client.settings, name, scan_args=scan_args, ignite=generation.ignite)
-        return ray.data.read_datasource(source, override_num_blocks=1, **read_args)
-    reads = []
+        whole: ray.data.Dataset = ray.data.read_datasource(source, override_num_blocks=1, **read_args)
+        return whole
+    reads: list[ray.data.Dataset] = []
     for group in groups:
         source = IgniteDatasource(
             client.settings, name, group.partitions, group.primaries, scan_args, ignite=generation.ignite
@@ -190,38 +190,30 @@ def read_ignite(
     return reads[0].union(*reads[1:]) if len(reads) > 1 else reads[0]
 
 
-def _scan_args(client: Any, name: str, **options: Any) -> dict[str, Any]:
+def _scan_args(client: Source, name: str, **options: Any) -> dict[str, Any]:
     """The scan options given (None: not given), checked here against the client's own ``scan``
     rather than in every task: one it does not take (``value_type`` on Ignite 3) is refused."""
-    given = {option: value for option, value in options.items() if value is not None}
-    if "batch_size" in given:
-        check_int("batch_size", given["batch_size"], 1)
-    takes = inspect.signature(client.scan).parameters
-    unknown = [option for option in given if option not in takes]
-    if unknown:
-        raise InvalidArgumentError(
-            f"{client!r} reads {name!r} without {', '.join(unknown)}: its scan has no such option"
-        )
-    return given
+    if options.get("batch_size") is not None:
+        check_int("batch_size", options["batch_size"], 1)
+    return given_options(client.scan, repr(name), **options)
 
 
-def plan_reads(client: Any, name: str, *, parallelism: int | None = None, locality: bool = True) -> list[ReadGroup]:
+def plan_reads(client: Source, name: str, *, parallelism: int | None = None, locality: bool = True) -> list[ReadGroup]:
     """How :func:`read_ignite` reads ``name`` with ``client`` (either generation's): one group per
     Ray node that is beside a primary (and one, ``ray_node=None``, for partitions with none
     beside them), covering every partition once, with its share of ``parallelism`` read tasks.
-    Empty for an Ignite 2 cache that is not partitioned. Needs a connected Ray (``ray.init()``)."""
+    Empty for a source that is not partitioned (an Ignite 2 cache that is replicated). Needs a
+    connected Ray (``ray.init()``)."""
     named = client.primaries(name)
-    if named is None:
-        return []
     # A partition whose primary the cluster does not name at the moment (Ignite 3, while it
     # moves) is read from any node: it goes with a node of its own, "", that no Ray node is beside.
-    primaries: list[NodeId] = [node if node is not None else "" for node in named]
+    primaries: list[NodeKey] = [node if node is not None else "" for node in named]
     primary_nodes = set(primaries)
     if parallelism is None:
         cpus = int(ray.cluster_resources().get("CPU", 1))
         parallelism = max(TASKS_PER_CPU * cpus, len(primary_nodes))
     check_int("parallelism", parallelism, 1)
-    beside: dict[NodeId, str | None] = dict.fromkeys(primary_nodes)
+    beside: dict[NodeKey, str | None] = dict.fromkeys(primary_nodes)
     if locality:
         ray_nodes = [(n["NodeID"], n["NodeManagerAddress"]) for n in ray.nodes() if n["Alive"]]
         beside.update(ray_nodes_beside(client.node_addresses(), ray_nodes, ray.util.get_node_ip_address()))
@@ -263,23 +255,6 @@ def ray_nodes_beside(
     return out
 
 
-def split_by_primary(partitions: Sequence[int], primaries: Sequence[NodeId], tasks: int) -> list[list[int]]:
-    """``partitions`` cut into about ``tasks`` groups, each of partitions with the same primary
-    (``primaries[i]`` is partition ``partitions[i]``'s): every primary gets at least one group and
-    a share of the others in proportion to its partitions, its partitions dealt out evenly."""
-    check_int("tasks", tasks, 1)
-    by_node: dict[NodeId, list[int]] = defaultdict(list)
-    for partition, primary in zip(partitions, primaries):
-        by_node[primary].append(partition)
-    total = len(partitions)
-    groups: list[list[int]] = []
-    for node in sorted(by_node, key=repr):  # one generation's ids, bytes or names: a fixed order
-        mine = by_node[node]
-        count = min(len(mine), max(1, round(tasks * len(mine) / total)))
-        groups.extend(mine[i::count] for i in range(count))
-    return groups
-
-
 class IgniteDatasource(Datasource):
     """A Ray Data datasource over some partitions of an Ignite 2 cache or Ignite 3 table (all of an
     unpartitioned cache when ``partitions`` is None): read tasks over groups of partitions of one
@@ -296,12 +271,12 @@ class IgniteDatasource(Datasource):
         settings: ConnectionSettings,
         name: str,
         partitions: Sequence[int] | None = None,
-        primaries: Sequence[NodeId] | None = None,
+        primaries: Sequence[NodeKey] | None = None,
         scan_args: dict[str, Any] | None = None,
         *,
         ignite: int = 2,
     ):
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # Ray's pushdown mixins are unannotated
         if partitions is not None and (primaries is None or len(primaries) != len(partitions)):
             raise InvalidArgumentError("give the primary node of each partition")
         self._settings = settings
@@ -638,11 +613,11 @@ def _numpy_column(name: str, array: pa.Array) -> np.ndarray:
 
 
 def _is_binary(kind: pa.DataType) -> bool:
-    return pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind)
+    return bool(pa.types.is_binary(kind) or pa.types.is_large_binary(kind) or pa.types.is_fixed_size_binary(kind))
 
 
 def _is_list(kind: pa.DataType) -> bool:
-    return pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+    return bool(pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind))
 
 
 def _offsets(array: pa.Array) -> np.ndarray:
@@ -727,12 +702,16 @@ def igfs_storage(url: str, **options: Any) -> tuple[str, pyarrow.fs.FileSystem]:
 # -- what differs by generation -----------------------------------------------------------------
 
 
-def _connect2(settings: ConnectionSettings) -> Any:
-    return Client(list(settings.addresses), protocol_version=settings.protocol_version, **settings.client_args())
+def _connect2(settings: ConnectionSettings) -> Source:
+    client: Source = Client(
+        list(settings.addresses), protocol_version=settings.protocol_version, **settings.client_args()
+    )
+    return client
 
 
-def _connect3(settings: ConnectionSettings) -> Any:
-    return Client(list(settings.addresses), ignite=3, **settings.client_args())
+def _connect3(settings: ConnectionSettings) -> Source:
+    client: Source = Client(list(settings.addresses), ignite=3, **settings.client_args())
+    return client
 
 
 def _scan_columns2(projection: Sequence[str]) -> list[str] | None:
@@ -749,7 +728,7 @@ def _scan_columns3(projection: Sequence[str]) -> list[str] | None:
     return list(projection) or None
 
 
-def _put2(client: Any, cache: str, columns: dict[str, np.ndarray], key: str | None, type_name: str | None) -> int:
+def _put2(client: Client, cache: str, columns: dict[str, np.ndarray], key: str | None, type_name: str | None) -> int:
     key = "key" if key is None else key
     if key not in columns:
         raise InvalidArgumentError(f"no key column {key!r}: the columns are {list(columns)} (key= names the key's)")
@@ -769,7 +748,7 @@ def _put2(client: Any, cache: str, columns: dict[str, np.ndarray], key: str | No
     )
 
 
-def _put3(client: Any, table: str, columns: dict[str, np.ndarray], key: str | None, type_name: str | None) -> int:
+def _put3(client: Source, table: str, columns: dict[str, np.ndarray], key: str | None, type_name: str | None) -> int:
     if type_name is not None:
         raise InvalidArgumentError("type_name names Ignite 2's value types: an Ignite 3 table has its own columns")
     if key is not None and key not in columns:

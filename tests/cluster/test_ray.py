@@ -30,7 +30,8 @@ from ray.experimental import get_object_locations
 import ignite_fast
 from ignite_fast.errors import InvalidArgumentError
 from ignite_fast.igfs_fsspec import IgfsFileSystem
-from ignite_fast.ray import numpy_columns, plan_reads, ray_nodes_beside, read_ignite, split_by_primary
+from ignite_fast.ray import numpy_columns, plan_reads, ray_nodes_beside, read_ignite
+from ignite_fast.reading import split_by_primary
 from node_fixtures import TRIO_PORT
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import ignite_fast
-import ignite_fast.client
+import ignite_fast.writing
 from node_fixtures import SESSION_PORT
 
 
@@ -44,7 +44,7 @@ def stderr(terminal: bool) -> Iterator[io.StringIO]:
 @pytest.fixture
 def small_pieces(monkeypatch):
     """put_batches cuts its rows into pieces of 4 KB instead of 32 MB, so a small batch makes many."""
-    monkeypatch.setattr(ignite_fast.client, "STEP_BYTES", 4096)
+    monkeypatch.setattr(ignite_fast.writing, "STEP_BYTES", 4096)
 
 
 def digits(rows: int) -> dict:

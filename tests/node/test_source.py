@@ -77,3 +77,20 @@ def test_both_generations_shard_with_one_formula(client, cache2, ignite3: Ignite
             assert got == sorted(int(k) for b in source.scan(name, partitions=mine, **columns) for k in b[key])
             read += got
         assert sorted(read) == list(range(ROWS))
+
+
+def test_both_generations_give_text_in_the_form_asked(client, cache2, ignite3: Ignite3Cluster, table3):
+    """``strings=`` is the protocol's: the same text as ``S`` bytes or as ``str`` on both, whether
+    read by one cursor or partition by partition."""
+    client3 = ignite_fast.Client(port=ignite3.port, ignite=3)
+    for parallel in (None, 2):
+        as_bytes = [b["NAME"] for b in client3.scan(table3, columns=["NAME"], parallel=parallel)]
+        as_str = [b["NAME"] for b in client3.scan(table3, columns=["NAME"], parallel=parallel, strings="str")]
+        assert {v.decode() for a in as_bytes for v in a.tolist()} == {str(v) for a in as_str for v in a.tolist()}
+        assert all(a.dtype.kind == "S" for a in as_bytes)
+        assert all(a.dtype.kind != "S" for a in as_str)
+    text = {b["NAME"].dtype.kind for b in client3.sql(f"SELECT NAME FROM {table3}", strings="str")}
+    assert "S" not in text
+    client.put_batches(cache2, {"key": np.arange(3), "val": {"s": np.array(["a", "bc", "déf"])}}, type_name="Texts")
+    got = [b["val"]["s"] for b in client.scan(cache2, value_type="Texts", strings="str")]
+    assert sorted(str(v) for a in got for v in a.tolist()) == ["a", "bc", "déf"]

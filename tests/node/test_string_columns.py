@@ -133,7 +133,7 @@ def test_ignite3_strings_in_every_form(ignite3, ignite3_texts):
     assert [r["TEXT"] for r in rows] == TEXTS
 
 
-def test_unknown_string_form_is_refused():
+def test_unknown_string_form_is_refused() -> None:
     from ignite_fast.columns import check_strings
 
     with pytest.raises(InvalidArgumentError, match="strings must be one of"):
@@ -152,3 +152,18 @@ def test_string_offsets_from_elsewhere_are_checked():
     not_utf8 = StrColumn(np.array([0, 2], np.int32), np.frombuffer(b"\xc3\x28", np.uint8), None)
     with pytest.raises(ValueError, match="not UTF-8"):
         not_utf8.to_str()
+
+
+def test_scans_give_the_form_asked_for(client, ignite2_texts, ignite3, ignite3_texts):
+    """``scan(strings=...)`` on both generations: StringDType and Arrow string arrays in the numpy
+    batches, decimals as text staying ``S``; an unknown form is refused before anything is read."""
+    (batch,) = list(client.scan(ignite2_texts, strings="str"))
+    keys = batch["key"].tolist()
+    assert batch["val"]["text"].tolist() == [TEXTS[k] for k in keys]
+    client3 = ignite_fast.Client(ignite3.addresses, ignite=3)
+    (batch3,) = list(client3.scan(ignite3_texts, strings="arrow"))
+    keys3 = batch3["ID"].tolist()
+    assert batch3["OTHER"].equals(pa.array([OTHER[k] for k in keys3], pa.string()))
+    for reader in (client, client3):
+        with pytest.raises(InvalidArgumentError, match="strings must be one of"):
+            next(reader.scan(ignite2_texts if reader is client else ignite3_texts, strings="unicode"))

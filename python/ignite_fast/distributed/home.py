@@ -7,10 +7,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from ignite_fast._options import split_address
 from ignite_fast.errors import IgniteError
+from ignite_fast.source import Source
 
 from .context import WorkerContext, worker_context
 from .hosts import is_loopback, is_this_host
@@ -56,7 +56,7 @@ def choose_home(
     return here[slot % len(here)] if here else None
 
 
-def cluster_nodes(client: Any) -> list[NodeEndpoint]:
+def cluster_nodes(client: Source) -> list[NodeEndpoint]:
     """The cluster's server nodes that ``client`` (either generation's) reaches, each at the
     address it answered on (``node_addresses``)."""
     nodes = []
@@ -68,7 +68,7 @@ def cluster_nodes(client: Any) -> list[NodeEndpoint]:
 
 
 def home_node(
-    client: Any, context: WorkerContext | None = None, environ: Mapping[str, str] | None = None
+    client: Source, context: WorkerContext | None = None, environ: Mapping[str, str] | None = None
 ) -> str | None:
     """``host:port`` of this worker's home node: ``IGNITE_FAST_HOME_NODE`` if set, else the node
     on this machine (see :func:`choose_home`), else None (no node runs here: every read is

@@ -12,10 +12,11 @@ from urllib.parse import quote
 
 from ignite_fast.errors import IgniteError, IgniteTimeoutError, InvalidArgumentError, TopologyChangedError
 from ignite_fast.sharding import ShardPlan
+from ignite_fast.source import Source
 
 from .context import JOB_ID_ENV, WorkerContext, job_id_from_store, safe_job_id, worker_context
 from .home import home_node
-from .records import PLAN_RECORDS, IgfsPlanRecords, PlanRecords
+from .records import PLAN_RECORDS, plan_records
 from .topology import TopologyWatch
 
 T = TypeVar("T")
@@ -34,7 +35,7 @@ class Collective(Protocol):
 
 
 def agreed_plan(
-    client: Any,
+    client: Source,
     cache: str,
     context: WorkerContext | None = None,
     *,
@@ -50,18 +51,20 @@ def agreed_plan(
 
     With a ``collective`` (the PyTorch adaptor passes ``torch.distributed``'s): the homes are
     gathered, rank 0 plans (``balance`` as the client's ``plan_shards`` takes it; by default one
-    counting pass), and the plan is
-    broadcast. Without one, through a plan record on the cluster's IGFS, under
-    ``/.ignite-fast/plans/<job id>/world-<n>-topology-<major>[-attempt-<a>]/``: every worker
+    counting pass), and the plan is broadcast. Without one, through plan records (see
+    :func:`~ignite_fast.distributed.records.plan_records`: on the cluster's IGFS for Ignite 2, in
+    the table ``IGNITE_FAST_PLANS`` for Ignite 3), under
+    ``/.ignite-fast/plans/<job id>/world-<n>[-topology-<major>][-attempt-<a>]/``: every worker
     writes its home there, rank 0 waits for them all, plans, and creates ``<cache>.json``
-    exclusively (IGFS's exclusive create: a pessimistic transaction on its TRANSACTIONAL metadata
-    cache, so the first writer wins); the others wait for the record and read it. Records are
-    keyed by the topology's major version rather than by torchrun's restart count, which each
-    agent keeps for itself: after a restart on an unchanged topology the workers find the
-    plan they had, and after a node joined or left they make a fresh one. Rank 0, having written
-    a record, removes the records it supersedes (see :func:`remove_stale_plan_records`). Where
-    a record is the first use of the cluster's IGFS, its caches are made with
-    :data:`PLAN_RECORD_BACKUPS` backup.
+    exclusively (IGFS's exclusive create, a pessimistic transaction on its TRANSACTIONAL metadata
+    cache; an SQL ``INSERT`` of the row's key: the first writer wins); the others wait for the
+    record and read it. Records are keyed by the topology's major version, where the client
+    tells one, rather than by torchrun's restart count, which each agent keeps for itself: after
+    a restart on an unchanged topology the workers find the plan they had, and after a node
+    joined or left they make a fresh one. Rank 0, having written a record, removes the records
+    it supersedes (see :func:`~ignite_fast.distributed.records.stale_records`). Where a record
+    is the first use of the cluster's IGFS, its caches are made with
+    :data:`~ignite_fast.distributed.records.PLAN_RECORD_BACKUPS` backup.
 
     The job is ``job_id`` if given, else the context's (see :func:`worker_context`); two jobs
     running at once must have different ids, or they take and remove each other's records.
@@ -89,7 +92,7 @@ def agreed_plan(
 
 
 def _make_plan(
-    client: Any, cache: str, homes: Sequence[str | None], balance: str | None, progress: bool | None
+    client: Source, cache: str, homes: Sequence[str | None], balance: str | None, progress: bool | None
 ) -> ShardPlan:
     # Only what is given: each client has its own default balance (what is stored, counted) and
     # not every client shows progress.
@@ -103,7 +106,7 @@ def _make_plan(
 
 
 def _plan_by_collective(
-    client: Any,
+    client: Source,
     cache: str,
     context: WorkerContext,
     home: str | None,
@@ -138,7 +141,7 @@ def plan_record_dir(context: WorkerContext, topology_major: int | None) -> str:
 class _Waiter:
     """Polls for what other workers write, within a deadline, and notices a topology change."""
 
-    def __init__(self, client: Any, major: int | None, timeout: float, what: str):
+    def __init__(self, client: Source, major: int | None, timeout: float, what: str):
         self.watch = TopologyWatch(client, None if major is None else (major, 0), every=1.0)
         self.deadline = time.monotonic() + timeout
         self.timeout, self.what = timeout, what
@@ -155,7 +158,7 @@ class _Waiter:
 
 
 def _plan_by_record(
-    client: Any,
+    client: Source,
     cache: str,
     context: WorkerContext,
     home: str | None,
@@ -163,8 +166,9 @@ def _plan_by_record(
     timeout: float,
     progress: bool | None,
 ) -> ShardPlan:
-    records: PlanRecords = IgfsPlanRecords.of(client)
-    major = client.topology_version()[0]
+    records = plan_records(client)
+    topology = client.topology()
+    major = None if topology is None else topology[0]
     directory = plan_record_dir(context, major)
     record = f"{directory}/{quote(cache, safe='')}.json"
     records.write(f"{directory}/homes/{context.rank}.json", {"home": home})
@@ -178,7 +182,7 @@ def _plan_by_record(
             return None if any(h is None for h in found) else [h["home"] for h in found]
 
         plan = _make_plan(client, cache, homes_wait.until(homes), balance, progress)
-        if plan.topology is not None and plan.topology[0] != major:
+        if plan.topology is not None and major is not None and plan.topology[0] != major:
             raise TopologyChangedError(
                 f"the topology changed while the shards of {cache!r} were planned", (major, 0), plan.topology
             )

@@ -8,9 +8,9 @@ import contextlib
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from ignite_fast.errors import IgniteConnectionError, TopologyChangedError
+from ignite_fast.source import Source
 
 #: The exit status of a worker that ends on a topology change (:func:`exit_on_topology_change`).
 #: Any non-zero status makes torchrun (``--max-restarts``) restart the job; 128 and above is
@@ -21,10 +21,11 @@ TOPOLOGY_CHANGED_EXIT_CODE = 200
 class TopologyWatch:
     """Raises :class:`~ignite_fast.errors.TopologyChangedError` from :meth:`check` once the
     cluster's affinity topology major version differs from ``planned``'s (a node joined or
-    left). It asks the cluster at most every ``every`` seconds (one small request); a plan
-    without a topology (None) is never stale."""
+    left). It asks the cluster at most every ``every`` seconds (one small request: the client's
+    ``topology()``); a plan without a topology (None), or a client that tells none (Ignite 3),
+    is never stale."""
 
-    def __init__(self, client: Any, planned: tuple[int, int] | None, every: float = 1.0, what: str = "the plan"):
+    def __init__(self, client: Source, planned: tuple[int, int] | None, every: float = 1.0, what: str = "the plan"):
         self.client, self.planned, self.every, self.what = client, planned, every, what
         self._next = 0.0
 
@@ -34,10 +35,10 @@ class TopologyWatch:
             return
         self._next = time.monotonic() + self.every
         try:
-            current = self.client.topology_version()
+            current = self.client.topology()
         except IgniteConnectionError:
             return  # the node asked may be the one that left: the next check asks another
-        if current[0] != self.planned[0]:
+        if current is not None and current[0] != self.planned[0]:
             raise TopologyChangedError(
                 f"the cluster's topology changed (version {self.planned[0]} -> {current[0]}: a node joined or "
                 f"left) since {self.what} was made; restart every worker to make a fresh plan",

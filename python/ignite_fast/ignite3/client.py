@@ -226,7 +226,7 @@ class Ignite3Client(Connected):
         If a node leaves while a partition is being read, the scan raises the connection's error
         rather than give a partial result."""
         query = select(table, columns)
-        convert = batch_converter(format)
+        convert = batch_converter(format, strings)
         exact = exact_decimals(format, decimal_as_string)
         page_size = TABLE_PAGE_ROWS if page_size is None else check_int("page_size", page_size, 1)
         batch_size = page_size if batch_size is None else check_int("batch_size", batch_size, 1)

@@ -17,16 +17,18 @@ import dataclasses
 import os
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from ignite_fast._faces import given_options, where_taken
 from ignite_fast._options import TlsOptions
 from ignite_fast.client import Client
 from ignite_fast.columns import Column, to_numpy
 from ignite_fast.distributed import TopologyWatch, agreed_plan, worker_context
 from ignite_fast.errors import InvalidArgumentError, TlsError
+from ignite_fast.source import Source
 
 from .specs import EMPTY_SPEC, batch_spec, mask_spec, mask_value, split_runs, to_tf
 
@@ -175,7 +177,7 @@ def _check_batch_size(batch_size: Any) -> None:
 class _GeneratorDataset(tf.data.Dataset):  # type: ignore[misc]  # TensorFlow has no type hints: Dataset is Any
     """A ``tf.data.Dataset`` that wraps a built pipeline and keeps the client it reads with."""
 
-    def __init__(self, dataset: tf.data.Dataset, client: Client, batch_size: int | None):
+    def __init__(self, dataset: tf.data.Dataset, client: Source, batch_size: int | None):
         self.batch_size = batch_size
         self._client = client
         self._dataset = dataset
@@ -219,15 +221,12 @@ class IgniteDataset(_GeneratorDataset):
     never used them; here any of them, or ``ca_file``, turns TLS on, and the server's certificate is
     verified against ``ca_file`` (or the system's roots) with its host name checked unless
     ``check_hostname=False``.
-    """
 
-    def __new__(cls, *args: Any, ignite: int = 2, **kwargs: Any) -> Any:
-        """``ignite=3`` reads an Apache Ignite 3 table instead: see :class:`TableDataset`."""
-        if ignite == 3:
-            return TableDataset(*args, **kwargs)
-        if ignite != 2:
-            raise InvalidArgumentError(f"ignite must be 2 or 3, got {ignite!r}")
-        return super().__new__(cls)
+    ``ignite=3`` reads an Apache Ignite 3 table (``cache_name`` is its name) through the client
+    ``Client(..., ignite=3)`` gives, the same way: elements ``{column: value}``, columns named as
+    SQL names them. What that client's ``scan`` does not take (``value_type``, ``part``,
+    ``local``) is refused when the dataset is built.
+    """
 
     def __init__(
         self,
@@ -300,22 +299,17 @@ class IgniteDataset(_GeneratorDataset):
         settings = dict(
             username=known["username"], password=known["password"], connect_timeout=timeout, read_timeout=timeout
         )
-        selection = dict(
-            columns=columns,
-            value_type=value_type,
-            parallel=parallel,
-            shard=shard,
-            partitions=partitions,
-            plan=plan,
-            failover_timeout=timeout,
+        selection: dict[str, Any] = dict(
+            columns=columns, value_type=value_type, parallel=parallel, shard=shard, partitions=partitions, plan=plan
         )
 
-        def connect(address: Any, port: int, values: dict[str, Any]) -> Client:
+        def connect(address: Any, port: int, values: dict[str, Any]) -> Source:
             tls = tls_of(values)
             try:
                 return Client(
                     address,
                     port,
+                    ignite=ignite,
                     tls=tls,
                     **{**settings, "username": values["username"], "password": values["password"]},
                 )
@@ -324,10 +318,10 @@ class IgniteDataset(_GeneratorDataset):
 
         # One client per (addresses, port, credentials, TLS) for every pass: the one the element
         # structure is sampled with now, and those for other values the tensors take when run.
-        clients: dict[tuple[Any, ...], Client] = {}
+        clients: dict[tuple[Any, ...], Source] = {}
         lock = threading.Lock()
 
-        def client_for(address: Any, port: int, values: dict[str, Any]) -> Client:
+        def client_for(address: Any, port: int, values: dict[str, Any]) -> Source:
             key = (
                 tuple(address) if isinstance(address, list) else address,
                 port,
@@ -338,20 +332,20 @@ class IgniteDataset(_GeneratorDataset):
                     clients[key] = connect(address, port, values)
                 return clients[key]
 
-        def scan(client: Client, values: dict[str, Any], rows: int | None) -> Iterator[dict[str, Column]]:
+        def scan(client: Source, values: dict[str, Any], rows: int | None) -> Iterator[dict[str, Column]]:
             page_size = values["page_size"] if values["page_size"] not in (None, -1) else None
             batches = client.scan(
                 values["cache_name"],
                 rows,
                 page_size=page_size,
-                part=values["part"],
-                local=values["local"],
                 format="columns",
+                # what only some clients' scans take (Ignite 2's), passed to those that do
+                **where_taken(client.scan, part=values["part"], local=values["local"], failover_timeout=timeout),
                 **selection,
             )
             # A plan's shards hold only while the topology it was made for does: a change
             # mid-epoch raises TopologyChangedError (checked at most once a second, and at the end).
-            planned = getattr(selection["plan"], "topology", None)
+            planned = getattr(selection.get("plan"), "topology", None)
             watch = TopologyWatch(client, planned, what=f"the shard plan of {values['cache_name']!r}")
             watch.check(now=True)
             try:
@@ -371,6 +365,15 @@ class IgniteDataset(_GeneratorDataset):
             "page_size": None if page is ... else page,
         }
         schema_client = client_for(hosts if hosts is not None else schema_host, schema_port, schema_values)
+        # What is read, as the client's scan takes it: an option it has no parameter for
+        # (value_type, part or local on Ignite 3) is refused now, before anything is read.
+        selection = given_options(schema_client.scan, repr(self.cache_name), **selection)
+        given_options(
+            schema_client.scan,
+            repr(self.cache_name),
+            part=None if known["part"] == -1 else known["part"],
+            local=None if known["local"] is False else known["local"],
+        )
         if isinstance(plan, str):
             selection["plan"] = _agreed(schema_client, self.cache_name, plan, shard)
         page_rows = page if isinstance(page, int) else None
@@ -469,77 +472,19 @@ class SqlDataset(_GeneratorDataset):
             connect_timeout=timeout,
             read_timeout=timeout,
         )
-        # Ignite 3's SQL has no distributed-join or lazy switches: its engine always does both.
-        ignite2_options = {} if ignite == 3 else dict(distributed_joins=distributed_joins, lazy=lazy)
+        # Passed to a client whose SQL has these switches (Ignite 2's); Ignite 3's engine has
+        # none: it always joins across nodes and streams its results.
+        switches = where_taken(client.sql, distributed_joins=distributed_joins, lazy=lazy)
 
         def query_batches(rows: int) -> Iterator[dict[str, Column]]:
-            return client.sql(
-                query, args, batch_size=rows, page_size=page_size, schema=schema, format="columns", **ignite2_options
+            batches: Iterator[dict[str, Column]] = client.sql(
+                query, args, batch_size=rows, page_size=page_size, schema=schema, format="columns", **switches
             )
+            return batches
 
         rows_per_step = batch_size or max(page_size, _ELEMENT_MODE_BATCH)
         sample = next(query_batches(min(rows_per_step, _SAMPLE_ROWS)), None)
         dataset = _element_dataset(sample, lambda: query_batches(rows_per_step), [], batch_size, ragged, with_masks)
-        super().__init__(dataset, client, batch_size)
-
-
-class TableDataset(_GeneratorDataset):
-    """An Apache Ignite 3 table as a ``tf.data.Dataset`` (``IgniteDataset(table, ..., ignite=3)``
-    makes one): elements ``{column: value}``, columns named as SQL names them, one element per row
-    or whole batches with ``batch_size``. ``columns`` reads only those columns; ``parallel``,
-    ``partitions`` and ``shard=(i, n)`` as in :meth:`Ignite3Client.scan
-    <ignite_fast.client3.Ignite3Client.scan>` (give every node in ``hosts``); ``ragged``,
-    ``with_masks``, ``timeout`` and the credentials as for Ignite 2. TLS: ``ca_file``,
-    ``certfile``/``keyfile``/``cert_password`` turn it on, as for Ignite 2."""
-
-    def __init__(
-        self,
-        table: str,
-        host: str = "localhost",
-        port: int = 10800,
-        *,
-        hosts: list[str] | None = None,
-        username: str | None = None,
-        password: str | None = None,
-        certfile: str | None = None,
-        keyfile: str | None = None,
-        cert_password: str | None = None,
-        ca_file: str | None = None,
-        check_hostname: bool = True,
-        timeout: float = 60.0,
-        page_size: int | None = None,
-        batch_size: int | None = None,
-        ragged: bool = False,
-        with_masks: bool = False,
-        columns: list[str] | None = None,
-        parallel: int | None = None,
-        partitions: list[int] | None = None,
-        shard: tuple[int, int] | None = None,
-    ):
-        _check_batch_size(batch_size)
-        self.cache_name = table
-        tls_values = dict(certfile=certfile, keyfile=keyfile, cert_password=cert_password, ca_file=ca_file)
-        try:
-            client: Any = Client(  # an Ignite3Client
-                hosts if hosts is not None else [host],
-                port,
-                ignite=3,
-                username=username,
-                password=password,
-                connect_timeout=timeout,
-                read_timeout=timeout,
-                tls=_tls_factory(check_hostname)(tls_values),
-            )
-        except TlsError as e:
-            raise _explain_tls(e, ca_file) from None
-        selection = dict(columns=columns, parallel=parallel, partitions=partitions, shard=shard, page_size=page_size)
-
-        def table_batches(rows: int) -> Iterator[dict[str, Column]]:
-            return cast(Iterator[dict[str, Column]], client.scan(table, rows, format="columns", **selection))
-
-        rows_per_step = batch_size or max(page_size or 0, _ELEMENT_MODE_BATCH)
-        sample = next(table_batches(min(rows_per_step, _SAMPLE_ROWS)), None)
-        dataset = _element_dataset(sample, lambda: table_batches(rows_per_step), [], batch_size, ragged, with_masks)
         super().__init__(dataset, client, batch_size)
 
 
@@ -559,7 +504,7 @@ def _tls_factory(check_hostname: bool) -> Callable[[dict[str, Any]], TlsOptions 
     return tls_of
 
 
-def _agreed(client: Client, cache: str, plan: str, shard: tuple[int, int] | None) -> Any:
+def _agreed(client: Source, cache: str, plan: str, shard: tuple[int, int] | None) -> Any:
     """The plan every input pipeline agrees on, for ``plan="agree"``: pipeline ``i`` of ``n`` is
     rank ``i`` of ``n`` in the engine's job (:mod:`ignite_fast.distributed`)."""
     if plan != "agree" or shard is None:
