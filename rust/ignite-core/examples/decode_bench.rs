@@ -8,13 +8,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use ignite_core::decode::ignite2::push_value;
 use ignite_core::decode::ColumnBuilder;
-use ignite_core::format::metadata::{BinaryType, TypeResolver};
-use ignite_core::protocol::type_code as tc;
-use ignite_core::write::binary_type::binary_type_of;
-use ignite_core::write::EntryEncoder;
-use ignite_core::{PrimKind, Result, WriteColumn, WriteValues};
+use ignite_core::ignite2::decode::push_value;
+use ignite_core::ignite2::format::metadata::{BinaryType, TypeResolver};
+use ignite_core::ignite2::protocol::type_code as tc;
+use ignite_core::ignite2::write::binary_type::binary_type_of;
+use ignite_core::ignite2::write::EntryEncoder;
+use ignite_core::ignite2::WriteValues;
+use ignite_core::{PrimKind, Result, WriteColumn};
 
 struct OneType(Arc<BinaryType>);
 

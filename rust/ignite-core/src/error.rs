@@ -3,8 +3,6 @@
 use std::fmt;
 use std::io;
 
-use crate::protocol::status;
-
 #[derive(Debug)]
 pub enum Error {
     /// Could not reach a node, or the connection broke.
@@ -48,15 +46,6 @@ pub enum FsErrorKind {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
-    /// Builds the typed error for a server status code.
-    pub fn from_status(status: i32, message: String) -> Error {
-        match status {
-            status::CACHE_DOES_NOT_EXIST => Error::CacheNotFound(message),
-            status::AUTH_FAILED | status::SECURITY_VIOLATION => Error::Authentication(message),
-            _ => Error::Server { status, message },
-        }
-    }
-
     pub fn fs(kind: FsErrorKind, message: impl Into<String>) -> Error {
         Error::Fs {
             kind,

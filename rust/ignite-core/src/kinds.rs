@@ -1,7 +1,11 @@
 //! The kinds of values that every layer names: fixed-size elements ([`PrimKind`]), fixed-width
-//! scalars ([`ScalarKind`]) and SQL query arguments ([`SqlArg`], which both protocols encode). What a column holds and what a writer writes are said in these
-//! terms. No wire codes here: Ignite 2's type codes for these kinds are in
-//! `format::type_codes`, so that another wire format can name the same kinds its own way.
+//! scalars ([`ScalarKind`]), SQL query arguments ([`SqlArg`]) and the columns a writer is given
+//! ([`WriteColumn`]), which both generations encode. What a column holds and what a writer
+//! writes are said in these terms. No wire codes here: Ignite 2's type codes for these kinds are
+//! in `ignite2::format::type_codes`, Ignite 3's column types in `ignite3::codes`, so that each
+//! wire format names the same kinds its own way.
+
+use crate::error::{Error, Result};
 
 /// Fixed-size element types (Java's primitives).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,5 +178,48 @@ impl SqlArg {
             }
             _ => None,
         }
+    }
+}
+
+/// One column to write, over borrowed bytes: `rows` values.
+#[derive(Debug, Clone, Copy)]
+pub enum WriteColumn<'a> {
+    /// One primitive per row, little-endian.
+    Scalar { kind: PrimKind, data: &'a [u8] },
+    /// An array of `width` primitives per row.
+    FixedArray {
+        kind: PrimKind,
+        data: &'a [u8],
+        width: usize,
+    },
+    /// UTF-8 strings padded with NULs to `width` bytes (numpy `S<width>`).
+    Strings { data: &'a [u8], width: usize },
+}
+
+impl WriteColumn<'_> {
+    pub fn rows(&self) -> usize {
+        match *self {
+            WriteColumn::Scalar { kind, data } => data.len() / kind.size(),
+            // zero-width arrays and strings hold no bytes to count rows by
+            WriteColumn::FixedArray { kind, data, width } => {
+                data.len().checked_div(kind.size() * width).unwrap_or(0)
+            }
+            WriteColumn::Strings { data, width } => data.len().checked_div(width).unwrap_or(0),
+        }
+    }
+
+    pub(crate) fn check_strings(&self, what: &str) -> Result<()> {
+        if let WriteColumn::Strings { data, width } = *self {
+            for row in 0..self.rows() {
+                let cell = &data[row * width..(row + 1) * width];
+                let len = cell.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+                if std::str::from_utf8(&cell[..len]).is_err() {
+                    return Err(Error::InvalidArgument(format!(
+                        "{what}: row {row} is not valid UTF-8"
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 }

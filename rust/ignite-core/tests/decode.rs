@@ -9,10 +9,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use common::{int, object, string, Types};
-use ignite_core::decode::ignite2::{push_value, Page, RowDecoder};
 use ignite_core::decode::{Batch, Column, ColumnBuilder, DecodeOptions};
-use ignite_core::format::metadata::{BinaryType, FieldMeta};
-use ignite_core::protocol::{name_id, schema_id, type_code as tc};
+use ignite_core::ignite2::decode::{push_value, Page, RowDecoder};
+use ignite_core::ignite2::format::metadata::{BinaryType, FieldMeta};
+use ignite_core::ignite2::protocol::{name_id, schema_id, type_code as tc};
 use ignite_core::{Error, PrimKind, Result, ScalarKind};
 
 /// A type for the tests: name, fields (name, type code), and its schemas (field names in order).

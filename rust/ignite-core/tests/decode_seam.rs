@@ -9,15 +9,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use common::Types;
-use ignite_core::decode::ignite2::{Page, RowDecoder};
 use ignite_core::decode::{Batch, ColumnBuilder, DecodeOptions, FieldDecl, StructType, ValueKind};
-use ignite_core::format::decimal::read_decimal;
-use ignite_core::format::metadata::FieldMeta;
-use ignite_core::net::wire::Reader;
-use ignite_core::protocol::type_code as tc;
-use ignite_core::write::binary_type::binary_type_of;
-use ignite_core::write::EntryEncoder;
-use ignite_core::{PrimKind, ScalarKind, WriteColumn, WriteValues};
+use ignite_core::ignite2::decode::{Page, RowDecoder};
+use ignite_core::ignite2::format::decimal::read_decimal;
+use ignite_core::ignite2::format::metadata::FieldMeta;
+use ignite_core::ignite2::protocol::type_code as tc;
+use ignite_core::ignite2::wire::Reader;
+use ignite_core::ignite2::write::binary_type::binary_type_of;
+use ignite_core::ignite2::write::EntryEncoder;
+use ignite_core::ignite2::WriteValues;
+use ignite_core::{PrimKind, ScalarKind, WriteColumn};
 
 const ROWS: usize = 5;
 

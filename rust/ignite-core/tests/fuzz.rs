@@ -15,14 +15,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use common::{int, object_of_ids, string, wrapped, Rng, Types};
-use ignite_core::decode::ignite2::{push_value, push_value_within, Budget};
 use ignite_core::decode::{Column, ColumnBuilder};
-use ignite_core::format::metadata::{BinaryType, FieldMeta};
-use ignite_core::format::values::value_end;
-use ignite_core::protocol::{name_id, schema_id, type_code as tc};
-use ignite_core::write::binary_type::binary_type_of;
-use ignite_core::write::EntryEncoder;
-use ignite_core::{PrimKind, Result, ScalarKind, WriteColumn, WriteValues};
+use ignite_core::ignite2::decode::{push_value, push_value_within, Budget};
+use ignite_core::ignite2::format::metadata::{BinaryType, FieldMeta};
+use ignite_core::ignite2::format::values::value_end;
+use ignite_core::ignite2::protocol::{name_id, schema_id, type_code as tc};
+use ignite_core::ignite2::write::binary_type::binary_type_of;
+use ignite_core::ignite2::write::EntryEncoder;
+use ignite_core::ignite2::WriteValues;
+use ignite_core::{PrimKind, Result, ScalarKind, WriteColumn};
 
 // ---- the allocation bound ----
 

@@ -22,10 +22,11 @@ use std::thread;
 use std::time::Duration;
 
 use common::Rng;
-use ignite_core::decode::ignite3::{push_tuple, SqlType, TupleColumn};
 use ignite_core::decode::{AlignedBuf, Column, ColumnBuilder, DecodeOptions};
 use ignite_core::ignite3::msgpack::MsgWriter;
 use ignite_core::ignite3::sql::{parse_exec_answer, parse_next_page, ColumnMeta};
+use ignite_core::ignite3::sql_type::{SqlType, TupleColumn};
+use ignite_core::ignite3::tuple::push_tuple;
 use ignite_core::ignite3::{execute, Connection, Page, SqlOptions};
 use ignite_core::{ConnectionConfig, Error, Result, ScalarKind};
 

@@ -4,10 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ignite_core::{
-    days_from_civil, parse_unscaled, DecodeOptions, ScanOptions, Selection, SqlArg, WriteColumn,
-    WriteValues,
-};
+use ignite_core::ignite2::{ScanOptions, WriteValues};
+use ignite_core::{days_from_civil, parse_unscaled, DecodeOptions, Selection, SqlArg, WriteColumn};
 use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString, PyTuple};

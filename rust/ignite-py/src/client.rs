@@ -1,7 +1,8 @@
 //! The native client (one cluster's connection pool and metadata cache) and its cursors. Every
 //! call that touches the network or decodes releases the GIL.
 
-use ignite_core::{Client, Cursor, DecodeOptions, SqlOptions};
+use ignite_core::ignite2::{Client, Cursor, SqlOptions};
+use ignite_core::DecodeOptions;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 

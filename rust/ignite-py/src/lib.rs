@@ -39,13 +39,13 @@ pub use ignite_fast_tf_fs::TF_InitPlugin;
 /// The name of a binary type code (`long`, `string`, `int[]`, `object`, ...).
 #[pyfunction]
 fn type_code_name(code: u8) -> &'static str {
-    ignite_core::type_code_name(code)
+    ignite_core::ignite2::protocol::type_code_name(code)
 }
 
 /// The binary type id of a type name (Ignite's default id mapper: hash of the lower-cased name).
 #[pyfunction]
 fn type_id(name: &str) -> i32 {
-    ignite_core::name_id(name)
+    ignite_core::ignite2::protocol::name_id(name)
 }
 
 #[pymodule]

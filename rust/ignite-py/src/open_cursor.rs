@@ -2,8 +2,9 @@
 //! step runs with the GIL released, and the end of the results or an error lets go of the cursor,
 //! and so of its connection (dropping it closes it on the server if it is still open there).
 
+use ignite_core::ignite2::Cursor;
 use ignite_core::ignite3::client::QueryBatches;
-use ignite_core::{Batch, Cursor, Error};
+use ignite_core::{Batch, Error};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 

@@ -1,7 +1,7 @@
 //! The partition scan class: several partitions read at once over one connection (see the core's
 //! `PartitionScan`); the parallel readers in Python keep one per worker connection.
 
-use ignite_core::{PartitionBatch, PartitionScan};
+use ignite_core::ignite2::{PartitionBatch, PartitionScan};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 

@@ -1,7 +1,8 @@
 //! The primitive kinds by their Ignite names (`"int"`, `"double"`, ...), with the numpy dtype of
 //! their arrays. Python reads this list as `_native.PRIMITIVE_DTYPES` rather than keeping copies.
 
-use ignite_core::{type_code_name, PrimKind};
+use ignite_core::ignite2::protocol::type_code_name;
+use ignite_core::PrimKind;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 

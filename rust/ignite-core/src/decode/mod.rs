@@ -1,6 +1,6 @@
 //! `decode`: values into typed, 64-byte-aligned column buffers ([`buffer`]) that numpy then owns.
 //! Builders ([`ColumnBuilder`], [`StructBuilder`]) know kinds and buffers, no wire format; a
-//! source reader (today [`ignite2`]) drives them. The seam, for a reader of another format:
+//! source reader (`ignite2::decode`, `ignite3::tuple`) drives them. The seam, for a reader of another format:
 //!
 //! - one builder per column (`ColumnBuilder::with_options`, optionally `declare(kind)` so that a
 //!   column of nulls still has its type); rows are pushed in order;
@@ -18,8 +18,6 @@
 pub mod buffer;
 pub mod column;
 pub mod column_builder;
-pub mod ignite2;
-pub mod ignite3;
 pub mod selection;
 pub mod struct_builder;
 pub mod value_kind;

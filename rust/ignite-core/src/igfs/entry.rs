@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use crate::error::{Error, FsErrorKind, Result};
-use crate::net::wire::{Reader, Writer};
+use crate::ignite2::wire::{Reader, Writer};
 
 const FORMAT_VERSION: u8 = 1;
 const KIND_FILE: u8 = 1;

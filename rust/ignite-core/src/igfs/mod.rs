@@ -35,11 +35,12 @@ pub use env::IgfsEnv;
 pub use reader::FileReader;
 pub use writer::{FileWriter, WriteMode, HEARTBEAT};
 
-use crate::cluster::caches::{self, Atomicity, CacheSettings};
 use crate::error::{Error, FsErrorKind, Result};
-use crate::kv::{CacheRef, Transaction};
-use crate::net::connection::{Connection, ConnectionConfig};
+use crate::ignite2::cluster::caches::{self, Atomicity, CacheSettings};
+use crate::ignite2::connection::Connection;
+use crate::ignite2::kv::{CacheRef, Transaction};
 use crate::net::pool::ConnectionPool;
+use crate::net::stream::ConnectionConfig;
 use entry::{
     block_key, id_hex, parse_id_hex, PendingRecord, TrashRecord, PENDING_PREFIX, TRASH_PREFIX,
 };
@@ -98,7 +99,7 @@ pub struct GcReport {
 
 /// Metadata and data caches, shared by every reader and writer of one file system.
 pub(crate) struct Shared {
-    pub pool: ConnectionPool,
+    pub pool: ConnectionPool<Connection>,
     pub meta: CacheRef,
     pub data: CacheRef,
     pub settings: IgfsSettings,
@@ -185,7 +186,7 @@ fn retry_kind(e: &Error) -> Option<Retry> {
         || message.contains("ClusterTopology")
     {
         Some(Retry::Topology)
-    } else if *status == crate::protocol::status::TX_LIMIT
+    } else if *status == crate::ignite2::protocol::status::TX_LIMIT
         || message.contains("Deadlock")
         || message.contains("deadlock")
         || message.contains("timed out")

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use super::entry::{block_key, id_hex, FileInfo};
 use super::Shared;
 use crate::error::{Error, FsErrorKind, Result};
-use crate::net::connection::Connection;
+use crate::ignite2::connection::Connection;
+use crate::net::mux::Pipelined;
 
 pub struct FileReader {
     shared: Arc<Shared>,

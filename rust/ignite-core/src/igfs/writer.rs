@@ -23,7 +23,7 @@ use super::{
     Tx,
 };
 use crate::error::{Error, FsErrorKind, Result};
-use crate::net::connection::Connection;
+use crate::ignite2::connection::Connection;
 
 /// How a writer treats an existing file at its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

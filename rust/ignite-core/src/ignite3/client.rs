@@ -1,13 +1,12 @@
 //! What the bindings use for Ignite 3: pooled connections to one cluster (or one node of it), and
 //! query results as batches of columns. Pages come from [`SqlCursor`] (the next one requested
-//! while this one is decoded); rows go through `decode::ignite3` into the same column builders as
+//! while this one is decoded); rows go through `ignite3::tuple` into the same column builders as
 //! Ignite 2's, so that numpy, Arrow and TensorFlow see one column contract.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::decode::ignite3::{push_tuple, SqlType, TupleColumn};
 use crate::decode::{Batch, ColumnBuilder, DecodeOptions};
 use crate::error::{Error, Result};
 use crate::ignite3::cluster;
@@ -15,19 +14,18 @@ use crate::ignite3::connection::Connection;
 use crate::ignite3::sql::{
     execute, execute_update, ColumnMeta, Page, SqlArg, SqlCursor, SqlOptions,
 };
+use crate::ignite3::sql_type::{SqlType, TupleColumn};
+use crate::ignite3::tuple::push_tuple;
 use crate::ignite3::upsert::{upsert_columns, UpsertColumn};
-use crate::net::connection::ConnectionConfig;
+use crate::net::pool::ConnectionPool;
+use crate::net::stream::ConnectionConfig;
 
-/// Idle connections kept for reuse.
-const MAX_IDLE: usize = 8;
 /// How long a just-created table's partitions may take to get primaries.
 const PLACEMENT_WAIT: Duration = Duration::from_secs(10);
 
+/// `net`'s pool, and the newest hybrid timestamp its connections have seen.
 struct Pool {
-    config: ConnectionConfig,
-    /// Every change under the lock is one push, pop or insert: a lock poisoned by a panic elsewhere
-    /// guards consistent data and is used as it is.
-    idle: Mutex<Vec<Connection>>,
+    connections: ConnectionPool<Connection>,
     /// The newest hybrid timestamp any connection of this client has seen (shared with the
     /// clients made by `for_address`). Every query carries it: a connection that has not seen a
     /// write would otherwise read as of 1.5 s ago and miss it.
@@ -36,29 +34,15 @@ struct Pool {
 
 impl Pool {
     fn take(&self) -> Result<Connection> {
-        let mut conn = match self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
-            Some(conn) => conn,
-            None => self.open()?,
-        };
+        let mut conn = self.connections.take()?;
         conn.observe_timestamp(self.observed.load(Ordering::Acquire));
         Ok(conn)
-    }
-
-    /// A new connection (`Connection::open` gets it past the server's handshake race).
-    fn open(&self) -> Result<Connection> {
-        Connection::open(&self.config)
     }
 
     fn give_back(&self, conn: Connection) {
         self.observed
             .fetch_max(conn.observable_timestamp(), Ordering::AcqRel);
-        if conn.is_broken() {
-            return;
-        }
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < MAX_IDLE {
-            idle.push(conn);
-        }
+        self.connections.give_back(conn);
     }
 
     /// Runs `f` on a pooled connection. A request that failed on an idle connection the node
@@ -88,16 +72,12 @@ impl Ignite3Client {
         observed: Arc<AtomicI64>,
     ) -> Result<Ignite3Client> {
         let pool = Pool {
-            config,
-            idle: Mutex::new(Vec::new()),
+            connections: ConnectionPool::new(config),
             observed,
         };
-        let conn = pool.open()?;
+        let conn = pool.connections.open()?;
         let node_name = conn.node_name().to_string();
-        pool.idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(conn);
+        pool.connections.give_back(conn);
         Ok(Ignite3Client {
             pool: Arc::new(pool),
             node_name,
@@ -110,7 +90,7 @@ impl Ignite3Client {
     pub fn for_address(&self, address: &str) -> Result<Ignite3Client> {
         let config = ConnectionConfig {
             addresses: vec![address.to_string()],
-            ..self.pool.config.clone()
+            ..self.pool.connections.config().clone()
         };
         Self::connect_sharing(config, self.pool.observed.clone())
     }

@@ -1,5 +1,5 @@
 //! Every number the Ignite 3 client protocol gives a meaning to that this crate uses: op codes,
-//! response flags, column type ids (their names are `decode::ignite3::SqlType`'s), error groups.
+//! response flags, column type ids (their names are `sql_type::SqlType`'s), error groups.
 //! Sources and layouts: docs/IGNITE3-PROTOCOL.md.
 
 /// The bytes each side sends once before its first frame.

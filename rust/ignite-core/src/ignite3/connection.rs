@@ -1,17 +1,17 @@
 //! One connection to one Ignite 3 node: magic and handshake (basic authentication when a user is
-//! given), big-endian length-prefixed frames, request ids, and response headers (flags,
-//! observable timestamp, notifications) with the server's error records mapped to typed errors.
+//! given), requests in big-endian length-prefixed frames (their answers matched by id in
+//! `net::mux`), and response headers (flags, observable timestamp, notifications) with the
+//! server's error records mapped to typed errors.
 //!
 //! Frames are read whole into a caller's reusable buffer, so a page of rows arrives with one copy
 //! out of the socket and is then only sliced.
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
-
 use crate::error::{Error, Result};
 use crate::ignite3::codes::{self, error_code, flag, op};
 use crate::ignite3::msgpack::{MsgReader, MsgWriter};
-use crate::net::connection::{open_first, read_frame_body, ConnectionConfig, Stream};
+use crate::net::mux::{Frame, LengthPrefix, Multiplexer, Pipelined};
+use crate::net::pool::Pooled;
+use crate::net::stream::{open_first, ConnectionConfig, Stream};
 
 /// New connections that lose the server's handshake race are opened again this many times.
 const HANDSHAKE_RACE_RETRIES: usize = 3;
@@ -33,21 +33,22 @@ pub struct ServerInfo {
 }
 
 pub struct Connection {
-    stream: Stream,
+    mux: Multiplexer,
     address: String,
     info: ServerInfo,
-    next_request_id: i64,
+    seen: Seen,
+    /// The outgoing message, reused.
+    out: Vec<u8>,
+}
+
+/// What response headers have said about the cluster.
+#[derive(Default)]
+struct Seen {
     /// The largest hybrid timestamp the server reported; sent with queries so that a read on any
     /// node sees this connection's earlier writes.
     observable_timestamp: i64,
     /// Set when a response says the partition assignment changed: the newest primary start time.
     assignment_changed: Option<i64>,
-    /// Responses that arrived while we waited for another request id.
-    stashed: HashMap<i64, Vec<u8>>,
-    /// Set after an I/O or framing failure: the stream position is unknown.
-    broken: bool,
-    /// The outgoing message, reused.
-    out: Vec<u8>,
 }
 
 /// A parsed response header: where the answer starts, or the server's error for the request.
@@ -86,7 +87,11 @@ impl Connection {
     /// Connects to one address and exchanges the handshake.
     fn handshaken(address: &str, config: &ConnectionConfig) -> Result<Connection> {
         let mut conn = Connection {
-            stream: Stream::open(address, config)?,
+            mux: Multiplexer::new(
+                Stream::open(address, config)?,
+                address.to_string(),
+                LengthPrefix::BigEndian,
+            ),
             address: address.to_string(),
             info: ServerInfo {
                 node_id: [0; 16],
@@ -96,11 +101,7 @@ impl Connection {
                 idle_timeout_ms: 0,
                 version: String::new(),
             },
-            next_request_id: 1,
-            observable_timestamp: 0,
-            assignment_changed: None,
-            stashed: HashMap::new(),
-            broken: false,
+            seen: Seen::default(),
             out: Vec::with_capacity(256),
         };
         conn.handshake(config)?;
@@ -136,15 +137,12 @@ impl Connection {
         msg.extend_from_slice(codes::MAGIC);
         msg.extend_from_slice(&(body.len() as u32).to_be_bytes());
         msg.extend_from_slice(&body);
-        self.write_all(&msg)?;
+        self.mux.write_all(&msg)?;
 
         let mut magic = [0u8; 4];
-        if let Err(e) = self.stream.read_exact(&mut magic) {
-            self.broken = true;
-            return Err(e.into());
-        }
+        self.mux.read_exact(&mut magic)?;
         if &magic != codes::MAGIC {
-            self.broken = true;
+            self.mux.mark_broken();
             // 0x15 0x03 / 0x16 0x03: a TLS alert or handshake record, from a port that speaks TLS.
             let what = if matches!(magic, [0x15 | 0x16, 0x03, ..]) {
                 "a TLS record: the node has TLS on its client port, connect with TLS"
@@ -157,10 +155,10 @@ impl Connection {
             )));
         }
         let mut buf = Vec::new();
-        self.read_frame(&mut buf)?;
+        self.mux.read_frame(&mut buf)?;
         let result = self.parse_handshake(&buf, config);
         if result.is_err() {
-            self.broken = true;
+            self.mux.mark_broken();
         }
         result
     }
@@ -225,41 +223,36 @@ impl Connection {
         &self.info.node_name
     }
 
-    pub fn is_broken(&self) -> bool {
-        self.broken
-    }
-
     /// Marks the connection unusable, e.g. when requests of an abandoned exchange are unanswered.
     pub fn mark_broken(&mut self) {
-        self.broken = true;
+        self.mux.mark_broken();
     }
 
     pub fn observable_timestamp(&self) -> i64 {
-        self.observable_timestamp
+        self.seen.observable_timestamp
     }
 
     /// Takes in a timestamp seen elsewhere (another connection of the same client), so that
     /// this connection's queries see what those saw.
     pub fn observe_timestamp(&mut self, ts: i64) {
-        self.observable_timestamp = self.observable_timestamp.max(ts);
+        self.seen.observe_timestamp(ts);
     }
 
     /// The newest primary-replica start time, if a response since the last call said the
     /// partition assignment changed (pass it to `PARTITION_ASSIGNMENT_GET`).
     pub fn take_assignment_change(&mut self) -> Option<i64> {
-        self.assignment_changed.take()
+        self.seen.assignment_changed.take()
     }
 
     /// Sends a request whose fields `write_body` appends; returns its id for [`Connection::receive`].
     pub fn send(&mut self, op_code: i32, write_body: impl FnOnce(&mut MsgWriter)) -> Result<i64> {
-        if self.broken {
+        if self.mux.is_broken() {
             return Err(Error::Connection(format!(
                 "the connection to {} broke earlier and cannot be reused",
                 self.address
             )));
         }
-        let id = self.next_request_id;
-        self.next_request_id += 1;
+        let id = self.mux.next_id();
         let mut out = std::mem::take(&mut self.out);
         out.clear();
         out.extend_from_slice(&[0; 4]); // length, patched below
@@ -268,54 +261,9 @@ impl Connection {
         write_body(&mut w);
         let len = (out.len() - 4) as u32;
         out[..4].copy_from_slice(&len.to_be_bytes());
-        let result = self.write_all(&out);
+        let result = self.mux.send(&out);
         self.out = out;
         result.map(|()| id)
-    }
-
-    /// Reads the answer to request `id` into `buf` (replacing its contents, keeping its capacity)
-    /// and returns where the answer's fields start; the server's error for it is the `Err`.
-    /// Answers to other requests that arrive first are kept for their own `receive`;
-    /// notifications are read and dropped.
-    pub fn receive(&mut self, id: i64, buf: &mut Vec<u8>) -> Result<usize> {
-        if let Some(stashed) = self.stashed.remove(&id) {
-            *buf = stashed;
-            return self.parse_header(buf)?.payload;
-        }
-        loop {
-            self.read_frame(buf)?;
-            let header = match self.parse_header(buf) {
-                Ok(h) => h,
-                Err(e) => {
-                    self.broken = true;
-                    return Err(e);
-                }
-            };
-            if header.flags & flag::SERVER_OP != 0 {
-                self.broken = true;
-                return Err(Error::protocol(format!(
-                    "{} sent a server-to-client request, which only compute executors take",
-                    self.address
-                )));
-            }
-            if header.flags & flag::NOTIFICATION != 0 {
-                continue;
-            }
-            if header.request_id == id {
-                return header.payload;
-            }
-            if header.request_id <= 0
-                || header.request_id >= self.next_request_id
-                || self.stashed.contains_key(&header.request_id)
-            {
-                self.broken = true;
-                return Err(Error::protocol(format!(
-                    "{} answered request id {}, which this connection never sent or already received",
-                    self.address, header.request_id
-                )));
-            }
-            self.stashed.insert(header.request_id, std::mem::take(buf));
-        }
     }
 
     /// Sends a request and waits for its answer: the frame and where the answer's fields start.
@@ -333,6 +281,12 @@ impl Connection {
     /// Keeps an idle connection alive on a server with an idle timeout.
     pub fn heartbeat(&mut self) -> Result<()> {
         self.request(op::HEARTBEAT, |_| {}).map(|_| ())
+    }
+}
+
+impl Seen {
+    fn observe_timestamp(&mut self, ts: i64) {
+        self.observable_timestamp = self.observable_timestamp.max(ts);
     }
 
     fn parse_header(&mut self, buf: &[u8]) -> Result<Header> {
@@ -354,37 +308,6 @@ impl Connection {
             flags,
             payload,
         })
-    }
-
-    fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
-        let result = self
-            .stream
-            .write_all(bytes)
-            .and_then(|()| self.stream.flush());
-        result.map_err(|e| {
-            self.broken = true;
-            Error::from(e)
-        })
-    }
-
-    /// Reads one length-prefixed frame into `buf`.
-    fn read_frame(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        let result = self.read_frame_inner(buf);
-        if result.is_err() {
-            self.broken = true;
-        }
-        result
-    }
-
-    fn read_frame_inner(&mut self, buf: &mut Vec<u8>) -> Result<()> {
-        let mut len_bytes = [0u8; 4];
-        self.stream.read_exact(&mut len_bytes)?;
-        read_frame_body(
-            &mut self.stream,
-            i32::from_be_bytes(len_bytes),
-            buf,
-            &self.address,
-        )
     }
 }
 
@@ -449,4 +372,54 @@ fn format_uuid(bytes: &[u8; 16]) -> String {
         &hex[16..20],
         &hex[20..]
     )
+}
+
+impl Pipelined for Connection {
+    fn is_broken(&self) -> bool {
+        self.mux.is_broken()
+    }
+
+    /// Reads the answer to request `id` into `buf` (replacing its contents, keeping its capacity)
+    /// and returns where the answer's fields start; the server's error for it is the `Err`.
+    /// Answers to other requests that arrive first are kept for their own `receive`;
+    /// notifications are read and dropped.
+    fn receive(&mut self, id: i64, buf: &mut Vec<u8>) -> Result<usize> {
+        let (address, seen) = (&self.address, &mut self.seen);
+        // The payload of the last frame read: the answer, unless it was kept from earlier.
+        let mut last = None;
+        self.mux.receive(id, buf, |frame| {
+            let header = seen.parse_header(frame)?;
+            if header.flags & flag::SERVER_OP != 0 {
+                return Err(Error::protocol(format!(
+                    "{address} sent a server-to-client request, which only compute executors take"
+                )));
+            }
+            if header.flags & flag::NOTIFICATION != 0 {
+                return Ok(Frame::Skip);
+            }
+            last = Some((header.request_id, header.payload));
+            Ok(Frame::Answer(header.request_id))
+        })?;
+        match last {
+            Some((answers, payload)) if answers == id => payload,
+            _ => self.seen.parse_header(buf)?.payload,
+        }
+    }
+}
+
+impl Pooled for Connection {
+    /// Past the server's handshake race (see [`Connection::open`]).
+    fn open(config: &ConnectionConfig) -> Result<Connection> {
+        Connection::open(config)
+    }
+
+    /// Not checked: a request on an idle connection the node has closed meanwhile fails, and
+    /// the caller sees the error and its kind.
+    fn is_dead_while_idle(&mut self) -> bool {
+        false
+    }
+
+    fn is_reusable(&self) -> bool {
+        !self.is_broken()
+    }
 }

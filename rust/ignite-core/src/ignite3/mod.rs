@@ -1,12 +1,14 @@
 //! The Ignite 3 client protocol, wire level: MessagePack framing, the handshake, request ids and
 //! typed server errors, SQL cursors whose pages keep rows as BinaryTuple byte ranges, and the
-//! partition map. Decoding tuples into columns is `decode/ignite3`'s job. The protocol facts, with
+//! partition map. The protocol facts, with
 //! their sources in the Ignite 3.1.0 code, are in docs/IGNITE3-PROTOCOL.md.
 //!
 //! - [`codes`]: op codes, flags, column type ids, error groups;
 //! - [`msgpack`]: the bounds-checked MessagePack reader and writer;
 //! - [`connection`]: handshake, frames, request ids, errors (over `net`'s TCP or TLS stream);
-//! - [`tuple_builder`]: BinaryTuples the client sends (SQL arguments);
+//! - [`tuple`](mod@tuple): BinaryTuple, both ways: rows into the shared column builders, and what the
+//!   client sends (SQL arguments, the streamer's rows); [`sql_type`]: column types and the kind
+//!   of column each fills;
 //! - [`sql`]: `SQL_EXEC`, column metadata, paged cursors; [`cluster`]: tables, partitions, nodes;
 //! - [`transaction`]: explicit transactions; [`upsert`]: the data streamer's writes.
 
@@ -16,8 +18,9 @@ pub mod codes;
 pub mod connection;
 pub mod msgpack;
 pub mod sql;
+pub mod sql_type;
 pub mod transaction;
-pub mod tuple_builder;
+pub mod tuple;
 pub mod upsert;
 
 pub use cluster::{NodeInfo, PartitionPrimaries, TableInfo};

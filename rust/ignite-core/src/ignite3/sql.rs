@@ -7,14 +7,16 @@
 
 use std::ops::Range;
 
-use crate::decode::ignite3::SqlType;
 use crate::error::{Error, Result};
 use crate::ignite3::codes::{column_type, op};
 use crate::ignite3::connection::Connection;
 use crate::ignite3::msgpack::MsgReader;
-use crate::ignite3::tuple_builder::{
+use crate::ignite3::sql_type::SqlType;
+use crate::ignite3::tuple::writer::{
     put_date, put_datetime, put_decimal, put_instant, put_time, put_uuid, TupleBuilder,
 };
+use crate::net::mux::Pipelined;
+
 pub use crate::kinds::SqlArg;
 
 /// How a query runs.
@@ -26,7 +28,7 @@ pub struct SqlOptions {
     pub schema: Option<String>,
     /// The server cancels the query after this long; 0: no limit.
     pub timeout_ms: i64,
-    /// Run in this explicit transaction (its id from [`crate::ignite3::transaction::begin`]);
+    /// Run in this explicit transaction (its id from [`crate::ignite3::transaction::begin_read_write`]);
     /// `None`: an implicit one.
     pub transaction: Option<i64>,
 }

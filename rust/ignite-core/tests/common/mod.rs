@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use ignite_core::format::metadata::{BinaryType, TypeResolver};
-use ignite_core::format::object_encoder::{Footer, ObjectEncoder};
-use ignite_core::protocol::{name_id, schema_id, type_code as tc};
+use ignite_core::ignite2::format::metadata::{BinaryType, TypeResolver};
+use ignite_core::ignite2::format::object_encoder::{Footer, ObjectEncoder};
+use ignite_core::ignite2::protocol::{name_id, schema_id, type_code as tc};
 use ignite_core::{Error, Result};
 
 /// Binary types by id, as the server's metadata would give them.
