@@ -40,7 +40,7 @@ $(DEPS_STAMP): pyproject.toml | $(PY)
 		"pytest>=8" "pytest-benchmark>=4" "pytest-timeout>=2" "pyignite==0.6.1" "pyignite_dbapi==3.1.0" \
 		"scikit-learn>=1.3" \
 		"hypothesis>=6" "pyarrow>=15" "pandas>=2" "cryptography>=42" "matplotlib>=3.8" \
-		"fsspec>=2023.1" "tensorboard>=2.16" "torch>=2.2" "ray[data,train]>=2.60" \
+		"fsspec>=2023.1" "tensorboard>=2.16" "torch>=2.2" "torchdata>=0.10" "ray[data,train]>=2.60" \
 		"ruff>=0.17,<0.18" "mypy>=2.4"
 	touch $@
 
