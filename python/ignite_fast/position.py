@@ -353,7 +353,8 @@ def row_hashes(column: Column | dict[str, Column]) -> np.ndarray:
         return np.full(column.length, _mix(np.array([_NULL]))[0], np.uint64)
     if isinstance(column, (PrimColumn, FixedColumn)):
         values = np.ascontiguousarray(column.values)
-        hashes = _hash_words(_words(values.view(np.uint8).reshape(len(values), -1)))
+        width = values.dtype.itemsize * int(np.prod(values.shape[1:]))
+        hashes = _hash_words(_words(values.view(np.uint8).reshape(len(values), width)))
     elif isinstance(column, StrColumn):
         hashes = _hash_words(_words(_bytes_rows(column.offsets, column.data)))
     elif isinstance(column, VarColumn):

@@ -81,7 +81,11 @@ class ResumableScan(Iterator[Any]):
     read) whose :meth:`position` says where it is after the last batch given. Made by the
     clients' ``resumable_scan``, which check ``start`` against the read before making it.
     ``merge_below``: small batches are merged up to that many rows (Ignite 2's ``scan`` does);
-    0 gives the chunks as they come. Leaving the loop early, or :meth:`close`, stops the read."""
+    0 gives the chunks as they come. ``read_keys``: a read of just the keys (chunks without
+    columns), for a generation whose partitions stay open long (Ignite 3: until their query
+    ends); with it the open partitions are first checked on their keys alone, and those read to
+    their end before are finished without reading their rows again. Leaving the loop early, or
+    :meth:`close`, stops the read."""
 
     def __init__(
         self,
@@ -90,9 +94,11 @@ class ResumableScan(Iterator[Any]):
         convert: Callable[[dict[str, Column]], Any],
         *,
         merge_below: int = 0,
+        read_keys: ReadPartitions | None = None,
     ) -> None:
         self._start = start
         self._read = read
+        self._read_keys = read_keys
         self._convert = convert
         self._merge_below = merge_below
         self._finished = set(start.finished)
@@ -141,17 +147,36 @@ class ResumableScan(Iterator[Any]):
 
     def _run(self) -> Generator[Any]:
         start = self._start
-        if start.open:
-            yield from self._resumed(self._read(sorted(start.open)))
+        opened = sorted(start.open)
+        if opened and self._read_keys is not None:
+            opened = self._settled(opened, self._read_keys(opened))
+        if opened:
+            yield from self._resumed(opened, self._read(opened))
         rest = [p for p in start.partitions if p not in start.finished and p not in start.open]
         if rest:
             chunks = (_counted(chunk) for chunk in self._read(rest))
             for counted in _merged(chunks, self._merge_below) if self._merge_below else chunks:
                 yield from self._give(counted)
 
-    def _resumed(self, chunks: Iterator[Chunk]) -> Iterator[Any]:
-        """The open partitions' rows past those read before, once all of those are checked."""
-        want = {p: rows for p, (rows, _) in self._start.open.items()}
+    def _settled(self, opened: list[int], keys: Iterator[Chunk]) -> list[int]:
+        """Checks the open partitions' first rows on ``keys`` (their keys alone), finishes those
+        without more rows, and returns the others, to be read again."""
+        want = {p: self._start.open[p][0] for p in opened}
+        skipped: Tally = {p: (0, 0) for p in opened}
+        more: set[int] = set()
+        for chunk in keys:
+            more.update(_skip(chunk, want, skipped).tally)
+        for p in opened:
+            self._check(p, skipped[p])
+            if p not in more:
+                self._finished_rows += self._open.pop(p)[0]
+                self._finished.add(p)
+        return [p for p in opened if p in more]
+
+    def _resumed(self, opened: list[int], chunks: Iterator[Chunk]) -> Iterator[Any]:
+        """The rows of the ``opened`` partitions past those read before, once all of those are
+        checked."""
+        want = {p: self._start.open[p][0] for p in opened}
         skipped: Tally = {p: (0, 0) for p in want}
         waiting: list[_Counted] = []
         unchecked = set(want)
@@ -235,8 +260,7 @@ def _skip(chunk: Chunk, want: dict[int, int], skipped: Tally) -> _Counted:
     keep = np.flatnonzero(~skip)
     if not len(keep):
         return _Counted(None, 0, {}, chunk.finished)
-    assert chunk.columns is not None
-    columns = {name: take(column, keep) for name, column in chunk.columns.items()}
+    columns = {name: take(column, keep) for name, column in (chunk.columns or {}).items()}
     return _Counted(columns, len(keep), _tally(parts[keep], chunk.hashes[keep]), chunk.finished)
 
 

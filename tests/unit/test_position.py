@@ -10,10 +10,11 @@ import json
 import numpy as np
 import pytest
 
-from ignite_fast import PositionError, ScanPosition
+from ignite_fast import PositionError, PositionMismatchError, ResumableScan, ScanPosition
 from ignite_fast.columns import PrimColumn, StrColumn
 from ignite_fast.errors import InvalidArgumentError
 from ignite_fast.position import FORMAT_VERSION, check_position, fingerprint, row_hashes, selection_of
+from ignite_fast.resumable import Chunk, end_of
 
 SELECTION = selection_of(["a", "b"], (1, 4), {"partitions": [[0, 1]]})
 
@@ -275,3 +276,99 @@ def test_composite_keys_and_nulls():
     assert hashes.tolist() != swapped.tolist()  # the column's name counts
     nullable = PrimColumn(np.array([0, 0], np.int64), np.array([True, False]))
     assert len(set(row_hashes(nullable).tolist())) == 2
+
+
+# ---- ResumableScan's bookkeeping, over reads of in-memory partitions ----------------------------
+
+
+def partitioned(data: dict[int, list[int]], *, per_query: bool, rows: int = 2):
+    """A ReadPartitions over ``data`` (partition -> keys in scan order): partition by partition,
+    each finished on its last chunk (as Ignite 2 reads), or ``per_query``, in one stream of
+    ``rows``-row chunks finished when it ends (as an Ignite 3 query reads)."""
+
+    def read(parts):
+        if not per_query:
+            for p in parts:
+                keys = np.array(data[p], np.int64)
+                for a in range(0, max(len(keys), 1), rows):
+                    piece = keys[a : a + rows]
+                    last = a + rows >= len(keys)
+                    yield Chunk(
+                        {"key": PrimColumn(piece, None)},
+                        len(piece),
+                        p,
+                        row_hashes(PrimColumn(piece, None)),
+                        (p,) if last else (),
+                    )
+            return
+        keys = np.array([k for p in parts for k in data[p]], np.int64)
+        where = np.array([p for p in parts for _ in data[p]], np.int64)
+        for a in range(0, len(keys), rows):
+            piece = keys[a : a + rows]
+            yield Chunk(
+                {"key": PrimColumn(piece, None)}, len(piece), where[a : a + rows], row_hashes(PrimColumn(piece, None))
+            )
+        yield end_of(tuple(parts))
+
+    return read
+
+
+def resumable(data, start, *, per_query):
+    read = partitioned(data, per_query=per_query)
+    keys = partitioned(data, per_query=per_query, rows=5) if per_query else None
+    return ResumableScan(
+        start, read, lambda batch: batch["key"].values, read_keys=keys, merge_below=0 if per_query else 3
+    )
+
+
+DATA = {0: [10, 20, 30], 1: [11], 2: [], 3: [13, 23, 33, 43, 53], 4: [14]}
+FRESH = ScanPosition(2, "t", selection_of(None, None, None), (0, 1, 2, 3, 4))
+
+
+@pytest.mark.parametrize("per_query", [False, True])
+def test_resumed_at_every_batch_reads_every_key_once(per_query):
+    whole = list(resumable(DATA, FRESH, per_query=per_query))
+    expected = sorted(k for keys in DATA.values() for k in keys)
+    assert sorted(np.concatenate(whole).tolist()) == expected
+    for first in range(len(whole) + 1):
+        for second in range(3):
+            scan = resumable(DATA, FRESH, per_query=per_query)
+            got = [next(scan) for _ in range(first)]
+            again = resumable(DATA, ScanPosition.from_bytes(scan.position().to_bytes()), per_query=per_query)
+            got += [b for _, b in zip(range(second), again)]
+            last = resumable(DATA, again.position(), per_query=per_query)
+            got += list(last)
+            assert sorted(np.concatenate(got).tolist() if got else []) == expected, (first, second)
+            assert last.position().done
+            assert last.position().rows == len(expected)
+
+
+def test_open_partitions_read_to_their_end_are_finished_on_their_keys():
+    scan = resumable(DATA, FRESH, per_query=True)
+    for _ in range(3):
+        next(scan)  # 10 20 | 30 11 | 13 23: partitions 0 and 1 read whole, their query not ended
+    position = scan.position()
+    assert dict(position.open).keys() == {0, 1, 3}
+    resumed = resumable(DATA, position, per_query=True)
+    assert next(resumed).tolist() == [33, 43]
+    assert resumed.position().finished == {0, 1}
+    assert resumed.position().open[3][0] == 4
+
+
+@pytest.mark.parametrize("per_query", [False, True])
+def test_changed_open_partitions_are_refused_before_any_batch(per_query):
+    scan = resumable(DATA, FRESH, per_query=per_query)
+    while not scan.position().open.get(3, (0,))[0] >= 2:
+        next(scan)
+    position = scan.position()
+    for changed, message in [
+        ({**DATA, 3: [13, 99, 33, 43, 53]}, "keys differ"),
+        ({**DATA, 3: [13]}, "fewer than"),
+        ({**DATA, 3: [5, 13, 23, 33, 43, 53]}, "keys differ"),
+    ]:
+        with pytest.raises(PositionMismatchError, match=message):
+            next(resumable(changed, position, per_query=per_query))
+    # rows past those read, and in unread partitions, are read
+    grown = {**DATA, 3: [*DATA[3], 63], 4: [14, 24]}
+    rest = np.concatenate(list(resumable(grown, position, per_query=per_query))).tolist()
+    assert sorted(rest) == [14, 24, 33, 43, 53, 63]

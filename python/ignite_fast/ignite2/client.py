@@ -256,7 +256,14 @@ class Ignite2Client(Connected):
         another cache, selection of partitions, ``columns``, ``shard``, ``plan`` or ``value_type``
         raises :class:`~ignite_fast.errors.PositionError` before anything is read. A cache that
         is not partitioned (replicated, or a custom affinity) cannot be read resumably
-        (``InvalidArgumentError``): its entries cannot be counted partition by partition."""
+        (``InvalidArgumentError``): its entries cannot be counted partition by partition.
+
+        Changes between the save and the resume: entries written to or removed from a finished
+        partition are not seen this epoch; entries of unread partitions are read as they are
+        then; in a begun partition, a change among the entries read before (scan order is by key
+        hash) raises PositionMismatchError, a change past them is read. A partition that moved
+        to another node (the position's ``topology`` differs) is scanned there in the same key
+        hash order, so it resumes exactly, checked by the same fingerprint."""
         convert = batch_converter(format, strings)
         decode = decode_args(exact_decimals(format, decimal_as_string), columns, value_type)
         check_int("epoch", epoch, 0)
