@@ -6,9 +6,13 @@ int label; 1024 partitions) and the two-node Ignite 3 table (60,000 rows of an I
 VARBINARY(784) and an INT label; 16 partitions).
 
 Readers, each a full pass from no position and a resumed pass from the position taken once 90%
-of the epoch's rows were read (kept as a job keeps it: its bytes, read back): the core's
-``client.resumable_scan``, with ``client.scan`` beside it (what a restart without a position
-repeats, and what keeping the position costs a full pass).
+of the epoch's rows were read (kept as a job keeps it: bytes or a saved state, read back):
+
+- core: ``client.resumable_scan``, with ``client.scan`` beside it (what a restart without a
+  position repeats, and what keeping the position costs a full pass);
+- PyTorch: torchdata's ``StatefulDataLoader`` over ``IgniteIterableDataset`` (no workers), the
+  resumed loader given the saved loader's ``state_dict()`` (through ``torch.save``); dataset and
+  loader are made in every pass, as a restarted job makes them.
 
 A resumed pass re-reads the partitions open at the save (skipping, and checking, their rows read
 before): its cost over the last tenth is what the ratio shows. The full and resumed passes
@@ -19,6 +23,8 @@ throughput tables).
 """
 
 from __future__ import annotations
+
+import io
 
 import pytest
 
@@ -84,12 +90,60 @@ def _core_passes(data: dict) -> dict:
     return {"full pass": full, "resumed at 90%": resumed, "full pass, scan": full_scan}
 
 
+def _leaf_rows(batch) -> int:
+    """Rows of a batch: the length of its first array (batches nest dicts of arrays)."""
+    while isinstance(batch, dict):
+        batch = next(iter(batch.values()))
+    return len(batch)
+
+
+def _torch_passes(data: dict) -> dict:
+    import torch
+    from torchdata.stateful_dataloader import StatefulDataLoader
+
+    from ignite_fast.pytorch import IgniteIterableDataset
+
+    def loader():
+        dataset = IgniteIterableDataset(
+            data["name"], hosts=data["addresses"], batch_size=BATCH_ROWS, ignite=data["generation"]
+        )
+        return StatefulDataLoader(dataset, batch_size=None, num_workers=0)
+
+    saving = loader()
+    rows = 0
+    for batch in saving:
+        rows += _leaf_rows(batch)
+        if rows >= RESUME_AT * data["rows"]:
+            break
+    buffer = io.BytesIO()
+    torch.save(saving.state_dict(), buffer)
+    saved, rest = buffer.getvalue(), data["rows"] - rows
+
+    def full() -> int:
+        rows = sum(_leaf_rows(batch) for batch in loader())
+        assert rows == data["rows"]
+        return rows
+
+    def resumed() -> int:
+        resuming = loader()
+        resuming.load_state_dict(torch.load(io.BytesIO(saved), weights_only=True))
+        rows = sum(_leaf_rows(batch) for batch in resuming)
+        assert rows == rest
+        return rows
+
+    return {"full pass": full, "resumed at 90%": resumed}
+
+
+FACES = {"core": _core_passes, "pytorch": _torch_passes}
+
+
+@pytest.mark.parametrize("face", list(FACES))
 @pytest.mark.parametrize("generation", [2, 3], ids=["ignite2", "ignite3"])
-def test_resume_at_90_percent(benchmark, request, generation):
+def test_resume_at_90_percent(benchmark, request, generation, face):
     data = _mnist(request, generation)
-    passes = _core_passes(data)
+    passes = FACES[face](data)
     for run in passes.values():
         run()
     quiet_before_timing(data["cluster"])
-    scenario = f"resume core, Ignite {generation}"
+    scenario = f"resume {face}, Ignite {generation}"
     interleave(benchmark, data["cluster"], scenario, "full pass", passes, data["row_bytes"], rounds=ROUNDS)
