@@ -40,7 +40,8 @@ Each iteration of the dataset is an epoch, counted in its state, but the first a
 or restored, which reads (the rest of) the epoch it is in. DataLoader workers that do not
 persist are new copies of the dataset at every pass, each counting from the dataset's epoch in
 the main process: give ``persistent_workers=True`` for positions that count epochs (the rows
-read are the same either way).
+read are the same either way). An Ignite 2 cache that is not partitioned (replicated) is read
+whole by one cursor, as before, and its ``state_dict()`` raises ``InvalidArgumentError``.
 
 PyTorch is an optional dependency: only this module imports it.
 """
@@ -211,8 +212,8 @@ class IgniteIterableDataset(IterableDataset[Any]):
                 columns=None if columns is None else list(columns),
                 value_type=value_type,
             ),
-            **where_taken(client.resumable_scan, failover_timeout=timeout),
         }
+        self._whole_args = where_taken(client.scan, failover_timeout=timeout)  # see _read
         self._rank: tuple[int, int] = shard if shard is not None else (0, 1)
         if shard is None:
             context = process_context()
@@ -225,6 +226,7 @@ class IgniteIterableDataset(IterableDataset[Any]):
         self._start: ScanPosition | None = None  # where epoch _epoch's reading starts (None: its start)
         self._continues = True  # the next iteration reads epoch _epoch (not the one after)
         self._scan: ResumableScan | None = None  # the iteration's, once it reads (kept at its end)
+        self._whole = False  # the iteration reads a cache that is not partitioned (see _read)
 
     def worker_shard(self) -> tuple[int, int]:
         """``(index, count)`` of the calling DataLoader worker among all readers of the cache."""
@@ -254,6 +256,11 @@ class IgniteIterableDataset(IterableDataset[Any]):
         end, a position with every partition finished). torchdata's ``StatefulDataLoader`` asks
         each of its workers' copies (and the dataset itself with no workers) and keeps their
         states in its own ``state_dict()``."""
+        if self._whole:
+            raise InvalidArgumentError(
+                f"cache {self.cache!r} is not partitioned (replicated, or a custom affinity): "
+                "where a reader is in it cannot be saved"
+            )
         position = self._scan.position() if self._scan is not None else self._start
         return {"position": None if position is None else position.to_dict(), "epoch": self._epoch}
 
@@ -281,7 +288,7 @@ class IgniteIterableDataset(IterableDataset[Any]):
         # for the next epoch.
         if not self._continues:
             self._epoch, self._start = self._epoch + 1, None
-        self._continues, self._scan = False, None
+        self._continues, self._scan, self._whole = False, None, False
         return self._read(self._start)
 
     def _read(self, start: ScanPosition | None) -> Iterator[Any]:
@@ -292,7 +299,12 @@ class IgniteIterableDataset(IterableDataset[Any]):
         if self.plan is not None:
             watch = TopologyWatch(client, self.plan.topology, self._topology_check, f"the shard plan of {self.cache!r}")
             watch.check(now=True)
-        if partitions != []:  # a plan may leave a worker nothing to read
+        if partitions is None and client.partitions(self.cache) == 0:
+            # not partitioned (Ignite 2's replicated caches): one cursor reads it, which cannot resume
+            self._whole = True
+            for batch in client.scan(self.cache, shard=self.worker_shard(), **self._scan_args, **self._whole_args):
+                yield self._tensors(batch)
+        elif partitions != []:  # a plan may leave a worker nothing to read
             selection = {"shard": self.worker_shard()} if partitions is None else {"partitions": partitions}
             with client.resumable_scan(self.cache, start, epoch=self._epoch, **selection, **self._scan_args) as scan:
                 self._scan = scan

@@ -3,10 +3,12 @@ StatefulDataLoader over IgniteIterableDataset (workers persist, so that epochs a
 writes the keys of every batch it consumes, one JSON line per batch, written (the file closed)
 before the next batch: a SIGKILL loses none of them.
 
-First run (``--save-after K --kill-after M``): after batch K it saves ``loader.state_dict()``
-(torch.save to ``--state``: a file, or an ``igfs://`` URL through fsspec, which publishes it
-whole on close) and writes the line ``"checkpoint"``, consumes M more batches (read again after
-the restart: they were not checkpointed), then SIGKILLs itself. Second run (``--resume
+First run (``--save-after K --kill-after M``): after the first batch from K on where a reader
+has a partition begun but not finished (so that the resumed run skips rows within partitions),
+it saves ``loader.state_dict()`` (torch.save to ``--state``: a file, or an ``igfs://`` URL
+through fsspec, which publishes it whole on close) and writes the line ``"checkpoint"``,
+consumes M more batches (read again after the restart: they were not checkpointed), then
+SIGKILLs itself. Second run (``--resume
 --epochs E``): loads the state, consumes the rest of the epoch and E - 1 whole epochs more, each
 after a line ``"epoch"``, then writes ``{"epochs": [...]}``: the epoch of every reader's state.
 
@@ -76,21 +78,25 @@ def main() -> int:
         with open(args.keys, "a") as keys:  # closed: what is written survives a SIGKILL
             keys.write(json.dumps(value) + "\n")
 
+    saved = None  # the batch after which the state was saved
     for epoch in range(args.epochs):
         if epoch:
             write("epoch")
         for consumed, batch in enumerate(loader, 1):
             write(batch[args.key].tolist())
-            if consumed == args.save_after:
-                with fsspec.open(args.state, "wb") as f:
-                    torch.save(loader.state_dict(), f)
-                write("checkpoint")
-            if args.save_after is not None and consumed == args.save_after + args.kill_after:
+            if saved is None and args.save_after is not None and consumed >= args.save_after:
+                state = loader.state_dict()
+                if any(s["position"] and s["position"]["open"] for s in dataset_states(state)):
+                    with fsspec.open(args.state, "wb") as f:
+                        torch.save(state, f)
+                    write("checkpoint")
+                    saved = consumed
+            if saved is not None and consumed == saved + args.kill_after:
                 if dist is not None:
                     dist.barrier()  # every rank has saved its state
                 os.kill(os.getpid(), signal.SIGKILL)
     if args.save_after is not None:
-        print(f"the epoch ended before batch {args.save_after + args.kill_after}", file=sys.stderr)
+        print("the epoch ended before the job was killed", file=sys.stderr)
         return 3
     write({"epochs": [state["epoch"] for state in dataset_states(loader.state_dict())]})
     if dist is not None:

@@ -26,11 +26,15 @@ from pathlib import Path
 import fsspec
 import pytest
 import torch
+from pyignite import Client as PyIgniteClient
+from pyignite.datatypes.cache_config import CacheMode
+from pyignite.datatypes.prop_codes import PROP_CACHE_MODE, PROP_NAME
 from resume_torch_job import dataset_states
+from torch.utils.data import DataLoader
 from torchdata.stateful_dataloader import StatefulDataLoader
 
 from ignite_fast import ScanPosition
-from ignite_fast.errors import PositionError
+from ignite_fast.errors import InvalidArgumentError, PositionError
 from ignite_fast.pytorch import IgniteIterableDataset
 from node_fixtures import TRIO_PORT, ignite3_connect, put_numbers
 
@@ -137,8 +141,8 @@ def _open_partitions(state: dict) -> int:
 
 
 def _killed_and_resumed(source: Source, run: Path, workers: int, ranks: int = 1):
-    """The first run saves its state after batch 30 and is killed 3 batches later; the second
-    resumes and reads one whole epoch more."""
+    """The first run saves its state mid-partition after batch 30 or soon after, and is killed 3
+    batches later; the second resumes and reads one whole epoch more."""
     first = _job(source, run, workers, "--save-after=30", "--kill-after=3", torchrun=ranks > 1)
     output = first.stdout + first.stderr
     assert first.returncode == -9 or (ranks > 1 and first.returncode != 0 and "SIGKILL" in output), output
@@ -232,3 +236,18 @@ def test_a_state_saved_at_the_end_of_an_epoch_resumes_into_the_next(source, work
     _exactly_once(source.keys(restarted))
     if workers == 0:  # the dataset itself read it: epoch 1
         assert [reader["epoch"] for reader in dataset_states(restarted.state_dict())] == [1]
+
+
+def test_a_replicated_cache_is_read_whole_but_where_a_reader_is_cannot_be_saved(cache2):
+    writer = PyIgniteClient()
+    writer.connect("127.0.0.1", TRIO_PORT)
+    name = "resume_torch_replicated"
+    cache = writer.get_or_create_cache({PROP_NAME: name, PROP_CACHE_MODE: CacheMode.REPLICATED})
+    cache.put_all({i: i for i in range(OTHER_KEYS)})
+    writer.close()
+    dataset = cache2.dataset(name)
+    _exactly_once(cache2.keys(DataLoader(dataset, batch_size=None, num_workers=2)), OTHER_KEYS)  # as before
+    loader = StatefulDataLoader(dataset, batch_size=None)
+    next(iter(loader))
+    with pytest.raises(InvalidArgumentError, match="not partitioned"):
+        loader.state_dict()
