@@ -26,6 +26,7 @@ use ignite_core::decode::{AlignedBuf, Column, ColumnBuilder, DecodeOptions};
 use ignite_core::ignite3::msgpack::MsgWriter;
 use ignite_core::ignite3::sql::{parse_exec_answer, parse_next_page, ColumnMeta};
 use ignite_core::ignite3::sql_type::{SqlType, TupleColumn};
+use ignite_core::ignite3::test_support::{frame, opening_answers};
 use ignite_core::ignite3::tuple::push_tuple;
 use ignite_core::ignite3::{execute, Connection, Page, SqlOptions};
 use ignite_core::{ConnectionConfig, Error, Result, ScalarKind};
@@ -956,29 +957,6 @@ fn seeds_columns() -> Vec<ColumnMeta> {
 
 // ---- whole frames through a real cursor ----
 
-fn framed(body: &[u8]) -> Vec<u8> {
-    let mut out = (body.len() as u32).to_be_bytes().to_vec();
-    out.extend_from_slice(body);
-    out
-}
-
-/// A handshake answer that a 3.1.0 node would send, after the magic, and its answer to the
-/// heartbeat after it.
-fn handshake() -> Vec<u8> {
-    let mut b = Vec::new();
-    let mut w = MsgWriter::new(&mut b);
-    w.int(3).int(0).int(0).nil().int(0).uuid(&[1; 16]);
-    w.str("fuzz-node").int(1).uuid(&[2; 16]).str("fuzz-cluster");
-    w.int(1).int(3).int(1).int(0).nil().nil().bin(&[]).int(0);
-    let mut out = b"IGNI".to_vec();
-    out.extend(framed(&b));
-    // the answer to the heartbeat that opening sends (request 1)
-    let mut heartbeat = Vec::new();
-    response_header(1, &mut heartbeat);
-    out.extend(framed(&heartbeat));
-    out
-}
-
 /// A fake server: for each connection it answers the handshake, then writes the next bytes the
 /// test sends it (whole mutated frames), closes its writing side and drains until the client goes.
 fn fake_server() -> (String, std::sync::mpsc::Sender<Vec<u8>>) {
@@ -988,7 +966,7 @@ fn fake_server() -> (String, std::sync::mpsc::Sender<Vec<u8>>) {
     thread::spawn(move || {
         for (stream, replies) in listener.incoming().zip(rx) {
             let Ok(mut s) = stream else { return };
-            let _ = s.write_all(&handshake());
+            let _ = s.write_all(&opening_answers());
             let _ = s.write_all(&replies);
             let _ = s.shutdown(Shutdown::Write);
             let mut sink = [0u8; 4096];
@@ -1006,9 +984,9 @@ fn mutated_frames_through_the_cursor_end_in_errors() {
     let iterations = (iterations() / 20).max(50);
     let tuples = seed_tuples();
     // requests 2, 3 and 4: the first after the heartbeat of opening
-    let exec = framed(&exec_answer(2, &tuples, true).0);
-    let page = framed(&next_page(3, &tuples[1..], true).0);
-    let last = framed(&next_page(4, &tuples[..1], false).0);
+    let exec = frame(&exec_answer(2, &tuples, true).0);
+    let page = frame(&next_page(3, &tuples[1..], true).0);
+    let last = frame(&next_page(4, &tuples[..1], false).0);
     let valid: Vec<u8> = [exec.clone(), page.clone(), last.clone()].concat();
     let (address, server) = fake_server();
     let config = ConnectionConfig {
