@@ -1,6 +1,7 @@
 //! An open cursor held by a Python object (an Ignite 2 scan or query, an Ignite 3 query): every
 //! step runs with the GIL released, and the end of the results or an error lets go of the cursor,
 //! and so of its connection (dropping it closes it on the server if it is still open there).
+//! [`cursor_class!`] declares each Python cursor class with the methods all of them share.
 
 use ignite_core::ignite2::Cursor;
 use ignite_core::ignite3::client::QueryBatches;
@@ -104,3 +105,52 @@ impl<C: BatchCursor> OpenCursor<C> {
         self.step(py, |cursor| cursor.next_raw_page())
     }
 }
+
+/// Declares a Python cursor class over an [`OpenCursor`] of `$cursor` (made from one with
+/// `From`), with the methods every cursor has (`next_batch`, `next_raw_page`, `close`) and the
+/// class's own methods given in braces.
+macro_rules! cursor_class {
+    ($(#[$attr:meta])* $name:ident($cursor:ty) { $($methods:tt)* }) => {
+        $(#[$attr])*
+        pub(crate) struct $name {
+            inner: $crate::open_cursor::OpenCursor<$cursor>,
+        }
+
+        impl From<$cursor> for $name {
+            fn from(cursor: $cursor) -> Self {
+                $name {
+                    inner: $crate::open_cursor::OpenCursor::new(cursor),
+                }
+            }
+        }
+
+        #[pyo3::pymethods]
+        impl $name {
+            /// Decodes up to `max_rows` rows: `(rows, {name: column})`, or None at the end.
+            fn next_batch<'py>(
+                &mut self,
+                py: pyo3::Python<'py>,
+                max_rows: usize,
+            ) -> pyo3::PyResult<Option<pyo3::Bound<'py, pyo3::types::PyTuple>>> {
+                self.inner.next_batch(py, max_rows)
+            }
+
+            /// Fetches one page and discards it: `(rows, bytes)`, or None at the end.
+            fn next_raw_page(
+                &mut self,
+                py: pyo3::Python<'_>,
+            ) -> pyo3::PyResult<Option<(usize, usize)>> {
+                self.inner.next_raw_page(py)
+            }
+
+            /// Closes the cursor on the server if it is still open; idempotent.
+            fn close(&mut self, py: pyo3::Python<'_>) {
+                self.inner.release(py);
+            }
+
+            $($methods)*
+        }
+    };
+}
+
+pub(crate) use cursor_class;
