@@ -6,7 +6,7 @@ use ignite_core::DecodeOptions;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use crate::args::{scan_options, sql_arg, write_column, ColumnSpec, ValuesSpec};
+use crate::args::{scan_options, sql_args, write_column, ColumnSpec, ValuesSpec};
 use crate::connection_spec::ConnectionSpec;
 use crate::errors::detach;
 use crate::open_cursor::cursor_class;
@@ -30,9 +30,8 @@ impl NativeClient {
     /// Connects as `spec` says (see [`ConnectionSpec`]).
     #[new]
     fn new(py: Python<'_>, spec: &ConnectionSpec) -> PyResult<Self> {
-        let config = spec.config.clone();
-        let inner = detach(py, || Client::connect(config))?;
-        Ok(NativeClient { inner })
+        spec.connect(py, Client::connect)
+            .map(|inner| NativeClient { inner })
     }
 
     fn cache_names(&self, py: Python<'_>) -> PyResult<Vec<String>> {
@@ -123,7 +122,7 @@ impl NativeClient {
         timeout_ms: i64,
         decimal_as_string: bool,
     ) -> PyResult<NativeCursor> {
-        let args = args.iter().map(sql_arg).collect::<PyResult<Vec<_>>>()?;
+        let args = sql_args(&args)?;
         let options = SqlOptions {
             schema,
             page_size,

@@ -9,7 +9,7 @@ use ignite_core::DecodeOptions;
 use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
 
-use crate::args::{sql_arg, write_column, ColumnSpec};
+use crate::args::{sql_args, write_column, ColumnSpec};
 use crate::connection_spec::ConnectionSpec;
 use crate::errors::detach;
 use crate::open_cursor::cursor_class;
@@ -40,9 +40,8 @@ impl NativeIgnite3Client {
     /// Connects as `spec` says (its protocol version is Ignite 2's and is not used).
     #[new]
     fn new(py: Python<'_>, spec: &ConnectionSpec) -> PyResult<Self> {
-        let config = spec.config.clone();
-        let inner = detach(py, || Ignite3Client::connect(config))?;
-        Ok(NativeIgnite3Client { inner })
+        spec.connect(py, Ignite3Client::connect)
+            .map(|inner| NativeIgnite3Client { inner })
     }
 
     /// The name of the node this client reached first.
@@ -70,7 +69,7 @@ impl NativeIgnite3Client {
         page_size: i32,
         decimal_as_string: bool,
     ) -> PyResult<NativeIgnite3Cursor> {
-        let args = args.iter().map(sql_arg).collect::<PyResult<Vec<_>>>()?;
+        let args = sql_args(&args)?;
         let options = sql_options(schema, page_size);
         let decode = DecodeOptions { decimal_as_string };
         let client = &self.inner;
@@ -88,7 +87,7 @@ impl NativeIgnite3Client {
         args: Vec<Bound<'_, PyAny>>,
         schema: String,
     ) -> PyResult<i64> {
-        let args = args.iter().map(sql_arg).collect::<PyResult<Vec<_>>>()?;
+        let args = sql_args(&args)?;
         let options = sql_options(schema, 1024);
         let client = &self.inner;
         detach(py, || client.execute(statement, &args, &options))

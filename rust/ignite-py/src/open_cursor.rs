@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::columns::batch_to_py;
-use crate::errors::{detach_guarded, drop_detached, to_py_err};
+use crate::errors::{detach_guarded, to_py_err, Held};
 
 /// What both protocols' query cursors do, so that one body serves their Python methods.
 pub(crate) trait BatchCursor: Send {
@@ -39,19 +39,20 @@ impl BatchCursor for QueryBatches {
 }
 
 pub(crate) struct OpenCursor<C: Send> {
-    /// `None` once the cursor ended, failed or was closed.
-    cursor: Option<C>,
+    /// Gone once the cursor ended, failed or was closed; garbage-collected while open, it
+    /// closes on the server without the GIL.
+    cursor: Held<C>,
 }
 
 impl<C: Send> OpenCursor<C> {
     pub(crate) fn new(cursor: C) -> Self {
         OpenCursor {
-            cursor: Some(cursor),
+            cursor: Held::new(cursor),
         }
     }
 
     pub(crate) fn get(&self) -> Option<&C> {
-        self.cursor.as_ref()
+        self.cursor.get()
     }
 
     /// Runs one step of the cursor without the GIL; `None` once the cursor is gone.
@@ -60,7 +61,7 @@ impl<C: Send> OpenCursor<C> {
         py: Python<'_>,
         f: impl FnOnce(&mut C) -> Result<Option<T>, Error> + Send,
     ) -> PyResult<Option<T>> {
-        let Some(cursor) = self.cursor.as_mut() else {
+        let Some(cursor) = self.cursor.get_mut() else {
             return Ok(None);
         };
         let result = detach_guarded(py, || f(cursor)).and_then(|r| r.map_err(to_py_err));
@@ -72,18 +73,7 @@ impl<C: Send> OpenCursor<C> {
 
     /// Drops the cursor without the GIL; idempotent.
     pub(crate) fn release(&mut self, py: Python<'_>) {
-        if let Some(cursor) = self.cursor.take() {
-            py.detach(move || drop(cursor));
-        }
-    }
-}
-
-impl<C: Send> Drop for OpenCursor<C> {
-    /// Garbage-collected while open: the cursor closes on the server without the GIL.
-    fn drop(&mut self) {
-        if let Some(cursor) = self.cursor.take() {
-            drop_detached(cursor);
-        }
+        self.cursor.release(py);
     }
 }
 
