@@ -14,13 +14,12 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
 use std::thread;
 use std::time::Duration;
 
+use common::counting::{largest_allocation, Counting};
 use common::Rng;
 use ignite_core::decode::{AlignedBuf, Column, ColumnBuilder, DecodeOptions};
 use ignite_core::ignite3::msgpack::MsgWriter;
@@ -32,40 +31,6 @@ use ignite_core::ignite3::{execute, Connection, Page, SqlOptions};
 use ignite_core::{ConnectionConfig, Error, Result, ScalarKind};
 
 // ---- the allocation bound ----
-
-/// The system allocator, recording per thread (each test runs on its own) the largest single
-/// allocation asked for.
-struct Counting;
-
-thread_local! {
-    static LARGEST_ALLOCATION: Cell<usize> = const { Cell::new(0) };
-}
-
-fn record(size: usize) {
-    let _ = LARGEST_ALLOCATION.try_with(|largest| largest.set(largest.get().max(size)));
-}
-
-// SAFETY: every method hands its arguments to the system allocator, whose contract is the
-// same; the bookkeeping beside it neither allocates nor panics (a thread-local cell of a const
-// initialiser, `try_with`, a maximum).
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        record(layout.size());
-        // SAFETY: the caller's promises for `alloc`, passed on.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's promises for `dealloc`: `ptr` came from this allocator, which is
-        // the system's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        record(new_size);
-        // SAFETY: the caller's promises for `realloc`: `ptr` came from this allocator, which is
-        // the system's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -79,7 +44,7 @@ const PARSE_ALLOCATION_BOUND: usize = 4 << 20;
 const FRAME_ALLOCATION_BOUND: usize = 64 << 20;
 
 fn assert_allocations_below(bound: usize) {
-    let largest = LARGEST_ALLOCATION.with(Cell::get);
+    let largest = largest_allocation();
     assert!(
         largest <= bound,
         "an input made this thread allocate {largest} bytes at once"
@@ -574,14 +539,7 @@ fn mutate(rng: &mut Rng, input: &mut Vec<u8>, other: &[u8]) {
             let end = (at + 5).min(input.len());
             input[at + 1..end].copy_from_slice(&v[..end - at - 1]);
         }
-        _ => {
-            // a copy of one region over another within the input
-            let a = rng.below(input.len());
-            let b = rng.below(input.len());
-            let n = rng.below(32).min(input.len() - a.max(b));
-            let chunk = input[a..a + n].to_vec();
-            input[b..b + n].copy_from_slice(&chunk);
-        }
+        _ => rng.copy_region(input),
     }
 }
 
