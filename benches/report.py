@@ -12,12 +12,18 @@ import sys
 from collections import defaultdict
 
 
-def load(path: str) -> tuple[dict[str, dict[str, dict]], str]:
+def load(path: str) -> tuple[dict[str, dict[str, dict]], dict[str, dict[str, dict]], str]:
+    """The run's table rows (scenario -> reader -> figures), its interleaved measurements
+    (scenario -> reader -> figures against a base reader, see conftest.interleave) and where it
+    ran."""
     with open(path) as f:
         data = json.load(f)
     results: dict[str, dict[str, dict]] = defaultdict(dict)
+    interleaved: dict[str, dict[str, dict]] = defaultdict(dict)
     for bench in data["benchmarks"]:
         info = bench.get("extra_info", {})
+        if "interleaved" in info:
+            interleaved[info["interleaved"]["scenario"]].update(info["interleaved"]["readers"])
         if "MB/s" not in info:
             continue
         if "scenario" in info and "reader" in info:
@@ -34,7 +40,7 @@ def load(path: str) -> tuple[dict[str, dict[str, dict]], str]:
     cpu = machine.get("cpu", {}).get("brand_raw", "unknown CPU")
     cores = machine.get("cpu", {}).get("count", "?")
     where = f"{machine.get('node', '?')}: {cpu}, {cores} cores, {data.get('datetime', '')[:10]}"
-    return results, where
+    return results, interleaved, where
 
 
 def peer_of(readers: dict) -> str:
@@ -51,7 +57,7 @@ def raw_peer(reader: str) -> str:
 
 # Issue 24's decode-at-the-bound scenarios: (label, scenario, reader, raw reader). Target: 0.9 or more.
 BOUND_SCENARIOS = [
-    ("Ignite 2, objects of five text fields", "strings", "numpy batches", "raw pages"),
+    ("Ignite 2, objects of five text fields, text as S (padded)", "strings", "numpy batches", "raw pages"),
     ("the same, text as StringDType", "strings", "numpy batches, strings=str", "raw pages"),
     ("the same, text as Arrow strings", "strings", "numpy batches, strings=arrow", "raw pages"),
     ("the same, Arrow record batches", "strings", "arrow batches", "raw pages"),
@@ -61,19 +67,68 @@ BOUND_SCENARIOS = [
     ("Ignite 3, two nodes (tabular)", "ignite3 tabular", "numpy parallel", "raw pages parallel"),
 ]
 
+BOUND_TITLE = (
+    "decode at the bound (numpy reader / raw page reader fetching the same pages, target >= 0.90): the median of "
+    "per-round ratios, the two readers alternating within one test; 'separate tests' is the ratio of the two "
+    "readers' own benchmark medians, taken minutes apart"
+)
 
-def bound_lines(results: dict[str, dict[str, dict]]) -> list[str]:
-    """Decoding against the raw page reader fetching the same pages, and against the peer client,
-    for the scenarios of :data:`BOUND_SCENARIOS` that this run measured."""
+
+def bound_lines(results: dict[str, dict[str, dict]], interleaved: dict[str, dict[str, dict]]) -> list[str]:
+    """Decoding against the raw page reader fetching the same pages, for the scenarios of
+    :data:`BOUND_SCENARIOS` that this run measured: interleaved (see conftest.interleave) and,
+    where both readers had their own benchmark, the ratio of those; and against the peer client."""
     lines = []
     for label, scenario, reader, raw in BOUND_SCENARIOS:
+        parts = []
+        mixed = interleaved.get(scenario, {}).get(reader)
+        if mixed and mixed["base"] == raw:
+            low, high = mixed["ratio range"]
+            quiet = mixed["quiet rounds"]
+            over_quiet = f", {mixed['quiet ratio']:.2f} over the {quiet} quiet ones" if quiet else ""
+            parts.append(
+                f"{mixed['ratio']:.2f} interleaved (median of {mixed['rounds']} rounds, {low:.2f}-{high:.2f}"
+                f"{over_quiet}; {mixed['MB/s']:.0f} MB/s, {mixed['rows/s']:,.0f} rows/s against "
+                f"{mixed['base MB/s']:.0f} MB/s, {mixed['base rows/s']:,.0f} rows/s)"
+            )
         readers = results.get(scenario, {})
-        if reader not in readers or raw not in readers:
-            continue
-        rate = readers[reader]["rows/s"]
+        if reader in readers and raw in readers:
+            parts.append(f"separate tests {readers[reader]['rows/s'] / readers[raw]['rows/s']:.2f}")
+        # the peer client (timed in its own test): against the reader's interleaved rate if any
+        rate = mixed["rows/s"] if mixed else readers.get(reader, {}).get("rows/s")
         peer = peer_of(readers)
-        vs_peer = f"{rate / readers[peer]['rows/s']:.1f}x {peer}" if peer in readers else "no peer measured"
-        lines.append(f"{label}: {reader} / {raw} = {rate / readers[raw]['rows/s']:.2f} ({vs_peer})")
+        if rate and peer in readers:
+            parts.append(f"{rate / readers[peer]['rows/s']:.1f}x {peer} ({readers[peer]['rows/s']:,.0f} rows/s)")
+        if parts:
+            lines.append(f"{label}: {reader} / {raw} = {'; '.join(parts)}")
+    return lines
+
+
+RESUME_TITLE = (
+    "resume at 90% of an epoch of MNIST-shaped rows (issue 25): the resumed pass's time as a share of a full "
+    "pass of the same read, the median of per-round ratios, the two alternating within one test"
+)
+
+
+def resume_lines(interleaved: dict[str, dict[str, dict]]) -> list[str]:
+    """The resume benchmarks (test_resume_bench.py, scenarios "resume ..."): each reader's time
+    against the full pass of its scenario, and the full pass's rates."""
+    lines = []
+    for scenario, readers in interleaved.items():
+        if not scenario.startswith("resume "):
+            continue
+        full = next(info for info in readers.values() if "base MB/s" not in info)
+        parts = [f"full pass {full['MB/s']:.0f} MB/s, {full['rows/s']:,.0f} rows/s ({full['rows']:,} rows)"]
+        for reader, info in readers.items():
+            if info is not full:
+                # the per-round ratio is the full pass's time over this reader's: its inverse is
+                # the share of the full pass's time (the median of an odd count inverts exactly)
+                low, high = info["ratio range"]
+                parts.append(
+                    f"{reader}: {1 / info['ratio']:.3f} of the full pass's time ({1 / high:.3f}-{1 / low:.3f}, "
+                    f"{info['rows']:,} rows)"
+                )
+        lines.append(f"{scenario[len('resume ') :]}: {'; '.join(parts)} [{full['rounds']} rounds]")
     return lines
 
 
@@ -127,12 +182,15 @@ def chart(results: dict[str, dict[str, dict]], where: str, path: str) -> None:
 
 
 def main() -> int:
-    results, where = load(sys.argv[1])
+    results, interleaved, where = load(sys.argv[1])
     print(f"Throughput ({where})\n")
     print(table(results))
-    if bound := bound_lines(results):
-        print("\nDecode at the bound (numpy reader / raw page reader, target >= 0.90):\n")
+    if bound := bound_lines(results, interleaved):
+        print(f"\n{BOUND_TITLE}:\n")
         print("\n".join(f"- {line}" for line in bound))
+    if resume := resume_lines(interleaved):
+        print(f"\n{RESUME_TITLE}:\n")
+        print("\n".join(f"- {line}" for line in resume))
     if len(sys.argv) > 2:
         chart(results, where, sys.argv[2])
         print(f"\nchart: {sys.argv[2]}")

@@ -21,65 +21,11 @@ import os
 import pytest
 
 import ignite_fast
-from conftest import quiet_before_timing, record
-from ignite_fast.server_ignite3 import Ignite3Cluster
-from node_fixtures import session_cluster
+from conftest import PAGE_ROWS3, TABLES3, interleave, quiet_before_timing, record
 
-MNIST_ROWS = int(os.environ.get("BENCH3_MNIST_ROWS", "60000"))
 WRITE_ROWS = int(os.environ.get("BENCH3_WRITE_ROWS", "20000"))
-TABULAR_ROWS = int(os.environ.get("BENCH3_TABULAR_ROWS", "300000"))
-PAGE_ROWS = 4096
+PAGE_ROWS = PAGE_ROWS3
 ROUNDS = 5
-
-bench3 = session_cluster(
-    Ignite3Cluster,
-    nodes=2,
-    port=10962,
-    network_port=3370,
-    rest_port=10310,
-    name="bench-ignite3",
-    heap_mb=1024,
-    storage_mb=1024,
-)
-
-# name -> (CREATE TABLE columns, INSERT ... SELECT expressions over x, rows, payload bytes per row)
-TABLES = {
-    "mnist": (
-        "ID INT PRIMARY KEY, PIXELS VARBINARY(784), LABEL INT",
-        # the same 784 bytes in every row (Ignite 3's SQL cannot make bytes from numbers); the
-        # wire and the decoder do the same work whatever the bytes
-        "x::INT, X'" + bytes(range(256)).hex() * 3 + "00" * 16 + "', (x % 10)::INT",
-        MNIST_ROWS,
-        4 + 784 + 4,
-    ),
-    "tabular": (
-        "ID BIGINT PRIMARY KEY, F0 DOUBLE, F1 DOUBLE, F2 DOUBLE, F3 DOUBLE, F4 DOUBLE, "
-        "L0 BIGINT, L1 BIGINT, L2 BIGINT, I0 INT, I1 INT",
-        "x, x * 0.5, x * 0.25, x / 3.0, x * 1.5, x / 7.0, x * 3, x * 5, x * 7, (x % 1000)::INT, (x % 77)::INT",
-        TABULAR_ROWS,
-        8 + 5 * 8 + 3 * 8 + 2 * 4,
-    ),
-}
-
-
-@pytest.fixture(scope="session")
-def tables3(bench3: Ignite3Cluster) -> dict[str, dict]:
-    """The benchmark tables, each made once, in a zone of 16 partitions spread over both nodes."""
-    client = ignite_fast.Client(bench3.addresses, ignite=3)
-    client.execute("CREATE ZONE IF NOT EXISTS BENCH3 (PARTITIONS 16, REPLICAS 1) STORAGE PROFILES ['default']")
-    out = {}
-    for scenario, (columns, select, rows, row_bytes) in TABLES.items():
-        name = f"BENCH3_{scenario.upper()}"
-        client.execute(f"DROP TABLE IF EXISTS {name}")
-        client.execute(f"CREATE TABLE {name} ({columns}) ZONE BENCH3")
-        for start in range(0, rows, 100_000):  # pieces: one huge INSERT holds the node's heap
-            stop = min(start + 100_000, rows) - 1
-            client.execute(f"INSERT INTO {name} SELECT {select} FROM TABLE(SYSTEM_RANGE({start}, {stop}))")
-        out[scenario] = {"name": name, "rows": rows, "row_bytes": row_bytes, "addresses": bench3.addresses}
-        for _ in range(2):  # the server's JIT settles over the first passes
-            sum(n for n, _ in client.raw_pages(name, page_size=PAGE_ROWS))
-            sum(len(b["ID"]) for b in client.scan(name, parallel=2))
-    return out
 
 
 def _numpy(table, parallel):
@@ -152,7 +98,7 @@ READERS = {
 }
 
 
-@pytest.mark.parametrize("scenario", list(TABLES))
+@pytest.mark.parametrize("scenario", list(TABLES3))
 @pytest.mark.parametrize("reader", list(READERS))
 def test_ignite3_scan_throughput(benchmark, bench3, tables3, scenario, reader):
     table = tables3[scenario]
@@ -163,6 +109,21 @@ def test_ignite3_scan_throughput(benchmark, bench3, tables3, scenario, reader):
     record(benchmark, f"ignite3 {scenario}", reader, rows, rows * table["row_bytes"])
 
 
+@pytest.mark.headline
+@pytest.mark.parametrize("scenario", list(TABLES3))
+@pytest.mark.parametrize("parallel", [None, 2], ids=["one cursor", "two nodes"])
+def test_ignite3_decode_bound(benchmark, bench3, tables3, scenario, parallel):
+    """Issue 24's bound on Ignite 3: the numpy reader and the raw page reader fetching the same
+    pages, in turns within each round, the ratio taken round by round (see conftest.interleave)."""
+    table = tables3[scenario]
+    numpy, raw = ("numpy parallel", "raw pages parallel") if parallel else ("numpy batches", "raw pages")
+    passes = {raw: _raw(table, parallel), numpy: _numpy(table, parallel)}
+    for run in passes.values():
+        run()
+    quiet_before_timing(bench3)
+    interleave(benchmark, bench3, f"ignite3 {scenario}", raw, passes, table["row_bytes"])
+
+
 @pytest.mark.parametrize("writer", ["put_batches", "pyignite_dbapi executemany"])
 def test_ignite3_write_throughput(benchmark, bench3, tables3, writer):
     import numpy as np
@@ -171,7 +132,7 @@ def test_ignite3_write_throughput(benchmark, bench3, tables3, writer):
     client = ignite_fast.Client(bench3.addresses, ignite=3)
     name = "BENCH3_WRITE"
     client.execute(f"DROP TABLE IF EXISTS {name}")
-    client.execute(f"CREATE TABLE {name} ({TABLES['mnist'][0]}) ZONE BENCH3")
+    client.execute(f"CREATE TABLE {name} ({TABLES3['mnist'][0]}) ZONE BENCH3")
     rng = np.random.default_rng(3)
     ids = np.arange(WRITE_ROWS, dtype=np.int32)
     pixels = rng.integers(0, 256, (WRITE_ROWS, 784), dtype=np.uint8)
@@ -197,4 +158,4 @@ def test_ignite3_write_throughput(benchmark, bench3, tables3, writer):
     written = benchmark.pedantic(run, setup=empty, rounds=3, iterations=1)
     assert written == WRITE_ROWS
     assert next(iter(client.sql(f"SELECT COUNT(*) AS N FROM {name}")))["N"][0] == WRITE_ROWS
-    record(benchmark, "ignite3 mnist write", writer, WRITE_ROWS, WRITE_ROWS * TABLES["mnist"][3])
+    record(benchmark, "ignite3 mnist write", writer, WRITE_ROWS, WRITE_ROWS * TABLES3["mnist"][3])

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import ignite_fast
-from conftest import PORT, quiet_before_timing, record
+from conftest import PORT, interleave, quiet_before_timing, record
 
 ROUNDS = 5
 # The server's JIT needs a few passes over a cache before its page rate settles.
@@ -213,12 +213,10 @@ STRING_FORMS = {
 }
 
 
-@pytest.mark.parametrize("reader", list(STRING_FORMS))
-def test_string_forms(benchmark, caches, reader):
-    cache = caches.get("strings", 1)
+def _string_form_reader(cache, strings):
+    """A pass over the strings scenario with text in form ``strings`` (None: Arrow record batches)."""
     batch_size = SCENARIOS["strings"][0]
     client = ignite_fast.Client(cache["addresses"])
-    strings = STRING_FORMS[reader]
 
     def run():
         rows = 0
@@ -231,10 +229,34 @@ def test_string_forms(benchmark, caches, reader):
         assert rows == cache["rows"]
         return rows
 
+    return run
+
+
+@pytest.mark.parametrize("reader", list(STRING_FORMS))
+def test_string_forms(benchmark, caches, reader):
+    cache = caches.get("strings", 1)
+    run = _string_form_reader(cache, STRING_FORMS[reader])
     run()
     quiet_before_timing(cache["cluster"])
     rows = benchmark.pedantic(run, rounds=ROUNDS, iterations=1, warmup_rounds=WARMUP_ROUNDS)
     record(benchmark, "strings", reader, rows, rows * cache["value_bytes"])
+
+
+@pytest.mark.headline
+def test_decode_bound_strings(benchmark, caches):
+    """Issue 24's bound on text: the raw page reader and every form of the strings scenario's
+    text (S, StringDType, Arrow strings, Arrow record batches) in turns within each round, each
+    form's ratio to the raw pass of its own round (see conftest.interleave)."""
+    cache = caches.get("strings", 1)
+    passes = {
+        "raw pages": _raw_reader(cache, SCENARIOS["strings"][0], None),
+        "numpy batches": _string_form_reader(cache, "bytes"),
+        **{reader: _string_form_reader(cache, strings) for reader, strings in STRING_FORMS.items()},
+    }
+    for run in passes.values():
+        run()
+    quiet_before_timing(cache["cluster"])
+    interleave(benchmark, cache["cluster"], "strings", "raw pages", passes, cache["value_bytes"])
 
 
 @pytest.mark.parametrize("scenario", ["1mb", "mnist"])

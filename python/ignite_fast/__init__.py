@@ -2,6 +2,8 @@
 
 - :class:`Client` scans caches into columnar numpy batches (no Python object per row);
   ``Client(..., ignite=3)`` gives an :class:`Ignite3Client`, which reads Ignite 3 tables alike.
+- ``client.resumable_scan(...)`` reads the same batches and keeps a :class:`ScanPosition`, to resume
+  an epoch where it stopped (``ignite_fast.resumable``).
 - :class:`IgniteDataset` (needs TensorFlow, ``pip install ignite_fast[tf]``) is a drop-in for the
   original ``tf.contrib.ignite.IgniteDataset``.
 - :mod:`ignite_fast.server` runs real Ignite nodes on loopback for tests, demos and development.
@@ -22,6 +24,8 @@ from .errors import (
     IgniteError,
     IgniteTimeoutError,
     InvalidArgumentError,
+    PositionError,
+    PositionMismatchError,
     ProtocolError,
     SchemaError,
     ServerError,
@@ -29,6 +33,8 @@ from .errors import (
     TopologyChangedError,
     UnsupportedTypeError,
 )
+from .position import ScanPosition
+from .resumable import ResumableScan
 
 __version__ = "0.1.0"
 
@@ -38,6 +44,8 @@ __all__ = [
     "TlsOptions",
     "IgniteDataset",
     "Ragged",
+    "ScanPosition",
+    "ResumableScan",
     "errors",
     "IgniteError",
     "IgniteConnectionError",
@@ -52,6 +60,8 @@ __all__ = [
     "SchemaError",
     "UnsupportedTypeError",
     "InvalidArgumentError",
+    "PositionError",
+    "PositionMismatchError",
 ]
 
 

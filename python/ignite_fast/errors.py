@@ -78,6 +78,19 @@ class InvalidArgumentError(IgniteError, ValueError):
     """A bad argument, caught before anything is sent."""
 
 
+class PositionError(InvalidArgumentError):
+    """A scan position refused before any row is read: malformed or changed bytes, an unknown
+    format version, or a position of another generation, cache or table, columns, partitions,
+    plan or shard (the message names the field that differs)."""
+
+
+class PositionMismatchError(IgniteError):
+    """A resumed scan found that the data changed where it cannot stay exact: the rows it skips
+    in a partition begun before are not the rows read before (their count or their keys'
+    fingerprint differ), or the partition ended before that many rows. Raised before any row of
+    the resumed scan is given."""
+
+
 class IgfsError(IgniteError, OSError):
     """An IGFS file system operation failed; the subclasses are also Python's own OSError kinds."""
 
@@ -124,6 +137,8 @@ __all__ = [
     "SchemaError",
     "UnsupportedTypeError",
     "InvalidArgumentError",
+    "PositionError",
+    "PositionMismatchError",
     "IgfsError",
     "IgfsNotFoundError",
     "IgfsExistsError",

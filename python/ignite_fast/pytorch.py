@@ -25,13 +25,30 @@ the plan (a node joins or leaves), iterating raises
 :class:`~ignite_fast.errors.TopologyChangedError`: end the worker (see
 :func:`ignite_fast.distributed.exit_on_topology_change`) and let the engine restart the job.
 ``shard=(i, n)`` instead reads contiguous ranges of partition numbers, which need no agreement.
+
+A job killed mid-epoch can go on where it stopped: the dataset has torchdata's ``state_dict()`` /
+``load_state_dict()``, so ``torchdata.stateful_dataloader.StatefulDataLoader`` (a DataLoader that
+can be saved) keeps, in its own ``state_dict()``, each reader's position in the epoch
+(:class:`~ignite_fast.position.ScanPosition`: the partitions it finished, how far it read the
+others). Restored into a new loader over the same dataset (same cache, plan, ranks and workers),
+it reads the rest of the epoch: with unchanged data, every entry exactly once across the runs::
+
+    loader = StatefulDataLoader(dataset, batch_size=None, num_workers=2, persistent_workers=True)
+    loader.load_state_dict(torch.load("loader.pt"))      # saved with torch.save(loader.state_dict(), ...)
+
+Each iteration of the dataset is an epoch, counted in its state, but the first after it is made
+or restored, which reads (the rest of) the epoch it is in. DataLoader workers that do not
+persist are new copies of the dataset at every pass, each counting from the dataset's epoch in
+the main process: give ``persistent_workers=True`` for positions that count epochs (the rows
+read are the same either way).
+
 PyTorch is an optional dependency: only this module imports it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,7 +59,9 @@ from ._faces import given_options, where_taken
 from .client import Client, TlsOptions
 from .columns import Ragged
 from .distributed import TopologyWatch, WorkerContext, agreed_plan, worker_context
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, PositionError
+from .position import ScanPosition
+from .resumable import ResumableScan
 from .sharding import ShardPlan, check_shard
 
 
@@ -187,9 +206,12 @@ class IgniteIterableDataset(IterableDataset[Any]):
             "parallel": parallel,
             # what this client's scan does not take (value_type on Ignite 3) is refused here
             **given_options(
-                client.scan, repr(cache), columns=None if columns is None else list(columns), value_type=value_type
+                client.resumable_scan,
+                repr(cache),
+                columns=None if columns is None else list(columns),
+                value_type=value_type,
             ),
-            **where_taken(client.scan, failover_timeout=timeout),
+            **where_taken(client.resumable_scan, failover_timeout=timeout),
         }
         self._rank: tuple[int, int] = shard if shard is not None else (0, 1)
         if shard is None:
@@ -199,6 +221,10 @@ class IgniteIterableDataset(IterableDataset[Any]):
                 collective = TorchCollective() if _process_group() is not None else None
                 plan = agreed_plan(client, cache, context, collective=collective, balance=balance)
         self.plan = plan
+        self._epoch = 0
+        self._start: ScanPosition | None = None  # where epoch _epoch's reading starts (None: its start)
+        self._continues = True  # the next iteration reads epoch _epoch (not the one after)
+        self._scan: ResumableScan | None = None  # the iteration's, once it reads (kept at its end)
 
     def worker_shard(self) -> tuple[int, int]:
         """``(index, count)`` of the calling DataLoader worker among all readers of the cache."""
@@ -222,27 +248,64 @@ class IgniteIterableDataset(IterableDataset[Any]):
             f"nor one per DataLoader worker of every rank ({world * workers})"
         )
 
+    def state_dict(self) -> dict[str, Any]:
+        """Where this reader is in its epoch: ``{"position": ScanPosition.to_dict() or None,
+        "epoch": int}``, after the last batch it gave (None: the epoch's start; at the epoch's
+        end, a position with every partition finished). torchdata's ``StatefulDataLoader`` asks
+        each of its workers' copies (and the dataset itself with no workers) and keeps their
+        states in its own ``state_dict()``."""
+        position = self._scan.position() if self._scan is not None else self._start
+        return {"position": None if position is None else position.to_dict(), "epoch": self._epoch}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """The next iteration reads the rest of the epoch ``state`` (of :meth:`state_dict`) is
+        in: what was read of it is not read again (nothing, if it was read to its end); the
+        iterations after read the epochs after. A state of another cache, table, plan or world
+        size is refused when the iteration starts, before any row is read
+        (:class:`~ignite_fast.errors.PositionError`); a malformed one here."""
+        if not isinstance(state, Mapping) or set(state) != {"position", "epoch"}:
+            raise PositionError(f"a dataset state is {{'position': ..., 'epoch': ...}}, got {state!r}")
+        epoch, position = state["epoch"], state["position"]
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise PositionError(f"the state's epoch must be an int >= 0, got {epoch!r}")
+        start = None if position is None else ScanPosition.from_dict(position)
+        if start is not None and start.epoch != epoch:
+            raise PositionError(f"the state's epoch {epoch} is not its position's ({start.epoch})")
+        self._epoch, self._start, self._continues, self._scan = epoch, start, True, None
+
     def __iter__(self) -> Iterator[Any]:
+        # Every iteration is an epoch, but the first after construction or load_state_dict,
+        # which reads (the rest of) the epoch it is in. StatefulDataLoader restores a state
+        # into a worker's copy of the dataset and iterates it once for the rest of its epoch;
+        # it iterates again (a loader restored at an epoch's end, persistent workers, no workers)
+        # for the next epoch.
+        if not self._continues:
+            self._epoch, self._start = self._epoch + 1, None
+        self._continues, self._scan = False, None
+        return self._read(self._start)
+
+    def _read(self, start: ScanPosition | None) -> Iterator[Any]:
         # per worker process: connections do not cross a fork
         client = Client(**self._client_args, ignite=self._ignite)
         partitions = self.worker_partitions()
-        if partitions is None:
-            batches = client.scan(self.cache, shard=self.worker_shard(), **self._scan_args)
-            yield from self._tensors(batches)
-            return
-        assert self.plan is not None
-        watch = TopologyWatch(client, self.plan.topology, self._topology_check, f"the shard plan of {self.cache!r}")
-        watch.check(now=True)
-        if partitions:
-            for tensors in self._tensors(client.scan(self.cache, partitions=partitions, **self._scan_args)):
-                yield tensors
-                watch.check()
-        watch.check(now=True)  # an epoch read across a change is not the plan's epoch
+        watch = None
+        if self.plan is not None:
+            watch = TopologyWatch(client, self.plan.topology, self._topology_check, f"the shard plan of {self.cache!r}")
+            watch.check(now=True)
+        if partitions != []:  # a plan may leave a worker nothing to read
+            selection = {"shard": self.worker_shard()} if partitions is None else {"partitions": partitions}
+            with client.resumable_scan(self.cache, start, epoch=self._epoch, **selection, **self._scan_args) as scan:
+                self._scan = scan
+                for batch in scan:
+                    yield self._tensors(batch)
+                    if watch is not None:
+                        watch.check()
+        if watch is not None:
+            watch.check(now=True)  # an epoch read across a change is not the plan's epoch
 
-    def _tensors(self, batches: Iterator[Any]) -> Iterator[Any]:
-        for batch in batches:
-            tensors = to_torch(batch, self._with_masks)
-            yield tensors if self._transform is None else self._transform(tensors)
+    def _tensors(self, batch: Any) -> Any:
+        tensors = to_torch(batch, self._with_masks)
+        return tensors if self._transform is None else self._transform(tensors)
 
 
 def _dataloader_worker() -> tuple[int, int]:

@@ -24,6 +24,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from ._options import ConnectionSettings
+from .position import ScanPosition
+from .resumable import ResumableScan
 from .sharding import ShardPlan
 
 #: How both generations name a node: Ignite 3's node name, or Ignite 2's node id as UUID text.
@@ -98,6 +100,29 @@ class Source(Protocol):
         reads partitions from their primaries; ``shard=(i, n)`` reads worker i's share (of
         ``plan``, of the plan in the environment, or else :func:`~ignite_fast.sharding.contiguous_shard`);
         ``partitions`` reads just those."""
+        ...
+
+    def resumable_scan(
+        self,
+        name: str,
+        /,
+        position: ScanPosition | None = None,
+        *,
+        batch_size: int | None = None,
+        columns: Sequence[str] | None = None,
+        parallel: int | None = None,
+        shard: tuple[int, int] | None = None,
+        partitions: Sequence[int] | None = None,
+        plan: ShardPlan | None = None,
+        format: str = "numpy",
+        strings: str = "bytes",
+        page_size: int | None = None,
+        epoch: int = 0,
+    ) -> ResumableScan:
+        """A scan of ``name`` that keeps its position (``scan.position()`` after each batch) and
+        reads on from a saved ``position`` (every row once while the data is unchanged), else
+        from the start of epoch ``epoch``; always partition-parallel (``parallel``, 1 by
+        default). Arguments as :meth:`scan`'s; see ``ignite_fast.resumable``."""
         ...
 
     def sql(

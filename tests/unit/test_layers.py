@@ -33,6 +33,7 @@ LAYERS = {
     "_progress": 1,  # progress bars (tqdm) and when they show
     "_write_columns": 1,  # numpy columns as the native writers take them
     "_node_process": 1,  # what the node launchers share: Maven, pid files, signals
+    "position": 1,  # scan positions (serialised, checked) and key fingerprints
     # 2: plumbing
     "_sizing": 2,  # page and batch sizes, both generations
     "ignite2.nodes": 2,  # Ignite 2's per-node connections
@@ -40,6 +41,7 @@ LAYERS = {
     "parallel": 3,  # the one fan-out of partition-parallel reads; merging small batches
     "reading": 3,  # partition reading both generations share (cursors, partitions=, read tasks)
     "writing": 3,  # the put loop both generations share
+    "resumable": 3,  # resumable scans of both generations: positions kept, resumed, checked
     "sharding": 3,  # shard plans and the one shard formula
     "ignite2.partition_scan": 3,  # Ignite 2's partition-parallel scans (failover, no gaps)
     "ignite2.reading": 3,  # the one function that chooses how a selection of a cache is read
@@ -58,6 +60,7 @@ LAYERS = {
     "tf": 5,
     "tf.dataset": 5,
     "tf.specs": 5,
+    "tf.resume": 5,  # checkpointable iterator state of IgniteDataset (issue 25)
     "tf.gfile": 5,
     "tf.igfs_ops": 5,  # registers igfs:// on import, as the original's igfs_ops did
     "tf.tensorboard_cli": 5,  # ignite-fast tensorboard

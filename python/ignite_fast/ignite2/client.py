@@ -4,6 +4,7 @@ writes and cluster facts. ``ignite_fast.client.Client`` is its public face."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from ignite_fast import _native
@@ -21,7 +22,9 @@ from ignite_fast._sizing import DEFAULT_CURSORS
 from ignite_fast._write_columns import WriteColumn
 from ignite_fast.columns import describe
 from ignite_fast.errors import InvalidArgumentError
+from ignite_fast.position import ScanPosition, check_position, row_hashes, selection_of
 from ignite_fast.reading import arrow_table, batches_of
+from ignite_fast.resumable import Chunk, ResumableScan, end_of
 from ignite_fast.sharding import ShardPlan
 from ignite_fast.source import Connected
 from ignite_fast.writing import put_in_pieces
@@ -219,6 +222,80 @@ class Ignite2Client(Connected):
         decode = decode_args(exact, columns, value_type)
         for _, batch in self._reader.read(cache, selection, batch_size=batch_size, page_size=page_size, decode=decode):
             yield convert(batch)
+
+    def resumable_scan(
+        self,
+        cache: str,
+        position: ScanPosition | None = None,
+        *,
+        batch_size: int | None = None,
+        columns: Sequence[str] | None = None,
+        parallel: int | None = None,
+        shard: tuple[int, int] | None = None,
+        partitions: Sequence[int] | None = None,
+        plan: ShardPlan | None = None,
+        format: str = "numpy",
+        strings: str = "bytes",
+        page_size: int | None = None,
+        epoch: int = 0,
+        decimal_as_string: bool | None = None,
+        value_type: str | int | None = None,
+        cursors: int = DEFAULT_CURSORS,
+    ) -> ResumableScan:
+        """A scan of ``cache`` that can stop and resume: iterate it for the batches :meth:`scan`
+        gives (arguments as there), and take ``scan.position()`` after any batch; pass that
+        position back (in this process or another, through ``to_bytes``/``to_dict``) to read
+        the rest of the epoch, every entry exactly once while the cache is unchanged. Without a
+        position it starts epoch ``epoch``.
+
+        The partitions are read partition-parallel (``parallel``, 1 by default), each from its
+        primary; partitions read whole are not read again, and a partition begun before is read
+        again from its start, its entries read before skipped and checked against the
+        position's key fingerprint (a partition changed since raises
+        :class:`~ignite_fast.errors.PositionMismatchError`, before any batch). A position of
+        another cache, selection of partitions, ``columns``, ``shard``, ``plan`` or ``value_type``
+        raises :class:`~ignite_fast.errors.PositionError` before anything is read. A cache that
+        is not partitioned (replicated, or a custom affinity) cannot be read resumably
+        (``InvalidArgumentError``): its entries cannot be counted partition by partition.
+
+        Changes between the save and the resume: entries written to or removed from a finished
+        partition are not seen this epoch; entries of unread partitions are read as they are
+        then; in a begun partition, a change among the entries read before (scan order is by key
+        hash) raises PositionMismatchError, a change past them is read. A partition that moved
+        to another node (the position's ``topology`` differs) is scanned there in the same key
+        hash order, so it resumes exactly, checked by the same fingerprint."""
+        convert = batch_converter(format, strings)
+        decode = decode_args(exact_decimals(format, decimal_as_string), columns, value_type)
+        check_int("epoch", epoch, 0)
+        if batch_size is not None:
+            check_int("batch_size", batch_size, 1)
+        if page_size is not None:
+            check_int("page_size", page_size, 1)
+        selection = Selection(
+            parallel=1 if parallel is None else parallel, shard=shard, partitions=partitions, plan=plan, cursors=cursors
+        )
+        mine = self._reader.partitions_read(cache, selection)
+        chosen = selection_of(columns, shard, None if plan is None else plan.to_dict(), value_type)
+        topology = self.topology_version()
+        if position is None:
+            start = ScanPosition(2, cache, chosen, tuple(sorted(mine)), epoch=epoch, topology=topology)
+        else:
+            check_position(position, 2, cache, mine, chosen)
+            start = replace(position, topology=topology)
+        rows = batch_size or self._reader.sizer.batch_rows(cache)
+
+        def read(parts: list[int]) -> Iterator[Chunk]:
+            reader = self._reader
+            for (partition,), batches in reader.handovers(
+                cache, selection, parts, batch_size=rows, page_size=page_size, decode=decode
+            ):
+                last = len(batches) - 1
+                for i, (n, batch) in enumerate(batches):
+                    yield Chunk(batch, n, partition, row_hashes(batch["key"]), (partition,) if i == last else ())
+                if not batches:
+                    yield end_of((partition,))
+
+        return ResumableScan(start, read, convert, merge_below=rows)
 
     def to_arrow(self, cache: str, /, *, progress: bool | None = None, **scan_args: Any) -> Any:
         """The whole cache as a ``pyarrow.Table`` (arguments as in :meth:`scan`). ``progress``: a

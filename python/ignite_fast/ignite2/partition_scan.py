@@ -99,7 +99,9 @@ class PartitionScan:
     ``IN_FLIGHT_BYTES`` of pages asked for at once (pages are sized to fit when ``page_size`` is
     None; otherwise fewer cursors are used). ``decode`` is what to decode (see
     ``_options.decode_args``). A partition is handed over once it is read whole, so a node that
-    dies mid-scan has its unfinished partitions read again from their new primaries."""
+    dies mid-scan has its unfinished partitions read again from their new primaries. With
+    ``whole``, it yields each partition's hand-over instead, ``([partition], [(rows, columns),
+    ...])``, and partitions never share a batch (what resumable scans count rows by)."""
 
     def __init__(
         self,
@@ -117,6 +119,7 @@ class PartitionScan:
         failover_timeout: float,
         decode: dict[str, Any],
         raw: bool = False,
+        whole: bool = False,
     ) -> None:
         self._nodes = nodes
         self._cache = cache
@@ -128,6 +131,7 @@ class PartitionScan:
         self._failover_timeout = failover_timeout
         self._decode = decode
         self._raw = raw
+        self._whole = whole
         nodes.look_for(primaries)
         self._todo = _PartitionQueues(mine, primaries)
         # When the scan last finished a partition: connection failures are retried (on the
@@ -141,7 +145,7 @@ class PartitionScan:
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         handed_over = self._handed_over()
         try:
-            yield from handed_over if self._raw else coalesce(handed_over, self._batch_size)
+            yield from handed_over if self._raw or self._whole else coalesce(handed_over, self._batch_size)
             # Partitions of nodes without a connection of their own were routed through another
             # node, which answers for whoever owns them now: check nobody left.
             if (
@@ -153,14 +157,17 @@ class PartitionScan:
             handed_over.close()
 
     def _handed_over(self) -> Generator[Any]:
-        """The batches of whole partitions as the threads hand them over; with ``ordered``, in
-        the order of ``mine``."""
+        """The batches of whole partitions as the threads hand them over (the hand-overs
+        themselves with ``whole``); with ``ordered``, in the order of ``mine``."""
         waiting: dict[int, list[Any]] = {}
         in_order = iter(self._mine)
         next_partition = next(in_order, None)
         handed = iter(self._fan_out)
         try:
             for partitions, batches in handed:
+                if self._whole:
+                    yield partitions, batches
+                    continue
                 if not self._ordered:
                     yield from batches
                     continue
@@ -234,7 +241,8 @@ class PartitionScan:
             )
             # Unordered, partitions that arrive whole in one page share batches (a cache of many
             # small partitions would otherwise give many small batches).
-            step = raw_step(scan) if self._raw else batch_step(scan, self._batch_size, not self._ordered)
+            share = not self._ordered and not self._whole
+            step = raw_step(scan) if self._raw else batch_step(scan, self._batch_size, share)
             while not self._fan_out.stop.is_set():
                 # more than the cursors: they open as cursors free up, and small partitions
                 # then fill a batch together (enough for two batches, by the sizes seen so far)

@@ -114,29 +114,73 @@ class Reader:
             if selection.shard is not None and selection.shard[0] != 0:
                 return iter(())  # every entry lives everywhere: the first shard reads them all, once
             return self._cursor(cache, -1, False, batch_size, page_size, decode, raw)
-        if selection.partitions is not None:
-            mine = checked_partitions(cache, selection.partitions, len(primaries))
-        elif selection.shard is not None:
-            mine = list(shard_partitions(cache, len(primaries), selection.shard, selection.plan))
-        else:
-            mine = list(range(len(primaries)))
+        mine = _mine(cache, selection, len(primaries))
         rows = 1 if raw else batch_size or self.sizer.batch_rows(cache)
-        batches = PartitionScan(
+        batches = self._partition_scan(cache, selection, primaries, mine, rows, page_size, decode, raw=raw)
+        return iter(batches) if raw else coalesce(batches, rows)
+
+    def partitions_read(self, cache: str, selection: Selection) -> list[int]:
+        """The partitions a partition-parallel ``selection`` of ``cache`` reads, in the order it
+        names them (``InvalidArgumentError`` for a cache that is not partitioned)."""
+        check_cache_name(cache)
+        selection = selection.checked()
+        primaries = primaries_of(self.native, cache)
+        if primaries is None:
+            raise InvalidArgumentError(
+                f"cache {cache!r} is not partitioned (replicated, or a custom affinity): its entries cannot be "
+                "counted partition by partition, so it cannot be read resumably"
+            )
+        return _mine(cache, selection, len(primaries))
+
+    def handovers(
+        self,
+        cache: str,
+        selection: Selection,
+        partitions: list[int],
+        *,
+        batch_size: int,
+        page_size: int | None,
+        decode: dict[str, Any],
+    ) -> Iterator[tuple[list[int], list[tuple[int, dict[str, Any]]]]]:
+        """``partitions`` of ``cache`` read partition-parallel as ``selection`` says, as each
+        partition's hand-over ``([partition], batches)`` (no batch shares partitions)."""
+        selection = selection.checked()
+        primaries = primaries_of(self.native, cache)
+        if primaries is None:
+            raise InvalidArgumentError(f"cache {cache!r} is no longer partitioned")
+        return iter(
+            self._partition_scan(cache, selection, primaries, partitions, batch_size, page_size, decode, whole=True)
+        )
+
+    def _partition_scan(
+        self,
+        cache: str,
+        selection: Selection,
+        primaries: list[bytes],
+        mine: list[int],
+        batch_size: int,
+        page_size: int | None,
+        decode: dict[str, Any],
+        *,
+        raw: bool = False,
+        whole: bool = False,
+    ) -> PartitionScan:
+        return PartitionScan(
             self.nodes(),
             self.sizer,
             cache,
             primaries,
             mine,
-            workers=selection.parallel,
-            batch_size=rows,
+            workers=selection.parallel or 1,
+            batch_size=batch_size,
             page_size=page_size,
             cursors=selection.cursors,
             ordered=selection.ordered,
             failover_timeout=selection.failover_timeout,
             decode=decode,
             raw=raw,
+            whole=whole,
         )
-        return iter(batches) if raw else coalesce(batches, rows)
 
     def _cursor(
         self,
@@ -165,3 +209,12 @@ class Reader:
             page_size = min(batch_size, self.sizer.cursor_page_rows(cache, part, local))
         cursor = self.native.scan(cache, page_size=min(page_size, 2**31 - 1), part=part, local=local, **decode)
         return batches_of(cursor, batch_size)
+
+
+def _mine(cache: str, selection: Selection, count: int) -> list[int]:
+    """The partitions of a partition-parallel ``selection`` of a cache of ``count`` partitions."""
+    if selection.partitions is not None:
+        return checked_partitions(cache, selection.partitions, count)
+    if selection.shard is not None:
+        return list(shard_partitions(cache, count, selection.shard, selection.plan))
+    return list(range(count))

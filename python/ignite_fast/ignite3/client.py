@@ -35,7 +35,9 @@ from ignite_fast._options import ConnectionSettings, TlsOptions, batch_converter
 from ignite_fast._progress import check_progress
 from ignite_fast._sizing import TABLE_PAGE_ROWS
 from ignite_fast.errors import InvalidArgumentError
+from ignite_fast.position import ScanPosition, check_position, row_hashes, selection_of
 from ignite_fast.reading import Batch, arrow_table, batches_of, checked_partitions, raw_pages
+from ignite_fast.resumable import Chunk, ResumableScan, end_of
 from ignite_fast.sharding import (
     ShardPlan,
     balanced_plan,
@@ -47,7 +49,16 @@ from ignite_fast.sharding import (
 from ignite_fast.source import Connected
 from ignite_fast.writing import put_in_pieces
 
-from .reading import check_table, in_partitions, partition_reads, read_tasks, select
+from .reading import (
+    PART_COLUMN,
+    check_table,
+    in_partitions,
+    key_columns_query,
+    partition_reads,
+    quoted,
+    read_tasks,
+    select,
+)
 from .types import type_text
 from .writing import PutColumn
 
@@ -248,6 +259,88 @@ class Ignite3Client(Connected):
 
         for _, batch in self._partition_reads(table, chosen, read, parallel, ordered):
             yield convert(batch)
+
+    def resumable_scan(
+        self,
+        table: str,
+        position: ScanPosition | None = None,
+        *,
+        batch_size: int | None = None,
+        columns: Sequence[str] | None = None,
+        parallel: int | None = None,
+        shard: tuple[int, int] | None = None,
+        partitions: Sequence[int] | None = None,
+        plan: ShardPlan | None = None,
+        format: str = "numpy",
+        strings: str = "bytes",
+        page_size: int | None = None,
+        epoch: int = 0,
+        decimal_as_string: bool | None = None,
+    ) -> ResumableScan:
+        """A read of ``table`` that can stop and resume: iterate it for the batches :meth:`scan`
+        gives (arguments as there), and take ``scan.position()`` after any batch; pass that
+        position back (in this process or another, through ``to_bytes``/``to_dict``) to read
+        the rest of the epoch, every row exactly once while the table is unchanged. Without a
+        position it starts epoch ``epoch``.
+
+        The partitions are read partition-parallel (``parallel``, 1 by default) as ``WHERE
+        __part IN (...)`` queries that also read each row's partition (and the primary key
+        columns, when ``columns`` leaves them out; both are dropped from the batches).
+        Partitions read whole are not read again; partitions begun before are read again first,
+        their rows read before skipped and checked against the position's key fingerprint (a
+        partition changed since raises :class:`~ignite_fast.errors.PositionMismatchError`,
+        before any batch). A position of another table, selection of partitions, ``columns``,
+        ``shard`` or ``plan`` raises :class:`~ignite_fast.errors.PositionError` before anything
+        is read."""
+        convert = batch_converter(format, strings)
+        exact = exact_decimals(format, decimal_as_string)
+        check_int("epoch", epoch, 0)
+        page_size = TABLE_PAGE_ROWS if page_size is None else check_int("page_size", page_size, 1)
+        batch_size = page_size if batch_size is None else check_int("batch_size", batch_size, 1)
+        parallel = 1 if parallel is None else check_int("parallel", parallel, 1)
+        chosen = check_selection(shard, partitions, plan)
+        count = self.partitions(table)
+        if shard is not None:
+            chosen = list(shard_partitions(table, count, shard, plan))
+        mine = list(range(count)) if chosen is None else checked_partitions(table, chosen, count)
+        picked = selection_of(columns, shard, None if plan is None else plan.to_dict())
+        if position is None:
+            start = ScanPosition(3, table, picked, tuple(sorted(mine)), epoch=epoch)
+        else:
+            check_position(position, 3, table, mine, picked)
+            start = position
+        keys = self.key_columns(table)
+        asked = None if columns is None else [str(c) for c in columns]
+        added = [] if asked is None else [k for k in keys if k not in asked]
+        query = select(table, None if asked is None else asked + added, f"__part AS {quoted(PART_COLUMN)}")
+
+        def job(native: Native, parts: list[int]) -> Iterator[tuple[int, Any, tuple[int, ...]]]:
+            cursor = native.sql(in_partitions(query, parts), parts, "PUBLIC", page_size, exact)
+            for rows, batch in batches_of(cursor, batch_size, typed_empty=False):
+                yield rows, batch, ()
+            yield 0, None, tuple(parts)  # the query ended: its partitions are read whole
+
+        def read(parts: list[int]) -> Iterator[Chunk]:
+            for rows, batch, finished in self._partition_reads(table, parts, job, parallel, False):
+                if batch is None:
+                    yield end_of(finished)
+                    continue
+                part = batch.pop(PART_COLUMN)
+                hashes = row_hashes({key: batch[key] for key in keys})
+                for key in added:
+                    del batch[key]
+                yield Chunk(batch, rows, part.values, hashes)
+
+        return ResumableScan(start, read, convert)
+
+    def key_columns(self, table: str) -> list[str]:
+        """The names of ``table``'s primary key columns, in key order."""
+        query, args = key_columns_query(table)
+        names = [name for batch in self.sql(query, args) for name in batch["COLUMN_NAME"].tolist()]
+        if not names:
+            self.partitions(table)  # a missing table raises CacheNotFoundError
+            raise InvalidArgumentError(f"table {table!r} has no primary key columns in SYSTEM.TABLE_COLUMNS")
+        return [name.decode() for name in names]
 
     def _partition_reads(
         self,

@@ -32,14 +32,40 @@ def quoted(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
 
 
-def select(table: str, columns: Sequence[str] | None) -> str:
-    """``SELECT`` of ``columns`` (all when None) from ``table``, names checked and quoted."""
+def select(table: str, columns: Sequence[str] | None, also: str = "") -> str:
+    """``SELECT`` of ``columns`` (all when None) from ``table``, names checked and quoted, and
+    ``also`` (SQL of more columns) after them."""
     check_table(table)
+    also = f", {also}" if also else ""
     if columns is None:
-        return f"SELECT * FROM {table}"
+        return f"SELECT *{also} FROM {table}"
     if isinstance(columns, str) or not columns:
         raise InvalidArgumentError("columns must be a non-empty list of column names")
-    return f"SELECT {', '.join(quoted(str(c)) for c in columns)} FROM {table}"
+    return f"SELECT {', '.join(quoted(str(c)) for c in columns)}{also} FROM {table}"
+
+
+#: The column a resumable scan reads each row's partition into (dropped before a batch is given).
+PART_COLUMN = "__ignite_fast_part"
+
+
+def key_columns_query(table: str) -> tuple[str, list[Any]]:
+    """The query (and its arguments) of ``table``'s primary key columns, in key order, from the
+    ``SYSTEM.TABLE_COLUMNS`` view: names as SQL takes them, unquoted ones in upper case."""
+    names = [_identifier(name) for name in _split_name(check_table(table))]
+    schema, name = names if len(names) == 2 else ["PUBLIC", names[0]]
+    return (
+        "SELECT COLUMN_NAME FROM SYSTEM.TABLE_COLUMNS WHERE SCHEMA_NAME = ? AND TABLE_NAME = ? "
+        "AND PK_COLUMN_ORDINAL IS NOT NULL ORDER BY PK_COLUMN_ORDINAL",
+        [schema, name],
+    )
+
+
+def _split_name(table: str) -> list[str]:
+    return [match.group(0) for match in re.finditer(_NAME, table)]
+
+
+def _identifier(name: str) -> str:
+    return name[1:-1].replace('""', '"') if name.startswith('"') else name.upper()
 
 
 def in_partitions(query: str, partitions: list[int]) -> str:

@@ -1,0 +1,149 @@
+"""Resuming an epoch (issue 25): a read resumed at 90% of an epoch of MNIST-shaped rows, against a
+full pass of the same read, in the same rounds.
+
+Data: the one-node Ignite 2 cache of the throughput smoke (70,000 objects of 784 pixel bytes and an
+int label; 1024 partitions) and the two-node Ignite 3 table (60,000 rows of an INT key, a
+VARBINARY(784) and an INT label; 16 partitions).
+
+Readers, each a full pass from no position and a resumed pass from the position taken once 90%
+of the epoch's rows were read (kept as a job keeps it: bytes or a saved state, read back):
+
+- core: ``client.resumable_scan``, with ``client.scan`` beside it (what a restart without a
+  position repeats, and what keeping the position costs a full pass);
+- PyTorch: torchdata's ``StatefulDataLoader`` over ``IgniteIterableDataset`` (no workers), the
+  resumed loader given the saved loader's ``state_dict()`` (through ``torch.save``); dataset and
+  loader are made in every pass, as a restarted job makes them.
+
+A resumed pass re-reads the partitions open at the save (skipping, and checking, their rows read
+before): its cost over the last tenth is what the ratio shows. The full and resumed passes
+alternate within each round (conftest.interleave); reported: the resumed pass's time as a share
+of the full pass's (median of per-round ratios), next to the full pass's MB/s and rows/s. No peer
+client resumes: pyignite and pyignite_dbapi repeat the epoch (their full-pass rates are in the
+throughput tables).
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+import ignite_fast
+from conftest import interleave, quiet_before_timing
+from ignite_fast.position import ScanPosition
+
+pytestmark = pytest.mark.headline
+
+# Where the epoch is cut: the resumed pass reads the rest.
+RESUME_AT = 0.9
+BATCH_ROWS = 4096
+# Rounds of each interleaved measurement (odd: the median is one round's ratio).
+ROUNDS = 11
+
+
+def _mnist(request, generation: int) -> dict:
+    """The scenario's data (its cluster started on first use): name, rows, row_bytes, addresses,
+    cluster, generation, key."""
+    if generation == 2:
+        cache = request.getfixturevalue("caches").get("mnist", 1)
+        return {**cache, "row_bytes": cache["value_bytes"], "generation": 2, "key": "key"}
+    return {**request.getfixturevalue("tables3")["mnist"], "generation": 3, "key": "ID"}
+
+
+def _client(data: dict):
+    return ignite_fast.Client(data["addresses"], ignite=data["generation"])
+
+
+def _core_passes(data: dict) -> dict:
+    """Full passes of ``scan`` and of ``resumable_scan``, and a ``resumable_scan`` resumed from the
+    position at RESUME_AT of the epoch (through its bytes)."""
+    client, name, key = _client(data), data["name"], data["key"]
+
+    def read(batches) -> int:
+        return sum(len(batch[key]) for batch in batches)
+
+    with client.resumable_scan(name, batch_size=BATCH_ROWS) as scan:
+        for _ in scan:
+            if scan.position().rows >= RESUME_AT * data["rows"]:
+                break
+        saved = scan.position().to_bytes()
+    # the rows the resumed pass gives, as its position at the save says
+    rest = data["rows"] - ScanPosition.from_bytes(saved).rows
+
+    def full_scan() -> int:
+        rows = read(client.scan(name, batch_size=BATCH_ROWS))
+        assert rows == data["rows"]
+        return rows
+
+    def full() -> int:
+        with client.resumable_scan(name, batch_size=BATCH_ROWS) as scan:
+            rows = read(scan)
+        assert rows == data["rows"]
+        return rows
+
+    def resumed() -> int:
+        with client.resumable_scan(name, ScanPosition.from_bytes(saved), batch_size=BATCH_ROWS) as scan:
+            rows = read(scan)
+        assert rows == rest
+        return rows
+
+    return {"full pass": full, "resumed at 90%": resumed, "full pass, scan": full_scan}
+
+
+def _leaf_rows(batch) -> int:
+    """Rows of a batch: the length of its first array (batches nest dicts of arrays)."""
+    while isinstance(batch, dict):
+        batch = next(iter(batch.values()))
+    return len(batch)
+
+
+def _torch_passes(data: dict) -> dict:
+    import torch
+    from torchdata.stateful_dataloader import StatefulDataLoader
+
+    from ignite_fast.pytorch import IgniteIterableDataset
+
+    def loader():
+        dataset = IgniteIterableDataset(
+            data["name"], hosts=data["addresses"], batch_size=BATCH_ROWS, ignite=data["generation"]
+        )
+        return StatefulDataLoader(dataset, batch_size=None, num_workers=0)
+
+    saving = loader()
+    rows = 0
+    for batch in saving:
+        rows += _leaf_rows(batch)
+        if rows >= RESUME_AT * data["rows"]:
+            break
+    buffer = io.BytesIO()
+    torch.save(saving.state_dict(), buffer)
+    saved, rest = buffer.getvalue(), data["rows"] - rows
+
+    def full() -> int:
+        rows = sum(_leaf_rows(batch) for batch in loader())
+        assert rows == data["rows"]
+        return rows
+
+    def resumed() -> int:
+        resuming = loader()
+        resuming.load_state_dict(torch.load(io.BytesIO(saved), weights_only=True))
+        rows = sum(_leaf_rows(batch) for batch in resuming)
+        assert rows == rest
+        return rows
+
+    return {"full pass": full, "resumed at 90%": resumed}
+
+
+FACES = {"core": _core_passes, "pytorch": _torch_passes}
+
+
+@pytest.mark.parametrize("face", list(FACES))
+@pytest.mark.parametrize("generation", [2, 3], ids=["ignite2", "ignite3"])
+def test_resume_at_90_percent(benchmark, request, generation, face):
+    data = _mnist(request, generation)
+    passes = FACES[face](data)
+    for run in passes.values():
+        run()
+    quiet_before_timing(data["cluster"])
+    scenario = f"resume {face}, Ignite {generation}"
+    interleave(benchmark, data["cluster"], scenario, "full pass", passes, data["row_bytes"], rounds=ROUNDS)

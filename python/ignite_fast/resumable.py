@@ -1,0 +1,336 @@
+"""Resumable scans, shared by both generations: :class:`ResumableScan` yields a scan's batches and
+keeps its :class:`~ignite_fast.position.ScanPosition` after each, and reads from a saved one.
+
+A generation's client gives it a :data:`ReadPartitions`: the partition-parallel read of some of
+its partitions as :class:`Chunk` s, each telling which partition every row came from, one hash per
+row of its key (``position.row_hashes``), and which partitions are read whole once the chunk has
+been given. With that, this module alone keeps the position, resumes, and checks:
+
+- finished partitions are not read again;
+- partitions begun before (``open``) are read first, on their own: their first ``rows`` rows are
+  skipped and fingerprinted, and a count or fingerprint that differs, or a partition that ends
+  before, raises :class:`~ignite_fast.errors.PositionMismatchError` before any row is given (the
+  rows after the skipped ones wait until every open partition has been checked);
+- the other partitions are then read as ``scan`` reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, cast
+
+import numpy as np
+
+from .columns import (
+    Column,
+    FixedColumn,
+    ListColumn,
+    MapColumn,
+    NullColumn,
+    PrimColumn,
+    StrColumn,
+    StructColumn,
+    VarColumn,
+    concat_batches,
+    nbytes,
+)
+from .errors import PositionMismatchError
+from .parallel import SMALL_BATCH_BYTES
+from .position import ScanPosition, add, fingerprint
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Rows of a partition-parallel read: ``columns`` (None: no rows), the partition of each row
+    (``parts``: one for all, or an array), one key hash per row, and the partitions read whole
+    once this chunk has been given."""
+
+    columns: dict[str, Column] | None
+    rows: int
+    parts: int | np.ndarray
+    hashes: np.ndarray
+    finished: tuple[int, ...] = ()
+
+
+def end_of(partitions: tuple[int, ...]) -> Chunk:
+    """A chunk without rows that says ``partitions`` are read whole."""
+    return Chunk(None, 0, np.empty(0, np.int64), np.empty(0, np.uint64), partitions)
+
+
+#: Reads some partitions (sorted) partition-parallel, as chunks.
+ReadPartitions = Callable[[list[int]], Iterator[Chunk]]
+
+#: Rows and key fingerprint of each partition in a batch.
+Tally = dict[int, tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """A batch to give, with what it adds to the position."""
+
+    columns: dict[str, Column] | None
+    rows: int
+    tally: Tally
+    finished: tuple[int, ...]
+
+
+class ResumableScan(Iterator[Any]):
+    """An iterator of a scan's batches (as ``scan`` gives them, minus what ``start`` says was
+    read) whose :meth:`position` says where it is after the last batch given. Made by the
+    clients' ``resumable_scan``, which check ``start`` against the read before making it.
+    ``merge_below``: small batches are merged up to that many rows (Ignite 2's ``scan`` does);
+    0 gives the chunks as they come. ``read_keys``: a read of just the keys (chunks without
+    columns), for a generation whose partitions stay open long (Ignite 3: until their query
+    ends); with it the open partitions are first checked on their keys alone, and those read to
+    their end before are finished without reading their rows again. Leaving the loop early, or
+    :meth:`close`, stops the read."""
+
+    def __init__(
+        self,
+        start: ScanPosition,
+        read: ReadPartitions,
+        convert: Callable[[dict[str, Column]], Any],
+        *,
+        merge_below: int = 0,
+        read_keys: ReadPartitions | None = None,
+    ) -> None:
+        self._start = start
+        self._read = read
+        self._read_keys = read_keys
+        self._convert = convert
+        self._merge_below = merge_below
+        self._finished = set(start.finished)
+        self._open = dict(start.open)
+        self._finished_rows = start.finished_rows
+        self._batches = self._run()
+
+    def position(self) -> ScanPosition:
+        """Where the scan is after the last batch given (a value: cheap to take, safe to keep)."""
+        return ScanPosition(
+            generation=self._start.generation,
+            name=self._start.name,
+            selection=self._start.selection,
+            partitions=self._start.partitions,
+            epoch=self._start.epoch,
+            finished=frozenset(self._finished),
+            open=dict(self._open),
+            finished_rows=self._finished_rows,
+            topology=self._start.topology,
+        )
+
+    def __next__(self) -> Any:
+        return next(self._batches)
+
+    def close(self) -> None:
+        """Stops the read (its cursors are closed); the position stays as it is."""
+        self._batches.close()
+
+    def __enter__(self) -> ResumableScan:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def _give(self, counted: _Counted) -> Iterator[Any]:
+        for p, (rows, fp) in counted.tally.items():
+            had_rows, had_fp = self._open.get(p, (0, 0))
+            self._open[p] = (had_rows + rows, add(had_fp, fp))
+        for p in counted.finished:
+            self._finished_rows += self._open.pop(p, (0, 0))[0]
+            self._finished.add(p)
+        if counted.columns is not None:
+            yield self._convert(counted.columns)
+
+    def _run(self) -> Generator[Any]:
+        start = self._start
+        opened = sorted(start.open)
+        if opened and self._read_keys is not None:
+            opened = self._settled(opened, self._read_keys(opened))
+        if opened:
+            yield from self._resumed(opened, self._read(opened))
+        rest = [p for p in start.partitions if p not in start.finished and p not in start.open]
+        if rest:
+            chunks = (_counted(chunk) for chunk in self._read(rest))
+            for counted in _merged(chunks, self._merge_below) if self._merge_below else chunks:
+                yield from self._give(counted)
+
+    def _settled(self, opened: list[int], keys: Iterator[Chunk]) -> list[int]:
+        """Checks the open partitions' first rows on ``keys`` (their keys alone), finishes those
+        without more rows, and returns the others, to be read again."""
+        want = {p: self._start.open[p][0] for p in opened}
+        skipped: Tally = {p: (0, 0) for p in opened}
+        more: set[int] = set()
+        for chunk in keys:
+            more.update(_skip(chunk, want, skipped).tally)
+        for p in opened:
+            self._check(p, skipped[p])
+            if p not in more:
+                self._finished_rows += self._open.pop(p)[0]
+                self._finished.add(p)
+        return [p for p in opened if p in more]
+
+    def _resumed(self, opened: list[int], chunks: Iterator[Chunk]) -> Iterator[Any]:
+        """The rows of the ``opened`` partitions past those read before, once all of those are
+        checked."""
+        want = {p: self._start.open[p][0] for p in opened}
+        skipped: Tally = {p: (0, 0) for p in want}
+        waiting: list[_Counted] = []
+        unchecked = set(want)
+        for chunk in chunks:
+            counted = _skip(chunk, want, skipped)
+            if unchecked:
+                for p in [p for p in unchecked if skipped[p][0] == want[p]]:
+                    self._check(p, skipped[p])
+                    unchecked.discard(p)
+                for p in set(counted.finished) & unchecked:
+                    self._check(p, skipped[p])
+                waiting.append(counted)
+                if not unchecked:
+                    for held in waiting:
+                        yield from self._give(held)
+                    waiting = []
+                continue
+            yield from self._give(counted)
+        for p in unchecked:  # the read ended before these were finished: cannot happen with a
+            self._check(p, skipped[p])  # complete read, but never give rows unchecked
+
+    def _check(self, partition: int, skipped: tuple[int, int]) -> None:
+        rows, fp = self._start.open[partition]
+        kind = "cache" if self._start.generation == 2 else "table"
+        where = f"partition {partition} of {kind} {self._start.name!r}"
+        if skipped[0] < rows:
+            raise PositionMismatchError(
+                f"{where} has {skipped[0]} rows now, fewer than the {rows} read before the position was taken: "
+                "it changed, so the scan cannot resume exactly"
+            )
+        if skipped[1] != fp:
+            raise PositionMismatchError(
+                f"the first {rows} rows of {where} are not those read before the position was taken (their keys "
+                "differ): it changed or moved, so the scan cannot resume exactly"
+            )
+
+
+def _tally(parts: int | np.ndarray, hashes: np.ndarray) -> Tally:
+    if isinstance(parts, int):
+        return {parts: (len(hashes), fingerprint(hashes))} if len(hashes) else {}
+    if not len(parts):
+        return {}
+    order = np.argsort(parts, kind="stable")
+    sorted_parts = parts[order]
+    starts = np.flatnonzero(np.r_[True, sorted_parts[1:] != sorted_parts[:-1]])
+    sums = np.add.reduceat(hashes[order], starts, dtype=np.uint64)
+    counts = np.diff(np.r_[starts, len(parts)])
+    return {
+        int(p): (int(n), int(fp)) for p, n, fp in zip(sorted_parts[starts].tolist(), counts.tolist(), sums.tolist())
+    }
+
+
+def _counted(chunk: Chunk) -> _Counted:
+    return _Counted(chunk.columns, chunk.rows, _tally(chunk.parts, chunk.hashes), chunk.finished)
+
+
+def _skip(chunk: Chunk, want: dict[int, int], skipped: Tally) -> _Counted:
+    """``chunk`` without the rows of its partitions' first ``want[p]`` rows, which are counted and
+    fingerprinted into ``skipped`` instead."""
+    parts = chunk.parts
+    if chunk.rows == 0:
+        return _counted(chunk)
+    if isinstance(parts, int):
+        parts = np.full(chunk.rows, parts, np.int64)
+    order = np.argsort(parts, kind="stable")
+    sorted_parts = parts[order]
+    starts = np.flatnonzero(np.r_[True, sorted_parts[1:] != sorted_parts[:-1]])
+    # each row's rank among its partition's rows in this chunk, then in the whole read so far
+    rank = np.empty(chunk.rows, np.int64)
+    rank[order] = np.arange(chunk.rows) - np.repeat(starts, np.diff(np.r_[starts, chunk.rows]))
+    seen = np.array([skipped.get(int(p), (0, 0))[0] for p in parts[order][starts]], np.int64)
+    left = np.array([want.get(int(p), 0) for p in parts[order][starts]], np.int64) - seen
+    limit = np.empty(chunk.rows, np.int64)
+    limit[order] = np.repeat(left, np.diff(np.r_[starts, chunk.rows]))
+    skip = rank < limit
+    if not skip.any():
+        return _counted(chunk)
+    for p, (rows, fp) in _tally(parts[skip], chunk.hashes[skip]).items():
+        had_rows, had_fp = skipped[p]
+        skipped[p] = (had_rows + rows, add(had_fp, fp))
+    keep = np.flatnonzero(~skip)
+    if not len(keep):
+        return _Counted(None, 0, {}, chunk.finished)
+    columns = {name: take(column, keep) for name, column in (chunk.columns or {}).items()}
+    return _Counted(columns, len(keep), _tally(parts[keep], chunk.hashes[keep]), chunk.finished)
+
+
+def _merged(chunks: Iterator[_Counted], batch_size: int) -> Iterator[_Counted]:
+    """Runs of small batches merged into batches of up to ``batch_size`` rows, with their tallies
+    (``parallel.coalesce``'s rule, keeping count of what each merged batch holds)."""
+    pending: list[_Counted] = []
+    pending_rows = 0
+
+    def flush() -> Iterator[_Counted]:
+        nonlocal pending, pending_rows
+        with_rows = [c for c in pending if c.columns is not None]
+        merged = concat_batches([cast(dict[str, Column], c.columns) for c in with_rows]) if len(with_rows) > 1 else None
+        if len(with_rows) <= 1 or merged is not None:
+            tally: Tally = {}
+            for c in pending:
+                for p, (rows, fp) in c.tally.items():
+                    had_rows, had_fp = tally.get(p, (0, 0))
+                    tally[p] = (had_rows + rows, add(had_fp, fp))
+            columns = merged if merged is not None else (with_rows[0].columns if with_rows else None)
+            finished = tuple(p for c in pending for p in c.finished)
+            if pending:
+                yield _Counted(columns, pending_rows, tally, finished)
+        else:
+            yield from pending
+        pending, pending_rows = [], 0
+
+    for counted in chunks:
+        small = counted.columns is None or (counted.rows < batch_size and nbytes(counted.columns) < SMALL_BATCH_BYTES)
+        if not small or pending_rows + counted.rows > batch_size:
+            yield from flush()
+        if not small:
+            yield counted
+            continue
+        pending.append(counted)
+        pending_rows += counted.rows
+    yield from flush()
+
+
+def take(column: Column, rows: np.ndarray) -> Column:
+    """Rows ``rows`` (indices, ascending) of any column."""
+    if isinstance(column, PrimColumn):
+        return PrimColumn(column.values[rows], _valid(column.valid, rows), column.logical)
+    if isinstance(column, FixedColumn):
+        return FixedColumn(column.values[rows], _valid(column.valid, rows))
+    if isinstance(column, StructColumn):
+        return StructColumn(column.type_name, {n: take(c, rows) for n, c in column.fields.items()}, len(rows))
+    if isinstance(column, NullColumn):
+        return NullColumn(len(rows))
+    offsets, inner = _gather(column.offsets, rows)
+    valid = _valid(column.valid, rows)
+    if isinstance(column, StrColumn):
+        return StrColumn(offsets, column.data[inner], valid, column.logical)
+    if isinstance(column, VarColumn):
+        return VarColumn(column.values[inner], offsets, valid)
+    if isinstance(column, ListColumn):
+        return ListColumn(offsets, take(column.child, inner), valid)
+    assert isinstance(column, MapColumn)
+    return MapColumn(offsets, take(column.keys, inner), take(column.values, inner), valid)
+
+
+def _valid(valid: np.ndarray | None, rows: np.ndarray) -> np.ndarray | None:
+    return None if valid is None else valid[rows]
+
+
+def _gather(offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """New offsets for ``rows`` of a variable-length column, and the inner indices they take."""
+    starts = offsets[rows].astype(np.int64)
+    lengths = offsets[rows + 1].astype(np.int64) - starts
+    new = np.zeros(len(rows) + 1, np.int64)
+    np.cumsum(lengths, out=new[1:])
+    inner = np.repeat(starts - new[:-1], lengths) + np.arange(new[-1])
+    return new.astype(offsets.dtype if new[-1] < 2**31 else np.int64), inner

@@ -1,0 +1,374 @@
+"""ScanPosition (ignite_fast.position): its serialised forms, every way they can be refused, and
+the key fingerprints resumed scans check. No node: positions are plain values."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from ignite_fast import PositionError, PositionMismatchError, ResumableScan, ScanPosition
+from ignite_fast.columns import PrimColumn, StrColumn
+from ignite_fast.errors import InvalidArgumentError
+from ignite_fast.position import FORMAT_VERSION, check_position, fingerprint, row_hashes, selection_of
+from ignite_fast.resumable import Chunk, end_of
+
+SELECTION = selection_of(["a", "b"], (1, 4), {"partitions": [[0, 1]]})
+
+
+def sample(**changes) -> ScanPosition:
+    fields = {
+        "generation": 2,
+        "name": "numbers",
+        "selection": SELECTION,
+        "partitions": (1, 5, 9, 13),
+        "epoch": 3,
+        "finished": frozenset({1, 9}),
+        "open": {5: (17, 2**64 - 5)},
+        "finished_rows": 40,
+        "topology": (4, 1),
+    }
+    return ScanPosition(**{**fields, **changes})
+
+
+def canonical(value) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+
+
+def sealed(position: dict) -> bytes:
+    """What to_bytes would make of a dict (to forge well-sealed but wrong positions)."""
+    return canonical({"position": position, "sha256": hashlib.sha256(canonical(position)).hexdigest()})
+
+
+def test_round_trips_through_dicts_and_bytes():
+    position = sample()
+    assert ScanPosition.from_dict(position.to_dict()) == position
+    assert ScanPosition.from_dict(json.loads(json.dumps(position.to_dict()))) == position
+    assert ScanPosition.from_bytes(position.to_bytes()) == position
+    fresh = sample(finished=frozenset(), open={}, finished_rows=0, topology=None)
+    assert ScanPosition.from_bytes(fresh.to_bytes()) == fresh
+    assert position.version == FORMAT_VERSION
+
+
+def test_bytes_are_canonical():
+    a = sample(finished=frozenset({9, 1}), open={5: (17, 2**64 - 5)})
+    b = sample(finished=frozenset({1, 9}), open=dict([(5, (17, 2**64 - 5))]))
+    assert a.to_bytes() == b.to_bytes()
+    assert ScanPosition.from_bytes(a.to_bytes()).to_bytes() == a.to_bytes()
+    a.to_bytes().decode("ascii")  # ASCII JSON
+    # the same JSON, not in its canonical form (spaces), is refused
+    outer = json.loads(a.to_bytes())
+    with pytest.raises(PositionError, match="canonical"):
+        ScanPosition.from_bytes(json.dumps(outer, sort_keys=True).encode())
+
+
+def test_every_flipped_byte_is_refused():
+    blob = sample().to_bytes()
+    for i in range(len(blob)):
+        for bit in (0x01, 0x20, 0x80):
+            changed = bytearray(blob)
+            changed[i] ^= bit
+            with pytest.raises(PositionError):
+                ScanPosition.from_bytes(bytes(changed))
+
+
+def test_truncated_and_foreign_bytes_are_refused():
+    blob = sample().to_bytes()
+    for cut in range(len(blob)):
+        with pytest.raises(PositionError):
+            ScanPosition.from_bytes(blob[:cut])
+    for junk in [b"", b"\xff\xfe", b"null", b"[]", b"{}", b'{"position":{},"sha256":"00"}', b"not json"]:
+        with pytest.raises(PositionError):
+            ScanPosition.from_bytes(junk)
+    with pytest.raises(PositionError, match="bytes"):
+        ScanPosition.from_bytes("text")  # type: ignore[arg-type]
+
+
+def test_a_sealed_but_wrong_position_is_refused():
+    """Bytes whose sha256 matches but whose fields are wrong: every field is still checked."""
+    bad = sample().to_dict()
+    bad["open"] = [[2, 5, 0]]  # partition 2 is not a partition of the position
+    with pytest.raises(PositionError, match="open partition"):
+        ScanPosition.from_bytes(sealed(bad))
+
+
+BAD_FIELDS = [
+    ("version", 2),
+    ("version", 0),
+    ("version", True),
+    ("version", "1"),
+    ("version", None),
+    ("generation", 4),
+    ("generation", "2"),
+    ("generation", True),
+    ("name", ""),
+    ("name", 5),
+    ("selection", None),
+    ("selection", {"columns": None}),
+    ("partitions", [5, 1]),
+    ("partitions", [1, 1, 5, 9, 13]),
+    ("partitions", [-1, 1, 5, 9, 13]),
+    ("partitions", [1.0, 5, 9, 13]),
+    ("partitions", "1,5"),
+    ("epoch", -1),
+    ("epoch", 1.5),
+    ("epoch", None),
+    ("finished", [9, 1]),
+    ("finished", [2]),  # not a partition of the position
+    ("finished", [1, 5, 9]),  # 5 is open too: finished and open must not meet
+    ("finished", [True]),
+    ("open", [[2, 1, 0]]),  # open partition not among the partitions
+    ("open", [[9, 1, 0]]),  # finished and open
+    ("open", [[5, 0, 0]]),  # an open partition has read rows
+    ("open", [[5, -3, 0]]),  # negative rows
+    ("open", [[5, 1, -1]]),
+    ("open", [[5, 1, 2**64]]),
+    ("open", [[5, 1]]),
+    ("open", [[5, "1", 0]]),
+    ("open", [[13, 1, 0], [5, 1, 0]]),  # not sorted
+    ("open", [[5, 1, 0], [5, 2, 0]]),  # one partition twice
+    ("open", {"5": [1, 0]}),
+    ("finished_rows", -1),
+    ("finished_rows", 2.0),
+    ("topology", [1]),
+    ("topology", [1, -1]),
+    ("topology", "4.1"),
+]
+
+BAD_SELECTIONS = [
+    ("columns", "a"),
+    ("columns", [1]),
+    ("shard", [1]),
+    ("shard", [4, 4]),
+    ("shard", [-1, 4]),
+    ("shard", [True, 4]),
+    ("plan", None),
+    ("value_type", 1.5),
+    ("value_type", False),
+]
+
+
+@pytest.mark.parametrize(("key", "value"), BAD_FIELDS)
+def test_a_wrong_field_is_refused(key, value):
+    data = sample().to_dict()
+    data[key] = value
+    with pytest.raises(PositionError):
+        ScanPosition.from_dict(data)
+    with pytest.raises(PositionError):
+        ScanPosition.from_bytes(sealed(data))
+
+
+@pytest.mark.parametrize(("key", "value"), BAD_SELECTIONS)
+def test_a_wrong_selection_is_refused(key, value):
+    data = sample().to_dict()
+    data["selection"][key] = value
+    with pytest.raises(PositionError):
+        ScanPosition.from_dict(data)
+
+
+def test_missing_or_extra_fields_are_refused():
+    for key in sample().to_dict():
+        data = sample().to_dict()
+        del data[key]
+        with pytest.raises(PositionError):
+            ScanPosition.from_dict(data)
+    with pytest.raises(PositionError):
+        ScanPosition.from_dict({**sample().to_dict(), "extra": 1})
+    for not_a_dict in [None, [], "position", 5]:
+        with pytest.raises(PositionError):
+            ScanPosition.from_dict(not_a_dict)
+
+
+def test_from_dict_does_not_keep_the_callers_objects():
+    data = sample().to_dict()
+    kept = copy.deepcopy(data)
+    position = ScanPosition.from_dict(data)
+    data["selection"]["columns"].append("c")
+    data["partitions"].append(99)
+    assert position == ScanPosition.from_dict(kept)
+    position.to_dict()["selection"]["columns"].append("d")
+    assert position == ScanPosition.from_dict(kept)
+
+
+def test_a_position_error_is_an_invalid_argument():
+    assert issubclass(PositionError, InvalidArgumentError)
+    assert issubclass(PositionError, ValueError)
+
+
+def test_describe_reads_well():
+    text = sample().describe()
+    assert text == (
+        "cache 'numbers' (Ignite 2), epoch 3: 2/4 partitions finished, 1 open (5: 17 rows), 57 rows read"
+    ), text
+    fresh = sample(generation=3, name="T", finished=frozenset(), open={}, finished_rows=0)
+    assert fresh.describe() == "table 'T' (Ignite 3), epoch 3: 0/4 partitions finished, 0 open, 0 rows read"
+
+
+def test_rows_done_and_next_epoch():
+    position = sample()
+    assert position.rows == 57
+    assert not position.done
+    whole = sample(finished=frozenset({1, 5, 9, 13}), open={}, finished_rows=60)
+    assert whole.done
+    assert whole.rows == 60
+    after = whole.next_epoch()
+    assert (after.epoch, after.finished, dict(after.open), after.rows, after.done) == (4, frozenset(), {}, 0, False)
+    assert (after.name, after.partitions, after.selection) == (whole.name, whole.partitions, whole.selection)
+
+
+def test_check_position_names_the_field_that_differs():
+    position = sample()
+    partitions = list(position.partitions)
+    check_position(position, 2, "numbers", partitions, SELECTION)
+    with pytest.raises(PositionError, match="Ignite 2, this scan reads Ignite 3"):
+        check_position(position, 3, "numbers", partitions, SELECTION)
+    with pytest.raises(PositionError, match="position is of cache 'numbers', this scan reads 'other'"):
+        check_position(position, 2, "other", partitions, SELECTION)
+    with pytest.raises(PositionError, match="columns="):
+        check_position(position, 2, "numbers", partitions, {**SELECTION, "columns": None})
+    with pytest.raises(PositionError, match="shard="):
+        check_position(position, 2, "numbers", partitions, {**SELECTION, "shard": [1, 8]})
+    with pytest.raises(PositionError, match="plan="):
+        check_position(position, 2, "numbers", partitions, selection_of(["a", "b"], (1, 4), None))
+    with pytest.raises(PositionError, match=r"partitions \[1, 5, 9, 13\], this scan reads \[1-3\]"):
+        check_position(position, 2, "numbers", [3, 1, 2], SELECTION)
+    with pytest.raises(PositionError, match="ScanPosition"):
+        check_position(position.to_dict(), 2, "numbers", partitions, SELECTION)  # type: ignore[arg-type]
+
+
+def strings(values: list[bytes]) -> StrColumn:
+    offsets = np.cumsum([0] + [len(v) for v in values]).astype(np.int32)
+    return StrColumn(offsets, np.frombuffer(b"".join(values), np.uint8).copy(), None)
+
+
+def test_fingerprints_ignore_order_and_batch_boundaries():
+    keys = np.arange(1000, dtype=np.int64)
+    whole = fingerprint(row_hashes(PrimColumn(keys, None)))
+    shuffled = np.random.default_rng(1).permutation(keys)
+    pieces = [row_hashes(PrimColumn(shuffled[a : a + 70], None)) for a in range(0, 1000, 70)]
+    assert sum(fingerprint(h) for h in pieces) % 2**64 == whole
+    assert fingerprint(row_hashes(PrimColumn(keys[:-1], None))) != whole
+    assert fingerprint(row_hashes(PrimColumn(np.r_[keys[:-1], 1000], None))) != whole
+    hashes = row_hashes(PrimColumn(keys, None))
+    assert len(set(hashes.tolist())) == 1000
+    assert 0 not in hashes.tolist()
+
+
+def test_string_keys_hash_alike_at_any_padding():
+    values = [b"", b"a", b"abcdefgh", b"abcdefghi", b"\x00x", "ü".encode()]
+    hashes = row_hashes(strings(values))
+    assert len(set(hashes.tolist())) == len(values)
+    one_by_one = [int(row_hashes(strings([v]))[0]) for v in values]
+    assert hashes.tolist() == one_by_one
+    padded = np.array(values, dtype="S16")
+    assert row_hashes(PrimColumn(padded, None)).tolist() == hashes.tolist()
+
+
+def test_composite_keys_and_nulls():
+    a = PrimColumn(np.array([1, 2, 1], np.int32), None)
+    b = strings([b"x", b"x", b"y"])
+    hashes = row_hashes({"A": a, "B": b})
+    assert len(set(hashes.tolist())) == 3
+    swapped = row_hashes({"A": PrimColumn(np.array([1, 2, 1], np.int32), None), "C": b})
+    assert hashes.tolist() != swapped.tolist()  # the column's name counts
+    nullable = PrimColumn(np.array([0, 0], np.int64), np.array([True, False]))
+    assert len(set(row_hashes(nullable).tolist())) == 2
+
+
+# ---- ResumableScan's bookkeeping, over reads of in-memory partitions ----------------------------
+
+
+def partitioned(data: dict[int, list[int]], *, per_query: bool, rows: int = 2):
+    """A ReadPartitions over ``data`` (partition -> keys in scan order): partition by partition,
+    each finished on its last chunk (as Ignite 2 reads), or ``per_query``, in one stream of
+    ``rows``-row chunks finished when it ends (as an Ignite 3 query reads)."""
+
+    def read(parts):
+        if not per_query:
+            for p in parts:
+                keys = np.array(data[p], np.int64)
+                for a in range(0, max(len(keys), 1), rows):
+                    piece = keys[a : a + rows]
+                    last = a + rows >= len(keys)
+                    yield Chunk(
+                        {"key": PrimColumn(piece, None)},
+                        len(piece),
+                        p,
+                        row_hashes(PrimColumn(piece, None)),
+                        (p,) if last else (),
+                    )
+            return
+        keys = np.array([k for p in parts for k in data[p]], np.int64)
+        where = np.array([p for p in parts for _ in data[p]], np.int64)
+        for a in range(0, len(keys), rows):
+            piece = keys[a : a + rows]
+            yield Chunk(
+                {"key": PrimColumn(piece, None)}, len(piece), where[a : a + rows], row_hashes(PrimColumn(piece, None))
+            )
+        yield end_of(tuple(parts))
+
+    return read
+
+
+def resumable(data, start, *, per_query):
+    read = partitioned(data, per_query=per_query)
+    keys = partitioned(data, per_query=per_query, rows=5) if per_query else None
+    return ResumableScan(
+        start, read, lambda batch: batch["key"].values, read_keys=keys, merge_below=0 if per_query else 3
+    )
+
+
+DATA = {0: [10, 20, 30], 1: [11], 2: [], 3: [13, 23, 33, 43, 53], 4: [14]}
+FRESH = ScanPosition(2, "t", selection_of(None, None, None), (0, 1, 2, 3, 4))
+
+
+@pytest.mark.parametrize("per_query", [False, True])
+def test_resumed_at_every_batch_reads_every_key_once(per_query):
+    whole = list(resumable(DATA, FRESH, per_query=per_query))
+    expected = sorted(k for keys in DATA.values() for k in keys)
+    assert sorted(np.concatenate(whole).tolist()) == expected
+    for first in range(len(whole) + 1):
+        for second in range(3):
+            scan = resumable(DATA, FRESH, per_query=per_query)
+            got = [next(scan) for _ in range(first)]
+            again = resumable(DATA, ScanPosition.from_bytes(scan.position().to_bytes()), per_query=per_query)
+            got += [b for _, b in zip(range(second), again)]
+            last = resumable(DATA, again.position(), per_query=per_query)
+            got += list(last)
+            assert sorted(np.concatenate(got).tolist() if got else []) == expected, (first, second)
+            assert last.position().done
+            assert last.position().rows == len(expected)
+
+
+def test_open_partitions_read_to_their_end_are_finished_on_their_keys():
+    scan = resumable(DATA, FRESH, per_query=True)
+    for _ in range(3):
+        next(scan)  # 10 20 | 30 11 | 13 23: partitions 0 and 1 read whole, their query not ended
+    position = scan.position()
+    assert dict(position.open).keys() == {0, 1, 3}
+    resumed = resumable(DATA, position, per_query=True)
+    assert next(resumed).tolist() == [33, 43]
+    assert resumed.position().finished == {0, 1}
+    assert resumed.position().open[3][0] == 4
+
+
+@pytest.mark.parametrize("per_query", [False, True])
+def test_changed_open_partitions_are_refused_before_any_batch(per_query):
+    scan = resumable(DATA, FRESH, per_query=per_query)
+    while not scan.position().open.get(3, (0,))[0] >= 2:
+        next(scan)
+    position = scan.position()
+    for changed, message in [
+        ({**DATA, 3: [13, 99, 33, 43, 53]}, "keys differ"),
+        ({**DATA, 3: [13]}, "fewer than"),
+        ({**DATA, 3: [5, 13, 23, 33, 43, 53]}, "keys differ"),
+    ]:
+        with pytest.raises(PositionMismatchError, match=message):
+            next(resumable(changed, position, per_query=per_query))
+    # rows past those read, and in unread partitions, are read
+    grown = {**DATA, 3: [*DATA[3], 63], 4: [14, 24]}
+    rest = np.concatenate(list(resumable(grown, position, per_query=per_query))).tolist()
+    assert sorted(rest) == [14, 24, 33, 43, 53, 63]
