@@ -6,16 +6,11 @@ use crate::error::Result;
 use crate::ignite3::codes::op;
 use crate::ignite3::connection::Connection;
 use crate::ignite3::tuple::TupleBuilder;
-use crate::net::window::{InFlightWindow, Refused};
+use crate::net::window::{InFlightWindow, Refused, IN_FLIGHT, REQUEST_BYTES};
 
 use super::colocation::partition_of;
 use super::plan::Plan;
 use super::schema::TableSchema;
-
-/// Bytes of rows per streamer request (a few MB, as Ignite 2's put-all).
-const CHUNK_BYTES: usize = 4 << 20;
-/// Requests sent before waiting for the oldest answer.
-const IN_FLIGHT: usize = 4;
 
 /// The rows of each partition, each group in the given order.
 pub(super) fn rows_by_partition(plan: &Plan, partitions: usize) -> Vec<Vec<u32>> {
@@ -36,7 +31,7 @@ pub(super) fn send_batches(
     plan: &Plan,
     by_partition: &[Vec<u32>],
 ) -> Result<usize> {
-    let rows_per_request = (CHUNK_BYTES / plan.max_row_bytes()).max(1);
+    let rows_per_request = (REQUEST_BYTES / plan.max_row_bytes()).max(1);
     // Requests taken round-robin over the partitions, so that the ones in flight differ.
     let mut requests: Vec<(usize, &[u32])> = Vec::new();
     let mut chunks: Vec<_> = by_partition
