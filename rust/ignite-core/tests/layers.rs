@@ -21,7 +21,7 @@ const SHARED: &[&str] = &[
 /// for what has no room of its own there.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("error", &[]),
-    ("kinds", &["error"]),
+    ("kinds", &["error", "calendar"]),
     ("decimal", &[]),
     ("calendar", &[]),
     ("bytes", &["error"]),
