@@ -387,7 +387,7 @@ INTERLEAVED_ROUNDS = int(os.environ.get("BENCH_INTERLEAVED_ROUNDS", "21"))
 # Before each round, wait (up to QUIET_WAIT_LIMIT seconds) until the rest of the machine uses less
 # than QUIET_OTHERS of a core; a round whose passes met more is reported as busy.
 QUIET_OTHERS = 0.25
-QUIET_WAIT_LIMIT = 20.0
+QUIET_WAIT_LIMIT = 10.0
 
 
 class _OthersCpu:

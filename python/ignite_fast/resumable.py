@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -33,11 +33,8 @@ from .columns import (
     StrColumn,
     StructColumn,
     VarColumn,
-    concat_batches,
-    nbytes,
 )
 from .errors import PositionMismatchError
-from .parallel import SMALL_BATCH_BYTES
 from .position import ScanPosition, add, fingerprint
 
 
@@ -80,8 +77,7 @@ class ResumableScan(Iterator[Any]):
     """An iterator of a scan's batches (as ``scan`` gives them, minus what ``start`` says was
     read) whose :meth:`position` says where it is after the last batch given. Made by the
     clients' ``resumable_scan``, which check ``start`` against the read before making it.
-    ``merge_below``: small batches are merged up to that many rows (Ignite 2's ``scan`` does);
-    0 gives the chunks as they come. ``read_keys``: a read of just the keys (chunks without
+    ``read_keys``: a read of just the keys (chunks without
     columns), for a generation whose partitions stay open long (Ignite 3: until their query
     ends); with it the open partitions are first checked on their keys alone, and those read to
     their end before are finished without reading their rows again. Leaving the loop early, or
@@ -93,14 +89,12 @@ class ResumableScan(Iterator[Any]):
         read: ReadPartitions,
         convert: Callable[[dict[str, Column]], Any],
         *,
-        merge_below: int = 0,
         read_keys: ReadPartitions | None = None,
     ) -> None:
         self._start = start
         self._read = read
         self._read_keys = read_keys
         self._convert = convert
-        self._merge_below = merge_below
         self._finished = set(start.finished)
         self._open = dict(start.open)
         self._finished_rows = start.finished_rows
@@ -154,9 +148,8 @@ class ResumableScan(Iterator[Any]):
             yield from self._resumed(opened, self._read(opened))
         rest = [p for p in start.partitions if p not in start.finished and p not in start.open]
         if rest:
-            chunks = (_counted(chunk) for chunk in self._read(rest))
-            for counted in _merged(chunks, self._merge_below) if self._merge_below else chunks:
-                yield from self._give(counted)
+            for chunk in self._read(rest):
+                yield from self._give(_counted(chunk))
 
     def _settled(self, opened: list[int], keys: Iterator[Chunk]) -> list[int]:
         """Checks the open partitions' first rows on ``keys`` (their keys alone), finishes those
@@ -262,42 +255,6 @@ def _skip(chunk: Chunk, want: dict[int, int], skipped: Tally) -> _Counted:
         return _Counted(None, 0, {}, chunk.finished)
     columns = {name: take(column, keep) for name, column in (chunk.columns or {}).items()}
     return _Counted(columns, len(keep), _tally(parts[keep], chunk.hashes[keep]), chunk.finished)
-
-
-def _merged(chunks: Iterator[_Counted], batch_size: int) -> Iterator[_Counted]:
-    """Runs of small batches merged into batches of up to ``batch_size`` rows, with their tallies
-    (``parallel.coalesce``'s rule, keeping count of what each merged batch holds)."""
-    pending: list[_Counted] = []
-    pending_rows = 0
-
-    def flush() -> Iterator[_Counted]:
-        nonlocal pending, pending_rows
-        with_rows = [c for c in pending if c.columns is not None]
-        merged = concat_batches([cast(dict[str, Column], c.columns) for c in with_rows]) if len(with_rows) > 1 else None
-        if len(with_rows) <= 1 or merged is not None:
-            tally: Tally = {}
-            for c in pending:
-                for p, (rows, fp) in c.tally.items():
-                    had_rows, had_fp = tally.get(p, (0, 0))
-                    tally[p] = (had_rows + rows, add(had_fp, fp))
-            columns = merged if merged is not None else (with_rows[0].columns if with_rows else None)
-            finished = tuple(p for c in pending for p in c.finished)
-            if pending:
-                yield _Counted(columns, pending_rows, tally, finished)
-        else:
-            yield from pending
-        pending, pending_rows = [], 0
-
-    for counted in chunks:
-        small = counted.columns is None or (counted.rows < batch_size and nbytes(counted.columns) < SMALL_BATCH_BYTES)
-        if not small or pending_rows + counted.rows > batch_size:
-            yield from flush()
-        if not small:
-            yield counted
-            continue
-        pending.append(counted)
-        pending_rows += counted.rows
-    yield from flush()
 
 
 def take(column: Column, rows: np.ndarray) -> Column:

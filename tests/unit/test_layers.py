@@ -61,6 +61,7 @@ LAYERS = {
     "tf.dataset": 5,
     "tf.specs": 5,
     "tf.resume": 5,  # checkpointable iterator state of IgniteDataset (issue 25)
+    "keras": 5,  # Keras callbacks (the dataset's position saved with the weights)
     "tf.gfile": 5,
     "tf.igfs_ops": 5,  # registers igfs:// on import, as the original's igfs_ops did
     "tf.tensorboard_cli": 5,  # ignite-fast tensorboard

@@ -316,9 +316,7 @@ def partitioned(data: dict[int, list[int]], *, per_query: bool, rows: int = 2):
 def resumable(data, start, *, per_query):
     read = partitioned(data, per_query=per_query)
     keys = partitioned(data, per_query=per_query, rows=5) if per_query else None
-    return ResumableScan(
-        start, read, lambda batch: batch["key"].values, read_keys=keys, merge_below=0 if per_query else 3
-    )
+    return ResumableScan(start, read, lambda batch: batch["key"].values, read_keys=keys)
 
 
 DATA = {0: [10, 20, 30], 1: [11], 2: [], 3: [13, 23, 33, 43, 53], 4: [14]}

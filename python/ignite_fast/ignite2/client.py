@@ -7,6 +7,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from ignite_fast import _native
 from ignite_fast._options import (
     ConnectionSettings,
@@ -20,8 +22,9 @@ from ignite_fast._options import (
 from ignite_fast._progress import check_progress
 from ignite_fast._sizing import DEFAULT_CURSORS
 from ignite_fast._write_columns import WriteColumn
-from ignite_fast.columns import describe
+from ignite_fast.columns import PrimColumn, describe
 from ignite_fast.errors import InvalidArgumentError
+from ignite_fast.parallel import coalesce
 from ignite_fast.position import ScanPosition, check_position, row_hashes, selection_of
 from ignite_fast.reading import arrow_table, batches_of
 from ignite_fast.resumable import Chunk, ResumableScan, end_of
@@ -285,17 +288,12 @@ class Ignite2Client(Connected):
         rows = batch_size or self._reader.sizer.batch_rows(cache)
 
         def read(parts: list[int]) -> Iterator[Chunk]:
-            reader = self._reader
-            for (partition,), batches in reader.handovers(
+            handovers = self._reader.handovers(
                 cache, selection, parts, batch_size=rows, page_size=page_size, decode=decode
-            ):
-                last = len(batches) - 1
-                for i, (n, batch) in enumerate(batches):
-                    yield Chunk(batch, n, partition, row_hashes(batch["key"]), (partition,) if i == last else ())
-                if not batches:
-                    yield end_of((partition,))
+            )
+            return _chunks(handovers, rows)
 
-        return ResumableScan(start, read, convert, merge_below=rows)
+        return ResumableScan(start, read, convert)
 
     def to_arrow(self, cache: str, /, *, progress: bool | None = None, **scan_args: Any) -> Any:
         """The whole cache as a ``pyarrow.Table`` (arguments as in :meth:`scan`). ``progress``: a
@@ -447,3 +445,36 @@ class Ignite2Client(Connected):
         against. ``page_size`` (entries), ``parallel`` and ``cursors`` as in :meth:`scan`."""
         selection = Selection(part=part, parallel=parallel, cursors=cursors, failover_timeout=0.0)
         yield from self._reader.read(cache, selection, batch_size=None, page_size=page_size, decode={}, raw=True)
+
+
+#: Columns a resumable scan adds to each batch before merging small ones (taken out after): the
+#: partition of each row, and where a partition's last row is.
+_PART, _END = "\0partition", "\0end"
+
+
+def _chunks(handovers: Iterator[tuple[list[int], list[tuple[int, Any]]]], rows: int) -> Iterator[Chunk]:
+    """Partition hand-overs as a resumable scan's chunks: small batches merged as ``scan`` merges
+    them (``parallel.coalesce``), each row's partition kept, keys hashed once per merged batch."""
+    empty: list[int] = []  # partitions without rows: finished with the next chunk
+
+    def tagged() -> Iterator[tuple[int, dict[str, Any]]]:
+        for (partition,), batches in handovers:
+            last = max((i for i, (n, _) in enumerate(batches) if n), default=-1)
+            if last < 0:
+                empty.append(partition)
+            for i, (n, batch) in enumerate(batches):
+                ends = np.zeros(n, bool)
+                ends[-1:] = i == last
+                parts = PrimColumn(np.full(n, partition, np.int32), None)
+                yield n, {**batch, _PART: parts, _END: PrimColumn(ends, None)}
+
+    for n, batch in coalesce(tagged(), rows):
+        part_column, end_column = batch.pop(_PART), batch.pop(_END)
+        assert isinstance(part_column, PrimColumn)
+        assert isinstance(end_column, PrimColumn)
+        parts = part_column.values
+        finished = tuple(parts[end_column.values].tolist()) + tuple(empty)
+        empty.clear()
+        yield Chunk(batch, n, parts, row_hashes(batch["key"]), finished)
+    if empty:
+        yield end_of(tuple(empty))

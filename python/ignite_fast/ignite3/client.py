@@ -37,7 +37,7 @@ from ignite_fast._sizing import TABLE_PAGE_ROWS
 from ignite_fast.errors import InvalidArgumentError
 from ignite_fast.position import ScanPosition, check_position, row_hashes, selection_of
 from ignite_fast.reading import Batch, arrow_table, batches_of, checked_partitions, raw_pages
-from ignite_fast.resumable import Chunk, ResumableScan, end_of
+from ignite_fast.resumable import Chunk, ReadPartitions, ResumableScan, end_of
 from ignite_fast.sharding import (
     ShardPlan,
     balanced_plan,
@@ -291,7 +291,17 @@ class Ignite3Client(Connected):
         partition changed since raises :class:`~ignite_fast.errors.PositionMismatchError`,
         before any batch). A position of another table, selection of partitions, ``columns``,
         ``shard`` or ``plan`` raises :class:`~ignite_fast.errors.PositionError` before anything
-        is read."""
+        is read.
+
+        A partition counts as read whole when the query reading it ends (queries read a node's
+        share of the partitions each, ``parallel`` in all), so a position has many open
+        partitions; a resumed read first reads just the key columns of those, checks them, and
+        finishes those read to their end before, and reads the others again (their rows read
+        before are transferred, checked and skipped). Changes between the
+        save and the resume: rows written to or removed from a finished partition are not seen
+        this epoch; rows of unread partitions are read as they are then; in a begun partition,
+        a change among the rows read before raises PositionMismatchError, rows added to it come
+        after those (a partition is scanned in row id order) and are read."""
         convert = batch_converter(format, strings)
         exact = exact_decimals(format, decimal_as_string)
         check_int("epoch", epoch, 0)
@@ -312,26 +322,37 @@ class Ignite3Client(Connected):
         keys = self.key_columns(table)
         asked = None if columns is None else [str(c) for c in columns]
         added = [] if asked is None else [k for k in keys if k not in asked]
-        query = select(table, None if asked is None else asked + added, f"__part AS {quoted(PART_COLUMN)}")
+        part = f"__part AS {quoted(PART_COLUMN)}"
 
-        def job(native: Native, parts: list[int]) -> Iterator[tuple[int, Any, tuple[int, ...]]]:
-            cursor = native.sql(in_partitions(query, parts), parts, "PUBLIC", page_size, exact)
-            for rows, batch in batches_of(cursor, batch_size, typed_empty=False):
-                yield rows, batch, ()
-            yield 0, None, tuple(parts)  # the query ended: its partitions are read whole
+        def reading(query: str, rows: int, keys_only: bool) -> ReadPartitions:
+            """Reads of ``query`` (in partitions), ``rows`` to a chunk, its columns but those
+            added for the keys (none with ``keys_only``)."""
 
-        def read(parts: list[int]) -> Iterator[Chunk]:
-            for rows, batch, finished in self._partition_reads(table, parts, job, parallel, False):
-                if batch is None:
-                    yield end_of(finished)
-                    continue
-                part = batch.pop(PART_COLUMN)
-                hashes = row_hashes({key: batch[key] for key in keys})
-                for key in added:
-                    del batch[key]
-                yield Chunk(batch, rows, part.values, hashes)
+            def job(native: Native, parts: list[int]) -> Iterator[tuple[int, Any, tuple[int, ...]]]:
+                # One batch held back: the query's last batch says its partitions are read
+                # whole, so a position taken after the last batch is done.
+                cursor = native.sql(in_partitions(query, parts), parts, "PUBLIC", page_size, exact)
+                held: tuple[int, Any] = (0, None)
+                for n, batch in batches_of(cursor, rows, typed_empty=False):
+                    if held[1] is not None:
+                        yield held[0], held[1], ()
+                    held = (n, batch)
+                yield held[0], held[1], tuple(parts)
 
-        return ResumableScan(start, read, convert)
+            def read(parts: list[int]) -> Iterator[Chunk]:
+                for n, batch, finished in self._partition_reads(table, parts, job, parallel, False):
+                    if batch is None:
+                        yield end_of(finished)
+                        continue
+                    partition = batch.pop(PART_COLUMN)
+                    hashes = row_hashes({key: batch[key] for key in keys})
+                    kept = {} if keys_only else {k: c for k, c in batch.items() if k not in added}
+                    yield Chunk(kept, n, partition.values, hashes, finished)
+
+            return read
+
+        rows = reading(select(table, None if asked is None else asked + added, part), batch_size, False)
+        return ResumableScan(start, rows, convert, read_keys=reading(select(table, keys, part), page_size, True))
 
     def key_columns(self, table: str) -> list[str]:
         """The names of ``table``'s primary key columns, in key order."""
