@@ -29,6 +29,7 @@ pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
 
 pub const NANOS_PER_SECOND: i64 = 1_000_000_000;
 pub const NANOS_PER_DAY: i64 = 86_400 * NANOS_PER_SECOND;
+pub const MILLIS_PER_DAY: i64 = 86_400_000;
 
 /// A time of day's fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

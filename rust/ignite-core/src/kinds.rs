@@ -5,6 +5,7 @@
 //! in `ignite2::format::type_codes`, Ignite 3's column types in `ignite3::codes`, so that each
 //! wire format names the same kinds its own way.
 
+use crate::calendar::{NANOS_PER_DAY, NANOS_PER_SECOND};
 use crate::error::{Error, Result};
 
 /// Fixed-size element types (Java's primitives).
@@ -164,13 +165,12 @@ impl SqlArg {
     /// What is wrong with a value that no column could hold (a time beyond one day, nanoseconds
     /// beyond one second), so that both protocols refuse it before sending.
     pub fn invalid(&self) -> Option<String> {
-        const NANOS_PER_DAY: i64 = 86_400_000_000_000;
         match *self {
             SqlArg::Time(nanos) if !(0..NANOS_PER_DAY).contains(&nanos) => {
                 Some(format!("a time of day of {nanos} ns is not within one day"))
             }
             SqlArg::DateTime { nanos, .. } | SqlArg::Instant { nanos, .. }
-                if !(0..1_000_000_000).contains(&nanos) =>
+                if !(0..NANOS_PER_SECOND).contains(&i64::from(nanos)) =>
             {
                 Some(format!(
                     "{nanos} nanoseconds on top of a second is not 0..1e9"

@@ -3,7 +3,8 @@
 //! Shared rooms, which know no protocol code and name neither generation:
 //! - [`error`]: the one error type; [`kinds`]: the kinds of values every layer names (and the
 //!   columns a writer is given); [`decimal`]: exact decimals as text, for both wire formats;
-//!   [`calendar`]: dates and times of day as numbers and fields;
+//!   [`calendar`]: dates and times of day as numbers and fields; [`bytes`]: the bounded byte
+//!   cursor both wire formats' readers are built on;
 //! - [`net`]: the stream under a connection (TCP, TLS, the search over addresses, frame bodies);
 //! - [`decode`]: column builders that know kinds, not formats.
 //!
@@ -16,6 +17,7 @@
 //!
 //! A room uses only the rooms listed before it; `tests/layers.rs` checks this on the sources.
 
+pub mod bytes;
 pub mod calendar;
 pub mod decimal;
 pub mod decode;

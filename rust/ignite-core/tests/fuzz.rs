@@ -9,11 +9,10 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use common::counting::{peak_above, reset_peak, Counting};
 use common::{int, object_of_ids, string, wrapped, Rng, Types};
 use ignite_core::decode::{Column, ColumnBuilder};
 use ignite_core::ignite2::decode::{push_value, push_value_within, Budget};
@@ -27,65 +26,8 @@ use ignite_core::{PrimKind, Result, ScalarKind, WriteColumn};
 
 // ---- the allocation bound ----
 
-/// The system allocator, recording per thread (each test runs on its own) the bytes live and the
-/// most live at once since [`reset_peak`].
-struct Counting;
-
-thread_local! {
-    static LIVE: Cell<usize> = const { Cell::new(0) };
-    static PEAK: Cell<usize> = const { Cell::new(0) };
-}
-
-fn grew(size: usize) {
-    let _ = LIVE.try_with(|live| {
-        live.set(live.get() + size);
-        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(live.get())));
-    });
-}
-
-fn shrank(size: usize) {
-    // a block freed on another thread than it was allocated on: saturate
-    let _ = LIVE.try_with(|live| live.set(live.get().saturating_sub(size)));
-}
-
-// SAFETY: every method hands its arguments to the system allocator, whose contract is the
-// same; the bookkeeping beside it neither allocates nor panics (thread-local cells of const
-// initialisers, `try_with`, sums far below usize::MAX).
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grew(layout.size());
-        // SAFETY: the caller's promises for `alloc`, passed on.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        shrank(layout.size());
-        // SAFETY: the caller's promises for `dealloc`: `ptr` came from this allocator, which is
-        // the system's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        grew(new_size);
-        shrank(layout.size());
-        // SAFETY: the caller's promises for `realloc`: `ptr` came from this allocator, which is
-        // the system's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-/// Starts measuring: the peak becomes what is live now, which is returned.
-fn reset_peak() -> usize {
-    let live = LIVE.with(Cell::get);
-    PEAK.with(|peak| peak.set(live));
-    live
-}
-
-/// The most bytes live at once beyond `base` since [`reset_peak`].
-fn peak_above(base: usize) -> usize {
-    PEAK.with(Cell::get).saturating_sub(base)
-}
 
 /// Inputs per mutation test: env `FUZZ_ITERATIONS`, 20000 by default.
 fn iterations() -> usize {
@@ -248,14 +190,7 @@ fn mutate(rng: &mut Rng, page: &mut Vec<u8>) {
                 255,
             ][rng.below(8)];
         }
-        _ => {
-            // splice a copy of one region over another
-            let a = rng.below(page.len());
-            let b = rng.below(page.len());
-            let n = rng.below(32).min(page.len() - a.max(b));
-            let chunk = page[a..a + n].to_vec();
-            page[b..b + n].copy_from_slice(&chunk);
-        }
+        _ => rng.copy_region(page),
     }
 }
 

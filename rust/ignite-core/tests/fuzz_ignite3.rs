@@ -14,57 +14,23 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
 use std::thread;
 use std::time::Duration;
 
+use common::counting::{largest_allocation, Counting};
 use common::Rng;
 use ignite_core::decode::{AlignedBuf, Column, ColumnBuilder, DecodeOptions};
 use ignite_core::ignite3::msgpack::MsgWriter;
 use ignite_core::ignite3::sql::{parse_exec_answer, parse_next_page, ColumnMeta};
 use ignite_core::ignite3::sql_type::{SqlType, TupleColumn};
+use ignite_core::ignite3::test_support::{frame, opening_answers};
 use ignite_core::ignite3::tuple::push_tuple;
 use ignite_core::ignite3::{execute, Connection, Page, SqlOptions};
 use ignite_core::{ConnectionConfig, Error, Result, ScalarKind};
 
 // ---- the allocation bound ----
-
-/// The system allocator, recording per thread (each test runs on its own) the largest single
-/// allocation asked for.
-struct Counting;
-
-thread_local! {
-    static LARGEST_ALLOCATION: Cell<usize> = const { Cell::new(0) };
-}
-
-fn record(size: usize) {
-    let _ = LARGEST_ALLOCATION.try_with(|largest| largest.set(largest.get().max(size)));
-}
-
-// SAFETY: every method hands its arguments to the system allocator, whose contract is the
-// same; the bookkeeping beside it neither allocates nor panics (a thread-local cell of a const
-// initialiser, `try_with`, a maximum).
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        record(layout.size());
-        // SAFETY: the caller's promises for `alloc`, passed on.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller's promises for `dealloc`: `ptr` came from this allocator, which is
-        // the system's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        record(new_size);
-        // SAFETY: the caller's promises for `realloc`: `ptr` came from this allocator, which is
-        // the system's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -78,7 +44,7 @@ const PARSE_ALLOCATION_BOUND: usize = 4 << 20;
 const FRAME_ALLOCATION_BOUND: usize = 64 << 20;
 
 fn assert_allocations_below(bound: usize) {
-    let largest = LARGEST_ALLOCATION.with(Cell::get);
+    let largest = largest_allocation();
     assert!(
         largest <= bound,
         "an input made this thread allocate {largest} bytes at once"
@@ -573,14 +539,7 @@ fn mutate(rng: &mut Rng, input: &mut Vec<u8>, other: &[u8]) {
             let end = (at + 5).min(input.len());
             input[at + 1..end].copy_from_slice(&v[..end - at - 1]);
         }
-        _ => {
-            // a copy of one region over another within the input
-            let a = rng.below(input.len());
-            let b = rng.below(input.len());
-            let n = rng.below(32).min(input.len() - a.max(b));
-            let chunk = input[a..a + n].to_vec();
-            input[b..b + n].copy_from_slice(&chunk);
-        }
+        _ => rng.copy_region(input),
     }
 }
 
@@ -956,29 +915,6 @@ fn seeds_columns() -> Vec<ColumnMeta> {
 
 // ---- whole frames through a real cursor ----
 
-fn framed(body: &[u8]) -> Vec<u8> {
-    let mut out = (body.len() as u32).to_be_bytes().to_vec();
-    out.extend_from_slice(body);
-    out
-}
-
-/// A handshake answer that a 3.1.0 node would send, after the magic, and its answer to the
-/// heartbeat after it.
-fn handshake() -> Vec<u8> {
-    let mut b = Vec::new();
-    let mut w = MsgWriter::new(&mut b);
-    w.int(3).int(0).int(0).nil().int(0).uuid(&[1; 16]);
-    w.str("fuzz-node").int(1).uuid(&[2; 16]).str("fuzz-cluster");
-    w.int(1).int(3).int(1).int(0).nil().nil().bin(&[]).int(0);
-    let mut out = b"IGNI".to_vec();
-    out.extend(framed(&b));
-    // the answer to the heartbeat that opening sends (request 1)
-    let mut heartbeat = Vec::new();
-    response_header(1, &mut heartbeat);
-    out.extend(framed(&heartbeat));
-    out
-}
-
 /// A fake server: for each connection it answers the handshake, then writes the next bytes the
 /// test sends it (whole mutated frames), closes its writing side and drains until the client goes.
 fn fake_server() -> (String, std::sync::mpsc::Sender<Vec<u8>>) {
@@ -988,7 +924,7 @@ fn fake_server() -> (String, std::sync::mpsc::Sender<Vec<u8>>) {
     thread::spawn(move || {
         for (stream, replies) in listener.incoming().zip(rx) {
             let Ok(mut s) = stream else { return };
-            let _ = s.write_all(&handshake());
+            let _ = s.write_all(&opening_answers());
             let _ = s.write_all(&replies);
             let _ = s.shutdown(Shutdown::Write);
             let mut sink = [0u8; 4096];
@@ -1006,9 +942,9 @@ fn mutated_frames_through_the_cursor_end_in_errors() {
     let iterations = (iterations() / 20).max(50);
     let tuples = seed_tuples();
     // requests 2, 3 and 4: the first after the heartbeat of opening
-    let exec = framed(&exec_answer(2, &tuples, true).0);
-    let page = framed(&next_page(3, &tuples[1..], true).0);
-    let last = framed(&next_page(4, &tuples[..1], false).0);
+    let exec = frame(&exec_answer(2, &tuples, true).0);
+    let page = frame(&next_page(3, &tuples[1..], true).0);
+    let last = frame(&next_page(4, &tuples[..1], false).0);
     let valid: Vec<u8> = [exec.clone(), page.clone(), last.clone()].concat();
     let (address, server) = fake_server();
     let config = ConnectionConfig {

@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use ignite_core::ignite3::codes::{column_type, error_code};
 use ignite_core::ignite3::msgpack::MsgWriter;
+use ignite_core::ignite3::test_support::{
+    frame, magic_frame, opening_answers, read_frame, NODE_NAME,
+};
 use ignite_core::ignite3::{
     cluster, execute, execute_update, transaction, Connection, Page, SqlArg, SqlOptions,
 };
@@ -321,12 +324,6 @@ fn fake_server(reply: Vec<u8>, then: Option<Vec<u8>>) -> String {
     let address = listener.local_addr().unwrap().to_string();
     thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
-        let read_frame = |s: &mut std::net::TcpStream| {
-            let mut len = [0u8; 4];
-            s.read_exact(&mut len).ok()?;
-            let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
-            s.read_exact(&mut body).ok()
-        };
         let mut magic = [0u8; 4];
         if s.read_exact(&mut magic).is_err() || read_frame(&mut s).is_none() {
             return;
@@ -341,39 +338,6 @@ fn fake_server(reply: Vec<u8>, then: Option<Vec<u8>>) -> String {
         thread::sleep(Duration::from_millis(500));
     });
     address
-}
-
-fn frame(body: &[u8]) -> Vec<u8> {
-    let mut out = (body.len() as u32).to_be_bytes().to_vec();
-    out.extend_from_slice(body);
-    out
-}
-
-fn magic_frame(body: &[u8]) -> Vec<u8> {
-    let mut out = b"IGNI".to_vec();
-    out.extend(frame(body));
-    out
-}
-
-/// A handshake answer that a 3.1.0 node would send, and its answer to the heartbeat after it.
-fn good_handshake() -> Vec<u8> {
-    let mut b = Vec::new();
-    let mut w = MsgWriter::new(&mut b);
-    w.int(3)
-        .int(0)
-        .int(0)
-        .nil()
-        .int(0)
-        .uuid(&[1; 16])
-        .str("fake-node");
-    w.int(1).uuid(&[2; 16]).str("fake-cluster").int(12345);
-    w.int(3).int(1).int(0).nil().nil().bin(&[]).int(0);
-    let mut out = magic_frame(&b);
-    // the answer to the heartbeat that opening sends (request 1: id, flags, timestamp)
-    let mut heartbeat = Vec::new();
-    MsgWriter::new(&mut heartbeat).int(1).int(0).int(12345);
-    out.extend(frame(&heartbeat));
-    out
 }
 
 fn error_record(w: &mut MsgWriter, code: i32, message: &str) {
@@ -506,9 +470,9 @@ fn ignite3_fake_server_malformed_responses_are_typed_errors() {
         }),
     ];
     for (what, body, expected) in cases {
-        let address = fake_server(good_handshake(), Some(frame(&body)));
+        let address = fake_server(opening_answers(), Some(frame(&body)));
         let mut conn = Connection::open(&fake_config(&address)).expect("the fake handshake");
-        assert_eq!(conn.node_name(), "fake-node");
+        assert_eq!(conn.node_name(), NODE_NAME);
         assert_eq!(conn.server_info().version, "3.1.0");
         let err = execute(&mut conn, "SELECT 1", &[], &SqlOptions::default())
             .err()
@@ -516,7 +480,7 @@ fn ignite3_fake_server_malformed_responses_are_typed_errors() {
         assert!(expected(&err), "{what}: {err:?}");
     }
     // A server that never answers: the read timeout, not a hang.
-    let address = fake_server(good_handshake(), None);
+    let address = fake_server(opening_answers(), None);
     let mut cfg = fake_config(&address);
     cfg.read_timeout = Some(Duration::from_millis(300));
     let mut conn = Connection::open(&cfg).expect("the fake handshake");

@@ -44,10 +44,15 @@ pub(crate) fn scan_options(
     })
 }
 
+/// SQL query arguments, each as [`sql_arg`] takes it.
+pub(crate) fn sql_args(values: &[Bound<'_, PyAny>]) -> PyResult<Vec<SqlArg>> {
+    values.iter().map(sql_arg).collect()
+}
+
 /// An SQL query argument: None, bool, int, float, str, bytes, or a `datetime.date`,
 /// `datetime.datetime` (naive: SQL TIMESTAMP; with a zone: an instant), `datetime.time`,
 /// `uuid.UUID` or `decimal.Decimal`.
-pub(crate) fn sql_arg(value: &Bound<'_, PyAny>) -> PyResult<SqlArg> {
+fn sql_arg(value: &Bound<'_, PyAny>) -> PyResult<SqlArg> {
     Ok(if value.is_none() {
         SqlArg::Null
     } else if value.is_instance_of::<PyBool>() {

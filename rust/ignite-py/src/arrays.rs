@@ -63,39 +63,15 @@ pub(crate) fn zero_copy_array<'py, T: Element>(
 /// raw bytes); `char` is a UTF-16 code unit, `u16`.
 macro_rules! with_element_type {
     ($kind:expr, $T:ident => $body:expr) => {
+        with_element_type!(@arms $kind, $T, $body;
+            I8 u8, I16 i16, I32 i32, I64 i64, F32 f32, F64 f64, Char u16, Bool bool)
+    };
+    (@arms $kind:expr, $T:ident, $body:expr; $($variant:ident $element:ty),*) => {
         match $kind {
-            PrimKind::I8 => {
-                type $T = u8;
+            $(PrimKind::$variant => {
+                type $T = $element;
                 $body
-            }
-            PrimKind::I16 => {
-                type $T = i16;
-                $body
-            }
-            PrimKind::I32 => {
-                type $T = i32;
-                $body
-            }
-            PrimKind::I64 => {
-                type $T = i64;
-                $body
-            }
-            PrimKind::F32 => {
-                type $T = f32;
-                $body
-            }
-            PrimKind::F64 => {
-                type $T = f64;
-                $body
-            }
-            PrimKind::Char => {
-                type $T = u16;
-                $body
-            }
-            PrimKind::Bool => {
-                type $T = bool;
-                $body
-            }
+            })*
         }
     };
 }

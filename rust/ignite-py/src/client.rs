@@ -6,10 +6,10 @@ use ignite_core::DecodeOptions;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
-use crate::args::{scan_options, sql_arg, write_column, ColumnSpec, ValuesSpec};
+use crate::args::{scan_options, sql_args, write_column, ColumnSpec, ValuesSpec};
 use crate::connection_spec::ConnectionSpec;
 use crate::errors::detach;
-use crate::open_cursor::OpenCursor;
+use crate::open_cursor::cursor_class;
 use crate::partition_scan::NativePartitionScan;
 
 /// What Python receives for a binary type: `(name, [(field, type code)], [(enum constant, ordinal)])`.
@@ -30,9 +30,8 @@ impl NativeClient {
     /// Connects as `spec` says (see [`ConnectionSpec`]).
     #[new]
     fn new(py: Python<'_>, spec: &ConnectionSpec) -> PyResult<Self> {
-        let config = spec.config.clone();
-        let inner = detach(py, || Client::connect(config))?;
-        Ok(NativeClient { inner })
+        spec.connect(py, Client::connect)
+            .map(|inner| NativeClient { inner })
     }
 
     fn cache_names(&self, py: Python<'_>) -> PyResult<Vec<String>> {
@@ -68,9 +67,7 @@ impl NativeClient {
         options.local = local;
         let client = &self.inner;
         let cursor = detach(py, || client.scan(cache_name, &options))?;
-        Ok(NativeCursor {
-            inner: OpenCursor::new(cursor),
-        })
+        Ok(NativeCursor::from(cursor))
     }
 
     /// A scan of the partitions given to `add`, up to `cursors` of them in flight on one connection.
@@ -125,7 +122,7 @@ impl NativeClient {
         timeout_ms: i64,
         decimal_as_string: bool,
     ) -> PyResult<NativeCursor> {
-        let args = args.iter().map(sql_arg).collect::<PyResult<Vec<_>>>()?;
+        let args = sql_args(&args)?;
         let options = SqlOptions {
             schema,
             page_size,
@@ -141,9 +138,7 @@ impl NativeClient {
         };
         let client = &self.inner;
         let cursor = detach(py, || client.sql(query, &args, &options))?;
-        Ok(NativeCursor {
-            inner: OpenCursor::new(cursor),
-        })
+        Ok(NativeCursor::from(cursor))
     }
 
     /// Writes rows: `keys` a column spec, `values` either `("plain", spec)` or
@@ -242,30 +237,8 @@ impl NativeClient {
     }
 }
 
-/// An open scan or query cursor.
-#[pyclass(module = "ignite_fast._native")]
-pub(crate) struct NativeCursor {
-    inner: OpenCursor<Cursor>,
-}
-
-#[pymethods]
-impl NativeCursor {
-    /// Decodes up to `max_rows` rows: `(rows, {name: column})`, or None at the end.
-    fn next_batch<'py>(
-        &mut self,
-        py: Python<'py>,
-        max_rows: usize,
-    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        self.inner.next_batch(py, max_rows)
-    }
-
-    /// Fetches one page and discards it: `(entries, bytes)`, or None at the end.
-    fn next_raw_page(&mut self, py: Python<'_>) -> PyResult<Option<(usize, usize)>> {
-        self.inner.next_raw_page(py)
-    }
-
-    /// Closes the cursor on the server if it is still open; idempotent.
-    fn close(&mut self, py: Python<'_>) {
-        self.inner.release(py);
-    }
+cursor_class! {
+    /// An open scan or query cursor.
+    #[pyclass(module = "ignite_fast._native")]
+    NativeCursor(Cursor) {}
 }

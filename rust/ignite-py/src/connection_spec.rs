@@ -16,6 +16,19 @@ pub struct ConnectionSpec {
     pub(crate) config: ConnectionConfig,
 }
 
+impl ConnectionSpec {
+    /// Runs `connect` on this spec's configuration without the GIL: how each client and the
+    /// file system connect.
+    pub(crate) fn connect<T: Send>(
+        &self,
+        py: Python<'_>,
+        connect: impl FnOnce(ConnectionConfig) -> ignite_core::Result<T> + Send,
+    ) -> PyResult<T> {
+        let config = self.config.clone();
+        detach(py, || connect(config))
+    }
+}
+
 #[pymethods]
 impl ConnectionSpec {
     #[new]

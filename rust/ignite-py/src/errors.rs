@@ -131,10 +131,53 @@ pub(crate) fn detach_guarded<T: Send>(
 
 /// Drops `value` without the GIL (its drop may talk to the cluster), for `Drop` impls of Python
 /// objects, which hold the GIL and cannot raise: a panic there is already printed by the hook.
-pub(crate) fn drop_detached<T: Send>(value: T) {
+fn drop_detached<T: Send>(value: T) {
     Python::attach(|py| {
         let _ = detach_guarded(py, move || drop(value));
     });
+}
+
+/// A core object a Python object holds until it closes it (`None` from then on), dropped
+/// without the GIL when the Python object is collected: its drop may talk to the cluster.
+pub(crate) struct Held<T: Send>(Option<T>);
+
+impl<T: Send> Held<T> {
+    pub(crate) fn new(value: T) -> Self {
+        Held(Some(value))
+    }
+
+    pub(crate) fn get(&self) -> Option<&T> {
+        self.0.as_ref()
+    }
+
+    pub(crate) fn get_mut(&mut self) -> Option<&mut T> {
+        self.0.as_mut()
+    }
+
+    /// The object, or `InvalidArgumentError(closed)` once it is gone.
+    pub(crate) fn or_closed(&mut self, closed: &str) -> PyResult<&mut T> {
+        self.0.as_mut().ok_or_else(|| invalid_argument(closed))
+    }
+
+    /// The object, to be closed or dropped by the caller; `None` from then on.
+    pub(crate) fn take(&mut self) -> Option<T> {
+        self.0.take()
+    }
+
+    /// Drops the object now, without the GIL; idempotent.
+    pub(crate) fn release(&mut self, py: Python<'_>) {
+        if let Some(value) = self.0.take() {
+            py.detach(move || drop(value));
+        }
+    }
+}
+
+impl<T: Send> Drop for Held<T> {
+    fn drop(&mut self) {
+        if let Some(value) = self.0.take() {
+            drop_detached(value);
+        }
+    }
 }
 
 fn panic_error(payload: &(dyn Any + Send)) -> PyErr {

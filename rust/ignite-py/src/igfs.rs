@@ -13,7 +13,7 @@ use pyo3::types::{PyBytes, PyDict};
 
 use crate::args::seconds;
 use crate::connection_spec::ConnectionSpec;
-use crate::errors::{detach, drop_detached, invalid_argument, to_py_err, IntoPyResult};
+use crate::errors::{detach, invalid_argument, to_py_err, Held, IntoPyResult};
 
 /// `(path, kind, size, block_size, modified_ms)`; kind is `"file"` or `"directory"`.
 type EntryTuple = (String, &'static str, u64, u32, i64);
@@ -97,7 +97,6 @@ impl NativeIgfs {
         meta_cache: Option<String>,
         data_cache: Option<String>,
     ) -> PyResult<Self> {
-        let config = spec.config.clone();
         let named = IgfsSettings::named(name);
         let settings = IgfsSettings {
             meta_cache: meta_cache.unwrap_or(named.meta_cache.clone()),
@@ -109,8 +108,8 @@ impl NativeIgfs {
             lease: seconds(lease, "lease")?,
             ..named
         };
-        let inner = detach(py, || Igfs::connect(config, settings))?;
-        Ok(NativeIgfs { inner })
+        spec.connect(py, |config| Igfs::connect(config, settings))
+            .map(|inner| NativeIgfs { inner })
     }
 
     /// `(meta cache, data cache, block size)`.
@@ -162,7 +161,7 @@ impl NativeIgfs {
         let fs = &self.inner;
         let reader = detach(py, || fs.open(path))?;
         Ok(NativeFileReader {
-            inner: Some(reader),
+            inner: Held::new(reader),
         })
     }
 
@@ -189,7 +188,7 @@ impl NativeIgfs {
         let fs = &self.inner;
         let writer = detach(py, || fs.create(path, mode, parents))?;
         Ok(NativeFileWriter {
-            inner: Some(writer),
+            inner: Held::new(writer),
         })
     }
 
@@ -206,38 +205,24 @@ impl NativeIgfs {
     }
 }
 
+/// What a closed file's reader or writer raises.
+const FILE_CLOSED: &str = "the file is closed";
+
 /// Every call that may touch the network releases the GIL, however few bytes it moves: a small
 /// read or write can still wait on a stalled node (a block fetched, a block put, the writer's
 /// sign of life for `gc`), and must not freeze the other Python threads meanwhile. Releasing and
 /// taking back the GIL costs well under a microsecond.
 #[pyclass(module = "ignite_fast._native")]
 pub struct NativeFileReader {
-    /// Always `Some` until dropped (taken then, to be dropped without the GIL).
-    inner: Option<FileReader>,
-}
-
-impl NativeFileReader {
-    fn reader(&mut self) -> PyResult<&mut FileReader> {
-        self.inner
-            .as_mut()
-            .ok_or_else(|| invalid_argument("the file is closed"))
-    }
-}
-
-impl Drop for NativeFileReader {
-    /// The read-ahead answers still on the way are collected without the GIL.
-    fn drop(&mut self) {
-        if let Some(reader) = self.inner.take() {
-            drop_detached(reader);
-        }
-    }
+    /// Dropped without the GIL: the read-ahead answers still on the way are collected then.
+    inner: Held<FileReader>,
 }
 
 #[pymethods]
 impl NativeFileReader {
     #[getter]
     fn size(&self) -> u64 {
-        self.inner.as_ref().map_or(0, |r| r.size())
+        self.inner.get().map_or(0, |r| r.size())
     }
 
     /// Up to `n` bytes from `offset` as a new `bytes` object, read straight into it.
@@ -247,7 +232,7 @@ impl NativeFileReader {
         offset: u64,
         n: usize,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let reader = self.reader()?;
+        let reader = self.inner.or_closed(FILE_CLOSED)?;
         let n = n.min(reader.size().saturating_sub(offset) as usize);
         PyBytes::new_with(py, n, |out| {
             let read = detach(py, || reader.read_at(offset, out))?;
@@ -268,7 +253,7 @@ impl NativeFileReader {
                 "read_into needs a writable, contiguous buffer",
             ));
         }
-        let reader = self.reader()?;
+        let reader = self.inner.or_closed(FILE_CLOSED)?;
         // The bytes the file has from `offset` on, the most `read_at` writes: the rest of the
         // buffer is left as it is.
         let n = buffer
@@ -293,25 +278,9 @@ impl NativeFileReader {
 
 #[pyclass(module = "ignite_fast._native")]
 pub struct NativeFileWriter {
-    inner: Option<FileWriter>,
-}
-
-impl NativeFileWriter {
-    fn writer(&mut self) -> PyResult<&mut FileWriter> {
-        self.inner
-            .as_mut()
-            .ok_or_else(|| invalid_argument("the file is closed"))
-    }
-}
-
-impl Drop for NativeFileWriter {
     /// Garbage-collected without `close`: the writer aborts (see `FileWriter`'s drop), talking to
     /// the cluster without the GIL.
-    fn drop(&mut self) {
-        if let Some(writer) = self.inner.take() {
-            drop_detached(writer);
-        }
-    }
+    inner: Held<FileWriter>,
 }
 
 #[pymethods]
@@ -324,7 +293,7 @@ impl NativeFileWriter {
         }
         let source = RawSlice(data.buf_ptr() as *mut u8, data.len_bytes());
         let n = data.len_bytes();
-        let writer = self.writer()?;
+        let writer = self.inner.or_closed(FILE_CLOSED)?;
         detach(py, move || {
             let source = source;
             // SAFETY: `data` keeps the Python buffer exported until this call returns: the
@@ -338,16 +307,16 @@ impl NativeFileWriter {
     }
 
     fn tell(&mut self) -> PyResult<u64> {
-        Ok(self.writer()?.tell())
+        Ok(self.inner.or_closed(FILE_CLOSED)?.tell())
     }
 
     fn flush(&mut self, py: Python<'_>) -> PyResult<()> {
-        let writer = self.writer()?;
+        let writer = self.inner.or_closed(FILE_CLOSED)?;
         detach(py, || writer.flush())
     }
 
     fn sync(&mut self, py: Python<'_>) -> PyResult<()> {
-        let writer = self.writer()?;
+        let writer = self.inner.or_closed(FILE_CLOSED)?;
         detach(py, || writer.sync())
     }
 

@@ -8,12 +8,11 @@ use ignite_core::ignite3::upsert::UpsertColumn;
 use ignite_core::DecodeOptions;
 use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
 
-use crate::args::{sql_arg, write_column, ColumnSpec};
+use crate::args::{sql_args, write_column, ColumnSpec};
 use crate::connection_spec::ConnectionSpec;
 use crate::errors::detach;
-use crate::open_cursor::OpenCursor;
+use crate::open_cursor::cursor_class;
 
 /// `(name, SQL type name, nullable, scale, precision)` of a result column.
 type ColumnTuple = (String, &'static str, bool, i32, i32);
@@ -41,9 +40,8 @@ impl NativeIgnite3Client {
     /// Connects as `spec` says (its protocol version is Ignite 2's and is not used).
     #[new]
     fn new(py: Python<'_>, spec: &ConnectionSpec) -> PyResult<Self> {
-        let config = spec.config.clone();
-        let inner = detach(py, || Ignite3Client::connect(config))?;
-        Ok(NativeIgnite3Client { inner })
+        spec.connect(py, Ignite3Client::connect)
+            .map(|inner| NativeIgnite3Client { inner })
     }
 
     /// The name of the node this client reached first.
@@ -71,14 +69,12 @@ impl NativeIgnite3Client {
         page_size: i32,
         decimal_as_string: bool,
     ) -> PyResult<NativeIgnite3Cursor> {
-        let args = args.iter().map(sql_arg).collect::<PyResult<Vec<_>>>()?;
+        let args = sql_args(&args)?;
         let options = sql_options(schema, page_size);
         let decode = DecodeOptions { decimal_as_string };
         let client = &self.inner;
         let batches = detach(py, || client.query(query, &args, &options, decode))?;
-        Ok(NativeIgnite3Cursor {
-            inner: OpenCursor::new(batches),
-        })
+        Ok(NativeIgnite3Cursor::from(batches))
     }
 
     /// Runs a statement without rows; the rows it changed (-1 for DDL).
@@ -91,7 +87,7 @@ impl NativeIgnite3Client {
         args: Vec<Bound<'_, PyAny>>,
         schema: String,
     ) -> PyResult<i64> {
-        let args = args.iter().map(sql_arg).collect::<PyResult<Vec<_>>>()?;
+        let args = sql_args(&args)?;
         let options = sql_options(schema, 1024);
         let client = &self.inner;
         detach(py, || client.execute(statement, &args, &options))
@@ -139,48 +135,18 @@ impl NativeIgnite3Client {
     }
 }
 
-/// An open Ignite 3 query.
-#[pyclass(module = "ignite_fast._native", name = "Ignite3Cursor")]
-pub(crate) struct NativeIgnite3Cursor {
-    inner: OpenCursor<QueryBatches>,
-}
-
-#[pymethods]
-impl NativeIgnite3Cursor {
-    /// The result's columns: `[(name, SQL type, nullable, scale, precision)]` (empty once closed).
-    fn columns(&self) -> Vec<ColumnTuple> {
-        self.inner.get().map_or_else(Vec::new, |b| {
-            b.columns()
-                .iter()
-                .map(|c| {
-                    (
-                        c.name.clone(),
-                        c.type_name(),
-                        c.nullable,
-                        c.scale,
-                        c.precision,
-                    )
-                })
-                .collect()
-        })
-    }
-
-    /// Decodes up to `max_rows` rows: `(rows, {name: column})`, or None at the end.
-    fn next_batch<'py>(
-        &mut self,
-        py: Python<'py>,
-        max_rows: usize,
-    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        self.inner.next_batch(py, max_rows)
-    }
-
-    /// Fetches one page and discards it: `(rows, bytes)`, or None at the end.
-    fn next_raw_page(&mut self, py: Python<'_>) -> PyResult<Option<(usize, usize)>> {
-        self.inner.next_raw_page(py)
-    }
-
-    /// Closes the query on the server if it is still open; idempotent.
-    fn close(&mut self, py: Python<'_>) {
-        self.inner.release(py);
+cursor_class! {
+    /// An open Ignite 3 query.
+    #[pyclass(module = "ignite_fast._native", name = "Ignite3Cursor")]
+    NativeIgnite3Cursor(QueryBatches) {
+        /// The result's columns: `[(name, SQL type, nullable, scale, precision)]` (empty once closed).
+        fn columns(&self) -> Vec<ColumnTuple> {
+            self.inner.get().map_or_else(Vec::new, |b| {
+                b.columns()
+                    .iter()
+                    .map(|c| (c.name.clone(), c.type_name(), c.nullable, c.scale, c.precision))
+                    .collect()
+            })
+        }
     }
 }

@@ -1,15 +1,16 @@
 //! `ignite_fast._native`: Python bindings for `ignite-core`. This crate only converts types, maps
 //! errors to the exception classes of `ignite_fast.errors`, and releases the GIL around all network
 //! and decode work. This file only registers; the rooms, one job each:
-//! - [`errors`]: core errors as `ignite_fast.errors` exceptions (one exhaustive table), and core
-//!   work run without the GIL, a panic in it raised as `IgniteError` (never `PanicException`);
+//! - [`errors`]: core errors as `ignite_fast.errors` exceptions (one exhaustive table), core
+//!   work run without the GIL, a panic in it raised as `IgniteError` (never `PanicException`),
+//!   and `Held`, a core object a Python object keeps until closed (dropped without the GIL);
 //! - [`arrays`]: numpy arrays over core column buffers, without a copy;
 //! - [`primitives`]: the primitive kinds by name, with their numpy dtypes;
 //! - [`columns`]: core columns as the tagged tuples of `_native.pyi`;
 //! - [`args`]: Python arguments as core options, SQL arguments and write columns;
 //! - [`connection_spec`]: where and how to connect, shared by the client and the file system;
 //! - [`client`]: the native client and its cursors; [`open_cursor`]: a cursor held by Python,
-//!   stepped without the GIL;
+//!   stepped without the GIL, and `cursor_class!`, which declares both generations' cursor classes;
 //! - [`partition_scan`]: several partitions read at once over one connection;
 //! - [`igfs`]: the file system, its readers and writers;
 //! - [`ignite3`]: the Ignite 3 client and its query cursors.

@@ -6,23 +6,24 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::columns::columns_to_py;
-use crate::errors::{detach, drop_detached, invalid_argument};
+use crate::errors::{detach, Held};
 
 #[pyclass(module = "ignite_fast._native")]
 pub(crate) struct NativePartitionScan {
-    /// `None` once closed; a failed scan stays and refuses further use.
-    inner: Option<PartitionScan>,
+    /// Gone once closed (a failed scan stays and refuses further use); garbage-collected
+    /// without `close`, the connection still goes without the GIL.
+    inner: Held<PartitionScan>,
 }
 
 impl NativePartitionScan {
     pub(crate) fn new(scan: PartitionScan) -> Self {
-        NativePartitionScan { inner: Some(scan) }
+        NativePartitionScan {
+            inner: Held::new(scan),
+        }
     }
 
     fn scan(&mut self) -> PyResult<&mut PartitionScan> {
-        self.inner
-            .as_mut()
-            .ok_or_else(|| invalid_argument("the partition scan is closed"))
+        self.inner.or_closed("the partition scan is closed")
     }
 }
 
@@ -37,13 +38,13 @@ impl NativePartitionScan {
     /// How many partitions can be added without waiting for a cursor.
     #[getter]
     fn free_cursors(&self) -> usize {
-        self.inner.as_ref().map_or(0, |s| s.free_cursors())
+        self.inner.get().map_or(0, |s| s.free_cursors())
     }
 
     /// Partitions added and not finished.
     #[getter]
     fn pending(&self) -> usize {
-        self.inner.as_ref().map_or(0, |s| s.pending())
+        self.inner.get().map_or(0, |s| s.pending())
     }
 
     /// Up to `max_rows` rows of one partition: `(partition, finished, rows, {name: column},
@@ -87,17 +88,6 @@ impl NativePartitionScan {
 
     /// Lets go of the connection (closing it if cursors are still open on the server); idempotent.
     fn close(&mut self, py: Python<'_>) {
-        if let Some(scan) = self.inner.take() {
-            py.detach(move || drop(scan));
-        }
-    }
-}
-
-impl Drop for NativePartitionScan {
-    /// Garbage-collected without `close`: the connection still goes without the GIL.
-    fn drop(&mut self) {
-        if let Some(scan) = self.inner.take() {
-            drop_detached(scan);
-        }
+        self.inner.release(py);
     }
 }

@@ -1,82 +1,64 @@
 //! Ignite 2's little-endian byte reading and writing, with its String and byte-array objects. Every
-//! read is bounds-checked and returns a protocol error instead of panicking: the bytes come from the network.
+//! read is bounds-checked by the shared `bytes::ByteCursor` and returns a protocol error instead
+//! of panicking: the bytes come from the network.
 
+use crate::bytes::ByteCursor;
 use crate::error::{Error, Result};
 use crate::ignite2::protocol::type_code;
 
-/// A cursor over a byte slice.
+/// Ignite 2's reader: little-endian numbers and its length and String fields, on the shared
+/// bounded cursor.
 #[derive(Clone, Copy)]
 pub struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+    bytes: ByteCursor<'a>,
 }
 
 macro_rules! read_le {
-    ($name:ident, $t:ty) => {
+    ($($name:ident: $t:ty),*) => {$(
         #[inline]
         pub fn $name(&mut self) -> Result<$t> {
-            const N: usize = std::mem::size_of::<$t>();
-            let bytes = self.take(N)?;
-            Ok(<$t>::from_le_bytes(
-                bytes.try_into().expect("length checked"),
-            ))
+            self.bytes.le()
         }
-    };
+    )*};
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     pub fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
+        Reader {
+            bytes: ByteCursor::new(buf),
+        }
     }
 
     pub fn at(buf: &'a [u8], pos: usize) -> Result<Self> {
-        if pos > buf.len() {
-            return Err(Error::protocol(format!(
-                "position {pos} is past the end of a {}-byte buffer",
-                buf.len()
-            )));
-        }
-        Ok(Reader { buf, pos })
+        ByteCursor::at(buf, pos).map(|bytes| Reader { bytes })
     }
 
     #[inline]
     pub fn pos(&self) -> usize {
-        self.pos
+        self.bytes.pos()
     }
 
     #[inline]
     pub fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
+        self.bytes.remaining()
     }
 
     pub fn buffer(&self) -> &'a [u8] {
-        self.buf
+        self.bytes.buffer()
     }
 
     #[inline]
     pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        if n > self.remaining() {
-            return Err(Error::protocol(format!(
-                "truncated data: needed {n} bytes at offset {}, only {} left",
-                self.pos,
-                self.remaining()
-            )));
-        }
-        let s = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
+        self.bytes.take(n)
     }
 
+    #[inline]
     pub fn skip(&mut self, n: usize) -> Result<()> {
-        self.take(n).map(|_| ())
+        self.bytes.skip(n)
     }
 
-    read_le!(u8, u8);
-    read_le!(i8, i8);
-    read_le!(i16, i16);
-    read_le!(u16, u16);
-    read_le!(i32, i32);
-    read_le!(i64, i64);
+    read_le!(u8: u8, i8: i8, i16: i16, u16: u16, i32: i32, i64: i64);
 
     pub fn bool(&mut self) -> Result<bool> {
         Ok(self.u8()? != 0)
@@ -100,14 +82,14 @@ impl<'a> Reader<'a> {
         if n < 0 {
             return Err(Error::protocol(format!(
                 "negative length {n} at offset {}",
-                self.pos - 4
+                self.pos() - 4
             )));
         }
         let n = n as usize;
         if n.saturating_mul(elem_size) > self.remaining() {
             return Err(Error::protocol(format!(
                 "length {n} x {elem_size} bytes at offset {} runs past the end of the data ({} bytes left)",
-                self.pos - 4,
+                self.pos() - 4,
                 self.remaining()
             )));
         }

@@ -5,7 +5,6 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::decode::{Batch, ColumnBuilder, DecodeOptions};
 use crate::error::{Error, Result};
@@ -19,9 +18,6 @@ use crate::ignite3::tuple::push_tuple;
 use crate::ignite3::upsert::{upsert_columns, UpsertColumn};
 use crate::net::pool::ConnectionPool;
 use crate::net::stream::ConnectionConfig;
-
-/// How long a just-created table's partitions may take to get primaries.
-const PLACEMENT_WAIT: Duration = Duration::from_secs(10);
 
 /// `net`'s pool, and the newest hybrid timestamp its connections have seen.
 struct Pool {
@@ -137,7 +133,7 @@ impl Ignite3Client {
         self.pool.with(|conn| {
             let info = cluster::table(conn, table)?
                 .ok_or_else(|| Error::CacheNotFound(format!("table {table} does not exist")))?;
-            Ok(cluster::partition_primaries(conn, info.id, PLACEMENT_WAIT)?.primaries)
+            Ok(cluster::partition_primaries(conn, info.id, cluster::PLACEMENT_WAIT)?.primaries)
         })
     }
 }

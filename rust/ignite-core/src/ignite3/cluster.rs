@@ -62,6 +62,9 @@ pub fn table(conn: &mut Connection, name: &str) -> Result<Option<TableInfo>> {
     }))
 }
 
+/// How long a just-created table's partitions may take to get primaries.
+pub const PLACEMENT_WAIT: Duration = Duration::from_secs(10);
+
 /// The primary of each partition of table `table_id` (`PARTITION_ASSIGNMENT_GET`). Right after a
 /// table is created the placement may not be known yet: asks again until `wait` has passed.
 pub fn partition_primaries(

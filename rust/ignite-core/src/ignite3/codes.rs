@@ -2,6 +2,14 @@
 //! response flags, column type ids (their names are `sql_type::SqlType`'s), error groups.
 //! Sources and layouts: docs/IGNITE3-PROTOCOL.md.
 
+/// Declares each `NAME = value` as `pub const NAME: i32`: every code Ignite 3 sends or reads is
+/// a msgpack int that Java holds as an `int`.
+macro_rules! codes {
+    ($($(#[$doc:meta])* $name:ident = $value:expr,)*) => {
+        $($(#[$doc])* pub const $name: i32 = $value;)*
+    };
+}
+
 /// The bytes each side sends once before its first frame.
 pub const MAGIC: &[u8; 4] = b"IGNI";
 
@@ -13,71 +21,79 @@ pub const CLIENT_CODE_GENERAL: i32 = 2;
 
 /// Request op codes (`ClientOp.java`).
 pub mod op {
-    pub const HEARTBEAT: i32 = 1;
-    pub const TABLES_GET: i32 = 3;
-    pub const TABLE_GET: i32 = 4;
-    pub const SCHEMAS_GET: i32 = 5;
-    pub const TX_BEGIN: i32 = 43;
-    pub const TX_COMMIT: i32 = 44;
-    pub const TX_ROLLBACK: i32 = 45;
-    pub const CLUSTER_GET_NODES: i32 = 48;
-    pub const SQL_EXEC: i32 = 50;
-    pub const SQL_CURSOR_NEXT_PAGE: i32 = 51;
-    pub const SQL_CURSOR_CLOSE: i32 = 52;
-    pub const PARTITION_ASSIGNMENT_GET: i32 = 53;
-    pub const STREAMER_BATCH_SEND: i32 = 62;
-    pub const SQL_EXEC_BATCH: i32 = 63;
-    pub const PRIMARY_REPLICAS_GET: i32 = 65;
-    pub const TABLE_GET_QUALIFIED: i32 = 72;
+    codes! {
+        HEARTBEAT = 1,
+        TABLES_GET = 3,
+        TABLE_GET = 4,
+        SCHEMAS_GET = 5,
+        TX_BEGIN = 43,
+        TX_COMMIT = 44,
+        TX_ROLLBACK = 45,
+        CLUSTER_GET_NODES = 48,
+        SQL_EXEC = 50,
+        SQL_CURSOR_NEXT_PAGE = 51,
+        SQL_CURSOR_CLOSE = 52,
+        PARTITION_ASSIGNMENT_GET = 53,
+        STREAMER_BATCH_SEND = 62,
+        SQL_EXEC_BATCH = 63,
+        PRIMARY_REPLICAS_GET = 65,
+        TABLE_GET_QUALIFIED = 72,
+    }
 }
 
 /// Response flag bits (`ResponseFlags.java`).
 pub mod flag {
-    /// A long (the newest primary-replica start time) follows the flags.
-    pub const PARTITION_ASSIGNMENT_CHANGED: i32 = 1;
-    /// Not the answer to the request id it carries, but a message about it.
-    pub const NOTIFICATION: i32 = 2;
-    /// An error record replaces the answer.
-    pub const ERROR: i32 = 4;
-    /// A request from the server (compute executors only).
-    pub const SERVER_OP: i32 = 8;
+    codes! {
+        /// A long (the newest primary-replica start time) follows the flags.
+        PARTITION_ASSIGNMENT_CHANGED = 1,
+        /// Not the answer to the request id it carries, but a message about it.
+        NOTIFICATION = 2,
+        /// An error record replaces the answer.
+        ERROR = 4,
+        /// A request from the server (compute executors only).
+        SERVER_OP = 8,
+    }
 }
 
 /// Column type ids (`org.apache.ignite.sql.ColumnType`).
 pub mod column_type {
-    pub const NULL: i32 = 0;
-    pub const BOOLEAN: i32 = 1;
-    pub const INT8: i32 = 2;
-    pub const INT16: i32 = 3;
-    pub const INT32: i32 = 4;
-    pub const INT64: i32 = 5;
-    pub const FLOAT: i32 = 6;
-    pub const DOUBLE: i32 = 7;
-    pub const DECIMAL: i32 = 8;
-    pub const DATE: i32 = 9;
-    pub const TIME: i32 = 10;
-    /// SQL TIMESTAMP (a local date-time).
-    pub const DATETIME: i32 = 11;
-    /// SQL TIMESTAMP WITH LOCAL TIME ZONE (an instant).
-    pub const TIMESTAMP: i32 = 12;
-    pub const UUID: i32 = 13;
-    pub const STRING: i32 = 15;
-    pub const BYTE_ARRAY: i32 = 16;
-    pub const PERIOD: i32 = 17;
-    pub const DURATION: i32 = 18;
+    codes! {
+        NULL = 0,
+        BOOLEAN = 1,
+        INT8 = 2,
+        INT16 = 3,
+        INT32 = 4,
+        INT64 = 5,
+        FLOAT = 6,
+        DOUBLE = 7,
+        DECIMAL = 8,
+        DATE = 9,
+        TIME = 10,
+        /// SQL TIMESTAMP (a local date-time).
+        DATETIME = 11,
+        /// SQL TIMESTAMP WITH LOCAL TIME ZONE (an instant).
+        TIMESTAMP = 12,
+        UUID = 13,
+        STRING = 15,
+        BYTE_ARRAY = 16,
+        PERIOD = 17,
+        DURATION = 18,
+    }
 }
 
 /// Error codes are `group << 16 | code` (`ErrorGroup.registerErrorCode`).
 pub mod error_code {
-    pub const GROUP_TABLE: i32 = 2;
-    pub const GROUP_CLIENT: i32 = 3;
-    pub const GROUP_SQL: i32 = 4;
-    pub const GROUP_AUTHENTICATION: i32 = 15;
+    codes! {
+        GROUP_TABLE = 2,
+        GROUP_CLIENT = 3,
+        GROUP_SQL = 4,
+        GROUP_AUTHENTICATION = 15,
 
-    pub const TABLE_NOT_FOUND: i32 = GROUP_TABLE << 16 | 2;
-    pub const STMT_PARSE: i32 = GROUP_SQL << 16 | 3;
-    pub const STMT_VALIDATION: i32 = GROUP_SQL << 16 | 4;
-    pub const INVALID_CREDENTIALS: i32 = GROUP_AUTHENTICATION << 16 | 2;
+        TABLE_NOT_FOUND = GROUP_TABLE << 16 | 2,
+        STMT_PARSE = GROUP_SQL << 16 | 3,
+        STMT_VALIDATION = GROUP_SQL << 16 | 4,
+        INVALID_CREDENTIALS = GROUP_AUTHENTICATION << 16 | 2,
+    }
 
     pub fn group(code: i32) -> i32 {
         (code >> 16) & 0xffff

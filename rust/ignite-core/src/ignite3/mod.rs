@@ -10,7 +10,8 @@
 //!   client sends (SQL arguments, the streamer's rows); [`sql_type`]: column types and the kind
 //!   of column each fills;
 //! - [`sql`]: `SQL_EXEC`, column metadata, paged cursors; [`cluster`]: tables, partitions, nodes;
-//! - [`transaction`]: explicit transactions; [`upsert`]: the data streamer's writes.
+//! - [`transaction`]: explicit transactions; [`upsert`]: the data streamer's writes;
+//! - `test_support` (hidden): frames and the handshake answer of a fake node, for tests.
 
 pub mod client;
 pub mod cluster;
@@ -19,6 +20,8 @@ pub mod connection;
 pub mod msgpack;
 pub mod sql;
 pub mod sql_type;
+#[doc(hidden)]
+pub mod test_support;
 pub mod transaction;
 pub mod tuple;
 pub mod upsert;

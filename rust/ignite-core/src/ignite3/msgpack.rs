@@ -9,6 +9,7 @@
 
 use std::ops::Range;
 
+use crate::bytes::ByteCursor;
 use crate::error::{Error, Result};
 
 /// MessagePack ext type of a UUID in Ignite 3 (`ClientMsgPackType.UUID`).
@@ -17,17 +18,10 @@ pub const EXT_UUID: i8 = 3;
 /// How deep `skip` follows nested arrays and maps before calling the data hostile.
 const MAX_SKIP_DEPTH: usize = 32;
 
-/// A bounds-checked cursor over MessagePack values in a byte slice.
+/// A cursor over MessagePack values in a byte slice, on the shared bounded cursor.
 #[derive(Clone, Copy)]
 pub struct MsgReader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-fn truncated(what: &str, pos: usize) -> Error {
-    Error::protocol(format!(
-        "truncated MessagePack data: {what} at offset {pos}"
-    ))
+    bytes: ByteCursor<'a>,
 }
 
 fn unexpected(expected: &str, marker: u8, pos: usize) -> Error {
@@ -38,68 +32,39 @@ fn unexpected(expected: &str, marker: u8, pos: usize) -> Error {
 
 impl<'a> MsgReader<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
-        MsgReader { buf, pos: 0 }
+        MsgReader {
+            bytes: ByteCursor::new(buf),
+        }
     }
 
     /// A reader starting at `pos` (which must lie within the buffer).
     pub fn at(buf: &'a [u8], pos: usize) -> Result<Self> {
-        if pos > buf.len() {
-            return Err(Error::protocol(format!(
-                "offset {pos} is past the end of a {}-byte message",
-                buf.len()
-            )));
-        }
-        Ok(MsgReader { buf, pos })
+        ByteCursor::at(buf, pos).map(|bytes| MsgReader { bytes })
     }
 
     pub fn pos(&self) -> usize {
-        self.pos
+        self.bytes.pos()
     }
 
     pub fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
-    }
-
-    fn peek(&self) -> Result<u8> {
-        self.buf
-            .get(self.pos)
-            .copied()
-            .ok_or_else(|| truncated("a value is missing", self.pos))
+        self.bytes.remaining()
     }
 
     fn byte(&mut self) -> Result<u8> {
-        let b = self.peek()?;
-        self.pos += 1;
-        Ok(b)
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        if n > self.remaining() {
-            return Err(truncated(
-                &format!("{n} bytes declared, {} present", self.remaining()),
-                self.pos,
-            ));
-        }
-        let bytes = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(bytes)
-    }
-
-    fn be<const N: usize>(&mut self) -> Result<[u8; N]> {
-        Ok(self.take(N)?.try_into().expect("length checked"))
+        self.bytes.le()
     }
 
     /// Consumes a nil if one is next; true when it did.
     pub fn try_nil(&mut self) -> Result<bool> {
-        if self.peek()? == 0xc0 {
-            self.pos += 1;
+        if self.bytes.peek()? == 0xc0 {
+            self.bytes.skip(1)?;
             return Ok(true);
         }
         Ok(false)
     }
 
     pub fn nil(&mut self) -> Result<()> {
-        let at = self.pos;
+        let at = self.pos();
         match self.byte()? {
             0xc0 => Ok(()),
             m => Err(unexpected("nil", m, at)),
@@ -107,7 +72,7 @@ impl<'a> MsgReader<'a> {
     }
 
     pub fn bool(&mut self) -> Result<bool> {
-        let at = self.pos;
+        let at = self.pos();
         match self.byte()? {
             0xc2 => Ok(false),
             0xc3 => Ok(true),
@@ -117,31 +82,31 @@ impl<'a> MsgReader<'a> {
 
     /// An integer of any MessagePack width that fits an i64.
     pub fn i64(&mut self) -> Result<i64> {
-        let at = self.pos;
+        let at = self.pos();
         let m = self.byte()?;
         Ok(match m {
             0x00..=0x7f => m as i64,
             0xe0..=0xff => m as i8 as i64,
             0xcc => self.byte()? as i64,
-            0xcd => u16::from_be_bytes(self.be()?) as i64,
-            0xce => u32::from_be_bytes(self.be()?) as i64,
+            0xcd => self.bytes.be::<u16>()? as i64,
+            0xce => self.bytes.be::<u32>()? as i64,
             0xcf => {
-                let v = u64::from_be_bytes(self.be()?);
+                let v = self.bytes.be::<u64>()?;
                 i64::try_from(v).map_err(|_| {
                     Error::protocol(format!("integer {v} at offset {at} does not fit an i64"))
                 })?
             }
             0xd0 => self.byte()? as i8 as i64,
-            0xd1 => i16::from_be_bytes(self.be()?) as i64,
-            0xd2 => i32::from_be_bytes(self.be()?) as i64,
-            0xd3 => i64::from_be_bytes(self.be()?),
+            0xd1 => self.bytes.be::<i16>()? as i64,
+            0xd2 => self.bytes.be::<i32>()? as i64,
+            0xd3 => self.bytes.be::<i64>()?,
             _ => return Err(unexpected("an integer", m, at)),
         })
     }
 
     /// An integer that must fit an i32.
     pub fn i32(&mut self) -> Result<i32> {
-        let at = self.pos;
+        let at = self.pos();
         let v = self.i64()?;
         i32::try_from(v)
             .map_err(|_| Error::protocol(format!("integer {v} at offset {at} does not fit an i32")))
@@ -149,7 +114,7 @@ impl<'a> MsgReader<'a> {
 
     /// A count or size: a non-negative integer that fits an i32 (what Java's `unpackInt` gives).
     pub fn count(&mut self) -> Result<usize> {
-        let at = self.pos;
+        let at = self.pos();
         let v = self.i32()?;
         usize::try_from(v)
             .map_err(|_| Error::protocol(format!("negative count {v} at offset {at}")))
@@ -157,20 +122,20 @@ impl<'a> MsgReader<'a> {
 
     /// The bytes of a str value (any header width).
     pub fn str_bytes(&mut self) -> Result<&'a [u8]> {
-        let at = self.pos;
+        let at = self.pos();
         let m = self.byte()?;
         let len = match m {
             0xa0..=0xbf => (m & 0x1f) as usize,
             0xd9 => self.byte()? as usize,
-            0xda => u16::from_be_bytes(self.be()?) as usize,
-            0xdb => u32::from_be_bytes(self.be()?) as usize,
+            0xda => self.bytes.be::<u16>()? as usize,
+            0xdb => self.bytes.be::<u32>()? as usize,
             _ => return Err(unexpected("a string", m, at)),
         };
-        self.take(len)
+        self.bytes.take(len)
     }
 
     pub fn str(&mut self) -> Result<&'a str> {
-        let at = self.pos;
+        let at = self.pos();
         let bytes = self.str_bytes()?;
         std::str::from_utf8(bytes)
             .map_err(|_| Error::protocol(format!("string at offset {at} is not UTF-8")))
@@ -185,49 +150,49 @@ impl<'a> MsgReader<'a> {
 
     /// Where the payload of a bin value lies in the buffer (no copy).
     pub fn bin_range(&mut self) -> Result<Range<usize>> {
-        let at = self.pos;
+        let at = self.pos();
         let m = self.byte()?;
         let len = match m {
             0xc4 => self.byte()? as usize,
-            0xc5 => u16::from_be_bytes(self.be()?) as usize,
-            0xc6 => u32::from_be_bytes(self.be()?) as usize,
+            0xc5 => self.bytes.be::<u16>()? as usize,
+            0xc6 => self.bytes.be::<u32>()? as usize,
             _ => return Err(unexpected("binary data", m, at)),
         };
-        let start = self.pos;
-        self.take(len)?;
+        let start = self.pos();
+        self.bytes.skip(len)?;
         Ok(start..start + len)
     }
 
     pub fn bin(&mut self) -> Result<&'a [u8]> {
         let range = self.bin_range()?;
-        Ok(&self.buf[range])
+        Ok(&self.bytes.buffer()[range])
     }
 
     pub fn array_len(&mut self) -> Result<usize> {
-        let at = self.pos;
+        let at = self.pos();
         let m = self.byte()?;
         Ok(match m {
             0x90..=0x9f => (m & 0x0f) as usize,
-            0xdc => u16::from_be_bytes(self.be()?) as usize,
-            0xdd => u32::from_be_bytes(self.be()?) as usize,
+            0xdc => self.bytes.be::<u16>()? as usize,
+            0xdd => self.bytes.be::<u32>()? as usize,
             _ => return Err(unexpected("an array", m, at)),
         })
     }
 
     pub fn map_len(&mut self) -> Result<usize> {
-        let at = self.pos;
+        let at = self.pos();
         let m = self.byte()?;
         Ok(match m {
             0x80..=0x8f => (m & 0x0f) as usize,
-            0xde => u16::from_be_bytes(self.be()?) as usize,
-            0xdf => u32::from_be_bytes(self.be()?) as usize,
+            0xde => self.bytes.be::<u16>()? as usize,
+            0xdf => self.bytes.be::<u32>()? as usize,
             _ => return Err(unexpected("a map", m, at)),
         })
     }
 
     /// An ext value: its type and payload.
     pub fn ext(&mut self) -> Result<(i8, &'a [u8])> {
-        let at = self.pos;
+        let at = self.pos();
         let m = self.byte()?;
         let len = match m {
             0xd4 => 1,
@@ -236,18 +201,18 @@ impl<'a> MsgReader<'a> {
             0xd7 => 8,
             0xd8 => 16,
             0xc7 => self.byte()? as usize,
-            0xc8 => u16::from_be_bytes(self.be()?) as usize,
-            0xc9 => u32::from_be_bytes(self.be()?) as usize,
+            0xc8 => self.bytes.be::<u16>()? as usize,
+            0xc9 => self.bytes.be::<u32>()? as usize,
             _ => return Err(unexpected("an extension value", m, at)),
         };
         let ext_type = self.byte()? as i8;
-        Ok((ext_type, self.take(len)?))
+        Ok((ext_type, self.bytes.take(len)?))
     }
 
     /// A UUID (ext 3, 16 bytes: most- then least-significant half, each a little-endian i64),
     /// returned in the canonical big-endian byte order of its text form.
     pub fn uuid(&mut self) -> Result<[u8; 16]> {
-        let at = self.pos;
+        let at = self.pos();
         let (ext_type, payload) = self.ext()?;
         if ext_type != EXT_UUID || payload.len() != 16 {
             return Err(Error::protocol(format!(
@@ -272,26 +237,26 @@ impl<'a> MsgReader<'a> {
         if depth > MAX_SKIP_DEPTH {
             return Err(Error::protocol(format!(
                 "MessagePack values nested deeper than {MAX_SKIP_DEPTH} at offset {}",
-                self.pos
+                self.pos()
             )));
         }
-        let m = self.peek()?;
+        let m = self.bytes.peek()?;
         match m {
             0xc0 | 0xc2 | 0xc3 | 0x00..=0x7f | 0xe0..=0xff => {
-                self.pos += 1;
+                self.bytes.skip(1)?;
             }
             // fixed-size numbers: marker plus 1, 2, 4 or 8 bytes
             0xcc | 0xd0 => {
-                self.take(2)?;
+                self.bytes.skip(2)?;
             }
             0xcd | 0xd1 => {
-                self.take(3)?;
+                self.bytes.skip(3)?;
             }
             0xca | 0xce | 0xd2 => {
-                self.take(5)?;
+                self.bytes.skip(5)?;
             }
             0xcb | 0xcf | 0xd3 => {
-                self.take(9)?;
+                self.bytes.skip(9)?;
             }
             0xa0..=0xbf | 0xd9..=0xdb => {
                 self.str_bytes()?;
@@ -315,7 +280,7 @@ impl<'a> MsgReader<'a> {
                     self.skip_nested(depth + 1)?;
                 }
             }
-            0xc1 => return Err(unexpected("a value", m, self.pos)),
+            0xc1 => return Err(unexpected("a value", m, self.pos())),
         }
         Ok(())
     }

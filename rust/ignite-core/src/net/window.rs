@@ -15,6 +15,12 @@ use std::collections::VecDeque;
 use crate::error::{Error, Result};
 use crate::net::mux::Pipelined;
 
+/// Requests a writer sends before waiting for the oldest answer.
+pub const IN_FLIGHT: usize = 4;
+
+/// Bytes of rows a writer puts in one request: a few MB.
+pub const REQUEST_BYTES: usize = 4 << 20;
+
 /// What a server's refusal of one request means for its rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {

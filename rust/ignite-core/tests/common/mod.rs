@@ -1,8 +1,10 @@
 //! Helpers shared by the decoder tests and the fuzz harnesses: encoded values, objects built by the
-//! production object encoder, a type resolver over fixed metadata, and the fuzzers' inputs count
-//! and random numbers.
+//! production object encoder, a type resolver over fixed metadata, and the fuzzers' inputs count,
+//! random numbers and counting allocator ([`counting`]).
 
 #![allow(dead_code)]
+
+pub mod counting;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -109,5 +111,14 @@ impl Rng {
 
     pub fn below(&mut self, n: usize) -> usize {
         (self.next() % n.max(1) as u64) as usize
+    }
+
+    /// A mutation both fuzzers make: a copy of one region of `bytes` (up to 32 bytes) over
+    /// another.
+    pub fn copy_region(&mut self, bytes: &mut [u8]) {
+        let a = self.below(bytes.len());
+        let b = self.below(bytes.len());
+        let n = self.below(32).min(bytes.len() - a.max(b));
+        bytes.copy_within(a..a + n, b);
     }
 }

@@ -1,6 +1,7 @@
 //! The bodies of the read requests, each encoded here once: a scan (op 2000), a cursor's next page
 //! (ops 2001, 2005), an SQL fields query (op 2004), and closing a cursor (op 0).
 
+use crate::calendar::MILLIS_PER_DAY;
 use crate::error::Result;
 use crate::ignite2::connection::Connection;
 use crate::ignite2::protocol::{op, type_code, SCAN_FLAG_KEEP_BINARY};
@@ -59,7 +60,7 @@ pub fn sql_fields_body(query: &str, args: &[SqlArg], options: &SqlOptions) -> Ve
             SqlArg::Bytes(v) => w.byte_array_object(v),
             // Ignite 2 keeps milliseconds in DATE and TIME, and nanoseconds in TIMESTAMP as
             // milliseconds plus the nanoseconds within the millisecond.
-            SqlArg::Date(days) => w.u8(type_code::DATE).i64(days * 86_400_000),
+            SqlArg::Date(days) => w.u8(type_code::DATE).i64(days * MILLIS_PER_DAY),
             SqlArg::Time(nanos) => w.u8(type_code::TIME).i64(nanos.div_euclid(1_000_000)),
             SqlArg::DateTime { seconds, nanos } | SqlArg::Instant { seconds, nanos } => w
                 .u8(type_code::TIMESTAMP)

@@ -9,12 +9,7 @@ use crate::ignite2::protocol::{java_string_hash, op};
 use crate::ignite2::write::binary_type::register;
 use crate::ignite2::write::entries::{EntryEncoder, WriteValues};
 use crate::kinds::WriteColumn;
-use crate::net::window::{InFlightWindow, Refused};
-
-/// Bytes of entries per put-all request.
-const CHUNK_BYTES: usize = 4 << 20;
-/// Put-all requests sent before waiting for the first answer.
-const IN_FLIGHT: usize = 4;
+use crate::net::window::{InFlightWindow, Refused, IN_FLIGHT, REQUEST_BYTES};
 
 /// Writes `keys[i] -> values[i]` for every row into `cache_name`; returns the rows written.
 /// Rows go in chunks: a failure part-way leaves the chunks acknowledged before it written
@@ -63,21 +58,22 @@ pub fn put_all(
         }
         let first = row;
         // Entries are encoded straight into the outgoing message: values are copied once.
-        let sent = window
-            .conn()
-            .send_with(op::CACHE_PUT_ALL, 9 + CHUNK_BYTES + max_entry, |msg| {
-                let start = msg.len();
-                msg.extend_from_slice(&cache_id.to_le_bytes());
-                msg.push(0); // flags
-                msg.extend_from_slice(&0i32.to_le_bytes()); // count, patched below
-                while row < rows && (row == first || msg.len() - start < CHUNK_BYTES) {
-                    entries.encode_key(row, msg);
-                    entries.encode_value(row, msg);
-                    row += 1;
-                }
-                let count = (row - first) as i32;
-                msg[start + 5..start + 9].copy_from_slice(&count.to_le_bytes());
-            });
+        let sent =
+            window
+                .conn()
+                .send_with(op::CACHE_PUT_ALL, 9 + REQUEST_BYTES + max_entry, |msg| {
+                    let start = msg.len();
+                    msg.extend_from_slice(&cache_id.to_le_bytes());
+                    msg.push(0); // flags
+                    msg.extend_from_slice(&0i32.to_le_bytes()); // count, patched below
+                    while row < rows && (row == first || msg.len() - start < REQUEST_BYTES) {
+                        entries.encode_key(row, msg);
+                        entries.encode_value(row, msg);
+                        row += 1;
+                    }
+                    let count = (row - first) as i32;
+                    msg[start + 5..start + 9].copy_from_slice(&count.to_le_bytes());
+                });
         if let Err(e) = window.sent(sent, row - first, chunk) {
             break Err(e);
         }

@@ -1,15 +1,13 @@
 //! One BinaryTuple (Ignite 3's row format, laid out in [`super`]) into one row of column
 //! builders: the shared builders Ignite 2's objects fill too.
 
-use crate::calendar::{days_from_civil, NANOS_PER_DAY};
+use crate::calendar::{days_from_civil, MILLIS_PER_DAY, NANOS_PER_DAY};
 use crate::decimal;
 use crate::decode::column_builder::ColumnBuilder;
 use crate::error::{Error, Result};
 use crate::ignite3::sql_type::{SqlType, TupleColumn};
 use crate::ignite3::tuple::{ENTRY_SIZE_BITS, VARLEN_EMPTY_BYTE};
 use crate::kinds::{PrimKind, ScalarKind};
-
-const MILLIS_PER_DAY: i64 = 86_400_000;
 
 /// Appends the row `tuple`, whose elements are of `types` in order, to `builders` (one per
 /// element). Bytes that do not follow the format are a protocol error, never a panic.

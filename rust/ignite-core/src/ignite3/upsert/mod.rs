@@ -24,16 +24,11 @@ mod schema;
 mod stream;
 mod visibility;
 
-use std::time::Duration;
-
 use crate::error::{Error, Result};
 use crate::ignite3::cluster;
 use crate::ignite3::connection::Connection;
 use crate::kinds::WriteColumn;
 use plan::Plan;
-
-/// How long a just-created table's partitions may take to get primaries.
-const PLACEMENT_WAIT: Duration = Duration::from_secs(10);
 
 /// A column to write: the table column it fills, its values, and optionally which rows are NULL
 /// (one byte per row, nonzero = NULL; numpy's mask of a masked array).
@@ -58,7 +53,8 @@ pub fn upsert_columns(
         .ok_or_else(|| Error::CacheNotFound(format!("table {table} does not exist")))?;
     let mut schema = schema::latest_schema(conn, info.id)?;
     schema::set_lengths(conn, table, &mut schema)?;
-    let partitions = cluster::partition_primaries(conn, info.id, PLACEMENT_WAIT)?.partition_count();
+    let partitions =
+        cluster::partition_primaries(conn, info.id, cluster::PLACEMENT_WAIT)?.partition_count();
     let plan = Plan::new(&schema, columns)?;
     plan.check_values()?;
     let by_partition = stream::rows_by_partition(&plan, partitions);

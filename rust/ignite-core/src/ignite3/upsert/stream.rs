@@ -6,16 +6,11 @@ use crate::error::Result;
 use crate::ignite3::codes::op;
 use crate::ignite3::connection::Connection;
 use crate::ignite3::tuple::TupleBuilder;
-use crate::net::window::{InFlightWindow, Refused};
+use crate::net::window::{InFlightWindow, Refused, IN_FLIGHT, REQUEST_BYTES};
 
 use super::colocation::partition_of;
 use super::plan::Plan;
 use super::schema::TableSchema;
-
-/// Bytes of rows per streamer request (a few MB, as Ignite 2's put-all).
-const CHUNK_BYTES: usize = 4 << 20;
-/// Requests sent before waiting for the oldest answer.
-const IN_FLIGHT: usize = 4;
 
 /// The rows of each partition, each group in the given order.
 pub(super) fn rows_by_partition(plan: &Plan, partitions: usize) -> Vec<Vec<u32>> {
@@ -36,7 +31,7 @@ pub(super) fn send_batches(
     plan: &Plan,
     by_partition: &[Vec<u32>],
 ) -> Result<usize> {
-    let rows_per_request = (CHUNK_BYTES / plan.max_row_bytes()).max(1);
+    let rows_per_request = (REQUEST_BYTES / plan.max_row_bytes()).max(1);
     // Requests taken round-robin over the partitions, so that the ones in flight differ.
     let mut requests: Vec<(usize, &[u32])> = Vec::new();
     let mut chunks: Vec<_> = by_partition
@@ -83,7 +78,8 @@ mod tests {
 
     use super::*;
     use crate::error::Error;
-    use crate::ignite3::msgpack::{MsgReader, MsgWriter};
+    use crate::ignite3::msgpack::MsgReader;
+    use crate::ignite3::test_support::{empty_answer, handshake_answer, read_frame};
     use crate::net::mux::Pipelined;
 
     /// A fake Ignite 3 node serving one connection: it accepts the handshake and the heartbeat
@@ -97,52 +93,23 @@ mod tests {
         std::thread::spawn(move || {
             let (mut s, _) = listener.accept().unwrap();
             let read_id = |s: &mut std::net::TcpStream| -> Option<i64> {
-                let mut len = [0u8; 4];
-                s.read_exact(&mut len).ok()?;
-                let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
-                s.read_exact(&mut body).ok()?;
+                let body = read_frame(s)?;
                 let mut r = MsgReader::new(&body);
                 r.i64().ok()?; // op
                 r.i64().ok()
             };
-            let frame = |body: &[u8]| {
-                let mut out = (body.len() as u32).to_be_bytes().to_vec();
-                out.extend_from_slice(body);
-                out
-            };
-            let answer = |id: i64| {
-                let mut b = Vec::new();
-                MsgWriter::new(&mut b).int(id).int(0).int(12345); // id, flags, timestamp
-                frame(&b)
-            };
             let mut magic = [0u8; 4];
             s.read_exact(&mut magic).unwrap();
-            let mut len = [0u8; 4];
-            s.read_exact(&mut len).unwrap();
-            s.read_exact(&mut vec![0u8; u32::from_be_bytes(len) as usize])
-                .unwrap();
-            let mut hello = Vec::new();
-            let mut w = MsgWriter::new(&mut hello);
-            w.int(3)
-                .int(0)
-                .int(0)
-                .nil()
-                .int(0)
-                .uuid(&[1; 16])
-                .str("fake-node");
-            w.int(1).uuid(&[2; 16]).str("fake-cluster").int(12345);
-            w.int(3).int(1).int(0).nil().nil().bin(&[]).int(0);
-            let mut out = b"IGNI".to_vec();
-            out.extend(frame(&hello));
-            s.write_all(&out).unwrap();
+            read_frame(&mut s).unwrap(); // the handshake
+            s.write_all(&handshake_answer()).unwrap();
             let heartbeat = read_id(&mut s).unwrap();
-            s.write_all(&answer(heartbeat)).unwrap();
+            s.write_all(&empty_answer(heartbeat)).unwrap();
             let first = read_id(&mut s).unwrap();
-            s.write_all(&answer(first)).unwrap();
+            s.write_all(&empty_answer(first)).unwrap();
             let rest: Vec<i64> = (0..3).map_while(|_| read_id(&mut s)).collect();
             std::thread::sleep(delay);
             for id in rest {
-                let _ = s.write_all(&answer(id));
+                let _ = s.write_all(&empty_answer(id));
             }
             let _ = read_id(&mut s); // until the client closes
         });
