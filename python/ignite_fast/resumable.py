@@ -7,11 +7,12 @@ row of its key (``position.row_hashes``), and which partitions are read whole on
 been given. With that, this module alone keeps the position, resumes, and checks:
 
 - finished partitions are not read again;
-- partitions begun before (``open``) are read first, on their own: their first ``rows`` rows are
-  skipped and fingerprinted, and a count or fingerprint that differs, or a partition that ends
-  before, raises :class:`~ignite_fast.errors.PositionMismatchError` before any row is given (the
-  rows after the skipped ones wait until every open partition has been checked);
-- the other partitions are then read as ``scan`` reads them.
+- partitions begun before (``open``) are read first, in the same read as the others: their first
+  ``rows`` rows are skipped and fingerprinted, and a count or fingerprint that differs, or a
+  partition that ends before, raises :class:`~ignite_fast.errors.PositionMismatchError` before
+  any row is given (the rows read meanwhile wait until every open partition has been checked);
+- with a keys-only read (Ignite 3), the open partitions are checked on their keys alone first,
+  and those read to their end before are finished without reading their rows again.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def end_of(partitions: tuple[int, ...]) -> Chunk:
     return Chunk(None, 0, np.empty(0, np.int64), np.empty(0, np.uint64), partitions)
 
 
-#: Reads some partitions (sorted) partition-parallel, as chunks.
+#: Reads some partitions partition-parallel, as chunks; those named first are read first where
+#: the generation can (Ignite 2 queues them first; an Ignite 3 query scans partitions in order).
 ReadPartitions = Callable[[list[int]], Iterator[Chunk]]
 
 #: Rows and key fingerprint of each partition in a batch.
@@ -144,10 +146,12 @@ class ResumableScan(Iterator[Any]):
         opened = sorted(start.open)
         if opened and self._read_keys is not None:
             opened = self._settled(opened, self._read_keys(opened))
-        if opened:
-            yield from self._resumed(opened, self._read(opened))
         rest = [p for p in start.partitions if p not in start.finished and p not in start.open]
-        if rest:
+        if opened:
+            # One read (on Ignite 3, one table scan per query): the open partitions first, their
+            # rows read before skipped and checked before anything is given, then the rest.
+            yield from self._resumed(opened, self._read(opened + rest))
+        elif rest:
             for chunk in self._read(rest):
                 yield from self._give(_counted(chunk))
 
@@ -167,8 +171,8 @@ class ResumableScan(Iterator[Any]):
         return [p for p in opened if p in more]
 
     def _resumed(self, opened: list[int], chunks: Iterator[Chunk]) -> Iterator[Any]:
-        """The rows of the ``opened`` partitions past those read before, once all of those are
-        checked."""
+        """What ``chunks`` hold past the ``opened`` partitions' rows read before (all the rows of
+        other partitions), once every opened partition is checked."""
         want = {p: self._start.open[p][0] for p in opened}
         skipped: Tally = {p: (0, 0) for p in want}
         waiting: list[_Counted] = []

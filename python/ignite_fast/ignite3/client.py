@@ -296,8 +296,9 @@ class Ignite3Client(Connected):
         A partition counts as read whole when the query reading it ends (queries read a node's
         share of the partitions each, ``parallel`` in all), so a position has many open
         partitions; a resumed read first reads just the key columns of those, checks them, and
-        finishes those read to their end before, and reads the others again (their rows read
-        before are transferred, checked and skipped). Changes between the
+        finishes those read to their end before, then reads the others again with the unread
+        partitions, in one query (their rows read before are transferred, checked and
+        skipped): Ignite 3.1 scans the whole table for each query, whatever its partitions. Changes between the
         save and the resume: rows written to or removed from a finished partition are not seen
         this epoch; rows of unread partitions are read as they are then; in a begun partition,
         a change among the rows read before raises PositionMismatchError, rows added to it come
