@@ -28,9 +28,22 @@ from ignite_fast.client import Client
 from ignite_fast.columns import Column, to_numpy
 from ignite_fast.distributed import TopologyWatch, agreed_plan, worker_context
 from ignite_fast.errors import InvalidArgumentError, TlsError
+from ignite_fast.position import ScanPosition
+from ignite_fast.resumable import ResumableScan
 from ignite_fast.source import Source
 
-from .specs import EMPTY_SPEC, batch_spec, mask_spec, mask_value, split_runs, to_tf
+from .resume import Reader, Scan, resumable_dataset
+from .specs import (
+    EMPTY_SPEC,
+    EqualLengthRuns,
+    batch_spec,
+    mask_spec,
+    mask_value,
+    ragged_of,
+    run_bounds,
+    split_runs,
+    to_tf,
+)
 
 # Rows decoded per generator step when the caller asks for single elements.
 _ELEMENT_MODE_BATCH = 1024
@@ -116,38 +129,54 @@ def _explain_tls(error: TlsError, ca_file: str | None) -> TlsError:
     )
 
 
+def _converter(
+    sample: dict[str, Column] | None, arrays: str, with_masks: bool
+) -> tuple[Any, Callable[[dict[str, Column]], tuple[Any, int]]]:
+    """The batched spec of the batches the dataset reads, taken from ``sample`` (the first rows;
+    ``arrays``: one of :data:`~.specs.ARRAY_FORMS`), and the conversion of a batch to that
+    structure, with its row count. Nulls become 0, empty strings or empty lists; ``with_masks``
+    adds ``element["mask"]``, the same structure with True where a value is present."""
+    if sample is None:
+        return EMPTY_SPEC, _no_rows
+    data_spec = {name: batch_spec(col, arrays, name) for name, col in sample.items()}
+    spec = data_spec
+    if with_masks:
+        spec = {**data_spec, "mask": {name: mask_spec(s) for name, s in data_spec.items() if name != "key"}}
+
+    def convert(batch: dict[str, Column]) -> tuple[Any, int]:
+        numpy = {name: to_numpy(batch[name]) for name in data_spec}
+        element = {name: to_tf(numpy[name], s, name) for name, s in data_spec.items()}
+        if with_masks:
+            element["mask"] = {name: mask_value(numpy[name], s) for name, s in data_spec.items() if name != "key"}
+        return element, len(next(iter(numpy.values())))
+
+    return spec, convert
+
+
+def _no_rows(batch: dict[str, Column]) -> tuple[Any, int]:
+    raise InvalidArgumentError("rows appeared in a cache that was empty when the dataset was built")
+
+
 def _element_dataset(
     sample: dict[str, Column] | None,
-    batches: Callable[..., Iterator[Any]],
+    batches: Callable[..., Iterator[dict[str, Column]]],
     args: list[Any],
     batch_size: int | None,
     ragged: bool,
     with_masks: bool,
 ) -> tf.data.Dataset:
-    """The ``from_generator`` dataset: a generator of whole decoded batches, fitted to the specs
-    taken from ``sample`` (the first rows), unbatched unless the caller asked for batches. Nulls
-    become 0, empty strings or empty lists; ``with_masks`` adds ``element["mask"]``, the same
-    structure with True where a value is present."""
+    """The ``from_generator`` dataset: a generator of whole decoded batches (given ``args`` as
+    Python values), fitted to the specs taken from ``sample``, unbatched unless the caller asked
+    for batches."""
     arrays = "ragged" if ragged else "dense" if batch_size is not None else "runs"
-    if sample is None:
-        data_spec: dict[str, Any] = EMPTY_SPEC
-        spec = data_spec
-    else:
-        data_spec = {name: batch_spec(col, arrays, name) for name, col in sample.items()}
-        spec = data_spec
-        if with_masks:
-            spec = {**data_spec, "mask": {name: mask_spec(s) for name, s in data_spec.items() if name != "key"}}
+    spec, convert = _converter(sample, arrays, with_masks)
 
     def elements(*values: Any) -> Iterator[Any]:
         if sample is None:
             return
         for batch in batches(*values):
-            numpy = {name: to_numpy(batch[name]) for name in data_spec}
-            element = {name: to_tf(numpy[name], s, name) for name, s in data_spec.items()}
-            if "mask" in spec:
-                element["mask"] = {name: mask_value(numpy[name], s) for name, s in data_spec.items() if name != "key"}
+            element, rows = convert(batch)
             if arrays == "runs":
-                rows = len(next(iter(numpy.values())))
                 yield from split_runs(element, rows)
             else:
                 yield element
@@ -155,18 +184,70 @@ def _element_dataset(
     dataset = tf.data.Dataset.from_generator(elements, args=args, output_signature=spec)
     if batch_size is not None:
         return dataset
-    if _has_runs(data_spec):
+    if _has_runs(spec):
         # unbatch() crashes the process on a batch of zero-length arrays, shape (rows, 0) (TF 2.21:
         # a segmentation fault in IteratorGetNext); slicing each batch does not.
         return dataset.flat_map(tf.data.Dataset.from_tensor_slices)
     return dataset.unbatch()
 
 
-def _has_runs(spec: Any) -> bool:
-    """Whether a batched spec holds a primitive-array column given as runs (``[None, None]``)."""
-    if isinstance(spec, dict):
-        return any(_has_runs(s) for s in spec.values())
+def _resumable_dataset(
+    sample: dict[str, Column] | None,
+    reader: Reader,
+    args: list[tf.Tensor],
+    batch_size: int | None,
+    ragged: bool,
+    with_masks: bool,
+) -> tuple[tf.data.Dataset, Any]:
+    """:class:`IgniteDataset`'s pipeline (see :mod:`.resume`), and its element spec: its
+    iterators' state is the scan position, so ``tf.train.Checkpoint`` saves and restores them.
+    The same elements as :func:`_element_dataset` gives."""
+    arrays = "ragged" if ragged else "dense" if batch_size is not None else "runs"
+    spec, convert = _converter(sample, arrays, with_masks)
+    # Per element, arrays of varying length travel ragged and become dense per run of one length.
+    runs = tf.nest.map_structure(_is_runs, spec)
+    read_spec = tf.nest.map_structure(lambda s, dense: ragged_of(s) if dense else s, spec, runs)
+    form = "batches" if batch_size is not None else "runs" if _has_runs(spec) else "elements"
+
+    def step(state: bytes, values: tuple[Any, ...]) -> tuple[bytes, np.ndarray, list[Any]] | None:
+        read = reader.read(state, values) if sample is not None else None
+        if read is None:
+            return None
+        position, batch = read
+        element, rows = convert(batch)
+        bounds = np.asarray(run_bounds(element, rows), np.int64) if form == "runs" else np.zeros(0, np.int64)
+        element = tf.nest.map_structure(_ragged_runs, element, runs)
+        return position, bounds, tf.nest.flatten(element, expand_composites=True)
+
+    dataset = resumable_dataset(step, read_spec, args, form, runs)
+    return dataset, tf.nest.map_structure(_named, dataset.element_spec, spec)
+
+
+def _named(actual: Any, declared: Any) -> Any:
+    """``actual`` with the name ``declared`` gives the column's logical type by (``"uuid"``, a
+    time unit), which tensors lose on their way out of a ``py_function``."""
+    if isinstance(actual, tf.TensorSpec) and isinstance(declared, tf.TensorSpec) and declared.name:
+        return tf.TensorSpec(actual.shape, actual.dtype, name=declared.name)
+    return actual
+
+
+def _is_runs(spec: Any) -> bool:
+    """Whether a batched spec is of a primitive-array column given as runs (``[None, None]``)."""
     return isinstance(spec, tf.TensorSpec) and spec.shape.rank == 2 and spec.shape[1] is None
+
+
+def _ragged_runs(value: Any, runs: bool) -> Any:
+    """A column given as runs as the ragged tensor it travels as (arrays of one length come dense)."""
+    if isinstance(value, EqualLengthRuns):
+        return tf.RaggedTensor.from_row_splits(value.values, np.asarray(value.offsets, np.int64), validate=False)
+    if runs:
+        return tf.RaggedTensor.from_tensor(value, row_splits_dtype=tf.int64)
+    return value
+
+
+def _has_runs(spec: Any) -> bool:
+    """Whether a batched spec holds a primitive-array column given as runs."""
+    return any(_is_runs(s) for s in tf.nest.flatten(spec))
 
 
 def _check_batch_size(batch_size: Any) -> None:
@@ -177,10 +258,11 @@ def _check_batch_size(batch_size: Any) -> None:
 class _GeneratorDataset(tf.data.Dataset):  # type: ignore[misc]  # TensorFlow has no type hints: Dataset is Any
     """A ``tf.data.Dataset`` that wraps a built pipeline and keeps the client it reads with."""
 
-    def __init__(self, dataset: tf.data.Dataset, client: Source, batch_size: int | None):
+    def __init__(self, dataset: tf.data.Dataset, client: Source, batch_size: int | None, element_spec: Any = None):
         self.batch_size = batch_size
         self._client = client
         self._dataset = dataset
+        self._element_spec = dataset.element_spec if element_spec is None else element_spec
         super().__init__(dataset._variant_tensor)  # noqa: SLF001 - how a Dataset subclass wraps another
 
     def _inputs(self) -> list[Any]:
@@ -188,7 +270,7 @@ class _GeneratorDataset(tf.data.Dataset):  # type: ignore[misc]  # TensorFlow ha
 
     @property
     def element_spec(self) -> Any:
-        return self._dataset.element_spec
+        return self._element_spec
 
 
 class IgniteDataset(_GeneratorDataset):
@@ -226,6 +308,14 @@ class IgniteDataset(_GeneratorDataset):
     ``Client(..., ignite=3)`` gives, the same way: elements ``{column: value}``, columns named as
     SQL names them. What that client's ``scan`` does not take (``value_type``, ``part``,
     ``local``) is refused when the dataset is built.
+
+    ``resumable=True`` reads the cache partition by partition (``client.resumable_scan``), in a
+    pipeline whose iterators ``tf.train.Checkpoint(iterator=...)`` saves and restores: a
+    restored iterator reads the rest of its epoch, each entry once while the cache is unchanged.
+    Its state is the scan position (:meth:`position`), plus what stages after the dataset
+    buffer (a ``prefetch``'s batches). Batches never span partitions where columns cannot be
+    merged cheaply (arrays of varying length, lists, maps): such batches end where a partition
+    does. The Keras callback :class:`ignite_fast.keras.ResumableBackup` builds on it.
     """
 
     def __init__(
@@ -258,6 +348,7 @@ class IgniteDataset(_GeneratorDataset):
         partitions: list[int] | None = None,
         plan: Any = None,
         ignite: int = 2,
+        resumable: bool = False,
     ):
         given = dict(
             cache_name=_env("CACHE_NAME", cache_name),
@@ -332,17 +423,7 @@ class IgniteDataset(_GeneratorDataset):
                     clients[key] = connect(address, port, values)
                 return clients[key]
 
-        def scan(client: Source, values: dict[str, Any], rows: int | None) -> Iterator[dict[str, Column]]:
-            page_size = values["page_size"] if values["page_size"] not in (None, -1) else None
-            batches = client.scan(
-                values["cache_name"],
-                rows,
-                page_size=page_size,
-                format="columns",
-                # what only some clients' scans take (Ignite 2's), passed to those that do
-                **where_taken(client.scan, part=values["part"], local=values["local"], failover_timeout=timeout),
-                **selection,
-            )
+        def watched(client: Source, values: dict[str, Any], batches: Iterator[Any]) -> Iterator[dict[str, Column]]:
             # A plan's shards hold only while the topology it was made for does: a change
             # mid-epoch raises TopologyChangedError (checked at most once a second, and at the end).
             planned = getattr(selection.get("plan"), "topology", None)
@@ -355,6 +436,40 @@ class IgniteDataset(_GeneratorDataset):
             except TlsError as e:
                 raise _explain_tls(e, values["ca_file"]) from None
             watch.check(now=True)
+
+        def scan(client: Source, values: dict[str, Any], rows: int | None) -> Iterator[dict[str, Column]]:
+            batches = client.scan(
+                values["cache_name"],
+                rows,
+                page_size=_page(values),
+                format="columns",
+                # what only some clients' scans take (Ignite 2's), passed to those that do
+                **where_taken(client.scan, part=values["part"], local=values["local"], failover_timeout=timeout),
+                **selection,
+            )
+            return watched(client, values, batches)
+
+        def open_scan(tensor_values: tuple[Any, ...], start: ScanPosition | None, epoch: int) -> Scan:
+            values = _values(tensor_values)
+            client = client_for(hosts if hosts is not None else values["host"], values["port"], values)
+            scan = client.resumable_scan(
+                values["cache_name"],
+                start,
+                batch_size=rows_per_step,
+                page_size=_page(values),
+                format="columns",
+                epoch=epoch,
+                **selection,
+            )
+            return _Opened(watched(client, values, scan), scan)
+
+        def batches(*tensor_values: Any) -> Iterator[dict[str, Column]]:
+            values = _values(tensor_values)
+            yield from scan(
+                client_for(hosts if hosts is not None else values["host"], values["port"], values),
+                values,
+                rows_per_step,
+            )
 
         # Arguments whose tensors are known only when run take their defaults for the sample.
         schema_values = {
@@ -382,27 +497,48 @@ class IgniteDataset(_GeneratorDataset):
         # one length (dense) from arrays of varying length (ragged).
         sample = next(scan(schema_client, schema_values, min(rows_per_step or _SAMPLE_ROWS, _SAMPLE_ROWS)), None)
 
-        def batches(*tensor_values: Any) -> Iterator[dict[str, Column]]:
-            values = {name: value for (name, _), value in zip(_TENSOR_ARGS, tensor_values)}
-            for name in (
-                "cache_name",
-                "host",
-                "username",
-                "password",
-                "certfile",
-                "keyfile",
-                "cert_password",
-                "ca_file",
-            ):
-                values[name] = _text(values[name])
-            values["port"], values["part"] = int(values["port"]), int(values["part"])
-            values["local"], values["page_size"] = bool(values["local"]), int(values["page_size"])
-            address = hosts if hosts is not None else values["host"]
-            yield from scan(client_for(address, values["port"], values), values, rows_per_step)
-
         args = [tf.convert_to_tensor(_or_default(name, given[name]), dtype=dtype) for name, dtype in _TENSOR_ARGS]
-        dataset = _element_dataset(sample, batches, args, batch_size, ragged, with_masks)
-        super().__init__(dataset, schema_client, batch_size)
+        self._reader: Reader | None = None
+        if not resumable:
+            dataset = _element_dataset(sample, batches, args, batch_size, ragged, with_masks)
+            super().__init__(dataset, schema_client, batch_size)
+            return
+        if known["part"] != -1 or known["local"] is not False:
+            raise InvalidArgumentError(
+                "resumable=True reads every partition of the dataset's selection: it takes no part= or local="
+            )
+        self._reader = Reader(open_scan)
+
+        def check(position: ScanPosition) -> None:
+            # resumable_scan checks the position before it reads anything; this scan reads nothing
+            schema_client.resumable_scan(self.cache_name, position, format="columns", **selection).close()
+
+        self._check = check
+        dataset, spec = _resumable_dataset(sample, self._reader, args, batch_size, ragged, with_masks)
+        super().__init__(dataset, schema_client, batch_size, spec)
+
+    def position(self, batches: int | None = None) -> ScanPosition | None:
+        """Where the dataset's iterator begun last is (``resumable=True``): after its first
+        ``batches`` batches, or after all it has read (None; a pipeline reads ahead of what its
+        consumer took). A :class:`~ignite_fast.position.ScanPosition`, which ``describe()`` puts
+        in words; None before any batch of an epoch begun afresh. With ``batch_size=``, a batch
+        is an element of the dataset."""
+        return self._resumable_reader().position(batches)
+
+    def resume_from(self, position: ScanPosition | None) -> None:
+        """The next iterator begun reads from ``position`` (None: a new epoch), as the iterator
+        of a restored ``tf.train.Checkpoint`` does: what it read is not read again. Checked
+        against the dataset's selection now (:class:`~ignite_fast.errors.PositionError`), before
+        anything is read."""
+        reader = self._resumable_reader()
+        if position is not None:
+            self._check(position)
+        reader.resume_from(position)
+
+    def _resumable_reader(self) -> Reader:
+        if self._reader is None:
+            raise InvalidArgumentError(f"the dataset of {self.cache_name!r} has no position: pass resumable=True")
+        return self._reader
 
     @classmethod
     def for_input_context(cls, input_context: Any, cache_name: str, plan: Any = None, **kwargs: Any) -> IgniteDataset:
@@ -486,6 +622,38 @@ class SqlDataset(_GeneratorDataset):
         sample = next(query_batches(min(rows_per_step, _SAMPLE_ROWS)), None)
         dataset = _element_dataset(sample, lambda: query_batches(rows_per_step), [], batch_size, ragged, with_masks)
         super().__init__(dataset, client, batch_size)
+
+
+def _values(tensor_values: tuple[Any, ...]) -> dict[str, Any]:
+    """The connection arguments as Python values, from their tensors' values (see :data:`_TENSOR_ARGS`)."""
+    values = {name: value for (name, _), value in zip(_TENSOR_ARGS, tensor_values)}
+    for name in ("cache_name", "host", "username", "password", "certfile", "keyfile", "cert_password", "ca_file"):
+        values[name] = _text(values[name])
+    values["port"], values["part"] = int(values["port"]), int(values["part"])
+    values["local"], values["page_size"] = bool(values["local"]), int(values["page_size"])
+    return values
+
+
+def _page(values: dict[str, Any]) -> int | None:
+    return values["page_size"] if values["page_size"] not in (None, -1) else None
+
+
+class _Opened:
+    """An iterator's scan (:class:`~.resume.Scan`): ``batches`` as the dataset reads them from
+    ``resumable``, at its position."""
+
+    def __init__(self, batches: Iterator[dict[str, Column]], resumable: ResumableScan):
+        self._batches = batches
+        self._resumable = resumable
+
+    def __next__(self) -> dict[str, Column]:
+        return next(self._batches)
+
+    def position(self) -> ScanPosition:
+        return self._resumable.position()
+
+    def close(self) -> None:
+        self._resumable.close()
 
 
 def _or_default(name: str, value: Any) -> Any:

@@ -20,6 +20,7 @@ object                        dict of its fields, sorted by name
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -94,7 +95,7 @@ def _flat_spec(column: Column, arrays: str, path: str) -> tf.TypeSpec:
     raise UnsupportedTypeError(f"column '{path}' ({type(column).__name__}) has no flat TensorFlow form")
 
 
-def _ragged_of(spec: tf.TensorSpec) -> tf.RaggedTensorSpec:
+def ragged_of(spec: tf.TensorSpec) -> tf.RaggedTensorSpec:
     return tf.RaggedTensorSpec([None, None], spec.dtype, ragged_rank=1, row_splits_dtype=tf.int64)
 
 
@@ -110,9 +111,9 @@ def batch_spec(column: Column, arrays: str, path: str) -> Any:
         for name, child in children.items():
             if isinstance(child, StructColumn):
                 # A list of objects: one ragged tensor per field, sharing row splits.
-                out[name] = {f: _ragged_of(_flat_spec(c, "ragged", f"{path}[].{f}")) for f, c in child.fields.items()}
+                out[name] = {f: ragged_of(_flat_spec(c, "ragged", f"{path}[].{f}")) for f, c in child.fields.items()}
             elif isinstance(child, (PrimColumn, StrColumn, NullColumn)):
-                out[name] = _ragged_of(_flat_spec(child, "ragged", f"{path}[]"))
+                out[name] = ragged_of(_flat_spec(child, "ragged", f"{path}[]"))
             else:
                 raise UnsupportedTypeError(
                     f"column '{path}' nests lists in lists, which IgniteDataset does not map to "
@@ -124,6 +125,8 @@ def batch_spec(column: Column, arrays: str, path: str) -> Any:
 
 def to_tf(value: Any, spec: Any, path: str) -> Any:
     """Fits one column's numpy form to its batched spec (no per-row Python work)."""
+    if _all_null(value):
+        return _nulls(spec, len(value))
     if isinstance(spec, dict):
         if isinstance(value, Ragged):  # a list of objects (one ragged tensor per field), or a map
             return {
@@ -148,6 +151,24 @@ def to_tf(value: Any, spec: Any, path: str) -> Any:
     return _leaf(value, spec.dtype)
 
 
+def _all_null(value: Any) -> bool:
+    """Whether ``value`` is a column of nulls only: a batch where a field is null in every row
+    reads it as a column of no type (whatever type the sample gave it)."""
+    return isinstance(value, np.ma.MaskedArray) and value.dtype == np.float64 and bool(np.ma.getmaskarray(value).all())
+
+
+def _nulls(spec: Any, rows: int) -> Any:
+    """``rows`` nulls as the defaults of ``spec``: 0, empty strings, empty arrays."""
+    if isinstance(spec, dict):
+        return {name: _nulls(s, rows) for name, s in spec.items()}
+    dtype = spec.dtype.as_numpy_dtype
+    if isinstance(spec, tf.RaggedTensorSpec):
+        return tf.RaggedTensor.from_row_splits(np.zeros(0, dtype), np.zeros(rows + 1, np.int64), validate=False)
+    if spec.shape.rank == 2 and spec.shape[1] is None:  # runs
+        return EqualLengthRuns(np.zeros(0, dtype), np.zeros(rows + 1, np.int64))
+    return np.zeros([rows, *spec.shape[1:]], "S1" if spec.dtype == tf.string else dtype)
+
+
 def mask_spec(spec: Any) -> Any:
     """The spec of a column's validity: the same structure with one bool per row at each leaf."""
     if isinstance(spec, dict):
@@ -157,6 +178,8 @@ def mask_spec(spec: Any) -> Any:
 
 def mask_value(value: Any, spec: Any) -> Any:
     """True where a row has a value, False where it is null (vectorized)."""
+    if _all_null(value):
+        return _mask_value_like(np.zeros(len(value), bool), spec)
     if isinstance(spec, dict):
         if isinstance(value, Ragged):  # a list of objects or a map: one validity for the row
             valid = _ragged_valid(value)
@@ -210,14 +233,24 @@ def split_runs(element: Any, rows: int) -> list[Any]:
     _collect_runs(element, leaves)
     if not leaves:
         return [element]
+    bounds = _bounds(leaves, rows)
+    return [_cut(element, start, stop) for start, stop in itertools.pairwise(bounds)]
+
+
+def run_bounds(element: Any, rows: int) -> list[int]:
+    """The first row of each run :func:`split_runs` cuts, then ``rows``."""
+    leaves: list[EqualLengthRuns] = []
+    _collect_runs(element, leaves)
+    return _bounds(leaves, rows) if leaves else [0, rows]
+
+
+def _bounds(leaves: list[EqualLengthRuns], rows: int) -> list[int]:
     change = np.zeros(rows, bool)
     change[0] = rows > 0
     for leaf in leaves:
         lengths = np.diff(leaf.offsets)
         change[1:] |= lengths[1:] != lengths[:-1]
-    starts = np.flatnonzero(change).tolist()
-    bounds = list(zip(starts, [*starts[1:], rows]))
-    return [_cut(element, start, stop) for start, stop in bounds]
+    return [*np.flatnonzero(change).tolist(), rows]
 
 
 def _collect_runs(element: Any, out: list[EqualLengthRuns]) -> None:
