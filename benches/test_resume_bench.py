@@ -12,7 +12,11 @@ of the epoch's rows were read (kept as a job keeps it: bytes or a saved state, r
   position repeats, and what keeping the position costs a full pass);
 - PyTorch: torchdata's ``StatefulDataLoader`` over ``IgniteIterableDataset`` (no workers), the
   resumed loader given the saved loader's ``state_dict()`` (through ``torch.save``); dataset and
-  loader are made in every pass, as a restarted job makes them.
+  loader are made in every pass, as a restarted job makes them;
+- TensorFlow: an iterator of ``IgniteDataset(..., batch_size=..., resumable=True)``, the resumed
+  one restored by ``tf.train.Checkpoint(iterator=...)`` from a checkpoint written at 90%; the
+  dataset is made in every pass; the dataset without ``resumable`` beside it (what the
+  checkpointable pipeline costs a full pass).
 
 A resumed pass re-reads the partitions open at the save (skipping, and checking, their rows read
 before): its cost over the last tenth is what the ratio shows. The full and resumed passes
@@ -54,7 +58,7 @@ def _client(data: dict):
     return ignite_fast.Client(data["addresses"], ignite=data["generation"])
 
 
-def _core_passes(data: dict) -> dict:
+def _core_passes(data: dict, _directory) -> dict:
     """Full passes of ``scan`` and of ``resumable_scan``, and a ``resumable_scan`` resumed from the
     position at RESUME_AT of the epoch (through its bytes)."""
     client, name, key = _client(data), data["name"], data["key"]
@@ -97,7 +101,7 @@ def _leaf_rows(batch) -> int:
     return len(batch)
 
 
-def _torch_passes(data: dict) -> dict:
+def _torch_passes(data: dict, _directory) -> dict:
     import torch
     from torchdata.stateful_dataloader import StatefulDataLoader
 
@@ -134,14 +138,49 @@ def _torch_passes(data: dict) -> dict:
     return {"full pass": full, "resumed at 90%": resumed}
 
 
-FACES = {"core": _core_passes, "pytorch": _torch_passes}
+def _tf_passes(data: dict, directory) -> dict:
+    import tensorflow as tf
+
+    def dataset(resumable: bool = True):
+        return ignite_fast.IgniteDataset(
+            data["name"], hosts=data["addresses"], batch_size=BATCH_ROWS, ignite=data["generation"], resumable=resumable
+        )
+
+    def rows_of(batch) -> int:
+        return int(tf.shape(tf.nest.flatten(batch)[0])[0])
+
+    iterator = iter(dataset())
+    rows = 0
+    for batch in iterator:
+        rows += rows_of(batch)
+        if rows >= RESUME_AT * data["rows"]:
+            break
+    saved = tf.train.Checkpoint(iterator=iterator).write(str(directory / "at90"))
+    rest = data["rows"] - rows
+
+    def full(resumable: bool = True) -> int:
+        rows = sum(rows_of(batch) for batch in dataset(resumable))
+        assert rows == data["rows"]
+        return rows
+
+    def resumed() -> int:
+        iterator = iter(dataset())
+        tf.train.Checkpoint(iterator=iterator).read(saved).assert_consumed()
+        rows = sum(rows_of(batch) for batch in iterator)
+        assert rows == rest
+        return rows
+
+    return {"full pass": full, "resumed at 90%": resumed, "full pass, not resumable": lambda: full(False)}
+
+
+FACES = {"core": _core_passes, "pytorch": _torch_passes, "tensorflow": _tf_passes}
 
 
 @pytest.mark.parametrize("face", list(FACES))
 @pytest.mark.parametrize("generation", [2, 3], ids=["ignite2", "ignite3"])
-def test_resume_at_90_percent(benchmark, request, generation, face):
+def test_resume_at_90_percent(benchmark, request, tmp_path, generation, face):
     data = _mnist(request, generation)
-    passes = FACES[face](data)
+    passes = FACES[face](data, tmp_path)
     for run in passes.values():
         run()
     quiet_before_timing(data["cluster"])
