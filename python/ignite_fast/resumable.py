@@ -11,8 +11,9 @@ been given. With that, this module alone keeps the position, resumes, and checks
   ``rows`` rows are skipped and fingerprinted, and a count or fingerprint that differs, or a
   partition that ends before, raises :class:`~ignite_fast.errors.PositionMismatchError` before
   any row is given (the rows read meanwhile wait until every open partition has been checked);
-- with a keys-only read (Ignite 3), the open partitions are checked on their keys alone first,
-  and those read to their end before are finished without reading their rows again.
+- the rows held back waiting are bounded where the generation can read keys alone (Ignite 3,
+  whose partitions end with their query): past :data:`WAITING_ROWS` rows, the partitions
+  still unchecked are checked on a read of their keys.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ def end_of(partitions: tuple[int, ...]) -> Chunk:
 #: the generation can (Ignite 2 queues them first; an Ignite 3 query scans partitions in order).
 ReadPartitions = Callable[[list[int]], Iterator[Chunk]]
 
+#: Rows a resumed read holds back, waiting for its open partitions to be checked, before it
+#: checks them on a read of their keys alone (when the generation has one).
+WAITING_ROWS = 1 << 16
+
 #: Rows and key fingerprint of each partition in a batch.
 Tally = dict[int, tuple[int, int]]
 
@@ -81,8 +86,7 @@ class ResumableScan(Iterator[Any]):
     clients' ``resumable_scan``, which check ``start`` against the read before making it.
     ``read_keys``: a read of just the keys (chunks without
     columns), for a generation whose partitions stay open long (Ignite 3: until their query
-    ends); with it the open partitions are first checked on their keys alone, and those read to
-    their end before are finished without reading their rows again. Leaving the loop early, or
+    ends), to check open partitions on when too many rows wait for their check. Leaving the loop early, or
     :meth:`close`, stops the read."""
 
     def __init__(
@@ -144,8 +148,6 @@ class ResumableScan(Iterator[Any]):
     def _run(self) -> Generator[Any]:
         start = self._start
         opened = sorted(start.open)
-        if opened and self._read_keys is not None:
-            opened = self._settled(opened, self._read_keys(opened))
         rest = [p for p in start.partitions if p not in start.finished and p not in start.open]
         if opened:
             # One read (on Ignite 3, one table scan per query): the open partitions first, their
@@ -155,20 +157,15 @@ class ResumableScan(Iterator[Any]):
             for chunk in self._read(rest):
                 yield from self._give(_counted(chunk))
 
-    def _settled(self, opened: list[int], keys: Iterator[Chunk]) -> list[int]:
-        """Checks the open partitions' first rows on ``keys`` (their keys alone), finishes those
-        without more rows, and returns the others, to be read again."""
+    def _check_keys(self, opened: list[int]) -> None:
+        """Checks the ``opened`` partitions' first rows on a read of their keys alone."""
+        assert self._read_keys is not None
         want = {p: self._start.open[p][0] for p in opened}
         skipped: Tally = {p: (0, 0) for p in opened}
-        more: set[int] = set()
-        for chunk in keys:
-            more.update(_skip(chunk, want, skipped).tally)
+        for chunk in self._read_keys(opened):
+            _skip(chunk, want, skipped)
         for p in opened:
             self._check(p, skipped[p])
-            if p not in more:
-                self._finished_rows += self._open.pop(p)[0]
-                self._finished.add(p)
-        return [p for p in opened if p in more]
 
     def _resumed(self, opened: list[int], chunks: Iterator[Chunk]) -> Iterator[Any]:
         """What ``chunks`` hold past the ``opened`` partitions' rows read before (all the rows of
@@ -176,6 +173,7 @@ class ResumableScan(Iterator[Any]):
         want = {p: self._start.open[p][0] for p in opened}
         skipped: Tally = {p: (0, 0) for p in want}
         waiting: list[_Counted] = []
+        waiting_rows = 0
         unchecked = set(want)
         for chunk in chunks:
             counted = _skip(chunk, want, skipped)
@@ -185,11 +183,18 @@ class ResumableScan(Iterator[Any]):
                     unchecked.discard(p)
                 for p in set(counted.finished) & unchecked:
                     self._check(p, skipped[p])
-                waiting.append(counted)
+                if counted.rows or counted.finished:
+                    waiting.append(counted)
+                    waiting_rows += counted.rows
+                if waiting_rows > WAITING_ROWS and self._read_keys is not None:
+                    # Rows pile up behind open partitions not yet checked (on Ignite 3 one that
+                    # lost rows shows only when its query ends): check those on their keys now.
+                    self._check_keys(sorted(unchecked))
+                    unchecked.clear()
                 if not unchecked:
                     for held in waiting:
                         yield from self._give(held)
-                    waiting = []
+                    waiting, waiting_rows = [], 0
                 continue
             yield from self._give(counted)
         for p in unchecked:  # the read ended before these were finished: cannot happen with a

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from ignite_fast import PositionError, PositionMismatchError, ResumableScan, ScanPosition
+from ignite_fast import resumable as resumable_module
 from ignite_fast.columns import PrimColumn, StrColumn
 from ignite_fast.errors import InvalidArgumentError
 from ignite_fast.position import FORMAT_VERSION, check_position, fingerprint, row_hashes, selection_of
@@ -341,16 +342,32 @@ def test_resumed_at_every_batch_reads_every_key_once(per_query):
             assert last.position().rows == len(expected)
 
 
-def test_open_partitions_read_to_their_end_are_finished_on_their_keys():
+def test_rows_waiting_for_a_check_are_bounded_by_a_check_on_keys(monkeypatch):
+    """A partition read to its end before that lost a row shows only when its query ends; past
+    WAITING_ROWS held back, the open partitions are checked on their keys instead."""
     scan = resumable(DATA, FRESH, per_query=True)
     for _ in range(3):
-        next(scan)  # 10 20 | 30 11 | 13 23: partitions 0 and 1 read whole, their query not ended
+        next(scan)  # 10 20 | 30 11 | 13 23: partitions 0 and 1 read to their end, not finished
     position = scan.position()
-    assert dict(position.open).keys() == {0, 1, 3}
-    resumed = resumable(DATA, position, per_query=True)
-    assert next(resumed).tolist() == [33, 43]
-    assert resumed.position().finished == {0, 1}
-    assert resumed.position().open[3][0] == 4
+    assert sorted(position.open) == [0, 1, 3]
+    shrunk = {**DATA, 0: [10, 20], 4: list(range(100, 140))}
+    pulled = []
+
+    def counting(parts):
+        for chunk in partitioned(shrunk, per_query=True)(parts):
+            pulled.append(chunk)
+            yield chunk
+
+    monkeypatch.setattr(resumable_module, "WAITING_ROWS", 2)
+    keys = partitioned(shrunk, per_query=True, rows=5)
+    resumed = ResumableScan(position, counting, lambda batch: batch["key"].values, read_keys=keys)
+    with pytest.raises(PositionMismatchError, match=r"partition 0 .* has 2 rows now, fewer than the 3"):
+        next(resumed)
+    assert len(pulled) < 8  # of 25 chunks: not the whole query
+    # unchanged, the check on keys passes and every row is given once
+    resumed = ResumableScan(position, partitioned(DATA, per_query=True), lambda b: b["key"].values, read_keys=keys)
+    assert sorted(np.concatenate(list(resumed)).tolist()) == [14, 33, 43, 53]
+    assert resumed.position().done
 
 
 @pytest.mark.parametrize("per_query", [False, True])

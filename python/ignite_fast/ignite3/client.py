@@ -295,14 +295,15 @@ class Ignite3Client(Connected):
 
         A partition counts as read whole when the query reading it ends (queries read a node's
         share of the partitions each, ``parallel`` in all), so a position has many open
-        partitions; a resumed read first reads just the key columns of those, checks them, and
-        finishes those read to their end before, then reads the others again with the unread
-        partitions, in one query (their rows read before are transferred, checked and
-        skipped): Ignite 3.1 scans the whole table for each query, whatever its partitions. Changes between the
-        save and the resume: rows written to or removed from a finished partition are not seen
-        this epoch; rows of unread partitions are read as they are then; in a begun partition,
-        a change among the rows read before raises PositionMismatchError, rows added to it come
-        after those (a partition is scanned in row id order) and are read."""
+        partitions; a resumed read reads them again in the same queries as the unread ones
+        (their rows read before transferred, checked and skipped): Ignite 3.1 scans the whole
+        table for each query, whatever its partitions, so one query is the cheapest (should
+        many rows wait for the open partitions' check, those are checked on a keys-only query).
+
+        Changes between the save and the resume: rows written to or removed from a finished
+        partition are not seen this epoch; rows of unread partitions are read as they are then;
+        in a begun partition, a change among the rows read before raises PositionMismatchError,
+        rows added to it come after those (a partition is scanned in row id order) and are read."""
         convert = batch_converter(format, strings)
         exact = exact_decimals(format, decimal_as_string)
         check_int("epoch", epoch, 0)
