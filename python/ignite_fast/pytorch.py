@@ -212,8 +212,8 @@ class IgniteIterableDataset(IterableDataset[Any]):
                 columns=None if columns is None else list(columns),
                 value_type=value_type,
             ),
+            **where_taken(client.resumable_scan, failover_timeout=timeout),  # Ignite 2 fails over
         }
-        self._whole_args = where_taken(client.scan, failover_timeout=timeout)  # see _read
         self._rank: tuple[int, int] = shard if shard is not None else (0, 1)
         if shard is None:
             context = process_context()
@@ -302,7 +302,7 @@ class IgniteIterableDataset(IterableDataset[Any]):
         if partitions is None and client.partitions(self.cache) == 0:
             # not partitioned (Ignite 2's replicated caches): one cursor reads it, which cannot resume
             self._whole = True
-            for batch in client.scan(self.cache, shard=self.worker_shard(), **self._scan_args, **self._whole_args):
+            for batch in client.scan(self.cache, shard=self.worker_shard(), **self._scan_args):
                 yield self._tensors(batch)
         elif partitions != []:  # a plan may leave a worker nothing to read
             selection = {"shard": self.worker_shard()} if partitions is None else {"partitions": partitions}

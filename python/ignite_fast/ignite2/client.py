@@ -244,6 +244,7 @@ class Ignite2Client(Connected):
         decimal_as_string: bool | None = None,
         value_type: str | int | None = None,
         cursors: int = DEFAULT_CURSORS,
+        failover_timeout: float = 60.0,
     ) -> ResumableScan:
         """A scan of ``cache`` that can stop and resume: iterate it for the batches :meth:`scan`
         gives (arguments as there), and take ``scan.position()`` after any batch; pass that
@@ -251,14 +252,15 @@ class Ignite2Client(Connected):
         the rest of the epoch, every entry exactly once while the cache is unchanged. Without a
         position it starts epoch ``epoch``.
 
-        The partitions are read partition-parallel (``parallel``, 1 by default), each from its
-        primary; partitions read whole are not read again, and a partition begun before is read
-        again from its start, its entries read before skipped and checked against the
+        The partitions are read partition-parallel (``parallel``, 1 by default), each from its primary
+        (a partition whose node leaves is read whole from its new primary, within ``failover_timeout``
+        seconds, as in :meth:`scan`); partitions read whole are not read again, and a partition begun
+        before is read again from its start, its entries read before skipped and checked against the
         position's key fingerprint (a partition changed since raises
-        :class:`~ignite_fast.errors.PositionMismatchError`, before any batch). A position of
-        another cache, selection of partitions, ``columns``, ``shard``, ``plan`` or ``value_type``
-        raises :class:`~ignite_fast.errors.PositionError` before anything is read. A cache that
-        is not partitioned (replicated, or a custom affinity) cannot be read resumably
+        :class:`~ignite_fast.errors.PositionMismatchError`, before any batch). A position of another
+        cache, selection of partitions, ``columns``, ``shard``, ``plan`` or ``value_type`` raises
+        :class:`~ignite_fast.errors.PositionError` before anything is read. A cache that is not
+        partitioned (replicated, or a custom affinity) cannot be read resumably
         (``InvalidArgumentError``): its entries cannot be counted partition by partition.
 
         Changes between the save and the resume: entries written to or removed from a finished
@@ -275,7 +277,12 @@ class Ignite2Client(Connected):
         if page_size is not None:
             check_int("page_size", page_size, 1)
         selection = Selection(
-            parallel=1 if parallel is None else parallel, shard=shard, partitions=partitions, plan=plan, cursors=cursors
+            parallel=1 if parallel is None else parallel,
+            shard=shard,
+            partitions=partitions,
+            plan=plan,
+            cursors=cursors,
+            failover_timeout=failover_timeout,
         )
         mine = self._reader.partitions_read(cache, selection)
         chosen = selection_of(columns, shard, None if plan is None else plan.to_dict(), value_type)
