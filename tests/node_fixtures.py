@@ -190,6 +190,15 @@ def put_numbers(port: int, cache_name: str, rows: int, backups: int, value=lambd
     writer.close()
 
 
+def put_numbers3(cluster: Ignite3Cluster, table: str, rows: int) -> None:
+    """(Re)creates Ignite 3 table `table (ID INT PRIMARY KEY, V BIGINT)` with IDs 0..rows-1 and
+    V = 7 * ID, written by pyignite_dbapi: put_numbers' counterpart."""
+    with ignite3_connect(cluster) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+        cur.execute(f"CREATE TABLE {table} (ID INT PRIMARY KEY, V BIGINT)")
+        cur.executemany(f"INSERT INTO {table} VALUES (?, ?)", [(i, i * 7) for i in range(rows)])
+
+
 @pytest.fixture(scope="session")
 def address(cluster) -> str:
     return cluster.addresses[0]

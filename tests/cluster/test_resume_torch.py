@@ -36,7 +36,7 @@ from torchdata.stateful_dataloader import StatefulDataLoader
 from ignite_fast import ScanPosition
 from ignite_fast.errors import InvalidArgumentError, PositionError
 from ignite_fast.pytorch import IgniteIterableDataset
-from node_fixtures import TRIO_PORT, ignite3_connect, put_numbers
+from node_fixtures import TRIO_PORT, put_numbers, put_numbers3
 
 JOB = Path(__file__).with_name("resume_torch_job.py")
 KEYS = 20_000
@@ -78,11 +78,8 @@ def cache2(trio) -> Source:
 
 @pytest.fixture(scope="module")
 def table3(ignite3_pair) -> Source:
-    with ignite3_connect(ignite3_pair) as conn, conn.cursor() as cur:
-        for table, rows in (("RESUME_TORCH", KEYS), ("RESUME_TORCH_OTHER", OTHER_KEYS)):
-            cur.execute(f"DROP TABLE IF EXISTS {table}")
-            cur.execute(f"CREATE TABLE {table} (ID INT PRIMARY KEY, V BIGINT)")
-            cur.executemany(f"INSERT INTO {table} VALUES (?, ?)", [(i, i * 7) for i in range(rows)])
+    put_numbers3(ignite3_pair, "RESUME_TORCH", KEYS)
+    put_numbers3(ignite3_pair, "RESUME_TORCH_OTHER", OTHER_KEYS)
     return Source(3, ignite3_pair.addresses, "RESUME_TORCH", "RESUME_TORCH_OTHER", "ID", 100)
 
 

@@ -133,7 +133,7 @@ if __name__ == "__main__":
 import pytest  # noqa: E402 - the job above runs without pytest and the node fixtures
 
 from ignite_fast.errors import PositionError  # noqa: E402
-from node_fixtures import SESSION_PORT, ignite3_connect, put_numbers  # noqa: E402
+from node_fixtures import SESSION_PORT, put_numbers, put_numbers3  # noqa: E402
 
 IGFS_URL = f"igfs://127.0.0.1:{SESSION_PORT}"
 
@@ -147,11 +147,8 @@ def cache2(cluster) -> Source:
 
 @pytest.fixture(scope="module")
 def table3(ignite3) -> Source:
-    with ignite3_connect(ignite3) as conn, conn.cursor() as cur:
-        for table, rows in (("RESUME_KERAS", KEYS), ("RESUME_KERAS_OTHER", OTHER_KEYS)):
-            cur.execute(f"DROP TABLE IF EXISTS {table}")
-            cur.execute(f"CREATE TABLE {table} (ID INT PRIMARY KEY, V BIGINT)")
-            cur.executemany(f"INSERT INTO {table} VALUES (?, ?)", [(i, i * 7) for i in range(rows)])
+    put_numbers3(ignite3, "RESUME_KERAS", KEYS)
+    put_numbers3(ignite3, "RESUME_KERAS_OTHER", OTHER_KEYS)
     return Source(3, ignite3.addresses, "RESUME_KERAS", "RESUME_KERAS_OTHER", "ID", "V", 25)
 
 
