@@ -168,12 +168,29 @@ def ignite3_secure(pki):
     cluster.stop()
 
 
-def ignite3_connect(cluster: Ignite3Cluster):
+def ignite3_connect(cluster: Ignite3Cluster, *, autocommit: bool = True):
     """A `pyignite_dbapi` connection (Ignite 3's own DB-API driver, the independent writer and
-    oracle) to every node of `cluster`."""
+    oracle) to every node of `cluster`.
+
+    For a transaction pass `autocommit=False` here; never set `conn.autocommit` afterwards: in
+    pyignite_dbapi 3.1.0 that setter lets a connection error escape its C++ code, which calls
+    std::terminate and aborts the whole test process (seen in CI), where `connect` and the
+    cursor's calls raise a Python exception."""
     import pyignite_dbapi
 
-    return pyignite_dbapi.connect(address=cluster.addresses, timeout=60)
+    return pyignite_dbapi.connect(address=cluster.addresses, timeout=60, autocommit=autocommit)
+
+
+def read3(cluster: Ignite3Cluster, query: str, args: tuple = ()) -> list[tuple]:
+    """The oracle's read, in a read-write transaction: it sees every committed write. (An
+    implicit read-only query of another client reads slightly in the past, as of its own
+    observable timestamp, and may miss writes acknowledged a moment ago.)"""
+    with ignite3_connect(cluster, autocommit=False) as conn:
+        with conn.cursor() as cur:
+            cur.execute(query, args)
+            rows = [tuple(r) for r in cur.fetchall()]
+        conn.rollback()
+        return rows
 
 
 def put_numbers(port: int, cache_name: str, rows: int, backups: int, value=lambda key: key) -> None:

@@ -30,7 +30,7 @@ import ignite_fast
 from ignite_fast.errors import InvalidArgumentError, SchemaError
 from ignite_fast.ray import plan_reads, read_ignite, split_by_primary, write_ignite
 from ignite_fast.server_ignite3 import Ignite3Cluster
-from node_fixtures import ignite3_connect
+from node_fixtures import read3
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -63,17 +63,6 @@ def _table(dataset: ray.data.Dataset, key: str) -> pa.Table:
     return pa.concat_tables(ray.get(list(dataset.to_arrow_refs())), promote_options="permissive").sort_by(key)
 
 
-def _rows3(cluster: Ignite3Cluster, query: str) -> list[tuple]:
-    """Ignite 3's own driver's read, in a read-write transaction (it sees every committed write)."""
-    with ignite3_connect(cluster) as conn:
-        conn.autocommit = False
-        with conn.cursor() as cur:
-            cur.execute(query)
-            rows = [tuple(r) for r in cur.fetchall()]
-        conn.rollback()
-        return rows
-
-
 def _fresh3(cluster: Ignite3Cluster, table: str, columns: str):
     client = ignite_fast.Client(cluster.addresses, ignite=3)
     client.execute(f"DROP TABLE IF EXISTS {table}")
@@ -95,7 +84,7 @@ def test_read_ignite3_equals_what_pyignite_dbapi_reads_one_task_per_primary(igni
         "INSERT INTO RAY_READ3 SELECT x::INT, 'row-' || CAST(x AS VARCHAR), CAST(x AS DOUBLE) / 7, MOD(x, 2) = 0, "
         "X'0102', CASE WHEN MOD(x, 5) = 0 THEN NULL ELSE x * 3 END FROM TABLE(SYSTEM_RANGE(0, 1999))"
     )
-    expected = _rows3(ignite3_pair, "SELECT ID, NAME, SCORE, FLAG, BLOB, N FROM RAY_READ3 ORDER BY ID")
+    expected = read3(ignite3_pair, "SELECT ID, NAME, SCORE, FLAG, BLOB, N FROM RAY_READ3 ORDER BY ID")
     assert len(expected) == 2000
 
     dataset = read_ignite("RAY_READ3", hosts=ignite3_pair.addresses, ignite=3)
@@ -115,7 +104,7 @@ def test_read_ignite3_equals_what_pyignite_dbapi_reads_one_task_per_primary(igni
     assert len(set(primaries)) == 2  # both nodes are primaries of some partitions
     tasks = split_by_primary(groups[0].partitions, groups[0].primaries, groups[0].tasks)
     assert all(len({primaries[p] for p in task}) == 1 for task in tasks)
-    primary_of_id = {i: primaries[p] for i, p in _rows3(ignite3_pair, "SELECT ID, __part FROM RAY_READ3")}
+    primary_of_id = {i: primaries[p] for i, p in read3(ignite3_pair, "SELECT ID, __part FROM RAY_READ3")}
     assert all(len({primary_of_id[i] for i in block["ID"].to_pylist()}) == 1 for block in blocks)
 
 
@@ -288,7 +277,7 @@ def test_write_ignite3_rows_read_back_by_pyignite_dbapi(ignite3_pair):
     _fresh3(ignite3_pair, "RAY_WRITE3", _WRITE3)
     blocks = [_rows_for3(0, 300), _rows_for3(300, 300), _rows_for3(600, 100)]
     assert write_ignite(ray.data.from_arrow(blocks), "RAY_WRITE3", hosts=ignite3_pair.addresses, ignite=3) == 700
-    back = _rows3(ignite3_pair, "SELECT ID, NAME, SCORE, FLAG, BLOB, AT, PRICE, N FROM RAY_WRITE3 ORDER BY ID")
+    back = read3(ignite3_pair, "SELECT ID, NAME, SCORE, FLAG, BLOB, AT, PRICE, N FROM RAY_WRITE3 ORDER BY ID")
     epoch = datetime.datetime(1970, 1, 1)
     expected = [
         (
@@ -321,7 +310,7 @@ def test_write_ignite3_refuses_columns_that_do_not_match_the_table(ignite3_pair,
     dataset = ray.data.from_arrow([change(_rows_for3(0, 50)), change(_rows_for3(50, 50))])
     with pytest.raises(InvalidArgumentError, match=message):
         write_ignite(dataset, "RAY_REFUSED3", hosts=ignite3_pair.addresses, ignite=3)
-    assert _rows3(ignite3_pair, "SELECT COUNT(*) FROM RAY_REFUSED3") == [(0,)]
+    assert read3(ignite3_pair, "SELECT COUNT(*) FROM RAY_REFUSED3") == [(0,)]
 
 
 def test_write_ignite3_partial_failure_says_how_many_rows_were_stored(ignite3_pair, blocks_in_order):
@@ -332,4 +321,4 @@ def test_write_ignite3_partial_failure_says_how_many_rows_were_stored(ignite3_pa
         InvalidArgumentError, match=r"rows were stored .*; then: column 'ID', row 0: a key column"
     ) as error:
         write_ignite(dataset, "RAY_PARTIAL3", hosts=ignite3_pair.addresses, ignite=3, concurrency=1)
-    assert [(_rows_stored(error),)] == _rows3(ignite3_pair, "SELECT COUNT(*) FROM RAY_PARTIAL3") == [(200,)]
+    assert [(_rows_stored(error),)] == read3(ignite3_pair, "SELECT COUNT(*) FROM RAY_PARTIAL3") == [(200,)]

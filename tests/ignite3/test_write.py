@@ -15,7 +15,7 @@ import pytest
 import ignite_fast
 from ignite_fast.errors import CacheNotFoundError, InvalidArgumentError, ServerError
 from ignite_fast.server_ignite3 import Ignite3Cluster
-from node_fixtures import ignite3_connect
+from node_fixtures import ignite3_connect, read3
 
 
 def _client(cluster: Ignite3Cluster):
@@ -27,21 +27,8 @@ def _fresh(client, table: str, columns: str) -> None:
     client.execute(f"CREATE TABLE {table} ({columns})")
 
 
-def _rows(cluster: Ignite3Cluster, query: str, args: tuple = ()) -> list[tuple]:
-    """The oracle's read, in a read-write transaction: it sees every committed write. (An
-    implicit read-only query of another client reads slightly in the past, as of its own
-    observable timestamp, and may miss writes acknowledged a moment ago.)"""
-    with ignite3_connect(cluster) as conn:
-        conn.autocommit = False
-        with conn.cursor() as cur:
-            cur.execute(query, args)
-            rows = [tuple(r) for r in cur.fetchall()]
-        conn.rollback()
-        return rows
-
-
 def _partitions(cluster: Ignite3Cluster, table: str, key: str) -> dict:
-    return {row[:-1]: row[-1] for row in _rows(cluster, f"SELECT {key}, __part FROM {table}")}
+    return {row[:-1]: row[-1] for row in read3(cluster, f"SELECT {key}, __part FROM {table}")}
 
 
 def test_mnist_rows_read_back_exactly_from_their_partitions(ignite3: Ignite3Cluster):
@@ -55,7 +42,7 @@ def test_mnist_rows_read_back_exactly_from_their_partitions(ignite3: Ignite3Clus
     labels = rng.integers(0, 10, size=rows).astype(np.int32)
     assert client.put_batches("MNIST_W", {"ID": ids, "PIXELS": pixels, "LABEL": labels}) == rows
 
-    back = _rows(ignite3, "SELECT ID, PIXELS, LABEL FROM MNIST_W ORDER BY ID")
+    back = read3(ignite3, "SELECT ID, PIXELS, LABEL FROM MNIST_W ORDER BY ID")
     order = np.argsort(ids)
     assert [r[0] for r in back] == ids[order].tolist()
     assert all(r[1] == pixels[i].tobytes() and r[2] == labels[i] for r, i in zip(back, order))
@@ -66,7 +53,7 @@ def test_mnist_rows_read_back_exactly_from_their_partitions(ignite3: Ignite3Clus
     assert _partitions(ignite3, "MNIST_W", "ID") == _partitions(ignite3, "MNIST_W_SQL", "ID")
     # and key lookups (which go to the key's partition only) find them
     for i in (0, 1, rows - 1):
-        assert _rows(ignite3, "SELECT LABEL FROM MNIST_W WHERE ID = ?", (int(ids[i]),)) == [(int(labels[i]),)]
+        assert read3(ignite3, "SELECT LABEL FROM MNIST_W WHERE ID = ?", (int(ids[i]),)) == [(int(labels[i]),)]
 
 
 def test_every_numeric_kind_reads_back_exactly(ignite3: Ignite3Cluster):
@@ -94,7 +81,7 @@ def test_every_numeric_kind_reads_back_exactly(ignite3: Ignite3Cluster):
         "N": np.ma.masked_array(np.array([1, 2, 3, 4, 2**31 - 1]), mask=[False, True, False, True, False]),
     }
     assert client.put_batches("NUMS_W", columns) == 5
-    back = _rows(ignite3, "SELECT * FROM NUMS_W ORDER BY ID")
+    back = read3(ignite3, "SELECT * FROM NUMS_W ORDER BY ID")
     names = list(columns)
     for i, row in enumerate(back):
         got = dict(zip(names, row))
@@ -129,7 +116,7 @@ def test_strings_with_a_composite_key_land_where_sql_puts_them(ignite3: Ignite3C
     assert client.put_batches("STRS_W", frame) == len(names)
     with ignite3_connect(ignite3) as conn, conn.cursor() as cur:
         cur.executemany("INSERT INTO STRS_W_SQL (ID, NAME) VALUES (?, ?)", list(unique))
-    back = _rows(ignite3, "SELECT ID, NAME, NOTE FROM STRS_W")
+    back = read3(ignite3, "SELECT ID, NAME, NOTE FROM STRS_W")
     assert {(r[0], r[1]): r[2] for r in back} == {key: str(notes[k]) for key, k in unique.items()}
     assert _partitions(ignite3, "STRS_W", "ID, NAME") == _partitions(ignite3, "STRS_W_SQL", "ID, NAME")
 
@@ -180,7 +167,7 @@ def test_dates_times_uuids_and_decimals_read_back_exactly(ignite3: Ignite3Cluste
         "DEC0": np.array([-0.5, 2.5, 99999.4, 1e-9, np.float64(12345)]),
     }
     assert client.put_batches("TEMPORAL_W", columns) == 5
-    back = _rows(ignite3, "SELECT * FROM TEMPORAL_W ORDER BY ID")
+    back = read3(ignite3, "SELECT * FROM TEMPORAL_W ORDER BY ID")
     epoch = datetime.datetime(1970, 1, 1)
     for r, row in enumerate(back):
         want_dt = None if np.isnat(dates[r]) else dates[r].item()
@@ -282,7 +269,7 @@ def test_temporal_and_decimal_values_a_column_cannot_hold_are_refused(ignite3: I
     for columns, message in bad:
         with pytest.raises(InvalidArgumentError, match=message):
             client.put_batches("TREFUSE_W", columns)
-    assert _rows(ignite3, "SELECT COUNT(*) FROM TREFUSE_W") == [(0,)]
+    assert read3(ignite3, "SELECT COUNT(*) FROM TREFUSE_W") == [(0,)]
 
 
 def test_existing_keys_are_overwritten_whole(ignite3: Ignite3Cluster):
@@ -293,7 +280,7 @@ def test_existing_keys_are_overwritten_whole(ignite3: Ignite3Cluster):
     pixels = np.full((100, 4), 7, dtype=np.uint8)
     client.put_batches("OVER_W", {"ID": ids, "PIXELS": pixels, "LABEL": np.ones(100, np.int32)})
     client.put_batches("OVER_W", {"ID": ids + 50, "LABEL": np.full(100, 2, np.int32)})
-    back = _rows(ignite3, "SELECT ID, PIXELS, LABEL FROM OVER_W ORDER BY ID")
+    back = read3(ignite3, "SELECT ID, PIXELS, LABEL FROM OVER_W ORDER BY ID")
     assert [r[0] for r in back] == list(range(150))
     assert all(r[1:] == (bytes([7] * 4), 1) for r in back[:50])
     assert all(r[1:] == (None, 2) for r in back[50:])
@@ -307,7 +294,7 @@ def test_bad_columns_are_refused_before_anything_is_written(ignite3: Ignite3Clus
         "ID INT PRIMARY KEY, PIXELS VARBINARY(4), LABEL INT NOT NULL DEFAULT 0, R REAL, S VARCHAR(3)",
     )
     client.put_batches("REFUSE_W", {"ID": np.array([1]), "LABEL": np.array([5])})
-    before = _rows(ignite3, "SELECT * FROM REFUSE_W")
+    before = read3(ignite3, "SELECT * FROM REFUSE_W")
     ids = np.arange(10, 20)
     bad = [
         ({"ID": ids, "COLOUR": ids}, "no column 'COLOUR'"),
@@ -329,7 +316,7 @@ def test_bad_columns_are_refused_before_anything_is_written(ignite3: Ignite3Clus
             client.put_batches("REFUSE_W", columns)
     with pytest.raises(CacheNotFoundError):
         client.put_batches("NO_SUCH_TABLE_W", {"ID": ids})
-    assert _rows(ignite3, "SELECT * FROM REFUSE_W") == before
+    assert read3(ignite3, "SELECT * FROM REFUSE_W") == before
 
 
 def test_a_server_error_says_how_many_rows_were_stored(ignite3: Ignite3Cluster):
@@ -339,6 +326,6 @@ def test_a_server_error_says_how_many_rows_were_stored(ignite3: Ignite3Cluster):
     with pytest.raises(ServerError, match="0 of 1000 rows were stored") as error:
         client.put_batches("FAIL_W", {"ID": np.arange(1000), "LABEL": np.arange(1000)})
     assert "NEEDED" in str(error.value)
-    assert _rows(ignite3, "SELECT COUNT(*) FROM FAIL_W") == [(0,)]
+    assert read3(ignite3, "SELECT COUNT(*) FROM FAIL_W") == [(0,)]
     # the client still works afterwards
     assert client.put_batches("FAIL_W", {"ID": np.arange(3), "NEEDED": np.arange(3)}) == 3
