@@ -17,6 +17,7 @@ per row.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -179,9 +180,22 @@ class ScanPosition:
         )
 
     def to_bytes(self) -> bytes:
-        """Canonical JSON of :meth:`to_dict` with its sha256: any changed byte is caught."""
-        position = self.to_dict()
-        return _canonical({"position": position, "sha256": hashlib.sha256(_canonical(position)).hexdigest()})
+        """Canonical JSON of :meth:`to_dict` with its sha256: any changed byte is caught.
+
+        Taken after every batch of a resumable pipeline (TensorFlow's state), so it is written
+        out piece by piece rather than through ``json.dumps`` of :meth:`to_dict` (a third of a
+        millisecond with a thousand partitions); the bytes are the same (the unit tests compare),
+        the fields in sorted order."""
+        name, selection, partitions = _fixed_parts(self.name, _canonical(self.selection), self.partitions)
+        opened = ",".join(f"[{p},{rows},{fp}]" for p, (rows, fp) in sorted(self.open.items()))
+        topology = "null" if self.topology is None else f"[{self.topology[0]},{self.topology[1]}]"
+        position = (
+            f'{{"epoch":{self.epoch},"finished":[{_joined(sorted(self.finished))}],'
+            f'"finished_rows":{self.finished_rows},"generation":{self.generation},"name":{name},'
+            f'"open":[{opened}],"partitions":{partitions},"selection":{selection},'
+            f'"topology":{topology},"version":{self.version}}}'
+        ).encode()
+        return b'{"position":' + position + b',"sha256":"' + hashlib.sha256(position).hexdigest().encode() + b'"}'
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ScanPosition:
@@ -212,6 +226,16 @@ def _copied(selection: Mapping[str, Any]) -> dict[str, Any]:
 
 def _canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
+
+
+def _joined(numbers: Any) -> str:
+    return ",".join(map(str, numbers))
+
+
+@functools.lru_cache(maxsize=64)
+def _fixed_parts(name: str, selection: bytes, partitions: tuple[int, ...]) -> tuple[str, str, str]:
+    """The canonical JSON of the fields a scan's positions share (the same at every batch)."""
+    return _canonical(name).decode(), selection.decode(), f"[{_joined(partitions)}]"
 
 
 def _is_int(value: Any) -> bool:

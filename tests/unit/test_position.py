@@ -66,6 +66,26 @@ def test_bytes_are_canonical():
         ScanPosition.from_bytes(json.dumps(outer, sort_keys=True).encode())
 
 
+def test_bytes_are_the_sealed_canonical_json_of_to_dict():
+    """to_bytes writes its JSON piece by piece (it runs after every batch of a TensorFlow
+    pipeline): the same bytes as json.dumps of to_dict, sealed, whatever the fields hold."""
+    many = tuple(range(0, 3000, 3))
+    positions = [
+        sample(),
+        sample(finished=frozenset(), open={}, finished_rows=0, topology=None),
+        sample(name='ünïcode "quoted" \\ name', generation=3),
+        sample(selection=selection_of(None, None, None, "MnistDigit")),
+        sample(selection=selection_of(["x"], None, None, -1234)),
+        sample(
+            partitions=many, finished=frozenset(many[:700]), open={many[700]: (1, 0), many[999]: (2**40, 2**64 - 1)}
+        ),
+        sample(epoch=2**40, finished_rows=2**50),
+    ]
+    for position in positions:
+        assert position.to_bytes() == sealed(position.to_dict())
+        assert ScanPosition.from_bytes(position.to_bytes()) == position
+
+
 def test_every_flipped_byte_is_refused():
     blob = sample().to_bytes()
     for i in range(len(blob)):
