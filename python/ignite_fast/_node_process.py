@@ -9,14 +9,17 @@ Standalone, like the launchers: only the standard library and ``_progress``.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, cast
 
 from ._progress import bytes_bar
 
@@ -65,6 +68,14 @@ def write_private(path: Path, text: str) -> None:
     with open(fd, "w", encoding="utf-8") as f:
         os.fchmod(fd, 0o600)  # a file that was there before keeps its mode otherwise
         f.write(text)
+
+
+def recorded_cluster(name: str) -> dict[str, Any] | None:
+    """What `start` recorded about the cluster `name` (either generation), or None."""
+    try:
+        return cast("dict[str, Any]", json.loads((cluster_dir(name) / "cluster.json").read_text()))
+    except (OSError, ValueError):
+        return None
 
 
 def home_dir() -> Path:
@@ -213,17 +224,29 @@ def log_tail(path: Path, lines: int = 60) -> str:
     return f"--- last {lines} lines of {path} ---\n" + "\n".join(text[-lines:])
 
 
+@dataclass(kw_only=True)
 class NodeProcesses:
     """What a launcher's cluster does with its node processes, whatever the Ignite generation:
     find their pids, stop them (SIGTERM, then SIGKILL), kill one as a crash would, and serve as a
-    context manager; where it keeps its files and its nodes' addresses. A subclass has `name`,
-    `nodes` and `port`, and gives `node_specs()` (each with a `work_dir`), `log_path(i)`,
-    `start()`, and a `_procs` list of the processes it started."""
+    context manager; where it keeps its files and its nodes' addresses. A subclass gives
+    `node_specs()` (each with a `work_dir`), `log_path(i)` and `start()`, which fills `_procs`.
 
-    _procs: list[subprocess.Popen[bytes]]
-    name: str
-    nodes: int
-    port: int
+    The settings every cluster has: ``nodes`` on 127.0.0.1, whose client ports are ``port``,
+    ``port + 1``, ...; each node's JVM heap; the cluster's ``name`` (its work directories: logs,
+    configs, pid files); the Ignite ``version``; how long a start may take; and TLS on the client
+    port (``ssl``: each launcher names its keys; left out of the repr: it holds passwords).
+    """
+
+    generation: ClassVar[int]  # the Ignite major version the subclass launches
+
+    nodes: int = 1
+    port: int = 10800
+    heap_mb: int = 1024
+    name: str = "default"
+    version: str = ""
+    start_timeout: float = 180.0
+    ssl: dict[str, Any] | None = field(default=None, repr=False)
+    _procs: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         check_cluster_name(self.name)  # before anything is touched: `start` wipes the directory
@@ -238,7 +261,50 @@ class NodeProcesses:
         return [f"127.0.0.1:{self.port + i}" for i in range(self.nodes)]
 
     def node_specs(self) -> list[Any]:
+        """One spec a node, each with its `index`, `client_port`, `ports` (all it binds) and `work_dir`."""
         raise NotImplementedError
+
+    def node_config(self, spec: Any) -> str:
+        """The text of the node's configuration file (it may hold TLS store passwords)."""
+        raise NotImplementedError
+
+    def java_command(self, spec: Any, libs: Path) -> list[str]:
+        raise NotImplementedError
+
+    def launch_nodes(self, libs: Path, quiet: bool) -> None:
+        """Starts every node's process, in a fresh cluster directory, once every port it would
+        bind is free; then records the cluster in ``cluster.json`` for ``status`` and ``stop``
+        from the command line (it holds the passwords: private, as the configurations are)."""
+        for spec in self.node_specs():
+            for p in spec.ports:
+                if port_open(p):
+                    raise ServerError(f"port {p} on 127.0.0.1 is already in use; pick other ports")
+        shutil.rmtree(self.cluster_dir, ignore_errors=True)
+        for spec in self.node_specs():
+            spec.work_dir.mkdir(parents=True, exist_ok=True)
+            write_private(self.config_path(spec), self.node_config(spec))
+            proc = start_process(self.java_command(spec, libs), spec.work_dir)
+            self._procs.append(proc)
+            if not quiet:
+                started = f"started Ignite {self.generation}.x node {spec.index} (pid {proc.pid})"
+                print(f"{started}, client port {spec.client_port}", flush=True)
+        write_private(self.cluster_dir / "cluster.json", json.dumps(self.describe()))
+
+    def describe(self) -> dict[str, Any]:
+        """The cluster's settings and generation, as ``cluster.json`` records them for :meth:`load`."""
+        settings = {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+        return {"ignite": self.generation, **settings}
+
+    @classmethod
+    def load(cls, name: str) -> Any:
+        """The cluster that `start` recorded under `name` (for `status` and `stop` from the CLI):
+        one of these settings when nothing is recorded there; refused when it is of the other generation."""
+        recorded = recorded_cluster(name)
+        if recorded is None:
+            return cls(name=name)
+        if (generation := recorded.pop("ignite", 2)) != cls.generation:
+            raise ServerError(f"cluster '{name}' is an Ignite {generation}.x cluster: pass --ignite {generation}")
+        return cls(**recorded)
 
     def log_path(self, index: int = 0) -> Path:
         raise NotImplementedError

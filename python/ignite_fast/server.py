@@ -21,15 +21,13 @@ port range, unlike Ignite's defaults), so two clusters with different ports do n
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import socket
 import struct
-import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -40,14 +38,12 @@ from . import server_ignite3
 from ._node_process import ClusterNameError as ClusterNameError
 from ._node_process import (
     NodeProcesses,
-    cluster_dir,
     copy_dependencies_command,
     home_dir,
     pid_alive,
     port_open,
+    recorded_cluster,
     run_maven,
-    start_process,
-    write_private,
 )
 from ._node_process import ServerError as ServerError
 from ._node_process import maven_download as maven_download
@@ -137,19 +133,24 @@ class NodeSpec:
     communication_port: int
     work_dir: Path
 
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.client_port, self.discovery_port, self.communication_port)
 
-@dataclass
+
+@dataclass(kw_only=True)
 class IgniteCluster(NodeProcesses):
-    """One or more Ignite server nodes on 127.0.0.1, forming one cluster.
+    """One or more Ignite server nodes on 127.0.0.1, forming one cluster (the settings every
+    launcher has are :class:`~ignite_fast._node_process.NodeProcesses`').
 
-    Client ports are ``port``, ``port + 1``, ...; discovery and communication ports likewise from
-    their bases. ``name`` keeps the work directories (logs, configs, pid files) of clusters apart.
+    Discovery and communication ports count up from their bases as client ports do from ``port``.
+    ``ssl`` (TLS on the client port): {"keystore", "keystore_password", "truststore",
+    "truststore_password" (PKCS12 files), "client_auth": require client certificates}.
     """
 
-    nodes: int = 1
-    port: int = 10800
+    generation = 2
+
     region_mb: int = 512
-    heap_mb: int = 1024
     # Below Linux's ephemeral port range (32768-60999): Ignite's own defaults (47500, 47100) lie
     # inside it, and a local port left in TIME-WAIT by any outgoing connection then stops a node
     # from binding there.
@@ -158,16 +159,10 @@ class IgniteCluster(NodeProcesses):
     name: str = "default"
     version: str = IGNITE_VERSION
     max_open_cursors: int = 128
-    start_timeout: float = 180.0
     # Native persistence (data survives restarts); the cluster starts active.
     persistence: bool = False
     # Username/password authentication (needs persistence; default user ignite/ignite).
     authentication: bool = False
-    # TLS on the client port: {"keystore", "keystore_password", "truststore",
-    # "truststore_password" (PKCS12 files), "client_auth": require client certificates}.
-    # Left out of the repr: it holds passwords.
-    ssl: dict[str, Any] | None = field(default=None, repr=False)
-    _procs: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
 
     def node_specs(self) -> list[NodeSpec]:
         return [
@@ -183,7 +178,7 @@ class IgniteCluster(NodeProcesses):
     def config_path(self, spec: NodeSpec) -> Path:
         return spec.work_dir / "config.xml"
 
-    def config_xml(self, node: NodeSpec) -> str:
+    def node_config(self, node: NodeSpec) -> str:
         if self.authentication and not self.persistence:
             raise ServerError("Ignite authentication needs native persistence: pass persistence=True")
         finder = "".join(f"<value>127.0.0.1:{self.discovery_port + i}</value>" for i in range(self.nodes))
@@ -322,39 +317,12 @@ class IgniteCluster(NodeProcesses):
         return self
 
     def _start_once(self, libs: Path, quiet: bool) -> None:
-        for spec in self.node_specs():
-            for p in (spec.client_port, spec.discovery_port, spec.communication_port):
-                if port_open(p):
-                    raise ServerError(f"port {p} on 127.0.0.1 is already in use; pick other ports")
-        shutil.rmtree(self.cluster_dir, ignore_errors=True)
-        for spec in self.node_specs():
-            spec.work_dir.mkdir(parents=True, exist_ok=True)
-            write_private(self.config_path(spec), self.config_xml(spec))  # TLS store passwords
-            proc = start_process(self.java_command(spec, libs), spec.work_dir)
-            self._procs.append(proc)
-            if not quiet:
-                print(f"started Ignite node {spec.index} (pid {proc.pid}), client port {spec.client_port}", flush=True)
-        write_private(self.cluster_dir / "cluster.json", json.dumps(self._describe()))
+        self.launch_nodes(libs, quiet)
         for spec in self.node_specs():
             self._wait_ready(spec)
         self._wait_topology()
         if self.persistence:
             activate("127.0.0.1", self.port, *(("ignite", "ignite") if self.authentication else (None, None)))
-
-    def _describe(self) -> dict[str, Any]:
-        return {
-            "nodes": self.nodes,
-            "port": self.port,
-            "discovery_port": self.discovery_port,
-            "communication_port": self.communication_port,
-            "name": self.name,
-            "version": self.version,
-            "region_mb": self.region_mb,
-            "heap_mb": self.heap_mb,
-            "persistence": self.persistence,
-            "authentication": self.authentication,
-            "ssl": self.ssl,
-        }
 
     def _wait_ready(self, spec: NodeSpec) -> None:
         deadline = time.monotonic() + self.start_timeout
@@ -401,18 +369,6 @@ class IgniteCluster(NodeProcesses):
                 }
             )
         return out
-
-    @classmethod
-    def load(cls, name: str = "default") -> IgniteCluster:
-        """The cluster that `start` recorded under `name` (for `status` and `stop` from the CLI)."""
-        path = cluster_dir(name) / "cluster.json"
-        try:
-            recorded = json.loads(path.read_text())
-        except OSError:
-            return cls(name=name)
-        if (generation := recorded.get("ignite", 2)) != 2:
-            raise ServerError(f"cluster '{name}' is an Ignite {generation}.x cluster: pass --ignite {generation}")
-        return cls(**recorded)
 
 
 def handshake_ok(host: str, port: int, timeout: float = 2.0, *, any_answer: bool = False) -> bool:
@@ -558,7 +514,7 @@ def _generation(args: argparse.Namespace) -> int:
     if args.ignite is not None:
         return int(args.ignite)
     if args.command in ("stop", "status") and args.name is not None:
-        recorded = server_ignite3.recorded_cluster(args.name)
+        recorded = recorded_cluster(args.name)
         if recorded is not None and recorded.get("ignite") == 3:
             return 3
     return 2

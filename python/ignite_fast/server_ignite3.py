@@ -37,7 +37,6 @@ import shutil
 import socket
 import ssl as tls
 import struct
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -49,14 +48,11 @@ from typing import Any, cast
 from ._node_process import (
     NodeProcesses,
     ServerError,
-    cluster_dir,
     copy_dependencies_command,
     home_dir,
     pid_alive,
     port_open,
     run_maven,
-    start_process,
-    write_private,
 )
 
 IGNITE3_VERSION = "3.1.0"
@@ -209,32 +205,33 @@ class Ignite3NodeSpec:
     rest_port: int
     work_dir: Path
 
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.client_port, self.network_port, self.rest_port)
 
-@dataclass
+
+@dataclass(kw_only=True)
 class Ignite3Cluster(NodeProcesses):
-    """One or more Ignite 3 nodes on 127.0.0.1, forming one initialised cluster.
+    """One or more Ignite 3 nodes on 127.0.0.1, forming one initialised cluster (the settings
+    every launcher has are :class:`~ignite_fast._node_process.NodeProcesses`').
 
-    ``name`` names the cluster (at init) and keeps its work directories (logs, configs, pid files)
-    apart from other clusters'. ``storage_mb`` sizes the default storage profile (aipersist) of
-    each node; Ignite's own default is 20% of the machine's memory. ``username``/``password``:
-    basic authentication with that one user. ``ssl``: TLS on the client port, a dict of
-    "keystore", "keystore_password" (PKCS12), and for ``"client_auth": True`` (client certificates
-    required) "truststore", "truststore_password" (PKCS12 holding the clients' CA).
+    ``name`` also names the cluster at init. ``storage_mb`` sizes the default storage profile
+    (aipersist) of each node; Ignite's own default is 20% of the machine's memory.
+    ``username``/``password``: basic authentication with that one user. ``ssl``: TLS on the
+    client port, a dict of "keystore", "keystore_password" (PKCS12), and for
+    ``"client_auth": True`` (client certificates required) "truststore", "truststore_password"
+    (PKCS12 holding the clients' CA).
     """
 
-    nodes: int = 1
-    port: int = 10800
+    generation = 3
+
     network_port: int = 3344
     rest_port: int = 10300
-    heap_mb: int = 1024
     storage_mb: int = 256
     name: str = "ignite3"
     version: str = IGNITE3_VERSION
-    start_timeout: float = 180.0
     username: str | None = None
     password: str | None = field(default=None, repr=False)
-    ssl: dict[str, Any] | None = field(default=None, repr=False)  # holds the stores' passwords
-    _procs: list[subprocess.Popen[bytes]] = field(default_factory=list, repr=False)
 
     def node_specs(self) -> list[Ignite3NodeSpec]:
         return [
@@ -255,7 +252,7 @@ class Ignite3Cluster(NodeProcesses):
     def config_path(self, spec: Ignite3NodeSpec) -> Path:
         return spec.work_dir / "ignite-config.conf"
 
-    def config_hocon(self, node: Ignite3NodeSpec) -> str:
+    def node_config(self, node: Ignite3NodeSpec) -> str:
         members = ", ".join(f'"127.0.0.1:{self.network_port + i}"' for i in range(self.nodes))
         return f"""ignite {{
   network {{
@@ -354,19 +351,7 @@ class Ignite3Cluster(NodeProcesses):
         return self
 
     def _start(self, libs: Path, quiet: bool) -> None:
-        for spec in self.node_specs():
-            for p in (spec.client_port, spec.network_port, spec.rest_port):
-                if port_open(p):
-                    raise ServerError(f"port {p} on 127.0.0.1 is already in use; pick other ports")
-        shutil.rmtree(self.cluster_dir, ignore_errors=True)
-        for spec in self.node_specs():
-            spec.work_dir.mkdir(parents=True, exist_ok=True)
-            write_private(self.config_path(spec), self.config_hocon(spec))  # TLS store passwords
-            self._procs.append(start_process(self.java_command(spec, libs), spec.work_dir))
-            if not quiet:
-                print(f"started Ignite 3 node {spec.index} ({spec.name}), client port {spec.client_port}", flush=True)
-        # It holds the passwords, for `status` and `stop` from the command line.
-        write_private(self.cluster_dir / "cluster.json", json.dumps(self._describe()))
+        self.launch_nodes(libs, quiet)
         deadline = time.monotonic() + self.start_timeout
         for spec in self.node_specs():
             self._wait(spec, deadline, "answer REST", lambda s: self.node_state(s) is not None)
@@ -434,22 +419,6 @@ class Ignite3Cluster(NodeProcesses):
             f"Ignite 3 node {spec.index} did not {what} within {self.start_timeout:.0f}s.\n{self.log_tail(spec.index)}"
         )
 
-    def _describe(self) -> dict[str, Any]:
-        return {
-            "ignite": 3,
-            "nodes": self.nodes,
-            "port": self.port,
-            "network_port": self.network_port,
-            "rest_port": self.rest_port,
-            "heap_mb": self.heap_mb,
-            "storage_mb": self.storage_mb,
-            "name": self.name,
-            "version": self.version,
-            "username": self.username,
-            "password": self.password,
-            "ssl": self.ssl,
-        }
-
     def status(self) -> list[dict[str, Any]]:
         out = []
         for spec in self.node_specs():
@@ -468,15 +437,6 @@ class Ignite3Cluster(NodeProcesses):
                 }
             )
         return out
-
-    @classmethod
-    def load(cls, name: str = "ignite3") -> Ignite3Cluster:
-        """The cluster that `start` recorded under `name` (for `status` and `stop` from the CLI)."""
-        recorded = recorded_cluster(name)
-        if recorded is None or recorded.get("ignite") != 3:
-            return cls(name=name)
-        recorded.pop("ignite")
-        return cls(**recorded)
 
 
 # The command line's TLS settings (`--ssl-<name>`), as `ssl_settings` takes them.
@@ -505,11 +465,3 @@ def ssl_settings(
 
 def _store_hocon(path: str | os.PathLike[str], password: str) -> str:
     return f"{{ type: PKCS12, path: {json.dumps(str(path))}, password: {json.dumps(password)} }}"
-
-
-def recorded_cluster(name: str) -> dict[str, Any] | None:
-    """What `start` recorded about the cluster `name` (either generation), or None."""
-    try:
-        return cast("dict[str, Any]", json.loads((cluster_dir(name) / "cluster.json").read_text()))
-    except (OSError, ValueError):
-        return None

@@ -75,6 +75,23 @@ def test_load_and_the_recorded_cluster_refuse_a_path():
         Ignite3Cluster.load("../x")
 
 
+@pytest.mark.parametrize(
+    ("kind", "other", "settings"),
+    [
+        (IgniteCluster, Ignite3Cluster, {"nodes": 2, "port": 11800, "region_mb": 256, "persistence": True}),
+        (Ignite3Cluster, IgniteCluster, {"nodes": 2, "port": 11900, "username": "u", "password": NASTY}),
+    ],
+)
+def test_a_recorded_cluster_loads_as_started_and_only_as_its_generation(kind, other, settings):
+    cluster = kind(name="recorded", ssl={"keystore": "/k.p12", "keystore_password": NASTY}, **settings)
+    cluster.cluster_dir.mkdir(parents=True)
+    write_private(cluster.cluster_dir / "cluster.json", json.dumps(cluster.describe()))
+    assert kind.load("recorded") == cluster
+    assert kind.load("never-started") == kind(name="never-started")
+    with pytest.raises(ServerError, match=f"Ignite {kind.generation}.x cluster: pass --ignite {kind.generation}"):
+        other.load("recorded")
+
+
 def test_a_cluster_directory_that_is_a_link_is_refused(home, tmp_path):
     (home / "clusters").mkdir(parents=True)
     (tmp_path / "elsewhere").mkdir()
@@ -91,7 +108,7 @@ def test_xml_attributes_keep_quotes_and_white_space():
         "truststore_password": NASTY[::-1],
     }
     cluster = IgniteCluster(name="quoting", ssl=ssl)
-    root = ET.fromstring(cluster.config_xml(cluster.node_specs()[0]).encode())
+    root = ET.fromstring(cluster.node_config(cluster.node_specs()[0]).encode())
     values = {e.get("name"): e.get("value") for e in root.iter("{http://www.springframework.org/schema/beans}property")}
     assert values["keyStoreFilePath"] == ssl["keystore"]
     assert values["keyStorePassword"] == NASTY
@@ -102,7 +119,7 @@ def test_xml_attributes_keep_quotes_and_white_space():
 def test_hocon_strings_are_json_strings():
     ssl = {"keystore": '/stores/"s".p12', "keystore_password": NASTY}
     cluster = Ignite3Cluster(name="quoting", username='us"er', password=NASTY, ssl=ssl)
-    hocon = cluster.config_hocon(cluster.node_specs()[0])
+    hocon = cluster.node_config(cluster.node_specs()[0])
     assert f"path: {json.dumps(ssl['keystore'])}, password: {json.dumps(NASTY)}" in hocon
     assert NASTY not in hocon  # unquoted, ${HOME} would be substituted and the newline end the value
     security = cluster.cluster_configuration()

@@ -13,7 +13,7 @@ def test_cli_entry_point_dispatches_to_server():
 
 
 def test_config_binds_loopback_only():
-    xml = IgniteCluster(nodes=2).config_xml(IgniteCluster(nodes=2).node_specs()[1])
+    xml = IgniteCluster(nodes=2).node_config(IgniteCluster(nodes=2).node_specs()[1])
     assert "127.0.0.1:27500" in xml
     assert "127.0.0.1:27501" in xml
     assert '"localHost" value="127.0.0.1"' in xml
