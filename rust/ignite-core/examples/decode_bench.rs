@@ -93,7 +93,7 @@ fn bench(what: &str, page: &[u8], types: &mut OneType, rows: usize, rounds: usiz
             pos = push_value(&mut key, page, pos, types, 0).unwrap();
             pos = push_value(&mut val, page, pos, types, 0).unwrap();
         }
-        std::hint::black_box((key.finish(None), val.finish(None)));
+        std::hint::black_box((key.finish(None).unwrap(), val.finish(None).unwrap()));
     }
     let secs = start.elapsed().as_secs_f64();
     let total = (rounds * rows) as f64;

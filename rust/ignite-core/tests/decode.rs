@@ -66,7 +66,7 @@ fn decode_all(values: &[Vec<u8>], types: &mut Types) -> Result<Column> {
     while pos < buf.len() {
         pos = push_value(&mut col, &buf, pos, types, 0)?;
     }
-    Ok(col.finish(None))
+    col.finish(None)
 }
 
 fn field<'a>(col: &'a Column, name: &str) -> &'a Column {
@@ -533,7 +533,7 @@ fn decode_page(rows: &[(i64, Vec<u8>)], types: &mut Types) -> Result<Batch> {
     let mut builders = decoder.builders(rows.len());
     let n = decoder.decode_rows(&mut page, rows.len(), &mut builders, types)?;
     page.check_consumed()?;
-    Ok(decoder.finish(builders, n))
+    decoder.finish(builders, n)
 }
 
 fn val_of(batch: &Batch) -> &Column {

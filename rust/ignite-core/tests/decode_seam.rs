@@ -45,7 +45,7 @@ fn decode_ignite2(decoder: &RowDecoder, mut page: Page, types: &mut Types) -> Ba
         .decode_rows(&mut page, usize::MAX, &mut builders, types)
         .unwrap();
     page.check_consumed().unwrap();
-    decoder.finish(builders, rows)
+    decoder.finish(builders, rows).unwrap()
 }
 
 fn batch(names: &[&str], builders: Vec<ColumnBuilder>, len: usize) -> Batch {
@@ -53,7 +53,7 @@ fn batch(names: &[&str], builders: Vec<ColumnBuilder>, len: usize) -> Batch {
         columns: names
             .iter()
             .map(|n| n.to_string())
-            .zip(builders.into_iter().map(|b| b.finish(None)))
+            .zip(builders.into_iter().map(|b| b.finish(None).unwrap()))
             .collect(),
         len,
     }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use common::counting::{peak_above, reset_peak, Counting};
 use common::{int, object_of_ids, string, wrapped, Rng, Types};
-use ignite_core::decode::{Column, ColumnBuilder};
+use ignite_core::decode::{Column, ColumnBuilder, DecodeOptions};
 use ignite_core::ignite2::decode::{push_value, push_value_within, Budget};
 use ignite_core::ignite2::format::metadata::{BinaryType, FieldMeta};
 use ignite_core::ignite2::format::values::value_end;
@@ -156,7 +156,7 @@ fn decode_columns(page: &[u8], types: &mut Types) -> Result<(Column, Column)> {
         pos = push_value(&mut val, page, pos, types, 0)?;
         rows += 1;
     }
-    Ok((key.finish(None), val.finish(None)))
+    Ok((key.finish(None)?, val.finish(None)?))
 }
 
 const EXTREMES: [i32; 8] = [0, 1, -1, 23, 24, i32::MAX, i32::MIN, 0x7fff_fff0];
@@ -249,17 +249,12 @@ fn corpus_inputs_end_in_errors_not_panics() {
     for path in files {
         let bytes = std::fs::read(&path).unwrap();
         let mut types = seed_types();
-        let mut column = ColumnBuilder::with_rows_hint("val", 4);
-        let mut options_exact = ColumnBuilder::with_options(
-            "val",
-            4,
-            ignite_core::DecodeOptions {
-                decimal_as_string: true,
-            },
-        );
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let a = push_value(&mut column, &bytes, 0, &mut types, 0).map(|_| ());
-            let b = push_value(&mut options_exact, &bytes, 0, &mut types, 0).map(|_| ());
+            let a = decode_one(&bytes, &mut types, DecodeOptions::default());
+            let exact = DecodeOptions {
+                decimal_as_string: true,
+            };
+            let b = decode_one(&bytes, &mut types, exact);
             let c = value_end(&bytes, 0, 0).map(|_| ());
             (a, b, c)
         }));
@@ -271,6 +266,13 @@ fn corpus_inputs_end_in_errors_not_panics() {
         }
         let _ = c;
     }
+}
+
+/// Decodes the value at the start of `bytes` into a column of its own, finished.
+fn decode_one(bytes: &[u8], types: &mut Types, options: DecodeOptions) -> Result<()> {
+    let mut column = ColumnBuilder::with_options("val", 4, options);
+    push_value(&mut column, bytes, 0, types, 0)?;
+    column.finish(None).map(drop)
 }
 
 /// Text of every UTF-8 width (and an empty one), NUL-padded to 12 bytes as the writer takes it.
@@ -665,7 +667,7 @@ fn decode_within(page: &[u8], types: &mut Types, budget: &mut Budget) -> Result<
         pos = push_value_within(&mut key, page, pos, types, 0, budget)?;
         pos = push_value_within(&mut val, page, pos, types, 0, budget)?;
     }
-    std::hint::black_box((key.finish(None), val.finish(None)));
+    std::hint::black_box((key.finish(None)?, val.finish(None)?));
     Ok(())
 }
 

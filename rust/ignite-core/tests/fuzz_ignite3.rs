@@ -308,7 +308,7 @@ fn decode_rows(rows: &[Vec<u8>], types: &[SqlType], options: DecodeOptions) -> R
     for row in rows {
         push_tuple(row, &columns, &mut builders)?;
     }
-    Ok(builders.into_iter().map(|b| b.finish(None)).collect())
+    builders.into_iter().map(|b| b.finish(None)).collect()
 }
 
 // ---- reading decoded values back ----

@@ -29,11 +29,13 @@ enum Data {
         values: AlignedBuf,
     },
     /// UTF-8 text, or exact decimals as text (`decimal`), in Arrow's layout: the values' bytes
-    /// one after another, and where each row ends.
+    /// one after another, and where each row ends. The bytes from `checked` on are not yet
+    /// known to be UTF-8 (see [`TextSlot::push`]).
     Text {
         decimal: bool,
         data: AlignedBuf,
         offsets: TextOffsets,
+        checked: usize,
     },
     Array {
         kind: PrimKind,
@@ -109,6 +111,67 @@ impl PrimSlot<'_> {
         self.validity.push_u8(1);
         *self.len += 1;
     }
+}
+
+/// A column of strings, ready for a string: the decoder's short path for text (see
+/// [`ColumnBuilder::text_slot`]).
+pub struct TextSlot<'a> {
+    path: &'a str,
+    rows_hint: usize,
+    data: &'a mut AlignedBuf,
+    offsets: &'a mut TextOffsets,
+    checked: &'a mut usize,
+    validity: &'a mut AlignedBuf,
+    len: &'a mut usize,
+}
+
+impl TextSlot<'_> {
+    /// Appends one string; bytes that are not UTF-8 are a protocol error, raised here or by a
+    /// later push or [`ColumnBuilder::finish`]. Strings are checked many at a time: a check
+    /// costs about as much for one string of tens of bytes as for thousands of them. The bytes
+    /// of strings that each begin a character (not with a continuation byte) are UTF-8 as a
+    /// whole exactly when each string is (characters never straddle two strings then).
+    #[inline(always)]
+    pub fn push(self, utf8: &[u8]) -> Result<()> {
+        if self.data.is_empty() {
+            self.data
+                .reserve(batch_reservation(utf8.len(), self.rows_hint, *self.len));
+        }
+        if utf8.first().is_some_and(|&b| is_continuation(b)) {
+            return Err(not_utf8(self.path));
+        }
+        self.data.extend_from_slice(utf8);
+        self.offsets.push(self.data.len());
+        self.validity.push_u8(1);
+        *self.len += 1;
+        if self.data.len() - *self.checked >= CHECK_BYTES {
+            check_text(self.path, self.data, self.checked)?;
+        }
+        Ok(())
+    }
+}
+
+/// Bytes of strings checked at once: enough that the check's fixed cost is lost in them, few
+/// enough that they are still in the cache when checked.
+const CHECK_BYTES: usize = 16 << 10;
+
+#[inline(always)]
+fn is_continuation(byte: u8) -> bool {
+    byte & 0xC0 == 0x80
+}
+
+/// Checks the strings after `checked` in `data` (see [`TextSlot::push`]); all are checked after.
+fn check_text(path: &str, data: &AlignedBuf, checked: &mut usize) -> Result<()> {
+    if !is_utf8(&data.as_slice()[*checked..]) {
+        return Err(not_utf8(path));
+    }
+    *checked = data.len();
+    Ok(())
+}
+
+#[cold]
+fn not_utf8(path: &str) -> Error {
+    Error::protocol(format!("column '{path}': a string is not valid UTF-8"))
 }
 
 /// The offsets of a text column (`rows + 1`, the first 0): i32 as Arrow's `utf8` has them, until
@@ -332,6 +395,7 @@ impl ColumnBuilder {
                 decimal: kind == ValueKind::DecimalText,
                 data: AlignedBuf::new(),
                 offsets: TextOffsets::empty_rows(rows, expected_rows),
+                checked: 0,
             },
             ValueKind::List(name) => Data::List {
                 name,
@@ -378,11 +442,29 @@ impl ColumnBuilder {
         }
     }
 
-    /// Whether the column holds strings (not decimals as text) already: a source's short path
-    /// for text checks it before taking the value's bytes.
+    /// The short path for a column of strings (not decimals as text): `None` unless the column
+    /// holds them. Text fields take it for nearly every value; the source checks that the value
+    /// is a string and hands over its bytes.
     #[inline(always)]
-    pub fn holds_text(&self) -> bool {
-        matches!(self.data, Data::Text { decimal: false, .. })
+    pub fn text_slot(&mut self) -> Option<TextSlot<'_>> {
+        let Data::Text {
+            decimal: false,
+            data,
+            offsets,
+            checked,
+        } = &mut self.data
+        else {
+            return None;
+        };
+        Some(TextSlot {
+            path: &self.path,
+            rows_hint: self.rows_hint,
+            data,
+            offsets,
+            checked,
+            validity: &mut self.validity,
+            len: &mut self.len,
+        })
     }
 
     /// A present value was appended to the column's data.
@@ -446,27 +528,11 @@ impl ColumnBuilder {
         Ok(())
     }
 
-    /// Appends a string; bytes that are not UTF-8 are a protocol error.
+    /// Appends a string; bytes that are not UTF-8 are a protocol error (see [`TextSlot::push`]).
     #[inline(always)]
     pub fn push_string(&mut self, utf8: &[u8]) -> Result<()> {
         self.expect(ValueKind::Text)?;
-        let rows = self.len;
-        let Data::Text { data, offsets, .. } = &mut self.data else {
-            unreachable!("expect set the kind")
-        };
-        if data.is_empty() {
-            data.reserve(batch_reservation(utf8.len(), self.rows_hint, rows));
-        }
-        if !is_utf8(utf8) {
-            return Err(Error::protocol(format!(
-                "column '{}': a string is not valid UTF-8",
-                self.path
-            )));
-        }
-        data.extend_from_slice(utf8);
-        offsets.push(data.len());
-        self.mark_present();
-        Ok(())
+        self.text_slot().expect("expect set the kind").push(utf8)
     }
 
     /// Appends an exact decimal, as text (`-12.30`).
@@ -565,8 +631,12 @@ impl ColumnBuilder {
         }
     }
 
-    /// Turns the builder into a column. `parent_validity` makes rows of a null parent object null.
-    pub fn finish(self, parent_validity: Option<&[u8]>) -> Column {
+    /// Turns the builder into a column, or gives the error its last strings hold (see
+    /// [`TextSlot::push`]). `parent_validity` makes rows of a null parent object null.
+    pub fn finish(mut self, parent_validity: Option<&[u8]>) -> Result<Column> {
+        if let Data::Text { data, checked, .. } = &mut self.data {
+            check_text(&self.path, data, checked)?;
+        }
         let len = self.len;
         let mut validity = self.validity;
         let mut null_count = self.null_count;
@@ -579,18 +649,18 @@ impl ColumnBuilder {
             }
         }
         let validity = if null_count > 0 { Some(validity) } else { None };
-        match self.data {
+        Ok(match self.data {
             Data::Unknown => match self.declared {
                 // Only nulls, but the declaration says what the column holds: a typed, all-null column.
                 Some(kind) if kind != ValueKind::Struct => {
                     let mut typed = ColumnBuilder::with_options(self.path, 0, self.options);
                     if typed.start(kind).is_err() {
-                        return Column::Null { len };
+                        return Ok(Column::Null { len });
                     }
                     for _ in 0..len {
                         typed.push_null();
                     }
-                    typed.finish(None)
+                    return typed.finish(None);
                 }
                 _ => Column::Null { len },
             },
@@ -609,6 +679,7 @@ impl ColumnBuilder {
                 decimal,
                 data,
                 offsets,
+                ..
             } => Column::Strings {
                 offsets: offsets.buf,
                 large: offsets.large,
@@ -619,7 +690,7 @@ impl ColumnBuilder {
             },
             Data::List { offsets, child, .. } => Column::List {
                 offsets,
-                child: Box::new(child.finish(None)),
+                child: Box::new(child.finish(None)?),
                 len,
                 validity,
             },
@@ -629,13 +700,13 @@ impl ColumnBuilder {
                 values,
             } => Column::Map {
                 offsets,
-                keys: Box::new(keys.finish(None)),
-                values: Box::new(values.finish(None)),
+                keys: Box::new(keys.finish(None)?),
+                values: Box::new(values.finish(None)?),
                 len,
                 validity,
             },
-            Data::Struct(s) => s.finish(validity.as_ref().map(|v| v.as_slice())),
-        }
+            Data::Struct(s) => s.finish(validity.as_ref().map(|v| v.as_slice()))?,
+        })
     }
 }
 
@@ -668,22 +739,18 @@ fn copy_elements(out: &mut AlignedBuf, kind: PrimKind, bytes: &[u8]) {
     }
 }
 
-/// Whether `bytes` are UTF-8: ASCII in one pass, else by SIMD (std's check goes a byte at a time
-/// past ASCII: a fifth of the time spent decoding text that was not ASCII). The SIMD check takes
-/// 64 bytes at least, so a shorter value is checked padded with zeros (ASCII, so its validity is
-/// unchanged; an unfinished sequence at its end stays invalid).
-#[inline(always)]
+/// Whether `bytes` are UTF-8, in one pass by SIMD (std's check goes a byte at a time past
+/// ASCII). The SIMD check takes 64 bytes at least (shorter input goes to std's): a shorter value
+/// is checked padded with zeros (ASCII, so its validity is unchanged; an unfinished sequence at
+/// its end stays invalid).
 fn is_utf8(bytes: &[u8]) -> bool {
     const SIMD_MIN: usize = 64;
-    if bytes.is_ascii() {
-        return true;
+    if bytes.len() >= SIMD_MIN {
+        return simdutf8::basic::from_utf8(bytes).is_ok();
     }
-    if bytes.len() < SIMD_MIN {
-        let mut padded = [0u8; SIMD_MIN];
-        padded[..bytes.len()].copy_from_slice(bytes);
-        return simdutf8::basic::from_utf8(&padded).is_ok();
-    }
-    simdutf8::basic::from_utf8(bytes).is_ok()
+    let mut padded = [0u8; SIMD_MIN];
+    padded[..bytes.len()].copy_from_slice(bytes);
+    simdutf8::basic::from_utf8(&padded).is_ok()
 }
 
 /// Bytes to reserve for a variable-size column on its first value: that value's size for every
@@ -803,7 +870,7 @@ mod tests {
         c.push_string(b"").unwrap();
         c.push_null();
         c.push_string("üx".as_bytes()).unwrap();
-        let column = c.finish(None);
+        let column = c.finish(None).unwrap();
         assert_eq!(offsets_of(&column), [0, 0, 2, 2, 2, 5]);
         let Column::Strings {
             data,
@@ -819,11 +886,54 @@ mod tests {
         assert_eq!(len, 5);
         assert_eq!(data.as_slice(), "abüx".as_bytes());
         assert_eq!(validity.unwrap().as_slice(), [0, 1, 1, 0, 1]);
-        let mut bad = ColumnBuilder::new("bad");
-        assert!(matches!(
-            bad.push_string(&[0xC3, 0x28]),
-            Err(Error::Protocol(_))
-        ));
+    }
+
+    /// Pushes `strings` into a column of strings and finishes it.
+    fn text_column(strings: &[&[u8]]) -> Result<Column> {
+        let mut c = ColumnBuilder::new("s");
+        for s in strings {
+            c.push_string(s)?;
+        }
+        c.finish(None)
+    }
+
+    #[test]
+    fn a_string_that_is_not_utf8_is_an_error_by_the_finish_at_the_latest() {
+        let not_utf8 = |r: Result<Column>| match r {
+            Err(Error::Protocol(m)) => {
+                assert!(m.contains("column 's': a string is not valid UTF-8"))
+            }
+            other => panic!("expected a protocol error, got {other:?}"),
+        };
+        not_utf8(text_column(&[b"ok", &[0xC3, 0x28], b"ok"]));
+        // a character split over two strings: both are UTF-8 together, neither alone
+        not_utf8(text_column(&[b"a\xC3", b"\xBCb"]));
+        not_utf8(text_column(&[b"a\xC3", b"", b"b"]));
+        not_utf8(text_column(&[b"\xE2\x82", "🙂".as_bytes()]));
+        // a bad byte anywhere in strings of any length, alone or among others
+        for len in 1..80 {
+            for at in 0..len {
+                let mut bytes = vec![b'a'; len];
+                bytes[at] = 0x80;
+                not_utf8(text_column(&[&bytes]));
+                not_utf8(text_column(&[b"x", &bytes, "ü".as_bytes()]));
+                bytes[at] = b'\xFF';
+                not_utf8(text_column(&[&bytes]));
+            }
+        }
+        // past a check's worth of good strings after it: found by a push, before the finish
+        let mut c = ColumnBuilder::new("s");
+        c.push_string(b"bad \xFF").unwrap();
+        let good = "ü".repeat(500);
+        let pushed: Result<Vec<()>> = (0..100).map(|_| c.push_string(good.as_bytes())).collect();
+        not_utf8(pushed.map(|_| Column::Null { len: 0 }));
+        // and good strings are kept, split anywhere between characters
+        let texts = ["", "日本語", "𝄞", "x", "üü", ""];
+        let column = text_column(&texts.map(str::as_bytes)).unwrap();
+        let Column::Strings { data, .. } = column else {
+            unreachable!()
+        };
+        assert_eq!(data.as_slice(), texts.concat().as_bytes());
     }
 
     #[test]

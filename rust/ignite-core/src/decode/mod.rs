@@ -8,8 +8,9 @@
 //!   `push_decimal_string`, `push_prim_array`; nested values with `push_list`, `push_map`,
 //!   `push_struct` and the [`StructBuilder`]'s types, shapes and rows;
 //! - `expect(kind)` checks a value's kind before the source reads its body, and `prim_slot` is
-//!   the short path for a primitive of the column's own kind;
-//! - `finish` gives the [`Column`].
+//!   the short path for a primitive of the column's own kind, `text_slot` for a string;
+//! - `finish` gives the [`Column`], or the error of a string that is not UTF-8: strings are
+//!   checked many at a time, as they fill the column and at its finish.
 //!
 //! A column's kind is fixed by its first value; a later value of another kind is a schema error.
 //! Objects become struct columns whose fields are found by id, never by position; arrays,
@@ -24,7 +25,7 @@ pub mod value_kind;
 
 pub use buffer::{AlignedBuf, ALIGNMENT};
 pub use column::{Batch, Column};
-pub use column_builder::{ColumnBuilder, DecodeOptions, PrimSlot};
+pub use column_builder::{ColumnBuilder, DecodeOptions, PrimSlot, TextSlot};
 pub use selection::Selection;
 pub use struct_builder::{FieldDecl, StructBuilder, StructType};
 pub use value_kind::ValueKind;

@@ -253,7 +253,7 @@ impl StructBuilder {
         }
     }
 
-    pub(crate) fn finish(self, own_validity: Option<&[u8]>) -> Column {
+    pub(crate) fn finish(self, own_validity: Option<&[u8]>) -> Result<Column> {
         let len = self.len;
         let type_name = self
             .types
@@ -265,16 +265,16 @@ impl StructBuilder {
             .field_names
             .into_iter()
             .zip(self.columns)
-            .map(|(name, column)| (name, column.finish(own_validity)))
-            .collect();
+            .map(|(name, column)| Ok((name, column.finish(own_validity)?)))
+            .collect::<Result<_>>()?;
         if let Some(c) = self.type_column {
-            fields.push(("_type".to_string(), c.finish(own_validity)));
+            fields.push(("_type".to_string(), c.finish(own_validity)?));
         }
         fields.sort_by(|a, b| a.0.cmp(&b.0));
-        Column::Struct {
+        Ok(Column::Struct {
             type_name,
             fields,
             len,
-        }
+        })
     }
 }

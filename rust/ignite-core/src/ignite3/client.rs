@@ -240,8 +240,8 @@ impl QueryBatches {
             .columns
             .iter()
             .zip(builders)
-            .map(|(c, b)| (c.name.clone(), b.finish(None)))
-            .collect();
+            .map(|(c, b)| Ok((c.name.clone(), b.finish(None)?)))
+            .collect::<Result<_>>()?;
         Ok(Some(Batch { columns, len: rows }))
     }
 

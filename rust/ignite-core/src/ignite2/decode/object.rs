@@ -8,7 +8,7 @@ use crate::decode::struct_builder::{FieldDecl, StructBuilder, StructType, SKIP};
 use crate::decode::DecodeOptions;
 use crate::error::{Error, Result};
 use crate::ignite2::decode::budget::Budget;
-use crate::ignite2::decode::value::{push_own_scalar, push_value_within, value_kind};
+use crate::ignite2::decode::value::{push_field, value_kind};
 use crate::ignite2::format::metadata::{BinaryType, TypeResolver};
 use crate::ignite2::format::object::ObjectLayout;
 
@@ -64,10 +64,7 @@ pub fn push_object(
             continue; // not selected: never decoded
         }
         let p = layout.field_position(buf, i)?;
-        let column = &mut columns[index];
-        if push_own_scalar(column, buf, p).is_none() {
-            push_value_within(column, buf, p, types, depth + 1, budget)?;
-        }
+        push_field(&mut columns[index], buf, p, types, depth + 1, budget)?;
     }
     s.end_row();
     Ok(layout.end())

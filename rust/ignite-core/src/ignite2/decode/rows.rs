@@ -105,14 +105,16 @@ impl RowDecoder {
         Ok(rows)
     }
 
-    pub fn finish(&self, builders: Vec<ColumnBuilder>, len: usize) -> Batch {
+    /// The batch of `len` rows that `builders` hold, or the error their last strings hold.
+    pub fn finish(&self, builders: Vec<ColumnBuilder>, len: usize) -> Result<Batch> {
         let columns = self
             .column_names
             .iter()
             .cloned()
-            .zip(builders.into_iter().map(|b| b.finish(None)))
-            .collect();
-        Batch { columns, len }
+            .zip(builders)
+            .map(|(name, b)| Ok((name, b.finish(None)?)))
+            .collect::<Result<_>>()?;
+        Ok(Batch { columns, len })
     }
 }
 

@@ -74,28 +74,55 @@ pub fn push_own_scalar(column: &mut ColumnBuilder, buf: &[u8], pos: usize) -> Op
 }
 
 /// Appends a string to a column of strings without the general path's dispatch, and returns
-/// the position past it; `None` (nothing read) for anything else, or a length that the general
-/// path must name as wrong. Text fields take this way for nearly every value.
+/// the position past it; `None` (nothing read or spent) for anything else, or a length that the
+/// general path must name as wrong. Spends `units` besides a unit a byte. Text fields take this
+/// way for nearly every value.
 #[inline(always)]
 fn push_own_text(
     column: &mut ColumnBuilder,
     buf: &[u8],
     pos: usize,
+    units: usize,
     budget: &mut Budget,
 ) -> Option<Result<usize>> {
-    if *buf.get(pos)? != tc::STRING || !column.holds_text() {
+    if *buf.get(pos)? != tc::STRING {
         return None;
     }
+    let slot = column.text_slot()?;
     let len = i32::from_le_bytes(buf.get(pos + 1..pos + 5)?.try_into().ok()?);
     let start = pos + 5;
     let end = start.checked_add(usize::try_from(len).ok()?)?;
     let text = buf.get(start..end)?;
     Some(
         budget
-            .spend(text.len())
-            .and_then(|()| column.push_string(text))
+            .spend(units + text.len())
+            .and_then(|()| slot.push(text))
             .map(|()| end),
     )
+}
+
+/// Decodes an object's field at `pos` into `column`, the short paths first, inline (an object's
+/// fields are most of the values a page holds): a primitive of the column's own kind costs no
+/// unit (its row paid for its footer entry), a string of a text column the unit and depth check
+/// that [`push_value_within`] would have, and anything else takes that.
+#[inline(always)]
+pub(crate) fn push_field(
+    column: &mut ColumnBuilder,
+    buf: &[u8],
+    pos: usize,
+    types: &mut dyn TypeResolver,
+    depth: u32,
+    budget: &mut Budget,
+) -> Result<()> {
+    if push_own_scalar(column, buf, pos).is_some() {
+        return Ok(());
+    }
+    if depth <= MAX_DEPTH {
+        if let Some(pushed) = push_own_text(column, buf, pos, 1, budget) {
+            return pushed.map(drop);
+        }
+    }
+    push_value_within(column, buf, pos, types, depth, budget).map(drop)
 }
 
 /// Decodes the value at `pos` into `column` and returns the position just past it, within a
@@ -130,7 +157,7 @@ pub fn push_value_within(
     if let Some(end) = push_own_scalar(column, buf, pos) {
         return Ok(end);
     }
-    if let Some(end) = push_own_text(column, buf, pos, budget) {
+    if let Some(end) = push_own_text(column, buf, pos, 0, budget) {
         return end;
     }
     let mut r = Reader::at(buf, pos)?;

@@ -271,7 +271,7 @@ impl Cursor {
         if rows == 0 && self.conn.is_none() {
             return Ok(None);
         }
-        Ok(Some(self.decoder.finish(builders, rows)))
+        Ok(Some(self.decoder.finish(builders, rows)?))
     }
 
     /// Fetches the next page and throws it away undecoded: the server-and-wire limit that the

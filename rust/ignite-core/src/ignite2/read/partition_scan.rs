@@ -191,7 +191,7 @@ impl PartitionScan {
             if rows > 0 || finished {
                 return Ok(Some(PartitionBatch {
                     partition,
-                    batch: scan.decoder.finish(builders, rows),
+                    batch: scan.decoder.finish(builders, rows)?,
                     finished,
                     merged,
                 }));

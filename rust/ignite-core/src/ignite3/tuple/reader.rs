@@ -275,7 +275,7 @@ mod tests {
         for row in rows {
             push_tuple(row, &columns, &mut builders)?;
         }
-        Ok(builders.into_iter().map(|b| b.finish(None)).collect())
+        builders.into_iter().map(|b| b.finish(None)).collect()
     }
 
     #[test]
