@@ -2,9 +2,10 @@
 keeps its :class:`~ignite_fast.position.ScanPosition` after each, and reads from a saved one.
 
 A generation's client gives it a :data:`ReadPartitions`: the partition-parallel read of some of
-its partitions as :class:`Chunk` s, each telling which partition every row came from, one hash per
-row of its key (``position.row_hashes``), and which partitions are read whole once the chunk has
-been given. With that, this module alone keeps the position, resumes, and checks:
+its partitions as :class:`Chunk` s, each telling which partition every row came from (or only
+that it belongs to a partition read whole within the chunk), one hash per row of its key
+(``position.row_hashes``), and which partitions are read whole once the chunk has been given.
+With that, this module alone keeps the position, resumes, and checks:
 
 - finished partitions are not read again;
 - partitions begun before (``open``) are read first, in the same read as the others: their first
@@ -39,12 +40,19 @@ from .columns import (
 from .errors import PositionMismatchError
 from .position import ScanPosition, add, fingerprint
 
+#: The partition of a row that belongs to one of the partitions its chunk finishes, read whole
+#: within that chunk, when the read does not tell which (Ignite 2 gives the rows of small
+#: partitions that came whole in one page in one batch): it is counted, not fingerprinted.
+WHOLE = -1
+
 
 @dataclass(frozen=True)
 class Chunk:
     """Rows of a partition-parallel read: ``columns`` (None: no rows), the partition of each row
-    (``parts``: one for all, or an array), one key hash per row, and the partitions read whole
-    once this chunk has been given."""
+    (``parts``: one for all, or an array; :data:`WHOLE` for rows of partitions read whole
+    within this chunk), one key hash per row (any value for WHOLE rows), and the partitions
+    read whole once this chunk has been given. A read tells the partition of every row of the
+    partitions its position had begun (their rows are skipped by partition)."""
 
     columns: dict[str, Column] | None
     rows: int
@@ -78,6 +86,7 @@ class _Counted:
     rows: int
     tally: Tally
     finished: tuple[int, ...]
+    whole_rows: int = 0  # rows of WHOLE partitions (counted with the finished ones)
 
 
 class ResumableScan(Iterator[Any]):
@@ -142,6 +151,7 @@ class ResumableScan(Iterator[Any]):
         for p in counted.finished:
             self._finished_rows += self._open.pop(p, (0, 0))[0]
             self._finished.add(p)
+        self._finished_rows += counted.whole_rows
         if counted.columns is not None:
             yield self._convert(counted.columns)
 
@@ -232,7 +242,13 @@ def _tally(parts: int | np.ndarray, hashes: np.ndarray) -> Tally:
 
 
 def _counted(chunk: Chunk) -> _Counted:
-    return _Counted(chunk.columns, chunk.rows, _tally(chunk.parts, chunk.hashes), chunk.finished)
+    return _counted_rows(chunk.columns, chunk.rows, _tally(chunk.parts, chunk.hashes), chunk.finished)
+
+
+def _counted_rows(columns: dict[str, Column] | None, rows: int, tally: Tally, finished: tuple[int, ...]) -> _Counted:
+    """What a batch adds to the position, the rows of WHOLE partitions apart."""
+    whole_rows, _ = tally.pop(WHOLE, (0, 0))
+    return _Counted(columns, rows, tally, finished, whole_rows)
 
 
 def _skip(chunk: Chunk, want: dict[int, int], skipped: Tally) -> _Counted:
@@ -263,7 +279,7 @@ def _skip(chunk: Chunk, want: dict[int, int], skipped: Tally) -> _Counted:
     if not len(keep):
         return _Counted(None, 0, {}, chunk.finished)
     columns = {name: take(column, keep) for name, column in (chunk.columns or {}).items()}
-    return _Counted(columns, len(keep), _tally(parts[keep], chunk.hashes[keep]), chunk.finished)
+    return _counted_rows(columns, len(keep), _tally(parts[keep], chunk.hashes[keep]), chunk.finished)
 
 
 def take(column: Column, rows: np.ndarray) -> Column:

@@ -15,7 +15,7 @@ from ignite_fast import resumable as resumable_module
 from ignite_fast.columns import PrimColumn, StrColumn
 from ignite_fast.errors import InvalidArgumentError
 from ignite_fast.position import FORMAT_VERSION, check_position, fingerprint, row_hashes, selection_of
-from ignite_fast.resumable import Chunk, end_of
+from ignite_fast.resumable import WHOLE, Chunk, end_of
 
 SELECTION = selection_of(["a", "b"], (1, 4), {"partitions": [[0, 1]]})
 
@@ -360,6 +360,56 @@ def test_resumed_at_every_batch_reads_every_key_once(per_query):
             assert sorted(np.concatenate(got).tolist() if got else []) == expected, (first, second)
             assert last.position().done
             assert last.position().rows == len(expected)
+
+
+def merging(data: dict[int, list[int]], begun, rows: int = 4):
+    """A ReadPartitions as Ignite 2 reads: partitions of up to ``rows`` keys read whole share
+    chunks whose rows are WHOLE (not told apart, not hashed); larger ones and those ``begun``
+    before come in 2-row chunks of their own."""
+
+    def read(parts):
+        group: list[int] = []
+
+        def flush():
+            keys = np.array([k for p in group for k in data[p]], np.int64)
+            chunk = Chunk(
+                {"key": PrimColumn(keys, None)}, len(keys), WHOLE, np.zeros(len(keys), np.uint64), tuple(group)
+            )
+            group.clear()
+            return chunk
+
+        for p in parts:
+            if p in begun or len(data[p]) > rows:
+                yield from partitioned(data, per_query=False)([p])
+                continue
+            if sum(len(data[q]) for q in group) + len(data[p]) > rows:
+                yield flush()
+            group.append(p)
+        if group:
+            yield flush()
+
+    return read
+
+
+def test_partitions_read_whole_together_are_counted_and_never_read_again():
+    data = {0: [10, 20], 1: [11], 2: [], 3: [13, 23, 33, 43, 53], 4: [14], 5: [15, 25, 35], 6: [16]}
+    fresh = ScanPosition(2, "t", selection_of(None, None, None), tuple(data))
+    expected = sorted(k for keys in data.values() for k in keys)
+
+    def scan(start):
+        return ResumableScan(start, merging(data, set(start.open)), lambda batch: batch["key"].values)
+
+    batches = len(list(scan(fresh)))
+    for first in range(batches + 1):
+        before = scan(fresh)
+        got = [next(before) for _ in range(first)]
+        position = ScanPosition.from_bytes(before.position().to_bytes())
+        assert position.rows == sum(len(b) for b in got)
+        after = scan(position)
+        got += list(after)
+        assert sorted(np.concatenate(got).tolist()) == expected, first
+        assert after.position().done
+        assert after.position().rows == len(expected)
 
 
 def test_rows_waiting_for_a_check_are_bounded_by_a_check_on_keys(monkeypatch):

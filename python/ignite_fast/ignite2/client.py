@@ -3,6 +3,8 @@ writes and cluster facts. ``ignite_fast.client.Client`` is its public face."""
 
 from __future__ import annotations
 
+import collections
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
@@ -22,12 +24,12 @@ from ignite_fast._options import (
 from ignite_fast._progress import check_progress
 from ignite_fast._sizing import DEFAULT_CURSORS
 from ignite_fast._write_columns import WriteColumn
-from ignite_fast.columns import PrimColumn, describe
+from ignite_fast.columns import describe
 from ignite_fast.errors import InvalidArgumentError
 from ignite_fast.parallel import coalesce
 from ignite_fast.position import ScanPosition, check_position, row_hashes, selection_of
 from ignite_fast.reading import arrow_table, batches_of
-from ignite_fast.resumable import Chunk, ResumableScan, end_of
+from ignite_fast.resumable import WHOLE, Chunk, ResumableScan, end_of
 from ignite_fast.sharding import ShardPlan
 from ignite_fast.source import Connected
 from ignite_fast.writing import put_in_pieces
@@ -294,11 +296,18 @@ class Ignite2Client(Connected):
             start = replace(position, topology=topology)
         rows = batch_size or self._reader.sizer.batch_rows(cache)
 
+        def handovers(parts: list[int], merge: bool) -> Iterator[tuple[list[int], list[tuple[int, Any]]]]:
+            if parts:
+                yield from self._reader.handovers(
+                    cache, selection, parts, batch_size=rows, page_size=page_size, decode=decode, merge=merge
+                )
+
         def read(parts: list[int]) -> Iterator[Chunk]:
-            handovers = self._reader.handovers(
-                cache, selection, parts, batch_size=rows, page_size=page_size, decode=decode
-            )
-            return _chunks(handovers, rows)
+            # Partitions begun before come first, in batches of their own (their rows read before
+            # are skipped by partition); small partitions of the others share batches, as in scan.
+            begun = [p for p in parts if p in start.open]
+            rest = [p for p in parts if p not in start.open]
+            return _chunks(itertools.chain(handovers(begun, False), handovers(rest, True)), rows)
 
         return ResumableScan(start, read, convert)
 
@@ -454,34 +463,38 @@ class Ignite2Client(Connected):
         yield from self._reader.read(cache, selection, batch_size=None, page_size=page_size, decode={}, raw=True)
 
 
-#: Columns a resumable scan adds to each batch before merging small ones (taken out after): the
-#: partition of each row, and where a partition's last row is.
-_PART, _END = "\0partition", "\0end"
-
-
 def _chunks(handovers: Iterator[tuple[list[int], list[tuple[int, Any]]]], rows: int) -> Iterator[Chunk]:
     """Partition hand-overs as a resumable scan's chunks: small batches merged as ``scan`` merges
-    them (``parallel.coalesce``), each row's partition kept, keys hashed once per merged batch."""
+    them (``parallel.coalesce``, which never splits a batch), each row's partition kept (WHOLE
+    for partitions handed over together in one batch), keys hashed once per chunk."""
+    # each batch passed to coalesce, in order: its partition, rows, and the partitions it ends
+    passed: collections.deque[tuple[int, int, list[int]]] = collections.deque()
     empty: list[int] = []  # partitions without rows: finished with the next chunk
 
-    def tagged() -> Iterator[tuple[int, dict[str, Any]]]:
-        for (partition,), batches in handovers:
-            last = max((i for i, (n, _) in enumerate(batches) if n), default=-1)
-            if last < 0:
-                empty.append(partition)
-            for i, (n, batch) in enumerate(batches):
-                ends = np.zeros(n, bool)
-                ends[-1:] = i == last
-                parts = PrimColumn(np.full(n, partition, np.int32), None)
-                yield n, {**batch, _PART: parts, _END: PrimColumn(ends, None)}
+    def batches() -> Iterator[tuple[int, dict[str, Any]]]:
+        for partitions, handed in handovers:
+            pieces = [(n, batch) for n, batch in handed if n]
+            if not pieces:
+                empty.extend(partitions)
+                continue
+            part = partitions[0] if len(partitions) == 1 else WHOLE
+            for i, (n, batch) in enumerate(pieces, 1):
+                passed.append((part, n, partitions if i == len(pieces) else []))
+                yield n, batch
 
-    for n, batch in coalesce(tagged(), rows):
-        part_column, end_column = batch.pop(_PART), batch.pop(_END)
-        assert isinstance(part_column, PrimColumn)
-        assert isinstance(end_column, PrimColumn)
-        parts = part_column.values
-        finished = tuple(parts[end_column.values].tolist()) + tuple(empty)
+    for n, batch in coalesce(batches(), rows):
+        parts: list[int] = []
+        counts: list[int] = []
+        finished = empty[:]
         empty.clear()
-        yield Chunk(batch, n, parts, row_hashes(batch["key"]), finished)
+        while n > sum(counts):
+            part, count, ends = passed.popleft()
+            parts.append(part)
+            counts.append(count)
+            finished += ends
+        # WHOLE rows need no fingerprint (their partitions finish with this chunk)
+        hashes = row_hashes(batch["key"]) if any(p != WHOLE for p in parts) else np.zeros(n, np.uint64)
+        where = parts[0] if len(set(parts)) == 1 else np.repeat(np.array(parts, np.int64), counts)
+        yield Chunk(batch, n, where, hashes, tuple(finished))
     if empty:
         yield end_of(tuple(empty))

@@ -101,7 +101,9 @@ class PartitionScan:
     ``_options.decode_args``). A partition is handed over once it is read whole, so a node that
     dies mid-scan has its unfinished partitions read again from their new primaries. With
     ``whole``, it yields each partition's hand-over instead, ``([partition], [(rows, columns),
-    ...])``, and partitions never share a batch (what resumable scans count rows by)."""
+    ...])``, and partitions never share a batch (what resumable scans count rows by), unless
+    ``merge``: then partitions that come whole in one page share batches as in a scan, handed
+    over together, ``([partition, *merged], [(rows, columns)])``."""
 
     def __init__(
         self,
@@ -120,6 +122,7 @@ class PartitionScan:
         decode: dict[str, Any],
         raw: bool = False,
         whole: bool = False,
+        merge: bool = False,
     ) -> None:
         self._nodes = nodes
         self._cache = cache
@@ -132,6 +135,7 @@ class PartitionScan:
         self._decode = decode
         self._raw = raw
         self._whole = whole
+        self._merge = merge
         nodes.look_for(primaries)
         self._todo = _PartitionQueues(mine, primaries)
         # When the scan last finished a partition: connection failures are retried (on the
@@ -241,7 +245,7 @@ class PartitionScan:
             )
             # Unordered, partitions that arrive whole in one page share batches (a cache of many
             # small partitions would otherwise give many small batches).
-            share = not self._ordered and not self._whole
+            share = not self._ordered and (not self._whole or self._merge)
             step = raw_step(scan) if self._raw else batch_step(scan, self._batch_size, share)
             while not self._fan_out.stop.is_set():
                 # more than the cursors: they open as cursors free up, and small partitions

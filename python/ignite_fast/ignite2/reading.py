@@ -141,15 +141,19 @@ class Reader:
         batch_size: int,
         page_size: int | None,
         decode: dict[str, Any],
+        merge: bool = False,
     ) -> Iterator[tuple[list[int], list[tuple[int, dict[str, Any]]]]]:
         """``partitions`` of ``cache`` read partition-parallel as ``selection`` says, as each
-        partition's hand-over ``([partition], batches)`` (no batch shares partitions)."""
+        partition's hand-over ``([partition], batches)`` (no batch shares partitions), or with
+        ``merge``, small partitions read whole in one page handed over together in one batch."""
         selection = selection.checked()
         primaries = primaries_of(self.native, cache)
         if primaries is None:
             raise InvalidArgumentError(f"cache {cache!r} is no longer partitioned")
         return iter(
-            self._partition_scan(cache, selection, primaries, partitions, batch_size, page_size, decode, whole=True)
+            self._partition_scan(
+                cache, selection, primaries, partitions, batch_size, page_size, decode, whole=True, merge=merge
+            )
         )
 
     def _partition_scan(
@@ -164,6 +168,7 @@ class Reader:
         *,
         raw: bool = False,
         whole: bool = False,
+        merge: bool = False,
     ) -> PartitionScan:
         return PartitionScan(
             self.nodes(),
@@ -180,6 +185,7 @@ class Reader:
             decode=decode,
             raw=raw,
             whole=whole,
+            merge=merge,
         )
 
     def _cursor(
