@@ -5,7 +5,8 @@ positions of another read are refused before anything is read; changed data give
 outcome.
 
 Ignite 3 says a partition is read whole when the query reading it ends (one query per node's
-share of ``parallel``), so with ``parallel=1`` every partition begun stays open until the end."""
+share of ``parallel``), so with ``parallel=1`` every partition begun stays open until the end; a
+resumed read checks those read to their end on their keys alone."""
 
 from __future__ import annotations
 
@@ -267,3 +268,50 @@ def test_finished_partitions_are_not_read_again(connect, changing):
     client.execute(f"DELETE FROM {changing} WHERE ID = ?", [int(partition_keys(client, changing, finished)[0])])
     rest = read_with_stops(lambda p: opener(connect, changing, **args)(p or position), [], keys_of)
     assert_each_once(np.r_[np.concatenate(read), rest], before)
+
+
+class RecordingQueries:
+    """A client's native connection that records the text and arguments of its queries (the
+    server is real; this only watches what is asked of it)."""
+
+    def __init__(self, native):
+        self._native = native
+        self.queries: list[tuple[str, list]] = []
+
+    def sql(self, query, args, *rest):
+        self.queries.append((query, list(args)))
+        return self._native.sql(query, args, *rest)
+
+    def __getattr__(self, name):
+        return getattr(self._native, name)
+
+
+def test_begun_partitions_read_to_their_end_are_checked_on_their_keys_alone(connect, changing):
+    """On one node a query reads its partitions one after another: the begun partitions before
+    the one the read stopped in were read to their end, and a resumed read checks them on a
+    keys-only query, beside the rows query of the rest."""
+    read, position, partition = stopped_mid_partition(connect, changing)
+    whole = sorted(p for p in position.open if p != partition)
+    client = connect()
+    client._native = RecordingQueries(client._native)
+    rest = np.concatenate([keys_of(batch) for batch in client.resumable_scan(changing, position, batch_size=7)])
+    assert_each_once(np.r_[read, rest], range(ROWS))
+    reads = [(query, args) for query, args in client._native.queries if "__part IN" in query]
+    keys_only = [args for query, args in reads if query.startswith('SELECT "ID", __part')]
+    assert keys_only == [whole]
+    (rows,) = [args for query, args in reads if query.startswith("SELECT *")]
+    assert partition in rows
+    assert not set(whole) & set(rows)
+
+
+def test_rows_added_to_a_begun_partition_read_to_its_end_are_read(connect, changing):
+    """A begun partition checked on its keys alone that has rows past those read before (added
+    since) is read again for them: each row once, across more stops."""
+    read, position, partition = stopped_mid_partition(connect, changing)
+    whole = next(p for p in position.open if p != partition)
+    late = keys_in(connect, whole, 10**6)[:3]
+    for key in late:
+        connect().execute(f"INSERT INTO {changing} VALUES (?, ?)", [key, 2 * key])
+    for more in ([], [1], [2, 1]):
+        rest = read_with_stops(lambda p: opener(connect, changing, batch_size=7)(p or position), more, keys_of)
+        assert_each_once(np.r_[read, rest], [*range(ROWS), *late])

@@ -34,10 +34,10 @@ from ignite_fast import _native
 from ignite_fast._options import ConnectionSettings, TlsOptions, batch_converter, check_int, check_query, exact_decimals
 from ignite_fast._progress import check_progress
 from ignite_fast._sizing import TABLE_PAGE_ROWS
-from ignite_fast.errors import InvalidArgumentError
-from ignite_fast.position import ScanPosition, check_position, row_hashes, selection_of
+from ignite_fast.errors import InvalidArgumentError, PositionMismatchError
+from ignite_fast.position import ScanPosition, add, check_position, selection_of
 from ignite_fast.reading import Batch, arrow_table, batches_of, checked_partitions, raw_pages
-from ignite_fast.resumable import Chunk, ReadPartitions, ResumableScan, end_of
+from ignite_fast.resumable import Chunk, ResumableScan, end_of
 from ignite_fast.sharding import (
     ShardPlan,
     balanced_plan,
@@ -51,13 +51,18 @@ from ignite_fast.writing import put_in_pieces
 
 from .reading import (
     PART_COLUMN,
+    batch_chunk,
     check_table,
+    first_rows,
     in_partitions,
     key_columns_query,
+    partition_jobs,
     partition_reads,
     quoted,
     read_tasks,
+    read_whole,
     select,
+    without_first,
 )
 from .types import type_text
 from .writing import PutColumn
@@ -295,10 +300,13 @@ class Ignite3Client(Connected):
 
         A partition counts as read whole when the query reading it ends (queries read a node's
         share of the partitions each, ``parallel`` in all), so a position has many open
-        partitions; a resumed read reads them again in the same queries as the unread ones
-        (their rows read before transferred, checked and skipped): Ignite 3.1 scans the whole
-        table for each query, whatever its partitions, so one query is the cheapest (should
-        many rows wait for the open partitions' check, those are checked on a keys-only query).
+        partitions. A resumed read reads those that were read to their end (as the order of the
+        queries tells: a node scans a query's partitions one after another) on keys-only queries,
+        which check them, beside the row queries of the others, which skip and check the rows
+        read before of a partition begun and not ended; one with rows past those read before
+        (added since) is then read again for them. Every Ignite 3.1 read-only query waits about
+        250 ms before its first row, whatever its partitions (``__part`` does not prune them):
+        running the queries side by side, a resume waits once.
 
         Changes between the save and the resume: rows written to or removed from a finished
         partition are not seen this epoch; rows of unread partitions are read as they are then;
@@ -325,36 +333,84 @@ class Ignite3Client(Connected):
         asked = None if columns is None else [str(c) for c in columns]
         added = [] if asked is None else [k for k in keys if k not in asked]
         part = f"__part AS {quoted(PART_COLUMN)}"
+        rows_query = select(table, None if asked is None else asked + added, part)
+        keys_query = select(table, keys, part)
 
-        def reading(query: str, rows: int, keys_only: bool) -> ReadPartitions:
-            """Reads of ``query`` (in partitions), ``rows`` to a chunk, its columns but those
-            added for the keys (none with ``keys_only``)."""
+        def chunks(query: str, rows: int, keys_only: bool) -> Callable[[Native, list[int]], Iterator[Chunk]]:
+            """A query of ``query`` in some partitions as chunks of ``rows`` rows: the columns
+            asked for (none with ``keys_only``), each row's partition and key hash."""
 
-            def job(native: Native, parts: list[int]) -> Iterator[tuple[int, Any, tuple[int, ...]]]:
+            def job(native: Native, parts: list[int]) -> Iterator[Chunk]:
                 # One batch held back: the query's last batch says its partitions are read
                 # whole, so a position taken after the last batch is done.
                 cursor = native.sql(in_partitions(query, parts), parts, "PUBLIC", page_size, exact)
                 held: tuple[int, Any] = (0, None)
                 for n, batch in batches_of(cursor, rows, typed_empty=False):
                     if held[1] is not None:
-                        yield held[0], held[1], ()
+                        yield batch_chunk(*held, keys, None if keys_only else added, ())
                     held = (n, batch)
-                yield held[0], held[1], tuple(parts)
+                if held[1] is None:
+                    yield end_of(tuple(parts))
+                else:
+                    yield batch_chunk(*held, keys, None if keys_only else added, tuple(parts))
 
-            def read(parts: list[int]) -> Iterator[Chunk]:
-                for n, batch, finished in self._partition_reads(table, parts, job, parallel, False):
-                    if batch is None:
-                        yield end_of(finished)
-                        continue
-                    partition = batch.pop(PART_COLUMN)
-                    hashes = row_hashes({key: batch[key] for key in keys})
-                    kept = {} if keys_only else {k: c for k, c in batch.items() if k not in added}
-                    yield Chunk(kept, n, partition.values, hashes, finished)
+            return job
 
-            return read
+        read_rows = chunks(rows_query, batch_size, False)
+        read_keys = chunks(keys_query, page_size, True)
+        begun = start.open
 
-        rows = reading(select(table, None if asked is None else asked + added, part), batch_size, False)
-        return ResumableScan(start, rows, convert, read_keys=reading(select(table, keys, part), page_size, True))
+        def rest_of(native: Native, parts: list[int]) -> Iterator[Chunk]:
+            """Begun partitions ``parts`` read again whole for their rows past those read before:
+            those are left out here, and checked against the position (their keys were checked
+            on another query, at another time)."""
+            want = {p: begun[p][0] for p in parts}
+            dropped, fps = dict.fromkeys(parts, 0), dict.fromkeys(parts, 0)
+            for chunk in read_rows(native, parts):
+                chunk, left = without_first(chunk, want, dropped)
+                for p, (rows, fp) in left.items():
+                    dropped[p], fps[p] = dropped[p] + rows, add(fps[p], fp)
+                for p in parts:
+                    changed = dropped[p] == want[p] and fps[p] != begun[p][1]
+                    if changed or (p in chunk.finished and dropped[p] < want[p]):
+                        raise PositionMismatchError(
+                            f"partition {p} of table {table!r} changed while the scan resumed: its rows "
+                            "read before the position was taken are not all there as they were"
+                        )
+                yield chunk
+
+        def checked(native: Native, parts: list[int]) -> Iterator[Chunk]:
+            """The keys of begun partitions ``parts`` that the read before read to their end (as
+            its order tells), up to the rows it read, for the scan to check; a partition with
+            rows past those (added since) is then read again whole for them (``rest_of``)."""
+            want = {p: begun[p][0] for p in parts}
+            seen = dict.fromkeys(parts, 0)
+            more: set[int] = set()
+            for chunk in read_keys(native, parts):
+                chunk, past = first_rows(chunk, want, seen)
+                more.update(past)
+                finished = tuple(p for p in chunk.finished if p not in more)
+                yield Chunk(None, chunk.rows, chunk.parts, chunk.hashes, finished)
+            if more:
+                yield from rest_of(native, sorted(more))
+
+        def read(parts: list[int]) -> Iterator[Chunk]:
+            # Begun partitions read to their end go to keys-only queries, beside the row queries
+            # of the others: one wait of Ignite 3.1's read-only queries covers them all.
+            tasks = self._read_tasks(table)
+            groups = [group for _, group in tasks(sorted(start.partitions), parallel, False)]
+            whole = read_whole(groups, self.primaries(table), begun) & set(parts) if begun else set()
+            checks = tasks(sorted(whole), parallel, False)
+            reads = tasks([p for p in parts if p not in whole], parallel, False)
+            jobs: list[tuple[Native, list[int], Callable[[Native, list[int]], Iterator[Chunk]]]]
+            jobs = [(native, group, checked) for native, group in checks]
+            jobs += [(native, group, read_rows) for native, group in reads]
+            return partition_jobs(jobs, parallel + len(checks))
+
+        def keys_of(parts: list[int]) -> Iterator[Chunk]:
+            return self._partition_reads(table, parts, read_keys, parallel, False)
+
+        return ResumableScan(start, read, convert, read_keys=keys_of)
 
     def key_columns(self, table: str) -> list[str]:
         """The names of ``table``'s primary key columns, in key order."""
@@ -365,6 +421,16 @@ class Ignite3Client(Connected):
             raise InvalidArgumentError(f"table {table!r} has no primary key columns in SYSTEM.TABLE_COLUMNS")
         return [name.decode() for name in names]
 
+    def _read_tasks(self, table: str) -> Callable[[list[int], int, bool], list[tuple[Native, list[int]]]]:
+        """The queries (``reading.read_tasks``) of a partition-parallel read of ``table``: in tasks of
+        a node's partitions each, on that node's connection where this client was given its address
+        (else on the client's own)."""
+        natives = self.node_clients() if len(self._settings.addresses) > 1 else {}
+        primaries = self.primaries(table) if natives else []
+        return lambda partitions, parallel, ordered: read_tasks(
+            partitions, primaries, natives, self._native, parallel, ordered
+        )
+
     def _partition_reads(
         self,
         table: str,
@@ -373,12 +439,8 @@ class Ignite3Client(Connected):
         parallel: int,
         ordered: bool,
     ) -> Iterator[Any]:
-        """``read`` of ``partitions`` in tasks of a node's partitions each, on that node's
-        connection where this client was given its address (else on the client's own)."""
-        natives = self.node_clients() if len(self._settings.addresses) > 1 else {}
-        primaries = self.primaries(table) if natives else []
-        tasks = read_tasks(partitions, primaries, natives, self._native, parallel, ordered)
-        return partition_reads(tasks, read, parallel, ordered)
+        """``read`` of ``partitions`` in the tasks of :meth:`_read_tasks`, ``parallel`` at a time."""
+        return partition_reads(self._read_tasks(table)(partitions, parallel, ordered), read, parallel, ordered)
 
     def to_arrow(
         self,

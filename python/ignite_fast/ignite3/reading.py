@@ -5,12 +5,17 @@ fan-out (``parallel.FanOut``)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
+
+import numpy as np
 
 from ignite_fast.errors import InvalidArgumentError
 from ignite_fast.parallel import FanOut
+from ignite_fast.position import fingerprint, row_hashes
 from ignite_fast.reading import split_by_primary
+from ignite_fast.resumable import Chunk, take
 
 T = TypeVar("T")
 Native = TypeVar("Native")
@@ -111,3 +116,103 @@ def partition_reads(
     ``ordered``, task by task in the order given."""
     jobs = [lambda native=native, parts=parts: read(native, parts) for native, parts in tasks]
     return iter(FanOut(jobs, parallel, ordered=ordered, name="ignite3-scan"))
+
+
+def partition_jobs(
+    jobs: Sequence[tuple[Native, list[int], Callable[[Native, list[int]], Iterable[T]]]], threads: int
+) -> Iterator[T]:
+    """What each job ``(native, partitions, read)`` gives, ``threads`` jobs at a time, as it comes."""
+    calls = [lambda native=native, parts=parts, read=read: read(native, parts) for native, parts, read in jobs]
+    return iter(FanOut(calls, threads, name="ignite3-scan"))
+
+
+# -- resumable reads -------------------------------------------------------------------------
+
+
+def batch_chunk(
+    rows: int, batch: dict[str, Any], keys: list[str], dropped: list[str] | None, finished: tuple[int, ...]
+) -> Chunk:
+    """A batch of a resumable read (with :data:`PART_COLUMN`) as a chunk: each row's partition and
+    key hash, and the columns but ``dropped`` (those added for the keys); ``dropped=None``: the
+    keys only, no columns."""
+    partition = batch.pop(PART_COLUMN)
+    hashes = row_hashes({key: batch[key] for key in keys})
+    columns = None if dropped is None else {k: c for k, c in batch.items() if k not in dropped}
+    return Chunk(columns, rows, partition.values, hashes, finished)
+
+
+def read_whole(groups: list[list[int]], primaries: Sequence[str | None], begun: Collection[int]) -> set[int]:
+    """The ``begun`` partitions that the read before read to their end, as the order of its queries
+    tells: each query (one of ``groups``, the tasks of a read of all the reader's partitions) is
+    scanned on each node partition after partition, in ascending order (Ignite 3.1's table scan
+    concatenates its partitions' scans), so on each node of a query every begun partition but the
+    last was read to its end. A guess (the read before may have been grouped otherwise), which
+    the keys-only reads of these partitions check."""
+    whole: set[int] = set()
+    for group in groups:
+        by_node: dict[str | None, list[int]] = defaultdict(list)
+        for p in sorted(group):
+            if p in begun:
+                by_node[primaries[p] if p < len(primaries) else None].append(p)
+        for mine in by_node.values():
+            whole.update(mine[:-1])
+    return whole
+
+
+def _ranks(parts: np.ndarray, before: dict[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's rank among its partition's rows of a read (``before[p]`` rows came earlier), the
+    partitions of the chunk (sorted) and their row counts."""
+    order = np.argsort(parts, kind="stable")
+    sorted_parts = parts[order]
+    starts = np.flatnonzero(np.r_[True, sorted_parts[1:] != sorted_parts[:-1]])
+    counts = np.diff(np.r_[starts, len(parts)])
+    present = sorted_parts[starts]
+    earlier = np.array([before.get(int(p), 0) for p in present], np.int64)
+    rank = np.empty(len(parts), np.int64)
+    rank[order] = np.arange(len(parts)) - np.repeat(starts, counts) + np.repeat(earlier, counts)
+    return rank, present, counts
+
+
+def _limits(parts: np.ndarray, present: np.ndarray, counts: np.ndarray, want: dict[int, int]) -> np.ndarray:
+    """Each row's partition's ``want`` (rows of it to hold apart), in the chunk's row order."""
+    order = np.argsort(parts, kind="stable")
+    limit = np.empty(len(parts), np.int64)
+    limit[order] = np.repeat(np.array([want[int(p)] for p in present], np.int64), counts)
+    return limit
+
+
+def first_rows(chunk: Chunk, want: dict[int, int], seen: dict[int, int]) -> tuple[Chunk, set[int]]:
+    """A keys-only ``chunk`` cut to the first ``want[p]`` rows of each partition p in the read
+    (``seen[p]`` of them in chunks before: updated), and the partitions it has rows past those of."""
+    if not chunk.rows:
+        return chunk, set()
+    parts = np.asarray(chunk.parts)
+    rank, present, counts = _ranks(parts, seen)
+    for p, n in zip(present.tolist(), counts.tolist()):
+        seen[p] += n
+    keep = rank < _limits(parts, present, counts, want)
+    past = {int(p) for p in np.unique(parts[~keep])}
+    if not past:
+        return chunk, past
+    return Chunk(None, int(keep.sum()), parts[keep], chunk.hashes[keep], chunk.finished), past
+
+
+def without_first(
+    chunk: Chunk, want: dict[int, int], dropped: dict[int, int]
+) -> tuple[Chunk, dict[int, tuple[int, int]]]:
+    """``chunk`` without the first ``want[p]`` rows of each partition p in the read (``dropped[p]``
+    of them in chunks before), and the rows and key fingerprint it left out, by partition."""
+    if not chunk.rows:
+        return chunk, {}
+    parts = np.asarray(chunk.parts)
+    rank, present, counts = _ranks(parts, dropped)
+    drop = rank < _limits(parts, present, counts, want)
+    left: dict[int, tuple[int, int]] = {}
+    for p in np.unique(parts[drop]).tolist():
+        mine = drop & (parts == p)
+        left[int(p)] = (int(mine.sum()), fingerprint(chunk.hashes[mine]))
+    if not left:
+        return chunk, left
+    keep = np.flatnonzero(~drop)
+    columns = None if chunk.columns is None else {name: take(c, keep) for name, c in chunk.columns.items()}
+    return Chunk(columns, len(keep), parts[keep], chunk.hashes[keep], chunk.finished), left
