@@ -328,6 +328,44 @@ fn hostile_bytes_end_in_protocol_errors() {
 }
 
 #[test]
+fn text_fields_that_are_not_utf8_are_protocol_errors_wherever_they_lie() {
+    let name = |bytes: &[u8]| {
+        let mut b = vec![tc::STRING];
+        b.extend_from_slice(&(bytes.len() as i32).to_le_bytes());
+        b.extend_from_slice(bytes);
+        b
+    };
+    let person =
+        |bytes: &[u8]| object("Person", &[("age", int(1)), ("name", name(bytes))], true, 1);
+    let good = "ü".repeat(60);
+    for bad_row in [0, 1, 250, 399] {
+        for bad in [&b"\xFF"[..], b"a\xC3", b"\xBCb", b"\xE2\x82"] {
+            let mut rows: Vec<(i64, Vec<u8>)> =
+                (0..400).map(|k| (k, person(good.as_bytes()))).collect();
+            rows[bad_row].1 = person(bad);
+            match decode_page(&rows, &mut person_types()) {
+                Err(Error::Protocol(m)) => assert!(m.contains("column 'val.name'"), "{m}"),
+                other => panic!("row {bad_row} {bad:?}: expected a protocol error, got {other:?}"),
+            }
+        }
+    }
+    // A character split over two rows' strings is two bad strings, though their bytes join.
+    let mut rows: Vec<(i64, Vec<u8>)> = (0..4).map(|k| (k, person(b"ok"))).collect();
+    rows[1].1 = person(b"a\xC3");
+    rows[2].1 = person(b"\xBCb");
+    assert!(matches!(
+        decode_page(&rows, &mut person_types()),
+        Err(Error::Protocol(_))
+    ));
+    rows[2].1 = person(good.as_bytes());
+    let batch = decode_page(&rows[2..], &mut person_types()).unwrap();
+    assert_eq!(
+        strings(field(val_of(&batch), "name")),
+        [good.as_str(), "ok"]
+    );
+}
+
+#[test]
 fn unknown_type_codes_are_errors_not_guesses() {
     let mut t = person_types();
     let mut col = ColumnBuilder::new("val");

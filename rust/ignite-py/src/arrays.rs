@@ -4,7 +4,7 @@
 
 use std::ffi::{c_char, c_int, c_void};
 
-use ignite_core::decode::column_builder::{longest_string, pad_strings};
+use ignite_core::decode::column_builder::{first_not_utf8, pad_strings};
 use ignite_core::{AlignedBuf, PrimKind};
 use numpy::ndarray::{ArrayViewD, IxDyn};
 use numpy::{
@@ -164,20 +164,17 @@ pub(crate) fn string_dtype_array<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let data = data.as_slice()?;
     let offsets = StrOffsets::extract(offsets)?;
-    let ranges: Vec<(usize, usize)> = with_offsets!(&offsets, o => {
-        longest_string(o, data).map_err(to_py_err)?;
-        o.windows(2).map(|w| (w[0] as usize, w[1] as usize)).collect()
-    });
+    let (ranges, not_utf8): (Vec<(usize, usize)>, _) = with_offsets!(&offsets, o => (
+        o.windows(2).map(|w| (w[0] as usize, w[1] as usize)).collect(),
+        first_not_utf8(o, data).map_err(to_py_err)?,
+    ));
     let valid = valid.as_ref().map(|v| v.as_slice()).transpose()?;
     if valid.is_some_and(|v| v.len() != ranges.len()) {
         return Err(PyValueError::new_err(
             "valid must have one entry per string",
         ));
     }
-    if let Some(&(start, end)) = ranges
-        .iter()
-        .find(|&&(s, e)| simdutf8::basic::from_utf8(&data[s..e]).is_err())
-    {
+    if let Some((start, end)) = not_utf8.map(|row| ranges[row]) {
         return Err(PyValueError::new_err(format!(
             "the string at bytes {start}..{end} is not UTF-8"
         )));
@@ -198,7 +195,7 @@ pub(crate) fn string_dtype_array<'py>(
     // just above), so its data holds that many 16-byte packed strings and its descriptor is a
     // PyArray_StringDTypeObject, as NpyString_acquire_allocator requires; the allocator is held
     // (numpy's lock) while packing and released once, and the GIL is held throughout. Each
-    // packed source slice lies within `data` (checked by `longest_string`) and is UTF-8.
+    // packed source slice lies within `data` and is UTF-8 (both checked by `first_not_utf8`).
     let failed = unsafe {
         let raw = untyped.as_array_ptr();
         let elements = (*raw).fields.data as *mut PackedString;

@@ -824,6 +824,21 @@ pub fn longest_string<O: Copy + Into<i64>>(offsets: &[O], data: &[u8]) -> Result
     Ok(width)
 }
 
+/// The index of the first of the strings that `offsets` (`rows + 1`) cut from `data` that is not
+/// UTF-8, if any; an error unless the offsets lie in order within `data` (see
+/// [`longest_string`]). The strings are checked in one pass when they are all UTF-8 (see
+/// [`TextSlot::push`]), one by one to find the first that is not.
+pub fn first_not_utf8<O: Copy + Into<i64>>(offsets: &[O], data: &[u8]) -> Result<Option<usize>> {
+    longest_string(offsets, data)?;
+    let at = |i: usize| offsets[i].into() as usize;
+    let rows = offsets.len() - 1;
+    let begin_characters = (0..rows).all(|i| at(i) == at(i + 1) || !is_continuation(data[at(i)]));
+    if begin_characters && is_utf8(&data[at(0)..at(rows)]) {
+        return Ok(None);
+    }
+    Ok((0..rows).find(|&i| !is_utf8(&data[at(i)..at(i + 1)])))
+}
+
 /// The strings that `offsets` cut from `data` padded with zero bytes to the longest, at least 1:
 /// numpy's `S<width>` layout, row-major. Gives the buffer and the width.
 pub fn pad_strings<O: Copy + Into<i64>>(offsets: &[O], data: &[u8]) -> Result<(AlignedBuf, usize)> {
@@ -976,6 +991,25 @@ mod tests {
             .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
             .collect();
         assert_eq!(wide, [0, 0, 7, i32::MAX as i64 + 10, i32::MAX as i64 + 12]);
+    }
+
+    #[test]
+    fn strings_from_elsewhere_are_checked_for_utf8_whole_or_one_by_one() {
+        let data = "abüx日".as_bytes();
+        let first = |offsets: &[i64], data: &[u8]| first_not_utf8(offsets, data).unwrap();
+        assert_eq!(first(&[0, 2, 2, 4, 5, 8], data), None);
+        assert_eq!(first(&[0], data), None);
+        // the ü split between two strings
+        assert_eq!(first(&[0, 3, 5], data), Some(0));
+        assert_eq!(first(&[2, 2, 3, 4], data), Some(1));
+        assert_eq!(first(&[0, 2, 7], b"ab\xFFxyz!"), Some(1));
+        assert_eq!(first_not_utf8(&[0i32, 2, 5], data).unwrap(), None);
+        for bad in [&[0i64, 3, 2][..], &[0, 9], &[-1, 0], &[]] {
+            assert!(matches!(
+                first_not_utf8(bad, b"abc"),
+                Err(Error::InvalidArgument(_))
+            ));
+        }
     }
 
     #[test]
