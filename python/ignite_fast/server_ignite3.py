@@ -15,7 +15,8 @@ Each node is Ignite's own runner (``IgniteRunner``: a HOCON file, a work directo
 on the jars of ``org.apache.ignite:ignite-runner``. Node ``i`` listens on client port ``port + i``,
 cluster network port ``network_port + i`` and REST port ``rest_port + i``, all on 127.0.0.1. A new
 cluster is initialised once, through REST on node 0, which holds the cluster's meta storage and
-cluster management group: node 0 must stay up for the cluster to work, any other node may go.
+cluster management group: node 0 must stay up for the cluster to work, any other node may go
+(``meta_storage_nodes=3`` puts them on nodes 0-2 instead: then any one of those may go too).
 Work directories are wiped at each start, so every start is a new, empty cluster.
 
 Security, both optional: ``username``/``password`` turn on basic authentication (given in the
@@ -217,6 +218,8 @@ class Ignite3Cluster(NodeProcesses):
 
     ``name`` also names the cluster at init. ``storage_mb`` sizes the default storage profile
     (aipersist) of each node; Ignite's own default is 20% of the machine's memory.
+    ``meta_storage_nodes``: how many nodes, the first ones, hold the meta storage and cluster
+    management group (the cluster works while a majority of them is up).
     ``username``/``password``: basic authentication with that one user. ``ssl``: TLS on the
     client port, a dict of "keystore", "keystore_password" (PKCS12), and for
     ``"client_auth": True`` (client certificates required) "truststore", "truststore_password"
@@ -228,6 +231,7 @@ class Ignite3Cluster(NodeProcesses):
     network_port: int = 3344
     rest_port: int = 10300
     storage_mb: int = 256
+    meta_storage_nodes: int = 1
     name: str = "ignite3"
     version: str = IGNITE3_VERSION
     username: str | None = None
@@ -365,10 +369,11 @@ class Ignite3Cluster(NodeProcesses):
             )
 
     def _init(self) -> None:
-        """Initialises the cluster (once per cluster) with node 0 as its meta storage and cluster
-        management group: REST POST /management/v1/cluster/init."""
+        """Initialises the cluster (once per cluster) with the first ``meta_storage_nodes`` nodes as
+        its meta storage and cluster management group: REST POST /management/v1/cluster/init."""
         first = self.node_specs()[0]
-        command = {"metaStorageNodes": [first.name], "cmgNodes": [first.name], "clusterName": self.name}
+        holders = [spec.name for spec in self.node_specs()[: self.meta_storage_nodes]]
+        command = {"metaStorageNodes": holders, "cmgNodes": holders, "clusterName": self.name}
         configuration = self.cluster_configuration()
         if configuration is not None:
             command["clusterConfiguration"] = configuration
