@@ -400,8 +400,10 @@ class Ignite3Client(Connected):
             tasks = self._read_tasks(table)
             groups = [group for _, group in tasks(sorted(start.partitions), parallel, False)]
             whole = read_whole(groups, self.primaries(table), begun) & set(parts) if begun else set()
-            checks = tasks(sorted(whole), parallel, False)
-            reads = tasks([p for p in parts if p not in whole], parallel, False)
+            rest = [p for p in parts if p not in whole]
+            # each query scans the whole table, whatever its partitions: a few is cheapest
+            checks = tasks(sorted(whole), 1, False)
+            reads = tasks(rest, max(1, round(parallel * len(rest) / len(start.partitions))), False)
             jobs: list[tuple[Native, list[int], Callable[[Native, list[int]], Iterator[Chunk]]]]
             jobs = [(native, group, checked) for native, group in checks]
             jobs += [(native, group, read_rows) for native, group in reads]
