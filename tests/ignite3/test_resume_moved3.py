@@ -27,7 +27,7 @@ from ignite_fast.server_ignite3 import Ignite3Cluster
 from node_fixtures import ignite3_connect, started
 from resuming import assert_each_once
 
-ROWS = 1200
+ROWS = 600
 TABLE = "MOVED3"
 # Ports no other fixture takes (client 10974-10976, network 3384-3386, REST 10324-10326).
 PORT, NETWORK_PORT, REST_PORT = 10974, 3384, 10324
