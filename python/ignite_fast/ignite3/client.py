@@ -377,7 +377,10 @@ class Ignite3Client(Connected):
                             f"partition {p} of table {table!r} changed while the scan resumed: its rows "
                             "read before the position was taken are not all there as they were"
                         )
-                yield chunk
+                if chunk.rows:
+                    yield chunk
+                elif chunk.finished:  # no columns: a chunk of none would be given as an empty batch
+                    yield end_of(chunk.finished)
 
         def checked(native: Native, parts: list[int]) -> Iterator[Chunk]:
             """The keys of begun partitions ``parts`` that the read before read to their end (as
