@@ -114,16 +114,18 @@ def partition_reads(
 ) -> Iterator[T]:
     """What ``read(native, partitions)`` gives for each task, ``parallel`` tasks at a time; with
     ``ordered``, task by task in the order given."""
-    jobs = [lambda native=native, parts=parts: read(native, parts) for native, parts in tasks]
-    return iter(FanOut(jobs, parallel, ordered=ordered, name="ignite3-scan"))
+    return partition_jobs([(native, parts, read) for native, parts in tasks], parallel, ordered=ordered)
 
 
 def partition_jobs(
-    jobs: Sequence[tuple[Native, list[int], Callable[[Native, list[int]], Iterable[T]]]], threads: int
+    jobs: Sequence[tuple[Native, list[int], Callable[[Native, list[int]], Iterable[T]]]],
+    threads: int,
+    ordered: bool = False,
 ) -> Iterator[T]:
-    """What each job ``(native, partitions, read)`` gives, ``threads`` jobs at a time, as it comes."""
+    """What each job ``(native, partitions, read)`` gives, ``threads`` jobs at a time, as it comes
+    (with ``ordered``, job by job in the order given)."""
     calls = [lambda native=native, parts=parts, read=read: read(native, parts) for native, parts, read in jobs]
-    return iter(FanOut(calls, threads, name="ignite3-scan"))
+    return iter(FanOut(calls, threads, ordered=ordered, name="ignite3-scan"))
 
 
 # -- resumable reads -------------------------------------------------------------------------
@@ -159,9 +161,9 @@ def read_whole(groups: list[list[int]], primaries: Sequence[str | None], begun: 
     return whole
 
 
-def _ranks(parts: np.ndarray, before: dict[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ranks(parts: np.ndarray, before: dict[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each row's rank among its partition's rows of a read (``before[p]`` rows came earlier), the
-    partitions of the chunk (sorted) and their row counts."""
+    partitions of the chunk (sorted), their row counts, and the rows' order by partition."""
     order = np.argsort(parts, kind="stable")
     sorted_parts = parts[order]
     starts = np.flatnonzero(np.r_[True, sorted_parts[1:] != sorted_parts[:-1]])
@@ -170,13 +172,13 @@ def _ranks(parts: np.ndarray, before: dict[int, int]) -> tuple[np.ndarray, np.nd
     earlier = np.array([before.get(int(p), 0) for p in present], np.int64)
     rank = np.empty(len(parts), np.int64)
     rank[order] = np.arange(len(parts)) - np.repeat(starts, counts) + np.repeat(earlier, counts)
-    return rank, present, counts
+    return rank, present, counts, order
 
 
-def _limits(parts: np.ndarray, present: np.ndarray, counts: np.ndarray, want: dict[int, int]) -> np.ndarray:
-    """Each row's partition's ``want`` (rows of it to hold apart), in the chunk's row order."""
-    order = np.argsort(parts, kind="stable")
-    limit = np.empty(len(parts), np.int64)
+def _limits(order: np.ndarray, present: np.ndarray, counts: np.ndarray, want: dict[int, int]) -> np.ndarray:
+    """Each row's partition's ``want`` (rows of it to hold apart), in the chunk's row order
+    (``order``, ``present`` and ``counts`` as :func:`_ranks` gives them)."""
+    limit = np.empty(len(order), np.int64)
     limit[order] = np.repeat(np.array([want[int(p)] for p in present], np.int64), counts)
     return limit
 
@@ -187,10 +189,10 @@ def first_rows(chunk: Chunk, want: dict[int, int], seen: dict[int, int]) -> tupl
     if not chunk.rows:
         return chunk, set()
     parts = np.asarray(chunk.parts)
-    rank, present, counts = _ranks(parts, seen)
+    rank, present, counts, order = _ranks(parts, seen)
     for p, n in zip(present.tolist(), counts.tolist()):
         seen[p] += n
-    keep = rank < _limits(parts, present, counts, want)
+    keep = rank < _limits(order, present, counts, want)
     past = {int(p) for p in np.unique(parts[~keep])}
     if not past:
         return chunk, past
@@ -205,8 +207,8 @@ def without_first(
     if not chunk.rows:
         return chunk, {}
     parts = np.asarray(chunk.parts)
-    rank, present, counts = _ranks(parts, dropped)
-    drop = rank < _limits(parts, present, counts, want)
+    rank, present, counts, order = _ranks(parts, dropped)
+    drop = rank < _limits(order, present, counts, want)
     left: dict[int, tuple[int, int]] = {}
     for p in np.unique(parts[drop]).tolist():
         mine = drop & (parts == p)
