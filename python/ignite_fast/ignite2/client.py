@@ -487,11 +487,13 @@ def _chunks(handovers: Iterator[tuple[list[int], list[tuple[int, Any]]]], rows: 
         counts: list[int] = []
         finished = empty[:]
         empty.clear()
-        while n > sum(counts):
+        taken = 0
+        while taken < n:
             part, count, ends = passed.popleft()
             parts.append(part)
             counts.append(count)
             finished += ends
+            taken += count
         # WHOLE rows need no fingerprint (their partitions finish with this chunk)
         hashes = row_hashes(batch["key"]) if any(p != WHOLE for p in parts) else np.zeros(n, np.uint64)
         where = parts[0] if len(set(parts)) == 1 else np.repeat(np.array(parts, np.int64), counts)
