@@ -5,14 +5,16 @@ fan-out (``parallel.FanOut``)."""
 from __future__ import annotations
 
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
 from ignite_fast.errors import InvalidArgumentError
-from ignite_fast.parallel import FanOut
+from ignite_fast.parallel import JOIN_TIMEOUT, FanOut
 from ignite_fast.position import fingerprint, row_hashes
 from ignite_fast.reading import split_by_primary
 from ignite_fast.resumable import Chunk, take
@@ -123,9 +125,96 @@ def partition_jobs(
     ordered: bool = False,
 ) -> Iterator[T]:
     """What each job ``(native, partitions, read)`` gives, ``threads`` jobs at a time, as it comes
-    (with ``ordered``, job by job in the order given)."""
-    calls = [lambda native=native, parts=parts, read=read: read(native, parts) for native, parts, read in jobs]
-    return iter(FanOut(calls, threads, ordered=ordered, name="ignite3-scan"))
+    (with ``ordered``, job by job in the order given).
+
+    Each job's query is sent a turn ahead: when job i starts, job ``i + threads`` (one of the next
+    round) takes its first item on a thread of its own, so at most ``2 * threads`` queries are
+    open. Ignite 3.1 holds every read-only query up to 250 ms before it maps it (until the meta
+    storage's safe time, which an idle cluster moves on every 250 ms, passes the query's start),
+    and queries sent together wait together: without this, a read of more queries than threads
+    waits once per round of them."""
+    ahead = [_Ahead(partial(read, native, parts)) for native, parts, read in jobs]
+    threads = min(max(1, threads), len(ahead))
+
+    def turn(i: int) -> Callable[[], Iterator[T]]:
+        def start() -> Iterator[T]:
+            if i + threads < len(ahead):
+                ahead[i + threads].send()
+            return ahead[i].items()
+
+        return start
+
+    try:
+        yield from FanOut([turn(i) for i in range(len(ahead))], threads, ordered=ordered, name="ignite3-scan")
+    finally:
+        for job in ahead:
+            job.drop()
+
+
+class _Ahead(Generic[T]):
+    """A job that can be started before its turn: :meth:`send` takes its first item (for a query:
+    sends it, waits for its first page) on a thread of its own; :meth:`items` gives that item and
+    the rest, on the caller's thread. :meth:`drop` closes a job sent but never given (its cursor)."""
+
+    def __init__(self, start: Callable[[], Iterable[T]]) -> None:
+        self._start = start
+        self._lock = threading.Lock()
+        self._sender: threading.Thread | None = None
+        self._items: Iterator[T] = iter(())
+        self._first: list[T] = []
+        self._error: BaseException | None = None
+        self._given = False
+        self._dropped = False
+
+    def send(self) -> None:
+        with self._lock:
+            if self._sender is None and not self._given and not self._dropped:
+                self._sender = threading.Thread(target=self._take_first, daemon=True, name="ignite3-scan-ahead")
+                self._sender.start()
+
+    def _take_first(self) -> None:
+        try:
+            self._items = iter(self._start())
+            self._first = [next(self._items)]
+        except StopIteration:
+            pass
+        except BaseException as error:  # raised on the job's turn, in items()
+            self._error = error
+
+    def items(self) -> Iterator[T]:
+        with self._lock:
+            if self._dropped:
+                return
+            self._given = True
+            sender = self._sender
+        try:
+            if sender is None:  # not sent ahead: started here
+                self._take_first()
+            else:
+                sender.join()
+            if self._error is not None:
+                raise self._error
+            yield from self._first
+            yield from self._items
+        finally:
+            _close(self._items)
+
+    def drop(self) -> None:
+        with self._lock:
+            if self._given:
+                return  # closed by whoever iterated it
+            self._dropped = True
+            sender = self._sender
+        if sender is not None:
+            sender.join(timeout=JOIN_TIMEOUT)
+            if not sender.is_alive():  # else left to its connection's read timeout, as FanOut leaves its threads
+                _close(self._items)
+
+
+def _close(items: Iterator[Any]) -> None:
+    close = getattr(items, "close", None)
+    if close is not None:
+        close()  # a generator's finally (closing its cursor) runs now
 
 
 # -- resumable reads -------------------------------------------------------------------------
