@@ -304,9 +304,11 @@ class Ignite3Client(Connected):
         queries tells: a node scans a query's partitions one after another) on keys-only queries,
         which check them, beside the row queries of the others, which skip and check the rows
         read before of a partition begun and not ended; one with rows past those read before
-        (added since) is then read again for them. Every Ignite 3.1 read-only query waits about
-        250 ms before its first row, whatever its partitions (``__part`` does not prune them):
-        running the queries side by side, a resume waits once.
+        (added since) is then read again for them. Every Ignite 3.1 read-only query waits up to
+        250 ms before its first row, whatever its partitions (``__part`` does not prune them),
+        until the meta storage's safe time passes the query's start (the cluster setting
+        ``ignite.system.idleSafeTimeSyncIntervalMillis`` bounds it): the queries of a read are
+        sent together (``reading.partition_jobs``), so a resume or a full pass waits once.
 
         Changes between the save and the resume: rows written to or removed from a finished
         partition are not seen this epoch; rows of unread partitions are read as they are then;
