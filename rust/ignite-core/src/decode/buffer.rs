@@ -121,7 +121,9 @@ impl AlignedBuf {
         self.ptr.as_ptr()
     }
 
-    #[inline]
+    /// Makes room for `additional` more bytes: inline, as every value pushed asks (the growth
+    /// itself is out of line).
+    #[inline(always)]
     pub fn reserve(&mut self, additional: usize) {
         let needed = self
             .len

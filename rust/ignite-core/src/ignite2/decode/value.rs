@@ -10,7 +10,7 @@ use crate::ignite2::decode::object::push_object;
 use crate::ignite2::format::decimal::read_decimal;
 use crate::ignite2::format::metadata::TypeResolver;
 use crate::ignite2::format::values::{
-    handle_target, read_timestamp_nanos, value_end, wrapped_target, MAX_DEPTH,
+    handle_target, read_timestamp_nanos, wrapped_target, MAX_DEPTH,
 };
 use crate::ignite2::protocol::{type_code as tc, type_code_name};
 use crate::ignite2::wire::Reader;
@@ -176,7 +176,9 @@ pub fn push_value_within(
         tc::WRAPPED => {
             let inner = wrapped_target(buf, pos)?;
             push_value_within(column, buf, inner, types, depth + 1, budget)?;
-            return value_end(buf, pos, depth);
+            // code | length | bytes | the object's offset in them: wrapped_target checked that
+            // all of it lies in `buf`
+            return Ok(pos + 9 + r.len(1)?);
         }
         _ => {}
     }
