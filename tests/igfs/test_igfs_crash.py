@@ -19,6 +19,7 @@ import hashlib
 import os
 import random
 import signal
+import struct
 import subprocess
 import sys
 import textwrap
@@ -183,10 +184,26 @@ def test_killed_writers_leave_whole_versions_and_gc_collects_their_blocks(crash_
     # files' blocks, and the metadata cache no pending or trash record.
     report = fs.gc(older_than=0)
     assert report["abandoned_writers"] > 0, report
-    files = fs.ls("/", recursive=True, detail=True)
-    expected = sum(-(-f.size // BLOCK) for f in files if f.is_file)
-    assert pyignite_client.get_cache(fs.data_cache).get_size() == expected
     with pyignite_client.get_cache(fs.meta_cache).scan() as cursor:
-        left = [key for key, _ in cursor if not key.startswith("/")]
+        records = dict(cursor)
+    versions = named_versions(records)
+    expected = sum(-(-size // block) for size, block, _ in versions.values())
+    assert pyignite_client.get_cache(fs.data_cache).get_size() == expected
+    # A rename the server applied in part (see test_igfs_torn.py) leaves one version under two
+    # names, and its mark stays while both do; no other record is left.
+    shared = {f"~moving/{id_.hex()}" for id_, (_, _, names) in versions.items() if len(names) > 1}
+    left = [key for key in records if not key.startswith("/") and key not in shared]
     assert left == [], left
     check_files(fs, "/crash", journals)
+
+
+def named_versions(records: dict) -> dict[bytes, tuple[int, int, list[str]]]:
+    """File id -> (size, block size, the paths naming it), decoded from the metadata cache's
+    file entries (format 1: version, kind 1, modified i64, id 16 bytes, size i64, block size i32)."""
+    out: dict[bytes, tuple[int, int, list[str]]] = {}
+    for key, value in records.items():
+        if key.startswith("/") and value[1] == 1:
+            id_ = bytes(value[10:26])
+            size, block = struct.unpack_from("<qi", bytes(value), 26)
+            out.setdefault(id_, (size, block, []))[2].append(key)
+    return out

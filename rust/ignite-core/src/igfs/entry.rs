@@ -242,8 +242,22 @@ pub struct TrashRecord {
     pub blocks: u64,
 }
 
+/// A file id that a rename is giving another path, stored before the rename's transaction
+/// commits and removed after it.
+///
+/// Ignite 2.17 can apply a thin-client transaction in part when its client's connection closes
+/// while the server commits it: the server's cleanup of the lost connection rolls the
+/// transaction back while the commit is under way. A rename whose process dies at that moment
+/// can leave its file under both names. While this mark exists, the id's blocks are deleted only
+/// once no path refers to the id any more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovingRecord {
+    pub since_ms: i64,
+}
+
 pub const PENDING_PREFIX: &str = "~pending/";
 pub const TRASH_PREFIX: &str = "~trash/";
+pub const MOVING_PREFIX: &str = "~moving/";
 
 impl PendingRecord {
     pub fn encode(&self) -> Vec<u8> {
@@ -293,6 +307,23 @@ impl TrashRecord {
             Ok(TrashRecord {
                 blocks: r.i64()?.max(0) as u64,
             })
+        };
+        parse().map_err(|e| corrupt(key, e))
+    }
+}
+
+impl MovingRecord {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u8(FORMAT_VERSION).i64(self.since_ms);
+        w.buf
+    }
+
+    pub fn decode(key: &str, bytes: &[u8]) -> Result<MovingRecord> {
+        let parse = || -> Result<MovingRecord> {
+            let mut r = Reader::new(bytes);
+            check_version(&mut r)?;
+            Ok(MovingRecord { since_ms: r.i64()? })
         };
         parse().map_err(|e| corrupt(key, e))
     }

@@ -42,7 +42,8 @@ use crate::ignite2::kv::{CacheRef, Transaction};
 use crate::net::pool::ConnectionPool;
 use crate::net::stream::ConnectionConfig;
 use entry::{
-    block_key, id_hex, parse_id_hex, PendingRecord, TrashRecord, PENDING_PREFIX, TRASH_PREFIX,
+    block_key, id_hex, parse_id_hex, FileId, MovingRecord, PendingRecord, TrashRecord,
+    MOVING_PREFIX, PENDING_PREFIX, TRASH_PREFIX,
 };
 
 #[derive(Debug, Clone)]
@@ -240,6 +241,17 @@ impl Tx<'_> {
 
     pub fn remove(&mut self, keys: &[String]) -> Result<()> {
         self.meta.remove_all(self.conn, Some(self.id), keys)
+    }
+
+    /// Marks `ids` as being moved to another path, outside the transaction, so that the marks
+    /// hold whatever part of the transaction the server applies (see [`MovingRecord`]).
+    pub fn mark_moving(&mut self, ids: &[FileId]) -> Result<()> {
+        let mark = MovingRecord { since_ms: now_ms() }.encode();
+        for id in ids {
+            let key = format!("{MOVING_PREFIX}{}", id_hex(id));
+            self.meta.put(self.conn, None, &key, &mark)?;
+        }
+        Ok(())
     }
 
     /// `dir` and everything below it, parents before children, read and locked level by level.
@@ -530,7 +542,7 @@ impl Igfs {
         let dst_parent = path::parent(&dst)
             .ok_or_else(|| Error::InvalidArgument("cannot replace the root".into()))?
             .to_string();
-        let trashed = self.transaction("igfs: rename", |tx| {
+        let (trashed, moving) = self.transaction("igfs: rename", |tx| {
             let mut found = tx.entries(&[
                 src.clone(),
                 dst.clone(),
@@ -563,6 +575,11 @@ impl Igfs {
             }
             let kind = src_entry.kind();
             let moved = tx.subtree(&src, src_entry)?;
+            let moving: Vec<FileId> = moved
+                .iter()
+                .filter_map(|(_, e)| e.file().map(|f| f.id))
+                .collect();
+            tx.mark_moving(&moving)?;
             let old_keys: Vec<String> = moved.iter().map(|(p, _)| p.clone()).collect();
             tx.remove(&old_keys)?;
             for (p, e) in &moved {
@@ -591,8 +608,19 @@ impl Igfs {
                 .insert(path::name(&dst).to_string(), kind);
             dst_parent_entry.modified_ms = now;
             tx.put_entry(&dst_parent, &dst_parent_entry)?;
-            Ok(trashed)
+            Ok((trashed, moving))
         })?;
+        // The rename is whole: its files have one name each again. A mark left behind (this
+        // process dying here, or the removal failing) costs a scan at the next purge of the id,
+        // and `gc` removes it.
+        let marks: Vec<String> = moving
+            .iter()
+            .map(|id| format!("{MOVING_PREFIX}{}", id_hex(id)))
+            .collect();
+        let shared = &self.shared;
+        let _ = shared
+            .pool
+            .with_connection(|c| shared.meta.remove_all(c, None, &marks));
         self.purge(&trashed)
     }
 
@@ -628,16 +656,71 @@ impl Igfs {
     // ---- housekeeping ----
 
     /// Deletes the blocks of unreachable file versions, then their trash records.
+    ///
+    /// A version marked as moving may still be reachable under another name (a rename applied
+    /// in part, see [`MovingRecord`]): its blocks stay while any path refers to it.
     pub(crate) fn purge(&self, files: &[FileInfo]) -> Result<()> {
-        for f in files {
+        if files.is_empty() {
+            return Ok(());
+        }
+        let shared = &self.shared;
+        let mark_keys: Vec<String> = files
+            .iter()
+            .map(|f| format!("{MOVING_PREFIX}{}", id_hex(&f.id)))
+            .collect();
+        let marked = shared
+            .pool
+            .with_connection(|c| shared.meta.get_all(c, None, &mark_keys))?;
+        let names = if marked.is_empty() {
+            HashMap::new()
+        } else {
+            let ids: HashSet<FileId> = files.iter().map(|f| f.id).collect();
+            self.names_of(&ids)?
+        };
+        for (f, mark_key) in files.iter().zip(&mark_keys) {
             let hex = id_hex(&f.id);
-            self.delete_blocks(&hex, 0, f.block_count())?;
-            let shared = &self.shared;
+            let named = names.get(&f.id).map_or(0, Vec::len);
+            if named == 0 {
+                self.delete_blocks(&hex, 0, f.block_count())?;
+            }
             shared.pool.with_connection(|c| {
                 shared.meta.remove(c, None, &format!("{TRASH_PREFIX}{hex}"))
             })?;
+            if named < 2 && marked.contains_key(mark_key) {
+                shared
+                    .pool
+                    .with_connection(|c| shared.meta.remove(c, None, mark_key))?;
+            }
         }
         Ok(())
+    }
+
+    /// The paths that refer to each of `ids`, from a sweep of the metadata cache.
+    fn names_of(&self, ids: &HashSet<FileId>) -> Result<HashMap<FileId, Vec<String>>> {
+        let shared = &self.shared;
+        let mut names: HashMap<FileId, Vec<String>> = HashMap::new();
+        let mut problem = None;
+        shared.pool.with_connection(|c| {
+            shared.meta.for_each(c, |key, value| {
+                if !key.starts_with('/') {
+                    return;
+                }
+                match Entry::decode(key, value) {
+                    Ok(e) => {
+                        if let Some(f) = e.file().filter(|f| ids.contains(&f.id)) {
+                            names.entry(f.id).or_default().push(key.to_string());
+                        }
+                    }
+                    Err(e) => {
+                        problem.get_or_insert(e);
+                    }
+                }
+            })
+        })?;
+        match problem {
+            Some(e) => Err(e),
+            None => Ok(names),
+        }
     }
 
     pub(crate) fn delete_blocks(&self, hex: &str, from: u64, to: u64) -> Result<u64> {
@@ -667,22 +750,29 @@ impl Igfs {
     /// and a writer checks its record inside the transaction that publishes.
     pub fn gc(&self, older_than: Duration) -> Result<GcReport> {
         let shared = &self.shared;
-        let mut referenced: HashMap<[u8; 16], u64> = HashMap::new();
+        // Every published version: its block count and the paths that name it.
+        let mut referenced: HashMap<FileId, (u64, Vec<String>)> = HashMap::new();
         let mut trash: Vec<(String, TrashRecord)> = Vec::new();
         let mut pending: Vec<(String, PendingRecord)> = Vec::new();
+        let mut moving: Vec<(String, MovingRecord)> = Vec::new();
         let mut problem = None;
         shared.pool.with_connection(|c| {
             shared.meta.for_each(c, |key, value| {
                 let parsed = if key.starts_with('/') {
                     Entry::decode(key, value).map(|e| {
                         if let Some(f) = e.file() {
-                            referenced.insert(f.id, f.block_count());
+                            let named = referenced
+                                .entry(f.id)
+                                .or_insert((f.block_count(), Vec::new()));
+                            named.1.push(key.to_string());
                         }
                     })
                 } else if let Some(hex) = key.strip_prefix(TRASH_PREFIX) {
                     TrashRecord::decode(key, value).map(|r| trash.push((hex.to_string(), r)))
                 } else if let Some(hex) = key.strip_prefix(PENDING_PREFIX) {
                     PendingRecord::decode(key, value).map(|r| pending.push((hex.to_string(), r)))
+                } else if let Some(hex) = key.strip_prefix(MOVING_PREFIX) {
+                    MovingRecord::decode(key, value).map(|r| moving.push((hex.to_string(), r)))
                 } else {
                     Ok(())
                 };
@@ -696,10 +786,29 @@ impl Igfs {
         }
         let mut report = GcReport::default();
         for (hex, record) in trash {
+            let key = format!("{TRASH_PREFIX}{hex}");
+            let names = parse_id_hex(&hex)
+                .and_then(|id| referenced.get(&id).map(|(_, names)| (id, names.clone())));
+            if let Some((id, names)) = names {
+                // A path still named this version during the sweep: a transaction applied in
+                // part, or one that committed while the sweep ran. Checked again under lock.
+                let named = self.transaction("igfs: gc trash", |tx| {
+                    let found = tx.entries(&names)?;
+                    let named = found.values().any(|e| e.file().is_some_and(|f| f.id == id));
+                    if named {
+                        tx.remove(std::slice::from_ref(&key))?;
+                    }
+                    Ok(named)
+                })?;
+                if named {
+                    report.trash_records += 1;
+                    continue;
+                }
+            }
             report.blocks_deleted += self.delete_blocks(&hex, 0, record.blocks)?;
-            shared.pool.with_connection(|c| {
-                shared.meta.remove(c, None, &format!("{TRASH_PREFIX}{hex}"))
-            })?;
+            shared
+                .pool
+                .with_connection(|c| shared.meta.remove(c, None, &key))?;
             report.trash_records += 1;
         }
         let cutoff = now_ms().saturating_sub(millis(older_than));
@@ -720,7 +829,7 @@ impl Igfs {
                     // Blocks a published version still uses stay; only the part past its end
                     // goes. The count read above still holds if the record is unchanged: the
                     // writer's sync, and any other appender's claim, change the record.
-                    let keep = referenced.get(&id).copied().unwrap_or(0);
+                    let keep = referenced.get(&id).map_or(0, |(blocks, _)| *blocks);
                     let reaped = PendingRecord {
                         reaped_from: Some(keep),
                         ..record.clone()
@@ -749,6 +858,20 @@ impl Igfs {
                 .pool
                 .with_connection(|c| shared.meta.remove(c, None, &key))?;
             report.abandoned_writers += 1;
+        }
+        // A mark older than the cutoff belongs to a rename that ended, whole or in part; it is
+        // needed only while its version has two names.
+        for (hex, record) in moving {
+            let named = parse_id_hex(&hex)
+                .and_then(|id| referenced.get(&id))
+                .map_or(0, |(_, names)| names.len());
+            if record.since_ms <= cutoff && named < 2 {
+                shared.pool.with_connection(|c| {
+                    shared
+                        .meta
+                        .remove(c, None, &format!("{MOVING_PREFIX}{hex}"))
+                })?;
+            }
         }
         Ok(report)
     }
