@@ -55,12 +55,24 @@ def raw_peer(reader: str) -> str:
     return "raw pages parallel" if "parallel" in reader else "raw pages"
 
 
+# The scenario of test_throughput_smoke.test_decode_bound_strings_separate_cpus.
+SEPARATE_CPUS = "strings, node and client on separate CPUs"
+
 # Issue 24's decode-at-the-bound scenarios: (label, scenario, reader, raw reader). Target: 0.9 or more.
 BOUND_SCENARIOS = [
     ("Ignite 2, objects of five text fields, text as S (padded)", "strings", "numpy batches", "raw pages"),
     ("the same, text as StringDType", "strings", "numpy batches, strings=str", "raw pages"),
     ("the same, text as Arrow strings", "strings", "numpy batches, strings=arrow", "raw pages"),
     ("the same, Arrow record batches", "strings", "arrow batches", "raw pages"),
+    *[
+        (f"the same, node and client on CPUs of their own: {form}", SEPARATE_CPUS, reader, "raw pages")
+        for form, reader in [
+            ("S", "numpy batches"),
+            ("StringDType", "numpy batches, strings=str"),
+            ("Arrow strings", "numpy batches, strings=arrow"),
+            ("Arrow record batches", "arrow batches"),
+        ]
+    ],
     ("Ignite 3, one node's cursor (MNIST)", "ignite3 mnist", "numpy batches", "raw pages"),
     ("Ignite 3, one node's cursor (tabular)", "ignite3 tabular", "numpy batches", "raw pages"),
     ("Ignite 3, two nodes (MNIST)", "ignite3 mnist", "numpy parallel", "raw pages parallel"),
