@@ -16,6 +16,10 @@
 //!   over an existing file is atomic. Blocks of versions that become unreachable are recorded as
 //!   trash in the same transaction and deleted right after it; [`Igfs::gc`] finishes what a
 //!   crashed process left (trash, and blocks of writers that died).
+//! - The server may apply part of a transaction whose client dies while it commits (see
+//!   [`entry::MovingRecord`]), so nothing here deletes blocks on a record's word alone: the
+//!   versions a rename moves are marked, and a marked version's blocks, or those of trash that
+//!   `gc` finds still named, stay while a path names them.
 //!
 //! Which cluster and caches `igfs:///path` means when no one says: the `IGFS_*` environment
 //! variables, read by [`IgfsEnv`] (the TensorFlow plugin reads them through it).

@@ -531,7 +531,12 @@ impl FileWriter {
             }
             let lease = if last { None } else { Some(Lease { owner, until_ms: now.saturating_add(lease_ms) }) };
             tx.put_entry(&path, &Entry { node: Node::File(FileInfo { lease, ..info.clone() }), modified_ms: now })?;
-            if current.is_none() {
+            // Listed unless it is new, or a transaction the server applied in part (see
+            // `entry::MovingRecord`) stored the entry without its name in the directory.
+            let listed = parent_entry
+                .children()
+                .is_some_and(|c| c.contains_key(path::name(&path)));
+            if !listed {
                 parent_entry
                     .children_mut()
                     .ok_or_else(|| not_a_directory(&parent))?
