@@ -155,7 +155,8 @@ impl Write for Stream {
 }
 
 /// Reads a frame's `len` bytes (its length field already read, in either protocol's byte order)
-/// into `buf`, replacing its contents and keeping its capacity. `peer` names the sender in errors.
+/// into `buf`, replacing its contents and keeping its capacity. `peer` names the sender in errors;
+/// on an error `buf` is left empty.
 pub fn read_frame_body(
     stream: &mut impl Read,
     len: i32,
@@ -168,18 +169,46 @@ pub fn read_frame_body(
         )));
     }
     let len = len as usize;
-    buf.clear();
-    // Trust the length field only as far as the data that actually arrives: reserve at most
-    // a chunk up front, and let the buffer grow with the bytes read.
-    buf.reserve(len.min(UNTRUSTED_RESERVE));
-    // read_to_end fills the spare capacity without zeroing it first.
-    let got = Read::by_ref(stream).take(len as u64).read_to_end(buf)?;
-    if got != len {
-        return Err(Error::Connection(format!(
+    let error = match fill_frame(stream, len, UNTRUSTED_RESERVE, buf) {
+        Ok(got) if got == len => return Ok(()),
+        Ok(_) => Error::Connection(format!(
             "{peer} closed the connection in the middle of a {len}-byte message"
-        )));
+        )),
+        Err(e) => e.into(),
+    };
+    // Neither the bytes read so far nor the previous frame's are this frame.
+    buf.clear();
+    Err(error)
+}
+
+/// Reads up to `len` bytes into `buf`, over the bytes it already holds (a previous frame's, which
+/// a reused page buffer has): only a buffer's growth is zeroed, not every frame's bytes before the
+/// socket writes them. Returns how many bytes arrived before the stream ended; `buf` holds them.
+fn fill_frame(
+    stream: &mut impl Read,
+    len: usize,
+    reserve: usize,
+    buf: &mut Vec<u8>,
+) -> std::io::Result<usize> {
+    // Trust the length field only as far as the data that actually arrives: size the buffer
+    // for at most `reserve` bytes up front, and double it as the bytes fill it.
+    let mut end = len.min(reserve);
+    buf.resize(end, 0);
+    let mut filled = 0;
+    while filled < len {
+        if filled == end {
+            end = len.min(end.saturating_mul(2));
+            buf.resize(end, 0);
+        }
+        match stream.read(&mut buf[filled..end]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
-    Ok(())
+    buf.truncate(filled);
+    Ok(filled)
 }
 
 /// Reads the TLS records waiting on an idle connection (its socket is non-blocking): true when
@@ -267,5 +296,87 @@ fn connect_socket(address: &str, config: &ConnectionConfig) -> Result<TcpStream>
         None => Err(Error::Connection(format!(
             "'{address}' resolves to no address"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stream that hands out at most `chunk` bytes a read, as a socket may.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        chunk: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = out.len().min(self.chunk).min(self.bytes.len());
+            out[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_frame_replaces_a_longer_and_a_shorter_previous_one() {
+        let mut buf = vec![0xAA; 100];
+        let frame: Vec<u8> = (0..40).collect();
+        let mut stream = Trickle {
+            bytes: &frame,
+            chunk: 7,
+        };
+        read_frame_body(&mut stream, 40, &mut buf, "node").unwrap();
+        assert_eq!(buf, frame);
+        let longer: Vec<u8> = (0..=255).collect();
+        let mut stream = Trickle {
+            bytes: &longer,
+            chunk: 100,
+        };
+        read_frame_body(&mut stream, 256, &mut buf, "node").unwrap();
+        assert_eq!(buf, longer);
+    }
+
+    #[test]
+    fn a_frame_cut_short_leaves_no_byte_behind() {
+        let mut buf = vec![0xAA; 100];
+        let mut stream = Trickle {
+            bytes: &[1, 2, 3],
+            chunk: 2,
+        };
+        let err = read_frame_body(&mut stream, 50, &mut buf, "node").unwrap_err();
+        assert!(matches!(err, Error::Connection(m) if m.contains("middle of a 50-byte message")));
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn a_length_field_is_trusted_only_as_far_as_the_bytes_that_arrive() {
+        let frame: Vec<u8> = (0..100).collect();
+        let mut buf = Vec::new();
+        let mut stream = Trickle {
+            bytes: &frame,
+            chunk: 9,
+        };
+        assert_eq!(fill_frame(&mut stream, 100, 16, &mut buf).unwrap(), 100);
+        assert_eq!(buf, frame);
+        // a length of a gigabyte with ten bytes behind it grows the buffer only a little
+        let mut stream = Trickle {
+            bytes: &frame[..10],
+            chunk: 9,
+        };
+        assert_eq!(fill_frame(&mut stream, 1 << 30, 16, &mut buf).unwrap(), 10);
+        assert_eq!(buf, &frame[..10]);
+        assert!(buf.capacity() < 1 << 20);
+    }
+
+    #[test]
+    fn an_invalid_length_is_a_protocol_error() {
+        let mut buf = Vec::new();
+        let mut stream = Trickle {
+            bytes: &[],
+            chunk: 1,
+        };
+        let err = read_frame_body(&mut stream, -1, &mut buf, "node").unwrap_err();
+        assert!(err.to_string().contains("invalid frame length -1"), "{err}");
     }
 }
