@@ -4,8 +4,8 @@ Ignite 2.17 can apply a thin-client transaction in part when the client's connec
 the server commits it: the server's cleanup of the lost connection rolls the transaction back
 while the commit is under way. rust/ignite-core/examples/torn_commit.rs, which closes the socket
 right after each commit request, saw 60 of 4,000 such commits come out torn (a rename's
-destination written, its source and parent not) while killed IGFS writers kept the node busy, and
-none of 6,000 on an idle node. A process killed inside `rename` can therefore leave its file under both names, and any
+destination written, its source and parent not) on a node that had served half an hour of killed
+IGFS writers, and none of 10,000 on freshly started nodes. A process killed inside `rename` can therefore leave its file under both names, and any
 killed commit can leave a trash record for a version a path still names.
 
 These tests build those states with pyignite, as the server leaves them, and check that later
