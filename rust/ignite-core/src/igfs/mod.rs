@@ -250,10 +250,20 @@ impl Tx<'_> {
     /// Marks `ids` as being moved to another path, outside the transaction, so that the marks
     /// hold whatever part of the transaction the server applies (see [`MovingRecord`]).
     pub fn mark_moving(&mut self, ids: &[FileId]) -> Result<()> {
+        // Pipelined, a window at a time: a directory's rename marks every file below it.
+        const WINDOW: usize = 256;
         let mark = MovingRecord { since_ms: now_ms() }.encode();
-        for id in ids {
-            let key = format!("{MOVING_PREFIX}{}", id_hex(id));
-            self.meta.put(self.conn, None, &key, &mark)?;
+        for chunk in ids.chunks(WINDOW) {
+            let sent = chunk
+                .iter()
+                .map(|id| {
+                    let key = format!("{MOVING_PREFIX}{}", id_hex(id));
+                    self.meta.send_put(self.conn, None, &key, &mark)
+                })
+                .collect::<Result<Vec<i64>>>()?;
+            for request in sent {
+                self.meta.receive_ack(self.conn, request)?;
+            }
         }
         Ok(())
     }
