@@ -393,9 +393,10 @@ class IgniteFileSystem:
     def gc(self, older_than: float = 3600.0) -> dict[str, int]:
         """Deletes blocks no file uses any more: trash left by interrupted deletes, and blocks of
         writers that made no progress for ``older_than`` seconds without closing (crashed
-        processes). Returns counts of what it removed."""
-        trash, writers, blocks = self._native.gc(float(older_than))
-        return {"trash_records": trash, "abandoned_writers": writers, "blocks_deleted": blocks}
+        processes). A file that a rename interrupted while the server committed it left under no
+        name gets back the name it was moving to (``restored``). Returns counts of what it did."""
+        trash, writers, blocks, restored = self._native.gc(float(older_than))
+        return {"trash_records": trash, "abandoned_writers": writers, "blocks_deleted": blocks, "restored": restored}
 
     @staticmethod
     def _path(path: str | os.PathLike[str]) -> str:

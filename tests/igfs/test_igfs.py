@@ -309,7 +309,12 @@ def test_recursive_delete_leaves_no_orphan_blocks(small_blocks, pyignite_client)
     small_blocks.rm("/tree", recursive=True)
     assert data_blocks(pyignite_client, small_blocks) == 0
     assert small_blocks.ls("/") == []
-    assert small_blocks.gc(older_than=0) == {"trash_records": 0, "abandoned_writers": 0, "blocks_deleted": 0}
+    assert small_blocks.gc(older_than=0) == {
+        "trash_records": 0,
+        "abandoned_writers": 0,
+        "blocks_deleted": 0,
+        "restored": 0,
+    }
 
 
 def test_killed_writer_keeps_old_content_and_gc_removes_its_blocks(fs, fs_name, pyignite_client, tmp_path):

@@ -5,8 +5,9 @@ the server commits it: the server's cleanup of the lost connection rolls the tra
 while the commit is under way. rust/ignite-core/examples/torn_commit.rs, which closes the socket
 right after each commit request, saw 60 of 4,000 such commits come out torn (a rename's
 destination written, its source and parent not) on a node that had served half an hour of killed
-IGFS writers, and none of 10,000 on freshly started nodes. A process killed inside `rename` can therefore leave its file under both names, and any
-killed commit can leave a trash record for a version a path still names.
+IGFS writers, and none of 10,000 on freshly started nodes. A process killed inside `rename` can
+therefore leave its file under both names (or, in principle, under neither), and any killed
+commit can leave a trash record for a version a path still names.
 
 These tests build those states with pyignite, as the server leaves them, and check that later
 renames, deletes and `gc` keep every version a path names whole, and collect the rest. The crash
@@ -33,9 +34,16 @@ def file_id(meta, path: str) -> bytes:
     return value[10:26]
 
 
-def record(number: int) -> bytes:
-    """A moving mark (its time) or a trash record (its block count): format 1, one i64."""
-    return b"\x01" + struct.pack("<q", number)
+def trash_record(blocks: int) -> bytes:
+    """Format 1, the block count."""
+    return b"\x01" + struct.pack("<q", blocks)
+
+
+def moving_mark(to: str, entry: bytes) -> bytes:
+    """What a rename stores before its commit: format 1, its time, the path it moves the file
+    to, and the file's entry."""
+    now = int(time.time() * 1000)
+    return b"\x01" + struct.pack("<qi", now, len(to.encode())) + to.encode() + entry
 
 
 def bookkeeping(meta) -> list[str]:
@@ -62,9 +70,10 @@ def test_a_rename_applied_in_part_keeps_both_names_whole_until_both_are_gone(igf
     # What a rename(tmp -> r) killed during its commit can leave: r names tmp's version and r's
     # old version is trash, but tmp is still there; the mark was stored before the commit.
     moved, old = file_id(meta, "/d/tmp"), file_id(meta, "/d/r")
-    meta.put("/d/r", bytes(meta.get("/d/tmp")), value_hint=ByteArrayObject)
-    meta.put(f"~trash/{old.hex()}", record(4), value_hint=ByteArrayObject)
-    meta.put(f"~moving/{moved.hex()}", record(int(time.time() * 1000)), value_hint=ByteArrayObject)
+    entry = bytes(meta.get("/d/tmp"))
+    meta.put("/d/r", entry, value_hint=ByteArrayObject)
+    meta.put(f"~trash/{old.hex()}", trash_record(4), value_hint=ByteArrayObject)
+    meta.put(f"~moving/{moved.hex()}", moving_mark("/d/r", entry), value_hint=ByteArrayObject)
     assert fs.read_bytes("/d/r") == fs.read_bytes("/d/tmp") == A
 
     # gc deletes the old version and keeps the mark while two names share the moved one.
@@ -94,7 +103,7 @@ def test_a_trash_record_for_a_version_a_path_still_names_does_not_delete_it(igfs
     # A killed overwrite of /f whose commit stored the trash record of /f's version but not the
     # new entry.
     id_ = file_id(meta, "/f")
-    meta.put(f"~trash/{id_.hex()}", record(4), value_hint=ByteArrayObject)
+    meta.put(f"~trash/{id_.hex()}", trash_record(4), value_hint=ByteArrayObject)
 
     report = fs.gc(older_than=0)
     assert report["blocks_deleted"] == 0, report
@@ -115,8 +124,9 @@ def test_a_rename_to_a_new_name_applied_in_part_is_listed_once_written_again(igf
     # A rename(x -> new) killed during its commit: the entry of "new" was stored, the directory
     # and the removal of "x" were not.
     moved = file_id(meta, "/x")
-    meta.put("/new", bytes(meta.get("/x")), value_hint=ByteArrayObject)
-    meta.put(f"~moving/{moved.hex()}", record(int(time.time() * 1000)), value_hint=ByteArrayObject)
+    entry = bytes(meta.get("/x"))
+    meta.put("/new", entry, value_hint=ByteArrayObject)
+    meta.put(f"~moving/{moved.hex()}", moving_mark("/new", entry), value_hint=ByteArrayObject)
     assert fs.ls("/") == ["/x"]
     assert fs.read_bytes("/new") == A
 
@@ -126,3 +136,24 @@ def test_a_rename_to_a_new_name_applied_in_part_is_listed_once_written_again(igf
     assert fs.read_bytes("/new") == B
     assert fs.read_bytes("/x") == A
     assert bookkeeping(meta) == []
+
+
+def test_a_rename_that_lost_both_names_gets_its_new_name_back_from_gc(igfs_name, pyignite_client):
+    fs = igfs.IgniteFileSystem("127.0.0.1", SESSION_PORT, name=igfs_name, block_size=BLOCK)
+    fs.mkdir("/d")
+    fs.write_bytes("/d/x", A)
+    meta = pyignite_client.get_cache(fs.meta_cache)
+    # A rename(x -> y) killed during its commit whose removal of "x" was applied and whose new
+    # entry was not: no path names the version, and nothing trashed it.
+    moved, entry = file_id(meta, "/d/x"), bytes(meta.get("/d/x"))
+    meta.put(f"~moving/{moved.hex()}", moving_mark("/d/y", entry), value_hint=ByteArrayObject)
+    meta.remove_key("/d/x")
+    assert fs.ls("/d") == []
+
+    report = fs.gc(older_than=0)
+    assert report["restored"] == 1, report
+    assert report["blocks_deleted"] == 0, report
+    assert fs.ls("/d") == ["/d/y"]
+    assert fs.read_bytes("/d/y") == A
+    assert bookkeeping(meta) == []
+    assert fs.gc(older_than=0)["restored"] == 0

@@ -192,8 +192,8 @@ impl NativeIgfs {
         })
     }
 
-    /// `(trash records, abandoned writers, blocks deleted)`.
-    fn gc(&self, py: Python<'_>, older_than: f64) -> PyResult<(usize, usize, u64)> {
+    /// `(trash records, abandoned writers, blocks deleted, files restored)`.
+    fn gc(&self, py: Python<'_>, older_than: f64) -> PyResult<(usize, usize, u64, usize)> {
         let older_than: Duration = seconds(older_than, "older_than")?;
         let fs = &self.inner;
         let report = detach(py, || fs.gc(older_than))?;
@@ -201,6 +201,7 @@ impl NativeIgfs {
             report.trash_records,
             report.abandoned_writers,
             report.blocks_deleted,
+            report.restored,
         ))
     }
 }

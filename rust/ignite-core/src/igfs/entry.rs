@@ -248,11 +248,15 @@ pub struct TrashRecord {
 /// Ignite 2.17 can apply a thin-client transaction in part when its client's connection closes
 /// while the server commits it: the server's cleanup of the lost connection rolls the
 /// transaction back while the commit is under way. A rename whose process dies at that moment
-/// can leave its file under both names. While this mark exists, the id's blocks are deleted only
-/// once no path refers to the id any more.
+/// can leave its file under both names, or (in principle) under neither. While this mark exists,
+/// the id's blocks are deleted only once no path refers to the id any more, and `gc` gives a
+/// version that lost every name without being trashed its new name back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MovingRecord {
     pub since_ms: i64,
+    /// Where the rename was putting the file, and its entry.
+    pub to: String,
+    pub entry: Entry,
 }
 
 pub const PENDING_PREFIX: &str = "~pending/";
@@ -315,7 +319,11 @@ impl TrashRecord {
 impl MovingRecord {
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();
-        w.u8(FORMAT_VERSION).i64(self.since_ms);
+        w.u8(FORMAT_VERSION)
+            .i64(self.since_ms)
+            .i32(self.to.len() as i32)
+            .bytes(self.to.as_bytes())
+            .bytes(&self.entry.encode());
         w.buf
     }
 
@@ -323,7 +331,17 @@ impl MovingRecord {
         let parse = || -> Result<MovingRecord> {
             let mut r = Reader::new(bytes);
             check_version(&mut r)?;
-            Ok(MovingRecord { since_ms: r.i64()? })
+            let since_ms = r.i64()?;
+            let len = r.len(1)?;
+            let to = std::str::from_utf8(r.take(len)?)
+                .map_err(|_| Error::protocol("a path that is not UTF-8"))?
+                .to_string();
+            let entry = Entry::decode(&to, &bytes[r.pos()..])?;
+            Ok(MovingRecord {
+                since_ms,
+                to,
+                entry,
+            })
         };
         parse().map_err(|e| corrupt(key, e))
     }
@@ -376,6 +394,23 @@ mod tests {
             .unwrap()
             .insert("sub".into(), Kind::Directory);
         assert_eq!(Entry::decode("/d", &dir.encode()).unwrap(), dir);
+        let mark = MovingRecord {
+            since_ms: 77,
+            to: "/d/kätzchen".into(),
+            entry: file,
+        };
+        assert_eq!(
+            MovingRecord::decode("~moving/x", &mark.encode()).unwrap(),
+            mark
+        );
+        // Cut anywhere, it is refused.
+        let bytes = mark.encode();
+        for end in 0..bytes.len() {
+            assert!(
+                MovingRecord::decode("~moving/x", &bytes[..end]).is_err(),
+                "{end}"
+            );
+        }
     }
 
     #[test]

@@ -19,7 +19,8 @@
 //! - The server may apply part of a transaction whose client dies while it commits (see
 //!   [`entry::MovingRecord`]), so nothing here deletes blocks on a record's word alone: the
 //!   versions a rename moves are marked, and a marked version's blocks, or those of trash that
-//!   `gc` finds still named, stay while a path names them.
+//!   `gc` finds still named, stay while a path names them; `gc` gives a marked version that
+//!   lost every name the one it was moving to.
 //!
 //! Which cluster and caches `igfs:///path` means when no one says: the `IGFS_*` environment
 //! variables, read by [`IgfsEnv`] (the TensorFlow plugin reads them through it).
@@ -100,6 +101,8 @@ pub struct GcReport {
     pub trash_records: usize,
     pub abandoned_writers: usize,
     pub blocks_deleted: u64,
+    /// Files put back under the name a rename the server applied in part was giving them.
+    pub restored: usize,
 }
 
 /// Metadata and data caches, shared by every reader and writer of one file system.
@@ -249,16 +252,23 @@ impl Tx<'_> {
 
     /// Marks `ids` as being moved to another path, outside the transaction, so that the marks
     /// hold whatever part of the transaction the server applies (see [`MovingRecord`]).
-    pub fn mark_moving(&mut self, ids: &[FileId]) -> Result<()> {
+    /// `files`: each moved file's new path and entry.
+    pub fn mark_moving(&mut self, files: &[(String, Entry)]) -> Result<()> {
         // Pipelined, a window at a time: a directory's rename marks every file below it.
         const WINDOW: usize = 256;
-        let mark = MovingRecord { since_ms: now_ms() }.encode();
-        for chunk in ids.chunks(WINDOW) {
+        let since_ms = now_ms();
+        for chunk in files.chunks(WINDOW) {
             let sent = chunk
                 .iter()
-                .map(|id| {
-                    let key = format!("{MOVING_PREFIX}{}", id_hex(id));
-                    self.meta.send_put(self.conn, None, &key, &mark)
+                .filter_map(|(to, entry)| entry.file().map(|f| (to, entry, f.id)))
+                .map(|(to, entry, id)| {
+                    let key = format!("{MOVING_PREFIX}{}", id_hex(&id));
+                    let mark = MovingRecord {
+                        since_ms,
+                        to: to.clone(),
+                        entry: entry.clone(),
+                    };
+                    self.meta.send_put(self.conn, None, &key, &mark.encode())
                 })
                 .collect::<Result<Vec<i64>>>()?;
             for request in sent {
@@ -589,11 +599,16 @@ impl Igfs {
             }
             let kind = src_entry.kind();
             let moved = tx.subtree(&src, src_entry)?;
-            let moving: Vec<FileId> = moved
+            let files: Vec<(String, Entry)> = moved
+                .iter()
+                .filter(|(_, e)| e.file().is_some())
+                .map(|(p, e)| (format!("{dst}{}", &p[src.len()..]), e.clone()))
+                .collect();
+            tx.mark_moving(&files)?;
+            let moving: Vec<FileId> = files
                 .iter()
                 .filter_map(|(_, e)| e.file().map(|f| f.id))
                 .collect();
-            tx.mark_moving(&moving)?;
             let old_keys: Vec<String> = moved.iter().map(|(p, _)| p.clone()).collect();
             tx.remove(&old_keys)?;
             for (p, e) in &moved {
@@ -799,6 +814,7 @@ impl Igfs {
             return Err(e);
         }
         let mut report = GcReport::default();
+        let trashed: HashSet<String> = trash.iter().map(|(hex, _)| hex.clone()).collect();
         for (hex, record) in trash {
             let key = format!("{TRASH_PREFIX}{hex}");
             let names = parse_id_hex(&hex)
@@ -879,15 +895,55 @@ impl Igfs {
             let named = parse_id_hex(&hex)
                 .and_then(|id| referenced.get(&id))
                 .map_or(0, |(_, names)| names.len());
-            if record.since_ms <= cutoff && named < 2 {
-                shared.pool.with_connection(|c| {
-                    shared
-                        .meta
-                        .remove(c, None, &format!("{MOVING_PREFIX}{hex}"))
-                })?;
+            if record.since_ms > cutoff || named >= 2 {
+                continue;
             }
+            let key = format!("{MOVING_PREFIX}{hex}");
+            if named == 0 && !trashed.contains(&hex) {
+                // Unnamed and never trashed: the rename's removal of the old name was applied
+                // and its new entry was not. The version gets the name it was moving to.
+                if !self.restore(&key, &record)? {
+                    continue;
+                }
+                report.restored += 1;
+            }
+            shared
+                .pool
+                .with_connection(|c| shared.meta.remove(c, None, &key))?;
         }
         Ok(report)
+    }
+
+    /// Puts `mark`'s entry at the path it was moving to, listed in its directory, unless that
+    /// path has an entry (then whatever is there stays, and so does the mark) or the directory
+    /// is gone (the version is then trashed). False when the mark stays.
+    fn restore(&self, key: &str, mark: &MovingRecord) -> Result<bool> {
+        let Some(file) = mark.entry.file().cloned() else {
+            return Ok(true);
+        };
+        let to = mark.to.clone();
+        let parent = path::parent(&to).unwrap_or("/").to_string();
+        self.transaction("igfs: gc restores a moved file", |tx| {
+            if tx.record(key)?.is_none() {
+                return Ok(true);
+            }
+            let mut found = tx.entries(&[to.clone(), parent.clone()])?;
+            if found.contains_key(&to) {
+                return Ok(false);
+            }
+            match found.remove(&parent) {
+                Some(mut dir) if dir.children().is_some() => {
+                    tx.put_entry(&to, &mark.entry)?;
+                    if let Some(children) = dir.children_mut() {
+                        children.insert(path::name(&to).to_string(), Kind::File);
+                    }
+                    dir.modified_ms = now_ms();
+                    tx.put_entry(&parent, &dir)?;
+                }
+                _ => trash(tx, &file)?,
+            }
+            Ok(true)
+        })
     }
 }
 
