@@ -19,7 +19,6 @@ import hashlib
 import os
 import random
 import signal
-import struct
 import subprocess
 import sys
 import textwrap
@@ -28,6 +27,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from igfs_format import file_version
 
 from ignite_fast import igfs
 from node_fixtures import SESSION_PORT
@@ -198,12 +198,11 @@ def test_killed_writers_leave_whole_versions_and_gc_collects_their_blocks(crash_
 
 
 def named_versions(records: dict) -> dict[bytes, tuple[int, int, list[str]]]:
-    """File id -> (size, block size, the paths naming it), decoded from the metadata cache's
-    file entries (format 1: version, kind 1, modified i64, id 16 bytes, size i64, block size i32)."""
+    """File id -> (size, block size, the paths naming it), from the metadata cache's entries."""
     out: dict[bytes, tuple[int, int, list[str]]] = {}
     for key, value in records.items():
-        if key.startswith("/") and value[1] == 1:
-            id_ = bytes(value[10:26])
-            size, block = struct.unpack_from("<qi", bytes(value), 26)
+        version = file_version(value) if key.startswith("/") else None
+        if version is not None:
+            id_, size, block = version
             out.setdefault(id_, (size, block, []))[2].append(key)
     return out

@@ -15,9 +15,7 @@ test (test_igfs_crash.py) meets the same states by chance."""
 
 from __future__ import annotations
 
-import struct
-import time
-
+from igfs_format import file_version, moving_mark, trash_record
 from pyignite.datatypes import ByteArrayObject
 
 from ignite_fast import igfs
@@ -28,22 +26,9 @@ A, B, C = (bytes([n]) * (3 * BLOCK + 100) for n in (1, 2, 3))
 
 
 def file_id(meta, path: str) -> bytes:
-    """The id in a file entry (format 1: version, kind 1, modified i64, then the 16-byte id)."""
-    value = bytes(meta.get(path))
-    assert value[:2] == b"\x01\x01", value[:2]
-    return value[10:26]
-
-
-def trash_record(blocks: int) -> bytes:
-    """Format 1, the block count."""
-    return b"\x01" + struct.pack("<q", blocks)
-
-
-def moving_mark(to: str, entry: bytes) -> bytes:
-    """What a rename stores before its commit: format 1, its time, the path it moves the file
-    to, and the file's entry."""
-    now = int(time.time() * 1000)
-    return b"\x01" + struct.pack("<qi", now, len(to.encode())) + to.encode() + entry
+    version = file_version(meta.get(path))
+    assert version is not None, path
+    return version[0]
 
 
 def bookkeeping(meta) -> list[str]:
@@ -157,3 +142,4 @@ def test_a_rename_that_lost_both_names_gets_its_new_name_back_from_gc(igfs_name,
     assert fs.read_bytes("/d/y") == A
     assert bookkeeping(meta) == []
     assert fs.gc(older_than=0)["restored"] == 0
+

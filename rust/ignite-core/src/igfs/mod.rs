@@ -105,6 +105,52 @@ pub struct GcReport {
     pub restored: usize,
 }
 
+/// What a sweep of the metadata cache found.
+#[derive(Default)]
+struct Sweep {
+    /// Every published version: its block count and the paths that name it.
+    versions: HashMap<FileId, (u64, Vec<String>)>,
+    /// Bookkeeping records by the hex id in their key.
+    trash: Vec<(String, TrashRecord)>,
+    pending: Vec<(String, PendingRecord)>,
+    moving: Vec<(String, MovingRecord)>,
+}
+
+impl Sweep {
+    /// Takes in one `(key, value)` of the metadata cache.
+    fn add(&mut self, key: &str, value: &[u8], names_only: bool) -> Result<()> {
+        if key.starts_with('/') {
+            if let Some(f) = Entry::decode(key, value)?.file() {
+                let version = self
+                    .versions
+                    .entry(f.id)
+                    .or_insert((f.block_count(), Vec::new()));
+                version.1.push(key.to_string());
+            }
+            return Ok(());
+        }
+        if names_only {
+            return Ok(());
+        }
+        if let Some(hex) = key.strip_prefix(TRASH_PREFIX) {
+            self.trash
+                .push((hex.to_string(), TrashRecord::decode(key, value)?));
+        } else if let Some(hex) = key.strip_prefix(PENDING_PREFIX) {
+            self.pending
+                .push((hex.to_string(), PendingRecord::decode(key, value)?));
+        } else if let Some(hex) = key.strip_prefix(MOVING_PREFIX) {
+            self.moving
+                .push((hex.to_string(), MovingRecord::decode(key, value)?));
+        }
+        Ok(())
+    }
+
+    /// The paths that name version `id`.
+    fn named(&self, id: &FileId) -> &[String] {
+        self.versions.get(id).map_or(&[], |(_, names)| names)
+    }
+}
+
 /// Metadata and data caches, shared by every reader and writer of one file system.
 pub(crate) struct Shared {
     pub pool: ConnectionPool<Connection>,
@@ -250,23 +296,26 @@ impl Tx<'_> {
         self.meta.remove_all(self.conn, Some(self.id), keys)
     }
 
-    /// Marks `ids` as being moved to another path, outside the transaction, so that the marks
-    /// hold whatever part of the transaction the server applies (see [`MovingRecord`]).
-    /// `files`: each moved file's new path and entry.
-    pub fn mark_moving(&mut self, files: &[(String, Entry)]) -> Result<()> {
+    /// Marks the files among `moved` (new path, entry) as being moved to their new paths,
+    /// outside the transaction, so that the marks hold whatever part of the transaction the
+    /// server applies (see [`MovingRecord`]). Returns the ids it marked.
+    pub fn mark_moving(&mut self, moved: &[(String, Entry)]) -> Result<Vec<FileId>> {
         // Pipelined, a window at a time: a directory's rename marks every file below it.
         const WINDOW: usize = 256;
         let since_ms = now_ms();
+        let files: Vec<(&String, &Entry, FileId)> = moved
+            .iter()
+            .filter_map(|(to, entry)| entry.file().map(|f| (to, entry, f.id)))
+            .collect();
         for chunk in files.chunks(WINDOW) {
             let sent = chunk
                 .iter()
-                .filter_map(|(to, entry)| entry.file().map(|f| (to, entry, f.id)))
                 .map(|(to, entry, id)| {
-                    let key = format!("{MOVING_PREFIX}{}", id_hex(&id));
+                    let key = format!("{MOVING_PREFIX}{}", id_hex(id));
                     let mark = MovingRecord {
                         since_ms,
-                        to: to.clone(),
-                        entry: entry.clone(),
+                        to: to.to_string(),
+                        entry: (*entry).clone(),
                     };
                     self.meta.send_put(self.conn, None, &key, &mark.encode())
                 })
@@ -275,7 +324,7 @@ impl Tx<'_> {
                 self.meta.receive_ack(self.conn, request)?;
             }
         }
-        Ok(())
+        Ok(files.into_iter().map(|(_, _, id)| id).collect())
     }
 
     /// `dir` and everything below it, parents before children, read and locked level by level.
@@ -598,21 +647,18 @@ impl Igfs {
                 }
             }
             let kind = src_entry.kind();
-            let moved = tx.subtree(&src, src_entry)?;
-            let files: Vec<(String, Entry)> = moved
-                .iter()
-                .filter(|(_, e)| e.file().is_some())
-                .map(|(p, e)| (format!("{dst}{}", &p[src.len()..]), e.clone()))
-                .collect();
-            tx.mark_moving(&files)?;
-            let moving: Vec<FileId> = files
-                .iter()
-                .filter_map(|(_, e)| e.file().map(|f| f.id))
-                .collect();
-            let old_keys: Vec<String> = moved.iter().map(|(p, _)| p.clone()).collect();
+            let (old_keys, moved): (Vec<String>, Vec<(String, Entry)>) = tx
+                .subtree(&src, src_entry)?
+                .into_iter()
+                .map(|(p, e)| {
+                    let to = format!("{dst}{}", &p[src.len()..]);
+                    (p, (to, e))
+                })
+                .unzip();
+            let moving = tx.mark_moving(&moved)?;
             tx.remove(&old_keys)?;
-            for (p, e) in &moved {
-                tx.put_entry(&format!("{dst}{}", &p[src.len()..]), e)?;
+            for (to, e) in &moved {
+                tx.put_entry(to, e)?;
             }
             let now = now_ms();
             let mut src_parent_entry = found
@@ -701,14 +747,13 @@ impl Igfs {
             .pool
             .with_connection(|c| shared.meta.get_all(c, None, &mark_keys))?;
         let names = if marked.is_empty() {
-            HashMap::new()
+            Sweep::default()
         } else {
-            let ids: HashSet<FileId> = files.iter().map(|f| f.id).collect();
-            self.names_of(&ids)?
+            self.sweep(true)?
         };
         for (f, mark_key) in files.iter().zip(&mark_keys) {
             let hex = id_hex(&f.id);
-            let named = names.get(&f.id).map_or(0, Vec::len);
+            let named = names.named(&f.id).len();
             if named == 0 {
                 self.delete_blocks(&hex, 0, f.block_count())?;
             }
@@ -724,31 +769,22 @@ impl Igfs {
         Ok(())
     }
 
-    /// The paths that refer to each of `ids`, from a sweep of the metadata cache.
-    fn names_of(&self, ids: &HashSet<FileId>) -> Result<HashMap<FileId, Vec<String>>> {
+    /// Reads the whole metadata cache: every file version a path names and, unless
+    /// `names_only`, the bookkeeping records. An unreadable value fails the sweep.
+    fn sweep(&self, names_only: bool) -> Result<Sweep> {
         let shared = &self.shared;
-        let mut names: HashMap<FileId, Vec<String>> = HashMap::new();
+        let mut found = Sweep::default();
         let mut problem = None;
         shared.pool.with_connection(|c| {
             shared.meta.for_each(c, |key, value| {
-                if !key.starts_with('/') {
-                    return;
-                }
-                match Entry::decode(key, value) {
-                    Ok(e) => {
-                        if let Some(f) = e.file().filter(|f| ids.contains(&f.id)) {
-                            names.entry(f.id).or_default().push(key.to_string());
-                        }
-                    }
-                    Err(e) => {
-                        problem.get_or_insert(e);
-                    }
+                if let Err(e) = found.add(key, value, names_only) {
+                    problem.get_or_insert(e);
                 }
             })
         })?;
         match problem {
             Some(e) => Err(e),
-            None => Ok(names),
+            None => Ok(found),
         }
     }
 
@@ -779,46 +815,18 @@ impl Igfs {
     /// and a writer checks its record inside the transaction that publishes.
     pub fn gc(&self, older_than: Duration) -> Result<GcReport> {
         let shared = &self.shared;
-        // Every published version: its block count and the paths that name it.
-        let mut referenced: HashMap<FileId, (u64, Vec<String>)> = HashMap::new();
-        let mut trash: Vec<(String, TrashRecord)> = Vec::new();
-        let mut pending: Vec<(String, PendingRecord)> = Vec::new();
-        let mut moving: Vec<(String, MovingRecord)> = Vec::new();
-        let mut problem = None;
-        shared.pool.with_connection(|c| {
-            shared.meta.for_each(c, |key, value| {
-                let parsed = if key.starts_with('/') {
-                    Entry::decode(key, value).map(|e| {
-                        if let Some(f) = e.file() {
-                            let named = referenced
-                                .entry(f.id)
-                                .or_insert((f.block_count(), Vec::new()));
-                            named.1.push(key.to_string());
-                        }
-                    })
-                } else if let Some(hex) = key.strip_prefix(TRASH_PREFIX) {
-                    TrashRecord::decode(key, value).map(|r| trash.push((hex.to_string(), r)))
-                } else if let Some(hex) = key.strip_prefix(PENDING_PREFIX) {
-                    PendingRecord::decode(key, value).map(|r| pending.push((hex.to_string(), r)))
-                } else if let Some(hex) = key.strip_prefix(MOVING_PREFIX) {
-                    MovingRecord::decode(key, value).map(|r| moving.push((hex.to_string(), r)))
-                } else {
-                    Ok(())
-                };
-                if let Err(e) = parsed {
-                    problem.get_or_insert(e);
-                }
-            })
-        })?;
-        if let Some(e) = problem {
-            return Err(e);
-        }
+        let Sweep {
+            versions,
+            trash,
+            pending,
+            moving,
+        } = self.sweep(false)?;
         let mut report = GcReport::default();
         let trashed: HashSet<String> = trash.iter().map(|(hex, _)| hex.clone()).collect();
         for (hex, record) in trash {
             let key = format!("{TRASH_PREFIX}{hex}");
             let names = parse_id_hex(&hex)
-                .and_then(|id| referenced.get(&id).map(|(_, names)| (id, names.clone())));
+                .and_then(|id| versions.get(&id).map(|(_, names)| (id, names.clone())));
             if let Some((id, names)) = names {
                 // A path still named this version during the sweep: a transaction applied in
                 // part, or one that committed while the sweep ran. Checked again under lock.
@@ -859,7 +867,7 @@ impl Igfs {
                     // Blocks a published version still uses stay; only the part past its end
                     // goes. The count read above still holds if the record is unchanged: the
                     // writer's sync, and any other appender's claim, change the record.
-                    let keep = referenced.get(&id).map_or(0, |(blocks, _)| *blocks);
+                    let keep = versions.get(&id).map_or(0, |(blocks, _)| *blocks);
                     let reaped = PendingRecord {
                         reaped_from: Some(keep),
                         ..record.clone()
@@ -893,7 +901,7 @@ impl Igfs {
         // needed only while its version has two names.
         for (hex, record) in moving {
             let named = parse_id_hex(&hex)
-                .and_then(|id| referenced.get(&id))
+                .and_then(|id| versions.get(&id))
                 .map_or(0, |(_, names)| names.len());
             if record.since_ms > cutoff || named >= 2 {
                 continue;
