@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     mkdir.add_argument("-p", "--parents", action="store_true")
     gc = sub.add_parser("gc", help="delete blocks left by crashed writers and interrupted deletes")
     gc.add_argument("--older-than", type=float, default=3600.0, help="seconds without progress (default 3600)")
+    gc.add_argument(
+        "--orphans",
+        action="store_true",
+        help="also delete blocks that no file or record refers to (reads every block once)",
+    )
     return parser
 
 
@@ -125,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
             for path in args.paths:
                 fs.mkdir(path, parents=args.parents, exist_ok=args.parents)
         elif args.command == "gc":
-            report = fs.gc(args.older_than)
+            report = fs.gc(args.older_than, orphans=args.orphans)
             print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in report.items()))
     except (IgniteError, OSError) as e:
         print(f"ignite-fast fs {args.command}: {e}", file=sys.stderr)

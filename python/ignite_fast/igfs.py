@@ -390,13 +390,22 @@ class IgniteFileSystem:
 
     mv = rename
 
-    def gc(self, older_than: float = 3600.0) -> dict[str, int]:
+    def gc(self, older_than: float = 3600.0, orphans: bool = False) -> dict[str, int]:
         """Deletes blocks no file uses any more: trash left by interrupted deletes, and blocks of
         writers that made no progress for ``older_than`` seconds without closing (crashed
         processes). A file that a rename interrupted while the server committed it left under no
-        name gets back the name it was moving to (``restored``). Returns counts of what it did."""
-        trash, writers, blocks, restored = self._native.gc(float(older_than))
-        return {"trash_records": trash, "abandoned_writers": writers, "blocks_deleted": blocks, "restored": restored}
+        name gets back the name it was moving to (``restored``). With ``orphans``, it also deletes
+        the blocks of versions nothing refers to, which an overwrite or delete the server applied
+        in part can leave (``orphan_blocks``); that reads every block in the data cache once.
+        Returns counts of what it did."""
+        trash, writers, blocks, restored, orphan_blocks = self._native.gc(float(older_than), orphans)
+        return {
+            "trash_records": trash,
+            "abandoned_writers": writers,
+            "blocks_deleted": blocks,
+            "restored": restored,
+            "orphan_blocks": orphan_blocks,
+        }
 
     @staticmethod
     def _path(path: str | os.PathLike[str]) -> str:

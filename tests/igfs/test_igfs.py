@@ -314,6 +314,7 @@ def test_recursive_delete_leaves_no_orphan_blocks(small_blocks, pyignite_client)
         "abandoned_writers": 0,
         "blocks_deleted": 0,
         "restored": 0,
+        "orphan_blocks": 0,
     }
 
 

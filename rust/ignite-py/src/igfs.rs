@@ -192,16 +192,23 @@ impl NativeIgfs {
         })
     }
 
-    /// `(trash records, abandoned writers, blocks deleted, files restored)`.
-    fn gc(&self, py: Python<'_>, older_than: f64) -> PyResult<(usize, usize, u64, usize)> {
+    /// `(trash records, abandoned writers, blocks deleted, files restored, orphan blocks)`.
+    #[pyo3(signature = (older_than, orphans=false))]
+    fn gc(
+        &self,
+        py: Python<'_>,
+        older_than: f64,
+        orphans: bool,
+    ) -> PyResult<(usize, usize, u64, usize, u64)> {
         let older_than: Duration = seconds(older_than, "older_than")?;
         let fs = &self.inner;
-        let report = detach(py, || fs.gc(older_than))?;
+        let report = detach(py, || fs.gc(older_than, orphans))?;
         Ok((
             report.trash_records,
             report.abandoned_writers,
             report.blocks_deleted,
             report.restored,
+            report.orphan_blocks,
         ))
     }
 }

@@ -259,9 +259,20 @@ pub struct MovingRecord {
     pub entry: Entry,
 }
 
+/// A file id that `gc` found blocks of and nothing referring to (no path, no pending, trash or
+/// moving record), stored while `gc` checks that again; a rename that moves the id removes it,
+/// and `gc` deletes the blocks only if its own record is still there (see `Igfs::gc`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrphanRecord {
+    /// The run of `gc` that stored it.
+    pub gc: [u8; 16],
+    pub since_ms: i64,
+}
+
 pub const PENDING_PREFIX: &str = "~pending/";
 pub const TRASH_PREFIX: &str = "~trash/";
 pub const MOVING_PREFIX: &str = "~moving/";
+pub const ORPHAN_PREFIX: &str = "~orphan/";
 
 impl PendingRecord {
     pub fn encode(&self) -> Vec<u8> {
@@ -347,6 +358,26 @@ impl MovingRecord {
     }
 }
 
+impl OrphanRecord {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::new();
+        w.u8(FORMAT_VERSION).bytes(&self.gc).i64(self.since_ms);
+        w.buf
+    }
+
+    pub fn decode(key: &str, bytes: &[u8]) -> Result<OrphanRecord> {
+        let parse = || -> Result<OrphanRecord> {
+            let mut r = Reader::new(bytes);
+            check_version(&mut r)?;
+            Ok(OrphanRecord {
+                gc: file_id(&mut r)?,
+                since_ms: r.i64()?,
+            })
+        };
+        parse().map_err(|e| corrupt(key, e))
+    }
+}
+
 pub fn id_hex(id: &FileId) -> String {
     id.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -365,6 +396,12 @@ pub fn parse_id_hex(hex: &str) -> Option<FileId> {
 /// The data-cache key of block `index` of file `id`.
 pub fn block_key(id_hex: &str, index: u64) -> String {
     format!("{id_hex}/{index}")
+}
+
+/// The file id and index a data-cache key names, if it is a block key.
+pub fn parse_block_key(key: &str) -> Option<(FileId, u64)> {
+    let (hex, index) = key.split_once('/')?;
+    Some((parse_id_hex(hex)?, index.parse().ok()?))
 }
 
 #[cfg(test)]
@@ -449,6 +486,24 @@ mod tests {
         // Records of writers of earlier versions end after the time.
         assert_eq!(alive.encode().len(), 17);
         assert!(PendingRecord::decode("k", &reaped.encode()[..20]).is_err());
+    }
+
+    #[test]
+    fn orphan_records_round_trip_and_block_keys_parse() {
+        let orphan = OrphanRecord {
+            gc: [9; 16],
+            since_ms: 42,
+        };
+        assert_eq!(OrphanRecord::decode("k", &orphan.encode()).unwrap(), orphan);
+        assert!(OrphanRecord::decode("k", &orphan.encode()[..20]).is_err());
+        let id = [0xcd; 16];
+        assert_eq!(
+            parse_block_key(&block_key(&id_hex(&id), 17)),
+            Some((id, 17))
+        );
+        for foreign in ["", "/", "x/1", &format!("{}/-1", id_hex(&id)), &id_hex(&id)] {
+            assert_eq!(parse_block_key(foreign), None, "{foreign}");
+        }
     }
 
     #[test]

@@ -20,7 +20,9 @@
 //!   [`entry::MovingRecord`]), so nothing here deletes blocks on a record's word alone: the
 //!   versions a rename moves are marked, and a marked version's blocks, or those of trash that
 //!   `gc` finds still named, stay while a path names them; `gc` gives a marked version that
-//!   lost every name the one it was moving to.
+//!   lost every name the one it was moving to. A version that lost its name but got no trash
+//!   record (an overwrite or delete applied in part) is found by `gc` with `orphans`, which reads
+//!   the data cache for blocks nothing refers to.
 //!
 //! Which cluster and caches `igfs:///path` means when no one says: the `IGFS_*` environment
 //! variables, read by [`IgfsEnv`] (the TensorFlow plugin reads them through it).
@@ -47,8 +49,8 @@ use crate::ignite2::kv::{CacheRef, Transaction};
 use crate::net::pool::ConnectionPool;
 use crate::net::stream::ConnectionConfig;
 use entry::{
-    block_key, id_hex, parse_id_hex, FileId, MovingRecord, PendingRecord, TrashRecord,
-    MOVING_PREFIX, PENDING_PREFIX, TRASH_PREFIX,
+    block_key, id_hex, parse_block_key, parse_id_hex, FileId, MovingRecord, OrphanRecord,
+    PendingRecord, TrashRecord, MOVING_PREFIX, ORPHAN_PREFIX, PENDING_PREFIX, TRASH_PREFIX,
 };
 
 #[derive(Debug, Clone)]
@@ -103,6 +105,9 @@ pub struct GcReport {
     pub blocks_deleted: u64,
     /// Files put back under the name a rename the server applied in part was giving them.
     pub restored: usize,
+    /// With `orphans`: blocks of versions that nothing referred to (a publish or delete the
+    /// server applied in part stored the entry replacing a version but not its trash record).
+    pub orphan_blocks: u64,
 }
 
 /// What a sweep of the metadata cache found.
@@ -114,6 +119,7 @@ struct Sweep {
     trash: Vec<(String, TrashRecord)>,
     pending: Vec<(String, PendingRecord)>,
     moving: Vec<(String, MovingRecord)>,
+    orphans: Vec<(String, OrphanRecord)>,
 }
 
 impl Sweep {
@@ -141,6 +147,9 @@ impl Sweep {
         } else if let Some(hex) = key.strip_prefix(MOVING_PREFIX) {
             self.moving
                 .push((hex.to_string(), MovingRecord::decode(key, value)?));
+        } else if let Some(hex) = key.strip_prefix(ORPHAN_PREFIX) {
+            self.orphans
+                .push((hex.to_string(), OrphanRecord::decode(key, value)?));
         }
         Ok(())
     }
@@ -286,6 +295,11 @@ impl Tx<'_> {
     /// A bookkeeping record (pending or trash), read and locked.
     pub fn record(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
         self.meta.get(self.conn, Some(self.id), key)
+    }
+
+    /// Several bookkeeping records, read and locked; absent ones are missing from the map.
+    pub fn records(&mut self, keys: &[String]) -> Result<HashMap<String, Vec<u8>>> {
+        self.meta.get_all(self.conn, Some(self.id), keys)
     }
 
     pub fn put_record(&mut self, key: &str, value: &[u8]) -> Result<()> {
@@ -656,7 +670,11 @@ impl Igfs {
                 })
                 .unzip();
             let moving = tx.mark_moving(&moved)?;
-            tx.remove(&old_keys)?;
+            // Any `~orphan/` record of a moved version goes too: `gc` then leaves its blocks.
+            let orphan_keys = moving
+                .iter()
+                .map(|id| format!("{ORPHAN_PREFIX}{}", id_hex(id)));
+            tx.remove(&old_keys.into_iter().chain(orphan_keys).collect::<Vec<_>>())?;
             for (to, e) in &moved {
                 tx.put_entry(to, e)?;
             }
@@ -776,7 +794,7 @@ impl Igfs {
         let mut found = Sweep::default();
         let mut problem = None;
         shared.pool.with_connection(|c| {
-            shared.meta.for_each(c, |key, value| {
+            shared.meta.for_each(c, 1024, |key, value| {
                 if let Err(e) = found.add(key, value, names_only) {
                     problem.get_or_insert(e);
                 }
@@ -813,16 +831,35 @@ impl Igfs {
     /// `Conflict`, publishing nothing (the file keeps its previous version). A writer is never
     /// published with blocks missing: `gc` marks a writer's record before deleting its blocks,
     /// and a writer checks its record inside the transaction that publishes.
-    pub fn gc(&self, older_than: Duration) -> Result<GcReport> {
+    ///
+    /// With `orphans`, it also deletes the blocks of versions that nothing refers to (see
+    /// [`Igfs::collect_orphans`]). That reads every block of the data cache (a scan has no
+    /// keys-only form), so it is a choice, not part of every run: such versions come only from
+    /// a transaction the server applied in part, which is rare.
+    pub fn gc(&self, older_than: Duration, orphans: bool) -> Result<GcReport> {
         let shared = &self.shared;
+        // Read before the metadata: see `collect_orphans`.
+        let blocks = if orphans {
+            Some(self.blocks_by_version()?)
+        } else {
+            None
+        };
         let Sweep {
             versions,
             trash,
             pending,
             moving,
+            orphans: condemned,
         } = self.sweep(false)?;
         let mut report = GcReport::default();
         let trashed: HashSet<String> = trash.iter().map(|(hex, _)| hex.clone()).collect();
+        let recorded: HashSet<String> = trash
+            .iter()
+            .map(|(hex, _)| hex)
+            .chain(pending.iter().map(|(hex, _)| hex))
+            .chain(moving.iter().map(|(hex, _)| hex))
+            .cloned()
+            .collect();
         for (hex, record) in trash {
             let key = format!("{TRASH_PREFIX}{hex}");
             let names = parse_id_hex(&hex)
@@ -919,7 +956,129 @@ impl Igfs {
                 .pool
                 .with_connection(|c| shared.meta.remove(c, None, &key))?;
         }
+        // Left by a run with `orphans` that stopped midway (removing one only ever keeps blocks).
+        let stale: Vec<String> = condemned
+            .iter()
+            .filter(|(_, record)| record.since_ms <= cutoff)
+            .map(|(hex, _)| format!("{ORPHAN_PREFIX}{hex}"))
+            .collect();
+        if !stale.is_empty() {
+            shared
+                .pool
+                .with_connection(|c| shared.meta.remove_all(c, None, &stale))?;
+        }
+        if let Some(blocks) = blocks {
+            let unreferenced = blocks
+                .into_iter()
+                .filter(|(id, _)| !versions.contains_key(id) && !recorded.contains(&id_hex(id)))
+                .collect();
+            report.orphan_blocks = self.collect_orphans(unreferenced)?;
+        }
         Ok(report)
+    }
+
+    /// Every file id with blocks in the data cache: how many, and the end of the last.
+    fn blocks_by_version(&self) -> Result<HashMap<FileId, (u64, u64)>> {
+        let shared = &self.shared;
+        // Pages of about 16 MiB: the blocks' bytes come along.
+        let page = ((16u32 << 20) / shared.settings.block_size).clamp(1, 1024) as i32;
+        let mut found: HashMap<FileId, (u64, u64)> = HashMap::new();
+        shared.pool.with_connection(|c| {
+            shared.data.for_each(c, page, |key, _| {
+                if let Some((id, index)) = parse_block_key(key) {
+                    let (count, end) = found.entry(id).or_insert((0, 0));
+                    *count += 1;
+                    *end = (*end).max(index.saturating_add(1));
+                }
+            })
+        })?;
+        Ok(found)
+    }
+
+    /// Deletes the blocks of `candidates` (id -> block count and end), versions that had blocks
+    /// and that nothing referred to in the sweep after the blocks were read: no path, no pending,
+    /// trash or moving record. A publish, delete or rename the server applied in part leaves
+    /// them: the entry that replaces a version stored, the version's trash record not (or a
+    /// writer's pending record removed, its entry not). Returns the blocks deleted.
+    ///
+    /// Why a version in use keeps its blocks:
+    /// - A writer stores its pending record before its first block, and the blocks were read
+    ///   before the metadata: a live version whose blocks were seen was published, or had its
+    ///   record, before the sweep began, and the sweep misses it only if a publish or rename
+    ///   committed while it ran (the sweep is not one snapshot).
+    /// - Each candidate is condemned in a transaction that finds none of its records and stores
+    ///   an `~orphan/` record of this run. From then on, only a rename of a name the version
+    ///   already has can give it one: a writer publishes only while its pending record is there
+    ///   (and an id is never written anew), an appender claims only a named file, and `gc`
+    ///   restores only a marked one. A rename removes the moved versions' `~orphan/` records in
+    ///   its transaction.
+    /// - A second sweep, after every condemnation, sees each name a version still has unless a
+    ///   rename moved it meanwhile. Its blocks go only if that sweep found no name and then,
+    ///   under lock, this run's record is still there (no rename since) and no pending, trash
+    ///   or moving record appeared (a rename the server applied in part leaves its mark). That
+    ///   transaction turns the record into trash, so a run that stops midway leaves the rest to
+    ///   the next.
+    fn collect_orphans(&self, candidates: HashMap<FileId, (u64, u64)>) -> Result<u64> {
+        let run = random_id()?;
+        let record = OrphanRecord {
+            gc: run,
+            since_ms: now_ms(),
+        }
+        .encode();
+        let keys = |id: &FileId| {
+            let hex = id_hex(id);
+            [ORPHAN_PREFIX, PENDING_PREFIX, TRASH_PREFIX, MOVING_PREFIX]
+                .map(|p| format!("{p}{hex}"))
+        };
+        let mut condemned = Vec::new();
+        for (id, blocks) in candidates {
+            let [orphan, refs @ ..] = keys(&id);
+            let stored = self.transaction("igfs: gc condemns a version", |tx| {
+                if !tx.records(&refs)?.is_empty() {
+                    return Ok(false);
+                }
+                tx.put_record(&orphan, &record)?;
+                Ok(true)
+            })?;
+            if stored {
+                condemned.push((id, blocks));
+            }
+        }
+        if condemned.is_empty() {
+            return Ok(0);
+        }
+        let names = self.sweep(true)?;
+        let mut deleted = 0;
+        for (id, (count, end)) in condemned {
+            let all = keys(&id);
+            let (orphan, trash_key) = (&all[0], &all[2]);
+            let unnamed = names.named(&id).is_empty();
+            let confirmed = self.transaction("igfs: gc confirms a version is unused", |tx| {
+                let mut found = tx.records(&all)?;
+                let ours = match found.remove(orphan) {
+                    Some(v) => OrphanRecord::decode(orphan, &v)?.gc == run,
+                    None => false,
+                };
+                if !ours {
+                    return Ok(false);
+                }
+                tx.remove(std::slice::from_ref(orphan))?;
+                if !unnamed || !found.is_empty() {
+                    return Ok(false);
+                }
+                tx.put_record(trash_key, &TrashRecord { blocks: end }.encode())?;
+                Ok(true)
+            })?;
+            if confirmed {
+                self.delete_blocks(&id_hex(&id), 0, end)?;
+                let shared = &self.shared;
+                shared
+                    .pool
+                    .with_connection(|c| shared.meta.remove(c, None, trash_key))?;
+                deleted += count;
+            }
+        }
+        Ok(deleted)
     }
 
     /// Puts `mark`'s entry at the path it was moving to, listed in its directory, unless that

@@ -189,16 +189,17 @@ impl CacheRef {
     }
 
     /// Calls `visit` with every `(key, value)` of the cache whose key is a string and whose value is
-    /// a byte array; other entries are skipped. For bookkeeping sweeps, not for bulk reads.
+    /// a byte array; other entries are skipped. The server sends `page_entries` entries at a
+    /// time. For bookkeeping sweeps, not for bulk reads.
     pub fn for_each(
         &self,
         conn: &mut Connection,
+        page_entries: i32,
         mut visit: impl FnMut(&str, &[u8]),
     ) -> Result<()> {
-        const PAGE_ENTRIES: i32 = 1024;
         let scan = ScanRequest {
             cache_id: self.id,
-            page_size: PAGE_ENTRIES,
+            page_size: page_entries.max(1),
             partition: -1,
             local: false,
         };
