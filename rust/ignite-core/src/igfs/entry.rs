@@ -162,6 +162,19 @@ fn check_version(r: &mut Reader<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Reads a bookkeeping record (its format version, then `parse`); one we cannot read is reported
+/// under its key.
+fn decode_record<T>(
+    key: &str,
+    bytes: &[u8],
+    parse: impl FnOnce(&mut Reader<'_>) -> Result<T>,
+) -> Result<T> {
+    let mut r = Reader::new(bytes);
+    check_version(&mut r)
+        .and_then(|()| parse(&mut r))
+        .map_err(|e| corrupt(key, e))
+}
+
 /// 16 bytes: a file id or a lease owner.
 fn file_id(r: &mut Reader<'_>) -> Result<FileId> {
     r.take(16)?
@@ -288,9 +301,7 @@ impl PendingRecord {
     }
 
     pub fn decode(key: &str, bytes: &[u8]) -> Result<PendingRecord> {
-        let parse = || -> Result<PendingRecord> {
-            let mut r = Reader::new(bytes);
-            check_version(&mut r)?;
+        decode_record(key, bytes, |r| {
             let bound = r.i64()?.max(0) as u64;
             let updated_ms = r.i64()?;
             let reaped_from = if r.pos() < bytes.len() && r.u8()? != 0 {
@@ -303,8 +314,7 @@ impl PendingRecord {
                 updated_ms,
                 reaped_from,
             })
-        };
-        parse().map_err(|e| corrupt(key, e))
+        })
     }
 }
 
@@ -316,14 +326,11 @@ impl TrashRecord {
     }
 
     pub fn decode(key: &str, bytes: &[u8]) -> Result<TrashRecord> {
-        let parse = || -> Result<TrashRecord> {
-            let mut r = Reader::new(bytes);
-            check_version(&mut r)?;
+        decode_record(key, bytes, |r| {
             Ok(TrashRecord {
                 blocks: r.i64()?.max(0) as u64,
             })
-        };
-        parse().map_err(|e| corrupt(key, e))
+        })
     }
 }
 
@@ -339,9 +346,7 @@ impl MovingRecord {
     }
 
     pub fn decode(key: &str, bytes: &[u8]) -> Result<MovingRecord> {
-        let parse = || -> Result<MovingRecord> {
-            let mut r = Reader::new(bytes);
-            check_version(&mut r)?;
+        decode_record(key, bytes, |r| {
             let since_ms = r.i64()?;
             let len = r.len(1)?;
             let to = std::str::from_utf8(r.take(len)?)
@@ -353,8 +358,7 @@ impl MovingRecord {
                 to,
                 entry,
             })
-        };
-        parse().map_err(|e| corrupt(key, e))
+        })
     }
 }
 
@@ -366,15 +370,12 @@ impl OrphanRecord {
     }
 
     pub fn decode(key: &str, bytes: &[u8]) -> Result<OrphanRecord> {
-        let parse = || -> Result<OrphanRecord> {
-            let mut r = Reader::new(bytes);
-            check_version(&mut r)?;
+        decode_record(key, bytes, |r| {
             Ok(OrphanRecord {
-                gc: file_id(&mut r)?,
+                gc: file_id(r)?,
                 since_ms: r.i64()?,
             })
-        };
-        parse().map_err(|e| corrupt(key, e))
+        })
     }
 }
 
