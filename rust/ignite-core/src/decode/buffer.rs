@@ -191,6 +191,14 @@ impl AlignedBuf {
         self.len += n;
     }
 
+    /// Appends `n` bytes of 1 (validity bytes of present rows).
+    pub fn extend_ones(&mut self, n: usize) {
+        self.reserve(n);
+        // SAFETY: `reserve` made room for `n` bytes after `len`.
+        unsafe { std::ptr::write_bytes(self.ptr.as_ptr().add(self.len), 1, n) };
+        self.len += n;
+    }
+
     /// Appends a value of a size known at compile time: a plain store, not a call to memcpy
     /// (which the per-row scalars of a column paid for).
     #[inline(always)]

@@ -77,8 +77,7 @@ pub struct ColumnBuilder {
     rows_hint: usize,
     options: DecodeOptions,
     len: usize,
-    validity: AlignedBuf,
-    null_count: usize,
+    validity: Validity,
     /// What the column holds by its declaration (binary metadata, an SQL column type), used to
     /// type a column that sees only nulls.
     declared: Option<ValueKind>,
@@ -94,7 +93,7 @@ pub struct ColumnBuilder {
 pub struct PrimSlot<'a> {
     kind: PrimKind,
     values: &'a mut AlignedBuf,
-    validity: &'a mut AlignedBuf,
+    validity: &'a mut Validity,
     len: &'a mut usize,
 }
 
@@ -108,7 +107,7 @@ impl PrimSlot<'_> {
     #[inline(always)]
     pub fn push(self, value: &[u8]) {
         push_prim(self.values, self.kind, value);
-        self.validity.push_u8(1);
+        self.validity.push_present();
         *self.len += 1;
     }
 }
@@ -121,7 +120,7 @@ pub struct TextSlot<'a> {
     data: &'a mut AlignedBuf,
     offsets: &'a mut TextOffsets,
     checked: &'a mut usize,
-    validity: &'a mut AlignedBuf,
+    validity: &'a mut Validity,
     len: &'a mut usize,
 }
 
@@ -142,12 +141,59 @@ impl TextSlot<'_> {
         }
         self.data.extend_from_slice(utf8);
         self.offsets.push(self.data.len());
-        self.validity.push_u8(1);
+        self.validity.push_present();
         *self.len += 1;
         if self.data.len() - *self.checked >= CHECK_BYTES {
             check_text(self.path, self.data, self.checked)?;
         }
         Ok(())
+    }
+}
+
+/// Which rows of a column are present: a byte a row (1 present, 0 null), written only once the
+/// column has a null; until then every row is present and nothing is stored (most columns have
+/// no null, and a byte a value was a store and a capacity check for every value).
+#[derive(Default)]
+struct Validity {
+    /// A byte for every row once `nulls > 0`, empty before.
+    bytes: AlignedBuf,
+    nulls: usize,
+}
+
+impl Validity {
+    #[inline(always)]
+    fn push_present(&mut self) {
+        if self.nulls > 0 {
+            self.bytes.push_u8(1);
+        }
+    }
+
+    /// A null after `rows` rows; the first one writes the bytes of the rows before it, with
+    /// room for `rows_hint` rows.
+    fn push_null(&mut self, rows: usize, rows_hint: usize) {
+        if self.nulls == 0 {
+            self.bytes.reserve(rows_hint.max(rows + 1));
+            self.bytes.extend_ones(rows);
+        }
+        self.bytes.push_u8(0);
+        self.nulls += 1;
+    }
+
+    /// The bytes of `rows` rows with the rows that `parent` says are null (0) made null too;
+    /// `None` when every row is present.
+    fn finish(mut self, rows: usize, parent: Option<&[u8]>) -> Option<AlignedBuf> {
+        if let Some(parent) = parent.filter(|p| p.iter().take(rows).any(|&b| b == 0)) {
+            if self.nulls == 0 {
+                self.bytes.extend_ones(rows);
+            }
+            for (v, &p) in self.bytes.as_mut_slice().iter_mut().zip(parent) {
+                if *v == 1 && p == 0 {
+                    *v = 0;
+                    self.nulls += 1;
+                }
+            }
+        }
+        (self.nulls > 0).then_some(self.bytes)
     }
 }
 
@@ -238,8 +284,7 @@ impl ColumnBuilder {
             rows_hint,
             options,
             len: 0,
-            validity: AlignedBuf::new(),
-            null_count: 0,
+            validity: Validity::default(),
             declared: None,
             selection: None,
             union: false,
@@ -274,7 +319,6 @@ impl ColumnBuilder {
         options: DecodeOptions,
     ) -> Self {
         let mut c = ColumnBuilder::with_options(path, rows_hint, options).declare(declared);
-        c.validity.reserve(rows_hint);
         for _ in 0..nulls {
             c.push_null();
         }
@@ -312,9 +356,8 @@ impl ColumnBuilder {
     }
 
     pub fn push_null(&mut self) {
+        self.validity.push_null(self.len, self.rows_hint);
         self.len += 1;
-        self.null_count += 1;
-        self.validity.push_u8(0);
         match &mut self.data {
             Data::Unknown => {}
             Data::Scalar { kind, values } => values.extend_zeros(kind.size()),
@@ -467,10 +510,16 @@ impl ColumnBuilder {
         })
     }
 
+    /// Whether the column holds objects already.
+    #[inline(always)]
+    pub fn holds_structs(&self) -> bool {
+        matches!(self.data, Data::Struct(_))
+    }
+
     /// A present value was appended to the column's data.
     #[inline]
     fn mark_present(&mut self) {
-        self.validity.push_u8(1);
+        self.validity.push_present();
         self.len += 1;
     }
 
@@ -638,17 +687,7 @@ impl ColumnBuilder {
             check_text(&self.path, data, checked)?;
         }
         let len = self.len;
-        let mut validity = self.validity;
-        let mut null_count = self.null_count;
-        if let Some(parent) = parent_validity {
-            for (v, &p) in validity.as_mut_slice().iter_mut().zip(parent) {
-                if *v == 1 && p == 0 {
-                    *v = 0;
-                    null_count += 1;
-                }
-            }
-        }
-        let validity = if null_count > 0 { Some(validity) } else { None };
+        let validity = self.validity.finish(len, parent_validity);
         Ok(match self.data {
             Data::Unknown => match self.declared {
                 // Only nulls, but the declaration says what the column holds: a typed, all-null column.
@@ -910,6 +949,46 @@ mod tests {
         assert_eq!(len, 5);
         assert_eq!(data.as_slice(), "abüx".as_bytes());
         assert_eq!(validity.unwrap().as_slice(), [0, 1, 1, 0, 1]);
+    }
+
+    #[test]
+    fn validity_is_written_from_the_first_null_on_and_takes_a_null_parent() {
+        let validity = |c: ColumnBuilder, parent: Option<&[u8]>| match c.finish(parent).unwrap() {
+            Column::Scalar { validity, .. } => validity.map(|v| v.as_slice().to_vec()),
+            other => panic!("not scalars: {other:?}"),
+        };
+        let ints = |values: &[Option<i32>]| {
+            let mut c = ColumnBuilder::with_rows_hint("i", 2);
+            for v in values {
+                match v {
+                    Some(v) => c
+                        .push_scalar(ScalarKind::Prim(PrimKind::I32), &v.to_le_bytes())
+                        .unwrap(),
+                    None => c.push_null(),
+                }
+            }
+            c
+        };
+        assert_eq!(validity(ints(&[Some(1), Some(2)]), None), None);
+        let mixed = [Some(1), Some(2), None, Some(4), None, None, Some(7)];
+        assert_eq!(validity(ints(&mixed), None).unwrap(), [1, 1, 0, 1, 0, 0, 1]);
+        // a parent's nulls, in a column with nulls of its own and in one without
+        let parent = [1, 0, 1, 1, 1, 1, 0];
+        assert_eq!(
+            validity(ints(&mixed), Some(&parent)).unwrap(),
+            [1, 0, 0, 1, 0, 0, 0]
+        );
+        let present = [Some(1), Some(2), Some(3)];
+        assert_eq!(
+            validity(ints(&present), Some(&[1, 0, 1])).unwrap(),
+            [1, 0, 1]
+        );
+        assert_eq!(validity(ints(&present), Some(&[1, 1, 1])), None);
+        // a column first met after some rows: nulls before its first value
+        let mut late = ColumnBuilder::with_nulls("l".into(), None, 2, 8, DecodeOptions::default());
+        late.push_scalar(ScalarKind::Prim(PrimKind::I32), &5i32.to_le_bytes())
+            .unwrap();
+        assert_eq!(validity(late, None).unwrap(), [0, 0, 1]);
     }
 
     /// Pushes `strings` into a column of strings and finishes it.

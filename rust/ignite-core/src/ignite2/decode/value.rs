@@ -10,7 +10,7 @@ use crate::ignite2::decode::object::push_object;
 use crate::ignite2::format::decimal::read_decimal;
 use crate::ignite2::format::metadata::TypeResolver;
 use crate::ignite2::format::values::{
-    handle_target, read_timestamp_nanos, wrapped_target, MAX_DEPTH,
+    handle_target, read_timestamp_nanos, wrapped_span, MAX_DEPTH,
 };
 use crate::ignite2::protocol::{type_code as tc, type_code_name};
 use crate::ignite2::wire::Reader;
@@ -160,6 +160,10 @@ pub fn push_value_within(
     if let Some(end) = push_own_text(column, buf, pos, 0, budget) {
         return end;
     }
+    if buf.get(pos) == Some(&tc::OBJECT) && column.holds_structs() {
+        // an object into a column of objects (a scan's values): without the kind dispatch
+        return column.push_struct(|s| push_object(s, buf, pos, types, depth, budget));
+    }
     let mut r = Reader::at(buf, pos)?;
     let code = r.u8()?;
     match code {
@@ -174,11 +178,9 @@ pub fn push_value_within(
             return Ok(pos + 5);
         }
         tc::WRAPPED => {
-            let inner = wrapped_target(buf, pos)?;
+            let (inner, end) = wrapped_span(buf, pos)?;
             push_value_within(column, buf, inner, types, depth + 1, budget)?;
-            // code | length | bytes | the object's offset in them: wrapped_target checked that
-            // all of it lies in `buf`
-            return Ok(pos + 9 + r.len(1)?);
+            return Ok(end);
         }
         _ => {}
     }

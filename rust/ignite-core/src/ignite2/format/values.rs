@@ -123,6 +123,13 @@ pub fn object_type_id(buf: &[u8], pos: usize) -> Result<Option<i32>> {
 
 /// For a wrapped object (27) at `pos`: the position of the object inside it.
 pub fn wrapped_target(buf: &[u8], pos: usize) -> Result<usize> {
+    wrapped_span(buf, pos).map(|(inner, _)| inner)
+}
+
+/// For a wrapped object (27) at `pos`: the position of the object inside it, and the position
+/// just past the wrapper (`code | length | bytes | the object's offset in them`).
+#[inline]
+pub fn wrapped_span(buf: &[u8], pos: usize) -> Result<(usize, usize)> {
     let mut r = Reader::at(buf, pos + 1)?;
     let len = r.len(1)?;
     let data_start = r.pos();
@@ -133,7 +140,7 @@ pub fn wrapped_target(buf: &[u8], pos: usize) -> Result<usize> {
             "wrapped object at offset {pos}: inner offset {offset} outside its {len} bytes"
         )));
     }
-    Ok(data_start + offset as usize)
+    Ok((data_start + offset as usize, r.pos()))
 }
 
 /// A Timestamp (type 33) after its type code, in nanoseconds since the epoch; an error outside
