@@ -4,7 +4,9 @@
 
 use std::ffi::{c_char, c_int, c_void};
 
-use ignite_core::decode::column_builder::{first_not_utf8, pad_strings};
+use ignite_core::decode::column_builder::{
+    begins_character, first_not_utf8, longest_string, pad_strings, utf8_as_a_whole,
+};
 use ignite_core::{AlignedBuf, PrimKind};
 use numpy::ndarray::{ArrayViewD, IxDyn};
 use numpy::{
@@ -164,23 +166,25 @@ pub(crate) fn string_dtype_array<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let data = data.as_slice()?;
     let offsets = StrOffsets::extract(offsets)?;
-    let (ranges, not_utf8): (Vec<(usize, usize)>, _) = with_offsets!(&offsets, o => (
-        o.windows(2).map(|w| (w[0] as usize, w[1] as usize)).collect(),
-        first_not_utf8(o, data).map_err(to_py_err)?,
-    ));
+    with_offsets!(&offsets, o => longest_string(o, data).map_err(to_py_err))?;
+    let rows = with_offsets!(&offsets, o => o.len() - 1);
     let valid = valid.as_ref().map(|v| v.as_slice()).transpose()?;
-    if valid.is_some_and(|v| v.len() != ranges.len()) {
+    if valid.is_some_and(|v| v.len() != rows) {
         return Err(PyValueError::new_err(
             "valid must have one entry per string",
         ));
     }
-    if let Some((start, end)) = not_utf8.map(|row| ranges[row]) {
-        return Err(PyValueError::new_err(format!(
-            "the string at bytes {start}..{end} is not UTF-8"
-        )));
+    // The strings' bytes as a whole here; that each string begins a character is checked while
+    // packing it (a pass over the strings of its own cost more than the check).
+    if !with_offsets!(&offsets, o => utf8_as_a_whole(o, data)) {
+        return Err(with_offsets!(&offsets, o => not_utf8_error(o, data)));
     }
     let numpy = py.import("numpy")?;
     let Ok(string_dtype) = numpy.getattr("dtypes")?.getattr("StringDType") else {
+        if !with_offsets!(&offsets, o => (0..rows).all(|i| begins_character(string_at(o, data, i))))
+        {
+            return Err(with_offsets!(&offsets, o => not_utf8_error(o, data)));
+        }
         return Err(PyTypeError::new_err(
             "strings=\"str\" needs numpy 2 (numpy.dtypes.StringDType)",
         ));
@@ -188,39 +192,95 @@ pub(crate) fn string_dtype_array<'py>(
     let kwargs = PyDict::new(py);
     kwargs.set_item("na_object", py.None())?;
     let dtype = string_dtype.call((), Some(&kwargs))?;
-    let array = numpy.getattr("empty")?.call1((ranges.len(), dtype))?;
+    let array = numpy.getattr("empty")?.call1((rows, dtype))?;
     let untyped = array.cast::<PyUntypedArray>()?;
     let api = string_api(py)?;
-    // SAFETY: `array` is a new, C-contiguous StringDType array of `ranges.len()` elements (made
-    // just above), so its data holds that many 16-byte packed strings and its descriptor is a
+    let packed = with_offsets!(&offsets, o => pack_strings(&api, untyped, o, data, valid));
+    match packed {
+        Packed::All => Ok(array),
+        Packed::NotUtf8 => Err(with_offsets!(&offsets, o => not_utf8_error(o, data))),
+        Packed::Failed => Err(PyErr::take(py).unwrap_or_else(|| {
+            PyMemoryError::new_err("numpy could not allocate a StringDType string")
+        })),
+    }
+}
+
+/// String `i` of those that `offsets` cut from `data` (offsets `longest_string` accepted).
+#[inline(always)]
+fn string_at<'a, O: Copy + Into<i64>>(offsets: &[O], data: &'a [u8], i: usize) -> &'a [u8] {
+    &data[offsets[i].into() as usize..offsets[i + 1].into() as usize]
+}
+
+/// The error naming the first string that is not UTF-8 (one of them is not).
+#[cold]
+fn not_utf8_error<O: Copy + Into<i64>>(offsets: &[O], data: &[u8]) -> PyErr {
+    match first_not_utf8(offsets, data) {
+        Ok(Some(row)) => {
+            let (start, end) = (offsets[row].into(), offsets[row + 1].into());
+            PyValueError::new_err(format!("the string at bytes {start}..{end} is not UTF-8"))
+        }
+        Ok(None) => internal_error("strings found not UTF-8 are UTF-8 one by one".to_string()),
+        Err(e) => to_py_err(e),
+    }
+}
+
+/// How packing a StringDType array went.
+enum Packed {
+    All,
+    /// A string begins in the middle of a character: not UTF-8 (nothing after it packed).
+    NotUtf8,
+    /// numpy could not pack a string (its error is set).
+    Failed,
+}
+
+/// Packs the strings that `offsets` cut from `data` into `array`, a new StringDType array of
+/// one element per string, None where `valid` says so. `offsets` lie in order within `data`
+/// (`longest_string` accepted them) and `data` is UTF-8 between the first and the last
+/// (`utf8_as_a_whole`), so each string is UTF-8 once every string begins a character, checked
+/// here on the way (a string is packed only once it and every one before it passed).
+fn pack_strings<O: Copy + Into<i64>>(
+    api: &StringApi,
+    array: &Bound<'_, PyUntypedArray>,
+    offsets: &[O],
+    data: &[u8],
+    valid: Option<&[bool]>,
+) -> Packed {
+    let rows = offsets.len() - 1;
+    // SAFETY: `array` is a new, C-contiguous StringDType array of `rows` elements (the caller
+    // made it so), so its data holds that many 16-byte packed strings and its descriptor is a
     // PyArray_StringDTypeObject, as NpyString_acquire_allocator requires; the allocator is held
-    // (numpy's lock) while packing and released once, and the GIL is held throughout. Each
-    // packed source slice lies within `data` and is UTF-8 (both checked by `first_not_utf8`).
-    let failed = unsafe {
-        let raw = untyped.as_array_ptr();
+    // (numpy's lock) while packing and released once, and the GIL is held throughout (the
+    // caller holds `array`, a GIL-bound reference). Each packed source slice lies within `data`
+    // (`string_at` slices it) and is UTF-8: `data` is as a whole between the first and the last
+    // string, and this string and the one after it (if any) begin characters (the latter is
+    // checked at the next turn, and a failure there returns an error: the array, whose packed
+    // strings numpy frees, is dropped unseen).
+    unsafe {
+        let raw = array.as_array_ptr();
         let elements = (*raw).fields.data as *mut PackedString;
         let allocator = (api.acquire_allocator)((*raw).fields.descr as *const c_void);
-        let mut failed = false;
-        for (i, &(start, end)) in ranges.iter().enumerate() {
+        let mut packed = Packed::All;
+        for i in 0..rows {
+            // every string, null or not: one that does not begin a character leaves the one
+            // before it unfinished
+            let string = string_at(offsets, data, i);
+            if !begins_character(string) {
+                packed = Packed::NotUtf8;
+                break;
+            }
             let out = elements.add(i);
             let status = match valid {
                 Some(v) if !v[i] => (api.pack_null)(allocator, out),
-                _ => (api.pack)(allocator, out, data.as_ptr().add(start).cast(), end - start),
+                _ => (api.pack)(allocator, out, string.as_ptr().cast(), string.len()),
             };
             if status < 0 {
-                failed = true;
+                packed = Packed::Failed;
                 break;
             }
         }
         (api.release_allocator)(allocator);
-        failed
-    };
-    if failed {
-        return Err(PyErr::take(py).unwrap_or_else(|| {
-            PyMemoryError::new_err("numpy could not allocate a StringDType string")
-        }));
+        packed
     }
-    Ok(array)
 }
 
 /// numpy's `npy_packed_static_string`: an element of a StringDType array (opaque, 16 bytes).

@@ -878,6 +878,24 @@ pub fn first_not_utf8<O: Copy + Into<i64>>(offsets: &[O], data: &[u8]) -> Result
     Ok((0..rows).find(|&i| !is_utf8(&data[at(i)..at(i + 1)])))
 }
 
+/// Whether the strings that `offsets` cut from `data` (offsets that [`longest_string`] accepts)
+/// are UTF-8 taken together, from the first one's start to the last one's end. Each of them is
+/// UTF-8 exactly when, besides, each begins a character (see [`begins_character`]): a reader
+/// that visits every string anyway checks that on its way instead of in a pass of its own.
+pub fn utf8_as_a_whole<O: Copy + Into<i64>>(offsets: &[O], data: &[u8]) -> bool {
+    let (first, last) = (
+        offsets[0].into() as usize,
+        offsets[offsets.len() - 1].into() as usize,
+    );
+    is_utf8(&data[first..last])
+}
+
+/// Whether `string` is empty or begins a character (its first byte is no continuation byte).
+#[inline(always)]
+pub fn begins_character(string: &[u8]) -> bool {
+    string.first().is_none_or(|&b| !is_continuation(b))
+}
+
 /// Bytes of padded rows zeroed at once: well within the first-level cache.
 const PAD_BLOCK_BYTES: usize = 16 << 10;
 
@@ -1092,6 +1110,24 @@ mod tests {
         assert_eq!(first(&[2, 2, 3, 4], data), Some(1));
         assert_eq!(first(&[0, 2, 7], b"ab\xFFxyz!"), Some(1));
         assert_eq!(first_not_utf8(&[0i32, 2, 5], data).unwrap(), None);
+        // as a whole, then string by string as a reader packing them goes
+        let each_begins = |offsets: &[i64], data: &[u8]| {
+            offsets
+                .windows(2)
+                .all(|w| begins_character(&data[w[0] as usize..w[1] as usize]))
+        };
+        for (offsets, bytes, whole, each) in [
+            (&[0i64, 2, 2, 4, 5, 8][..], data, true, true),
+            (&[0, 3, 5], data, true, false), // the ü split: whole, not each
+            (&[2, 2, 3, 4], data, true, false),
+            (&[0, 2, 7], b"ab\xFFxyz!", false, true),
+            (&[0], data, true, true),
+        ] {
+            assert_eq!(utf8_as_a_whole(offsets, bytes), whole, "{offsets:?}");
+            assert_eq!(each_begins(offsets, bytes), each, "{offsets:?}");
+            let utf8 = first(offsets, bytes).is_none();
+            assert_eq!(utf8, whole && each, "{offsets:?}");
+        }
         for bad in [&[0i64, 3, 2][..], &[0, 9], &[-1, 0], &[]] {
             assert!(matches!(
                 first_not_utf8(bad, b"abc"),
