@@ -397,6 +397,7 @@ def test_cli(cluster, fs_name, tmp_path):
     assert cli("rm", "-r", "/c").returncode == 0
     assert cli("ls", "/").stdout == b""
     assert b"blocks deleted: 0" in cli("gc").stdout
+    assert b"orphan blocks: 0" in cli("gc", "--orphans").stdout
 
 
 def test_explicit_cache_names_and_existing_caches(cluster, pyignite_client, fs_name):

@@ -6,12 +6,14 @@ while the commit is under way. rust/ignite-core/examples/torn_commit.rs, which c
 right after each commit request, saw 60 of 4,000 such commits come out torn (a rename's
 destination written, its source and parent not) on a node that had served half an hour of killed
 IGFS writers, and none of 10,000 on freshly started nodes. A process killed inside `rename` can
-therefore leave its file under both names (or, in principle, under neither), and any killed
-commit can leave a trash record for a version a path still names.
+therefore leave its file under both names (or, in principle, under neither), any killed commit
+can leave a trash record for a version a path still names, and a killed overwrite or delete can
+drop a version without its trash record (its blocks then have nothing referring to them).
 
 These tests build those states with pyignite, as the server leaves them, and check that later
-renames, deletes and `gc` keep every version a path names whole, and collect the rest. The crash
-test (test_igfs_crash.py) meets the same states by chance."""
+renames, deletes and `gc` keep every version a path names whole, and collect the rest (the
+unreferenced blocks with `gc(orphans=True)`, which must spare a live writer's and a version a
+rename is moving). The crash test (test_igfs_crash.py) meets the same states by chance."""
 
 from __future__ import annotations
 
@@ -202,10 +204,14 @@ def test_gc_orphans_running_beside_writers_and_renames_deletes_nothing_in_use(ig
     """A sweep is no snapshot: a rename or publish committing while gc reads the metadata can
     hide a version from it. gc runs over and over here while a thread writes and renames; every
     name must read whole throughout, and at the end the data cache holds exactly the named
-    versions' blocks."""
+    versions' blocks. Empty directory entries (unlisted, as only gc reads them) make each sweep
+    several pages long, so that renames commit while one runs."""
     fs = igfs.IgniteFileSystem("127.0.0.1", SESSION_PORT, name=igfs_name, block_size=BLOCK)
     collector = igfs.IgniteFileSystem("127.0.0.1", SESSION_PORT, name=igfs_name, block_size=BLOCK)
     fs.mkdir("/r")
+    meta = pyignite_client.get_cache(fs.meta_cache)
+    empty = bytes(meta.get("/r"))
+    meta.put_all({f"/pad{i}": (empty, ByteArrayObject) for i in range(5000)})
     done = threading.Event()
     failures: list[BaseException] = []
 
