@@ -32,3 +32,9 @@ def moving_mark(to: str, entry: bytes) -> bytes:
     to, and the file's entry."""
     now = int(time.time() * 1000)
     return bytes([FORMAT]) + struct.pack("<qi", now, len(to.encode())) + to.encode() + entry
+
+
+def orphan_record(gc_run: bytes) -> bytes:
+    """What gc(orphans=True) stores for a version it found nothing referring to: format 1, the
+    16-byte id of its run, its time."""
+    return bytes([FORMAT]) + gc_run + struct.pack("<q", int(time.time() * 1000))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 
-from igfs_format import file_version, moving_mark, trash_record
+from igfs_format import file_version, moving_mark, orphan_record, trash_record
 from pyignite.datatypes import ByteArrayObject
 
 from ignite_fast import igfs
@@ -198,6 +198,31 @@ def test_gc_orphans_keeps_a_live_writers_blocks_and_every_named_version(igfs_nam
     assert fs.read_bytes("/w") == B + C
     assert fs.read_bytes("/kept") == A
     assert data.get_size() == 4 + 7
+
+
+def test_a_rename_clears_gcs_orphan_record_of_what_it_moves(igfs_name, pyignite_client):
+    """gc deletes a version it condemned only if its ~orphan/ record is still there after a
+    second sweep: a rename that moves the version meanwhile (which that sweep may not see)
+    removes the record in its transaction."""
+    fs = igfs.IgniteFileSystem("127.0.0.1", SESSION_PORT, name=igfs_name, block_size=BLOCK)
+    fs.mkdir("/d")
+    fs.write_bytes("/d/a", A)
+    meta = pyignite_client.get_cache(fs.meta_cache)
+    # As gc(orphans=True) would leave it between its condemnation and its second sweep.
+    moved = file_id(meta, "/d/a")
+    meta.put(f"~orphan/{moved.hex()}", orphan_record(b"\x07" * 16), value_hint=ByteArrayObject)
+    fs.rename("/d", "/e")
+    assert bookkeeping(meta) == []
+    assert fs.read_bytes("/e/a") == A
+
+    # A record that a gc stopping midway left is removed by a later gc once older than older_than.
+    meta.put(f"~orphan/{moved.hex()}", orphan_record(b"\x07" * 16), value_hint=ByteArrayObject)
+    report = fs.gc(older_than=3600)
+    assert not any(report.values()), report
+    assert bookkeeping(meta) == [f"~orphan/{moved.hex()}"]
+    fs.gc(older_than=0)
+    assert bookkeeping(meta) == []
+    assert fs.read_bytes("/e/a") == A
 
 
 def test_gc_orphans_running_beside_writers_and_renames_deletes_nothing_in_use(igfs_name, pyignite_client):
