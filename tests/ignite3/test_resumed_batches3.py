@@ -1,9 +1,8 @@
-"""A resumed Ignite 3 read gives its batches in the form a full read gives them. The query of a
-resume reads the keys alone of the partitions it checks, their other columns NULL (``CASE``),
-beside the rows of the others: the NULLs must leave no trace in the batches given. Columns that
-allow NULL but hold none stay plain arrays, NOT NULL columns too, and VARBINARY values of one
-length stay a ``(rows, length)`` array, in numpy and in Arrow, as a full read of the same rows
-in one batch gives them."""
+"""A resumed Ignite 3 read gives its batches in the form a full read gives them: the rows it
+skips and checks (read before the position was taken) and those it reads on keys alone leave no
+trace. Columns that allow NULL but hold none stay plain arrays, NOT NULL columns too, and
+VARBINARY values of one length stay a ``(rows, length)`` array, in numpy and in Arrow, as a full
+read of the same rows in one batch gives them, with the same values."""
 
 from __future__ import annotations
 

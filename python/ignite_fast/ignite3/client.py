@@ -26,7 +26,6 @@ Nullable columns with nulls are masked arrays.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -35,7 +34,6 @@ from ignite_fast import _native
 from ignite_fast._options import ConnectionSettings, TlsOptions, batch_converter, check_int, check_query, exact_decimals
 from ignite_fast._progress import check_progress
 from ignite_fast._sizing import TABLE_PAGE_ROWS
-from ignite_fast.columns import to_pylist
 from ignite_fast.errors import InvalidArgumentError, PositionMismatchError
 from ignite_fast.position import ScanPosition, add, check_position, selection_of
 from ignite_fast.reading import Batch, arrow_table, batches_of, checked_partitions, raw_pages
@@ -55,17 +53,15 @@ from .reading import (
     PART_COLUMN,
     batch_chunk,
     check_table,
-    columns_query,
     first_rows,
     in_partitions,
+    key_columns_query,
     partition_jobs,
     partition_reads,
     quoted,
     read_tasks,
     read_whole,
-    rows_of_select,
     select,
-    split_keys,
     without_first,
 )
 from .types import type_text
@@ -304,14 +300,12 @@ class Ignite3Client(Connected):
 
         A partition counts as read whole when the query reading it ends (queries read a node's
         share of the partitions each, ``parallel`` in all), so a position has many open
-        partitions. A resumed read checks those that were read to their end (as the order of the
-        queries tells: a node scans a query's partitions one after another) on their keys alone,
-        read by the query of the rest of their node's partitions (Ignite 3.1 scans the whole
-        table for every query, so a node's partitions are read in one scan: the rows of those
-        checked come with their other columns NULL, and are not given); the rows read before of
-        a partition begun and not ended are read again, skipped and checked. A partition checked
-        with rows past those read before (added since) is then read again for them. Every Ignite
-        3.1 read-only query waits up to 250 ms before its first row, whatever its partitions,
+        partitions. A resumed read reads those that were read to their end (as the order of the
+        queries tells: a node scans a query's partitions one after another) on keys-only queries,
+        which check them, beside the row queries of the others, which skip and check the rows
+        read before of a partition begun and not ended; one with rows past those read before
+        (added since) is then read again for them. Every Ignite 3.1 read-only query waits up to
+        250 ms before its first row, whatever its partitions (``__part`` does not prune them),
         until the meta storage's safe time passes the query's start (the cluster setting
         ``ignite.system.idleSafeTimeSyncIntervalMillis`` bounds it): the queries of a read are
         sent together (``reading.partition_jobs``), so a resume or a full pass waits once.
@@ -337,36 +331,36 @@ class Ignite3Client(Connected):
         else:
             check_position(position, 3, table, mine, picked)
             start = position
-        names, keys = self._columns(table)
+        keys = self.key_columns(table)
         asked = None if columns is None else [str(c) for c in columns]
         added = [] if asked is None else [k for k in keys if k not in asked]
         part = f"__part AS {quoted(PART_COLUMN)}"
         rows_query = select(table, None if asked is None else asked + added, part)
-        read_columns = names if asked is None else asked + added
         keys_query = select(table, keys, part)
+
+        def chunks(query: str, rows: int, keys_only: bool) -> Callable[[Native, list[int]], Iterator[Chunk]]:
+            """A query of ``query`` in some partitions as chunks of ``rows`` rows: the columns
+            asked for (none with ``keys_only``), each row's partition and key hash."""
+
+            def job(native: Native, parts: list[int]) -> Iterator[Chunk]:
+                # One batch held back: the query's last batch says its partitions are read
+                # whole, so a position taken after the last batch is done.
+                cursor = native.sql(in_partitions(query, parts), parts, "PUBLIC", page_size, exact)
+                held: tuple[int, Any] = (0, None)
+                for n, batch in batches_of(cursor, rows, typed_empty=False):
+                    if held[1] is not None:
+                        yield batch_chunk(*held, keys, None if keys_only else added, ())
+                    held = (n, batch)
+                if held[1] is None:
+                    yield end_of(tuple(parts))
+                else:
+                    yield batch_chunk(*held, keys, None if keys_only else added, tuple(parts))
+
+            return job
+
+        read_rows = chunks(rows_query, batch_size, False)
+        read_keys = chunks(keys_query, page_size, True)
         begun = start.open
-
-        def chunks(native: Native, query: str, parts: list[int], rows: int, keys_only: bool) -> Iterator[Chunk]:
-            """``query`` in partitions ``parts`` as chunks of ``rows`` rows: the columns (none with
-            ``keys_only``), each row's partition and key hash."""
-            # One batch held back: the query's last batch says its partitions are read whole, so
-            # a position taken after the last batch is done.
-            cursor = native.sql(in_partitions(query, parts), parts, "PUBLIC", page_size, exact)
-            held: tuple[int, Any] = (0, None)
-            for n, batch in batches_of(cursor, rows, typed_empty=False):
-                if held[1] is not None:
-                    yield batch_chunk(*held, keys, None if keys_only else added, ())
-                held = (n, batch)
-            if held[1] is None:
-                yield end_of(tuple(parts))
-            else:
-                yield batch_chunk(*held, keys, None if keys_only else added, tuple(parts))
-
-        def read_rows(native: Native, parts: list[int]) -> Iterator[Chunk]:
-            return chunks(native, rows_query, parts, batch_size, False)
-
-        def read_keys(native: Native, parts: list[int]) -> Iterator[Chunk]:
-            return chunks(native, keys_query, parts, page_size, True)
 
         def rest_of(native: Native, parts: list[int]) -> Iterator[Chunk]:
             """Begun partitions ``parts`` read again whole for their rows past those read before:
@@ -390,58 +384,35 @@ class Ignite3Client(Connected):
                 elif chunk.finished:  # no columns: a chunk of none would be given as an empty batch
                     yield end_of(chunk.finished)
 
-        def checking(whole: set[int]) -> Callable[[Native, list[int]], Iterator[Chunk]]:
-            """A read of some partitions that reads those of ``whole`` (begun partitions that the
-            read before read to their end, as its order tells) for their keys alone, up to the
-            rows read before, for the scan to check, on the same query (one table scan) as the
-            rows of the others. One of ``whole`` with rows past those (added since) is then read
-            again whole for them (``rest_of``)."""
-
-            def job(native: Native, parts: list[int]) -> Iterator[Chunk]:
-                checks = [p for p in parts if p in whole]
-                if not checks:
-                    yield from read_rows(native, parts)
-                    return
-                reads = [p for p in parts if p not in whole]
-                query = rows_of_select(table, read_columns, keys, reads) if reads else keys_query
-                want = {p: begun[p][0] for p in checks}
-                seen = dict.fromkeys(checks, 0)
-                more: set[int] = set()
-                for chunk in chunks(native, query, parts, batch_size, not reads):
-                    checked, rows = split_keys(chunk, checks)
-                    checked, past = first_rows(checked, want, seen)
-                    more.update(past)
-                    finished = tuple(p for p in chunk.finished if p not in more)
-                    if checked.rows:
-                        yield checked
-                    if rows.rows:
-                        yield dataclasses.replace(rows, finished=finished)
-                    elif finished:
-                        yield end_of(finished)
-                if more:
-                    yield from rest_of(native, sorted(more))
-
-            return job
+        def checked(native: Native, parts: list[int]) -> Iterator[Chunk]:
+            """The keys of begun partitions ``parts`` that the read before read to their end (as
+            its order tells), up to the rows it read, for the scan to check; a partition with
+            rows past those (added since) is then read again whole for them (``rest_of``)."""
+            want = {p: begun[p][0] for p in parts}
+            seen = dict.fromkeys(parts, 0)
+            more: set[int] = set()
+            for chunk in read_keys(native, parts):
+                chunk, past = first_rows(chunk, want, seen)
+                more.update(past)
+                finished = tuple(p for p in chunk.finished if p not in more)
+                yield Chunk(None, chunk.rows, chunk.parts, chunk.hashes, finished)
+            if more:
+                yield from rest_of(native, sorted(more))
 
         def read(parts: list[int]) -> Iterator[Chunk]:
+            # Begun partitions read to their end go to keys-only queries, beside the row queries
+            # of the others: one wait of Ignite 3.1's read-only queries covers them all.
             tasks = self._read_tasks(table)
             groups = [group for _, group in tasks(sorted(start.partitions), parallel, False)]
             whole = read_whole(groups, self.primaries(table), begun) & set(parts) if begun else set()
             rest = [p for p in parts if p not in whole]
+            # each query scans the whole table, whatever its partitions: a few is cheapest
+            checks = tasks(sorted(whole), 1, False)
             reads = tasks(rest, max(1, round(parallel * len(rest) / len(start.partitions))), False)
-            # Every query scans the whole table, whatever its partitions: a node's begun partitions
-            # read to their end go to a query of that node's rows, else to one of their own.
-            alone = 0
-            for native, group in tasks(sorted(whole), 1, False):
-                same = next((i for i, (other, _) in enumerate(reads) if other is native), None)
-                if same is None:
-                    reads.append((native, group))
-                    alone += 1
-                else:
-                    reads[same] = (native, sorted(group + reads[same][1]))
-            job = checking(whole)
-            # sent together: one wait of Ignite 3.1's read-only queries covers them all
-            return partition_jobs([(native, group, job) for native, group in reads], parallel + alone)
+            jobs: list[tuple[Native, list[int], Callable[[Native, list[int]], Iterator[Chunk]]]]
+            jobs = [(native, group, checked) for native, group in checks]
+            jobs += [(native, group, read_rows) for native, group in reads]
+            return partition_jobs(jobs, parallel + len(checks))
 
         def keys_of(parts: list[int]) -> Iterator[Chunk]:
             return self._partition_reads(table, parts, read_keys, parallel, False)
@@ -450,22 +421,12 @@ class Ignite3Client(Connected):
 
     def key_columns(self, table: str) -> list[str]:
         """The names of ``table``'s primary key columns, in key order."""
-        return self._columns(table)[1]
-
-    def _columns(self, table: str) -> tuple[list[str], list[str]]:
-        """The names of ``table``'s columns in table order, and of its primary key columns in key
-        order."""
-        query, args = columns_query(table)
-        names: list[str] = []
-        places: list[int | None] = []  # in the key; None: outside it
-        for batch in self.sql(query, args):
-            names += [name.decode() for name in batch["COLUMN_NAME"].tolist()]
-            places += to_pylist(batch["PK_COLUMN_ORDINAL"])
-        keys = [name for _, name in sorted((p, name) for name, p in zip(names, places) if p is not None)]
-        if not keys:
+        query, args = key_columns_query(table)
+        names = [name for batch in self.sql(query, args) for name in batch["COLUMN_NAME"].tolist()]
+        if not names:
             self.partitions(table)  # a missing table raises CacheNotFoundError
             raise InvalidArgumentError(f"table {table!r} has no primary key columns in SYSTEM.TABLE_COLUMNS")
-        return names, keys
+        return [name.decode() for name in names]
 
     def _read_tasks(self, table: str) -> Callable[[list[int], int, bool], list[tuple[Native, list[int]]]]:
         """The queries (``reading.read_tasks``) of a partition-parallel read of ``table``: in tasks of

@@ -8,18 +8,16 @@ import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import replace
 from functools import partial
 from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from ignite_fast.columns import Column, FixedColumn, PrimColumn, StrColumn, VarColumn
 from ignite_fast.errors import InvalidArgumentError
 from ignite_fast.parallel import JOIN_TIMEOUT, FanOut
 from ignite_fast.position import fingerprint, row_hashes
 from ignite_fast.reading import split_by_primary
-from ignite_fast.resumable import Chunk, end_of, take
+from ignite_fast.resumable import Chunk, take
 
 T = TypeVar("T")
 Native = TypeVar("Native")
@@ -57,15 +55,14 @@ def select(table: str, columns: Sequence[str] | None, also: str = "") -> str:
 PART_COLUMN = "__ignite_fast_part"
 
 
-def columns_query(table: str) -> tuple[str, list[Any]]:
-    """The query (and its arguments) of ``table``'s columns in table order, each with its place
-    in the primary key (None for a column outside it), from the ``SYSTEM.TABLE_COLUMNS`` view:
-    names as SQL takes them, unquoted ones in upper case."""
+def key_columns_query(table: str) -> tuple[str, list[Any]]:
+    """The query (and its arguments) of ``table``'s primary key columns, in key order, from the
+    ``SYSTEM.TABLE_COLUMNS`` view: names as SQL takes them, unquoted ones in upper case."""
     names = [_identifier(name) for name in _split_name(check_table(table))]
     schema, name = names if len(names) == 2 else ["PUBLIC", names[0]]
     return (
-        "SELECT COLUMN_NAME, PK_COLUMN_ORDINAL FROM SYSTEM.TABLE_COLUMNS WHERE SCHEMA_NAME = ? AND TABLE_NAME = ? "
-        "ORDER BY COLUMN_ORDINAL",
+        "SELECT COLUMN_NAME FROM SYSTEM.TABLE_COLUMNS WHERE SCHEMA_NAME = ? AND TABLE_NAME = ? "
+        "AND PK_COLUMN_ORDINAL IS NOT NULL ORDER BY PK_COLUMN_ORDINAL",
         [schema, name],
     )
 
@@ -76,20 +73,6 @@ def _split_name(table: str) -> list[str]:
 
 def _identifier(name: str) -> str:
     return name[1:-1].replace('""', '"') if name.startswith('"') else name.upper()
-
-
-def rows_of_select(table: str, columns: Sequence[str], keys: Collection[str], rows_of: Collection[int]) -> str:
-    """A ``SELECT`` of ``columns`` and each row's partition (as :data:`PART_COLUMN`) in which only
-    the rows of partitions ``rows_of`` carry every column: the others carry their ``keys`` alone
-    (NULL in the other columns). Ignite 3.1 scans the whole table for every query, whatever its
-    partitions: one such query reads in one scan what a rows query and a keys-only query read in
-    two (its plan is one ``TableScan`` that projects through ``CASE``)."""
-    rows = f"__part IN ({', '.join(str(int(p)) for p in sorted(rows_of))})"
-
-    def column(name: str) -> str:
-        return quoted(name) if name in keys else f"CASE WHEN {rows} THEN {quoted(name)} END AS {quoted(name)}"
-
-    return f"SELECT {', '.join(column(c) for c in columns)}, __part AS {quoted(PART_COLUMN)} FROM {check_table(table)}"
 
 
 def in_partitions(query: str, partitions: list[int]) -> str:
@@ -324,34 +307,3 @@ def without_first(
     keep = np.flatnonzero(~drop)
     columns = None if chunk.columns is None else {name: take(c, keep) for name, c in chunk.columns.items()}
     return Chunk(columns, len(keep), parts[keep], chunk.hashes[keep], chunk.finished), left
-
-
-def split_keys(chunk: Chunk, keys_of: Collection[int]) -> tuple[Chunk, Chunk]:
-    """A chunk of a :func:`rows_of_select` query as the keys-only chunk of its rows of partitions
-    ``keys_of`` (no partition finished) and the chunk of the others, their columns as a read of
-    those rows alone decodes them (:func:`as_decoded`), finishing what ``chunk`` finishes."""
-    parts = np.asarray(chunk.parts)
-    mine = np.isin(parts, list(keys_of))
-    if not mine.any():
-        return end_of(()), chunk
-    keys = Chunk(None, int(mine.sum()), parts[mine], chunk.hashes[mine])
-    rest = np.flatnonzero(~mine)
-    columns = {name: as_decoded(take(c, rest)) for name, c in (chunk.columns or {}).items()}
-    return keys, Chunk(columns, len(rest), parts[rest], chunk.hashes[rest], chunk.finished)
-
-
-def as_decoded(column: Column) -> Column:
-    """Some rows of a decoded column (``resumable.take``) as the decoder gives a batch of those rows
-    alone: without validity when none is null, and arrays all of one length as ``(rows, length)``
-    (``finish_array`` in the core's column builder). A resumed read takes the NULLs of rows read
-    for their keys alone out of its batches: they must not change a column's form or dtype."""
-    if not isinstance(column, (PrimColumn, FixedColumn, StrColumn, VarColumn)):
-        return column  # not of an Ignite 3 table
-    if column.valid is not None and column.valid.all():
-        column = replace(column, valid=None)
-    if isinstance(column, VarColumn) and len(column.offsets) > 1:
-        widths = np.diff(column.offsets - column.offsets[0])
-        if (widths == widths[0]).all() and (column.valid is None or widths[0] == 0):
-            values = column.values[column.offsets[0] : column.offsets[-1]]
-            return FixedColumn(values.reshape(len(widths), int(widths[0])), column.valid)
-    return column
