@@ -12,6 +12,8 @@ With that, this module alone keeps the position, resumes, and checks:
   ``rows`` rows are skipped and fingerprinted, and a count or fingerprint that differs, or a
   partition that ends before, raises :class:`~ignite_fast.errors.PositionMismatchError` before
   any row is given (the rows read meanwhile wait until every open partition has been checked);
+  a generation may check some itself instead (Ignite 3 counts the rows of those its read before
+  took to their end: ``Chunk.checked``);
 - the rows held back waiting are bounded where the generation can read keys alone (Ignite 3,
   whose partitions end with their query): past :data:`WAITING_ROWS` rows, the partitions
   still unchecked are checked on a read of their keys.
@@ -59,11 +61,15 @@ class Chunk:
     parts: int | np.ndarray
     hashes: np.ndarray
     finished: tuple[int, ...] = ()
+    #: Begun partitions whose rows read before the generation checked on its own, none of them in
+    #: this chunk, each with the rows it has now: at least as many as the position says (the
+    #: generation gives any past them) or the scan raises PositionMismatchError.
+    checked: tuple[tuple[int, int], ...] = ()
 
 
-def end_of(partitions: tuple[int, ...]) -> Chunk:
-    """A chunk without rows that says ``partitions`` are read whole."""
-    return Chunk(None, 0, np.empty(0, np.int64), np.empty(0, np.uint64), partitions)
+def end_of(partitions: tuple[int, ...], checked: tuple[tuple[int, int], ...] = ()) -> Chunk:
+    """A chunk without rows that says ``partitions`` are read whole (and which are ``checked``)."""
+    return Chunk(None, 0, np.empty(0, np.int64), np.empty(0, np.uint64), partitions, checked)
 
 
 #: Reads some partitions partition-parallel, as chunks; those named first are read first where
@@ -186,6 +192,10 @@ class ResumableScan(Iterator[Any]):
         waiting_rows = 0
         unchecked = set(want)
         for chunk in chunks:
+            for p, rows in chunk.checked:
+                if rows < want[p]:
+                    self._check(p, (rows, 0))  # raises: fewer rows than were read
+                skipped[p] = self._start.open[p]
             counted = _skip(chunk, want, skipped)
             if unchecked:
                 for p in [p for p in unchecked if skipped[p][0] == want[p]]:

@@ -457,3 +457,36 @@ def test_changed_open_partitions_are_refused_before_any_batch(per_query):
     grown = {**DATA, 3: [*DATA[3], 63], 4: [14, 24]}
     rest = np.concatenate(list(resumable(grown, position, per_query=per_query))).tolist()
     assert sorted(rest) == [14, 24, 33, 43, 53, 63]
+
+
+def test_partitions_the_generation_checks_itself_count_as_skipped():
+    """``Chunk.checked``: begun partitions the generation checked on its own (Ignite 3 counts the
+    rows of those its read before took to their end) are not skipped again; fewer rows than
+    were read is refused; rows past them that the generation reads are given."""
+    scan = resumable(DATA, FRESH, per_query=True)
+    for _ in range(3):
+        next(scan)  # 10 20 | 30 11 | 13 23: partitions 0 and 1 read to their end, not finished
+    position = scan.position()
+    assert sorted(position.open) == [0, 1, 3]
+
+    def counted(counts: dict[int, int], past: dict[int, list[int]]):
+        def read(parts):
+            checked = tuple(p for p in parts if p in counts)
+            whole = tuple(p for p in checked if counts[p] == position.open[p][0])
+            yield end_of(whole, checked=tuple((p, counts[p]) for p in checked))
+            for p, keys in past.items():
+                piece = np.array(keys, np.int64)
+                yield Chunk({"key": PrimColumn(piece, None)}, len(piece), p, row_hashes(PrimColumn(piece, None)), (p,))
+            yield from partitioned(DATA, per_query=True)([p for p in parts if p not in counts])
+
+        return ResumableScan(position, read, lambda batch: batch["key"].values)
+
+    resumed = counted({0: 3, 1: 1}, {})
+    assert sorted(np.concatenate(list(resumed)).tolist()) == [14, 33, 43, 53]
+    assert resumed.position().done
+    assert resumed.position().rows == sum(len(keys) for keys in DATA.values())
+    with pytest.raises(PositionMismatchError, match=r"partition 0 .* has 2 rows now, fewer than the 3"):
+        next(counted({0: 2, 1: 1}, {}))
+    grown = counted({0: 5, 1: 1}, {0: [40, 50]})
+    assert sorted(np.concatenate(list(grown)).tolist()) == [14, 33, 40, 43, 50, 53]
+    assert grown.position().done

@@ -53,7 +53,6 @@ from .reading import (
     PART_COLUMN,
     batch_chunk,
     check_table,
-    first_rows,
     in_partitions,
     key_columns_query,
     partition_jobs,
@@ -300,11 +299,11 @@ class Ignite3Client(Connected):
 
         A partition counts as read whole when the query reading it ends (queries read a node's
         share of the partitions each, ``parallel`` in all), so a position has many open
-        partitions. A resumed read reads those that were read to their end (as the order of the
-        queries tells: a node scans a query's partitions one after another) on keys-only queries,
-        which check them, beside the row queries of the others, which skip and check the rows
-        read before of a partition begun and not ended; one with rows past those read before
-        (added since) is then read again for them. Every Ignite 3.1 read-only query waits up to
+        partitions. A resumed read counts the rows of those that were read to their end (as the
+        order of the queries tells: a node scans a query's partitions one after another) on
+        queries beside the row queries of the others, which skip and check the rows read before
+        of a partition begun and not ended; one with rows past those read before (added since)
+        is then read again for them, its rows read before checked. Every Ignite 3.1 read-only query waits up to
         250 ms before its first row, whatever its partitions (``__part`` does not prune them),
         until the meta storage's safe time passes the query's start (the cluster setting
         ``ignite.system.idleSafeTimeSyncIntervalMillis`` bounds it): the queries of a read are
@@ -313,7 +312,9 @@ class Ignite3Client(Connected):
         Changes between the save and the resume: rows written to or removed from a finished
         partition are not seen this epoch; rows of unread partitions are read as they are then;
         in a begun partition, a change among the rows read before raises PositionMismatchError,
-        rows added to it come after those (a partition is scanned in row id order) and are read."""
+        rows added to it come after those (a partition is scanned in row id order) and are read;
+        a begun partition read to its end with as many rows as were read counts as finished
+        (a change there that keeps its row count is not seen this epoch, as in a finished one)."""
         convert = batch_converter(format, strings)
         exact = exact_decimals(format, decimal_as_string)
         check_int("epoch", epoch, 0)
@@ -337,6 +338,7 @@ class Ignite3Client(Connected):
         part = f"__part AS {quoted(PART_COLUMN)}"
         rows_query = select(table, None if asked is None else asked + added, part)
         keys_query = select(table, keys, part)
+        count_query = f"SELECT {part}, COUNT(*) AS ROWS FROM {table}"
 
         def chunks(query: str, rows: int, keys_only: bool) -> Callable[[Native, list[int]], Iterator[Chunk]]:
             """A query of ``query`` in some partitions as chunks of ``rows`` rows: the columns
@@ -384,23 +386,24 @@ class Ignite3Client(Connected):
                 elif chunk.finished:  # no columns: a chunk of none would be given as an empty batch
                     yield end_of(chunk.finished)
 
-        def checked(native: Native, parts: list[int]) -> Iterator[Chunk]:
-            """The keys of begun partitions ``parts`` that the read before read to their end (as
-            its order tells), up to the rows it read, for the scan to check; a partition with
-            rows past those (added since) is then read again whole for them (``rest_of``)."""
-            want = {p: begun[p][0] for p in parts}
-            seen = dict.fromkeys(parts, 0)
-            more: set[int] = set()
-            for chunk in read_keys(native, parts):
-                chunk, past = first_rows(chunk, want, seen)
-                more.update(past)
-                finished = tuple(p for p in chunk.finished if p not in more)
-                yield Chunk(None, chunk.rows, chunk.parts, chunk.hashes, finished)
-            if more:
-                yield from rest_of(native, sorted(more))
+        def counted(native: Native, parts: list[int]) -> Iterator[Chunk]:
+            """Begun partitions ``parts`` that the read before read to their end (as its order
+            tells), checked by their row counts at the server (reading their keys would cost
+            about a quarter of reading their rows): one with as many rows as were read is
+            finished; one with more (added since) is read again whole for them (``rest_of``,
+            which checks the rows read before); the scan refuses one with fewer."""
+            query = in_partitions(count_query, parts) + " GROUP BY __part"
+            now = dict.fromkeys(parts, 0)
+            for _, batch in batches_of(native.sql(query, parts, "PUBLIC", page_size, exact), page_size):
+                counts: dict[str, Any] = batch  # two integer columns (PrimColumn)
+                now.update(zip(counts[PART_COLUMN].values.tolist(), counts["ROWS"].values.tolist()))
+            whole = tuple(p for p in parts if now[p] == begun[p][0])
+            yield end_of(whole, checked=tuple(now.items()))
+            if more := [p for p in parts if now[p] > begun[p][0]]:
+                yield from rest_of(native, more)
 
         def read(parts: list[int]) -> Iterator[Chunk]:
-            # Begun partitions read to their end go to keys-only queries, beside the row queries
+            # Begun partitions read to their end go to row-count queries, beside the row queries
             # of the others: one wait of Ignite 3.1's read-only queries covers them all.
             tasks = self._read_tasks(table)
             groups = [group for _, group in tasks(sorted(start.partitions), parallel, False)]
@@ -410,7 +413,7 @@ class Ignite3Client(Connected):
             checks = tasks(sorted(whole), 1, False)
             reads = tasks(rest, max(1, round(parallel * len(rest) / len(start.partitions))), False)
             jobs: list[tuple[Native, list[int], Callable[[Native, list[int]], Iterator[Chunk]]]]
-            jobs = [(native, group, checked) for native, group in checks]
+            jobs = [(native, group, counted) for native, group in checks]
             jobs += [(native, group, read_rows) for native, group in reads]
             return partition_jobs(jobs, parallel + len(checks))
 

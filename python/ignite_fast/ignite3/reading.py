@@ -238,7 +238,7 @@ def read_whole(groups: list[list[int]], primaries: Sequence[str | None], begun: 
     scanned on each node partition after partition, in ascending order (Ignite 3.1's table scan
     concatenates its partitions' scans), so on each node of a query every begun partition but the
     last was read to its end. A guess (the read before may have been grouped otherwise), which
-    the keys-only reads of these partitions check."""
+    the row counts of these partitions check."""
     whole: set[int] = set()
     for group in groups:
         by_node: dict[str | None, list[int]] = defaultdict(list)
@@ -270,22 +270,6 @@ def _limits(order: np.ndarray, present: np.ndarray, counts: np.ndarray, want: di
     limit = np.empty(len(order), np.int64)
     limit[order] = np.repeat(np.array([want[int(p)] for p in present], np.int64), counts)
     return limit
-
-
-def first_rows(chunk: Chunk, want: dict[int, int], seen: dict[int, int]) -> tuple[Chunk, set[int]]:
-    """A keys-only ``chunk`` cut to the first ``want[p]`` rows of each partition p in the read
-    (``seen[p]`` of them in chunks before: updated), and the partitions it has rows past those of."""
-    if not chunk.rows:
-        return chunk, set()
-    parts = np.asarray(chunk.parts)
-    rank, present, counts, order = _ranks(parts, seen)
-    for p, n in zip(present.tolist(), counts.tolist()):
-        seen[p] += n
-    keep = rank < _limits(order, present, counts, want)
-    past = {int(p) for p in np.unique(parts[~keep])}
-    if not past:
-        return chunk, past
-    return Chunk(None, int(keep.sum()), parts[keep], chunk.hashes[keep], chunk.finished), past
 
 
 def without_first(
