@@ -6,7 +6,7 @@ outcome.
 
 Ignite 3 says a partition is read whole when the query reading it ends (one query per node's
 share of ``parallel``), so with ``parallel=1`` every partition begun stays open until the end; a
-resumed read checks those read to their end on their keys alone."""
+resumed read checks those read to their end by their row counts."""
 
 from __future__ import annotations
 
@@ -305,7 +305,7 @@ def test_begun_partitions_read_to_their_end_are_checked_by_their_row_counts(conn
 
 
 def test_rows_added_to_a_begun_partition_read_to_its_end_are_read(connect, changing):
-    """A begun partition checked on its keys alone that has rows past those read before (added
+    """A begun partition read to its end whose row count shows rows past those read before (added
     since) is read again for them: each row once, across more stops."""
     read, position, partition = stopped_mid_partition(connect, changing)
     whole = next(p for p in position.open if p != partition)

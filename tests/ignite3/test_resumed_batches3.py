@@ -1,5 +1,5 @@
 """A resumed Ignite 3 read gives its batches in the form a full read gives them: the rows it
-skips and checks (read before the position was taken) and those it reads on keys alone leave no
+skips and checks (read before the position was taken) and the partitions it checks by their row counts leave no
 trace. Columns that allow NULL but hold none stay plain arrays, NOT NULL columns too, and
 VARBINARY values of one length stay a ``(rows, length)`` array, in numpy and in Arrow, as a full
 read of the same rows in one batch gives them, with the same values."""
@@ -65,7 +65,7 @@ def test_resumed_batches_have_the_forms_of_a_full_read(ignite3, table, format):
     read = []
     for batch in scan:
         read += batch["ID"].tolist()
-        if len(scan.position().open) >= 3:  # two begun partitions checked on their keys alone
+        if len(scan.position().open) >= 3:  # two begun partitions checked by their row counts
             break
     position = scan.position()
     scan.close()
