@@ -61,9 +61,10 @@ class Chunk:
     parts: int | np.ndarray
     hashes: np.ndarray
     finished: tuple[int, ...] = ()
-    #: Begun partitions whose rows read before the generation checked on its own, none of them in
-    #: this chunk, each with the rows it has now: at least as many as the position says (the
-    #: generation gives any past them) or the scan raises PositionMismatchError.
+    #: Begun partitions the generation counted instead of reading them, none of their rows in
+    #: this chunk, each with the rows it has now: as many as the position says (taken as read;
+    #: the generation says it is finished) or fewer (the scan raises PositionMismatchError).
+    #: One with more is not counted: the generation reads it, for the scan to skip and check.
     checked: tuple[tuple[int, int], ...] = ()
 
 
@@ -195,7 +196,7 @@ class ResumableScan(Iterator[Any]):
             for p, rows in chunk.checked:
                 if rows < want[p]:
                     self._check(p, (rows, 0))  # raises: fewer rows than were read
-                skipped[p] = self._start.open[p]
+                skipped[p] = self._start.open[p]  # as many: as they were read
             counted = _skip(chunk, want, skipped)
             if unchecked:
                 for p in [p for p in unchecked if skipped[p][0] == want[p]]:

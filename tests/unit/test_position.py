@@ -460,9 +460,10 @@ def test_changed_open_partitions_are_refused_before_any_batch(per_query):
 
 
 def test_partitions_the_generation_checks_itself_count_as_skipped():
-    """``Chunk.checked``: begun partitions the generation checked on its own (Ignite 3 counts the
-    rows of those its read before took to their end) are not skipped again; fewer rows than
-    were read is refused; rows past them that the generation reads are given."""
+    """``Chunk.checked``: begun partitions the generation counted (Ignite 3 counts the rows of
+    those its read before took to their end) with as many rows as were read are not read again;
+    fewer rows than were read is refused; one with more the generation reads whole, and the
+    scan skips and checks its rows read before and gives those past them."""
     scan = resumable(DATA, FRESH, per_query=True)
     for _ in range(3):
         next(scan)  # 10 20 | 30 11 | 13 23: partitions 0 and 1 read to their end, not finished
@@ -470,14 +471,12 @@ def test_partitions_the_generation_checks_itself_count_as_skipped():
     assert sorted(position.open) == [0, 1, 3]
 
     def counted(counts: dict[int, int], past: dict[int, list[int]]):
+        data = {p: DATA[p] + past.get(p, []) for p in DATA}
+
         def read(parts):
-            checked = tuple(p for p in parts if p in counts)
-            whole = tuple(p for p in checked if counts[p] == position.open[p][0])
-            yield end_of(whole, checked=tuple((p, counts[p]) for p in checked))
-            for p, keys in past.items():
-                piece = np.array(keys, np.int64)
-                yield Chunk({"key": PrimColumn(piece, None)}, len(piece), p, row_hashes(PrimColumn(piece, None)), (p,))
-            yield from partitioned(DATA, per_query=True)([p for p in parts if p not in counts])
+            checked = tuple((p, counts[p]) for p in parts if p in counts and counts[p] <= position.open[p][0])
+            yield end_of(tuple(p for p, n in checked if n == position.open[p][0]), checked=checked)
+            yield from partitioned(data, per_query=True)([p for p in parts if p not in dict(checked)])
 
         return ResumableScan(position, read, lambda batch: batch["key"].values)
 

@@ -34,8 +34,8 @@ from ignite_fast import _native
 from ignite_fast._options import ConnectionSettings, TlsOptions, batch_converter, check_int, check_query, exact_decimals
 from ignite_fast._progress import check_progress
 from ignite_fast._sizing import TABLE_PAGE_ROWS
-from ignite_fast.errors import InvalidArgumentError, PositionMismatchError
-from ignite_fast.position import ScanPosition, add, check_position, selection_of
+from ignite_fast.errors import InvalidArgumentError
+from ignite_fast.position import ScanPosition, check_position, selection_of
 from ignite_fast.reading import Batch, arrow_table, batches_of, checked_partitions, raw_pages
 from ignite_fast.resumable import Chunk, ResumableScan, end_of
 from ignite_fast.sharding import (
@@ -61,7 +61,6 @@ from .reading import (
     read_tasks,
     read_whole,
     select,
-    without_first,
 )
 from .types import type_text
 from .writing import PutColumn
@@ -364,43 +363,22 @@ class Ignite3Client(Connected):
         read_keys = chunks(keys_query, page_size, True)
         begun = start.open
 
-        def rest_of(native: Native, parts: list[int]) -> Iterator[Chunk]:
-            """Begun partitions ``parts`` read again whole for their rows past those read before:
-            those are left out here, and checked against the position (their keys were checked
-            on another query, at another time)."""
-            want = {p: begun[p][0] for p in parts}
-            dropped, fps = dict.fromkeys(parts, 0), dict.fromkeys(parts, 0)
-            for chunk in read_rows(native, parts):
-                chunk, left = without_first(chunk, want, dropped)
-                for p, (rows, fp) in left.items():
-                    dropped[p], fps[p] = dropped[p] + rows, add(fps[p], fp)
-                for p in parts:
-                    changed = dropped[p] == want[p] and fps[p] != begun[p][1]
-                    if changed or (p in chunk.finished and dropped[p] < want[p]):
-                        raise PositionMismatchError(
-                            f"partition {p} of table {table!r} changed while the scan resumed: its rows "
-                            "read before the position was taken are not all there as they were"
-                        )
-                if chunk.rows:
-                    yield chunk
-                elif chunk.finished:  # no columns: a chunk of none would be given as an empty batch
-                    yield end_of(chunk.finished)
-
         def counted(native: Native, parts: list[int]) -> Iterator[Chunk]:
             """Begun partitions ``parts`` that the read before read to their end (as its order
             tells), checked by their row counts at the server (reading their keys would cost
             about a quarter of reading their rows): one with as many rows as were read is
-            finished; one with more (added since) is read again whole for them (``rest_of``,
-            which checks the rows read before); the scan refuses one with fewer."""
+            finished, the scan refuses one with fewer, and one with more (added since) is read
+            again whole, for the scan to skip and check its rows read before as it does those
+            of the partitions begun and not ended."""
             query = in_partitions(count_query, parts) + " GROUP BY __part"
             now = dict.fromkeys(parts, 0)
             for _, batch in batches_of(native.sql(query, parts, "PUBLIC", page_size, exact), page_size):
                 counts: dict[str, Any] = batch  # two integer columns (PrimColumn)
                 now.update(zip(counts[PART_COLUMN].values.tolist(), counts["ROWS"].values.tolist()))
-            whole = tuple(p for p in parts if now[p] == begun[p][0])
-            yield end_of(whole, checked=tuple(now.items()))
+            counted = tuple((p, n) for p, n in now.items() if n <= begun[p][0])
+            yield end_of(tuple(p for p, n in counted if n == begun[p][0]), checked=counted)
             if more := [p for p in parts if now[p] > begun[p][0]]:
-                yield from rest_of(native, more)
+                yield from read_rows(native, more)
 
         def read(parts: list[int]) -> Iterator[Chunk]:
             # Begun partitions read to their end go to row-count queries, beside the row queries

@@ -11,13 +11,11 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from functools import partial
 from typing import Any, Generic, TypeVar
 
-import numpy as np
-
 from ignite_fast.errors import InvalidArgumentError
 from ignite_fast.parallel import JOIN_TIMEOUT, FanOut
-from ignite_fast.position import fingerprint, row_hashes
+from ignite_fast.position import row_hashes
 from ignite_fast.reading import split_by_primary
-from ignite_fast.resumable import Chunk, take
+from ignite_fast.resumable import Chunk
 
 T = TypeVar("T")
 Native = TypeVar("Native")
@@ -248,46 +246,3 @@ def read_whole(groups: list[list[int]], primaries: Sequence[str | None], begun: 
         for mine in by_node.values():
             whole.update(mine[:-1])
     return whole
-
-
-def _ranks(parts: np.ndarray, before: dict[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Each row's rank among its partition's rows of a read (``before[p]`` rows came earlier), the
-    partitions of the chunk (sorted), their row counts, and the rows' order by partition."""
-    order = np.argsort(parts, kind="stable")
-    sorted_parts = parts[order]
-    starts = np.flatnonzero(np.r_[True, sorted_parts[1:] != sorted_parts[:-1]])
-    counts = np.diff(np.r_[starts, len(parts)])
-    present = sorted_parts[starts]
-    earlier = np.array([before.get(int(p), 0) for p in present], np.int64)
-    rank = np.empty(len(parts), np.int64)
-    rank[order] = np.arange(len(parts)) - np.repeat(starts, counts) + np.repeat(earlier, counts)
-    return rank, present, counts, order
-
-
-def _limits(order: np.ndarray, present: np.ndarray, counts: np.ndarray, want: dict[int, int]) -> np.ndarray:
-    """Each row's partition's ``want`` (rows of it to hold apart), in the chunk's row order
-    (``order``, ``present`` and ``counts`` as :func:`_ranks` gives them)."""
-    limit = np.empty(len(order), np.int64)
-    limit[order] = np.repeat(np.array([want[int(p)] for p in present], np.int64), counts)
-    return limit
-
-
-def without_first(
-    chunk: Chunk, want: dict[int, int], dropped: dict[int, int]
-) -> tuple[Chunk, dict[int, tuple[int, int]]]:
-    """``chunk`` without the first ``want[p]`` rows of each partition p in the read (``dropped[p]``
-    of them in chunks before), and the rows and key fingerprint it left out, by partition."""
-    if not chunk.rows:
-        return chunk, {}
-    parts = np.asarray(chunk.parts)
-    rank, present, counts, order = _ranks(parts, dropped)
-    drop = rank < _limits(order, present, counts, want)
-    left: dict[int, tuple[int, int]] = {}
-    for p in np.unique(parts[drop]).tolist():
-        mine = drop & (parts == p)
-        left[int(p)] = (int(mine.sum()), fingerprint(chunk.hashes[mine]))
-    if not left:
-        return chunk, left
-    keep = np.flatnonzero(~drop)
-    columns = None if chunk.columns is None else {name: take(c, keep) for name, c in chunk.columns.items()}
-    return Chunk(columns, len(keep), parts[keep], chunk.hashes[keep], chunk.finished), left
