@@ -15,7 +15,14 @@ import uuid
 import numpy as np
 import pytest
 from pyignite import Client as PyIgniteClient
-from pyignite.datatypes.prop_codes import PROP_BACKUPS_NUMBER, PROP_NAME
+from pyignite.datatypes.cache_config import CacheAtomicityMode, WriteSynchronizationMode
+from pyignite.datatypes.prop_codes import (
+    PROP_BACKUPS_NUMBER,
+    PROP_CACHE_ATOMICITY_MODE,
+    PROP_NAME,
+    PROP_READ_FROM_BACKUP,
+    PROP_WRITE_SYNCHRONIZATION_MODE,
+)
 
 import ignite_fast
 import ignite_fast.distributed.records
@@ -276,10 +283,65 @@ def test_plan_records_made_first_on_a_cluster_keep_a_backup(trio, monkeypatch):
     writer.connect("127.0.0.1", TRIO_PORT)
     try:
         for igfs_cache in (f"igfs_{name}_meta", f"igfs_{name}_data"):
-            assert writer.get_cache(igfs_cache).settings[PROP_BACKUPS_NUMBER] == 1, igfs_cache
+            settings = writer.get_cache(igfs_cache).settings
+            assert settings[PROP_BACKUPS_NUMBER] == 1, igfs_cache
+            # Every copy acknowledges a write, and reads go to the primary copy: a read never
+            # goes back in time while another worker's commit reaches the copies.
+            assert settings[PROP_WRITE_SYNCHRONIZATION_MODE] == WriteSynchronizationMode.FULL_SYNC, igfs_cache
+            assert settings[PROP_READ_FROM_BACKUP] is False, igfs_cache
         assert IgniteFileSystem("127.0.0.1", TRIO_PORT, name=name).exists(_record(trio, job, 2, None, cache))
     finally:
         for igfs_cache in (f"igfs_{name}_meta", f"igfs_{name}_data"):
+            writer.get_cache(igfs_cache).destroy()
+        writer.close()
+
+
+@pytest.mark.parametrize("made_by", ["igfs", "others"])
+def test_workers_writing_their_homes_into_one_new_directory_at_once_all_succeed(trio, monkeypatch, made_by):
+    """Every worker writes its home record with ``makedirs`` into one attempt directory that
+    none has made yet. A worker once failed with "no such file or directory" on the directory
+    another was making: its check of the parent read a copy that the other's commit had not
+    reached. Also on a metadata cache made by others, which serves reads from backup copies:
+    there a missing parent is read again under its lock before a write fails."""
+    name = f"homes{uuid.uuid4().hex[:8]}"
+    meta, data = f"igfs_{name}_meta", f"igfs_{name}_data"
+    writer = PyIgniteClient()
+    writer.connect("127.0.0.1", TRIO_PORT)
+    if made_by == "others":  # Ignite's defaults besides what IGFS needs: reads from backups
+        writer.create_cache(
+            {PROP_NAME: meta, PROP_CACHE_ATOMICITY_MODE: CacheAtomicityMode.TRANSACTIONAL, PROP_BACKUPS_NUMBER: 1}
+        )
+    workers, rounds = 4, 25
+    systems = [
+        IgniteFileSystem("127.0.0.1", TRIO_PORT + rank % trio.nodes, name=name, backups=1) for rank in range(workers)
+    ]
+    failures: list[str] = []
+    start = threading.Barrier(workers)
+
+    def write_homes(rank: int) -> None:
+        for attempt in range(rounds):
+            start.wait(timeout=60)
+            path = f"{PLAN_RECORDS}/job/world-{workers}-attempt-{attempt}/homes/{rank}.json"
+            try:
+                with systems[rank].open(path, "w", makedirs=True) as f:
+                    json.dump({"home": rank}, f)
+            except Exception as e:  # every failure is reported, not only the one once seen
+                failures.append(f"rank {rank}, attempt {attempt}: {type(e).__name__}: {e}")
+
+    try:
+        threads = [threading.Thread(target=write_homes, args=(rank,)) for rank in range(workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=300)
+        assert not failures, failures[:5]
+        for attempt in range(rounds):
+            homes = systems[0].ls(f"{PLAN_RECORDS}/job/world-{workers}-attempt-{attempt}/homes")
+            assert sorted(homes) == sorted(
+                f"{PLAN_RECORDS}/job/world-{workers}-attempt-{attempt}/homes/{rank}.json" for rank in range(workers)
+            )
+    finally:
+        for igfs_cache in (meta, data):
             writer.get_cache(igfs_cache).destroy()
         writer.close()
 

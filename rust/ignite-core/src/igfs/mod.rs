@@ -449,6 +449,18 @@ impl Igfs {
         Ok(self.lookup(&path)?.is_some())
     }
 
+    /// Like [`Igfs::lookup`], but a miss is read again in a transaction, which reads the primary
+    /// copy under the key's lock. For checks that fail the caller on a miss: in a metadata cache
+    /// made by others, which may serve plain reads from backup copies, a plain read can miss what
+    /// another client's commit has already put on the primary (as two workers making one
+    /// directory found).
+    fn lookup_confirmed(&self, path: &str) -> Result<Option<Entry>> {
+        match self.lookup(path)? {
+            Some(entry) => Ok(Some(entry)),
+            None => self.transaction("igfs: lookup", |tx| tx.entry(path)),
+        }
+    }
+
     fn lookup(&self, path: &str) -> Result<Option<Entry>> {
         let shared = &self.shared;
         match shared

@@ -87,7 +87,7 @@ impl FileWriter {
         let parent = path::parent(&path)
             .ok_or_else(|| is_a_directory(&path))?
             .to_string();
-        match igfs.lookup(&parent)? {
+        match igfs.lookup_confirmed(&parent)? {
             None => return Err(not_found(&parent)),
             Some(e) if e.children().is_none() => return Err(not_a_directory(&parent)),
             _ => {}

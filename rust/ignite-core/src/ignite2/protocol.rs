@@ -86,6 +86,7 @@ pub mod cache_config {
     pub const PROPERTY_ATOMICITY_MODE: i16 = 2;
     pub const PROPERTY_BACKUPS: i16 = 3;
     pub const PROPERTY_WRITE_SYNCHRONIZATION_MODE: i16 = 4;
+    pub const PROPERTY_READ_FROM_BACKUP: i16 = 6;
 
     /// `CacheMode.PARTITIONED`.
     pub const CACHE_MODE_PARTITIONED: i32 = 2;

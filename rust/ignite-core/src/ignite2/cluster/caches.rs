@@ -56,7 +56,7 @@ pub fn get_or_create_with_settings(
 ) -> Result<()> {
     use cache_config::*;
     let mut props = Writer::new();
-    props.i16(5);
+    props.i16(6);
     props.i16(PROPERTY_NAME).string_object(Some(name));
     props.i16(PROPERTY_CACHE_MODE).i32(CACHE_MODE_PARTITIONED);
     props
@@ -67,6 +67,10 @@ pub fn get_or_create_with_settings(
     props
         .i16(PROPERTY_WRITE_SYNCHRONIZATION_MODE)
         .i32(WRITE_SYNC_FULL);
+    // Reads go to the primary copy. One served by a backup copy can miss what another client's
+    // commit has already put on the primary (the commit reaches the copies one after another),
+    // so two reads of one key, served by different copies, could go back in time.
+    props.i16(PROPERTY_READ_FROM_BACKUP).bool(false);
     let mut w = Writer::new();
     w.i32(props.buf.len() as i32).bytes(&props.buf);
     conn.request(op::CACHE_GET_OR_CREATE_WITH_CONFIGURATION, &w.buf)
