@@ -195,7 +195,7 @@ class ResumableScan(Iterator[Any]):
         for chunk in chunks:
             for p, rows in chunk.checked:
                 if rows < want[p]:
-                    self._check(p, (rows, 0))  # raises: fewer rows than were read
+                    raise self._fewer_rows(p, rows)
                 skipped[p] = self._start.open[p]  # as many: as they were read
             counted = _skip(chunk, want, skipped)
             if unchecked:
@@ -222,19 +222,26 @@ class ResumableScan(Iterator[Any]):
             self._check(p, skipped[p])  # complete read, but never give rows unchecked
 
     def _check(self, partition: int, skipped: tuple[int, int]) -> None:
+        """Raises unless ``skipped`` (rows, fingerprint) are the rows of ``partition`` read
+        before the position was taken."""
         rows, fp = self._start.open[partition]
-        kind = "cache" if self._start.generation == 2 else "table"
-        where = f"partition {partition} of {kind} {self._start.name!r}"
         if skipped[0] < rows:
-            raise PositionMismatchError(
-                f"{where} has {skipped[0]} rows now, fewer than the {rows} read before the position was taken: "
-                "it changed, so the scan cannot resume exactly"
-            )
+            raise self._fewer_rows(partition, skipped[0])
         if skipped[1] != fp:
             raise PositionMismatchError(
-                f"the first {rows} rows of {where} are not those read before the position was taken (their keys "
-                "differ): it changed or moved, so the scan cannot resume exactly"
+                f"the first {rows} rows of {self._where(partition)} are not those read before the position was "
+                "taken (their keys differ): it changed or moved, so the scan cannot resume exactly"
             )
+
+    def _fewer_rows(self, partition: int, rows_now: int) -> PositionMismatchError:
+        return PositionMismatchError(
+            f"{self._where(partition)} has {rows_now} rows now, fewer than the {self._start.open[partition][0]} read "
+            "before the position was taken: it changed, so the scan cannot resume exactly"
+        )
+
+    def _where(self, partition: int) -> str:
+        kind = "cache" if self._start.generation == 2 else "table"
+        return f"partition {partition} of {kind} {self._start.name!r}"
 
 
 def _tally(parts: int | np.ndarray, hashes: np.ndarray) -> Tally:

@@ -34,7 +34,8 @@ from ignite_fast import _native
 from ignite_fast._options import ConnectionSettings, TlsOptions, batch_converter, check_int, check_query, exact_decimals
 from ignite_fast._progress import check_progress
 from ignite_fast._sizing import TABLE_PAGE_ROWS
-from ignite_fast.errors import InvalidArgumentError
+from ignite_fast.columns import Column, PrimColumn
+from ignite_fast.errors import InvalidArgumentError, ProtocolError
 from ignite_fast.position import ScanPosition, check_position, selection_of
 from ignite_fast.reading import Batch, arrow_table, batches_of, checked_partitions, raw_pages
 from ignite_fast.resumable import Chunk, ResumableScan, end_of
@@ -373,8 +374,7 @@ class Ignite3Client(Connected):
             query = in_partitions(count_query, parts) + " GROUP BY __part"
             now = dict.fromkeys(parts, 0)
             for _, batch in batches_of(native.sql(query, parts, "PUBLIC", page_size, exact), page_size):
-                counts: dict[str, Any] = batch  # two integer columns (PrimColumn)
-                now.update(zip(counts[PART_COLUMN].values.tolist(), counts["ROWS"].values.tolist()))
+                now.update(zip(_integers(batch[PART_COLUMN]), _integers(batch["ROWS"])))
             counted = tuple((p, n) for p, n in now.items() if n <= begun[p][0])
             yield end_of(tuple(p for p, n in counted if n == begun[p][0]), checked=counted)
             if more := [p for p in parts if now[p] > begun[p][0]]:
@@ -532,3 +532,10 @@ class Ignite3Client(Connected):
         """None: Ignite 3's client protocol tells no topology version, so there is none to watch
         (the source protocol's ``topology``)."""
         return None
+
+
+def _integers(column: Column) -> list[int]:
+    """The values of an integer column (a count query's)."""
+    if not isinstance(column, PrimColumn):
+        raise ProtocolError(f"a count query gave a column of {type(column).__name__}, not of integers")
+    return [int(value) for value in column.values]
