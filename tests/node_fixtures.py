@@ -21,7 +21,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from ignite_fast.server import JAVA_MODULE_FLAGS, IgniteCluster, libs_dir
+from ignite_fast.server import IGNITE_VERSION, JAVA_MODULE_FLAGS, IgniteCluster, libs_dir
 from ignite_fast.server_ignite3 import Ignite3Cluster
 
 _Cluster = TypeVar("_Cluster", IgniteCluster, Ignite3Cluster)
@@ -39,6 +39,11 @@ IGNITE3_USER, IGNITE3_PASSWORD = "trainer", "Tr41n-Pa55"
 WRONG_PASSWORD = "s3cr3t-Pa55"
 # Rows of the Java-written cache of every type (tests/java/AllTypesFixture.java).
 JAVA_ROWS = 12
+# The Ignite 2.x version of the session nodes: the launcher's pin, or an older version that the
+# compatibility tier of `make test` runs part of the suite against (Makefile: test-compat).
+IGNITE2_VERSION = os.environ.get("IGNITE_FAST_TEST_IGNITE_VERSION", IGNITE_VERSION)
+# Apart from the pin's nodes: a node's work directory is kept by name, and its format by version.
+NAME_SUFFIX = "" if IGNITE2_VERSION == IGNITE_VERSION else f"-{IGNITE2_VERSION}"
 
 
 def started(cluster: _Cluster) -> _Cluster:
@@ -67,7 +72,8 @@ cluster = session_cluster(
     port=SESSION_PORT,
     discovery_port=27550,
     communication_port=27150,
-    name="pytest",
+    name=f"pytest{NAME_SUFFIX}",
+    version=IGNITE2_VERSION,
     # Every cache takes a few MB of the region for its 1024 partitions, empty or not, and a
     # session makes a few hundred: 1.5 GB ran out (IgniteOutOfMemoryException on a cache's
     # creation). Tests that make a file system a test drop its caches (`igfs_name`).
@@ -80,7 +86,8 @@ trio_nodes = session_cluster(
     port=TRIO_PORT,
     discovery_port=27610,
     communication_port=27210,
-    name="pytest-trio",
+    name=f"pytest-trio{NAME_SUFFIX}",
+    version=IGNITE2_VERSION,
     region_mb=256,
     heap_mb=512,
 )
@@ -90,7 +97,8 @@ secured = session_cluster(
     port=AUTH_PORT,
     discovery_port=27580,
     communication_port=27180,
-    name="pytest-auth",
+    name=f"pytest-auth{NAME_SUFFIX}",
+    version=IGNITE2_VERSION,
     region_mb=256,
     heap_mb=512,
     persistence=True,

@@ -18,7 +18,7 @@ from cryptography.x509.oid import NameOID
 import ignite_fast
 from ignite_fast import TlsOptions
 from ignite_fast.server import IgniteCluster
-from node_fixtures import started
+from node_fixtures import IGNITE2_VERSION, NAME_SUFFIX, started
 
 TLS_PORT = 10900
 MTLS_PORT = 10902
@@ -160,7 +160,8 @@ def tls_cluster(name, port, offset, store, truststore, client_auth=False) -> Ign
         port=port,
         discovery_port=27600 + offset,
         communication_port=27200 + offset,
-        name=name,
+        name=f"{name}{NAME_SUFFIX}",
+        version=IGNITE2_VERSION,
         region_mb=128,
         heap_mb=512,
         ssl=ssl,

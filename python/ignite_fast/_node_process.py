@@ -32,6 +32,10 @@ class ClusterNameError(ServerError, ValueError):
     """A cluster name that is not a plain name: it would lead outside the launcher's home."""
 
 
+class VersionError(ServerError, ValueError):
+    """Not a release number of the launcher's Ignite generation."""
+
+
 # A cluster's name is a directory of its own under <home>/clusters, which `start` wipes: a plain
 # name only (no separator, not "." or ".."), starting with a letter or a digit so that it reads
 # as no option in a node's command line.
@@ -47,6 +51,18 @@ def check_cluster_name(name: object) -> str:
             "starting with a letter or a digit (it names a directory under the launcher's home)"
         )
     return name
+
+
+_VERSION = re.compile(r"(\d{1,3})\.\d{1,3}\.\d{1,3}")
+
+
+def check_version(version: object, generation: int) -> str:
+    """``version`` when it is a release number of Ignite ``generation`` (``2.14.0``), else
+    :class:`VersionError`: it names a directory under the launcher's home, which `install` replaces."""
+    found = _VERSION.fullmatch(version) if isinstance(version, str) else None
+    if found is None or int(found.group(1)) != generation:
+        raise VersionError(f"{version!r} is not an Ignite {generation}.x version (say {generation}.x.y)")
+    return version  # type: ignore[return-value]
 
 
 def clusters_dir() -> Path:
@@ -250,6 +266,7 @@ class NodeProcesses:
 
     def __post_init__(self) -> None:
         check_cluster_name(self.name)  # before anything is touched: `start` wipes the directory
+        check_version(self.version, self.generation)
 
     @property
     def cluster_dir(self) -> Path:

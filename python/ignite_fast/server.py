@@ -38,6 +38,7 @@ from . import server_ignite3
 from ._node_process import ClusterNameError as ClusterNameError
 from ._node_process import (
     NodeProcesses,
+    check_version,
     copy_dependencies_command,
     home_dir,
     pid_alive,
@@ -46,6 +47,7 @@ from ._node_process import (
     run_maven,
 )
 from ._node_process import ServerError as ServerError
+from ._node_process import VersionError as VersionError
 from ._node_process import maven_download as maven_download
 
 # The one place the Ignite version is pinned: the newest 2.x whose ignite-core, ignite-spring and
@@ -89,7 +91,7 @@ JAVA_MODULE_FLAGS = [f"--add-opens={o}=ALL-UNNAMED" for o in _OPENS]
 
 
 def libs_dir(version: str = IGNITE_VERSION) -> Path:
-    return home_dir() / f"ignite-{version}" / "libs"
+    return home_dir() / f"ignite-{check_version(version, 2)}" / "libs"
 
 
 def install(version: str = IGNITE_VERSION, quiet: bool = False, progress: bool | None = None) -> Path:
@@ -460,6 +462,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ignite-fast server", description="Run local Apache Ignite nodes.")
     sub = parser.add_subparsers(dest="command", required=True)
     install_parser = sub.add_parser("install", help="fetch the Ignite jars with Maven")
+    version_help = f"Ignite version (default {IGNITE_VERSION}, or {server_ignite3.IGNITE3_VERSION} with --ignite 3)"
+    install_parser.add_argument("--version", help=version_help)
     install_parser.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -470,6 +474,7 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument("--nodes", type=int, default=1)
     start.add_argument("--port", type=int, default=10800, help="client port of the first node")
     start.add_argument("--heap-mb", type=int, default=1024, help="JVM heap per node")
+    start.add_argument("--version", help=version_help)
     ignite2 = start.add_argument_group("Ignite 2.x only")
     ignite2.add_argument("--region-mb", type=int, help="data region size per node (default 512)")
     ignite2.add_argument("--discovery-port", type=int, help="(default 27500)")
@@ -568,12 +573,15 @@ def main(argv: list[str] | None = None) -> int:
         generation = _generation(args)
         name = getattr(args, "name", None) or ("ignite3" if generation == 3 else "default")
         if args.command == "install":
+            pinned = server_ignite3.IGNITE3_VERSION if generation == 3 else IGNITE_VERSION
             installer = server_ignite3.install if generation == 3 else install
-            print(installer(progress=args.progress))
+            print(installer(args.version or pinned, progress=args.progress))
         elif args.command == "start":
             _read_secrets(args, generation, parser)
             options = _start_options(args, generation, parser)
             common = {"nodes": args.nodes, "port": args.port, "heap_mb": args.heap_mb, "name": name}
+            if args.version is not None:
+                common["version"] = args.version
             if generation == 3:
                 ssl = {name: options.pop(f"ssl_{name}") for name in server_ignite3.SSL_SETTINGS}
                 options["ssl"] = server_ignite3.ssl_settings(**ssl)

@@ -49,6 +49,7 @@ from typing import Any, cast
 from ._node_process import (
     NodeProcesses,
     ServerError,
+    check_version,
     copy_dependencies_command,
     home_dir,
     pid_alive,
@@ -132,7 +133,7 @@ def _handshake_body(username: str | None, password: str | None) -> bytes:
 
 
 def libs_dir(version: str = IGNITE3_VERSION) -> Path:
-    return home_dir() / f"ignite-{version}" / "libs"
+    return home_dir() / f"ignite-{check_version(version, 3)}" / "libs"
 
 
 def install(version: str = IGNITE3_VERSION, quiet: bool = False, progress: bool | None = None) -> Path:

@@ -38,6 +38,32 @@ def test_cli_status_reports_the_running_node(cluster):
     assert "answers=True" in out.stdout
 
 
+def test_cli_starts_the_release_it_is_given():
+    """`start --version` starts that release (its jars fetched by `install --version`, which
+    make setup runs for the compatibility tier's releases) and records it for `status` and `stop`."""
+    older = "2.16.0"  # one of the Makefile's COMPAT_VERSIONS
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "ignite_fast.server", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=240)
+
+    ports = ["--port", "10875", "--discovery-port", "27575", "--communication-port", "27175"]
+    started = cli(
+        "start", "--version", older, "--name", "pytest-older", *ports, "--region-mb", "128", "--heap-mb", "512"
+    )
+    try:
+        assert started.returncode == 0, started.stderr
+        assert f"Ignite {older} is up" in started.stdout
+        assert handshake_ok("127.0.0.1", 10875)
+        cluster = IgniteCluster.load("pytest-older")
+        assert cluster.version == older
+        [spec] = cluster.node_specs()
+        command_line = Path(f"/proc/{cluster.node_pid(spec)}/cmdline").read_bytes()
+        assert f"/ignite-{older}/libs/".encode() in command_line  # the JVM runs that release's jars
+    finally:
+        assert cli("stop", "--name", "pytest-older").returncode == 0
+
+
 def test_two_node_cluster_serves_every_entry_from_either_node(cluster):
     """Two nodes on loopback form one cluster; data put through one node is read in full
     through the other, and the partitions of a scan add up to the whole."""

@@ -19,7 +19,7 @@ import pytest
 
 from ignite_fast import server
 from ignite_fast._node_process import write_private
-from ignite_fast.server import ClusterNameError, IgniteCluster, ServerError
+from ignite_fast.server import ClusterNameError, IgniteCluster, ServerError, VersionError
 from ignite_fast.server_ignite3 import Ignite3Cluster
 
 BAD_NAMES = ["/tmp/x", "..", ".", "a/b", "", "../..", "-rf", ".hidden", "a" * 65, "x\0y", "é"]
@@ -66,6 +66,32 @@ def test_a_directory_given_as_a_name_is_left_untouched(tmp_path, capsys, generat
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+@pytest.mark.parametrize("version", ["../../etc", "/tmp", "2.17", "2.17.0/..", "", "3.1.0", "2.x.0", "12.0.0"])
+def test_a_version_that_is_not_a_2x_release_is_refused_before_anything_is_touched(version, home):
+    """The version names the directory of its jars under the launcher's home, which `install`
+    replaces: anything but a release number of the launcher's generation is refused."""
+    for make in (
+        lambda: IgniteCluster(version=version),
+        lambda: server.libs_dir(version),
+        lambda: server.install(version),
+    ):
+        with pytest.raises(VersionError, match=r"is not an Ignite 2\.x version"):
+            make()
+    with pytest.raises(VersionError, match=r"is not an Ignite 3\.x version"):
+        Ignite3Cluster(version=version.replace("3.1.0", "2.17.0"))
+    assert not home.exists()
+
+
+def test_the_command_line_takes_a_version_and_refuses_one_of_the_other_generation(home, capsys):
+    assert server.main(["install", "--version", "../../etc"]) == 1
+    assert server.main(["install", "--ignite", "3", "--version", "2.17.0"]) == 1
+    assert server.main(["start", "--version", "3.1.0", "--port", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("is not an Ignite 2.x version") == 2
+    assert "'2.17.0' is not an Ignite 3.x version" in err
+    assert not home.exists()
 
 
 def test_load_and_the_recorded_cluster_refuse_a_path():

@@ -399,25 +399,27 @@ impl Igfs {
                     atomicity: Atomicity::Atomic,
                     backups: s.backups,
                 },
-            )
+            )?;
+            // An existing metadata cache must take part in transactions. Asked, not inferred from
+            // the first transaction's error: Ignite 2.14 runs one on an ATOMIC cache without any.
+            match caches::atomicity(conn, &s.meta_cache)? {
+                Some(Atomicity::Transactional) => Ok(()),
+                mode => Err(Error::InvalidArgument(format!(
+                    "the IGFS metadata cache '{}' is {}; it must be TRANSACTIONAL (configure it with \
+                     atomicityMode=TRANSACTIONAL, or let IGFS create it)",
+                    s.meta_cache,
+                    if mode.is_some() { "ATOMIC" } else { "not TRANSACTIONAL" }
+                ))),
+            }
         })?;
         let igfs = Igfs {
             shared: Arc::new(shared),
         };
-        let meta_cache = igfs.shared.meta.name.clone();
         igfs.transaction("igfs: create root", |tx| {
             if tx.entry("/")?.is_none() {
                 tx.put_entry("/", &Entry::new_directory(now_ms()))?;
             }
             Ok(())
-        })
-        .map_err(|e| match e {
-            // An existing metadata cache that cannot take part in transactions.
-            Error::Server { message, .. } if message.contains("atomic cache") => Error::InvalidArgument(format!(
-                "the IGFS metadata cache '{meta_cache}' is ATOMIC; it must be TRANSACTIONAL (configure it with \
-                 atomicityMode=TRANSACTIONAL, or let IGFS create it): {message}"
-            )),
-            other => other,
         })?;
         Ok(igfs)
     }

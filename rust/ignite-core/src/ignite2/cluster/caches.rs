@@ -1,5 +1,5 @@
 //! The caches of a cluster: their names (op 1050), creating one (by name with the server's
-//! defaults, op 1052, or with our settings, op 1054) and how many backups one keeps (op 1055).
+//! defaults, op 1052, or with our settings, op 1054), and its atomicity and backups (op 1055).
 //! Every cache this client creates is created here.
 
 use crate::error::{Error, Result};
@@ -77,21 +77,36 @@ pub fn get_or_create_with_settings(
         .map(|_| ())
 }
 
-/// How many backup copies `name` keeps of each partition (op 1055). The configuration starts
-/// `int length, int atomicityMode, int backups`; the rest is not needed here. A replicated
-/// cache answers `i32::MAX`.
+/// How many backup copies `name` keeps of each partition (op 1055). A replicated cache answers
+/// `i32::MAX`.
 pub fn backups(conn: &mut Connection, name: &str) -> Result<i32> {
-    let mut w = Writer::new();
-    w.i32(java_string_hash(name)).u8(0);
-    let body = conn.request(op::CACHE_GET_CONFIGURATION, &w.buf)?;
-    let mut r = Reader::at(&body, 0)?;
-    let _length = r.i32()?;
-    let _atomicity = r.i32()?;
-    let backups = r.i32()?;
+    let (_, backups) = configuration_head(conn, name)?;
     if backups < 0 {
         return Err(Error::protocol(format!(
             "cache '{name}' reports {backups} backups"
         )));
     }
     Ok(backups)
+}
+
+/// The atomicity mode of `name` (op 1055); None for a mode other than these two (Ignite 2.14's
+/// `TRANSACTIONAL_SNAPSHOT`).
+pub fn atomicity(conn: &mut Connection, name: &str) -> Result<Option<Atomicity>> {
+    let (code, _) = configuration_head(conn, name)?;
+    Ok([Atomicity::Transactional, Atomicity::Atomic]
+        .into_iter()
+        .find(|a| a.code() == code))
+}
+
+/// The start of `name`'s configuration (op 1055): `int length, int atomicityMode, int backups`;
+/// the rest is not needed here.
+fn configuration_head(conn: &mut Connection, name: &str) -> Result<(i32, i32)> {
+    let mut w = Writer::new();
+    w.i32(java_string_hash(name)).u8(0);
+    let body = conn.request(op::CACHE_GET_CONFIGURATION, &w.buf)?;
+    let mut r = Reader::at(&body, 0)?;
+    let _length = r.i32()?;
+    let atomicity = r.i32()?;
+    let backups = r.i32()?;
+    Ok((atomicity, backups))
 }
