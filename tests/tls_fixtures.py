@@ -172,11 +172,14 @@ def tls_cluster(name, port, offset, store, truststore, client_auth=False) -> Ign
 def tls_node(pki):
     """A TLS node (not requiring client certificates) holding the table SEALED."""
     node = started(tls_cluster("pytest-tls", TLS_PORT, 0, pki["server_store"], pki["truststore"]))
-    client = ignite_fast.Client("localhost", TLS_PORT, tls=TlsOptions(ca_file=pki["ca"]))
-    list(client.sql("CREATE TABLE IF NOT EXISTS SEALED (ID INT PRIMARY KEY, V VARCHAR)"))
-    list(client.sql("MERGE INTO SEALED (ID, V) VALUES (1, 'a'), (2, 'b')"))
-    yield node
-    node.stop()
+    try:  # the node stops even if filling it fails
+        client = ignite_fast.Client("localhost", TLS_PORT, tls=TlsOptions(ca_file=pki["ca"]))
+        list(client.sql("CREATE TABLE IF NOT EXISTS SEALED (ID INT PRIMARY KEY, V VARCHAR)"))
+        list(client.sql("DELETE FROM SEALED"))  # then INSERT: MERGE ... VALUES is H2's alone
+        list(client.sql("INSERT INTO SEALED (ID, V) VALUES (1, 'a'), (2, 'b')"))
+        yield node
+    finally:
+        node.stop()
 
 
 @pytest.fixture(scope="session")

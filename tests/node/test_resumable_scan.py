@@ -250,8 +250,10 @@ def test_a_moved_partition_resumes_by_its_key_fingerprint(trio):
             break
         time.sleep(0.1)
     assert victim not in survivors.partition_map("resumable_moving")
-    assert survivors.topology_version() != position.topology
+    assert (before := survivors.topology_version()) != position.topology
     resumed = survivors.resumable_scan("resumable_moving", position, batch_size=7, parallel=2)
     got += [b["key"] for b in resumed]
-    assert resumed.position().topology == survivors.topology_version()
+    # The survivors' topology, as the resume began or (a rebalance ending meanwhile moves its
+    # minor version, as on Ignite 2.18) as it ended; never the position's.
+    assert resumed.position().topology in (before, survivors.topology_version())
     assert_each_once(np.concatenate(got), range(20_000))
