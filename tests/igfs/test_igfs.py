@@ -14,6 +14,14 @@ import threading
 import time
 
 import pytest
+from pyignite.datatypes.cache_config import CacheAtomicityMode, WriteSynchronizationMode
+from pyignite.datatypes.prop_codes import (
+    PROP_BACKUPS_NUMBER,
+    PROP_CACHE_ATOMICITY_MODE,
+    PROP_NAME,
+    PROP_READ_FROM_BACKUP,
+    PROP_WRITE_SYNCHRONIZATION_MODE,
+)
 
 from ignite_fast import igfs
 from ignite_fast.errors import (
@@ -401,13 +409,15 @@ def test_cli(cluster, fs_name, tmp_path):
 
 
 def test_explicit_cache_names_and_existing_caches(cluster, pyignite_client, fs_name):
-    from pyignite.datatypes.cache_config import CacheAtomicityMode
-    from pyignite.datatypes.prop_codes import PROP_BACKUPS_NUMBER, PROP_CACHE_ATOMICITY_MODE, PROP_NAME
-
     # Caches that exist already (as if configured on the nodes) are used as they are.
     meta, data = f"{fs_name}_files", f"{fs_name}_blocks"
     pyignite_client.create_cache(
-        {PROP_NAME: meta, PROP_CACHE_ATOMICITY_MODE: CacheAtomicityMode.TRANSACTIONAL, PROP_BACKUPS_NUMBER: 1}
+        {
+            PROP_NAME: meta,
+            PROP_CACHE_ATOMICITY_MODE: CacheAtomicityMode.TRANSACTIONAL,
+            PROP_BACKUPS_NUMBER: 1,
+            PROP_WRITE_SYNCHRONIZATION_MODE: WriteSynchronizationMode.FULL_SYNC,
+        }
     )
     fs = igfs.IgniteFileSystem("127.0.0.1", SESSION_PORT, meta_cache=meta, data_cache=data, block_size=4096)
     assert (fs.meta_cache, fs.data_cache, fs.block_size) == (meta, data, 4096)
@@ -420,6 +430,30 @@ def test_an_atomic_metadata_cache_is_refused_clearly(cluster, pyignite_client, f
     pyignite_client.get_or_create_cache(f"{fs_name}_atomic")  # ATOMIC by default
     with pytest.raises(ValueError, match="must be TRANSACTIONAL"):
         igfs.IgniteFileSystem("127.0.0.1", SESSION_PORT, meta_cache=f"{fs_name}_atomic", data_cache=f"{fs_name}_d")
+
+
+@pytest.mark.parametrize("which", ["meta", "data"])
+def test_a_cache_that_could_read_a_stale_copy_is_refused_clearly(cluster, pyignite_client, fs_name, which):
+    """Ignite's defaults acknowledge a write once the primary copy has it (PRIMARY_SYNC) and serve
+    reads from backup copies: a file just written could read as missing there. Such a cache made
+    by others is refused, naming the two settings that mend it; with either, it is used."""
+    meta, data = f"{fs_name}_{which}_m", f"{fs_name}_{which}_d"
+    settings = {PROP_BACKUPS_NUMBER: 1, PROP_WRITE_SYNCHRONIZATION_MODE: WriteSynchronizationMode.PRIMARY_SYNC}
+    if which == "meta":
+        settings[PROP_CACHE_ATOMICITY_MODE] = CacheAtomicityMode.TRANSACTIONAL
+    stale = meta if which == "meta" else data
+    try:
+        pyignite_client.create_cache({PROP_NAME: stale, **settings})
+        with pytest.raises(ValueError, match=f"'{stale}' acknowledges writes before .* readFromBackup=false"):
+            igfs.IgniteFileSystem("127.0.0.1", SESSION_PORT, meta_cache=meta, data_cache=data)
+        pyignite_client.get_cache(stale).destroy()
+        pyignite_client.create_cache({PROP_NAME: stale, **settings, PROP_READ_FROM_BACKUP: False})
+        fs = igfs.IgniteFileSystem("127.0.0.1", SESSION_PORT, meta_cache=meta, data_cache=data)
+        fs.write_bytes("/x", b"kept")
+        assert fs.read_bytes("/x") == b"kept"
+    finally:
+        for cache in {meta, data} & set(pyignite_client.get_cache_names()):
+            pyignite_client.get_cache(cache).destroy()
 
 
 def test_writes_take_any_bytes_like_object(fs, fs_name):

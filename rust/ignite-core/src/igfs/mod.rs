@@ -367,6 +367,35 @@ impl Tx<'_> {
     }
 }
 
+/// Refuses a cache that existed before this client (made by others, with their settings) where
+/// the file system's guarantees would not hold. Asked of the cache's configuration, not inferred
+/// from errors: Ignite 2.14 runs a transaction on an ATOMIC cache without one.
+fn check_made_by_others(conn: &mut Connection, cache: &str, metadata: bool) -> Result<()> {
+    let found = caches::configuration(conn, cache)?;
+    let fix = "or let IGFS create it";
+    if metadata && found.atomicity != Some(Atomicity::Transactional) {
+        let mode = if found.atomicity.is_some() {
+            "ATOMIC"
+        } else {
+            "not TRANSACTIONAL"
+        };
+        return Err(Error::InvalidArgument(format!(
+            "the IGFS metadata cache '{cache}' is {mode}; it must be TRANSACTIONAL (configure it with \
+             atomicityMode=TRANSACTIONAL, {fix})"
+        )));
+    }
+    // A write acknowledged before every copy has it, and a read served by a copy that may not:
+    // a file just written could then read as missing, or its blocks as gone.
+    if !found.full_sync && found.read_from_backup {
+        return Err(Error::InvalidArgument(format!(
+            "the IGFS cache '{cache}' acknowledges writes before its backup copies have them and serves \
+             reads from those copies, so a read could miss what was just written: configure it with \
+             writeSynchronizationMode=FULL_SYNC or readFromBackup=false, {fix}"
+        )));
+    }
+    Ok(())
+}
+
 impl Igfs {
     /// Connects, creates the two caches if they do not exist yet, and the root directory.
     pub fn connect(config: ConnectionConfig, settings: IgfsSettings) -> Result<Igfs> {
@@ -400,17 +429,8 @@ impl Igfs {
                     backups: s.backups,
                 },
             )?;
-            // An existing metadata cache must take part in transactions. Asked, not inferred from
-            // the first transaction's error: Ignite 2.14 runs one on an ATOMIC cache without any.
-            match caches::atomicity(conn, &s.meta_cache)? {
-                Some(Atomicity::Transactional) => Ok(()),
-                mode => Err(Error::InvalidArgument(format!(
-                    "the IGFS metadata cache '{}' is {}; it must be TRANSACTIONAL (configure it with \
-                     atomicityMode=TRANSACTIONAL, or let IGFS create it)",
-                    s.meta_cache,
-                    if mode.is_some() { "ATOMIC" } else { "not TRANSACTIONAL" }
-                ))),
-            }
+            check_made_by_others(conn, &s.meta_cache, true)?;
+            check_made_by_others(conn, &s.data_cache, false)
         })?;
         let igfs = Igfs {
             shared: Arc::new(shared),

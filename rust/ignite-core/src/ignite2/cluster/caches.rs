@@ -80,7 +80,7 @@ pub fn get_or_create_with_settings(
 /// How many backup copies `name` keeps of each partition (op 1055). A replicated cache answers
 /// `i32::MAX`.
 pub fn backups(conn: &mut Connection, name: &str) -> Result<i32> {
-    let (_, backups) = configuration_head(conn, name)?;
+    let backups = configuration(conn, name)?.backups;
     if backups < 0 {
         return Err(Error::protocol(format!(
             "cache '{name}' reports {backups} backups"
@@ -89,18 +89,21 @@ pub fn backups(conn: &mut Connection, name: &str) -> Result<i32> {
     Ok(backups)
 }
 
-/// The atomicity mode of `name` (op 1055); None for a mode other than these two (Ignite 2.14's
-/// `TRANSACTIONAL_SNAPSHOT`).
-pub fn atomicity(conn: &mut Connection, name: &str) -> Result<Option<Atomicity>> {
-    let (code, _) = configuration_head(conn, name)?;
-    Ok([Atomicity::Transactional, Atomicity::Atomic]
-        .into_iter()
-        .find(|a| a.code() == code))
+/// What a cache's configuration says about the consistency of its copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheConfiguration {
+    /// None for a mode other than these two (Ignite 2.14's `TRANSACTIONAL_SNAPSHOT`).
+    pub atomicity: Option<Atomicity>,
+    pub backups: i32,
+    /// Whether plain reads may be served by a backup copy.
+    pub read_from_backup: bool,
+    /// Whether a write is acknowledged only once every copy has it (`FULL_SYNC`).
+    pub full_sync: bool,
 }
 
-/// The start of `name`'s configuration (op 1055): `int length, int atomicityMode, int backups`;
-/// the rest is not needed here.
-fn configuration_head(conn: &mut Connection, name: &str) -> Result<(i32, i32)> {
+/// The configuration of `name` (op 1055), read as far as its write synchronization mode: the
+/// fields of Ignite's `ClientCacheConfigurationSerializer.write`, in its order.
+pub fn configuration(conn: &mut Connection, name: &str) -> Result<CacheConfiguration> {
     let mut w = Writer::new();
     w.i32(java_string_hash(name)).u8(0);
     let body = conn.request(op::CACHE_GET_CONFIGURATION, &w.buf)?;
@@ -108,5 +111,38 @@ fn configuration_head(conn: &mut Connection, name: &str) -> Result<(i32, i32)> {
     let _length = r.i32()?;
     let atomicity = r.i32()?;
     let backups = r.i32()?;
-    Ok((atomicity, backups))
+    let _cache_mode = r.i32()?;
+    let _copy_on_read = r.bool()?;
+    let _data_region = r.string_object()?;
+    let _eager_ttl = r.bool()?;
+    let _statistics = r.bool()?;
+    let _group = r.string_object()?;
+    let _lock_timeout = r.i64()?;
+    let _max_async_operations = r.i32()?;
+    let _max_query_iterators = r.i32()?;
+    let _name = r.string_object()?;
+    let _onheap = r.bool()?;
+    let _partition_loss_policy = r.i32()?;
+    let _query_detail_metrics = r.i32()?;
+    let _query_parallelism = r.i32()?;
+    let read_from_backup = r.bool()?;
+    let _rebalance_batch_size = r.i32()?;
+    let _rebalance_prefetch = r.i64()?;
+    let _rebalance_delay = r.i64()?;
+    let _rebalance_mode = r.i32()?;
+    let _rebalance_order = r.i32()?;
+    let _rebalance_throttle = r.i64()?;
+    let _rebalance_timeout = r.i64()?;
+    let _sql_escape_all = r.bool()?;
+    let _sql_inline_size = r.i32()?;
+    let _sql_schema = r.string_object()?;
+    let write_sync = r.i32()?;
+    Ok(CacheConfiguration {
+        atomicity: [Atomicity::Transactional, Atomicity::Atomic]
+            .into_iter()
+            .find(|a| a.code() == atomicity),
+        backups,
+        read_from_backup,
+        full_sync: write_sync == cache_config::WRITE_SYNC_FULL,
+    })
 }
