@@ -110,11 +110,11 @@ FAKE_MAVEN = """\
     # Stands in for Maven: reports two downloads as Maven 3 does, then copies "jars".
     import pathlib, sys
     out = next(a.split("=", 1)[1] for a in sys.argv if a.startswith("-DoutputDirectory="))
-    print("[INFO] Downloading from central: https://repo/x/ignite-core-9.9.9.pom", flush=True)
-    print("[INFO] Downloaded from central: https://repo/x/ignite-core-9.9.9.pom (6.0 kB at 30 kB/s)", flush=True)
-    print("[INFO] Downloaded from central: https://repo/x/ignite-core-9.9.9.jar (14 MB at 20 MB/s)", flush=True)
+    print("[INFO] Downloading from central: https://repo/x/ignite-core-2.99.0.pom", flush=True)
+    print("[INFO] Downloaded from central: https://repo/x/ignite-core-2.99.0.pom (6.0 kB at 30 kB/s)", flush=True)
+    print("[INFO] Downloaded from central: https://repo/x/ignite-core-2.99.0.jar (14 MB at 20 MB/s)", flush=True)
     pathlib.Path(out).mkdir(parents=True)
-    (pathlib.Path(out) / "ignite-core-9.9.9.jar").write_bytes(b"jar")
+    (pathlib.Path(out) / "ignite-core-2.99.0.jar").write_bytes(b"jar")
     print("[INFO] BUILD SUCCESS")
 """
 
@@ -132,15 +132,15 @@ def fake_maven(tmp_path, monkeypatch):
 
 def test_install_shows_the_bytes_maven_fetches_on_a_terminal(fake_maven):
     with stderr(terminal=True) as stream:
-        libs = server.install("9.9.9", quiet=True)
-    assert (libs / "ignite-core-9.9.9.jar").read_bytes() == b"jar"
+        libs = server.install("2.99.0", quiet=True)
+    assert (libs / "ignite-core-2.99.0.jar").read_bytes() == b"jar"
     shown = stream.getvalue()
     assert "Maven" in shown
-    assert "ignite-core-9.9.9.jar" in shown
+    assert "ignite-core-2.99.0.jar" in shown
     assert "13.4MB" in shown  # 6.0 kB + 14 MB as Maven counts them (powers of ten), shown in MiB
 
 
 def test_install_is_silent_when_told_so(fake_maven):
     with stderr(terminal=True) as shown:
-        server.install("9.9.9", quiet=True, progress=False)
+        server.install("2.99.0", quiet=True, progress=False)
     assert shown.getvalue() == ""
