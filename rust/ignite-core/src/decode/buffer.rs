@@ -2,6 +2,7 @@
 //! TensorFlow, which copies any tensor whose data is not 64-byte aligned) can take it as is.
 
 use std::alloc::{self, Layout};
+use std::mem::MaybeUninit;
 use std::ptr::NonNull;
 use std::sync::Mutex;
 
@@ -115,6 +116,32 @@ impl AlignedBuf {
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
         // SAFETY: as in `as_slice`; `&mut self` makes the slice the only reference.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+
+    /// The room after the buffer's bytes, for a writer that fills it before [`Self::set_len`]
+    /// (as `Vec::spare_capacity_mut`).
+    #[inline]
+    pub fn spare_capacity_mut(&mut self) -> &mut [MaybeUninit<u8>] {
+        // SAFETY: the allocation holds `cap` bytes (none when cap is 0: the slice is then empty,
+        // at a non-null aligned pointer), and those from `len` on are not in the buffer's bytes;
+        // `&mut self` makes the slice the only reference.
+        unsafe {
+            std::slice::from_raw_parts_mut(
+                self.ptr.as_ptr().add(self.len).cast(),
+                self.cap - self.len,
+            )
+        }
+    }
+
+    /// Makes the buffer's bytes its first `len` bytes (as `Vec::set_len`).
+    ///
+    /// # Safety
+    /// `len` is at most the capacity, and each byte up to `len` was written (those past the old
+    /// length through [`Self::spare_capacity_mut`]).
+    #[inline]
+    pub unsafe fn set_len(&mut self, len: usize) {
+        debug_assert!(len <= self.cap);
+        self.len = len;
     }
 
     pub fn as_ptr(&self) -> *const u8 {
