@@ -602,7 +602,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "install":
             pinned = server_ignite3.IGNITE3_VERSION if generation == 3 else IGNITE_VERSION
             installer = server_ignite3.install if generation == 3 else install
-            print(installer(args.version or pinned, progress=args.progress))
+            print(installer(pinned if args.version is None else args.version, progress=args.progress))
         elif args.command == "start":
             _read_secrets(args, generation, parser)
             options = _start_options(args, generation, parser)

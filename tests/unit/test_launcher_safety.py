@@ -86,10 +86,11 @@ def test_a_version_that_is_not_a_2x_release_is_refused_before_anything_is_touche
 
 def test_the_command_line_takes_a_version_and_refuses_one_of_the_other_generation(home, capsys):
     assert server.main(["install", "--version", "../../etc"]) == 1
+    assert server.main(["install", "--version", ""]) == 1  # not the pin in disguise
     assert server.main(["install", "--ignite", "3", "--version", "2.17.0"]) == 1
     assert server.main(["start", "--version", "3.1.0", "--port", "1"]) == 1
     err = capsys.readouterr().err
-    assert err.count("is not an Ignite 2.x version") == 2
+    assert err.count("is not an Ignite 2.x version") == 3
     assert "'2.17.0' is not an Ignite 3.x version" in err
     assert not home.exists()
 

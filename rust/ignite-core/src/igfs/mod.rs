@@ -367,10 +367,10 @@ impl Tx<'_> {
     }
 }
 
-/// Refuses a cache that existed before this client (made by others, with their settings) where
-/// the file system's guarantees would not hold. Asked of the cache's configuration, not inferred
-/// from errors: Ignite 2.14 runs a transaction on an ATOMIC cache without one.
-fn check_made_by_others(conn: &mut Connection, cache: &str, metadata: bool) -> Result<()> {
+/// Refuses a cache whose settings break the file system's guarantees: one made by others before
+/// this client (those IGFS makes pass). Asked of the cache's configuration, not inferred from
+/// errors: Ignite 2.14 runs a transaction on an ATOMIC cache without one.
+fn check_guarantees_hold(conn: &mut Connection, cache: &str, metadata: bool) -> Result<()> {
     let found = caches::configuration(conn, cache)?;
     let fix = "or let IGFS create it";
     if metadata && found.atomicity != Some(Atomicity::Transactional) {
@@ -429,8 +429,8 @@ impl Igfs {
                     backups: s.backups,
                 },
             )?;
-            check_made_by_others(conn, &s.meta_cache, true)?;
-            check_made_by_others(conn, &s.data_cache, false)
+            check_guarantees_hold(conn, &s.meta_cache, true)?;
+            check_guarantees_hold(conn, &s.data_cache, false)
         })?;
         let igfs = Igfs {
             shared: Arc::new(shared),
